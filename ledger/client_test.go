@@ -1,0 +1,306 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+func dialScripted(t *testing.T, sp *scriptedPeer, edit func(*Profile), opts ...Option) *Client {
+	t.Helper()
+	p := startScriptedPeer(t, sp)
+	if edit != nil {
+		edit(p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, p, opts...)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestErrorMapping(t *testing.T) {
+	const secretArg = "E12345678"
+	tests := []struct {
+		name     string
+		evaluate error                 // evaluate answer
+		endorse  error                 // endorse answer (submit path)
+		commit   peer.TxValidationCode // commit status when endorse succeeds
+		wantKind Kind
+		wantMsg  string
+	}{
+		{
+			name:     "chaincode NOT_FOUND on evaluate",
+			evaluate: statusErr(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, NOT_FOUND: consent c-1 does not exist", "chaincode response 500, NOT_FOUND: consent c-1 does not exist"),
+			wantKind: KindNotFound, wantMsg: "consent c-1 does not exist",
+		},
+		{
+			name:     "chaincode INVALID in endorse details",
+			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, INVALID: purpose code unknown"),
+			wantKind: KindInvalid, wantMsg: "purpose code unknown",
+		},
+		{
+			name:     "chaincode FORBIDDEN",
+			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, FORBIDDEN: only the provider may publish"),
+			wantKind: KindForbidden, wantMsg: "only the provider may publish",
+		},
+		{
+			name:     "chaincode CONFLICT is not retried",
+			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, CONFLICT: consent already revoked"),
+			wantKind: KindConflict, wantMsg: "consent already revoked",
+		},
+		{
+			name:     "peer unavailable",
+			endorse:  statusErr(codes.Unavailable, "failed to connect to all addresses"),
+			wantKind: KindUnavailable, wantMsg: "ledger endorse unavailable",
+		},
+		{
+			name:     "forged signature refused by endorser",
+			evaluate: statusErr(codes.Unknown, "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]", "error validating proposal: signature verification failed"),
+			wantKind: KindUnauthenticated, wantMsg: "ledger evaluate refused our identity",
+		},
+		{
+			name:     "unknown channel",
+			endorse:  statusErr(codes.NotFound, "channel 'nochannel' not found"),
+			wantKind: KindNotFound, wantMsg: "channel or chaincode not found",
+		},
+		{
+			name:     "commit endorsement policy failure",
+			commit:   peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
+			wantKind: KindForbidden, wantMsg: "ENDORSEMENT_POLICY_FAILURE",
+		},
+		{
+			name:     "commit bad creator signature",
+			commit:   peer.TxValidationCode_BAD_CREATOR_SIGNATURE,
+			wantKind: KindUnauthenticated, wantMsg: "BAD_CREATOR_SIGNATURE",
+		},
+		{
+			name:     "unexpected peer failure hides its message",
+			endorse:  statusErr(codes.Internal, "boom "+secretArg),
+			wantKind: KindInternal, wantMsg: "ledger endorse failed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := &scriptedPeer{
+				evaluate: func(fn string) ([]byte, error) {
+					if fn == "org.hyperledger.fabric:GetMetadata" {
+						return []byte(`{}`), nil
+					}
+					return nil, tt.evaluate
+				},
+				endorse: func(string) ([]byte, error) { return []byte(`{}`), tt.endorse },
+				commitStatus: func(_ context.Context, _ string, _ int) (*gateway.CommitStatusResponse, error) {
+					return &gateway.CommitStatusResponse{Result: tt.commit, BlockNumber: 3}, nil
+				},
+			}
+			c := dialScripted(t, sp, nil, WithConflictRetries(0))
+			ctx := context.Background()
+			var err error
+			if tt.evaluate != nil {
+				_, err = c.evaluate(ctx, "ledger.Test", "GetConsent", secretArg)
+			} else {
+				_, err = c.submit(ctx, "ledger.Test", "GrantConsent", secretArg)
+			}
+			var le *Error
+			if !errors.As(err, &le) {
+				t.Fatalf("error = %v (%T), want *Error", err, err)
+			}
+			if le.Kind != tt.wantKind || !strings.Contains(le.Message, tt.wantMsg) {
+				t.Errorf("got kind %q message %q, want kind %q message containing %q", le.Kind, le.Message, tt.wantKind, tt.wantMsg)
+			}
+			if strings.Contains(le.Error(), secretArg) {
+				t.Errorf("error %q leaks a transaction argument", le.Error())
+			}
+			if tt.evaluate == nil && le.TxID == "" {
+				t.Errorf("submit error carries no transaction id")
+			}
+		})
+	}
+}
+
+func TestCommitStatusTimeoutPolledAgainWithSameTxID(t *testing.T) {
+	tests := []struct {
+		name      string
+		timeouts  int // status requests that time out before VALID
+		polls     int
+		wantKind  Kind
+		wantPolls int
+	}{
+		{name: "answer on third poll", timeouts: 2, polls: 5, wantPolls: 3},
+		{name: "never answers", timeouts: 100, polls: 3, wantKind: KindUnavailable, wantPolls: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := &scriptedPeer{
+				endorse: func(string) ([]byte, error) { return []byte(`"ok"`), nil },
+				commitStatus: func(ctx context.Context, _ string, n int) (*gateway.CommitStatusResponse, error) {
+					if n < tt.timeouts {
+						<-ctx.Done() // the client's commit-status timeout expires
+						return nil, ctx.Err()
+					}
+					return &gateway.CommitStatusResponse{Result: peer.TxValidationCode_VALID, BlockNumber: 9}, nil
+				},
+			}
+			c := dialScripted(t, sp, func(p *Profile) { p.Timeouts.CommitStatus = 50 * time.Millisecond }, WithCommitStatusPolls(tt.polls))
+			res, err := c.submit(context.Background(), "ledger.Test", "RevokeConsent", "c-1")
+			if KindOf(err) != tt.wantKind {
+				t.Fatalf("submit error = %v, want kind %q", err, tt.wantKind)
+			}
+			sp.mu.Lock()
+			defer sp.mu.Unlock()
+			if len(sp.endorsedTxIDs) != 1 || len(sp.submitted) != 1 {
+				t.Fatalf("endorsed %d, submitted %d transactions; want exactly one of each (no resubmission)", len(sp.endorsedTxIDs), len(sp.submitted))
+			}
+			tx := sp.submitted[0]
+			if got := sp.statusPolls[tx]; got != tt.wantPolls || len(sp.statusPolls) != 1 {
+				t.Errorf("commit status asked %d times for %s (%d tx ids), want %d for the one tx", got, tx, len(sp.statusPolls), tt.wantPolls)
+			}
+			if err == nil && (res.TxID != tx || res.BlockNumber != 9 || string(res.Result) != `"ok"`) {
+				t.Errorf("result = %+v, want tx %s block 9 result \"ok\"", res, tx)
+			}
+			var le *Error
+			if err != nil && (!errors.As(err, &le) || le.TxID != tx) {
+				t.Errorf("error %v should name tx %s so the caller can look it up", err, tx)
+			}
+		})
+	}
+}
+
+func TestReadConflictRetriedWithFreshProposal(t *testing.T) {
+	tests := []struct {
+		name         string
+		conflicts    int
+		code         peer.TxValidationCode
+		retries      int
+		wantKind     Kind
+		wantProposal int
+	}{
+		{name: "mvcc twice then valid", conflicts: 2, code: peer.TxValidationCode_MVCC_READ_CONFLICT, retries: 5, wantProposal: 3},
+		{name: "phantom once then valid", conflicts: 1, code: peer.TxValidationCode_PHANTOM_READ_CONFLICT, retries: 5, wantProposal: 2},
+		{name: "retries exhausted", conflicts: 100, code: peer.TxValidationCode_MVCC_READ_CONFLICT, retries: 2, wantKind: KindConflict, wantProposal: 3},
+		{name: "other failure not retried", conflicts: 100, code: peer.TxValidationCode_INVALID_OTHER_REASON, retries: 5, wantKind: KindInternal, wantProposal: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			failed := 0
+			sp := &scriptedPeer{endorse: func(string) ([]byte, error) { return nil, nil }}
+			sp.commitStatus = func(_ context.Context, _ string, _ int) (*gateway.CommitStatusResponse, error) {
+				sp.mu.Lock()
+				defer sp.mu.Unlock()
+				if failed < tt.conflicts {
+					failed++
+					return &gateway.CommitStatusResponse{Result: tt.code, BlockNumber: 4}, nil
+				}
+				return &gateway.CommitStatusResponse{Result: peer.TxValidationCode_VALID, BlockNumber: 5}, nil
+			}
+			c := dialScripted(t, sp, nil, WithConflictRetries(tt.retries))
+			_, err := c.submit(context.Background(), "ledger.Test", "UseConsent", "c-1")
+			if KindOf(err) != tt.wantKind {
+				t.Fatalf("submit error = %v, want kind %q", err, tt.wantKind)
+			}
+			sp.mu.Lock()
+			defer sp.mu.Unlock()
+			seen := map[string]bool{}
+			for _, id := range sp.endorsedTxIDs {
+				seen[id] = true
+			}
+			if len(sp.endorsedTxIDs) != tt.wantProposal || len(seen) != tt.wantProposal {
+				t.Errorf("%d proposals with %d distinct tx ids, want %d fresh proposals", len(sp.endorsedTxIDs), len(seen), tt.wantProposal)
+			}
+		})
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	closedPort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		return addr
+	}
+	tests := []struct {
+		name     string
+		edit     func(t *testing.T, p *Profile)
+		wantKind Kind
+		wantMsg  string
+	}{
+		{
+			name:     "peer unreachable",
+			edit:     func(t *testing.T, p *Profile) { p.Peer.Endpoint = closedPort() },
+			wantKind: KindUnavailable, wantMsg: "unreachable",
+		},
+		{
+			name: "peer TLS certificate from another CA",
+			edit: func(t *testing.T, p *Profile) {
+				other := newTestCreds(t)
+				writeFile(t, p.path("tls/other.pem"), other.caPEM)
+				p.Peer.TLSCACert = "tls/other.pem"
+			},
+			wantKind: KindUnavailable, wantMsg: "unreachable",
+		},
+		{
+			name:     "missing channel",
+			edit:     func(t *testing.T, p *Profile) { p.Channel = "" },
+			wantKind: KindInvalid, wantMsg: "missing fields: channel",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startScriptedPeer(t, &scriptedPeer{})
+			p.Timeouts.Dial = 500 * time.Millisecond
+			tt.edit(t, p)
+			c, err := Dial(context.Background(), p)
+			if err == nil {
+				_ = c.Close()
+				t.Fatal("Dial succeeded, want refusal")
+			}
+			if KindOf(err) != tt.wantKind || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Dial error = %v, want kind %q containing %q", err, tt.wantKind, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestBlockHeightAndLag(t *testing.T) {
+	info, err := proto.Marshal(&common.BlockchainInfo{Height: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &scriptedPeer{evaluate: func(fn string) ([]byte, error) {
+		switch fn {
+		case "org.hyperledger.fabric:GetMetadata":
+			return []byte(`{}`), nil
+		case "GetChainInfo":
+			return info, nil
+		}
+		return nil, statusErr(codes.Unknown, "unexpected function "+fn)
+	}}
+	c := dialScripted(t, sp, nil)
+	h, err := c.BlockHeight(context.Background())
+	if err != nil || h != 12 {
+		t.Fatalf("BlockHeight = %d, %v; want 12", h, err)
+	}
+	l := NewListener(c, "x", &memCheckpoints{}, nil)
+	l.st.NextBlock = 9
+	for _, tc := range []struct{ height, want uint64 }{{12, 3}, {9, 0}, {5, 0}} {
+		if got := l.Lag(tc.height); got != tc.want {
+			t.Errorf("Lag(%d) with next block 9 = %d, want %d", tc.height, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+)
+
+// CheckpointStore persists listener positions. The store/ package implements
+// it over the database so every replica resumes from its own saved position.
+//
+// Load returns (0, "", nil) for a name never saved. block is the block in
+// which the next event is expected; txID, when set, is the last event already
+// applied in that block.
+type CheckpointStore interface {
+	Load(ctx context.Context, name string) (block uint64, txID string, err error)
+	Save(ctx context.Context, name string, block uint64, txID string) error
+}
+
+// Event is a chaincode event delivered to a Handler.
+type Event struct {
+	BlockNumber uint64
+	TxID        string
+	Name        string
+	Payload     []byte
+}
+
+// Handler applies one event. An error stops delivery: the checkpoint is not
+// advanced and the event is delivered again after the listener reconnects.
+type Handler func(ctx context.Context, ev Event) error
+
+// ListenerStatus is the listener's position, for readiness checks.
+type ListenerStatus struct {
+	Connected   bool
+	NextBlock   uint64    // block in which the next event is expected
+	LastTxID    string    // last event applied in NextBlock, if any
+	LastEventAt time.Time // when the last event was applied (zero if none)
+	Reconnects  int
+	LastError   string
+}
+
+// Listener streams the chaincode's events from a persisted checkpoint.
+type Listener struct {
+	network   *client.Network
+	chaincode string
+	name      string
+	store     CheckpointStore
+	handler   Handler
+
+	minBackoff, maxBackoff time.Duration
+
+	mu sync.Mutex
+	st ListenerStatus
+}
+
+// NewListener creates a listener named name (the checkpoint key, e.g.
+// "cache-invalidation/<replica>") for the client's chaincode.
+func NewListener(c *Client, name string, store CheckpointStore, h Handler) *Listener {
+	return &Listener{
+		network:    c.Network(),
+		chaincode:  c.ChaincodeName(),
+		name:       name,
+		store:      store,
+		handler:    h,
+		minBackoff: 50 * time.Millisecond,
+		maxBackoff: 5 * time.Second,
+	}
+}
+
+// SetBackoff bounds the reconnect delay.
+func (l *Listener) SetBackoff(minDelay, maxDelay time.Duration) {
+	l.minBackoff, l.maxBackoff = minDelay, maxDelay
+}
+
+// Status returns the listener's current position.
+func (l *Listener) Status() ListenerStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st
+}
+
+// Lag is how many blocks the listener is behind a chain height (as reported
+// by the peer's block count), 0 when caught up.
+func (l *Listener) Lag(height uint64) uint64 {
+	next := l.Status().NextBlock
+	if height <= next {
+		return 0
+	}
+	return height - next
+}
+
+// Run delivers events until ctx ends, reconnecting with backoff when the
+// stream breaks or the handler fails. It returns ctx.Err(), or the error of
+// the checkpoint store when the position cannot be loaded or saved.
+func (l *Listener) Run(ctx context.Context) error {
+	block, txID, err := l.store.Load(ctx, l.name)
+	if err != nil {
+		return fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+	}
+	cp := &checkpoint{block: block, txID: txID}
+	l.setPosition(cp, false)
+
+	delay := l.minBackoff
+	for {
+		progressed, err := l.stream(ctx, cp)
+		if ctx.Err() != nil {
+			l.setConnected(false, "")
+			return ctx.Err()
+		}
+		var se *storeError
+		if errors.As(err, &se) {
+			l.setConnected(false, err.Error())
+			return err
+		}
+		msg := "event stream closed"
+		if err != nil {
+			msg = err.Error()
+		}
+		l.mu.Lock()
+		l.st.Connected = false
+		l.st.LastError = msg
+		l.st.Reconnects++
+		l.mu.Unlock()
+		if progressed {
+			delay = l.minBackoff
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(delay*2, l.maxBackoff)
+	}
+}
+
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "save checkpoint: " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// stream runs one event stream from the checkpoint; it reports whether any
+// event was applied.
+func (l *Listener) stream(ctx context.Context, cp *checkpoint) (bool, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opt := client.WithCheckpoint(cp)
+	if cp.block == 0 && cp.txID == "" {
+		// A zero checkpoint would start at the next commit and miss history.
+		opt = client.WithStartBlock(0)
+	}
+	events, err := l.network.ChaincodeEvents(sctx, l.chaincode, opt)
+	if err != nil {
+		return false, classify("ledger.Listener", err)
+	}
+	// fabric-gateway's stream goroutine blocks on an unbuffered send with no
+	// context; after an early return it must be drained so it can exit.
+	defer func() {
+		cancel()
+		for range events {
+		}
+	}()
+	l.setConnected(true, "")
+	progressed := false
+	for ev := range events {
+		e := Event{BlockNumber: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}
+		if err := l.handler(ctx, e); err != nil {
+			return progressed, fmt.Errorf("handler for event %s in block %d: %w", e.Name, e.BlockNumber, err)
+		}
+		// The event is applied: save its position even if ctx ends right now,
+		// or a restart would apply it a second time.
+		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := l.store.Save(saveCtx, l.name, ev.BlockNumber, ev.TransactionID)
+		cancelSave()
+		if err != nil {
+			if ctx.Err() != nil {
+				return progressed, ctx.Err()
+			}
+			return progressed, &storeError{err}
+		}
+		cp.block, cp.txID = ev.BlockNumber, ev.TransactionID
+		progressed = true
+		l.mu.Lock()
+		l.st.NextBlock, l.st.LastTxID, l.st.LastEventAt = cp.block, cp.txID, time.Now()
+		l.mu.Unlock()
+	}
+	return progressed, nil
+}
+
+func (l *Listener) setPosition(cp *checkpoint, connected bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.st.NextBlock, l.st.LastTxID, l.st.Connected = cp.block, cp.txID, connected
+}
+
+func (l *Listener) setConnected(v bool, lastErr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.st.Connected = v
+	if lastErr != "" {
+		l.st.LastError = lastErr
+	}
+}
+
+// checkpoint implements client.Checkpoint over the position last saved.
+type checkpoint struct {
+	block uint64
+	txID  string
+}
+
+func (c *checkpoint) BlockNumber() uint64   { return c.block }
+func (c *checkpoint) TransactionID() string { return c.txID }
+
+var _ client.Checkpoint = (*checkpoint)(nil)
