@@ -424,7 +424,12 @@ func schemaMessage(err *openapi3.SchemaError) string {
 	case err.Origin != nil:
 		return "at " + at + ": " + err.Origin.Error()
 	case strings.HasPrefix(err.Reason, "error at "):
-		return err.Reason // the JSON Schema 2020-12 validator names the location itself
+		// The JSON Schema 2020-12 validator's own message names the
+		// location; kin-openapi's prefix may repeat path segments.
+		if _, msg, ok := strings.Cut(err.Reason, `": `); ok {
+			return msg
+		}
+		return err.Reason
 	case err.Reason != "":
 		return "at " + at + ": " + err.Reason
 	}
