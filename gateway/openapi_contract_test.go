@@ -391,7 +391,9 @@ func TestAPIErrorPathsConformToOpenAPI(t *testing.T) {
 				return w.department(w.hrToken).send(post, "/v1/accounts/lookup", "text/plain", []byte("HR-2026-0042"))
 			}},
 		{name: "empty body", status: 400, code: "invalid", field: "body",
-			do: func(w *world) reply { return w.department(w.hrToken).send(post, "/v1/accounts/lookup", "application/json", nil) }},
+			do: func(w *world) reply {
+				return w.department(w.hrToken).send(post, "/v1/accounts/lookup", "application/json", nil)
+			}},
 		{name: "missing official", status: 400, code: "invalid", field: "X-Eidgate-Official",
 			do: func(w *world) reply {
 				return w.department(w.hrToken).without("X-Eidgate-Official").do(get, "/v1/consents", nil)
@@ -409,10 +411,12 @@ func TestAPIErrorPathsConformToOpenAPI(t *testing.T) {
 		{name: "not a consent id", status: 400, code: "invalid", field: "id",
 			do: func(w *world) reply { return w.department(w.hrToken).do(get, "/v1/consents/42", nil) }},
 		{name: "no credentials", status: 401, code: "unauthenticated",
-			do: func(w *world) reply { return w.anonymous().withHeader("X-Eidgate-Official", "zhang.wei").do(get, "/v1/consents", nil) }},
+			do: func(w *world) reply {
+				return w.anonymous().withHeader("X-Eidgate-Official", "zhang.wei").do(get, "/v1/consents", nil)
+			}},
 		{name: "unknown API key", status: 401, code: "unauthenticated",
 			do: func(w *world) reply {
-				return w.department("egk_aaaaaaaa_" + strings.Repeat("b", 40)).do(get, "/v1/consents", nil)
+				return w.department("egk_aaaaaaaa_"+strings.Repeat("b", 40)).do(get, "/v1/consents", nil)
 			}},
 		{name: "API key of an unregistered department", status: 401, code: "unauthenticated",
 			do: func(w *world) reply { return w.department(w.orphanToken).do(get, "/v1/consents", nil) }},
