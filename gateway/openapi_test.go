@@ -3,14 +3,18 @@ package gateway_test
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
 )
 
@@ -128,5 +132,114 @@ func TestOpenAPIOperationsHaveIDsAndErrorEnvelopes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// jsonFields lists the JSON members a Go struct type produces and which
+// of them are always present (no omitempty or omitzero), flattening
+// embedded structs the way encoding/json does.
+func jsonFields(t reflect.Type) (all, always []string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			a, w := jsonFields(ft)
+			all, always = append(all, a...), append(always, w...)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		all = append(all, name)
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+			always = append(always, name)
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(always)
+	return all, always
+}
+
+// TestOpenAPISchemasMirrorGoTypes compares the component schemas with the
+// Go types they describe: the same members, and a member is required
+// exactly when Go always writes it. The end-to-end tests only see members
+// that some answer happened to include; this sees them all.
+func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
+	doc, err := openapitest.Load(gateway.OpenAPISpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		schema string
+		value  any
+	}{
+		{"ConsentFields", model.Consent{}},
+		{"RouteEntry", model.RouteEntry{}},
+		{"RouteStatement", model.RouteStatement{}},
+		{"SignedRoute", model.SignedRoute{}},
+		{"RouteOutcome", model.RouteOutcome{}},
+		{"Department", model.Department{}},
+		{"SigningKey", model.SigningKey{}},
+		{"DataType", model.DataType{}},
+		{"Identity", model.Identity{}},
+		{"AccountLink", model.AccountLink{}},
+		{"AccessAnchor", model.AccessAnchor{}},
+		{"DIDDocument", model.DIDDocument{}},
+		{"ResolveResponse", struct {
+			routing.ResolveResult
+			Record *routing.ProxiedRecord `json:"record,omitempty"`
+		}{}},
+		{"RecordEnvelope", routing.RecordEnvelope{}},
+		{"Verification", routing.Verification{}},
+		{"Document", gateway.Document{}},
+		{"MaskedDocument", gateway.MaskedDocument{}},
+		{"CreatedIdentity", gateway.CreatedIdentity{}},
+		{"ImportJob", gateway.ImportJob{}},
+		{"APIKey", gateway.APIKey{}},
+		{"AdminUser", gateway.AdminUser{}},
+		{"PolicyRule", gateway.PolicyRule{}},
+		{"PolicyVersion", gateway.PolicyVersion{}},
+		{"ExplainResponse", struct {
+			gateway.Explanation
+			ConsentState string `json:"consent_state,omitempty"`
+			ConsentID    string `json:"consent_id,omitempty"`
+		}{}},
+	} {
+		t.Run(tc.schema, func(t *testing.T) {
+			ref := doc.Components.Schemas[tc.schema]
+			if ref == nil {
+				t.Fatalf("no component schema %s", tc.schema)
+			}
+			var props []string
+			for name := range ref.Value.Properties {
+				props = append(props, name)
+			}
+			slices.Sort(props)
+			required := slices.Sorted(slices.Values(ref.Value.Required))
+			all, always := jsonFields(reflect.TypeOf(tc.value))
+			if !slices.Equal(props, all) {
+				t.Errorf("properties %v, Go members %v", props, all)
+			}
+			if !slices.Equal(required, always) {
+				t.Errorf("required %v, Go always writes %v", required, always)
+			}
+		})
+	}
+	view := doc.Components.Schemas["ConsentView"].Value
+	if _, always := jsonFields(reflect.TypeOf(routing.ConsentView{})); !slices.Contains(always, "effective_status") || view.Properties["effective_status"] == nil {
+		t.Error("ConsentView lacks effective_status")
+	}
+	detail := doc.Components.Schemas["Error"].Value.Properties["error"].Value
+	all, always := jsonFields(reflect.TypeOf(gateway.ErrorDetail{}))
+	if got := slices.Sorted(maps.Keys(detail.Properties)); !slices.Equal(got, all) || !slices.Equal(slices.Sorted(slices.Values(detail.Required)), always) {
+		t.Errorf("error envelope %v (required %v), Go %v (always %v)", got, detail.Required, all, always)
 	}
 }
