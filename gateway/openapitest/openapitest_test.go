@@ -355,3 +355,26 @@ func TestIgnorePathsReplacesTheDefaults(t *testing.T) {
 		t.Errorf("violations = %v, want only /portal/consents (no longer ignored)", got)
 	}
 }
+
+// BenchmarkHandler measures what checking one exchange costs a test: a
+// POST with a JSON body and a 201 answer, in process.
+func BenchmarkHandler(b *testing.B) {
+	raw, err := os.ReadFile("testdata/items.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := openapitest.New(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := v.Handler(respond(201, `{"id":"it-1","name":"pen"}`))
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/items", strings.NewReader(`{"name":"pen"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer tok")
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if n := len(v.Violations()); n != 0 {
+		b.Fatalf("%d violations", n)
+	}
+}
