@@ -11,10 +11,10 @@ import (
 )
 
 type decisionCase struct {
-	name                         string
+	name                          string
 	department, dataType, purpose string
-	allowed                      bool
-	rule                         string // decisive rule; "" when none matched
+	allowed                       bool
+	rule                          string // decisive rule; "" when none matched
 }
 
 var decisionCases = []decisionCase{
