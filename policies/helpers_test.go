@@ -164,3 +164,5 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func isCode(err error, code string) bool { return routing.CodeOf(err) == code }

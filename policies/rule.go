@@ -57,8 +57,6 @@ func (r Rule) String() string {
 	return "p, " + r.Subject + ", " + r.DataType + ", " + r.Purpose + ", " + r.Effect
 }
 
-func (r Rule) values() []string { return []string{r.Subject, r.DataType, r.Purpose, r.Effect} }
-
 func ruleFromValues(v []string) (Rule, bool) {
 	if len(v) != 4 {
 		return Rule{}, false
