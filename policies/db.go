@@ -45,14 +45,18 @@ type Version struct {
 
 func isPostgres(db *gorm.DB) bool { return db.Name() == "postgres" }
 
-// lockWriters serialises writers across replicas on PostgreSQL for the rest
-// of the transaction. SQLite serialises writers itself (and the engine's
-// mutex keeps one process's writers from colliding).
+// lockWriters serialises policy writers for the rest of the transaction,
+// before anything is read, so the version a writer computes is never taken
+// by another. PostgreSQL: an advisory lock shared by every replica. SQLite:
+// a write statement that changes nothing takes the database's write lock
+// at once (a transaction that read first could fail with SQLITE_BUSY when
+// it tries to write); other connections wait for it up to their
+// busy_timeout.
 func lockWriters(tx *gorm.DB) error {
-	if !isPostgres(tx) {
-		return nil
+	if isPostgres(tx) {
+		return tx.Exec("SELECT pg_advisory_xact_lock(?)", writerLockKey).Error
 	}
-	return tx.Exec("SELECT pg_advisory_xact_lock(?)", writerLockKey).Error
+	return tx.Exec("UPDATE " + VersionsTable + " SET version = version WHERE 1 = 0").Error
 }
 
 // migrate creates the rules table (through the adapter, which also adds its
@@ -60,8 +64,10 @@ func lockWriters(tx *gorm.DB) error {
 // starting together do not race on DDL.
 func migrate(ctx context.Context, db *gorm.DB) error {
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockWriters(tx); err != nil {
-			return err
+		if isPostgres(tx) {
+			if err := lockWriters(tx); err != nil {
+				return err
+			}
 		}
 		if _, err := gormadapter.NewAdapterByDBUseTableName(tx, "", RulesTable); err != nil {
 			return err

@@ -25,7 +25,7 @@ var modelConf string
 const (
 	DefaultPollInterval          = time.Second
 	DefaultPollIntervalWithRedis = 5 * time.Second
-	DefaultDecisionCacheSize     = 1 << 16
+	DefaultDecisionCacheSize     = 1 << 15
 	DefaultRedisChannel          = "eidgate/policy"
 	refreshTimeout               = 5 * time.Second
 )

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +167,55 @@ func TestDecideWhileRulesChange(t *testing.T) {
 	if total == 0 {
 		t.Fatal("readers made no decisions")
 	}
+}
+
+// Replicas writing at the same time get distinct, consecutive versions and
+// lose no change.
+func TestConcurrentWritersOnTwoReplicas(t *testing.T) {
+	run := func(t *testing.T, a, b *Engine) {
+		ctx := context.Background()
+		const perReplica = 15
+		var wg sync.WaitGroup
+		versions := make(chan int64, 2*perReplica)
+		for r, e := range []*Engine{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range perReplica {
+					v, err := e.AddRule(ctx, "writer", Rule{"hrss", fmt.Sprintf("gen.r%dn%d", r, i), "audit", EffectAllow})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					versions <- v
+				}
+			}()
+		}
+		wg.Wait()
+		close(versions)
+		seen := map[int64]bool{}
+		for v := range versions {
+			if seen[v] {
+				t.Fatalf("version %d given twice", v)
+			}
+			seen[v] = true
+		}
+		for v := int64(1); v <= 2*perReplica; v++ {
+			if !seen[v] {
+				t.Fatalf("version %d missing; got %v", v, seen)
+			}
+		}
+		l, err := a.Rules(ctx)
+		if err != nil || l.Version != 2*perReplica || len(l.Rules) != 2*perReplica {
+			t.Fatalf("after concurrent writes: version %d, %d rules, %v", l.Version, len(l.Rules), err)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := sqliteFile(t)
+		run(t, newEngine(t, Config{DB: openSQLiteAt(t, path)}), newEngine(t, Config{DB: openSQLiteAt(t, path)}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := postgresSchema(t)
+		run(t, newEngine(t, Config{DB: openPostgresAt(t, dsn)}), newEngine(t, Config{DB: openPostgresAt(t, dsn)}))
+	})
 }
