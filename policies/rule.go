@@ -314,27 +314,28 @@ func ParsePolicy(r io.Reader) (PolicySet, error) {
 		}
 		rule, role, err := parseLine(op, field, text)
 		if err != nil {
-			return PolicySet{}, err
+			return PolicySet{}, routing.Invalid(op, field, "%s: %s", field, routing.MessageOf(err))
 		}
 		if rule != nil {
 			if first, dup := ruleLine[*rule]; dup {
-				return PolicySet{}, routing.Invalid(op, field, "rule %q repeats line %d", rule.String(), first)
+				return PolicySet{}, routing.Invalid(op, field, "%s: rule %q repeats line %d", field, rule.String(), first)
 			}
 			ruleLine[*rule] = n
 			set.Rules = append(set.Rules, *rule)
 		} else {
 			if first, dup := roleLine[*role]; dup {
-				return PolicySet{}, routing.Invalid(op, field, "role mapping %q repeats line %d", role.String(), first)
+				return PolicySet{}, routing.Invalid(op, field, "%s: role mapping %q repeats line %d", field, role.String(), first)
 			}
 			roleLine[*role] = n
 			set.Roles = append(set.Roles, *role)
 		}
 		if len(set.Rules)+len(set.Roles) > maxPolicyItems {
-			return PolicySet{}, routing.Invalid(op, field, "a policy holds at most %d rules and role mappings", maxPolicyItems)
+			return PolicySet{}, routing.Invalid(op, field, "%s: a policy holds at most %d rules and role mappings", field, maxPolicyItems)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return PolicySet{}, routing.Invalid(op, "line "+strconv.Itoa(n+1), "unreadable policy text: %v", err)
+		field := "line " + strconv.Itoa(n+1)
+		return PolicySet{}, routing.Invalid(op, field, "%s: unreadable policy text: %v", field, err)
 	}
 	return set, nil
 }
