@@ -13,6 +13,7 @@ import (
 	casbinmodel "github.com/casbin/casbin/v2/model"
 	"github.com/casbin/casbin/v2/persist"
 	gormadapter "github.com/casbin/gorm-adapter/v3"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/eidgate/eidgate/routing"
@@ -127,7 +128,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		if channel == "" {
 			channel = DefaultRedisChannel
 		}
-		if e.watcher, err = newRedisWatcher(cfg.RedisURL, channel, e.wake); err != nil {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, routing.Invalid(opNew, "redis_url", "the Redis URL does not parse (want redis://host:port/db): %v", err)
+		}
+		if e.watcher, err = newRedisWatcher(opts, channel, e.wake); err != nil {
 			return nil, routing.Unavailable(opNew, "redis_unavailable", "the policy change channel (Redis) is unavailable", err)
 		}
 		if poll == 0 {
@@ -138,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.wg.Add(1)
 	go e.follow(poll)
+	// A change made between the first load and the subscription would
+	// otherwise wait for the next poll.
+	e.wake("")
 	return e, nil
 }
 

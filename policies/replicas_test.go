@@ -88,6 +88,10 @@ func TestRedisUnavailable(t *testing.T) {
 	if err == nil || !isCode(err, "redis_unavailable") {
 		t.Fatalf("New with unreachable Redis = %v", err)
 	}
+	_, err = New(ctx, Config{DB: openSQLite(t), RedisURL: "127.0.0.1:6379"})
+	if fieldOf(err) != "redis_url" {
+		t.Fatalf("New with a Redis address that is no URL = %v", err)
+	}
 }
 
 // Readers deciding while the policy changes always get an answer that

@@ -8,11 +8,7 @@ import (
 
 // newRedisWatcher subscribes to channel; onMessage runs for every change
 // announced by another replica (its own announcements are ignored).
-func newRedisWatcher(url, channel string, onMessage func(string)) (persist.Watcher, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
+func newRedisWatcher(opts *redis.Options, channel string, onMessage func(string)) (persist.Watcher, error) {
 	sub, pub := redis.NewClient(opts), redis.NewClient(opts)
 	w, err := rediswatcher.NewWatcher(opts.Addr, rediswatcher.WatcherOptions{
 		SubClient:              sub,
