@@ -48,7 +48,15 @@ type versionKey struct {
 	version string
 	n       int // the number of the version, v12 → 12
 	key     []byte
-	pool    sync.Pool // of hash.Hash: HMAC-SHA256 keyed with key
+	pool    sync.Pool // of *hmacScratch keyed with key
+}
+
+// hmacScratch is a reusable HMAC-SHA256 state with its message and sum
+// buffers, so blinding allocates only its hex result.
+type hmacScratch struct {
+	h   hash.Hash
+	msg []byte
+	sum [sha256.Size]byte
 }
 
 func newVersionKey(version string, key []byte) (*versionKey, error) {
@@ -67,7 +75,9 @@ func newVersionKey(version string, key []byte) (*versionKey, error) {
 		return nil, fmt.Errorf("key %s is all zero bytes; generate one with crypto/rand", version)
 	}
 	vk := &versionKey{version: version, n: n, key: append([]byte(nil), key...)}
-	vk.pool.New = func() any { return hmac.New(sha256.New, vk.key) }
+	vk.pool.New = func() any {
+		return &hmacScratch{h: hmac.New(sha256.New, vk.key), msg: make([]byte, 0, 128)}
+	}
 	return vk, nil
 }
 
@@ -254,20 +264,21 @@ func (vk *versionKey) blind(doc Document) Index {
 }
 
 func (vk *versionKey) sum(label string, fields ...string) string {
-	var buf [160]byte
-	m := append(buf[:0], label...)
+	s := vk.pool.Get().(*hmacScratch)
+	m := append(s.msg[:0], label...)
 	m = append(m, 0)
 	for _, f := range fields {
 		m = binary.BigEndian.AppendUint32(m, uint32(len(f)))
 		m = append(m, f...)
 	}
-	h := vk.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(m)
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	vk.pool.Put(h)
-	return hex.EncodeToString(out[:])
+	s.h.Reset()
+	s.h.Write(m)
+	out := hex.EncodeToString(s.h.Sum(s.sum[:0]))
+	if cap(m) <= 1024 { // keep a scratch buffer grown by an odd long account id from pinning memory
+		s.msg = m
+	}
+	vk.pool.Put(s)
+	return out
 }
 
 // String shows the versions only, never key material.

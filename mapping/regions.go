@@ -33,9 +33,23 @@ func mainlandProvince(s string) bool {
 	return false
 }
 
-// icaoSpecialCodes are the issuing-state codes of ICAO 9303 part 3 that are
-// not ISO 3166-1 alpha-3 codes, plus RKS, which Kosovo passports carry.
-const icaoSpecialCodes = "D EUE GBD GBN GBO GBP GBS RKS UNA UNK UNO XBA XCC XCE XCO XDC XEC XES XIM XMP XOM XPO XXA XXB XXC XXX"
+// icaoSpecial reports whether s is an issuing-state code of ICAO 9303 part 3
+// that is not an ISO 3166-1 alpha-3 code, or RKS, which Kosovo passports
+// carry.
+func icaoSpecial(s string) bool {
+	switch s {
+	case "D", // Germany
+		"EUE",                             // European Union
+		"GBD", "GBN", "GBO", "GBP", "GBS", // British nationality classes
+		"RKS",               // Kosovo
+		"UNA", "UNK", "UNO", // United Nations
+		"XBA", "XCC", "XCE", "XCO", "XDC", "XEC", // international organisations
+		"XES", "XIM", "XMP", "XOM", "XPO",
+		"XXA", "XXB", "XXC", "XXX": // stateless, refugees, unspecified
+		return true
+	}
+	return false
+}
 
 // iso3166Numeric returns the ISO 3166-1 numeric code of an alpha-3 code.
 func iso3166Numeric(alpha3 string) (string, bool) {
@@ -74,13 +88,5 @@ func issuingState(s string) (string, bool) {
 			return s, true
 		}
 	}
-	if s == "" || strings.ContainsRune(s, ' ') {
-		return s, false
-	}
-	for _, code := range strings.Fields(icaoSpecialCodes) {
-		if code == s {
-			return s, true
-		}
-	}
-	return s, false
+	return s, icaoSpecial(s)
 }
