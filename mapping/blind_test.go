@@ -259,3 +259,33 @@ func TestKeyringNeverShowsKeys(t *testing.T) {
 		}
 	}
 }
+
+// One Keyring serves every request goroutine; pooled HMAC state must never
+// mix two documents.
+func TestBlindConcurrently(t *testing.T) {
+	k := testKeyring(t)
+	v := loadBlindVectors(t)
+	docs := make([]Document, len(v.Blind))
+	for i, bv := range v.Blind {
+		docs[i], _ = Parse(Input{Type: bv.Type, Number: bv.Number, Country: bv.Country}, testNow)
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 500; i++ {
+				j := (g + i) % len(docs)
+				idx, _ := k.Blind(docs[j])
+				if idx.Value != v.Blind[j].V2 {
+					done <- fmt.Errorf("goroutine %d: %s blinded to %s", g, docs[j], idx.Value)
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

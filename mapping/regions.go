@@ -33,6 +33,8 @@ func mainlandProvince(s string) bool {
 	return false
 }
 
+//go:generate go run ./internal/gencountries testdata/iso3166-1.tsv countries_table.go
+
 // icaoSpecial reports whether s is an issuing-state code of ICAO 9303 part 3
 // that is not an ISO 3166-1 alpha-3 code, or RKS, which Kosovo passports
 // carry.
