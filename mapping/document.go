@@ -64,6 +64,9 @@ type docData struct {
 // "birth date not in the future" (the calendar date of now in its location).
 // A rejection is always a *DocError.
 func Parse(in Input, now time.Time) (Document, error) {
+	if !in.Type.Known() {
+		return Document{}, unknownType(in.Number)
+	}
 	if len(in.Number) > maxInputBytes {
 		return Document{}, reject(in.Type, ReasonLength, in.Number, "the number is far too long")
 	}
@@ -88,7 +91,13 @@ func Parse(in Input, now time.Time) (Document, error) {
 	case ForeignPermanent:
 		return parseForeignPermanent(in.Number, now)
 	}
-	return Document{}, &DocError{Type: in.Type, Reason: ReasonType, Message: "unknown document type", Masked: Mask(fold(in.Number))}
+	return Document{}, unknownType(in.Number)
+}
+
+// unknownType rejects an unknown type without echoing it: swapped arguments
+// would put the number there.
+func unknownType(number string) *DocError {
+	return &DocError{Reason: ReasonType, Message: "unknown document type", Masked: Mask(fold(number))}
 }
 
 // maxInputBytes bounds the work done on a single field of outside input.

@@ -21,7 +21,7 @@ const (
 // DocError is a rejected document. Message is safe to show and to log: it
 // never contains the number, only Masked does, in masked form.
 type DocError struct {
-	Type    DocType
+	Type    DocType // empty when the type itself was unknown
 	Reason  Reason
 	Message string
 	Masked  string // the rejected input, normalised as far as possible and masked
@@ -29,6 +29,9 @@ type DocError struct {
 
 func (e *DocError) Error() string {
 	s := string(e.Type)
+	if s == "" {
+		s = "document"
+	}
 	if e.Masked != "" {
 		s += " " + e.Masked
 	}

@@ -87,7 +87,7 @@ Exit status: 0 valid (with --all: valid for some type), 1 invalid, 2 usage error
 			}
 			t := mapping.DocType(args[0])
 			if !t.Known() {
-				return &exitError{code: 2, err: fmt.Errorf("id check: unknown document type %q; types: %s", args[0], strings.Join(types, ", "))}
+				return &exitError{code: 2, err: fmt.Errorf("id check: unknown document type (types: %s)", strings.Join(types, ", "))}
 			}
 			if country != "" && t != mapping.Passport {
 				return &exitError{code: 2, err: errors.New("id check: --country applies to passports only")}

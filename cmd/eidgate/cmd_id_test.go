@@ -84,6 +84,7 @@ func TestIDCheckUsageErrors(t *testing.T) {
 		"missing number":       {"cn-resident"},
 		"too many":             {"cn-resident", "1", "2"},
 		"unknown type":         {"driving-licence", "11010519491231002X"},
+		"swapped arguments":    {"11010519491231002X", "cn-resident"},
 		"unknown flag":         {"--bogus", "cn-resident", "11010519491231002X"},
 		"all with type":        {"--all", "cn-resident", "11010519491231002X"},
 		"country not passport": {"--country", "USA", "cn-resident", "11010519491231002X"},
