@@ -97,6 +97,9 @@ func Parse(in Input, now time.Time) (Document, error) {
 // unknownType rejects an unknown type without echoing it: swapped arguments
 // would put the number there.
 func unknownType(number string) *DocError {
+	if len(number) > maxInputBytes {
+		number = number[:maxInputBytes]
+	}
 	return &DocError{Reason: ReasonType, Message: "unknown document type", Masked: Mask(fold(number))}
 }
 
