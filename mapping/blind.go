@@ -26,9 +26,10 @@ const (
 const KeySize = 32
 
 // Index is a blinded document index in its on-chain form: the key version
-// and 64 lowercase hex characters of HMAC-SHA256.
+// and 64 lowercase hex characters of HMAC-SHA256. It has the fields and JSON
+// of the chaincode's model.BlindedIndex, so model.BlindedIndex(idx) converts.
 type Index struct {
-	KeyVersion string `json:"keyVersion"`
+	KeyVersion string `json:"key_version"`
 	Value      string `json:"value"`
 }
 

@@ -97,7 +97,7 @@ func TestBlindMatchesVectors(t *testing.T) {
 
 func TestIndexJSONIsOnChainForm(t *testing.T) {
 	j, _ := json.Marshal(Index{KeyVersion: "v1", Value: strings.Repeat("ab", 32)})
-	if string(j) != `{"keyVersion":"v1","value":"`+strings.Repeat("ab", 32)+`"}` {
+	if string(j) != `{"key_version":"v1","value":"`+strings.Repeat("ab", 32)+`"}` {
 		t.Fatalf("index json %s", j)
 	}
 }

@@ -128,6 +128,25 @@ func TestParseUnknownType(t *testing.T) {
 	}
 }
 
+func TestDocErrorClassifiesAsInvalid(t *testing.T) {
+	_, err := Parse(Input{Type: CNResident, Number: "110105194912310021"}, testNow)
+	// The shape routing.Wrap looks for, declared here as routing declares it.
+	var kinded interface {
+		ErrorKind() string
+		PublicMessage() string
+	}
+	if !errors.As(fmt.Errorf("import row 7: %w", err), &kinded) {
+		t.Fatal("DocError does not carry a kind")
+	}
+	if kinded.ErrorKind() != "invalid" {
+		t.Fatalf("kind %q", kinded.ErrorKind())
+	}
+	msg := kinded.PublicMessage()
+	if !strings.HasPrefix(msg, "cn-resident: ") || strings.Contains(msg, "1101") || strings.Contains(msg, "0021") {
+		t.Fatalf("public message %q", msg)
+	}
+}
+
 func TestBirthDateTodayAndTomorrow(t *testing.T) {
 	// Born on the reference day is fine, a day later is in the future; the
 	// calendar date is taken in now's location.

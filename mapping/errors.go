@@ -38,6 +38,20 @@ func (e *DocError) Error() string {
 	return s + ": " + string(e.Reason) + ": " + e.Message
 }
 
+// ErrorKind classifies every rejection as invalid input; routing.Wrap reads
+// it so the gateway answers 400 without importing this package.
+func (e *DocError) ErrorKind() string { return "invalid" }
+
+// PublicMessage is the message for an API caller: the type and the reason
+// in words, without even the masked number.
+func (e *DocError) PublicMessage() string {
+	t := string(e.Type)
+	if t == "" {
+		t = "document"
+	}
+	return t + ": " + e.Message
+}
+
 // ReasonOf returns the reason of a *DocError in err's chain, "" otherwise.
 func ReasonOf(err error) Reason {
 	var de *DocError
