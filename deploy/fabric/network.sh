@@ -121,9 +121,16 @@ org_record() {
 
 orderer_nodes() { printf '%s\n' "${ORDERER_NODES[@]:0:$ORDERERS}"; }
 
+# alive PID: the process exists and is not a zombie waiting to be reaped
+# (its parent, an earlier run of this script, is gone).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
 is_running() {
 	local pidfile="$WORK/pids/$1.pid"
-	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+	[ -f "$pidfile" ] && alive "$(cat "$pidfile")"
 }
 
 # start_process NAME DIR CMD...: run CMD in DIR with DIR/env sourced, in the
@@ -148,13 +155,13 @@ stop_process() {
 	local name=$1 pidfile="$WORK/pids/$1.pid" pid i
 	[ -f "$pidfile" ] || return 0
 	pid="$(cat "$pidfile")"
-	if kill -0 "$pid" 2>/dev/null; then
+	if alive "$pid"; then
 		kill "$pid" 2>/dev/null || true
-		for ((i = 0; i < 20; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.5
+		for ((i = 0; i < 40; i++)); do
+			alive "$pid" || break
+			sleep 0.25
 		done
-		if kill -0 "$pid" 2>/dev/null; then
+		if alive "$pid"; then
 			kill -9 "$pid" 2>/dev/null || true
 		fi
 		log "stopped $name (pid $pid)"
