@@ -54,9 +54,14 @@ const Type = "ccaas"
 // the field is absent.)
 const DefaultDialTimeout = 10 * time.Second
 
-// MaxFileSize bounds every file read from a package, so a hostile package
-// cannot exhaust memory when it is inspected.
-const MaxFileSize = 4 << 20
+// Limits on what Read accepts, so a hostile package cannot exhaust memory or
+// time when it is inspected: the size of one file, the decompressed size of
+// one archive, and its number of entries. Real CCaaS packages are a few KB.
+const (
+	MaxFileSize    = 4 << 20
+	maxArchiveSize = 2 * MaxFileSize
+	maxEntries     = 16
+)
 
 // Errors returned by this package; match them with errors.Is.
 var (
@@ -395,9 +400,12 @@ func readTarGz(data []byte, what string, rootDir bool) (map[string][]byte, error
 		return nil, fmt.Errorf("%w: %s is not gzip: %v", ErrPackage, what, err)
 	}
 	defer gz.Close()
-	tr := tar.NewReader(gz)
+	tr := tar.NewReader(io.LimitReader(gz, maxArchiveSize))
 	files := map[string][]byte{}
-	for {
+	for entries := 0; ; entries++ {
+		if entries == maxEntries {
+			return nil, fmt.Errorf("%w: %s has more than %d entries", ErrPackage, what, maxEntries)
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break

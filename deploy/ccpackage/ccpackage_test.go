@@ -343,12 +343,18 @@ func TestReadRejects(t *testing.T) {
 	meta := regular("metadata.json", `{"type":"ccaas","label":"eidgate_1"}`)
 	code := func(b []byte) entry { return entry{tar.Header{Name: "code.tar.gz"}, b} }
 	conn := func(s string) entry { return code(tarGzEntries(t, regular("connection.json", s))) }
+	var many []entry
+	for i := 0; i < maxEntries+1; i++ {
+		many = append(many, regular(strings.Repeat("x", i+1), "{}"))
+	}
 	for _, tc := range []struct {
 		name string
 		pkg  []byte
 		want error
 	}{
 		{"not gzip", []byte("plain text"), ErrPackage},
+		{"too many entries", tarGzEntries(t, append([]entry{meta, code(goodCode)}, many...)...), ErrPackage},
+		{"oversized entry", tarGzEntries(t, meta, code(goodCode), regular("big", strings.Repeat("a", MaxFileSize+1))), ErrPackage},
 		{"no metadata", tarGzEntries(t, code(goodCode)), ErrPackage},
 		{"no code", tarGzEntries(t, meta), ErrPackage},
 		{"metadata not JSON", tarGzEntries(t, regular("metadata.json", "{"), code(goodCode)), ErrPackage},
