@@ -400,3 +400,14 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkBuildMutualTLS(b *testing.B) {
+	spec := Spec{Label: "eidgate_1.0.0", Address: "eidgate-chaincode:9999", TLS: &TLS{
+		RootCert: readTestdata(b, "ca.pem"), ClientCert: readTestdata(b, "client.pem"), ClientKey: readTestdata(b, "client.key"),
+	}}
+	for b.Loop() {
+		if _, err := Build(spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
