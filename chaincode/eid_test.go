@@ -301,3 +301,29 @@ func TestDeactivateAndResolve(t *testing.T) {
 	e.fail(e.nobody, model.CodeInvalid, []string{"did must be"}, model.FnResolveDID, "did:eidgate:XYZ")
 	e.fail(edu.User, model.CodeForbidden, []string{"agent or admin"}, model.FnGetEID, a)
 }
+
+func TestMalformedArgumentsAreInvalid(t *testing.T) {
+	e := newEnv(t)
+	secret := index(1).Value
+	cases := []struct {
+		name string
+		fn   string
+		args []any
+		want string
+	}{
+		{"not JSON", model.FnCreateEID, []any{`[{"key_version":"v1","value":"` + secret + `"`}, "argument param0 is not a valid []model.BlindedIndex"},
+		{"null list", model.FnCreateEID, []any{"null"}, "argument param0 does not fit []model.BlindedIndex"},
+		{"unknown field", model.FnAddDocumentIndex, []any{model.DeriveEID("x", 0), `{"key_version":"v1","value":"` + secret + `","doc":"x"}`}, "Additional property doc is not allowed"},
+		{"missing field", model.FnAddDocumentIndex, []any{model.DeriveEID("x", 0), `{"value":"` + secret + `"}`}, "key_version is required"},
+		{"wrong type", model.FnAnchorAccessBatch, []any{`{"batch_id":"b1","merkle_root":"` + secret + `","count":"1","first_seq":1,"last_seq":1}`}, "argument param0 is not a valid model.AccessAnchor"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			msg := e.fail(e.agent, model.CodeInvalid, []string{c.want}, c.fn, c.args...)
+			if strings.Contains(msg, secret) {
+				t.Fatalf("message echoes the argument: %s", msg)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func (e *env) fail(id *devcrypto.Identity, code model.Code, want []string, fn st
 	if r.Response.GetStatus() < shim.ERRORTHRESHOLD {
 		e.t.Fatalf("%s succeeded, want %s %v", fn, code, want)
 	}
-	if !strings.HasPrefix(msg, string(code)+" ") {
+	if model.CodeOf(errors.New(msg)) != code {
 		e.t.Fatalf("%s: message %q, want code %s", fn, msg, code)
 	}
 	for _, w := range want {
