@@ -161,9 +161,9 @@ func TestConsentReads(t *testing.T) {
 	c2 := e.request(e.agent, func(r *model.ConsentRequest) { r.Requester, r.Provider = "civil", model.ProviderAny })
 	c3 := e.request(e.hr.User, func(r *model.ConsentRequest) { r.EID = e.b })
 
-	e.ok(e.hr.User, model.FnGetConsent, c1.ID)   // requester
-	e.ok(e.edu.User, model.FnGetConsent, c1.ID)  // provider
-	e.ok(e.admin, model.FnGetConsent, c1.ID)     // admin
+	e.ok(e.hr.User, model.FnGetConsent, c1.ID)    // requester
+	e.ok(e.edu.User, model.FnGetConsent, c1.ID)   // provider
+	e.ok(e.admin, model.FnGetConsent, c1.ID)      // admin
 	e.ok(e.civil.User, model.FnGetConsent, c2.ID) // requester of an any-provider consent
 	e.fail(e.civil.User, model.CodeForbidden, []string{"neither requester nor provider"}, model.FnGetConsent, c1.ID)
 	e.fail(e.edu.User, model.CodeForbidden, []string{"neither requester nor provider"}, model.FnGetConsent, c2.ID)
