@@ -35,8 +35,12 @@ func TestDepartmentValidate(t *testing.T) {
 		{func(d *model.Department) { d.Endpoints = []string{"https://x/a", "https://x/a"} }, "endpoints[1]"},
 		{func(d *model.Department) { d.SigningKeys = append(d.SigningKeys, d.SigningKeys[0]) }, "signing_keys[1].kid"},
 		{func(d *model.Department) { d.SigningKeys = []model.SigningKey{{KID: "k 1", PublicKeyPEM: pemText}} }, "signing_keys[0].kid"},
-		{func(d *model.Department) { d.SigningKeys = []model.SigningKey{{KID: "k1", PublicKeyPEM: pemText, Status: "lost"}} }, "signing_keys[0].status"},
-		{func(d *model.Department) { d.SigningKeys = []model.SigningKey{{KID: "k1", PublicKeyPEM: pemText + "junk"}} }, "signing_keys[0].public_key_pem"},
+		{func(d *model.Department) {
+			d.SigningKeys = []model.SigningKey{{KID: "k1", PublicKeyPEM: pemText, Status: "lost"}}
+		}, "signing_keys[0].status"},
+		{func(d *model.Department) {
+			d.SigningKeys = []model.SigningKey{{KID: "k1", PublicKeyPEM: pemText + "junk"}}
+		}, "signing_keys[0].public_key_pem"},
 		{func(d *model.Department) { d.Status = "closed" }, "status"},
 	}
 	for i, c := range cases {
@@ -166,8 +170,8 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("%v", wrapped)
 	}
 	for msg, want := range map[string]model.Code{
-		"NOT_FOUND: consent x":                                  model.CodeNotFound,
-		"error managing parameter param0. INVALID: argument":    model.CodeInvalid,
+		"NOT_FOUND: consent x":                                   model.CodeNotFound,
+		"error managing parameter param0. INVALID: argument":     model.CodeInvalid,
 		"chaincode response 500, CONFLICT: x, then FORBIDDEN: y": model.CodeConflict,
 		"REINVALID: x":  "",
 		"plain failure": "",
