@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
@@ -71,6 +72,10 @@ func TestAnchorAccessBatch(t *testing.T) {
 	requested := e.request(e.hr.User, nil)
 	revoked := e.granted(0)
 	e.ok(e.agent, model.FnRevokeConsent, revoked.ID)
+	expiring := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-01T10:00:00Z" })
+	e.ok(e.agent, model.FnGrantConsent, expiring.ID, "portal")
+	e.l.Advance(2 * time.Hour)
+	e.ok(e.agent, model.FnExpireConsents, []string{expiring.ID})
 	for _, c := range []struct {
 		id   string
 		code model.Code
@@ -78,6 +83,7 @@ func TestAnchorAccessBatch(t *testing.T) {
 	}{
 		{requested.ID, model.CodeConflict, "is requested, not active"},
 		{revoked.ID, model.CodeConflict, "is revoked, not active"},
+		{expiring.ID, model.CodeConflict, "is expired, not active"},
 		{model.DeriveConsentID("none"), model.CodeNotFound, "does not exist"},
 	} {
 		a := model.AccessAnchor{BatchID: "gw1-x" + c.id[3:9], MerkleRoot: root(c.id), Count: 2, FirstSeq: 1, LastSeq: 2,
