@@ -3,6 +3,7 @@ package chaincode_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,14 +82,19 @@ func TestAnchorAccessBatch(t *testing.T) {
 		code model.Code
 		want string
 	}{
-		{requested.ID, model.CodeConflict, "is requested, not active"},
-		{revoked.ID, model.CodeConflict, "is revoked, not active"},
-		{expiring.ID, model.CodeConflict, "is expired, not active"},
+		{requested.ID, model.CodeConflict, "is requested and was never granted"},
 		{model.DeriveConsentID("none"), model.CodeNotFound, "does not exist"},
 	} {
 		a := model.AccessAnchor{BatchID: "gw1-x" + c.id[3:9], MerkleRoot: root(c.id), Count: 2, FirstSeq: 1, LastSeq: 2,
 			ConsentUses: []model.ConsentUse{{ConsentID: unlimited.ID, Uses: 1}, {ConsentID: c.id, Uses: 1}}}
 		e.fail(e.agent, c.code, []string{"consent_uses[1]", c.want}, model.FnAnchorAccessBatch, a)
+	}
+	// Accesses recorded while a consent was active are anchored after it
+	// was revoked or expired.
+	for i, id := range []string{revoked.ID, expiring.ID} {
+		a := model.AccessAnchor{BatchID: fmt.Sprintf("gw1-late-%d", i), MerkleRoot: root(id), Count: 1, FirstSeq: 200, LastSeq: 200,
+			ConsentUses: []model.ConsentUse{{ConsentID: id, Uses: 1}}}
+		e.ok(e.agent, model.FnAnchorAccessBatch, a)
 	}
 
 	for _, bad := range []struct {
