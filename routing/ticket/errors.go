@@ -3,23 +3,7 @@ package ticket
 import (
 	"errors"
 	"fmt"
-	"time"
 )
-
-// Clock tells the time. Tests pass a fixed or stepping clock.
-type Clock interface {
-	Now() time.Time
-}
-
-// ClockFunc adapts a function to Clock.
-type ClockFunc func() time.Time
-
-// Now returns f().
-func (f ClockFunc) Now() time.Time { return f() }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Code is a stable, machine-readable error code of the gateway side.
 // Verification errors use the codes of package provider.
@@ -59,6 +43,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorKind classifies the error for routing.Wrap: a ticket that cannot be
+// issued is the gateway's own failure, never the caller's.
+func (e *Error) ErrorKind() string { return "internal" }
+
+// PublicMessage is what a caller may be told.
+func (e *Error) PublicMessage() string { return "the access ticket could not be issued" }
 
 func newError(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}

@@ -21,6 +21,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/eidgate/eidgate/provider"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/digest"
 )
 
@@ -35,8 +36,12 @@ const (
 const maxClaimLength = 256
 
 // Claims are what the resolver binds into a ticket. The issuer adds iss,
-// iat, nbf, exp and jti.
+// iat, nbf and exp, and jti unless the caller chose it.
 type Claims struct {
+	// ID is the jti. The resolver picks it before writing the access record
+	// (which stores it); empty means the issuer draws one. A chosen id must
+	// be base64url of at least 128 random bits.
+	ID        string
 	Provider  string        // aud: the department that holds the data and must serve it
 	Subject   string        // sub: the resident's eID (did:…)
 	Requester string        // req: the department that resolved the route
@@ -59,7 +64,7 @@ type Ticket struct {
 type Issuer struct {
 	keys   *Keyring
 	issuer string
-	clock  Clock
+	clock  routing.Clock
 
 	mu        sync.Mutex
 	signerKid string
@@ -69,7 +74,7 @@ type Issuer struct {
 // NewIssuer returns an issuer that names itself issuer (the gateway's
 // issuer name, usually its public base URL) in the iss claim. clock nil
 // means the system clock.
-func NewIssuer(keys *Keyring, issuer string, clock Clock) (*Issuer, error) {
+func NewIssuer(keys *Keyring, issuer string, clock routing.Clock) (*Issuer, error) {
 	if keys == nil {
 		return nil, newError(CodeInvalidClaims, nil, "an issuer needs a keyring")
 	}
@@ -77,7 +82,7 @@ func NewIssuer(keys *Keyring, issuer string, clock Clock) (*Issuer, error) {
 		return nil, err
 	}
 	if clock == nil {
-		clock = systemClock{}
+		clock = routing.SystemClock{}
 	}
 	return &Issuer{keys: keys, issuer: issuer, clock: clock}, nil
 }
@@ -98,6 +103,10 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
+	id := c.ID
+	if id == "" {
+		id = NewTicketID()
+	}
 	// NumericDate has whole seconds; truncating keeps exp - iat ≤ lifetime.
 	now := i.clock.Now().UTC().Truncate(time.Second)
 	claims := provider.Claims{
@@ -107,7 +116,7 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 		IssuedAt:  now,
 		NotBefore: now,
 		Expiry:    now.Add(lifetime).Truncate(time.Second),
-		ID:        newTicketID(),
+		ID:        id,
 		Requester: c.Requester,
 		DataType:  c.DataType,
 		ConsentID: c.ConsentID,
@@ -154,8 +163,8 @@ func (i *Issuer) currentSigner() (jose.Signer, error) {
 	return signer, nil
 }
 
-// newTicketID returns 128 random bits, base64url.
-func newTicketID() string {
+// NewTicketID returns a fresh jti: 128 random bits, base64url.
+func NewTicketID() string {
 	var b [16]byte
 	// crypto/rand.Read never fails; a broken source crashes the program.
 	_, _ = rand.Read(b[:])
@@ -173,6 +182,9 @@ func checkClaims(c Claims) (time.Duration, error) {
 			return 0, err
 		}
 	}
+	if c.ID != "" && !validTicketID(c.ID) {
+		return 0, newError(CodeInvalidClaims, nil, "ticket claim jti must be base64url of at least 128 bits, at most %d characters", provider.MaxIDLength)
+	}
 	if !strings.HasPrefix(c.Subject, "did:") {
 		return 0, newError(CodeInvalidClaims, nil, "ticket claim sub must be an eID (a DID)")
 	}
@@ -189,6 +201,20 @@ func checkClaims(c Claims) (time.Duration, error) {
 		return 0, newError(CodeLifetime, nil, "ticket lifetime %s is outside %s..%s", c.Lifetime, MinLifetime, MaxLifetime)
 	}
 	return lifetime, nil
+}
+
+// validTicketID accepts 22 to MaxIDLength base64url characters (22
+// characters carry 128 bits).
+func validTicketID(id string) bool {
+	if len(id) < 22 || len(id) > provider.MaxIDLength {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkClaimValue(name, value string) error {

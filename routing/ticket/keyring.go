@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/eidgate/eidgate/provider"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // KeyRetention is how long a retired signing key keeps verifying and stays
@@ -43,7 +44,7 @@ const keyFileVersion = 1
 // missing from the JWK Set a load balancer happened to serve them.
 type Keyring struct {
 	path  string
-	clock Clock
+	clock routing.Clock
 
 	mu   sync.RWMutex
 	keys []signingKey // the active key first, then retired keys, newest first
@@ -79,9 +80,9 @@ type keyFileEntry struct {
 // OpenKeyring loads the key file at path, or creates it with a new active
 // key when it does not exist. A key file that group or others may access is
 // refused. clock nil means the system clock.
-func OpenKeyring(path string, clock Clock) (*Keyring, error) {
+func OpenKeyring(path string, clock routing.Clock) (*Keyring, error) {
 	if clock == nil {
-		clock = systemClock{}
+		clock = routing.SystemClock{}
 	}
 	k := &Keyring{path: path, clock: clock}
 	err := k.Reload()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/provider"
+	"github.com/eidgate/eidgate/routing"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
@@ -547,18 +548,18 @@ func TestIntrospect(t *testing.T) {
 	}
 
 	// Another department may not learn about, or use up, the ticket.
-	res, err := in.Introspect(ctx, tk.Token, "civil")
+	res, err := in.Check(ctx, "civil", tk.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Active || res.Reason != provider.CodeAudience {
 		t.Errorf("introspection by another department: %+v", res)
 	}
-	if body := mustMarshal(t, res); body != `{"active":false}` {
+	if body := mustMarshal(t, res.Body()); body != `{"active":false}` {
 		t.Errorf("inactive response %s", body)
 	}
 
-	res, err = in.Introspect(ctx, tk.Token, "edu")
+	res, err = in.Check(ctx, "edu", tk.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +567,7 @@ func TestIntrospect(t *testing.T) {
 		t.Fatalf("introspection by the provider: %+v", res)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(mustMarshal(t, res)), &body); err != nil {
+	if err := json.Unmarshal([]byte(mustMarshal(t, res.Body())), &body); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]any{
@@ -581,16 +582,16 @@ func TestIntrospect(t *testing.T) {
 	}
 
 	// Introspection is the single use.
-	res, err = in.Introspect(ctx, tk.Token, "edu")
+	res, err = in.Check(ctx, "edu", tk.Token)
 	if err != nil || res.Active || res.Reason != provider.CodeReplayed {
 		t.Errorf("second introspection: %+v, %v", res, err)
 	}
 
-	res, err = in.Introspect(ctx, "not-a-ticket", "edu")
+	res, err = in.Check(ctx, "edu", "not-a-ticket")
 	if err != nil || res.Active || res.Reason != provider.CodeMalformed {
 		t.Errorf("garbage: %+v, %v", res, err)
 	}
-	if _, err := in.Introspect(ctx, tk.Token, ""); err == nil {
+	if _, err := in.Check(ctx, "", tk.Token); err == nil {
 		t.Error("introspection without a caller")
 	}
 }
@@ -607,8 +608,8 @@ func TestIntrospectReplayOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := in.Introspect(context.Background(), mustIssue(t, g), "edu")
-	if err == nil || provider.CodeOf(err) != provider.CodeUnavailable || res != nil {
+	res, err := in.Check(context.Background(), "edu", mustIssue(t, g))
+	if err == nil || routing.KindOf(err) != routing.KindUnavailable || routing.CodeOf(err) != "ticket_unavailable" || res != nil {
 		t.Errorf("replay cache down: %+v, %v; want an unavailable error", res, err)
 	}
 }
@@ -682,9 +683,107 @@ func TestConcurrentIssueAndRotate(t *testing.T) {
 	wg.Wait()
 	close(tokens)
 	for tok := range tokens {
-		res, err := in.Introspect(context.Background(), tok, "edu")
+		res, err := in.Check(context.Background(), "edu", tok)
 		if err != nil || !res.Active {
 			t.Fatalf("ticket issued during rotation: %+v, %v", res, err)
+		}
+	}
+}
+
+// The gateway's HTTP layer consumes introspection and the key set through
+// this interface (gateway.Tickets).
+var _ interface {
+	Introspect(ctx context.Context, provider, token string) (map[string]any, error)
+	JWKS() ([]byte, error)
+} = (*Introspector)(nil)
+
+func TestIntrospectBody(t *testing.T) {
+	g := newGateway(t)
+	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tk, err := g.issuer.IssueTicket(sampleClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := in.Introspect(ctx, "edu", tk.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body["active"] != true || body["aid"] != "access-1001" || body["exp"] != tk.Claims.Expiry.Unix() {
+		t.Errorf("body %v", body)
+	}
+	body, err = in.Introspect(ctx, "edu", tk.Token)
+	if err != nil || len(body) != 1 || body["active"] != false {
+		t.Errorf("second introspection: %v, %v", body, err)
+	}
+	jwks, err := in.JWKS()
+	if err != nil || !strings.Contains(string(jwks), g.keys.ActiveKeyID()) {
+		t.Errorf("JWKS %s, %v", jwks, err)
+	}
+}
+
+func TestForResolver(t *testing.T) {
+	g := newGateway(t)
+	issuer := g.issuer.ForResolver()
+	jti := NewTicketID()
+	req := routing.TicketRequest{
+		ID: jti, Requester: "hr", Provider: "edu", EID: "did:eidgate:4kq2", DataType: "edu.degree",
+		ConsentID: "consent-77", AccessID: "access-1001", Purpose: "employment-check",
+		Digest: "sha256:" + strings.Repeat("0f", 32),
+	}
+	tk, err := issuer.Issue(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.ID != jti || !tk.ExpiresAt.Equal(t0.Add(DefaultLifetime)) {
+		t.Errorf("ticket id %s expires %s", tk.ID, tk.ExpiresAt)
+	}
+	claims, err := g.providerFor(t, "edu").Verify(context.Background(), tk.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.ID != jti || claims.Subject != req.EID || claims.Requester != "hr" || claims.AccessID != "access-1001" || claims.Digest != req.Digest {
+		t.Errorf("claims %+v", claims)
+	}
+
+	// The resolver's errors classify as internal: a ticket that cannot be
+	// issued is never the caller's fault.
+	req.EID = ""
+	_, err = issuer.Issue(context.Background(), req)
+	if err == nil || routing.KindOf(err) != routing.KindInternal {
+		t.Errorf("bad request: %v (kind %s)", err, routing.KindOf(err))
+	}
+	if wrapped := routing.Wrap("routing.Resolve", err); strings.Contains(wrapped.(*routing.Error).Message, "sub") {
+		t.Errorf("public message %q leaks detail", wrapped.(*routing.Error).Message)
+	}
+}
+
+func TestChosenTicketID(t *testing.T) {
+	g := newGateway(t)
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{NewTicketID(), true},
+		{strings.Repeat("A", 22), true},
+		{strings.Repeat("A", 64), true},
+		{strings.Repeat("A", 21), false},
+		{strings.Repeat("A", 65), false},
+		{"abc+def/ghi=jklmnopqrstu", false},
+		{"access 1001 ticket id 12", false},
+	} {
+		c := sampleClaims()
+		c.ID = tc.id
+		tk, err := g.issuer.IssueTicket(c)
+		if tc.ok {
+			if err != nil || tk.Claims.ID != tc.id {
+				t.Errorf("id %q: %v", tc.id, err)
+			}
+		} else if CodeOf(err) != CodeInvalidClaims {
+			t.Errorf("id %q: %v, want %s", tc.id, err, CodeInvalidClaims)
 		}
 	}
 }
