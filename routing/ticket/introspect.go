@@ -28,6 +28,9 @@ func NewIntrospector(keys *Keyring, issuer string, replay provider.ReplayCache, 
 	if keys == nil {
 		return nil, errors.New("ticket: an introspector needs a keyring")
 	}
+	if issuer == "" {
+		return nil, errors.New("ticket: an introspector needs the issuer name its tickets carry")
+	}
 	if clock == nil {
 		clock = routing.SystemClock{}
 	}

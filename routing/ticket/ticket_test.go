@@ -787,3 +787,43 @@ func TestChosenTicketID(t *testing.T) {
 		}
 	}
 }
+
+func TestNewIntrospectorNeedsIssuer(t *testing.T) {
+	g := newGateway(t)
+	if _, err := NewIntrospector(g.keys, "", nil, g.clock); err == nil {
+		t.Error("introspector without an issuer name built")
+	}
+}
+
+func FuzzKeyFile(f *testing.F) {
+	g := newGateway(f)
+	valid, err := os.ReadFile(g.keyPath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add([]byte(`{"version":1,"keys":[]}`))
+	f.Add([]byte(`{"version":1,"keys":[{"kid":"x","seed":"AAAA","created_at":"2026-01-01T00:00:00Z"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := decodeKeyFile("fuzz", data)
+		if err != nil {
+			if CodeOf(err) != CodeKeyFileInvalid {
+				t.Fatalf("error without the invalid code: %v", err)
+			}
+			return
+		}
+		if len(keys) == 0 || !keys[0].retired.IsZero() {
+			t.Fatal("decoded ring does not start with an active key")
+		}
+		for _, k := range keys[1:] {
+			if k.retired.IsZero() {
+				t.Fatal("two active keys")
+			}
+		}
+		for _, k := range keys {
+			if kid, err := thumbprint(k.public()); err != nil || kid != k.kid {
+				t.Fatalf("kid %q does not match its key", k.kid)
+			}
+		}
+	})
+}
