@@ -32,7 +32,7 @@ type ConsentLedger interface {
 	GrantConsent(ctx context.Context, id, method string) (*model.Consent, error)
 	DenyConsent(ctx context.Context, id, method string) (*model.Consent, error)
 	RevokeConsent(ctx context.Context, id string) (*model.Consent, error)
-	ExpireConsents(ctx context.Context, ids []string) ([]model.Consent, error)
+	ExpireConsents(ctx context.Context, ids []string) ([]string, error)
 	GetConsent(ctx context.Context, id string) (*model.Consent, error)
 	ListConsentsByEID(ctx context.Context, eid string) ([]model.Consent, error)
 	ListConsentsByRequester(ctx context.Context, requester string) ([]model.Consent, error)
