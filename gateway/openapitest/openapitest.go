@@ -35,7 +35,6 @@ package openapitest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -438,8 +437,9 @@ func schemaMessage(err *openapi3.SchemaError) string {
 
 // flatten renders an error (often a MultiError) on one line.
 func flatten(err error) string {
-	var me openapi3.MultiError
-	if errors.As(err, &me) && len(me) > 0 {
+	// Only a MultiError at the top: errors.As would find one nested in a
+	// wrapped error and drop the wrapper's context (which header, which body).
+	if me, ok := err.(openapi3.MultiError); ok && len(me) > 0 {
 		parts := make([]string, len(me))
 		for i, e := range me {
 			parts[i] = flatten(e)
