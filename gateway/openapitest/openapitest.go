@@ -288,7 +288,10 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		req = req.Clone(req.Context())
-		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.Body = http.NoBody
+		if len(body) > 0 {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
 	}
 	snapshot := req.Clone(context.WithValue(req.Context(), clientCertKey{}, t.clientCert && req.URL.Scheme == "https"))
 	resp, err := t.next.RoundTrip(req)
