@@ -18,19 +18,22 @@ import (
 // in a batch not yet anchored. Both halves read partial indexes that hold
 // only unanchored rows, so the cost does not grow with the log.
 func (db *DB) OldestUnanchored(ctx context.Context) (time.Time, bool, error) {
-	var oldest sql.NullInt64
-	err := db.with(ctx).Raw(`SELECT MIN(t) FROM (
-			SELECT MIN(created_at) AS t FROM access_records WHERE batch_id IS NULL
-			UNION ALL
-			SELECT MIN(oldest_record_at) AS t FROM anchor_batches WHERE status = 'pending'
-		) u`).Row().Scan(&oldest)
+	var unbatched, pending sql.NullInt64
+	err := db.with(ctx).Raw(`SELECT
+			(SELECT created_at FROM access_records WHERE batch_id IS NULL ORDER BY created_at LIMIT 1),
+			(SELECT MIN(oldest_record_at) FROM anchor_batches WHERE status = 'pending')`).Row().Scan(&unbatched, &pending)
 	if err != nil {
 		return time.Time{}, false, db.classify("store.OldestUnanchored", err)
 	}
-	if !oldest.Valid {
-		return time.Time{}, false, nil
+	switch {
+	case unbatched.Valid && pending.Valid:
+		return fromNanos(min(unbatched.Int64, pending.Int64)), true, nil
+	case unbatched.Valid:
+		return fromNanos(unbatched.Int64), true, nil
+	case pending.Valid:
+		return fromNanos(pending.Int64), true, nil
 	}
-	return fromNanos(oldest.Int64), true, nil
+	return time.Time{}, false, nil
 }
 
 // PlanBatch takes up to max records that are in no batch, in sequence

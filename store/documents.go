@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
 	"github.com/eidgate/eidgate/routing"
 )
 

@@ -71,7 +71,7 @@ var migrations = []migration{
 		// indexes, however long the log grows.
 		`CREATE INDEX access_unbatched ON access_records (seq) WHERE batch_id IS NULL`,
 		`CREATE INDEX access_unbatched_created ON access_records (created_at) WHERE batch_id IS NULL`,
-		`CREATE INDEX access_batch ON access_records (batch_id, seq)`,
+		`CREATE INDEX access_batch ON access_records (batch_id, seq) WHERE batch_id IS NOT NULL`,
 		`CREATE INDEX access_eid ON access_records (eid, seq)`,
 		`CREATE INDEX access_requester ON access_records (requester, seq)`,
 		`CREATE INDEX access_provider ON access_records (provider, seq)`,

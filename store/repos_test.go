@@ -1,0 +1,198 @@
+package store_test
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/store"
+	"github.com/eidgate/eidgate/store/storetest"
+)
+
+func doc(eid, blind, masked string) store.ResidentDocument {
+	return store.ResidentDocument{EID: eid, DocType: "id_card", Country: "CN", MaskedNumber: masked,
+		KeyVersion: "k1", BlindValue: blind, SealedNumber: []byte{0x01, 0x00, 0xff, 0x7f}}
+}
+
+func TestResidentDocuments(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		db := d.Open(t)
+		a1, err := db.AddDocument(ctx, doc("did:eidgate:a", strings.Repeat("1", 64), "1101************34"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AddDocument(ctx, doc("did:eidgate:a", strings.Repeat("2", 64), "E123****9")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AddDocument(ctx, doc("did:eidgate:b", strings.Repeat("3", 64), "G77****1")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.AddDocument(ctx, doc("did:eidgate:b", strings.Repeat("1", 64), "1101************34"))
+		if routing.CodeOf(err) != "document_exists" {
+			t.Fatalf("same document for another eID: %v", err)
+		}
+		if strings.Contains(routing.MessageOf(err), "110101") {
+			t.Fatalf("message shows more than the masked number: %q", routing.MessageOf(err))
+		}
+		found, err := db.FindDocumentByBlind(ctx, "k1", strings.Repeat("1", 64))
+		if err != nil || found.ID != a1.ID || found.EID != "did:eidgate:a" || !bytes.Equal(found.SealedNumber, a1.SealedNumber) {
+			t.Fatalf("find %+v, %v", found, err)
+		}
+		if _, err := db.FindDocumentByBlind(ctx, "k2", strings.Repeat("1", 64)); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("other key version: %v", err)
+		}
+		// Merge a into b.
+		n, err := db.MoveDocuments(ctx, "did:eidgate:a", "did:eidgate:b")
+		if err != nil || n != 2 {
+			t.Fatalf("moved %d, %v", n, err)
+		}
+		if ds, _ := db.ListDocuments(ctx, "did:eidgate:a", false); len(ds) != 0 {
+			t.Fatalf("a still has %d documents", len(ds))
+		}
+		ds, err := db.ListDocuments(ctx, "did:eidgate:b", false)
+		if err != nil || len(ds) != 3 {
+			t.Fatalf("b has %d documents, %v", len(ds), err)
+		}
+		// Removing keeps history and frees the blinded value.
+		if err := db.RemoveDocument(ctx, a1.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RemoveDocument(ctx, a1.ID); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("second removal: %v", err)
+		}
+		if ds, _ := db.ListDocuments(ctx, "did:eidgate:b", false); len(ds) != 2 {
+			t.Fatalf("after removal %d documents", len(ds))
+		}
+		all, _ := db.ListDocuments(ctx, "did:eidgate:b", true)
+		if len(all) != 3 {
+			t.Fatalf("history has %d documents", len(all))
+		}
+		got, err := db.GetDocument(ctx, a1.ID)
+		if err != nil || got.RemovedAt.IsZero() {
+			t.Fatalf("removed document %+v, %v", got, err)
+		}
+		if _, err := db.AddDocument(ctx, doc("did:eidgate:c", strings.Repeat("1", 64), "1101************34")); err != nil {
+			t.Fatalf("re-adding a removed document: %v", err)
+		}
+		if _, err := db.MoveDocuments(ctx, "x", "x"); !routing.IsKind(err, routing.KindInvalid) {
+			t.Fatalf("self merge: %v", err)
+		}
+	})
+}
+
+func TestImportJobsResumeFromCommittedProgress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		db := d.Open(t)
+		const sha = "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
+		if _, err := db.FindJobByFileHash(ctx, sha); routing.CodeOf(err) != "import_not_found" {
+			t.Fatalf("new file: %v", err)
+		}
+		job, err := db.CreateImportJob(ctx, "residents.csv", sha, "officer-1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetImportTotal(ctx, job.ID, 1000); err != nil {
+			t.Fatal(err)
+		}
+		chunk1 := []store.ImportReject{{Row: 3, MaskedNumber: "1101****34", Reason: "bad checksum"}}
+		if err := db.RecordImportProgress(ctx, job.ID, store.ImportProgress{Done: 100, Created: 90, Exists: 9, Rejected: 1, ResumeOffset: 100}, chunk1); err != nil {
+			t.Fatal(err)
+		}
+		// A retried chunk is harmless.
+		if err := db.RecordImportProgress(ctx, job.ID, store.ImportProgress{Done: 100, Created: 90, Exists: 9, Rejected: 1, ResumeOffset: 100}, chunk1); err != nil {
+			t.Fatal(err)
+		}
+		chunk2 := []store.ImportReject{{Row: 150, Reason: "unknown document type"}, {Row: 151, MaskedNumber: "E1****9", Reason: "bad length"}}
+		if err := db.RecordImportProgress(ctx, job.ID, store.ImportProgress{Done: 200, Created: 180, Exists: 17, Rejected: 3, ResumeOffset: 200}, chunk2); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RecordImportProgress(ctx, job.ID, store.ImportProgress{ResumeOffset: 150}, nil); routing.CodeOf(err) != "import_offset_backwards" {
+			t.Fatalf("going backwards: %v", err)
+		}
+		if err := db.FinishImportJob(ctx, job.ID, store.ImportFailed, "the process was stopped"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RecordImportProgress(ctx, job.ID, store.ImportProgress{ResumeOffset: 300}, nil); routing.CodeOf(err) != "import_not_running" {
+			t.Fatalf("progress on a failed job: %v", err)
+		}
+		// Rerunning the same file (hash in any case) finds and resumes the job.
+		again, err := db.FindJobByFileHash(ctx, strings.ToLower(sha))
+		if err != nil || again.ID != job.ID || again.ResumeOffset != 200 || again.Status != store.ImportFailed ||
+			again.Total != 1000 || again.Created != 180 || again.Exists != 17 || again.Rejected != 3 || again.Error == "" {
+			t.Fatalf("found %+v, %v", again, err)
+		}
+		resumed, err := db.ResumeImportJob(ctx, job.ID)
+		if err != nil || resumed.Status != store.ImportRunning || resumed.Error != "" || !resumed.FinishedAt.IsZero() {
+			t.Fatalf("resumed %+v, %v", resumed, err)
+		}
+		if err := db.FinishImportJob(ctx, job.ID, store.ImportDone, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ResumeImportJob(ctx, job.ID); routing.CodeOf(err) != "import_done" {
+			t.Fatalf("resuming a done job: %v", err)
+		}
+		rejects, err := db.ListImportRejects(ctx, job.ID, 0, 0)
+		if err != nil || len(rejects) != 3 || rejects[0].Row != 3 || rejects[2].MaskedNumber != "E1****9" {
+			t.Fatalf("rejects %+v, %v", rejects, err)
+		}
+		if page, _ := db.ListImportRejects(ctx, job.ID, 3, 1); len(page) != 1 || page[0].Row != 150 {
+			t.Fatalf("reject paging %+v", page)
+		}
+		jobs, err := db.ListImportJobs(ctx, 10)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("jobs %+v, %v", jobs, err)
+		}
+		if err := db.RecordImportProgress(ctx, "imp_missing", store.ImportProgress{}, nil); routing.CodeOf(err) != "import_not_found" {
+			t.Fatalf("missing job: %v", err)
+		}
+	})
+}
+
+func TestPolicyVersionsAreDistinctUnderConcurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		a, b := d.Open(t), d.Open(t)
+		if v, err := a.CurrentPolicyVersion(ctx); err != nil || v != 0 {
+			t.Fatalf("initial version %d, %v", v, err)
+		}
+		var (
+			mu   sync.Mutex
+			seen = map[int64]bool{}
+			wg   sync.WaitGroup
+		)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db := a
+				if i%2 == 1 {
+					db = b
+				}
+				v, err := db.BumpPolicyVersion(ctx, "admin-1", "allow edu.* for admission")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if seen[v] {
+					t.Errorf("version %d given twice", v)
+				}
+				seen[v] = true
+			}()
+		}
+		wg.Wait()
+		cur, err := b.CurrentPolicyVersion(ctx)
+		if err != nil || cur != 20 || !seen[cur] {
+			t.Fatalf("current %d, %v", cur, err)
+		}
+		hist, err := a.PolicyHistory(ctx, 5)
+		if err != nil || len(hist) != 5 || hist[0].Version != 20 || hist[0].ChangedBy != "admin-1" {
+			t.Fatalf("history %+v, %v", hist, err)
+		}
+	})
+}
