@@ -3,7 +3,6 @@ package store_test
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -418,11 +417,4 @@ func TestFlagAccess(t *testing.T) {
 			t.Fatalf("flagging a missing record: %v", err)
 		}
 	})
-}
-
-// sortedCopy is a helper for set comparisons.
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }
