@@ -27,9 +27,17 @@ const accessColumns = `id, created_at, request_id, requester, official, provider
 
 const accessColumnCount = 18
 
-// insertChunk bounds the rows of one multi-row INSERT (PostgreSQL takes at
-// most 65535 parameters per statement, SQLite 32766).
-const insertChunk = 500
+// rowsPerStatement bounds the rows of one multi-row statement with cols
+// parameters per row. PostgreSQL takes at most 65535 parameters per
+// statement; the SQLite driver binds parameters in time quadratic in their
+// number, so there many small statements beat one large one.
+func (db *DB) rowsPerStatement(cols int) int {
+	limit := 30000
+	if db.dialect == DialectSQLite {
+		limit = 600
+	}
+	return max(limit/cols, 1)
+}
 
 // maxAppendAttempts bounds how often AppendAccess re-runs its transaction
 // after a deadlock or serialisation failure, or after dropping records
@@ -102,8 +110,9 @@ func (db *DB) appendTx(tx *gorm.DB, recs []*routing.AccessRecord, per, rejected 
 	for _, r := range write {
 		byID[r.ID] = r
 	}
-	for start := 0; start < len(write); start += insertChunk {
-		chunk := write[start:min(start+insertChunk, len(write))]
+	step := db.rowsPerStatement(accessColumnCount)
+	for start := 0; start < len(write); start += step {
+		chunk := write[start:min(start+step, len(write))]
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO access_records (" + accessColumns + ") VALUES ")
 		args := make([]any, 0, len(chunk)*accessColumnCount)
@@ -206,11 +215,15 @@ func (db *DB) countConsentUses(tx *gorm.DB, recs []*routing.AccessRecord, per []
 		}
 	}
 	granted := map[string]bool{}
-	if len(bulk) > 0 {
+	// Chunks keep consent id order, so row locks are still taken in one
+	// global order.
+	step := db.rowsPerStatement(4)
+	for start := 0; start < len(bulk); start += step {
+		chunk := bulk[start:min(start+step, len(bulk))]
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO consent_usage (consent_id, uses, max_uses, updated_at) VALUES ")
-		args := make([]any, 0, 4*len(bulk))
-		for j, b := range bulk {
+		args := make([]any, 0, 4*len(chunk))
+		for j, b := range chunk {
 			if j > 0 {
 				sb.WriteString(", ")
 			}

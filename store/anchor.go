@@ -103,8 +103,9 @@ func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routi
 			return err
 		}
 		var changed int64
-		for start := 0; start < len(seqs); start += insertChunk {
-			part := seqs[start:min(start+insertChunk, len(seqs))]
+		step := db.rowsPerStatement(1)
+		for start := 0; start < len(seqs); start += step {
+			part := seqs[start:min(start+step, len(seqs))]
 			r := tx.Exec(`UPDATE access_records SET batch_id = ? WHERE batch_id IS NULL AND seq IN ?`, b.ID, part)
 			if r.Error != nil {
 				return r.Error

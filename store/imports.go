@@ -192,8 +192,9 @@ func (db *DB) RecordImportProgress(ctx context.Context, jobID string, p ImportPr
 			refused = (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "the import progress would move backwards"}).WithCode("import_offset_backwards")
 			return refused
 		}
-		for start := 0; start < len(rejects); start += insertChunk {
-			chunk := rejects[start:min(start+insertChunk, len(rejects))]
+		step := db.rowsPerStatement(4)
+		for start := 0; start < len(rejects); start += step {
+			chunk := rejects[start:min(start+step, len(rejects))]
 			var sb strings.Builder
 			sb.WriteString(`INSERT INTO import_rejects (job_id, row_num, masked_number, reason) VALUES `)
 			args := make([]any, 0, 4*len(chunk))
