@@ -473,3 +473,48 @@ func TestOpenErrorsAreClearAndHidePasswords(t *testing.T) {
 		})
 	}
 }
+
+// The SQLite file is opened so that a committed transaction survives power
+// loss, on every pooled connection.
+func TestSQLiteDurabilitySettings(t *testing.T) {
+	d := storetest.SQLite(t)
+	db := d.Open(t)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for range 4 { // several connections at once, so more than one is checked
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tx := db.Gorm().WithContext(ctx).Begin()
+			defer tx.Rollback()
+			var journal string
+			var syncMode, fk, busy int
+			if err := tx.Raw(`PRAGMA journal_mode`).Row().Scan(&journal); err != nil {
+				t.Error(err)
+				return
+			}
+			_ = tx.Raw(`PRAGMA synchronous`).Row().Scan(&syncMode)
+			_ = tx.Raw(`PRAGMA foreign_keys`).Row().Scan(&fk)
+			_ = tx.Raw(`PRAGMA busy_timeout`).Row().Scan(&busy)
+			if journal != "wal" || syncMode != 2 || fk != 1 || busy < 1000 {
+				t.Errorf("journal=%s synchronous=%d foreign_keys=%d busy_timeout=%d; want wal, 2 (FULL), 1, ≥1000",
+					journal, syncMode, fk, busy)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		db := d.Open(t)
+		if err := db.Gorm().Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)`).Error; err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Close()
+		_, err := store.Open(ctxT(t), d.DSN)
+		if routing.CodeOf(err) != "schema_too_new" {
+			t.Fatalf("opening a newer schema: %v", err)
+		}
+	})
+}
