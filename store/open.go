@@ -157,9 +157,9 @@ func openPostgres(ctx context.Context, dsn string, o options) (*DB, error) {
 		return nil, routing.Unavailable(op, "database_unavailable", "cannot open "+where, err)
 	}
 	db := &DB{gorm: g, sql: sqlDB, dialect: DialectPostgres, clock: o.clock, where: where}
-	if err := db.Ping(ctx); err != nil {
+	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, err
+		return nil, routing.Unavailable(op, "database_unavailable", "cannot reach "+where, err)
 	}
 	return db, nil
 }
@@ -225,9 +225,9 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 	sqlDB.SetConnMaxIdleTime(0)
 	sqlDB.SetConnMaxLifetime(0)
 	db := &DB{gorm: g, sql: sqlDB, dialect: DialectSQLite, clock: o.clock, where: where, writeSlot: make(chan struct{}, 1)}
-	if err := db.Ping(ctx); err != nil {
+	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, err
+		return nil, routing.Unavailable(op, "database_unavailable", "cannot open "+where, err)
 	}
 	return db, nil
 }
