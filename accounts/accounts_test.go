@@ -49,7 +49,7 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	sessions := accounts.NewSessions(db, cfg)
 	return &env{
 		db: db, clock: clock, cfg: cfg,
-		residents: accounts.NewResidents(db, db, cfg),
+		residents: accounts.NewResidents(db, db, sessions, cfg),
 		admins:    accounts.NewAdmins(db, db, sessions, cfg),
 		keys:      accounts.NewAPIKeys(db, cfg),
 		sessions:  sessions,
@@ -172,6 +172,25 @@ func TestActivationRules(t *testing.T) {
 		if err := e.residents.Activate(ctx, eid, third, "Good password 1"); err != nil {
 			t.Fatal(err)
 		}
+		// A forgotten password: a new code from the counter sets a new one
+		// and ends the sessions opened with the old.
+		session, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reset, _, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.residents.Activate(ctx, eid, reset, "Fresh password 2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sessions.Lookup(ctx, session); routing.CodeOf(err) != accounts.CodeSessionInvalid {
+			t.Fatalf("session survived the reset: %v", err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "Fresh password 2"); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -278,8 +297,18 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 		activate(t, e, "Right password 1")
 		wantCode(t, e.residents.ChangePassword(ctx, eid, "Right password 1", "weak"), accounts.CodeWeakPassword)
 		wantCode(t, e.residents.ChangePassword(ctx, eid, "wrong", "New password 22"), accounts.CodeInvalidCredentials)
+		old, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := e.residents.ChangePassword(ctx, eid, "Right password 1", "New password 22"); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := e.sessions.Lookup(ctx, old); routing.CodeOf(err) != accounts.CodeSessionInvalid {
+			t.Fatalf("a session from before the change survived: %v", err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "Right password 1"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
+			t.Fatalf("the old password still works: %v", err)
 		}
 		if _, err := e.residents.Login(ctx, eid, "New password 22"); err != nil {
 			t.Fatal(err)

@@ -30,12 +30,23 @@ type Residents struct {
 	store ResidentStore
 	guard guard
 	cfg   Config
+	// revoker, when set, ends a resident's sessions when the password is
+	// set anew (activation with a fresh code, or a change), so a session
+	// opened with the old password does not outlive it.
+	revoker SessionRevoker
 }
 
-// NewResidents returns the resident account service.
-func NewResidents(st ResidentStore, attempts LoginAttemptStore, cfg Config) *Residents {
+// NewResidents returns the resident account service; revoker may be nil.
+func NewResidents(st ResidentStore, attempts LoginAttemptStore, revoker SessionRevoker, cfg Config) *Residents {
 	cfg = cfg.withDefaults()
-	return &Residents{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg}
+	return &Residents{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg, revoker: revoker}
+}
+
+func (r *Residents) revoke(ctx context.Context, op, eid string) error {
+	if r.revoker == nil {
+		return nil
+	}
+	return routing.Wrap(op, r.revoker.RevokeAllFor(ctx, eid))
 }
 
 // CreateActivation issues a fresh one-time activation code for eid,
@@ -123,7 +134,7 @@ func (r *Residents) Activate(ctx context.Context, eid, code, newPassword string)
 		// Another request used (or replaced) the code since it was read.
 		return newErr(routing.KindConflict, CodeActivationUsed, op, "this activation code was already used; sign in with your password")
 	}
-	return nil
+	return r.revoke(ctx, op, eid)
 }
 
 // Login checks a resident's password. Unknown eIDs, accounts not yet
@@ -177,7 +188,8 @@ func (r *Residents) upgradeHash(ctx context.Context, eid, password string) {
 }
 
 // ChangePassword replaces a resident's password after checking the
-// current one (a failure counts towards the lockout).
+// current one (a failure counts towards the lockout) and ends the
+// resident's sessions; the caller starts a new one.
 func (r *Residents) ChangePassword(ctx context.Context, eid, current, newPassword string) error {
 	const op = "accounts.ChangePassword"
 	if why := CheckPassword(newPassword, eid); why != "" {
@@ -190,7 +202,10 @@ func (r *Residents) ChangePassword(ctx context.Context, eid, current, newPasswor
 	if err != nil {
 		return routing.Wrap(op, err)
 	}
-	return routing.Wrap(op, r.store.SetResidentPassword(ctx, eid, h, r.cfg.Clock.Now().UTC()))
+	if err := r.store.SetResidentPassword(ctx, eid, h, r.cfg.Clock.Now().UTC()); err != nil {
+		return routing.Wrap(op, err)
+	}
+	return r.revoke(ctx, op, eid)
 }
 
 // Language is the resident's portal language (DefaultLang when never set).
