@@ -75,6 +75,8 @@ type Resolver struct {
 	Gate     Gate
 	Tickets  TicketIssuer
 	Clock    Clock
+	// PseudonymKey keys OfficialPseudonym.
+	PseudonymKey []byte
 	// ConsentRequestValidity is how long an automatically opened consent
 	// request would stay valid once granted (default 30 days).
 	ConsentRequestValidity time.Duration
@@ -98,7 +100,8 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	now := r.Clock.Now().UTC()
 	rec := &AccessRecord{
 		RequestID: req.RequestID, Requester: req.Requester, Official: req.Official,
-		DataType: req.DataType, Purpose: req.Purpose, CreatedAt: now,
+		OfficialRef: OfficialPseudonym(r.PseudonymKey, req.Requester, req.Official),
+		DataType:    req.DataType, Purpose: req.Purpose, CreatedAt: now,
 	}
 
 	// 1. Mapping.

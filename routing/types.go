@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -43,6 +44,7 @@ type AccessRecord struct {
 	RequestID     string
 	Requester     string // department id
 	Official      string // the acting official named by the department
+	OfficialRef   string // keyed pseudonym of the official (see OfficialPseudonym)
 	Provider      string // department id, empty when no route was found
 	EID           string // empty when the subject was not found
 	DataType      string
@@ -73,15 +75,21 @@ type AccessRecord struct {
 	DeliveredHash string // proxy mode: digest of what the provider returned
 }
 
-// LeafBytes is the canonical encoding of the record's audited fields that
-// the Merkle tree commits to: length-prefixed fields in a fixed order, so a
-// resident's browser can recompute it from the fields it is shown.
-func (r *AccessRecord) LeafBytes() []byte {
-	fields := []string{
-		"eidgate-access-v1", r.ID, r.CreatedAt.UTC().Format(time.RFC3339Nano), r.Requester, r.Official,
+// LeafFields are the record's audited fields in the order the Merkle leaf
+// commits to them. The official appears only as its keyed pseudonym, so a
+// resident can check the leaf without learning staff identifiers.
+func (r *AccessRecord) LeafFields() []string {
+	return []string{
+		"eidgate-access-v1", r.ID, r.CreatedAt.UTC().Format(time.RFC3339Nano), r.Requester, r.OfficialRef,
 		r.Provider, r.EID, r.DataType, r.Purpose, r.ConsentID,
 		itoa(r.PolicyVersion), r.Outcome, r.TicketID, r.Digest,
 	}
+}
+
+// LeafBytes is the canonical encoding of LeafFields: each field as a
+// 4-byte big-endian length and its UTF-8 bytes, so a browser can rebuild it.
+func (r *AccessRecord) LeafBytes() []byte {
+	fields := r.LeafFields()
 	var out []byte
 	var n [4]byte
 	for _, f := range fields {
@@ -103,6 +111,14 @@ func (r *AccessRecord) ComputeLeafHash() {
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
+// OfficialPseudonym is how an official appears to residents and in Merkle
+// leaves: a keyed hash, stable per department and official.
+func OfficialPseudonym(key []byte, department, official string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(department + "\x00" + official))
+	return "official-" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
 // AccessFilter selects access records; zero fields do not filter.
 type AccessFilter struct {
 	Requester string
@@ -112,11 +128,13 @@ type AccessFilter struct {
 	Purpose   string
 	Outcome   string
 	From, To  time.Time
-	// AfterSeq and Limit page through results in sequence order, newest
-	// first when Desc is set.
-	AfterSeq uint64
-	Limit    int
-	Desc     bool
+	// Paging: Desc lists newest first; AfterSeq (ascending) or BeforeSeq
+	// (descending) continue from the last page's boundary; Limit bounds a
+	// page (0 = the store's default).
+	AfterSeq  uint64
+	BeforeSeq uint64
+	Limit     int
+	Desc      bool
 }
 
 // AnchorBatch is a planned or submitted batch of access records.

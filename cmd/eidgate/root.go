@@ -40,6 +40,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(),
+		newIDCmd(),
+		newChaincodeCmd(),
 	)
 	return root
 }
