@@ -3,51 +3,43 @@ package store_test
 import (
 	"testing"
 
-	"github.com/casbin/casbin/v2"
-	"github.com/casbin/casbin/v2/model"
-	gormadapter "github.com/casbin/gorm-adapter/v3"
-
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
-// The Casbin gorm adapter keeps its policy in the same database through
-// Gorm(), and a second replica reads what the first saved.
-func TestCasbinAdapterOverGorm(t *testing.T) {
+// The policy engine keeps its tables (policy_rules, policy_versions) in the
+// store's database through Gorm(), beside the store's own tables, and a
+// second replica reads what the first saved.
+func TestPolicyEngineSharesTheDatabase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
-		const modelText = `
-[request_definition]
-r = sub, obj, act
-[policy_definition]
-p = sub, obj, act
-[policy_effect]
-e = some(where (p.eft == allow))
-[matchers]
-m = r.sub == p.sub && keyMatch(r.obj, p.obj) && r.act == p.act`
-		enforcer := func() *casbin.Enforcer {
-			m, err := model.NewModelFromString(modelText)
+		ctx := ctxT(t)
+		engine := func() *policies.Engine {
+			e, err := policies.New(ctx, policies.Config{DB: d.Open(t).Gorm(), PollInterval: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := gormadapter.NewAdapterByDB(d.Open(t).Gorm())
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := casbin.NewEnforcer(m, a)
-			if err != nil {
-				t.Fatal(err)
-			}
+			t.Cleanup(func() { _ = e.Close() })
 			return e
 		}
-		first := enforcer()
-		if _, err := first.AddPolicy("edu-bureau", "edu.*", "admission"); err != nil {
+		first := engine()
+		if _, _, err := first.LoadDefaults(ctx, "installer"); err != nil {
 			t.Fatal(err)
 		}
-		second := enforcer()
-		if ok, err := second.Enforce("edu-bureau", "edu.degree", "admission"); err != nil || !ok {
-			t.Fatalf("second replica: %v %v", ok, err)
+		v, err := first.AddRule(ctx, "admin-1", policies.Rule{Subject: "test-dept", DataType: "edu.degree", Purpose: "audit", Effect: "allow"})
+		if err != nil || v == 0 {
+			t.Fatalf("add rule: version %d, %v", v, err)
 		}
-		if ok, _ := second.Enforce("hr-bureau", "edu.degree", "admission"); ok {
-			t.Fatal("an unknown department was allowed")
+		second := engine()
+		if second.Version() != v {
+			t.Fatalf("second replica at version %d, want %d", second.Version(), v)
+		}
+		dec, err := second.Decide(ctx, "test-dept", "edu.degree", "audit")
+		if err != nil || !dec.Allowed || dec.Version != v {
+			t.Fatalf("decision %+v, %v", dec, err)
+		}
+		// The store's own tables are untouched by the engine's migration.
+		if got, err := d.Open(t).AppliedMigrations(ctx); err != nil || len(got) == 0 {
+			t.Fatalf("store migrations after the engine's: %v %v", got, err)
 		}
 	})
 }

@@ -6,8 +6,9 @@
 // consent-use counts, anchor batches, the anchorer lease),
 // ledger.CheckpointStore (event listener positions), the account
 // repositories declared by accounts/, and the repositories the mapping and
-// import services use (resident documents, import jobs) and the policy
-// version counter.
+// import services use (resident documents, import jobs). The access policy
+// engine (policies/) keeps its own tables, policy_rules and policy_versions,
+// in the same database through Gorm().
 //
 // Schema changes are versioned, explicit per-dialect SQL applied at Open
 // inside one transaction (see migrate.go). Every instant is stored as BIGINT

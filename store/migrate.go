@@ -136,15 +136,7 @@ var migrations = []migration{
 			PRIMARY KEY (job_id, row_num)
 		)`,
 	}},
-	{3, "policy versions", []string{
-		`CREATE TABLE policy_versions (
-			version    $ID$,
-			changed_by TEXT NOT NULL,
-			summary    TEXT NOT NULL DEFAULT '',
-			created_at BIGINT NOT NULL
-		)`,
-	}},
-	{4, "accounts: residents, activation codes, admins, login attempts, API keys, sessions", []string{
+	{3, "accounts: residents, activation codes, admins, login attempts, API keys, sessions", []string{
 		`CREATE TABLE residents (
 			eid                 TEXT PRIMARY KEY,
 			password_hash       TEXT NOT NULL DEFAULT '',

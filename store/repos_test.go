@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/eidgate/eidgate/routing"
@@ -148,51 +147,6 @@ func TestImportJobsResumeFromCommittedProgress(t *testing.T) {
 		}
 		if err := db.RecordImportProgress(ctx, "imp_missing", store.ImportProgress{}, nil); routing.CodeOf(err) != "import_not_found" {
 			t.Fatalf("missing job: %v", err)
-		}
-	})
-}
-
-func TestPolicyVersionsAreDistinctUnderConcurrency(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, d storetest.DB) {
-		ctx := ctxT(t)
-		a, b := d.Open(t), d.Open(t)
-		if v, err := a.CurrentPolicyVersion(ctx); err != nil || v != 0 {
-			t.Fatalf("initial version %d, %v", v, err)
-		}
-		var (
-			mu   sync.Mutex
-			seen = map[int64]bool{}
-			wg   sync.WaitGroup
-		)
-		for i := range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				db := a
-				if i%2 == 1 {
-					db = b
-				}
-				v, err := db.BumpPolicyVersion(ctx, "admin-1", "allow edu.* for admission")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if seen[v] {
-					t.Errorf("version %d given twice", v)
-				}
-				seen[v] = true
-			}()
-		}
-		wg.Wait()
-		cur, err := b.CurrentPolicyVersion(ctx)
-		if err != nil || cur != 20 || !seen[cur] {
-			t.Fatalf("current %d, %v", cur, err)
-		}
-		hist, err := a.PolicyHistory(ctx, 5)
-		if err != nil || len(hist) != 5 || hist[0].Version != 20 || hist[0].ChangedBy != "admin-1" {
-			t.Fatalf("history %+v, %v", hist, err)
 		}
 	})
 }
