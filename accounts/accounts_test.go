@@ -75,7 +75,7 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		code, exp, err := e.residents.CreateActivation(ctx, eid)
+		code, exp, err := e.residents.IssueActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestActivationRaceHasOneWinner(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		code, _, err := e.residents.CreateActivation(ctx, eid)
+		code, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,11 +144,11 @@ func TestActivationRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		first, _, err := e.residents.CreateActivation(ctx, eid)
+		first, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		second, _, err := e.residents.CreateActivation(ctx, eid)
+		second, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestActivationRules(t *testing.T) {
 		e.clock.Advance(accounts.DefaultActivationTTL + time.Second)
 		wantCode(t, e.residents.Activate(ctx, eid, second, "Good password 1"), accounts.CodeActivationExpired)
 		// A fresh code works again.
-		third, _, err := e.residents.CreateActivation(ctx, eid)
+		third, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestActivationRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reset, _, err := e.residents.CreateActivation(ctx, eid)
+		reset, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		code, _, err := e.residents.CreateActivation(ctx, eid)
+		code, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 			wantCode(t, e.residents.Activate(ctx, eid, wrong, "Good password 1"), accounts.CodeActivationInvalid)
 		}
 		wantCode(t, e.residents.Activate(ctx, eid, code, "Good password 1"), accounts.CodeActivationAttempts)
-		fresh, _, err := e.residents.CreateActivation(ctx, eid)
+		fresh, err := e.residents.CreateActivation(ctx, eid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 func activate(t *testing.T, e *env, pw string) {
 	t.Helper()
 	ctx := ctxT(t)
-	code, _, err := e.residents.CreateActivation(ctx, eid)
+	code, err := e.residents.CreateActivation(ctx, eid)
 	if err != nil {
 		t.Fatal(err)
 	}

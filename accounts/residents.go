@@ -50,10 +50,17 @@ func (r *Residents) revoke(ctx context.Context, op, eid string) error {
 }
 
 // CreateActivation issues a fresh one-time activation code for eid,
-// replacing any earlier code, and returns it as shown to the resident
-// (16 Crockford base32 characters in four groups, 80 bits) with its
-// expiry. Only its argon2id hash is stored.
-func (r *Residents) CreateActivation(ctx context.Context, eid string) (string, time.Time, error) {
+// replacing any earlier code, and returns it as shown to the resident: 16
+// Crockford base32 characters in four groups (80 bits), valid for
+// ActivationTTL. Only its argon2id hash is stored.
+func (r *Residents) CreateActivation(ctx context.Context, eid string) (string, error) {
+	code, _, err := r.IssueActivation(ctx, eid)
+	return code, err
+}
+
+// IssueActivation is CreateActivation that also returns the code's expiry
+// (for the slip printed at the counter).
+func (r *Residents) IssueActivation(ctx context.Context, eid string) (string, time.Time, error) {
 	const op = "accounts.CreateActivation"
 	if _, ok := loginName(eid); !ok {
 		return "", time.Time{}, routing.Invalid(op, "eid", "not an eID")

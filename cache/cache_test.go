@@ -508,3 +508,33 @@ func TestRedisLimiterSharedAcrossReplicas(t *testing.T) {
 		t.Fatalf("%d requests allowed across replicas, want the burst of 5", allowed.Load())
 	}
 }
+
+func TestKeyedLimiterFallsBackToLocal(t *testing.T) {
+	ctx := ctxT(t)
+	clock := newClock()
+	client := redis.NewClient(&redis.Options{Addr: deadAddr(t), MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	dead := cache.NewRedis(client, cache.RedisOptions{Timeout: 100 * time.Millisecond, Clock: clock})
+	k := &cache.KeyedLimiter{
+		Shared:  cache.NewRedisLimiter(dead),
+		Local:   cache.NewMemoryLimiter(0, clock),
+		Default: cache.Rate{PerSecond: 0.001, Burst: 1},
+		RateFor: func(key string) cache.Rate {
+			if key == "big-dept" {
+				return cache.Rate{PerSecond: 0.001, Burst: 2}
+			}
+			return cache.Rate{PerSecond: 0.001, Burst: 1}
+		},
+	}
+	for _, tt := range []struct {
+		key  string
+		want []bool
+	}{{"small-dept", []bool{true, false}}, {"big-dept", []bool{true, true, false}}} {
+		for i, want := range tt.want {
+			ok, _, err := k.Allow(ctx, tt.key)
+			if err != nil || ok != want {
+				t.Fatalf("%s request %d: ok=%v err=%v, want %v", tt.key, i+1, ok, err, want)
+			}
+		}
+	}
+}

@@ -166,3 +166,35 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, limit Rate) (bool,
 	}
 	return false, time.Duration(res[1]) * time.Microsecond, nil
 }
+
+// RateLimiter is what both limiters offer.
+type RateLimiter interface {
+	Allow(ctx context.Context, key string, limit Rate) (ok bool, retryAfter time.Duration, err error)
+}
+
+// KeyedLimiter applies a rate chosen per key (per department) and has the
+// shape the gateway consumes, Allow(ctx, key). When Shared (Redis) fails,
+// Local (in process) decides instead, so a Redis outage loosens the limit
+// to one replica's view rather than refusing or waving through every
+// request.
+type KeyedLimiter struct {
+	Shared  RateLimiter           // may be nil: Local only
+	Local   RateLimiter           // required
+	RateFor func(key string) Rate // nil: Default for every key
+	Default Rate
+}
+
+// Allow takes one request for key.
+func (k *KeyedLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	rate := k.Default
+	if k.RateFor != nil {
+		rate = k.RateFor(key)
+	}
+	if k.Shared != nil {
+		ok, retry, err := k.Shared.Allow(ctx, key, rate)
+		if err == nil || routing.IsKind(err, routing.KindInvalid) {
+			return ok, retry, err
+		}
+	}
+	return k.Local.Allow(ctx, key, rate)
+}

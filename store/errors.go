@@ -101,3 +101,7 @@ func pgCode(err error, code *string) bool {
 	}
 	return false
 }
+
+// errRollback ends a transaction without an error of its own; the caller
+// has recorded why.
+var errRollback = errors.New("rolled back")

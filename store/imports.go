@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"strings"
 	"time"
 
@@ -54,9 +52,10 @@ type ImportProgress struct {
 // ImportReject is a row an import refused.
 type ImportReject struct {
 	JobID        string
-	Row          int64 // 1-based data row number in the file
-	MaskedNumber string
-	Reason       string
+	Row          int64  // the line of the file the row starts on (1 is the first line)
+	MaskedNumber string // empty when the row could not be read
+	Reason       string // stable code
+	Message      string // safe text for the report
 }
 
 const importSelect = `SELECT id, file_name, file_sha256, status, total, done_rows, created_rows, existing_rows,
@@ -89,21 +88,35 @@ func importNotFound(op string) error {
 	return (&routing.Error{Kind: routing.KindNotFound, Op: op, Message: "no such import job"}).WithCode("import_not_found")
 }
 
-// CreateImportJob records a running job for a file.
-func (db *DB) CreateImportJob(ctx context.Context, fileName, fileSHA256, startedBy string, total int64) (*ImportJob, error) {
+// CreateImportJob records a running job for a file. An empty ID gets a
+// random one ("imp_…"); the mapping service may use the file's SHA-256 as
+// the id instead. An id that exists is a conflict (import_exists).
+func (db *DB) CreateImportJob(ctx context.Context, j ImportJob) (*ImportJob, error) {
 	const op = "store.CreateImportJob"
-	if fileSHA256 == "" {
+	if j.FileSHA256 == "" {
 		return nil, routing.Invalid(op, "file_sha256", "an import job needs the file's SHA-256")
 	}
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, routing.Wrap(op, err)
+	if j.ID == "" {
+		id, err := newRef("imp_")
+		if err != nil {
+			return nil, routing.Wrap(op, err)
+		}
+		j.ID = id
 	}
 	now := db.now()
-	j := ImportJob{ID: "imp_" + hex.EncodeToString(b[:]), FileName: fileName, FileSHA256: strings.ToLower(fileSHA256),
-		Status: ImportRunning, Total: total, StartedBy: startedBy, StartedAt: now, UpdatedAt: now}
-	_, err := db.exec(ctx, `INSERT INTO import_jobs (id, file_name, file_sha256, status, total, started_by, started_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.FileName, j.FileSHA256, j.Status, j.Total, j.StartedBy, nanos(now), nanos(now))
+	j.FileSHA256 = strings.ToLower(j.FileSHA256)
+	j.Status = ImportRunning
+	if j.StartedAt.IsZero() {
+		j.StartedAt = now
+	}
+	j.UpdatedAt, j.FinishedAt = now, time.Time{}
+	_, err := db.exec(ctx, `INSERT INTO import_jobs (id, file_name, file_sha256, status, total, done_rows, created_rows,
+			existing_rows, rejected_rows, resume_offset, started_by, started_at, updated_at, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.FileName, j.FileSHA256, j.Status, j.Total, j.Done,
+		j.Created, j.Exists, j.Rejected, j.ResumeOffset, j.StartedBy, nanos(j.StartedAt), nanos(now), j.Error)
+	if isUniqueViolation(err) {
+		return nil, (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "an import job with this id exists"}).WithCode("import_exists")
+	}
 	if err != nil {
 		return nil, db.classify(op, err)
 	}
@@ -192,23 +205,8 @@ func (db *DB) RecordImportProgress(ctx context.Context, jobID string, p ImportPr
 			refused = (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "the import progress would move backwards"}).WithCode("import_offset_backwards")
 			return refused
 		}
-		step := db.rowsPerStatement(4)
-		for start := 0; start < len(rejects); start += step {
-			chunk := rejects[start:min(start+step, len(rejects))]
-			var sb strings.Builder
-			sb.WriteString(`INSERT INTO import_rejects (job_id, row_num, masked_number, reason) VALUES `)
-			args := make([]any, 0, 4*len(chunk))
-			for i, r := range chunk {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString("(?, ?, ?, ?)")
-				args = append(args, jobID, r.Row, r.MaskedNumber, r.Reason)
-			}
-			sb.WriteString(` ON CONFLICT (job_id, row_num) DO NOTHING`)
-			if err := tx.Exec(sb.String(), args...).Error; err != nil {
-				return err
-			}
+		if err := db.insertRejects(tx, jobID, rejects); err != nil {
+			return err
 		}
 		return tx.Exec(`UPDATE import_jobs SET done_rows = ?, created_rows = ?, existing_rows = ?, rejected_rows = ?,
 				resume_offset = ?, updated_at = ? WHERE id = ?`,
@@ -225,6 +223,59 @@ func (db *DB) RecordImportProgress(ctx context.Context, jobID string, p ImportPr
 		return err
 	}
 	return nil
+}
+
+func (db *DB) insertRejects(tx *gorm.DB, jobID string, rejects []ImportReject) error {
+	step := db.rowsPerStatement(5)
+	for start := 0; start < len(rejects); start += step {
+		chunk := rejects[start:min(start+step, len(rejects))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO import_rejects (job_id, row_num, masked_number, reason, message) VALUES `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, jobID, r.Row, r.MaskedNumber, r.Reason, r.Message)
+		}
+		sb.WriteString(` ON CONFLICT (job_id, row_num) DO NOTHING`)
+		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveImportJob stores every field a running import changes — status,
+// counters, resume offset, finish time, error — and appends rejects, in one
+// transaction (a reject already stored for its row is skipped). It is the
+// whole-job form of RecordImportProgress for an importer that keeps the
+// job in memory and saves it after each committed batch.
+func (db *DB) SaveImportJob(ctx context.Context, j ImportJob, rejects []ImportReject) error {
+	const op = "store.SaveImportJob"
+	if j.Status != ImportRunning && j.Status != ImportDone && j.Status != ImportFailed {
+		return routing.Invalid(op, "status", "an import job is running, done or failed")
+	}
+	var missing bool
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		r := tx.Exec(`UPDATE import_jobs SET status = ?, total = ?, done_rows = ?, created_rows = ?, existing_rows = ?,
+				rejected_rows = ?, resume_offset = ?, finished_at = ?, error = ?, updated_at = ? WHERE id = ?`,
+			j.Status, j.Total, j.Done, j.Created, j.Exists, j.Rejected, j.ResumeOffset,
+			nullNanos(j.FinishedAt), j.Error, nanos(db.now()), j.ID)
+		if r.Error != nil {
+			return r.Error
+		}
+		if r.RowsAffected == 0 {
+			missing = true
+			return errRollback
+		}
+		return db.insertRejects(tx, j.ID, rejects)
+	})
+	if missing {
+		return importNotFound(op)
+	}
+	return db.classify(op, err)
 }
 
 // ResumeImportJob sets a failed (or interrupted) job running again.
@@ -269,7 +320,7 @@ func (db *DB) ListImportRejects(ctx context.Context, jobID string, afterRow int6
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
-	rows, err := db.with(ctx).Raw(`SELECT job_id, row_num, masked_number, reason FROM import_rejects
+	rows, err := db.with(ctx).Raw(`SELECT job_id, row_num, masked_number, reason, message FROM import_rejects
 		WHERE job_id = ? AND row_num > ? ORDER BY row_num LIMIT ?`, jobID, afterRow, min(limit, MaxListLimit)).Rows()
 	if err != nil {
 		return nil, db.classify("store.ListImportRejects", err)
@@ -278,7 +329,7 @@ func (db *DB) ListImportRejects(ctx context.Context, jobID string, afterRow int6
 	var out []ImportReject
 	for rows.Next() {
 		var r ImportReject
-		if err := rows.Scan(&r.JobID, &r.Row, &r.MaskedNumber, &r.Reason); err != nil {
+		if err := rows.Scan(&r.JobID, &r.Row, &r.MaskedNumber, &r.Reason, &r.Message); err != nil {
 			return nil, db.classify("store.ListImportRejects", err)
 		}
 		out = append(out, r)

@@ -96,20 +96,22 @@ var migrations = []migration{
 	}},
 	{2, "resident documents, import jobs and rejects", []string{
 		`CREATE TABLE resident_documents (
-			id            $ID$,
+			ref           TEXT PRIMARY KEY,
 			eid           TEXT NOT NULL,
 			doc_type      TEXT NOT NULL,
-			country       TEXT NOT NULL,
+			country       TEXT NOT NULL DEFAULT '',
 			masked_number TEXT NOT NULL,
 			key_version   TEXT NOT NULL,
 			blind_value   TEXT NOT NULL,
 			sealed_number $BLOB$,
+			external_ref  TEXT NOT NULL DEFAULT '',
+			added_by      TEXT NOT NULL DEFAULT '',
 			created_at    BIGINT NOT NULL,
 			removed_at    BIGINT
 		)`,
 		// A document points to one eID at a time; removed rows keep history.
 		`CREATE UNIQUE INDEX resident_documents_blind ON resident_documents (key_version, blind_value) WHERE removed_at IS NULL`,
-		`CREATE INDEX resident_documents_eid ON resident_documents (eid) WHERE removed_at IS NULL`,
+		`CREATE INDEX resident_documents_eid ON resident_documents (eid, created_at) WHERE removed_at IS NULL`,
 		`CREATE TABLE import_jobs (
 			id            TEXT PRIMARY KEY,
 			file_name     TEXT NOT NULL,
@@ -133,6 +135,7 @@ var migrations = []migration{
 			row_num       BIGINT NOT NULL,
 			masked_number TEXT NOT NULL DEFAULT '',
 			reason        TEXT NOT NULL,
+			message       TEXT NOT NULL DEFAULT '',
 			PRIMARY KEY (job_id, row_num)
 		)`,
 	}},

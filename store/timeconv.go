@@ -13,6 +13,14 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// nullNanos encodes an optional instant: the zero time is NULL.
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
 // fromNanos decodes a BIGINT instant (0 is the zero time) in UTC.
 func fromNanos(n int64) time.Time {
 	if n == 0 {
