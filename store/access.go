@@ -22,10 +22,10 @@ var (
 )
 
 // accessColumns are the columns AppendAccess writes, in bind order.
-const accessColumns = `id, created_at, request_id, requester, official, provider, eid, data_type, purpose,
+const accessColumns = `id, created_at, request_id, requester, official, official_ref, provider, eid, data_type, purpose,
 	consent_id, policy_version, outcome, reason, ticket_id, digest, route_version, used_consent, leaf_hash`
 
-const accessColumnCount = 18
+const accessColumnCount = 19
 
 // rowsPerStatement bounds the rows of one multi-row statement with cols
 // parameters per row. PostgreSQL takes at most 65535 parameters per
@@ -120,8 +120,8 @@ func (db *DB) appendTx(tx *gorm.DB, recs []*routing.AccessRecord, per, rejected 
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.ID, nanos(r.CreatedAt), r.RequestID, r.Requester, r.Official, r.Provider,
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.ID, nanos(r.CreatedAt), r.RequestID, r.Requester, r.Official, r.OfficialRef, r.Provider,
 				r.EID, r.DataType, r.Purpose, r.ConsentID, r.PolicyVersion, r.Outcome, r.Reason,
 				r.TicketID, r.Digest, int64(r.RouteVersion), r.UseConsent, r.LeafHash)
 		}
@@ -328,7 +328,7 @@ func validateRecord(r *routing.AccessRecord) error {
 		return bad("leaf_hash", "leaf hash is not 64 hex digits")
 	}
 	for name, s := range map[string]string{
-		"id": r.ID, "request_id": r.RequestID, "requester": r.Requester, "official": r.Official,
+		"id": r.ID, "request_id": r.RequestID, "requester": r.Requester, "official": r.Official, "official_ref": r.OfficialRef,
 		"provider": r.Provider, "eid": r.EID, "data_type": r.DataType, "purpose": r.Purpose,
 		"consent_id": r.ConsentID, "outcome": r.Outcome, "reason": r.Reason, "ticket_id": r.TicketID,
 		"digest": r.Digest,
@@ -351,7 +351,7 @@ func isRetryable(err error) bool {
 }
 
 // accessSelect reads access records with their batch's anchoring state.
-const accessSelect = `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.provider, r.eid,
+const accessSelect = `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.official_ref, r.provider, r.eid,
 	r.data_type, r.purpose, r.consent_id, r.policy_version, r.outcome, r.reason, r.ticket_id, r.digest,
 	r.route_version, r.used_consent, r.leaf_hash, r.batch_id, r.flagged, r.flag_reason, r.delivered_hash,
 	b.status, b.tx_id, b.block_number, b.anchored_at
@@ -364,7 +364,7 @@ func scanAccess(rows *sql.Rows) (routing.AccessRecord, error) {
 		batchID, status, txID sql.NullString
 		block, anchoredAt     sql.NullInt64
 	)
-	err := rows.Scan(&seq, &r.ID, &created, &r.RequestID, &r.Requester, &r.Official, &r.Provider, &r.EID,
+	err := rows.Scan(&seq, &r.ID, &created, &r.RequestID, &r.Requester, &r.Official, &r.OfficialRef, &r.Provider, &r.EID,
 		&r.DataType, &r.Purpose, &r.ConsentID, &pv, &r.Outcome, &r.Reason, &r.TicketID, &r.Digest,
 		&rv, &r.UseConsent, &r.LeafHash, &batchID, &r.Flagged, &r.FlagReason, &r.DeliveredHash,
 		&status, &txID, &block, &anchoredAt)
@@ -400,8 +400,9 @@ const (
 
 // ListAccess returns the records matching f, in sequence order (newest
 // first when f.Desc), at most f.Limit (default 100, at most 1000). Paging:
-// pass the Seq of the last record seen as AfterSeq; with Desc it means
-// "older than". From is inclusive, To exclusive.
+// pass the Seq of the last record seen as AfterSeq (ascending) or BeforeSeq
+// (descending; AfterSeq with Desc means the same). From is inclusive, To
+// exclusive.
 func (db *DB) ListAccess(ctx context.Context, f routing.AccessFilter) ([]routing.AccessRecord, error) {
 	const op = "store.ListAccess"
 	var (
@@ -427,6 +428,9 @@ func (db *DB) ListAccess(ctx context.Context, f routing.AccessFilter) ([]routing
 	if !f.To.IsZero() {
 		where = append(where, "r.created_at < ?")
 		args = append(args, nanos(f.To))
+	}
+	if f.Desc && f.BeforeSeq > 0 && f.AfterSeq == 0 {
+		f.AfterSeq = f.BeforeSeq
 	}
 	if f.AfterSeq > 0 {
 		if f.AfterSeq > math.MaxInt64 {

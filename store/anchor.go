@@ -51,7 +51,7 @@ func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routi
 	var out *routing.AnchorBatch
 	var planErr error
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		q := `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.provider, r.eid,
+		q := `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.official_ref, r.provider, r.eid,
 			r.data_type, r.purpose, r.consent_id, r.policy_version, r.outcome, r.reason, r.ticket_id, r.digest,
 			r.route_version, r.used_consent, r.leaf_hash, r.batch_id, r.flagged, r.flag_reason, r.delivered_hash,
 			NULL, NULL, NULL, NULL

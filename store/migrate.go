@@ -48,6 +48,7 @@ var migrations = []migration{
 			request_id     TEXT NOT NULL DEFAULT '',
 			requester      TEXT NOT NULL,
 			official       TEXT NOT NULL DEFAULT '',
+			official_ref   TEXT NOT NULL DEFAULT '',
 			provider       TEXT NOT NULL DEFAULT '',
 			eid            TEXT NOT NULL DEFAULT '',
 			data_type      TEXT NOT NULL,
