@@ -524,4 +524,3 @@ func (p *Peer) MSPID(org string) (string, error) {
 	}
 	return o.mspID, nil
 }
-
