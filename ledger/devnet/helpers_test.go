@@ -13,6 +13,7 @@ import (
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -214,3 +215,5 @@ func jsonString(t testing.TB, raw []byte) string {
 	}
 	return s
 }
+
+func clientStartBlock(n uint64) client.ChaincodeEventsOption { return client.WithStartBlock(n) }
