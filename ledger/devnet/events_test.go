@@ -95,7 +95,7 @@ func runListener(t *testing.T, c *ledger.Client, store ledger.CheckpointStore, c
 	}
 }
 
-func put(t *testing.T, c *ledger.Client, key, value string) {
+func put(t testing.TB, c *ledger.Client, key, value string) {
 	t.Helper()
 	if _, err := c.Network().GetContract(testChaincode).SubmitTransaction("Put", key, value); err != nil {
 		t.Fatalf("put %s: %v", key, err)

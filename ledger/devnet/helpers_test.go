@@ -13,9 +13,9 @@ import (
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
-	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
 // kvContract is a small contract exercising what the devnet must carry:
@@ -97,7 +97,7 @@ func (kvContract) Tally(ctx contractapi.TransactionContextInterface, start, end,
 	return len(keys), ctx.GetStub().PutState(out, []byte(strconv.Itoa(len(keys))))
 }
 
-// History returns the key's history as "value" or "<deleted>", newest first.
+// History returns the key's history as "value" or "(deleted)", newest first.
 func (kvContract) History(ctx contractapi.TransactionContextInterface, key string) ([]string, error) {
 	it, err := ctx.GetStub().GetHistoryForKey(key)
 	if err != nil {
@@ -111,7 +111,7 @@ func (kvContract) History(ctx contractapi.TransactionContextInterface, key strin
 			return nil, err
 		}
 		if m.GetIsDelete() {
-			out = append(out, "<deleted>")
+			out = append(out, "(deleted)")
 		} else {
 			out = append(out, string(m.GetValue()))
 		}
