@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(),
+		newDevnetCmd(nil),
 	)
 	return root
 }

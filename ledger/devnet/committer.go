@@ -290,6 +290,7 @@ func signBlock(block *common.Block, lastConfig uint64, ord *signer) error {
 		Value:      value,
 		Signatures: []*common.MetadataSignature{{SignatureHeader: sigHdr, Signature: sig}},
 	})
+	//lint:ignore SA1019 Fabric 2.5's block writer still fills LAST_CONFIG for older readers
 	md[common.BlockMetadataIndex_LAST_CONFIG] = mustMarshal(&common.Metadata{Value: mustMarshal(&common.LastConfig{Index: lastConfig})})
 	return nil
 }

@@ -2,7 +2,6 @@ package devnet_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -204,16 +203,6 @@ func overTLS(t testing.TB, p *devnet.Peer, org, name string) *ledger.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-func jsonString(t testing.TB, raw []byte) string {
-	t.Helper()
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		// contractapi returns plain strings unquoted
-		return string(raw)
-	}
-	return s
 }
 
 func clientStartBlock(n uint64) client.ChaincodeEventsOption { return client.WithStartBlock(n) }
