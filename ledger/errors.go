@@ -58,6 +58,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorKind and PublicMessage let the routing domain classify ledger
+// errors without importing this package.
+func (e *Error) ErrorKind() string { return string(e.Kind) }
+
+// PublicMessage is the caller-safe message.
+func (e *Error) PublicMessage() string { return e.Message }
+
 // KindOf returns the kind of a ledger error, KindInternal for foreign errors
 // and "" for nil.
 func KindOf(err error) Kind {

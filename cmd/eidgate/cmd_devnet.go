@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/spf13/cobra"
@@ -80,12 +82,25 @@ Gateway client at them. It stops on SIGINT or SIGTERM.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(envOr("EIDGATE_DATA_DIR", "./eidgate-data"), "devnet"), "devnet data directory: ledger, crypto material, profiles")
-	f.StringVar(&cfg.Listen, "listen", envOr("EIDGATE_DEVNET_LISTEN", "127.0.0.1:7051"), "TLS address of the gateway service (env EIDGATE_DEVNET_LISTEN)")
+	dataDir := DefaultConfig().DataDir
+	if v, ok := os.LookupEnv("EIDGATE_DATA_DIR"); ok && v != "" {
+		dataDir = v
+	}
+	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(dataDir, "devnet"), "devnet data directory: ledger, crypto material, profiles (default under EIDGATE_DATA_DIR)")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7051", "TLS address of the gateway service")
 	f.StringVar(&cfg.Channel, "channel", devnet.DefaultChannel, "channel name")
 	f.StringSliceVar(&departments, "department", nil, "department organisation id (repeatable or comma-separated), e.g. edu,civil,hr")
 	f.BoolVar(&cfg.RequireClientCert, "require-client-cert", false, "require TLS client certificates from the channel organisations' TLS CAs")
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", devnet.DefaultBatchTimeout, "cut a block this long after its first transaction")
 	f.IntVar(&cfg.MaxBatch, "max-batch", devnet.DefaultMaxBatch, "cut a block at this many transactions")
 	return cmd
+}
+
+// eidgateChaincodes runs the eidgate contract as chaincode "eidgate".
+func eidgateChaincodes(platformMSPID string) (map[string]shim.Chaincode, error) {
+	cc, err := chaincode.NewChaincode(platformMSPID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]shim.Chaincode{devnet.DefaultChaincode: cc}, nil
 }

@@ -26,34 +26,27 @@ func TestUnknownCommandFails(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"ok", Config{Listen: "127.0.0.1:0", DataDir: "d"}, true},
-		{"no listen", Config{DataDir: "d"}, false},
-		{"bad listen", Config{Listen: "nonsense", DataDir: "d"}, false},
-		{"no data dir", Config{Listen: "127.0.0.1:0"}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
-			}
-		})
-	}
-}
-
 // newTestMain starts a Main on a random port and a temp dir, as the
 // end-to-end tests do.
 func newTestMain(t *testing.T, cfg Config) *Main {
 	t.Helper()
+	def := DefaultConfig()
+	def.Listen = "127.0.0.1:0"
+	def.DataDir = t.TempDir()
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
+		cfg.Listen = def.Listen
 	}
 	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
+		cfg.DataDir = def.DataDir
+	}
+	if cfg.Ledger == "" {
+		cfg.Ledger, cfg.DevnetListen = def.Ledger, def.DevnetListen
+	}
+	if cfg.AnchorLagBound == 0 {
+		cfg.AnchorLagBound = def.AnchorLagBound
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "warn"
 	}
 	m := NewMain(cfg)
 	if err := m.Open(context.Background()); err != nil {

@@ -40,7 +40,9 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(),
-		newDevnetCmd(nil),
+		newIDCmd(),
+		newChaincodeCmd(),
+		newDevnetCmd(eidgateChaincodes),
 	)
 	return root
 }

@@ -12,27 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Config is the validated configuration of a running gateway.
-type Config struct {
-	Listen  string // address of the HTTP API, e.g. 127.0.0.1:8080; port 0 picks a free one
-	DataDir string // where the embedded ledger, database and keys live
-	Demo    bool   // load the demo consortium on a fresh data dir
-}
-
-// Validate reports the first problem with c in words an operator can act on.
-func (c Config) Validate() error {
-	if c.Listen == "" {
-		return errors.New("--listen must not be empty")
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("--listen %q: want HOST:PORT (%v)", c.Listen, err)
-	}
-	if c.DataDir == "" {
-		return errors.New("--data-dir must not be empty")
-	}
-	return nil
-}
-
 // Main is the whole program wired together. Tests build the same Main on a
 // random port and a temp dir instead of re-wiring the program.
 type Main struct {
@@ -88,12 +67,17 @@ func (m *Main) Close() error {
 }
 
 func newServeCmd() *cobra.Command {
-	cfg := Config{}
+	flags := DefaultConfig()
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway (embedded ledger and database unless configured otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configFile, flags, cmd.Flags(), os.LookupEnv)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
+			}
 			m := NewMain(cfg)
 			if err := m.Open(cmd.Context()); err != nil {
 				return err
@@ -103,16 +87,7 @@ func newServeCmd() *cobra.Command {
 			return m.Close()
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Listen, "listen", envOr("EIDGATE_LISTEN", "127.0.0.1:8080"), "HTTP listen address (env EIDGATE_LISTEN)")
-	f.StringVar(&cfg.DataDir, "data-dir", envOr("EIDGATE_DATA_DIR", "./eidgate-data"), "data directory (env EIDGATE_DATA_DIR)")
-	f.BoolVar(&cfg.Demo, "demo", false, "load the demo consortium, residents and credentials on a fresh data dir")
+	cmd.Flags().StringVar(&configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
+	flags.BindFlags(cmd.Flags())
 	return cmd
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
 }

@@ -1,0 +1,21 @@
+package chaincode
+
+// Composite key object types. Values are deterministic JSON of the model
+// types, except the reverse indexes: idx and acct hold the eID as text, and
+// consent~eid / consent~req hold a single 0x00 byte (an empty value would
+// delete the key).
+const (
+	objDepartment      = "dept"        // (id) → Department
+	objDataType        = "dtype"       // (code) → DataType
+	objEID             = "eid"         // (did) → Identity
+	objIndex           = "idx"         // (key version, value) → did
+	objLink            = "link"        // (did, department) → AccountLink
+	objAccount         = "acct"        // (department, account hash) → did
+	objRoute           = "route"       // (did, data type, provider) → RouteEntry
+	objConsent         = "consent"     // (id) → Consent
+	objConsentByEID    = "consent~eid" // (did, id) → 0x00
+	objConsentByReq    = "consent~req" // (requester, id) → 0x00
+	objAnchor          = "anchor"      // (batch id) → AccessAnchor
+	indexMarker        = "\x00"
+	maxMergeChainSteps = 64
+)

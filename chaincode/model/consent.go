@@ -1,0 +1,199 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Consent statuses.
+const (
+	ConsentRequested = "requested"
+	ConsentActive    = "active"
+	ConsentDenied    = "denied"
+	ConsentRevoked   = "revoked"
+	ConsentExpired   = "expired"
+)
+
+// ProviderAny in Consent.Provider lets the requester read from any provider.
+const ProviderAny = "*"
+
+// ConsentIDPrefix starts every consent id.
+const ConsentIDPrefix = "cs-"
+
+// Reasons returned by Consent.Allows when it refuses.
+const (
+	DenyNotActive      = "consent_not_active"
+	DenyNotYetValid    = "consent_not_yet_valid"
+	DenyExpired        = "consent_expired"
+	DenyUsesExhausted  = "consent_uses_exhausted"
+	DenyWrongRequester = "consent_other_requester"
+	DenyWrongProvider  = "consent_other_provider"
+	DenyDataType       = "consent_data_type_not_covered"
+	DenyPurpose        = "consent_other_purpose"
+	DenyBadWindow      = "consent_window_unreadable"
+)
+
+// Consent is a resident's permission for Requester to read DataTypes from
+// Provider (or any provider) for one purpose, within a window and a number
+// of uses.
+type Consent struct {
+	ID             string   `json:"id"`
+	EID            string   `json:"eid"`
+	Requester      string   `json:"requester"`
+	Provider       string   `json:"provider"` // a department id or "*"
+	DataTypes      []string `json:"data_types,omitempty" metadata:",optional"`
+	PurposeCode    string   `json:"purpose_code"`
+	PurposeText    string   `json:"purpose_text,omitempty" metadata:",optional"`
+	ValidFrom      string   `json:"valid_from"`
+	ValidUntil     string   `json:"valid_until"`
+	MaxUses        uint64   `json:"max_uses"` // 0 = unlimited
+	Uses           uint64   `json:"uses"`
+	Status         string   `json:"status"`
+	RequestedAt    string   `json:"requested_at"`
+	DecidedAt      string   `json:"decided_at,omitempty" metadata:",optional"`
+	DecidedBy      string   `json:"decided_by,omitempty" metadata:",optional"`
+	DecisionMethod string   `json:"decision_method,omitempty" metadata:",optional"`
+	RevokedAt      string   `json:"revoked_at,omitempty" metadata:",optional"`
+	RevokedBy      string   `json:"revoked_by,omitempty" metadata:",optional"`
+	UpdatedAt      string   `json:"updated_at"`
+	TxID           string   `json:"tx_id"` // the transaction of the last change
+}
+
+// ConsentRequest asks a resident for consent. ValidFrom may be empty (from
+// the request's transaction time); MaxUses 0 means unlimited.
+type ConsentRequest struct {
+	EID         string   `json:"eid"`
+	Requester   string   `json:"requester"`
+	Provider    string   `json:"provider"`
+	DataTypes   []string `json:"data_types,omitempty" metadata:",optional"`
+	PurposeCode string   `json:"purpose_code"`
+	PurposeText string   `json:"purpose_text,omitempty" metadata:",optional"`
+	ValidFrom   string   `json:"valid_from,omitempty" metadata:",optional"`
+	ValidUntil  string   `json:"valid_until"`
+	MaxUses     uint64   `json:"max_uses,omitempty" metadata:",optional"`
+}
+
+// Validate checks the syntax of the request (not whether the eID, the
+// departments and the data types exist).
+func (r ConsentRequest) Validate() error {
+	if !ValidDID(r.EID) {
+		return Invalid("eid must be a did:eidgate: identifier")
+	}
+	if !ValidDepartmentID(r.Requester) {
+		return Invalid("requester is not a department id")
+	}
+	if r.Provider != ProviderAny && !ValidDepartmentID(r.Provider) {
+		return Invalid(`provider must be a department id or "*"`)
+	}
+	if len(r.DataTypes) == 0 {
+		return Invalid("data_types must name at least one data type")
+	}
+	if len(r.DataTypes) > MaxConsentTypes {
+		return Invalid("data_types has more than %d entries", MaxConsentTypes)
+	}
+	for i, dt := range r.DataTypes {
+		if !ValidDataTypeCode(dt) {
+			return Invalid("data_types[%d] is not a data type code", i)
+		}
+		for _, prev := range r.DataTypes[:i] {
+			if prev == dt {
+				return Invalid("data_types[%d] %q is listed twice", i, dt)
+			}
+		}
+	}
+	if !ValidPurposeCode(r.PurposeCode) {
+		return Invalid("purpose_code must match ^[a-z][a-z0-9_.-]{1,63}$")
+	}
+	if err := checkText("purpose_text", r.PurposeText, false, MaxPurposeRunes); err != nil {
+		return err
+	}
+	var from time.Time
+	if r.ValidFrom != "" {
+		t, err := ParseTime(r.ValidFrom)
+		if err != nil {
+			return Invalid("valid_from must be an RFC 3339 time")
+		}
+		from = t
+	}
+	until, err := ParseTime(r.ValidUntil)
+	if err != nil {
+		return Invalid("valid_until must be an RFC 3339 time")
+	}
+	if r.ValidFrom != "" && !until.After(from) {
+		return Invalid("valid_until must be after valid_from")
+	}
+	return nil
+}
+
+// DeriveConsentID returns the consent id minted by transaction txID:
+// "cs-" + hex of the first 12 bytes of SHA-256("consent" 0x00 txID).
+func DeriveConsentID(txID string) string {
+	sum := sha256.Sum256([]byte("consent\x00" + txID))
+	return ConsentIDPrefix + hex.EncodeToString(sum[:12])
+}
+
+// ValidConsentID reports whether s is "cs-" + 24 lowercase hex.
+func ValidConsentID(s string) bool {
+	if len(s) != len(ConsentIDPrefix)+24 || s[:len(ConsentIDPrefix)] != ConsentIDPrefix {
+		return false
+	}
+	for i := len(ConsentIDPrefix); i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Covers reports whether the consent names dataType.
+func (c Consent) Covers(dataType string) bool {
+	for _, dt := range c.DataTypes {
+		if dt == dataType {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesLeft reports whether one more use fits.
+func (c Consent) UsesLeft() bool { return c.MaxUses == 0 || c.Uses < c.MaxUses }
+
+// Allows decides whether the consent lets requester read dataType from
+// provider for purpose at time at: it must be active, at must lie within
+// [ValidFrom, ValidUntil], uses must be left, and requester, provider, data
+// type and purpose must match. When it refuses, reason is one of the Deny*
+// constants.
+func (c Consent) Allows(requester, provider, dataType, purpose string, at time.Time) (ok bool, reason string) {
+	if c.Status != ConsentActive {
+		return false, DenyNotActive
+	}
+	if requester != c.Requester {
+		return false, DenyWrongRequester
+	}
+	if c.Provider != ProviderAny && provider != c.Provider {
+		return false, DenyWrongProvider
+	}
+	if !c.Covers(dataType) {
+		return false, DenyDataType
+	}
+	if purpose != c.PurposeCode {
+		return false, DenyPurpose
+	}
+	from, err1 := ParseTime(c.ValidFrom)
+	until, err2 := ParseTime(c.ValidUntil)
+	if err1 != nil || err2 != nil {
+		return false, DenyBadWindow
+	}
+	if at.Before(from) {
+		return false, DenyNotYetValid
+	}
+	if at.After(until) {
+		return false, DenyExpired
+	}
+	if !c.UsesLeft() {
+		return false, DenyUsesExhausted
+	}
+	return true, ""
+}

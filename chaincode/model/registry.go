@@ -1,0 +1,229 @@
+package model
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Department statuses.
+const (
+	DepartmentActive    = "active"
+	DepartmentSuspended = "suspended"
+)
+
+// Signing key statuses. A retired key no longer verifies new route
+// statements; it stays listed so old statements can still be checked.
+const (
+	KeyActive  = "active"
+	KeyRetired = "retired"
+)
+
+// Data type statuses. Routes are published only for active data types.
+const (
+	DataTypeActive  = "active"
+	DataTypeRetired = "retired"
+)
+
+// SigningKey is a department's ECDSA P-256 public key for route statements.
+type SigningKey struct {
+	KID          string `json:"kid"`
+	PublicKeyPEM string `json:"public_key_pem"` // SPKI ("PUBLIC KEY") PEM
+	Status       string `json:"status,omitempty" metadata:",optional"`
+}
+
+// Department is a member of the consortium that holds or requests data.
+type Department struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	NameEN       string       `json:"name_en,omitempty" metadata:",optional"`
+	MSPID        string       `json:"msp_id"`
+	Endpoints    []string     `json:"endpoints,omitempty" metadata:",optional"`
+	SigningKeys  []SigningKey `json:"signing_keys,omitempty" metadata:",optional"`
+	Status       string       `json:"status,omitempty" metadata:",optional"`
+	StatusReason string       `json:"status_reason,omitempty" metadata:",optional"`
+	CreatedAt    string       `json:"created_at,omitempty" metadata:",optional"`
+	UpdatedAt    string       `json:"updated_at,omitempty" metadata:",optional"`
+}
+
+// Validate checks the fields a caller supplies when registering or updating
+// a department. An empty key status means active.
+func (d Department) Validate() error {
+	if !ValidDepartmentID(d.ID) {
+		return Invalid("id must match ^[a-z0-9][a-z0-9-]{1,63}$")
+	}
+	if err := checkText("name", d.Name, true, MaxNameRunes); err != nil {
+		return err
+	}
+	if err := checkText("name_en", d.NameEN, false, MaxNameRunes); err != nil {
+		return err
+	}
+	if !ValidMSPID(d.MSPID) {
+		return Invalid("msp_id is required and must be a valid MSP id")
+	}
+	if len(d.Endpoints) > MaxEndpoints {
+		return Invalid("endpoints has more than %d entries", MaxEndpoints)
+	}
+	for i, e := range d.Endpoints {
+		if err := checkEndpoint(fmt.Sprintf("endpoints[%d]", i), e); err != nil {
+			return err
+		}
+		for _, prev := range d.Endpoints[:i] {
+			if prev == e {
+				return Invalid("endpoints[%d] is listed twice", i)
+			}
+		}
+	}
+	if len(d.SigningKeys) > MaxSigningKeys {
+		return Invalid("signing_keys has more than %d entries", MaxSigningKeys)
+	}
+	for i, k := range d.SigningKeys {
+		field := fmt.Sprintf("signing_keys[%d]", i)
+		if !ValidKID(k.KID) {
+			return Invalid("%s.kid must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", field)
+		}
+		for _, prev := range d.SigningKeys[:i] {
+			if prev.KID == k.KID {
+				return Invalid("%s.kid %q is listed twice", field, k.KID)
+			}
+		}
+		if k.Status != "" && k.Status != KeyActive && k.Status != KeyRetired {
+			return Invalid("%s.status must be %q or %q", field, KeyActive, KeyRetired)
+		}
+		if len(k.PublicKeyPEM) > MaxPublicKeyPEMLen {
+			return Invalid("%s.public_key_pem is too long", field)
+		}
+		if _, err := ParsePublicKey(k.PublicKeyPEM); err != nil {
+			return Invalid("%s.public_key_pem: %v", field, err)
+		}
+	}
+	switch d.Status {
+	case "", DepartmentActive, DepartmentSuspended:
+	default:
+		return Invalid("status must be %q or %q", DepartmentActive, DepartmentSuspended)
+	}
+	return checkText("status_reason", d.StatusReason, false, MaxReasonRunes)
+}
+
+// Active reports whether the department may act and publish.
+func (d Department) Active() bool { return d.Status == DepartmentActive }
+
+// Key returns the signing key with the given id.
+func (d Department) Key(kid string) (SigningKey, bool) {
+	for _, k := range d.SigningKeys {
+		if k.KID == kid {
+			return k, true
+		}
+	}
+	return SigningKey{}, false
+}
+
+// ParsePublicKey parses an SPKI PEM holding an ECDSA P-256 public key.
+func ParsePublicKey(pemText string) (*ecdsa.PublicKey, error) {
+	block, rest := pem.Decode([]byte(pemText))
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("not a PEM block of type PUBLIC KEY")
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		return nil, fmt.Errorf("trailing data after the PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid SPKI public key")
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("not an ECDSA P-256 public key")
+	}
+	return ec, nil
+}
+
+// MarshalPublicKey renders an ECDSA public key as SPKI PEM.
+func MarshalPublicKey(pub *ecdsa.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
+// DataType is a kind of resident data, e.g. "edu.degree", with the JSON
+// Schema its records follow and the departments that may publish it.
+type DataType struct {
+	Code      string   `json:"code"`
+	Name      string   `json:"name"`
+	NameEN    string   `json:"name_en,omitempty" metadata:",optional"`
+	Schema    string   `json:"schema"`
+	Owners    []string `json:"owners,omitempty" metadata:",optional"`
+	Status    string   `json:"status,omitempty" metadata:",optional"`
+	CreatedAt string   `json:"created_at,omitempty" metadata:",optional"`
+	UpdatedAt string   `json:"updated_at,omitempty" metadata:",optional"`
+}
+
+// Validate checks the fields a caller supplies for a data type.
+func (dt DataType) Validate() error {
+	if !ValidDataTypeCode(dt.Code) {
+		return Invalid(`code must match ^[a-z][a-z0-9]*(\.[a-z][a-z0-9_]*)+$`)
+	}
+	if err := checkText("name", dt.Name, true, MaxNameRunes); err != nil {
+		return err
+	}
+	if err := checkText("name_en", dt.NameEN, false, MaxNameRunes); err != nil {
+		return err
+	}
+	if dt.Schema == "" {
+		return Invalid("schema is required")
+	}
+	if len(dt.Schema) > MaxSchemaBytes {
+		return Invalid("schema is larger than %d bytes", MaxSchemaBytes)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(dt.Schema), &obj); err != nil || obj == nil {
+		return Invalid("schema must be a JSON object")
+	}
+	if len(dt.Owners) == 0 {
+		return Invalid("owners must name at least one department")
+	}
+	if len(dt.Owners) > MaxOwners {
+		return Invalid("owners has more than %d entries", MaxOwners)
+	}
+	for i, o := range dt.Owners {
+		if !ValidDepartmentID(o) {
+			return Invalid("owners[%d] is not a department id", i)
+		}
+		for _, prev := range dt.Owners[:i] {
+			if prev == o {
+				return Invalid("owners[%d] %q is listed twice", i, o)
+			}
+		}
+	}
+	switch dt.Status {
+	case "", DataTypeActive, DataTypeRetired:
+	default:
+		return Invalid("status must be %q or %q", DataTypeActive, DataTypeRetired)
+	}
+	return nil
+}
+
+// OwnedBy reports whether dept may publish routes of this data type.
+func (dt DataType) OwnedBy(dept string) bool {
+	for _, o := range dt.Owners {
+		if o == dept {
+			return true
+		}
+	}
+	return false
+}
+
+// SortedOwners returns the owners in ascending order, the form stored on the
+// ledger.
+func SortedOwners(owners []string) []string {
+	out := append([]string(nil), owners...)
+	sort.Strings(out)
+	return out
+}

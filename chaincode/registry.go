@@ -1,0 +1,291 @@
+package chaincode
+
+import (
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// RegisterDepartment adds a department (admin). Status defaults to active,
+// key status to active; times come from the transaction.
+func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
+	t, err := c.begin(ctx, model.FnRegisterDepartment)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := dept.Validate(); err != nil {
+		return nil, err
+	}
+	old, err := t.department(dept.ID)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		return nil, model.Conflict("department %s already exists", dept.ID)
+	}
+	if dept.Status == "" {
+		dept.Status = model.DepartmentActive
+	}
+	if dept.Status == model.DepartmentActive {
+		dept.StatusReason = ""
+	}
+	for i := range dept.SigningKeys {
+		if dept.SigningKeys[i].Status == "" {
+			dept.SigningKeys[i].Status = model.KeyActive
+		}
+	}
+	dept.CreatedAt, dept.UpdatedAt = t.stamp, t.stamp
+	if err := t.putDepartment(&dept); err != nil {
+		return nil, err
+	}
+	t.record(model.Change{Kind: model.KindDepartment, Op: model.OpCreated, ID: dept.ID, Department: dept.ID})
+	return &dept, t.emit()
+}
+
+// UpdateDepartment replaces a department's names, MSP id, endpoints and
+// signing keys (admin). Status goes through SetDepartmentStatus. A signing key
+// once registered keeps its public key and may only move from active to
+// retired, so statements it signed stay verifiable.
+func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
+	t, err := c.begin(ctx, model.FnUpdateDepartment)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := dept.Validate(); err != nil {
+		return nil, err
+	}
+	old, err := t.mustDepartment(dept.ID)
+	if err != nil {
+		return nil, err
+	}
+	if dept.Status != "" && dept.Status != old.Status {
+		return nil, model.Invalid("status changes go through %s", model.FnSetDepartmentStatus)
+	}
+	for i := range dept.SigningKeys {
+		if dept.SigningKeys[i].Status == "" {
+			dept.SigningKeys[i].Status = model.KeyActive
+		}
+	}
+	for _, ok := range old.SigningKeys {
+		nk, found := dept.Key(ok.KID)
+		switch {
+		case !found:
+			return nil, model.Conflict("signing key %q cannot be removed; retire it instead", ok.KID)
+		case nk.PublicKeyPEM != ok.PublicKeyPEM:
+			return nil, model.Conflict("signing key %q cannot change its public key; add a new key id", ok.KID)
+		case ok.Status == model.KeyRetired && nk.Status != model.KeyRetired:
+			return nil, model.Conflict("signing key %q is retired and cannot be reactivated", ok.KID)
+		}
+	}
+	dept.Status, dept.StatusReason = old.Status, old.StatusReason
+	dept.CreatedAt, dept.UpdatedAt = old.CreatedAt, t.stamp
+	if err := t.putDepartment(&dept); err != nil {
+		return nil, err
+	}
+	t.record(model.Change{Kind: model.KindDepartment, Op: model.OpUpdated, ID: dept.ID, Department: dept.ID})
+	return &dept, t.emit()
+}
+
+// SetDepartmentStatus suspends or reactivates a department (admin). A
+// suspension needs a reason; a suspended department can neither act nor
+// have its routes published.
+func (c *Contract) SetDepartmentStatus(ctx contractapi.TransactionContextInterface, id, status, reason string) (*model.Department, error) {
+	t, err := c.begin(ctx, model.FnSetDepartmentStatus)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if !model.ValidDepartmentID(id) {
+		return nil, model.Invalid("id is not a department id")
+	}
+	if status != model.DepartmentActive && status != model.DepartmentSuspended {
+		return nil, model.Invalid("status must be %q or %q", model.DepartmentActive, model.DepartmentSuspended)
+	}
+	if err := model.CheckReason("reason", reason, status == model.DepartmentSuspended); err != nil {
+		return nil, err
+	}
+	d, err := t.mustDepartment(id)
+	if err != nil {
+		return nil, err
+	}
+	d.Status, d.StatusReason, d.UpdatedAt = status, reason, t.stamp
+	if status == model.DepartmentActive {
+		d.StatusReason = ""
+	}
+	if err := t.putDepartment(d); err != nil {
+		return nil, err
+	}
+	op := model.OpUpdated
+	if status == model.DepartmentSuspended {
+		op = model.OpSuspended
+	}
+	t.record(model.Change{Kind: model.KindDepartment, Op: op, ID: id, Department: id})
+	return d, t.emit()
+}
+
+// GetDepartment returns a department (any channel member).
+func (c *Contract) GetDepartment(ctx contractapi.TransactionContextInterface, id string) (*model.Department, error) {
+	t, err := c.begin(ctx, model.FnGetDepartment)
+	if err != nil {
+		return nil, err
+	}
+	if !model.ValidDepartmentID(id) {
+		return nil, model.Invalid("id is not a department id")
+	}
+	return t.mustDepartment(id)
+}
+
+// ListDepartments returns every department in id order (any channel member).
+func (c *Contract) ListDepartments(ctx contractapi.TransactionContextInterface) ([]model.Department, error) {
+	t, err := c.begin(ctx, model.FnListDepartments)
+	if err != nil {
+		return nil, err
+	}
+	return scanJSON[model.Department](t, objDepartment)
+}
+
+// RegisterDataType adds a data type (admin). Every owner must be a
+// registered department; owners are stored in id order.
+func (c *Contract) RegisterDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
+	t, err := c.begin(ctx, model.FnRegisterDataType)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := t.checkDataType(&dt); err != nil {
+		return nil, err
+	}
+	old, err := t.dataType(dt.Code)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		return nil, model.Conflict("data type %s already exists", dt.Code)
+	}
+	if dt.Status == "" {
+		dt.Status = model.DataTypeActive
+	}
+	dt.CreatedAt, dt.UpdatedAt = t.stamp, t.stamp
+	if err := t.putDataType(&dt); err != nil {
+		return nil, err
+	}
+	t.record(model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: dt.Code, DataType: dt.Code})
+	return &dt, t.emit()
+}
+
+// UpdateDataType replaces a data type's names, schema, owners and status
+// (admin); an empty status keeps the stored one.
+func (c *Contract) UpdateDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
+	t, err := c.begin(ctx, model.FnUpdateDataType)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := t.checkDataType(&dt); err != nil {
+		return nil, err
+	}
+	old, err := t.dataType(dt.Code)
+	if err != nil {
+		return nil, err
+	}
+	if old == nil {
+		return nil, model.NotFound("data type %s does not exist", dt.Code)
+	}
+	if dt.Status == "" {
+		dt.Status = old.Status
+	}
+	dt.CreatedAt, dt.UpdatedAt = old.CreatedAt, t.stamp
+	if err := t.putDataType(&dt); err != nil {
+		return nil, err
+	}
+	t.record(model.Change{Kind: model.KindDataType, Op: model.OpUpdated, ID: dt.Code, DataType: dt.Code})
+	return &dt, t.emit()
+}
+
+// GetDataType returns a data type (any channel member).
+func (c *Contract) GetDataType(ctx contractapi.TransactionContextInterface, code string) (*model.DataType, error) {
+	t, err := c.begin(ctx, model.FnGetDataType)
+	if err != nil {
+		return nil, err
+	}
+	if !model.ValidDataTypeCode(code) {
+		return nil, model.Invalid("code is not a data type code")
+	}
+	dt, err := t.dataType(code)
+	if err == nil && dt == nil {
+		err = model.NotFound("data type %s does not exist", code)
+	}
+	return dt, err
+}
+
+// ListDataTypes returns every data type in code order (any channel member).
+func (c *Contract) ListDataTypes(ctx contractapi.TransactionContextInterface) ([]model.DataType, error) {
+	t, err := c.begin(ctx, model.FnListDataTypes)
+	if err != nil {
+		return nil, err
+	}
+	return scanJSON[model.DataType](t, objDataType)
+}
+
+func (t *txn) checkDataType(dt *model.DataType) error {
+	if err := dt.Validate(); err != nil {
+		return err
+	}
+	for i, o := range dt.Owners {
+		d, err := t.department(o)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			return model.NotFound("owners[%d]: department %s is not registered", i, o)
+		}
+	}
+	dt.Owners = model.SortedOwners(dt.Owners)
+	return nil
+}
+
+func (t *txn) putDepartment(d *model.Department) error {
+	k, err := t.key(objDepartment, d.ID)
+	if err != nil {
+		return err
+	}
+	return t.putJSON(k, d)
+}
+
+func (t *txn) putDataType(dt *model.DataType) error {
+	k, err := t.key(objDataType, dt.Code)
+	if err != nil {
+		return err
+	}
+	return t.putJSON(k, dt)
+}
+
+// scanJSON decodes every record under a partial composite key, in key order;
+// the result is never nil so it serialises as [].
+func scanJSON[T any](t *txn, objectType string, attrs ...string) ([]T, error) {
+	kvs, err := t.scan(objectType, attrs...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(kvs))
+	for _, kv := range kvs {
+		var v T
+		if err := jsonUnmarshal(kv.Value, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

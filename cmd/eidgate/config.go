@@ -1,0 +1,287 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the validated configuration of a running gateway. Sources, from
+// weakest to strongest: defaults, the YAML file named by --config, EIDGATE_*
+// environment variables, command-line flags.
+type Config struct {
+	Listen  string `yaml:"listen" env:"EIDGATE_LISTEN" flag:"listen" usage:"HTTP listen address"`
+	DataDir string `yaml:"data_dir" env:"EIDGATE_DATA_DIR" flag:"data-dir" usage:"data directory (embedded ledger, SQLite database, keys)"`
+	DB      string `yaml:"db" env:"EIDGATE_DB" flag:"db" usage:"database: postgres://… (default: SQLite file in the data dir)"`
+	Redis   string `yaml:"redis" env:"EIDGATE_REDIS" flag:"redis" usage:"Redis URL for the shared cache, rate limits, ticket replay and policy updates (default: in process)"`
+
+	Ledger             string `yaml:"ledger" env:"EIDGATE_LEDGER" flag:"ledger" usage:"ledger: devnet (embedded peer) or fabric"`
+	FabricProfile      string `yaml:"fabric_profile" env:"EIDGATE_FABRIC_PROFILE" flag:"fabric-profile" usage:"connection profile of the gateway's agent identity (--ledger fabric)"`
+	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of an identity with eidgate.role=admin for registry changes (--ledger fabric)"`
+	DevnetListen       string `yaml:"devnet_listen" env:"EIDGATE_DEVNET_LISTEN" flag:"devnet-listen" usage:"loopback address of the embedded peer's gRPC endpoint"`
+
+	TLSCert      string            `yaml:"tls_cert" env:"EIDGATE_TLS_CERT" flag:"tls-cert" usage:"TLS certificate of the HTTP API (PEM)"`
+	TLSKey       string            `yaml:"tls_key" env:"EIDGATE_TLS_KEY" flag:"tls-key" usage:"TLS private key of the HTTP API (PEM)"`
+	DepartmentCA map[string]string `yaml:"department_cas" usage:"MSP id → CA file of department organisations, for mTLS client certificates"`
+
+	AnchorLagBound time.Duration `yaml:"anchor_lag_bound" env:"EIDGATE_ANCHOR_LAG_BOUND" flag:"anchor-lag-bound" usage:"stop issuing tickets when the oldest unanchored access record is older than this"`
+	RateLimit      float64       `yaml:"rate_limit" env:"EIDGATE_RATE_LIMIT" flag:"rate-limit" usage:"requests per second per department (0 = unlimited)"`
+	RateBurst      int           `yaml:"rate_burst" env:"EIDGATE_RATE_BURST" flag:"rate-burst" usage:"burst of the per-department rate limit"`
+	LogLevel       string        `yaml:"log_level" env:"EIDGATE_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
+	Replica        string        `yaml:"replica" env:"EIDGATE_REPLICA" flag:"replica" usage:"this replica's name (event checkpoint and anchoring lease holder)"`
+	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir"`
+	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
+	// deployments behind nothing (never in production).
+	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
+}
+
+// DefaultConfig is what `eidgate serve` runs with when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Listen:         "127.0.0.1:8080",
+		DataDir:        "./eidgate-data",
+		Ledger:         "devnet",
+		DevnetListen:   "127.0.0.1:0",
+		AnchorLagBound: 30 * time.Second,
+		RateLimit:      2000,
+		RateBurst:      4000,
+		LogLevel:       "info",
+	}
+}
+
+// LoadConfigFile merges a YAML file into c; unknown keys are refused.
+func (c *Config) LoadConfigFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv overrides c with the EIDGATE_* variables that are set.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		raw, ok := lookup(name)
+		if !ok || raw == "" {
+			continue
+		}
+		if err := setField(v.Field(i), raw); err != nil {
+			return fmt.Errorf("%s=%q: %v", name, raw, err)
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, raw string) error {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		f.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		f.SetInt(int64(n))
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return errors.New("want a number")
+		}
+		f.SetFloat(x)
+	case reflect.Int64: // time.Duration
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return errors.New("want a duration such as 30s")
+		}
+		f.SetInt(int64(d))
+	default:
+		return errors.New("cannot be set from the environment")
+	}
+	return nil
+}
+
+// BindFlags registers a flag for every field with a flag tag; values start
+// at c's current values (defaults).
+func (c *Config) BindFlags(fs *pflag.FlagSet) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name := sf.Tag.Get("flag")
+		if name == "" {
+			continue
+		}
+		usage := sf.Tag.Get("usage")
+		if env := sf.Tag.Get("env"); env != "" {
+			usage += " (env " + env + ")"
+		}
+		ptr := v.Field(i).Addr().Interface()
+		switch p := ptr.(type) {
+		case *string:
+			fs.StringVar(p, name, *p, usage)
+		case *bool:
+			fs.BoolVar(p, name, *p, usage)
+		case *int:
+			fs.IntVar(p, name, *p, usage)
+		case *float64:
+			fs.Float64Var(p, name, *p, usage)
+		case *time.Duration:
+			fs.DurationVar(p, name, *p, usage)
+		}
+	}
+}
+
+// Validate reports every problem with c in words an operator can act on.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		add("--listen must not be empty")
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("--listen %q: want HOST:PORT", c.Listen)
+	}
+	if c.DataDir == "" {
+		add("--data-dir must not be empty")
+	}
+	if c.DB != "" && !isPostgresURL(c.DB) {
+		add("--db %q: want a postgres:// URL (leave it empty for the embedded SQLite database)", redactURL(c.DB))
+	}
+	if c.Redis != "" {
+		if u, err := url.Parse(c.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			add("--redis %q: want redis://HOST:PORT[/DB] or rediss://…", redactURL(c.Redis))
+		}
+	}
+	switch c.Ledger {
+	case "devnet":
+		if c.FabricProfile != "" {
+			add("--fabric-profile is only used with --ledger fabric")
+		}
+		if host, _, err := net.SplitHostPort(c.DevnetListen); err != nil {
+			add("--devnet-listen %q: want HOST:PORT", c.DevnetListen)
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			add("--devnet-listen %q: the embedded peer listens on loopback only", c.DevnetListen)
+		}
+		if c.Demo && c.DB != "" {
+			// Allowed: the demo can run on PostgreSQL too.
+			break
+		}
+	case "fabric":
+		if c.FabricProfile == "" {
+			add("--ledger fabric needs --fabric-profile FILE")
+		} else if _, err := os.Stat(c.FabricProfile); err != nil {
+			add("--fabric-profile %s: %v", c.FabricProfile, errors.Unwrap(err))
+		}
+		if c.FabricAdminProfile != "" {
+			if _, err := os.Stat(c.FabricAdminProfile); err != nil {
+				add("--fabric-admin-profile %s: %v", c.FabricAdminProfile, errors.Unwrap(err))
+			}
+		}
+		if c.Demo {
+			add("--demo runs on the embedded ledger only; drop --ledger fabric or --demo")
+		}
+	default:
+		add("--ledger %q: want devnet or fabric", c.Ledger)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		add("--tls-cert and --tls-key go together")
+	}
+	for msp, path := range c.DepartmentCA {
+		if _, err := os.Stat(path); err != nil {
+			add("department_cas %s: %s: %v", msp, path, errors.Unwrap(err))
+		}
+	}
+	if c.AnchorLagBound < time.Second {
+		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		add("--rate-limit and --rate-burst must not be negative")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// redactURL hides a password in a URL before it is printed.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "(unparsable URL)"
+		}
+		return s
+	}
+	return u.Redacted()
+}
+
+// dbTarget is the store DSN: the PostgreSQL URL, or the SQLite file in the
+// data dir.
+func (c Config) dbTarget() string {
+	if c.DB != "" {
+		return c.DB
+	}
+	return filepath.Join(c.DataDir, "eidgate.db")
+}
+
+// MergeFlags copies into c the fields whose flags were set on the command
+// line (flags win over the file and the environment).
+func (c *Config) MergeFlags(from Config, fs *pflag.FlagSet) {
+	dst := reflect.ValueOf(c).Elem()
+	src := reflect.ValueOf(from)
+	t := dst.Type()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("flag")
+		if name != "" && fs.Changed(name) {
+			dst.Field(i).Set(src.Field(i))
+		}
+	}
+}
+
+// loadConfig resolves the configuration of a command: defaults, then the
+// YAML file, then the environment, then the flags that were set.
+func loadConfig(file string, flags Config, fs *pflag.FlagSet, lookup func(string) (string, bool)) (Config, error) {
+	cfg := DefaultConfig()
+	if file != "" {
+		if err := cfg.LoadConfigFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.ApplyEnv(lookup); err != nil {
+		return cfg, err
+	}
+	cfg.MergeFlags(flags, fs)
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,480 @@
+package gateway
+
+import (
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+)
+
+type adminLoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) adminLogin(c *gin.Context) {
+	var req adminLoginRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	role, err := s.deps.Accounts.AdminLogin(ctx(c), req.Username, req.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.startSession(c, Session{Kind: SessionAdmin, Subject: req.Username, Role: role})
+}
+
+func (s *Server) adminMe(c *gin.Context) {
+	sess := currentSession(c)
+	c.JSON(http.StatusOK, gin.H{"username": sess.Subject, "role": sess.Role})
+}
+
+func adminName(c *gin.Context) string { return "admin:" + currentSession(c).Subject }
+
+// --- departments, data types, API keys ---
+
+func (s *Server) listDepartments(c *gin.Context) {
+	out, err := s.deps.Dir.Departments(ctx(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"departments": nonNil(out)})
+}
+
+func (s *Server) registerDepartment(c *gin.Context) {
+	var d model.Department
+	if !s.bind(c, &d) {
+		return
+	}
+	out, err := s.deps.Admin.RegisterDepartment(ctx(c), d)
+	s.renderRegistry(c, out, err, model.Change{Kind: model.KindDepartment, ID: d.ID}, http.StatusCreated)
+}
+
+func (s *Server) updateDepartment(c *gin.Context) {
+	var d model.Department
+	if !s.bind(c, &d) {
+		return
+	}
+	if d.ID != c.Param("id") {
+		s.fail(c, routing.Invalid("gateway", "id", "the body's id must match the path"))
+		return
+	}
+	out, err := s.deps.Admin.UpdateDepartment(ctx(c), d)
+	s.renderRegistry(c, out, err, model.Change{Kind: model.KindDepartment, ID: d.ID}, http.StatusOK)
+}
+
+type statusRequest struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) setDepartmentStatus(c *gin.Context) {
+	var req statusRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	out, err := s.deps.Admin.SetDepartmentStatus(ctx(c), c.Param("id"), req.Status, req.Reason)
+	s.renderRegistry(c, out, err, model.Change{Kind: model.KindDepartment, ID: c.Param("id")}, http.StatusOK)
+}
+
+func (s *Server) listDataTypes(c *gin.Context) {
+	out, err := s.deps.Dir.DataTypes(ctx(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data_types": nonNil(out)})
+}
+
+func (s *Server) registerDataType(c *gin.Context) {
+	var dt model.DataType
+	if !s.bind(c, &dt) {
+		return
+	}
+	out, err := s.deps.Admin.RegisterDataType(ctx(c), dt)
+	s.renderRegistry(c, out, err, model.Change{Kind: model.KindDataType, ID: dt.Code}, http.StatusCreated)
+}
+
+func (s *Server) updateDataType(c *gin.Context) {
+	var dt model.DataType
+	if !s.bind(c, &dt) {
+		return
+	}
+	if dt.Code != c.Param("code") {
+		s.fail(c, routing.Invalid("gateway", "code", "the body's code must match the path"))
+		return
+	}
+	out, err := s.deps.Admin.UpdateDataType(ctx(c), dt)
+	s.renderRegistry(c, out, err, model.Change{Kind: model.KindDataType, ID: dt.Code}, http.StatusOK)
+}
+
+func (s *Server) renderRegistry(c *gin.Context, out any, err error, change model.Change, status int) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.deps.Dir.Invalidate(ctx(c), model.ChangeSet{Changes: []model.Change{change}})
+	c.JSON(status, out)
+}
+
+func (s *Server) listAPIKeys(c *gin.Context) {
+	out, err := s.deps.Accounts.APIKeys(ctx(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"api_keys": nonNil(out)})
+}
+
+type issueKeyRequest struct {
+	Name string `json:"name"`
+}
+
+// issueAPIKey shows the token once; only its hash is kept.
+func (s *Server) issueAPIKey(c *gin.Context) {
+	var req issueKeyRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if _, err := s.deps.Dir.Department(ctx(c), c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	token, key, err := s.deps.Accounts.IssueAPIKey(ctx(c), c.Param("id"), req.Name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"token": token, "api_key": key})
+}
+
+func (s *Server) revokeAPIKey(c *gin.Context) {
+	if err := s.deps.Accounts.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"revoked": true})
+}
+
+// --- residents at the KYC counter ---
+
+type createEIDRequest struct {
+	Documents []Document `json:"documents"`
+}
+
+func (s *Server) createEID(c *gin.Context) {
+	var req createEIDRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if len(req.Documents) == 0 || len(req.Documents) > 8 {
+		s.fail(c, routing.Invalid("gateway", "documents", "give 1 to 8 documents"))
+		return
+	}
+	out, err := s.deps.Identities.Create(ctx(c), req.Documents, adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+type searchRequest struct {
+	Document Document `json:"document"`
+}
+
+// searchEID finds a resident by a typed-in document (never by URL).
+func (s *Server) searchEID(c *gin.Context) {
+	var req searchRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"eid": eid})
+}
+
+func (s *Server) getEID(c *gin.Context) {
+	eid := c.Param("eid")
+	id, err := s.deps.Agent.GetEID(ctx(c), eid)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	docs, err := s.deps.Identities.Documents(ctx(c), eid)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	links, err := s.deps.Agent.ListLinks(ctx(c), eid)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"eid": id, "documents": nonNil(docs), "links": nonNil(links)})
+}
+
+type documentRequest struct {
+	Document Document `json:"document"`
+}
+
+func (s *Server) addDocument(c *gin.Context) {
+	var req documentRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	out, err := s.deps.Identities.AddDocument(ctx(c), c.Param("eid"), req.Document, adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) removeDocument(c *gin.Context) {
+	if err := s.deps.Identities.RemoveDocument(ctx(c), c.Param("eid"), c.Param("ref"), adminName(c)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"removed": true})
+}
+
+type mergeRequest struct {
+	Into   string `json:"into"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) mergeEID(c *gin.Context) {
+	var req mergeRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if err := s.deps.Identities.Merge(ctx(c), c.Param("eid"), req.Into, req.Reason, adminName(c)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"merged_into": req.Into})
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) deactivateEID(c *gin.Context) {
+	var req reasonRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if err := s.deps.Identities.Deactivate(ctx(c), c.Param("eid"), req.Reason, adminName(c)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"deactivated": true})
+}
+
+func (s *Server) newActivationCode(c *gin.Context) {
+	code, err := s.deps.Identities.NewActivationCode(ctx(c), c.Param("eid"), adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"activation_code": code})
+}
+
+// --- bulk import ---
+
+// startImport takes the file as a multipart upload (field "file") or as
+// the raw body (text/csv or application/x-ndjson with ?name=).
+func (s *Server) startImport(c *gin.Context) {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.ImportLimit)
+	name := c.Query("name")
+	var r io.Reader = body
+	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt == "multipart/form-data" {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				s.fail(c, routing.Invalid("gateway", "file", "upload the file in a form field named file"))
+				return
+			}
+			if part.FormName() == "file" {
+				r, name = part, part.FileName()
+				break
+			}
+		}
+	}
+	if name == "" {
+		s.fail(c, routing.Invalid("gateway", "name", "name the uploaded file"))
+		return
+	}
+	job, err := s.deps.Importer.Start(ctx(c), name, r, adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, job)
+}
+
+func (s *Server) listImports(c *gin.Context) {
+	out, err := s.deps.Importer.Jobs(ctx(c), 50)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"imports": nonNil(out)})
+}
+
+func (s *Server) getImport(c *gin.Context) {
+	out, err := s.deps.Importer.Job(ctx(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) importRejects(c *gin.Context) {
+	if _, err := s.deps.Importer.Job(ctx(c), c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="rejects-`+c.Param("id")+`.csv"`)
+	c.Status(http.StatusOK)
+	if err := s.deps.Importer.WriteRejects(ctx(c), c.Param("id"), c.Writer); err != nil {
+		s.log.Warn("writing reject report failed", "request_id", requestID(c), "err", err)
+	}
+}
+
+// --- policies ---
+
+func (s *Server) listPolicy(c *gin.Context) {
+	out, err := s.deps.Policies.Rules(ctx(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"rules": nonNil(out)})
+}
+
+func (s *Server) addPolicyRule(c *gin.Context) {
+	var r PolicyRule
+	if !s.bind(c, &r) {
+		return
+	}
+	v, err := s.deps.Policies.AddRule(ctx(c), r, adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"policy_version": v})
+}
+
+func (s *Server) removePolicyRule(c *gin.Context) {
+	var r PolicyRule
+	if !s.bind(c, &r) {
+		return
+	}
+	v, err := s.deps.Policies.RemoveRule(ctx(c), r, adminName(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"policy_version": v})
+}
+
+func (s *Server) policyHistory(c *gin.Context) {
+	out, err := s.deps.Policies.History(ctx(c), 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": nonNil(out)})
+}
+
+// adminExplain answers the console's explain form for any department.
+func (s *Server) adminExplain(c *gin.Context) {
+	var req explainRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if !model.ValidDepartmentID(req.Department) {
+		s.fail(c, routing.Invalid("gateway", "department", "department must be a department id"))
+		return
+	}
+	s.explain(c, req.Department, req)
+}
+
+// --- audit ---
+
+func (s *Server) auditAccess(c *gin.Context) {
+	f, err := accessFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f.Requester = c.Query("requester")
+	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]accessView, len(recs))
+	for i, r := range recs {
+		out[i] = viewAccess(r, r.Official)
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
+}
+
+func (s *Server) anchoringStatus(c *gin.Context) {
+	st := s.deps.Anchorer.Status()
+	c.JSON(http.StatusOK, gin.H{
+		"lag_seconds": st.Lag.Seconds(), "oldest_unanchored": st.Oldest, "checked_at": st.CheckedAt,
+		"leader": st.Leader, "last_batch": st.LastBatch, "last_block": st.LastBlock,
+		"last_anchored_at": st.LastAnchoredAt, "batches": st.Batches, "records": st.Records,
+		"last_error": st.LastError, "ok": s.deps.Anchorer.Check(ctx(c)) == nil,
+	})
+}
+
+func (s *Server) listAdmins(c *gin.Context) {
+	out, err := s.deps.Accounts.Admins(ctx(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"users": nonNil(out)})
+}
+
+type createAdminRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+func (s *Server) createAdmin(c *gin.Context) {
+	var req createAdminRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	switch req.Role {
+	case RoleAdmin, RoleMappingOfficer, RoleAuditor:
+	default:
+		s.fail(c, routing.Invalid("gateway", "role", "role must be admin, mapping-officer or auditor"))
+		return
+	}
+	if err := s.deps.Accounts.CreateAdmin(ctx(c), req.Username, req.Password, req.Role); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"username": req.Username, "role": req.Role})
+}

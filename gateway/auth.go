@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/json"
+	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+)
+
+// SessionCookie is the name of the browser session cookie.
+const SessionCookie = "eidgate_session"
+
+// attrOID is the Fabric CA attribute extension.
+var attrOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
+
+// officialPattern is what an acting official's identifier may look like
+// (the department's own staff id or login).
+var officialPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// Auth methods recorded in the context.
+const (
+	authMTLS    = "mtls"
+	authAPIKey  = "api_key"
+	authSession = "session"
+)
+
+func certAttributes(cert *x509.Certificate) map[string]string {
+	for _, ext := range cert.Extensions {
+		if ext.Id.Equal(attrOID) {
+			var v struct {
+				Attrs map[string]string `json:"attrs"`
+			}
+			if json.Unmarshal(ext.Value, &v) == nil {
+				return v.Attrs
+			}
+		}
+	}
+	return nil
+}
+
+// department authenticates a department system (mTLS client certificate
+// or API key), requires the acting official, and applies the department's
+// rate limit.
+func (s *Server) department(c *gin.Context) {
+	dept, method, err := s.authenticateDepartment(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	official := c.GetHeader("X-Eidgate-Official")
+	if !officialPattern.MatchString(official) {
+		s.fail(c, routing.Invalid("gateway", "X-Eidgate-Official", "name the acting official in the X-Eidgate-Official header (1–64 letters, digits, . _ @ -)"))
+		return
+	}
+	c.Set(ctxDepartment, dept)
+	c.Set(ctxOfficial, official)
+	c.Set(ctxAuth, method)
+	if s.deps.Limiter != nil {
+		ok, retry, err := s.deps.Limiter.Allow(ctx(c), "dept:"+dept)
+		if err == nil && !ok {
+			secs := int(math.Ceil(retry.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			c.Header("Retry-After", itoa(secs))
+			s.fail(c, rateLimited(secs))
+			return
+		}
+		// A limiter that cannot answer (Redis down) does not stop service.
+	}
+	c.Next()
+}
+
+func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) {
+	unauth := func(msg string) error {
+		return (&routing.Error{Kind: routing.KindUnauthenticated, Op: "gateway", Message: msg}).WithCode("unauthenticated")
+	}
+	if tls := c.Request.TLS; tls != nil && len(tls.PeerCertificates) > 0 {
+		cert := tls.PeerCertificates[0]
+		msp := s.certMSP(cert, tls.PeerCertificates[1:])
+		if msp == "" {
+			return "", "", unauth("client certificate is not issued by a department organisation's CA")
+		}
+		attrs := certAttributes(cert)
+		if attrs["eidgate.role"] != "department" || attrs["eidgate.dept"] == "" {
+			return "", "", unauth("client certificate carries no department role (eidgate.role=department, eidgate.dept)")
+		}
+		d, err := s.deps.Dir.Department(ctx(c), attrs["eidgate.dept"])
+		if err != nil {
+			if routing.IsKind(err, routing.KindNotFound) {
+				return "", "", unauth("client certificate names an unregistered department")
+			}
+			return "", "", err
+		}
+		if d.MSPID != msp {
+			return "", "", unauth("client certificate is not from the department's organisation")
+		}
+		if !d.Active() {
+			return "", "", (&routing.Error{Kind: routing.KindForbidden, Op: "gateway", Message: "the department is suspended"}).WithCode("department_suspended")
+		}
+		return d.ID, authMTLS, nil
+	}
+	token := ""
+	if h := c.GetHeader("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	} else if h := c.GetHeader("X-Eidgate-Api-Key"); h != "" {
+		token = strings.TrimSpace(h)
+	}
+	if token == "" {
+		return "", "", unauth("authenticate with a department client certificate or an API key (Authorization: Bearer egk_…)")
+	}
+	dept, _, err := s.deps.Accounts.AuthenticateAPIKey(ctx(c), token)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindUnavailable {
+			return "", "", err
+		}
+		return "", "", unauth("the API key is not valid")
+	}
+	d, err := s.deps.Dir.Department(ctx(c), dept)
+	if err != nil {
+		return "", "", err
+	}
+	if !d.Active() {
+		return "", "", (&routing.Error{Kind: routing.KindForbidden, Op: "gateway", Message: "the department is suspended"}).WithCode("department_suspended")
+	}
+	return d.ID, authAPIKey, nil
+}
+
+// certMSP returns the MSP id of the department CA the certificate chains
+// to, or "".
+func (s *Server) certMSP(cert *x509.Certificate, intermediates []*x509.Certificate) string {
+	inter := x509.NewCertPool()
+	for _, c := range intermediates {
+		inter.AddCert(c)
+	}
+	msps := make([]string, 0, len(s.cfg.DepartmentCAs))
+	for msp := range s.cfg.DepartmentCAs {
+		msps = append(msps, msp)
+	}
+	slices.Sort(msps)
+	for _, msp := range msps {
+		_, err := cert.Verify(x509.VerifyOptions{Roots: s.cfg.DepartmentCAs[msp], Intermediates: inter,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageAny}})
+		if err == nil {
+			return msp
+		}
+	}
+	return ""
+}
+
+// session loads the browser session of the wanted kind; state-changing
+// requests must echo its CSRF token in X-CSRF-Token.
+func (s *Server) session(kind string, roles ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		sess, err := s.loadSession(c)
+		if err != nil || sess.Kind != kind {
+			s.failWith(c, routing.KindUnauthenticated, "unauthenticated", "log in first")
+			return
+		}
+		if len(roles) > 0 && !slices.Contains(roles, sess.Role) {
+			s.failWith(c, routing.KindForbidden, "forbidden", "your role may not do this")
+			return
+		}
+		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			got := c.GetHeader("X-CSRF-Token")
+			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
+				s.failWith(c, routing.KindForbidden, "csrf", "missing or wrong CSRF token")
+				return
+			}
+		}
+		c.Set(ctxSession, sess)
+		c.Set(ctxAuth, authSession)
+		c.Next()
+	}
+}
+
+func (s *Server) loadSession(c *gin.Context) (*Session, error) {
+	token, err := c.Cookie(SessionCookie)
+	if err != nil || token == "" {
+		return nil, routing.Errorf(routing.KindUnauthenticated, "gateway", "no session")
+	}
+	return s.deps.Accounts.LookupSession(ctx(c), token)
+}
+
+func currentSession(c *gin.Context) *Session {
+	v, _ := c.Get(ctxSession)
+	sess, _ := v.(*Session)
+	return sess
+}
+
+// setSessionCookie writes the session cookie: HttpOnly, SameSite=Strict,
+// Secure (unless configured off for plain-HTTP tests).
+func (s *Server) setSessionCookie(c *gin.Context, token string, expires time.Time) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *Server) clearSessionCookie(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+}

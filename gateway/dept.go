@@ -1,0 +1,458 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+)
+
+// MaxRouteBatch bounds one publish call.
+const MaxRouteBatch = 1000
+
+type publishRequest struct {
+	Routes []model.SignedRoute `json:"routes"`
+}
+
+type publishResponse struct {
+	Outcomes []model.RouteOutcome `json:"outcomes"`
+}
+
+// publishRoutes relays the department's own signed digests to the ledger,
+// which verifies each signature against the department's registered key.
+func (s *Server) publishRoutes(c *gin.Context) {
+	var req publishRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	dept := c.GetString(ctxDepartment)
+	switch {
+	case len(req.Routes) == 0:
+		s.fail(c, routing.Invalid("gateway", "routes", "routes must hold at least one signed route"))
+		return
+	case len(req.Routes) > MaxRouteBatch:
+		s.fail(c, routing.Invalid("gateway", "routes", "at most %d routes per call", MaxRouteBatch))
+		return
+	}
+	for i, r := range req.Routes {
+		if r.Statement.Provider != dept {
+			s.fail(c, routing.Invalid("gateway", "routes["+strconv.Itoa(i)+"].statement.provider", "a department publishes only its own digests"))
+			return
+		}
+	}
+	out, err := s.deps.Agent.PublishRoutes(ctx(c), req.Routes)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.invalidateRoutes(c, req.Routes)
+	c.JSON(http.StatusOK, publishResponse{Outcomes: out})
+}
+
+func (s *Server) invalidateRoutes(c *gin.Context, rs []model.SignedRoute) {
+	var cs model.ChangeSet
+	for _, r := range rs {
+		cs.Changes = append(cs.Changes, model.Change{Kind: model.KindRoute, EID: r.Statement.EID})
+	}
+	_ = s.deps.Dir.Invalidate(ctx(c), cs)
+}
+
+type revokeRouteRequest struct {
+	EID      string `json:"eid"`
+	DataType string `json:"data_type"`
+	Reason   string `json:"reason"`
+}
+
+func (s *Server) revokeRoute(c *gin.Context) {
+	var req revokeRouteRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Reason == "" {
+		s.fail(c, routing.Invalid("gateway", "reason", "give a reason for the revocation"))
+		return
+	}
+	dept := c.GetString(ctxDepartment)
+	e, err := s.deps.Agent.RevokeRoute(ctx(c), req.EID, req.DataType, dept, req.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.deps.Dir.Invalidate(ctx(c), model.ChangeSet{Changes: []model.Change{{Kind: model.KindRoute, EID: req.EID}}})
+	c.JSON(http.StatusOK, e)
+}
+
+type subjectBody struct {
+	EID      string    `json:"eid,omitempty"`
+	Document *Document `json:"document,omitempty"`
+}
+
+type resolveRequest struct {
+	Subject     subjectBody `json:"subject"`
+	DataType    string      `json:"data_type"`
+	Purpose     string      `json:"purpose"`
+	PurposeText string      `json:"purpose_text,omitempty"`
+	ConsentID   string      `json:"consent_id,omitempty"`
+	Provider    string      `json:"provider,omitempty"`
+	Mode        string      `json:"mode,omitempty"` // "" or "ticket" (default), "proxy"
+}
+
+type resolveResponse struct {
+	*routing.ResolveResult
+	Record *routing.ProxiedRecord `json:"record,omitempty"`
+}
+
+// resolve is "department A needs data item X about a resident".
+func (s *Server) resolve(c *gin.Context) {
+	var req resolveRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Mode != "" && req.Mode != "ticket" && req.Mode != "proxy" {
+		s.fail(c, routing.Invalid("gateway", "mode", `mode must be "ticket" or "proxy"`))
+		return
+	}
+	rr := routing.ResolveRequest{
+		Requester: c.GetString(ctxDepartment), Official: c.GetString(ctxOfficial), RequestID: requestID(c),
+		EID: req.Subject.EID, DataType: req.DataType, Purpose: req.Purpose, PurposeText: req.PurposeText,
+		ConsentID: req.ConsentID, Provider: req.Provider,
+	}
+	if d := req.Subject.Document; d != nil {
+		rr.Document = &routing.DocumentSubject{Type: d.Type, Number: d.Number, Country: d.Country}
+	}
+	res, err := s.deps.Resolver.Resolve(ctx(c), rr)
+	if err != nil {
+		s.metrics.resolves.WithLabelValues(routing.CodeOf(err)).Inc()
+		s.fail(c, err)
+		return
+	}
+	s.metrics.resolves.WithLabelValues("issued").Inc()
+	out := resolveResponse{ResolveResult: res}
+	if req.Mode == "proxy" {
+		rec, err := s.deps.Proxy.Fetch(ctx(c), res)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		out.Record = rec
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type consentRequestBody struct {
+	EID         string    `json:"eid"`
+	Provider    string    `json:"provider,omitempty"`
+	DataTypes   []string  `json:"data_types"`
+	PurposeCode string    `json:"purpose_code"`
+	PurposeText string    `json:"purpose_text"`
+	ValidFrom   time.Time `json:"valid_from,omitzero"`
+	ValidUntil  time.Time `json:"valid_until"`
+	MaxUses     uint64    `json:"max_uses,omitempty"`
+}
+
+func (s *Server) requestConsent(c *gin.Context) {
+	var req consentRequestBody
+	if !s.bind(c, &req) {
+		return
+	}
+	out, err := s.deps.Consents.Request(ctx(c), c.GetString(ctxDepartment), routing.ConsentDraft{
+		EID: req.EID, Provider: routing.ParseProvider(req.Provider), DataTypes: req.DataTypes,
+		PurposeCode: req.PurposeCode, PurposeText: req.PurposeText,
+		ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil, MaxUses: req.MaxUses,
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) getDepartmentConsent(c *gin.Context) {
+	out, err := s.deps.Consents.ForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listDepartmentConsents(c *gin.Context) {
+	out, err := s.deps.Consents.ListForRequester(ctx(c), c.GetString(ctxDepartment))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"consents": nonNil(out)})
+}
+
+type linkRequest struct {
+	LocalAccount string   `json:"local_account"`
+	Document     Document `json:"document"`
+}
+
+// linkAccount links the department's own local account to the eID of a
+// document the resident showed.
+func (s *Server) linkAccount(c *gin.Context) {
+	var req linkRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	out, err := s.deps.Identities.LinkAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount, req.Document)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type unlinkRequest struct {
+	EID string `json:"eid"`
+}
+
+func (s *Server) unlinkAccount(c *gin.Context) {
+	var req unlinkRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if err := s.deps.Identities.UnlinkAccount(ctx(c), c.GetString(ctxDepartment), req.EID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"unlinked": true})
+}
+
+type lookupRequest struct {
+	LocalAccount string `json:"local_account"`
+}
+
+// lookupAccount resolves the department's own local account to its eID.
+func (s *Server) lookupAccount(c *gin.Context) {
+	var req lookupRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	eid, err := s.deps.Identities.LookupAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"eid": eid})
+}
+
+func (s *Server) verify(c *gin.Context) {
+	var req routing.RecordEnvelope
+	if !s.bind(c, &req) {
+		return
+	}
+	out, err := s.deps.Verifier.Verify(ctx(c), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// accessView is an access record as shown through the API.
+type accessView struct {
+	ID            string    `json:"id"`
+	Seq           uint64    `json:"seq"`
+	Time          time.Time `json:"time"`
+	Requester     string    `json:"requester"`
+	Official      string    `json:"official"`
+	Provider      string    `json:"provider,omitempty"`
+	EID           string    `json:"eid,omitempty"`
+	DataType      string    `json:"data_type"`
+	Purpose       string    `json:"purpose"`
+	ConsentID     string    `json:"consent_id,omitempty"`
+	PolicyVersion int64     `json:"policy_version"`
+	Outcome       string    `json:"outcome"`
+	Reason        string    `json:"reason,omitempty"`
+	Anchored      bool      `json:"anchored"`
+	BatchID       string    `json:"batch_id,omitempty"`
+	AnchorTxID    string    `json:"anchor_tx_id,omitempty"`
+	AnchorBlock   uint64    `json:"anchor_block,omitempty"`
+	Flagged       bool      `json:"flagged,omitempty"`
+	LeafHash      string    `json:"leaf_hash"`
+}
+
+func viewAccess(r routing.AccessRecord, official string) accessView {
+	return accessView{
+		ID: r.ID, Seq: r.Seq, Time: r.CreatedAt, Requester: r.Requester, Official: official,
+		Provider: r.Provider, EID: r.EID, DataType: r.DataType, Purpose: r.Purpose, ConsentID: r.ConsentID,
+		PolicyVersion: r.PolicyVersion, Outcome: r.Outcome, Reason: r.Reason,
+		Anchored: r.AnchorTxID != "", BatchID: r.BatchID, AnchorTxID: r.AnchorTxID, AnchorBlock: r.AnchorBlock,
+		Flagged: r.Flagged, LeafHash: r.LeafHash,
+	}
+}
+
+// accessFilter reads the common audit filters from the query string.
+func accessFilter(c *gin.Context) (routing.AccessFilter, error) {
+	f := routing.AccessFilter{
+		DataType: c.Query("data_type"), Purpose: c.Query("purpose"), Outcome: c.Query("outcome"),
+		Provider: c.Query("provider"), Desc: true, Limit: 100,
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return f, routing.Invalid("gateway", "limit", "limit must be 1 to 1000")
+		}
+		f.Limit = n
+	}
+	if v := c.Query("before_seq"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return f, routing.Invalid("gateway", "before_seq", "before_seq must be a sequence number")
+		}
+		f.BeforeSeq = n
+	}
+	for _, tf := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := c.Query(tf.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, routing.Invalid("gateway", tf.name, "%s must be an RFC 3339 time", tf.name)
+			}
+			*tf.dst = t
+		}
+	}
+	return f, nil
+}
+
+// listDepartmentAccess lists the department's own resolves.
+func (s *Server) listDepartmentAccess(c *gin.Context) {
+	f, err := accessFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f.Requester = c.GetString(ctxDepartment)
+	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]accessView, len(recs))
+	for i, r := range recs {
+		out[i] = viewAccess(r, r.Official)
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
+}
+
+type explainRequest struct {
+	Department string       `json:"department,omitempty"`
+	DataType   string       `json:"data_type"`
+	Purpose    string       `json:"purpose"`
+	Subject    *subjectBody `json:"subject,omitempty"`
+}
+
+type explainResponse struct {
+	*Explanation
+	ConsentState string `json:"consent_state,omitempty"`
+	ConsentID    string `json:"consent_id,omitempty"`
+}
+
+// explainPolicy answers "would this be allowed, and why" for the calling
+// department without recording an access.
+func (s *Server) explainPolicy(c *gin.Context) {
+	var req explainRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	dept := c.GetString(ctxDepartment)
+	if req.Department != "" && req.Department != dept {
+		s.fail(c, routing.Invalid("gateway", "department", "a department may only explain its own requests"))
+		return
+	}
+	s.explain(c, dept, req)
+}
+
+func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
+	if !model.ValidDataTypeCode(req.DataType) {
+		s.fail(c, routing.Invalid("gateway", "data_type", "data_type must be a data type code"))
+		return
+	}
+	if !model.ValidPurposeCode(req.Purpose) {
+		s.fail(c, routing.Invalid("gateway", "purpose", "purpose must be a purpose code"))
+		return
+	}
+	ex, err := s.deps.Policies.Explain(ctx(c), dept, req.DataType, req.Purpose)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := explainResponse{Explanation: ex}
+	if req.Subject != nil {
+		eid := req.Subject.EID
+		if req.Subject.Document != nil {
+			eid, err = s.deps.Identities.Find(ctx(c), *req.Subject.Document)
+			if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+				s.fail(c, err)
+				return
+			}
+		}
+		out.ConsentState = "subject_not_found"
+		if eid != "" {
+			out.ConsentState, out.ConsentID = s.consentState(c, eid, dept, req.DataType, req.Purpose)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// consentState summarises the best consent for the request.
+func (s *Server) consentState(c *gin.Context, eid, dept, dataType, purpose string) (string, string) {
+	cs, err := s.deps.Dir.ConsentsOf(ctx(c), eid)
+	if err != nil {
+		return "unknown", ""
+	}
+	now := s.deps.Clock.Now()
+	state, id := "none", ""
+	for _, cn := range cs {
+		if cn.Requester != dept || cn.PurposeCode != purpose || !cn.Covers(dataType) {
+			continue
+		}
+		if ok, _ := cn.Allows(dept, cn.Provider, dataType, purpose, now); ok {
+			return "active", cn.ID
+		}
+		if cn.Status == model.ConsentRequested {
+			state, id = "requested", cn.ID
+		} else if state == "none" {
+			state, id = cn.Status, cn.ID
+		}
+	}
+	return state, id
+}
+
+type introspectRequest struct {
+	Token string `json:"token"`
+}
+
+// introspect lets a provider department in any language check a ticket
+// addressed to it; the check consumes the ticket.
+func (s *Server) introspect(c *gin.Context) {
+	var req introspectRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Token == "" {
+		s.fail(c, routing.Invalid("gateway", "token", "token is required"))
+		return
+	}
+	out, err := s.deps.Tickets.Introspect(ctx(c), c.GetString(ctxDepartment), req.Token)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

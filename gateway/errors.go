@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+)
+
+// statusOf is the one mapping from error kind to HTTP status.
+func statusOf(k routing.Kind) int {
+	switch k {
+	case routing.KindInvalid:
+		return http.StatusBadRequest
+	case routing.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case routing.KindForbidden, routing.KindConsentRequired:
+		return http.StatusForbidden
+	case routing.KindNotFound:
+		return http.StatusNotFound
+	case routing.KindConflict:
+		return http.StatusConflict
+	case routing.KindRateLimited:
+		return http.StatusTooManyRequests
+	case routing.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case routing.KindBadGateway:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the error envelope.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the content of the envelope.
+type ErrorDetail struct {
+	Code      string            `json:"code"`
+	Message   string            `json:"message"`
+	RequestID string            `json:"request_id"`
+	Field     string            `json:"field,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// fail renders err and stops the chain. Internal errors are logged with
+// their cause; the caller sees only the safe message.
+func (s *Server) fail(c *gin.Context, err error) {
+	kind := routing.KindOf(err)
+	status := statusOf(kind)
+	detail := ErrorDetail{Code: routing.CodeOf(err), Message: routing.MessageOf(err), RequestID: requestID(c)}
+	var de *routing.Error
+	if errors.As(err, &de) {
+		detail.Field = de.Field
+		detail.Details = de.Details
+	}
+	if status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", detail.RequestID, "code", detail.Code, "err", err)
+	}
+	if kind == routing.KindUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	c.Set(ctxErrorCode, detail.Code)
+	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
+}
+
+// failWith renders a new error of kind with a code and message.
+func (s *Server) failWith(c *gin.Context, kind routing.Kind, code, message string) {
+	s.fail(c, &routing.Error{Kind: kind, Code: code, Op: "gateway", Message: message})
+}
+
+func rateLimited(retry int) error {
+	return &routing.Error{Kind: routing.KindRateLimited, Code: "rate_limited", Op: "gateway",
+		Message: "too many requests; retry after " + strconv.Itoa(retry) + " s"}
+}

@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+)
+
+type activateRequest struct {
+	Document Document `json:"document"`
+	Code     string   `json:"code"`
+	Password string   `json:"password"`
+}
+
+type sessionResponse struct {
+	Subject   string `json:"subject"`
+	Role      string `json:"role,omitempty"`
+	Lang      string `json:"lang,omitempty"`
+	CSRFToken string `json:"csrf_token"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// invalidCredentials is the one answer for every failed resident login or
+// activation, so a caller cannot learn whether a document is known.
+func invalidCredentials() error {
+	return (&routing.Error{Kind: routing.KindUnauthenticated, Op: "gateway", Message: "the document, code or password is not correct"}).WithCode("invalid_credentials")
+}
+
+// activate turns the KYC counter's one-time code into a password and logs
+// the resident in.
+func (s *Server) activate(c *gin.Context) {
+	var req activateRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindNotFound || routing.KindOf(err) == routing.KindInvalid {
+			s.fail(c, invalidCredentials())
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Accounts.Activate(ctx(c), eid, req.Code, req.Password); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.startSession(c, Session{Kind: SessionResident, Subject: eid})
+}
+
+type residentLoginRequest struct {
+	Document Document `json:"document"`
+	Password string   `json:"password"`
+}
+
+func (s *Server) residentLogin(c *gin.Context) {
+	var req residentLoginRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindNotFound || routing.KindOf(err) == routing.KindInvalid {
+			s.fail(c, invalidCredentials())
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Accounts.ResidentLogin(ctx(c), eid, req.Password); err != nil {
+		s.fail(c, err)
+		return
+	}
+	lang, _ := s.deps.Accounts.ResidentLang(ctx(c), eid)
+	s.startSession(c, Session{Kind: SessionResident, Subject: eid, Lang: lang})
+}
+
+func (s *Server) startSession(c *gin.Context, sess Session) {
+	token, out, err := s.deps.Accounts.NewSession(ctx(c), sess)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setSessionCookie(c, token, out.ExpiresAt)
+	c.JSON(http.StatusOK, sessionResponse{Subject: out.Subject, Role: out.Role, Lang: out.Lang, CSRFToken: out.CSRFToken, ExpiresAt: out.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")})
+}
+
+func (s *Server) logout(c *gin.Context) {
+	if token, err := c.Cookie(SessionCookie); err == nil {
+		_ = s.deps.Accounts.RevokeSession(ctx(c), token)
+	}
+	s.clearSessionCookie(c)
+	c.JSON(http.StatusOK, gin.H{"logged_out": true})
+}
+
+type meResponse struct {
+	EID       string              `json:"eid"`
+	Lang      string              `json:"lang"`
+	Documents []MaskedDocument    `json:"documents"`
+	Links     []model.AccountLink `json:"links"`
+	Status    string              `json:"status"`
+}
+
+func (s *Server) me(c *gin.Context) {
+	sess := currentSession(c)
+	docs, err := s.deps.Identities.Documents(ctx(c), sess.Subject)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	links, err := s.deps.Agent.ListLinks(ctx(c), sess.Subject)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	id, err := s.deps.Agent.GetEID(ctx(c), sess.Subject)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	lang, _ := s.deps.Accounts.ResidentLang(ctx(c), sess.Subject)
+	c.JSON(http.StatusOK, meResponse{EID: sess.Subject, Lang: lang, Documents: nonNil(docs), Links: nonNil(links), Status: id.Status})
+}
+
+type langRequest struct {
+	Lang string `json:"lang"`
+}
+
+func (s *Server) setLang(c *gin.Context) {
+	var req langRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Lang != "zh-CN" && req.Lang != "en" {
+		s.fail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
+		return
+	}
+	if err := s.deps.Accounts.SetResidentLang(ctx(c), currentSession(c).Subject, req.Lang); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"lang": req.Lang})
+}
+
+func (s *Server) myRoutes(c *gin.Context) {
+	routes, err := s.deps.Agent.GetRoutes(ctx(c), currentSession(c).Subject, "")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"routes": nonNil(routes)})
+}
+
+func (s *Server) myConsents(c *gin.Context) {
+	out, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"consents": nonNil(out)})
+}
+
+func (s *Server) grantConsent(c *gin.Context) {
+	out, err := s.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+	s.renderConsent(c, out, err)
+}
+
+func (s *Server) denyConsent(c *gin.Context) {
+	out, err := s.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+	s.renderConsent(c, out, err)
+}
+
+func (s *Server) revokeConsent(c *gin.Context) {
+	out, err := s.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
+	s.renderConsent(c, out, err)
+}
+
+func (s *Server) renderConsent(c *gin.Context, out *model.Consent, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) myAccess(c *gin.Context) {
+	f, err := accessFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f.EID = currentSession(c).Subject
+	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]accessView, len(recs))
+	for i, r := range recs {
+		out[i] = viewAccess(r, r.OfficialRef)
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
+}
+
+type proofResponse struct {
+	*routing.AccessProof
+	// Record lists the audited fields exactly as the leaf encodes them, so
+	// the browser recomputes the leaf hash before checking the path.
+	Leaf []string `json:"leaf_fields"`
+}
+
+func (s *Server) myAccessProof(c *gin.Context) {
+	rec, err := s.deps.Access.GetAccess(ctx(c), c.Param("id"))
+	if err != nil || rec.EID != currentSession(c).Subject {
+		if err == nil || routing.IsKind(err, routing.KindNotFound) {
+			s.failWith(c, routing.KindNotFound, "not_found", "no such access record")
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	p, err := s.deps.Anchorer.Proof(ctx(c), rec)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, proofResponse{AccessProof: p, Leaf: rec.LeafFields()})
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func itoa(v int) string { return strconv.Itoa(v) }
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz is red when any dependency check fails: the database, the
+// ledger, the event listener, or anchoring lagging past its bound.
+func (s *Server) readyz(c *gin.Context) {
+	var checks []Check
+	if s.deps.Ready != nil {
+		checks = s.deps.Ready(ctx(c))
+	}
+	if s.deps.Anchorer != nil {
+		st := s.deps.Anchorer.Status()
+		s.metrics.anchorLag.Set(st.Lag.Seconds())
+		chk := Check{Name: "anchoring", OK: true, Detail: "lag " + st.Lag.Round(1e6).String()}
+		if err := s.deps.Anchorer.Check(ctx(c)); err != nil {
+			chk.OK, chk.Detail = false, routing.MessageOf(err)
+		}
+		checks = append(checks, chk)
+	}
+	ready := true
+	for _, ch := range checks {
+		ready = ready && ch.OK
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	c.JSON(status, gin.H{"ready": ready, "checks": checks})
+}
+
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	return func(c *gin.Context) {
+		if s.deps.Anchorer != nil {
+			s.metrics.anchorLag.Set(s.deps.Anchorer.Status().Lag.Seconds())
+		}
+		h.ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+func (s *Server) openapi(c *gin.Context) {
+	c.Data(http.StatusOK, "application/yaml; charset=utf-8", s.cfg.OpenAPI)
+}
+
+func (s *Server) jwks(c *gin.Context) {
+	b, err := s.deps.Tickets.JWKS()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=60")
+	c.Data(http.StatusOK, "application/jwk-set+json", b)
+}
+
+// didResolutionContentType is the DIF Universal Resolver's media type.
+const didResolutionContentType = `application/ld+json;profile="https://w3id.org/did-resolution"`
+
+// resolveDID answers in the DIF Universal Resolver shape: didDocument,
+// didResolutionMetadata and didDocumentMetadata, with resolution errors
+// (invalidDid, notFound) in the metadata.
+func (s *Server) resolveDID(c *gin.Context) {
+	did := c.Param("did")
+	fail := func(status int, code, message string) {
+		c.Header("Content-Type", didResolutionContentType)
+		c.JSON(status, gin.H{
+			"@context":              "https://w3id.org/did-resolution/v1",
+			"didDocument":           nil,
+			"didResolutionMetadata": gin.H{"error": code, "errorMessage": message, "contentType": didResolutionContentType},
+			"didDocumentMetadata":   gin.H{},
+		})
+	}
+	if !model.ValidDID(did) {
+		fail(http.StatusBadRequest, "invalidDid", "not a did:eidgate identifier")
+		return
+	}
+	res, err := s.deps.Agent.ResolveDID(ctx(c), did)
+	if err != nil {
+		if routing.IsKind(err, routing.KindNotFound) {
+			fail(http.StatusNotFound, "notFound", "no such DID")
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if res.DIDDocumentMetadata.Deactivated {
+		// A deactivated DID still resolves, with the metadata saying so
+		// (DID Resolution §7.1), as the Universal Resolver answers 410.
+		status = http.StatusGone
+	}
+	c.Header("Content-Type", didResolutionContentType)
+	c.JSON(status, gin.H{
+		"@context":              "https://w3id.org/did-resolution/v1",
+		"didDocument":           res.DIDDocument,
+		"didResolutionMetadata": res.DIDResolutionMetadata,
+		"didDocumentMetadata":   res.DIDDocumentMetadata,
+	})
+}

@@ -1,0 +1,224 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is the gateway's HTTP configuration.
+type Config struct {
+	Logger *slog.Logger
+	// BodyLimit bounds request bodies (default 1 MiB); bulk import uploads
+	// have their own bound (ImportLimit, default 256 MiB).
+	BodyLimit   int64
+	ImportLimit int64
+	// DepartmentCAs are the CAs of the department organisations by MSP id;
+	// a client certificate chaining to one authenticates the department
+	// named by its eidgate.dept attribute.
+	DepartmentCAs map[string]*x509.CertPool
+	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
+	InsecureCookies bool
+	// Registry receives the gateway's metrics (nil: a private one).
+	Registry *prometheus.Registry
+	// Web serves the portal and console (/portal, /admin, /static), if set.
+	Web http.Handler
+	// OpenAPI is the API description served at /openapi.yaml.
+	OpenAPI []byte
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	engine  *gin.Engine
+	metrics *metrics
+}
+
+// New builds the server and registers every route.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.ImportLimit <= 0 {
+		cfg.ImportLimit = 256 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if deps.Clock == nil {
+		deps.Clock = routing.SystemClock{}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry)}
+	s.engine.ContextWithFallback = true
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.Use(s.requestContext, s.recover, s.securityHeaders)
+	s.engine.NoRoute(func(c *gin.Context) { s.failWith(c, routing.KindNotFound, "not_found", "no such endpoint") })
+	s.engine.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: requestID(c)}})
+	})
+	s.routes()
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Context keys.
+const (
+	ctxRequestID  = "eidgate.request_id"
+	ctxDepartment = "eidgate.department"
+	ctxOfficial   = "eidgate.official"
+	ctxAuth       = "eidgate.auth"
+	ctxSession    = "eidgate.session"
+	ctxErrorCode  = "eidgate.error_code"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// requestContext assigns the request id, measures and logs the request.
+// Only the route pattern is logged, never the raw path or query.
+func (s *Server) requestContext(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		id = newRequestID()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-Id", id)
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	elapsed := time.Since(start)
+	s.metrics.observe(c.Request.Method, route, status, elapsed)
+	attrs := []any{"request_id", id, "method", c.Request.Method, "route", route, "status", status, "ms", float64(elapsed.Microseconds()) / 1000}
+	if d := c.GetString(ctxDepartment); d != "" {
+		attrs = append(attrs, "department", d)
+	}
+	if code := c.GetString(ctxErrorCode); code != "" {
+		attrs = append(attrs, "code", code)
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(c.Request.Context(), level, "http request", attrs...)
+}
+
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic in handler", "request_id", requestID(c), "panic", fmt.Sprint(r))
+			s.failWith(c, routing.KindInternal, "internal", "internal error")
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
+// bind decodes a JSON body strictly: bounded size, one value, no unknown
+// fields; the error names the field.
+func (s *Server) bind(c *gin.Context, v any) bool {
+	ct := c.GetHeader("Content-Type")
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		s.fail(c, routing.Invalid("gateway", "body", "send the body as application/json"))
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
+			return false
+		}
+		s.fail(c, routing.Invalid("gateway", "body", "request body could not be read"))
+		return false
+	}
+	if err := decodeStrict(body, v); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return routing.Invalid("gateway", "body", "the body must hold exactly one JSON value")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return routing.Invalid("gateway", "body", "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return routing.Invalid("gateway", typeErr.Field, "field %s must be a %s", typeErr.Field, typeErr.Type.String())
+	case errors.As(err, &syntaxErr):
+		return routing.Invalid("gateway", "body", "malformed JSON at byte %d", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return routing.Invalid("gateway", f, "unknown field %s", f)
+	case errors.Is(err, io.EOF):
+		return routing.Invalid("gateway", "body", "a JSON body is required")
+	}
+	return routing.Invalid("gateway", "body", "malformed JSON")
+}
+
+// ctx returns the request context.
+func ctx(c *gin.Context) context.Context { return c.Request.Context() }

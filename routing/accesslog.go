@@ -1,0 +1,190 @@
+package routing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+)
+
+// DefaultGroupCommitMax bounds how many records one database transaction
+// takes.
+const DefaultGroupCommitMax = 256
+
+// AccessLog appends access records durably with group commit: concurrent
+// Append calls are gathered into one database transaction. A single
+// committer takes every request queued while the previous transaction was
+// in flight, so batches grow with load and a lone request waits for no
+// timer. Append returns only when the record is durable (or failed), so a
+// caller never issues a ticket for an unrecorded access.
+type AccessLog struct {
+	store AccessStore
+	clock Clock
+	max   int
+
+	reqs chan *appendReq
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu    sync.Mutex
+	stats GroupCommitStats
+}
+
+// GroupCommitStats describes the batching so far.
+type GroupCommitStats struct {
+	Transactions uint64
+	Records      uint64
+	Failures     uint64
+}
+
+type appendReq struct {
+	rec  *AccessRecord
+	done chan error
+}
+
+// NewAccessLog starts the committer; Close stops it.
+func NewAccessLog(store AccessStore, clock Clock, maxBatch int) *AccessLog {
+	if maxBatch <= 0 {
+		maxBatch = DefaultGroupCommitMax
+	}
+	l := &AccessLog{
+		store: store,
+		clock: clock,
+		max:   maxBatch,
+		reqs:  make(chan *appendReq, 4*maxBatch),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go l.run()
+	return l
+}
+
+// NewAccessID returns a fresh access record id.
+func NewAccessID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return "acc_" + hex.EncodeToString(b[:])
+}
+
+var errLogClosed = errors.New("access log closed")
+
+// Append makes rec durable. It fills ID and CreatedAt when empty and the
+// leaf hash, and returns a *Error: unavailable when the database cannot
+// take it, conflict (consent_uses_exhausted) when its consent use was
+// refused.
+func (l *AccessLog) Append(ctx context.Context, rec *AccessRecord) error {
+	const op = "routing.AccessLog.Append"
+	if rec.ID == "" {
+		rec.ID = NewAccessID()
+	}
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = l.clock.Now().UTC()
+	}
+	rec.ComputeLeafHash()
+	req := &appendReq{rec: rec, done: make(chan error, 1)}
+	select {
+	case l.reqs <- req:
+	case <-l.stop:
+		return Unavailable(op, "shutting_down", "the gateway is shutting down", errLogClosed)
+	case <-ctx.Done():
+		return Unavailable(op, "timeout", "the access record could not be queued in time", ctx.Err())
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The record may still become durable; without it the caller
+		// issues nothing, which keeps the rule "no ticket without record".
+		return Unavailable(op, "timeout", "the access record was not confirmed in time", ctx.Err())
+	}
+}
+
+// Stats returns the group-commit counters.
+func (l *AccessLog) Stats() GroupCommitStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stats
+}
+
+// Close stops taking records, commits what is queued and waits.
+func (l *AccessLog) Close() {
+	l.once.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+func (l *AccessLog) run() {
+	defer close(l.done)
+	batch := make([]*appendReq, 0, l.max)
+	for {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch[:0], r)
+		case <-l.stop:
+			l.drain()
+			return
+		}
+	fill:
+		for len(batch) < l.max {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+// drain commits whatever was queued before Close.
+func (l *AccessLog) drain() {
+	for {
+		batch := make([]*appendReq, 0, l.max)
+	fill:
+		for len(batch) < l.max {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *AccessLog) commit(batch []*appendReq) {
+	const op = "routing.AccessLog.Append"
+	recs := make([]*AccessRecord, len(batch))
+	for i, r := range batch {
+		recs[i] = r.rec
+	}
+	// The transaction must finish even if one caller gave up, or the
+	// others would be failed with it.
+	per, err := l.store.AppendAccess(context.Background(), recs)
+	l.mu.Lock()
+	l.stats.Transactions++
+	if err != nil {
+		l.stats.Failures++
+	} else {
+		l.stats.Records += uint64(len(recs))
+	}
+	l.mu.Unlock()
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			r.done <- Unavailable(op, "database_unavailable", "the access could not be recorded; no ticket was issued", err)
+		case i < len(per) && per[i] != nil:
+			r.done <- Wrap(op, per[i])
+		default:
+			r.done <- nil
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing/merkle"
+)
+
+// Anchoring defaults.
+const (
+	DefaultAnchorBatch    = 2000
+	DefaultAnchorInterval = 250 * time.Millisecond
+	DefaultLagBound       = 30 * time.Second
+	anchorLease           = "anchorer"
+)
+
+// AnchorSubmitter is the ledger side of anchoring: the block number is that
+// of the transaction that carried the call.
+type AnchorSubmitter interface {
+	AnchorAccessBatch(ctx context.Context, a model.AccessAnchor) (*model.AccessAnchor, uint64, error)
+	GetAnchor(ctx context.Context, batchID string) (*model.AccessAnchor, error)
+}
+
+// Anchorer moves access records onto the ledger as Merkle roots. Every
+// replica runs one; the holder of the database lease anchors, the others
+// only watch the lag. A batch is planned (its records assigned to it and
+// its root fixed) in the database before it is submitted, so a restart
+// resubmits exactly the same batch id and content, which the chaincode
+// accepts idempotently: every record is anchored exactly once.
+type Anchorer struct {
+	Store    AnchorStore
+	Ledger   AnchorSubmitter
+	Clock    Clock
+	Holder   string // this replica's lease holder name
+	MaxBatch int
+	Interval time.Duration
+	LagBound time.Duration
+	Logger   *slog.Logger
+
+	mu     sync.Mutex
+	status AnchorStatus
+}
+
+// AnchorStatus is the anchoring state a replica last observed.
+type AnchorStatus struct {
+	CheckedAt      time.Time // when the oldest unanchored record was last read
+	Oldest         time.Time // zero when everything is anchored
+	Lag            time.Duration
+	Leader         bool
+	LastBatch      string
+	LastBlock      uint64
+	LastAnchoredAt time.Time
+	Batches        uint64
+	Records        uint64
+	LastError      string
+}
+
+func (a *Anchorer) maxBatch() int {
+	if a.MaxBatch > 0 {
+		return a.MaxBatch
+	}
+	return DefaultAnchorBatch
+}
+
+func (a *Anchorer) interval() time.Duration {
+	if a.Interval > 0 {
+		return a.Interval
+	}
+	return DefaultAnchorInterval
+}
+
+func (a *Anchorer) lagBound() time.Duration {
+	if a.LagBound > 0 {
+		return a.LagBound
+	}
+	return DefaultLagBound
+}
+
+func (a *Anchorer) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+// Status returns the last observed state.
+func (a *Anchorer) Status() AnchorStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// Check fails closed when the oldest unanchored record is older than the
+// lag bound, or when the anchoring state has not been read for longer than
+// the bound (the database is unreachable), so no ticket is issued while
+// access records may not reach the chain.
+func (a *Anchorer) Check(context.Context) error {
+	const op = "routing.Anchorer.Check"
+	st := a.Status()
+	now := a.Clock.Now()
+	bound := a.lagBound()
+	if st.CheckedAt.IsZero() {
+		return Unavailable(op, "anchoring_unknown", "anchoring state not known yet; try again shortly", nil)
+	}
+	if now.Sub(st.CheckedAt) > bound {
+		return Unavailable(op, "anchoring_unknown", "anchoring state could not be read recently; no ticket is issued", errors.New(st.LastError))
+	}
+	if !st.Oldest.IsZero() && now.Sub(st.Oldest) > bound {
+		return Unavailable(op, "anchoring_lag", fmt.Sprintf("access records are not anchored on the ledger within %s; no ticket is issued", bound), nil)
+	}
+	return nil
+}
+
+// Run anchors until ctx ends.
+func (a *Anchorer) Run(ctx context.Context) error {
+	t := time.NewTicker(a.interval())
+	defer t.Stop()
+	for {
+		a.Step(ctx)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Step does one round: refresh the lag, and when holding the lease,
+// resubmit pending batches and anchor new ones.
+func (a *Anchorer) Step(ctx context.Context) {
+	lease := 3 * a.interval()
+	if lease < 2*time.Second {
+		lease = 2 * time.Second
+	}
+	leader, err := a.Store.AcquireLease(ctx, anchorLease, a.Holder, lease)
+	if err != nil {
+		a.fail("lease", err)
+	} else {
+		a.mu.Lock()
+		a.status.Leader = leader
+		a.mu.Unlock()
+	}
+	if leader {
+		if err := a.anchorAll(ctx); err != nil {
+			a.fail("anchor", err)
+		}
+	}
+	a.refresh(ctx)
+}
+
+func (a *Anchorer) fail(what string, err error) {
+	a.logger().Warn("anchoring step failed", "step", what, "err", err)
+	a.mu.Lock()
+	a.status.LastError = what + ": " + err.Error()
+	a.mu.Unlock()
+}
+
+func (a *Anchorer) refresh(ctx context.Context) {
+	oldest, ok, err := a.Store.OldestUnanchored(ctx)
+	if err != nil {
+		a.fail("lag", err)
+		return
+	}
+	now := a.Clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status.CheckedAt = now
+	if ok {
+		a.status.Oldest = oldest
+		a.status.Lag = now.Sub(oldest)
+	} else {
+		a.status.Oldest, a.status.Lag = time.Time{}, 0
+	}
+}
+
+// anchorAll submits pending batches first (a restart resumes them), then
+// plans and submits new batches until nothing is left, bounded per round.
+func (a *Anchorer) anchorAll(ctx context.Context) error {
+	pending, err := a.Store.PendingBatches(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range pending {
+		if err := a.submit(ctx, &pending[i]); err != nil {
+			return err
+		}
+	}
+	for range 16 {
+		b, err := a.Store.PlanBatch(ctx, a.maxBatch(), a.plan)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return nil
+		}
+		if err := a.submit(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plan fixes a batch's content from its records (in sequence order).
+func (a *Anchorer) plan(recs []AccessRecord) (*AnchorBatch, error) {
+	if len(recs) == 0 {
+		return nil, errors.New("empty batch")
+	}
+	hashes := make([]merkle.Hash, len(recs))
+	uses := map[string]uint64{}
+	for i := range recs {
+		h, err := merkle.ParseHash(recs[i].LeafHash)
+		if err != nil {
+			return nil, fmt.Errorf("record %s has no valid leaf hash: %w", recs[i].ID, err)
+		}
+		hashes[i] = h
+		if recs[i].Outcome == OutcomeIssued && recs[i].ConsentID != "" {
+			uses[recs[i].ConsentID]++
+		}
+	}
+	root := merkle.RootFromHashes(hashes)
+	first, last := recs[0].Seq, recs[len(recs)-1].Seq
+	b := &AnchorBatch{
+		ID:       fmt.Sprintf("ab-%d-%d-%s", first, last, root.String()[:12]),
+		FirstSeq: first, LastSeq: last, Count: len(recs),
+		MerkleRoot: root.String(), Status: BatchPending, CreatedAt: a.Clock.Now().UTC(),
+	}
+	ids := make([]string, 0, len(uses))
+	for id := range uses {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		b.ConsentUses = append(b.ConsentUses, model.ConsentUse{ConsentID: id, Uses: uses[id]})
+	}
+	return b, nil
+}
+
+func (a *Anchorer) submit(ctx context.Context, b *AnchorBatch) error {
+	anchor := model.AccessAnchor{
+		BatchID: b.ID, MerkleRoot: b.MerkleRoot, Count: uint64(b.Count),
+		FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, ConsentUses: b.ConsentUses,
+	}
+	got, block, err := a.Ledger.AnchorAccessBatch(ctx, anchor)
+	if err != nil {
+		return fmt.Errorf("anchor batch %s: %w", b.ID, err)
+	}
+	if got.MerkleRoot != b.MerkleRoot || got.Count != uint64(b.Count) {
+		return fmt.Errorf("anchor batch %s: the ledger holds different content for this batch id", b.ID)
+	}
+	now := a.Clock.Now().UTC()
+	if err := a.Store.MarkAnchored(ctx, b.ID, got.TxID, block, now); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.status.LastBatch, a.status.LastBlock, a.status.LastAnchoredAt = b.ID, block, now
+	a.status.Batches++
+	a.status.Records += uint64(b.Count)
+	a.status.LastError = ""
+	a.mu.Unlock()
+	a.logger().Info("access records anchored", "batch", b.ID, "records", b.Count, "block", block)
+	return nil
+}
+
+// AccessProof is what a resident's browser needs to check that an access
+// record is anchored: the record's leaf hash, the audit path, and the
+// anchor as read from the ledger (not from the database).
+type AccessProof struct {
+	AccessID string                 `json:"access_id"`
+	BatchID  string                 `json:"batch_id"`
+	TxID     string                 `json:"tx_id"`
+	Block    uint64                 `json:"block"`
+	Proof    *merkle.InclusionProof `json:"proof"`
+	Anchor   *model.AccessAnchor    `json:"anchor"`
+	Verified bool                   `json:"verified"`
+}
+
+// Proof builds the inclusion proof of an access record and checks it
+// against the anchor on the ledger. A record not yet anchored is a
+// not_found with code "not_anchored".
+func (a *Anchorer) Proof(ctx context.Context, rec *AccessRecord) (*AccessProof, error) {
+	const op = "routing.Anchorer.Proof"
+	if rec.BatchID == "" || rec.AnchorTxID == "" {
+		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "this access is not anchored on the ledger yet"}).WithCode("not_anchored")
+	}
+	leaves, err := a.Store.BatchLeaves(ctx, rec.BatchID)
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	hashes := make([]merkle.Hash, len(leaves))
+	index := -1
+	for i, l := range leaves {
+		h, err := merkle.ParseHash(l)
+		if err != nil {
+			return nil, Wrap(op, err)
+		}
+		hashes[i] = h
+		if l == rec.LeafHash {
+			index = i
+		}
+	}
+	if index < 0 {
+		return nil, Errorf(KindInternal, op, "record is missing from its batch")
+	}
+	proof, err := merkle.NewInclusionProof(hashes, uint64(index))
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	anchor, err := a.Ledger.GetAnchor(ctx, rec.BatchID)
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	root, err := merkle.ParseHash(anchor.MerkleRoot)
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	return &AccessProof{
+		AccessID: rec.ID, BatchID: rec.BatchID, TxID: rec.AnchorTxID, Block: rec.AnchorBlock,
+		Proof: proof, Anchor: anchor, Verified: proof.Verify(root, anchor.Count),
+	}, nil
+}

@@ -1,0 +1,165 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/eidgate/eidgate/routing/merkle"
+)
+
+func appendN(t *testing.T, e *env, n int, outcome, consent string) []*AccessRecord {
+	t.Helper()
+	var out []*AccessRecord
+	for range n {
+		r := &AccessRecord{Requester: "hrss", Official: "o", EID: eidAlice, DataType: "edu.degree", Purpose: "employment", Outcome: outcome, ConsentID: consent, UseConsent: consent != ""}
+		if err := e.log.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
+	e := newEnv(t)
+	e.anchorer.MaxBatch = 7
+	cid := e.grant(t, eidAlice, "hrss", "*", 0)
+	appendN(t, e, 10, OutcomeIssued, cid)
+	appendN(t, e, 5, OutcomePolicyDenied, "")
+	e.anchorer.Step(context.Background())
+
+	batches := map[string]bool{}
+	for _, r := range e.store.recs {
+		if r.BatchID == "" || r.AnchorTxID == "" {
+			t.Fatalf("record %d not anchored", r.Seq)
+		}
+		batches[r.BatchID] = true
+	}
+	if len(batches) != 3 { // 7 + 7 + 1
+		t.Fatalf("%d batches", len(batches))
+	}
+	var uses uint64
+	for id := range batches {
+		a, err := e.ledger.GetAnchor(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves, _ := e.store.BatchLeaves(context.Background(), id)
+		hashes := make([]merkle.Hash, len(leaves))
+		for i, l := range leaves {
+			hashes[i], _ = merkle.ParseHash(l)
+		}
+		if merkle.RootFromHashes(hashes).String() != a.MerkleRoot || a.Count != uint64(len(leaves)) {
+			t.Fatalf("anchor %s root/count do not match its records", id)
+		}
+		for _, u := range a.ConsentUses {
+			if u.ConsentID == cid {
+				uses += u.Uses
+			}
+		}
+	}
+	if uses != 10 {
+		t.Fatalf("anchored consent uses %d, want 10 (only issued accesses count)", uses)
+	}
+	if err := e.anchorer.Check(context.Background()); err != nil {
+		t.Fatalf("gate after anchoring: %v", err)
+	}
+}
+
+func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
+	e := newEnv(t)
+	appendN(t, e, 4, OutcomePolicyDenied, "")
+	// The ledger is down: the batch is planned but not confirmed.
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = errors.New("peer unreachable")
+	e.ledger.mu.Unlock()
+	e.anchorer.Step(context.Background())
+	pending, _ := e.store.PendingBatches(context.Background())
+	if len(pending) != 1 {
+		t.Fatalf("pending %d", len(pending))
+	}
+	// More records arrive; the pending batch must keep its content.
+	appendN(t, e, 3, OutcomePolicyDenied, "")
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = nil
+	e.ledger.mu.Unlock()
+	// A fresh anchorer (a restart) resumes.
+	restarted := &Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
+	restarted.Step(context.Background())
+	a, err := e.ledger.GetAnchor(context.Background(), pending[0].ID)
+	if err != nil || a.Count != 4 || a.MerkleRoot != pending[0].MerkleRoot {
+		t.Fatalf("resumed anchor %+v %v", a, err)
+	}
+	// Submitting the same batch again is accepted idempotently.
+	if _, _, err := e.ledger.AnchorAccessBatch(context.Background(), *a); err != nil {
+		t.Fatalf("idempotent resubmission refused: %v", err)
+	}
+	for _, r := range e.store.recs {
+		if r.AnchorTxID == "" {
+			t.Fatalf("record %d left unanchored", r.Seq)
+		}
+	}
+}
+
+func TestLagGateFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.anchorer.LagBound = 30 * time.Second
+	if err := e.anchorer.Check(context.Background()); CodeOf(err) != "anchoring_unknown" {
+		t.Fatalf("before the first step: %v", err)
+	}
+	e.grant(t, eidAlice, "hrss", "*", 0)
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = errors.New("ledger down")
+	e.ledger.mu.Unlock()
+	appendN(t, e, 1, OutcomePolicyDenied, "")
+	e.anchorer.Step(context.Background())
+	if err := e.anchorer.Check(context.Background()); err != nil {
+		t.Fatalf("fresh unanchored record should pass: %v", err)
+	}
+	e.clock.Advance(31 * time.Second)
+	e.anchorer.Step(context.Background())
+	err := e.anchorer.Check(context.Background())
+	if CodeOf(err) != "anchoring_lag" {
+		t.Fatalf("lagging: %v", err)
+	}
+	e.resolver.Gate = e.anchorer
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); CodeOf(err) != "anchoring_lag" || e.tickets.count() != 0 {
+		t.Fatalf("resolve while anchoring lags: %v", err)
+	}
+	// The database stops answering: the state goes stale and the gate stays shut.
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = nil
+	e.ledger.mu.Unlock()
+	e.store.mu.Lock()
+	e.store.fail = errors.New("db down")
+	e.store.mu.Unlock()
+	e.clock.Advance(31 * time.Second)
+	e.anchorer.Step(context.Background())
+	if err := e.anchorer.Check(context.Background()); CodeOf(err) != "anchoring_unknown" {
+		t.Fatalf("stale state: %v", err)
+	}
+}
+
+func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
+	e := newEnv(t)
+	recs := appendN(t, e, 6, OutcomePolicyDenied, "")
+	if _, err := e.anchorer.Proof(context.Background(), recs[0]); CodeOf(err) != "not_anchored" {
+		t.Fatalf("proof before anchoring: %v", err)
+	}
+	e.anchorer.Step(context.Background())
+	for _, r := range recs {
+		stored, _ := e.store.GetAccess(context.Background(), r.ID)
+		p, err := e.anchorer.Proof(context.Background(), stored)
+		if err != nil || !p.Verified || p.Proof.TreeSize != 6 {
+			t.Fatalf("proof of %s: %+v %v", r.ID, p, err)
+		}
+		// The leaf commits to the record's audited fields.
+		stored.OfficialRef = "official-someone-else"
+		stored.ComputeLeafHash()
+		if stored.LeafHash == p.Proof.LeafHash.String() {
+			t.Fatal("changing the official's pseudonym does not change the leaf")
+		}
+	}
+}

@@ -1,0 +1,240 @@
+package routing
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// Limits of a consent request.
+const (
+	MaxConsentValidity = 366 * 24 * time.Hour
+	MinConsentValidity = time.Minute
+)
+
+// ConsentService moves consents through their states on the ledger on
+// behalf of departments (request) and residents (grant, deny, revoke), and
+// drops the cached consents of the eID as soon as a transition commits, so
+// the next resolve on this replica sees it at once; other replicas drop
+// theirs when the chaincode event arrives.
+type ConsentService struct {
+	Ledger ConsentLedger
+	Dir    *Directory
+	Clock  Clock
+	Logger *slog.Logger
+}
+
+// ConsentDraft is a department's consent request.
+type ConsentDraft struct {
+	EID         string
+	Provider    string // department id or "*"
+	DataTypes   []string
+	PurposeCode string
+	PurposeText string
+	ValidFrom   time.Time // zero = now
+	ValidUntil  time.Time
+	MaxUses     uint64
+}
+
+const opConsent = "routing.Consent"
+
+// Request opens a consent request by department requester.
+func (s *ConsentService) Request(ctx context.Context, requester string, d ConsentDraft) (*model.Consent, error) {
+	now := s.Clock.Now().UTC()
+	if d.ValidFrom.IsZero() {
+		d.ValidFrom = now
+	}
+	if d.Provider == "" {
+		d.Provider = model.ProviderAny
+	}
+	switch {
+	case !model.ValidDID(d.EID):
+		return nil, Invalid(opConsent, "eid", "eid must be a did:eidgate: identifier")
+	case len(d.DataTypes) == 0:
+		return nil, Invalid(opConsent, "data_types", "name at least one data type")
+	case d.ValidUntil.IsZero():
+		return nil, Invalid(opConsent, "valid_until", "valid_until is required")
+	case !d.ValidUntil.After(now):
+		return nil, Invalid(opConsent, "valid_until", "valid_until must be in the future")
+	case !d.ValidUntil.After(d.ValidFrom.Add(MinConsentValidity)):
+		return nil, Invalid(opConsent, "valid_until", "the consent must be valid for at least a minute")
+	case d.ValidUntil.Sub(d.ValidFrom) > MaxConsentValidity:
+		return nil, Invalid(opConsent, "valid_until", "a consent may last at most 366 days")
+	case d.ValidFrom.Before(now.Add(-time.Hour)):
+		return nil, Invalid(opConsent, "valid_from", "valid_from must not be in the past")
+	}
+	for i, dt := range d.DataTypes {
+		if _, err := s.Dir.DataType(ctx, dt); err != nil {
+			if IsKind(err, KindNotFound) {
+				return nil, Invalid(opConsent, "data_types", "data_types[%d]: unknown data type %s", i, dt)
+			}
+			return nil, Wrap(opConsent, err)
+		}
+	}
+	if d.Provider != model.ProviderAny {
+		if _, err := s.Dir.Department(ctx, d.Provider); err != nil {
+			if IsKind(err, KindNotFound) {
+				return nil, Invalid(opConsent, "provider", "unknown provider department")
+			}
+			return nil, Wrap(opConsent, err)
+		}
+	}
+	c, err := s.Ledger.RequestConsent(ctx, model.ConsentRequest{
+		EID: d.EID, Requester: requester, Provider: d.Provider, DataTypes: d.DataTypes,
+		PurposeCode: d.PurposeCode, PurposeText: d.PurposeText,
+		ValidFrom: d.ValidFrom.Format(time.RFC3339), ValidUntil: d.ValidUntil.Format(time.RFC3339),
+		MaxUses: d.MaxUses,
+	})
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	s.invalidate(ctx, c)
+	return c, nil
+}
+
+// ForResident returns a consent only when it belongs to the resident; for
+// anyone else it does not exist.
+func (s *ConsentService) ForResident(ctx context.Context, eid, id string) (*model.Consent, error) {
+	if !model.ValidConsentID(id) {
+		return nil, Invalid(opConsent, "id", "not a consent id")
+	}
+	c, err := s.Ledger.GetConsent(ctx, id)
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	if c.EID != eid {
+		return nil, Errorf(KindNotFound, opConsent, "consent not found")
+	}
+	return c, nil
+}
+
+// ForDepartment returns a consent when the department is its requester or
+// its named provider.
+func (s *ConsentService) ForDepartment(ctx context.Context, dept, id string) (*model.Consent, error) {
+	if !model.ValidConsentID(id) {
+		return nil, Invalid(opConsent, "id", "not a consent id")
+	}
+	c, err := s.Ledger.GetConsent(ctx, id)
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	if c.Requester != dept && c.Provider != dept {
+		return nil, Errorf(KindNotFound, opConsent, "consent not found")
+	}
+	return c, nil
+}
+
+// Grant grants a request the resident owns.
+func (s *ConsentService) Grant(ctx context.Context, eid, id, method string) (*model.Consent, error) {
+	return s.decide(ctx, eid, id, model.ConsentRequested, "granted", func() (*model.Consent, error) {
+		return s.Ledger.GrantConsent(ctx, id, method)
+	})
+}
+
+// Deny denies a request the resident owns.
+func (s *ConsentService) Deny(ctx context.Context, eid, id, method string) (*model.Consent, error) {
+	return s.decide(ctx, eid, id, model.ConsentRequested, "denied", func() (*model.Consent, error) {
+		return s.Ledger.DenyConsent(ctx, id, method)
+	})
+}
+
+// Revoke revokes an active consent the resident owns; once it returns, no
+// resolve on this replica uses the consent, and other replicas stop within
+// the event delivery time.
+func (s *ConsentService) Revoke(ctx context.Context, eid, id string) (*model.Consent, error) {
+	return s.decide(ctx, eid, id, model.ConsentActive, "revoked", func() (*model.Consent, error) {
+		return s.Ledger.RevokeConsent(ctx, id)
+	})
+}
+
+func (s *ConsentService) decide(ctx context.Context, eid, id, from, verb string, do func() (*model.Consent, error)) (*model.Consent, error) {
+	c, err := s.ForResident(ctx, eid, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != from {
+		return nil, (&Error{Kind: KindConflict, Op: opConsent,
+			Message: "a " + c.Status + " consent cannot be " + verb}).WithCode("consent_state")
+	}
+	out, err := do()
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	s.invalidate(ctx, out)
+	return out, nil
+}
+
+func (s *ConsentService) invalidate(ctx context.Context, c *model.Consent) {
+	if err := s.Dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}}); err != nil && s.Logger != nil {
+		s.Logger.Warn("cache invalidation failed; entries expire by TTL", "err", err)
+	}
+}
+
+// ConsentView is a consent with its effective state: a consent whose
+// validity ended shows as expired even before the ledger was told.
+type ConsentView struct {
+	model.Consent
+	EffectiveStatus string `json:"effective_status"`
+	UsesCounted     uint64 `json:"uses_counted"`
+}
+
+// ListForResident returns the resident's consents, newest first, and asks
+// the ledger to expire those whose validity ended (in the background of
+// the request: the answer already shows them as expired).
+func (s *ConsentService) ListForResident(ctx context.Context, eid string) ([]ConsentView, error) {
+	cs, err := s.Ledger.ListConsentsByEID(ctx, eid)
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	return s.views(ctx, cs), nil
+}
+
+// ListForRequester returns the consents a department requested.
+func (s *ConsentService) ListForRequester(ctx context.Context, dept string) ([]ConsentView, error) {
+	cs, err := s.Ledger.ListConsentsByRequester(ctx, dept)
+	if err != nil {
+		return nil, Wrap(opConsent, err)
+	}
+	return s.views(ctx, cs), nil
+}
+
+func (s *ConsentService) views(ctx context.Context, cs []model.Consent) []ConsentView {
+	now := s.Clock.Now()
+	var due []string
+	out := make([]ConsentView, len(cs))
+	for i, c := range cs {
+		out[i] = ConsentView{Consent: c, EffectiveStatus: c.Status}
+		if c.Status == model.ConsentActive || c.Status == model.ConsentRequested {
+			if until, err := model.ParseTime(c.ValidUntil); err == nil && now.After(until) {
+				out[i].EffectiveStatus = model.ConsentExpired
+				due = append(due, c.ID)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].RequestedAt > out[j].RequestedAt })
+	if len(due) > 0 {
+		go s.expire(context.WithoutCancel(ctx), due)
+	}
+	return out
+}
+
+func (s *ConsentService) expire(ctx context.Context, ids []string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := s.Ledger.ExpireConsents(ctx, ids); err != nil && s.Logger != nil {
+		s.Logger.Warn("expiring consents on the ledger failed", "count", len(ids), "err", err)
+	}
+}
+
+// ParseProvider normalises a provider field ("", "any", "*" → "*").
+func ParseProvider(p string) string {
+	switch strings.TrimSpace(p) {
+	case "", "*", "any":
+		return model.ProviderAny
+	}
+	return strings.TrimSpace(p)
+}

@@ -1,0 +1,216 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// EIDLedger reads eIDs.
+type EIDLedger interface {
+	GetEID(ctx context.Context, eid string) (*model.Identity, error)
+}
+
+// Cache keys. Every reader and every invalidation goes through these, so
+// a change on the ledger drops exactly the entries it affects.
+func keyDepartment(id string) string     { return "dept:" + id }
+func keyDataType(code string) string     { return "dt:" + code }
+func keyEID(eid string) string           { return "eid:" + eid }
+func keyRoutes(eid string) string        { return "routes:" + eid }
+func keyConsents(eid string) string      { return "consents:" + eid }
+func keyDepartments() string             { return "depts" }
+func keyDataTypes() string               { return "dts" }
+func keyLink(dept, hash string) string   { return "link:" + dept + ":" + hash }
+func keyConsent(id string) string        { return "consent:" + id }
+func keyIndexKV(kv, value string) string { return "idx:" + kv + ":" + value }
+
+// CacheKeyIndex is the cache key of a blinded document index (used by the
+// mapping service, invalidated here when the index changes on the ledger).
+func CacheKeyIndex(keyVersion, value string) string { return keyIndexKV(keyVersion, value) }
+
+// CacheKeyLink is the cache key of a department account link.
+func CacheKeyLink(department, accountHash string) string { return keyLink(department, accountHash) }
+
+// Default cache lifetimes. Invalidation comes from chaincode events; the
+// TTL only bounds how long a missed event could leave an entry stale.
+const (
+	DefaultCacheTTL = 5 * time.Minute
+	// tombstoneWindow is how long after an invalidation a load that started
+	// before it may not fill the cache with what it read.
+	tombstoneWindow = 2 * time.Second
+)
+
+// Directory is the cached read side of the ledger used on the resolve
+// path: departments, data types, eIDs, routes and consents.
+type Directory struct {
+	Registry RegistryLedger
+	EIDs     EIDLedger
+	Routes   RouteLedger
+	Consents ConsentLedger
+	Cache    Cache
+	TTL      time.Duration
+	Clock    Clock
+	Logger   *slog.Logger
+
+	mu         sync.Mutex
+	tombstones map[string]time.Time
+}
+
+func (d *Directory) ttl() time.Duration {
+	if d.TTL > 0 {
+		return d.TTL
+	}
+	return DefaultCacheTTL
+}
+
+func (d *Directory) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// cached returns the value under key, loading and caching it on a miss. A
+// cache that fails is skipped: the ledger stays the source of truth.
+func cached[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+	if b, ok, err := d.Cache.Get(ctx, key); err == nil && ok {
+		var v T
+		if json.Unmarshal(b, &v) == nil {
+			return v, nil
+		}
+	} else if err != nil {
+		d.logger().Debug("cache read failed; reading the ledger", "key_kind", keyKind(key), "err", err)
+	}
+	started := d.Clock.Now()
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	if d.invalidatedSince(key, started) {
+		return v, nil
+	}
+	if b, err := json.Marshal(v); err == nil {
+		if err := d.Cache.Set(ctx, key, b, d.ttl()); err != nil {
+			d.logger().Debug("cache write failed", "key_kind", keyKind(key), "err", err)
+		}
+	}
+	return v, nil
+}
+
+func keyKind(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == ':' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+func (d *Directory) invalidatedSince(key string, t time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.tombstones[key]
+	return ok && !at.Before(t.Add(-time.Millisecond))
+}
+
+// Department returns a registered department.
+func (d *Directory) Department(ctx context.Context, id string) (*model.Department, error) {
+	return cached(ctx, d, keyDepartment(id), func() (*model.Department, error) {
+		return d.Registry.GetDepartment(ctx, id)
+	})
+}
+
+// Departments lists every department.
+func (d *Directory) Departments(ctx context.Context) ([]model.Department, error) {
+	return cached(ctx, d, keyDepartments(), func() ([]model.Department, error) {
+		return d.Registry.ListDepartments(ctx)
+	})
+}
+
+// DataType returns a registered data type.
+func (d *Directory) DataType(ctx context.Context, code string) (*model.DataType, error) {
+	return cached(ctx, d, keyDataType(code), func() (*model.DataType, error) {
+		return d.Registry.GetDataType(ctx, code)
+	})
+}
+
+// DataTypes lists every data type.
+func (d *Directory) DataTypes(ctx context.Context) ([]model.DataType, error) {
+	return cached(ctx, d, keyDataTypes(), func() ([]model.DataType, error) {
+		return d.Registry.ListDataTypes(ctx)
+	})
+}
+
+// EID returns an eID record.
+func (d *Directory) EID(ctx context.Context, eid string) (*model.Identity, error) {
+	return cached(ctx, d, keyEID(eid), func() (*model.Identity, error) {
+		return d.EIDs.GetEID(ctx, eid)
+	})
+}
+
+// RoutesOf returns every route entry of an eID (all data types).
+func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
+	return cached(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
+		return d.Routes.GetRoutes(ctx, eid, "")
+	})
+}
+
+// ConsentsOf returns every consent of an eID.
+func (d *Directory) ConsentsOf(ctx context.Context, eid string) ([]model.Consent, error) {
+	return cached(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
+		return d.Consents.ListConsentsByEID(ctx, eid)
+	})
+}
+
+// Invalidate drops the entries a committed change set affects. It is
+// called for every chaincode event on every replica, and synchronously by
+// the replica that made the change.
+func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
+	var keys []string
+	for _, c := range cs.Changes {
+		switch c.Kind {
+		case model.KindDepartment:
+			keys = append(keys, keyDepartment(c.ID), keyDepartments())
+		case model.KindDataType:
+			keys = append(keys, keyDataType(c.ID), keyDataTypes())
+		case model.KindEID:
+			keys = append(keys, keyEID(c.ID), keyRoutes(c.ID), keyConsents(c.ID))
+			if c.EID != "" {
+				keys = append(keys, keyEID(c.EID), keyRoutes(c.EID), keyConsents(c.EID))
+			}
+		case model.KindIndex:
+			keys = append(keys, keyIndexKV(c.KeyVersion, c.Value))
+			if c.EID != "" {
+				keys = append(keys, keyEID(c.EID))
+			}
+		case model.KindLink:
+			keys = append(keys, keyLink(c.Department, c.Value))
+		case model.KindRoute:
+			keys = append(keys, keyRoutes(c.EID))
+		case model.KindConsent:
+			keys = append(keys, keyConsents(c.EID), keyConsent(c.ID))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	now := d.Clock.Now()
+	d.mu.Lock()
+	if d.tombstones == nil {
+		d.tombstones = map[string]time.Time{}
+	}
+	for k, at := range d.tombstones {
+		if now.Sub(at) > tombstoneWindow {
+			delete(d.tombstones, k)
+		}
+	}
+	for _, k := range keys {
+		d.tombstones[k] = now
+	}
+	d.mu.Unlock()
+	return d.Cache.Delete(ctx, keys...)
+}

@@ -1,0 +1,382 @@
+package routing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sort"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// Gate is checked before anything is issued; the anchorer's lag bound is
+// one (when anchoring lags, no ticket is issued).
+type Gate interface {
+	Check(ctx context.Context) error
+}
+
+// DocumentSubject names a resident by an identity document.
+type DocumentSubject struct {
+	Type    string
+	Number  string // never logged; see mapping for masking
+	Country string
+}
+
+// ResolveRequest is "department Requester needs DataType about a resident
+// for Purpose".
+type ResolveRequest struct {
+	Requester string
+	Official  string
+	RequestID string
+
+	// Exactly one of EID and Document names the resident.
+	EID      string
+	Document *DocumentSubject
+
+	DataType    string
+	Purpose     string
+	PurposeText string // used when a consent request has to be created
+	ConsentID   string // optional: the consent to use
+	Provider    string // optional: the provider department to use
+}
+
+// ProviderRef is where the data lives.
+type ProviderRef struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+}
+
+// ResolveResult is a granted resolve.
+type ResolveResult struct {
+	AccessID      string      `json:"access_id"`
+	EID           string      `json:"eid"`
+	DataType      string      `json:"data_type"`
+	Provider      ProviderRef `json:"provider"`
+	Digest        string      `json:"digest"`
+	RouteVersion  uint64      `json:"route_version"`
+	Schema        string      `json:"schema"`
+	ConsentID     string      `json:"consent_id"`
+	PolicyVersion int64       `json:"policy_version"`
+	Ticket        string      `json:"ticket"`
+	TicketID      string      `json:"ticket_id"`
+	ExpiresAt     time.Time   `json:"ticket_expires_at"`
+}
+
+// Resolver runs the resolve flow of DESIGN.md: mapping → policy → consent →
+// route → durable access record → ticket.
+type Resolver struct {
+	Dir      *Directory
+	Mapper   SubjectMapper
+	Policy   Policy
+	Consents ConsentLedger // to open a consent request when none exists
+	Log      *AccessLog
+	Gate     Gate
+	Tickets  TicketIssuer
+	Clock    Clock
+	// PseudonymKey keys OfficialPseudonym.
+	PseudonymKey []byte
+	// ConsentRequestValidity is how long an automatically opened consent
+	// request would stay valid once granted (default 30 days).
+	ConsentRequestValidity time.Duration
+}
+
+const opResolve = "routing.Resolve"
+
+// Resolve answers a department's request. Every outcome after validation
+// leaves a durable access record; a ticket is returned only for a record
+// that is durable.
+func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveResult, error) {
+	if err := validateResolve(req); err != nil {
+		return nil, err
+	}
+	// Fail closed before doing any work when anchoring lags.
+	if r.Gate != nil {
+		if err := r.Gate.Check(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := r.Clock.Now().UTC()
+	rec := &AccessRecord{
+		RequestID: req.RequestID, Requester: req.Requester, Official: req.Official,
+		OfficialRef: OfficialPseudonym(r.PseudonymKey, req.Requester, req.Official),
+		DataType:    req.DataType, Purpose: req.Purpose, CreatedAt: now,
+	}
+
+	// 1. Mapping.
+	eid, err := r.subject(ctx, req)
+	if err != nil {
+		if IsKind(err, KindNotFound) {
+			rec.Outcome, rec.Reason = OutcomeSubjectUnknown, "no eID for this subject"
+			if lerr := r.Log.Append(ctx, rec); lerr != nil {
+				return nil, lerr
+			}
+			return nil, (&Error{Kind: KindNotFound, Op: opResolve, Message: "no resident is known for this subject"}).WithCode("subject_not_found")
+		}
+		return nil, err
+	}
+	rec.EID = eid
+
+	// 2. Policy.
+	dec, err := r.Policy.Decide(ctx, req.Requester, req.DataType, req.Purpose)
+	if err != nil {
+		return nil, Wrap(opResolve, err)
+	}
+	rec.PolicyVersion = dec.Version
+	if !dec.Allowed {
+		rec.Outcome, rec.Reason = OutcomePolicyDenied, dec.Reason
+		if lerr := r.Log.Append(ctx, rec); lerr != nil {
+			return nil, lerr
+		}
+		return nil, (&Error{Kind: KindForbidden, Op: opResolve,
+			Message: "policy does not allow " + req.Requester + " to request " + req.DataType + " for purpose " + req.Purpose,
+			Details: map[string]string{"policy_version": itoa(dec.Version)}}).WithCode("policy_denied")
+	}
+
+	// 3. Consent.
+	consents, err := r.Dir.ConsentsOf(ctx, eid)
+	if err != nil {
+		return nil, Wrap(opResolve, err)
+	}
+	usable := usableConsents(consents, req, now)
+	if len(usable) == 0 {
+		return nil, r.consentRequired(ctx, rec, req, consents, now)
+	}
+
+	// 4. Route.
+	route, provider, consent, err := r.pickRoute(ctx, eid, req, usable)
+	if err != nil {
+		return nil, err
+	}
+	if route == nil {
+		rec.Outcome, rec.Reason = OutcomeNoRoute, "no valid route entry from an active provider"
+		rec.ConsentID = usable[0].ID
+		if lerr := r.Log.Append(ctx, rec); lerr != nil {
+			return nil, lerr
+		}
+		return nil, (&Error{Kind: KindNotFound, Op: opResolve, Message: "no department holds " + req.DataType + " for this resident"}).WithCode("no_route")
+	}
+
+	// 5. Durable access record, counting the consent use in the same
+	// transaction.
+	jti := newTicketID()
+	rec.Outcome = OutcomeIssued
+	rec.Provider = provider.ID
+	rec.ConsentID = consent.ID
+	rec.UseConsent = true
+	rec.ConsentMaxUses = consent.MaxUses
+	rec.TicketID = jti
+	rec.Digest = route.Digest
+	rec.RouteVersion = route.Version
+	if err := r.Log.Append(ctx, rec); err != nil {
+		if CodeOf(err) == "consent_uses_exhausted" {
+			return nil, (&Error{Kind: KindConsentRequired, Op: opResolve, Message: "the consent has no uses left",
+				Details: map[string]string{"consent_id": consent.ID}}).WithCode("consent_required")
+		}
+		return nil, err
+	}
+
+	// 6. Ticket, bound to the durable record.
+	t, err := r.Tickets.Issue(ctx, TicketRequest{
+		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.DataType,
+		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest,
+	})
+	if err != nil {
+		return nil, Wrap(opResolve, err)
+	}
+	return &ResolveResult{
+		AccessID: rec.ID, EID: eid, DataType: req.DataType,
+		Provider: ProviderRef{ID: provider.ID, Name: provider.Name, Endpoint: firstEndpoint(provider)},
+		Digest:   route.Digest, RouteVersion: route.Version, Schema: route.Schema,
+		ConsentID: consent.ID, PolicyVersion: dec.Version,
+		Ticket: t.Token, TicketID: t.ID, ExpiresAt: t.ExpiresAt,
+	}, nil
+}
+
+func validateResolve(req ResolveRequest) error {
+	switch {
+	case req.Requester == "":
+		return &Error{Kind: KindUnauthenticated, Op: opResolve, Message: "no requesting department"}
+	case req.Official == "":
+		return Invalid(opResolve, "X-Eidgate-Official", "the acting official must be named")
+	case (req.EID == "") == (req.Document == nil):
+		return Invalid(opResolve, "subject", "name the resident by exactly one of eid or document")
+	case req.EID != "" && !model.ValidDID(req.EID):
+		return Invalid(opResolve, "subject.eid", "eid must be a did:eidgate: identifier")
+	case !model.ValidDataTypeCode(req.DataType):
+		return Invalid(opResolve, "data_type", "data_type must be a data type code such as edu.degree")
+	case !model.ValidPurposeCode(req.Purpose):
+		return Invalid(opResolve, "purpose", "purpose must be a purpose code such as admission")
+	case req.ConsentID != "" && !model.ValidConsentID(req.ConsentID):
+		return Invalid(opResolve, "consent_id", "consent_id is not a consent id")
+	case req.Provider != "" && !model.ValidDepartmentID(req.Provider):
+		return Invalid(opResolve, "provider", "provider is not a department id")
+	}
+	return nil
+}
+
+// subject maps the request's subject to an active eID, following merges.
+func (r *Resolver) subject(ctx context.Context, req ResolveRequest) (string, error) {
+	eid := req.EID
+	if req.Document != nil {
+		var err error
+		eid, err = r.Mapper.LookupDocument(ctx, req.Document.Type, req.Document.Number, req.Document.Country)
+		if err != nil {
+			return "", Wrap(opResolve, err)
+		}
+	}
+	for range 8 { // merge chains are short; the bound stops a cycle
+		id, err := r.Dir.EID(ctx, eid)
+		if err != nil {
+			return "", Wrap(opResolve, err)
+		}
+		switch id.Status {
+		case model.EIDMerged:
+			if id.MergedInto == "" {
+				return "", Errorf(KindNotFound, opResolve, "subject not found")
+			}
+			eid = id.MergedInto
+			continue
+		case model.EIDDeactivated:
+			return "", Errorf(KindNotFound, opResolve, "subject not found")
+		}
+		return id.ID, nil
+	}
+	return "", Errorf(KindNotFound, opResolve, "subject not found")
+}
+
+// usableConsents are the consents that allow this request now (any
+// provider the consent names is checked against the route later).
+func usableConsents(all []model.Consent, req ResolveRequest, now time.Time) []model.Consent {
+	var out []model.Consent
+	for _, c := range all {
+		if req.ConsentID != "" && c.ID != req.ConsentID {
+			continue
+		}
+		if req.Provider != "" && c.Provider != model.ProviderAny && c.Provider != req.Provider {
+			continue
+		}
+		if ok, _ := c.Allows(req.Requester, c.Provider, req.DataType, req.Purpose, now); ok {
+			out = append(out, c)
+		}
+	}
+	// Prefer consents bound to a provider, then the one ending first, so
+	// broad grants are used last.
+	sort.SliceStable(out, func(i, j int) bool {
+		if (out[i].Provider == model.ProviderAny) != (out[j].Provider == model.ProviderAny) {
+			return out[j].Provider == model.ProviderAny
+		}
+		return out[i].ValidUntil < out[j].ValidUntil
+	})
+	return out
+}
+
+// pickRoute finds the newest valid route entry for the data type whose
+// provider is active and allowed by one of the consents.
+func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest, usable []model.Consent) (*model.RouteEntry, *model.Department, *model.Consent, error) {
+	routes, err := r.Dir.RoutesOf(ctx, eid)
+	if err != nil {
+		return nil, nil, nil, Wrap(opResolve, err)
+	}
+	var candidates []model.RouteEntry
+	for _, e := range routes {
+		if e.DataType == req.DataType && e.Status == model.RouteValid && (req.Provider == "" || e.Provider == req.Provider) {
+			candidates = append(candidates, e)
+		}
+	}
+	sort.SliceStable(candidates, func(i, j int) bool {
+		if candidates[i].UpdatedAt != candidates[j].UpdatedAt {
+			return candidates[i].UpdatedAt > candidates[j].UpdatedAt
+		}
+		return candidates[i].Provider < candidates[j].Provider
+	})
+	for i := range candidates {
+		e := &candidates[i]
+		for j := range usable {
+			c := &usable[j]
+			if c.Provider != model.ProviderAny && c.Provider != e.Provider {
+				continue
+			}
+			dept, err := r.Dir.Department(ctx, e.Provider)
+			if err != nil {
+				if IsKind(err, KindNotFound) {
+					break
+				}
+				return nil, nil, nil, Wrap(opResolve, err)
+			}
+			if !dept.Active() || len(dept.Endpoints) == 0 {
+				break
+			}
+			return e, dept, c, nil
+		}
+	}
+	return nil, nil, nil, nil
+}
+
+// consentRequired records the refusal and makes sure the resident has a
+// request to answer: an open request for the same requester, data type and
+// purpose is reused; otherwise one is opened on the ledger.
+func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req ResolveRequest, all []model.Consent, now time.Time) error {
+	var pending *model.Consent
+	for i := range all {
+		c := &all[i]
+		if c.Status == model.ConsentRequested && c.Requester == req.Requester && c.PurposeCode == req.Purpose && c.Covers(req.DataType) {
+			if until, err := model.ParseTime(c.ValidUntil); err == nil && until.After(now) {
+				pending = c
+				break
+			}
+		}
+	}
+	if pending == nil && req.ConsentID == "" {
+		validity := r.ConsentRequestValidity
+		if validity <= 0 {
+			validity = 30 * 24 * time.Hour
+		}
+		provider := model.ProviderAny
+		if req.Provider != "" {
+			provider = req.Provider
+		}
+		text := req.PurposeText
+		if text == "" {
+			text = req.Purpose
+		}
+		c, err := r.Consents.RequestConsent(ctx, model.ConsentRequest{
+			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.DataType},
+			PurposeCode: req.Purpose, PurposeText: text,
+			ValidFrom: now.Format(time.RFC3339), ValidUntil: now.Add(validity).Format(time.RFC3339),
+		})
+		if err != nil {
+			return Wrap(opResolve, err)
+		}
+		pending = c
+		_ = r.Dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}})
+	}
+	rec.Outcome, rec.Reason = OutcomeConsentRequired, "no active consent"
+	details := map[string]string{}
+	if pending != nil {
+		rec.ConsentID = pending.ID
+		details["consent_id"] = pending.ID
+		details["consent_status"] = pending.Status
+	}
+	if err := r.Log.Append(ctx, rec); err != nil {
+		return err
+	}
+	return &Error{Kind: KindConsentRequired, Code: "consent_required", Op: opResolve,
+		Message: "the resident has not consented to this request; a consent request is waiting for them", Details: details}
+}
+
+func firstEndpoint(d *model.Department) string {
+	if len(d.Endpoints) == 0 {
+		return ""
+	}
+	return d.Endpoints[0]
+}
+
+func newTicketID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
