@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
@@ -23,6 +24,8 @@ type VerifyReport struct {
 	Transactions int
 	Valid        int // transactions validated VALID
 	StateKeys    int // keys in world state
+	// Codes counts the transactions per validation code name.
+	Codes map[string]int
 }
 
 // Verify checks the whole ledger against its blocks: the hash chain and
@@ -48,7 +51,7 @@ func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string
 	}
 	defer dst.Close()
 
-	rep := &VerifyReport{}
+	rep := &VerifyReport{Codes: map[string]int{}}
 	err = src.View(func(stx *bolt.Tx) error {
 		tip, err := readTip(stx)
 		if err != nil {
@@ -127,6 +130,7 @@ func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string
 				if c == 0 {
 					rep.Valid++
 				}
+				rep.Codes[peer.TxValidationCode(c).String()]++
 			}
 		}
 		if !bytes.Equal(prevHash, tip.tip) && tip.height > 0 {
