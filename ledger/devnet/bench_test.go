@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ func benchConcurrent(b *testing.B, workers int, unit string, op func(i int) erro
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -42,6 +44,7 @@ func benchConcurrent(b *testing.B, workers int, unit string, op func(i int) erro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d of %d calls failed, first: %v", n, b.N, firstErr.Load())
@@ -50,6 +53,18 @@ func benchConcurrent(b *testing.B, workers int, unit string, op func(i int) erro
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	// CPU time per call (client and peer, user and system) is the figure
+	// least disturbed by other load on a shared machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/"+unit)
+}
+
+// processCPU is the user plus system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSubmit measures committed transactions per second with 32

@@ -25,8 +25,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer/lifecycle"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -51,11 +49,6 @@ type Peer struct {
 
 	tcp       net.Listener
 	tcpServer *grpc.Server
-	buf       *bufconn.Listener
-	bufServer *grpc.Server
-	connOnce  sync.Once
-	conn      *grpc.ClientConn
-	connErr   error
 
 	issueMu   sync.Mutex
 	closing   chan struct{}
@@ -347,8 +340,8 @@ func (p *Peer) definitionTx(name string) ([]byte, error) {
 	return proto.Marshal(env)
 }
 
-// serve starts the gateway service in process and, with cfg.Listen, on
-// TCP with TLS.
+// serve starts the gateway service on TCP with TLS when cfg.Listen is set;
+// InProcessConn reaches the service without a listener.
 func (p *Peer) serve() error {
 	gs := &gatewayServer{p: p}
 	p.endpoint = p.endpointGuess()
@@ -384,14 +377,6 @@ func (p *Peer) serve() error {
 			_ = p.tcpServer.Serve(ln)
 		}()
 	}
-	p.buf = bufconn.Listen(1 << 20)
-	p.bufServer = grpc.NewServer()
-	gateway.RegisterGatewayServer(p.bufServer, gs)
-	p.serveWG.Add(1)
-	go func() {
-		defer p.serveWG.Done()
-		_ = p.bufServer.Serve(p.buf)
-	}()
 	return nil
 }
 
@@ -423,20 +408,13 @@ func (p *Peer) Channel() string { return p.cfg.Channel }
 // Height is the number of committed blocks, counting the genesis block.
 func (p *Peer) Height() uint64 { return p.chain.height() }
 
-// InProcessConn is a gRPC connection to the gateway service that stays in
-// this process (no TCP, no TLS), for ledger.NewWithConnection. The peer
-// owns it; it is closed by Close.
+// InProcessConn is a connection to the gateway service for
+// ledger.NewWithConnection that stays in this process: calls reach the
+// service directly, without HTTP/2 or sockets, but requests, responses and
+// errors (gRPC statuses with their details) still cross as marshalled
+// bytes. It is safe for concurrent use and needs no closing.
 func (p *Peer) InProcessConn() grpc.ClientConnInterface {
-	p.connOnce.Do(func() {
-		p.conn, p.connErr = grpc.NewClient("passthrough:///devnet",
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return p.buf.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
-	})
-	if p.connErr != nil {
-		// grpc.NewClient fails only on malformed options, which are fixed here.
-		panic(p.connErr)
-	}
-	return p.conn
+	return &directConn{s: &gatewayServer{p: p}}
 }
 
 // Close stops ordering (committing what was accepted), ends event streams
@@ -445,10 +423,7 @@ func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
 		p.orderer.close()
 		close(p.closing)
-		for _, s := range []*grpc.Server{p.tcpServer, p.bufServer} {
-			if s == nil {
-				continue
-			}
+		if s := p.tcpServer; s != nil {
 			done := make(chan struct{})
 			go func() {
 				s.GracefulStop()
@@ -461,9 +436,6 @@ func (p *Peer) Close() error {
 			}
 		}
 		p.serveWG.Wait()
-		if p.conn != nil {
-			_ = p.conn.Close()
-		}
 		p.closeErr = p.chain.db.Close()
 	})
 	return p.closeErr
