@@ -99,3 +99,15 @@ func BenchmarkEvaluate(b *testing.B) {
 }
 
 var _ = context.Background
+
+// BenchmarkSubmitSerial is one submitter: the latency floor of a
+// submission (endorse, submit, batch timeout, commit, commit status).
+func BenchmarkSubmitSerial(b *testing.B) {
+	p := openPeer(b, "", func(c *devnet.Config) { c.Listen = "" })
+	c := inProcess(b, p, devnet.PlatformOrg, devnet.AgentName)
+	contract := c.Network().GetContract(testChaincode)
+	benchConcurrent(b, 1, "tx", func(i int) error {
+		_, err := contract.SubmitTransaction("Put", fmt.Sprintf("serial-%d", i), "value")
+		return err
+	})
+}

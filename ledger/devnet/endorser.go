@@ -140,7 +140,13 @@ func errorResponse(msg string) *peer.ProposalResponse {
 // processProposal is the peer's Endorser.ProcessProposal: the Go error is
 // set where Fabric sets it (unpacking and pre-processing), and the
 // response carries the outcome otherwise.
-func (p *Peer) processProposal(sp *peer.SignedProposal) (*peer.ProposalResponse, error) {
+//
+// An evaluation's response is never put into a transaction, so it is not
+// signed (endorse false): the gateway discards the endorsement of an
+// evaluation anyway.
+func (p *Peer) processProposal(sp *peer.SignedProposal, endorse bool) (*peer.ProposalResponse, error) {
+	p.work <- struct{}{}
+	defer func() { <-p.work }()
 	up, err := unpackProposal(sp)
 	if err != nil {
 		return errorResponse(err.Error()), err
@@ -148,10 +154,18 @@ func (p *Peer) processProposal(sp *peer.SignedProposal) (*peer.ProposalResponse,
 	if up.chdr.GetChannelId() != p.cfg.Channel {
 		return errorResponse(fmt.Sprintf("channel '%s' not found", up.chdr.GetChannelId())), nil
 	}
-	if err := p.preProcess(up); err != nil {
+	// One read transaction serves the duplicate check and the simulation:
+	// a consistent snapshot, and one pass through bbolt's transaction
+	// bookkeeping per proposal.
+	snap, err := p.chain.db.Begin(false)
+	if err != nil {
+		return errorResponse(err.Error()), nil
+	}
+	defer func() { _ = snap.Rollback() }()
+	if err := p.preProcess(up, snap); err != nil {
 		return errorResponse(err.Error()), err
 	}
-	pr, err := p.endorseProposal(up)
+	pr, err := p.endorseProposal(up, snap, endorse)
 	if err != nil {
 		return errorResponse(err.Error()), nil
 	}
@@ -160,19 +174,12 @@ func (p *Peer) processProposal(sp *peer.SignedProposal) (*peer.ProposalResponse,
 
 // preProcess checks the proposal, that its transaction id is new and,
 // for application chaincodes, the channel's Writers policy.
-func (p *Peer) preProcess(up *unpackedProposal) error {
+func (p *Peer) preProcess(up *unpackedProposal, snap *bolt.Tx) error {
 	_, members, _, _ := p.chain.snapshot()
 	if err := validateProposal(up, members, time.Now()); err != nil {
 		return fmt.Errorf("error validating proposal: %w", err)
 	}
-	var dup bool
-	if err := p.chain.db.View(func(tx *bolt.Tx) error {
-		dup = tx.Bucket(bucketTxIDs).Get([]byte(up.chdr.GetTxId())) != nil
-		return nil
-	}); err != nil {
-		return err
-	}
-	if dup {
+	if snap.Bucket(bucketTxIDs).Get([]byte(up.chdr.GetTxId())) != nil {
 		return fmt.Errorf("duplicate transaction found [%s]. Creator [%x]", up.chdr.GetTxId(), up.shdr.GetCreator())
 	}
 	if !systemChaincodes[up.chaincode] {
@@ -186,7 +193,7 @@ func (p *Peer) preProcess(up *unpackedProposal) error {
 
 // endorseProposal simulates the proposal and, when the chaincode
 // succeeded, endorses the result (ProcessProposalSuccessfullyOrError).
-func (p *Peer) endorseProposal(up *unpackedProposal) (*peer.ProposalResponse, error) {
+func (p *Peer) endorseProposal(up *unpackedProposal, snap *bolt.Tx, endorse bool) (*peer.ProposalResponse, error) {
 	var res *peer.Response
 	var results []byte
 	var event *peer.ChaincodeEvent
@@ -206,7 +213,7 @@ func (p *Peer) endorseProposal(up *unpackedProposal) (*peer.ProposalResponse, er
 		}
 		version = def.version
 		var err error
-		res, results, event, err = p.simulate(up, cc)
+		res, results, event, err = simulate(up, cc, snap)
 		if err != nil {
 			return nil, fmt.Errorf("error in simulation: %w", err)
 		}
@@ -230,6 +237,8 @@ func (p *Peer) endorseProposal(up *unpackedProposal) (*peer.ProposalResponse, er
 		return &peer.ProposalResponse{Response: res, Payload: prp}, nil
 	case res.GetStatus() >= shim.ERRORTHRESHOLD:
 		return &peer.ProposalResponse{Response: res}, nil
+	case !endorse:
+		return &peer.ProposalResponse{Version: 1, Response: res, Payload: prp}, nil
 	}
 	msg := make([]byte, 0, len(prp)+len(p.peer.serialized))
 	msg = append(append(msg, prp...), p.peer.serialized...)
@@ -246,16 +255,11 @@ func (p *Peer) endorseProposal(up *unpackedProposal) (*peer.ProposalResponse, er
 	}, nil
 }
 
-// simulate runs the chaincode over one consistent snapshot of committed
+// simulate runs the chaincode over a consistent snapshot of committed
 // state and returns its response, the transaction's read/write set
 // (including the _lifecycle read of the definition's sequence, as a peer
 // records it) and its event (none when the chaincode failed).
-func (p *Peer) simulate(up *unpackedProposal, cc shim.Chaincode) (*peer.Response, []byte, *peer.ChaincodeEvent, error) {
-	tx, err := p.chain.db.Begin(false)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
+func simulate(up *unpackedProposal, cc shim.Chaincode, tx *bolt.Tx) (*peer.Response, []byte, *peer.ChaincodeEvent, error) {
 	state := boltState{tx.Bucket(bucketState)}
 	seq, err := state.Get(lifecycleNamespace, sequenceKey(up.chaincode))
 	if err != nil {

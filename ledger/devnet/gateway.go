@@ -136,7 +136,7 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 	if !s.p.hasChaincode(chaincode) || !s.targetsLocalOrg(req.GetTargetOrganizations()) {
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to evaluate chaincode %s in channel %s", chaincode, channel)
 	}
-	pr, err := s.p.processProposal(sp)
+	pr, err := s.p.processProposal(sp, false)
 	code, msg, retry := responseStatus(pr, err)
 	if code != codes.OK {
 		if retry {
@@ -213,7 +213,7 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode %s in channel %s", chaincode, channel)
 	}
-	pr, err := s.p.processProposal(sp)
+	pr, err := s.p.processProposal(sp, true)
 	if code, msg, _ := responseStatus(pr, err); code != codes.OK {
 		return nil, newRPCError(codes.Aborted, "failed to endorse transaction, see attached details for more info", s.detail(msg))
 	}
@@ -286,6 +286,8 @@ func (s *gatewayServer) Submit(ctx context.Context, req *gateway.SubmitRequest) 
 // signature. Admitted envelopes are checked for the committer right away,
 // on the caller's goroutine.
 func (p *Peer) broadcast(env *common.Envelope) (*txCheck, common.Status, string) {
+	p.work <- struct{}{}
+	defer func() { <-p.work }()
 	if len(env.GetPayload()) == 0 {
 		return nil, common.Status_BAD_REQUEST, "message was empty"
 	}
@@ -355,6 +357,8 @@ func (s *gatewayServer) CommitStatus(ctx context.Context, req *gateway.SignedCom
 // services: the channel's Readers policy over the signed request
 // (core/aclmgmt default provider, policy checker messages).
 func (p *Peer) checkReaders(channel string, creator, data, sig []byte) error {
+	p.work <- struct{}{}
+	defer func() { <-p.work }()
 	if channel != p.cfg.Channel {
 		return fmt.Errorf("Failed to get policy manager for channel [%s]", channel) //lint:ignore ST1005 Fabric's message
 	}

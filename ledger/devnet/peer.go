@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type Peer struct {
 	ccs      map[string]shim.Chaincode
 	chain    *chain
 	orderer  *orderer
+	// work bounds the proposals processed at once to the CPUs available:
+	// chaincode runs in this process, and more runnable goroutines than
+	// CPUs only stretch every simulation (and its tail latency).
+	work chan struct{}
 
 	tcp       net.Listener
 	tcpServer *grpc.Server
@@ -77,6 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Peer, error) {
 		crypto:  cryptoDir{root: filepath.Join(cfg.DataDir, "crypto")},
 		orgs:    map[string]*orgCrypto{},
 		ccs:     cfg.Chaincodes,
+		work:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 		closing: make(chan struct{}),
 	}
 	if err := p.loadCrypto(); err != nil {

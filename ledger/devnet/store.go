@@ -45,6 +45,7 @@ func openBolt(path string, noSync bool) (*bolt.DB, error) {
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 1 << 30,
 		NoSync:          noSync,
+		NoStatistics:    true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
