@@ -54,6 +54,13 @@ func (ch *chain) snapshot() (chainTip, *membership, map[string]*definition, uint
 	return ch.tip, ch.members, ch.defs, ch.configSeq
 }
 
+// failure is the storage error that stopped the chain, if any.
+func (ch *chain) failure() error {
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	return ch.failed
+}
+
 func (ch *chain) height() uint64 {
 	ch.mu.RLock()
 	defer ch.mu.RUnlock()

@@ -266,6 +266,10 @@ func (s *gatewayServer) Submit(ctx context.Context, req *gateway.SubmitRequest) 
 	if req.GetChannelId() != s.p.cfg.Channel {
 		return nil, status.Error(codes.FailedPrecondition, noChannelConfig(req.GetChannelId()))
 	}
+	if err := s.p.chain.failure(); err != nil {
+		return nil, newRPCError(codes.Unavailable, "no orderers could successfully process transaction",
+			s.detail("received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, info="+err.Error()))
+	}
 	check, rejected, info := s.p.broadcast(env)
 	if rejected != common.Status_SUCCESS {
 		return nil, newRPCError(codes.Aborted, fmt.Sprintf("received unsuccessful response from orderer: status=%s, info=%s", rejected, info))

@@ -180,3 +180,12 @@ func TestRestartKeepsCryptoAndAddsOrganisations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSecondPeerOnTheSameDataDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	openPeer(t, dir, nil)
+	_, err := devnet.Open(context.Background(), devnet.Config{DataDir: dir, Chaincodes: nil})
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Open on a data dir in use: %v", err)
+	}
+}

@@ -47,6 +47,9 @@ func openBolt(path string, noSync bool) (*bolt.DB, error) {
 		NoSync:          noSync,
 		NoStatistics:    true,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open ledger %s: the file is in use by another process", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
