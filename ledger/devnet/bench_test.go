@@ -1,7 +1,6 @@
 package devnet_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 )
 
@@ -68,19 +68,27 @@ func processCPU() time.Duration {
 }
 
 // BenchmarkSubmit measures committed transactions per second with 32
-// concurrent submitters through the real ledger client in process
-// (endorse, submit, commit status), each writing its own keys, and the
-// latency of one submission until its commit status arrives.
+// concurrent submitters through the real ledger client (endorse, submit,
+// commit status), each writing its own keys, and the latency of one
+// submission until its commit status arrives: in process, and over TLS on
+// loopback (real gRPC, as a client in another process would see it).
 func BenchmarkSubmit(b *testing.B) {
-	p := openPeer(b, "", func(c *devnet.Config) { c.Listen = "" })
-	c := inProcess(b, p, devnet.PlatformOrg, devnet.AgentName)
-	contract := c.Network().GetContract(testChaincode)
-	b.Run("in-process-32", func(b *testing.B) {
-		benchConcurrent(b, 32, "tx", func(i int) error {
-			_, err := contract.SubmitTransaction("Put", fmt.Sprintf("bench-%d", i), "value")
-			return err
+	p := openPeer(b, "", nil)
+	for _, conn := range []struct {
+		name string
+		dial func(testing.TB, *devnet.Peer, string, string) *ledger.Client
+	}{
+		{"in-process-32", func(t testing.TB, p *devnet.Peer, org, name string) *ledger.Client { return inProcess(t, p, org, name) }},
+		{"tls-loopback-32", overTLS},
+	} {
+		contract := conn.dial(b, p, devnet.PlatformOrg, devnet.AgentName).Network().GetContract(testChaincode)
+		b.Run(conn.name, func(b *testing.B) {
+			benchConcurrent(b, 32, "tx", func(i int) error {
+				_, err := contract.SubmitTransaction("Put", fmt.Sprintf("%s-%d", conn.name, i), "value")
+				return err
+			})
 		})
-	})
+	}
 }
 
 // BenchmarkEvaluate measures evaluations per second with 32 concurrent
@@ -97,8 +105,6 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	})
 }
-
-var _ = context.Background
 
 // BenchmarkSubmitSerial is one submitter: the latency floor of a
 // submission (endorse, submit, batch timeout, commit, commit status).
