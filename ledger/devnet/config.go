@@ -60,9 +60,19 @@ type OrgConfig struct {
 	// ID is the department id, also its directory under crypto/ and the
 	// eidgate.dept attribute of its identities, e.g. "edu".
 	ID string
-	// MSPID defaults to the id with an upper-case first letter and "MSP"
-	// appended, e.g. "EduMSP".
+	// MSPID defaults to the id in camel case with "MSP" appended, e.g.
+	// "EduMSP" for "edu", "EduBureauMSP" for "edu-bureau".
 	MSPID string
+}
+
+func defaultMSPID(id string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(id, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String() + "MSP"
 }
 
 var (
@@ -122,7 +132,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("devnet: organisation id %q: want lower-case letters, digits and '-'", o.ID)
 		}
 		if o.MSPID == "" {
-			o.MSPID = strings.ToUpper(o.ID[:1]) + o.ID[1:] + "MSP"
+			o.MSPID = defaultMSPID(o.ID)
 		}
 		if !mspIDRe.MatchString(o.MSPID) {
 			return c, fmt.Errorf("devnet: MSP id %q is not valid", o.MSPID)
