@@ -265,7 +265,7 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 		part, err := j.br.ReadSlice('\n')
 		switch {
 		case err == nil:
-			if tooLong {
+			if tooLong || len(buf)+len(part) > maxJSONLineBytes+1 {
 				return nil, true, nil
 			}
 			if buf != nil {
@@ -286,6 +286,9 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 			buf = append(buf, part...)
 			if len(buf) == 0 {
 				return nil, false, io.EOF
+			}
+			if len(buf) > maxJSONLineBytes {
+				return nil, true, nil
 			}
 			return buf, false, nil
 		default:
