@@ -63,7 +63,7 @@ func (s *Server) jwks(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("Cache-Control", "public, max-age=60")
 	c.Data(http.StatusOK, "application/jwk-set+json", b)
 }
 

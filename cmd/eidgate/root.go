@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newServeCmd(),
 		newIDCmd(),
+		newChaincodeCmd(),
 	)
 	return root
 }
