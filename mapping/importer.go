@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -163,6 +164,10 @@ func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*gateway.Im
 func (im *Importer) Start(ctx context.Context, fileName string, body io.Reader, officer string) (*gateway.ImportJob, error) {
 	const op = "mapping.ImportStart"
 	src, err := im.spoolTo(body, im.spoolDir, true)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, routing.Invalid(op, "file", "the file is larger than the %d bytes an upload may have; import it with eidgate import", tooLarge.Limit).WithCode("file_too_large")
+	}
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}

@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -466,4 +469,15 @@ func digits(s string) int {
 		}
 	}
 	return n
+}
+
+func TestImportStartRefusesAnOversizedUpload(t *testing.T) {
+	f := newFixture(t)
+	rec := httptest.NewRecorder()
+	body := http.MaxBytesReader(rec, io.NopCloser(strings.NewReader(strings.Repeat("cn-resident,1\n", 100))), 64)
+	_, err := f.im.Start(ctxb, "big.csv", body, "officer")
+	checkErr(t, err, routing.KindInvalid, "file_too_large")
+	if left, _ := filepath.Glob(filepath.Join(f.im.spoolDir, "*")); len(left) != 0 {
+		t.Fatalf("spool files left: %v", left)
+	}
 }
