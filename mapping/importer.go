@@ -623,9 +623,11 @@ func (r *importRun) read(ctx context.Context, out chan<- *importBatch) (int64, e
 		if reason, msg := checkRow(&row); reason != "" {
 			reject(maskedInput(row.in.Number), reason, msg)
 		} else if doc, err := Parse(row.in, now); err != nil {
-			var de *DocError
-			errors.As(err, &de)
-			reject(de.Masked, string(de.Reason), de.Message)
+			if de := (*DocError)(nil); errors.As(err, &de) {
+				reject(de.Masked, string(de.Reason), de.Message)
+			} else {
+				reject(maskedInput(row.in.Number), string(ReasonFormat), "the document was rejected")
+			}
 		} else {
 			indexes, _ := keys.BlindAll(doc)
 			var k [16]byte

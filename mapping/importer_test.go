@@ -481,3 +481,43 @@ func TestImportStartRefusesAnOversizedUpload(t *testing.T) {
 		t.Fatalf("spool files left: %v", left)
 	}
 }
+
+// With batches finishing out of order, the recorded offset only ever
+// covers the contiguous prefix of finished batches, and an error stops it
+// where that prefix ends.
+func TestCommitAdvancesOverContiguousPrefix(t *testing.T) {
+	tests := []struct {
+		name    string
+		results []batchResult
+		want    []int64 // Done after each recorded batch
+		err     bool
+	}{
+		{"in order", []batchResult{{seq: 0, end: 10}, {seq: 1, end: 20}, {seq: 2, end: 30}}, []int64{10, 20, 30}, false},
+		{"out of order", []batchResult{{seq: 2, end: 30}, {seq: 0, end: 10}, {seq: 1, end: 20}}, []int64{10, 20, 30}, false},
+		{"gap then error", []batchResult{{seq: 0, end: 10}, {seq: 2, end: 30}, {seq: 1, err: fmt.Errorf("ledger down")}}, []int64{10}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			jobs := newMemJobs()
+			job := &gateway.ImportJob{ID: strings.Repeat("a", 64)}
+			_ = jobs.CreateImport(ctxb, *job, "officer")
+			var done []int64
+			run := &importRun{im: &Importer{jobs: jobs}, job: job, started: time.Now(),
+				progress: func(j gateway.ImportJob) { done = append(done, j.Done) }}
+			ch := make(chan batchResult, len(tc.results))
+			for _, r := range tc.results {
+				r.rejects = []ImportReject{{Row: r.end}}
+				ch <- r
+			}
+			close(ch)
+			err := run.commit(ctxb, ch)
+			if (err != nil) != tc.err || fmt.Sprint(done) != fmt.Sprint(tc.want) {
+				t.Fatalf("done %v err %v, want %v", done, err, tc.want)
+			}
+			stored, _ := jobs.Import(ctxb, job.ID)
+			if stored.Done != tc.want[len(tc.want)-1] || stored.Rejected != int64(len(tc.want)) {
+				t.Fatalf("stored %+v", stored)
+			}
+		})
+	}
+}
