@@ -144,8 +144,11 @@ func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*gateway.Im
 	if src.temp {
 		defer os.Remove(src.path)
 	}
-	if opts.FileName == "" {
+	if opts.FileName == "" && opts.Path != "" {
 		opts.FileName = filepath.Base(opts.Path)
+	}
+	if opts.FileName == "" {
+		opts.FileName = "upload"
 	}
 	if opts.DryRun {
 		job := &gateway.ImportJob{ID: src.id, FileName: opts.FileName, Status: ImportRunning, Total: src.lines, StartedAt: im.svc.clock.Now()}

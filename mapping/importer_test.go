@@ -284,6 +284,15 @@ func TestImportDryRunWritesNothing(t *testing.T) {
 	if _, err := f.im.Job(ctxb, job.ID); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("a dry run left a job: %v", err)
 	}
+	// The same bytes from a reader (the CLI reading stdin) validate alike.
+	body, _ := os.ReadFile(filepath.Join("testdata", "import_mixed.csv"))
+	fromReader, err := f.im.Import(ctxb, ImportOptions{Reader: bytes.NewReader(body), DryRun: true})
+	if err != nil || fromReader.ID != job.ID || fromReader.Rejected != 6 || fromReader.FileName != "upload" {
+		t.Fatalf("dry run from a reader: %+v %v", fromReader, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(f.im.spoolDir, "*")); len(left) != 0 {
+		t.Fatalf("spool files left: %v", left)
+	}
 }
 
 // The gateway uploads a file and polls the job.
