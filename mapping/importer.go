@@ -20,13 +20,12 @@ import (
 	"github.com/eidgate/eidgate/routing"
 )
 
-// Import job statuses.
+// Import job statuses; the first three are the ones a job store keeps.
 const (
-	ImportRunning     = "running"     // a run is under way (or the process running it died: rerun to resume)
-	ImportFinished    = "finished"    // every row is committed
-	ImportFailed      = "failed"      // a run stopped on an error; rerun to resume
-	ImportInterrupted = "interrupted" // a run was cancelled; rerun to resume
-	ImportValidated   = "validated"   // a dry run: rows validated and counted, nothing written
+	ImportRunning   = "running"   // a run is under way (or the process running it died: rerun to resume)
+	ImportDone      = "done"      // every row is committed
+	ImportFailed    = "failed"    // a run stopped on an error or was cancelled (Error says which); rerun to resume
+	ImportValidated = "validated" // a dry run: rows validated and counted, nothing written
 )
 
 // Defaults of an import.
@@ -95,7 +94,7 @@ func NewImporter(svc *Service, cfg ImporterConfig) (*Importer, error) {
 }
 
 // Close cancels the imports running in the background and waits for them;
-// their jobs are left interrupted, ready to resume.
+// their jobs are left failed ("cancelled"), ready to resume.
 func (im *Importer) Close() error {
 	im.stop()
 	im.wg.Wait()
@@ -192,7 +191,7 @@ func (im *Importer) Start(ctx context.Context, fileName string, body io.Reader, 
 		defer im.wg.Done()
 		defer im.release(src.id)
 		out, err := im.execute(im.base, src, job, ImportOptions{FileName: fileName, Officer: officer})
-		if err == nil && out.Status == ImportFinished {
+		if err == nil && out.Status == ImportDone {
 			_ = os.Remove(src.path)
 		}
 	}()
@@ -402,7 +401,7 @@ func (im *Importer) begin(ctx context.Context, src *importSource, fileName, offi
 			return nil, false, routing.Wrap(op, err)
 		}
 		im.svc.log.InfoContext(ctx, "import started", "import", src.id, "rows_estimate", src.lines, "officer", officer)
-	case job.Status == ImportFinished:
+	case job.Status == ImportDone:
 		im.svc.log.InfoContext(ctx, "import already finished; nothing to do", "import", src.id)
 		return job, true, nil
 	default:
@@ -455,7 +454,7 @@ func (im *Importer) execute(ctx context.Context, src *importSource, job *gateway
 	if err := run.run(ctx); err != nil {
 		return im.fail(ctx, job, opts.DryRun, err)
 	}
-	job.Status, job.FinishedAt = ImportFinished, im.svc.clock.Now()
+	job.Status, job.FinishedAt = ImportDone, im.svc.clock.Now()
 	if opts.DryRun {
 		job.Status = ImportValidated
 		return job, nil
@@ -468,12 +467,12 @@ func (im *Importer) execute(ctx context.Context, src *importSource, job *gateway
 	return job, nil
 }
 
-// fail records a stopped run: interrupted when ctx was cancelled, failed
-// otherwise. The committed rows stay committed.
+// fail records a stopped run as failed, with an error text saying whether
+// it was cancelled. The committed rows stay committed.
 func (im *Importer) fail(ctx context.Context, job *gateway.ImportJob, dry bool, err error) (*gateway.ImportJob, error) {
 	job.Status, job.Error = ImportFailed, routing.MessageOf(err)
 	if ctx.Err() != nil {
-		job.Status, job.Error = ImportInterrupted, "the import was cancelled; run it again to resume"
+		job.Error = "the import was cancelled; run it again to resume"
 		err = routing.Unavailable("mapping.Import", "import_interrupted", job.Error, err)
 	}
 	if dry {

@@ -61,7 +61,7 @@ func TestImportMixedFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if job.Status != ImportFinished || job.Total != 13 || job.Done != 13 || job.Created != 6 || job.Existing != 1 || job.Rejected != 6 {
+			if job.Status != ImportDone || job.Total != 13 || job.Done != 13 || job.Created != 6 || job.Existing != 1 || job.Rejected != 6 {
 				t.Fatalf("job %+v", job)
 			}
 			for i := 1; i < len(progress); i++ {
@@ -122,7 +122,7 @@ func TestImportMixedFile(t *testing.T) {
 			// The same file again: the finished job, nothing submitted.
 			calls := f.chain.count(model.FnCreateEIDs)
 			again, err := f.im.Import(ctxb, ImportOptions{Path: filepath.Join("testdata", tc.file), Officer: "officer"})
-			if err != nil || again.ID != job.ID || again.Status != ImportFinished || again.Created != 6 {
+			if err != nil || again.ID != job.ID || again.Status != ImportDone || again.Created != 6 {
 				t.Fatalf("rerun: %+v %v", again, err)
 			}
 			if f.chain.count(model.FnCreateEIDs) != calls {
@@ -190,7 +190,7 @@ func TestImportResumesAfterCrash(t *testing.T) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	stored, _ := f.jobs.Import(ctxb, job.ID)
-	if stored.Status != ImportInterrupted || stored.Done <= 0 || stored.Done >= n {
+	if stored.Status != ImportFailed || !strings.Contains(stored.Error, "cancelled") || stored.Done <= 0 || stored.Done >= n {
 		t.Fatalf("interrupted job %+v", stored)
 	}
 	// The seventh batch is on the ledger but not in the recorded offset:
@@ -204,7 +204,7 @@ func TestImportResumesAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Status != ImportFinished || job.Done != n || job.Total != n || job.Created != int64(n-bad) || job.Existing != 0 || job.Rejected != int64(bad) {
+	if job.Status != ImportDone || job.Done != n || job.Total != n || job.Created != int64(n-bad) || job.Existing != 0 || job.Rejected != int64(bad) {
 		t.Fatalf("resumed job %+v (want %d created, %d rejected)", job, n-bad, bad)
 	}
 	if got := len(f.docs.all()); got != n-bad {
@@ -311,7 +311,7 @@ func TestImportStartInBackground(t *testing.T) {
 		t.Fatalf("started %+v", job)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for job.Status != ImportFinished {
+	for job.Status != ImportDone {
 		if time.Now().After(deadline) {
 			t.Fatalf("import did not finish: %+v", job)
 		}
@@ -333,7 +333,7 @@ func TestImportStartInBackground(t *testing.T) {
 	}
 	// Uploading the same bytes again reports the finished job.
 	again, err := f.im.Start(ctxb, "again.jsonl", bytes.NewReader(body), "officer")
-	if err != nil || again.ID != job.ID || again.Status != ImportFinished {
+	if err != nil || again.ID != job.ID || again.Status != ImportDone {
 		t.Fatalf("again: %+v %v", again, err)
 	}
 	_, err = f.im.Job(ctxb, "not-an-id")
