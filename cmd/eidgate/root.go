@@ -43,6 +43,9 @@ func newRootCmd() *cobra.Command {
 		newIDCmd(),
 		newChaincodeCmd(),
 		newDevnetCmd(eidgateChaincodes),
+		newImportCmd(),
+		newVerifyCmd(),
+		newAdminCmd(),
 	)
 	return root
 }
