@@ -385,6 +385,11 @@ func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
 		s.fail(c, err)
 		return
 	}
+	if ex.Matched == nil {
+		cp := *ex
+		cp.Matched = []PolicyRule{}
+		ex = &cp
+	}
 	out := explainResponse{Explanation: ex}
 	if req.Subject != nil {
 		eid := req.Subject.EID

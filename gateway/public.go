@@ -40,7 +40,7 @@ func (s *Server) readyz(c *gin.Context) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ready, "checks": checks})
+	c.JSON(status, gin.H{"ready": ready, "checks": nonNil(checks)})
 }
 
 func (s *Server) metricsHandler() gin.HandlerFunc {
