@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -67,6 +69,7 @@ type benchOptions struct {
 	connections       int
 	scale             float64
 	profileDir        string
+	pprofListen       string
 	keep              bool
 }
 
@@ -128,7 +131,9 @@ shares the machine's cores with them.`,
 	f.Float64Var(&o.scale, "scale", 1, "multiply every duration and the import size (tests)")
 	f.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of the gateway and the in-process parts here")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary data dirs and logs")
+	f.StringVar(&o.pprofListen, "pprof-listen", "", "serve the gateway child's net/http/pprof on this loopback address")
 	_ = f.MarkHidden("scale")
+	_ = f.MarkHidden("pprof-listen")
 	cmd.AddCommand(newBenchBaselineCmd(), newBenchGatewayCmd())
 	return cmd
 }
@@ -174,10 +179,25 @@ func newBenchGatewayCmd() *cobra.Command {
 	serve := newServeCmd()
 	serve.Use, serve.Hidden = "gateway", true
 	serve.Short = "Run the gateway as `eidgate serve` does, optionally profiled (bench child)"
-	var cpuprofile string
+	var cpuprofile, pprofListen string
 	serve.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	serve.Flags().StringVar(&pprofListen, "pprof-listen", "", "serve net/http/pprof on this loopback address")
 	runE := serve.RunE
 	serve.RunE = func(cmd *cobra.Command, args []string) error {
+		if pprofListen != "" {
+			if err := bench.CheckLoopback("http://" + pprofListen); err != nil {
+				return err
+			}
+			// Where requests wait matters as much as where they run.
+			runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+			runtime.SetMutexProfileFraction(10)
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", httppprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+			srv := &http.Server{Addr: pprofListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.ListenAndServe() }()
+			defer srv.Close()
+		}
 		if cpuprofile != "" {
 			f, err := os.Create(cpuprofile)
 			if err != nil {
@@ -339,6 +359,9 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	}
 	if r.opts.profileDir != "" {
 		args = append(args, "--cpuprofile", filepath.Join(r.opts.profileDir, "gateway-"+variant+".pprof"))
+	}
+	if r.opts.pprofListen != "" {
+		args = append(args, "--pprof-listen", r.opts.pprofListen)
 	}
 	child, err := r.startChild("gateway-"+variant, args)
 	if err != nil {
