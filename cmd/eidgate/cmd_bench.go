@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,7 @@ type benchOptions struct {
 	scale             float64
 	profileDir        string
 	pprofListen       string
+	only              []string
 	keep              bool
 }
 
@@ -133,6 +135,7 @@ shares the machine's cores with them.`,
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary data dirs and logs")
 	f.StringVar(&o.pprofListen, "pprof-listen", "", "serve the gateway child's net/http/pprof on this loopback address")
 	_ = f.MarkHidden("scale")
+	f.StringSliceVar(&o.only, "only", nil, "run only these parts: gateway (baseline, resolve, anchoring, did, memory), ledger, import")
 	_ = f.MarkHidden("pprof-listen")
 	cmd.AddCommand(newBenchBaselineCmd(), newBenchGatewayCmd())
 	return cmd
@@ -249,6 +252,9 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 		}
 	}
 	rep := &bench.Report{}
+	if !r.runs("gateway") {
+		return rep, r.inProcess(ctx, rep)
+	}
 	baseline, err := r.baseline(ctx, rep)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
@@ -272,6 +278,11 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// runs reports whether part is to be measured (--only).
+func (r *benchRun) runs(part string) bool {
+	return len(r.opts.only) == 0 || slices.Contains(r.opts.only, part)
 }
 
 func (r *benchRun) startChild(name string, args []string) (*bench.Child, error) {
@@ -667,17 +678,21 @@ func (r *benchRun) inProcess(ctx context.Context, rep *bench.Report) error {
 		return fmt.Errorf("in-process gateway: %w", err)
 	}
 	defer m.Close()
-	stop := r.profile("ledger")
-	err := r.ledger(ctx, m, rep)
-	stop()
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+	if r.runs("ledger") {
+		stop := r.profile("ledger")
+		err := r.ledger(ctx, m, rep)
+		stop()
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
 	}
-	stop = r.profile("import")
-	err = r.importRows(ctx, m, rep)
-	stop()
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
+	if r.runs("import") {
+		stop := r.profile("import")
+		err := r.importRows(ctx, m, rep)
+		stop()
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
 	}
 	return nil
 }
