@@ -328,15 +328,17 @@ func (r *benchRun) baseline(ctx context.Context, rep *bench.Report) (float64, er
 	if _, err := r.loadRun(ctx, r.plan.Connections, r.plan.Warmup, req); err != nil {
 		return 0, err
 	}
+	cpu0, _ := child.CPUTime()
 	res, err := r.loadRun(ctx, r.plan.Connections, r.plan.Load, req)
 	if err != nil {
 		return 0, err
 	}
+	cpu1, _ := child.CPUTime()
 	rss, _ := child.PeakRSS()
 	rep.Baseline = bench.Baseline{
 		RPS: bench.Round3(res.RPS()), P50Ms: bench.Round3(bench.Millis(res.Latency.Quantile(0.5))),
 		P99Ms: bench.Round3(bench.Millis(res.Latency.Quantile(0.99))), Errors: float64(res.ErrorCount()),
-		Connections: float64(r.plan.Connections),
+		Connections: float64(r.plan.Connections), CPUUsPerReq: cpuPerRequest(cpu1-cpu0, res.Requests),
 	}
 	rep.Memory.BaselinePeakRSSMB = bench.Round3(float64(rss) / (1 << 20))
 	return res.RPS(), nil
@@ -410,7 +412,9 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); lag.run(sampleCtx, client, base+"/metrics") }()
+	cpu0, _ := child.CPUTime()
 	res, err := r.loadRun(ctx, r.plan.Connections, r.plan.Load, reqs)
+	cpu1, _ := child.CPUTime()
 	stopSampling()
 	wg.Wait()
 	if err != nil {
@@ -439,7 +443,7 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	rep.Resolve = bench.Resolve{
 		RPS: bench.Round3(res.RPS()), P50Ms: bench.Round3(p50), P99Ms: bench.Round3(p99),
 		Errors: float64(res.ErrorCount()), Connections: float64(r.plan.Connections), Pairs: float64(len(reqs)),
-		ResolveVsBaseline: bench.Round3(vs),
+		ResolveVsBaseline: bench.Round3(vs), CPUUsPerReq: cpuPerRequest(cpu1-cpu0, res.Requests),
 	}
 	batches := anchorsAfter["eidgate_anchor_batches"] - anchorsBefore["eidgate_anchor_batches"]
 	records := anchorsAfter["eidgate_anchored_records"] - anchorsBefore["eidgate_anchored_records"]
@@ -469,6 +473,14 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 		P99Ms: bench.Round3(bench.Millis(dres.Latency.Quantile(0.99))), Errors: float64(dres.ErrorCount()),
 	}
 	return nil
+}
+
+// cpuPerRequest is CPU microseconds per request, rounded.
+func cpuPerRequest(cpu time.Duration, requests int64) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return bench.Round3(float64(cpu.Microseconds()) / float64(requests))
 }
 
 // lagSampler reads the anchoring lag gauge during the load.

@@ -104,6 +104,23 @@ func (c *Child) PeakRSS() (uint64, error) {
 	return st.VmHWM, nil
 }
 
+// CPUTime is the user plus system CPU time the child has used (0 where
+// /proc is not available).
+func (c *Child) CPUTime() (time.Duration, error) {
+	p, err := procfs.NewProc(c.PID())
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(st.CPUTime() * float64(time.Second)), nil
+}
+
 // Stop asks the child to stop (SIGTERM) and kills it after grace.
 func (c *Child) Stop(grace time.Duration) error {
 	select {

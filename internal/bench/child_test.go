@@ -53,6 +53,9 @@ func TestChildPeakRSSAndStop(t *testing.T) {
 	if err != nil || rss == 0 {
 		t.Fatalf("peak RSS %d, %v", rss, err)
 	}
+	if _, err := c.CPUTime(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}

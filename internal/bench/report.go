@@ -31,6 +31,9 @@ type Baseline struct {
 	P99Ms       float64 `json:"p99_ms"`
 	Errors      float64 `json:"errors"`
 	Connections float64 `json:"connections"`
+	// CPUUsPerReq is the server's CPU time per request, the figure least
+	// disturbed by other load on the machine.
+	CPUUsPerReq float64 `json:"cpu_us_per_req"`
 }
 
 // Resolve is audited resolves on the embedded default (SQLite, in-process
@@ -43,6 +46,7 @@ type Resolve struct {
 	Connections       float64 `json:"connections"`
 	Pairs             float64 `json:"pairs"`
 	ResolveVsBaseline float64 `json:"resolve_vs_baseline"`
+	CPUUsPerReq       float64 `json:"cpu_us_per_req"` // the gateway's
 
 	PGRPS               float64 `json:"pg_rps,omitempty"`
 	PGP50Ms             float64 `json:"pg_p50_ms,omitempty"`
