@@ -104,6 +104,13 @@ func (c *Child) PeakRSS() (uint64, error) {
 	return st.VmHWM, nil
 }
 
+// ResetPeakRSS sets the child's peak resident set size back to its
+// current size (Linux: "5" into /proc/PID/clear_refs), so that PeakRSS
+// then reports the peak of what follows.
+func (c *Child) ResetPeakRSS() error {
+	return os.WriteFile("/proc/"+strconv.Itoa(c.PID())+"/clear_refs", []byte("5"), 0)
+}
+
 // CPUTime is the user plus system CPU time the child has used (0 where
 // /proc is not available).
 func (c *Child) CPUTime() (time.Duration, error) {

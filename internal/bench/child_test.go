@@ -56,6 +56,12 @@ func TestChildPeakRSSAndStop(t *testing.T) {
 	if _, err := c.CPUTime(); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.ResetPeakRSS(); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := c.PeakRSS(); err != nil || after == 0 || after > rss {
+		t.Fatalf("peak RSS after reset %d (%v), before %d", after, err, rss)
+	}
 	if err := c.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
