@@ -816,15 +816,20 @@ func (r *benchRun) importRows(ctx context.Context, m *Main, rep *bench.Report) e
 		return err
 	}
 	r.say("import: %d rows", n)
+	written := bench.WrittenBytes()
 	start := time.Now()
 	job, err := m.importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench"})
 	elapsed := time.Since(start)
+	written = bench.WrittenBytes() - written
 	if err != nil {
 		return err
 	}
 	if job.Created != int64(n) {
 		return fmt.Errorf("import created %d of %d rows (rejected %d, existing %d)", job.Created, n, job.Rejected, job.Existing)
 	}
-	rep.Import = bench.Import{Rows: float64(n), Seconds: bench.Round3(elapsed.Seconds()), RowsPerS: bench.Round3(float64(n) / elapsed.Seconds())}
+	rep.Import = bench.Import{
+		Rows: float64(n), Seconds: bench.Round3(elapsed.Seconds()), RowsPerS: bench.Round3(float64(n) / elapsed.Seconds()),
+		WrittenKBPerKRow: bench.Round3(float64(written) / 1024 / (float64(n) / 1000)),
+	}
 	return nil
 }

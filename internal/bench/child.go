@@ -159,6 +159,20 @@ func (c *Child) LogTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// WrittenBytes is what this process has written so far (write system
+// calls, whether or not they reached the disk yet); 0 without /proc.
+func WrittenBytes() uint64 {
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	io, err := p.IO()
+	if err != nil {
+		return 0
+	}
+	return io.WChar
+}
+
 // FreeLoopbackAddr returns a loopback address with a port free right now,
 // so that a child restarted on the same data dir keeps its address.
 func FreeLoopbackAddr() (string, error) {

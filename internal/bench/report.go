@@ -82,6 +82,9 @@ type Import struct {
 	Rows     float64 `json:"rows"`
 	Seconds  float64 `json:"seconds"`
 	RowsPerS float64 `json:"rows_per_s"`
+	// WrittenKBPerKRow is what the process wrote (database, WAL, ledger)
+	// per thousand rows: the figure that bounds an import on a slow disk.
+	WrittenKBPerKRow float64 `json:"written_kb_per_1k_rows"`
 }
 
 // DID is DID resolution through the gateway's resolver endpoint.
