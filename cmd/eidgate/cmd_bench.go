@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	httppprof "net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -265,7 +269,12 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 	if r.opts.db != "" || r.opts.redis != "" {
 		var extra []string
 		if r.opts.db != "" {
-			extra = append(extra, "--db", r.opts.db)
+			dsn, drop, err := freshPostgresSchema(ctx, r.opts.db)
+			if err != nil {
+				return nil, err
+			}
+			defer drop()
+			extra = append(extra, "--db", dsn)
 		}
 		if r.opts.redis != "" {
 			extra = append(extra, "--redis", r.opts.redis)
@@ -278,6 +287,36 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// freshPostgresSchema creates an empty schema for one run on the database
+// at dsn and returns the URL that selects it, and how to drop it after.
+func freshPostgresSchema(ctx context.Context, dsn string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("--db: %w", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "eidgate_bench_" + hex.EncodeToString(b[:])
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("--db: %w", err)
+	}
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		_ = admin.Close()
+		return "", nil, fmt.Errorf("--db: create schema %s: %w", schema, err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+		_ = admin.Close()
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
 }
 
 // runs reports whether part is to be measured (--only).
