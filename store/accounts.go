@@ -311,7 +311,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k accounts.APIKey, secretSHA256 
 const apiKeySelect = `SELECT id, department, name, secret_sha256, created_at, revoked_at, last_used_at FROM api_keys`
 
 func (db *DB) queryAPIKeys(ctx context.Context, q string, args ...any) ([]accounts.APIKey, []string, error) {
-	rows, err := db.queryHot(ctx, q, args...)
+	rows, err := db.with(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -54,9 +53,6 @@ type DB struct {
 	// where there is one writer at a time anyway: waiting here is cheaper
 	// and fairer than SQLite's busy-sleep loop. nil on PostgreSQL.
 	writeSlot chan struct{}
-
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // prepared hot queries, by SQL text
 }
 
 type options struct {
@@ -259,50 +255,8 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the prepared statements and the connection pool.
-func (db *DB) Close() error {
-	db.stmtMu.Lock()
-	for q, st := range db.stmts {
-		_ = st.Close()
-		delete(db.stmts, q)
-	}
-	db.stmtMu.Unlock()
-	return db.sql.Close()
-}
-
-// queryHot runs a read that runs on every request. On SQLite its statement
-// is prepared once: SQLite otherwise compiles it each time, which cost
-// more than running it (an API key lookup spent two thirds of its time in
-// the SQL parser). PostgreSQL's driver caches prepared statements itself.
-// query uses ? placeholders.
-func (db *DB) queryHot(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if db.dialect != DialectSQLite {
-		return db.with(ctx).Raw(query, args...).Rows()
-	}
-	st, err := db.prepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-// prepared returns query prepared once for this database.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if st, ok := db.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := db.sql.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if db.stmts == nil {
-		db.stmts = map[string]*sql.Stmt{}
-	}
-	db.stmts[query] = st
-	return st, nil
-}
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.sql.Close() }
 
 func (db *DB) now() time.Time { return db.clock.Now().UTC() }
 
