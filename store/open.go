@@ -53,6 +53,8 @@ type DB struct {
 	// where there is one writer at a time anyway: waiting here is cheaper
 	// and fairer than SQLite's busy-sleep loop. nil on PostgreSQL.
 	writeSlot chan struct{}
+
+	apiKeys apiKeyCache // see GetAPIKey
 }
 
 type options struct {
