@@ -88,7 +88,13 @@ func (s *Server) resolveDID(c *gin.Context) {
 		fail(http.StatusBadRequest, "invalidDid", "not a did:eidgate identifier")
 		return
 	}
-	res, err := s.deps.Agent.ResolveDID(ctx(c), did)
+	var res *model.DIDResolution
+	var err error
+	if s.deps.Dir != nil {
+		res, err = s.deps.Dir.DID(ctx(c), did) // from the cache
+	} else {
+		res, err = s.deps.Agent.ResolveDID(ctx(c), did)
+	}
 	if err != nil {
 		if routing.IsKind(err, routing.KindNotFound) {
 			fail(http.StatusNotFound, "notFound", "no such DID")

@@ -195,6 +195,37 @@ func (d *Directory) EID(ctx context.Context, eid string) (*model.Identity, error
 	})
 }
 
+// maxMergeSteps bounds a merge chain, as the chaincode does.
+const maxMergeSteps = 64
+
+// DID resolves a DID from the cached eIDs as the chaincode's ResolveDID
+// does: a merged eID resolves as deactivated, naming the end of its merge
+// chain. Served from the cache, a resolution costs no ledger query; the
+// eID events keep it current.
+func (d *Directory) DID(ctx context.Context, did string) (*model.DIDResolution, error) {
+	const op = "routing.Directory.DID"
+	id, err := d.EID(ctx, did)
+	if err != nil {
+		return nil, err
+	}
+	cur := id
+	for step := 0; cur.Status == model.EIDMerged; step++ {
+		if step == maxMergeSteps {
+			return nil, Errorf(KindConflict, op, "merge chain of eID %s is longer than %d", id.ID, maxMergeSteps)
+		}
+		next, err := d.EID(ctx, cur.MergedInto)
+		if IsKind(err, KindNotFound) {
+			return nil, Errorf(KindConflict, op, "eID %s is merged into %s, which does not exist", cur.ID, cur.MergedInto)
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	res := id.Resolution(cur.ID)
+	return &res, nil
+}
+
 // RoutesOf returns every route entry of an eID (all data types).
 func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
 	return cached(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {

@@ -54,3 +54,27 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 		t.Fatalf("served %q after invalidation", got.Name)
 	}
 }
+
+// DID resolution from the cache answers as the chaincode's ResolveDID: an
+// active eID, a merged one naming its survivor, and refusals.
+func TestDirectoryResolvesDIDs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.dir.DID(ctx, eidAlice)
+	if err != nil || res.DIDDocument.ID != eidAlice || res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != "" {
+		t.Fatalf("active eID: %+v %v", res, err)
+	}
+	res, err = e.dir.DID(ctx, eidOld)
+	if err != nil || !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != eidAlice || res.DIDDocument.ID != eidOld {
+		t.Fatalf("merged eID: %+v %v", res, err)
+	}
+	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !IsKind(err, KindNotFound) {
+		t.Fatalf("unknown eID: %v", err)
+	}
+	e.ledger.mu.Lock()
+	e.ledger.eids["did:eidgate:orphan"] = model.Identity{ID: "did:eidgate:orphan", Status: model.EIDMerged, MergedInto: "did:eidgate:gone"}
+	e.ledger.mu.Unlock()
+	if _, err := e.dir.DID(ctx, "did:eidgate:orphan"); !IsKind(err, KindConflict) {
+		t.Fatalf("eID merged into a missing one: %v", err)
+	}
+}
