@@ -18,7 +18,8 @@ import (
 // temp data dir, as `eidgate serve --demo` runs it.
 type stack struct {
 	t    *testing.T
-	m    *Main
+	m    *Main  // nil for a gateway in another process
+	base string // the gateway's URL
 	demo *DemoInfo
 	http *http.Client
 	spec *openapitest.Validator
@@ -43,13 +44,21 @@ func startDemo(t *testing.T, edit func(*Config)) *stack {
 // settings (TLS), nil for plain HTTP.
 func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
 	t.Helper()
+	s := newURLStack(t, m.URL(), demo, base)
+	s.m = m
+	return s
+}
+
+// newURLStack drives the gateway at url (another process).
+func newURLStack(t *testing.T, url string, demo *DemoInfo, base *http.Client) *stack {
+	t.Helper()
 	if base == nil {
 		base = &http.Client{}
 	}
 	c := *base
 	c.Timeout = 30 * time.Second
 	v := openapitest.MustNew(t, gateway.OpenAPISpec())
-	s := &stack{t: t, m: m, demo: demo, spec: v, http: v.Client(&c)}
+	s := &stack{t: t, base: url, demo: demo, spec: v, http: v.Client(&c)}
 	t.Cleanup(func() { v.Check(t) })
 	return s
 }
@@ -118,7 +127,7 @@ func (s *stack) do(c caller, method, path string, body any) reply {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.m.URL()+path, rd)
+	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
