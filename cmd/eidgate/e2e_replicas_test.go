@@ -177,3 +177,54 @@ func rawResolve(base string, c caller, body any) (int, string) {
 	}
 	return r.status, r.errCode()
 }
+
+// TestAnchoringLeaseMovesOffAReplicaCutFromTheLedger hands the anchoring
+// lease to replica B and then cuts B from the ledger while A, which can
+// still reach it, resolves: B must give the lease up so A anchors, and A
+// must go on issuing tickets past the lag bound instead of failing closed
+// because of B's broken link. Every record is anchored exactly once.
+func TestAnchoringLeaseMovesOffAReplicaCutFromTheLedger(t *testing.T) {
+	pg := storetest.Postgres(t)
+	redisURL := testenv.Redis(t)
+	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
+	const bound = 2 * time.Second
+	shared := func(c *Config) { c.DB, c.Redis, c.AnchorLagBound = pg.DSN, redisURL, bound }
+	a := startHost(t, shared)
+	proxy := e2etest.StartProxy(t, a.peer.Addr())
+	b := startReplica(t, a, profileVia(t, a, devnet.AgentName, proxy.Addr()), profileVia(t, a, devnet.AdminName, proxy.Addr()), shared)
+	sa := newStack(t, a, a.Demo(), nil)
+	grantDegree(t, sa)
+	req := resolveBody(a.Demo().Residents[0], "edu.degree", "employment")
+	hrss := sa.dept("hrss")
+	waitAllAnchored(t, a.db, 30*time.Second)
+
+	// B takes the lease (as when A stalled past it) and renews it.
+	if err := a.db.Gorm().Exec(`UPDATE leases SET holder = ?, expires_at = ? WHERE name = 'anchorer'`,
+		b.anchorer.Holder, time.Now().Add(time.Minute).UnixNano()).Error; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.anchorer.Status().Leader || a.anchorer.Status().Leader {
+		if time.Now().After(deadline) {
+			t.Fatal("B did not take the anchoring lease")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := a.anchorer.Status().Batches
+
+	proxy.Cut()
+	// A resolves for well past the lag bound.
+	until := time.Now().Add(3 * bound)
+	for n := 0; time.Now().Before(until); n++ {
+		if r := sa.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusOK {
+			t.Fatalf("resolve %d through A while the lease holder B is cut from the ledger: %d %v", n, r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := a.anchorer.Status().Batches; got == before {
+		t.Error("A never took over anchoring")
+	}
+	proxy.Restore()
+	waitAllAnchored(t, a.db, 30*time.Second)
+	checkAnchoredExactlyOnce(t, a.db, a.agent)
+}
