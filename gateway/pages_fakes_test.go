@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
@@ -1408,7 +1409,8 @@ func newPGWorld(t testing.TB, clock *pgClock) *pgWorld {
 	dir := &routing.Directory{Registry: w.ledger, EIDs: w.ledger, Routes: w.ledger, Consents: w.ledger, Cache: cache, Clock: clock}
 	w.log = routing.NewAccessLog(w.store, clock, 0)
 	t.Cleanup(w.log.Close)
-	w.anchorer = &routing.Anchorer{Store: w.store, Ledger: w.ledger, Clock: clock, Holder: "test", LagBound: time.Hour}
+	w.anchorer = &routing.Anchorer{Store: w.store, Ledger: w.ledger, Clock: clock, Holder: "test", LagBound: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	w.anchorer.Step(ctx)
 	tickets := pgTickets{clock: clock}
 	w.deps = Deps{
