@@ -139,7 +139,7 @@ func (s *Server) showDepartment(c *gin.Context, status int, errs *web.Errors, fo
 			form[k] = v
 		}
 	}
-	s.render(c, status, "admin_department", &web.Page{Title: "title.admin.department", Heading: d.Name + " (" + d.ID + ")",
+	s.render(c, status, "admin_department", &web.Page{Title: "title.admin.department", Heading: localName(s.pageLang(c), d.Name, d.NameEN) + " (" + d.ID + ")",
 		Nav: "departments", Errors: errs, Form: form, Data: gin.H{"Dept": d, "APIKeys": keys}})
 }
 
@@ -333,7 +333,7 @@ func (s *Server) showDataType(c *gin.Context, status int, errs *web.Errors, form
 	if form["status"] == "" {
 		form["status"] = model.DataTypeActive
 	}
-	s.render(c, status, "admin_datatype", &web.Page{Title: "title.admin.datatype", Heading: dt.Name + " (" + dt.Code + ")",
+	s.render(c, status, "admin_datatype", &web.Page{Title: "title.admin.datatype", Heading: localName(s.pageLang(c), dt.Name, dt.NameEN) + " (" + dt.Code + ")",
 		Nav: "datatypes", Errors: errs, Form: form,
 		Data: gin.H{"DataType": dt, "SchemaPretty": pretty, "Departments": ds, "Owners": setOf(owners)}})
 }

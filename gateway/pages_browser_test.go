@@ -584,6 +584,9 @@ func TestBrowserEveryPage(t *testing.T) {
 				t.Errorf("%s (%s): an untranslated message", p.path, lang)
 			}
 			name := strings.ReplaceAll(p.name, " ", "-")
+			if over := tb.eval(`String(document.documentElement.scrollWidth - window.innerWidth)`); over != "0" {
+				t.Errorf("%s (%s): %s px wider than a 1280 px window", p.path, lang, over)
+			}
 			tb.screenshot(name + "-" + lang)
 			// A phone: nothing wider than the screen, every form control
 			// inside it.

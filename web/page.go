@@ -180,6 +180,10 @@ func asTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// TimeZone is the IANA name of the page's zone, for scripts that show
+// times.
+func (p *Page) TimeZone() string { return p.loc().String() }
+
 // Date is a calendar date in the page's language.
 func (p *Page) Date(v any) string {
 	t, ok := asTime(v)

@@ -42,6 +42,18 @@ function setupConfirmations() {
   }
 }
 
+// formatTime shows a time the way the server's pages do: in the page's
+// language and the gateway's time zone.
+function formatTime(iso, tz) {
+  const lang = document.documentElement.lang;
+  const opts = { dateStyle: "medium", timeStyle: "medium" };
+  try {
+    return new Intl.DateTimeFormat(lang, { ...opts, timeZone: tz }).format(new Date(iso));
+  } catch (err) {
+    return new Intl.DateTimeFormat(lang, opts).format(new Date(iso));
+  }
+}
+
 // 2. Live import progress: poll the job until it has finished.
 function setupImportProgress() {
   const box = document.getElementById("import-progress");
@@ -89,7 +101,7 @@ function setupImportProgress() {
     }
     if (job.finished_at) {
       box.dataset.finished = "yes";
-      set("imp-finished", new Date(job.finished_at).toLocaleString(document.documentElement.lang));
+      set("imp-finished", formatTime(job.finished_at, box.dataset.tz));
       el("imp-rejects").hidden = false;
       return;
     }
@@ -153,6 +165,14 @@ function setupProofs() {
   }
 }
 
+// A form that came back with errors: move focus to the summary, so a
+// screen reader announces it and keyboard users start from there.
+function focusErrors() {
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+}
+
 setupConfirmations();
 setupImportProgress();
 setupProofs();
+focusErrors();
