@@ -12,7 +12,10 @@ import (
 // applies its consent-use increments (the agent). It is idempotent per batch
 // id: the same content again returns the stored anchor and writes nothing,
 // other content is a conflict. The whole batch is refused when an increment
-// targets a consent that is not active or takes it past max_uses.
+// targets a consent that was never granted (requested or denied) or takes
+// it past max_uses. A consent revoked or expired since is still counted:
+// the gateway recorded those accesses while it was active, and anchoring
+// them later must not fail.
 func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface, anchor model.AccessAnchor) (*model.AccessAnchor, error) {
 	t, err := c.begin(ctx, model.FnAnchorAccessBatch)
 	if err != nil {
@@ -53,8 +56,8 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 		if cs == nil {
 			return nil, model.NotFound("%s: consent %s does not exist", field, u.ConsentID)
 		}
-		if cs.Status != model.ConsentActive {
-			return nil, model.Conflict("%s: consent %s is %s, not active", field, u.ConsentID, cs.Status)
+		if cs.Status == model.ConsentRequested || cs.Status == model.ConsentDenied {
+			return nil, model.Conflict("%s: consent %s is %s and was never granted", field, u.ConsentID, cs.Status)
 		}
 		uses := cs.Uses + u.Uses
 		if uses < cs.Uses || (cs.MaxUses != 0 && uses > cs.MaxUses) {

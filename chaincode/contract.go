@@ -32,7 +32,12 @@ type Contract struct {
 // NewChaincode returns the chaincode with the contract as its default
 // contract; platformMSPID may be empty (DefaultPlatformMSPID).
 func NewChaincode(platformMSPID string) (*contractapi.ContractChaincode, error) {
-	return contractapi.NewChaincode(&Contract{PlatformMSPID: platformMSPID})
+	cc, err := contractapi.NewChaincode(&Contract{PlatformMSPID: platformMSPID})
+	if err != nil {
+		return nil, err
+	}
+	cc.TransactionSerializer = &argSerializer{}
+	return cc, nil
 }
 
 // GetName names the contract in the chaincode metadata.

@@ -127,6 +127,9 @@ func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) 
 	}
 	d, err := s.deps.Dir.Department(ctx(c), dept)
 	if err != nil {
+		if routing.IsKind(err, routing.KindNotFound) {
+			return "", "", unauth("the API key belongs to an unregistered department")
+		}
 		return "", "", err
 	}
 	if !d.Active() {

@@ -394,6 +394,11 @@ func (s *Server) explanation(ctx context.Context, dept string, req explainReques
 	if err != nil {
 		return nil, err
 	}
+	if ex.Matched == nil {
+		cp := *ex
+		cp.Matched = []PolicyRule{}
+		ex = &cp
+	}
 	out := explainResponse{Explanation: ex}
 	if req.Subject != nil {
 		eid := req.Subject.EID

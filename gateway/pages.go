@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
 	"github.com/gin-gonic/gin"
@@ -316,7 +315,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 		}
 	}
 	p.Loc = s.cfg.TimeZone
-	p.DocTypes = docTypes()
+	p.DocTypes = DocumentTypes()
 	p.Names = s.names(ctx(c))
 	var buf bytes.Buffer
 	if err := s.site.Render(&buf, page, p); err != nil {
@@ -328,12 +327,11 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-func docTypes() []string {
-	var out []string
-	for _, t := range mapping.Types() {
-		out = append(out, string(t))
-	}
-	return out
+// DocumentTypes are the identity document types the forms offer, in the
+// order of mapping.Types (the mapping package implements this package's
+// interfaces, so the list is kept here; a test holds the two equal).
+func DocumentTypes() []string {
+	return []string{"cn-resident", "cn-passport", "passport", "hkmo-permit", "tw-permit", "cn-hkmo-pass", "hkmotw-residence", "foreign-permanent"}
 }
 
 // names are the registry's names for display; without them pages show ids.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/demo"
-	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -641,9 +641,10 @@ type pgDoc struct {
 	masked MaskedDocument
 }
 
-// pgIdentities is the mapping service: documents are validated and
-// normalised by the real mapping package; numbers are kept only as the
-// lookup key, as the real service keeps only the blinded index.
+// pgIdentities is the mapping service. Numbers are kept only as the
+// lookup key, as the real service keeps only the blinded index. (The
+// mapping package implements this package's interfaces, so the fakes
+// cannot use it; pgParseDoc checks documents as far as the tests need.)
 type pgIdentities struct {
 	mu       sync.Mutex
 	clock    routing.Clock
@@ -655,17 +656,92 @@ type pgIdentities struct {
 	refs     int
 }
 
-func (m *pgIdentities) parse(d Document) (mapping.Document, string, error) {
-	doc, err := mapping.Parse(mapping.Input{Type: mapping.DocType(d.Type), Number: d.Number, Country: d.Country}, m.clock.Now())
-	if err != nil {
-		return mapping.Document{}, "", err
-	}
-	return doc, string(doc.Type()) + "|" + doc.Country() + "|" + doc.RevealNormalized(), nil
+// pgDoc is a parsed document: its lookup key (type, country, normalised
+// number) and its masked form, as mapping.Mask masks.
+type pgParsed struct {
+	typ, country, key, masked string
 }
 
-func (m *pgIdentities) masked(doc mapping.Document) MaskedDocument {
+var (
+	pgCNPassport = regexp.MustCompile(`^(E[0-9A-HJ-NP-Z][0-9]{7}|G[0-9]{8})$`)
+	pgPassport   = regexp.MustCompile(`^[0-9A-Z]{1,9}$`)
+	pgPermit     = regexp.MustCompile(`^[0-9A-Z]{8,18}$`)
+)
+
+func pgParseDoc(d Document) (pgParsed, error) {
+	num := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(d.Number)))
+	country := strings.ToUpper(strings.TrimSpace(d.Country))
+	bad := func(msg string) error {
+		return &routing.Error{Kind: routing.KindInvalid, Op: "fake", Field: "number", Message: d.Type + ": " + msg}
+	}
+	switch d.Type {
+	case "cn-resident", "hkmotw-residence":
+		if len(num) != 18 {
+			return pgParsed{}, bad("the number must have 18 characters")
+		}
+		if !pgGB11643(num) {
+			return pgParsed{}, bad("the check character does not match")
+		}
+	case "cn-passport":
+		if !pgCNPassport.MatchString(num) {
+			return pgParsed{}, bad("not a passport number")
+		}
+	case "passport":
+		if len(country) != 3 {
+			return pgParsed{}, bad("give the issuing state")
+		}
+		if !pgPassport.MatchString(num) {
+			return pgParsed{}, bad("not a passport number")
+		}
+	case "hkmo-permit", "tw-permit", "cn-hkmo-pass", "foreign-permanent":
+		if !pgPermit.MatchString(num) {
+			return pgParsed{}, bad("not a permit number")
+		}
+	default:
+		return pgParsed{}, &routing.Error{Kind: routing.KindInvalid, Op: "fake", Field: "type", Message: "unknown document type"}
+	}
+	if d.Type != "passport" {
+		country = ""
+	}
+	return pgParsed{typ: d.Type, country: country, key: d.Type + "|" + country + "|" + num, masked: pgMask(num)}, nil
+}
+
+// pgGB11643 checks the ISO 7064 MOD 11-2 check character of an 18-character
+// identity number.
+func pgGB11643(n string) bool {
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+		sum += int(n[i]-'0') * weights[i]
+	}
+	return "10X98765432"[sum%11] == n[17]
+}
+
+// pgMask is mapping.Mask: 4+4 characters of 15 or more, 2+2 of 9 to 14,
+// 1+1 of 6 to 8, none of fewer.
+func pgMask(s string) string {
+	r := []rune(s)
+	keep := 0
+	switch n := len(r); {
+	case n >= 15:
+		keep = 4
+	case n >= 9:
+		keep = 2
+	case n >= 6:
+		keep = 1
+	}
+	for i := keep; i < len(r)-keep; i++ {
+		r[i] = '*'
+	}
+	return string(r)
+}
+
+func (m *pgIdentities) masked(doc pgParsed) MaskedDocument {
 	m.refs++
-	return MaskedDocument{Type: string(doc.Type()), Country: doc.Country(), Masked: doc.Mask(), KeyVersion: "v1",
+	return MaskedDocument{Type: doc.typ, Country: doc.country, Masked: doc.masked, KeyVersion: "v1",
 		Ref: fmt.Sprintf("ref%04d", m.refs), AddedAt: m.clock.Now().UTC()}
 }
 
@@ -678,18 +754,18 @@ func newEID() string {
 func (m *pgIdentities) Create(ctx context.Context, docs []Document, _ string) (*CreatedIdentity, error) {
 	m.mu.Lock()
 	var keys []string
-	var parsed []mapping.Document
+	var parsed []pgParsed
 	for _, d := range docs {
-		doc, key, err := m.parse(d)
+		doc, err := pgParseDoc(d)
 		if err != nil {
 			m.mu.Unlock()
 			return nil, err
 		}
-		if _, taken := m.byKey[key]; taken || slices.Contains(keys, key) {
+		if _, taken := m.byKey[doc.key]; taken || slices.Contains(keys, doc.key) {
 			m.mu.Unlock()
-			return nil, pgConflict("document_taken", "an eID already holds "+string(doc.Type())+" "+doc.Mask())
+			return nil, pgConflict("document_taken", "an eID already holds "+doc.typ+" "+doc.masked)
 		}
-		keys, parsed = append(keys, key), append(parsed, doc)
+		keys, parsed = append(keys, doc.key), append(parsed, doc)
 	}
 	eid := newEID()
 	out := &CreatedIdentity{EID: eid}
@@ -706,7 +782,7 @@ func (m *pgIdentities) Create(ctx context.Context, docs []Document, _ string) (*
 }
 
 func (m *pgIdentities) AddDocument(_ context.Context, eid string, d Document, _ string) (*MaskedDocument, error) {
-	doc, key, err := m.parse(d)
+	doc, err := pgParseDoc(d)
 	if err != nil {
 		return nil, err
 	}
@@ -715,12 +791,12 @@ func (m *pgIdentities) AddDocument(_ context.Context, eid string, d Document, _ 
 	if _, ok := m.docs[eid]; !ok {
 		return nil, pgNotFound("eID")
 	}
-	if _, taken := m.byKey[key]; taken {
-		return nil, pgConflict("document_taken", "an eID already holds "+string(doc.Type())+" "+doc.Mask())
+	if _, taken := m.byKey[doc.key]; taken {
+		return nil, pgConflict("document_taken", "an eID already holds "+doc.typ+" "+doc.masked)
 	}
 	md := m.masked(doc)
-	m.byKey[key] = eid
-	m.docs[eid] = append(m.docs[eid], pgDoc{key: key, masked: md})
+	m.byKey[doc.key] = eid
+	m.docs[eid] = append(m.docs[eid], pgDoc{key: doc.key, masked: md})
 	return &md, nil
 }
 
@@ -778,13 +854,13 @@ func (m *pgIdentities) Deactivate(ctx context.Context, eid, reason, _ string) er
 }
 
 func (m *pgIdentities) Find(_ context.Context, d Document) (string, error) {
-	_, key, err := m.parse(d)
+	doc, err := pgParseDoc(d)
 	if err != nil {
 		return "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	eid, ok := m.byKey[key]
+	eid, ok := m.byKey[doc.key]
 	if !ok {
 		return "", pgNotFound("eID")
 	}
@@ -1240,7 +1316,7 @@ func (im *pgImporter) run(ctx context.Context, job *ImportJob, rows [][]string, 
 		} else if _, err := im.ids.Create(ctx, []Document{doc}, "import"); err != nil {
 			outcome = "rejected"
 			im.mu.Lock()
-			im.rej[job.ID] = append(im.rej[job.ID], [3]string{strconv.Itoa(i + 1), mapping.Mask(row[1]), routing.MessageOf(err)})
+			im.rej[job.ID] = append(im.rej[job.ID], [3]string{strconv.Itoa(i + 1), pgMask(row[1]), routing.MessageOf(err)})
 			im.mu.Unlock()
 		}
 		im.mu.Lock()

@@ -298,7 +298,7 @@ func TestLanguageChoice(t *testing.T) {
 		t.Errorf("Accept-Language en: %s", got)
 	}
 	// The switch before sign-in sets a cookie that beats Accept-Language.
-	r := b.submit("/portal/login", "/lang", url.Values{"lang": {"zh-CN"}, "next": {"/portal/activate"}})
+	r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"zh-CN"}, "next": {"/portal/activate"}})
 	if r.status != http.StatusSeeOther || r.location() != "/portal/activate" {
 		t.Fatalf("switch: %d → %q", r.status, r.location())
 	}
@@ -308,7 +308,7 @@ func TestLanguageChoice(t *testing.T) {
 	// A signed-in resident's choice is stored with the account and wins
 	// on any browser.
 	res := e.residentSignIn(0)
-	if r := res.submit("/portal", "/lang", url.Values{"lang": {"en"}, "next": {"/portal/access"}}); r.location() != "/portal/access" {
+	if r := res.submit("/portal", "/portal/lang", url.Values{"lang": {"en"}, "next": {"/portal/access"}}); r.location() != "/portal/access" {
 		t.Fatalf("switch: → %q", r.location())
 	}
 	if lang, _ := e.w.accounts.ResidentLang(context.Background(), e.w.residentEIDs[0]); lang != "en" {
@@ -320,13 +320,13 @@ func TestLanguageChoice(t *testing.T) {
 		t.Errorf("stored preference not used: %s", got)
 	}
 	// The switch refuses a forged form and a target off the site.
-	if r := b.post("/lang", url.Values{"lang": {"en"}, "next": {"/portal"}}); r.status != http.StatusForbidden {
+	if r := b.post("/portal/lang", url.Values{"lang": {"en"}, "next": {"/portal"}}); r.status != http.StatusForbidden {
 		t.Errorf("switch without a token: %d", r.status)
 	}
-	if r := b.submit("/portal/login", "/lang", url.Values{"lang": {"en"}, "next": {"https://evil.example/"}}); r.location() != "/portal" {
+	if r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"en"}, "next": {"https://evil.example/"}}); r.location() != "/portal" {
 		t.Errorf("off-site next: → %q", r.location())
 	}
-	if r := b.submit("/portal/login", "/lang", url.Values{"lang": {"fr"}, "next": {"/portal"}}); r.status != http.StatusBadRequest {
+	if r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"fr"}, "next": {"/portal"}}); r.status != http.StatusBadRequest {
 		t.Errorf("unknown language: %d", r.status)
 	}
 }

@@ -40,7 +40,7 @@ func (s *Server) readyz(c *gin.Context) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ready, "checks": checks})
+	c.JSON(status, gin.H{"ready": ready, "checks": nonNil(checks)})
 }
 
 func (s *Server) metricsHandler() gin.HandlerFunc {
@@ -63,7 +63,7 @@ func (s *Server) jwks(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("Cache-Control", "public, max-age=60")
 	c.Data(http.StatusOK, "application/jwk-set+json", b)
 }
 

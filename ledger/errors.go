@@ -183,7 +183,10 @@ func grpcKind(phase string, code codes.Code, lower string) (Kind, string) {
 		strings.Contains(lower, "creator"),
 		strings.Contains(lower, "certificate"),
 		strings.Contains(lower, "unknown authority"):
-		return KindUnauthenticated, fmt.Sprintf("ledger %s refused our identity", phase)
+		// The peer refused the gateway's own identity: a deployment fault the
+		// caller cannot fix, so it is reported as the ledger being
+		// unavailable, not as bad caller credentials.
+		return KindUnavailable, fmt.Sprintf("ledger %s refused our identity", phase)
 	case code == codes.PermissionDenied, strings.Contains(lower, "access denied"):
 		return KindForbidden, fmt.Sprintf("ledger %s: access denied", phase)
 	case code == codes.NotFound,
@@ -207,7 +210,7 @@ func commitCodeKind(code peer.TxValidationCode) (Kind, string) {
 	case peer.TxValidationCode_DUPLICATE_TXID:
 		return KindConflict, "duplicate transaction (" + name + ")"
 	case peer.TxValidationCode_BAD_CREATOR_SIGNATURE, peer.TxValidationCode_BAD_PROPOSAL_TXID:
-		return KindUnauthenticated, "transaction signature refused (" + name + ")"
+		return KindInternal, "transaction signature refused (" + name + ")"
 	case peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE:
 		return KindForbidden, "endorsement policy not satisfied (" + name + ")"
 	}

@@ -82,4 +82,20 @@
 // during a key rotation. [Keyring.AccountHash] hashes a department's local
 // account id under a separate domain label. See [Keyring.Blind] for the exact
 // encoding.
+//
+// # Service, import and rotation
+//
+// [Service] maps documents to eIDs on the ledger (KYC creation, added and
+// removed documents, merges, deactivation, activation codes) and links
+// departments' local accounts; it implements gateway.Identities and
+// routing.SubjectMapper. It writes new mappings under every key version and
+// looks them up under every version, newest first, caching found indexes
+// only. Each mapped document is kept as a [StoredDocument]: masked for
+// display, and with its normalised number sealed under a [SealingKey] so that
+// [Service.Rotate] can blind it again under a new key version.
+//
+// [Importer] imports CSV or JSON lines files of documents in CreateEIDs
+// batches; a job is keyed by the file's SHA-256 and resumes from its last
+// committed row. docs/mapping.md describes the file format, the reject
+// report, resume semantics and the rotation procedure.
 package mapping

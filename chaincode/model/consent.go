@@ -66,7 +66,7 @@ type ConsentRequest struct {
 	EID         string   `json:"eid"`
 	Requester   string   `json:"requester"`
 	Provider    string   `json:"provider"`
-	DataTypes   []string `json:"data_types"`
+	DataTypes   []string `json:"data_types,omitempty" metadata:",optional"`
 	PurposeCode string   `json:"purpose_code"`
 	PurposeText string   `json:"purpose_text,omitempty" metadata:",optional"`
 	ValidFrom   string   `json:"valid_from,omitempty" metadata:",optional"`

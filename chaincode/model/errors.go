@@ -46,9 +46,10 @@ func Forbidden(format string, args ...any) error { return Errorf(CodeForbidden, 
 // Conflict reports a request that contradicts the ledger state.
 func Conflict(format string, args ...any) error { return Errorf(CodeConflict, format, args...) }
 
-// CodeOf returns the code of err: the Code of an *Error in its chain, or the
-// prefix its message starts with (errors that crossed a process boundary are
-// plain text), or "" when it has none.
+// CodeOf returns the code of err: the Code of an *Error in its chain, or else
+// the first code its message holds at the start or after a space (errors that
+// crossed a process boundary are plain text, and contractapi prefixes
+// argument errors with its own words), or "" when it has none.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
@@ -58,12 +59,24 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	msg := err.Error()
+	best, at := Code(""), len(msg)
 	for _, c := range codes {
-		if strings.HasPrefix(msg, string(c)) {
-			return c
+		for from := 0; from < at; {
+			i := strings.Index(msg[from:], string(c))
+			if i < 0 {
+				break
+			}
+			i += from
+			if i == 0 || msg[i-1] == ' ' {
+				if i < at {
+					best, at = c, i
+				}
+				break
+			}
+			from = i + 1
 		}
 	}
-	return ""
+	return best
 }
 
 // Prefixed returns a copy of err whose message starts with context, keeping

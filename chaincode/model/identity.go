@@ -96,7 +96,7 @@ func (id Identity) HasIndex(b BlindedIndex) bool {
 // (e.g. a row number of the import file) and the resident's indexes.
 type EIDRequest struct {
 	Ref     string         `json:"ref"`
-	Indexes []BlindedIndex `json:"indexes"`
+	Indexes []BlindedIndex `json:"indexes,omitempty" metadata:",optional"`
 }
 
 // EIDOutcome reports what happened to one EIDRequest.

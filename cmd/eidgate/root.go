@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newIDCmd(),
 		newChaincodeCmd(),
+		newDevnetCmd(eidgateChaincodes),
 	)
 	return root
 }

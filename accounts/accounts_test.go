@@ -1,0 +1,547 @@
+package accounts_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/store"
+	"github.com/eidgate/eidgate/store/storetest"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	db        *store.DB
+	clock     *fakeClock
+	cfg       accounts.Config
+	residents *accounts.Residents
+	admins    *accounts.Admins
+	keys      *accounts.APIKeys
+	sessions  *accounts.Sessions
+}
+
+func newEnv(t *testing.T, d storetest.DB) *env {
+	t.Helper()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	db := d.Open(t, store.WithClock(clock))
+	cfg := accounts.Config{Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
+	sessions := accounts.NewSessions(db, cfg)
+	return &env{
+		db: db, clock: clock, cfg: cfg,
+		residents: accounts.NewResidents(db, db, sessions, cfg),
+		admins:    accounts.NewAdmins(db, db, sessions, cfg),
+		keys:      accounts.NewAPIKeys(db, cfg),
+		sessions:  sessions,
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if routing.CodeOf(err) != code {
+		t.Fatalf("got %v, want code %s", err, code)
+	}
+}
+
+const eid = "did:eidgate:7f3a9c"
+
+func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		code, exp, err := e.residents.IssueActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exp.Equal(e.clock.Now().Add(accounts.DefaultActivationTTL)) {
+			t.Fatalf("expiry %v", exp)
+		}
+		if _, err := accounts.ParseActivationCode(code); err != nil || len(code) != 19 {
+			t.Fatalf("code %q: %v", code, err)
+		}
+		stored, err := e.db.GetActivationCode(ctx, eid)
+		if err != nil || strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) || !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
+			t.Fatalf("stored %+v, %v", stored, err)
+		}
+		// Not signed in before activation.
+		if _, err := e.residents.Login(ctx, eid, "Whatever-123"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
+			t.Fatalf("login before activation: %v", err)
+		}
+		// Typed in lower case without hyphens, it still works; once.
+		typed := strings.ToLower(strings.ReplaceAll(code, "-", ""))
+		if err := e.residents.Activate(ctx, eid, typed, "correct horse 42"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.residents.Activate(ctx, eid, code, "another pass 43"), accounts.CodeActivationUsed)
+		if r, err := e.residents.Login(ctx, eid, "correct horse 42"); err != nil || r.EID != eid || r.Lang != accounts.DefaultLang {
+			t.Fatalf("login after activation: %+v, %v", r, err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "another pass 43"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
+			t.Fatalf("the refused second activation changed the password: %v", err)
+		}
+	})
+}
+
+func TestActivationRaceHasOneWinner(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		code, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok, used atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := e.residents.Activate(ctx, eid, code, "Password-"+strings.Repeat("x", i+2))
+				switch routing.CodeOf(err) {
+				case "":
+					ok.Add(1)
+				case accounts.CodeActivationUsed:
+					used.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 1 || used.Load() != 7 {
+			t.Fatalf("%d activations succeeded, %d refused as used", ok.Load(), used.Load())
+		}
+	})
+}
+
+func TestActivationRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		first, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A new code replaces the old one.
+		wantCode(t, e.residents.Activate(ctx, eid, first, "Good password 1"), accounts.CodeActivationInvalid)
+		// Weak passwords are refused without using the code.
+		for _, pw := range []string{"short1A", "alllowercaseletters", "1234567890123", strings.ReplaceAll(second, "-", "")} {
+			wantCode(t, e.residents.Activate(ctx, eid, second, pw), accounts.CodeWeakPassword)
+		}
+		// Unknown residents and malformed codes look like wrong codes.
+		wantCode(t, e.residents.Activate(ctx, "did:eidgate:nobody", second, "Good password 1"), accounts.CodeActivationInvalid)
+		wantCode(t, e.residents.Activate(ctx, eid, "not-a-code", "Good password 1"), accounts.CodeActivationInvalid)
+		// Expired.
+		e.clock.Advance(accounts.DefaultActivationTTL + time.Second)
+		wantCode(t, e.residents.Activate(ctx, eid, second, "Good password 1"), accounts.CodeActivationExpired)
+		// A fresh code works again.
+		third, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.residents.Activate(ctx, eid, third, "Good password 1"); err != nil {
+			t.Fatal(err)
+		}
+		// A forgotten password: a new code from the counter sets a new one
+		// and ends the sessions opened with the old.
+		session, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reset, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.residents.Activate(ctx, eid, reset, "Fresh password 2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sessions.Lookup(ctx, session); routing.CodeOf(err) != accounts.CodeSessionInvalid {
+			t.Fatalf("session survived the reset: %v", err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "Fresh password 2"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		code, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := "0000-0000-0000-0000"
+		if wrong == code {
+			wrong = "1111-1111-1111-1111"
+		}
+		for range accounts.DefaultMaxActivationAttempts {
+			wantCode(t, e.residents.Activate(ctx, eid, wrong, "Good password 1"), accounts.CodeActivationInvalid)
+		}
+		wantCode(t, e.residents.Activate(ctx, eid, code, "Good password 1"), accounts.CodeActivationAttempts)
+		fresh, err := e.residents.CreateActivation(ctx, eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.residents.Activate(ctx, eid, fresh, "Good password 1"); err != nil {
+			t.Fatalf("a new code after burning: %v", err)
+		}
+	})
+}
+
+func activate(t *testing.T, e *env, pw string) {
+	t.Helper()
+	ctx := ctxT(t)
+	code, err := e.residents.CreateActivation(ctx, eid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.residents.Activate(ctx, eid, code, pw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoginLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		activate(t, e, "Right password 1")
+		for i := 1; i < accounts.DefaultMaxFailures; i++ {
+			wantCode(t, func() error { _, err := e.residents.Login(ctx, eid, "wrong password"); return err }(), accounts.CodeInvalidCredentials)
+		}
+		_, err := e.residents.Login(ctx, eid, "wrong password")
+		wantCode(t, err, accounts.CodeAccountLocked)
+		// Locked: even the right password is refused.
+		_, err = e.residents.Login(ctx, eid, "Right password 1")
+		wantCode(t, err, accounts.CodeAccountLocked)
+		var re *routing.Error
+		if !asErr(err, &re) || re.Details["retry_after"] != "900" {
+			t.Fatalf("retry_after: %+v", re)
+		}
+		e.clock.Advance(accounts.DefaultLockFor)
+		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+		// Success cleared the count: four more failures do not lock.
+		for range accounts.DefaultMaxFailures - 1 {
+			_, _ = e.residents.Login(ctx, eid, "wrong password")
+		}
+		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
+			t.Fatalf("locked too early: %v", err)
+		}
+	})
+}
+
+func asErr(err error, target **routing.Error) bool {
+	e, ok := err.(*routing.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		activate(t, e, "Right password 1")
+		_, errKnown := e.residents.Login(ctx, eid, "wrong password")
+		_, errUnknown := e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
+		if routing.CodeOf(errKnown) != routing.CodeOf(errUnknown) || routing.MessageOf(errKnown) != routing.MessageOf(errUnknown) {
+			t.Fatalf("known: %v; unknown: %v", errKnown, errUnknown)
+		}
+		// Unknown names lock the same way, so a lock tells nothing either.
+		for range accounts.DefaultMaxFailures {
+			_, _ = e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
+		}
+		_, err := e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
+		wantCode(t, err, accounts.CodeAccountLocked)
+	})
+}
+
+func TestChangePasswordAndLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		activate(t, e, "Right password 1")
+		wantCode(t, e.residents.ChangePassword(ctx, eid, "Right password 1", "weak"), accounts.CodeWeakPassword)
+		wantCode(t, e.residents.ChangePassword(ctx, eid, "wrong", "New password 22"), accounts.CodeInvalidCredentials)
+		old, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.residents.ChangePassword(ctx, eid, "Right password 1", "New password 22"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sessions.Lookup(ctx, old); routing.CodeOf(err) != accounts.CodeSessionInvalid {
+			t.Fatalf("a session from before the change survived: %v", err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "Right password 1"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
+			t.Fatalf("the old password still works: %v", err)
+		}
+		if _, err := e.residents.Login(ctx, eid, "New password 22"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := e.residents.Language(ctx, eid); err != nil || l != accounts.LangZhCN {
+			t.Fatalf("default language %q, %v", l, err)
+		}
+		if err := e.residents.SetLanguage(ctx, eid, accounts.LangEN); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := e.residents.Language(ctx, eid); l != accounts.LangEN {
+			t.Fatalf("language %q", l)
+		}
+		wantCode(t, e.residents.SetLanguage(ctx, eid, "fr"), accounts.CodeInvalidLang)
+		wantCode(t, e.residents.SetLanguage(ctx, "did:eidgate:none", "en"), accounts.CodeResidentNotFound)
+	})
+}
+
+func TestAdmins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		if _, err := e.admins.CreateAdmin(ctx, "li.wei", "Admin password 1", accounts.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.admins.CreateAdmin(ctx, "li.wei", "Admin password 1", accounts.RoleAuditor)
+		wantCode(t, err, accounts.CodeAdminExists)
+		_, err = e.admins.CreateAdmin(ctx, "Li Wei", "Admin password 1", accounts.RoleAdmin)
+		wantCode(t, err, accounts.CodeInvalidUsername)
+		_, err = e.admins.CreateAdmin(ctx, "zhang", "Admin password 1", "root")
+		wantCode(t, err, accounts.CodeInvalidRole)
+		_, err = e.admins.CreateAdmin(ctx, "zhang", "zhang", accounts.RoleAuditor)
+		wantCode(t, err, accounts.CodeWeakPassword)
+		if _, err := e.admins.CreateAdmin(ctx, "zhang", "Audit password 9", accounts.RoleAuditor); err != nil {
+			t.Fatal(err)
+		}
+		a, err := e.admins.Login(ctx, "li.wei", "Admin password 1")
+		if err != nil || a.Role != accounts.RoleAdmin {
+			t.Fatalf("login %+v, %v", a, err)
+		}
+		_, err = e.admins.Login(ctx, "li.wei", "nope")
+		wantCode(t, err, accounts.CodeInvalidCredentials)
+		_, err = e.admins.Login(ctx, "nobody", "nope")
+		wantCode(t, err, accounts.CodeInvalidCredentials)
+
+		// Role changes and disabling end sessions.
+		token, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionAdmin, Subject: "li.wei", Role: accounts.RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.admins.SetRole(ctx, "li.wei", accounts.RoleMappingOfficer); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.sessions.Lookup(ctx, token)
+		wantCode(t, err, accounts.CodeSessionInvalid)
+		if a, _ := e.admins.Login(ctx, "li.wei", "Admin password 1"); a == nil || a.Role != accounts.RoleMappingOfficer {
+			t.Fatalf("role after change: %+v", a)
+		}
+		if err := e.admins.Disable(ctx, "li.wei"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.admins.Login(ctx, "li.wei", "Admin password 1")
+		wantCode(t, err, accounts.CodeAccountDisabled)
+		_, err = e.admins.Login(ctx, "li.wei", "wrong")
+		wantCode(t, err, accounts.CodeInvalidCredentials)
+		if err := e.admins.Enable(ctx, "li.wei"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.admins.Login(ctx, "li.wei", "Admin password 1"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.admins.Disable(ctx, "nobody"), accounts.CodeAdminNotFound)
+		list, err := e.admins.List(ctx)
+		if err != nil || len(list) != 2 || list[0].Username != "li.wei" || list[1].Role != accounts.RoleAuditor {
+			t.Fatalf("list %+v, %v", list, err)
+		}
+	})
+}
+
+func TestAPIKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		token, key, err := e.keys.IssueAPIKey(ctx, "edu-bureau", "admissions system")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, secret, err := accounts.ParseAPIKeyToken(token)
+		if err != nil || id != key.ID || len(secret) < 32 || !strings.HasPrefix(token, "egk_"+key.ID+"_") {
+			t.Fatalf("token %q: %v", token, err)
+		}
+		dept, keyID, err := e.keys.Authenticate(ctx, token)
+		if err != nil || dept != "edu-bureau" || keyID != key.ID {
+			t.Fatalf("authenticate: %s %s %v", dept, keyID, err)
+		}
+		// The secret is nowhere in what is stored or listed.
+		_, digest, err := e.db.GetAPIKey(ctx, key.ID)
+		if err != nil || strings.Contains(digest, secret) || len(digest) != 64 {
+			t.Fatalf("stored digest %q, %v", digest, err)
+		}
+		list, err := e.keys.ListAPIKeys(ctx, "edu-bureau")
+		if err != nil || len(list) != 1 || list[0].ID != key.ID || list[0].LastUsedAt.IsZero() {
+			t.Fatalf("list %+v, %v", list, err)
+		}
+		firstUse := list[0].LastUsedAt
+		// Used again within the minute: not written again.
+		e.clock.Advance(30 * time.Second)
+		if _, _, err := e.keys.Authenticate(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		if k, _ := e.keys.GetAPIKey(ctx, key.ID); !k.LastUsedAt.Equal(firstUse) {
+			t.Fatalf("last used moved after 30s: %v", k.LastUsedAt)
+		}
+		e.clock.Advance(31 * time.Second)
+		if _, _, err := e.keys.Authenticate(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		if k, _ := e.keys.GetAPIKey(ctx, key.ID); !k.LastUsedAt.After(firstUse) {
+			t.Fatalf("last used not moved after 61s: %v", k.LastUsedAt)
+		}
+
+		for _, bad := range []string{"", "egk_", token[:len(token)-1], token[:len(token)-1] + "a" + "b", strings.ToUpper(token),
+			"egk_aaaaaaaa_" + strings.Repeat("a", 40), token[:len(token)-2] + "22"} {
+			if bad == token {
+				continue
+			}
+			_, _, err := e.keys.Authenticate(ctx, bad)
+			wantCode(t, err, accounts.CodeInvalidCredentials)
+		}
+		if err := e.keys.RevokeAPIKey(ctx, key.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = e.keys.Authenticate(ctx, token)
+		wantCode(t, err, accounts.CodeAPIKeyRevoked)
+		if err := e.keys.RevokeAPIKey(ctx, key.ID); err != nil {
+			t.Fatalf("second revocation: %v", err)
+		}
+		wantCode(t, e.keys.RevokeAPIKey(ctx, "zzzzzzzz"), accounts.CodeAPIKeyNotFound)
+		_, _, err = e.keys.IssueAPIKey(ctx, "Edu Bureau", "x")
+		if !routing.IsKind(err, routing.KindInvalid) {
+			t.Fatalf("bad department: %v", err)
+		}
+		if other, _ := e.keys.ListAPIKeys(ctx, "hr-bureau"); len(other) != 0 {
+			t.Fatalf("another department sees %d keys", len(other))
+		}
+	})
+}
+
+func TestSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		token, s, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid, Lang: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(token) < 43 || s.CSRFToken == "" || s.CSRFToken == token || !s.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) {
+			t.Fatalf("session %+v", s)
+		}
+		// Only the hash is stored.
+		if _, err := e.db.GetSession(ctx, token); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatal("the session is findable by the raw token")
+		}
+		got, err := e.sessions.Lookup(ctx, token)
+		if err != nil || got.Subject != eid || got.Lang != "en" || got.CSRFToken != s.CSRFToken || !got.CheckCSRF(s.CSRFToken) || got.CheckCSRF("x") {
+			t.Fatalf("lookup %+v, %v", got, err)
+		}
+		// Use within the idle window keeps it alive for the absolute lifetime.
+		for range 24 {
+			e.clock.Advance(29 * time.Minute)
+			if _, err := e.sessions.Lookup(ctx, token); err != nil {
+				t.Fatalf("after %v: %v", e.clock.Now().Sub(s.CreatedAt), err)
+			}
+		}
+		e.clock.Advance(29 * time.Minute) // 12h05m after creation
+		_, err = e.sessions.Lookup(ctx, token)
+		wantCode(t, err, accounts.CodeSessionExpired)
+		_, err = e.sessions.Lookup(ctx, token)
+		wantCode(t, err, accounts.CodeSessionInvalid)
+
+		// Idle expiry.
+		idle, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(31 * time.Minute)
+		_, err = e.sessions.Lookup(ctx, idle)
+		wantCode(t, err, accounts.CodeSessionExpired)
+
+		// Revoke and revoke all.
+		t1, _, _ := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		t2, _, _ := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid})
+		t3, _, _ := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionAdmin, Subject: "li.wei", Role: accounts.RoleAuditor})
+		if err := e.sessions.Revoke(ctx, t1); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.sessions.Lookup(ctx, t1)
+		wantCode(t, err, accounts.CodeSessionInvalid)
+		if err := e.sessions.RevokeAllFor(ctx, eid); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.sessions.Lookup(ctx, t2)
+		wantCode(t, err, accounts.CodeSessionInvalid)
+		if _, err := e.sessions.Lookup(ctx, t3); err != nil {
+			t.Fatalf("another subject's session ended: %v", err)
+		}
+		e.clock.Advance(13 * time.Hour)
+		if n, err := e.sessions.Purge(ctx); err != nil || n != 1 {
+			t.Fatalf("purged %d, %v", n, err)
+		}
+		for _, bad := range []accounts.Session{
+			{Kind: "robot", Subject: eid},
+			{Kind: accounts.SessionAdmin, Subject: "li.wei"},
+			{Kind: accounts.SessionResident, Subject: eid, Role: accounts.RoleAdmin},
+			{Kind: accounts.SessionResident, Subject: ""},
+			{Kind: accounts.SessionResident, Subject: eid, Lang: "fr"},
+		} {
+			_, _, err := e.sessions.NewSession(ctx, bad)
+			wantCode(t, err, accounts.CodeInvalidSessionRequest)
+		}
+	})
+}
+
+func TestDatabaseDownReachesCallersAsUnavailable(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	ctx := ctxT(t)
+	_ = e.db.Close()
+	_, err := e.residents.Login(ctx, eid, "Right password 1")
+	if routing.CodeOf(err) != "database_unavailable" {
+		t.Fatalf("login: %v", err)
+	}
+	_, _, err = e.keys.Authenticate(ctx, "egk_aaaaaaaa_"+strings.Repeat("a", 40))
+	if routing.CodeOf(err) != "database_unavailable" {
+		t.Fatalf("authenticate: %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package accounts
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+)
+
+// Defaults.
+const (
+	DefaultMaxFailures           = 5
+	DefaultLockFor               = 15 * time.Minute
+	DefaultActivationTTL         = 30 * 24 * time.Hour
+	DefaultMaxActivationAttempts = 10
+	DefaultSessionTTL            = 12 * time.Hour
+	DefaultSessionIdle           = 30 * time.Minute
+	DefaultTouchEvery            = time.Minute
+)
+
+// Config is shared by the account services; zero fields take the defaults.
+type Config struct {
+	Clock  routing.Clock
+	Hasher *Hasher // default: RecommendedParams
+	Logger *slog.Logger
+
+	// MaxFailures failed sign-ins in a row lock a login name for LockFor.
+	MaxFailures int
+	LockFor     time.Duration
+
+	// ActivationTTL is how long an activation code stays valid;
+	// MaxActivationAttempts wrong codes burn the current code.
+	ActivationTTL         time.Duration
+	MaxActivationAttempts int
+
+	// SessionTTL is a session's absolute lifetime, SessionIdle how long it
+	// survives without use.
+	SessionTTL  time.Duration
+	SessionIdle time.Duration
+
+	// TouchEvery bounds how often last-used and last-seen times are
+	// written for one API key or session.
+	TouchEvery time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = routing.SystemClock{}
+	}
+	if c.Hasher == nil {
+		c.Hasher = NewHasher(RecommendedParams(), 0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxFailures <= 0 {
+		c.MaxFailures = DefaultMaxFailures
+	}
+	if c.LockFor <= 0 {
+		c.LockFor = DefaultLockFor
+	}
+	if c.ActivationTTL <= 0 {
+		c.ActivationTTL = DefaultActivationTTL
+	}
+	if c.MaxActivationAttempts <= 0 {
+		c.MaxActivationAttempts = DefaultMaxActivationAttempts
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
+	if c.TouchEvery <= 0 {
+		c.TouchEvery = DefaultTouchEvery
+	}
+	return c
+}

@@ -1,0 +1,182 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are argon2id cost parameters.
+type Argon2Params struct {
+	Time      uint32 // passes
+	MemoryKiB uint32
+	Threads   uint8
+	SaltLen   uint32
+	KeyLen    uint32
+}
+
+// RecommendedParams is RFC 9106's second recommended option (section 4):
+// t=3, 64 MiB, p=4, 128-bit salt, 256-bit tag.
+func RecommendedParams() Argon2Params {
+	return Argon2Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 4, SaltLen: 16, KeyLen: 32}
+}
+
+// TestParams are cheap parameters for tests only: they protect nothing.
+func TestParams() Argon2Params {
+	return Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
+}
+
+// Bounds on parameters read back from the database, so a corrupted or
+// hostile hash cannot make one verification take gigabytes or minutes.
+const (
+	maxMemoryKiB = 1 << 20 // 1 GiB
+	maxTime      = 64
+	minSaltLen   = 8
+	maxSaltLen   = 64
+	minKeyLen    = 16
+	maxKeyLen    = 64
+)
+
+// Hasher hashes and verifies secrets with argon2id in the PHC string
+// format ($argon2id$v=19$m=…,t=…,p=…$salt$hash). At most a fixed number of
+// hashes run at once: each one holds MemoryKiB of memory, and 64 logins at
+// 64 MiB each would otherwise ask for 4 GiB.
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// NewHasher returns a hasher for p running at most maxConcurrent hashes at
+// once (default: the number of CPUs, at least 2).
+func NewHasher(p Argon2Params, maxConcurrent int) *Hasher {
+	if maxConcurrent <= 0 {
+		maxConcurrent = max(runtime.NumCPU(), 2)
+	}
+	return &Hasher{params: p, slots: make(chan struct{}, maxConcurrent)}
+}
+
+// Params are the parameters new hashes use.
+func (h *Hasher) Params() Argon2Params { return h.params }
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC string of secret under fresh salt.
+func (h *Hasher) Hash(ctx context.Context, secret string) (string, error) {
+	salt := make([]byte, h.params.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	p := h.params
+	key := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	return encodePHC(p, salt, key), nil
+}
+
+// Verify reports whether secret matches encoded, comparing in constant
+// time, and whether encoded uses other parameters than the hasher's (the
+// caller should store a fresh hash).
+func (h *Hasher) Verify(ctx context.Context, secret, encoded string) (ok, rehash bool, err error) {
+	p, salt, want, err := ParsePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	ok = subtle.ConstantTimeCompare(got, want) == 1
+	return ok, p != h.params, nil
+}
+
+// Burn spends the time of one verification without a stored hash, so an
+// unknown login name takes as long to refuse as a wrong password.
+func (h *Hasher) Burn(ctx context.Context, secret string) {
+	h.dummyOnce.Do(func() {
+		salt := make([]byte, h.params.SaltLen)
+		_, _ = rand.Read(salt)
+		p := h.params
+		h.dummy = encodePHC(p, salt, argon2.IDKey(salt, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen))
+	})
+	_, _, _ = h.Verify(ctx, secret, h.dummy)
+}
+
+var b64 = base64.RawStdEncoding
+
+func encodePHC(p Argon2Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+var errBadHash = errors.New("not an argon2id hash this build accepts")
+
+// ParsePHC parses an argon2id PHC string, refusing other algorithms and
+// versions and parameters outside sane bounds.
+func ParsePHC(s string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(s, "$")
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, hash
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return p, nil, nil, errBadHash
+	}
+	kv := strings.Split(parts[3], ",")
+	if len(kv) != 3 {
+		return p, nil, nil, errBadHash
+	}
+	var m, t, threads uint64
+	for i, name := range []string{"m", "t", "p"} {
+		k, v, ok := strings.Cut(kv[i], "=")
+		if !ok || k != name || v == "" || (len(v) > 1 && v[0] == '0') {
+			return p, nil, nil, errBadHash
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return p, nil, nil, errBadHash
+		}
+		switch name {
+		case "m":
+			m = n
+		case "t":
+			t = n
+		case "p":
+			threads = n
+		}
+	}
+	if t < 1 || t > maxTime || threads < 1 || threads > 255 || m < 8*threads || m > maxMemoryKiB {
+		return p, nil, nil, errBadHash
+	}
+	salt, err := b64.Strict().DecodeString(parts[4])
+	if err != nil || len(salt) < minSaltLen || len(salt) > maxSaltLen {
+		return p, nil, nil, errBadHash
+	}
+	key, err := b64.Strict().DecodeString(parts[5])
+	if err != nil || len(key) < minKeyLen || len(key) > maxKeyLen {
+		return p, nil, nil, errBadHash
+	}
+	p = Argon2Params{Time: uint32(t), MemoryKiB: uint32(m), Threads: uint8(threads), SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
+	return p, salt, key, nil
+}

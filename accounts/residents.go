@@ -1,0 +1,251 @@
+package accounts
+
+import (
+	"context"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+)
+
+// Portal languages.
+const (
+	LangZhCN    = "zh-CN"
+	LangEN      = "en"
+	DefaultLang = LangZhCN
+)
+
+// ValidLang reports whether lang is a portal language.
+func ValidLang(lang string) bool { return lang == LangZhCN || lang == LangEN }
+
+// Resident is a resident's account as the portal sees it.
+type Resident struct {
+	EID         string
+	Lang        string
+	ActivatedAt time.Time
+}
+
+// Residents manages residents' portal accounts: one-time activation codes
+// handed out at the KYC counter, passwords, sign-in and language.
+type Residents struct {
+	store ResidentStore
+	guard guard
+	cfg   Config
+	// revoker, when set, ends a resident's sessions when the password is
+	// set anew (activation with a fresh code, or a change), so a session
+	// opened with the old password does not outlive it.
+	revoker SessionRevoker
+}
+
+// NewResidents returns the resident account service; revoker may be nil.
+func NewResidents(st ResidentStore, attempts LoginAttemptStore, revoker SessionRevoker, cfg Config) *Residents {
+	cfg = cfg.withDefaults()
+	return &Residents{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg, revoker: revoker}
+}
+
+func (r *Residents) revoke(ctx context.Context, op, eid string) error {
+	if r.revoker == nil {
+		return nil
+	}
+	return routing.Wrap(op, r.revoker.RevokeAllFor(ctx, eid))
+}
+
+// CreateActivation issues a fresh one-time activation code for eid,
+// replacing any earlier code, and returns it as shown to the resident: 16
+// Crockford base32 characters in four groups (80 bits), valid for
+// ActivationTTL. Only its argon2id hash is stored.
+func (r *Residents) CreateActivation(ctx context.Context, eid string) (string, error) {
+	code, _, err := r.IssueActivation(ctx, eid)
+	return code, err
+}
+
+// IssueActivation is CreateActivation that also returns the code's expiry
+// (for the slip printed at the counter).
+func (r *Residents) IssueActivation(ctx context.Context, eid string) (string, time.Time, error) {
+	const op = "accounts.CreateActivation"
+	if _, ok := loginName(eid); !ok {
+		return "", time.Time{}, routing.Invalid(op, "eid", "not an eID")
+	}
+	display, canonical, err := newActivationCode()
+	if err != nil {
+		return "", time.Time{}, routing.Wrap(op, err)
+	}
+	h, err := r.cfg.Hasher.Hash(ctx, canonical)
+	if err != nil {
+		return "", time.Time{}, routing.Wrap(op, err)
+	}
+	now := r.cfg.Clock.Now().UTC()
+	exp := now.Add(r.cfg.ActivationTTL)
+	if err := r.store.PutActivationCode(ctx, ActivationCode{EID: eid, CodeHash: h, CreatedAt: now, ExpiresAt: exp}); err != nil {
+		return "", time.Time{}, routing.Wrap(op, err)
+	}
+	return display, exp, nil
+}
+
+// Activate sets the resident's first password with the activation code.
+// A code works once: a second use, even with the same code, fails with
+// activation_used. Too many wrong codes burn the code.
+func (r *Residents) Activate(ctx context.Context, eid, code, newPassword string) error {
+	const op = "accounts.Activate"
+	canonical, perr := ParseActivationCode(code)
+	if why := CheckPassword(newPassword, canonical, code, eid); why != "" {
+		return weakPassword(op, why)
+	}
+	bad := newErr(routing.KindUnauthenticated, CodeActivationInvalid, op, "the activation code is not right")
+	if _, ok := loginName(eid); !ok {
+		r.cfg.Hasher.Burn(ctx, code)
+		return bad
+	}
+	ac, err := r.store.GetActivationCode(ctx, eid)
+	if routing.IsKind(err, routing.KindNotFound) {
+		r.cfg.Hasher.Burn(ctx, code)
+		return bad
+	}
+	if err != nil {
+		return routing.Wrap(op, err)
+	}
+	if ac.FailedAttempts >= r.cfg.MaxActivationAttempts {
+		return newErr(routing.KindForbidden, CodeActivationAttempts, op,
+			"too many wrong activation codes; ask the service counter for a new code")
+	}
+	ok := false
+	if perr == nil {
+		ok, _, err = r.cfg.Hasher.Verify(ctx, canonical, ac.CodeHash)
+		if err != nil {
+			return routing.Wrap(op, err)
+		}
+	} else {
+		r.cfg.Hasher.Burn(ctx, code)
+	}
+	if !ok {
+		if _, err := r.store.RecordActivationFailure(ctx, eid, ac.CodeHash); err != nil {
+			return routing.Wrap(op, err)
+		}
+		return bad
+	}
+	now := r.cfg.Clock.Now().UTC()
+	if !ac.UsedAt.IsZero() {
+		return newErr(routing.KindConflict, CodeActivationUsed, op, "this activation code was already used; sign in with your password")
+	}
+	if !now.Before(ac.ExpiresAt) {
+		return newErr(routing.KindUnauthenticated, CodeActivationExpired, op, "the activation code has expired; ask the service counter for a new code")
+	}
+	pw, err := r.cfg.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return routing.Wrap(op, err)
+	}
+	consumed, err := r.store.ConsumeActivationCode(ctx, eid, ac.CodeHash, pw, now)
+	if err != nil {
+		return routing.Wrap(op, err)
+	}
+	if !consumed {
+		// Another request used (or replaced) the code since it was read.
+		return newErr(routing.KindConflict, CodeActivationUsed, op, "this activation code was already used; sign in with your password")
+	}
+	return r.revoke(ctx, op, eid)
+}
+
+// Login checks a resident's password. Unknown eIDs, accounts not yet
+// activated and wrong passwords get the same answer after the same work;
+// MaxFailures failures in a row lock the eID for LockFor.
+func (r *Residents) Login(ctx context.Context, eid, password string) (*Resident, error) {
+	const op = "accounts.Login"
+	name, ok := loginName(eid)
+	if !ok {
+		r.cfg.Hasher.Burn(ctx, password)
+		return nil, invalidCredentials(op)
+	}
+	st, err := r.guard.admit(ctx, op, KindResident, name)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := r.store.GetResident(ctx, name)
+	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+		return nil, routing.Wrap(op, err)
+	}
+	if acc == nil || acc.PasswordHash == "" {
+		r.cfg.Hasher.Burn(ctx, password)
+		return nil, r.guard.fail(ctx, op, KindResident, name)
+	}
+	match, rehash, err := r.cfg.Hasher.Verify(ctx, password, acc.PasswordHash)
+	if err != nil {
+		return nil, routing.Wrap(op, err)
+	}
+	if !match {
+		return nil, r.guard.fail(ctx, op, KindResident, name)
+	}
+	if err := r.guard.succeed(ctx, op, KindResident, name, st); err != nil {
+		return nil, err
+	}
+	if rehash {
+		r.upgradeHash(ctx, name, password)
+	}
+	return &Resident{EID: acc.EID, Lang: langOrDefault(acc.Lang), ActivatedAt: acc.ActivatedAt}, nil
+}
+
+// upgradeHash stores a hash under the current parameters after a
+// successful sign-in with an older one; failing only keeps the old hash.
+func (r *Residents) upgradeHash(ctx context.Context, eid, password string) {
+	h, err := r.cfg.Hasher.Hash(ctx, password)
+	if err == nil {
+		err = r.store.SetResidentPassword(ctx, eid, h, r.cfg.Clock.Now().UTC())
+	}
+	if err != nil {
+		r.cfg.Logger.Warn("password hash upgrade failed", "err", err)
+	}
+}
+
+// ChangePassword replaces a resident's password after checking the
+// current one (a failure counts towards the lockout) and ends the
+// resident's sessions; the caller starts a new one.
+func (r *Residents) ChangePassword(ctx context.Context, eid, current, newPassword string) error {
+	const op = "accounts.ChangePassword"
+	if why := CheckPassword(newPassword, eid); why != "" {
+		return weakPassword(op, why)
+	}
+	if _, err := r.Login(ctx, eid, current); err != nil {
+		return err
+	}
+	h, err := r.cfg.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return routing.Wrap(op, err)
+	}
+	if err := r.store.SetResidentPassword(ctx, eid, h, r.cfg.Clock.Now().UTC()); err != nil {
+		return routing.Wrap(op, err)
+	}
+	return r.revoke(ctx, op, eid)
+}
+
+// Language is the resident's portal language (DefaultLang when never set).
+func (r *Residents) Language(ctx context.Context, eid string) (string, error) {
+	const op = "accounts.Language"
+	acc, err := r.store.GetResident(ctx, eid)
+	if routing.IsKind(err, routing.KindNotFound) {
+		return "", newErr(routing.KindNotFound, CodeResidentNotFound, op, "no account for this resident")
+	}
+	if err != nil {
+		return "", routing.Wrap(op, err)
+	}
+	return langOrDefault(acc.Lang), nil
+}
+
+// SetLanguage stores the resident's portal language (zh-CN or en).
+func (r *Residents) SetLanguage(ctx context.Context, eid, lang string) error {
+	const op = "accounts.SetLanguage"
+	if !ValidLang(lang) {
+		e := newErr(routing.KindInvalid, CodeInvalidLang, op, "the language must be zh-CN or en")
+		e.Field = "lang"
+		return e
+	}
+	err := r.store.SetResidentLang(ctx, eid, lang, r.cfg.Clock.Now().UTC())
+	if routing.IsKind(err, routing.KindNotFound) {
+		return newErr(routing.KindNotFound, CodeResidentNotFound, op, "no account for this resident")
+	}
+	return routing.Wrap(op, err)
+}
+
+func langOrDefault(l string) string {
+	if ValidLang(l) {
+		return l
+	}
+	return DefaultLang
+}

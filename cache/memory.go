@@ -1,0 +1,193 @@
+package cache
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+)
+
+// Memory defaults.
+const (
+	DefaultMaxEntries = 100_000
+	DefaultMaxBytes   = 64 << 20
+	memoryShards      = 16
+)
+
+// MemoryOptions bound a Memory cache; zero fields take the defaults.
+type MemoryOptions struct {
+	MaxEntries int   // entries across all shards
+	MaxBytes   int64 // key and value bytes across all shards
+	Clock      routing.Clock
+}
+
+// Memory is an in-process routing.Cache with per-entry TTL and a size
+// bound. Keys are spread over shards, each with its own lock. Expired
+// entries are dropped when read or when room is needed; beyond that, the
+// entry stored longest ago goes first. It starts no goroutine, so there is
+// nothing to stop.
+type Memory struct {
+	shards   [memoryShards]memShard
+	clock    routing.Clock
+	maxItems int
+	maxBytes int64
+}
+
+type memShard struct {
+	mu    sync.Mutex
+	items map[string]*list.Element // of *memEntry
+	order list.List                // front: stored longest ago
+	bytes int64
+	// soonest is no later than the earliest expiry in the shard, so a
+	// sweep before it would find nothing.
+	soonest time.Time
+}
+
+type memEntry struct {
+	key     string
+	value   []byte
+	expires time.Time
+}
+
+var _ routing.Cache = (*Memory)(nil)
+
+// NewMemory returns an empty in-process cache.
+func NewMemory(o MemoryOptions) *Memory {
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Clock == nil {
+		o.Clock = routing.SystemClock{}
+	}
+	m := &Memory{
+		clock:    o.Clock,
+		maxItems: max(o.MaxEntries/memoryShards, 1),
+		maxBytes: max(o.MaxBytes/memoryShards, 1),
+	}
+	for i := range m.shards {
+		m.shards[i].items = map[string]*list.Element{}
+	}
+	return m
+}
+
+func (m *Memory) shard(key string) *memShard {
+	// FNV-1a
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return &m.shards[h%memoryShards]
+}
+
+func entrySize(e *memEntry) int64 { return int64(len(e.key) + len(e.value)) }
+
+// Get returns a copy of the value under key.
+func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	s := m.shard(key)
+	now := m.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.items[key]
+	if !ok {
+		return nil, false, nil
+	}
+	e := el.Value.(*memEntry)
+	if !now.Before(e.expires) {
+		s.remove(el)
+		return nil, false, nil
+	}
+	return append([]byte(nil), e.value...), true, nil
+}
+
+// Set stores a copy of value under key for ttl (DefaultTTL when ttl ≤ 0).
+func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	s := m.shard(key)
+	now := m.clock.Now()
+	e := &memEntry{key: key, value: append([]byte(nil), value...), expires: now.Add(ttl)}
+	if entrySize(e) > m.maxBytes {
+		// Larger than a whole shard may hold: not cached, and an older
+		// value must not survive in its place.
+		s.mu.Lock()
+		if el, ok := s.items[key]; ok {
+			s.remove(el)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.items[key]; ok {
+		s.remove(el)
+	}
+	s.items[key] = s.order.PushBack(e)
+	s.bytes += entrySize(e)
+	if s.soonest.IsZero() || e.expires.Before(s.soonest) {
+		s.soonest = e.expires
+	}
+	for len(s.items) > m.maxItems || s.bytes > m.maxBytes {
+		if !now.Before(s.soonest) && s.sweep(now) > 0 {
+			continue
+		}
+		s.remove(s.order.Front())
+	}
+	return nil
+}
+
+// Delete removes keys.
+func (m *Memory) Delete(_ context.Context, keys ...string) error {
+	for _, k := range keys {
+		s := m.shard(k)
+		s.mu.Lock()
+		if el, ok := s.items[k]; ok {
+			s.remove(el)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Len is the number of entries held, expired or not.
+func (m *Memory) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.items)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func (s *memShard) remove(el *list.Element) {
+	e := s.order.Remove(el).(*memEntry)
+	delete(s.items, e.key)
+	s.bytes -= entrySize(e)
+}
+
+// sweep drops every expired entry, recomputes soonest and returns how many
+// went.
+func (s *memShard) sweep(now time.Time) int {
+	n := 0
+	s.soonest = time.Time{}
+	for el := s.order.Front(); el != nil; {
+		next := el.Next()
+		e := el.Value.(*memEntry)
+		if !now.Before(e.expires) {
+			s.remove(el)
+			n++
+		} else if s.soonest.IsZero() || e.expires.Before(s.soonest) {
+			s.soonest = e.expires
+		}
+		el = next
+	}
+	return n
+}

@@ -1,0 +1,157 @@
+package chaincode_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
+	"github.com/eidgate/eidgate/chaincode/fabsim"
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+func root(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func (e *consentEnv) granted(maxUses uint64) model.Consent {
+	cs := e.request(e.hr.User, func(r *model.ConsentRequest) { r.MaxUses = maxUses })
+	return decode[model.Consent](e.t, e.ok(e.agent, model.FnGrantConsent, cs.ID, "portal"))
+}
+
+func TestAnchorAccessBatch(t *testing.T) {
+	e := newConsentEnv(t)
+	limited := e.granted(3)
+	unlimited := e.granted(0)
+	batch := model.AccessAnchor{BatchID: "gw1-000001", MerkleRoot: root("b1"), Count: 5, FirstSeq: 101, LastSeq: 105,
+		ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 2}, {ConsentID: unlimited.ID, Uses: 3}}}
+
+	e.fail(e.admin, model.CodeForbidden, []string{"agent role"}, model.FnAnchorAccessBatch, batch)
+	e.fail(e.hr.User, model.CodeForbidden, []string{"agent role"}, model.FnAnchorAccessBatch, batch)
+
+	r := e.ok(e.agent, model.FnAnchorAccessBatch, batch)
+	got := decode[model.AccessAnchor](t, r)
+	if got.TxID != r.TxID || got.AnchoredAt != "2026-03-01T09:00:00Z" || got.Submitter != platformMSP+"/agent" || !got.SameContent(batch) {
+		t.Fatalf("anchor: %+v", got)
+	}
+	ch := changes(t, r)
+	if len(ch) != 3 || ch[0] != (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: "gw1-000001"}) ||
+		ch[1] != (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
+		t.Fatalf("event: %+v", ch)
+	}
+	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); c.Uses != 2 {
+		t.Fatalf("uses: %d", c.Uses)
+	}
+
+	// The same batch again: the stored anchor, nothing written.
+	r = e.ok(e.agent, model.FnAnchorAccessBatch, batch)
+	if writes(r) != 0 || len(changes(t, r)) != 0 || decode[model.AccessAnchor](t, r).TxID != got.TxID {
+		t.Fatal("replaying the batch wrote")
+	}
+	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); c.Uses != 2 {
+		t.Fatalf("uses after replay: %d", c.Uses)
+	}
+	other := batch
+	other.MerkleRoot = root("forged")
+	e.fail(e.agent, model.CodeConflict, []string{"gw1-000001 is already anchored with other content"}, model.FnAnchorAccessBatch, other)
+
+	// Two more uses of a consent with one left: the whole batch is refused.
+	over := model.AccessAnchor{BatchID: "gw1-000002", MerkleRoot: root("b2"), Count: 3, FirstSeq: 106, LastSeq: 108,
+		ConsentUses: []model.ConsentUse{{ConsentID: unlimited.ID, Uses: 1}, {ConsentID: limited.ID, Uses: 2}}}
+	e.fail(e.agent, model.CodeConflict, []string{"consent_uses[1]", "more than its max_uses 3"}, model.FnAnchorAccessBatch, over)
+	over.ConsentUses[1].Uses = 1
+	e.ok(e.agent, model.FnAnchorAccessBatch, over)
+	c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID))
+	if ok, why := c.Allows("hr", "edu", "edu.degree", "hiring.verify", e.l.Now()); ok || why != model.DenyUsesExhausted {
+		t.Fatalf("exhausted consent: %v %s", ok, why)
+	}
+
+	requested := e.request(e.hr.User, nil)
+	revoked := e.granted(0)
+	e.ok(e.agent, model.FnRevokeConsent, revoked.ID)
+	expiring := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-01T10:00:00Z" })
+	e.ok(e.agent, model.FnGrantConsent, expiring.ID, "portal")
+	e.l.Advance(2 * time.Hour)
+	e.ok(e.agent, model.FnExpireConsents, []string{expiring.ID})
+	for _, c := range []struct {
+		id   string
+		code model.Code
+		want string
+	}{
+		{requested.ID, model.CodeConflict, "is requested and was never granted"},
+		{model.DeriveConsentID("none"), model.CodeNotFound, "does not exist"},
+	} {
+		a := model.AccessAnchor{BatchID: "gw1-x" + c.id[3:9], MerkleRoot: root(c.id), Count: 2, FirstSeq: 1, LastSeq: 2,
+			ConsentUses: []model.ConsentUse{{ConsentID: unlimited.ID, Uses: 1}, {ConsentID: c.id, Uses: 1}}}
+		e.fail(e.agent, c.code, []string{"consent_uses[1]", c.want}, model.FnAnchorAccessBatch, a)
+	}
+	// Accesses recorded while a consent was active are anchored after it
+	// was revoked or expired.
+	for i, id := range []string{revoked.ID, expiring.ID} {
+		a := model.AccessAnchor{BatchID: fmt.Sprintf("gw1-late-%d", i), MerkleRoot: root(id), Count: 1, FirstSeq: 200, LastSeq: 200,
+			ConsentUses: []model.ConsentUse{{ConsentID: id, Uses: 1}}}
+		e.ok(e.agent, model.FnAnchorAccessBatch, a)
+	}
+
+	for _, bad := range []struct {
+		a    model.AccessAnchor
+		want string
+	}{
+		{model.AccessAnchor{BatchID: "x y", MerkleRoot: root("a"), Count: 1, FirstSeq: 1, LastSeq: 1}, "batch_id"},
+		{model.AccessAnchor{BatchID: "b", MerkleRoot: "00", Count: 1, FirstSeq: 1, LastSeq: 1}, "merkle_root"},
+		{model.AccessAnchor{BatchID: "b", MerkleRoot: root("a"), Count: 0, FirstSeq: 1, LastSeq: 1}, "count"},
+		{model.AccessAnchor{BatchID: "b", MerkleRoot: root("a"), Count: 1, FirstSeq: 2, LastSeq: 1}, "last_seq"},
+		{model.AccessAnchor{BatchID: "b", MerkleRoot: root("a"), Count: 5, FirstSeq: 1, LastSeq: 2}, "sequence range"},
+		{model.AccessAnchor{BatchID: "b", MerkleRoot: root("a"), Count: 1, FirstSeq: 1, LastSeq: 1,
+			ConsentUses: []model.ConsentUse{{ConsentID: unlimited.ID, Uses: 2}}}, "add up to more than count"},
+	} {
+		e.fail(e.agent, model.CodeInvalid, []string{bad.want}, model.FnAnchorAccessBatch, bad.a)
+	}
+
+	if a := decode[model.AccessAnchor](t, e.ok(e.admin, model.FnGetAnchor, "gw1-000001")); a.MerkleRoot != batch.MerkleRoot {
+		t.Fatalf("GetAnchor: %+v", a)
+	}
+	e.fail(e.agent, model.CodeNotFound, []string{"not anchored"}, model.FnGetAnchor, "gw1-999")
+	e.fail(e.hr.User, model.CodeForbidden, []string{"agent or admin"}, model.FnGetAnchor, "gw1-000001")
+}
+
+// Two transactions endorsed against the same state and ordered into one
+// block: the second one's reads are stale, so it fails MVCC validation.
+func TestConcurrentConsentUpdatesConflict(t *testing.T) {
+	e := newConsentEnv(t)
+	cs := e.request(e.hr.User, nil)
+
+	grant1 := e.l.Simulate(e.cc, tx(e.agent, model.FnGrantConsent, cs.ID, "portal"))
+	grant2 := e.l.Simulate(e.cc, tx(e.agent, model.FnGrantConsent, cs.ID, "counter"))
+	e.l.CommitBlock(grant1, grant2)
+	if grant1.Code != peer.TxValidationCode_VALID || grant2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
+		t.Fatalf("grants: %v, %v", grant1.Code, grant2.Code)
+	}
+	if got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, cs.ID)); got.DecisionMethod != "portal" {
+		t.Fatalf("stored decision: %+v", got)
+	}
+
+	limited := e.granted(1)
+	anchor := func(batch string) *fabsim.Result {
+		return e.l.Simulate(e.cc, tx(e.agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: batch, MerkleRoot: root(batch),
+			Count: 1, FirstSeq: 1, LastSeq: 1, ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 1}}}))
+	}
+	a1, a2 := anchor("b-1"), anchor("b-2")
+	if a1.Response.GetStatus() != 200 || a2.Response.GetStatus() != 200 {
+		t.Fatalf("both anchors must endorse: %s / %s", a1.Response.GetMessage(), a2.Response.GetMessage())
+	}
+	e.l.CommitBlock(a1, a2)
+	if a1.Code != peer.TxValidationCode_VALID || a2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
+		t.Fatalf("anchors: %v, %v", a1.Code, a2.Code)
+	}
+	if got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); got.Uses != 1 {
+		t.Fatalf("uses: %d (max 1)", got.Uses)
+	}
+	// Retried on fresh state, the second anchor is refused: no use left.
+	e.fail(e.agent, model.CodeConflict, []string{"max_uses 1"}, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b-2", MerkleRoot: root("b-2"),
+		Count: 1, FirstSeq: 1, LastSeq: 1, ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 1}}})
+}

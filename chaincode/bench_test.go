@@ -1,0 +1,110 @@
+package chaincode_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// BenchmarkPublishRoutes1000 endorses one PublishRoutes call of 1,000
+// signed digests from a department (simulation only, so every iteration
+// publishes the full batch against the same state).
+func BenchmarkPublishRoutes1000(b *testing.B) {
+	e := newEnv(b)
+	edu := e.addDept("edu")
+	e.addDataType("edu.degree", "edu")
+	eids := bulkEIDs(e, model.MaxBatch)
+	batch := make([]model.SignedRoute, len(eids))
+	for i, eid := range eids {
+		batch[i] = e.sign(edu, stmt(eid, "edu.degree", "edu", 1, eid))
+	}
+	call := tx(edu.User, model.FnPublishRoutes, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := e.l.Simulate(e.cc, call)
+		if r.Response.GetStatus() >= shim.ERRORTHRESHOLD || len(r.RWSet.GetWrites()) != model.MaxBatch {
+			b.Fatalf("PublishRoutes: %s", r.Response.GetMessage())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/model.MaxBatch/1e3, "µs/route")
+}
+
+// BenchmarkCreateEIDs1000 endorses one bulk import of 1,000 new residents.
+func BenchmarkCreateEIDs1000(b *testing.B) {
+	e := newEnv(b)
+	items := make([]model.EIDRequest, model.MaxBatch)
+	for i := range items {
+		items[i] = model.EIDRequest{Ref: fmt.Sprint(i), Indexes: []model.BlindedIndex{index(2 * i), index(2*i + 1)}}
+	}
+	call := tx(e.agent, model.FnCreateEIDs, items)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := e.l.Simulate(e.cc, call); r.Response.GetStatus() >= shim.ERRORTHRESHOLD {
+			b.Fatalf("CreateEIDs: %s", r.Response.GetMessage())
+		}
+	}
+}
+
+// BenchmarkGetRoutes evaluates GetRoutes for one resident on ledgers holding
+// the routes of 10 k and 1 M residents (two providers each). The state is
+// seeded directly; the cost must not grow with the number of residents.
+func BenchmarkGetRoutes(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		if testing.Short() && n > 10_000 {
+			continue
+		}
+		e := newEnv(b)
+		e.addDept("edu")
+		e.addDept("hr")
+		seedRoutes(e, n)
+		// Queries walk residents spread over the whole key space.
+		calls := make([]string, 997)
+		for i := range calls {
+			calls[i] = model.DeriveEID("seed", (i*7919)%n)
+		}
+		if got := decode[[]model.RouteEntry](b, e.ok(e.agent, model.FnGetRoutes, calls[1], "")); len(got) != 2 {
+			b.Fatalf("seeded resident has %d routes", len(got))
+		}
+		b.Run(fmt.Sprintf("residents=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := e.l.Evaluate(e.cc, tx(e.agent, model.FnGetRoutes, calls[i%len(calls)], ""))
+				if r.Response.GetStatus() >= shim.ERRORTHRESHOLD || len(r.Response.GetPayload()) < 100 {
+					b.Fatalf("GetRoutes: %s", r.Response.GetMessage())
+				}
+			}
+		})
+	}
+}
+
+// seedRoutes writes n residents with a valid route from edu and from hr
+// straight into committed state, keyed exactly as the contract keys them.
+func seedRoutes(e *env, n int) {
+	entry := model.RouteEntry{DataType: "edu.degree", Provider: "edu", Version: 1, Schema: "edu.degree/1",
+		KID: "edu-k1", Signature: "MEUCIQDx0s8b2t0mF5V1Kq9f3l4sYbWJ6o3O8YbJ4k1Kqv9rQIgY6m2d4u6b9Xc0Gm8uA3k2rJc8w5m1n7q2v4b6d8f0h2o=",
+		Status: model.RouteValid, PublishedAt: "2026-03-01T09:00:00Z", UpdatedAt: "2026-03-01T09:00:00Z", TxID: "seed"}
+	e.l.Seed(func(put func(string, []byte)) {
+		for i := 0; i < n; i++ {
+			eid := model.DeriveEID("seed", i)
+			for _, p := range []struct{ dt, prov string }{{"edu.degree", "edu"}, {"hr.employment", "hr"}} {
+				entry.EID, entry.DataType, entry.Provider, entry.Digest = eid, p.dt, p.prov, digest(eid+p.prov)
+				v, _ := json.Marshal(entry)
+				put(compositeKey("route", eid, p.dt, p.prov), v)
+			}
+		}
+	})
+}
+
+func compositeKey(objectType string, attrs ...string) string {
+	k, err := shim.CreateCompositeKey(objectType, attrs)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func files(m map[string]string) func(string) ([]byte, error) {
+	return func(p string) ([]byte, error) {
+		if v, ok := m[p]; ok {
+			return []byte(v), nil
+		}
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+}
+
+func TestNewServer(t *testing.T) {
+	base := map[string]string{"CHAINCODE_SERVER_ADDRESS": "0.0.0.0:9999", "CHAINCODE_ID": "eidgate_1.0:abc"}
+	s, err := newServer(env(base), files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Address != "0.0.0.0:9999" || s.CCID != "eidgate_1.0:abc" || !s.TLSProps.Disabled || s.CC == nil {
+		t.Fatalf("server: %+v", s)
+	}
+
+	tls := map[string]string{"CHAINCODE_TLS_DISABLED": "false", "CHAINCODE_TLS_KEY": "/k", "CHAINCODE_TLS_CERT": "/c", "CHAINCODE_CLIENT_CA_CERT": "/ca"}
+	for k, v := range base {
+		tls[k] = v
+	}
+	s, err = newServer(env(tls), files(map[string]string{"/k": "KEY", "/c": "CERT", "/ca": "CA"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TLSProps.Disabled || string(s.TLSProps.Key) != "KEY" || string(s.TLSProps.Cert) != "CERT" || string(s.TLSProps.ClientCACerts) != "CA" {
+		t.Fatalf("TLS: %+v", s.TLSProps)
+	}
+}
+
+func TestNewServerReportsEveryProblem(t *testing.T) {
+	cases := []struct {
+		vars map[string]string
+		want []string
+	}{
+		{map[string]string{}, []string{"CHAINCODE_SERVER_ADDRESS is not set", "CHAINCODE_ID is not set"}},
+		{map[string]string{"CHAINCODE_SERVER_ADDRESS": "9999", "CHAINCODE_ID": "x"}, []string{"not host:port"}},
+		{map[string]string{"CHAINCODE_SERVER_ADDRESS": ":9999", "CHAINCODE_ID": "x", "CHAINCODE_TLS_DISABLED": "maybe"}, []string{"CHAINCODE_TLS_DISABLED \"maybe\""}},
+		{map[string]string{"CHAINCODE_SERVER_ADDRESS": ":9999", "CHAINCODE_ID": "x", "CHAINCODE_TLS_DISABLED": "false"},
+			[]string{"CHAINCODE_TLS_KEY is not set", "CHAINCODE_TLS_CERT is not set"}},
+		{map[string]string{"CHAINCODE_SERVER_ADDRESS": ":9999", "CHAINCODE_ID": "x", "CHAINCODE_TLS_DISABLED": "false",
+			"CHAINCODE_TLS_KEY": "/missing", "CHAINCODE_TLS_CERT": "/c"}, []string{"CHAINCODE_TLS_KEY: open /missing"}},
+	}
+	for i, c := range cases {
+		_, err := newServer(env(c.vars), files(map[string]string{"/c": "CERT"}))
+		if err == nil {
+			t.Fatalf("case %d: no error", i)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("case %d: %q lacks %q", i, err, w)
+			}
+		}
+	}
+}

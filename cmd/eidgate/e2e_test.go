@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/gateway/openapitest"
+)
+
+// stack is a running gateway with the demo loaded, on a random port and a
+// temp data dir, as `eidgate serve --demo` runs it.
+type stack struct {
+	t    *testing.T
+	m    *Main
+	demo *DemoInfo
+	http *http.Client
+	spec *openapitest.Validator
+}
+
+func startDemo(t *testing.T, edit func(*Config)) *stack {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Demo = true
+	cfg.LogLevel = "warn"
+	if edit != nil {
+		edit(&cfg)
+	}
+	m := newTestMain(t, cfg)
+	v := openapitest.MustNew(t, gateway.OpenAPISpec())
+	s := &stack{t: t, m: m, demo: m.Demo(), spec: v, http: v.Client(&http.Client{Timeout: 30 * time.Second})}
+	t.Cleanup(func() { v.Check(t) })
+	return s
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	header http.Header
+}
+
+func (r reply) errCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r reply) str(path ...string) string {
+	var v any = r.body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// caller is who sends a request: a department (API key + official), a
+// browser session (cookie + CSRF token) or nobody.
+type caller struct {
+	apiKey  string
+	cookie  string
+	csrf    string
+	headers map[string]string
+}
+
+func (s *stack) dept(id string) caller {
+	for _, d := range s.demo.Departments {
+		if d.ID == id {
+			return caller{apiKey: d.APIKey, headers: map[string]string{"X-Eidgate-Official": "clerk-" + id}}
+		}
+	}
+	s.t.Fatalf("no demo department %s", id)
+	return caller{}
+}
+
+func (s *stack) do(c caller, method, path string, body any) reply {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.m.URL()+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	if c.cookie != "" {
+		req.Header.Set("Cookie", gateway.SessionCookie+"="+c.cookie)
+		if method != http.MethodGet {
+			req.Header.Set("X-CSRF-Token", c.csrf)
+		}
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := reply{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+// login signs a session in and returns it as a caller.
+func (s *stack) login(path string, body any) caller {
+	s.t.Helper()
+	r := s.do(caller{}, http.MethodPost, path, body)
+	if r.status != http.StatusOK {
+		s.t.Fatalf("login %s: %d %v", path, r.status, r.body)
+	}
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == gateway.SessionCookie {
+			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
+				s.t.Fatalf("session cookie flags: %+v", c)
+			}
+			return caller{cookie: c.Value, csrf: r.str("csrf_token")}
+		}
+	}
+	s.t.Fatalf("login %s set no session cookie", path)
+	return caller{}
+}
+
+func (s *stack) resident(i int) caller {
+	r := s.demo.Residents[i]
+	return s.login("/v1/me/login", map[string]any{
+		"document": map[string]any{"type": r.DocType, "number": r.DocNumber, "country": r.Country}, "password": r.Password,
+	})
+}
+
+func (s *stack) admin() caller {
+	return s.login("/v1/admin/login", map[string]any{"username": s.demo.Admin.Username, "password": s.demo.Admin.Password})
+}
+
+func resolveBody(r DemoResident, dataType, purpose string) map[string]any {
+	return map[string]any{
+		"subject":   map[string]any{"document": map[string]any{"type": r.DocType, "number": r.DocNumber, "country": r.Country}},
+		"data_type": dataType, "purpose": purpose,
+	}
+}
+
+// TestEndToEndResolveFlow walks the whole flow of DESIGN.md on the real
+// stack: no consent → 403 consent_required with a request the resident
+// sees; grant; resolve → ticket; the provider verifies it and refuses a
+// replay; proxy mode checks the digest; offline verification; the access
+// shows in the resident's log, anchored, with a Merkle proof that verifies
+// against the ledger; revoke → refused at once.
+func TestEndToEndResolveFlow(t *testing.T) {
+	s := startDemo(t, nil)
+	hrss := s.dept("hrss")
+	alice := s.demo.Residents[0]
+	req := resolveBody(alice, "edu.degree", "employment")
+
+	r := s.do(hrss, http.MethodPost, "/v1/routes/resolve", req)
+	if r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+		t.Fatalf("resolve without consent: %d %v", r.status, r.body)
+	}
+	consentID := r.str("error", "details", "consent_id")
+	if consentID == "" {
+		t.Fatal("consent_required names no consent request")
+	}
+
+	me := s.resident(0)
+	r = s.do(me, http.MethodGet, "/v1/me/consents", nil)
+	if r.status != http.StatusOK || !strings.Contains(mustJSON(r.body), consentID) {
+		t.Fatalf("the resident does not see the request: %d %v", r.status, r.body)
+	}
+	if r = s.do(me, http.MethodPost, "/v1/me/consents/"+consentID+"/grant", nil); r.status != http.StatusOK || r.str("status") != "active" {
+		t.Fatalf("grant: %d %v", r.status, r.body)
+	}
+
+	r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req)
+	if r.status != http.StatusOK {
+		t.Fatalf("resolve with consent: %d %v", r.status, r.body)
+	}
+	ticket, eid, endpoint := r.str("ticket"), r.str("eid"), r.str("provider", "endpoint")
+	if eid != alice.EID || r.str("provider", "id") != "edu-bureau" || ticket == "" {
+		t.Fatalf("resolve result %v", r.body)
+	}
+
+	// The provider department verifies the ticket and serves the record once.
+	fetch := func() (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, endpoint+"/v1/records?eid="+eid+"&data_type=edu.degree", nil)
+		req.Header.Set("Authorization", "Bearer "+ticket)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	status, record := fetch()
+	if status != http.StatusOK {
+		t.Fatalf("provider refused a fresh ticket: %d %s", status, record)
+	}
+	if status, body := fetch(); status != http.StatusUnauthorized || !strings.Contains(string(body), "ticket_replayed") {
+		t.Fatalf("provider accepted a replayed ticket: %d %s", status, body)
+	}
+
+	// Proxy mode returns the record checked against the on-chain digest.
+	px := resolveBody(alice, "edu.degree", "employment")
+	px["mode"] = "proxy"
+	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", px); r.status != http.StatusOK || r.str("record", "digest") != r.str("digest") {
+		t.Fatalf("proxy resolve: %d %v", r.status, r.body)
+	}
+
+	// Offline verification by another department, from the record and salt.
+	var env map[string]any
+	if err := json.Unmarshal(record, &env); err != nil {
+		t.Fatal(err)
+	}
+	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/verify", env); r.status != http.StatusOK || r.body["valid"] != true {
+		t.Fatalf("verify: %d %v", r.status, r.body)
+	}
+	env["record"].(map[string]any)["degree"] = "doctor"
+	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/verify", env); r.status != http.StatusOK || r.body["valid"] != false || r.body["digest_matches"] != false {
+		t.Fatalf("verify of a tampered record: %d %v", r.status, r.body)
+	}
+
+	// The resident sees the accesses, anchored, with proofs that verify.
+	var accessID string
+	deadline := time.Now().Add(20 * time.Second)
+	for accessID == "" && time.Now().Before(deadline) {
+		r = s.do(me, http.MethodGet, "/v1/me/access?outcome=issued", nil)
+		list, _ := r.body["access"].([]any)
+		for _, a := range list {
+			if a := a.(map[string]any); a["anchored"] == true {
+				accessID = a["id"].(string)
+				if strings.Contains(a["official"].(string), "clerk") {
+					t.Fatalf("the resident sees the official's staff id: %v", a["official"])
+				}
+			}
+		}
+		if accessID == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if accessID == "" {
+		t.Fatal("no issued access was anchored")
+	}
+	if r = s.do(me, http.MethodGet, "/v1/me/access/"+accessID+"/proof", nil); r.status != http.StatusOK || r.body["verified"] != true {
+		t.Fatalf("proof: %d %v", r.status, r.body)
+	}
+	// Another resident cannot read it.
+	if r = s.do(s.resident(1), http.MethodGet, "/v1/me/access/"+accessID+"/proof", nil); r.status != http.StatusNotFound {
+		t.Fatalf("another resident read the proof: %d", r.status)
+	}
+
+	// Revocation stops the next resolve at once.
+	if r = s.do(me, http.MethodPost, "/v1/me/consents/"+consentID+"/revoke", nil); r.status != http.StatusOK || r.str("status") != "revoked" {
+		t.Fatalf("revoke: %d %v", r.status, r.body)
+	}
+	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+		t.Fatalf("resolve after revocation: %d %v", r.status, r.body)
+	}
+
+	if r = s.do(caller{}, http.MethodGet, "/readyz", nil); r.status != http.StatusOK {
+		t.Fatalf("readyz: %d %v", r.status, r.body)
+	}
+	if r = s.do(caller{}, http.MethodGet, "/1.0/identifiers/"+eid, nil); r.status != http.StatusOK || r.str("didDocument", "id") != eid {
+		t.Fatalf("DID resolution: %d %v", r.status, r.body)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestDemoRestartKeepsState restarts on the same data dir: the demo is not
+// loaded twice and the credentials still work.
+func TestDemoRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", dir, true, "warn"
+	first := NewMain(cfg)
+	if err := first.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	info := *first.Demo()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := startDemo(t, func(c *Config) { c.DataDir = dir })
+	if s.demo.Departments[0].APIKey != info.Departments[0].APIKey || s.demo.Residents[0].EID != info.Residents[0].EID {
+		t.Fatal("restart changed the demo credentials")
+	}
+	if s.demo.GatewayURL != s.m.URL() {
+		t.Fatalf("demo.json gateway_url %s after restart on %s", s.demo.GatewayURL, s.m.URL())
+	}
+	s.resident(0)
+	r := s.do(s.dept("edu-bureau"), http.MethodGet, "/v1/consents", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("department API after restart: %d %v", r.status, r.body)
+	}
+}

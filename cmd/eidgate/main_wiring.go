@@ -1,0 +1,643 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/cache"
+	"github.com/eidgate/eidgate/chaincode"
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/ledger"
+	"github.com/eidgate/eidgate/ledger/devnet"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
+	"github.com/eidgate/eidgate/provider"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/ticket"
+	"github.com/eidgate/eidgate/store"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+)
+
+// ChaincodeName is the name of the eidgate chaincode on the channel.
+const ChaincodeName = "eidgate"
+
+// Main is the whole program wired together: the ledger (embedded devnet or
+// a Fabric network), the database, the cache, the policy engine, the keys,
+// the routing services, the event listener, the anchorer and the HTTP
+// server. Tests build the same Main on a random port and a temp dir.
+type Main struct {
+	Config Config
+	// Logger receives the JSON logs (default: stderr at Config.LogLevel).
+	Logger *slog.Logger
+	// Clock is the time source of every service (default: the wall clock).
+	Clock routing.Clock
+
+	peer     *devnet.Peer
+	agent    *ledger.Client
+	admin    *ledger.Client
+	db       *store.DB
+	redis    *cache.Redis
+	cache    routing.Cache
+	policy   *policies.Engine
+	blinding *mapping.Keyring
+	sealing  *mapping.SealingKey
+	mapping  *mapping.Service
+	importer *mapping.Importer
+	tickets  *ticket.Keyring
+	accounts *accountServices
+	replay   provider.ReplayCache
+
+	dir       *routing.Directory
+	accessLog *routing.AccessLog
+	anchorer  *routing.Anchorer
+	resolver  *routing.Resolver
+	consents  *routing.ConsentService
+	listener  *ledger.Listener
+	provider  *demo.Provider
+	gateway   *gateway.Server
+	demo      *DemoInfo
+
+	ln     net.Listener
+	server *http.Server
+	url    string
+
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	served   chan error
+	closers  []func() error
+}
+
+// NewMain returns a Main for cfg; call Open to start it.
+func NewMain(cfg Config) *Main { return &Main{Config: cfg} }
+
+// URL is the base URL the gateway answers on.
+func (m *Main) URL() string { return m.url }
+
+// Demo is what --demo loaded (nil without --demo).
+func (m *Main) Demo() *DemoInfo { return m.demo }
+
+func (m *Main) logger() *slog.Logger { return m.Logger }
+
+func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
+
+// Open validates the configuration and starts every part. On error,
+// whatever was started is stopped again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.Clock == nil {
+		m.Clock = routing.SystemClock{}
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(os.Stderr, m.Config.LogLevel)
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	// Listen first: the issuer name, the demo endpoints and the devnet's
+	// profiles need the address.
+	if err := m.listen(); err != nil {
+		return err
+	}
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"ledger", m.openLedger},
+		{"database", m.openStore},
+		{"cache", m.openCache},
+		{"policy", m.openPolicy},
+		{"keys", m.openKeys},
+		{"services", m.openServices},
+		{"http", m.openHTTP},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if m.Config.Demo {
+		info, err := m.loadDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		m.demo = info
+	}
+	m.startBackground()
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func (m *Main) listen() error {
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Listen, err)
+	}
+	m.ln = ln
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	m.url = scheme + "://" + ln.Addr().String()
+	return nil
+}
+
+// replica names this process for the listener checkpoint and the
+// anchoring lease.
+func (m *Main) replica() string {
+	if m.Config.Replica != "" {
+		return m.Config.Replica
+	}
+	host, _ := os.Hostname()
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// --- ledger ---
+
+func (m *Main) openLedger(ctx context.Context) error {
+	if m.Config.Ledger == "fabric" {
+		return m.openFabric(ctx)
+	}
+	cc, err := chaincode.NewChaincode(devnet.DefaultPlatformMSPID)
+	if err != nil {
+		return err
+	}
+	orgs := make([]devnet.OrgConfig, len(demo.Departments))
+	for i, d := range demo.Departments {
+		orgs[i] = devnet.OrgConfig{ID: d.ID, MSPID: d.MSPID}
+	}
+	p, err := devnet.Open(ctx, devnet.Config{
+		DataDir:    filepath.Join(m.Config.DataDir, "ledger"),
+		Listen:     m.Config.DevnetListen,
+		Chaincodes: map[string]shim.Chaincode{ChaincodeName: cc},
+		Orgs:       orgs,
+		Logger:     m.logger().With("component", "devnet"),
+	})
+	if err != nil {
+		return err
+	}
+	m.peer = p
+	m.onClose(p.Close)
+	for _, who := range []struct {
+		name string
+		dst  **ledger.Client
+	}{{devnet.AgentName, &m.agent}, {devnet.AdminName, &m.admin}} {
+		prof, err := p.Profile(devnet.PlatformOrg, who.name)
+		if err != nil {
+			return err
+		}
+		c, err := ledger.NewWithConnection(ctx, prof, p.InProcessConn())
+		if err != nil {
+			return err
+		}
+		*who.dst = c
+		m.onClose(c.Close)
+	}
+	// Profiles for operators and tools (eidgate import, verify) to reach
+	// the embedded peer over TLS while the gateway runs.
+	for _, name := range []string{devnet.AgentName, devnet.AdminName} {
+		if _, err := p.WriteProfile(devnet.PlatformOrg, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) openFabric(ctx context.Context) error {
+	prof, err := ledger.LoadProfile(m.Config.FabricProfile)
+	if err != nil {
+		return fmt.Errorf("--fabric-profile: %w", err)
+	}
+	agent, err := ledger.Dial(ctx, prof)
+	if err != nil {
+		return fmt.Errorf("--fabric-profile: %w", err)
+	}
+	m.agent = agent
+	m.onClose(agent.Close)
+	if m.Config.FabricAdminProfile == "" {
+		// Registry changes then fail with the chaincode's FORBIDDEN answer.
+		m.admin = agent
+		return nil
+	}
+	aprof, err := ledger.LoadProfile(m.Config.FabricAdminProfile)
+	if err != nil {
+		return fmt.Errorf("--fabric-admin-profile: %w", err)
+	}
+	admin, err := ledger.Dial(ctx, aprof)
+	if err != nil {
+		return fmt.Errorf("--fabric-admin-profile: %w", err)
+	}
+	m.admin = admin
+	m.onClose(admin.Close)
+	return nil
+}
+
+// --- database, cache, policy, keys ---
+
+func (m *Main) openStore(ctx context.Context) error {
+	db, err := store.Open(ctx, m.Config.dbTarget())
+	if err != nil {
+		return err
+	}
+	m.db = db
+	m.onClose(db.Close)
+	return nil
+}
+
+func (m *Main) openCache(ctx context.Context) error {
+	if m.Config.Redis == "" {
+		m.cache = cache.NewMemory(cache.MemoryOptions{Clock: m.Clock})
+		return nil
+	}
+	r, err := cache.OpenRedis(ctx, m.Config.Redis, cache.RedisOptions{Clock: m.Clock})
+	if err != nil {
+		return err
+	}
+	m.redis, m.cache = r, r
+	m.onClose(r.Close)
+	return nil
+}
+
+func (m *Main) openPolicy(ctx context.Context) error {
+	e, err := policies.New(ctx, policies.Config{
+		DB: m.db.Gorm(), RedisURL: m.Config.Redis, Clock: m.Clock, Logger: m.logger().With("component", "policy"),
+	})
+	if err != nil {
+		return err
+	}
+	m.policy = e
+	m.onClose(e.Close)
+	return nil
+}
+
+// keyDir holds the gateway's secret keys (0700).
+func (m *Main) keyDir() string { return filepath.Join(m.Config.DataDir, "keys") }
+
+func (m *Main) openKeys(context.Context) error {
+	if err := os.MkdirAll(m.keyDir(), 0o700); err != nil {
+		return err
+	}
+	path := blindingKeyFile(m.Config.DataDir)
+	env := os.Getenv(mapping.EnvBlindingKeys)
+	kr, err := mapping.LoadKeyring(env, path)
+	if errors.Is(err, os.ErrNotExist) && env == "" {
+		kr, err = mapping.GenerateKeyFile(path)
+	}
+	if err != nil {
+		return fmt.Errorf("blinding keys: %w", err)
+	}
+	m.blinding = kr
+	sealPath := filepath.Join(m.keyDir(), "sealing.key")
+	senv := os.Getenv(mapping.EnvSealingKey)
+	sk, err := mapping.LoadSealingKey(senv, sealPath)
+	if errors.Is(err, os.ErrNotExist) && senv == "" {
+		sk, err = mapping.GenerateSealingKeyFile(sealPath)
+	}
+	if err != nil {
+		return fmt.Errorf("sealing key: %w", err)
+	}
+	m.sealing = sk
+	tk, err := ticket.OpenKeyring(filepath.Join(m.keyDir(), ticket.KeyFileName), m.Clock)
+	if err != nil {
+		return fmt.Errorf("ticket keys: %w", err)
+	}
+	m.tickets = tk
+	return nil
+}
+
+func blindingKeyFile(dataDir string) string {
+	if p := os.Getenv("EIDGATE_BLINDING_KEY_FILE"); p != "" {
+		return p
+	}
+	return filepath.Join(dataDir, "keys", "blinding-keys.json")
+}
+
+// secretKey loads a 32-byte key file from the key dir, creating it once.
+func (m *Main) secretKey(name string) ([]byte, error) {
+	path := filepath.Join(m.keyDir(), name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b = make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return b, f.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("%s: want 32 bytes, found %d", path, len(b))
+	}
+	return b, nil
+}
+
+// issuer names the gateway in tickets; providers check it.
+func (m *Main) issuer() string { return "eidgate" }
+
+// --- services ---
+
+func (m *Main) openServices(ctx context.Context) error {
+	acfg := accounts.Config{Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
+	m.accounts = newAccountServices(m.db, acfg)
+	if m.redis != nil {
+		m.replay = cache.NewRedisReplay(m.redis)
+	} else {
+		m.replay = provider.NewMemoryReplayCache(provider.DefaultReplayCapacity, m.Clock.Now)
+	}
+	pseudonymKey, err := m.secretKey("pseudonym.key")
+	if err != nil {
+		return fmt.Errorf("pseudonym key: %w", err)
+	}
+	m.dir = &routing.Directory{
+		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent,
+		Cache: m.cache, Clock: m.Clock, Logger: m.logger().With("component", "directory"),
+	}
+	m.accessLog = routing.NewAccessLog(m.db, m.Clock, 0)
+	m.onClose(func() error { m.accessLog.Close(); return nil })
+	m.anchorer = &routing.Anchorer{
+		Store: m.db, Ledger: m.agent, Clock: m.Clock, Holder: m.replica(),
+		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer"),
+	}
+	issuer, err := ticket.NewIssuer(m.tickets, m.issuer(), m.Clock)
+	if err != nil {
+		return err
+	}
+	svc, err := mapping.NewService(mapping.Config{
+		Ledger: m.agent, Documents: mappingStore{m.db}, Activations: m.accounts.residents, Cache: m.cache,
+		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
+	})
+	if err != nil {
+		return err
+	}
+	m.mapping = svc
+	im, err := mapping.NewImporter(svc, mapping.ImporterConfig{Jobs: mappingStore{m.db}, SpoolDir: filepath.Join(m.Config.DataDir, "imports")})
+	if err != nil {
+		return err
+	}
+	m.importer = im
+	m.onClose(func() error { im.Close(); return nil })
+	m.consents = &routing.ConsentService{Ledger: m.agent, Dir: m.dir, Clock: m.Clock, Logger: m.logger().With("component", "consent")}
+	m.resolver = &routing.Resolver{
+		Dir: m.dir, Mapper: svc, Policy: m.policy, Consents: m.agent, Log: m.accessLog,
+		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
+	}
+	// The listener keeps every replica's cache in step with the ledger.
+	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
+	return nil
+}
+
+// applyEvent drops the cache entries a committed transaction changed.
+func (m *Main) applyEvent(ctx context.Context, ev ledger.Event) error {
+	var cs model.ChangeSet
+	if err := json.Unmarshal(ev.Payload, &cs); err != nil {
+		// An event this version does not understand changes nothing it caches.
+		m.logger().Warn("unreadable chaincode event", "name", ev.Name, "block", ev.BlockNumber)
+		return nil
+	}
+	if err := m.dir.Invalidate(ctx, cs); err != nil {
+		m.logger().Warn("cache invalidation failed; entries expire by TTL", "block", ev.BlockNumber, "err", err)
+	}
+	return nil
+}
+
+// --- HTTP ---
+
+func (m *Main) openHTTP(ctx context.Context) error {
+	cas, err := m.departmentCAs()
+	if err != nil {
+		return err
+	}
+	verifier := &routing.Verifier{Routes: m.agent, Registry: m.agent}
+	introspector, err := ticket.NewIntrospector(m.tickets, m.issuer(), m.replay, m.Clock)
+	if err != nil {
+		return err
+	}
+	limiter := &cache.KeyedLimiter{Local: cache.NewMemoryLimiter(0, m.Clock), Default: cache.Rate{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}}
+	if m.redis != nil {
+		limiter.Shared = cache.NewRedisLimiter(m.redis)
+	}
+	var rl gateway.RateLimiter = limiter
+	if m.Config.RateLimit == 0 {
+		rl = nil
+	}
+	prov, err := demo.NewProvider(m.tickets, m.issuer(), m.replay)
+	if err != nil {
+		return err
+	}
+	m.provider = prov
+	reg := prometheus.NewRegistry()
+	m.gateway = gateway.New(gateway.Config{
+		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
+		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+	}, gateway.Deps{
+		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
+		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
+		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.admin, Agent: m.agent,
+		Identities: m.mapping, Importer: m.importer, Accounts: m.accounts, Policies: policyAdmin{m.policy}, Tickets: introspector, Limiter: rl,
+		Ready: m.ready, Clock: m.Clock,
+	})
+	mux := http.NewServeMux()
+	mux.Handle(demo.ProviderPath, prov)
+	mux.Handle("/", m.gateway.Handler())
+	m.server = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // bulk import uploads
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.logger().Handler(), slog.LevelWarn),
+	}
+	if m.Config.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		pool := x509.NewCertPool()
+		for _, p := range cas {
+			_ = p // x509.CertPool cannot be merged; client certs are verified per MSP by the gateway.
+		}
+		m.server.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+			ClientAuth: tls.RequestClientCert, ClientCAs: pool,
+		}
+	}
+	m.served = make(chan error, 1)
+	go func() {
+		var err error
+		if m.server.TLSConfig != nil {
+			err = m.server.ServeTLS(m.ln, "", "")
+		} else {
+			err = m.server.Serve(m.ln)
+		}
+		m.served <- err
+	}()
+	return nil
+}
+
+// departmentCAs are the department organisations' CAs for mTLS: from the
+// configuration, and in devnet mode the devnet's own department CAs.
+func (m *Main) departmentCAs() (map[string]*x509.CertPool, error) {
+	out := map[string]*x509.CertPool{}
+	add := func(msp, path string) error {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("department CA %s: %w", msp, err)
+		}
+		p, ok := out[msp]
+		if !ok {
+			p = x509.NewCertPool()
+			out[msp] = p
+		}
+		if !p.AppendCertsFromPEM(raw) {
+			return fmt.Errorf("department CA %s: %s holds no PEM certificate", msp, path)
+		}
+		return nil
+	}
+	for msp, path := range m.Config.DepartmentCA {
+		if err := add(msp, path); err != nil {
+			return nil, err
+		}
+	}
+	if m.peer != nil {
+		for _, d := range demo.Departments {
+			id, err := m.peer.Identity(d.ID, devnet.DepartmentSystemName)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(d.MSPID, filepath.Join(id.MSPDir, "cacerts", "ca.pem")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// ready reports the readiness checks other than anchoring.
+func (m *Main) ready(ctx context.Context) []gateway.Check {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var out []gateway.Check
+	db := gateway.Check{Name: "database", OK: true}
+	if err := m.db.Ping(ctx); err != nil {
+		db.OK, db.Detail = false, routing.MessageOf(err)
+	}
+	out = append(out, db)
+	lg := gateway.Check{Name: "ledger", OK: true}
+	height, err := m.agent.BlockHeight(ctx)
+	if err != nil {
+		lg.OK, lg.Detail = false, routing.MessageOf(err)
+	} else {
+		lg.Detail = "height " + strconv.FormatUint(height, 10)
+	}
+	out = append(out, lg)
+	st := m.listener.Status()
+	ev := gateway.Check{Name: "events", OK: st.Connected}
+	if err == nil {
+		lag := m.listener.Lag(max(height, 1) - 1) // height counts blocks; the last is height-1
+		ev.Detail = "lag " + strconv.FormatUint(lag, 10) + " blocks"
+		// A listener far behind serves stale caches.
+		if lag > 100 {
+			ev.OK = false
+		}
+	}
+	if !st.Connected {
+		ev.Detail = "event stream not connected: " + st.LastError
+	}
+	out = append(out, ev)
+	return out
+}
+
+// --- background work ---
+
+func (m *Main) startBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.bgCancel = cancel
+	run := func(name string, f func(context.Context) error) {
+		m.bg.Add(1)
+		go func() {
+			defer m.bg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				m.logger().Error("background task stopped", "task", name, "err", err)
+			}
+		}()
+	}
+	run("anchorer", m.anchorer.Run)
+	run("listener", m.listener.Run)
+}
+
+// Close stops serving and releases every resource Open took, in reverse
+// order.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		m.server = nil
+	} else if m.ln != nil {
+		_ = m.ln.Close()
+	}
+	if m.bgCancel != nil {
+		m.bgCancel()
+		m.bg.Wait()
+		m.bgCancel = nil
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		if err := m.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,231 @@
+// Package ticket issues the gateway's access tickets and serves what
+// providers need to check them: the public JWK Set and token introspection.
+//
+// A ticket is a compact JWS signed with Ed25519 (alg EdDSA, typ
+// eidgate-ticket+jwt, kid the RFC 7638 thumbprint of the signing key). Its
+// claims, their checks and the error codes are defined once, in package
+// provider, which providers use to verify tickets; the introspection
+// endpoint here runs that same verifier. docs/tickets.md describes the
+// format.
+package ticket
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/eidgate/eidgate/provider"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/digest"
+)
+
+// Ticket lifetimes.
+const (
+	DefaultLifetime = 2 * time.Minute
+	MaxLifetime     = provider.MaxLifetime
+	MinLifetime     = time.Second
+)
+
+// maxClaimLength bounds each string claim; ids and codes are far shorter.
+const maxClaimLength = 256
+
+// Claims are what the resolver binds into a ticket. The issuer adds iss,
+// iat, nbf and exp, and jti unless the caller chose it.
+type Claims struct {
+	// ID is the jti. The resolver picks it before writing the access record
+	// (which stores it); empty means the issuer draws one. A chosen id must
+	// be base64url of at least 128 random bits.
+	ID        string
+	Provider  string        // aud: the department that holds the data and must serve it
+	Subject   string        // sub: the resident's eID (did:…)
+	Requester string        // req: the department that resolved the route
+	DataType  string        // dt: data type code
+	ConsentID string        // cid
+	AccessID  string        // aid: the access record written before issuing
+	Purpose   string        // pur: purpose code
+	Digest    string        // dig: expected record digest, optional
+	Lifetime  time.Duration // 0 means DefaultLifetime; at most MaxLifetime
+}
+
+// Ticket is an issued ticket with the claims it carries.
+type Ticket struct {
+	Token  string
+	Claims provider.Claims
+}
+
+// Issuer signs tickets with the keyring's active key. It is safe for
+// concurrent use.
+type Issuer struct {
+	keys   *Keyring
+	issuer string
+	clock  routing.Clock
+
+	mu        sync.Mutex
+	signerKid string
+	signer    jose.Signer
+}
+
+// NewIssuer returns an issuer that names itself issuer (the gateway's
+// issuer name, usually its public base URL) in the iss claim. clock nil
+// means the system clock.
+func NewIssuer(keys *Keyring, issuer string, clock routing.Clock) (*Issuer, error) {
+	if keys == nil {
+		return nil, newError(CodeInvalidClaims, nil, "an issuer needs a keyring")
+	}
+	if err := checkClaimValue("iss", issuer); err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = routing.SystemClock{}
+	}
+	return &Issuer{keys: keys, issuer: issuer, clock: clock}, nil
+}
+
+// Issue signs a ticket for c and returns the compact token.
+func (i *Issuer) Issue(c Claims) (string, error) {
+	t, err := i.IssueTicket(c)
+	if err != nil {
+		return "", err
+	}
+	return t.Token, nil
+}
+
+// IssueTicket signs a ticket for c and returns it with its full claims (the
+// gateway reports exp and jti alongside the token).
+func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
+	lifetime, err := checkClaims(c)
+	if err != nil {
+		return nil, err
+	}
+	id := c.ID
+	if id == "" {
+		id = NewTicketID()
+	}
+	// NumericDate has whole seconds; truncating keeps exp - iat ≤ lifetime.
+	now := i.clock.Now().UTC().Truncate(time.Second)
+	claims := provider.Claims{
+		Issuer:    i.issuer,
+		Audience:  c.Provider,
+		Subject:   c.Subject,
+		IssuedAt:  now,
+		NotBefore: now,
+		Expiry:    now.Add(lifetime).Truncate(time.Second),
+		ID:        id,
+		Requester: c.Requester,
+		DataType:  c.DataType,
+		ConsentID: c.ConsentID,
+		AccessID:  c.AccessID,
+		Purpose:   c.Purpose,
+		Digest:    c.Digest,
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return nil, newError(CodeInvalidClaims, err, "cannot encode ticket claims")
+	}
+	signer, err := i.currentSigner()
+	if err != nil {
+		return nil, err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return nil, newError(CodeKeyFileInvalid, err, "cannot sign the ticket")
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		return nil, newError(CodeKeyFileInvalid, err, "cannot serialise the ticket")
+	}
+	return &Ticket{Token: token, Claims: claims}, nil
+}
+
+// currentSigner returns a signer for the keyring's active key, building a
+// new one after a rotation.
+func (i *Issuer) currentSigner() (jose.Signer, error) {
+	key := i.keys.active()
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.signer != nil && i.signerKid == key.kid {
+		return i.signer, nil
+	}
+	opts := (&jose.SignerOptions{}).
+		WithType(jose.ContentType(provider.TokenType)).
+		WithHeader(jose.HeaderKey("kid"), key.kid)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key.private}, opts)
+	if err != nil {
+		return nil, newError(CodeKeyFileInvalid, err, "cannot use the signing key")
+	}
+	i.signer, i.signerKid = signer, key.kid
+	return signer, nil
+}
+
+// NewTicketID returns a fresh jti: 128 random bits, base64url.
+func NewTicketID() string {
+	var b [16]byte
+	// crypto/rand.Read never fails; a broken source crashes the program.
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// checkClaims validates what the caller supplied and returns the lifetime.
+// Messages name the claim, never its value.
+func checkClaims(c Claims) (time.Duration, error) {
+	for _, f := range []struct{ name, value string }{
+		{"aud", c.Provider}, {"sub", c.Subject}, {"req", c.Requester},
+		{"dt", c.DataType}, {"cid", c.ConsentID}, {"aid", c.AccessID}, {"pur", c.Purpose},
+	} {
+		if err := checkClaimValue(f.name, f.value); err != nil {
+			return 0, err
+		}
+	}
+	if c.ID != "" && !validTicketID(c.ID) {
+		return 0, newError(CodeInvalidClaims, nil, "ticket claim jti must be base64url of at least 128 bits, at most %d characters", provider.MaxIDLength)
+	}
+	if !strings.HasPrefix(c.Subject, "did:") {
+		return 0, newError(CodeInvalidClaims, nil, "ticket claim sub must be an eID (a DID)")
+	}
+	if c.Digest != "" {
+		if _, err := digest.Parse(c.Digest); err != nil {
+			return 0, newError(CodeInvalidClaims, err, "ticket claim dig is not a record digest")
+		}
+	}
+	lifetime := c.Lifetime
+	if lifetime == 0 {
+		lifetime = DefaultLifetime
+	}
+	if lifetime < MinLifetime || lifetime > MaxLifetime {
+		return 0, newError(CodeLifetime, nil, "ticket lifetime %s is outside %s..%s", c.Lifetime, MinLifetime, MaxLifetime)
+	}
+	return lifetime, nil
+}
+
+// validTicketID accepts 22 to MaxIDLength base64url characters (22
+// characters carry 128 bits).
+func validTicketID(id string) bool {
+	if len(id) < 22 || len(id) > provider.MaxIDLength {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkClaimValue(name, value string) error {
+	if value == "" {
+		return newError(CodeInvalidClaims, nil, "ticket claim %s is empty", name)
+	}
+	if len(value) > maxClaimLength {
+		return newError(CodeInvalidClaims, nil, "ticket claim %s is longer than %d bytes", name, maxClaimLength)
+	}
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
+		return newError(CodeInvalidClaims, nil, "ticket claim %s contains control characters", name)
+	}
+	return nil
+}
