@@ -708,9 +708,6 @@ func (s *Server) adminAudit(c *gin.Context) {
 		Purpose: form["purpose"], Outcome: form["outcome"], Desc: true, Limit: auditPageSize}
 	var errs *web.Errors
 	loc := s.cfg.TimeZone
-	if loc == nil {
-		loc = time.UTC
-	}
 	if v := form["from"]; v != "" {
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
 		if err != nil {

@@ -1474,7 +1474,7 @@ func newPGWorld(t testing.TB, clock *pgClock) *pgWorld {
 	}
 	for _, r := range []PolicyRule{
 		{Kind: "p", Subject: "hrss", Object: "edu.*", Action: "hiring", Effect: "allow"},
-		{Kind: "g", Subject: "edu-bureau", Role: "role:school"},
+		{Kind: "g", Subject: "edu-bureau", Role: "school"},
 	} {
 		if _, err := w.policies.AddRule(ctx, r, "seed"); err != nil {
 			t.Fatal(err)

@@ -45,7 +45,8 @@ type Config struct {
 	// cookie). Replicas behind one address need the same key; nil draws a
 	// random key at start, which suits a single process.
 	PageKey []byte
-	// TimeZone is the zone dates are shown in on pages (nil: UTC).
+	// TimeZone is the zone dates are shown in on pages (nil: the
+	// process's local zone, from TZ).
 	TimeZone *time.Location
 	// OpenAPI is the API description served at /openapi.yaml.
 	OpenAPI []byte
@@ -81,6 +82,9 @@ func New(cfg Config, deps Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	if cfg.Web == nil {
 		cfg.Web = web.MustNew()
+	}
+	if cfg.TimeZone == nil {
+		cfg.TimeZone = time.Local
 	}
 	if len(cfg.PageKey) == 0 {
 		cfg.PageKey = make([]byte, 32)
