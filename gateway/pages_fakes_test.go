@@ -422,15 +422,6 @@ func (l *pgLedger) GetAnchor(_ context.Context, id string) (*model.AccessAnchor,
 	return &a, nil
 }
 
-// tamperAnchor replaces an anchor's root, as a forged ledger answer would.
-func (l *pgLedger) tamperAnchor(batchID string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a := l.anchors[batchID]
-	a.MerkleRoot = strings.Repeat("ab", 32)
-	l.anchors[batchID] = a
-}
-
 // pgCache is routing.Cache in a map.
 type pgCache struct {
 	mu sync.Mutex

@@ -370,7 +370,6 @@ func FuzzLocalPath(f *testing.F) {
 func TestAdminRoles(t *testing.T) {
 	e := newPGEnv(t)
 	eid := e.w.residentEIDs[1]
-	type access map[string]int // path → status for root, mapper, auditor
 	pages := []struct {
 		path  string
 		allow []string

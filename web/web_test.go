@@ -379,3 +379,30 @@ func TestColoursMeetContrast(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRenderInbox renders a consent inbox of 20 requests, the
+// portal's busiest template.
+func BenchmarkRenderInbox(b *testing.B) {
+	s, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pending []Consent
+	for i := range 20 {
+		pending = append(pending, Consent{ID: "cs-" + strconv.Itoa(i), Requester: "hrss", Provider: "*", DataTypes: []string{"edu.degree", "edu.transcript"},
+			PurposeCode: "employment", PurposeText: "核实应聘者学历", ValidFrom: "2026-03-01T00:00:00Z", ValidUntil: "2026-03-31T00:00:00Z", RequestedAt: "2026-03-01T00:00:00Z"})
+	}
+	names := Names{Departments: map[string]LocalName{"hrss": {ZH: "市人社局", EN: "HR Bureau"}},
+		DataTypes: map[string]LocalName{"edu.degree": {ZH: "学位证书", EN: "Degree"}}}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		p := &Page{Lang: LangZH, Title: "title.portal.inbox", Area: "portal", User: "did:eidgate:0", CSRF: "t", Names: names,
+			Data: map[string]any{"Pending": pending}}
+		if err := s.Render(&buf, "portal_inbox", p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
