@@ -1285,9 +1285,9 @@ func (im *pgImporter) Start(ctx context.Context, name string, body io.Reader, _ 
 		im.rej = map[string][][3]string{}
 	}
 	hold, held := im.hold, im.held
+	out := *job
 	im.mu.Unlock()
 	go im.run(context.WithoutCancel(ctx), job, rows, hold, held)
-	out := *job
 	return &out, nil
 }
 
