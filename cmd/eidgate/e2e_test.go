@@ -315,3 +315,47 @@ func TestDemoRestartKeepsState(t *testing.T) {
 		t.Fatalf("department API after restart: %d %v", r.status, r.body)
 	}
 }
+
+// TestKYCCounterActivationWorksOnce creates an eID at the counter through
+// the admin API; the activation code signs the resident in once and only
+// once, and the document is never echoed in full.
+func TestKYCCounterActivationWorksOnce(t *testing.T) {
+	s := startDemo(t, nil)
+	adm := s.admin()
+	doc := map[string]any{"type": "cn-resident", "number": "11010519491231002X"}
+	r := s.do(adm, http.MethodPost, "/v1/admin/eids", map[string]any{"documents": []any{doc}})
+	if r.status != http.StatusCreated || r.str("activation_code") == "" {
+		t.Fatalf("create eID: %d %v", r.status, r.body)
+	}
+	if strings.Contains(mustJSON(r.body), "11010519491231002X") {
+		t.Fatal("the full document number came back")
+	}
+	code := r.str("activation_code")
+	if again := s.do(adm, http.MethodPost, "/v1/admin/eids", map[string]any{"documents": []any{doc}}); again.status != http.StatusConflict || strings.Contains(mustJSON(again.body), "did:eidgate") {
+		t.Fatalf("second create of the same document: %d %v", again.status, again.body)
+	}
+	activate := map[string]any{"document": doc, "code": code, "password": "a-New-passw0rd"}
+	if r = s.do(caller{}, http.MethodPost, "/v1/me/activate", activate); r.status != http.StatusOK {
+		t.Fatalf("activation: %d %v", r.status, r.body)
+	}
+	activate["password"] = "another-Passw0rd"
+	if r = s.do(caller{}, http.MethodPost, "/v1/me/activate", activate); r.status < 400 {
+		t.Fatalf("the activation code worked twice: %d %v", r.status, r.body)
+	}
+	s.login("/v1/me/login", map[string]any{"document": doc, "password": "a-New-passw0rd"})
+
+	// Roles: an auditor may read the audit log but not create eIDs.
+	var auditor DemoUser
+	for _, u := range s.demo.Staff {
+		if u.Role == gateway.RoleAuditor {
+			auditor = u
+		}
+	}
+	aud := s.login("/v1/admin/login", map[string]any{"username": auditor.Username, "password": auditor.Password})
+	if r = s.do(aud, http.MethodGet, "/v1/admin/access", nil); r.status != http.StatusOK {
+		t.Fatalf("auditor reading the audit log: %d", r.status)
+	}
+	if r = s.do(aud, http.MethodPost, "/v1/admin/eids", map[string]any{"documents": []any{doc}}); r.status != http.StatusForbidden {
+		t.Fatalf("auditor creating an eID: %d", r.status)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -609,6 +610,39 @@ func (m *Main) startBackground() {
 	}
 	run("anchorer", m.anchorer.Run)
 	run("listener", m.listener.Run)
+	run("keys", m.reloadKeys)
+}
+
+// keyReloadInterval is how soon a rotated key file reaches a running
+// gateway.
+const keyReloadInterval = 30 * time.Second
+
+// reloadKeys picks up rotated ticket and blinding keys from their files.
+func (m *Main) reloadKeys(ctx context.Context) error {
+	t := time.NewTicker(keyReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := m.tickets.Reload(); err != nil {
+			m.logger().Warn("ticket key file not reloaded", "err", err)
+		}
+		if os.Getenv(mapping.EnvBlindingKeys) != "" {
+			continue
+		}
+		kr, err := mapping.LoadKeyFile(blindingKeyFile(m.Config.DataDir))
+		if err != nil {
+			m.logger().Warn("blinding key file not reloaded", "err", err)
+			continue
+		}
+		if cur := m.mapping.Keyring(); !slices.Equal(cur.Versions(), kr.Versions()) || cur.Current() != kr.Current() {
+			m.mapping.SetKeyring(kr)
+			m.logger().Info("blinding keys reloaded", "current", kr.Current(), "versions", kr.Versions())
+		}
+	}
 }
 
 // Close stops serving and releases every resource Open took, in reverse
