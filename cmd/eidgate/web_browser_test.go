@@ -269,16 +269,6 @@ func browserActivation(t *testing.T, s *stack, browser *webtest.Browser, base st
 	third.SignInResident("cn-resident", number, "", "a long new password 1")
 }
 
-// gb11643 completes 17 digits with their check character.
-func gb11643(body string) string {
-	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(body[i]-'0') * weights[i]
-	}
-	return body + string("10X98765432"[sum%11])
-}
-
 // An import with bad rows: the page follows the job live, then offers the
 // reject report, whose numbers are masked.
 func browserImport(t *testing.T, s *stack, browser *webtest.Browser, base string) {
