@@ -472,10 +472,21 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		return err
 	}
 	m.provider = prov
+	pageKey, err := m.secretKey("page.key")
+	if err != nil {
+		return fmt.Errorf("page key: %w", err)
+	}
+	var zone *time.Location
+	if m.Config.TimeZone != "" {
+		if zone, err = time.LoadLocation(m.Config.TimeZone); err != nil {
+			return fmt.Errorf("--time-zone: %w", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	m.gateway = gateway.New(gateway.Config{
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		PageKey: pageKey, TimeZone: zone,
 	}, gateway.Deps{
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
