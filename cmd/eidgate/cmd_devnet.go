@@ -31,7 +31,7 @@ admin, agent and department identities in Fabric's MSP folder layout) and the
 ledger live in the data directory and are reused on restart.
 
 It prints the connection profiles of the agent and admin identities; point
-"eidgate serve --ledger fabric --ledger-profile <profile>" or any Fabric
+"eidgate serve --ledger fabric --fabric-profile <profile>" or any Fabric
 Gateway client at them. It stops on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -86,7 +86,10 @@ Gateway client at them. It stops on SIGINT or SIGTERM.`,
 	if v, ok := os.LookupEnv("EIDGATE_DATA_DIR"); ok && v != "" {
 		dataDir = v
 	}
-	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(dataDir, "devnet"), "devnet data directory: ledger, crypto material, profiles (default under EIDGATE_DATA_DIR)")
+	// The same directory `eidgate serve` gives its embedded peer, so the
+	// standalone devnet serves the gateway's ledger (not both at once: the
+	// ledger file is locked).
+	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(dataDir, "ledger"), "devnet data directory: ledger, crypto material, profiles (default under EIDGATE_DATA_DIR)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7051", "TLS address of the gateway service")
 	f.StringVar(&cfg.Channel, "channel", devnet.DefaultChannel, "channel name")
 	f.StringSliceVar(&departments, "department", nil, "department organisation id (repeatable or comma-separated), e.g. edu,civil,hr")

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -471,10 +472,21 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		return err
 	}
 	m.provider = prov
+	pageKey, err := m.secretKey("page.key")
+	if err != nil {
+		return fmt.Errorf("page key: %w", err)
+	}
+	var zone *time.Location
+	if m.Config.TimeZone != "" {
+		if zone, err = time.LoadLocation(m.Config.TimeZone); err != nil {
+			return fmt.Errorf("--time-zone: %w", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	m.gateway = gateway.New(gateway.Config{
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		PageKey: pageKey, TimeZone: zone,
 	}, gateway.Deps{
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
@@ -609,6 +621,39 @@ func (m *Main) startBackground() {
 	}
 	run("anchorer", m.anchorer.Run)
 	run("listener", m.listener.Run)
+	run("keys", m.reloadKeys)
+}
+
+// keyReloadInterval is how soon a rotated key file reaches a running
+// gateway.
+const keyReloadInterval = 30 * time.Second
+
+// reloadKeys picks up rotated ticket and blinding keys from their files.
+func (m *Main) reloadKeys(ctx context.Context) error {
+	t := time.NewTicker(keyReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := m.tickets.Reload(); err != nil {
+			m.logger().Warn("ticket key file not reloaded", "err", err)
+		}
+		if os.Getenv(mapping.EnvBlindingKeys) != "" {
+			continue
+		}
+		kr, err := mapping.LoadKeyFile(blindingKeyFile(m.Config.DataDir))
+		if err != nil {
+			m.logger().Warn("blinding key file not reloaded", "err", err)
+			continue
+		}
+		if cur := m.mapping.Keyring(); !slices.Equal(cur.Versions(), kr.Versions()) || cur.Current() != kr.Current() {
+			m.mapping.SetKeyring(kr)
+			m.logger().Info("blinding keys reloaded", "current", kr.Current(), "versions", kr.Versions())
+		}
+	}
 }
 
 // Close stops serving and releases every resource Open took, in reverse

@@ -43,6 +43,9 @@ func newRootCmd() *cobra.Command {
 		newIDCmd(),
 		newChaincodeCmd(),
 		newDevnetCmd(eidgateChaincodes),
+		newImportCmd(),
+		newVerifyCmd(),
+		newAdminCmd(),
 	)
 	return root
 }
@@ -53,7 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+// exitCode reports err on stderr and returns the process exit code.
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}

@@ -25,7 +25,7 @@ func TestEidgateChaincodeEndToEnd(t *testing.T) {
 		c.Chaincodes = map[string]shim.Chaincode{devnet.DefaultChaincode: cc}
 		c.ProfileChaincode = ""
 		// A longer batch puts the concurrent updates below into one block.
-		c.BatchTimeout = 30 * time.Millisecond
+		c.BatchTimeout = 100 * time.Millisecond
 	})
 	ctx := context.Background()
 	admin := overTLS(t, p, devnet.PlatformOrg, devnet.AdminName)

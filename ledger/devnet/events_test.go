@@ -140,7 +140,7 @@ func TestEventsResumeFromCheckpointAcrossRestart(t *testing.T) {
 
 func TestEventsResumeInsideABlock(t *testing.T) {
 	// A long batch timeout puts concurrent submissions into one block.
-	p := openPeer(t, "", func(c *devnet.Config) { c.BatchTimeout = 300 * time.Millisecond })
+	p := openPeer(t, "", func(c *devnet.Config) { c.BatchTimeout = time.Second })
 	c := inProcess(t, p, devnet.PlatformOrg, devnet.AgentName)
 	var wg sync.WaitGroup
 	for _, k := range []string{"a", "b", "c"} {

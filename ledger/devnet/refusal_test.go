@@ -3,9 +3,13 @@ package devnet_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"path/filepath"
@@ -111,6 +115,33 @@ func rogue(t *testing.T, mspID string) *devcrypto.Identity {
 	return id
 }
 
+// expired issues a platform client certificate whose validity ended an
+// hour ago, from the platform's own CA.
+func expired(t *testing.T, dataDir string) *devcrypto.Identity {
+	t.Helper()
+	ca, err := devcrypto.LoadCA(filepath.Join(dataDir, "crypto", "platform", "ca"), devnet.DefaultPlatformMSPID, "platform.eidgate.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(42),
+		Subject:      pkix.Name{CommonName: "late", OrganizationalUnit: []string{devcrypto.OUClient}},
+		NotBefore:    time.Now().Add(-48 * time.Hour),
+		NotAfter:     time.Now().Add(-time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &devcrypto.Identity{MSPID: devnet.DefaultPlatformMSPID, Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
 // wantStatus asserts a gRPC status code and message and, when given, the
 // message of the single ErrorDetail.
 func wantStatus(t *testing.T, err error, code codes.Code, msg, detail string) {
@@ -206,6 +237,8 @@ func TestProposalRefusals(t *testing.T) {
 		{name: "high-S signature", id: agent, highS: true, code: codes.FailedPrecondition,
 			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
 		{name: "certificate from an unknown CA", id: rogue(t, devnet.DefaultPlatformMSPID), code: codes.FailedPrecondition,
+			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
+		{name: "expired certificate", id: expired(t, dir), code: codes.FailedPrecondition,
 			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
 		{name: "MSP not in the channel", id: rogue(t, "RogueMSP"), code: codes.FailedPrecondition,
 			msg:    "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org unknown, creator is malformed",

@@ -146,6 +146,24 @@ func TestCommitValidationCodes(t *testing.T) {
 			t.Fatalf("code %s, want INVALID_ENDORSER_TRANSACTION", st.Code)
 		}
 	})
+	t.Run("transaction id that is not hash(nonce, creator)", func(t *testing.T) {
+		tx := f.endorse("Put", "txid", "1")
+		env := envelopeOf(t, tx)
+		var payload common.Payload
+		var chdr common.ChannelHeader
+		if err := proto.Unmarshal(env.GetPayload(), &payload); err != nil {
+			t.Fatal(err)
+		}
+		if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), &chdr); err != nil {
+			t.Fatal(err)
+		}
+		chdr.TxId = "0000000000000000000000000000000000000000000000000000000000000000"
+		payload.Header.ChannelHeader, _ = proto.Marshal(&chdr)
+		env.Payload, _ = proto.Marshal(&payload)
+		if st := f.submitEnvelope(chdr.TxId, env); st.Code != peer.TxValidationCode_BAD_PROPOSAL_TXID {
+			t.Fatalf("code %s, want BAD_PROPOSAL_TXID", st.Code)
+		}
+	})
 	t.Run("MVCC read conflict between two endorsements of one key", func(t *testing.T) {
 		a := f.endorse("Incr", "counter")
 		b := f.endorse("Incr", "counter")

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/routing/ticket"
+)
+
+func newAdminCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Administer a gateway's accounts and keys from its host",
+	}
+	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd())
+	return cmd
+}
+
+func newCreateUserCmd() *cobra.Command {
+	var tf toolFlags
+	var role string
+	cmd := &cobra.Command{
+		Use:   "create-user USERNAME",
+		Short: "Create a console account (the password is read from standard input)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch role {
+			case gateway.RoleAdmin, gateway.RoleMappingOfficer, gateway.RoleAuditor:
+			default:
+				return &exitError{code: 2, err: fmt.Errorf("--role %q: want admin, mapping-officer or auditor", role)}
+			}
+			pw, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if err != nil && pw == "" {
+				return &exitError{code: 2, err: errors.New("give the password on standard input")}
+			}
+			m, err := tf.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if err := m.accounts.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", args[0], role)
+			return nil
+		},
+	}
+	tf.bind(cmd.Flags())
+	cmd.Flags().StringVar(&role, "role", gateway.RoleAdmin, "admin, mapping-officer or auditor")
+	return cmd
+}
+
+func newIssueAPIKeyCmd() *cobra.Command {
+	var tf toolFlags
+	var name string
+	cmd := &cobra.Command{
+		Use:   "issue-api-key DEPARTMENT",
+		Short: "Issue an API key for a registered department (shown once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := tf.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if _, err := m.agent.GetDepartment(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			token, key, err := m.accounts.IssueAPIKey(cmd.Context(), args[0], name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", token)
+			fmt.Fprintf(cmd.ErrOrStderr(), "key %s for %s; it is shown only now\n", key.ID, key.Department)
+			return nil
+		},
+	}
+	tf.bind(cmd.Flags())
+	cmd.Flags().StringVar(&name, "name", "cli", "a name for the key")
+	return cmd
+}
+
+// newRotateBlindingKeyCmd adds a blinding key version and re-blinds every
+// stored document under it; rerunning resumes an unfinished rotation.
+func newRotateBlindingKeyCmd() *cobra.Command {
+	var tf toolFlags
+	var parallel int
+	var retire string
+	cmd := &cobra.Command{
+		Use:   "rotate-blinding-key",
+		Short: "Re-blind every mapped document under a new key version (resumable)",
+		Long: `Rotate the blinding key of document indexes.
+
+Without --retire: if a rotation is unfinished (documents are not yet blinded
+under the newest version), it is resumed; otherwise a new key version is
+generated, added to the key file as current, and every stored document is
+blinded again under it and indexed on the ledger. Old and new versions resolve
+throughout, so the gateway keeps serving; running gateways pick up the key
+file within a minute.
+
+--retire VERSION removes an old version from the key file once no document is
+left under it. Keep a backup of the key file: old index entries on the ledger
+can only be audited with the old key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv(mapping.EnvBlindingKeys) != "" {
+				return &exitError{code: 2, err: fmt.Errorf("the keys come from %s; rotate them there", mapping.EnvBlindingKeys)}
+			}
+			m, err := tf.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			path := blindingKeyFile(m.Config.DataDir)
+			kr := m.mapping.Keyring()
+			out := cmd.OutOrStdout()
+			if retire != "" {
+				left, err := m.db.DocumentsNotAtKeyVersion(cmd.Context(), kr.Current(), "", 1)
+				if err != nil {
+					return err
+				}
+				if len(left) > 0 || retire == kr.Current() {
+					return fmt.Errorf("version %s is still in use; finish the rotation first", retire)
+				}
+				next, err := kr.WithoutVersion(retire)
+				if err != nil {
+					return err
+				}
+				if err := next.WriteKeyFile(path); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "retired blinding key %s; versions now %v\n", retire, next.Versions())
+				return nil
+			}
+			next := kr
+			left, err := m.db.DocumentsNotAtKeyVersion(cmd.Context(), kr.Current(), "", 1)
+			if err != nil {
+				return err
+			}
+			if len(left) == 0 {
+				next, err = kr.AddVersion(kr.NextVersion(), mapping.NewKey(), true)
+				if err != nil {
+					return err
+				}
+				if err := next.WriteKeyFile(path); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "added blinding key %s to %s\n", next.Current(), path)
+			} else {
+				fmt.Fprintf(out, "resuming the rotation to %s\n", kr.Current())
+			}
+			p, err := m.mapping.Rotate(cmd.Context(), next, mapping.RotateOptions{Parallel: parallel,
+				Progress: func(p mapping.RotationProgress) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\r%d documents re-blinded, %d skipped, %d failed", p.Done, p.Skipped, p.Failed)
+				}})
+			fmt.Fprintln(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "rotation to %s: %d re-blinded, %d skipped (deactivated eIDs), %d failed\n", p.Target, p.Done, p.Skipped, p.Failed)
+			if p.Failed > 0 {
+				return &exitError{code: 1, err: errors.New("some documents failed; see the log and run again")}
+			}
+			return nil
+		},
+	}
+	tf.bind(cmd.Flags())
+	cmd.Flags().IntVar(&parallel, "parallel", 4, "ledger transactions in flight")
+	cmd.Flags().StringVar(&retire, "retire", "", "remove this old key version once nothing uses it")
+	return cmd
+}
+
+func newRotateTicketKeyCmd() *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "rotate-ticket-key",
+		Short: "Make a new ticket-signing key; the old one keeps verifying until its tickets expire",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m := NewMain(DefaultConfig())
+			m.Config.DataDir = dataDir
+			kr, err := ticket.OpenKeyring(m.keyDir()+"/"+ticket.KeyFileName, nil)
+			if err != nil {
+				return err
+			}
+			kid, err := kr.Rotate()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new ticket signing key %s; running gateways pick it up within a minute\n", kid)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", envOr("EIDGATE_DATA_DIR", "./eidgate-data"), "data directory (env EIDGATE_DATA_DIR)")
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}

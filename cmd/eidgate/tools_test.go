@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eidgate/eidgate/internal/demo"
+)
+
+// gb11643 appends the check character to a 17-digit body.
+func gb11643(body string) string {
+	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range body {
+		sum += int(c-'0') * w[i]
+	}
+	return body + string("10X98765432"[sum%11])
+}
+
+func runTool(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetIn(strings.NewReader(stdin))
+	code := func() int {
+		root.SetArgs(args)
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		return exitCode(root.ExecuteContext(context.Background()), &errb)
+	}()
+	return code, out.String(), errb.String()
+}
+
+// loadedDataDir is a data dir with the demo loaded and the gateway stopped.
+func loadedDataDir(t *testing.T) (string, *DemoInfo) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), true, "warn"
+	m := NewMain(cfg)
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	info := *m.Demo()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DataDir, &info
+}
+
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	var rows []string
+	for i := range 300 {
+		rows = append(rows, fmt.Sprintf("cn-resident,%s,ref-%d", gb11643(fmt.Sprintf("11010519%02d%02d%02d%03d", 60+i%30, 1+i%12, 1+i%28, i)), i))
+	}
+	bad := "cn-resident,110105196001010010,wrong-check"
+	rows = append(rows, bad, "passport,X,no-country", rows[0])
+	file := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(file, []byte("type,number,ref\n"+strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+
+	code, out, errOut := runTool(t, "", "import", file, "--data-dir", data, "--dry-run", "--no-progress")
+	if code != 0 || !strings.Contains(out, "rows 303") || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runTool(t, "", "import", file, "--data-dir", data, "--no-progress")
+	if code != 0 || !strings.Contains(out, "created 300, existing 0, rejected 3") || !strings.Contains(out, "rows/s") {
+		t.Fatalf("import: %d %s %s", code, out, errOut)
+	}
+	report, err := os.ReadFile(file + ".rejects.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(report), "110105196001010010") || !strings.Contains(string(report), "checksum") || !strings.Contains(string(report), "duplicate") {
+		t.Fatalf("reject report:\n%s", report)
+	}
+	if strings.Contains(out+errOut, "110105196001010010") {
+		t.Fatal("a full document number was printed")
+	}
+	// The same file again creates nothing.
+	code, out, _ = runTool(t, "", "import", file, "--data-dir", data, "--no-progress")
+	if code != 0 || !strings.Contains(out, "imported before") {
+		t.Fatalf("rerun: %d %s", code, out)
+	}
+	// A file with some rows already mapped: those count as existing.
+	again := filepath.Join(dir, "again.jsonl")
+	var lines []string
+	for _, r := range rows[:5] {
+		f := strings.Split(r, ",")
+		lines = append(lines, fmt.Sprintf(`{"type":%q,"number":%q}`, f[0], f[1]))
+	}
+	lines = append(lines, fmt.Sprintf(`{"type":"cn-resident","number":%q}`, gb11643("31011519800101001")))
+	if err := os.WriteFile(again, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runTool(t, "", "import", again, "--data-dir", data, "--no-progress")
+	if code != 0 || !strings.Contains(out, "created 1, existing 5, rejected 0") {
+		t.Fatalf("overlapping import: %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := runTool(t, "", "import", filepath.Join(dir, "missing.csv"), "--data-dir", data); code != 2 {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+func TestVerifyAndAdminCommands(t *testing.T) {
+	data, info := loadedDataDir(t)
+	recs, err := demo.LoadRecords(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]any{"eid": recs[0].EID, "data_type": recs[0].DataType, "provider": recs[0].Provider,
+		"version": recs[0].Version, "salt": recs[0].Salt, "record": recs[0].Record}
+	file := filepath.Join(t.TempDir(), "record.json")
+	write := func() {
+		b, _ := json.Marshal(env)
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if code, out, errOut := runTool(t, "", "verify", file, "--data-dir", data); code != 0 || !strings.Contains(out, `"valid": true`) {
+		t.Fatalf("verify: %d %s %s", code, out, errOut)
+	}
+	env["salt"] = strings.Repeat("A", 43)
+	write()
+	if code, out, _ := runTool(t, "", "verify", file, "--data-dir", data); code != 1 || !strings.Contains(out, `"digest_matches": false`) {
+		t.Fatalf("verify of a wrong salt: %d %s", code, out)
+	}
+	if code, _, _ := runTool(t, "", "verify", "-", "--data-dir", data); code != 2 {
+		t.Fatalf("verify of nothing: exit %d", code)
+	}
+
+	if code, out, errOut := runTool(t, "Correct-horse-9\n", "admin", "create-user", "carol", "--role", "auditor", "--data-dir", data); code != 0 || !strings.Contains(out, "created carol") {
+		t.Fatalf("create-user: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runTool(t, "", "admin", "issue-api-key", "hrss", "--data-dir", data); code != 0 || !strings.HasPrefix(out, "egk_") {
+		t.Fatalf("issue-api-key: %d %s", code, out)
+	}
+
+	// Rotate the blinding key: every demo document is re-blinded and the
+	// residents still sign in by document.
+	code, out, errOut := runTool(t, "", "admin", "rotate-blinding-key", "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "added blinding key v2") || !strings.Contains(out, "0 failed") {
+		t.Fatalf("rotate: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ = runTool(t, "", "admin", "rotate-blinding-key", "--data-dir", data, "--retire", "v1"); code != 0 || !strings.Contains(out, "retired blinding key v1") {
+		t.Fatalf("retire: %d %s", code, out)
+	}
+	s := startDemo(t, func(c *Config) { c.DataDir = data })
+	if s.demo.Residents[0].EID != info.Residents[0].EID {
+		t.Fatal("demo reloaded")
+	}
+	s.resident(0) // sign-in looks the document up under v2 only now
+}
+
+// TestServeRefusesUnusableFabricProfile: a missing profile, a key that does
+// not match its certificate and an unreachable peer each stop `serve` with
+// a message an operator can act on.
+func TestServeRefusesUnusableFabricProfile(t *testing.T) {
+	data, _ := loadedDataDir(t)
+	good := filepath.Join(data, "ledger", "profiles", "platform-agent.yaml")
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(good)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The admin's key with the agent's certificate.
+	wrongKey := strings.Replace(string(raw), "users/agent/msp", "users/agent/msp-mixed", 1)
+	mixed := filepath.Join(data, "ledger", "crypto", "platform", "users", "agent", "msp-mixed")
+	if err := os.CopyFS(mixed, os.DirFS(filepath.Join(data, "ledger", "crypto", "platform", "users", "agent", "msp"))); err != nil {
+		t.Fatal(err)
+	}
+	adminKey, err := os.ReadFile(filepath.Join(data, "ledger", "crypto", "platform", "users", "admin", "msp", "keystore", "priv_sk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "keystore", "priv_sk"), adminKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, profile, want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.yaml"), "no such file"},
+		{"key not matching certificate", write("mixed.yaml", wrongKey), "does not match"},
+		{"unreachable peer", good, "unreachable"}, // the devnet is not running
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runTool(t, "", "serve", "--ledger", "fabric", "--fabric-profile", tc.profile,
+				"--data-dir", t.TempDir(), "--listen", "127.0.0.1:0")
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q: want a message mentioning %q", code, errOut, tc.want)
+			}
+			if testing.Verbose() {
+				t.Log(errOut)
+			}
+		})
+	}
+}
