@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -106,6 +107,8 @@ type matrixRow struct {
 	// unchanged runs after the refused callers and before the allowed
 	// ones: what they tried must have changed nothing.
 	unchanged func(t *testing.T)
+	// before runs first (signing callers in again after a page logout).
+	before func()
 }
 
 func fixed(path string, body any) func(callerKind) (string, any) {
@@ -136,7 +139,8 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	}
 	cert := e2etest.MSPCertificate(t, id.MSPDir, id.MSPID)
 	hrssCert := caller{headers: map[string]string{"X-Eidgate-Official": "clerk-hrss"},
-		client: s.spec.Client(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: certs.ClientConfig(&cert)}})}
+		client: s.spec.Client(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: certs.ClientConfig(&cert)},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})}
 	callers := map[callerKind]caller{
 		kDept: s.dept("hrss"), kDeptCert: hrssCert, kOtherDept: s.dept("civil-affairs"),
 		kResident: s.resident(0), kOtherResident: s.resident(1),
@@ -148,6 +152,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	r0 := s.demo.Residents[0]
 	r0doc := map[string]any{"type": r0.DocType, "number": r0.DocNumber, "country": r0.Country}
 	hrss := callers[kDept]
+	// Wrong secrets are sent for a resident and an account nobody signs in
+	// as here: failures count towards a lockout.
+	r3 := s.demo.Residents[3]
+	r3doc := map[string]any{"type": r3.DocType, "number": r3.DocNumber, "country": r3.Country}
 
 	// Fixtures: consent C1 (hrss asks resident 0 for edu.degree, opened by
 	// a resolve without consent), C2 (a request the resident will deny),
@@ -217,6 +225,13 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		return out
 	}
 
+	// page is a form post of a signed-in caller: its CSRF token and fields.
+	page := func(path string, fields ...string) func(callerKind) (string, any) {
+		return func(k callerKind) (string, any) {
+			return path, formBody(append([]string{"csrf", callers[k].csrf}, fields...)...)
+		}
+	}
+
 	// Values later rows use, captured from earlier ones.
 	var accessID, ticket, keyID, keyToken, importID string
 	addedRef := map[callerKind]string{}
@@ -231,11 +246,11 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "GET", route: "/1.0/identifiers/:did", allow: anyone, req: fixed("/1.0/identifiers/"+r0.EID, nil)},
 		// Sign-in with wrong secrets works for nobody.
 		{method: "POST", route: "/v1/me/activate", allow: nobody,
-			req: fixed("/v1/me/activate", map[string]any{"document": r0doc, "code": "WRONG-CODE-1234", "password": "a-New-passw0rd"})},
+			req: fixed("/v1/me/activate", map[string]any{"document": r3doc, "code": "WRONG-CODE-1234", "password": "a-New-passw0rd"})},
 		{method: "POST", route: "/v1/me/login", allow: nobody,
-			req: fixed("/v1/me/login", map[string]any{"document": r0doc, "password": "not-the-Passw0rd"})},
+			req: fixed("/v1/me/login", map[string]any{"document": r3doc, "password": "not-the-Passw0rd"})},
 		{method: "POST", route: "/v1/admin/login", allow: nobody,
-			req: fixed("/v1/admin/login", map[string]any{"username": "admin", "password": "not-the-Passw0rd"})},
+			req: fixed("/v1/admin/login", map[string]any{"username": "no-such-user", "password": "not-the-Passw0rd"})},
 
 		// Department API.
 		{method: "POST", route: "/v1/consents", allow: departments,
@@ -520,8 +535,93 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/v1/admin/users", allow: adminOnly,
 			req: fixed("/v1/admin/users", map[string]any{"username": "matrix-auditor", "password": "Matrix-passw0rd-1", "role": gateway.RoleAuditor})},
 
+		// Portal and console pages: the same sessions, CSRF in the form.
+		{method: "GET", route: "/", allow: callersOf(everyCaller, authed), req: fixed("/", nil)},
+		{method: "GET", route: "/static/*file", allow: callersOf(everyCaller, authed), req: fixed("/static/site.css", nil)},
+		{method: "HEAD", route: "/static/*file", allow: callersOf(everyCaller, authed), req: fixed("/static/site.css", nil)},
+		{method: "GET", route: "/portal/login", allow: callersOf(everyCaller, authed), req: fixed("/portal/login", nil)},
+		{method: "GET", route: "/portal/activate", allow: callersOf(everyCaller, authed), req: fixed("/portal/activate", nil)},
+		{method: "GET", route: "/admin/login", allow: callersOf(everyCaller, authed), req: fixed("/admin/login", nil)},
+		// (Signed-in callers are sent on from the sign-in pages.) Forms shown
+		// before sign-in need their signed form token.
+		{method: "POST", route: "/portal/lang", allow: nobody, req: fixed("/portal/lang", formBody("lang", "en"))},
+		{method: "POST", route: "/admin/lang", allow: nobody, req: fixed("/admin/lang", formBody("lang", "en"))},
+		{method: "POST", route: "/portal/login", allow: nobody, req: fixed("/portal/login", formBody("type", r3.DocType, "number", r3.DocNumber, "country", r3.Country, "password", "not-the-Passw0rd"))},
+		{method: "POST", route: "/portal/activate", allow: nobody, req: fixed("/portal/activate", formBody("type", r3.DocType, "number", r3.DocNumber, "country", r3.Country, "code", "WRONG", "password", "a-New-passw0rd"))},
+		{method: "POST", route: "/admin/login", allow: nobody, req: fixed("/admin/login", formBody("username", "no-such-user", "password", "not-the-Passw0rd"))},
+
+		{method: "GET", route: "/portal", allow: residents, req: fixed("/portal", nil)},
+		{method: "GET", route: "/portal/data", allow: residents, req: fixed("/portal/data", nil)},
+		{method: "GET", route: "/portal/inbox", allow: residents, req: fixed("/portal/inbox", nil)},
+		{method: "GET", route: "/portal/consents", allow: residents, req: fixed("/portal/consents", nil)},
+		{method: "GET", route: "/portal/access", allow: residents, req: fixed("/portal/access", nil)},
+		// C2 was denied above: nobody can change it any more, and callers
+		// other than its resident cannot even try.
+		{method: "POST", route: "/portal/consents/:id/grant", allow: ownerOnly.with(kResident, authed), req: page("/portal/consents/" + c2 + "/grant"),
+			unchanged: mustStatus(c2, model.ConsentDenied)},
+		{method: "POST", route: "/portal/consents/:id/deny", allow: ownerOnly.with(kResident, authed), req: page("/portal/consents/" + c2 + "/deny"),
+			unchanged: mustStatus(c2, model.ConsentDenied)},
+		{method: "POST", route: "/portal/consents/:id/revoke", allow: ownerOnly.with(kResident, authed), req: page("/portal/consents/" + c2 + "/revoke"),
+			unchanged: mustStatus(c2, model.ConsentDenied)},
+
+		{method: "GET", route: "/admin", allow: allStaff, req: fixed("/admin", nil)},
+		{method: "GET", route: "/admin/departments", allow: allStaff, req: fixed("/admin/departments", nil)},
+		{method: "GET", route: "/admin/departments/:id", allow: allStaff, req: fixed("/admin/departments/hrss", nil)},
+		{method: "GET", route: "/admin/datatypes", allow: allStaff, req: fixed("/admin/datatypes", nil)},
+		{method: "GET", route: "/admin/datatypes/:code", allow: allStaff, req: fixed("/admin/datatypes/edu.degree", nil)},
+		// Registry forms name nothing that exists, or carry bad values.
+		{method: "POST", route: "/admin/departments", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments", "id", "Not A Valid Id")},
+		{method: "POST", route: "/admin/departments/:id", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept", "name", "x")},
+		{method: "POST", route: "/admin/departments/:id/keys", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/keys", "kid", "x")},
+		{method: "POST", route: "/admin/departments/:id/keys/retire", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/keys/retire", "kid", "x")},
+		{method: "POST", route: "/admin/departments/:id/status", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/status", "status", "suspended", "reason", "matrix")},
+		{method: "POST", route: "/admin/departments/:id/apikeys", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/apikeys", "name", "matrix")},
+		{method: "POST", route: "/admin/apikeys/:id/revoke", allow: adminOnly.with(kAdmin, authed), req: page("/admin/apikeys/no-such-key/revoke")},
+		{method: "POST", route: "/admin/datatypes", allow: adminOnly.with(kAdmin, authed), req: page("/admin/datatypes", "code", "Not A Code")},
+		{method: "POST", route: "/admin/datatypes/:code", allow: adminOnly.with(kAdmin, authed), req: page("/admin/datatypes/no.such", "name", "x")},
+		{method: "GET", route: "/admin/residents", allow: mappers, req: fixed("/admin/residents", nil)},
+		{method: "POST", route: "/admin/residents", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents")},
+		{method: "POST", route: "/admin/residents/search", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/search", "type", r0.DocType, "number", r0.DocNumber)},
+		{method: "GET", route: "/admin/residents/:eid", allow: mappers, req: fixed("/admin/residents/"+r0.EID, nil)},
+		{method: "POST", route: "/admin/residents/:eid/documents", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/" + throwaway[6] + "/documents")},
+		{method: "POST", route: "/admin/residents/:eid/documents/remove", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[6]+"/documents/remove", "ref", "no-such-ref")},
+		{method: "POST", route: "/admin/residents/:eid/merge", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[6]+"/merge", "into", "not-an-eid")},
+		{method: "POST", route: "/admin/residents/:eid/deactivate", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[7]+"/deactivate", "reason", "matrix"),
+			unchanged: func(t *testing.T) {
+				if e, err := m.agent.GetEID(ctx, throwaway[7]); err != nil || e.Status != model.EIDActive {
+					t.Errorf("%s after refused deactivations: %+v, %v", throwaway[7], e, err)
+				}
+			}},
+		{method: "POST", route: "/admin/residents/:eid/activation-code", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/" + throwaway[6] + "/activation-code")},
+		{method: "GET", route: "/admin/imports", allow: mappers, req: fixed("/admin/imports", nil)},
+		{method: "POST", route: "/admin/imports", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/imports")},
+		{method: "GET", route: "/admin/imports/:id", allow: mappers, req: func(callerKind) (string, any) { return "/admin/imports/" + importID, nil }},
+		{method: "GET", route: "/admin/policies", allow: auditors, req: fixed("/admin/policies", nil)},
+		{method: "POST", route: "/admin/policies/explain", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed), req: page("/admin/policies/explain", "department", "hrss", "data_type", "edu.degree", "purpose", "employment")},
+		{method: "POST", route: "/admin/policies/rules", allow: adminOnly.with(kAdmin, authed), req: page("/admin/policies/rules", "kind", "p")},
+		{method: "POST", route: "/admin/policies/rules/delete", allow: adminOnly.with(kAdmin, authed), req: page("/admin/policies/rules/delete", "kind", "p")},
+		{method: "GET", route: "/admin/audit", allow: auditors, req: fixed("/admin/audit", nil)},
+		{method: "GET", route: "/admin/users", allow: adminOnly, req: fixed("/admin/users", nil)},
+		{method: "POST", route: "/admin/users", allow: adminOnly.with(kAdmin, authed), req: page("/admin/users", "username", "x")},
+		{method: "POST", route: "/portal/logout", allow: callersOf([]callerKind{kResident, kOtherResident}, authed), req: page("/portal/logout"),
+			check: func(t *testing.T, k callerKind, _ reply) {
+				if r := s.do(callers[k], http.MethodGet, "/v1/me", nil); r.status != http.StatusUnauthorized {
+					t.Errorf("%s's session after the portal's logout: %d", k, r.status)
+				}
+			}},
+		{method: "POST", route: "/admin/logout", allow: callersOf([]callerKind{kAdmin, kOfficer, kAuditor}, authed), req: page("/admin/logout"),
+			check: func(t *testing.T, k callerKind, _ reply) {
+				if r := s.do(callers[k], http.MethodGet, "/v1/admin/me", nil); r.status != http.StatusUnauthorized {
+					t.Errorf("%s's session after the console's logout: %d", k, r.status)
+				}
+			}},
+
 		// Last: signing out ends the sessions used above.
 		{method: "POST", route: "/v1/me/logout", allow: residents, req: fixed("/v1/me/logout", nil),
+			before: func() {
+				callers[kResident], callers[kOtherResident] = s.resident(0), s.resident(1)
+				callers[kAdmin], callers[kOfficer], callers[kAuditor] = s.admin(), s.staff(gateway.RoleMappingOfficer), s.staff(gateway.RoleAuditor)
+			},
 			check: func(t *testing.T, k callerKind, _ reply) {
 				if r := s.do(callers[k], http.MethodGet, "/v1/me", nil); r.status != http.StatusUnauthorized {
 					t.Errorf("%s's session after logout: %d", k, r.status)
@@ -567,13 +667,16 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 
 	for _, row := range rows {
 		name := row.method + " " + row.route
+		if row.before != nil {
+			row.before()
+		}
 		var allowed []callerKind
 		for _, k := range everyCaller {
 			if _, ok := row.allow[k]; !ok {
 				path, body := row.req(k)
 				r := s.do(callers[k], row.method, path, body)
-				if r.status != http.StatusUnauthorized && r.status != http.StatusForbidden && r.status != http.StatusNotFound {
-					t.Errorf("%s as %s: %d %v; want 401, 403 or 404", name, k, r.status, r.body)
+				if !refusal(r) {
+					t.Errorf("%s as %s: %d %v (Location %q); want 401, 403, 404 or a redirect to a sign-in page", name, k, r.status, r.body, r.header.Get("Location"))
 				}
 			} else {
 				allowed = append(allowed, k)
@@ -604,6 +707,28 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	if !strings.HasPrefix(m.URL(), "https://") {
 		t.Fatalf("the gateway under test serves %s, not HTTPS", m.URL())
 	}
+}
+
+// refusal reports whether an answer refused the caller: 401, 403, 404, or
+// (pages) a redirect to a sign-in page.
+func refusal(r reply) bool {
+	switch r.status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return true
+	case http.StatusFound, http.StatusSeeOther:
+		return strings.HasSuffix(r.header.Get("Location"), "/login")
+	}
+	return false
+}
+
+// formBody is an application/x-www-form-urlencoded body of name, value
+// pairs.
+func formBody(pairs ...string) rawBody {
+	v := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v.Add(pairs[i], pairs[i+1])
+	}
+	return rawBody{"application/x-www-form-urlencoded", []byte(v.Encode())}
 }
 
 // staff signs in the demo console user with a role.

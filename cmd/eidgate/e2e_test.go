@@ -57,6 +57,9 @@ func newURLStack(t *testing.T, url string, demo *DemoInfo, base *http.Client) *s
 	}
 	c := *base
 	c.Timeout = 30 * time.Second
+	// Redirects are answers to check (a page sending a caller to sign in),
+	// not to follow.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	v := openapitest.MustNew(t, gateway.OpenAPISpec())
 	s := &stack{t: t, base: url, demo: demo, spec: v, http: v.Client(&c)}
 	t.Cleanup(func() { v.Check(t) })
