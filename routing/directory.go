@@ -55,6 +55,11 @@ type Directory struct {
 	TTL      time.Duration
 	Clock    Clock
 	Logger   *slog.Logger
+	// Trust, when set, says whether cached entries can be relied on: it is
+	// false while the chaincode event stream that invalidates them is down,
+	// and then every read goes to the ledger, so a replica cut off from
+	// the events never serves a consent revoked meanwhile.
+	Trust func() bool
 
 	mu         sync.Mutex
 	tombstones map[string]time.Time
@@ -77,6 +82,9 @@ func (d *Directory) logger() *slog.Logger {
 // cached returns the value under key, loading and caching it on a miss. A
 // cache that fails is skipped: the ledger stays the source of truth.
 func cached[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+	if d.Trust != nil && !d.Trust() {
+		return load()
+	}
 	if b, ok, err := d.Cache.Get(ctx, key); err == nil && ok {
 		var v T
 		if json.Unmarshal(b, &v) == nil {

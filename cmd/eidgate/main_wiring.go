@@ -428,8 +428,10 @@ func (m *Main) openServices(ctx context.Context) error {
 		Dir: m.dir, Mapper: svc, Policy: m.policy, Consents: m.agent, Log: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 	}
-	// The listener keeps every replica's cache in step with the ledger.
+	// The listener keeps every replica's cache in step with the ledger; while
+	// it is disconnected the directory reads through to the ledger.
 	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
+	m.dir.Trust = func() bool { return m.listener.Status().Connected }
 	return nil
 }
 
