@@ -100,9 +100,15 @@ func (m *Main) logger() *slog.Logger { return m.Logger }
 
 func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
 
-// Open validates the configuration and starts every part. On error,
-// whatever was started is stopped again.
-func (m *Main) Open(ctx context.Context) (err error) {
+// step is one part of opening a Main.
+type step struct {
+	name string
+	run  func(context.Context) error
+}
+
+// open prepares the Main and runs steps in order; on error whatever was
+// started is stopped again.
+func (m *Main) open(ctx context.Context, steps []step) (err error) {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
@@ -120,15 +126,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	// Listen first: the issuer name, the demo endpoints and the devnet's
-	// profiles need the address.
-	if err := m.listen(); err != nil {
-		return err
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	return nil
+}
+
+// Open validates the configuration and starts every part. On error,
+// whatever was started is stopped again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	err = m.open(ctx, []step{
+		// Listen first: the demo endpoints need the address.
+		{"listen", func(context.Context) error { return m.listen() }},
 		{"ledger", m.openLedger},
 		{"database", m.openStore},
 		{"cache", m.openCache},
@@ -136,12 +147,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		{"keys", m.openKeys},
 		{"services", m.openServices},
 		{"http", m.openHTTP},
+	})
+	if err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+	defer func() {
+		if err != nil {
+			_ = m.Close()
 		}
-	}
+	}()
 	if m.Config.Demo {
 		info, err := m.loadDemo(ctx)
 		if err != nil {
