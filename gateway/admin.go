@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -21,12 +22,18 @@ func (s *Server) adminLogin(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	role, err := s.deps.Accounts.AdminLogin(ctx(c), req.Username, req.Password)
+	token, sess, err := s.signInAdmin(ctx(c), req.Username, req.Password)
+	s.renderSession(c, token, sess, err)
+}
+
+// signInAdmin checks an administrator's password and opens a session with
+// the account's role.
+func (s *Server) signInAdmin(ctx context.Context, username, password string) (string, *Session, error) {
+	role, err := s.deps.Accounts.AdminLogin(ctx, username, password)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return "", nil, err
 	}
-	s.startSession(c, Session{Kind: SessionAdmin, Subject: req.Username, Role: role})
+	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionAdmin, Subject: username, Role: role})
 }
 
 func (s *Server) adminMe(c *gin.Context) {
@@ -119,8 +126,14 @@ func (s *Server) renderRegistry(c *gin.Context, out any, err error, change model
 		s.fail(c, err)
 		return
 	}
-	_ = s.deps.Dir.Invalidate(ctx(c), model.ChangeSet{Changes: []model.Change{change}})
+	s.registryChanged(ctx(c), change)
 	c.JSON(status, out)
+}
+
+// registryChanged drops this replica's cached registry entries at once;
+// the others drop theirs when the chaincode event arrives.
+func (s *Server) registryChanged(ctx context.Context, change model.Change) {
+	_ = s.deps.Dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{change}})
 }
 
 func (s *Server) listAPIKeys(c *gin.Context) {
@@ -142,16 +155,20 @@ func (s *Server) issueAPIKey(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if _, err := s.deps.Dir.Department(ctx(c), c.Param("id")); err != nil {
-		s.fail(c, err)
-		return
-	}
-	token, key, err := s.deps.Accounts.IssueAPIKey(ctx(c), c.Param("id"), req.Name)
+	token, key, err := s.issueKey(ctx(c), c.Param("id"), req.Name)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"token": token, "api_key": key})
+}
+
+// issueKey issues an API key for a registered department.
+func (s *Server) issueKey(ctx context.Context, dept, name string) (string, *APIKey, error) {
+	if _, err := s.deps.Dir.Department(ctx, dept); err != nil {
+		return "", nil, err
+	}
+	return s.deps.Accounts.IssueAPIKey(ctx, dept, name)
 }
 
 func (s *Server) revokeAPIKey(c *gin.Context) {
@@ -173,16 +190,20 @@ func (s *Server) createEID(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if len(req.Documents) == 0 || len(req.Documents) > 8 {
-		s.fail(c, routing.Invalid("gateway", "documents", "give 1 to 8 documents"))
-		return
-	}
-	out, err := s.deps.Identities.Create(ctx(c), req.Documents, adminName(c))
+	out, err := s.createIdentity(ctx(c), req.Documents, adminName(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, out)
+}
+
+// createIdentity is the KYC counter: a new eID from 1 to 8 documents.
+func (s *Server) createIdentity(ctx context.Context, docs []Document, officer string) (*CreatedIdentity, error) {
+	if len(docs) == 0 || len(docs) > 8 {
+		return nil, routing.Invalid("gateway", "documents", "give 1 to 8 documents")
+	}
+	return s.deps.Identities.Create(ctx, docs, officer)
 }
 
 type searchRequest struct {
@@ -204,23 +225,36 @@ func (s *Server) searchEID(c *gin.Context) {
 }
 
 func (s *Server) getEID(c *gin.Context) {
-	eid := c.Param("eid")
-	id, err := s.deps.Agent.GetEID(ctx(c), eid)
+	d, err := s.identityDetail(ctx(c), c.Param("eid"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	docs, err := s.deps.Identities.Documents(ctx(c), eid)
+	c.JSON(http.StatusOK, gin.H{"eid": d.Identity, "documents": d.Documents, "links": d.Links})
+}
+
+// identityView is an eID as an officer sees it: the record, its documents
+// (masked) and its department account links.
+type identityView struct {
+	Identity  *model.Identity
+	Documents []MaskedDocument
+	Links     []model.AccountLink
+}
+
+func (s *Server) identityDetail(ctx context.Context, eid string) (*identityView, error) {
+	id, err := s.deps.Agent.GetEID(ctx, eid)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	links, err := s.deps.Agent.ListLinks(ctx(c), eid)
+	docs, err := s.deps.Identities.Documents(ctx, eid)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	c.JSON(http.StatusOK, gin.H{"eid": id, "documents": nonNil(docs), "links": nonNil(links)})
+	links, err := s.deps.Agent.ListLinks(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	return &identityView{Identity: id, Documents: nonNil(docs), Links: nonNil(links)}, nil
 }
 
 type documentRequest struct {
@@ -466,15 +500,19 @@ func (s *Server) createAdmin(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	switch req.Role {
-	case RoleAdmin, RoleMappingOfficer, RoleAuditor:
-	default:
-		s.fail(c, routing.Invalid("gateway", "role", "role must be admin, mapping-officer or auditor"))
-		return
-	}
-	if err := s.deps.Accounts.CreateAdmin(ctx(c), req.Username, req.Password, req.Role); err != nil {
+	if err := s.createAdminUser(ctx(c), req.Username, req.Password, req.Role); err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"username": req.Username, "role": req.Role})
+}
+
+// createAdminUser creates an administrator with one of the three roles.
+func (s *Server) createAdminUser(ctx context.Context, username, password, role string) error {
+	switch role {
+	case RoleAdmin, RoleMappingOfficer, RoleAuditor:
+	default:
+		return routing.Invalid("gateway", "role", "role must be admin, mapping-officer or auditor")
+	}
+	return s.deps.Accounts.CreateAdmin(ctx, username, password, role)
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -372,18 +373,26 @@ func (s *Server) explainPolicy(c *gin.Context) {
 }
 
 func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
-	if !model.ValidDataTypeCode(req.DataType) {
-		s.fail(c, routing.Invalid("gateway", "data_type", "data_type must be a data type code"))
-		return
-	}
-	if !model.ValidPurposeCode(req.Purpose) {
-		s.fail(c, routing.Invalid("gateway", "purpose", "purpose must be a purpose code"))
-		return
-	}
-	ex, err := s.deps.Policies.Explain(ctx(c), dept, req.DataType, req.Purpose)
+	out, err := s.explanation(ctx(c), dept, req)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// explanation answers "may dept get this data type for this purpose, and
+// why", with the state of the resident's consent when a subject is named.
+func (s *Server) explanation(ctx context.Context, dept string, req explainRequest) (*explainResponse, error) {
+	if !model.ValidDataTypeCode(req.DataType) {
+		return nil, routing.Invalid("gateway", "data_type", "data_type must be a data type code")
+	}
+	if !model.ValidPurposeCode(req.Purpose) {
+		return nil, routing.Invalid("gateway", "purpose", "purpose must be a purpose code")
+	}
+	ex, err := s.deps.Policies.Explain(ctx, dept, req.DataType, req.Purpose)
+	if err != nil {
+		return nil, err
 	}
 	if ex.Matched == nil {
 		cp := *ex
@@ -394,23 +403,22 @@ func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
 	if req.Subject != nil {
 		eid := req.Subject.EID
 		if req.Subject.Document != nil {
-			eid, err = s.deps.Identities.Find(ctx(c), *req.Subject.Document)
+			eid, err = s.deps.Identities.Find(ctx, *req.Subject.Document)
 			if err != nil && !routing.IsKind(err, routing.KindNotFound) {
-				s.fail(c, err)
-				return
+				return nil, err
 			}
 		}
 		out.ConsentState = "subject_not_found"
 		if eid != "" {
-			out.ConsentState, out.ConsentID = s.consentState(c, eid, dept, req.DataType, req.Purpose)
+			out.ConsentState, out.ConsentID = s.consentState(ctx, eid, dept, req.DataType, req.Purpose)
 		}
 	}
-	c.JSON(http.StatusOK, out)
+	return &out, nil
 }
 
 // consentState summarises the best consent for the request.
-func (s *Server) consentState(c *gin.Context, eid, dept, dataType, purpose string) (string, string) {
-	cs, err := s.deps.Dir.ConsentsOf(ctx(c), eid)
+func (s *Server) consentState(ctx context.Context, eid, dept, dataType, purpose string) (string, string) {
+	cs, err := s.deps.Dir.ConsentsOf(ctx, eid)
 	if err != nil {
 		return "unknown", ""
 	}

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/web"
 	"github.com/gin-gonic/gin"
 )
 
@@ -35,20 +37,49 @@ func (s *Server) activate(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
+	token, sess, err := s.activateResident(ctx(c), req.Document, req.Code, req.Password)
+	s.renderSession(c, token, sess, err)
+}
+
+// residentEID finds the eID of a resident's own document; an unknown or
+// malformed document is the same answer as a wrong password.
+func (s *Server) residentEID(ctx context.Context, doc Document) (string, error) {
+	eid, err := s.deps.Identities.Find(ctx, doc)
 	if err != nil {
 		if routing.KindOf(err) == routing.KindNotFound || routing.KindOf(err) == routing.KindInvalid {
-			s.fail(c, invalidCredentials())
-			return
+			return "", invalidCredentials()
 		}
-		s.fail(c, err)
-		return
+		return "", err
 	}
-	if err := s.deps.Accounts.Activate(ctx(c), eid, req.Code, req.Password); err != nil {
-		s.fail(c, err)
-		return
+	return eid, nil
+}
+
+// activateResident sets the resident's first password with the one-time
+// code and opens a session (the API and the portal both use it).
+func (s *Server) activateResident(ctx context.Context, doc Document, code, password string) (string, *Session, error) {
+	eid, err := s.residentEID(ctx, doc)
+	if err != nil {
+		return "", nil, err
 	}
-	s.startSession(c, Session{Kind: SessionResident, Subject: eid})
+	if err := s.deps.Accounts.Activate(ctx, eid, code, password); err != nil {
+		return "", nil, err
+	}
+	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
+	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionResident, Subject: eid, Lang: lang})
+}
+
+// signInResident checks a resident's document and password and opens a
+// session in the resident's language.
+func (s *Server) signInResident(ctx context.Context, doc Document, password string) (string, *Session, error) {
+	eid, err := s.residentEID(ctx, doc)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.deps.Accounts.ResidentLogin(ctx, eid, password); err != nil {
+		return "", nil, err
+	}
+	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
+	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionResident, Subject: eid, Lang: lang})
 }
 
 type residentLoginRequest struct {
@@ -61,25 +92,13 @@ func (s *Server) residentLogin(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
-	if err != nil {
-		if routing.KindOf(err) == routing.KindNotFound || routing.KindOf(err) == routing.KindInvalid {
-			s.fail(c, invalidCredentials())
-			return
-		}
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Accounts.ResidentLogin(ctx(c), eid, req.Password); err != nil {
-		s.fail(c, err)
-		return
-	}
-	lang, _ := s.deps.Accounts.ResidentLang(ctx(c), eid)
-	s.startSession(c, Session{Kind: SessionResident, Subject: eid, Lang: lang})
+	token, sess, err := s.signInResident(ctx(c), req.Document, req.Password)
+	s.renderSession(c, token, sess, err)
 }
 
-func (s *Server) startSession(c *gin.Context, sess Session) {
-	token, out, err := s.deps.Accounts.NewSession(ctx(c), sess)
+// renderSession sets the cookie of a session just opened and answers with
+// its CSRF token.
+func (s *Server) renderSession(c *gin.Context, token string, out *Session, err error) {
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -105,24 +124,30 @@ type meResponse struct {
 }
 
 func (s *Server) me(c *gin.Context) {
-	sess := currentSession(c)
-	docs, err := s.deps.Identities.Documents(ctx(c), sess.Subject)
+	out, err := s.residentOverview(ctx(c), currentSession(c).Subject)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	links, err := s.deps.Agent.ListLinks(ctx(c), sess.Subject)
+	c.JSON(http.StatusOK, out)
+}
+
+// residentOverview is what a resident sees about their own identity.
+func (s *Server) residentOverview(ctx context.Context, eid string) (*meResponse, error) {
+	docs, err := s.deps.Identities.Documents(ctx, eid)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	id, err := s.deps.Agent.GetEID(ctx(c), sess.Subject)
+	links, err := s.deps.Agent.ListLinks(ctx, eid)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	lang, _ := s.deps.Accounts.ResidentLang(ctx(c), sess.Subject)
-	c.JSON(http.StatusOK, meResponse{EID: sess.Subject, Lang: lang, Documents: nonNil(docs), Links: nonNil(links), Status: id.Status})
+	id, err := s.deps.Agent.GetEID(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
+	return &meResponse{EID: eid, Lang: lang, Documents: nonNil(docs), Links: nonNil(links), Status: id.Status}, nil
 }
 
 type langRequest struct {
@@ -134,7 +159,7 @@ func (s *Server) setLang(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if req.Lang != "zh-CN" && req.Lang != "en" {
+	if !web.ValidLang(req.Lang) {
 		s.fail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
 		return
 	}

@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
 
 // routes registers every API route, so the whole surface is visible here.
 func (s *Server) routes() {
@@ -90,12 +94,77 @@ func (s *Server) routes() {
 	a.GET("/users", admin, s.listAdmins)
 	a.POST("/users", admin, s.createAdmin)
 
-	// Portal and console pages.
-	if s.cfg.Web != nil {
-		web := gin.WrapH(s.cfg.Web)
-		for _, p := range []string{"/portal", "/portal/*rest", "/admin", "/admin/*rest", "/static/*rest"} {
-			r.Any(p, web)
-		}
-		r.GET("/", web)
-	}
+	// Portal and console pages (server-rendered; forms post here and
+	// redirect). Role checks mirror the API groups above.
+	r.GET("/", rootRedirect)
+	st := gin.WrapH(http.StripPrefix("/static", s.site.Static()))
+	r.GET("/static/*file", s.pageHeaders, st)
+	r.HEAD("/static/*file", s.pageHeaders, st)
+
+	resident := s.pageSession(pageAuth{kind: SessionResident})
+	portal := r.Group("/portal", s.pageHeaders)
+	portal.POST("/lang", s.switchLang)
+	portal.GET("/login", s.portalLoginPage)
+	portal.POST("/login", s.portalLogin)
+	portal.GET("/activate", s.portalActivatePage)
+	portal.POST("/activate", s.portalActivate)
+	portal.POST("/logout", resident, s.pageLogout)
+	portal.GET("", resident, s.portalHome)
+	portal.GET("/data", resident, s.portalData)
+	portal.GET("/inbox", resident, s.portalInbox)
+	portal.GET("/consents", resident, s.portalConsents)
+	portal.POST("/consents/:id/grant", resident, s.portalGrant)
+	portal.POST("/consents/:id/deny", resident, s.portalDeny)
+	portal.POST("/consents/:id/revoke", resident, s.portalRevoke)
+	portal.GET("/access", resident, s.portalAccess)
+
+	anyRole := s.pageSession(pageAuth{kind: SessionAdmin, capability: capRegistryRead})
+	registry := s.pageSession(pageAuth{kind: SessionAdmin, capability: capRegistryWrite})
+	residents := s.pageSession(pageAuth{kind: SessionAdmin, capability: capResidents})
+	upload := s.pageSession(pageAuth{kind: SessionAdmin, capability: capResidents, streamed: true})
+	policyRead := s.pageSession(pageAuth{kind: SessionAdmin, capability: capPoliciesRead})
+	policyWrite := s.pageSession(pageAuth{kind: SessionAdmin, capability: capPoliciesWrite})
+	auditor := s.pageSession(pageAuth{kind: SessionAdmin, capability: capAudit})
+	users := s.pageSession(pageAuth{kind: SessionAdmin, capability: capUsers})
+	console := r.Group("/admin", s.pageHeaders)
+	console.POST("/lang", s.switchLang)
+	console.GET("/login", s.adminLoginPage)
+	console.POST("/login", s.adminLoginForm)
+	console.POST("/logout", anyRole, s.pageLogout)
+	console.GET("", anyRole, s.adminHome)
+
+	console.GET("/departments", anyRole, s.adminDepartments)
+	console.POST("/departments", registry, s.adminRegisterDepartment)
+	console.GET("/departments/:id", anyRole, s.adminDepartment)
+	console.POST("/departments/:id", registry, s.adminUpdateDepartment)
+	console.POST("/departments/:id/keys", registry, s.adminAddKey)
+	console.POST("/departments/:id/keys/retire", registry, s.adminRetireKey)
+	console.POST("/departments/:id/status", registry, s.adminDepartmentStatus)
+	console.POST("/departments/:id/apikeys", registry, s.adminIssueAPIKey)
+	console.POST("/apikeys/:id/revoke", registry, s.adminRevokeAPIKey)
+	console.GET("/datatypes", anyRole, s.adminDataTypes)
+	console.POST("/datatypes", registry, s.adminRegisterDataType)
+	console.GET("/datatypes/:code", anyRole, s.adminDataType)
+	console.POST("/datatypes/:code", registry, s.adminUpdateDataType)
+
+	console.GET("/residents", residents, s.adminResidents)
+	console.POST("/residents", residents, s.adminCreateResident)
+	console.POST("/residents/search", residents, s.adminSearchResident)
+	console.GET("/residents/:eid", residents, s.adminResident)
+	console.POST("/residents/:eid/documents", residents, s.adminAddDocument)
+	console.POST("/residents/:eid/documents/remove", residents, s.adminRemoveDocument)
+	console.POST("/residents/:eid/merge", residents, s.adminMerge)
+	console.POST("/residents/:eid/deactivate", residents, s.adminDeactivate)
+	console.POST("/residents/:eid/activation-code", residents, s.adminActivationCode)
+	console.GET("/imports", residents, s.adminImports)
+	console.POST("/imports", upload, s.adminStartImport)
+	console.GET("/imports/:id", residents, s.adminImport)
+
+	console.GET("/policies", policyRead, s.adminPolicies)
+	console.POST("/policies/explain", policyRead, s.adminExplainForm)
+	console.POST("/policies/rules", policyWrite, s.adminAddRule)
+	console.POST("/policies/rules/delete", policyWrite, s.adminRemoveRule)
+	console.GET("/audit", auditor, s.adminAudit)
+	console.GET("/users", users, s.adminUsers)
+	console.POST("/users", users, s.adminCreateUser)
 }

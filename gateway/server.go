@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/web"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -37,8 +38,16 @@ type Config struct {
 	InsecureCookies bool
 	// Registry receives the gateway's metrics (nil: a private one).
 	Registry *prometheus.Registry
-	// Web serves the portal and console (/portal, /admin, /static), if set.
-	Web http.Handler
+	// Web is the portal and console (templates, catalogues, assets); nil
+	// uses the embedded site.
+	Web *web.Site
+	// PageKey signs the CSRF tokens of the sign-in forms (double-submit
+	// cookie). Replicas behind one address need the same key; nil draws a
+	// random key at start, which suits a single process.
+	PageKey []byte
+	// TimeZone is the zone dates are shown in on pages (nil: the
+	// process's local zone, from TZ).
+	TimeZone *time.Location
 	// OpenAPI is the API description served at /openapi.yaml.
 	OpenAPI []byte
 }
@@ -50,6 +59,7 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	metrics *metrics
+	site    *web.Site
 }
 
 // New builds the server and registers every route.
@@ -70,11 +80,28 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Clock = routing.SystemClock{}
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry)}
+	if cfg.Web == nil {
+		cfg.Web = web.MustNew()
+	}
+	if cfg.TimeZone == nil {
+		cfg.TimeZone = time.Local
+	}
+	if len(cfg.PageKey) == 0 {
+		cfg.PageKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.PageKey)
+	}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry), site: cfg.Web}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.Use(s.requestContext, s.recover, s.securityHeaders)
-	s.engine.NoRoute(func(c *gin.Context) { s.failWith(c, routing.KindNotFound, "not_found", "no such endpoint") })
+	s.engine.NoRoute(func(c *gin.Context) {
+		if isPagePath(c.Request.URL.Path) {
+			s.setPageHeaders(c)
+			s.pageFail(c, &routing.Error{Kind: routing.KindNotFound, Code: "page_not_found", Op: "gateway", Message: "no such page"})
+			return
+		}
+		s.failWith(c, routing.KindNotFound, "not_found", "no such endpoint")
+	})
 	s.engine.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: requestID(c)}})
 	})

@@ -191,6 +191,9 @@ func grpcKind(phase string, code codes.Code, lower string) (Kind, string) {
 		return KindForbidden, fmt.Sprintf("ledger %s: access denied", phase)
 	case code == codes.NotFound,
 		strings.Contains(lower, "channel") && strings.Contains(lower, "not found"),
+		// A Fabric 2.5 peer answers an unknown channel with Unavailable
+		// "failed to get config for channel [x]".
+		strings.Contains(lower, "failed to get config for channel"),
 		strings.Contains(lower, "no peers available"):
 		return KindNotFound, fmt.Sprintf("ledger %s: channel or chaincode not found", phase)
 	case strings.Contains(lower, "duplicate transaction"):

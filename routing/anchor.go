@@ -46,6 +46,16 @@ type Anchorer struct {
 
 	mu     sync.Mutex
 	status AnchorStatus
+	// standDownUntil: a leader that failed to anchor gives the lease up
+	// and does not ask for it again before this time, so a replica that
+	// can reach the ledger takes over instead of every replica failing
+	// closed behind one broken link.
+	standDownUntil time.Time
+}
+
+// leaseReleaser is implemented by stores that can give a lease up early.
+type leaseReleaser interface {
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // AnchorStatus is the anchoring state a replica last observed.
@@ -139,20 +149,43 @@ func (a *Anchorer) Step(ctx context.Context) {
 	if lease < 2*time.Second {
 		lease = 2 * time.Second
 	}
-	leader, err := a.Store.AcquireLease(ctx, anchorLease, a.Holder, lease)
-	if err != nil {
-		a.fail("lease", err)
-	} else {
-		a.mu.Lock()
-		a.status.Leader = leader
-		a.mu.Unlock()
+	a.mu.Lock()
+	standingDown := a.Clock.Now().Before(a.standDownUntil)
+	a.mu.Unlock()
+	leader := false
+	if !standingDown {
+		var err error
+		if leader, err = a.Store.AcquireLease(ctx, anchorLease, a.Holder, lease); err != nil {
+			a.fail("lease", err)
+		}
 	}
+	a.mu.Lock()
+	a.status.Leader = leader
+	a.mu.Unlock()
 	if leader {
 		if err := a.anchorAll(ctx); err != nil {
 			a.fail("anchor", err)
+			a.standDown(ctx, lease)
 		}
 	}
 	a.refresh(ctx)
+}
+
+// standDown gives the lease up after a failed round and keeps away from it
+// for one lease period. Another replica takes over at its next round and
+// resubmits the pending batch (the ledger accepts a batch id once, with
+// the same content), so records are still anchored exactly once; alone,
+// this replica takes the lease again after the pause and retries.
+func (a *Anchorer) standDown(ctx context.Context, lease time.Duration) {
+	a.mu.Lock()
+	a.standDownUntil = a.Clock.Now().Add(lease)
+	a.status.Leader = false
+	a.mu.Unlock()
+	if r, ok := a.Store.(leaseReleaser); ok {
+		if err := r.ReleaseLease(ctx, anchorLease, a.Holder); err != nil {
+			a.logger().Warn("giving the anchoring lease up failed; it expires by itself", "err", err)
+		}
+	}
 }
 
 func (a *Anchorer) fail(what string, err error) {

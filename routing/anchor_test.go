@@ -205,3 +205,34 @@ func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 		t.Fatalf("after two rounds: %d batches, %d unanchored; want 2, 0", st.Batches, unanchored())
 	}
 }
+
+// A leader that cannot reach the ledger gives the lease up, so another
+// replica anchors (resubmitting the planned batch) instead of every
+// replica failing closed behind it.
+func TestAnchorerLeaderThatFailsHandsTheLeaseOver(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := &Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r2", Logger: e.anchorer.Logger}
+	appendN(t, e, 3, OutcomePolicyDenied, "")
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = errors.New("peer unreachable")
+	e.ledger.mu.Unlock()
+	e.anchorer.Step(ctx) // r1 leads, plans a batch, cannot submit it
+	if e.anchorer.Status().Leader {
+		t.Fatal("a leader that failed to anchor still reports the lease")
+	}
+	e.ledger.mu.Lock()
+	e.ledger.failWrite = nil // r2's link works
+	e.ledger.mu.Unlock()
+	other.Step(ctx)
+	if !other.Status().Leader {
+		t.Fatal("the other replica did not get the lease")
+	}
+	if pending, _ := e.store.PendingBatches(ctx); len(pending) != 0 {
+		t.Fatalf("%d batches still pending after the other replica's round", len(pending))
+	}
+	e.anchorer.Step(ctx)
+	if e.anchorer.Status().Leader {
+		t.Fatal("the failed replica took the lease back at once")
+	}
+}

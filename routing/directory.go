@@ -56,6 +56,13 @@ type Directory struct {
 	TTL      time.Duration
 	Clock    Clock
 	Logger   *slog.Logger
+	// Trust, when set, says whether cached consents and routes can be
+	// relied on: it is false while the chaincode event stream that
+	// invalidates them is down, and then those reads go to the ledger, so a
+	// replica cut off from the events never serves a consent revoked
+	// meanwhile. (Registry entries and eIDs change rarely and stay cached
+	// for their TTL.)
+	Trust func() bool
 
 	mu         sync.Mutex
 	tombstones map[string]time.Time
@@ -228,6 +235,9 @@ func (d *Directory) DID(ctx context.Context, did string) (*model.DIDResolution, 
 
 // RoutesOf returns every route entry of an eID (all data types).
 func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
+	if d.Trust != nil && !d.Trust() {
+		return d.Routes.GetRoutes(ctx, eid, "")
+	}
 	return cached(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
 		return d.Routes.GetRoutes(ctx, eid, "")
 	})
@@ -235,6 +245,9 @@ func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntr
 
 // ConsentsOf returns every consent of an eID.
 func (d *Directory) ConsentsOf(ctx context.Context, eid string) ([]model.Consent, error) {
+	if d.Trust != nil && !d.Trust() {
+		return d.Consents.ListConsentsByEID(ctx, eid)
+	}
 	return cached(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
 		return d.Consents.ListConsentsByEID(ctx, eid)
 	})

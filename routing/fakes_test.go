@@ -467,6 +467,15 @@ func (s *memStore) AcquireLease(_ context.Context, name, holder string, _ time.D
 	return true, nil
 }
 
+func (s *memStore) ReleaseLease(_ context.Context, name, holder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lease[name] == holder {
+		delete(s.lease, name)
+	}
+	return nil
+}
+
 type fakePolicy struct {
 	allow   map[string]bool // "dept|dt|purpose"
 	version int64

@@ -355,3 +355,26 @@ func (s *slowStore) AppendAccess(ctx context.Context, recs []*AccessRecord) ([]e
 	time.Sleep(s.delay)
 	return s.memStore.AppendAccess(ctx, recs)
 }
+
+func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
+	e := newEnv(t)
+	id := e.grant(t, eidAlice, "hrss", "*", 0)
+	e.clock.Advance(time.Second) // past the invalidation, so the next read fills the cache
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
+		t.Fatal(err)
+	}
+	// The consent is revoked on the ledger while this replica misses the
+	// event: the cache still holds it as active.
+	e.ledger.mu.Lock()
+	c := e.ledger.consents[id]
+	c.Status = model.ConsentRevoked
+	e.ledger.consents[id] = c
+	e.ledger.mu.Unlock()
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
+		t.Fatalf("with a trusted cache the cached consent is used: %v", err)
+	}
+	e.dir.Trust = func() bool { return false }
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !IsKind(err, KindConsentRequired) {
+		t.Fatalf("event stream down: the revoked consent was served from the cache: %v", err)
+	}
+}

@@ -48,7 +48,7 @@ type benchPlan struct {
 	ImportRows  int
 }
 
-func planFor(quick, full bool, scale float64) benchPlan {
+func benchPlanFor(quick, full bool, scale float64) benchPlan {
 	p := benchPlan{
 		Connections: 64, Load: 10 * time.Second, Warmup: 2 * time.Second,
 		DIDConns: 4, DIDLoad: 5 * time.Second,
@@ -114,7 +114,7 @@ shares the machine's cores with them.`,
 			if o.connections <= 0 {
 				return &exitError{code: 2, err: errors.New("--connections must be positive")}
 			}
-			plan := planFor(o.quick, o.full, o.scale)
+			plan := benchPlanFor(o.quick, o.full, o.scale)
 			plan.Connections = o.connections
 			r := &benchRun{opts: o, plan: plan, log: cmd.ErrOrStderr()}
 			rep, err := r.run(cmd.Context())
@@ -269,7 +269,7 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 	if r.opts.db != "" || r.opts.redis != "" {
 		var extra []string
 		if r.opts.db != "" {
-			dsn, drop, err := freshPostgresSchema(ctx, r.opts.db)
+			dsn, drop, err := benchPostgresSchema(ctx, r.opts.db)
 			if err != nil {
 				return nil, err
 			}
@@ -289,9 +289,9 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 	return rep, nil
 }
 
-// freshPostgresSchema creates an empty schema for one run on the database
+// benchPostgresSchema creates an empty schema for one run on the database
 // at dsn and returns the URL that selects it, and how to drop it after.
-func freshPostgresSchema(ctx context.Context, dsn string) (string, func(), error) {
+func benchPostgresSchema(ctx context.Context, dsn string) (string, func(), error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "", nil, fmt.Errorf("--db: %w", err)
@@ -328,8 +328,8 @@ func (r *benchRun) startChild(name string, args []string) (*bench.Child, error) 
 	return bench.StartChild(r.exe, args, []string{benchChildEnv + "=1"}, filepath.Join(r.dir, name+".log"))
 }
 
-// resolveBodyFor is the body of a resolve by document.
-func resolveBodyFor(res DemoResident, dataType, purpose string) []byte {
+// benchResolveBody is the body of a resolve by document.
+func benchResolveBody(res DemoResident, dataType, purpose string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"subject":   map[string]any{"document": map[string]any{"type": res.DocType, "number": res.DocNumber, "country": res.Country}},
 		"data_type": dataType, "purpose": purpose,
@@ -359,7 +359,7 @@ func (r *benchRun) baseline(ctx context.Context, rep *bench.Report) (float64, er
 	if _, err := child.WaitReady(ctx, url, 30*time.Second); err != nil {
 		return 0, err
 	}
-	body := resolveBodyFor(DemoResident{DocType: "cn-resident", DocNumber: "110105199003071239"}, "edu.degree", "employment")
+	body := benchResolveBody(DemoResident{DocType: "cn-resident", DocNumber: "110105199003071239"}, "edu.degree", "employment")
 	req := []bench.Request{{Method: http.MethodPost, URL: url, Body: body, Header: http.Header{
 		"Content-Type": {"application/json"}, "Authorization": {"Bearer egk_baseline"}, "X-Eidgate-Official": {"bench"},
 	}}}
@@ -377,7 +377,7 @@ func (r *benchRun) baseline(ctx context.Context, rep *bench.Report) (float64, er
 	rep.Baseline = bench.Baseline{
 		RPS: bench.Round3(res.RPS()), P50Ms: bench.Round3(bench.Millis(res.Latency.Quantile(0.5))),
 		P99Ms: bench.Round3(bench.Millis(res.Latency.Quantile(0.99))), Errors: float64(res.ErrorCount()),
-		Connections: float64(r.plan.Connections), CPUUsPerReq: cpuPerRequest(cpu1-cpu0, res.Requests),
+		Connections: float64(r.plan.Connections), CPUUsPerReq: benchCPUPerRequest(cpu1-cpu0, res.Requests),
 	}
 	rep.Memory.BaselinePeakRSSMB = bench.Round3(float64(rss) / (1 << 20))
 	return res.RPS(), nil
@@ -453,7 +453,7 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	if err != nil {
 		return err
 	}
-	lag := &lagSampler{}
+	lag := &benchLagSampler{}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -471,7 +471,7 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 		return err
 	}
 	// Let the anchorer carry the tail of the load before counting.
-	anchorsAfter := waitAnchored(ctx, client, base+"/metrics", 10*time.Second)
+	anchorsAfter := benchAnchoredMetrics(ctx, client, base+"/metrics", 10*time.Second)
 
 	vs := 0.0
 	if baselineRPS > 0 {
@@ -489,7 +489,7 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	rep.Resolve = bench.Resolve{
 		RPS: bench.Round3(res.RPS()), P50Ms: bench.Round3(p50), P99Ms: bench.Round3(p99),
 		Errors: float64(res.ErrorCount()), Connections: float64(r.plan.Connections), Pairs: float64(len(reqs)),
-		ResolveVsBaseline: bench.Round3(vs), CPUUsPerReq: cpuPerRequest(cpu1-cpu0, res.Requests),
+		ResolveVsBaseline: bench.Round3(vs), CPUUsPerReq: benchCPUPerRequest(cpu1-cpu0, res.Requests),
 	}
 	batches := anchorsAfter["eidgate_anchor_batches"] - anchorsBefore["eidgate_anchor_batches"]
 	records := anchorsAfter["eidgate_anchored_records"] - anchorsBefore["eidgate_anchored_records"]
@@ -522,21 +522,21 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	return nil
 }
 
-// cpuPerRequest is CPU microseconds per request, rounded.
-func cpuPerRequest(cpu time.Duration, requests int64) float64 {
+// benchCPUPerRequest is CPU microseconds per request, rounded.
+func benchCPUPerRequest(cpu time.Duration, requests int64) float64 {
 	if requests == 0 {
 		return 0
 	}
 	return bench.Round3(float64(cpu.Microseconds()) / float64(requests))
 }
 
-// lagSampler reads the anchoring lag gauge during the load.
-type lagSampler struct {
+// benchLagSampler reads the anchoring lag gauge during the load.
+type benchLagSampler struct {
 	n        int
 	sum, max float64
 }
 
-func (l *lagSampler) run(ctx context.Context, c *http.Client, url string) {
+func (l *benchLagSampler) run(ctx context.Context, c *http.Client, url string) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -554,16 +554,16 @@ func (l *lagSampler) run(ctx context.Context, c *http.Client, url string) {
 	}
 }
 
-func (l *lagSampler) mean() float64 {
+func (l *benchLagSampler) mean() float64 {
 	if l.n == 0 {
 		return 0
 	}
 	return l.sum / float64(l.n)
 }
 
-// waitAnchored waits until nothing is left to anchor (or timeout) and
+// benchAnchoredMetrics waits until nothing is left to anchor (or timeout) and
 // returns the last metrics read.
-func waitAnchored(ctx context.Context, c *http.Client, url string, timeout time.Duration) map[string]float64 {
+func benchAnchoredMetrics(ctx context.Context, c *http.Client, url string, timeout time.Duration) map[string]float64 {
 	deadline := time.Now().Add(timeout)
 	var last map[string]float64
 	for time.Now().Before(deadline) {
@@ -603,11 +603,11 @@ func grantBenchConsents(ctx context.Context, c *http.Client, base string, info *
 	for _, d := range info.Departments {
 		keys[d.ID] = d.APIKey
 	}
-	sessions := map[int]*residentSess{}
+	sessions := map[int]*benchResidentSess{}
 	var out []bench.Request
 	for _, p := range benchResolves {
 		for ri, res := range info.Residents {
-			req := bench.Request{Method: http.MethodPost, URL: base + "/v1/routes/resolve", Body: resolveBodyFor(res, p.dataType, p.purpose),
+			req := bench.Request{Method: http.MethodPost, URL: base + "/v1/routes/resolve", Body: benchResolveBody(res, p.dataType, p.purpose),
 				Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + keys[p.dept]}, "X-Eidgate-Official": {"bench-" + p.dept}}}
 			status, body, err := benchCall(ctx, c, req, nil)
 			if err != nil {
@@ -617,12 +617,12 @@ func grantBenchConsents(ctx context.Context, c *http.Client, base string, info *
 				out = append(out, req)
 				continue
 			}
-			consentID := errorDetail(body, "consent_id")
+			consentID := benchErrorDetail(body, "consent_id")
 			if status != http.StatusForbidden || consentID == "" {
 				continue // no route for this resident, or refused by policy
 			}
 			if sessions[ri] == nil {
-				ck, err := residentSession(ctx, c, base, res)
+				ck, err := benchResidentSession(ctx, c, base, res)
 				if err != nil {
 					return nil, err
 				}
@@ -652,11 +652,11 @@ func grantBenchConsents(ctx context.Context, c *http.Client, base string, info *
 	return out, nil
 }
 
-// residentSess is a resident's portal session.
-type residentSess struct{ cookie, csrf string }
+// benchResidentSess is a resident's portal session.
+type benchResidentSess struct{ cookie, csrf string }
 
-// residentSession signs a demo resident in.
-func residentSession(ctx context.Context, c *http.Client, base string, res DemoResident) (*residentSess, error) {
+// benchResidentSession signs a demo resident in.
+func benchResidentSession(ctx context.Context, c *http.Client, base string, res DemoResident) (*benchResidentSess, error) {
 	body, _ := json.Marshal(map[string]any{
 		"document": map[string]any{"type": res.DocType, "number": res.DocNumber, "country": res.Country}, "password": res.Password,
 	})
@@ -681,14 +681,14 @@ func residentSession(ctx context.Context, c *http.Client, base string, res DemoR
 	_ = json.Unmarshal(raw, &out)
 	for _, ck := range resp.Cookies() {
 		if ck.Name == gateway.SessionCookie {
-			return &residentSess{cookie: ck.Value, csrf: out.CSRF}, nil
+			return &benchResidentSess{cookie: ck.Value, csrf: out.CSRF}, nil
 		}
 	}
 	return nil, errors.New("resident login set no session cookie")
 }
 
 // benchCall sends one request, as a resident when session is set.
-func benchCall(ctx context.Context, c *http.Client, r bench.Request, session *residentSess) (int, []byte, error) {
+func benchCall(ctx context.Context, c *http.Client, r bench.Request, session *benchResidentSess) (int, []byte, error) {
 	if err := bench.CheckLoopback(r.URL); err != nil {
 		return 0, nil, err
 	}
@@ -715,7 +715,7 @@ func benchCall(ctx context.Context, c *http.Client, r bench.Request, session *re
 	return resp.StatusCode, raw, err
 }
 
-func errorDetail(body []byte, key string) string {
+func benchErrorDetail(body []byte, key string) string {
 	var e struct {
 		Error struct {
 			Details map[string]any `json:"details"`
@@ -776,7 +776,7 @@ func (r *benchRun) profile(name string) func() {
 
 // ledger submits anchoring transactions (the gateway's own steady write)
 // from concurrent submitters through the real ledger client, each batch
-// id its own key, then evaluates one of them concurrently.
+// id its own key, then evaluates one of them benchConcurrently.
 func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error {
 	n := r.plan.Submitters
 	r.say("ledger: %d submitters, %s", n, r.plan.LedgerLoad)
@@ -792,7 +792,7 @@ func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error
 	if _, _, err := m.agent.AnchorAccessBatch(ctx, anchor()); err != nil {
 		return err
 	}
-	submit, errs, elapsed := concurrently(ctx, n, r.plan.LedgerLoad, func(ctx context.Context) error {
+	submit, errs, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad, func(ctx context.Context) error {
 		_, _, err := m.agent.AnchorAccessBatch(ctx, anchor())
 		return err
 	})
@@ -801,7 +801,7 @@ func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error
 		CommitP50Ms: bench.Round3(bench.Millis(submit.Quantile(0.5))), CommitP99Ms: bench.Round3(bench.Millis(submit.Quantile(0.99))),
 		Submitters: float64(n), SubmitErrors: float64(errs),
 	}
-	eval, _, elapsed := concurrently(ctx, n, r.plan.LedgerLoad/2, func(ctx context.Context) error {
+	eval, _, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad/2, func(ctx context.Context) error {
 		_, err := m.agent.GetAnchor(ctx, "bench-1")
 		return err
 	})
@@ -810,9 +810,9 @@ func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error
 	return ctx.Err()
 }
 
-// concurrently runs op from n goroutines until d has passed and returns
+// benchConcurrently runs op from n goroutines until d has passed and returns
 // the latency of the successful calls, the failures and the elapsed time.
-func concurrently(ctx context.Context, n int, d time.Duration, op func(context.Context) error) (*bench.Histogram, int64, time.Duration) {
+func benchConcurrently(ctx context.Context, n int, d time.Duration, op func(context.Context) error) (*bench.Histogram, int64, time.Duration) {
 	hists := make([]*bench.Histogram, n)
 	var failed atomic.Int64
 	var wg sync.WaitGroup

@@ -12,16 +12,17 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary stand in for eidgate when the bench starts
-// its gateway and baseline children from os.Executable.
-func TestMain(m *testing.M) {
-	if os.Getenv(benchChildEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+// init lets the test binary stand in for eidgate when the bench starts its
+// gateway and baseline children from os.Executable: such a child runs the
+// CLI and exits before any test (init runs ahead of TestMain).
+func init() {
+	if os.Getenv(benchChildEnv) != "1" {
+		return
 	}
-	os.Exit(m.Run())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // TestBenchQuickJSON runs `eidgate bench --quick --json`, scaled down, and

@@ -31,7 +31,7 @@ admin, agent and department identities in Fabric's MSP folder layout) and the
 ledger live in the data directory and are reused on restart.
 
 It prints the connection profiles of the agent and admin identities; point
-"eidgate serve --ledger fabric --ledger-profile <profile>" or any Fabric
+"eidgate serve --ledger fabric --fabric-profile <profile>" or any Fabric
 Gateway client at them. It stops on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

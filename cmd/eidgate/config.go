@@ -37,6 +37,7 @@ type Config struct {
 	AnchorLagBound time.Duration `yaml:"anchor_lag_bound" env:"EIDGATE_ANCHOR_LAG_BOUND" flag:"anchor-lag-bound" usage:"stop issuing tickets when the oldest unanchored access record is older than this"`
 	RateLimit      float64       `yaml:"rate_limit" env:"EIDGATE_RATE_LIMIT" flag:"rate-limit" usage:"requests per second per department (0 = unlimited)"`
 	RateBurst      int           `yaml:"rate_burst" env:"EIDGATE_RATE_BURST" flag:"rate-burst" usage:"burst of the per-department rate limit"`
+	TimeZone       string        `yaml:"time_zone" env:"EIDGATE_TIME_ZONE" flag:"time-zone" usage:"time zone of dates on the portal and console, e.g. Asia/Shanghai (default: the host's)"`
 	LogLevel       string        `yaml:"log_level" env:"EIDGATE_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
 	Replica        string        `yaml:"replica" env:"EIDGATE_REPLICA" flag:"replica" usage:"this replica's name (event checkpoint and anchoring lease holder)"`
 	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir"`
@@ -222,6 +223,11 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		add("--rate-limit and --rate-burst must not be negative")
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			add("--time-zone %q: %v", c.TimeZone, err)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -18,7 +18,8 @@ import (
 // temp data dir, as `eidgate serve --demo` runs it.
 type stack struct {
 	t    *testing.T
-	m    *Main
+	m    *Main  // nil for a gateway in another process
+	base string // the gateway's URL
 	demo *DemoInfo
 	http *http.Client
 	spec *openapitest.Validator
@@ -35,8 +36,32 @@ func startDemo(t *testing.T, edit func(*Config)) *stack {
 		edit(&cfg)
 	}
 	m := newTestMain(t, cfg)
+	return newStack(t, m, m.Demo(), nil)
+}
+
+// newStack drives a running Main: demo holds the credentials (another
+// replica's demo.json for a Main without --demo), base the HTTP client
+// settings (TLS), nil for plain HTTP.
+func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
+	t.Helper()
+	s := newURLStack(t, m.URL(), demo, base)
+	s.m = m
+	return s
+}
+
+// newURLStack drives the gateway at url (another process).
+func newURLStack(t *testing.T, url string, demo *DemoInfo, base *http.Client) *stack {
+	t.Helper()
+	if base == nil {
+		base = &http.Client{}
+	}
+	c := *base
+	c.Timeout = 30 * time.Second
+	// Redirects are answers to check (a page sending a caller to sign in),
+	// not to follow.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	v := openapitest.MustNew(t, gateway.OpenAPISpec())
-	s := &stack{t: t, m: m, demo: m.Demo(), spec: v, http: v.Client(&http.Client{Timeout: 30 * time.Second})}
+	s := &stack{t: t, base: url, demo: demo, spec: v, http: v.Client(&c)}
 	t.Cleanup(func() { v.Check(t) })
 	return s
 }
@@ -63,13 +88,23 @@ func (r reply) str(path ...string) string {
 	return s
 }
 
-// caller is who sends a request: a department (API key + official), a
-// browser session (cookie + CSRF token) or nobody.
+// caller is who sends a request: a department (API key or client
+// certificate, + official), a browser session (cookie + CSRF token) or
+// nobody.
 type caller struct {
 	apiKey  string
 	cookie  string
 	csrf    string
 	headers map[string]string
+	// client, when set, sends the request instead of the stack's client
+	// (a department presenting its mTLS client certificate).
+	client *http.Client
+}
+
+// rawBody is a request body sent as it is, not as JSON.
+type rawBody struct {
+	contentType string
+	data        []byte
 }
 
 func (s *stack) dept(id string) caller {
@@ -85,19 +120,22 @@ func (s *stack) dept(id string) caller {
 func (s *stack) do(c caller, method, path string, body any) reply {
 	s.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	contentType := "application/json"
+	if raw, ok := body.(rawBody); ok {
+		rd, contentType = bytes.NewReader(raw.data), raw.contentType
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			s.t.Fatal(err)
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.m.URL()+path, rd)
+	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
@@ -111,7 +149,11 @@ func (s *stack) do(c caller, method, path string, body any) reply {
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.http.Do(req)
+	client := s.http
+	if c.client != nil {
+		client = c.client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

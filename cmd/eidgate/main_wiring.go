@@ -100,9 +100,15 @@ func (m *Main) logger() *slog.Logger { return m.Logger }
 
 func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
 
-// Open validates the configuration and starts every part. On error,
-// whatever was started is stopped again.
-func (m *Main) Open(ctx context.Context) (err error) {
+// step is one part of opening a Main.
+type step struct {
+	name string
+	run  func(context.Context) error
+}
+
+// open prepares the Main and runs steps in order; on error whatever was
+// started is stopped again.
+func (m *Main) open(ctx context.Context, steps []step) (err error) {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
@@ -120,15 +126,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	// Listen first: the issuer name, the demo endpoints and the devnet's
-	// profiles need the address.
-	if err := m.listen(); err != nil {
-		return err
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	return nil
+}
+
+// Open validates the configuration and starts every part. On error,
+// whatever was started is stopped again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	err = m.open(ctx, []step{
+		// Listen first: the demo endpoints need the address.
+		{"listen", func(context.Context) error { return m.listen() }},
 		{"ledger", m.openLedger},
 		{"database", m.openStore},
 		{"cache", m.openCache},
@@ -136,12 +147,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		{"keys", m.openKeys},
 		{"services", m.openServices},
 		{"http", m.openHTTP},
+	})
+	if err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+	defer func() {
+		if err != nil {
+			_ = m.Close()
 		}
-	}
+	}()
 	if m.Config.Demo {
 		info, err := m.loadDemo(ctx)
 		if err != nil {
@@ -428,8 +442,10 @@ func (m *Main) openServices(ctx context.Context) error {
 		Dir: m.dir, Mapper: svc, Policy: m.policy, Consents: m.agent, Log: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 	}
-	// The listener keeps every replica's cache in step with the ledger.
+	// The listener keeps every replica's cache in step with the ledger; while
+	// it is disconnected the directory reads through to the ledger.
 	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
+	m.dir.Trust = func() bool { return m.listener.Status().Connected }
 	return nil
 }
 
@@ -472,10 +488,21 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		return err
 	}
 	m.provider = prov
+	pageKey, err := m.secretKey("page.key")
+	if err != nil {
+		return fmt.Errorf("page key: %w", err)
+	}
+	var zone *time.Location
+	if m.Config.TimeZone != "" {
+		if zone, err = time.LoadLocation(m.Config.TimeZone); err != nil {
+			return fmt.Errorf("--time-zone: %w", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	m.gateway = gateway.New(gateway.Config{
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		PageKey: pageKey, TimeZone: zone,
 	}, gateway.Deps{
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},

@@ -12,7 +12,6 @@ import (
 
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
-	"github.com/eidgate/eidgate/routing"
 )
 
 // OpenTools opens what the command-line tools (import, verify, admin) need
@@ -24,45 +23,19 @@ import (
 // hold its ledger file; the tool then reaches that gateway's peer over TLS
 // through the connection profiles it wrote, exactly as a Fabric client
 // would. Otherwise the peer is opened in process.
-func (m *Main) OpenTools(ctx context.Context) (err error) {
-	if err := m.Config.Validate(); err != nil {
-		return err
-	}
-	if m.Clock == nil {
-		m.Clock = routing.SystemClock{}
-	}
-	if m.Logger == nil {
-		m.Logger = newLogger(os.Stderr, m.Config.LogLevel)
-	}
-	defer func() {
-		if err != nil {
-			_ = m.Close()
-		}
-	}()
-	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
+func (m *Main) OpenTools(ctx context.Context) error {
 	ledgerStep := m.openLedger
 	if m.Config.Ledger == "devnet" && m.runningPeer(ctx) {
 		ledgerStep = m.openRunningPeer
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	return m.open(ctx, []step{
 		{"ledger", ledgerStep},
 		{"database", m.openStore},
 		{"cache", m.openCache},
 		{"policy", m.openPolicy},
 		{"keys", m.openKeys},
 		{"services", m.openServices},
-	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-	}
-	return nil
+	})
 }
 
 func (m *Main) profilePath(name string) string {

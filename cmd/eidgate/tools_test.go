@@ -160,3 +160,54 @@ func TestVerifyAndAdminCommands(t *testing.T) {
 	}
 	s.resident(0) // sign-in looks the document up under v2 only now
 }
+
+// TestServeRefusesUnusableFabricProfile: a missing profile, a key that does
+// not match its certificate and an unreachable peer each stop `serve` with
+// a message an operator can act on.
+func TestServeRefusesUnusableFabricProfile(t *testing.T) {
+	data, _ := loadedDataDir(t)
+	good := filepath.Join(data, "ledger", "profiles", "platform-agent.yaml")
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(good)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The admin's key with the agent's certificate.
+	wrongKey := strings.Replace(string(raw), "users/agent/msp", "users/agent/msp-mixed", 1)
+	mixed := filepath.Join(data, "ledger", "crypto", "platform", "users", "agent", "msp-mixed")
+	if err := os.CopyFS(mixed, os.DirFS(filepath.Join(data, "ledger", "crypto", "platform", "users", "agent", "msp"))); err != nil {
+		t.Fatal(err)
+	}
+	adminKey, err := os.ReadFile(filepath.Join(data, "ledger", "crypto", "platform", "users", "admin", "msp", "keystore", "priv_sk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "keystore", "priv_sk"), adminKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, profile, want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.yaml"), "no such file"},
+		{"key not matching certificate", write("mixed.yaml", wrongKey), "does not match"},
+		{"unreachable peer", good, "unreachable"}, // the devnet is not running
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runTool(t, "", "serve", "--ledger", "fabric", "--fabric-profile", tc.profile,
+				"--data-dir", t.TempDir(), "--listen", "127.0.0.1:0")
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q: want a message mentioning %q", code, errOut, tc.want)
+			}
+			if testing.Verbose() {
+				t.Log(errOut)
+			}
+		})
+	}
+}

@@ -1,0 +1,541 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/web"
+	"github.com/gin-gonic/gin"
+)
+
+// The portal (/portal) and console (/admin) are server-rendered pages over
+// the same services as the JSON API. Forms post to page handlers, which
+// redirect after success (Post/Redirect/Get) or render the form again with
+// its errors. Every form carries a CSRF token: the session's, or before
+// sign-in a signed double-submit token bound to the eidgate_form cookie.
+
+// Cookies of the pages besides the session.
+const (
+	formCookie = "eidgate_form" // nonce of the signed double-submit token
+	langCookie = "eidgate_lang" // language chosen before sign-in
+)
+
+// Capabilities of the administrator roles, mirroring the API's route groups
+// in routes.go: admin does everything; mapping officers work on residents
+// and imports; auditors read the audit trail, anchoring and policies (and
+// explain); every role reads departments and data types.
+const (
+	capRegistryRead  = "registry_read"
+	capRegistryWrite = "registry_write"
+	capResidents     = "residents"
+	capPoliciesRead  = "policies_read"
+	capPoliciesWrite = "policies_write"
+	capAudit         = "audit"
+	capUsers         = "users"
+)
+
+func allCapabilities() []string {
+	return []string{capRegistryRead, capRegistryWrite, capResidents, capPoliciesRead, capPoliciesWrite, capAudit, capUsers}
+}
+
+// roleCan reports whether an administrator role has a capability.
+func roleCan(role, capability string) bool {
+	switch capability {
+	case capRegistryRead:
+		return role == RoleAdmin || role == RoleMappingOfficer || role == RoleAuditor
+	case capResidents:
+		return role == RoleAdmin || role == RoleMappingOfficer
+	case capPoliciesRead, capAudit:
+		return role == RoleAdmin || role == RoleAuditor
+	case capRegistryWrite, capPoliciesWrite, capUsers:
+		return role == RoleAdmin
+	}
+	return false
+}
+
+func capabilities(role string) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range allCapabilities() {
+		if roleCan(role, c) {
+			out[c] = true
+		}
+	}
+	return out
+}
+
+// pageKey returns the key of the signed form tokens.
+func (s *Server) pageKey() []byte { return s.cfg.PageKey }
+
+// pageHeaders are the headers of every page and static file: a strict
+// CSP, no caching of pages (they hold personal data), HSTS over TLS.
+func (s *Server) pageHeaders(c *gin.Context) {
+	s.setPageHeaders(c)
+	c.Next()
+}
+
+func (s *Server) setPageHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", web.CSP)
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	if !strings.HasPrefix(c.Request.URL.Path, "/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+}
+
+// isPagePath reports whether a path belongs to the portal or console.
+func isPagePath(p string) bool {
+	for _, prefix := range []string{"/portal", "/admin"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// pageAuth is an option of pageSession.
+type pageAuth struct {
+	kind       string
+	capability string
+	// streamed: the handler checks the CSRF token itself while streaming
+	// a multipart body (bulk import), so the body is not parsed here.
+	streamed bool
+}
+
+// pageSession requires a session of a.kind (and role capability), and on
+// POST the session's CSRF token in the form. Without a session the
+// browser goes to the sign-in page.
+func (s *Server) pageSession(a pageAuth) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		sess, err := s.loadSession(c)
+		if err != nil || sess.Kind != a.kind {
+			if err != nil && routing.KindOf(err) == routing.KindUnavailable {
+				s.pageFail(c, err)
+				return
+			}
+			c.Redirect(http.StatusSeeOther, "/"+areaOfKind(a.kind)+"/login")
+			c.Abort()
+			return
+		}
+		c.Set(ctxSession, sess)
+		c.Set(ctxAuth, authSession)
+		if a.capability != "" && !roleCan(sess.Role, a.capability) {
+			s.pageFail(c, &routing.Error{Kind: routing.KindForbidden, Code: "forbidden", Op: "gateway", Message: "your role may not do this"})
+			return
+		}
+		if c.Request.Method == http.MethodPost && !a.streamed {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+			if !tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
+				s.pageFail(c, csrfError())
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+func areaOfKind(kind string) string {
+	if kind == SessionAdmin {
+		return "admin"
+	}
+	return "portal"
+}
+
+func csrfError() error {
+	return &routing.Error{Kind: routing.KindForbidden, Code: "csrf", Op: "gateway", Message: "missing or wrong CSRF token"}
+}
+
+func tokenEqual(got, want string) bool {
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// formToken returns the signed double-submit token for forms shown before
+// sign-in, setting the nonce cookie when the browser has none.
+func (s *Server) formToken(c *gin.Context) string {
+	nonce, err := c.Cookie(formCookie)
+	if err != nil || !validNonce(nonce) {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		nonce = hex.EncodeToString(b[:])
+		http.SetCookie(c.Writer, &http.Cookie{Name: formCookie, Value: nonce, Path: "/", MaxAge: 12 * 3600,
+			HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+	}
+	return signNonce(s.pageKey(), nonce)
+}
+
+// checkFormToken verifies the signed double-submit token of a form posted
+// before sign-in: the form's token must be the signature of the nonce in
+// the browser's own cookie, which another site can neither read nor set.
+func (s *Server) checkFormToken(c *gin.Context) bool {
+	nonce, err := c.Cookie(formCookie)
+	if err != nil || !validNonce(nonce) {
+		return false
+	}
+	return tokenEqual(c.PostForm("csrf"), signNonce(s.pageKey(), nonce))
+}
+
+func validNonce(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func signNonce(key []byte, nonce string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("eidgate-form\x00" + nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// pageLang is the language of a page: the resident's stored choice, else
+// the language cookie, else Accept-Language.
+func (s *Server) pageLang(c *gin.Context) string {
+	if v, ok := c.Get(ctxLang); ok {
+		return v.(string)
+	}
+	lang := ""
+	if sess := currentSession(c); sess != nil && sess.Kind == SessionResident {
+		if l, err := s.deps.Accounts.ResidentLang(ctx(c), sess.Subject); err == nil && web.ValidLang(l) {
+			lang = l
+		}
+	}
+	if lang == "" {
+		if v, err := c.Cookie(langCookie); err == nil && web.ValidLang(v) {
+			lang = v
+		}
+	}
+	if lang == "" {
+		lang = web.NegotiateLang(c.GetHeader("Accept-Language"))
+	}
+	c.Set(ctxLang, lang)
+	return lang
+}
+
+const ctxLang = "eidgate.lang"
+
+// setLangCookie remembers the language for pages shown before sign-in.
+func (s *Server) setLangCookie(c *gin.Context, lang string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+// switchLang is the language switch of every page. A signed-in resident's
+// choice is stored with their account; the cookie covers the pages before
+// sign-in.
+func (s *Server) switchLang(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	lang := c.PostForm("lang")
+	next := localPath(c.PostForm("next"))
+	sess, err := s.loadSession(c)
+	if err != nil {
+		sess = nil
+	}
+	if sess != nil && tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
+		c.Set(ctxSession, sess)
+	} else if !s.checkFormToken(c) {
+		s.pageFail(c, csrfError())
+		return
+	}
+	if !web.ValidLang(lang) {
+		s.pageFail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
+		return
+	}
+	if sess != nil && sess.Kind == SessionResident {
+		if err := s.deps.Accounts.SetResidentLang(ctx(c), sess.Subject, lang); err != nil {
+			s.pageFail(c, err)
+			return
+		}
+	}
+	s.setLangCookie(c, lang)
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// localPath accepts only a path of the portal or console as a redirect
+// target, so the switch cannot send anyone elsewhere.
+func localPath(p string) string {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
+		return "/portal"
+	}
+	if u.Path != "/portal" && u.Path != "/admin" && !strings.HasPrefix(u.Path, "/portal/") && !strings.HasPrefix(u.Path, "/admin/") {
+		return "/portal"
+	}
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		q := u.Query()
+		q.Del("done")
+		if enc := q.Encode(); enc != "" {
+			out += "?" + enc
+		}
+	}
+	return out
+}
+
+// render fills in what every page needs and writes it.
+func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
+	p.Lang = s.pageLang(c)
+	p.Area = "portal"
+	if strings.HasPrefix(c.Request.URL.Path, "/admin") {
+		p.Area = "admin"
+	}
+	if sess := currentSession(c); sess != nil && areaOfKind(sess.Kind) == p.Area {
+		p.User, p.CSRF = sess.Subject, sess.CSRFToken
+		if sess.Kind == SessionAdmin {
+			p.Role, p.Can = sess.Role, capabilities(sess.Role)
+		}
+	} else {
+		// Sign-in pages (and a session of the other area): the signed
+		// double-submit token.
+		p.CSRF = s.formToken(c)
+	}
+	p.Path = c.Request.URL.Path
+	if c.Request.Method == http.MethodGet && c.Request.URL.RawQuery != "" {
+		p.Path = localPath(c.Request.URL.RequestURI())
+	}
+	if p.Notice == "" {
+		if done := c.Query("done"); done != "" && s.site.HasMessage("done."+done) {
+			p.Notice = "done." + done
+		}
+	}
+	p.Loc = s.cfg.TimeZone
+	p.DocTypes = DocumentTypes()
+	p.Names = s.names(ctx(c))
+	var buf bytes.Buffer
+	if err := s.site.Render(&buf, page, p); err != nil {
+		s.log.Error("page render failed", "request_id", requestID(c), "page", page, "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error; request "+requestID(c)))
+		c.Abort()
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// DocumentTypes are the identity document types the forms offer, in the
+// order of mapping.Types (the mapping package implements this package's
+// interfaces, so the list is kept here; a test holds the two equal).
+func DocumentTypes() []string {
+	return []string{"cn-resident", "cn-passport", "passport", "hkmo-permit", "tw-permit", "cn-hkmo-pass", "hkmotw-residence", "foreign-permanent"}
+}
+
+// names are the registry's names for display; without them pages show ids.
+func (s *Server) names(ctx context.Context) web.Names {
+	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{}}
+	if s.deps.Dir == nil {
+		return n
+	}
+	if ds, err := s.deps.Dir.Departments(ctx); err == nil {
+		for _, d := range ds {
+			n.Departments[d.ID] = web.LocalName{ZH: d.Name, EN: d.NameEN}
+		}
+	}
+	if ts, err := s.deps.Dir.DataTypes(ctx); err == nil {
+		for _, t := range ts {
+			n.DataTypes[t.Code] = web.LocalName{ZH: t.Name, EN: t.NameEN}
+		}
+	}
+	return n
+}
+
+// errorText is an error in the page's language: a translation of its
+// stable code when the catalogue has one, else of its kind followed by the
+// service's own message (which is safe to show) for the kinds where the
+// detail helps.
+func (s *Server) errorText(c *gin.Context, err error) string {
+	lang := s.pageLang(c)
+	code := routing.CodeOf(err)
+	if s.site.HasMessage("err." + code) {
+		return s.site.Message(lang, "err."+code)
+	}
+	kind := routing.KindOf(err)
+	key := "err.kind." + string(kind)
+	if !s.site.HasMessage(key) {
+		key = "err.kind.internal"
+	}
+	msg := s.site.Message(lang, key)
+	switch kind {
+	case routing.KindInvalid, routing.KindConflict, routing.KindNotFound, routing.KindForbidden:
+		if detail := routing.MessageOf(err); detail != "" {
+			msg += " (" + detail + ")"
+		}
+	}
+	return msg
+}
+
+// formErrors turns a service error into form errors: the service's field
+// names the form field through fields (service field → form field); an
+// error on no known field goes to the summary only.
+func (s *Server) formErrors(c *gin.Context, err error, fields map[string]string) *web.Errors {
+	e := &web.Errors{}
+	field := ""
+	var re *routing.Error
+	if errors.As(err, &re) && re.Field != "" {
+		field = fields[re.Field]
+		if field == "" {
+			field = fields[strings.SplitN(re.Field, ".", 2)[0]]
+		}
+	}
+	if f, ok := fields["*"]; ok && field == "" && routing.KindOf(err) == routing.KindInvalid {
+		field = f
+	}
+	e.Add(field, s.errorText(c, err))
+	if status := statusOf(routing.KindOf(err)); status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "page action failed", "request_id", requestID(c), "code", routing.CodeOf(err), "err", err)
+	}
+	return e
+}
+
+// fieldError is a problem the page itself finds in a form.
+func (s *Server) fieldError(c *gin.Context, errs *web.Errors, field, key string) *web.Errors {
+	if errs == nil {
+		errs = &web.Errors{}
+	}
+	errs.Add(field, s.site.Message(s.pageLang(c), key))
+	return errs
+}
+
+type errorPage struct {
+	Message   string
+	RequestID string
+	Home      string
+}
+
+// pageFail renders an error page with the status of err's kind and stops.
+func (s *Server) pageFail(c *gin.Context, err error) {
+	status := statusOf(routing.KindOf(err))
+	if status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "page failed", "request_id", requestID(c), "code", routing.CodeOf(err), "err", err)
+	}
+	c.Set(ctxErrorCode, routing.CodeOf(err))
+	home := "/portal"
+	if strings.HasPrefix(c.Request.URL.Path, "/admin") {
+		home = "/admin"
+	}
+	title := "title.error"
+	if k := "title.error." + string(routing.KindOf(err)); s.site.HasMessage(k) {
+		title = k
+	}
+	if routing.KindOf(err) == routing.KindUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	s.render(c, status, "error", &web.Page{Title: title, Data: errorPage{Message: s.errorText(c, err), RequestID: requestID(c), Home: home}})
+	c.Abort()
+}
+
+// seeOther redirects after a successful form with a notice key (done.*).
+func seeOther(c *gin.Context, path, notice string) {
+	if notice != "" {
+		path += "?done=" + url.QueryEscape(notice)
+	}
+	c.Redirect(http.StatusSeeOther, path)
+}
+
+// formDocument reads an identity document from form fields with prefix;
+// ok is false when the form left it empty.
+func formDocument(c *gin.Context, prefix string) (Document, bool) {
+	d := Document{
+		Type:    strings.TrimSpace(c.PostForm(prefix + "type")),
+		Number:  strings.TrimSpace(c.PostForm(prefix + "number")),
+		Country: strings.TrimSpace(c.PostForm(prefix + "country")),
+	}
+	return d, d.Number != ""
+}
+
+// refill keeps the named form fields for showing the form again; callers
+// never name document numbers, passwords or codes.
+func refill(c *gin.Context, names ...string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		out[n] = c.PostForm(n)
+	}
+	return out
+}
+
+// docRefill keeps a document's type and country (never its number).
+func docRefill(c *gin.Context, form map[string]string, prefixes ...string) map[string]string {
+	if form == nil {
+		form = map[string]string{}
+	}
+	for _, p := range prefixes {
+		form[p+"type"] = c.PostForm(p + "type")
+		form[p+"country"] = c.PostForm(p + "country")
+	}
+	return form
+}
+
+// splitLines reads a textarea of one value per line.
+func splitLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// anchoringSnapshot is the anchorer's state as the console shows it.
+type anchoringSnapshot struct {
+	OK             bool
+	Lag            string
+	Oldest         time.Time
+	LastBatch      string
+	LastBlock      uint64
+	LastAnchoredAt time.Time
+	Batches        uint64
+	Records        uint64
+	Leader         bool
+	LastError      string
+}
+
+func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
+	if s.deps.Anchorer == nil {
+		return nil
+	}
+	st := s.deps.Anchorer.Status()
+	return &anchoringSnapshot{
+		OK: s.deps.Anchorer.Check(ctx) == nil, Lag: st.Lag.Round(time.Millisecond).String(), Oldest: st.Oldest,
+		LastBatch: st.LastBatch, LastBlock: st.LastBlock, LastAnchoredAt: st.LastAnchoredAt,
+		Batches: st.Batches, Records: st.Records, Leader: st.Leader, LastError: st.LastError,
+	}
+}
+
+// signedIn opens a browser session after a sign-in or activation form.
+func (s *Server) signedIn(c *gin.Context, token string, sess *Session, next string) {
+	if old, err := c.Cookie(SessionCookie); err == nil && old != "" && old != token {
+		_ = s.deps.Accounts.RevokeSession(ctx(c), old)
+	}
+	s.setSessionCookie(c, token, sess.ExpiresAt)
+	if sess.Lang != "" && web.ValidLang(sess.Lang) {
+		s.setLangCookie(c, sess.Lang)
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// pageLogout ends the session of either area.
+func (s *Server) pageLogout(c *gin.Context) {
+	if token, err := c.Cookie(SessionCookie); err == nil {
+		_ = s.deps.Accounts.RevokeSession(ctx(c), token)
+	}
+	s.clearSessionCookie(c)
+	seeOther(c, "/"+areaOfKind(currentSession(c).Kind)+"/login", "logged_out")
+}
+
+// rootRedirect sends "/" to the portal.
+func rootRedirect(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") }

@@ -1,0 +1,300 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/web"
+	"github.com/gin-gonic/gin"
+)
+
+// Resident portal pages (/portal).
+
+// docFields maps a service's field names to the document form's fields.
+func docFields(prefix string) map[string]string {
+	return map[string]string{
+		"document": prefix + "number", "number": prefix + "number", "type": prefix + "type",
+		"country": prefix + "country", "doc_type": prefix + "type",
+	}
+}
+
+func (s *Server) signedInAs(c *gin.Context, kind string) bool {
+	sess, err := s.loadSession(c)
+	return err == nil && sess.Kind == kind
+}
+
+func (s *Server) portalLoginPage(c *gin.Context) {
+	if s.signedInAs(c, SessionResident) {
+		c.Redirect(http.StatusSeeOther, "/portal")
+		return
+	}
+	s.render(c, http.StatusOK, "portal_login", &web.Page{Title: "title.portal.login"})
+}
+
+func (s *Server) portalLogin(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	if !s.checkFormToken(c) {
+		s.pageFail(c, csrfError())
+		return
+	}
+	show := func(status int, errs *web.Errors) {
+		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
+	}
+	doc, ok := formDocument(c, "")
+	var errs *web.Errors
+	if doc.Type == "" {
+		errs = s.fieldError(c, errs, "type", "err.doc_type_required")
+	}
+	if !ok {
+		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
+	}
+	if c.PostForm("password") == "" {
+		errs = s.fieldError(c, errs, "password", "err.password_required")
+	}
+	if errs.Any() {
+		show(http.StatusBadRequest, errs)
+		return
+	}
+	token, sess, err := s.signInResident(ctx(c), doc, c.PostForm("password"))
+	if err != nil {
+		show(statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"password": "password"}))
+		return
+	}
+	s.signedIn(c, token, sess, "/portal")
+}
+
+func (s *Server) portalActivatePage(c *gin.Context) {
+	s.render(c, http.StatusOK, "portal_activate", &web.Page{Title: "title.portal.activate"})
+}
+
+func (s *Server) portalActivate(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	if !s.checkFormToken(c) {
+		s.pageFail(c, csrfError())
+		return
+	}
+	show := func(status int, errs *web.Errors) {
+		s.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
+	}
+	doc, ok := formDocument(c, "")
+	var errs *web.Errors
+	if doc.Type == "" {
+		errs = s.fieldError(c, errs, "type", "err.doc_type_required")
+	}
+	if !ok {
+		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
+	}
+	if c.PostForm("code") == "" {
+		errs = s.fieldError(c, errs, "code", "err.code_required")
+	}
+	if c.PostForm("password") == "" {
+		errs = s.fieldError(c, errs, "password", "err.password_required")
+	} else if c.PostForm("password") != c.PostForm("password2") {
+		errs = s.fieldError(c, errs, "password2", "err.password_mismatch")
+	}
+	if errs.Any() {
+		show(http.StatusBadRequest, errs)
+		return
+	}
+	token, sess, err := s.activateResident(ctx(c), doc, c.PostForm("code"), c.PostForm("password"))
+	if err != nil {
+		show(statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"password": "password", "code": "code"}))
+		return
+	}
+	s.signedIn(c, token, sess, "/portal?done=activated")
+}
+
+type portalHomeData struct {
+	*meResponse
+	Pending int
+}
+
+func (s *Server) portalHome(c *gin.Context) {
+	eid := currentSession(c).Subject
+	me, err := s.residentOverview(ctx(c), eid)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	pending := 0
+	if cs, err := s.deps.Consents.ListForResident(ctx(c), eid); err == nil {
+		pending = len(consentsWith(cs, model.ConsentRequested))
+	}
+	s.render(c, http.StatusOK, "portal_home", &web.Page{Title: "title.portal.home", Nav: "home", Data: portalHomeData{meResponse: me, Pending: pending}})
+}
+
+func (s *Server) portalData(c *gin.Context) {
+	routes, err := s.deps.Agent.GetRoutes(ctx(c), currentSession(c).Subject, "")
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "portal_data", &web.Page{Title: "title.portal.data", Nav: "data", Data: gin.H{"Routes": routes}})
+}
+
+// consentView is a consent as the pages show it.
+func consentView(c model.Consent, effective string) web.Consent {
+	if effective == "" {
+		effective = c.Status
+	}
+	return web.Consent{
+		ID: c.ID, Requester: c.Requester, Provider: c.Provider, DataTypes: c.DataTypes,
+		PurposeCode: c.PurposeCode, PurposeText: c.PurposeText, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil,
+		RequestedAt: c.RequestedAt, DecidedAt: c.DecidedAt, RevokedAt: c.RevokedAt,
+		MaxUses: c.MaxUses, Uses: c.Uses, Status: effective,
+	}
+}
+
+// consentsWith are the consents whose effective status is status.
+func consentsWith(cs []routing.ConsentView, status string) []web.Consent {
+	var out []web.Consent
+	for _, c := range cs {
+		if c.EffectiveStatus == status {
+			out = append(out, consentView(c.Consent, c.EffectiveStatus))
+		}
+	}
+	return out
+}
+
+func (s *Server) portalInbox(c *gin.Context) { s.showInbox(c, http.StatusOK, nil) }
+
+func (s *Server) showInbox(c *gin.Context, status int, errs *web.Errors) {
+	cs, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	s.render(c, status, "portal_inbox", &web.Page{Title: "title.portal.inbox", Nav: "inbox", Errors: errs,
+		Data: gin.H{"Pending": consentsWith(cs, model.ConsentRequested)}})
+}
+
+type consentGroup struct {
+	Status string
+	Items  []web.Consent
+}
+
+func (s *Server) portalConsents(c *gin.Context) { s.showConsents(c, http.StatusOK, nil) }
+
+func (s *Server) showConsents(c *gin.Context, status int, errs *web.Errors) {
+	cs, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	var groups []consentGroup
+	for _, st := range []string{model.ConsentActive, model.ConsentExpired, model.ConsentDenied, model.ConsentRevoked} {
+		groups = append(groups, consentGroup{Status: st, Items: consentsWith(cs, st)})
+	}
+	s.render(c, status, "portal_consents", &web.Page{Title: "title.portal.consents", Nav: "consents", Errors: errs,
+		Data: gin.H{"Groups": groups, "Pending": len(consentsWith(cs, model.ConsentRequested))}})
+}
+
+type confirmData struct {
+	Action  string // grant or revoke
+	Consent web.Consent
+	Back    string
+}
+
+// confirmConsent shows, without JavaScript, the same statement the dialog
+// shows; the decision is taken only when the form comes back confirmed.
+func (s *Server) confirmConsent(c *gin.Context, action, back string) bool {
+	if c.PostForm("confirmed") == "yes" {
+		return true
+	}
+	cn, err := s.deps.Consents.ForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
+	if err != nil {
+		s.pageFail(c, err)
+		return false
+	}
+	nav := "inbox"
+	if action == "revoke" {
+		nav = "consents"
+	}
+	s.render(c, http.StatusOK, "portal_confirm", &web.Page{Title: "title.confirm." + action, Nav: nav,
+		Data: confirmData{Action: action, Consent: consentView(*cn, ""), Back: back}})
+	return false
+}
+
+func (s *Server) portalGrant(c *gin.Context) {
+	if !s.confirmConsent(c, "grant", "/portal/inbox") {
+		return
+	}
+	_, err := s.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+	if err != nil {
+		s.consentFailed(c, err, s.showInbox)
+		return
+	}
+	seeOther(c, "/portal/inbox", "granted")
+}
+
+func (s *Server) portalDeny(c *gin.Context) {
+	_, err := s.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+	if err != nil {
+		s.consentFailed(c, err, s.showInbox)
+		return
+	}
+	seeOther(c, "/portal/inbox", "denied")
+}
+
+func (s *Server) portalRevoke(c *gin.Context) {
+	if !s.confirmConsent(c, "revoke", "/portal/consents") {
+		return
+	}
+	_, err := s.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
+	if err != nil {
+		s.consentFailed(c, err, s.showConsents)
+		return
+	}
+	seeOther(c, "/portal/consents", "revoked")
+}
+
+// consentFailed shows the list again with the error (e.g. a request
+// decided meanwhile in another tab); an unknown consent is a 404 page.
+func (s *Server) consentFailed(c *gin.Context, err error, show func(*gin.Context, int, *web.Errors)) {
+	switch routing.KindOf(err) {
+	case routing.KindConflict, routing.KindInvalid:
+		show(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil))
+	default:
+		s.pageFail(c, err)
+	}
+}
+
+const accessPageSize = 50
+
+func (s *Server) portalAccess(c *gin.Context) {
+	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
+	if v := c.Query("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			s.pageFail(c, routing.Invalid("gateway", "before", "before must be a sequence number"))
+			return
+		}
+		f.BeforeSeq = n
+	}
+	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	out := make([]web.Access, len(recs))
+	for i, r := range recs {
+		// Residents see officials only as the pseudonym the leaf commits to.
+		out[i] = accessRow(r, r.OfficialRef)
+	}
+	older := ""
+	if len(recs) == accessPageSize {
+		older = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
+	}
+	s.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
+}
+
+func accessRow(r routing.AccessRecord, official string) web.Access {
+	return web.Access{
+		ID: r.ID, Seq: r.Seq, Time: r.CreatedAt, Requester: r.Requester, Official: official, Provider: r.Provider,
+		EID: r.EID, DataType: r.DataType, Purpose: r.Purpose, ConsentID: r.ConsentID, PolicyVersion: r.PolicyVersion,
+		Outcome: r.Outcome, Reason: r.Reason, Anchored: r.AnchorTxID != "", Block: r.AnchorBlock, BatchID: r.BatchID,
+		Flagged: r.Flagged,
+	}
+}
