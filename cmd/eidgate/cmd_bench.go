@@ -792,14 +792,16 @@ func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error
 	if _, _, err := m.agent.AnchorAccessBatch(ctx, anchor()); err != nil {
 		return err
 	}
+	cpu0 := bench.SelfCPUTime()
 	submit, errs, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad, func(ctx context.Context) error {
 		_, _, err := m.agent.AnchorAccessBatch(ctx, anchor())
 		return err
 	})
+	cpu := bench.SelfCPUTime() - cpu0
 	rep.Ledger = bench.Ledger{
 		SubmitTPS:   bench.Round3(float64(submit.Count()) / elapsed.Seconds()),
 		CommitP50Ms: bench.Round3(bench.Millis(submit.Quantile(0.5))), CommitP99Ms: bench.Round3(bench.Millis(submit.Quantile(0.99))),
-		Submitters: float64(n), SubmitErrors: float64(errs),
+		Submitters: float64(n), SubmitErrors: float64(errs), CPUUsPerTx: benchCPUPerRequest(cpu, int64(submit.Count())),
 	}
 	eval, _, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad/2, func(ctx context.Context) error {
 		_, err := m.agent.GetAnchor(ctx, "bench-1")

@@ -159,6 +159,19 @@ func (c *Child) LogTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// SelfCPUTime is the user plus system CPU time this process has used.
+func SelfCPUTime() time.Duration {
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	return time.Duration(st.CPUTime() * float64(time.Second))
+}
+
 // WrittenBytes is what this process has written so far (write system
 // calls, whether or not they reached the disk yet); 0 without /proc.
 func WrittenBytes() uint64 {

@@ -64,6 +64,9 @@ type Ledger struct {
 	SubmitErrors float64 `json:"submit_errors"`
 	EvaluatePerS float64 `json:"evaluate_per_s"`
 	EvaluateP99  float64 `json:"evaluate_p99_ms"`
+	// CPUUsPerTx is this process's CPU time (client and peer) per
+	// committed transaction.
+	CPUUsPerTx float64 `json:"cpu_us_per_tx"`
 }
 
 // Anchoring is how access records reached the ledger during the resolve
