@@ -771,7 +771,17 @@ func (r *benchRun) profile(name string) func() {
 		r.say("profile %s: %v", name, err)
 		return func() {}
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	// Where the part waits matters as much as where it runs.
+	runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		runtime.SetBlockProfileRate(0)
+		if bf, err := os.Create(filepath.Join(r.opts.profileDir, name+".block.pprof")); err == nil {
+			_ = pprof.Lookup("block").WriteTo(bf, 0)
+			bf.Close()
+		}
+	}
 }
 
 // ledger submits anchoring transactions (the gateway's own steady write)
