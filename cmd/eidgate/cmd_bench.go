@@ -867,11 +867,11 @@ func (r *benchRun) importRows(ctx context.Context, m *Main, rep *bench.Report) e
 		return err
 	}
 	r.say("import: %d rows", n)
-	written := bench.WrittenBytes()
+	written, cpu := bench.WrittenBytes(), bench.SelfCPUTime()
 	start := time.Now()
 	job, err := m.importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench"})
 	elapsed := time.Since(start)
-	written = bench.WrittenBytes() - written
+	written, cpu = bench.WrittenBytes()-written, bench.SelfCPUTime()-cpu
 	if err != nil {
 		return err
 	}
@@ -881,6 +881,7 @@ func (r *benchRun) importRows(ctx context.Context, m *Main, rep *bench.Report) e
 	rep.Import = bench.Import{
 		Rows: float64(n), Seconds: bench.Round3(elapsed.Seconds()), RowsPerS: bench.Round3(float64(n) / elapsed.Seconds()),
 		WrittenKBPerKRow: bench.Round3(float64(written) / 1024 / (float64(n) / 1000)),
+		CPUUsPerRow:      benchCPUPerRequest(cpu, int64(n)),
 	}
 	return nil
 }
