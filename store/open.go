@@ -205,11 +205,6 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 	// of temp files: they never need to survive a crash, and writing them
 	// out was a third of the time of an access-record or document batch.
 	q.Add("_pragma", "temp_store(MEMORY)")
-	// A page cache of up to 32 MiB per connection (SQLite's default is
-	// 2 MiB): the blinded-document and eID indexes take random keys, and
-	// with a small cache every imported row read its index pages from the
-	// file again. The cache grows only as pages are used.
-	q.Add("_pragma", "cache_size(-32768)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
 	// Transactions take the write lock when they begin: a deferred
 	// transaction that reads and then writes fails with SQLITE_BUSY when
