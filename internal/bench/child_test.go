@@ -2,9 +2,12 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -33,34 +36,64 @@ func TestChildExitingBeforeReady(t *testing.T) {
 	}
 }
 
-func TestChildPeakRSSAndStop(t *testing.T) {
+// childEnv makes the test binary a child that holds 64 MiB, gives it back
+// and waits.
+const childEnv = "EIDGATE_BENCH_TEST_CHILD"
+
+func init() {
+	if os.Getenv(childEnv) != "alloc" {
+		return
+	}
+	b := make([]byte, 64<<20)
+	for i := range b {
+		b[i] = 1
+	}
+	runtime.KeepAlive(b)
+	b = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	fmt.Println("freed")
+	time.Sleep(30 * time.Second)
+	os.Exit(0)
+}
+
+// The peak RSS of a child that held 64 MiB and gave it back shows the
+// 64 MiB until it is reset, and not after.
+func TestChildPeakRSSResetAndStop(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("VmHWM is read from /proc")
 	}
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep")
-	}
-	c, err := StartChild(sleep, []string{"30"}, nil, filepath.Join(t.TempDir(), "child.log"))
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rss, err := c.PeakRSS()
-	for i := 0; err == nil && rss == 0 && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond) // until exec has replaced the image
-		rss, err = c.PeakRSS()
-	}
-	if err != nil || rss == 0 {
-		t.Fatalf("peak RSS %d, %v", rss, err)
-	}
-	if _, err := c.CPUTime(); err != nil {
+	logPath := filepath.Join(t.TempDir(), "child.log")
+	c, err := StartChild(exe, []string{"-test.run=^$"}, []string{childEnv + "=alloc"}, logPath)
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer func() { _ = c.Stop(time.Second) }()
+	for i := 0; ; i++ {
+		if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "freed") {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("the child did not allocate and free its memory")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before, err := c.PeakRSS()
+	if err != nil || before < 64<<20 {
+		t.Fatalf("peak RSS %d (%v), want at least 64 MiB", before, err)
+	}
+	if cpu, err := c.CPUTime(); err != nil || cpu <= 0 {
+		t.Fatalf("CPU time %s (%v)", cpu, err)
 	}
 	if err := c.ResetPeakRSS(); err != nil {
 		t.Fatal(err)
 	}
-	if after, err := c.PeakRSS(); err != nil || after == 0 || after > rss {
-		t.Fatalf("peak RSS after reset %d (%v), before %d", after, err, rss)
+	if after, err := c.PeakRSS(); err != nil || after == 0 || after > before/2 {
+		t.Fatalf("peak RSS after reset %d (%v), before %d", after, err, before)
 	}
 	if err := c.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
