@@ -10,30 +10,14 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 	"github.com/eidgate/eidgate/store"
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	db        *store.DB
-	clock     *fakeClock
+	clock     *routingtest.Clock
 	cfg       accounts.Config
 	residents *accounts.Residents
 	admins    *accounts.Admins
@@ -43,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T, d storetest.DB) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	db := d.Open(t, store.WithClock(clock))
 	cfg := accounts.Config{Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
 	sessions := accounts.NewSessions(db, cfg)
