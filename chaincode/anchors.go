@@ -17,11 +17,7 @@ import (
 // the gateway recorded those accesses while it was active, and anchoring
 // them later must not fail.
 func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface, anchor model.AccessAnchor) (*model.AccessAnchor, error) {
-	t, err := c.begin(ctx, model.FnAnchorAccessBatch)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, model.FnAnchorAccessBatch, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}

@@ -110,11 +110,7 @@ func (c *Contract) DenyConsent(ctx contractapi.TransactionContextInterface, id, 
 }
 
 func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, method, status, op string) (*model.Consent, error) {
-	t, err := c.begin(ctx, fn)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, fn, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +143,7 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, m
 
 // RevokeConsent withdraws an active consent on the resident's behalf (the agent).
 func (c *Contract) RevokeConsent(ctx contractapi.TransactionContextInterface, id string) (*model.Consent, error) {
-	t, err := c.begin(ctx, model.FnRevokeConsent)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, model.FnRevokeConsent, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}

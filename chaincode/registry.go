@@ -9,11 +9,8 @@ import (
 // RegisterDepartment adds a department (admin). Status defaults to active,
 // key status to active; times come from the transaction.
 func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnRegisterDepartment)
+	t, _, err := c.beginAs(ctx, model.FnRegisterDepartment, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := dept.Validate(); err != nil {
@@ -50,11 +47,8 @@ func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterfac
 // once registered keeps its public key and may only move from active to
 // retired, so statements it signed stay verifiable.
 func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnUpdateDepartment)
+	t, _, err := c.beginAs(ctx, model.FnUpdateDepartment, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := dept.Validate(); err != nil {
@@ -96,11 +90,8 @@ func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface,
 // suspension needs a reason; a suspended department can neither act nor
 // have its routes published.
 func (c *Contract) SetDepartmentStatus(ctx contractapi.TransactionContextInterface, id, status, reason string) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnSetDepartmentStatus)
+	t, _, err := c.beginAs(ctx, model.FnSetDepartmentStatus, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if !model.ValidDepartmentID(id) {
@@ -155,11 +146,8 @@ func (c *Contract) ListDepartments(ctx contractapi.TransactionContextInterface) 
 // RegisterDataType adds a data type (admin). Every owner must be a
 // registered department; owners are stored in id order.
 func (c *Contract) RegisterDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
-	t, err := c.begin(ctx, model.FnRegisterDataType)
+	t, _, err := c.beginAs(ctx, model.FnRegisterDataType, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := t.checkDataType(&dt); err != nil {
@@ -186,11 +174,8 @@ func (c *Contract) RegisterDataType(ctx contractapi.TransactionContextInterface,
 // UpdateDataType replaces a data type's names, schema, owners and status
 // (admin); an empty status keeps the stored one.
 func (c *Contract) UpdateDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
-	t, err := c.begin(ctx, model.FnUpdateDataType)
+	t, _, err := c.beginAs(ctx, model.FnUpdateDataType, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := t.checkDataType(&dt); err != nil {
