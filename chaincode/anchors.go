@@ -59,11 +59,10 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 		if uses < cs.Uses || (cs.MaxUses != 0 && uses > cs.MaxUses) {
 			return nil, model.Conflict("%s: consent %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, cs.MaxUses)
 		}
-		cs.Uses, cs.UpdatedAt, cs.TxID = uses, t.stamp, t.txID
-		if err := t.putConsent(cs); err != nil {
+		cs.Uses = uses
+		if err := t.saveConsent(cs, model.OpUsed); err != nil {
 			return nil, err
 		}
-		t.recordConsent(cs, model.OpUsed)
 	}
 	return &anchor, t.emit()
 }
