@@ -25,17 +25,11 @@ import (
 // helpers as the admin API.
 
 func (s *Server) adminLoginPage(c *gin.Context) {
-	if s.signedInAs(c, SessionAdmin) {
-		c.Redirect(http.StatusSeeOther, "/admin")
-		return
-	}
-	s.render(c, http.StatusOK, "admin_login", &web.Page{Title: "title.admin.login"})
+	s.loginPage(c, SessionAdmin, "admin_login", "title.admin.login")
 }
 
 func (s *Server) adminLoginForm(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+	if !s.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {

@@ -26,22 +26,12 @@ func (s *Server) signedInAs(c *gin.Context, kind string) bool {
 }
 
 func (s *Server) portalLoginPage(c *gin.Context) {
-	if s.signedInAs(c, SessionResident) {
-		c.Redirect(http.StatusSeeOther, "/portal")
-		return
-	}
-	s.render(c, http.StatusOK, "portal_login", &web.Page{Title: "title.portal.login"})
+	s.loginPage(c, SessionResident, "portal_login", "title.portal.login")
 }
 
-func (s *Server) portalLogin(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
-		return
-	}
-	show := func(status int, errs *web.Errors) {
-		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
-	}
+// residentDocument reads the document a resident typed on the sign-in and
+// activation forms, with an error for a missing type or number.
+func (s *Server) residentDocument(c *gin.Context) (Document, *web.Errors) {
 	doc, ok := formDocument(c, "")
 	var errs *web.Errors
 	if doc.Type == "" {
@@ -50,6 +40,17 @@ func (s *Server) portalLogin(c *gin.Context) {
 	if !ok {
 		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
 	}
+	return doc, errs
+}
+
+func (s *Server) portalLogin(c *gin.Context) {
+	if !s.acceptSignInForm(c) {
+		return
+	}
+	show := func(status int, errs *web.Errors) {
+		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
+	}
+	doc, errs := s.residentDocument(c)
 	if c.PostForm("password") == "" {
 		errs = s.fieldError(c, errs, "password", "err.password_required")
 	}
@@ -70,22 +71,13 @@ func (s *Server) portalActivatePage(c *gin.Context) {
 }
 
 func (s *Server) portalActivate(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+	if !s.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
 		s.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
 	}
-	doc, ok := formDocument(c, "")
-	var errs *web.Errors
-	if doc.Type == "" {
-		errs = s.fieldError(c, errs, "type", "err.doc_type_required")
-	}
-	if !ok {
-		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
-	}
+	doc, errs := s.residentDocument(c)
 	if c.PostForm("code") == "" {
 		errs = s.fieldError(c, errs, "code", "err.code_required")
 	}
