@@ -77,16 +77,23 @@ func (l *Ledger) read(fn string) {
 	l.calls[fn]++
 }
 
-// write locks the ledger for a submission of fn and starts its
-// transaction: its id and time. The caller unlocks, also on error.
-func (l *Ledger) write(fn string) (txID, now string, err error) {
+// tx is a transaction: the operation's name as the ledger client gives
+// it, and the transaction's id and time.
+type tx struct{ op, id, now string }
+
+// submit runs change as a submission of fn: it locks the ledger, counts
+// the call, fails with the error set by FailWrites and otherwise hands
+// change a new transaction.
+func submit[T any](l *Ledger, fn string, change func(tx) (T, error)) (T, error) {
 	l.read(fn)
+	defer l.mu.Unlock()
 	if l.failWrite != nil {
-		return "", "", l.failWrite
+		var zero T
+		return zero, l.failWrite
 	}
 	l.txs++
 	sum := sha256.Sum256([]byte(fmt.Sprintf("tx-%d", l.txs)))
-	return hex.EncodeToString(sum[:]), model.FormatTime(l.clock.Now()), nil
+	return change(tx{op: "ledger." + fn, id: hex.EncodeToString(sum[:]), now: model.FormatTime(l.clock.Now())})
 }
 
 // PutDepartment stores d as it is.
@@ -215,116 +222,96 @@ func sortedValues[V any](m map[string]V) []V {
 // RegisterDepartment registers a new department, active unless d says
 // otherwise.
 func (l *Ledger) RegisterDepartment(_ context.Context, d model.Department) (*model.Department, error) {
-	const op = "ledger.RegisterDepartment"
-	_, now, err := l.write("RegisterDepartment")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Validate(); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	if _, ok := l.depts[d.ID]; ok {
-		return nil, conflict(op, "department %s is already registered", d.ID)
-	}
-	if d.Status == "" {
-		d.Status = model.DepartmentActive
-	}
-	d.CreatedAt, d.UpdatedAt = now, now
-	l.depts[d.ID] = d
-	return &d, nil
+	return submit(l, "RegisterDepartment", func(t tx) (*model.Department, error) {
+		if err := d.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		if _, ok := l.depts[d.ID]; ok {
+			return nil, conflict(t.op, "department %s is already registered", d.ID)
+		}
+		if d.Status == "" {
+			d.Status = model.DepartmentActive
+		}
+		d.CreatedAt, d.UpdatedAt = t.now, t.now
+		l.depts[d.ID] = d
+		return &d, nil
+	})
 }
 
 // UpdateDepartment replaces a department's description; its status stays.
 func (l *Ledger) UpdateDepartment(_ context.Context, d model.Department) (*model.Department, error) {
-	const op = "ledger.UpdateDepartment"
-	_, now, err := l.write("UpdateDepartment")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Validate(); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	prev, ok := l.depts[d.ID]
-	if !ok {
-		return nil, notFound(op, "department "+d.ID)
-	}
-	d.Status, d.StatusReason, d.CreatedAt, d.UpdatedAt = prev.Status, prev.StatusReason, prev.CreatedAt, now
-	l.depts[d.ID] = d
-	return &d, nil
+	return submit(l, "UpdateDepartment", func(t tx) (*model.Department, error) {
+		if err := d.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		prev, ok := l.depts[d.ID]
+		if !ok {
+			return nil, notFound(t.op, "department "+d.ID)
+		}
+		d.Status, d.StatusReason, d.CreatedAt, d.UpdatedAt = prev.Status, prev.StatusReason, prev.CreatedAt, t.now
+		l.depts[d.ID] = d
+		return &d, nil
+	})
 }
 
 // SetDepartmentStatus suspends or reactivates a department.
 func (l *Ledger) SetDepartmentStatus(_ context.Context, id, status, reason string) (*model.Department, error) {
-	const op = "ledger.SetDepartmentStatus"
-	_, now, err := l.write("SetDepartmentStatus")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if status != model.DepartmentActive && status != model.DepartmentSuspended {
-		return nil, routing.Invalid(op, "status", "status must be active or suspended")
-	}
-	d, ok := l.depts[id]
-	if !ok {
-		return nil, notFound(op, "department "+id)
-	}
-	d.Status, d.StatusReason, d.UpdatedAt = status, reason, now
-	l.depts[id] = d
-	return &d, nil
+	return submit(l, "SetDepartmentStatus", func(t tx) (*model.Department, error) {
+		if status != model.DepartmentActive && status != model.DepartmentSuspended {
+			return nil, routing.Invalid(t.op, "status", "status must be active or suspended")
+		}
+		d, ok := l.depts[id]
+		if !ok {
+			return nil, notFound(t.op, "department "+id)
+		}
+		d.Status, d.StatusReason, d.UpdatedAt = status, reason, t.now
+		l.depts[id] = d
+		return &d, nil
+	})
 }
 
 // RegisterDataType registers a new data type owned by registered
 // departments.
 func (l *Ledger) RegisterDataType(_ context.Context, dt model.DataType) (*model.DataType, error) {
-	const op = "ledger.RegisterDataType"
-	_, now, err := l.write("RegisterDataType")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := dt.Validate(); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	if _, ok := l.dts[dt.Code]; ok {
-		return nil, conflict(op, "data type %s is already registered", dt.Code)
-	}
-	for _, o := range dt.Owners {
-		if _, ok := l.depts[o]; !ok {
-			return nil, notFound(op, "owner department "+o)
+	return submit(l, "RegisterDataType", func(t tx) (*model.DataType, error) {
+		if err := dt.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
 		}
-	}
-	if dt.Status == "" {
-		dt.Status = model.DataTypeActive
-	}
-	dt.Owners, dt.CreatedAt, dt.UpdatedAt = model.SortedOwners(dt.Owners), now, now
-	l.dts[dt.Code] = dt
-	return &dt, nil
+		if _, ok := l.dts[dt.Code]; ok {
+			return nil, conflict(t.op, "data type %s is already registered", dt.Code)
+		}
+		for _, o := range dt.Owners {
+			if _, ok := l.depts[o]; !ok {
+				return nil, notFound(t.op, "owner department "+o)
+			}
+		}
+		if dt.Status == "" {
+			dt.Status = model.DataTypeActive
+		}
+		dt.Owners, dt.CreatedAt, dt.UpdatedAt = model.SortedOwners(dt.Owners), t.now, t.now
+		l.dts[dt.Code] = dt
+		return &dt, nil
+	})
 }
 
 // UpdateDataType replaces a data type's description; an empty status
 // keeps the current one.
 func (l *Ledger) UpdateDataType(_ context.Context, dt model.DataType) (*model.DataType, error) {
-	const op = "ledger.UpdateDataType"
-	_, now, err := l.write("UpdateDataType")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := dt.Validate(); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	prev, ok := l.dts[dt.Code]
-	if !ok {
-		return nil, notFound(op, "data type "+dt.Code)
-	}
-	if dt.Status == "" {
-		dt.Status = prev.Status
-	}
-	dt.Owners, dt.CreatedAt, dt.UpdatedAt = model.SortedOwners(dt.Owners), prev.CreatedAt, now
-	l.dts[dt.Code] = dt
-	return &dt, nil
+	return submit(l, "UpdateDataType", func(t tx) (*model.DataType, error) {
+		if err := dt.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		prev, ok := l.dts[dt.Code]
+		if !ok {
+			return nil, notFound(t.op, "data type "+dt.Code)
+		}
+		if dt.Status == "" {
+			dt.Status = prev.Status
+		}
+		dt.Owners, dt.CreatedAt, dt.UpdatedAt = model.SortedOwners(dt.Owners), prev.CreatedAt, t.now
+		l.dts[dt.Code] = dt
+		return &dt, nil
+	})
 }
 
 // --- eIDs, indexes and account links ---
@@ -332,30 +319,26 @@ func (l *Ledger) UpdateDataType(_ context.Context, dt model.DataType) (*model.Da
 // CreateEID mints an eID holding indexes, none of which may map to an eID
 // yet.
 func (l *Ledger) CreateEID(_ context.Context, indexes []model.BlindedIndex) (*model.Identity, error) {
-	const op = "ledger.CreateEID"
-	txID, now, err := l.write("CreateEID")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if len(indexes) == 0 || len(indexes) > model.MaxIndexesPerEID {
-		return nil, routing.Invalid(op, "indexes", "indexes must hold 1 to %d indexes", model.MaxIndexesPerEID)
-	}
-	for i, b := range indexes {
-		if err := b.Validate(fmt.Sprintf("indexes[%d]", i)); err != nil {
-			return nil, fromChaincode(op, err)
+	return submit(l, "CreateEID", func(t tx) (*model.Identity, error) {
+		if len(indexes) == 0 || len(indexes) > model.MaxIndexesPerEID {
+			return nil, routing.Invalid(t.op, "indexes", "indexes must hold 1 to %d indexes", model.MaxIndexesPerEID)
 		}
-		if holder, ok := l.index[b]; ok {
-			return nil, conflict(op, "indexes[%d] already maps to eID %s", i, holder)
+		for i, b := range indexes {
+			if err := b.Validate(fmt.Sprintf("indexes[%d]", i)); err != nil {
+				return nil, fromChaincode(t.op, err)
+			}
+			if holder, ok := l.index[b]; ok {
+				return nil, conflict(t.op, "indexes[%d] already maps to eID %s", i, holder)
+			}
 		}
-	}
-	id := model.Identity{ID: model.DeriveEID(txID, 0), Status: model.EIDActive, Indexes: slices.Clone(indexes),
-		CreatedAt: now, UpdatedAt: now, TxID: txID}
-	l.eids[id.ID] = id
-	for _, b := range indexes {
-		l.index[b] = id.ID
-	}
-	return &id, nil
+		id := model.Identity{ID: model.DeriveEID(t.id, 0), Status: model.EIDActive, Indexes: slices.Clone(indexes),
+			CreatedAt: t.now, UpdatedAt: t.now, TxID: t.id}
+		l.eids[id.ID] = id
+		for _, b := range indexes {
+			l.index[b] = id.ID
+		}
+		return &id, nil
+	})
 }
 
 // activeIdentity returns an eID that must exist and be active. Call with
@@ -376,125 +359,109 @@ func (l *Ledger) activeIdentity(op, eid string) (model.Identity, error) {
 // AddDocumentIndex adds an index to an active eID; adding one it holds
 // changes nothing.
 func (l *Ledger) AddDocumentIndex(_ context.Context, eid string, idx model.BlindedIndex) (*model.Identity, error) {
-	const op = "ledger.AddDocumentIndex"
-	txID, now, err := l.write("AddDocumentIndex")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	id, err := l.activeIdentity(op, eid)
-	if err != nil {
-		return nil, err
-	}
-	switch holder, ok := l.index[idx]; {
-	case holder == eid:
+	return submit(l, "AddDocumentIndex", func(t tx) (*model.Identity, error) {
+		id, err := l.activeIdentity(t.op, eid)
+		if err != nil {
+			return nil, err
+		}
+		switch holder, ok := l.index[idx]; {
+		case holder == eid:
+			return &id, nil
+		case ok:
+			return nil, conflict(t.op, "the index already maps to eID %s", holder)
+		case len(id.Indexes) >= model.MaxIndexesPerEID:
+			return nil, conflict(t.op, "the eID already holds %d indexes", model.MaxIndexesPerEID)
+		}
+		id.Indexes = append(id.Indexes, idx)
+		id.TxID, id.UpdatedAt = t.id, t.now
+		l.eids[eid], l.index[idx] = id, eid
 		return &id, nil
-	case ok:
-		return nil, conflict(op, "the index already maps to eID %s", holder)
-	case len(id.Indexes) >= model.MaxIndexesPerEID:
-		return nil, conflict(op, "the eID already holds %d indexes", model.MaxIndexesPerEID)
-	}
-	id.Indexes = append(id.Indexes, idx)
-	id.TxID, id.UpdatedAt = txID, now
-	l.eids[eid], l.index[idx] = id, eid
-	return &id, nil
+	})
 }
 
 // RemoveDocumentIndex removes an index from an active eID; the last one
 // stays.
 func (l *Ledger) RemoveDocumentIndex(_ context.Context, eid string, idx model.BlindedIndex) (*model.Identity, error) {
-	const op = "ledger.RemoveDocumentIndex"
-	txID, now, err := l.write("RemoveDocumentIndex")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	id, err := l.activeIdentity(op, eid)
-	if err != nil {
-		return nil, err
-	}
-	at := slices.Index(id.Indexes, idx)
-	switch {
-	case at < 0:
-		return nil, notFound(op, "index")
-	case len(id.Indexes) == 1:
-		return nil, conflict(op, "the last index of an eID cannot be removed")
-	}
-	id.Indexes = slices.Delete(slices.Clone(id.Indexes), at, at+1)
-	id.TxID, id.UpdatedAt = txID, now
-	l.eids[eid] = id
-	delete(l.index, idx)
-	return &id, nil
+	return submit(l, "RemoveDocumentIndex", func(t tx) (*model.Identity, error) {
+		id, err := l.activeIdentity(t.op, eid)
+		if err != nil {
+			return nil, err
+		}
+		at := slices.Index(id.Indexes, idx)
+		switch {
+		case at < 0:
+			return nil, notFound(t.op, "index")
+		case len(id.Indexes) == 1:
+			return nil, conflict(t.op, "the last index of an eID cannot be removed")
+		}
+		id.Indexes = slices.Delete(slices.Clone(id.Indexes), at, at+1)
+		id.TxID, id.UpdatedAt = t.id, t.now
+		l.eids[eid] = id
+		delete(l.index, idx)
+		return &id, nil
+	})
 }
 
 // MergeEID folds eID from into eID into: from's indexes and links move to
 // into, from becomes merged. Both must be active.
 func (l *Ledger) MergeEID(_ context.Context, from, into, reason string) (*model.Identity, error) {
-	const op = "ledger.MergeEID"
-	txID, now, err := l.write("MergeEID")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if from == into {
-		return nil, routing.Invalid(op, "into", "from and into must be different eIDs")
-	}
-	if err := model.CheckReason("reason", reason, true); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	src, err := l.activeIdentity(op, from)
-	if err != nil {
-		return nil, err
-	}
-	dst, err := l.activeIdentity(op, into)
-	if err != nil {
-		return nil, err
-	}
-	for k, a := range l.links {
-		if a.EID == from {
-			if _, clash := l.links[into+"|"+a.Department]; clash {
-				return nil, conflict(op, "both eIDs are linked at department %s; unlink one first", a.Department)
-			}
-			delete(l.links, k)
-			a.EID, a.TxID = into, txID
-			l.links[into+"|"+a.Department] = a
+	return submit(l, "MergeEID", func(t tx) (*model.Identity, error) {
+		if from == into {
+			return nil, routing.Invalid(t.op, "into", "from and into must be different eIDs")
 		}
-	}
-	for _, b := range src.Indexes {
-		l.index[b] = into
-	}
-	dst.Indexes = append(dst.Indexes, src.Indexes...)
-	dst.MergedFrom = append(dst.MergedFrom, from)
-	src.Status, src.MergedInto, src.MergeReason, src.Indexes = model.EIDMerged, into, reason, nil
-	src.TxID, src.UpdatedAt, dst.TxID, dst.UpdatedAt = txID, now, txID, now
-	l.eids[from], l.eids[into] = src, dst
-	return &dst, nil
+		if err := model.CheckReason("reason", reason, true); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		src, err := l.activeIdentity(t.op, from)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := l.activeIdentity(t.op, into)
+		if err != nil {
+			return nil, err
+		}
+		for k, a := range l.links {
+			if a.EID == from {
+				if _, clash := l.links[into+"|"+a.Department]; clash {
+					return nil, conflict(t.op, "both eIDs are linked at department %s; unlink one first", a.Department)
+				}
+				delete(l.links, k)
+				a.EID, a.TxID = into, t.id
+				l.links[into+"|"+a.Department] = a
+			}
+		}
+		for _, b := range src.Indexes {
+			l.index[b] = into
+		}
+		dst.Indexes = append(dst.Indexes, src.Indexes...)
+		dst.MergedFrom = append(dst.MergedFrom, from)
+		src.Status, src.MergedInto, src.MergeReason, src.Indexes = model.EIDMerged, into, reason, nil
+		src.TxID, src.UpdatedAt, dst.TxID, dst.UpdatedAt = t.id, t.now, t.id, t.now
+		l.eids[from], l.eids[into] = src, dst
+		return &dst, nil
+	})
 }
 
 // DeactivateEID deactivates an active eID; its indexes keep pointing to
 // it.
 func (l *Ledger) DeactivateEID(_ context.Context, eid, reason string) (*model.Identity, error) {
-	const op = "ledger.DeactivateEID"
-	txID, now, err := l.write("DeactivateEID")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := model.CheckReason("reason", reason, true); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	id, ok := l.eids[eid]
-	switch {
-	case !ok:
-		return nil, notFound(op, "eID")
-	case id.Status == model.EIDDeactivated:
+	return submit(l, "DeactivateEID", func(t tx) (*model.Identity, error) {
+		if err := model.CheckReason("reason", reason, true); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		id, ok := l.eids[eid]
+		switch {
+		case !ok:
+			return nil, notFound(t.op, "eID")
+		case id.Status == model.EIDDeactivated:
+			return &id, nil
+		case id.Status == model.EIDMerged:
+			return nil, conflict(t.op, "the eID is merged into %s", id.MergedInto)
+		}
+		id.Status, id.DeactivationReason, id.TxID, id.UpdatedAt = model.EIDDeactivated, reason, t.id, t.now
+		l.eids[eid] = id
 		return &id, nil
-	case id.Status == model.EIDMerged:
-		return nil, conflict(op, "the eID is merged into %s", id.MergedInto)
-	}
-	id.Status, id.DeactivationReason, id.TxID, id.UpdatedAt = model.EIDDeactivated, reason, txID, now
-	l.eids[eid] = id
-	return &id, nil
+	})
 }
 
 // GetEID returns an eID with its indexes.
@@ -532,43 +499,37 @@ func (l *Ledger) ResolveDID(_ context.Context, did string) (*model.DIDResolution
 // LinkAccount links an active eID to a department's account hash; linking
 // the same account again changes nothing.
 func (l *Ledger) LinkAccount(_ context.Context, eid, dept, accountHash string) (*model.AccountLink, error) {
-	const op = "ledger.LinkAccount"
-	txID, now, err := l.write("LinkAccount")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := l.activeIdentity(op, eid); err != nil {
-		return nil, err
-	}
-	if old, ok := l.links[eid+"|"+dept]; ok {
-		if old.AccountHash == accountHash {
-			return &old, nil
+	return submit(l, "LinkAccount", func(t tx) (*model.AccountLink, error) {
+		if _, err := l.activeIdentity(t.op, eid); err != nil {
+			return nil, err
 		}
-		return nil, conflict(op, "the eID is already linked to another account at department %s; unlink it first", dept)
-	}
-	for _, a := range l.links {
-		if a.Department == dept && a.AccountHash == accountHash {
-			return nil, conflict(op, "the account is already linked to another eID")
+		if old, ok := l.links[eid+"|"+dept]; ok {
+			if old.AccountHash == accountHash {
+				return &old, nil
+			}
+			return nil, conflict(t.op, "the eID is already linked to another account at department %s; unlink it first", dept)
 		}
-	}
-	a := model.AccountLink{EID: eid, Department: dept, AccountHash: accountHash, LinkedAt: now, TxID: txID}
-	l.links[eid+"|"+dept] = a
-	return &a, nil
+		for _, a := range l.links {
+			if a.Department == dept && a.AccountHash == accountHash {
+				return nil, conflict(t.op, "the account is already linked to another eID")
+			}
+		}
+		a := model.AccountLink{EID: eid, Department: dept, AccountHash: accountHash, LinkedAt: t.now, TxID: t.id}
+		l.links[eid+"|"+dept] = a
+		return &a, nil
+	})
 }
 
 // UnlinkAccount removes the link of an eID at a department.
 func (l *Ledger) UnlinkAccount(_ context.Context, eid, dept string) error {
-	_, _, err := l.write("UnlinkAccount")
-	defer l.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if _, ok := l.links[eid+"|"+dept]; !ok {
-		return notFound("ledger.UnlinkAccount", "account link")
-	}
-	delete(l.links, eid+"|"+dept)
-	return nil
+	_, err := submit(l, "UnlinkAccount", func(t tx) (bool, error) {
+		if _, ok := l.links[eid+"|"+dept]; !ok {
+			return false, notFound(t.op, "account link")
+		}
+		delete(l.links, eid+"|"+dept)
+		return true, nil
+	})
+	return err
 }
 
 // ListLinks returns the account links of an eID in department order.
@@ -622,73 +583,65 @@ func (l *Ledger) GetRouteHistory(_ context.Context, eid, dataType, provider stri
 // the data type; republishing a version with the same digest is
 // "unchanged", a version not above the stored one a conflict.
 func (l *Ledger) PublishRoutes(_ context.Context, batch []model.SignedRoute) ([]model.RouteOutcome, error) {
-	const op = "ledger.PublishRoutes"
-	txID, now, err := l.write("PublishRoutes")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.RouteOutcome, 0, len(batch))
-	for i, sr := range batch {
-		s := sr.Statement
-		dept, ok := l.depts[s.Provider]
-		if !ok {
-			return nil, notFound(op, "department "+s.Provider)
-		}
-		key, ok := dept.Key(sr.KID)
-		if !ok {
-			return nil, routing.Errorf(routing.KindInvalid, op, "item %d: department %s has no key %s", i, s.Provider, sr.KID)
-		}
-		if err := model.VerifyRoute(key.PublicKeyPEM, sr); err != nil {
-			return nil, fromChaincode(op, model.Prefixed(err, fmt.Sprintf("item %d", i)))
-		}
-		dt, ok := l.dts[s.DataType]
-		if !ok {
-			return nil, notFound(op, "data type "+s.DataType)
-		}
-		if !dt.OwnedBy(s.Provider) {
-			return nil, routing.Errorf(routing.KindForbidden, op, "item %d: %s does not own data type %s", i, s.Provider, s.DataType)
-		}
-		if _, ok := l.eids[s.EID]; !ok {
-			return nil, notFound(op, "eID")
-		}
-		outcome := model.OutcomePublished
-		if prev, ok := l.routes[routeKey(s.EID, s.DataType, s.Provider)]; ok {
-			switch {
-			case prev.Version == s.Version && prev.Digest == s.Digest:
-				outcome = model.OutcomeUnchanged
-			case prev.Version >= s.Version:
-				return nil, conflict(op, "item %d: version %d is not above the stored version %d", i, s.Version, prev.Version)
+	return submit(l, "PublishRoutes", func(t tx) ([]model.RouteOutcome, error) {
+		out := make([]model.RouteOutcome, 0, len(batch))
+		for i, sr := range batch {
+			s := sr.Statement
+			dept, ok := l.depts[s.Provider]
+			if !ok {
+				return nil, notFound(t.op, "department "+s.Provider)
 			}
+			key, ok := dept.Key(sr.KID)
+			if !ok {
+				return nil, routing.Errorf(routing.KindInvalid, t.op, "item %d: department %s has no key %s", i, s.Provider, sr.KID)
+			}
+			if err := model.VerifyRoute(key.PublicKeyPEM, sr); err != nil {
+				return nil, fromChaincode(t.op, model.Prefixed(err, fmt.Sprintf("item %d", i)))
+			}
+			dt, ok := l.dts[s.DataType]
+			if !ok {
+				return nil, notFound(t.op, "data type "+s.DataType)
+			}
+			if !dt.OwnedBy(s.Provider) {
+				return nil, routing.Errorf(routing.KindForbidden, t.op, "item %d: %s does not own data type %s", i, s.Provider, s.DataType)
+			}
+			if _, ok := l.eids[s.EID]; !ok {
+				return nil, notFound(t.op, "eID")
+			}
+			outcome := model.OutcomePublished
+			if prev, ok := l.routes[routeKey(s.EID, s.DataType, s.Provider)]; ok {
+				switch {
+				case prev.Version == s.Version && prev.Digest == s.Digest:
+					outcome = model.OutcomeUnchanged
+				case prev.Version >= s.Version:
+					return nil, conflict(t.op, "item %d: version %d is not above the stored version %d", i, s.Version, prev.Version)
+				}
+			}
+			if outcome == model.OutcomePublished {
+				l.putRoute(model.RouteEntry{EID: s.EID, DataType: s.DataType, Provider: s.Provider, Version: s.Version,
+					Digest: s.Digest, Schema: s.Schema, KID: sr.KID, Signature: sr.Signature, Status: model.RouteValid,
+					PublishedAt: t.now, UpdatedAt: t.now, TxID: t.id})
+			}
+			out = append(out, model.RouteOutcome{EID: s.EID, DataType: s.DataType, Provider: s.Provider, Version: s.Version, Outcome: outcome})
 		}
-		if outcome == model.OutcomePublished {
-			l.putRoute(model.RouteEntry{EID: s.EID, DataType: s.DataType, Provider: s.Provider, Version: s.Version,
-				Digest: s.Digest, Schema: s.Schema, KID: sr.KID, Signature: sr.Signature, Status: model.RouteValid,
-				PublishedAt: now, UpdatedAt: now, TxID: txID})
-		}
-		out = append(out, model.RouteOutcome{EID: s.EID, DataType: s.DataType, Provider: s.Provider, Version: s.Version, Outcome: outcome})
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // RevokeRoute revokes a valid route entry.
 func (l *Ledger) RevokeRoute(_ context.Context, eid, dataType, provider, reason string) (*model.RouteEntry, error) {
-	const op = "ledger.RevokeRoute"
-	txID, now, err := l.write("RevokeRoute")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	e, ok := l.routes[routeKey(eid, dataType, provider)]
-	if !ok {
-		return nil, notFound(op, "route entry")
-	}
-	if e.Status == model.RouteRevoked {
-		return nil, conflict(op, "the route entry is already revoked")
-	}
-	e.Status, e.RevokedReason, e.TxID, e.UpdatedAt = model.RouteRevoked, reason, txID, now
-	l.putRoute(e)
-	return &e, nil
+	return submit(l, "RevokeRoute", func(t tx) (*model.RouteEntry, error) {
+		e, ok := l.routes[routeKey(eid, dataType, provider)]
+		if !ok {
+			return nil, notFound(t.op, "route entry")
+		}
+		if e.Status == model.RouteRevoked {
+			return nil, conflict(t.op, "the route entry is already revoked")
+		}
+		e.Status, e.RevokedReason, e.TxID, e.UpdatedAt = model.RouteRevoked, reason, t.id, t.now
+		l.putRoute(e)
+		return &e, nil
+	})
 }
 
 // --- consents ---
@@ -696,54 +649,46 @@ func (l *Ledger) RevokeRoute(_ context.Context, eid, dataType, provider, reason 
 // RequestConsent records a consent request for an existing eID; the id
 // derives from the transaction id and valid_from defaults to its time.
 func (l *Ledger) RequestConsent(_ context.Context, req model.ConsentRequest) (*model.Consent, error) {
-	const op = "ledger.RequestConsent"
-	txID, now, err := l.write("RequestConsent")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
-		return nil, fromChaincode(op, err)
-	}
-	if _, ok := l.eids[req.EID]; !ok {
-		return nil, notFound(op, "eID")
-	}
-	from := req.ValidFrom
-	if from == "" {
-		from = now
-	}
-	c := model.Consent{ID: model.DeriveConsentID(txID), EID: req.EID, Requester: req.Requester, Provider: req.Provider,
-		DataTypes: slices.Clone(req.DataTypes), PurposeCode: req.PurposeCode, PurposeText: req.PurposeText,
-		ValidFrom: from, ValidUntil: req.ValidUntil, MaxUses: req.MaxUses, Status: model.ConsentRequested,
-		RequestedAt: now, UpdatedAt: now, TxID: txID}
-	l.consents[c.ID] = c
-	return &c, nil
+	return submit(l, "RequestConsent", func(t tx) (*model.Consent, error) {
+		if err := req.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		if _, ok := l.eids[req.EID]; !ok {
+			return nil, notFound(t.op, "eID")
+		}
+		from := req.ValidFrom
+		if from == "" {
+			from = t.now
+		}
+		c := model.Consent{ID: model.DeriveConsentID(t.id), EID: req.EID, Requester: req.Requester, Provider: req.Provider,
+			DataTypes: slices.Clone(req.DataTypes), PurposeCode: req.PurposeCode, PurposeText: req.PurposeText,
+			ValidFrom: from, ValidUntil: req.ValidUntil, MaxUses: req.MaxUses, Status: model.ConsentRequested,
+			RequestedAt: t.now, UpdatedAt: t.now, TxID: t.id}
+		l.consents[c.ID] = c
+		return &c, nil
+	})
 }
 
 // moveConsent moves a consent from one state to another on the resident's
 // behalf.
 func (l *Ledger) moveConsent(fn, id, from, to, method string) (*model.Consent, error) {
-	op := "ledger." + fn
-	txID, now, err := l.write(fn)
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	c, ok := l.consents[id]
-	if !ok {
-		return nil, notFound(op, "consent")
-	}
-	if c.Status != from {
-		return nil, conflict(op, "the consent is %s", c.Status)
-	}
-	c.Status, c.UpdatedAt, c.TxID = to, now, txID
-	if to == model.ConsentRevoked {
-		c.RevokedAt, c.RevokedBy = now, "resident"
-	} else {
-		c.DecidedAt, c.DecidedBy, c.DecisionMethod = now, "resident", method
-	}
-	l.consents[id] = c
-	return &c, nil
+	return submit(l, fn, func(t tx) (*model.Consent, error) {
+		c, ok := l.consents[id]
+		if !ok {
+			return nil, notFound(t.op, "consent")
+		}
+		if c.Status != from {
+			return nil, conflict(t.op, "the consent is %s", c.Status)
+		}
+		c.Status, c.UpdatedAt, c.TxID = to, t.now, t.id
+		if to == model.ConsentRevoked {
+			c.RevokedAt, c.RevokedBy = t.now, "resident"
+		} else {
+			c.DecidedAt, c.DecidedBy, c.DecisionMethod = t.now, "resident", method
+		}
+		l.consents[id] = c
+		return &c, nil
+	})
 }
 
 // GrantConsent activates a requested consent.
@@ -764,25 +709,22 @@ func (l *Ledger) RevokeConsent(_ context.Context, id string) (*model.Consent, er
 // ExpireConsents expires the listed requested or active consents whose
 // valid_until has passed and returns their ids.
 func (l *Ledger) ExpireConsents(_ context.Context, ids []string) ([]string, error) {
-	txID, now, err := l.write("ExpireConsents")
-	defer l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	expired := []string{}
-	for _, id := range ids {
-		c, ok := l.consents[id]
-		if !ok || (c.Status != model.ConsentActive && c.Status != model.ConsentRequested) {
-			continue
+	return submit(l, "ExpireConsents", func(t tx) ([]string, error) {
+		expired := []string{}
+		for _, id := range ids {
+			c, ok := l.consents[id]
+			if !ok || (c.Status != model.ConsentActive && c.Status != model.ConsentRequested) {
+				continue
+			}
+			if until, err := model.ParseTime(c.ValidUntil); err == nil && !until.Before(l.clock.Now()) {
+				continue
+			}
+			c.Status, c.UpdatedAt, c.TxID = model.ConsentExpired, t.now, t.id
+			l.consents[id] = c
+			expired = append(expired, id)
 		}
-		if until, err := model.ParseTime(c.ValidUntil); err == nil && !until.Before(l.clock.Now()) {
-			continue
-		}
-		c.Status, c.UpdatedAt, c.TxID = model.ConsentExpired, now, txID
-		l.consents[id] = c
-		expired = append(expired, id)
-	}
-	return expired, nil
+		return expired, nil
+	})
 }
 
 // GetConsent returns a consent.
@@ -826,21 +768,24 @@ func (l *Ledger) ListConsentsByRequester(_ context.Context, requester string) ([
 // with the same content returns the stored anchor, with other content is
 // a conflict. The block number grows with every call.
 func (l *Ledger) AnchorAccessBatch(_ context.Context, a model.AccessAnchor) (*model.AccessAnchor, uint64, error) {
-	txID, now, err := l.write("AnchorAccessBatch")
-	defer l.mu.Unlock()
+	var block uint64
+	out, err := submit(l, "AnchorAccessBatch", func(t tx) (*model.AccessAnchor, error) {
+		l.block++
+		block = l.block
+		if prev, ok := l.anchors[a.BatchID]; ok {
+			if !prev.SameContent(a) {
+				return nil, conflict(t.op, "batch %s was anchored with other content", a.BatchID)
+			}
+			return &prev, nil
+		}
+		a.TxID, a.AnchoredAt, a.Submitter = t.id, t.now, "PlatformMSP"
+		l.anchors[a.BatchID] = a
+		return &a, nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	l.block++
-	if prev, ok := l.anchors[a.BatchID]; ok {
-		if !prev.SameContent(a) {
-			return nil, 0, conflict("ledger.AnchorAccessBatch", "batch %s was anchored with other content", a.BatchID)
-		}
-		return &prev, l.block, nil
-	}
-	a.TxID, a.AnchoredAt, a.Submitter = txID, now, "PlatformMSP"
-	l.anchors[a.BatchID] = a
-	return &a, l.block, nil
+	return out, block, nil
 }
 
 // GetAnchor returns an access anchor.
