@@ -716,24 +716,19 @@ func (s *Server) adminAudit(c *gin.Context) {
 		}
 		f.To = t.Add(24*time.Hour - time.Nanosecond) // the whole day
 	}
-	if v := c.Query("before"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			s.pageFail(c, routing.Invalid("gateway", "before", "before must be a sequence number"))
-			return
-		}
-		f.BeforeSeq = n
+	before, err := pageBefore(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
 	}
+	f.BeforeSeq = before
 	var recs []routing.AccessRecord
 	status := http.StatusOK
 	if errs.Any() {
 		status = http.StatusBadRequest
-	} else {
-		var err error
-		if recs, err = s.deps.Access.ListAccess(ctx(c), f); err != nil {
-			status = statusOf(routing.KindOf(err))
-			errs = s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
-		}
+	} else if recs, err = s.deps.Access.ListAccess(ctx(c), f); err != nil {
+		status = statusOf(routing.KindOf(err))
+		errs = s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
 	}
 	rows := make([]web.Access, len(recs))
 	for i, r := range recs {

@@ -257,14 +257,12 @@ const accessPageSize = 50
 
 func (s *Server) portalAccess(c *gin.Context) {
 	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
-	if v := c.Query("before"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			s.pageFail(c, routing.Invalid("gateway", "before", "before must be a sequence number"))
-			return
-		}
-		f.BeforeSeq = n
+	before, err := pageBefore(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
 	}
+	f.BeforeSeq = before
 	recs, err := s.deps.Access.ListAccess(ctx(c), f)
 	if err != nil {
 		s.pageFail(c, err)
@@ -280,6 +278,20 @@ func (s *Server) portalAccess(c *gin.Context) {
 		older = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
 	}
 	s.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
+}
+
+// pageBefore reads ?before=, the sequence number a page of older access
+// records continues below (0 when absent).
+func pageBefore(c *gin.Context) (uint64, error) {
+	v := c.Query("before")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, routing.Invalid("gateway", "before", "before must be a sequence number")
+	}
+	return n, nil
 }
 
 func accessRow(r routing.AccessRecord, official string) web.Access {
