@@ -55,10 +55,12 @@ type Directory struct {
 	TTL      time.Duration
 	Clock    Clock
 	Logger   *slog.Logger
-	// Trust, when set, says whether cached entries can be relied on: it is
-	// false while the chaincode event stream that invalidates them is down,
-	// and then every read goes to the ledger, so a replica cut off from
-	// the events never serves a consent revoked meanwhile.
+	// Trust, when set, says whether cached consents and routes can be
+	// relied on: it is false while the chaincode event stream that
+	// invalidates them is down, and then those reads go to the ledger, so a
+	// replica cut off from the events never serves a consent revoked
+	// meanwhile. (Registry entries and eIDs change rarely and stay cached
+	// for their TTL.)
 	Trust func() bool
 
 	mu         sync.Mutex
@@ -82,9 +84,6 @@ func (d *Directory) logger() *slog.Logger {
 // cached returns the value under key, loading and caching it on a miss. A
 // cache that fails is skipped: the ledger stays the source of truth.
 func cached[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
-	if d.Trust != nil && !d.Trust() {
-		return load()
-	}
 	if b, ok, err := d.Cache.Get(ctx, key); err == nil && ok {
 		var v T
 		if json.Unmarshal(b, &v) == nil {
@@ -162,6 +161,9 @@ func (d *Directory) EID(ctx context.Context, eid string) (*model.Identity, error
 
 // RoutesOf returns every route entry of an eID (all data types).
 func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
+	if d.Trust != nil && !d.Trust() {
+		return d.Routes.GetRoutes(ctx, eid, "")
+	}
 	return cached(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
 		return d.Routes.GetRoutes(ctx, eid, "")
 	})
@@ -169,6 +171,9 @@ func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntr
 
 // ConsentsOf returns every consent of an eID.
 func (d *Directory) ConsentsOf(ctx context.Context, eid string) ([]model.Consent, error) {
+	if d.Trust != nil && !d.Trust() {
+		return d.Consents.ListConsentsByEID(ctx, eid)
+	}
 	return cached(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
 		return d.Consents.ListConsentsByEID(ctx, eid)
 	})
