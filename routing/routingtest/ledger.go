@@ -171,13 +171,7 @@ func fromChaincode(op string, err error) error {
 
 // GetDepartment returns a department.
 func (l *Ledger) GetDepartment(_ context.Context, id string) (*model.Department, error) {
-	l.read("GetDepartment")
-	defer l.mu.Unlock()
-	d, ok := l.depts[id]
-	if !ok {
-		return nil, notFound("ledger.GetDepartment", "department "+id)
-	}
-	return &d, nil
+	return get(l, "GetDepartment", l.depts, id, "department "+id)
 }
 
 // ListDepartments returns every department in id order.
@@ -189,13 +183,7 @@ func (l *Ledger) ListDepartments(context.Context) ([]model.Department, error) {
 
 // GetDataType returns a data type.
 func (l *Ledger) GetDataType(_ context.Context, code string) (*model.DataType, error) {
-	l.read("GetDataType")
-	defer l.mu.Unlock()
-	dt, ok := l.dts[code]
-	if !ok {
-		return nil, notFound("ledger.GetDataType", "data type "+code)
-	}
-	return &dt, nil
+	return get(l, "GetDataType", l.dts, code, "data type "+code)
 }
 
 // ListDataTypes returns every data type in code order.
@@ -203,6 +191,18 @@ func (l *Ledger) ListDataTypes(context.Context) ([]model.DataType, error) {
 	l.read("ListDataTypes")
 	defer l.mu.Unlock()
 	return sortedValues(l.dts), nil
+}
+
+// get returns m[k] for an evaluation of fn; what names the record in the
+// answer when there is none.
+func get[V any](l *Ledger, fn string, m map[string]V, k, what string) (*V, error) {
+	l.read(fn)
+	defer l.mu.Unlock()
+	v, ok := m[k]
+	if !ok {
+		return nil, notFound("ledger."+fn, what)
+	}
+	return &v, nil
 }
 
 // sortedValues returns the values of m in key order.
@@ -466,13 +466,7 @@ func (l *Ledger) DeactivateEID(_ context.Context, eid, reason string) (*model.Id
 
 // GetEID returns an eID with its indexes.
 func (l *Ledger) GetEID(_ context.Context, eid string) (*model.Identity, error) {
-	l.read("GetEID")
-	defer l.mu.Unlock()
-	id, ok := l.eids[eid]
-	if !ok {
-		return nil, notFound("ledger.GetEID", "eID")
-	}
-	return &id, nil
+	return get(l, "GetEID", l.eids, eid, "eID")
 }
 
 // ResolveDID resolves an eID to its DID document; a merged eID names the
@@ -729,13 +723,7 @@ func (l *Ledger) ExpireConsents(_ context.Context, ids []string) ([]string, erro
 
 // GetConsent returns a consent.
 func (l *Ledger) GetConsent(_ context.Context, id string) (*model.Consent, error) {
-	l.read("GetConsent")
-	defer l.mu.Unlock()
-	c, ok := l.consents[id]
-	if !ok {
-		return nil, notFound("ledger.GetConsent", "consent")
-	}
-	return &c, nil
+	return get(l, "GetConsent", l.consents, id, "consent")
 }
 
 // listConsents returns the consents keep accepts, in id order.
@@ -790,11 +778,5 @@ func (l *Ledger) AnchorAccessBatch(_ context.Context, a model.AccessAnchor) (*mo
 
 // GetAnchor returns an access anchor.
 func (l *Ledger) GetAnchor(_ context.Context, id string) (*model.AccessAnchor, error) {
-	l.read("GetAnchor")
-	defer l.mu.Unlock()
-	a, ok := l.anchors[id]
-	if !ok {
-		return nil, notFound("ledger.GetAnchor", "anchor")
-	}
-	return &a, nil
+	return get(l, "GetAnchor", l.anchors, id, "anchor")
 }
