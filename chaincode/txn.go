@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
@@ -30,6 +31,7 @@ type txn struct {
 
 	who    *caller
 	whoErr error
+	client cid.ClientIdentity // as the contract API read it; may be nil
 }
 
 func (c *Contract) begin(ctx contractapi.TransactionContextInterface, fn string) (*txn, error) {
@@ -50,6 +52,7 @@ func (c *Contract) begin(ctx contractapi.TransactionContextInterface, fn string)
 		stamp:       model.FormatTime(now),
 		platformMSP: c.platformMSP(),
 		state:       make(map[string][]byte),
+		client:      ctx.GetClientIdentity(),
 	}, nil
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // metrics are the gateway's Prometheus series. Labels are route patterns,
@@ -15,6 +17,10 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	resolves  *prometheus.CounterVec
 	anchorLag prometheus.Gauge
+	// This replica's anchoring since it started: batches submitted and the
+	// access records they carried (records per ledger transaction).
+	anchorBatches prometheus.Gauge
+	anchorRecords prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -33,11 +39,24 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "eidgate_anchoring_lag_seconds", Help: "Age of the oldest access record not yet anchored on the ledger.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.resolves, m.anchorLag)
+	m.anchorBatches = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eidgate_anchor_batches", Help: "Anchoring transactions this replica submitted since it started.",
+	})
+	m.anchorRecords = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eidgate_anchored_records", Help: "Access records this replica anchored on the ledger since it started.",
+	})
+	reg.MustRegister(m.requests, m.latency, m.resolves, m.anchorLag, m.anchorBatches, m.anchorRecords)
 	// A registry may already hold the process collectors when shared.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// anchoring copies the anchorer's state into the gauges before a scrape.
+func (m *metrics) anchoring(st routing.AnchorStatus) {
+	m.anchorLag.Set(st.Lag.Seconds())
+	m.anchorBatches.Set(float64(st.Batches))
+	m.anchorRecords.Set(float64(st.Records))
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {

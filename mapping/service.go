@@ -3,6 +3,7 @@ package mapping
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -171,11 +172,16 @@ func toModel(idx []Index) []model.BlindedIndex {
 	return out
 }
 
-// newRef returns a random opaque document reference.
+// newRef returns an opaque document reference: "doc_" and 32 hex digits,
+// the first 16 the creation time in nanoseconds and the rest random. The
+// reference is the documents table's primary key; references in time order
+// are appended to its index, where random ones made every row of an import
+// batch rewrite a different index page.
 func newRef() string {
 	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
 	// crypto/rand.Read never fails (see its documentation).
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[8:])
 	return "doc_" + hex.EncodeToString(b[:])
 }
 

@@ -3,9 +3,11 @@ package routing
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"sync"
+	"time"
 )
 
 // DefaultGroupCommitMax bounds how many records one database transaction
@@ -61,10 +63,15 @@ func NewAccessLog(store AccessStore, clock Clock, maxBatch int) *AccessLog {
 	return l
 }
 
-// NewAccessID returns a fresh access record id.
+// NewAccessID returns a fresh access record id: "acc_" and 32 hex digits,
+// the first 16 the creation time in nanoseconds and the rest random. Ids
+// in time order land at the end of the database's unique index on them,
+// so a group commit touches a few index pages instead of one per record
+// (random ids made the id index the largest part of every commit).
 func NewAccessID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	if _, err := rand.Read(b[8:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return "acc_" + hex.EncodeToString(b[:])

@@ -214,7 +214,8 @@ func (a *Anchorer) refresh(ctx context.Context) {
 }
 
 // anchorAll submits pending batches first (a restart resumes them), then
-// plans and submits new batches until nothing is left, bounded per round.
+// plans and submits new batches while full ones are left, bounded per
+// round.
 func (a *Anchorer) anchorAll(ctx context.Context) error {
 	pending, err := a.Store.PendingBatches(ctx)
 	if err != nil {
@@ -235,6 +236,14 @@ func (a *Anchorer) anchorAll(ctx context.Context) error {
 		}
 		if err := a.submit(ctx, b); err != nil {
 			return err
+		}
+		// A batch short of the maximum took every record there was; the
+		// records that arrived while it was submitted wait for the next
+		// round, so that under steady load each round anchors one full
+		// batch instead of many small ones, each a ledger transaction and
+		// two database commits competing with the access log's.
+		if b.Count < a.maxBatch() {
+			return nil
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/merkle"
 )
@@ -152,6 +153,47 @@ func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
 		if stored.LeafHash == p.Proof.LeafHash.String() {
 			t.Fatal("changing the official's pseudonym does not change the leaf")
 		}
+	}
+}
+
+// submitHook runs during on the first anchoring submission.
+type submitHook struct {
+	routing.AnchorSubmitter
+	during func()
+	done   bool
+}
+
+func (s *submitHook) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor) (*model.AccessAnchor, uint64, error) {
+	if !s.done {
+		s.done = true
+		s.during()
+	}
+	return s.AnchorSubmitter.AnchorAccessBatch(ctx, a)
+}
+
+// Records that arrive while a partial batch is being submitted wait for the
+// next round: one round anchors one batch unless full batches are waiting.
+func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
+	e := newEnv(t)
+	e.anchorer.MaxBatch = 100
+	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
+	e.anchorer.Ledger = &submitHook{AnchorSubmitter: e.anchorer.Ledger, during: func() { appendN(t, e, 3, routing.OutcomePolicyDenied, "") }}
+	unanchored := func() int {
+		n := 0
+		for _, r := range e.store.Records() {
+			if r.AnchorTxID == "" {
+				n++
+			}
+		}
+		return n
+	}
+	e.anchorer.Step(context.Background())
+	if st := e.anchorer.Status(); st.Batches != 1 || st.Records != 5 || unanchored() != 3 {
+		t.Fatalf("after one round: %d batches, %d records, %d unanchored; want 1, 5, 3", st.Batches, st.Records, unanchored())
+	}
+	e.anchorer.Step(context.Background())
+	if st := e.anchorer.Status(); st.Batches != 2 || unanchored() != 0 {
+		t.Fatalf("after two rounds: %d batches, %d unanchored; want 2, 0", st.Batches, unanchored())
 	}
 }
 

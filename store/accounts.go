@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -337,9 +338,61 @@ func (db *DB) queryAPIKeys(ctx context.Context, q string, args ...any) ([]accoun
 	return keys, digests, rows.Err()
 }
 
+// API key rows read for authentication are kept for apiKeyCacheTTL: every
+// department request authenticates, and the lookup was a fifth of a
+// resolve's CPU time. The secret is still checked on every request against
+// the kept digest. A revocation through this database drops the row at
+// once; one made through another replica takes effect here within the TTL,
+// the bound DESIGN.md sets for consent revocations.
+const (
+	apiKeyCacheTTL = time.Second
+	apiKeyCacheMax = 1024
+)
+
+type apiKeyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedAPIKey
+}
+
+type cachedAPIKey struct {
+	key    accounts.APIKey
+	digest string
+	at     time.Time
+}
+
+func (c *apiKeyCache) get(id string, now time.Time) (*accounts.APIKey, string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || now.Sub(e.at) >= apiKeyCacheTTL || now.Before(e.at) {
+		return nil, "", false
+	}
+	k := e.key
+	return &k, e.digest, true
+}
+
+func (c *apiKeyCache) put(k accounts.APIKey, digest string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= apiKeyCacheMax {
+		c.m = make(map[string]cachedAPIKey)
+	}
+	c.m[k.ID] = cachedAPIKey{key: k, digest: digest, at: now}
+}
+
+func (c *apiKeyCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
 // GetAPIKey returns a key and the hex SHA-256 of its secret.
 func (db *DB) GetAPIKey(ctx context.Context, id string) (*accounts.APIKey, string, error) {
 	const op = "store.GetAPIKey"
+	now := db.now()
+	if k, digest, ok := db.apiKeys.get(id, now); ok {
+		return k, digest, nil
+	}
 	keys, digests, err := db.queryAPIKeys(ctx, apiKeySelect+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, "", db.classify(op, err)
@@ -347,6 +400,7 @@ func (db *DB) GetAPIKey(ctx context.Context, id string) (*accounts.APIKey, strin
 	if len(keys) == 0 {
 		return nil, "", notFound(op, "API key")
 	}
+	db.apiKeys.put(keys[0], digests[0], now)
 	return &keys[0], digests[0], nil
 }
 
@@ -361,6 +415,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, department string) ([]accounts.AP
 
 // RevokeAPIKey revokes a key, keeping the first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	defer db.apiKeys.drop(id)
 	return db.updateOne(ctx, "store.RevokeAPIKey", "API key",
 		`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, nanos(at), id)
 }

@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(),
 		newAdminCmd(),
 	)
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// init lets the test binary stand in for eidgate when the bench starts its
+// gateway and baseline children from os.Executable: such a child runs the
+// CLI and exits before any test (init runs ahead of TestMain).
+func init() {
+	if os.Getenv(benchChildEnv) != "1" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// TestBenchQuickJSON runs `eidgate bench --quick --json`, scaled down, and
+// checks that every part is reported with numbers. It asserts no timing.
+func TestBenchQuickJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gateway processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", "8"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rep map[string]map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
+	}
+	var keys []string
+	for k := range rep {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"anchoring", "baseline", "did", "import", "ledger", "memory", "resolve"}; !slices.Equal(keys, want) {
+		t.Fatalf("top-level keys %v, want %v", keys, want)
+	}
+	for sec, fields := range rep {
+		if len(fields) == 0 {
+			t.Errorf("%s is empty", sec)
+		}
+		for k, v := range fields {
+			if _, ok := v.(float64); !ok {
+				t.Errorf("%s.%s = %v is not a number", sec, k, v)
+			}
+		}
+	}
+	// Figures that are zero only when the part did not run at all.
+	for _, f := range [][2]string{
+		{"baseline", "rps"}, {"resolve", "rps"}, {"resolve", "resolve_vs_baseline"}, {"ledger", "submit_tps"},
+		{"ledger", "evaluate_per_s"}, {"import", "rows_per_s"}, {"did", "p99_ms"}, {"memory", "peak_rss_mb"}, {"memory", "ready_ms"},
+	} {
+		if v, _ := rep[f[0]][f[1]].(float64); v <= 0 {
+			t.Errorf("%s.%s = %v, want a measurement", f[0], f[1], rep[f[0]][f[1]])
+		}
+	}
+	if e, _ := rep["resolve"]["errors"].(float64); e != 0 {
+		t.Errorf("resolves failed during the bench: %v (stderr: %s)", e, errb.String())
+	}
+}
+
+func TestBenchRefusesConflictingFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--quick", "--full"},
+		{"bench", "--db", "mysql://x"},
+		{"bench", "--connections", "0"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, errb.String())
+		}
+	}
+}

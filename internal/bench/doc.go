@@ -1,0 +1,9 @@
+// Package bench holds the parts of `eidgate bench`: a closed-loop HTTP load
+// generator that only talks to loopback addresses, a log-linear latency
+// histogram, child processes measured from outside (start-up time to ready,
+// peak resident memory), a Prometheus text scraper and the report with its
+// table and JSON forms.
+//
+// Every run is bounded in time and in requests and stops by itself; the
+// figures are measurements, never assertions.
+package bench

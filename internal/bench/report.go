@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is the result of one `eidgate bench` run. Its JSON form has
+// exactly the top-level keys baseline, resolve, ledger, anchoring, import,
+// did and memory, each an object of numbers.
+type Report struct {
+	Baseline  Baseline  `json:"baseline"`
+	Resolve   Resolve   `json:"resolve"`
+	Ledger    Ledger    `json:"ledger"`
+	Anchoring Anchoring `json:"anchoring"`
+	Import    Import    `json:"import"`
+	DID       DID       `json:"did"`
+	Memory    Memory    `json:"memory"`
+}
+
+// Baseline is a bare gin handler under the same load as the resolves.
+type Baseline struct {
+	RPS         float64 `json:"rps"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	Errors      float64 `json:"errors"`
+	Connections float64 `json:"connections"`
+	// CPUUsPerReq is the server's CPU time per request, the figure least
+	// disturbed by other load on the machine.
+	CPUUsPerReq float64 `json:"cpu_us_per_req"`
+}
+
+// Resolve is audited resolves on the embedded default (SQLite, in-process
+// cache) and, when configured, on PostgreSQL and Redis (pg_*).
+type Resolve struct {
+	RPS               float64 `json:"rps"`
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	Errors            float64 `json:"errors"`
+	Connections       float64 `json:"connections"`
+	Pairs             float64 `json:"pairs"`
+	ResolveVsBaseline float64 `json:"resolve_vs_baseline"`
+	CPUUsPerReq       float64 `json:"cpu_us_per_req"` // the gateway's
+
+	PGRPS               float64 `json:"pg_rps,omitempty"`
+	PGP50Ms             float64 `json:"pg_p50_ms,omitempty"`
+	PGP99Ms             float64 `json:"pg_p99_ms,omitempty"`
+	PGErrors            float64 `json:"pg_errors,omitempty"`
+	PGResolveVsBaseline float64 `json:"pg_resolve_vs_baseline,omitempty"`
+}
+
+// Ledger is the embedded peer under concurrent submitters.
+type Ledger struct {
+	SubmitTPS    float64 `json:"submit_tps"`
+	CommitP50Ms  float64 `json:"commit_p50_ms"`
+	CommitP99Ms  float64 `json:"commit_p99_ms"`
+	Submitters   float64 `json:"submitters"`
+	SubmitErrors float64 `json:"submit_errors"`
+	EvaluatePerS float64 `json:"evaluate_per_s"`
+	EvaluateP99  float64 `json:"evaluate_p99_ms"`
+	// CPUUsPerTx is this process's CPU time (client and peer) per
+	// committed transaction.
+	CPUUsPerTx float64 `json:"cpu_us_per_tx"`
+}
+
+// Anchoring is how access records reached the ledger during the resolve
+// load: records per anchoring transaction and the age of the oldest
+// unanchored record.
+type Anchoring struct {
+	RecordsPerTx float64 `json:"records_per_tx"`
+	Batches      float64 `json:"batches"`
+	Records      float64 `json:"records"`
+	LagMeanMs    float64 `json:"lag_mean_ms"`
+	LagMaxMs     float64 `json:"lag_max_ms"`
+}
+
+// Import is a bulk import of a generated file of valid, distinct rows.
+type Import struct {
+	Rows     float64 `json:"rows"`
+	Seconds  float64 `json:"seconds"`
+	RowsPerS float64 `json:"rows_per_s"`
+	// WrittenKBPerKRow is what the process wrote (database, WAL, ledger)
+	// per thousand rows: the figure that bounds an import on a slow disk.
+	WrittenKBPerKRow float64 `json:"written_kb_per_1k_rows"`
+}
+
+// DID is DID resolution through the gateway's resolver endpoint.
+type DID struct {
+	RPS    float64 `json:"rps"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	Errors float64 `json:"errors"`
+}
+
+// Memory is the gateway process: its peak resident memory during the
+// resolve load, and before it (start-up, resident sign-ins and consents:
+// a password hash holds 64 MiB while it runs), its start-up to ready on an
+// existing data dir, and its first start on a fresh one (with the demo
+// load).
+type Memory struct {
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	SetupPeakRSSMB    float64 `json:"setup_peak_rss_mb"`
+	ReadyMs           float64 `json:"ready_ms"`
+	FirstStartMs      float64 `json:"first_start_ms"`
+	BaselinePeakRSSMB float64 `json:"baseline_peak_rss_mb"`
+}
+
+// Sections are the report's parts in order, by their JSON key.
+func (r *Report) Sections() []string {
+	var out []string
+	t := reflect.TypeOf(*r)
+	for i := range t.NumField() {
+		out = append(out, jsonName(t.Field(i)))
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report as a table: part, figure, value.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "part\tfigure\tvalue\t")
+	v := reflect.ValueOf(*r)
+	for i := range v.NumField() {
+		part := jsonName(v.Type().Field(i))
+		sec := v.Field(i)
+		first := true
+		for j := range sec.NumField() {
+			f := sec.Type().Field(j)
+			x := sec.Field(j).Float()
+			if x == 0 && strings.Contains(f.Tag.Get("json"), "omitempty") {
+				continue
+			}
+			label := ""
+			if first {
+				label = part
+				first = false
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\n", label, jsonName(f), FormatNumber(x))
+		}
+	}
+	return tw.Flush()
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
+}
+
+// FormatNumber prints whole numbers with thousands separators and others
+// with three significant decimals at most.
+func FormatNumber(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	if x == math.Trunc(x) || math.Abs(x) >= 1000 {
+		s := strconv.FormatInt(int64(math.Round(x)), 10)
+		neg := strings.HasPrefix(s, "-")
+		s = strings.TrimPrefix(s, "-")
+		var b strings.Builder
+		for i, c := range s {
+			if i > 0 && (len(s)-i)%3 == 0 {
+				b.WriteByte(',')
+			}
+			b.WriteRune(c)
+		}
+		if neg {
+			return "-" + b.String()
+		}
+		return b.String()
+	}
+	switch {
+	case math.Abs(x) >= 100:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	case math.Abs(x) >= 1:
+		return strconv.FormatFloat(x, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(x, 'f', 3, 64)
+	}
+}
+
+// Round3 rounds to three decimals, to keep the JSON readable.
+func Round3(x float64) float64 { return math.Round(x*1000) / 1000 }

@@ -1,0 +1,77 @@
+package routing_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+)
+
+// A value decoded once is served again only while the cache holds the same
+// bytes: an entry another replica rewrote, or one dropped by an event, is
+// read anew.
+func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dept := func() *model.Department {
+		t.Helper()
+		d, err := e.dir.Department(ctx, "edu-bureau")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := dept(); d.Name != "Education Bureau" { // from the ledger
+		t.Fatalf("name %q", d.Name)
+	}
+	if d := dept(); d.Name != "Education Bureau" { // decoded from the cache
+		t.Fatalf("name %q", d.Name)
+	}
+	if a, b := dept(), dept(); a != b {
+		t.Fatal("an unchanged cache entry was decoded again")
+	}
+
+	// Another replica wrote a newer value into the shared cache.
+	newer := *dept()
+	newer.Name = "Education Bureau (renamed)"
+	raw, _ := json.Marshal(&newer)
+	_ = e.cache.Set(ctx, "dept:edu-bureau", raw, 0)
+	if d := dept(); d.Name != newer.Name {
+		t.Fatalf("served %q after the cache entry changed", d.Name)
+	}
+
+	// A ledger change arrives as an event: the next read goes to the ledger.
+	d := newer
+	d.Name = "Education Bureau (merged)"
+	e.ledger.PutDepartment(d)
+	if err := e.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindDepartment, ID: "edu-bureau"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dept(); got.Name != d.Name {
+		t.Fatalf("served %q after invalidation", got.Name)
+	}
+}
+
+// DID resolution from the cache answers as the chaincode's ResolveDID: an
+// active eID, a merged one naming its survivor, and refusals.
+func TestDirectoryResolvesDIDs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.dir.DID(ctx, eidAlice)
+	if err != nil || res.DIDDocument.ID != eidAlice || res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != "" {
+		t.Fatalf("active eID: %+v %v", res, err)
+	}
+	res, err = e.dir.DID(ctx, eidOld)
+	if err != nil || !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != eidAlice || res.DIDDocument.ID != eidOld {
+		t.Fatalf("merged eID: %+v %v", res, err)
+	}
+	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !routing.IsKind(err, routing.KindNotFound) {
+		t.Fatalf("unknown eID: %v", err)
+	}
+	e.ledger.PutIdentity(model.Identity{ID: "did:eidgate:orphan", Status: model.EIDMerged, MergedInto: "did:eidgate:gone"})
+	if _, err := e.dir.DID(ctx, "did:eidgate:orphan"); !routing.IsKind(err, routing.KindConflict) {
+		t.Fatalf("eID merged into a missing one: %v", err)
+	}
+}

@@ -1,0 +1,42 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/store"
+	"github.com/eidgate/eidgate/store/storetest"
+)
+
+// A revoked API key is refused at once by the replica that revoked it, and
+// within a second by a replica that read the key just before.
+func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		a := d.Open(t, store.WithClock(clock))
+		b := d.Open(t, store.WithClock(clock))
+		key := accounts.APIKey{ID: "k1", Department: "hrss", Name: "bench", CreatedAt: clock.Now()}
+		if err := a.CreateAPIKey(ctx, key, "digest-1"); err != nil {
+			t.Fatal(err)
+		}
+		for _, db := range []*store.DB{a, b} {
+			k, digest, err := db.GetAPIKey(ctx, "k1")
+			if err != nil || k.Revoked() || digest != "digest-1" || k.Department != "hrss" {
+				t.Fatalf("fresh key: %+v %q %v", k, digest, err)
+			}
+		}
+		if err := a.RevokeAPIKey(ctx, "k1", clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if k, _, err := a.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
+			t.Fatalf("the revoking replica still sees the key valid: %+v %v", k, err)
+		}
+		clock.Advance(time.Second)
+		if k, _, err := b.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
+			t.Fatalf("another replica sees the key valid a second after its revocation: %+v %v", k, err)
+		}
+	})
+}
