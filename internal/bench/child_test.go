@@ -53,6 +53,20 @@ func TestChildPeakRSSAndStop(t *testing.T) {
 	if err != nil || rss == 0 {
 		t.Fatalf("peak RSS %d, %v", rss, err)
 	}
+	// The dynamic loader may still be mapping pages: wait until the peak
+	// stops moving, so that the reset below can only lower it.
+	for stable := 0; stable < 3; {
+		time.Sleep(20 * time.Millisecond)
+		next, err := c.PeakRSS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == rss {
+			stable++
+		} else {
+			rss, stable = next, 0
+		}
+	}
 	if _, err := c.CPUTime(); err != nil {
 		t.Fatal(err)
 	}
