@@ -19,6 +19,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,10 @@ func benchPlanFor(quick, full bool, scale float64) benchPlan {
 	return p
 }
 
+// benchParts are what --only selects: the gateway child (baseline,
+// resolve, anchoring, DID, memory), the ledger and the import.
+var benchParts = []string{"gateway", "ledger", "import"}
+
 type benchOptions struct {
 	quick, full, json bool
 	db, redis         string
@@ -114,6 +119,16 @@ shares the machine's cores with them.`,
 			if o.connections <= 0 {
 				return &exitError{code: 2, err: errors.New("--connections must be positive")}
 			}
+			for _, part := range o.only {
+				if !slices.Contains(benchParts, part) {
+					return &exitError{code: 2, err: fmt.Errorf("--only %q: want some of %s", part, strings.Join(benchParts, ", "))}
+				}
+			}
+			if o.pprofListen != "" {
+				if err := bench.CheckLoopback("http://" + o.pprofListen); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--pprof-listen: %w", err)}
+				}
+			}
 			plan := benchPlanFor(o.quick, o.full, o.scale)
 			plan.Connections = o.connections
 			r := &benchRun{opts: o, plan: plan, log: cmd.ErrOrStderr()}
@@ -131,8 +146,8 @@ shares the machine's cores with them.`,
 	f.BoolVar(&o.quick, "quick", false, "short run (under a minute): 4 s loads, 20,000 import rows")
 	f.BoolVar(&o.full, "full", false, "long run: 30 s loads, 1,000,000 import rows")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
-	f.StringVar(&o.db, "db", "", "also measure resolves on this PostgreSQL database (an empty database the bench may fill)")
-	f.StringVar(&o.redis, "redis", "", "Redis URL for the PostgreSQL variant's cache")
+	f.StringVar(&o.db, "db", "", "also measure resolves on this PostgreSQL database (in a fresh schema, dropped afterwards): resolve.pg_*")
+	f.StringVar(&o.redis, "redis", "", "Redis URL for the cache of that second variant (with or without --db)")
 	f.IntVar(&o.connections, "connections", 64, "connections of the resolve and baseline load")
 	f.Float64Var(&o.scale, "scale", 1, "multiply every duration and the import size (tests)")
 	f.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of the gateway and the in-process parts here")
@@ -867,11 +882,11 @@ func (r *benchRun) importRows(ctx context.Context, m *Main, rep *bench.Report) e
 		return err
 	}
 	r.say("import: %d rows", n)
-	written := bench.WrittenBytes()
+	written, cpu := bench.WrittenBytes(), bench.SelfCPUTime()
 	start := time.Now()
 	job, err := m.importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench"})
 	elapsed := time.Since(start)
-	written = bench.WrittenBytes() - written
+	written, cpu = bench.WrittenBytes()-written, bench.SelfCPUTime()-cpu
 	if err != nil {
 		return err
 	}
@@ -881,6 +896,7 @@ func (r *benchRun) importRows(ctx context.Context, m *Main, rep *bench.Report) e
 	rep.Import = bench.Import{
 		Rows: float64(n), Seconds: bench.Round3(elapsed.Seconds()), RowsPerS: bench.Round3(float64(n) / elapsed.Seconds()),
 		WrittenKBPerKRow: bench.Round3(float64(written) / 1024 / (float64(n) / 1000)),
+		CPUUsPerRow:      benchCPUPerRequest(cpu, int64(n)),
 	}
 	return nil
 }

@@ -78,6 +78,8 @@ func TestBenchRefusesConflictingFlags(t *testing.T) {
 		{"bench", "--quick", "--full"},
 		{"bench", "--db", "mysql://x"},
 		{"bench", "--connections", "0"},
+		{"bench", "--only", "everything"},
+		{"bench", "--pprof-listen", "0.0.0.0:6060"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, &out, &errb); code != 2 {

@@ -88,6 +88,9 @@ type Import struct {
 	// WrittenKBPerKRow is what the process wrote (database, WAL, ledger)
 	// per thousand rows: the figure that bounds an import on a slow disk.
 	WrittenKBPerKRow float64 `json:"written_kb_per_1k_rows"`
+	// CPUUsPerRow is this process's CPU time (importer, database, peer)
+	// per row.
+	CPUUsPerRow float64 `json:"cpu_us_per_row"`
 }
 
 // DID is DID resolution through the gateway's resolver endpoint.
