@@ -10,30 +10,14 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 	"github.com/eidgate/eidgate/store"
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	db        *store.DB
-	clock     *fakeClock
+	clock     *routingtest.Clock
 	cfg       accounts.Config
 	residents *accounts.Residents
 	admins    *accounts.Admins
@@ -43,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T, d storetest.DB) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	db := d.Open(t, store.WithClock(clock))
 	cfg := accounts.Config{Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
 	sessions := accounts.NewSessions(db, cfg)
@@ -54,6 +38,17 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 		keys:      accounts.NewAPIKeys(db, cfg),
 		sessions:  sessions,
 	}
+}
+
+// activation issues a fresh one-time code for eid, as the KYC counter
+// does.
+func (e *env) activation(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	code, err := e.residents.CreateActivation(ctx, eid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -112,10 +107,7 @@ func TestActivationRaceHasOneWinner(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		code, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code := e.activation(t, ctx)
 		var ok, used atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 8 {
@@ -144,14 +136,8 @@ func TestActivationRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		first, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		second, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := e.activation(t, ctx)
+		second := e.activation(t, ctx)
 		// A new code replaces the old one.
 		wantCode(t, e.residents.Activate(ctx, eid, first, "Good password 1"), accounts.CodeActivationInvalid)
 		// Weak passwords are refused without using the code.
@@ -165,10 +151,7 @@ func TestActivationRules(t *testing.T) {
 		e.clock.Advance(accounts.DefaultActivationTTL + time.Second)
 		wantCode(t, e.residents.Activate(ctx, eid, second, "Good password 1"), accounts.CodeActivationExpired)
 		// A fresh code works again.
-		third, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		third := e.activation(t, ctx)
 		if err := e.residents.Activate(ctx, eid, third, "Good password 1"); err != nil {
 			t.Fatal(err)
 		}
@@ -178,10 +161,7 @@ func TestActivationRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reset, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		reset := e.activation(t, ctx)
 		if err := e.residents.Activate(ctx, eid, reset, "Fresh password 2"); err != nil {
 			t.Fatal(err)
 		}
@@ -198,10 +178,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
-		code, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code := e.activation(t, ctx)
 		wrong := "0000-0000-0000-0000"
 		if wrong == code {
 			wrong = "1111-1111-1111-1111"
@@ -210,10 +187,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 			wantCode(t, e.residents.Activate(ctx, eid, wrong, "Good password 1"), accounts.CodeActivationInvalid)
 		}
 		wantCode(t, e.residents.Activate(ctx, eid, code, "Good password 1"), accounts.CodeActivationAttempts)
-		fresh, err := e.residents.CreateActivation(ctx, eid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := e.activation(t, ctx)
 		if err := e.residents.Activate(ctx, eid, fresh, "Good password 1"); err != nil {
 			t.Fatalf("a new code after burning: %v", err)
 		}
@@ -223,10 +197,7 @@ func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
 func activate(t *testing.T, e *env, pw string) {
 	t.Helper()
 	ctx := ctxT(t)
-	code, err := e.residents.CreateActivation(ctx, eid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := e.activation(t, ctx)
 	if err := e.residents.Activate(ctx, eid, code, pw); err != nil {
 		t.Fatal(err)
 	}

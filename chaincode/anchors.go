@@ -17,11 +17,7 @@ import (
 // the gateway recorded those accesses while it was active, and anchoring
 // them later must not fail.
 func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface, anchor model.AccessAnchor) (*model.AccessAnchor, error) {
-	t, err := c.begin(ctx, model.FnAnchorAccessBatch)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, model.FnAnchorAccessBatch, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +59,10 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 		if uses < cs.Uses || (cs.MaxUses != 0 && uses > cs.MaxUses) {
 			return nil, model.Conflict("%s: consent %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, cs.MaxUses)
 		}
-		cs.Uses, cs.UpdatedAt, cs.TxID = uses, t.stamp, t.txID
-		if err := t.putConsent(cs); err != nil {
+		cs.Uses = uses
+		if err := t.saveConsent(cs, model.OpUsed); err != nil {
 			return nil, err
 		}
-		t.recordConsent(cs, model.OpUsed)
 	}
 	return &anchor, t.emit()
 }

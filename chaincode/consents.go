@@ -110,11 +110,7 @@ func (c *Contract) DenyConsent(ctx contractapi.TransactionContextInterface, id, 
 }
 
 func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, method, status, op string) (*model.Consent, error) {
-	t, err := c.begin(ctx, fn)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, fn, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +120,9 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, m
 	if !model.ValidDecisionMethod(method) {
 		return nil, model.Invalid("method must match ^[a-z][a-z0-9_-]{1,31}$")
 	}
-	cs, err := t.mustConsent(id)
+	cs, err := t.consentIn(id, model.ConsentRequested)
 	if err != nil {
 		return nil, err
-	}
-	if cs.Status != model.ConsentRequested {
-		return nil, model.Conflict("consent %s is %s, not %s", id, cs.Status, model.ConsentRequested)
 	}
 	if status == model.ConsentActive {
 		if until, err := model.ParseTime(cs.ValidUntil); err != nil || !until.After(t.now) {
@@ -137,40 +130,29 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, m
 		}
 	}
 	cs.Status, cs.DecidedAt, cs.DecidedBy, cs.DecisionMethod = status, t.stamp, who.Name, method
-	cs.UpdatedAt, cs.TxID = t.stamp, t.txID
-	if err := t.putConsent(cs); err != nil {
+	if err := t.saveConsent(cs, op); err != nil {
 		return nil, err
 	}
-	t.recordConsent(cs, op)
 	return cs, t.emit()
 }
 
 // RevokeConsent withdraws an active consent on the resident's behalf (the agent).
 func (c *Contract) RevokeConsent(ctx contractapi.TransactionContextInterface, id string) (*model.Consent, error) {
-	t, err := c.begin(ctx, model.FnRevokeConsent)
-	if err != nil {
-		return nil, err
-	}
-	who, err := t.requireRole(model.RoleAgent)
+	t, who, err := c.beginAs(ctx, model.FnRevokeConsent, model.RoleAgent)
 	if err != nil {
 		return nil, err
 	}
 	if !model.ValidConsentID(id) {
 		return nil, model.Invalid("id is not a consent id")
 	}
-	cs, err := t.mustConsent(id)
+	cs, err := t.consentIn(id, model.ConsentActive)
 	if err != nil {
 		return nil, err
 	}
-	if cs.Status != model.ConsentActive {
-		return nil, model.Conflict("consent %s is %s, not %s", id, cs.Status, model.ConsentActive)
-	}
 	cs.Status, cs.RevokedAt, cs.RevokedBy = model.ConsentRevoked, t.stamp, who.Name
-	cs.UpdatedAt, cs.TxID = t.stamp, t.txID
-	if err := t.putConsent(cs); err != nil {
+	if err := t.saveConsent(cs, model.OpRevoked); err != nil {
 		return nil, err
 	}
-	t.recordConsent(cs, model.OpRevoked)
 	return cs, t.emit()
 }
 
@@ -204,11 +186,10 @@ func (c *Contract) ExpireConsents(ctx contractapi.TransactionContextInterface, i
 		if err == nil && !until.Before(t.now) {
 			continue
 		}
-		cs.Status, cs.UpdatedAt, cs.TxID = model.ConsentExpired, t.stamp, t.txID
-		if err := t.putConsent(cs); err != nil {
+		cs.Status = model.ConsentExpired
+		if err := t.saveConsent(cs, model.OpExpired); err != nil {
 			return nil, err
 		}
-		t.recordConsent(cs, model.OpExpired)
 		expired = append(expired, id)
 	}
 	return expired, t.emit()
@@ -298,4 +279,16 @@ func (t *txn) mustConsent(id string) (*model.Consent, error) {
 		err = model.NotFound("consent %s does not exist", id)
 	}
 	return cs, err
+}
+
+// consentIn loads consent id, which must be in state status.
+func (t *txn) consentIn(id, status string) (*model.Consent, error) {
+	cs, err := t.mustConsent(id)
+	if err != nil {
+		return nil, err
+	}
+	if cs.Status != status {
+		return nil, model.Conflict("consent %s is %s, not %s", id, cs.Status, status)
+	}
+	return cs, nil
 }

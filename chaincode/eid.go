@@ -12,11 +12,8 @@ import (
 // from the transaction id. An index that already maps to an eID is a
 // conflict; bulk imports use CreateEIDs, which reports such items instead.
 func (c *Contract) CreateEID(ctx contractapi.TransactionContextInterface, indexes []model.BlindedIndex) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnCreateEID)
+	t, _, err := c.beginAs(ctx, model.FnCreateEID, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := checkIndexes("indexes", indexes); err != nil {
@@ -46,11 +43,8 @@ func (c *Contract) CreateEID(ctx contractapi.TransactionContextInterface, indexe
 // more than one item of the batch (all such items). Malformed input fails
 // the whole batch.
 func (c *Contract) CreateEIDs(ctx contractapi.TransactionContextInterface, items []model.EIDRequest) ([]model.EIDOutcome, error) {
-	t, err := c.begin(ctx, model.FnCreateEIDs)
+	t, _, err := c.beginAs(ctx, model.FnCreateEIDs, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || len(items) > model.MaxBatch {
@@ -102,20 +96,7 @@ func (c *Contract) CreateEIDs(ctx contractapi.TransactionContextInterface, items
 // AddDocumentIndex adds an index to an active eID (agent or admin). Adding
 // an index the eID already holds changes nothing.
 func (c *Contract) AddDocumentIndex(ctx contractapi.TransactionContextInterface, eid string, index model.BlindedIndex) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnAddDocumentIndex)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
-		return nil, err
-	}
-	if err := checkDID("eid", eid); err != nil {
-		return nil, err
-	}
-	if err := index.Validate("index"); err != nil {
-		return nil, err
-	}
-	id, err := t.activeIdentity(eid)
+	t, id, err := c.beginIndexChange(ctx, model.FnAddDocumentIndex, eid, index)
 	if err != nil {
 		return nil, err
 	}
@@ -135,31 +116,16 @@ func (c *Contract) AddDocumentIndex(ctx contractapi.TransactionContextInterface,
 	if err := t.setIndex(index, eid); err != nil {
 		return nil, err
 	}
-	t.touch(id)
-	if err := t.putIdentity(id); err != nil {
+	if err := t.saveIdentity(id, model.OpUpdated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindEID, Op: model.OpUpdated, ID: eid, EID: eid})
 	return id, t.emit()
 }
 
 // RemoveDocumentIndex removes an index from an active eID (agent or admin);
 // the last index cannot be removed.
 func (c *Contract) RemoveDocumentIndex(ctx contractapi.TransactionContextInterface, eid string, index model.BlindedIndex) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnRemoveDocumentIndex)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
-		return nil, err
-	}
-	if err := checkDID("eid", eid); err != nil {
-		return nil, err
-	}
-	if err := index.Validate("index"); err != nil {
-		return nil, err
-	}
-	id, err := t.activeIdentity(eid)
+	t, id, err := c.beginIndexChange(ctx, model.FnRemoveDocumentIndex, eid, index)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +145,9 @@ func (c *Contract) RemoveDocumentIndex(ctx contractapi.TransactionContextInterfa
 	if err := t.clearIndex(index, eid); err != nil {
 		return nil, err
 	}
-	t.touch(id)
-	if err := t.putIdentity(id); err != nil {
+	if err := t.saveIdentity(id, model.OpUpdated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindEID, Op: model.OpUpdated, ID: eid, EID: eid})
 	return id, t.emit()
 }
 
@@ -193,11 +157,8 @@ func (c *Contract) RemoveDocumentIndex(ctx contractapi.TransactionContextInterfa
 // consents stay with from: they are signed or granted for that eID. The
 // survivor is returned.
 func (c *Contract) MergeEID(ctx contractapi.TransactionContextInterface, from, into, reason string) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnMergeEID)
+	t, _, err := c.beginAs(ctx, model.FnMergeEID, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := checkDID("from", from); err != nil {
@@ -257,15 +218,13 @@ func (c *Contract) MergeEID(ctx contractapi.TransactionContextInterface, from, i
 	src.Status, src.MergedInto, src.MergeReason, src.Indexes = model.EIDMerged, into, reason, nil
 	dst.MergedFrom = append(dst.MergedFrom, from)
 	t.touch(src)
-	t.touch(dst)
 	if err := t.putIdentity(src); err != nil {
 		return nil, err
 	}
-	if err := t.putIdentity(dst); err != nil {
+	t.record(model.Change{Kind: model.KindEID, Op: model.OpMerged, ID: from, EID: into})
+	if err := t.saveIdentity(dst, model.OpUpdated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindEID, Op: model.OpMerged, ID: from, EID: into})
-	t.record(model.Change{Kind: model.KindEID, Op: model.OpUpdated, ID: into, EID: into})
 	return dst, t.emit()
 }
 
@@ -273,11 +232,8 @@ func (c *Contract) MergeEID(ctx contractapi.TransactionContextInterface, from, i
 // resident's death. Its indexes keep pointing to it so no new eID is minted
 // for the same documents. Deactivating a deactivated eID changes nothing.
 func (c *Contract) DeactivateEID(ctx contractapi.TransactionContextInterface, eid, reason string) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnDeactivateEID)
+	t, _, err := c.beginAs(ctx, model.FnDeactivateEID, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := checkDID("eid", eid); err != nil {
@@ -297,21 +253,16 @@ func (c *Contract) DeactivateEID(ctx contractapi.TransactionContextInterface, ei
 		return nil, model.Conflict("eID %s is merged into %s", eid, id.MergedInto)
 	}
 	id.Status, id.DeactivationReason = model.EIDDeactivated, reason
-	t.touch(id)
-	if err := t.putIdentity(id); err != nil {
+	if err := t.saveIdentity(id, model.OpDeactivated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: eid, EID: eid})
 	return id, t.emit()
 }
 
 // GetEID returns an eID record with its indexes (agent or admin).
 func (c *Contract) GetEID(ctx contractapi.TransactionContextInterface, eid string) (*model.Identity, error) {
-	t, err := c.begin(ctx, model.FnGetEID)
+	t, _, err := c.beginAs(ctx, model.FnGetEID, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := checkDID("eid", eid); err != nil {
@@ -346,11 +297,8 @@ func (c *Contract) ResolveDID(ctx contractapi.TransactionContextInterface, did s
 // LookupIndex returns the eID holding a blinded index, following merges
 // (agent or admin).
 func (c *Contract) LookupIndex(ctx contractapi.TransactionContextInterface, keyVersion, value string) (string, error) {
-	t, err := c.begin(ctx, model.FnLookupIndex)
+	t, _, err := c.beginAs(ctx, model.FnLookupIndex, model.RoleAgent, model.RoleAdmin)
 	if err != nil {
-		return "", err
-	}
-	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return "", err
 	}
 	b := model.BlindedIndex{KeyVersion: keyVersion, Value: value}
@@ -411,7 +359,37 @@ func (t *txn) mint(item int, indexes []model.BlindedIndex) (*model.Identity, err
 	return id, nil
 }
 
+// beginIndexChange starts fn, which adds index to or removes it from the
+// active eID eid (agent or admin), and loads that eID.
+func (c *Contract) beginIndexChange(ctx contractapi.TransactionContextInterface, fn, eid string, index model.BlindedIndex) (*txn, *model.Identity, error) {
+	t, _, err := c.beginAs(ctx, fn, model.RoleAgent, model.RoleAdmin)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkDID("eid", eid); err != nil {
+		return nil, nil, err
+	}
+	if err := index.Validate("index"); err != nil {
+		return nil, nil, err
+	}
+	id, err := t.activeIdentity(eid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, id, nil
+}
+
 func (t *txn) touch(id *model.Identity) { id.UpdatedAt, id.TxID = t.stamp, t.txID }
+
+// saveIdentity stamps id with the transaction, writes it and announces op.
+func (t *txn) saveIdentity(id *model.Identity, op string) error {
+	t.touch(id)
+	if err := t.putIdentity(id); err != nil {
+		return err
+	}
+	t.record(model.Change{Kind: model.KindEID, Op: op, ID: id.ID, EID: id.ID})
+	return nil
+}
 
 // indexHolder returns the eID an index maps to, "" when none.
 func (t *txn) indexHolder(b model.BlindedIndex) (string, error) {

@@ -161,13 +161,21 @@ func checkLinkArgs(eid, department, accountHash string) error {
 	return nil
 }
 
+// linkKeys are the keys of a link and of its reverse entry (department and
+// account hash to eID).
+func (t *txn) linkKeys(l *model.AccountLink) (linkKey, acctKey string, err error) {
+	if linkKey, err = t.key(objLink, l.EID, l.Department); err != nil {
+		return "", "", err
+	}
+	if acctKey, err = t.key(objAccount, l.Department, l.AccountHash); err != nil {
+		return "", "", err
+	}
+	return linkKey, acctKey, nil
+}
+
 // putLink writes a link and its reverse key and announces it.
 func (t *txn) putLink(l *model.AccountLink) error {
-	linkKey, err := t.key(objLink, l.EID, l.Department)
-	if err != nil {
-		return err
-	}
-	acctKey, err := t.key(objAccount, l.Department, l.AccountHash)
+	linkKey, acctKey, err := t.linkKeys(l)
 	if err != nil {
 		return err
 	}
@@ -183,11 +191,7 @@ func (t *txn) putLink(l *model.AccountLink) error {
 
 // dropLink deletes a link and its reverse key and announces it.
 func (t *txn) dropLink(l *model.AccountLink) error {
-	linkKey, err := t.key(objLink, l.EID, l.Department)
-	if err != nil {
-		return err
-	}
-	acctKey, err := t.key(objAccount, l.Department, l.AccountHash)
+	linkKey, acctKey, err := t.linkKeys(l)
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,16 @@ func (t *txn) putConsent(c *model.Consent) error {
 	return t.putJSON(k, c)
 }
 
+// saveConsent stamps cs with the transaction, writes it and announces op.
+func (t *txn) saveConsent(cs *model.Consent, op string) error {
+	cs.UpdatedAt, cs.TxID = t.stamp, t.txID
+	if err := t.putConsent(cs); err != nil {
+		return err
+	}
+	t.recordConsent(cs, op)
+	return nil
+}
+
 // recordConsent announces a consent change, one entry per data type so a
 // cache keyed by data type drops exactly what changed.
 func (t *txn) recordConsent(c *model.Consent, op string) {

@@ -9,11 +9,8 @@ import (
 // RegisterDepartment adds a department (admin). Status defaults to active,
 // key status to active; times come from the transaction.
 func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnRegisterDepartment)
+	t, _, err := c.beginAs(ctx, model.FnRegisterDepartment, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := dept.Validate(); err != nil {
@@ -32,16 +29,11 @@ func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterfac
 	if dept.Status == model.DepartmentActive {
 		dept.StatusReason = ""
 	}
-	for i := range dept.SigningKeys {
-		if dept.SigningKeys[i].Status == "" {
-			dept.SigningKeys[i].Status = model.KeyActive
-		}
-	}
+	activateNewKeys(&dept)
 	dept.CreatedAt, dept.UpdatedAt = t.stamp, t.stamp
-	if err := t.putDepartment(&dept); err != nil {
+	if err := t.saveDepartment(&dept, model.OpCreated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindDepartment, Op: model.OpCreated, ID: dept.ID, Department: dept.ID})
 	return &dept, t.emit()
 }
 
@@ -50,11 +42,8 @@ func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterfac
 // once registered keeps its public key and may only move from active to
 // retired, so statements it signed stay verifiable.
 func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnUpdateDepartment)
+	t, _, err := c.beginAs(ctx, model.FnUpdateDepartment, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := dept.Validate(); err != nil {
@@ -67,11 +56,7 @@ func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface,
 	if dept.Status != "" && dept.Status != old.Status {
 		return nil, model.Invalid("status changes go through %s", model.FnSetDepartmentStatus)
 	}
-	for i := range dept.SigningKeys {
-		if dept.SigningKeys[i].Status == "" {
-			dept.SigningKeys[i].Status = model.KeyActive
-		}
-	}
+	activateNewKeys(&dept)
 	for _, ok := range old.SigningKeys {
 		nk, found := dept.Key(ok.KID)
 		switch {
@@ -85,10 +70,9 @@ func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface,
 	}
 	dept.Status, dept.StatusReason = old.Status, old.StatusReason
 	dept.CreatedAt, dept.UpdatedAt = old.CreatedAt, t.stamp
-	if err := t.putDepartment(&dept); err != nil {
+	if err := t.saveDepartment(&dept, model.OpUpdated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindDepartment, Op: model.OpUpdated, ID: dept.ID, Department: dept.ID})
 	return &dept, t.emit()
 }
 
@@ -96,11 +80,8 @@ func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface,
 // suspension needs a reason; a suspended department can neither act nor
 // have its routes published.
 func (c *Contract) SetDepartmentStatus(ctx contractapi.TransactionContextInterface, id, status, reason string) (*model.Department, error) {
-	t, err := c.begin(ctx, model.FnSetDepartmentStatus)
+	t, _, err := c.beginAs(ctx, model.FnSetDepartmentStatus, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if !model.ValidDepartmentID(id) {
@@ -120,14 +101,13 @@ func (c *Contract) SetDepartmentStatus(ctx contractapi.TransactionContextInterfa
 	if status == model.DepartmentActive {
 		d.StatusReason = ""
 	}
-	if err := t.putDepartment(d); err != nil {
-		return nil, err
-	}
 	op := model.OpUpdated
 	if status == model.DepartmentSuspended {
 		op = model.OpSuspended
 	}
-	t.record(model.Change{Kind: model.KindDepartment, Op: op, ID: id, Department: id})
+	if err := t.saveDepartment(d, op); err != nil {
+		return nil, err
+	}
 	return d, t.emit()
 }
 
@@ -155,11 +135,8 @@ func (c *Contract) ListDepartments(ctx contractapi.TransactionContextInterface) 
 // RegisterDataType adds a data type (admin). Every owner must be a
 // registered department; owners are stored in id order.
 func (c *Contract) RegisterDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
-	t, err := c.begin(ctx, model.FnRegisterDataType)
+	t, _, err := c.beginAs(ctx, model.FnRegisterDataType, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := t.checkDataType(&dt); err != nil {
@@ -176,21 +153,17 @@ func (c *Contract) RegisterDataType(ctx contractapi.TransactionContextInterface,
 		dt.Status = model.DataTypeActive
 	}
 	dt.CreatedAt, dt.UpdatedAt = t.stamp, t.stamp
-	if err := t.putDataType(&dt); err != nil {
+	if err := t.saveDataType(&dt, model.OpCreated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: dt.Code, DataType: dt.Code})
 	return &dt, t.emit()
 }
 
 // UpdateDataType replaces a data type's names, schema, owners and status
 // (admin); an empty status keeps the stored one.
 func (c *Contract) UpdateDataType(ctx contractapi.TransactionContextInterface, dt model.DataType) (*model.DataType, error) {
-	t, err := c.begin(ctx, model.FnUpdateDataType)
+	t, _, err := c.beginAs(ctx, model.FnUpdateDataType, model.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.requireRole(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := t.checkDataType(&dt); err != nil {
@@ -207,10 +180,9 @@ func (c *Contract) UpdateDataType(ctx contractapi.TransactionContextInterface, d
 		dt.Status = old.Status
 	}
 	dt.CreatedAt, dt.UpdatedAt = old.CreatedAt, t.stamp
-	if err := t.putDataType(&dt); err != nil {
+	if err := t.saveDataType(&dt, model.OpUpdated); err != nil {
 		return nil, err
 	}
-	t.record(model.Change{Kind: model.KindDataType, Op: model.OpUpdated, ID: dt.Code, DataType: dt.Code})
 	return &dt, t.emit()
 }
 
@@ -256,20 +228,40 @@ func (t *txn) checkDataType(dt *model.DataType) error {
 	return nil
 }
 
-func (t *txn) putDepartment(d *model.Department) error {
+// activateNewKeys gives the signing keys of d that have no status the
+// status active.
+func activateNewKeys(d *model.Department) {
+	for i := range d.SigningKeys {
+		if d.SigningKeys[i].Status == "" {
+			d.SigningKeys[i].Status = model.KeyActive
+		}
+	}
+}
+
+// saveDepartment writes d and announces op.
+func (t *txn) saveDepartment(d *model.Department, op string) error {
 	k, err := t.key(objDepartment, d.ID)
 	if err != nil {
 		return err
 	}
-	return t.putJSON(k, d)
+	if err := t.putJSON(k, d); err != nil {
+		return err
+	}
+	t.record(model.Change{Kind: model.KindDepartment, Op: op, ID: d.ID, Department: d.ID})
+	return nil
 }
 
-func (t *txn) putDataType(dt *model.DataType) error {
+// saveDataType writes dt and announces op.
+func (t *txn) saveDataType(dt *model.DataType, op string) error {
 	k, err := t.key(objDataType, dt.Code)
 	if err != nil {
 		return err
 	}
-	return t.putJSON(k, dt)
+	if err := t.putJSON(k, dt); err != nil {
+		return err
+	}
+	t.record(model.Change{Kind: model.KindDataType, Op: op, ID: dt.Code, DataType: dt.Code})
+	return nil
 }
 
 // scanJSON decodes every record under a partial composite key, in key order;

@@ -269,13 +269,9 @@ func (p *publisher) key(provider, kid string) (*ecdsa.PublicKey, error) {
 	if pub, ok := p.keys[ck]; ok {
 		return pub, nil
 	}
-	d, ok := p.depts[provider]
-	if !ok {
-		var err error
-		if d, err = p.t.department(provider); err != nil {
-			return nil, err
-		}
-		p.depts[provider] = d
+	d, err := memo(p.depts, provider, p.t.department)
+	if err != nil {
+		return nil, err
 	}
 	if d == nil {
 		return nil, model.NotFound("provider department %s is not registered", provider)
@@ -296,13 +292,9 @@ func (p *publisher) key(provider, kid string) (*ecdsa.PublicKey, error) {
 }
 
 func (p *publisher) dataType(code string) (*model.DataType, error) {
-	dt, ok := p.dataTypes[code]
-	if !ok {
-		var err error
-		if dt, err = p.t.dataType(code); err != nil {
-			return nil, err
-		}
-		p.dataTypes[code] = dt
+	dt, err := memo(p.dataTypes, code, p.t.dataType)
+	if err != nil {
+		return nil, err
 	}
 	if dt == nil {
 		return nil, model.NotFound("data type %s does not exist", code)
@@ -311,4 +303,18 @@ func (p *publisher) dataType(code string) (*model.DataType, error) {
 		return nil, model.Conflict("data type %s is retired", code)
 	}
 	return dt, nil
+}
+
+// memo returns m[k], loading it with load on first use; a record that does
+// not exist is remembered as nil too.
+func memo[T any](m map[string]*T, k string, load func(string) (*T, error)) (*T, error) {
+	if v, ok := m[k]; ok {
+		return v, nil
+	}
+	v, err := load(k)
+	if err != nil {
+		return nil, err
+	}
+	m[k] = v
+	return v, nil
 }

@@ -56,6 +56,20 @@ func (c *Contract) begin(ctx contractapi.TransactionContextInterface, fn string)
 	}, nil
 }
 
+// beginAs starts a call of fn that only callers holding one of roles may
+// make.
+func (c *Contract) beginAs(ctx contractapi.TransactionContextInterface, fn string, roles ...string) (*txn, *caller, error) {
+	t, err := c.begin(ctx, fn)
+	if err != nil {
+		return nil, nil, err
+	}
+	who, err := t.requireRole(roles...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, who, nil
+}
+
 func (t *txn) key(objectType string, attrs ...string) (string, error) {
 	k, err := t.stub.CreateCompositeKey(objectType, attrs)
 	if err != nil {

@@ -47,11 +47,7 @@ func adminName(c *gin.Context) string { return "admin:" + currentSession(c).Subj
 
 func (s *Server) listDepartments(c *gin.Context) {
 	out, err := s.deps.Dir.Departments(ctx(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"departments": nonNil(out)})
+	answerList(s, c, "departments", out, err)
 }
 
 func (s *Server) registerDepartment(c *gin.Context) {
@@ -92,11 +88,7 @@ func (s *Server) setDepartmentStatus(c *gin.Context) {
 
 func (s *Server) listDataTypes(c *gin.Context) {
 	out, err := s.deps.Dir.DataTypes(ctx(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"data_types": nonNil(out)})
+	answerList(s, c, "data_types", out, err)
 }
 
 func (s *Server) registerDataType(c *gin.Context) {
@@ -138,11 +130,7 @@ func (s *Server) registryChanged(ctx context.Context, change model.Change) {
 
 func (s *Server) listAPIKeys(c *gin.Context) {
 	out, err := s.deps.Accounts.APIKeys(ctx(c), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"api_keys": nonNil(out)})
+	answerList(s, c, "api_keys", out, err)
 }
 
 type issueKeyRequest struct {
@@ -172,11 +160,8 @@ func (s *Server) issueKey(ctx context.Context, dept, name string) (string, *APIK
 }
 
 func (s *Server) revokeAPIKey(c *gin.Context) {
-	if err := s.deps.Accounts.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"revoked": true})
+	err := s.deps.Accounts.RevokeAPIKey(ctx(c), c.Param("id"))
+	s.answer(c, http.StatusOK, gin.H{"revoked": true}, err)
 }
 
 // --- residents at the KYC counter ---
@@ -191,11 +176,7 @@ func (s *Server) createEID(c *gin.Context) {
 		return
 	}
 	out, err := s.createIdentity(ctx(c), req.Documents, adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, out)
+	s.answer(c, http.StatusCreated, out, err)
 }
 
 // createIdentity is the KYC counter: a new eID from 1 to 8 documents.
@@ -217,11 +198,7 @@ func (s *Server) searchEID(c *gin.Context) {
 		return
 	}
 	eid, err := s.deps.Identities.Find(ctx(c), req.Document)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"eid": eid})
+	s.answer(c, http.StatusOK, gin.H{"eid": eid}, err)
 }
 
 func (s *Server) getEID(c *gin.Context) {
@@ -267,19 +244,12 @@ func (s *Server) addDocument(c *gin.Context) {
 		return
 	}
 	out, err := s.deps.Identities.AddDocument(ctx(c), c.Param("eid"), req.Document, adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, out)
+	s.answer(c, http.StatusCreated, out, err)
 }
 
 func (s *Server) removeDocument(c *gin.Context) {
-	if err := s.deps.Identities.RemoveDocument(ctx(c), c.Param("eid"), c.Param("ref"), adminName(c)); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"removed": true})
+	err := s.deps.Identities.RemoveDocument(ctx(c), c.Param("eid"), c.Param("ref"), adminName(c))
+	s.answer(c, http.StatusOK, gin.H{"removed": true}, err)
 }
 
 type mergeRequest struct {
@@ -292,11 +262,8 @@ func (s *Server) mergeEID(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if err := s.deps.Identities.Merge(ctx(c), c.Param("eid"), req.Into, req.Reason, adminName(c)); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"merged_into": req.Into})
+	err := s.deps.Identities.Merge(ctx(c), c.Param("eid"), req.Into, req.Reason, adminName(c))
+	s.answer(c, http.StatusOK, gin.H{"merged_into": req.Into}, err)
 }
 
 type reasonRequest struct {
@@ -308,20 +275,13 @@ func (s *Server) deactivateEID(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if err := s.deps.Identities.Deactivate(ctx(c), c.Param("eid"), req.Reason, adminName(c)); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"deactivated": true})
+	err := s.deps.Identities.Deactivate(ctx(c), c.Param("eid"), req.Reason, adminName(c))
+	s.answer(c, http.StatusOK, gin.H{"deactivated": true}, err)
 }
 
 func (s *Server) newActivationCode(c *gin.Context) {
 	code, err := s.deps.Identities.NewActivationCode(ctx(c), c.Param("eid"), adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"activation_code": code})
+	s.answer(c, http.StatusCreated, gin.H{"activation_code": code}, err)
 }
 
 // --- bulk import ---
@@ -352,29 +312,17 @@ func (s *Server) startImport(c *gin.Context) {
 		return
 	}
 	job, err := s.deps.Importer.Start(ctx(c), name, r, adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusAccepted, job)
+	s.answer(c, http.StatusAccepted, job, err)
 }
 
 func (s *Server) listImports(c *gin.Context) {
 	out, err := s.deps.Importer.Jobs(ctx(c), 50)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"imports": nonNil(out)})
+	answerList(s, c, "imports", out, err)
 }
 
 func (s *Server) getImport(c *gin.Context) {
 	out, err := s.deps.Importer.Job(ctx(c), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) importRejects(c *gin.Context) {
@@ -394,11 +342,7 @@ func (s *Server) importRejects(c *gin.Context) {
 
 func (s *Server) listPolicy(c *gin.Context) {
 	out, err := s.deps.Policies.Rules(ctx(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"rules": nonNil(out)})
+	answerList(s, c, "rules", out, err)
 }
 
 func (s *Server) addPolicyRule(c *gin.Context) {
@@ -407,11 +351,7 @@ func (s *Server) addPolicyRule(c *gin.Context) {
 		return
 	}
 	v, err := s.deps.Policies.AddRule(ctx(c), r, adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"policy_version": v})
+	s.answer(c, http.StatusCreated, gin.H{"policy_version": v}, err)
 }
 
 func (s *Server) removePolicyRule(c *gin.Context) {
@@ -420,20 +360,12 @@ func (s *Server) removePolicyRule(c *gin.Context) {
 		return
 	}
 	v, err := s.deps.Policies.RemoveRule(ctx(c), r, adminName(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"policy_version": v})
+	s.answer(c, http.StatusOK, gin.H{"policy_version": v}, err)
 }
 
 func (s *Server) policyHistory(c *gin.Context) {
 	out, err := s.deps.Policies.History(ctx(c), 100)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"versions": nonNil(out)})
+	answerList(s, c, "versions", out, err)
 }
 
 // adminExplain answers the console's explain form for any department.
@@ -452,22 +384,7 @@ func (s *Server) adminExplain(c *gin.Context) {
 // --- audit ---
 
 func (s *Server) auditAccess(c *gin.Context) {
-	f, err := accessFilter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	f.Requester = c.Query("requester")
-	recs, err := s.deps.Access.ListAccess(ctx(c), f)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out := make([]accessView, len(recs))
-	for i, r := range recs {
-		out[i] = viewAccess(r, r.Official)
-	}
-	c.JSON(http.StatusOK, gin.H{"access": out})
+	s.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") }, false)
 }
 
 func (s *Server) anchoringStatus(c *gin.Context) {
@@ -482,11 +399,7 @@ func (s *Server) anchoringStatus(c *gin.Context) {
 
 func (s *Server) listAdmins(c *gin.Context) {
 	out, err := s.deps.Accounts.Admins(ctx(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"users": nonNil(out)})
+	answerList(s, c, "users", out, err)
 }
 
 type createAdminRequest struct {
@@ -500,11 +413,8 @@ func (s *Server) createAdmin(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if err := s.createAdminUser(ctx(c), req.Username, req.Password, req.Role); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"username": req.Username, "role": req.Role})
+	err := s.createAdminUser(ctx(c), req.Username, req.Password, req.Role)
+	s.answer(c, http.StatusCreated, gin.H{"username": req.Username, "role": req.Role}, err)
 }
 
 // createAdminUser creates an administrator with one of the three roles.

@@ -164,29 +164,17 @@ func (s *Server) requestConsent(c *gin.Context) {
 		PurposeCode: req.PurposeCode, PurposeText: req.PurposeText,
 		ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil, MaxUses: req.MaxUses,
 	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, out)
+	s.answer(c, http.StatusCreated, out, err)
 }
 
 func (s *Server) getDepartmentConsent(c *gin.Context) {
 	out, err := s.deps.Consents.ForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) listDepartmentConsents(c *gin.Context) {
 	out, err := s.deps.Consents.ListForRequester(ctx(c), c.GetString(ctxDepartment))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"consents": nonNil(out)})
+	answerList(s, c, "consents", out, err)
 }
 
 type linkRequest struct {
@@ -202,11 +190,7 @@ func (s *Server) linkAccount(c *gin.Context) {
 		return
 	}
 	out, err := s.deps.Identities.LinkAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount, req.Document)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 type unlinkRequest struct {
@@ -218,11 +202,8 @@ func (s *Server) unlinkAccount(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	if err := s.deps.Identities.UnlinkAccount(ctx(c), c.GetString(ctxDepartment), req.EID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"unlinked": true})
+	err := s.deps.Identities.UnlinkAccount(ctx(c), c.GetString(ctxDepartment), req.EID)
+	s.answer(c, http.StatusOK, gin.H{"unlinked": true}, err)
 }
 
 type lookupRequest struct {
@@ -236,11 +217,7 @@ func (s *Server) lookupAccount(c *gin.Context) {
 		return
 	}
 	eid, err := s.deps.Identities.LookupAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"eid": eid})
+	s.answer(c, http.StatusOK, gin.H{"eid": eid}, err)
 }
 
 func (s *Server) verify(c *gin.Context) {
@@ -249,11 +226,7 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	out, err := s.deps.Verifier.Verify(ctx(c), req)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 // accessView is an access record as shown through the API.
@@ -326,12 +299,19 @@ func accessFilter(c *gin.Context) (routing.AccessFilter, error) {
 
 // listDepartmentAccess lists the department's own resolves.
 func (s *Server) listDepartmentAccess(c *gin.Context) {
+	s.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.GetString(ctxDepartment) }, false)
+}
+
+// listAccess answers the access records that the query's filters select
+// within scope, the records the caller may see. Residents see officials
+// only by their pseudonyms.
+func (s *Server) listAccess(c *gin.Context, scope func(*routing.AccessFilter), pseudonyms bool) {
 	f, err := accessFilter(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	f.Requester = c.GetString(ctxDepartment)
+	scope(&f)
 	recs, err := s.deps.Access.ListAccess(ctx(c), f)
 	if err != nil {
 		s.fail(c, err)
@@ -339,7 +319,11 @@ func (s *Server) listDepartmentAccess(c *gin.Context) {
 	}
 	out := make([]accessView, len(recs))
 	for i, r := range recs {
-		out[i] = viewAccess(r, r.Official)
+		official := r.Official
+		if pseudonyms {
+			official = r.OfficialRef
+		}
+		out[i] = viewAccess(r, official)
 	}
 	c.JSON(http.StatusOK, gin.H{"access": out})
 }
@@ -374,11 +358,7 @@ func (s *Server) explainPolicy(c *gin.Context) {
 
 func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
 	out, err := s.explanation(ctx(c), dept, req)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 // explanation answers "may dept get this data type for this purpose, and
@@ -456,11 +436,7 @@ func (s *Server) introspect(c *gin.Context) {
 		return
 	}
 	out, err := s.deps.Tickets.Introspect(ctx(c), c.GetString(ctxDepartment), req.Token)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func nonNil[T any](s []T) []T {

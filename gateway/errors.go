@@ -67,6 +67,21 @@ func (s *Server) fail(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }
 
+// answer renders body with status, or err when it is set.
+func (s *Server) answer(c *gin.Context, status int, body any, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(status, body)
+}
+
+// answerList renders {key: items} with items never null, or err when it
+// is set.
+func answerList[T any](s *Server, c *gin.Context, key string, items []T, err error) {
+	s.answer(c, http.StatusOK, gin.H{key: nonNil(items)}, err)
+}
+
 // failWith renders a new error of kind with a code and message.
 func (s *Server) failWith(c *gin.Context, kind routing.Kind, code, message string) {
 	s.fail(c, &routing.Error{Kind: kind, Code: code, Op: "gateway", Message: message})

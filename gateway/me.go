@@ -125,11 +125,7 @@ type meResponse struct {
 
 func (s *Server) me(c *gin.Context) {
 	out, err := s.residentOverview(ctx(c), currentSession(c).Subject)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 // residentOverview is what a resident sees about their own identity.
@@ -163,71 +159,37 @@ func (s *Server) setLang(c *gin.Context) {
 		s.fail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
 		return
 	}
-	if err := s.deps.Accounts.SetResidentLang(ctx(c), currentSession(c).Subject, req.Lang); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"lang": req.Lang})
+	err := s.deps.Accounts.SetResidentLang(ctx(c), currentSession(c).Subject, req.Lang)
+	s.answer(c, http.StatusOK, gin.H{"lang": req.Lang}, err)
 }
 
 func (s *Server) myRoutes(c *gin.Context) {
 	routes, err := s.deps.Agent.GetRoutes(ctx(c), currentSession(c).Subject, "")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"routes": nonNil(routes)})
+	answerList(s, c, "routes", routes, err)
 }
 
 func (s *Server) myConsents(c *gin.Context) {
 	out, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"consents": nonNil(out)})
+	answerList(s, c, "consents", out, err)
 }
 
 func (s *Server) grantConsent(c *gin.Context) {
 	out, err := s.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	s.renderConsent(c, out, err)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) denyConsent(c *gin.Context) {
 	out, err := s.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	s.renderConsent(c, out, err)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) revokeConsent(c *gin.Context) {
 	out, err := s.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
-	s.renderConsent(c, out, err)
-}
-
-func (s *Server) renderConsent(c *gin.Context, out *model.Consent, err error) {
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) myAccess(c *gin.Context) {
-	f, err := accessFilter(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	f.EID = currentSession(c).Subject
-	recs, err := s.deps.Access.ListAccess(ctx(c), f)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out := make([]accessView, len(recs))
-	for i, r := range recs {
-		out[i] = viewAccess(r, r.OfficialRef)
-	}
-	c.JSON(http.StatusOK, gin.H{"access": out})
+	s.listAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject }, true)
 }
 
 type proofResponse struct {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,22 +23,17 @@ import (
 	"github.com/eidgate/eidgate/internal/devcrypto"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/digest"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 // world is a gateway.Server over the fakes and the real routing services
 // (resolver, consent service, directory, access log, anchorer, verifier,
 // proxy), served over TLS through the OpenAPI validator.
 type world struct {
-	t        *testing.T
-	clock    *fakeClock
-	ledger   *fakeLedger
-	store    *memStore
-	accounts *fakeAccounts
-	idents   *fakeIdentities
-	tickets  *fakeTickets
-	anchorer *routing.Anchorer
-	v        *openapitest.Validator
-	url      string
+	t *testing.T
+	*fakes
+	v   *openapitest.Validator
+	url string
 
 	plain *http.Client // no client certificate
 	edu   *http.Client // edu-bureau's client certificate
@@ -68,14 +62,7 @@ const (
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	clock := &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	w := &world{t: t, clock: clock, ledger: newFakeLedger(clock), store: newMemStore(), accounts: newFakeAccounts(clock)}
-	w.idents = newFakeIdentities(w.ledger, w.accounts, clock)
-	tickets, err := newFakeTickets(clock, "https://gateway.example.gov")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.tickets = tickets
+	w := &world{t: t, fakes: newFakes(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))}
 
 	// The provider's records.
 	w.aliceDoc = gateway.Document{Type: "cn-resident", Number: "11010519491231002X"}
@@ -201,40 +188,17 @@ func newWorld(t *testing.T) *world {
 		}
 		*k.token = token
 	}
-	policies := &fakePolicies{clock: clock}
-	if _, err := policies.AddRule(ctx, gateway.PolicyRule{Kind: "p", Subject: hrBureau, Object: "edu.*", Action: purpose, Effect: "allow"}, "seed"); err != nil {
+	if _, err := w.policies.AddRule(ctx, gateway.PolicyRule{Kind: "p", Subject: hrBureau, Object: "edu.*", Action: purpose, Effect: "allow"}, "seed"); err != nil {
 		t.Fatal(err)
 	}
 
-	// The routing services.
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := &routing.Directory{Registry: w.ledger, EIDs: w.ledger, Routes: w.ledger, Consents: w.ledger,
-		Cache: &memCache{m: map[string][]byte{}}, Clock: clock, Logger: quiet}
-	accessLog := routing.NewAccessLog(w.store, clock, 0)
-	t.Cleanup(accessLog.Close)
-	w.anchorer = &routing.Anchorer{Store: w.store, Ledger: w.ledger, Clock: clock, Holder: "test", Logger: quiet}
-	w.anchorer.Step(ctx)
-	deps := gateway.Deps{
-		Resolver: &routing.Resolver{Dir: dir, Mapper: w.idents, Policy: policies, Consents: w.ledger, Log: accessLog,
-			Gate: w.anchorer, Tickets: w.tickets, Clock: clock, PseudonymKey: []byte("pseudonym key for tests")},
-		Consents:   &routing.ConsentService{Ledger: w.ledger, Dir: dir, Clock: clock, Logger: quiet},
-		Verifier:   &routing.Verifier{Routes: w.ledger, Registry: w.ledger},
-		Proxy:      &routing.Proxy{Client: provider.Client(), Store: w.store},
-		Anchorer:   w.anchorer,
-		Access:     w.store,
-		Dir:        dir,
-		Admin:      w.ledger,
-		Agent:      w.ledger,
-		Identities: w.idents,
-		Importer:   &fakeImporter{clock: clock},
-		Accounts:   w.accounts,
-		Policies:   policies,
-		Tickets:    w.tickets,
-		Limiter:    fakeLimiter{blocked: map[string]bool{statsBureau: true}},
-		Ready: func(context.Context) []gateway.Check {
-			return []gateway.Check{{Name: "database", OK: true}, {Name: "ledger", OK: true, Detail: "block 42"}}
-		},
-		Clock: clock,
+	// The services the flows need beyond the shared fakes.
+	deps := w.deps
+	deps.Verifier = &routing.Verifier{Routes: w.ledger, Registry: w.ledger}
+	deps.Proxy = &routing.Proxy{Client: provider.Client(), Store: w.store}
+	deps.Limiter = fakeLimiter{blocked: map[string]bool{statsBureau: true}}
+	deps.Ready = func(context.Context) []gateway.Check {
+		return []gateway.Check{{Name: "database", OK: true}, {Name: "ledger", OK: true, Detail: "block 42"}}
 	}
 	cas := map[string]*x509.CertPool{}
 	for _, ca := range []*devcrypto.CA{eduCA, hrCA} {

@@ -179,6 +179,27 @@ func (s *Server) formToken(c *gin.Context) string {
 	return signNonce(s.pageKey(), nonce)
 }
 
+// loginPage shows an area's sign-in page, or sends a visitor who is
+// signed in there home.
+func (s *Server) loginPage(c *gin.Context, kind, name, title string) {
+	if s.signedInAs(c, kind) {
+		c.Redirect(http.StatusSeeOther, "/"+areaOfKind(kind))
+		return
+	}
+	s.render(c, http.StatusOK, name, &web.Page{Title: title})
+}
+
+// acceptSignInForm bounds the body of a form posted before sign-in and
+// checks its token; a forged form gets the refusal page and false.
+func (s *Server) acceptSignInForm(c *gin.Context) bool {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	if !s.checkFormToken(c) {
+		s.pageFail(c, csrfError())
+		return false
+	}
+	return true
+}
+
 // checkFormToken verifies the signed double-submit token of a form posted
 // before sign-in: the form's token must be the signature of the nonce in
 // the browser's own cookie, which another site can neither read nor set.

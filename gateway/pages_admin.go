@@ -25,17 +25,11 @@ import (
 // helpers as the admin API.
 
 func (s *Server) adminLoginPage(c *gin.Context) {
-	if s.signedInAs(c, SessionAdmin) {
-		c.Redirect(http.StatusSeeOther, "/admin")
-		return
-	}
-	s.render(c, http.StatusOK, "admin_login", &web.Page{Title: "title.admin.login"})
+	s.loginPage(c, SessionAdmin, "admin_login", "title.admin.login")
 }
 
 func (s *Server) adminLoginForm(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+	if !s.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
@@ -722,24 +716,19 @@ func (s *Server) adminAudit(c *gin.Context) {
 		}
 		f.To = t.Add(24*time.Hour - time.Nanosecond) // the whole day
 	}
-	if v := c.Query("before"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			s.pageFail(c, routing.Invalid("gateway", "before", "before must be a sequence number"))
-			return
-		}
-		f.BeforeSeq = n
+	before, err := pageBefore(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
 	}
+	f.BeforeSeq = before
 	var recs []routing.AccessRecord
 	status := http.StatusOK
 	if errs.Any() {
 		status = http.StatusBadRequest
-	} else {
-		var err error
-		if recs, err = s.deps.Access.ListAccess(ctx(c), f); err != nil {
-			status = statusOf(routing.KindOf(err))
-			errs = s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
-		}
+	} else if recs, err = s.deps.Access.ListAccess(ctx(c), f); err != nil {
+		status = statusOf(routing.KindOf(err))
+		errs = s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
 	}
 	rows := make([]web.Access, len(recs))
 	for i, r := range recs {

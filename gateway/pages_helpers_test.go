@@ -1,7 +1,13 @@
-package gateway
+package gateway_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,13 +20,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 // pgEnv is a gateway with the fake consortium behind a real HTTP server.
 type pgEnv struct {
 	t   testing.TB
 	w   *pgWorld
-	s   *Server
+	s   *gateway.Server
 	srv *httptest.Server
 }
 
@@ -29,20 +40,108 @@ var pgFixedNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func newPGEnv(t testing.TB) *pgEnv {
 	t.Helper()
-	return newPGEnvClock(t, &pgClock{fixed: pgFixedNow})
-}
-
-func newPGEnvClock(t testing.TB, clock *pgClock) *pgEnv {
-	t.Helper()
-	w := newPGWorld(t, clock)
+	w := newPGWorld(t, routingtest.NewClock(pgFixedNow))
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		shanghai = time.FixedZone("CST", 8*3600)
 	}
-	s := New(Config{Logger: slog.New(slog.NewTextHandler(pgTestLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}, w.deps)
+	s := gateway.New(gateway.Config{Logger: slog.New(slog.NewTextHandler(pgTestLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}, w.deps)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &pgEnv{t: t, w: w, s: s, srv: srv}
+}
+
+// pgWorld is the demo consortium on the fakes behind the pages.
+type pgWorld struct {
+	*fakes
+
+	// The demo residents' first documents and eIDs, in demo order.
+	residentDocs []gateway.Document
+	residentEIDs []string
+	apiKey       string // the hrss department's API key
+}
+
+// Credentials of the seeded accounts.
+const (
+	pgResidentPassword = "correct horse battery"
+	pgAdminPassword    = "admin password 1234"
+)
+
+// newPGWorld seeds the demo consortium: its departments and data types,
+// its residents with their route entries, administrators of every role, a
+// resident password for the first resident, an API key for hrss, and a
+// policy letting hrss read degrees for hiring.
+func newPGWorld(t testing.TB, clock *routingtest.Clock) *pgWorld {
+	t.Helper()
+	w := &pgWorld{fakes: newFakes(t, clock)}
+	ctx := context.Background()
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := model.MarshalPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range demo.Departments {
+		if _, err := w.ledger.RegisterDepartment(ctx, model.Department{ID: d.ID, Name: d.Name, NameEN: d.NameEN, MSPID: d.MSPID,
+			Endpoints:   []string{"https://" + d.ID + ".example.gov.cn/records"},
+			SigningKeys: []model.SigningKey{{KID: d.ID + "-1", PublicKeyPEM: pem, Status: model.KeyActive}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := map[string]string{}
+	for _, dt := range demo.DataTypes {
+		if _, err := w.ledger.RegisterDataType(ctx, model.DataType{Code: dt.Code, Name: dt.Name, NameEN: dt.NameEN, Schema: dt.Schema, Owners: []string{dt.Owner}}); err != nil {
+			t.Fatal(err)
+		}
+		owner[dt.Code] = dt.Owner
+	}
+	for _, r := range demo.Residents {
+		var docs []gateway.Document
+		for _, d := range r.Documents {
+			docs = append(docs, gateway.Document{Type: d.Type, Number: d.Number, Country: d.Country})
+		}
+		created, err := w.idents.Create(ctx, docs, "seed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.residentDocs = append(w.residentDocs, docs[0])
+		w.residentEIDs = append(w.residentEIDs, created.EID)
+		var batch []model.SignedRoute
+		for i, rec := range r.Records {
+			sum := sha256.Sum256(demo.RecordJSON(rec))
+			sr, err := model.SignRoute(key, owner[rec.DataType]+"-1", model.RouteStatement{EID: created.EID, DataType: rec.DataType,
+				Provider: owner[rec.DataType], Version: uint64(i + 1), Digest: model.DigestPrefix + hex.EncodeToString(sum[:]), Schema: rec.DataType + "/1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch = append(batch, sr)
+		}
+		if _, err := w.ledger.PublishRoutes(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first resident has activated the account; the others have not.
+	w.accounts.setPassword(w.residentEIDs[0], pgResidentPassword)
+	for name, role := range map[string]string{"root": gateway.RoleAdmin, "mapper": gateway.RoleMappingOfficer, "auditor": gateway.RoleAuditor} {
+		if err := w.accounts.CreateAdmin(ctx, name, pgAdminPassword, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.apiKey, _, err = w.accounts.IssueAPIKey(ctx, "hrss", "hrss system"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []gateway.PolicyRule{
+		{Kind: "p", Subject: "hrss", Object: "edu.*", Action: "hiring", Effect: "allow"},
+		{Kind: "g", Subject: "edu-bureau", Role: "school"},
+	} {
+		if _, err := w.policies.AddRule(ctx, r, "seed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
 }
 
 // pgBrowser is a cookie-keeping client that does not follow redirects.
@@ -136,7 +235,7 @@ func (b *pgBrowser) submit(from, action string, form url.Values) pgResp {
 	return b.post(action, form)
 }
 
-func docForm(prefix string, d Document, extra url.Values) url.Values {
+func docForm(prefix string, d gateway.Document, extra url.Values) url.Values {
 	if extra == nil {
 		extra = url.Values{}
 	}

@@ -26,22 +26,12 @@ func (s *Server) signedInAs(c *gin.Context, kind string) bool {
 }
 
 func (s *Server) portalLoginPage(c *gin.Context) {
-	if s.signedInAs(c, SessionResident) {
-		c.Redirect(http.StatusSeeOther, "/portal")
-		return
-	}
-	s.render(c, http.StatusOK, "portal_login", &web.Page{Title: "title.portal.login"})
+	s.loginPage(c, SessionResident, "portal_login", "title.portal.login")
 }
 
-func (s *Server) portalLogin(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
-		return
-	}
-	show := func(status int, errs *web.Errors) {
-		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
-	}
+// residentDocument reads the document a resident typed on the sign-in and
+// activation forms, with an error for a missing type or number.
+func (s *Server) residentDocument(c *gin.Context) (Document, *web.Errors) {
 	doc, ok := formDocument(c, "")
 	var errs *web.Errors
 	if doc.Type == "" {
@@ -50,6 +40,17 @@ func (s *Server) portalLogin(c *gin.Context) {
 	if !ok {
 		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
 	}
+	return doc, errs
+}
+
+func (s *Server) portalLogin(c *gin.Context) {
+	if !s.acceptSignInForm(c) {
+		return
+	}
+	show := func(status int, errs *web.Errors) {
+		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
+	}
+	doc, errs := s.residentDocument(c)
 	if c.PostForm("password") == "" {
 		errs = s.fieldError(c, errs, "password", "err.password_required")
 	}
@@ -70,22 +71,13 @@ func (s *Server) portalActivatePage(c *gin.Context) {
 }
 
 func (s *Server) portalActivate(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+	if !s.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
 		s.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
 	}
-	doc, ok := formDocument(c, "")
-	var errs *web.Errors
-	if doc.Type == "" {
-		errs = s.fieldError(c, errs, "type", "err.doc_type_required")
-	}
-	if !ok {
-		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
-	}
+	doc, errs := s.residentDocument(c)
 	if c.PostForm("code") == "" {
 		errs = s.fieldError(c, errs, "code", "err.code_required")
 	}
@@ -265,14 +257,12 @@ const accessPageSize = 50
 
 func (s *Server) portalAccess(c *gin.Context) {
 	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
-	if v := c.Query("before"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			s.pageFail(c, routing.Invalid("gateway", "before", "before must be a sequence number"))
-			return
-		}
-		f.BeforeSeq = n
+	before, err := pageBefore(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
 	}
+	f.BeforeSeq = before
 	recs, err := s.deps.Access.ListAccess(ctx(c), f)
 	if err != nil {
 		s.pageFail(c, err)
@@ -288,6 +278,20 @@ func (s *Server) portalAccess(c *gin.Context) {
 		older = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
 	}
 	s.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
+}
+
+// pageBefore reads ?before=, the sequence number a page of older access
+// records continues below (0 when absent).
+func pageBefore(c *gin.Context) (uint64, error) {
+	v := c.Query("before")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, routing.Invalid("gateway", "before", "before must be a sequence number")
+	}
+	return n, nil
 }
 
 func accessRow(r routing.AccessRecord, official string) web.Access {

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/web"
 )
 
@@ -33,12 +34,12 @@ func TestPageSecurityHeadersAndCookies(t *testing.T) {
 	// HttpOnly and SameSite=Strict.
 	b = e.browser()
 	r := b.get("/portal/login")
-	checkCookie(t, r.header, formCookie)
+	checkCookie(t, r.header, gateway.FormCookie)
 	r = b.post("/portal/login", docForm("", e.w.residentDocs[0], url.Values{"password": {pgResidentPassword}, "csrf": {csrfField.FindStringSubmatch(r.body)[1]}}))
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d", r.status)
 	}
-	checkCookie(t, r.header, SessionCookie)
+	checkCookie(t, r.header, gateway.SessionCookie)
 }
 
 func checkCookie(t *testing.T, h http.Header, name string) {
@@ -69,8 +70,8 @@ func TestResidentSignIn(t *testing.T) {
 		{name: "no token", form: docForm("", doc, url.Values{"password": {pgResidentPassword}}), csrf: "-", status: http.StatusForbidden, wantText: "did not come from this site"},
 		{name: "forged token", form: docForm("", doc, url.Values{"password": {pgResidentPassword}}), csrf: "AAAA", status: http.StatusForbidden},
 		{name: "wrong password", form: docForm("", doc, url.Values{"password": {"not the password"}}), status: http.StatusUnauthorized, wantText: "The document, code or password is not correct."},
-		{name: "unknown document", form: docForm("", Document{Type: "cn-resident", Number: "11010519491231002X"}, url.Values{"password": {"x"}}), status: http.StatusUnauthorized, wantText: "The document, code or password is not correct."},
-		{name: "malformed number", form: docForm("", Document{Type: "cn-resident", Number: "110105194912310021"}, url.Values{"password": {"x"}}), status: http.StatusUnauthorized, wantText: "The document, code or password is not correct."},
+		{name: "unknown document", form: docForm("", gateway.Document{Type: "cn-resident", Number: "11010519491231002X"}, url.Values{"password": {"x"}}), status: http.StatusUnauthorized, wantText: "The document, code or password is not correct."},
+		{name: "malformed number", form: docForm("", gateway.Document{Type: "cn-resident", Number: "110105194912310021"}, url.Values{"password": {"x"}}), status: http.StatusUnauthorized, wantText: "The document, code or password is not correct."},
 		{name: "missing fields", form: url.Values{}, status: http.StatusBadRequest, wantText: "Enter the document number.", fieldAria: `aria-describedby="h-number e-number"`},
 		{name: "right password", form: docForm("", doc, url.Values{"password": {pgResidentPassword}}), status: http.StatusSeeOther, signedIn: true},
 	} {
@@ -235,8 +236,8 @@ func TestKYCActivationCodeWorksOnce(t *testing.T) {
 	e := newPGEnv(t)
 	officer := e.adminSignIn("mapper")
 	officer.lang = "en"
-	doc := Document{Type: "cn-resident", Number: "11010519491231002X"}
-	passport := Document{Type: "passport", Number: "L898902C3", Country: "USA"}
+	doc := gateway.Document{Type: "cn-resident", Number: "11010519491231002X"}
+	passport := gateway.Document{Type: "passport", Number: "L898902C3", Country: "USA"}
 	r := officer.submit("/admin/residents", "/admin/residents", docForm("doc2_", passport, docForm("doc1_", doc, nil)))
 	if r.status != http.StatusOK {
 		t.Fatalf("KYC: %d\n%s", r.status, r.body)
@@ -344,7 +345,7 @@ func TestLocalPath(t *testing.T) {
 		{"", "/portal"},
 		{"javascript:alert(1)", "/portal"},
 	} {
-		if got := localPath(tc.in); got != tc.want {
+		if got := gateway.LocalPath(tc.in); got != tc.want {
 			t.Errorf("localPath(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -355,8 +356,8 @@ func FuzzLocalPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := localPath(in)
-		if strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\\r\n") || !isPagePath(strings.SplitN(out, "?", 2)[0]) {
+		out := gateway.LocalPath(in)
+		if strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\\r\n") || !gateway.IsPagePath(strings.SplitN(out, "?", 2)[0]) {
 			t.Fatalf("localPath(%q) = %q", in, out)
 		}
 		u, err := url.Parse(out)
@@ -470,7 +471,7 @@ func TestDepartmentPages(t *testing.T) {
 
 	// An API key is shown once; the list shows only its name.
 	r = b.submit("/admin/departments/tax-bureau", "/admin/departments/tax-bureau/apikeys", url.Values{"key_name": {"nightly sync"}})
-	token := regexp.MustCompile(`egk_[0-9a-f]+`).FindString(r.body)
+	token := regexp.MustCompile(`egk_[a-z2-7]{8}_[a-z2-7]{40}`).FindString(r.body)
 	if r.status != http.StatusOK || token == "" {
 		t.Fatalf("issue key: %d\n%s", r.status, r.body)
 	}
@@ -539,7 +540,7 @@ func TestResidentSearchKeepsNumbersOutOfURLs(t *testing.T) {
 	page := b.get(r.location()).body
 	mustContain(t, page, "3101**********4567", "Chinese passport")
 	mustNotContain(t, page, doc.Number)
-	r = b.submit("/admin/residents", "/admin/residents/search", docForm("", Document{Type: "cn-resident", Number: "11010519491231002X"}, nil))
+	r = b.submit("/admin/residents", "/admin/residents/search", docForm("", gateway.Document{Type: "cn-resident", Number: "11010519491231002X"}, nil))
 	if r.status != http.StatusNotFound {
 		t.Fatalf("unknown document: %d", r.status)
 	}
@@ -554,7 +555,7 @@ func TestResidentMaintenance(t *testing.T) {
 	from, into := e.w.residentEIDs[2], e.w.residentEIDs[3]
 	page := "/admin/residents/" + from
 
-	r := b.submit(page, page+"/documents", docForm("", Document{Type: "cn-passport", Number: "EA1234567"}, nil))
+	r := b.submit(page, page+"/documents", docForm("", gateway.Document{Type: "cn-passport", Number: "EA1234567"}, nil))
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("add document: %d\n%s", r.status, r.body)
 	}
@@ -623,7 +624,7 @@ func TestImportPages(t *testing.T) {
 	page := b.get(jobPage).body
 	mustContain(t, page, "people.csv", "Running", `<progress id="imp-bar" max="4" value="2">`, `id="imp-rejects" hidden`)
 	close(hold)
-	var job *ImportJob
+	var job *gateway.ImportJob
 	for job == nil || job.FinishedAt.IsZero() {
 		job, _ = e.w.importer.Job(context.Background(), strings.TrimPrefix(jobPage, "/admin/imports/"))
 	}
@@ -729,12 +730,12 @@ func TestSignOut(t *testing.T) {
 		} else {
 			b = e.adminSignIn("auditor")
 		}
-		before := e.w.accounts.sessionCount(map[string]string{"portal": SessionResident, "admin": SessionAdmin}[area])
+		before := e.w.accounts.sessionCount(map[string]string{"portal": gateway.SessionResident, "admin": gateway.SessionAdmin}[area])
 		r := b.submit("/"+area, "/"+area+"/logout", nil)
 		if r.status != http.StatusSeeOther || r.location() != "/"+area+"/login?done=logged_out" {
 			t.Fatalf("%s sign-out: %d → %q", area, r.status, r.location())
 		}
-		if after := e.w.accounts.sessionCount(map[string]string{"portal": SessionResident, "admin": SessionAdmin}[area]); after != before-1 {
+		if after := e.w.accounts.sessionCount(map[string]string{"portal": gateway.SessionResident, "admin": gateway.SessionAdmin}[area]); after != before-1 {
 			t.Errorf("%s sign-out left the session (%d → %d)", area, before, after)
 		}
 		if r := b.get("/" + area); r.status != http.StatusSeeOther {

@@ -1,4 +1,4 @@
-package routing
+package routing_test
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/merkle"
 )
 
-func appendN(t *testing.T, e *env, n int, outcome, consent string) []*AccessRecord {
+func appendN(t *testing.T, e *env, n int, outcome, consent string) []*routing.AccessRecord {
 	t.Helper()
-	var out []*AccessRecord
+	var out []*routing.AccessRecord
 	for range n {
-		r := &AccessRecord{Requester: "hrss", Official: "o", EID: eidAlice, DataType: "edu.degree", Purpose: "employment", Outcome: outcome, ConsentID: consent, UseConsent: consent != ""}
+		r := &routing.AccessRecord{Requester: "hrss", Official: "o", EID: eidAlice, DataType: "edu.degree", Purpose: "employment", Outcome: outcome, ConsentID: consent, UseConsent: consent != ""}
 		if err := e.log.Append(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
@@ -27,12 +28,12 @@ func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
 	e := newEnv(t)
 	e.anchorer.MaxBatch = 7
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
-	appendN(t, e, 10, OutcomeIssued, cid)
-	appendN(t, e, 5, OutcomePolicyDenied, "")
+	appendN(t, e, 10, routing.OutcomeIssued, cid)
+	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
 	e.anchorer.Step(context.Background())
 
 	batches := map[string]bool{}
-	for _, r := range e.store.recs {
+	for _, r := range e.store.Records() {
 		if r.BatchID == "" || r.AnchorTxID == "" {
 			t.Fatalf("record %d not anchored", r.Seq)
 		}
@@ -71,23 +72,19 @@ func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
 
 func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 	e := newEnv(t)
-	appendN(t, e, 4, OutcomePolicyDenied, "")
+	appendN(t, e, 4, routing.OutcomePolicyDenied, "")
 	// The ledger is down: the batch is planned but not confirmed.
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = errors.New("peer unreachable")
-	e.ledger.mu.Unlock()
+	e.ledger.FailWrites(errors.New("peer unreachable"))
 	e.anchorer.Step(context.Background())
 	pending, _ := e.store.PendingBatches(context.Background())
 	if len(pending) != 1 {
 		t.Fatalf("pending %d", len(pending))
 	}
 	// More records arrive; the pending batch must keep its content.
-	appendN(t, e, 3, OutcomePolicyDenied, "")
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = nil
-	e.ledger.mu.Unlock()
+	appendN(t, e, 3, routing.OutcomePolicyDenied, "")
+	e.ledger.FailWrites(nil)
 	// A fresh anchorer (a restart) resumes.
-	restarted := &Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
+	restarted := &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
 	restarted.Step(context.Background())
 	a, err := e.ledger.GetAnchor(context.Background(), pending[0].ID)
 	if err != nil || a.Count != 4 || a.MerkleRoot != pending[0].MerkleRoot {
@@ -97,7 +94,7 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 	if _, _, err := e.ledger.AnchorAccessBatch(context.Background(), *a); err != nil {
 		t.Fatalf("idempotent resubmission refused: %v", err)
 	}
-	for _, r := range e.store.recs {
+	for _, r := range e.store.Records() {
 		if r.AnchorTxID == "" {
 			t.Fatalf("record %d left unanchored", r.Seq)
 		}
@@ -107,14 +104,12 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 func TestLagGateFailsClosed(t *testing.T) {
 	e := newEnv(t)
 	e.anchorer.LagBound = 30 * time.Second
-	if err := e.anchorer.Check(context.Background()); CodeOf(err) != "anchoring_unknown" {
+	if err := e.anchorer.Check(context.Background()); routing.CodeOf(err) != "anchoring_unknown" {
 		t.Fatalf("before the first step: %v", err)
 	}
 	e.grant(t, eidAlice, "hrss", "*", 0)
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = errors.New("ledger down")
-	e.ledger.mu.Unlock()
-	appendN(t, e, 1, OutcomePolicyDenied, "")
+	e.ledger.FailWrites(errors.New("ledger down"))
+	appendN(t, e, 1, routing.OutcomePolicyDenied, "")
 	e.anchorer.Step(context.Background())
 	if err := e.anchorer.Check(context.Background()); err != nil {
 		t.Fatalf("fresh unanchored record should pass: %v", err)
@@ -122,31 +117,27 @@ func TestLagGateFailsClosed(t *testing.T) {
 	e.clock.Advance(31 * time.Second)
 	e.anchorer.Step(context.Background())
 	err := e.anchorer.Check(context.Background())
-	if CodeOf(err) != "anchoring_lag" {
+	if routing.CodeOf(err) != "anchoring_lag" {
 		t.Fatalf("lagging: %v", err)
 	}
 	e.resolver.Gate = e.anchorer
-	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); CodeOf(err) != "anchoring_lag" || e.tickets.count() != 0 {
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); routing.CodeOf(err) != "anchoring_lag" || e.tickets.count() != 0 {
 		t.Fatalf("resolve while anchoring lags: %v", err)
 	}
 	// The database stops answering: the state goes stale and the gate stays shut.
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = nil
-	e.ledger.mu.Unlock()
-	e.store.mu.Lock()
-	e.store.fail = errors.New("db down")
-	e.store.mu.Unlock()
+	e.ledger.FailWrites(nil)
+	e.store.Fail(errors.New("db down"))
 	e.clock.Advance(31 * time.Second)
 	e.anchorer.Step(context.Background())
-	if err := e.anchorer.Check(context.Background()); CodeOf(err) != "anchoring_unknown" {
+	if err := e.anchorer.Check(context.Background()); routing.CodeOf(err) != "anchoring_unknown" {
 		t.Fatalf("stale state: %v", err)
 	}
 }
 
 func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
 	e := newEnv(t)
-	recs := appendN(t, e, 6, OutcomePolicyDenied, "")
-	if _, err := e.anchorer.Proof(context.Background(), recs[0]); CodeOf(err) != "not_anchored" {
+	recs := appendN(t, e, 6, routing.OutcomePolicyDenied, "")
+	if _, err := e.anchorer.Proof(context.Background(), recs[0]); routing.CodeOf(err) != "not_anchored" {
 		t.Fatalf("proof before anchoring: %v", err)
 	}
 	e.anchorer.Step(context.Background())
@@ -167,7 +158,7 @@ func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
 
 // submitHook runs during on the first anchoring submission.
 type submitHook struct {
-	AnchorSubmitter
+	routing.AnchorSubmitter
 	during func()
 	done   bool
 }
@@ -185,11 +176,11 @@ func (s *submitHook) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor
 func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 	e := newEnv(t)
 	e.anchorer.MaxBatch = 100
-	appendN(t, e, 5, OutcomePolicyDenied, "")
-	e.anchorer.Ledger = &submitHook{AnchorSubmitter: e.anchorer.Ledger, during: func() { appendN(t, e, 3, OutcomePolicyDenied, "") }}
+	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
+	e.anchorer.Ledger = &submitHook{AnchorSubmitter: e.anchorer.Ledger, during: func() { appendN(t, e, 3, routing.OutcomePolicyDenied, "") }}
 	unanchored := func() int {
 		n := 0
-		for _, r := range e.store.recs {
+		for _, r := range e.store.Records() {
 			if r.AnchorTxID == "" {
 				n++
 			}
@@ -212,18 +203,14 @@ func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 func TestAnchorerLeaderThatFailsHandsTheLeaseOver(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	other := &Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r2", Logger: e.anchorer.Logger}
-	appendN(t, e, 3, OutcomePolicyDenied, "")
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = errors.New("peer unreachable")
-	e.ledger.mu.Unlock()
+	other := &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r2", Logger: e.anchorer.Logger}
+	appendN(t, e, 3, routing.OutcomePolicyDenied, "")
+	e.ledger.FailWrites(errors.New("peer unreachable"))
 	e.anchorer.Step(ctx) // r1 leads, plans a batch, cannot submit it
 	if e.anchorer.Status().Leader {
 		t.Fatal("a leader that failed to anchor still reports the lease")
 	}
-	e.ledger.mu.Lock()
-	e.ledger.failWrite = nil // r2's link works
-	e.ledger.mu.Unlock()
+	e.ledger.FailWrites(nil) // r2's link works
 	other.Step(ctx)
 	if !other.Status().Leader {
 		t.Fatal("the other replica did not get the lease")

@@ -1,4 +1,4 @@
-package routing
+package routing_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // A value decoded once is served again only while the cache holds the same
@@ -33,20 +34,18 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 	}
 
 	// Another replica wrote a newer value into the shared cache.
-	newer := e.ledger.depts["edu-bureau"]
+	newer := *dept()
 	newer.Name = "Education Bureau (renamed)"
 	raw, _ := json.Marshal(&newer)
-	_ = e.cache.Set(ctx, keyDepartment("edu-bureau"), raw, 0)
+	_ = e.cache.Set(ctx, "dept:edu-bureau", raw, 0)
 	if d := dept(); d.Name != newer.Name {
 		t.Fatalf("served %q after the cache entry changed", d.Name)
 	}
 
 	// A ledger change arrives as an event: the next read goes to the ledger.
-	e.ledger.mu.Lock()
-	d := e.ledger.depts["edu-bureau"]
+	d := newer
 	d.Name = "Education Bureau (merged)"
-	e.ledger.depts["edu-bureau"] = d
-	e.ledger.mu.Unlock()
+	e.ledger.PutDepartment(d)
 	if err := e.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindDepartment, ID: "edu-bureau"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +67,11 @@ func TestDirectoryResolvesDIDs(t *testing.T) {
 	if err != nil || !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != eidAlice || res.DIDDocument.ID != eidOld {
 		t.Fatalf("merged eID: %+v %v", res, err)
 	}
-	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !IsKind(err, KindNotFound) {
+	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("unknown eID: %v", err)
 	}
-	e.ledger.mu.Lock()
-	e.ledger.eids["did:eidgate:orphan"] = model.Identity{ID: "did:eidgate:orphan", Status: model.EIDMerged, MergedInto: "did:eidgate:gone"}
-	e.ledger.mu.Unlock()
-	if _, err := e.dir.DID(ctx, "did:eidgate:orphan"); !IsKind(err, KindConflict) {
+	e.ledger.PutIdentity(model.Identity{ID: "did:eidgate:orphan", Status: model.EIDMerged, MergedInto: "did:eidgate:gone"})
+	if _, err := e.dir.DID(ctx, "did:eidgate:orphan"); !routing.IsKind(err, routing.KindConflict) {
 		t.Fatalf("eID merged into a missing one: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package routing
+package routing_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 const (
@@ -21,38 +23,39 @@ const (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type env struct {
-	clock    *fakeClock
-	ledger   *fakeLedger
-	cache    *memCache
-	store    *memStore
-	log      *AccessLog
+	clock    *routingtest.Clock
+	ledger   *routingtest.Ledger
+	cache    *routingtest.Cache
+	store    *routingtest.Store
+	log      *routing.AccessLog
 	tickets  *fakeTickets
 	policy   *fakePolicy
-	dir      *Directory
-	consents *ConsentService
-	resolver *Resolver
-	anchorer *Anchorer
+	dir      *routing.Directory
+	consents *routing.ConsentService
+	resolver *routing.Resolver
+	anchorer *routing.Anchorer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: newClock(), ledger: newFakeLedger(), cache: newMemCache(), store: newMemStore(), tickets: &fakeTickets{}}
+	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	e := &env{clock: clock, ledger: routingtest.NewLedger(clock), cache: routingtest.NewCache(), store: routingtest.NewStore(), tickets: &fakeTickets{}}
 	now := e.clock.Now()
-	e.ledger.depts["edu-bureau"] = model.Department{ID: "edu-bureau", Name: "Education Bureau", Status: model.DepartmentActive, Endpoints: []string{"https://edu.example/api"}}
-	e.ledger.depts["hrss"] = model.Department{ID: "hrss", Name: "HRSS", Status: model.DepartmentActive, Endpoints: []string{"https://hrss.example"}}
-	e.ledger.dts["edu.degree"] = model.DataType{Code: "edu.degree", Owners: []string{"edu-bureau"}}
-	e.ledger.eids[eidAlice] = model.Identity{ID: eidAlice, Status: model.EIDActive}
-	e.ledger.eids[eidBob] = model.Identity{ID: eidBob, Status: model.EIDActive}
-	e.ledger.eids[eidOld] = model.Identity{ID: eidOld, Status: model.EIDMerged, MergedInto: eidAlice}
-	e.ledger.routes[eidAlice] = []model.RouteEntry{{EID: eidAlice, DataType: "edu.degree", Provider: "edu-bureau", Version: 3,
-		Digest: "sha256:" + hex64('a'), Status: model.RouteValid, UpdatedAt: now.Format(time.RFC3339)}}
+	e.ledger.PutDepartment(model.Department{ID: "edu-bureau", Name: "Education Bureau", Status: model.DepartmentActive, Endpoints: []string{"https://edu.example/api"}})
+	e.ledger.PutDepartment(model.Department{ID: "hrss", Name: "HRSS", Status: model.DepartmentActive, Endpoints: []string{"https://hrss.example"}})
+	e.ledger.PutDataType(model.DataType{Code: "edu.degree", Owners: []string{"edu-bureau"}})
+	e.ledger.PutIdentity(model.Identity{ID: eidAlice, Status: model.EIDActive})
+	e.ledger.PutIdentity(model.Identity{ID: eidBob, Status: model.EIDActive})
+	e.ledger.PutIdentity(model.Identity{ID: eidOld, Status: model.EIDMerged, MergedInto: eidAlice})
+	e.ledger.PutRoute(model.RouteEntry{EID: eidAlice, DataType: "edu.degree", Provider: "edu-bureau", Version: 3,
+		Digest: "sha256:" + hex64('a'), Status: model.RouteValid, UpdatedAt: now.Format(time.RFC3339)})
 	e.policy = &fakePolicy{allow: map[string]bool{"hrss|edu.degree|employment": true}, version: 7}
-	e.log = NewAccessLog(e.store, e.clock, 0)
+	e.log = routing.NewAccessLog(e.store, e.clock, 0)
 	t.Cleanup(e.log.Close)
-	e.dir = &Directory{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger, Consents: e.ledger, Cache: e.cache, Clock: e.clock}
-	e.consents = &ConsentService{Ledger: e.ledger, Dir: e.dir, Clock: e.clock}
-	e.anchorer = &Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
-	e.resolver = &Resolver{Dir: e.dir, Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
+	e.dir = &routing.Directory{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger, Consents: e.ledger, Cache: e.cache, Clock: e.clock}
+	e.consents = &routing.ConsentService{Ledger: e.ledger, Dir: e.dir, Clock: e.clock}
+	e.anchorer = &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
+	e.resolver = &routing.Resolver{Dir: e.dir, Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
 		Policy: e.policy, Consents: e.ledger, Log: e.log, Tickets: e.tickets, Clock: e.clock}
 	return e
 }
@@ -67,7 +70,7 @@ func hex64(c byte) string {
 
 func (e *env) grant(t *testing.T, eid, requester, provider string, maxUses uint64) string {
 	t.Helper()
-	c, err := e.consents.Request(context.Background(), requester, ConsentDraft{EID: eid, Provider: provider,
+	c, err := e.consents.Request(context.Background(), requester, routing.ConsentDraft{EID: eid, Provider: provider,
 		DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour), MaxUses: maxUses})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +81,8 @@ func (e *env) grant(t *testing.T, eid, requester, provider string, maxUses uint6
 	return c.ID
 }
 
-func req(eid string) ResolveRequest {
-	return ResolveRequest{Requester: "hrss", Official: "off-1", EID: eid, DataType: "edu.degree", Purpose: "employment"}
+func req(eid string) routing.ResolveRequest {
+	return routing.ResolveRequest{Requester: "hrss", Official: "off-1", EID: eid, DataType: "edu.degree", Purpose: "employment"}
 }
 
 func TestResolveIssuesTicketOnlyAfterDurableRecord(t *testing.T) {
@@ -96,7 +99,7 @@ func TestResolveIssuesTicketOnlyAfterDurableRecord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the access behind a ticket is not recorded: %v", err)
 	}
-	if rec.Outcome != OutcomeIssued || rec.TicketID != res.TicketID || rec.Official != "off-1" || rec.PolicyVersion != 7 || rec.LeafHash == "" {
+	if rec.Outcome != routing.OutcomeIssued || rec.TicketID != res.TicketID || rec.Official != "off-1" || rec.PolicyVersion != 7 || rec.LeafHash == "" {
 		t.Fatalf("record %+v", rec)
 	}
 	if uses, _ := e.store.ConsentUses(context.Background(), cid); uses != 1 {
@@ -112,7 +115,7 @@ func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	r := req("")
-	r.Document = &DocumentSubject{Type: "cn-resident", Number: "11010519491231002X"}
+	r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "11010519491231002X"}
 	if res, err := e.resolver.Resolve(context.Background(), r); err != nil || res.EID != eidAlice {
 		t.Fatalf("by document: %v %+v", err, res)
 	}
@@ -124,31 +127,31 @@ func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
 func TestResolveRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		setup   func(t *testing.T, e *env) ResolveRequest
-		kind    Kind
+		setup   func(t *testing.T, e *env) routing.ResolveRequest
+		kind    routing.Kind
 		code    string
 		outcome string // "" = nothing recorded
 	}{
-		{"no consent opens one request", func(t *testing.T, e *env) ResolveRequest { return req(eidAlice) }, KindConsentRequired, "consent_required", OutcomeConsentRequired},
-		{"policy", func(t *testing.T, e *env) ResolveRequest {
+		{"no consent opens one request", func(t *testing.T, e *env) routing.ResolveRequest { return req(eidAlice) }, routing.KindConsentRequired, "consent_required", routing.OutcomeConsentRequired},
+		{"policy", func(t *testing.T, e *env) routing.ResolveRequest {
 			r := req(eidAlice)
 			r.Purpose = "marketing"
 			return r
-		}, KindForbidden, "policy_denied", OutcomePolicyDenied},
-		{"unknown document", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindForbidden, "policy_denied", routing.OutcomePolicyDenied},
+		{"unknown document", func(t *testing.T, e *env) routing.ResolveRequest {
 			r := req("")
-			r.Document = &DocumentSubject{Type: "cn-resident", Number: "110105194912310021"}
+			r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "110105194912310021"}
 			return r
-		}, KindNotFound, "subject_not_found", OutcomeSubjectUnknown},
-		{"no route", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindNotFound, "subject_not_found", routing.OutcomeSubjectUnknown},
+		{"no route", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidBob, "hrss", "*", 0)
 			return req(eidBob)
-		}, KindNotFound, "no_route", OutcomeNoRoute},
-		{"consent for another provider", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindNotFound, "no_route", routing.OutcomeNoRoute},
+		{"consent for another provider", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidAlice, "hrss", "hrss", 0)
 			return req(eidAlice)
-		}, KindNotFound, "no_route", OutcomeNoRoute},
-		{"revoked consent", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindNotFound, "no_route", routing.OutcomeNoRoute},
+		{"revoked consent", func(t *testing.T, e *env) routing.ResolveRequest {
 			id := e.grant(t, eidAlice, "hrss", "*", 0)
 			if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 				t.Fatal(err)
@@ -157,50 +160,50 @@ func TestResolveRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			return req(eidAlice)
-		}, KindConsentRequired, "consent_required", OutcomeConsentRequired},
-		{"expired consent", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindConsentRequired, "consent_required", routing.OutcomeConsentRequired},
+		{"expired consent", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidAlice, "hrss", "*", 0)
 			e.clock.Advance(25 * time.Hour)
 			return req(eidAlice)
-		}, KindConsentRequired, "consent_required", OutcomeConsentRequired},
-		{"uses exhausted", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindConsentRequired, "consent_required", routing.OutcomeConsentRequired},
+		{"uses exhausted", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidAlice, "hrss", "*", 1)
 			if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 				t.Fatal(err)
 			}
 			return req(eidAlice)
-		}, KindConsentRequired, "consent_required", ""},
-		{"suspended provider", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindConsentRequired, "consent_required", ""},
+		{"suspended provider", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidAlice, "hrss", "*", 0)
-			d := e.ledger.depts["edu-bureau"]
+			d, _ := e.ledger.GetDepartment(context.Background(), "edu-bureau")
 			d.Status = model.DepartmentSuspended
-			e.ledger.depts["edu-bureau"] = d
+			e.ledger.PutDepartment(*d)
 			return req(eidAlice)
-		}, KindNotFound, "no_route", OutcomeNoRoute},
-		{"missing official", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindNotFound, "no_route", routing.OutcomeNoRoute},
+		{"missing official", func(t *testing.T, e *env) routing.ResolveRequest {
 			r := req(eidAlice)
 			r.Official = ""
 			return r
-		}, KindInvalid, "invalid", ""},
-		{"both subjects", func(t *testing.T, e *env) ResolveRequest {
+		}, routing.KindInvalid, "invalid", ""},
+		{"both subjects", func(t *testing.T, e *env) routing.ResolveRequest {
 			r := req(eidAlice)
-			r.Document = &DocumentSubject{Type: "cn-resident", Number: "x"}
+			r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "x"}
 			return r
-		}, KindInvalid, "invalid", ""},
+		}, routing.KindInvalid, "invalid", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			r := tc.setup(t, e)
-			before := len(e.store.recs)
+			before := len(e.store.Records())
 			issuedBefore := e.tickets.count()
 			_, err := e.resolver.Resolve(context.Background(), r)
-			if KindOf(err) != tc.kind || CodeOf(err) != tc.code {
-				t.Fatalf("err %v: kind %s code %s, want %s %s", err, KindOf(err), CodeOf(err), tc.kind, tc.code)
+			if routing.KindOf(err) != tc.kind || routing.CodeOf(err) != tc.code {
+				t.Fatalf("err %v: kind %s code %s, want %s %s", err, routing.KindOf(err), routing.CodeOf(err), tc.kind, tc.code)
 			}
 			if e.tickets.count() != issuedBefore {
 				t.Fatal("a ticket was issued for a refused resolve")
 			}
-			recs := e.store.recs[before:]
+			recs := e.store.Records()[before:]
 			if tc.outcome == "" {
 				if len(recs) != 0 {
 					t.Fatalf("recorded %+v", recs)
@@ -219,7 +222,7 @@ func TestConsentRequiredReusesOpenRequest(t *testing.T) {
 	var ids []string
 	for range 3 {
 		_, err := e.resolver.Resolve(context.Background(), req(eidAlice))
-		var de *Error
+		var de *routing.Error
 		if !errors.As(err, &de) || de.Details["consent_id"] == "" {
 			t.Fatalf("err %v", err)
 		}
@@ -240,11 +243,9 @@ func TestConsentRequiredReusesOpenRequest(t *testing.T) {
 func TestDatabaseDownFailsClosed(t *testing.T) {
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
-	e.store.mu.Lock()
-	e.store.fail = errors.New("connection refused")
-	e.store.mu.Unlock()
+	e.store.Fail(errors.New("connection refused"))
 	_, err := e.resolver.Resolve(context.Background(), req(eidAlice))
-	if KindOf(err) != KindUnavailable || CodeOf(err) != "database_unavailable" || e.tickets.count() != 0 {
+	if routing.KindOf(err) != routing.KindUnavailable || routing.CodeOf(err) != "database_unavailable" || e.tickets.count() != 0 {
 		t.Fatalf("err %v tickets %d", err, e.tickets.count())
 	}
 }
@@ -255,57 +256,55 @@ func TestCacheDownStaysCorrect(t *testing.T) {
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 		t.Fatal(err)
 	}
-	e.cache.mu.Lock()
-	e.cache.down = true
-	e.cache.mu.Unlock()
+	e.cache.SetDown(true)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 		t.Fatalf("resolve with the cache down: %v", err)
 	}
 	if _, err := e.consents.Revoke(context.Background(), eidAlice, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !IsKind(err, KindConsentRequired) {
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !routing.IsKind(err, routing.KindConsentRequired) {
 		t.Fatalf("revoked consent used while the cache was down: %v", err)
 	}
 }
 
 func TestResidentCannotTouchOthersConsent(t *testing.T) {
 	e := newEnv(t)
-	c, err := e.consents.Request(context.Background(), "hrss", ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
+	c, err := e.consents.Request(context.Background(), "hrss", routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
 		PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.consents.Grant(context.Background(), eidBob, c.ID, "portal"); !IsKind(err, KindNotFound) {
+	if _, err := e.consents.Grant(context.Background(), eidBob, c.ID, "portal"); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("bob granted alice's consent: %v", err)
 	}
-	if _, err := e.consents.Revoke(context.Background(), eidAlice, c.ID); !IsKind(err, KindConflict) {
+	if _, err := e.consents.Revoke(context.Background(), eidAlice, c.ID); !routing.IsKind(err, routing.KindConflict) {
 		t.Fatalf("revoking a requested consent: %v", err)
 	}
-	if _, err := e.consents.ForDepartment(context.Background(), "edu-bureau", c.ID); !IsKind(err, KindNotFound) {
+	if _, err := e.consents.ForDepartment(context.Background(), "edu-bureau", c.ID); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("non-party department read the consent: %v", err)
 	}
 }
 
 func TestConsentDraftValidation(t *testing.T) {
 	e := newEnv(t)
-	base := ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)}
+	base := routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)}
 	for _, tc := range []struct {
 		field string
-		edit  func(d *ConsentDraft)
+		edit  func(d *routing.ConsentDraft)
 	}{
-		{"eid", func(d *ConsentDraft) { d.EID = "alice" }},
-		{"data_types", func(d *ConsentDraft) { d.DataTypes = nil }},
-		{"data_types", func(d *ConsentDraft) { d.DataTypes = []string{"edu.unknown"} }},
-		{"valid_until", func(d *ConsentDraft) { d.ValidUntil = e.clock.Now().Add(-time.Minute) }},
-		{"valid_until", func(d *ConsentDraft) { d.ValidUntil = e.clock.Now().Add(400 * 24 * time.Hour) }},
-		{"provider", func(d *ConsentDraft) { d.Provider = "nobody" }},
+		{"eid", func(d *routing.ConsentDraft) { d.EID = "alice" }},
+		{"data_types", func(d *routing.ConsentDraft) { d.DataTypes = nil }},
+		{"data_types", func(d *routing.ConsentDraft) { d.DataTypes = []string{"edu.unknown"} }},
+		{"valid_until", func(d *routing.ConsentDraft) { d.ValidUntil = e.clock.Now().Add(-time.Minute) }},
+		{"valid_until", func(d *routing.ConsentDraft) { d.ValidUntil = e.clock.Now().Add(400 * 24 * time.Hour) }},
+		{"provider", func(d *routing.ConsentDraft) { d.Provider = "nobody" }},
 	} {
 		d := base
 		tc.edit(&d)
 		_, err := e.consents.Request(context.Background(), "hrss", d)
-		var de *Error
-		if !errors.As(err, &de) || de.Kind != KindInvalid || de.Field != tc.field {
+		var de *routing.Error
+		if !errors.As(err, &de) || de.Kind != routing.KindInvalid || de.Field != tc.field {
 			t.Errorf("field %s: %v", tc.field, err)
 		}
 	}
@@ -313,8 +312,8 @@ func TestConsentDraftValidation(t *testing.T) {
 
 func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 	e := newEnv(t)
-	slow := &slowStore{memStore: e.store, delay: 5 * time.Millisecond}
-	log := NewAccessLog(slow, e.clock, 64)
+	slow := &slowStore{Store: e.store, delay: 5 * time.Millisecond}
+	log := routing.NewAccessLog(slow, e.clock, 64)
 	defer log.Close()
 	var wg sync.WaitGroup
 	const n = 200
@@ -323,7 +322,7 @@ func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- log.Append(context.Background(), &AccessRecord{Requester: "hrss", Outcome: OutcomePolicyDenied})
+			errs <- log.Append(context.Background(), &routing.AccessRecord{Requester: "hrss", Outcome: routing.OutcomePolicyDenied})
 		}()
 	}
 	wg.Wait()
@@ -338,7 +337,7 @@ func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 		t.Fatalf("stats %+v: want %d records in far fewer transactions", st, n)
 	}
 	seen := map[uint64]bool{}
-	for _, r := range e.store.recs {
+	for _, r := range e.store.Records() {
 		if seen[r.Seq] {
 			t.Fatalf("duplicate seq %d", r.Seq)
 		}
@@ -347,13 +346,13 @@ func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 }
 
 type slowStore struct {
-	*memStore
+	*routingtest.Store
 	delay time.Duration
 }
 
-func (s *slowStore) AppendAccess(ctx context.Context, recs []*AccessRecord) ([]error, error) {
+func (s *slowStore) AppendAccess(ctx context.Context, recs []*routing.AccessRecord) ([]error, error) {
 	time.Sleep(s.delay)
-	return s.memStore.AppendAccess(ctx, recs)
+	return s.Store.AppendAccess(ctx, recs)
 }
 
 func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
@@ -365,16 +364,14 @@ func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
 	}
 	// The consent is revoked on the ledger while this replica misses the
 	// event: the cache still holds it as active.
-	e.ledger.mu.Lock()
-	c := e.ledger.consents[id]
+	c, _ := e.ledger.GetConsent(context.Background(), id)
 	c.Status = model.ConsentRevoked
-	e.ledger.consents[id] = c
-	e.ledger.mu.Unlock()
+	e.ledger.PutConsent(*c)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 		t.Fatalf("with a trusted cache the cached consent is used: %v", err)
 	}
 	e.dir.Trust = func() bool { return false }
-	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !IsKind(err, KindConsentRequired) {
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !routing.IsKind(err, routing.KindConsentRequired) {
 		t.Fatalf("event stream down: the revoked consent was served from the cache: %v", err)
 	}
 }

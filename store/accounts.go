@@ -422,7 +422,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 
 // TouchAPIKey sets the last-used time unless it was set within minGap.
 func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, minGap time.Duration) error {
-	defer db.apiKeys.drop(id) // the kept row's last-used time is stale now
+	defer db.apiKeys.drop(id) // the kept row would show the old last use
 	_, err := db.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
 		nanos(at), id, nanos(at.Add(-minGap)))
 	return db.classify("store.TouchAPIKey", err)

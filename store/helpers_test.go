@@ -2,36 +2,16 @@ package store_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+func newFakeClock() *routingtest.Clock {
+	return routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC))
 }
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-var _ routing.Clock = (*fakeClock)(nil)
 
 // newRecord builds an access record the way routing.AccessLog does.
 func newRecord(at time.Time, consentID string, maxUses uint64) *routing.AccessRecord {

@@ -49,14 +49,21 @@ func grantDegree(t *testing.T, s *stack) string {
 // waitStatus polls path on s until it answers want.
 func waitStatus(t *testing.T, s *stack, path string, want int, within time.Duration) reply {
 	t.Helper()
+	return waitAnswer(t, s, caller{}, http.MethodGet, path, nil, want, within)
+}
+
+// waitAnswer repeats a call until it is answered with want, and fails the
+// test when that has not happened within the given time.
+func waitAnswer(t *testing.T, s *stack, who caller, method, path string, body any, want int, within time.Duration) reply {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		r := s.do(caller{}, http.MethodGet, path, nil)
+		r := s.do(who, method, path, body)
 		if r.status == want {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s still answers %d %v after %s; want %d", path, r.status, r.body, within, want)
+			t.Fatalf("%s %s still answers %d %v after %s; want %d", method, path, r.status, r.body, within, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -207,17 +214,7 @@ func TestDatabaseDownAnswers503AndWritesNothingHalf(t *testing.T) {
 	proxy.Restore()
 
 	// The gateway recovers by itself.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req)
-		if r.status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("resolve after the database returned: %d %v", r.status, r.body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r = waitAnswer(t, s, hrss, http.MethodPost, "/v1/routes/resolve", req, http.StatusOK, 30*time.Second)
 
 	var issued, unavailable int
 	for _, o := range outcomes {
@@ -374,17 +371,7 @@ func TestAnchoringLagStopsTicketsUntilLedgerReturns(t *testing.T) {
 	}
 
 	proxy.Restore()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		r = sb.do(hrss, http.MethodPost, "/v1/routes/resolve", req)
-		if r.status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("resolve after the ledger returned: %d %v", r.status, r.body)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	r = waitAnswer(t, sb, hrss, http.MethodPost, "/v1/routes/resolve", req, http.StatusOK, 60*time.Second)
 	waitStatus(t, sb, "/readyz", http.StatusOK, 30*time.Second)
 	waitAllAnchored(t, b.db, 30*time.Second)
 	n := checkAnchoredExactlyOnce(t, b.db, a.agent)

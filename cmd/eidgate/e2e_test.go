@@ -12,6 +12,8 @@ import (
 
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
+	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // stack is a running gateway with the demo loaded, on a random port and a
@@ -399,5 +401,33 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 	}
 	if r = s.do(aud, http.MethodPost, "/v1/admin/eids", map[string]any{"documents": []any{doc}}); r.status != http.StatusForbidden {
 		t.Fatalf("auditor creating an eID: %d", r.status)
+	}
+}
+
+// TestProxyModeRefusesARecordThatDoesNotMatchItsDigest: when the provider
+// serves a record other than the one whose digest is on the ledger, proxy
+// mode answers 502 digest_mismatch, hands nothing on and flags the access.
+func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
+	s := startDemo(t, nil)
+	grantDegree(t, s)
+	recs, err := demo.LoadRecords(s.m.Config.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if recs[i].EID == s.demo.Residents[0].EID && recs[i].DataType == "edu.degree" {
+			recs[i].Record = json.RawMessage(`{"name":"王小明","degree":"doctor","major":"x","institution":"y","awarded":"2012-07-01"}`)
+		}
+	}
+	s.m.provider.SetRecords(recs)
+	req := resolveBody(s.demo.Residents[0], "edu.degree", "employment")
+	req["mode"] = "proxy"
+	r := s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", req)
+	if r.status != http.StatusBadGateway || r.errCode() != "digest_mismatch" || r.body["record"] != nil {
+		t.Fatalf("proxy of a tampered record: %d %v", r.status, r.body)
+	}
+	list, err := s.m.db.ListAccess(context.Background(), routing.AccessFilter{Requester: "hrss", Outcome: routing.OutcomeIssued, Desc: true, Limit: 1})
+	if err != nil || len(list) != 1 || !list[0].Flagged || list[0].FlagReason == "" {
+		t.Fatalf("the access was not flagged: %+v %v", list, err)
 	}
 }

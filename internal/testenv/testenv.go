@@ -47,26 +47,26 @@ func reachable(rawURL, defPort string) bool {
 // server answers.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("EIDGATE_TEST_POSTGRES")
-	if dsn == "" {
-		missing(t, "PostgreSQL (EIDGATE_TEST_POSTGRES)")
-	}
-	if !reachable(dsn, "5432") {
-		missing(t, "PostgreSQL at "+redact(dsn))
-	}
-	return dsn
+	return server(t, "PostgreSQL", "EIDGATE_TEST_POSTGRES", "5432")
 }
 
 // Redis returns the URL in EIDGATE_TEST_REDIS after checking the server
 // answers.
 func Redis(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("EIDGATE_TEST_REDIS")
+	return server(t, "Redis", "EIDGATE_TEST_REDIS", "6379")
+}
+
+// server returns the URL in the environment variable env after checking
+// that the server answers there (on defPort when the URL names no port).
+func server(t testing.TB, name, env, defPort string) string {
+	t.Helper()
+	u := os.Getenv(env)
 	if u == "" {
-		missing(t, "Redis (EIDGATE_TEST_REDIS)")
+		missing(t, name+" ("+env+")")
 	}
-	if !reachable(u, "6379") {
-		missing(t, "Redis at "+redact(u))
+	if !reachable(u, defPort) {
+		missing(t, name+" at "+redact(u))
 	}
 	return u
 }

@@ -1,9 +1,6 @@
 package digest
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/eidgate/eidgate/internal/errcode"
 
 // Code is a stable, machine-readable error code.
 type Code string
@@ -23,22 +20,11 @@ const (
 
 // Error is a digest failure with a stable code and a message safe to show;
 // it never quotes record content.
-type Error struct {
-	Code    Code
-	Message string
-}
-
-func (e *Error) Error() string { return "digest: " + string(e.Code) + ": " + e.Message }
+type Error = errcode.Error[Code]
 
 func errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return errcode.New("digest", code, format, args...)
 }
 
 // CodeOf returns the code of a digest error and "" for nil or foreign errors.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return errcode.CodeOf[Code](err) }

@@ -1,9 +1,6 @@
 package merkle
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/eidgate/eidgate/internal/errcode"
 
 // Code is a stable, machine-readable error code.
 type Code string
@@ -17,22 +14,11 @@ const (
 )
 
 // Error is a merkle failure with a stable code and a message safe to show.
-type Error struct {
-	Code    Code
-	Message string
-}
-
-func (e *Error) Error() string { return "merkle: " + string(e.Code) + ": " + e.Message }
+type Error = errcode.Error[Code]
 
 func errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return errcode.New("merkle", code, format, args...)
 }
 
 // CodeOf returns the code of a merkle error and "" for nil or foreign errors.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return errcode.CodeOf[Code](err) }

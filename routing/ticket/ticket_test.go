@@ -17,31 +17,15 @@ import (
 
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 const issuerName = "https://gateway.test"
 
 type gateway struct {
-	clock   *fakeClock
+	clock   *routingtest.Clock
 	keyPath string
 	keys    *Keyring
 	issuer  *Issuer
@@ -49,7 +33,7 @@ type gateway struct {
 
 func newGateway(t testing.TB) *gateway {
 	t.Helper()
-	clock := &fakeClock{now: t0}
+	clock := routingtest.NewClock(t0)
 	path := filepath.Join(t.TempDir(), "data", KeyFileName)
 	keys, err := OpenKeyring(path, clock)
 	if err != nil {

@@ -1,0 +1,10 @@
+package gateway
+
+// Unexported pieces the external tests check directly.
+var (
+	LocalPath  = localPath
+	IsPagePath = isPagePath
+)
+
+// FormCookie is the name of the sign-in form's nonce cookie.
+const FormCookie = formCookie
