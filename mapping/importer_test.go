@@ -190,7 +190,9 @@ func TestImportResumesAfterCrash(t *testing.T) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	stored, _ := f.jobs.Import(ctxb, job.ID)
-	if stored.Status != ImportFailed || !strings.Contains(stored.Error, "cancelled") || stored.Done <= 0 || stored.Done >= n {
+	// How many finished batches were recorded before the cancel reached
+	// the in-order progress writer depends on scheduling: none is possible.
+	if stored.Status != ImportFailed || !strings.Contains(stored.Error, "cancelled") || stored.Done < 0 || stored.Done >= n {
 		t.Fatalf("interrupted job %+v", stored)
 	}
 	// The seventh batch is on the ledger but not in the recorded offset:
