@@ -2,9 +2,6 @@ package mapping
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -172,22 +169,12 @@ func toModel(idx []Index) []model.BlindedIndex {
 	return out
 }
 
-// newRef returns an opaque document reference: "doc_" and 32 hex digits,
-// the first 16 the creation time in nanoseconds and the rest random. The
-// reference is the documents table's primary key; references in time order
-// are appended to its index, where random ones made every row of an import
-// batch rewrite a different index page.
-func newRef() string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
-	// crypto/rand.Read never fails (see its documentation).
-	_, _ = rand.Read(b[8:])
-	return "doc_" + hex.EncodeToString(b[:])
-}
-
 // stored builds the stored form of doc for eid, at the index idx.
 func (s *Service) stored(doc Document, idx Index, eid, externalRef, addedBy string, at time.Time) StoredDocument {
-	ref := newRef()
+	// References in time order are appended to the documents table's key,
+	// where random ones made every row of an import batch rewrite a
+	// different index page.
+	ref := routing.NewTimeOrderedID("doc_", at)
 	return StoredDocument{
 		Ref: ref, EID: eid, Type: string(doc.d.typ), Country: doc.d.country,
 		Masked: Mask(doc.d.number), KeyVersion: idx.KeyVersion, BlindValue: idx.Value,

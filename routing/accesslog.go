@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -63,18 +64,29 @@ func NewAccessLog(store AccessStore, clock Clock, maxBatch int) *AccessLog {
 	return l
 }
 
-// NewAccessID returns a fresh access record id: "acc_" and 32 hex digits,
-// the first 16 the creation time in nanoseconds and the rest random. Ids
-// in time order land at the end of the database's unique index on them,
-// so a group commit touches a few index pages instead of one per record
-// (random ids made the id index the largest part of every commit).
-func NewAccessID() string {
+// NewAccessID returns a fresh access record id, "acc_" and 32 hex digits
+// in time order (see NewTimeOrderedID): a group commit then appends to the
+// database's unique index on ids instead of touching one page per record.
+func NewAccessID() string { return NewTimeOrderedID("acc_", time.Now()) }
+
+// NewTimeOrderedID returns prefix and 32 hex digits: the first 16 are t in
+// nanoseconds, the rest random. Ids made later sort later, so a table keyed
+// by them grows at its end.
+func NewTimeOrderedID(prefix string, t time.Time) string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
-	if _, err := rand.Read(b[8:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return "acc_" + hex.EncodeToString(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
+	// crypto/rand.Read never fails (see its documentation).
+	_, _ = rand.Read(b[8:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// NewTicketID returns a fresh ticket id (jti): 128 random bits, base64url.
+// The resolver chooses it before the access record is written, so the
+// record names the ticket it stands behind.
+func NewTicketID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 var errLogClosed = errors.New("access log closed")
@@ -85,11 +97,11 @@ var errLogClosed = errors.New("access log closed")
 // refused.
 func (l *AccessLog) Append(ctx context.Context, rec *AccessRecord) error {
 	const op = "routing.AccessLog.Append"
-	if rec.ID == "" {
-		rec.ID = NewAccessID()
-	}
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = l.clock.Now().UTC()
+	}
+	if rec.ID == "" {
+		rec.ID = NewTimeOrderedID("acc_", rec.CreatedAt)
 	}
 	rec.ComputeLeafHash()
 	req := &appendReq{rec: rec, done: make(chan error, 1)}

@@ -2,8 +2,6 @@ package routing
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"sort"
 	"time"
 
@@ -160,7 +158,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 
 	// 5. Durable access record, counting the consent use in the same
 	// transaction.
-	jti := newTicketID()
+	jti := NewTicketID()
 	rec.Outcome = OutcomeIssued
 	rec.Provider = provider.ID
 	rec.ConsentID = consent.ID
@@ -371,12 +369,4 @@ func firstEndpoint(d *model.Department) string {
 		return ""
 	}
 	return d.Endpoints[0]
-}
-
-func newTicketID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -10,8 +10,6 @@
 package ticket
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -105,7 +103,7 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 	}
 	id := c.ID
 	if id == "" {
-		id = NewTicketID()
+		id = routing.NewTicketID()
 	}
 	// NumericDate has whole seconds; truncating keeps exp - iat ≤ lifetime.
 	now := i.clock.Now().UTC().Truncate(time.Second)
@@ -161,14 +159,6 @@ func (i *Issuer) currentSigner() (jose.Signer, error) {
 	}
 	i.signer, i.signerKid = signer, key.kid
 	return signer, nil
-}
-
-// NewTicketID returns a fresh jti: 128 random bits, base64url.
-func NewTicketID() string {
-	var b [16]byte
-	// crypto/rand.Read never fails; a broken source crashes the program.
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // checkClaims validates what the caller supplied and returns the lifetime.

@@ -712,7 +712,7 @@ func TestIntrospectBody(t *testing.T) {
 func TestForResolver(t *testing.T) {
 	g := newGateway(t)
 	issuer := g.issuer.ForResolver()
-	jti := NewTicketID()
+	jti := routing.NewTicketID()
 	req := routing.TicketRequest{
 		ID: jti, Requester: "hr", Provider: "edu", EID: "did:eidgate:4kq2", DataType: "edu.degree",
 		ConsentID: "consent-77", AccessID: "access-1001", Purpose: "employment-check",
@@ -751,7 +751,7 @@ func TestChosenTicketID(t *testing.T) {
 		id string
 		ok bool
 	}{
-		{NewTicketID(), true},
+		{routing.NewTicketID(), true},
 		{strings.Repeat("A", 22), true},
 		{strings.Repeat("A", 64), true},
 		{strings.Repeat("A", 21), false},
