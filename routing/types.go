@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing/merkle"
 )
 
 // The on-chain records are the domain's records.
@@ -100,14 +101,8 @@ func (r *AccessRecord) LeafBytes() []byte {
 	return out
 }
 
-// ComputeLeafHash sets LeafHash to the RFC 6962 leaf hash
-// SHA-256(0x00 ‖ LeafBytes()).
-func (r *AccessRecord) ComputeLeafHash() {
-	h := sha256.New()
-	h.Write([]byte{0})
-	h.Write(r.LeafBytes())
-	r.LeafHash = hex.EncodeToString(h.Sum(nil))
-}
+// ComputeLeafHash sets LeafHash to the RFC 6962 leaf hash of LeafBytes.
+func (r *AccessRecord) ComputeLeafHash() { r.LeafHash = merkle.LeafHash(r.LeafBytes()).String() }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
@@ -185,8 +180,6 @@ type AccessStore interface {
 	AppendAccess(ctx context.Context, recs []*AccessRecord) (perRecord []error, err error)
 	GetAccess(ctx context.Context, id string) (*AccessRecord, error)
 	ListAccess(ctx context.Context, f AccessFilter) ([]AccessRecord, error)
-	// ConsentUses is how many uses of a consent the store has counted.
-	ConsentUses(ctx context.Context, consentID string) (uint64, error)
 	// FlagAccess marks a record (proxy mode digest mismatch).
 	FlagAccess(ctx context.Context, id, reason, deliveredHash string) error
 }
@@ -204,7 +197,6 @@ type AnchorStore interface {
 	// PendingBatches are planned batches not yet confirmed on the ledger,
 	// oldest first.
 	PendingBatches(ctx context.Context) ([]AnchorBatch, error)
-	GetBatch(ctx context.Context, id string) (*AnchorBatch, error)
 	// BatchLeaves are the leaf hashes of a batch's records in sequence order.
 	BatchLeaves(ctx context.Context, batchID string) ([]string, error)
 	MarkAnchored(ctx context.Context, batchID, txID string, block uint64, at time.Time) error
