@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,6 @@ func keyConsents(eid string) string      { return "consents:" + eid }
 func keyDepartments() string             { return "depts" }
 func keyDataTypes() string               { return "dts" }
 func keyLink(dept, hash string) string   { return "link:" + dept + ":" + hash }
-func keyConsent(id string) string        { return "consent:" + id }
 func keyIndexKV(kv, value string) string { return "idx:" + kv + ":" + value }
 
 // CacheKeyIndex is the cache key of a blinded document index (used by the
@@ -152,12 +152,8 @@ func (d *Directory) keepDecoded(key string, raw []byte, v any) {
 }
 
 func keyKind(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] == ':' {
-			return key[:i]
-		}
-	}
-	return key
+	kind, _, _ := strings.Cut(key, ":")
+	return kind
 }
 
 func (d *Directory) invalidatedSince(key string, t time.Time) bool {
@@ -205,52 +201,66 @@ func (d *Directory) EID(ctx context.Context, eid string) (*model.Identity, error
 // maxMergeSteps bounds a merge chain, as the chaincode does.
 const maxMergeSteps = 64
 
+// Canonical returns the eID record of eid and the end of its merge chain
+// (the record itself unless it is merged), following merges as the
+// chaincode does. A chain longer than maxMergeSteps or ending in a missing
+// eID is a conflict.
+func (d *Directory) Canonical(ctx context.Context, eid string) (id, end *model.Identity, err error) {
+	const op = "routing.Directory.Canonical"
+	if id, err = d.EID(ctx, eid); err != nil {
+		return nil, nil, err
+	}
+	end = id
+	for step := 0; end.Status == model.EIDMerged; step++ {
+		if step == maxMergeSteps {
+			return nil, nil, Errorf(KindConflict, op, "merge chain of eID %s is longer than %d", id.ID, maxMergeSteps)
+		}
+		next, err := d.EID(ctx, end.MergedInto)
+		if IsKind(err, KindNotFound) {
+			return nil, nil, Errorf(KindConflict, op, "eID %s is merged into %s, which does not exist", end.ID, end.MergedInto)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		end = next
+	}
+	return id, end, nil
+}
+
 // DID resolves a DID from the cached eIDs as the chaincode's ResolveDID
 // does: a merged eID resolves as deactivated, naming the end of its merge
 // chain. Served from the cache, a resolution costs no ledger query; the
 // eID events keep it current.
 func (d *Directory) DID(ctx context.Context, did string) (*model.DIDResolution, error) {
-	const op = "routing.Directory.DID"
-	id, err := d.EID(ctx, did)
+	id, end, err := d.Canonical(ctx, did)
 	if err != nil {
 		return nil, err
 	}
-	cur := id
-	for step := 0; cur.Status == model.EIDMerged; step++ {
-		if step == maxMergeSteps {
-			return nil, Errorf(KindConflict, op, "merge chain of eID %s is longer than %d", id.ID, maxMergeSteps)
-		}
-		next, err := d.EID(ctx, cur.MergedInto)
-		if IsKind(err, KindNotFound) {
-			return nil, Errorf(KindConflict, op, "eID %s is merged into %s, which does not exist", cur.ID, cur.MergedInto)
-		}
-		if err != nil {
-			return nil, err
-		}
-		cur = next
-	}
-	res := id.Resolution(cur.ID)
+	res := id.Resolution(end.ID)
 	return &res, nil
 }
 
 // RoutesOf returns every route entry of an eID (all data types).
 func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
-	if d.Trust != nil && !d.Trust() {
-		return d.Routes.GetRoutes(ctx, eid, "")
-	}
-	return cached(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
+	return cachedWhileTrusted(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
 		return d.Routes.GetRoutes(ctx, eid, "")
 	})
 }
 
 // ConsentsOf returns every consent of an eID.
 func (d *Directory) ConsentsOf(ctx context.Context, eid string) ([]model.Consent, error) {
-	if d.Trust != nil && !d.Trust() {
-		return d.Consents.ListConsentsByEID(ctx, eid)
-	}
-	return cached(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
+	return cachedWhileTrusted(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
 		return d.Consents.ListConsentsByEID(ctx, eid)
 	})
+}
+
+// cachedWhileTrusted is cached for entries that must not be served while
+// the event stream that invalidates them is down (see Trust).
+func cachedWhileTrusted[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+	if d.Trust != nil && !d.Trust() {
+		return load()
+	}
+	return cached(ctx, d, key, load)
 }
 
 // Invalidate drops the entries a committed change set affects. It is
@@ -279,7 +289,7 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 		case model.KindRoute:
 			keys = append(keys, keyRoutes(c.EID))
 		case model.KindConsent:
-			keys = append(keys, keyConsents(c.EID), keyConsent(c.ID))
+			keys = append(keys, keyConsents(c.EID))
 		}
 	}
 	if len(keys) == 0 {

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -224,24 +225,17 @@ func (r *Resolver) subject(ctx context.Context, req ResolveRequest) (string, err
 			return "", Wrap(opResolve, err)
 		}
 	}
-	for range 8 { // merge chains are short; the bound stops a cycle
-		id, err := r.Dir.EID(ctx, eid)
-		if err != nil {
-			return "", Wrap(opResolve, err)
-		}
-		switch id.Status {
-		case model.EIDMerged:
-			if id.MergedInto == "" {
-				return "", Errorf(KindNotFound, opResolve, "subject not found")
-			}
-			eid = id.MergedInto
-			continue
-		case model.EIDDeactivated:
-			return "", Errorf(KindNotFound, opResolve, "subject not found")
-		}
-		return id.ID, nil
+	_, end, err := r.Dir.Canonical(ctx, eid)
+	switch {
+	case IsKind(err, KindConflict):
+		// A merge chain that is broken or too long names nobody.
+		return "", Errorf(KindNotFound, opResolve, "subject not found")
+	case err != nil:
+		return "", Wrap(opResolve, err)
+	case end.Status != model.EIDActive:
+		return "", Errorf(KindNotFound, opResolve, "subject not found")
 	}
-	return "", Errorf(KindNotFound, opResolve, "subject not found")
+	return end.ID, nil
 }
 
 // usableConsents are the consents that allow this request now (any
@@ -291,22 +285,21 @@ func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest
 	})
 	for i := range candidates {
 		e := &candidates[i]
-		for j := range usable {
-			c := &usable[j]
-			if c.Provider != model.ProviderAny && c.Provider != e.Provider {
-				continue
-			}
-			dept, err := r.Dir.Department(ctx, e.Provider)
-			if err != nil {
-				if IsKind(err, KindNotFound) {
-					break
-				}
-				return nil, nil, nil, Wrap(opResolve, err)
-			}
-			if !dept.Active() || len(dept.Endpoints) == 0 {
-				break
-			}
-			return e, dept, c, nil
+		j := slices.IndexFunc(usable, func(c model.Consent) bool {
+			return c.Provider == model.ProviderAny || c.Provider == e.Provider
+		})
+		if j < 0 {
+			continue
+		}
+		dept, err := r.Dir.Department(ctx, e.Provider)
+		if IsKind(err, KindNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, Wrap(opResolve, err)
+		}
+		if dept.Active() && len(dept.Endpoints) > 0 {
+			return e, dept, &usable[j], nil
 		}
 	}
 	return nil, nil, nil, nil

@@ -143,6 +143,14 @@ func TestResolveRefusals(t *testing.T) {
 			r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "110105194912310021"}
 			return r
 		}, routing.KindNotFound, "subject_not_found", routing.OutcomeSubjectUnknown},
+		{"deactivated eID", func(t *testing.T, e *env) routing.ResolveRequest {
+			e.ledger.PutIdentity(model.Identity{ID: eidBob, Status: model.EIDDeactivated})
+			return req(eidBob)
+		}, routing.KindNotFound, "subject_not_found", routing.OutcomeSubjectUnknown},
+		{"merged into nothing", func(t *testing.T, e *env) routing.ResolveRequest {
+			e.ledger.PutIdentity(model.Identity{ID: eidBob, Status: model.EIDMerged, MergedInto: "did:eidgate:00000000000000000000000000000404"})
+			return req(eidBob)
+		}, routing.KindNotFound, "subject_not_found", routing.OutcomeSubjectUnknown},
 		{"no route", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidBob, "hrss", "*", 0)
 			return req(eidBob)
