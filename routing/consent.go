@@ -99,22 +99,18 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 // ForResident returns a consent only when it belongs to the resident; for
 // anyone else it does not exist.
 func (s *ConsentService) ForResident(ctx context.Context, eid, id string) (*model.Consent, error) {
-	if !model.ValidConsentID(id) {
-		return nil, Invalid(opConsent, "id", "not a consent id")
-	}
-	c, err := s.Ledger.GetConsent(ctx, id)
-	if err != nil {
-		return nil, Wrap(opConsent, err)
-	}
-	if c.EID != eid {
-		return nil, Errorf(KindNotFound, opConsent, "consent not found")
-	}
-	return c, nil
+	return s.get(ctx, id, func(c *model.Consent) bool { return c.EID == eid })
 }
 
 // ForDepartment returns a consent when the department is its requester or
 // its named provider.
 func (s *ConsentService) ForDepartment(ctx context.Context, dept, id string) (*model.Consent, error) {
+	return s.get(ctx, id, func(c *model.Consent) bool { return c.Requester == dept || c.Provider == dept })
+}
+
+// get reads a consent for a caller who may see it only when party says so;
+// to anyone else it does not exist.
+func (s *ConsentService) get(ctx context.Context, id string, party func(*model.Consent) bool) (*model.Consent, error) {
 	if !model.ValidConsentID(id) {
 		return nil, Invalid(opConsent, "id", "not a consent id")
 	}
@@ -122,7 +118,7 @@ func (s *ConsentService) ForDepartment(ctx context.Context, dept, id string) (*m
 	if err != nil {
 		return nil, Wrap(opConsent, err)
 	}
-	if c.Requester != dept && c.Provider != dept {
+	if !party(c) {
 		return nil, Errorf(KindNotFound, opConsent, "consent not found")
 	}
 	return c, nil
@@ -179,7 +175,6 @@ func (s *ConsentService) invalidate(ctx context.Context, c *model.Consent) {
 type ConsentView struct {
 	model.Consent
 	EffectiveStatus string `json:"effective_status"`
-	UsesCounted     uint64 `json:"uses_counted"`
 }
 
 // ListForResident returns the resident's consents, newest first, and asks
