@@ -3,6 +3,7 @@ package routing
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,7 +91,7 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 		RouteStatus: entry.Status, Version: entry.Version, Digest: entry.Digest, ComputedDigest: computed,
 		KID: entry.KID, Provider: entry.Provider, PublishedAt: entry.PublishedAt,
 	}
-	out.DigestMatches = digest.Verify(env.Record, salt, entry.Digest) == nil
+	out.DigestMatches = subtle.ConstantTimeCompare([]byte(computed), []byte(entry.Digest)) == 1
 	dept, err := v.Registry.GetDepartment(ctx, entry.Provider)
 	if err != nil {
 		return nil, Wrap(opVerify, err)
