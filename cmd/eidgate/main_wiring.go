@@ -237,44 +237,44 @@ func (m *Main) openLedger(ctx context.Context) error {
 		}
 		*who.dst = c
 		m.onClose(c.Close)
-	}
-	// Profiles for operators and tools (eidgate import, verify) to reach
-	// the embedded peer over TLS while the gateway runs.
-	for _, name := range []string{devnet.AgentName, devnet.AdminName} {
-		if _, err := p.WriteProfile(devnet.PlatformOrg, name); err != nil {
+		// The profile on disk lets operators and tools (eidgate import,
+		// verify) reach the embedded peer over TLS while the gateway runs.
+		if _, err := p.WriteProfile(devnet.PlatformOrg, who.name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *Main) openFabric(ctx context.Context) error {
-	prof, err := ledger.LoadProfile(m.Config.FabricProfile)
-	if err != nil {
-		return fmt.Errorf("--fabric-profile: %w", err)
+func (m *Main) openFabric(ctx context.Context) (err error) {
+	if m.agent, err = m.dialProfile(ctx, m.Config.FabricProfile, "--fabric-profile", 0); err != nil {
+		return err
 	}
-	agent, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		return fmt.Errorf("--fabric-profile: %w", err)
-	}
-	m.agent = agent
-	m.onClose(agent.Close)
 	if m.Config.FabricAdminProfile == "" {
 		// Registry changes then fail with the chaincode's FORBIDDEN answer.
-		m.admin = agent
+		m.admin = m.agent
 		return nil
 	}
-	aprof, err := ledger.LoadProfile(m.Config.FabricAdminProfile)
+	m.admin, err = m.dialProfile(ctx, m.Config.FabricAdminProfile, "--fabric-admin-profile", 0)
+	return err
+}
+
+// dialProfile connects with the connection profile at path (dialTimeout
+// overrides the profile's when set); what names the source in errors.
+func (m *Main) dialProfile(ctx context.Context, path, what string, dialTimeout time.Duration) (*ledger.Client, error) {
+	prof, err := ledger.LoadProfile(path)
 	if err != nil {
-		return fmt.Errorf("--fabric-admin-profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	admin, err := ledger.Dial(ctx, aprof)
+	if dialTimeout > 0 {
+		prof.Timeouts.Dial = dialTimeout
+	}
+	c, err := ledger.Dial(ctx, prof)
 	if err != nil {
-		return fmt.Errorf("--fabric-admin-profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	m.admin = admin
-	m.onClose(admin.Close)
-	return nil
+	m.onClose(c.Close)
+	return c, nil
 }
 
 // --- database, cache, policy, keys ---
@@ -526,13 +526,11 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
-		pool := x509.NewCertPool()
-		for _, p := range cas {
-			_ = p // x509.CertPool cannot be merged; client certs are verified per MSP by the gateway.
-		}
+		// Client certificates are requested, not verified here: the gateway
+		// verifies each against its department organisation's CA.
 		m.server.TLSConfig = &tls.Config{
 			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
-			ClientAuth: tls.RequestClientCert, ClientCAs: pool,
+			ClientAuth: tls.RequestClientCert,
 		}
 	}
 	m.served = make(chan error, 1)

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 )
 
@@ -25,8 +24,16 @@ import (
 // would. Otherwise the peer is opened in process.
 func (m *Main) OpenTools(ctx context.Context) error {
 	ledgerStep := m.openLedger
-	if m.Config.Ledger == "devnet" && m.runningPeer(ctx) {
-		ledgerStep = m.openRunningPeer
+	if m.Config.Ledger == "devnet" {
+		// A gateway running on this data dir answers on its agent profile;
+		// the connection made to find out is kept.
+		if agent, err := m.dialProfile(ctx, m.profilePath(devnet.AgentName), "running peer", time.Second); err == nil {
+			m.agent = agent
+			ledgerStep = func(ctx context.Context) (err error) {
+				m.admin, err = m.dialProfile(ctx, m.profilePath(devnet.AdminName), "running peer", 0)
+				return err
+			}
+		}
 	}
 	return m.open(ctx, []step{
 		{"ledger", ledgerStep},
@@ -42,41 +49,6 @@ func (m *Main) profilePath(name string) string {
 	return filepath.Join(m.Config.DataDir, "ledger", "profiles", devnet.PlatformOrg+"-"+name+".yaml")
 }
 
-// runningPeer reports whether a gateway's embedded peer answers on the
-// profile it wrote into the data dir.
-func (m *Main) runningPeer(ctx context.Context) bool {
-	prof, err := ledger.LoadProfile(m.profilePath(devnet.AgentName))
-	if err != nil {
-		return false
-	}
-	prof.Timeouts.Dial = time.Second
-	c, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
-}
-
-func (m *Main) openRunningPeer(ctx context.Context) error {
-	for _, who := range []struct {
-		name string
-		dst  **ledger.Client
-	}{{devnet.AgentName, &m.agent}, {devnet.AdminName, &m.admin}} {
-		prof, err := ledger.LoadProfile(m.profilePath(who.name))
-		if err != nil {
-			return err
-		}
-		c, err := ledger.Dial(ctx, prof)
-		if err != nil {
-			return err
-		}
-		*who.dst = c
-		m.onClose(c.Close)
-	}
-	return nil
-}
-
 // toolFlags are the flags every tool shares with serve: where the data is.
 type toolFlags struct {
 	flags      Config
@@ -86,10 +58,10 @@ type toolFlags struct {
 func (tf *toolFlags) bind(fs *pflag.FlagSet) {
 	tf.flags = DefaultConfig()
 	fs.StringVar(&tf.configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
+	all := pflag.NewFlagSet("", pflag.ContinueOnError)
+	tf.flags.BindFlags(all)
 	for _, name := range []string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level"} {
-		tmp := pflag.NewFlagSet("", pflag.ContinueOnError)
-		tf.flags.BindFlags(tmp)
-		fs.AddFlag(tmp.Lookup(name))
+		fs.AddFlag(all.Lookup(name))
 	}
 }
 

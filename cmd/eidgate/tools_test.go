@@ -211,3 +211,24 @@ func TestServeRefusesUnusableFabricProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestToolsReachARunningGateway: while a gateway serves the data dir (and
+// holds its ledger file), a tool connects to that gateway's peer over TLS
+// through the profiles it wrote, and sees what the gateway committed.
+func TestToolsReachARunningGateway(t *testing.T) {
+	s := startDemo(t, func(c *Config) { c.DevnetListen = "127.0.0.1:0" })
+	data := s.m.Config.DataDir
+	recs, err := demo.LoadRecords(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"eid": recs[0].EID, "data_type": recs[0].DataType, "provider": recs[0].Provider,
+		"salt": recs[0].Salt, "record": recs[0].Record})
+	file := filepath.Join(t.TempDir(), "record.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runTool(t, "", "verify", file, "--data-dir", data); code != 0 || !strings.Contains(out, `"valid": true`) {
+		t.Fatalf("verify beside a running gateway: %d %s %s", code, out, errOut)
+	}
+}
