@@ -83,7 +83,7 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 				return nil, err
 			}
 			info.GatewayURL = m.url
-			if err := writeJSON0600(filepath.Join(m.Config.DataDir, demoFile), info); err != nil {
+			if err := demo.WriteJSON(filepath.Join(m.Config.DataDir, demoFile), info); err != nil {
 				return nil, err
 			}
 		}
@@ -107,10 +107,12 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 		return nil, err
 	}
 	info.Residents = residents
-	if err := m.publishDemoRecords(ctx, recs); err != nil {
+	// Saved before they are published, so that a rerun after an interrupted
+	// load publishes the same digests again (an idempotent no-op).
+	if err := demo.SaveRecords(m.Config.DataDir, recs); err != nil {
 		return nil, err
 	}
-	if err := demo.SaveRecords(m.Config.DataDir, recs); err != nil {
+	if err := m.publishDemoRecords(ctx, recs); err != nil {
 		return nil, err
 	}
 	m.provider.SetRecords(recs)
@@ -125,7 +127,13 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 		{"admin", gateway.RoleAdmin}, {"officer", gateway.RoleMappingOfficer}, {"auditor", gateway.RoleAuditor},
 	} {
 		pw := demoPassword()
-		if err := m.accounts.CreateAdmin(ctx, u.name, pw, u.role); err != nil && !routing.IsKind(err, routing.KindConflict) {
+		err := m.accounts.CreateAdmin(ctx, u.name, pw, u.role)
+		if routing.IsKind(err, routing.KindConflict) {
+			// Left by an interrupted load: give it the password demo.json
+			// will name.
+			err = m.accounts.admins.SetPassword(ctx, u.name, pw)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("console user %s: %w", u.name, err)
 		}
 		du := DemoUser{Username: u.name, Password: pw, Role: u.role}
@@ -135,7 +143,7 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 			info.Staff = append(info.Staff, du)
 		}
 	}
-	if err := writeJSON0600(filepath.Join(m.Config.DataDir, demoFile), info); err != nil {
+	if err := demo.WriteJSON(filepath.Join(m.Config.DataDir, demoFile), info); err != nil {
 		return nil, err
 	}
 	return &info, nil
@@ -231,11 +239,21 @@ func (m *Main) demoDataTypes(ctx context.Context) error {
 }
 
 // demoResidents creates the residents' eIDs at the "KYC counter", activates
-// their portal accounts and prepares their records with fresh salts.
+// their portal accounts and prepares their records with fresh salts. The
+// records of an interrupted load are kept: their digests may already be on
+// the ledger.
 func (m *Main) demoResidents(ctx context.Context) ([]demo.StoredRecord, []DemoResident, error) {
 	owner := map[string]string{}
 	for _, dt := range demo.DataTypes {
 		owner[dt.Code] = dt.Owner
+	}
+	saved := map[string]demo.StoredRecord{}
+	if prev, err := demo.LoadRecords(m.Config.DataDir); err == nil {
+		for _, r := range prev {
+			saved[r.EID+"|"+r.DataType] = r
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
 	}
 	var recs []demo.StoredRecord
 	var out []DemoResident
@@ -267,6 +285,10 @@ func (m *Main) demoResidents(ctx context.Context) ([]demo.StoredRecord, []DemoRe
 		first := r.Documents[0]
 		out = append(out, DemoResident{DocType: first.Type, DocNumber: first.Number, Country: first.Country, EID: eid, Password: pw})
 		for _, rec := range r.Records {
+			if prev, ok := saved[eid+"|"+rec.DataType]; ok {
+				recs = append(recs, prev)
+				continue
+			}
 			salt := digest.NewSalt()
 			body := demo.RecordJSON(rec)
 			dg, err := digest.Compute(body, salt)
@@ -322,16 +344,4 @@ func demoPassword() string {
 		b[i] = alphabet[n.Int64()]
 	}
 	return "Demo-" + string(b) + "-7"
-}
-
-func writeJSON0600(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +431,26 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 	list, err := s.m.db.ListAccess(context.Background(), routing.AccessFilter{Requester: "hrss", Outcome: routing.OutcomeIssued, Desc: true, Limit: 1})
 	if err != nil || len(list) != 1 || !list[0].Flagged || list[0].FlagReason == "" {
 		t.Fatalf("the access was not flagged: %+v %v", list, err)
+	}
+}
+
+// TestInterruptedDemoLoadCompletes: a load that stopped before writing
+// demo.json (every step done, the file missing) is completed on the next
+// start, and the credentials it then writes all work.
+func TestInterruptedDemoLoadCompletes(t *testing.T) {
+	data, _ := loadedDataDir(t)
+	if err := os.Remove(filepath.Join(data, demoFile)); err != nil {
+		t.Fatal(err)
+	}
+	s := startDemo(t, func(c *Config) { c.DataDir = data })
+	s.resident(0)
+	s.admin()
+	for _, u := range s.demo.Staff {
+		s.login("/v1/admin/login", map[string]any{"username": u.Username, "password": u.Password})
+	}
+	for _, d := range s.demo.Departments {
+		if r := s.do(s.dept(d.ID), http.MethodGet, "/v1/consents", nil); r.status != http.StatusOK {
+			t.Fatalf("API key of %s: %d %v", d.ID, r.status, r.body)
+		}
 	}
 }

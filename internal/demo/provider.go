@@ -31,15 +31,21 @@ const RecordsFile = "demo-records.json"
 
 // SaveRecords writes the records (0600: they are resident data).
 func SaveRecords(dataDir string, recs []StoredRecord) error {
-	b, err := json.MarshalIndent(recs, "", "  ")
+	return WriteJSON(filepath.Join(dataDir, RecordsFile), recs)
+}
+
+// WriteJSON replaces path with v as indented JSON, readable by the owner
+// only (demo files hold credentials and resident data), all or nothing.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dataDir, RecordsFile+".tmp")
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dataDir, RecordsFile))
+	return os.Rename(tmp, path)
 }
 
 // LoadRecords reads the records written by SaveRecords.
