@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -184,9 +185,7 @@ func newRotateTicketKeyCmd() *cobra.Command {
 		Short: "Make a new ticket-signing key; the old one keeps verifying until its tickets expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m := NewMain(DefaultConfig())
-			m.Config.DataDir = dataDir
-			kr, err := ticket.OpenKeyring(m.keyDir()+"/"+ticket.KeyFileName, nil)
+			kr, err := ticket.OpenKeyring(filepath.Join(dataDir, "keys", ticket.KeyFileName), nil)
 			if err != nil {
 				return err
 			}

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/routing/ticket"
 )
 
 // gb11643 appends the check character to a 17-digit body.
@@ -230,5 +232,38 @@ func TestToolsReachARunningGateway(t *testing.T) {
 	}
 	if code, out, errOut := runTool(t, "", "verify", file, "--data-dir", data); code != 0 || !strings.Contains(out, `"valid": true`) {
 		t.Fatalf("verify beside a running gateway: %d %s %s", code, out, errOut)
+	}
+}
+
+// TestRotateTicketKey: the command adds a signing key; the old one stays
+// published (tickets it signed still verify) and a restarted gateway signs
+// with the new one.
+func TestRotateTicketKey(t *testing.T) {
+	data, _ := loadedDataDir(t)
+	keys := func() []string {
+		t.Helper()
+		kr, err := ticket.OpenKeyring(filepath.Join(data, "keys", ticket.KeyFileName), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set struct {
+			Keys []struct{ Kid string } `json:"keys"`
+		}
+		raw, _ := kr.JWKS()
+		_ = json.Unmarshal(raw, &set)
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		return append([]string{kr.ActiveKeyID()}, out...)
+	}
+	before := keys()
+	code, out, errOut := runTool(t, "", "admin", "rotate-ticket-key", "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "new ticket signing key") {
+		t.Fatalf("rotate-ticket-key: %d %s %s", code, out, errOut)
+	}
+	after := keys()
+	if after[0] == before[0] || !slices.Contains(after[1:], before[0]) || !slices.Contains(after[1:], after[0]) {
+		t.Fatalf("active %s → %s, published %v: want a new active key and the old one still published", before[0], after[0], after[1:])
 	}
 }
