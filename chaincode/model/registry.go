@@ -170,17 +170,17 @@ func MarshalPublicKey(pub *ecdsa.PublicKey) (string, error) {
 // DataType is a kind of resident data, e.g. "edu.degree", with the JSON
 // Schema its records follow and the departments that may publish it.
 type DataType struct {
-	Code      string   `json:"code"`
-	Name      string   `json:"name"`
-	NameEN    string   `json:"name_en,omitempty" metadata:",optional"`
-	Schema    string   `json:"schema"`
-	Owners    []string `json:"owners,omitempty" metadata:",optional"`
+	Code   string   `json:"code"`
+	Name   string   `json:"name"`
+	NameEN string   `json:"name_en,omitempty" metadata:",optional"`
+	Schema string   `json:"schema"`
+	Owners []string `json:"owners,omitempty" metadata:",optional"`
 	// Predicates are the yes/no questions a requester may ask about a
 	// record of this type instead of receiving the record.
 	Predicates []Predicate `json:"predicates,omitempty" metadata:",optional"`
-	Status    string   `json:"status,omitempty" metadata:",optional"`
-	CreatedAt string   `json:"created_at,omitempty" metadata:",optional"`
-	UpdatedAt string   `json:"updated_at,omitempty" metadata:",optional"`
+	Status     string      `json:"status,omitempty" metadata:",optional"`
+	CreatedAt  string      `json:"created_at,omitempty" metadata:",optional"`
+	UpdatedAt  string      `json:"updated_at,omitempty" metadata:",optional"`
 }
 
 // Validate checks the fields a caller supplies for a data type.
