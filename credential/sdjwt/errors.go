@@ -17,24 +17,24 @@ import (
 
 // Stable error codes.
 const (
-	CodeTooLarge           = "too_large"             // the token passes a size or count limit
-	CodeMalformed          = "malformed"             // not a well-formed SD-JWT, JWS or JSON
-	CodeAlgorithm          = "alg_not_allowed"       // alg other than ES256 (none, HS256, …) or a key of another type
-	CodeKey                = "key_invalid"           // a JWK that is not a usable public P-256 key
-	CodeSignature          = "signature_invalid"     // the issuer's signature does not verify
-	CodeDisclosure         = "disclosure_malformed"  // a disclosure that is not [salt, name, value] or [salt, value]
+	CodeTooLarge           = "too_large"               // the token passes a size or count limit
+	CodeMalformed          = "malformed"               // not a well-formed SD-JWT, JWS or JSON
+	CodeAlgorithm          = "alg_not_allowed"         // alg other than ES256 (none, HS256, …) or a key of another type
+	CodeKey                = "key_invalid"             // a JWK that is not a usable public P-256 key
+	CodeSignature          = "signature_invalid"       // the issuer's signature does not verify
+	CodeDisclosure         = "disclosure_malformed"    // a disclosure that is not [salt, name, value] or [salt, value]
 	CodeDisclosureUnused   = "disclosure_unreferenced" // a disclosure no digest in the payload names
-	CodeDisclosureRepeated = "disclosure_repeated"   // a disclosure or digest that appears twice
-	CodeClaimClash         = "claim_clash"           // a disclosed claim that already exists in its object
-	CodeHashAlg            = "hash_alg_unsupported"  // _sd_alg other than sha-256
-	CodeKBMissing          = "kb_missing"            // key binding required but absent
-	CodeKBUnexpected       = "kb_unexpected"         // a KB-JWT where none may be
-	CodeKBInvalid          = "kb_invalid"            // a KB-JWT that is malformed, or signed by another key
-	CodeKBNonce            = "kb_nonce_mismatch"     // the KB-JWT answers another nonce
-	CodeKBAudience         = "kb_audience_mismatch"  // the KB-JWT is addressed to another verifier
-	CodeKBStale            = "kb_stale"              // the KB-JWT was made too long ago or in the future
-	CodeKBHash             = "kb_sd_hash_mismatch"   // the KB-JWT does not cover this presentation
-	CodeNoHolderKey        = "holder_key_missing"    // key binding asked of an SD-JWT without cnf.jwk
+	CodeDisclosureRepeated = "disclosure_repeated"     // a disclosure or digest that appears twice
+	CodeClaimClash         = "claim_clash"             // a disclosed claim that already exists in its object
+	CodeHashAlg            = "hash_alg_unsupported"    // _sd_alg other than sha-256
+	CodeKBMissing          = "kb_missing"              // key binding required but absent
+	CodeKBUnexpected       = "kb_unexpected"           // a KB-JWT where none may be
+	CodeKBInvalid          = "kb_invalid"              // a KB-JWT that is malformed, or signed by another key
+	CodeKBNonce            = "kb_nonce_mismatch"       // the KB-JWT answers another nonce
+	CodeKBAudience         = "kb_audience_mismatch"    // the KB-JWT is addressed to another verifier
+	CodeKBStale            = "kb_stale"                // the KB-JWT was made too long ago or in the future
+	CodeKBHash             = "kb_sd_hash_mismatch"     // the KB-JWT does not cover this presentation
+	CodeNoHolderKey        = "holder_key_missing"      // key binding asked of an SD-JWT without cnf.jwk
 )
 
 const op = "sdjwt"

@@ -167,7 +167,7 @@ func TestTampering(t *testing.T) {
 	forged := base64.RawURLEncoding.EncodeToString([]byte(`["2GLC42sKQveCfGfryNRN9w", "given_name", "Jane"]`))
 	cases := []struct {
 		name, token, code string
-		atProcess       bool
+		atProcess         bool
 	}{
 		{"extra disclosure", jws + "~" + parts[1] + "~" + extra.Encoded + "~", sdjwt.CodeDisclosureUnused, true},
 		{"altered disclosure value", jws + "~" + forged + "~", sdjwt.CodeDisclosureUnused, true},
