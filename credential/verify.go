@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -412,6 +413,7 @@ func (v *Verifier) readSubject(subject map[string]any, disclosed []string, r *Re
 			r.Disclosed = append(r.Disclosed, name)
 		}
 	}
+	sort.Strings(r.Disclosed)
 }
 
 func (v *Verifier) checkValidity(p payload, now time.Time, r *Result) {
