@@ -12,6 +12,7 @@
 #                        channel by a channel configuration update
 #   network.sh health    every node's operations /healthz (fails unless 200)
 #   network.sh status    the processes this script started
+#   network.sh ports     every port the network's nodes listen on
 #   network.sh stop NODE / start NODE
 #                        stop or restart one node (e.g. peer0.edubureau)
 #   network.sh down      stop every process and remove the work dir
@@ -32,8 +33,8 @@
 # Read by deploy and addorg:
 #   EIDGATE_BIN, EIDGATE_CHAINCODE_BIN
 #                        binaries to use; built with `go build` when unset
-#   CC_VERSION           chaincode definition version (default 1.0); the
-#                        package label is eidgate_<CC_VERSION>
+#   CC_VERSION           chaincode definition version (default: the committed
+#                        one, else 1.0); the package label is eidgate_<CC_VERSION>
 #
 # Everything lives under the work dir: network.env (offset, orderers, paths),
 # orgs and identities (the members), crypto-config/, identities/<org>/<name>/msp
@@ -48,7 +49,7 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 WORK="${EIDGATE_NETWORK_DIR:-$SCRIPT_DIR/.network}"
 CHANNEL=eidgate
 CC_NAME=eidgate
-CC_VERSION="${CC_VERSION:-1.0}"
+CC_VERSION="${CC_VERSION:-}"
 HOST=127.0.0.1
 DOMAIN=eidgate.example
 ORDERER_DOMAIN=orderer.$DOMAIN
@@ -84,7 +85,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -784,6 +785,7 @@ cmd_deploy() {
 	local committed version seq
 	committed="$(committed_definition)"
 	version="${committed% *}" seq="${committed#* }"
+	CC_VERSION="${CC_VERSION:-${version:-1.0}}"
 	if [ -n "$committed" ]; then
 		make_package "$seq"
 		if [ "$version" = "$CC_VERSION" ] && [ "$(approved_package platform "$seq")" = "$CC_VERSION $PACKAGE_ID" ]; then
@@ -1092,6 +1094,10 @@ addorg)
 	cmd_addorg "$@"
 	;;
 health) cmd_health ;;
+ports)
+	load_network
+	network_ports
+	;;
 status) cmd_status ;;
 stop)
 	shift
