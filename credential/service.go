@@ -591,7 +591,7 @@ func (s *Service) VerifyPresentation(ctx context.Context, req PresentationReques
 		return nil, routing.Errorf(routing.KindConflict, op, "the nonce is not an open challenge of %s", req.Verifier).WithCode(CodeChallenge)
 	}
 	rec := &routing.AccessRecord{
-		ID: NewAccessID(), CreatedAt: now, RequestID: req.RequestID, Requester: req.Verifier, Official: req.Official,
+		ID: routing.NewTimeOrderedID("acc_", now), CreatedAt: now, RequestID: req.RequestID, Requester: req.Verifier, Official: req.Official,
 		Provider: r.Department, EID: r.Subject, DataType: r.DataType, Purpose: ch.Purpose, Outcome: OutcomePresentation,
 		Reason: "disclosed: " + strings.Join(r.Disclosed, ","), TicketID: "kb:" + r.SDHash, Digest: r.Digest,
 	}
@@ -607,13 +607,6 @@ func (s *Service) VerifyPresentation(ctx context.Context, req PresentationReques
 		return nil, routing.Wrap(op, err)
 	}
 	return r, nil
-}
-
-// NewAccessID returns a fresh access record id ("acc_" + 32 hex).
-func NewAccessID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "acc_" + hex.EncodeToString(b[:])
 }
 
 // --- yes/no answers ---

@@ -33,6 +33,14 @@ func newSvcWorld(t *testing.T) *svcWorld {
 	t.Helper()
 	w := &svcWorld{t: t, ctx: context.Background(), ledger: credentialtest.NewLedger(t, t0), store: credentialtest.NewStore(),
 		access: &credentialtest.AccessLog{}, keys: credentialtest.NewKeys(), holders: credentialtest.NewHolders()}
+	w.start(w.store)
+	return w
+}
+
+// start builds the service over st (the in-memory store or a database).
+func (w *svcWorld) start(st credential.Store) {
+	t := w.t
+	t.Helper()
 	clock := routing.ClockFunc(w.ledger.L.Now)
 	w.keys.Put(eduID, eduID+"-k1", w.ledger.RegisterDepartment(eduID))
 	w.ledger.RegisterDepartment("hrss")
@@ -40,13 +48,12 @@ func newSvcWorld(t *testing.T) *svcWorld {
 	w.ledger.RegisterDataType(dt)
 	w.eid = w.ledger.NewEID(1)
 	w.provider = &credentialtest.Provider{Ledger: w.ledger, Keys: w.keys, Clock: clock}
-	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: w.store, Access: w.access, Keys: w.keys,
+	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: st, Access: w.access, Keys: w.keys,
 		Holders: w.holders, Answers: w.provider, Cache: cache.NewMemory(cache.MemoryOptions{}), Clock: clock, BaseURL: base})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.svc = svc
-	return w
 }
 
 func (w *svcWorld) issue() *credential.IssuedCredential {
