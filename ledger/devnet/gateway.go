@@ -381,11 +381,10 @@ func (s *gatewayServer) ChaincodeEvents(req *gateway.SignedChaincodeEventsReques
 	if err := proto.Unmarshal(req.GetRequest(), &r); err != nil {
 		return status.Errorf(codes.InvalidArgument, "invalid chaincode events request: %v", err)
 	}
-	// FABRIC-NOTES §5: an unknown channel is NotFound (the ledger lookup),
-	// a caller outside the Readers policy PermissionDenied.
-	if r.GetChannelId() != s.p.cfg.Channel {
-		return status.Errorf(codes.NotFound, "channel does not exist: %s", r.GetChannelId())
-	}
+	// The ACL check comes first (gw/chaincodeevents.go): on a channel the
+	// peer has not joined it fails to find the channel's policy manager,
+	// so an unknown channel is PermissionDenied, like a caller outside the
+	// Readers policy; the ledger lookup (NotFound) is never reached.
 	if err := s.p.checkReaders(r.GetChannelId(), r.GetIdentity(), req.GetRequest(), req.GetSignature()); err != nil {
 		return status.Error(codes.PermissionDenied, err.Error())
 	}

@@ -131,27 +131,39 @@ func (m *membership) deserialize(serialized []byte) *identity {
 		return id
 	}
 	id.pub = pub
-	id.invalid = validateIdentity(o, cert, id)
-	return id
-}
-
-// validateIdentity checks what a Fabric MSP checks apart from time: the
-// certificate is not a CA, chains to one of the organisation's root CAs,
-// and carries exactly one node OU.
-func validateIdentity(o *orgMSP, cert *x509.Certificate, id *identity) error {
-	if cert.IsCA {
-		return errors.New("An X509 certificate with Basic Constraint: Certificate Authority equals true cannot be used as an identity") //lint:ignore ST1005 Fabric's message
+	// Deserializing already walks the certificate's chain (msp/mspimpl.go
+	// sanitizeCert): a certificate the named MSP's CAs did not issue is
+	// malformed, not merely invalid, so the endorser answers "creator org
+	// unknown, creator is malformed". A self-signed CA certificate is its
+	// own chain there and fails validation below instead.
+	roots := o.roots
+	if cert.IsCA && cert.CheckSignatureFrom(cert) == nil {
+		roots = x509.NewCertPool()
+		roots.AddCert(cert)
 	}
 	// Chain validity is checked on use against the time of use, so verify
 	// the chain at a moment the leaf was valid.
 	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots:       o.roots,
+		Roots:       roots,
 		CurrentTime: cert.NotBefore.Add(time.Second),
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("could not obtain certification chain: %w", err)
+		id.malformed = fmt.Errorf("could not obtain certification chain: %w", err)
+		return id
 	}
+	id.invalid = validateIdentity(cert, chains[0], id)
+	return id
+}
+
+// validateIdentity checks what a Fabric MSP's Validate checks apart from
+// time, for a certificate whose chain is known: the certificate is not a
+// CA and carries exactly one node OU.
+func validateIdentity(cert *x509.Certificate, chain []*x509.Certificate, id *identity) error {
+	if cert.IsCA {
+		return errors.New("An X509 certificate with Basic Constraint: Certificate Authority equals true cannot be used as an identity") //lint:ignore ST1005 Fabric's message
+	}
+	chains := [][]*x509.Certificate{chain}
 	id.chainStart, id.chainEnd = cert.NotBefore, cert.NotAfter
 	for _, c := range chains[0] {
 		if c.NotBefore.After(id.chainStart) {
