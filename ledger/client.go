@@ -32,6 +32,7 @@ const (
 // Client is the typed eidgate chaincode client. It is safe for concurrent use.
 type Client struct {
 	conn     *grpc.ClientConn // nil when the caller supplied the connection
+	cc       grpc.ClientConnInterface
 	gw       *client.Gateway
 	network  *client.Network
 	contract *client.Contract
@@ -128,6 +129,7 @@ func newClient(ctx context.Context, p *Profile, conn grpc.ClientConnInterface, e
 	}
 	network := gw.GetNetwork(p.Channel)
 	c := &Client{
+		cc:                conn,
 		gw:                gw,
 		network:           network,
 		contract:          network.GetContract(p.Chaincode),
@@ -180,6 +182,15 @@ func (c *Client) Close() error {
 // Network is the fabric-gateway network (channel) the client is bound to; the
 // event listener uses it.
 func (c *Client) Network() *client.Network { return c.network }
+
+// Gateway is the fabric-gateway connection of the client's identity, for
+// calls outside the typed API (another channel, signed requests built by
+// hand).
+func (c *Client) Gateway() *client.Gateway { return c.gw }
+
+// Conn is the gRPC connection to the peer, for a second identity on the
+// same connection.
+func (c *Client) Conn() grpc.ClientConnInterface { return c.cc }
 
 // ChaincodeName is the chaincode the client calls.
 func (c *Client) ChaincodeName() string { return c.contract.ChaincodeName() }

@@ -251,12 +251,59 @@ func (m *Main) openFabric(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.FabricAdminProfile == "" {
-		// Registry changes then fail with the chaincode's FORBIDDEN answer.
-		m.admin = m.agent
+		// Registry changes are refused with a sentence naming the setting
+		// (adminLedger), instead of the chaincode's FORBIDDEN for the agent.
+		m.logger().Warn("no admin identity: registering and changing departments and data types is refused; set --fabric-admin-profile (EIDGATE_FABRIC_ADMIN_PROFILE)")
 		return nil
 	}
 	m.admin, err = m.dialProfile(ctx, m.Config.FabricAdminProfile, "--fabric-admin-profile", 0)
 	return err
+}
+
+// adminLedger makes the registry changes (departments, data types) with
+// the gateway's admin identity, or refuses them, naming the setting, when
+// the gateway runs on a Fabric network without one.
+func (m *Main) adminLedger() gateway.AdminLedger {
+	if m.admin == nil {
+		return noAdminIdentity{}
+	}
+	return m.admin
+}
+
+// CodeAdminIdentityMissing is the error code of a registry change asked of
+// a gateway started without its admin identity.
+const CodeAdminIdentityMissing = "admin_identity_missing"
+
+// noAdminIdentity refuses every registry change.
+type noAdminIdentity struct{}
+
+func (noAdminIdentity) refuse(op string) error {
+	return &routing.Error{
+		Kind: routing.KindUnavailable, Code: CodeAdminIdentityMissing, Op: op,
+		Message: "registering or changing departments and data types needs the gateway's admin identity on the ledger: " +
+			"start the gateway with --fabric-admin-profile FILE (environment EIDGATE_FABRIC_ADMIN_PROFILE, configuration key fabric_admin_profile), " +
+			"a connection profile of an identity with eidgate.role=admin (docs/operations.md, section 8)",
+	}
+}
+
+func (n noAdminIdentity) RegisterDepartment(context.Context, model.Department) (*model.Department, error) {
+	return nil, n.refuse("ledger.RegisterDepartment")
+}
+
+func (n noAdminIdentity) UpdateDepartment(context.Context, model.Department) (*model.Department, error) {
+	return nil, n.refuse("ledger.UpdateDepartment")
+}
+
+func (n noAdminIdentity) SetDepartmentStatus(context.Context, string, string, string) (*model.Department, error) {
+	return nil, n.refuse("ledger.SetDepartmentStatus")
+}
+
+func (n noAdminIdentity) RegisterDataType(context.Context, model.DataType) (*model.DataType, error) {
+	return nil, n.refuse("ledger.RegisterDataType")
+}
+
+func (n noAdminIdentity) UpdateDataType(context.Context, model.DataType) (*model.DataType, error) {
+	return nil, n.refuse("ledger.UpdateDataType")
 }
 
 // dialProfile connects with the connection profile at path (dialTimeout
@@ -506,7 +553,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	}, gateway.Deps{
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
-		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.admin, Agent: m.agent,
+		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
 		Identities: m.mapping, Importer: m.importer, Accounts: m.accounts, Policies: policyAdmin{m.policy}, Tickets: introspector, Limiter: rl,
 		Ready: m.ready, Clock: m.Clock,
 	})
