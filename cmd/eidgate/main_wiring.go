@@ -212,7 +212,7 @@ func (m *Main) openLedger(ctx context.Context) error {
 		orgs[i] = devnet.OrgConfig{ID: d.ID, MSPID: d.MSPID}
 	}
 	p, err := devnet.Open(ctx, devnet.Config{
-		DataDir:    filepath.Join(m.Config.DataDir, "ledger"),
+		DataDir:    m.ledgerDir(),
 		Listen:     m.Config.DevnetListen,
 		Chaincodes: map[string]shim.Chaincode{ChaincodeName: cc},
 		Orgs:       orgs,

@@ -66,6 +66,13 @@ type Peer struct {
 	serveWG   sync.WaitGroup
 }
 
+// Exists reports whether dataDir holds a devnet ledger (one Open made
+// before), so tools can refuse to create one implicitly.
+func Exists(dataDir string) bool {
+	st, err := os.Stat(filepath.Join(dataDir, ledgerFile))
+	return err == nil && st.Mode().IsRegular()
+}
+
 // Open starts a devnet on cfg.DataDir: it creates the dev crypto material
 // and the channel's genesis block on first use, defines the configured
 // chaincodes, verifies the chain tip of an existing ledger, and serves the
