@@ -318,11 +318,11 @@ func newNormalizer(tg *conformanceTarget) *normalizer {
 }
 
 var (
-	eidRe      = regexp.MustCompile(`did:eidgate:[0-9a-f]{32}`)
-	consentRe  = regexp.MustCompile(`cs-[0-9a-f]{16,}`)
-	hex64Re    = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
-	creatorRe  = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
-	timeRe     = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
+	eidRe     = regexp.MustCompile(`did:eidgate:[0-9a-f]{32}`)
+	consentRe = regexp.MustCompile(`cs-[0-9a-f]{16,}`)
+	hex64Re   = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	creatorRe = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
+	timeRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
 	// Fields that hold a transaction id, a time or a signature.
 	volatileKV = map[string]bool{"tx_id": true, "versionId": true, "signature": true}
 )
@@ -1006,4 +1006,3 @@ func commitBytes(t *testing.T, tg *conformanceTarget, channel string) []byte {
 	}
 	return raw
 }
-

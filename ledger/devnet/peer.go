@@ -37,20 +37,20 @@ const ledgerFile = "ledger.db"
 // Peer is a running devnet: one peer with the Fabric Gateway service, its
 // endorser and committer, and a single ordering node, over one channel.
 type Peer struct {
-	cfg      Config
-	crypto   cryptoDir
-	orgs     map[string]*orgCrypto // by organisation id
-	peer     *signer
-	ordSign  *signer
-	admin    *signer
+	cfg     Config
+	crypto  cryptoDir
+	orgs    map[string]*orgCrypto // by organisation id
+	peer    *signer
+	ordSign *signer
+	admin   *signer
 	// endorsers are the peers that endorse: the platform's first, then the
 	// department organisations configured with a peer.
 	endorsers []*endorserPeer
-	endpoint string // the peer address reported in error details
-	tlsCA    string // path of the platform TLS CA certificate
-	ccs      map[string]shim.Chaincode
-	chain    *chain
-	orderer  *orderer
+	endpoint  string // the peer address reported in error details
+	tlsCA     string // path of the platform TLS CA certificate
+	ccs       map[string]shim.Chaincode
+	chain     *chain
+	orderer   *orderer
 	// work bounds the proposals processed at once to the CPUs available:
 	// chaincode runs in this process, and more runnable goroutines than
 	// CPUs only stretch every simulation (and its tail latency).
