@@ -642,20 +642,25 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 	}
 	out = append(out, db)
 	lg := gateway.Check{Name: "ledger", OK: true}
-	height, err := m.agent.BlockHeight(ctx)
+	lag, err := m.listener.EventLag(ctx, m.agent)
 	if err != nil {
 		lg.OK, lg.Detail = false, routing.MessageOf(err)
 	} else {
-		lg.Detail = "height " + strconv.FormatUint(height, 10)
+		lg.Detail = "height " + strconv.FormatUint(lag.Height, 10)
 	}
 	out = append(out, lg)
 	st := m.listener.Status()
 	ev := gateway.Check{Name: "events", OK: st.Connected}
 	if err == nil {
-		lag := m.listener.Lag(max(height, 1) - 1) // height counts blocks; the last is height-1
-		ev.Detail = "lag " + strconv.FormatUint(lag, 10) + " blocks"
+		// The lag counts blocks holding eidgate events the listener has
+		// not applied (ledger.EventLag); blocks of configuration, other
+		// chaincodes or invalid transactions never make it grow.
+		ev.Detail = "lag " + strconv.FormatUint(lag.Blocks, 10) + " blocks with events"
+		if lag.Unread > 0 {
+			ev.Detail += ", " + strconv.FormatUint(lag.Unread, 10) + " blocks not read yet"
+		}
 		// A listener far behind serves stale caches.
-		if lag > 100 {
+		if lag.Blocks > maxEventLag {
 			ev.OK = false
 		}
 	}
@@ -665,6 +670,10 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 	out = append(out, ev)
 	return out
 }
+
+// maxEventLag is how many blocks with events the listener may have left
+// to apply while the replica counts as ready.
+const maxEventLag = 100
 
 // --- background work ---
 
