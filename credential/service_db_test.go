@@ -17,9 +17,14 @@ func TestServiceOnDatabase(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		t.Parallel()
+		db := d.Open(t)
+		holders, err := credential.NewSealedHolders(db, make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := &svcWorld{t: t, ctx: context.Background(), ledger: credentialtest.NewLedger(t, t0),
-			access: &credentialtest.AccessLog{}, keys: credentialtest.NewKeys(), holders: credentialtest.NewHolders()}
-		w.start(d.Open(t))
+			access: &credentialtest.AccessLog{}, keys: credentialtest.NewKeys(), holders: holders}
+		w.start(db)
 		c := w.issue()
 		w.invalidate()
 		if r := w.verify(c.Token); !r.Valid {

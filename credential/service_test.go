@@ -23,7 +23,7 @@ type svcWorld struct {
 	store    *credentialtest.Store
 	access   *credentialtest.AccessLog
 	keys     *credentialtest.Keys
-	holders  *credentialtest.Holders
+	holders  credential.HolderKeys
 	provider *credentialtest.Provider
 	svc      *credential.Service
 	eid      string

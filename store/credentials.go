@@ -54,6 +54,13 @@ var credentialSchema = []string{
 		suspended   $BOOL$ NOT NULL DEFAULT $FALSE$
 	)`,
 	`CREATE INDEX credentials_eid ON credentials (eid, issued_at)`,
+	// The portal's custodial holder keys, sealed (AES-256-GCM) by the
+	// credential service; the database never sees them in the clear.
+	`CREATE TABLE holder_keys (
+		eid        TEXT PRIMARY KEY,
+		sealed     $BLOB$ NOT NULL,
+		created_at BIGINT NOT NULL
+	)`,
 	`CREATE TABLE presentation_challenges (
 		nonce      TEXT PRIMARY KEY,
 		verifier   TEXT NOT NULL,
@@ -65,7 +72,10 @@ var credentialSchema = []string{
 	)`,
 }
 
-var _ credential.Store = (*DB)(nil)
+var (
+	_ credential.Store          = (*DB)(nil)
+	_ credential.HolderKeyStore = (*DB)(nil)
+)
 
 // maxIndexDraws bounds the random draws for a free status index. Lists
 // take entries only until three quarters are used, so 64 draws all landing
@@ -280,4 +290,25 @@ func (db *DB) ConsumeChallenge(ctx context.Context, nonce, verifier string, at t
 		return nil
 	})
 	return out, db.classify(op, err)
+}
+
+// GetHolderKey implements credential.HolderKeyStore.
+func (db *DB) GetHolderKey(ctx context.Context, eid string) ([]byte, error) {
+	var sealed []byte
+	err := db.with(ctx).Raw(`SELECT sealed FROM holder_keys WHERE eid = ?`, eid).Row().Scan(&sealed)
+	return sealed, db.classify("store.GetHolderKey", err)
+}
+
+// PutHolderKey implements credential.HolderKeyStore: the first key stored
+// for a resident wins.
+func (db *DB) PutHolderKey(ctx context.Context, eid string, sealed []byte) ([]byte, error) {
+	const op = "store.PutHolderKey"
+	var stored []byte
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO holder_keys (eid, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, eid, sealed, nanos(db.now())).Error; err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT sealed FROM holder_keys WHERE eid = ?`, eid).Row().Scan(&stored)
+	})
+	return stored, db.classify(op, err)
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -205,6 +206,64 @@ func TestCredentialsAndChallenges(t *testing.T) {
 		}
 		if _, err := db.ConsumeChallenge(ctx, "n-1", "hrss", at.Add(time.Minute)); routing.CodeOf(err) != credential.CodeChallenge {
 			t.Fatalf("replay: %v", err)
+		}
+	})
+}
+
+// The portal's holder keys: sealed in the database, one per resident even
+// when two replicas make one at once, and useless under another sealing
+// key or for another resident.
+func TestHolderKeys(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		t.Parallel()
+		ctx := ctxT(t)
+		a, b := d.Open(t), d.Open(t)
+		secret := make([]byte, 32)
+		ha, err := credential.NewSealedHolders(a, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, _ := credential.NewSealedHolders(b, secret)
+		const eid = "did:eidgate:0123456789abcdef0123456789abcdef"
+		var wg sync.WaitGroup
+		keys := make([]*ecdsa.PublicKey, 2)
+		for i, h := range []*credential.SealedHolders{ha, hb} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k, err := h.HolderKey(ctx, eid)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				keys[i] = k.Public().(*ecdsa.PublicKey)
+			}()
+		}
+		wg.Wait()
+		if keys[0] == nil || keys[1] == nil || !keys[0].Equal(keys[1]) {
+			t.Fatal("two replicas made two keys for one resident")
+		}
+		sealed, err := a.GetHolderKey(ctx, eid)
+		if err != nil || len(sealed) < 100 {
+			t.Fatalf("sealed %d bytes, %v", len(sealed), err)
+		}
+		other := make([]byte, 32)
+		other[0] = 1
+		hx, _ := credential.NewSealedHolders(a, other)
+		if _, err := hx.HolderKey(ctx, eid); routing.KindOf(err) != routing.KindInternal {
+			t.Fatalf("another sealing key opened it: %v", err)
+		}
+		// Moved to another resident, the sealed key does not open.
+		const eid2 = "did:eidgate:ffffffffffffffffffffffffffffffff"
+		if _, err := a.PutHolderKey(ctx, eid2, sealed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ha.HolderKey(ctx, eid2); routing.KindOf(err) != routing.KindInternal {
+			t.Fatalf("a key moved to another resident opened: %v", err)
+		}
+		if _, err := a.GetHolderKey(ctx, "did:eidgate:00000000000000000000000000000000"); routing.KindOf(err) != routing.KindNotFound {
+			t.Fatalf("missing: %v", err)
 		}
 	})
 }
