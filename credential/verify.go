@@ -486,7 +486,7 @@ func (v *Verifier) checkStatus(ctx context.Context, ev Evidence, p payload, dept
 		if e.StatusPurpose != model.StatusRevocation && e.StatusPurpose != model.StatusSuspension {
 			continue // other purposes (refresh, message) do not decide validity
 		}
-		if err := v.checkEntry(ctx, ev, e, name, r); err != nil {
+		if err := v.checkEntry(ctx, ev, e, name, dept, r); err != nil {
 			return err
 		}
 	}
@@ -515,11 +515,15 @@ func statusEntries(raw json.RawMessage) ([]StatusEntry, error) {
 	return list, nil
 }
 
-func (v *Verifier) checkEntry(ctx context.Context, ev Evidence, e StatusEntry, name string, r *Result) error {
+func (v *Verifier) checkEntry(ctx context.Context, ev Evidence, e StatusEntry, name, dept string, r *Result) error {
 	index, err := strconv.Atoi(e.StatusListIndex)
 	issuer, listID, ok := ParseStatusListURL(e.StatusListCredential)
 	if err != nil || index < 0 || !ok {
 		r.fail(name, CodeVCMalformed, "the status entry does not name an eidgate status list and index")
+		return nil
+	}
+	if issuer != dept {
+		r.fail(name, CodeStatusListInvalid, "the status list belongs to another department than the credential's issuer")
 		return nil
 	}
 	token, err := ev.StatusList(ctx, e.StatusListCredential)
