@@ -190,7 +190,7 @@ func committed(t *testing.T, n *fabrictest.Network, o fabrictest.Org) string {
 }
 
 // blockHeight is the channel's height at org's peer.
-func blockHeight(t *testing.T, n *fabrictest.Network, o fabrictest.Org) int {
+func blockHeight(t testing.TB, n *fabrictest.Network, o fabrictest.Org) int {
 	t.Helper()
 	out, err := n.PeerCLI(context.Background(), o, n.AdminMSP(o), "channel", "getinfo", "-c", "eidgate").Output()
 	if err != nil {
