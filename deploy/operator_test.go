@@ -570,13 +570,14 @@ func (s *operatorSuite) outage(t testing.TB) {
 
 	s.n.Must(t, "stop", "peer0.civilaffairs")
 	r := requestConsent("edu.thesis")
-	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-		t.Fatalf("a write with two of four peers down: %s (Retry-After %q), want 503 with Retry-After", r, r.header.Get("Retry-After"))
+	if r.status != http.StatusServiceUnavailable || r.code() != "ledger_unavailable" || r.header.Get("Retry-After") == "" ||
+		!strings.Contains(r.str("error", "details", "reason"), "endorsement") {
+		t.Fatalf("a write with two of four peers down: %s (Retry-After %q), want 503 ledger_unavailable with Fabric's reason and Retry-After", r, r.header.Get("Retry-After"))
 	}
 	t.Logf("two peers down: %s", r)
 	if r := s.c.do(gw, s.admin, http.MethodPost, "/v1/admin/datatypes", map[string]any{
 		"code": "edu.award", "name": "award", "owners": []string{"edu-bureau"}, "schema": `{"type":"object"}`,
-	}); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+	}); r.status != http.StatusServiceUnavailable || r.code() != "ledger_unavailable" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("an admin write with two of four peers down: %s, want 503 with Retry-After", r)
 	}
 
