@@ -13,6 +13,10 @@
 #   network.sh health    every node's operations /healthz (fails unless 200)
 #   network.sh status    the processes this script started
 #   network.sh ports     every port the network's nodes listen on
+#   network.sh core-yaml BUILDER_DIR
+#                        print Fabric's sample core.yaml as this script's
+#                        peers use it (ccaas builder at BUILDER_DIR, empty
+#                        vm.endpoint), e.g. for the Docker images
 #   network.sh stop NODE / start NODE
 #                        stop or restart one node (e.g. peer0.edubureau)
 #   network.sh down      stop every process and remove the work dir
@@ -88,7 +92,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -1136,6 +1140,13 @@ health) cmd_health ;;
 ports)
 	load_network
 	network_ports
+	;;
+core-yaml)
+	[ "$#" -eq 2 ] || die "usage: $0 core-yaml BUILDER_DIR (e.g. /opt/hyperledger/ccaas_builder)"
+	need peer awk
+	locate_fabric
+	CCAAS_BUILDER_DIR="$2"
+	write_core_yaml /dev/stdout
 	;;
 status) cmd_status ;;
 stop)
