@@ -858,7 +858,7 @@ cmd_deploy() {
 		[ "$name" = "chaincode-s$next" ] || stop_process "$name"
 	done
 	log "chaincode $CC_NAME $CC_VERSION committed at sequence $next, package $PACKAGE_ID"
-	log "gateway: $EIDGATE_BIN serve --ledger fabric --fabric-profile $WORK/gateway/platform-agent.yaml"
+	log "gateway: $EIDGATE_BIN serve --ledger fabric --fabric-profile $WORK/gateway/platform-agent.yaml --fabric-admin-profile $WORK/gateway/platform-platform-admin.yaml"
 }
 
 # ---------------------------------------------------------------- addorg
