@@ -124,6 +124,7 @@ func TestOperatorPathOnRealFabric(t *testing.T) {
 // newOperatorSuite brings a network up (not deployed yet) with the
 // PostgreSQL and Redis its gateways will share.
 func newOperatorSuite(t testing.TB) *operatorSuite {
+	fabrictest.Release(t) // skips (or fails in CI) before the build
 	bins := fabrictest.Build(t)
 	s := &operatorSuite{t: t, pg: storetest.Postgres(t).DSN}
 	s.redis = withRedisDB(t, testenv.Redis(t), 14)
