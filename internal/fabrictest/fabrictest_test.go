@@ -19,9 +19,9 @@ func TestCheckRelease(t *testing.T) {
 		return dir
 	}
 	for _, tc := range []struct {
-		name   string
+		name  string
 		spoil func(t *testing.T, dir string)
-		want   string
+		want  string
 	}{
 		{"complete", func(*testing.T, string) {}, ""},
 		{"no peer", func(t *testing.T, dir string) { remove(t, dir, "bin/peer") }, "missing bin/peer"},
