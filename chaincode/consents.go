@@ -32,7 +32,8 @@ func (c *Contract) RequestConsent(ctx contractapi.TransactionContextInterface, r
 			return nil, err
 		}
 	}
-	for i, code := range req.DataTypes {
+	for i, entry := range req.DataTypes {
+		code, predicate, isQuestion := model.SplitQuestionScope(entry)
 		dt, err := t.dataType(code)
 		if err != nil {
 			return nil, err
@@ -40,6 +41,8 @@ func (c *Contract) RequestConsent(ctx contractapi.TransactionContextInterface, r
 		switch {
 		case dt == nil:
 			return nil, model.NotFound("data_types[%d]: data type %s does not exist", i, code)
+		case isQuestion && !hasPredicate(dt, predicate):
+			return nil, model.NotFound("data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
 		case dt.Status != model.DataTypeActive:
 			return nil, model.Conflict("data_types[%d]: data type %s is retired", i, code)
 		case req.Provider != model.ProviderAny && !dt.OwnedBy(req.Provider):
@@ -291,4 +294,10 @@ func (t *txn) consentIn(id, status string) (*model.Consent, error) {
 		return nil, model.Conflict("consent %s is %s, not %s", id, cs.Status, status)
 	}
 	return cs, nil
+}
+
+// hasPredicate reports whether the data type catalogues the predicate.
+func hasPredicate(dt *model.DataType, id string) bool {
+	_, ok := dt.Predicate(id)
+	return ok
 }

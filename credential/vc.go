@@ -36,6 +36,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential/sdjwt"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/digest"
 )
 
 // Formats and vocabularies.
@@ -217,14 +218,7 @@ func SignRoute(s Signer, st model.RouteStatement) (model.SignedRoute, error) {
 // (header.payload.signature): "sha256:" + hex(SHA-256(header.payload)),
 // the very hash its ES256 signature signs, so a re-encoded signature (ECDSA
 // signatures are malleable) does not change it.
-func DigestOf(jws string) string {
-	i := strings.LastIndexByte(jws, '.')
-	if i < 0 {
-		i = len(jws)
-	}
-	sum := sha256.Sum256([]byte(jws[:i]))
-	return model.DigestPrefix + hex.EncodeToString(sum[:])
-}
+func DigestOf(jws string) string { return digest.OfJWS(jws) }
 
 // NewID returns a fresh credential id, a UUID v4 URN.
 func NewID() string {

@@ -42,6 +42,10 @@ type Claims struct {
 	AccessID  string    // aid: the access record written before the ticket was issued
 	Purpose   string    // pur: the purpose code
 	Digest    string    // dig: the expected record digest ("sha256:…"), optional
+	// Predicate (prd) names the yes/no question the ticket was issued for;
+	// a ticket that carries one entitles its bearer to that answer only,
+	// never to the record.
+	Predicate string
 }
 
 // maxNumericDate is 9999-12-31T23:59:59Z.
@@ -63,6 +67,7 @@ type wireClaims struct {
 	AccessID  *string `json:"aid"`
 	Purpose   *string `json:"pur"`
 	Digest    *string `json:"dig,omitempty"`
+	Predicate *string `json:"prd,omitempty"`
 }
 
 // MarshalJSON writes the claims in the ticket's payload form, times as
@@ -77,6 +82,9 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	}
 	if c.Digest != "" {
 		w.Digest = &c.Digest
+	}
+	if c.Predicate != "" {
+		w.Predicate = &c.Predicate
 	}
 	return json.Marshal(w)
 }
@@ -132,6 +140,9 @@ func decodeClaims(payload []byte) (*Claims, error) {
 	}
 	if w.Digest != nil {
 		c.Digest = *w.Digest
+	}
+	if w.Predicate != nil {
+		c.Predicate = *w.Predicate
 	}
 	return c, nil
 }

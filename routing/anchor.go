@@ -262,7 +262,7 @@ func (a *Anchorer) plan(recs []AccessRecord) (*AnchorBatch, error) {
 			return nil, fmt.Errorf("record %s has no valid leaf hash: %w", recs[i].ID, err)
 		}
 		hashes[i] = h
-		if recs[i].Outcome == OutcomeIssued && recs[i].ConsentID != "" {
+		if UsesConsent(recs[i].Outcome) && recs[i].ConsentID != "" {
 			uses[recs[i].ConsentID]++
 		}
 	}

@@ -38,6 +38,21 @@ type ResolveRequest struct {
 	PurposeText string // used when a consent request has to be created
 	ConsentID   string // optional: the consent to use
 	Provider    string // optional: the provider department to use
+	// Predicate, when set, asks a yes/no question instead of the record:
+	// the access is recorded as a question (OutcomeQuestion, the predicate
+	// in Reason) and the ticket is bound to the predicate (claim prd), so
+	// the provider answers it and refuses to serve the record with it.
+	Predicate string
+}
+
+// scope is what the request needs consent for: the data type, or for a
+// yes/no question only the answer to its predicate (a consent to the
+// record covers its questions too).
+func (req ResolveRequest) scope() string {
+	if req.Predicate != "" {
+		return model.QuestionScope(req.DataType, req.Predicate)
+	}
+	return req.DataType
 }
 
 // ProviderRef is where the data lives.
@@ -161,6 +176,9 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	// transaction.
 	jti := NewTicketID()
 	rec.Outcome = OutcomeIssued
+	if req.Predicate != "" {
+		rec.Outcome, rec.Reason = OutcomeQuestion, "predicate: "+req.Predicate
+	}
 	rec.Provider = provider.ID
 	rec.ConsentID = consent.ID
 	rec.UseConsent = true
@@ -179,7 +197,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	// 6. Ticket, bound to the durable record.
 	t, err := r.Tickets.Issue(ctx, TicketRequest{
 		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.DataType,
-		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest,
+		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest, Predicate: req.Predicate,
 	})
 	if err != nil {
 		return nil, Wrap(opResolve, err)
@@ -211,6 +229,8 @@ func validateResolve(req ResolveRequest) error {
 		return Invalid(opResolve, "consent_id", "consent_id is not a consent id")
 	case req.Provider != "" && !model.ValidDepartmentID(req.Provider):
 		return Invalid(opResolve, "provider", "provider is not a department id")
+	case req.Predicate != "" && !model.ValidPredicateID(req.Predicate):
+		return Invalid(opResolve, "predicate", "predicate is not a predicate id")
 	}
 	return nil
 }
@@ -249,7 +269,7 @@ func usableConsents(all []model.Consent, req ResolveRequest, now time.Time) []mo
 		if req.Provider != "" && c.Provider != model.ProviderAny && c.Provider != req.Provider {
 			continue
 		}
-		if ok, _ := c.Allows(req.Requester, c.Provider, req.DataType, req.Purpose, now); ok {
+		if ok, _ := c.Allows(req.Requester, c.Provider, req.scope(), req.Purpose, now); ok {
 			out = append(out, c)
 		}
 	}
@@ -312,7 +332,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 	var pending *model.Consent
 	for i := range all {
 		c := &all[i]
-		if c.Status == model.ConsentRequested && c.Requester == req.Requester && c.PurposeCode == req.Purpose && c.Covers(req.DataType) {
+		if c.Status == model.ConsentRequested && c.Requester == req.Requester && c.PurposeCode == req.Purpose && c.Covers(req.scope()) {
 			if until, err := model.ParseTime(c.ValidUntil); err == nil && until.After(now) {
 				pending = c
 				break
@@ -333,7 +353,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 			text = req.Purpose
 		}
 		c, err := r.Consents.RequestConsent(ctx, model.ConsentRequest{
-			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.DataType},
+			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.scope()},
 			PurposeCode: req.Purpose, PurposeText: text,
 			ValidFrom: now.Format(time.RFC3339), ValidUntil: now.Add(validity).Format(time.RFC3339),
 		})

@@ -33,7 +33,15 @@ const (
 	OutcomeConsentRequired = "consent_required"
 	OutcomeNoRoute         = "no_route"
 	OutcomeSubjectUnknown  = "subject_not_found"
+	// OutcomeQuestion is a granted yes/no question: the ticket entitles
+	// the requester to the provider's signed answer to one predicate,
+	// never to the record (ResolveRequest.Predicate).
+	OutcomeQuestion = "question_issued"
 )
+
+// UsesConsent reports whether a record of outcome counts one use of its
+// consent: a record or an answer was granted under it.
+func UsesConsent(outcome string) bool { return outcome == OutcomeIssued || outcome == OutcomeQuestion }
 
 // AccessRecord is the durable audit record of one resolve. Every resolve
 // that passed authentication leaves one, whatever its outcome; a ticket is
@@ -246,6 +254,7 @@ type TicketRequest struct {
 	AccessID  string
 	Purpose   string
 	Digest    string
+	Predicate string // the yes/no question the ticket is for; empty for a record
 }
 
 // Ticket is an issued access ticket.

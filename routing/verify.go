@@ -26,6 +26,11 @@ type RecordEnvelope struct {
 	Version  uint64          `json:"version,omitempty"`
 	Salt     string          `json:"salt"` // base64url, no padding
 	Record   json.RawMessage `json:"record"`
+	// Credential is served in place of Record and Salt when the route entry
+	// is a credential's (schema "vc+sd-jwt:<data type>"): the compact
+	// SD-JWT with every disclosure, whose digest (digest.OfJWS) the route
+	// entry holds.
+	Credential string `json:"credential,omitempty"`
 }
 
 // Verification is the outcome of checking a record against the ledger.
@@ -125,12 +130,28 @@ type Proxy struct {
 
 // ProxiedRecord is a record fetched and checked by the gateway.
 type ProxiedRecord struct {
-	Record json.RawMessage `json:"record"`
-	Salt   string          `json:"salt"`
+	Record json.RawMessage `json:"record,omitempty"`
+	Salt   string          `json:"salt,omitempty"`
 	Digest string          `json:"digest"`
+	// Credential is the provider's credential when the route is a
+	// credential's; its digest is checked against the route entry.
+	Credential string `json:"credential,omitempty"`
 }
 
 const opProxy = "routing.Proxy"
+
+// envelopeDigest is the digest of what a provider delivered: the
+// credential's (digest.OfJWS) or SHA-256(salt ‖ JCS(record)).
+func envelopeDigest(env RecordEnvelope) (string, error) {
+	if env.Credential != "" {
+		return digest.OfJWS(env.Credential), nil
+	}
+	salt, err := digest.DecodeSalt(env.Salt)
+	if err != nil {
+		return "", err
+	}
+	return digest.Compute(env.Record, salt)
+}
 
 // Fetch asks the provider for the record the resolve result names. The
 // provider protocol: GET <endpoint>/v1/records?eid=…&data_type=… with
@@ -178,14 +199,10 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 	}
 	var env RecordEnvelope
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil || len(env.Record) == 0 {
+	if err := dec.Decode(&env); err != nil || (len(env.Record) == 0 && env.Credential == "") {
 		return nil, (&Error{Kind: KindBadGateway, Op: opProxy, Message: "the provider's answer is not a record envelope"}).WithCode("provider_error")
 	}
-	salt, err := digest.DecodeSalt(env.Salt)
-	var computed string
-	if err == nil {
-		computed, err = digest.Compute(env.Record, salt)
-	}
+	computed, err := envelopeDigest(env)
 	if err != nil || computed != res.Digest {
 		reason := "delivered record does not match the on-chain digest"
 		if err != nil {
@@ -195,6 +212,9 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 			err = errors.Join(err, ferr)
 		}
 		return nil, (&Error{Kind: KindBadGateway, Op: opProxy, Message: "the provider's record does not match the digest on the ledger; the access is flagged", Err: err}).WithCode("digest_mismatch")
+	}
+	if env.Credential != "" {
+		return &ProxiedRecord{Credential: env.Credential, Digest: computed}, nil
 	}
 	return &ProxiedRecord{Record: env.Record, Salt: env.Salt, Digest: computed}, nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -93,8 +94,8 @@ func (r ConsentRequest) Validate() error {
 		return Invalid("data_types has more than %d entries", MaxConsentTypes)
 	}
 	for i, dt := range r.DataTypes {
-		if !ValidDataTypeCode(dt) {
-			return Invalid("data_types[%d] is not a data type code", i)
+		if !ValidConsentScope(dt) {
+			return Invalid("data_types[%d] is not a data type code or <data type>#<predicate id>", i)
 		}
 		for _, prev := range r.DataTypes[:i] {
 			if prev == dt {
@@ -148,13 +149,42 @@ func ValidConsentID(s string) bool {
 }
 
 // Covers reports whether the consent names dataType.
+//
+// A consent entry is a data type code (the record) or a question scope,
+// "<data type>#<predicate id>" (QuestionScope): only the yes/no answer to
+// that predicate. A consent to the record also covers every question
+// about it (an answer discloses less); a question scope never covers the
+// record.
 func (c Consent) Covers(dataType string) bool {
 	for _, dt := range c.DataTypes {
 		if dt == dataType {
 			return true
 		}
+		if code, _, isQuestion := SplitQuestionScope(dataType); isQuestion && dt == code {
+			return true
+		}
 	}
 	return false
+}
+
+// ValidConsentScope reports whether s is a data type code or a question
+// scope.
+func ValidConsentScope(s string) bool {
+	if code, predicate, ok := SplitQuestionScope(s); ok {
+		return ValidDataTypeCode(code) && ValidPredicateID(predicate)
+	}
+	return ValidDataTypeCode(s)
+}
+
+// QuestionScope names the yes/no question predicate about dataType in a
+// consent's data types: "<data type>#<predicate id>".
+func QuestionScope(dataType, predicate string) string { return dataType + "#" + predicate }
+
+// SplitQuestionScope splits a consent entry into its data type and
+// predicate; ok is false for a plain data type code.
+func SplitQuestionScope(entry string) (dataType, predicate string, ok bool) {
+	dataType, predicate, ok = strings.Cut(entry, "#")
+	return dataType, predicate, ok
 }
 
 // UsesLeft reports whether one more use fits.

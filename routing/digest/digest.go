@@ -167,3 +167,19 @@ func Parse(s string) ([sha256.Size]byte, error) {
 	}
 	return out, nil
 }
+
+// OfJWS is the digest of a credential route: "sha256:" + hex(SHA-256 of a
+// compact JWS's signing input, header.payload). It is the very hash the
+// issuer's ES256 signature signs and ignores the signature bytes, so a
+// re-encoded (malleated) ECDSA signature does not change it. For an SD-JWT
+// ("jws~disclosure~…") only the issuer-signed JWS counts.
+func OfJWS(token string) string {
+	if i := strings.IndexByte(token, '~'); i >= 0 {
+		token = token[:i]
+	}
+	if i := strings.LastIndexByte(token, '.'); i >= 0 {
+		token = token[:i]
+	}
+	sum := sha256.Sum256([]byte(token))
+	return Prefix + hex.EncodeToString(sum[:])
+}

@@ -48,6 +48,7 @@ type Claims struct {
 	AccessID  string        // aid: the access record written before issuing
 	Purpose   string        // pur: purpose code
 	Digest    string        // dig: expected record digest, optional
+	Predicate string        // prd: the yes/no question the ticket is for, optional
 	Lifetime  time.Duration // 0 means DefaultLifetime; at most MaxLifetime
 }
 
@@ -121,6 +122,7 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 		AccessID:  c.AccessID,
 		Purpose:   c.Purpose,
 		Digest:    c.Digest,
+		Predicate: c.Predicate,
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -174,6 +176,11 @@ func checkClaims(c Claims) (time.Duration, error) {
 	}
 	if c.ID != "" && !validTicketID(c.ID) {
 		return 0, newError(CodeInvalidClaims, nil, "ticket claim jti must be base64url of at least 128 bits, at most %d characters", provider.MaxIDLength)
+	}
+	if c.Predicate != "" {
+		if err := checkClaimValue("prd", c.Predicate); err != nil {
+			return 0, err
+		}
 	}
 	if !strings.HasPrefix(c.Subject, "did:") {
 		return 0, newError(CodeInvalidClaims, nil, "ticket claim sub must be an eID (a DID)")

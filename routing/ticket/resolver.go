@@ -27,6 +27,7 @@ func (r resolverIssuer) Issue(ctx context.Context, req routing.TicketRequest) (r
 		AccessID:  req.AccessID,
 		Purpose:   req.Purpose,
 		Digest:    req.Digest,
+		Predicate: req.Predicate,
 	})
 	if err != nil {
 		return routing.Ticket{}, err
