@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -237,6 +238,10 @@ type Deps struct {
 	Policies   Policies
 	Tickets    Tickets
 	Limiter    RateLimiter
+	// Credentials issues, holds, presents and verifies credentials;
+	// Questions answers yes/no questions (docs/credentials.md).
+	Credentials *credential.Service
+	Questions   *credential.Questions
 	// Ready reports readiness checks (database, ledger, listener,
 	// anchoring lag); the gateway is ready when all pass.
 	Ready func(ctx context.Context) []Check

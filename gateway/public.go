@@ -75,14 +75,10 @@ const didResolutionContentType = `application/ld+json;profile="https://w3id.org/
 // (invalidDid, notFound) in the metadata.
 func (s *Server) resolveDID(c *gin.Context) {
 	did := c.Param("did")
-	fail := func(status int, code, message string) {
-		c.Header("Content-Type", didResolutionContentType)
-		c.JSON(status, gin.H{
-			"@context":              "https://w3id.org/did-resolution/v1",
-			"didDocument":           nil,
-			"didResolutionMetadata": gin.H{"error": code, "errorMessage": message, "contentType": didResolutionContentType},
-			"didDocumentMetadata":   gin.H{},
-		})
+	fail := func(status int, code, message string) { didFail(c, status, code, message) }
+	if _, ok := model.ParseIssuerDID(did); ok && s.deps.Credentials != nil {
+		s.resolveIssuerDID(c, did)
+		return
 	}
 	if !model.ValidDID(did) {
 		fail(http.StatusBadRequest, "invalidDid", "not a did:eidgate identifier")
@@ -103,6 +99,24 @@ func (s *Server) resolveDID(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.renderDID(c, res)
+}
+
+// resolveIssuerDID resolves a department's DID (did:eidgate:dept:<id>).
+func (s *Server) resolveIssuerDID(c *gin.Context, did string) {
+	res, err := s.deps.Credentials.ResolveIssuer(ctx(c), did)
+	if routing.IsKind(err, routing.KindNotFound) {
+		didFail(c, http.StatusNotFound, "notFound", "no such DID")
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.renderDID(c, res)
+}
+
+func (s *Server) renderDID(c *gin.Context, res *model.DIDResolution) {
 	status := http.StatusOK
 	if res.DIDDocumentMetadata.Deactivated {
 		// A deactivated DID still resolves, with the metadata saying so
@@ -115,5 +129,16 @@ func (s *Server) resolveDID(c *gin.Context) {
 		"didDocument":           res.DIDDocument,
 		"didResolutionMetadata": res.DIDResolutionMetadata,
 		"didDocumentMetadata":   res.DIDDocumentMetadata,
+	})
+}
+
+// didFail answers a resolution error in the resolution metadata.
+func didFail(c *gin.Context, status int, code, message string) {
+	c.Header("Content-Type", didResolutionContentType)
+	c.JSON(status, gin.H{
+		"@context":              "https://w3id.org/did-resolution/v1",
+		"didDocument":           nil,
+		"didResolutionMetadata": gin.H{"error": code, "errorMessage": message, "contentType": didResolutionContentType},
+		"didDocumentMetadata":   gin.H{},
 	})
 }

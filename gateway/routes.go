@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/eidgate/eidgate/credential"
 	"github.com/gin-gonic/gin"
 )
 
@@ -17,6 +18,9 @@ func (s *Server) routes() {
 	r.GET("/openapi.yaml", s.openapi)
 	r.GET("/.well-known/jwks.json", s.jwks)
 	r.GET("/1.0/identifiers/:did", s.resolveDID)
+	r.GET("/v1/credentials/status/:issuer/:list", s.statusList)
+	r.GET("/v1/datatypes/:code/schema", s.dataTypeSchema)
+	r.POST("/v1/verify/public", s.publicVerify)
 
 	// Department API: mTLS client certificate or API key, plus the acting official.
 	v1 := r.Group("/v1", s.department)
@@ -33,6 +37,13 @@ func (s *Server) routes() {
 	v1.GET("/access", s.listDepartmentAccess)
 	v1.POST("/policy/explain", s.explainPolicy)
 	v1.POST("/tickets/introspect", s.introspect)
+	v1.POST("/credentials", s.issueCredential)
+	v1.POST("/credentials/challenges", s.newChallenge)
+	v1.POST("/credentials/verify", s.verifyCredential)
+	v1.POST("/credentials/ask", s.ask)
+	v1.POST("/credentials/:id/revoke", s.credentialStatus(credential.ActionRevoke))
+	v1.POST("/credentials/:id/suspend", s.credentialStatus(credential.ActionSuspend))
+	v1.POST("/credentials/:id/reinstate", s.credentialStatus(credential.ActionReinstate))
 
 	// Resident API (the portal's back end).
 	r.POST("/v1/me/activate", s.activate)
@@ -48,6 +59,9 @@ func (s *Server) routes() {
 	me.POST("/consents/:id/revoke", s.revokeConsent)
 	me.GET("/access", s.myAccess)
 	me.GET("/access/:id/proof", s.myAccessProof)
+	me.GET("/credentials", s.myCredentials)
+	me.GET("/credentials/:id", s.myCredential)
+	me.POST("/credentials/:id/present", s.presentMine)
 
 	// Admin API.
 	r.POST("/v1/admin/login", s.adminLogin)

@@ -68,6 +68,8 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 		return nil, Invalid(opVerify, "data_type", "data_type must be a data type code")
 	case !model.ValidDepartmentID(env.Provider):
 		return nil, Invalid(opVerify, "provider", "provider must be a department id")
+	case env.Credential != "":
+		return nil, Invalid(opVerify, "credential", "a credential is verified with its issuer's signature and status: POST /v1/credentials/verify or eidgate verify with the compact credential").WithCode("use_credential_verify")
 	case len(env.Record) == 0:
 		return nil, Invalid(opVerify, "record", "record is required")
 	}

@@ -30,6 +30,14 @@ type Config struct {
 	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of the gateway's admin identity (eidgate.role=admin), which registers and changes departments and data types (--ledger fabric; without it those changes are refused)"`
 	DevnetListen       string `yaml:"devnet_listen" env:"EIDGATE_DEVNET_LISTEN" flag:"devnet-listen" usage:"loopback address of the embedded peer's gRPC endpoint"`
 
+	// Credentials (docs/credentials.md). The holder key seals the portal's
+	// custodial holder keys and must be the same for every replica; the
+	// issuer key dir holds <department>.pem signing keys departments
+	// entrust to the gateway for issuing.
+	HolderKeyFile string `yaml:"holder_key_file" env:"EIDGATE_HOLDER_KEY_FILE" flag:"holder-key-file" usage:"file of the 32-byte key sealing residents' holder keys, the same for every replica (default: keys/holder.key in the data dir)"`
+	IssuerKeyDir  string `yaml:"issuer_key_dir" env:"EIDGATE_ISSUER_KEY_DIR" flag:"issuer-key-dir" usage:"directory of <department>.pem signing keys the gateway issues credentials with (default: demo/keys in the data dir)"`
+	PublicURL     string `yaml:"public_url" env:"EIDGATE_PUBLIC_URL" flag:"public-url" usage:"the gateway's public URL, named in credentials (status lists, schemas) and presentation links (default: the listen address)"`
+
 	TLSCert      string            `yaml:"tls_cert" env:"EIDGATE_TLS_CERT" flag:"tls-cert" usage:"TLS certificate of the HTTP API (PEM)"`
 	TLSKey       string            `yaml:"tls_key" env:"EIDGATE_TLS_KEY" flag:"tls-key" usage:"TLS private key of the HTTP API (PEM)"`
 	DepartmentCA map[string]string `yaml:"department_cas" usage:"MSP id → CA file of department organisations, for mTLS client certificates"`
@@ -216,6 +224,21 @@ func (c Config) Validate() error {
 	for msp, path := range c.DepartmentCA {
 		if _, err := os.Stat(path); err != nil {
 			add("department_cas %s: %s: %v", msp, path, errors.Unwrap(err))
+		}
+	}
+	if c.HolderKeyFile != "" {
+		if _, err := os.Stat(c.HolderKeyFile); err != nil {
+			add("--holder-key-file %s: %v (eidgate admin init-keys creates it)", c.HolderKeyFile, errors.Unwrap(err))
+		}
+	}
+	if c.IssuerKeyDir != "" {
+		if st, err := os.Stat(c.IssuerKeyDir); err != nil || !st.IsDir() {
+			add("--issuer-key-dir %s: not a directory", c.IssuerKeyDir)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			add("--public-url %q: want http(s)://HOST[:PORT]", c.PublicURL)
 		}
 	}
 	if c.AnchorLagBound < time.Second {

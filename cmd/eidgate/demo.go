@@ -34,6 +34,16 @@ type DemoInfo struct {
 	Admin       DemoUser         `json:"admin"`
 	// Staff are the other console roles (mapping officer, auditor).
 	Staff []DemoUser `json:"staff"`
+	// Credentials are the sample credentials, one compact token per file.
+	Credentials []DemoCredential `json:"credentials"`
+}
+
+// DemoCredential is a sample credential the demo issued: its subject, data
+// type and file (relative to the data dir).
+type DemoCredential struct {
+	EID  string `json:"eid"`
+	Type string `json:"type"`
+	Path string `json:"path"`
 }
 
 // DemoDepartment is a demo department and its API key.
@@ -118,6 +128,11 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 	if err := m.publishDemoRecords(ctx, recs); err != nil {
 		return nil, err
 	}
+	creds, err := m.demoCredentials(ctx, recs)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	info.Credentials = creds
 	m.provider.SetRecords(recs)
 	for _, d := range demo.Departments {
 		token, _, err := m.accounts.IssueAPIKey(ctx, d.ID, "demo")
@@ -257,7 +272,7 @@ func (m *Main) demoDataTypes(ctx context.Context) error {
 			return err
 		}
 		if _, err := m.adminLedger().RegisterDataType(ctx, model.DataType{
-			Code: dt.Code, Name: dt.Name, NameEN: dt.NameEN, Schema: dt.Schema, Owners: []string{dt.Owner},
+			Code: dt.Code, Name: dt.Name, NameEN: dt.NameEN, Schema: dt.Schema, Owners: []string{dt.Owner}, Predicates: dt.Predicates,
 		}); err != nil {
 			return fmt.Errorf("data type %s: %w", dt.Code, err)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/internal/safefile"
@@ -76,6 +77,10 @@ type Main struct {
 	consents  *routing.ConsentService
 	listener  *ledger.Listener
 	provider  *demo.Provider
+
+	credentials *credential.Service
+	questions   *credential.Questions
+	issuerKeys  credential.IssuerKeys
 	gateway   *gateway.Server
 	demo      *DemoInfo
 
@@ -148,6 +153,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		{"policy", m.openPolicy},
 		{"keys", m.openKeys},
 		{"services", m.openServices},
+		{"credentials", m.openCredentials},
 		{"http", m.openHTTP},
 	})
 	if err != nil {
@@ -495,6 +501,7 @@ func (m *Main) applyEvent(ctx context.Context, ev ledger.Event) error {
 	if err := m.dir.Invalidate(ctx, cs); err != nil {
 		m.logger().Warn("cache invalidation failed; entries expire by TTL", "block", ev.BlockNumber, "err", err)
 	}
+	m.invalidateCredentials(ctx, cs)
 	return nil
 }
 
@@ -523,6 +530,9 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		return err
 	}
 	m.provider = prov
+	// The sample provider answers yes/no questions with the departments'
+	// keys the gateway holds (the demo's key directory).
+	prov.SetAnswering(&demo.Answering{Ledger: m.agent, Keys: m.issuerKeys, Clock: m.Clock})
 	pageKey, err := m.secretKey("page.key")
 	if err != nil {
 		return fmt.Errorf("page key: %w", err)
@@ -543,7 +553,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
 		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
 		Identities: m.mapping, Importer: m.importer, Accounts: m.accounts, Policies: policyAdmin{m.policy}, Tickets: introspector, Limiter: rl,
-		Ready: m.ready, Clock: m.Clock,
+		Ready: m.ready, Clock: m.Clock, Credentials: m.credentials, Questions: m.questions,
 	})
 	mux := http.NewServeMux()
 	mux.Handle(demo.ProviderPath, prov)

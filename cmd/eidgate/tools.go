@@ -47,6 +47,7 @@ func (m *Main) OpenTools(ctx context.Context) error {
 		{"policy", m.openPolicy},
 		{"keys", m.openKeys},
 		{"services", m.openServices},
+		{"credentials", m.openCredentials},
 	})
 }
 

@@ -5,7 +5,11 @@
 // provider department would.
 package demo
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
 
 // DepartmentPlan is a demo department.
 type DepartmentPlan struct {
@@ -22,6 +26,9 @@ type DataTypePlan struct {
 	NameEN string
 	Owner  string
 	Schema string
+	// Predicates are the yes/no questions departments may ask instead
+	// of the record.
+	Predicates []model.Predicate
 }
 
 // DocumentPlan is one identity document of a demo resident.
@@ -51,10 +58,12 @@ var Departments = []DepartmentPlan{
 	{ID: "hrss", Name: "市人力资源和社会保障局", NameEN: "Human Resources and Social Security Bureau", MSPID: "HRSSMSP"},
 }
 
+// The schemas label each claim for the portal: "title" in Chinese,
+// "x-title-en" in English (annotations; validation ignores them).
 const degreeSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",` +
-	`"required":["name","degree","major","institution","awarded"],"properties":{"name":{"type":"string"},` +
-	`"degree":{"type":"string","enum":["bachelor","master","doctor"]},"major":{"type":"string"},` +
-	`"institution":{"type":"string"},"awarded":{"type":"string","format":"date"}},"additionalProperties":false}`
+	`"required":["name","degree","major","institution","awarded"],"properties":{"name":{"type":"string","title":"姓名","x-title-en":"Name"},` +
+	`"degree":{"type":"string","enum":["bachelor","master","doctor"],"title":"学位","x-title-en":"Degree"},"major":{"type":"string","title":"专业","x-title-en":"Major"},` +
+	`"institution":{"type":"string","title":"授予单位","x-title-en":"Institution"},"awarded":{"type":"string","format":"date","title":"授予日期","x-title-en":"Awarded on"}},"additionalProperties":false}`
 
 const transcriptSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",` +
 	`"required":["name","institution","gpa","credits"],"properties":{"name":{"type":"string"},` +
@@ -65,7 +74,8 @@ const marriageSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema
 	`"registered":{"type":"string","format":"date"},"registry":{"type":"string"}},"additionalProperties":false}`
 
 const householdSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",` +
-	`"required":["district","members"],"properties":{"district":{"type":"string"},"members":{"type":"integer","minimum":1}},"additionalProperties":false}`
+	`"required":["district","members"],"properties":{"city":{"type":"string","title":"城市","x-title-en":"City"},"district":{"type":"string","title":"区","x-title-en":"District"},` +
+	`"members":{"type":"integer","minimum":1,"title":"户内人数","x-title-en":"Members"}},"additionalProperties":false}`
 
 const insuranceSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",` +
 	`"required":["name","scheme","months_paid","status"],"properties":{"name":{"type":"string"},"scheme":{"type":"string"},` +
@@ -77,10 +87,14 @@ const employmentSchema = `{"$schema":"https://json-schema.org/draft/2020-12/sche
 
 // DataTypes of the demo consortium.
 var DataTypes = []DataTypePlan{
-	{Code: "edu.degree", Name: "学位证书", NameEN: "Degree certificate", Owner: "edu-bureau", Schema: degreeSchema},
+	{Code: "edu.degree", Name: "学位证书", NameEN: "Degree certificate", Owner: "edu-bureau", Schema: degreeSchema,
+		Predicates: []model.Predicate{{ID: "bachelor_or_higher", Name: "本科及以上学位", NameEN: "Holds a bachelor's degree or higher",
+			Expression: `{"claim":"degree","op":"in","values":["bachelor","master","doctor"]}`}}},
 	{Code: "edu.transcript", Name: "成绩单", NameEN: "Academic transcript", Owner: "edu-bureau", Schema: transcriptSchema},
 	{Code: "civil.marriage", Name: "婚姻登记", NameEN: "Marriage registration", Owner: "civil-affairs", Schema: marriageSchema},
-	{Code: "civil.household", Name: "家庭户信息", NameEN: "Household", Owner: "civil-affairs", Schema: householdSchema},
+	{Code: "civil.household", Name: "家庭户信息", NameEN: "Household", Owner: "civil-affairs", Schema: householdSchema,
+		Predicates: []model.Predicate{{ID: "household_shanghai", Name: "户籍在上海", NameEN: "Household registered in Shanghai",
+			Expression: `{"claim":"city","op":"eq","value":"上海市"}`}}},
 	{Code: "hrss.social_insurance", Name: "社会保险缴费", NameEN: "Social insurance contributions", Owner: "hrss", Schema: insuranceSchema},
 	{Code: "hrss.employment", Name: "就业登记", NameEN: "Employment registration", Owner: "hrss", Schema: employmentSchema},
 }
@@ -110,7 +124,7 @@ var Residents = []ResidentPlan{
 		Name:      "张伟",
 		Documents: []DocumentPlan{{Type: "cn-resident", Number: "44030519920615789X"}},
 		Records: []RecordPlan{
-			{DataType: "civil.household", Record: map[string]any{"district": "南山区", "members": 3}},
+			{DataType: "civil.household", Record: map[string]any{"city": "深圳市", "district": "南山区", "members": 3}},
 			{DataType: "hrss.social_insurance", Record: map[string]any{"name": "张伟", "scheme": "城镇职工基本医疗保险", "months_paid": 60, "status": "active"}},
 		},
 	},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
@@ -25,6 +26,10 @@ type StoredRecord struct {
 	Salt     string          `json:"salt"`
 	Digest   string          `json:"digest"`
 	Record   json.RawMessage `json:"record"`
+	// Credential is set once the department issued a credential for the
+	// record: the route entry then names the credential's digest, and the
+	// provider serves the credential in place of the record.
+	Credential string `json:"credential,omitempty"`
 }
 
 // RecordsFile is where the demo keeps its records in the data dir.
@@ -71,6 +76,7 @@ type Provider struct {
 	mu        sync.RWMutex
 	records   map[string]StoredRecord // dept|eid|dataType
 	verifiers map[string]*provider.Verifier
+	answers   *Answering // nil: yes/no questions are not answered
 }
 
 // NewProvider verifies tickets with the gateway's keys and issuer name.
@@ -117,6 +123,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, ProviderPath)
 	dept, tail, _ := strings.Cut(rest, "/")
 	v, ok := p.verifiers[dept]
+	if ok && tail == credential.PredicatePath {
+		p.servePredicate(w, r, dept, v)
+		return
+	}
 	if !ok || tail != "v1/records" {
 		writeProviderError(w, http.StatusNotFound, "not_found", "no such provider endpoint")
 		return
@@ -125,10 +135,37 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProviderError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 		return
 	}
+	claims, ok := verifyTicket(w, r, v)
+	if !ok {
+		return
+	}
+	eid, dataType := r.URL.Query().Get("eid"), r.URL.Query().Get("data_type")
+	if claims.Subject != eid || claims.DataType != dataType || claims.Predicate != "" {
+		// A ticket for a yes/no question never fetches the record.
+		writeProviderError(w, http.StatusForbidden, "ticket_scope", "the ticket is for another resident, data type or a yes/no question only")
+		return
+	}
+	rec, ok := p.record(dept, eid, dataType)
+	if !ok {
+		writeProviderError(w, http.StatusNotFound, "no_record", "no such record")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	env := routing.RecordEnvelope{EID: rec.EID, DataType: rec.DataType, Provider: rec.Provider, Version: rec.Version, Salt: rec.Salt, Record: rec.Record}
+	if rec.Credential != "" {
+		env = routing.RecordEnvelope{EID: rec.EID, DataType: rec.DataType, Provider: rec.Provider, Version: rec.Version, Credential: rec.Credential}
+	}
+	_ = json.NewEncoder(w).Encode(env)
+}
+
+// verifyTicket checks the bearer ticket of a request, answering the
+// refusal itself.
+func verifyTicket(w http.ResponseWriter, r *http.Request, v *provider.Verifier) (*provider.Claims, bool) {
 	token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !found {
 		writeProviderError(w, http.StatusUnauthorized, "ticket_missing", "present the access ticket as a bearer token")
-		return
+		return nil, false
 	}
 	claims, err := v.Verify(r.Context(), strings.TrimSpace(token))
 	if err != nil {
@@ -137,23 +174,15 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusServiceUnavailable
 		}
 		writeProviderError(w, status, string(provider.CodeOf(err)), "the access ticket was refused")
-		return
+		return nil, false
 	}
-	eid, dataType := r.URL.Query().Get("eid"), r.URL.Query().Get("data_type")
-	if claims.Subject != eid || claims.DataType != dataType {
-		writeProviderError(w, http.StatusForbidden, "ticket_scope", "the ticket is for another resident or data type")
-		return
-	}
+	return claims, true
+}
+
+// record returns the record a department holds.
+func (p *Provider) record(dept, eid, dataType string) (StoredRecord, bool) {
 	p.mu.RLock()
+	defer p.mu.RUnlock()
 	rec, ok := p.records[dept+"|"+eid+"|"+dataType]
-	p.mu.RUnlock()
-	if !ok {
-		writeProviderError(w, http.StatusNotFound, "no_record", "no such record")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(routing.RecordEnvelope{
-		EID: rec.EID, DataType: rec.DataType, Provider: rec.Provider, Version: rec.Version, Salt: rec.Salt, Record: rec.Record,
-	})
+	return rec, ok
 }

@@ -41,6 +41,7 @@ type Ledger struct {
 	history  map[string][]model.RouteHistoryEntry
 	consents map[string]model.Consent
 	anchors  map[string]model.AccessAnchor
+	lists    map[string]model.StatusListAnchor // issuer|list id
 }
 
 // NewLedger returns an empty ledger whose transactions take their time
@@ -52,7 +53,7 @@ func NewLedger(clock routing.Clock) *Ledger {
 		eids: map[string]model.Identity{}, index: map[model.BlindedIndex]string{},
 		links: map[string]model.AccountLink{}, routes: map[string]model.RouteEntry{},
 		history: map[string][]model.RouteHistoryEntry{}, consents: map[string]model.Consent{},
-		anchors: map[string]model.AccessAnchor{},
+		anchors: map[string]model.AccessAnchor{}, lists: map[string]model.StatusListAnchor{},
 	}
 }
 
@@ -779,4 +780,31 @@ func (l *Ledger) AnchorAccessBatch(_ context.Context, a model.AccessAnchor) (*mo
 // GetAnchor returns an access anchor.
 func (l *Ledger) GetAnchor(_ context.Context, id string) (*model.AccessAnchor, error) {
 	return get(l, "GetAnchor", l.anchors, id, "anchor")
+}
+
+// AnchorStatusList anchors a new version of a status list: only the
+// issuing department's next version (or the same content again).
+func (l *Ledger) AnchorStatusList(_ context.Context, a model.StatusListAnchor) (*model.StatusListAnchor, error) {
+	return submit(l, "AnchorStatusList", func(t tx) (*model.StatusListAnchor, error) {
+		if _, ok := l.depts[a.Issuer]; !ok {
+			return nil, notFound(t.op, "department")
+		}
+		k := a.Issuer + "|" + a.ListID
+		if prev, ok := l.lists[k]; ok {
+			switch {
+			case a.Version == prev.Version && a.Digest == prev.Digest:
+				return &prev, nil
+			case a.Version <= prev.Version:
+				return nil, conflict(t.op, "status list %s is at version %d", a.ListID, prev.Version)
+			}
+		}
+		a.AnchoredAt, a.TxID, a.Submitter = t.now, t.id, "PlatformMSP"
+		l.lists[k] = a
+		return &a, nil
+	})
+}
+
+// GetStatusListAnchor returns the newest anchor of a status list.
+func (l *Ledger) GetStatusListAnchor(_ context.Context, issuer, listID string) (*model.StatusListAnchor, error) {
+	return get(l, "GetStatusListAnchor", l.lists, issuer+"|"+listID, "status list anchor")
 }
