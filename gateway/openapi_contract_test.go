@@ -337,6 +337,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	root.call(post, "/v1/admin/users", map[string]string{"username": "wang.fang", "password": "another long one", "role": gateway.RoleAuditor}, http.StatusCreated)
 	root.call(post, "/v1/admin/logout", nil, http.StatusOK)
 
+	credentialFlow(t, w, hr, edu, anon)
+
 	w.v.Check(t)
 	w.v.CheckCoverage(t)
 	// Error answers are covered by TestAPIErrorPathsConformToOpenAPI and by

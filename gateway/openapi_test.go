@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
 	"github.com/eidgate/eidgate/routing"
@@ -197,6 +198,9 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 			Record *routing.ProxiedRecord `json:"record,omitempty"`
 		}{}},
 		{"RecordEnvelope", routing.RecordEnvelope{}},
+		{"CredentialVerification", credential.Result{}},
+		{"WalletEntryFields", credential.WalletEntry{}},
+		{"PredicateAnswer", credential.Answered{}},
 		{"Verification", routing.Verification{}},
 		{"Document", gateway.Document{}},
 		{"MaskedDocument", gateway.MaskedDocument{}},

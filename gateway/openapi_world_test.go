@@ -48,6 +48,7 @@ type world struct {
 	taxToken         string // API key of tax-bureau (suspended)
 	statsToken       string // API key of stats-bureau (rate limited)
 	orphanToken      string // API key of a department that is not registered
+	answers          *worldAnswers
 }
 
 // Demo identifiers.
@@ -137,7 +138,8 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	for _, dt := range []model.DataType{
-		{Code: "edu.degree", Name: "学位", NameEN: "Degree", Schema: `{"type":"object","required":["degree"]}`, Owners: []string{eduBureau}},
+		{Code: "edu.degree", Name: "学位", NameEN: "Degree", Schema: `{"type":"object","required":["degree"]}`, Owners: []string{eduBureau},
+			Predicates: []model.Predicate{{ID: "graduated_by_2020", Name: "2020年前毕业", NameEN: "Graduated by 2020", Expression: `{"claim":"year","op":"lte","value":2020}`}}},
 		{Code: "edu.transcript", Name: "成绩单", NameEN: "Transcript", Schema: `{"type":"object"}`, Owners: []string{eduBureau}},
 	} {
 		if _, err := w.ledger.RegisterDataType(ctx, dt); err != nil {
@@ -206,11 +208,15 @@ func newWorld(t *testing.T) *world {
 		pool.AddCert(ca.Cert)
 		cas[ca.MSPID] = pool
 	}
+	// The listener comes first: credentials name the gateway's URL.
+	var handler http.Handler
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
+	w.withCredentials(&deps, "https://"+ts.Listener.Addr().String())
 	srv := gateway.New(gateway.Config{Logger: quiet, DepartmentCAs: cas,
 		OpenAPI: gateway.OpenAPISpec()}, deps)
 
 	w.v = openapitest.MustNew(t, gateway.OpenAPISpec())
-	ts := httptest.NewUnstartedServer(w.v.Handler(srv.Handler()))
+	handler = w.v.Handler(srv.Handler())
 	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
