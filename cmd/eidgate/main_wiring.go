@@ -81,8 +81,8 @@ type Main struct {
 	credentials *credential.Service
 	questions   *credential.Questions
 	issuerKeys  credential.IssuerKeys
-	gateway   *gateway.Server
-	demo      *DemoInfo
+	gateway     *gateway.Server
+	demo        *DemoInfo
 
 	ln     net.Listener
 	server *http.Server
