@@ -4,72 +4,147 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/routing"
 )
 
 func newVerifyCmd() *cobra.Command {
 	var tf toolFlags
+	var bundleFile, audience, nonce string
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
-		Short: "Check a record against its on-chain digest and the provider's signature",
-		Long: `Verify a record offline from its provider: FILE (or - for standard input) is a
-record envelope as providers serve it,
+		Short: "Check a credential, a presentation or a record against the ledger",
+		Long: `Verify FILE (or - for standard input). It is one of:
 
-  {"eid":"did:eidgate:…","data_type":"edu.degree","provider":"edu-bureau",
-   "version":1,"salt":"<base64url>","record":{…}}
+  * a verification file: {"presentation" | "credential", "audience", "nonce",
+    "bundle": {issuers, status_lists, anchors}} — checked offline from its proof
+    bundle (issuer DID document, status lists with their ledger anchors, the
+    route entry), no network;
+  * a compact credential (ey…~) or presentation (ey…~…~ey…): checked offline
+    with --bundle FILE, or online against the gateway's ledger and status
+    lists; a presentation needs --audience and --nonce;
+  * a record envelope as providers serve it,
+      {"eid":"did:eidgate:…","data_type":"edu.degree","provider":"edu-bureau",
+       "version":1,"salt":"<base64url>","record":{…}}
+    canonicalised (RFC 8785), hashed with its salt and compared with the route
+    entry's digest; the provider's signature is checked with its registered key.
 
-The record is canonicalised (RFC 8785), hashed with its salt, and compared with
-the digest on the ledger's route entry; the provider's ECDSA signature over
-the route statement is checked against its registered key. Prints one JSON
-object and exits 0 when the record is valid, 1 when it is not, 2 on usage
-errors.`,
-		Args: cobra.ExactArgs(1),
+Prints one JSON object: for credentials the result with every check (issuer,
+signature, issuer key, disclosures, validity, key binding, status, anchor).
+Exits 0 for a valid credential, presentation or record, 1 for an invalid,
+revoked or suspended one, 2 on usage errors.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw []byte
-			var err error
-			if args[0] == "-" {
-				raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
-			} else {
-				raw, err = os.ReadFile(args[0])
-			}
+			raw, err := readInputFile(cmd, args[0])
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			var env routing.RecordEnvelope
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&env); err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("%s is not a record envelope: %v", args[0], err)}
-			}
-			m, err := tf.open(cmd)
+			in, isCredential, err := credential.ParseInput(raw)
 			if err != nil {
-				return err
+				return &exitError{code: 2, err: fmt.Errorf("%s: %s", args[0], routing.MessageOf(err))}
 			}
-			defer m.Close()
-			v := &routing.Verifier{Routes: m.agent, Registry: m.agent}
-			res, err := v.Verify(cmd.Context(), env)
-			if err != nil {
-				if routing.KindOf(err) == routing.KindInvalid {
-					return &exitError{code: 2, err: fmt.Errorf("%s", routing.MessageOf(err))}
+			if !isCredential {
+				if bundleFile != "" || audience != "" || nonce != "" {
+					return &exitError{code: 2, err: fmt.Errorf("--bundle, --audience and --nonce are for credentials and presentations; %s is not one", args[0])}
 				}
-				return fmt.Errorf("%s", routing.MessageOf(err))
+				return verifyRecord(cmd, &tf, args[0], raw)
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(res); err != nil {
-				return err
-			}
-			if !res.Valid {
-				return &exitError{code: 1}
-			}
-			return nil
+			return verifyCredential(cmd, &tf, in, bundleFile, audience, nonce)
 		},
 	}
-	tf.bind(cmd.Flags())
+	usageErrors(cmd, cobra.ExactArgs(1))
+	cmd.Flags().StringVar(&bundleFile, "bundle", "", "proof bundle (JSON) to check a compact credential or presentation offline")
+	cmd.Flags().StringVar(&audience, "audience", "", "the audience (verifier DID) a presentation must be bound to")
+	cmd.Flags().StringVar(&nonce, "nonce", "", "the nonce a presentation must answer")
+	tf.bind(cmd.Flags(), "public-url")
 	return cmd
+}
+
+// verifyCredential checks a credential or presentation offline from its
+// bundle, or online through the gateway's data.
+func verifyCredential(cmd *cobra.Command, tf *toolFlags, in credential.Input, bundleFile, audience, nonce string) error {
+	if audience != "" || nonce != "" {
+		if in.Audience != "" || in.Nonce != "" {
+			return &exitError{code: 2, err: fmt.Errorf("the verification file names its audience and nonce; drop --audience and --nonce")}
+		}
+		in.Audience, in.Nonce = audience, nonce
+	}
+	if in.Presentation && (in.Audience == "" || in.Nonce == "") {
+		return &exitError{code: 2, err: fmt.Errorf("a presentation is checked against the audience and nonce it was made for: pass --audience and --nonce")}
+	}
+	if bundleFile != "" {
+		if in.Bundle != nil {
+			return &exitError{code: 2, err: fmt.Errorf("the verification file carries its bundle; drop --bundle")}
+		}
+		raw, err := os.ReadFile(bundleFile)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var b credential.ProofBundle
+		if err := dec.Decode(&b); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--bundle %s is not a proof bundle: %v", bundleFile, err)}
+		}
+		in.Bundle = &b
+	}
+	req := credential.Request{Token: in.Token, Presentation: in.Presentation, Audience: in.Audience, Nonce: in.Nonce}
+	var res *credential.Result
+	var err error
+	if in.Bundle != nil {
+		v := &credential.Verifier{Clock: routing.SystemClock{}}
+		res, err = v.Verify(cmd.Context(), in.Bundle, req)
+	} else {
+		m, oerr := tf.open(cmd)
+		if oerr != nil {
+			return oerr
+		}
+		defer m.Close()
+		res, err = m.credentials.Verify(cmd.Context(), in.Token, in.Presentation, in.Audience, in.Nonce)
+	}
+	if err != nil {
+		return fmt.Errorf("%s", routing.MessageOf(err))
+	}
+	return printVerdict(cmd, res, res.Valid)
+}
+
+// verifyRecord checks a record envelope against the ledger.
+func verifyRecord(cmd *cobra.Command, tf *toolFlags, name string, raw []byte) error {
+	var env routing.RecordEnvelope
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("%s is not a record envelope, credential, presentation or verification file: %v", name, err)}
+	}
+	m, err := tf.open(cmd)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	v := &routing.Verifier{Routes: m.agent, Registry: m.agent}
+	res, err := v.Verify(cmd.Context(), env)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindInvalid {
+			return &exitError{code: 2, err: fmt.Errorf("%s", routing.MessageOf(err))}
+		}
+		return fmt.Errorf("%s", routing.MessageOf(err))
+	}
+	return printVerdict(cmd, res, res.Valid)
+}
+
+// printVerdict prints the result as indented JSON and exits 1 when it is
+// not valid.
+func printVerdict(cmd *cobra.Command, res any, valid bool) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	if !valid {
+		return &exitError{code: 1}
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newDevnetCmd(eidgateChaincodes),
 		newImportCmd(),
 		newVerifyCmd(),
+		newCredentialCmd(),
 		newAdminCmd(),
 	)
 	root.AddCommand(newBenchCmd())

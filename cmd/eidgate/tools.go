@@ -64,12 +64,12 @@ type toolFlags struct {
 	configFile string
 }
 
-func (tf *toolFlags) bind(fs *pflag.FlagSet) {
+func (tf *toolFlags) bind(fs *pflag.FlagSet, extra ...string) {
 	tf.flags = DefaultConfig()
 	fs.StringVar(&tf.configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
 	all := pflag.NewFlagSet("", pflag.ContinueOnError)
 	tf.flags.BindFlags(all)
-	for _, name := range []string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level"} {
+	for _, name := range append([]string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level"}, extra...) {
 		fs.AddFlag(all.Lookup(name))
 	}
 }

@@ -55,6 +55,19 @@ func loadedDataDir(t *testing.T) (string, *DemoInfo) {
 	return cfg.DataDir, &info
 }
 
+// plainRecord is a demo record the provider serves as a record (no
+// credential was issued for it).
+func plainRecord(t *testing.T, recs []demo.StoredRecord) demo.StoredRecord {
+	t.Helper()
+	for _, r := range recs {
+		if r.Credential == "" {
+			return r
+		}
+	}
+	t.Fatal("every demo record has a credential")
+	return demo.StoredRecord{}
+}
+
 // servedDataDir is the data dir of a gateway that ran once on the
 // embedded ledger (without the demo) and stopped.
 func servedDataDir(t *testing.T) string {
@@ -160,8 +173,9 @@ func TestVerifyAndAdminCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]any{"eid": recs[0].EID, "data_type": recs[0].DataType, "provider": recs[0].Provider,
-		"version": recs[0].Version, "salt": recs[0].Salt, "record": recs[0].Record}
+	rec := plainRecord(t, recs)
+	env := map[string]any{"eid": rec.EID, "data_type": rec.DataType, "provider": rec.Provider,
+		"version": rec.Version, "salt": rec.Salt, "record": rec.Record}
 	file := filepath.Join(t.TempDir(), "record.json")
 	write := func() {
 		b, _ := json.Marshal(env)
@@ -266,8 +280,9 @@ func TestToolsReachARunningGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(map[string]any{"eid": recs[0].EID, "data_type": recs[0].DataType, "provider": recs[0].Provider,
-		"salt": recs[0].Salt, "record": recs[0].Record})
+	rec := plainRecord(t, recs)
+	b, _ := json.Marshal(map[string]any{"eid": rec.EID, "data_type": rec.DataType, "provider": rec.Provider,
+		"salt": rec.Salt, "record": rec.Record})
 	file := filepath.Join(t.TempDir(), "record.json")
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
