@@ -287,11 +287,17 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 		if l, err := e.residents.Language(ctx, eid); err != nil || l != accounts.LangZhCN {
 			t.Fatalf("default language %q, %v", l, err)
 		}
+		if l, err := e.residents.ChosenLanguage(ctx, eid); err != nil || l != "" {
+			t.Fatalf("chosen language before any choice %q, %v; want none", l, err)
+		}
 		if err := e.residents.SetLanguage(ctx, eid, accounts.LangEN); err != nil {
 			t.Fatal(err)
 		}
 		if l, _ := e.residents.Language(ctx, eid); l != accounts.LangEN {
 			t.Fatalf("language %q", l)
+		}
+		if l, _ := e.residents.ChosenLanguage(ctx, eid); l != accounts.LangEN {
+			t.Fatalf("chosen language %q, want en", l)
 		}
 		wantCode(t, e.residents.SetLanguage(ctx, eid, "fr"), accounts.CodeInvalidLang)
 		wantCode(t, e.residents.SetLanguage(ctx, "did:eidgate:none", "en"), accounts.CodeResidentNotFound)

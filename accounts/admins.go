@@ -19,13 +19,14 @@ func ValidRole(role string) bool {
 	return role == RoleAdmin || role == RoleMappingOfficer || role == RoleAuditor
 }
 
-// Admin is an administrator as callers see it (never the password hash).
+// Admin is an administrator as callers see it (never the password hash);
+// the API shows the name, role and whether the account is disabled.
 type Admin struct {
 	Username  string    `json:"username"`
 	Role      string    `json:"role"`
 	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"-"`
+	UpdatedAt time.Time `json:"-"`
 }
 
 // SessionRevoker ends every session of a subject (Sessions implements it).

@@ -10,11 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
-	"github.com/gin-gonic/gin"
 )
 
 func TestOpenAPIDocumentIsValidOpenAPI31(t *testing.T) {
@@ -198,19 +202,15 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 		}{}},
 		{"RecordEnvelope", routing.RecordEnvelope{}},
 		{"Verification", routing.Verification{}},
-		{"Document", gateway.Document{}},
-		{"MaskedDocument", gateway.MaskedDocument{}},
-		{"CreatedIdentity", gateway.CreatedIdentity{}},
-		{"ImportJob", gateway.ImportJob{}},
-		{"APIKey", gateway.APIKey{}},
-		{"AdminUser", gateway.AdminUser{}},
-		{"PolicyRule", gateway.PolicyRule{}},
-		{"PolicyVersion", gateway.PolicyVersion{}},
-		{"ExplainResponse", struct {
-			gateway.Explanation
-			ConsentState string `json:"consent_state,omitempty"`
-			ConsentID    string `json:"consent_id,omitempty"`
-		}{}},
+		{"Document", mapping.Input{}},
+		{"MaskedDocument", mapping.MaskedDocument{}},
+		{"CreatedIdentity", mapping.CreatedIdentity{}},
+		{"ImportJob", mapping.ImportJob{}},
+		{"APIKey", accounts.APIKey{}},
+		{"AdminUser", accounts.Admin{}},
+		{"PolicyRule", policies.Line{}},
+		{"PolicyVersion", policies.Version{}},
+		{"ExplainResponse", gateway.ExplainResponse{}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			ref := doc.Components.Schemas[tc.schema]

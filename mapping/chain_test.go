@@ -1,4 +1,4 @@
-package mapping
+package mapping_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/eidgate/eidgate/mapping"
+
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
@@ -14,13 +16,14 @@ import (
 	"github.com/eidgate/eidgate/chaincode/fabsim"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/devcrypto"
-	"github.com/eidgate/eidgate/ledger"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // testChain implements Ledger by invoking the real contract on an
 // in-memory fabsim ledger with a devcrypto agent identity, encoding the
 // arguments as ledger/contract.go does (JSON for structs and slices, raw
-// strings otherwise) and classifying refusals into *ledger.Error.
+// strings otherwise) and classifying refusals into *routing.Error as the
+// ledger client does.
 type testChain struct {
 	l      *fabsim.Ledger
 	cc     shim.Chaincode
@@ -76,7 +79,7 @@ func (c *testChain) count(fn string) int {
 func (c *testChain) call(ctx context.Context, submit bool, fn string, args ...string) ([]byte, error) {
 	op := "ledger." + fn
 	if err := ctx.Err(); err != nil {
-		return nil, &ledger.Error{Kind: ledger.KindUnavailable, Op: op, Message: "ledger submit timed out or was cancelled", Err: err}
+		return nil, &routing.Error{Kind: routing.KindUnavailable, Op: op, Message: "ledger submit timed out or was cancelled", Err: err}
 	}
 	c.mu.Lock()
 	c.counts[fn]++
@@ -93,14 +96,14 @@ func (c *testChain) call(ctx context.Context, submit bool, fn string, args ...st
 	}
 	if submit {
 		if r.Code != peer.TxValidationCode_VALID {
-			return nil, &ledger.Error{Kind: ledger.KindConflict, Op: op, Message: "concurrent update on the ledger, retry later (" + r.Code.String() + ")", TxID: r.TxID}
+			return nil, &routing.Error{Kind: routing.KindConflict, Op: op, Message: "concurrent update on the ledger, retry later (" + r.Code.String() + ")"}
 		}
 		if c.afterCommit != nil {
 			c.afterCommit(fn)
 		}
 		if err := ctx.Err(); err != nil {
 			// Committed, but the caller gave up waiting for the answer.
-			return nil, &ledger.Error{Kind: ledger.KindUnavailable, Op: op, Message: "ledger commit status timed out or was cancelled", TxID: r.TxID, Err: err}
+			return nil, &routing.Error{Kind: routing.KindUnavailable, Op: op, Message: "ledger commit status timed out or was cancelled", Err: err}
 		}
 	}
 	return r.Response.GetPayload(), nil
@@ -111,13 +114,13 @@ func (c *testChain) call(ctx context.Context, submit bool, fn string, args ...st
 func chainError(op, msg string) error {
 	for _, p := range []struct {
 		prefix string
-		kind   ledger.Kind
-	}{{"INVALID:", ledger.KindInvalid}, {"NOT_FOUND:", ledger.KindNotFound}, {"FORBIDDEN:", ledger.KindForbidden}, {"CONFLICT:", ledger.KindConflict}} {
+		kind   routing.Kind
+	}{{"INVALID:", routing.KindInvalid}, {"NOT_FOUND:", routing.KindNotFound}, {"FORBIDDEN:", routing.KindForbidden}, {"CONFLICT:", routing.KindConflict}} {
 		if i := strings.Index(msg, p.prefix); i >= 0 {
-			return &ledger.Error{Kind: p.kind, Op: op, Message: strings.TrimSpace(msg[i+len(p.prefix):])}
+			return &routing.Error{Kind: p.kind, Op: op, Message: strings.TrimSpace(msg[i+len(p.prefix):])}
 		}
 	}
-	return &ledger.Error{Kind: ledger.KindInternal, Op: op, Message: "ledger evaluate failed: " + msg}
+	return &routing.Error{Kind: routing.KindInternal, Op: op, Message: "ledger evaluate failed: " + msg}
 }
 
 func chainJSON[T any](c *testChain, ctx context.Context, submit bool, fn string, args ...string) (T, error) {
@@ -127,7 +130,7 @@ func chainJSON[T any](c *testChain, ctx context.Context, submit bool, fn string,
 		return v, err
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, &ledger.Error{Kind: ledger.KindInternal, Op: "ledger." + fn, Message: "the chaincode returned a malformed result", Err: err}
+		return v, &routing.Error{Kind: routing.KindInternal, Op: "ledger." + fn, Message: "the chaincode returned a malformed result", Err: err}
 	}
 	return v, nil
 }
@@ -191,4 +194,4 @@ func (c *testChain) LookupAccount(ctx context.Context, department, accountHash s
 	return string(raw), err
 }
 
-var _ Ledger = (*testChain)(nil)
+var _ mapping.Ledger = (*testChain)(nil)

@@ -87,10 +87,10 @@
 //
 // [Service] maps documents to eIDs on the ledger (KYC creation, added and
 // removed documents, merges, deactivation, activation codes) and links
-// departments' local accounts; it implements gateway.Identities and
-// routing.SubjectMapper. It writes new mappings under every key version and
-// looks them up under every version, newest first, caching found indexes
-// only. Each mapped document is kept as a [StoredDocument]: masked for
+// departments' local accounts; it implements routing.SubjectMapper, and the
+// gateway's API and console call it. It writes new mappings under every key
+// version and looks them up under every version, newest first, caching
+// found indexes only. Each mapped document is kept as a [StoredDocument]: masked for
 // display, and with its normalised number sealed under a [SealingKey] so that
 // [Service.Rotate] can blind it again under a new key version.
 //

@@ -38,11 +38,22 @@ func (t DocType) Known() bool {
 }
 
 // Input is one document as received: the number as typed, scanned or
-// imported, and for passports the issuing state.
+// imported, and for passports the issuing state. It is the document of
+// the API's requests ({"type","number","country"}). Printed, it shows the
+// number masked; only Number itself holds it in full.
 type Input struct {
-	Type    DocType
-	Number  string
-	Country string // passports only: ISO 3166-1 alpha-3 or ICAO special code
+	Type    DocType `json:"type"`
+	Number  string  `json:"number"`
+	Country string  `json:"country,omitempty"` // passports only: ISO 3166-1 alpha-3 or ICAO special code
+}
+
+// String is the input with its number masked, for messages and logs.
+func (in Input) String() string {
+	s := string(in.Type) + ":" + Mask(fold(in.Number))
+	if in.Country != "" {
+		s += " (" + in.Country + ")"
+	}
+	return s
 }
 
 // Document is a validated, normalised identity document. Its zero value is

@@ -66,8 +66,12 @@ type Main struct {
 	mapping  *mapping.Service
 	importer *mapping.Importer
 	tickets  *ticket.Keyring
-	accounts *accountServices
 	replay   provider.ReplayCache
+
+	residents *accounts.Residents
+	admins    *accounts.Admins
+	apiKeys   *accounts.APIKeys
+	sessions  *accounts.Sessions
 
 	dir       *routing.Directory
 	accessLog *routing.AccessLog
@@ -387,7 +391,10 @@ func (m *Main) issuer() string { return "eidgate" }
 
 func (m *Main) openServices(ctx context.Context) error {
 	acfg := accounts.Config{Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
-	m.accounts = newAccountServices(m.db, acfg)
+	m.sessions = accounts.NewSessions(m.db, acfg)
+	m.residents = accounts.NewResidents(m.db, m.db, m.sessions, acfg)
+	m.admins = accounts.NewAdmins(m.db, m.db, m.sessions, acfg)
+	m.apiKeys = accounts.NewAPIKeys(m.db, acfg)
 	if m.redis != nil {
 		m.replay = cache.NewRedisReplay(m.redis)
 	} else {
@@ -412,14 +419,14 @@ func (m *Main) openServices(ctx context.Context) error {
 		return err
 	}
 	svc, err := mapping.NewService(mapping.Config{
-		Ledger: m.agent, Documents: mappingStore{m.db}, Activations: m.accounts.residents, Cache: m.cache,
+		Ledger: m.agent, Documents: m.db, Activations: m.residents, Cache: m.cache,
 		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
 	})
 	if err != nil {
 		return err
 	}
 	m.mapping = svc
-	im, err := mapping.NewImporter(svc, mapping.ImporterConfig{Jobs: mappingStore{m.db}, SpoolDir: filepath.Join(m.Config.DataDir, "imports")})
+	im, err := mapping.NewImporter(svc, mapping.ImporterConfig{Jobs: m.db, SpoolDir: filepath.Join(m.Config.DataDir, "imports")})
 	if err != nil {
 		return err
 	}
@@ -495,7 +502,8 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
 		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.admin, Agent: m.agent,
-		Identities: m.mapping, Importer: m.importer, Accounts: m.accounts, Policies: policyAdmin{m.policy}, Tickets: introspector, Limiter: rl,
+		Identities: m.mapping, Importer: m.importer, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
+		Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
 		Ready: m.ready, Clock: m.Clock,
 	})
 	mux := http.NewServeMux()

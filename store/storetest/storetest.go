@@ -50,6 +50,16 @@ func Postgres(t testing.TB) DB {
 	return DB{Dialect: store.DialectPostgres, DSN: freshSchema(t)}
 }
 
+// Fresh names a new, empty database of the same dialect as d, for a
+// subtest that needs one of its own.
+func (d DB) Fresh(t testing.TB) DB {
+	t.Helper()
+	if d.Dialect == store.DialectPostgres {
+		return Postgres(t)
+	}
+	return SQLite(t)
+}
+
 // Each runs fn as subtests "sqlite" and "postgres".
 func Each(t *testing.T, fn func(t *testing.T, d DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
