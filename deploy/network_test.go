@@ -1,244 +1,210 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"os"
+	"encoding/json"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/eidgate/eidgate/deploy/ccpackage"
+	"github.com/eidgate/eidgate/internal/fabrictest"
 	"github.com/eidgate/eidgate/ledger"
-	"gopkg.in/yaml.v3"
 )
 
-// networkPorts are the 127.0.0.1 ports network.sh waits for: CAs, orderers
-// (general and admin), peers and the chaincode server.
-var networkPorts = []string{
-	"7054", "8054", "9054",
-	"7050", "7053", "8050", "8053", "9050", "9053",
-	"7051", "8051", "9051",
-	"9999",
+// TestNetworkScriptOnRealFabric runs deploy/fabric/network.sh on the real
+// Fabric binaries (EIDGATE_TEST_FABRIC): up, every node healthy, identity
+// folders usable by the peer CLI, deploy, deploy again changing nothing, a
+// deploy resumed after an approval that a failed run left behind, a
+// chaincode server restarted by deploy, a new organisation by addorg, and
+// down leaving no process and no port.
+func TestNetworkScriptOnRealFabric(t *testing.T) {
+	n := fabrictest.Start(t, fabrictest.Options{})
+	ctx := context.Background()
+	platform := n.Org(t, "platform")
+
+	checkHealthy(t, n, 9)
+
+	// The profiles load as ledger.Profile and name 127.0.0.1 with no TLS
+	// host override: the node certificates name 127.0.0.1.
+	for _, p := range []string{"platform-agent", "platform-platform-admin", "edubureau-department", "civilaffairs-department"} {
+		prof, err := ledger.LoadProfile(filepath.Join(n.Dir, "gateway", p+".yaml"))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if prof.Peer.HostOverride != "" || !strings.HasPrefix(prof.Peer.Endpoint, "127.0.0.1:") {
+			t.Errorf("%s: peer %+v", p, prof.Peer)
+		}
+	}
+
+	// Every enrolled identity folder works with the peer CLI as it is.
+	for _, id := range []struct{ org, name string }{{"platform", "agent"}, {"platform", "platform-admin"}, {"edubureau", "department"}, {"civilaffairs", "department"}} {
+		o := n.Org(t, id.org)
+		if out, err := n.PeerCLI(ctx, o, n.IdentityMSP(o, id.name), "channel", "getinfo", "-c", "eidgate").CombinedOutput(); err != nil {
+			t.Errorf("peer channel getinfo as %s/%s: %v\n%s", id.org, id.name, err, out)
+		}
+	}
+
+	n.Must(t, "deploy")
+	if got := committed(t, n, platform); got != "1.0 1" {
+		t.Fatalf("after deploy: committed %q, want version 1.0 sequence 1", got)
+	}
+	height := blockHeight(t, n, platform)
+	out := n.Must(t, "deploy")
+	if !strings.Contains(out, "nothing to change") || blockHeight(t, n, platform) != height {
+		t.Errorf("a second deploy changed the channel (height %d → %d):\n%s", height, blockHeight(t, n, platform), out)
+	}
+	queryAs := func(o fabrictest.Org, msp string) error {
+		out, err := n.PeerCLI(ctx, o, msp, "chaincode", "query", "-C", "eidgate", "-n", "eidgate",
+			"-c", `{"Args":["org.hyperledger.fabric:GetMetadata"]}`).CombinedOutput()
+		if err != nil {
+			return &cliError{err, out}
+		}
+		return nil
+	}
+	if err := queryAs(platform, n.IdentityMSP(platform, "agent")); err != nil {
+		t.Errorf("the agent's folder cannot query the chaincode: %v", err)
+	}
+
+	// A run that stopped after one organisation approved sequence 2: the
+	// next deploy approves for the others and commits, instead of failing
+	// on "attempted to redefine uncommitted sequence".
+	ports := n.Ports(t)
+	ccPort := ports[len(ports)-10] + 2 // the chaincode server of sequence 2
+	pkg := filepath.Join(t.TempDir(), "eidgate.tar.gz")
+	id, err := exec.Command(n.Binaries.Eidgate, "chaincode", "package", "--address", "127.0.0.1:"+strconv.Itoa(ccPort),
+		"--label", "eidgate_1.1", "-o", pkg).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	packageID := strings.TrimSpace(string(id))
+	for _, args := range [][]string{
+		{"lifecycle", "chaincode", "install", pkg},
+		{"lifecycle", "chaincode", "approveformyorg", "-o", n.Orderers(t)[0].Address, "--tls", "--cafile", n.OrdererTLSCA(),
+			"--channelID", "eidgate", "--name", "eidgate", "--version", "1.1", "--package-id", packageID, "--sequence", "2"},
+	} {
+		if out, err := n.PeerCLI(ctx, platform, n.AdminMSP(platform), args...).CombinedOutput(); err != nil {
+			t.Fatalf("peer %s: %v\n%s", args[2], err, out)
+		}
+	}
+	out, err = n.RunEnv(ctx, []string{"CC_VERSION=1.1"}, "deploy")
+	if err != nil {
+		t.Fatalf("deploy after a partial run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "PlatformMSP already approved 1.1 at sequence 2") || committed(t, n, platform) != "1.1 2" {
+		t.Errorf("deploy did not resume at sequence 2 (committed %q):\n%s", committed(t, n, platform), out)
+	}
+	if procs := n.Processes(); procs["chaincode-s1"] != 0 || procs["chaincode-s2"] == 0 {
+		t.Errorf("after the upgrade the chaincode servers are %v, want only chaincode-s2", procs)
+	}
+
+	// A crashed chaincode server is started again by deploy, which changes
+	// nothing on the channel.
+	n.Must(t, "stop", "chaincode-s2")
+	if queryAs(platform, n.IdentityMSP(platform, "agent")) == nil {
+		t.Fatal("the chaincode answered with its server stopped")
+	}
+	height = blockHeight(t, n, platform)
+	out = n.Must(t, "deploy") // CC_VERSION defaults to the committed version
+	if !strings.Contains(out, "nothing to change") || committed(t, n, platform) != "1.1 2" || blockHeight(t, n, platform) != height {
+		t.Errorf("deploy after a chaincode crash changed the definition (now %q):\n%s", committed(t, n, platform), out)
+	}
+	if err := queryAs(platform, n.IdentityMSP(platform, "agent")); err != nil {
+		t.Errorf("deploy did not restart the chaincode server: %v", err)
+	}
+
+	// A fourth organisation joins by a channel configuration update.
+	out = n.Must(t, "addorg", "healthbureau", "HealthBureauMSP", "health-bureau")
+	health := n.Org(t, "healthbureau")
+	if health.MSPID != "HealthBureauMSP" || health.Dept != "health-bureau" {
+		t.Fatalf("new org %+v", health)
+	}
+	if err := queryAs(health, n.IdentityMSP(health, "department")); err != nil {
+		t.Errorf("the new department's identity cannot query its own peer: %v\n%s", err, out)
+	}
+	if got := committed(t, n, health); got == "" {
+		t.Errorf("the new peer reports no committed definition")
+	}
+	checkHealthy(t, n, 11)
+	if again := n.Must(t, "addorg", "healthbureau", "HealthBureauMSP", "health-bureau"); !strings.Contains(again, "already a member") {
+		t.Errorf("addorg run twice did not notice the member:\n%s", again)
+	}
+
+	n.Down(t)
 }
 
-// TestNetworkScriptLifecycle runs network.sh up, deploy, deploy (upgrade)
-// and down against stand-ins for the Fabric binaries
-// (testdata/fabric-stubs) while this test listens on the node ports. It
-// checks the orchestration a real network depends on: what is started with
-// which settings, the channel joins, the CCaaS lifecycle with a new sequence
-// per deploy, package IDs agreeing with the peer's calculation, and a clean
-// teardown.
-func TestNetworkScriptLifecycle(t *testing.T) {
-	for _, tool := range []string{"bash", "tar", "sha256sum", "awk", "sed", "od"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	for _, port := range networkPorts {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-		if err != nil {
-			t.Skipf("port %s is busy, cannot stand in for the node: %v", port, err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-
-	tmp := t.TempDir()
-	stubs, err := filepath.Abs("testdata/fabric-stubs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fabric := filepath.Join(tmp, "fabric")
-	writeFile(t, filepath.Join(fabric, "config", "orderer.yaml"), "General:\n    ListenPort: 7050\n")
-	writeFile(t, filepath.Join(fabric, "config", "core.yaml"), sampleCoreYAML)
-	writeFile(t, filepath.Join(fabric, "builders", "ccaas", "bin", "detect"), "#!/bin/sh\nexit 0\n")
-	if err := os.Chmod(filepath.Join(fabric, "builders", "ccaas", "bin", "detect"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	eidgate := filepath.Join(tmp, "eidgate")
-	build := exec.Command("go", "build", "-o", eidgate, "../cmd/eidgate")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	state := filepath.Join(tmp, "state")
-	if err := os.Mkdir(state, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	work := filepath.Join(tmp, "network")
-	env := append(os.Environ(),
-		"PATH="+stubs+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"STUB_STATE="+state,
-		"EIDGATE_NETWORK_DIR="+work,
-		"FABRIC_CFG_DIR="+filepath.Join(fabric, "config"),
-		"CCAAS_BUILDER_DIR="+filepath.Join(fabric, "builders", "ccaas"),
-		"EIDGATE_BIN="+eidgate,
-		"EIDGATE_CHAINCODE_BIN="+filepath.Join(stubs, "eidgate-chaincode"),
-	)
-	script := func(extraEnv []string, args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", append([]string{"fabric/network.sh"}, args...)...)
-		cmd.Env = append(append([]string{}, env...), extraEnv...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("network.sh %v: %v\n%s", args, err, out.String())
-		}
-		return out.String()
-	}
-	t.Cleanup(func() {
-		if _, err := os.Stat(work); err == nil {
-			cmd := exec.Command("bash", "fabric/network.sh", "down")
-			cmd.Env = env
-			_ = cmd.Run()
-		}
-	})
-	calls := func() string {
-		b, _ := os.ReadFile(filepath.Join(state, "calls"))
-		return string(b)
-	}
-
-	script(nil, "up")
-	log := calls()
-	for _, want := range []string{
-		"cryptogen generate --config=",
-		"--id.attrs eidgate.role=agent:ecert",
-		"--id.attrs eidgate.role=admin:ecert",
-		"--id.attrs eidgate.role=department:ecert,eidgate.dept=edu-bureau:ecert",
-		"--id.attrs eidgate.role=department:ecert,eidgate.dept=civil-affairs:ecert",
-		"orderer port=7050 admin=127.0.0.1:7053 bootstrap=none participation=true",
-		"orderer port=9050 admin=127.0.0.1:9053 bootstrap=none participation=true",
-		"configtxgen -profile eidgate -outputBlock " + filepath.Join(work, "channel-artifacts", "eidgate.block") + " -channelID eidgate CFG=" + work,
-		"osnadmin channel join --channelID eidgate",
-		`builder-config={"peername":"peer0platform"}`,
-	} {
-		if !strings.Contains(log, want) {
-			t.Errorf("up did not run %q; calls:\n%s", want, log)
-		}
-	}
-	if n := strings.Count(log, "osnadmin channel join"); n != 3 {
-		t.Errorf("%d orderers joined, want 3", n)
-	}
-	if n := strings.Count(log, "peer channel join -b"); n != 3 {
-		t.Errorf("%d peers joined, want 3", n)
-	}
-	// The configtx copy points the nodes at 127.0.0.1, nothing else changed.
-	cfg, err := os.ReadFile(filepath.Join(work, "configtx.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(cfg, []byte("Host: peer0.")) || bytes.Contains(cfg, []byte("- orderer0.orderer.eidgate.example:7050")) || !bytes.Contains(cfg, []byte("MSPDir: crypto-config/peerOrganizations/platform.eidgate.example/msp")) {
-		t.Errorf("configtx.yaml copy not rewritten as expected")
-	}
-	// Each peer's core.yaml names the local ccaas builder.
-	core := documents(t, filepath.Join(work, "nodes", "peer0.platform", "core.yaml"))[0]
-	b := get(t, core, "chaincode", "externalBuilders", 0)
-	if str(t, b, "path") != filepath.Join(fabric, "builders", "ccaas") || get(t, b, "propagateEnvironment", 0) != "CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG" {
-		t.Errorf("core.yaml builder %v", b)
-	}
-	if str(t, core, "chaincode", "installTimeout") != "300s" {
-		t.Errorf("core.yaml lost the keys after externalBuilders")
-	}
-	// Gateway profiles have the ledger.Profile shape.
-	for _, name := range []string{"platform-agent", "platform-platform-admin", "edubureau-department", "civilaffairs-department"} {
-		raw, err := os.ReadFile(filepath.Join(work, "gateway", name+".yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p ledger.Profile
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&p); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if p.Channel != "eidgate" || p.Chaincode != "eidgate" || p.MSP.Dir == "" || p.Peer.HostOverride == "" {
-			t.Errorf("%s: %+v", name, p)
-		}
-	}
-
-	out := script(nil, "deploy")
-	pkg, err := os.ReadFile(filepath.Join(work, "chaincode", "eidgate.tar.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := ccpackage.PackageID("eidgate_1.0", pkg)
-	log = calls()
-	for _, want := range []string{
-		"chaincode address=127.0.0.1:9999 id=" + first + " core=" + first + " tls_disabled=true",
-		"--package-id " + first + " --sequence 1",
-		"commit -o 127.0.0.1:7050",
-		"--sequence 1 --peerAddresses 127.0.0.1:7051",
-	} {
-		if !strings.Contains(log, want) {
-			t.Errorf("deploy did not run %q; output:\n%s\ncalls:\n%s", want, out, log)
-		}
-	}
-	if n := strings.Count(log, "lifecycle chaincode install"); n != 3 {
-		t.Errorf("%d installs, want one per peer", n)
-	}
-
-	script([]string{"CC_VERSION=1.1"}, "deploy")
-	pkg, err = os.ReadFile(filepath.Join(work, "chaincode", "eidgate.tar.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second := ccpackage.PackageID("eidgate_1.1", pkg)
-	log = calls()
-	if !strings.Contains(log, "--version 1.1 --package-id "+second+" --sequence 2") || !strings.Contains(log, "id="+second) {
-		t.Errorf("upgrade did not approve %s at sequence 2; calls:\n%s", second, log)
-	}
-
-	script(nil, "down")
-	if _, err := os.Stat(work); !os.IsNotExist(err) {
-		t.Errorf("down left %s behind", work)
-	}
+type cliError struct {
+	err error
+	out []byte
 }
 
-func writeFile(t *testing.T, path, data string) {
+func (e *cliError) Error() string { return e.err.Error() + ": " + strings.TrimSpace(string(e.out)) }
+
+var healthLine = regexp.MustCompile(`(?m)^(\S+)\s+(\d{3})$`)
+
+// checkHealthy runs network.sh health and checks want nodes answer 200,
+// and asks one peer's /healthz directly.
+func checkHealthy(t *testing.T, n *fabrictest.Network, want int) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	out, err := n.Run(context.Background(), "health")
+	lines := healthLine.FindAllStringSubmatch(out, -1)
+	if err != nil || len(lines) != want {
+		t.Fatalf("network.sh health (want %d nodes at 200): %v\n%s", want, err, out)
+	}
+	for _, l := range lines {
+		if l[2] != "200" {
+			t.Errorf("%s /healthz answered %s", l[1], l[2])
+		}
+	}
+	resp, err := http.Get("http://" + n.Org(t, "platform").PeerOperations + "/healthz")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
+	defer resp.Body.Close()
+	var body struct{ Status string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.Status != "OK" {
+		t.Errorf("peer /healthz: %d %+v %v", resp.StatusCode, body, err)
 	}
 }
 
-// sampleCoreYAML is the chaincode section of Fabric 2.5's sampleconfig
-// core.yaml around externalBuilders, as the release ships it.
-const sampleCoreYAML = `peer:
-    id: jdoe
-chaincode:
-    node:
-        # This is an image based on node:$(NODE_VER)-alpine
-        runtime: $(DOCKER_NS)/fabric-nodeenv:$(TWO_DIGIT_VERSION)
+// committed is "VERSION SEQUENCE" of the committed eidgate definition as
+// org's peer reports it.
+func committed(t *testing.T, n *fabrictest.Network, o fabrictest.Org) string {
+	t.Helper()
+	out, err := n.PeerCLI(context.Background(), o, n.AdminMSP(o), "lifecycle", "chaincode", "querycommitted",
+		"--channelID", "eidgate", "--name", "eidgate", "--output", "json").Output()
+	if err != nil {
+		return ""
+	}
+	var def struct {
+		Version  string `json:"version"`
+		Sequence int    `json:"sequence"`
+	}
+	if err := json.Unmarshal(out, &def); err != nil {
+		t.Fatalf("querycommitted: %v\n%s", err, out)
+	}
+	return def.Version + " " + strconv.Itoa(def.Sequence)
+}
 
-    # List of directories to treat as external builders and launchers for
-    # chaincode. The external builder detection processing will iterate over the
-    # builders in the order specified below.
-    # If you don't need to fallback to the default Docker builder, also unconfigure vm.endpoint above.
-    # To override this property via env variable use CORE_CHAINCODE_EXTERNALBUILDERS: [{name: x, path: dir1}, {name: y, path: dir2}]
-    externalBuilders:
-       - name: ccaas_builder
-         path: /opt/hyperledger/ccaas_builder
-         propagateEnvironment:
-           - CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG
-
-
-    # The maximum duration to wait for the chaincode build and install process
-    # to complete.
-    installTimeout: 300s
-`
+// blockHeight is the channel's height at org's peer.
+func blockHeight(t *testing.T, n *fabrictest.Network, o fabrictest.Org) int {
+	t.Helper()
+	out, err := n.PeerCLI(context.Background(), o, n.AdminMSP(o), "channel", "getinfo", "-c", "eidgate").Output()
+	if err != nil {
+		t.Fatalf("peer channel getinfo: %v", err)
+	}
+	var info struct {
+		Height int `json:"height"`
+	}
+	s := string(out)
+	if i := strings.IndexByte(s, '{'); i >= 0 {
+		s = s[i:]
+	}
+	if err := json.Unmarshal([]byte(s), &info); err != nil {
+		t.Fatalf("peer channel getinfo: %v\n%s", err, out)
+	}
+	return info.Height
+}

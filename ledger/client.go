@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // Retry bounds for submissions.
@@ -30,6 +32,7 @@ const (
 // Client is the typed eidgate chaincode client. It is safe for concurrent use.
 type Client struct {
 	conn     *grpc.ClientConn // nil when the caller supplied the connection
+	cc       grpc.ClientConnInterface
 	gw       *client.Gateway
 	network  *client.Network
 	contract *client.Contract
@@ -56,23 +59,25 @@ func WithCommitStatusPolls(n int) Option {
 
 // Dial connects to the peer named by the profile and checks, with one cheap
 // evaluation (the contract metadata), that the peer is reachable, trusts our
-// identity and serves the channel and chaincode. Errors are *Error values.
+// identity and serves the channel and chaincode. Errors are *routing.Error
+// values (ledger_unavailable when the peer cannot be reached).
 func Dial(ctx context.Context, p *Profile, opts ...Option) (*Client, error) {
 	if err := p.Validate(); err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: "connection profile: " + err.Error(), Err: err}
+		return nil, invalidProfile("connection profile: "+err.Error(), err)
 	}
 	tlsCfg, err := p.tlsConfig()
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: err.Error(), Err: err}
+		return nil, invalidProfile(err.Error(), err)
 	}
 	t := p.timeouts()
 	conn, err := grpc.NewClient(p.Peer.Endpoint, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: fmt.Sprintf("peer endpoint %q: %v", p.Peer.Endpoint, err), Err: err}
+		return nil, invalidProfile(fmt.Sprintf("peer endpoint %q: %v", p.Peer.Endpoint, err), err)
 	}
 	if err := waitReady(ctx, conn, t.Dial); err != nil {
 		_ = conn.Close()
-		return nil, &Error{Kind: KindUnavailable, Op: "ledger.Dial", Message: fmt.Sprintf("peer %s unreachable: %v", p.Peer.Endpoint, err), Err: err}
+		msg := fmt.Sprintf("peer %s unreachable: %v", p.Peer.Endpoint, err)
+		return nil, unavailable("ledger.Dial", phaseDial, msg, msg, "", err)
 	}
 	var extra []client.ConnectOption
 	if len(tlsCfg.Certificates) > 0 && len(tlsCfg.Certificates[0].Certificate) > 0 {
@@ -98,15 +103,15 @@ func NewWithConnection(ctx context.Context, p *Profile, conn grpc.ClientConnInte
 func newClient(ctx context.Context, p *Profile, conn grpc.ClientConnInterface, extra []client.ConnectOption, opts []Option) (*Client, error) {
 	cert, key, err := p.signer()
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: err.Error(), Err: err}
+		return nil, invalidProfile(err.Error(), err)
 	}
 	id, err := identity.NewX509Identity(p.MSP.ID, cert)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: err.Error(), Err: err}
+		return nil, invalidProfile(err.Error(), err)
 	}
 	sign, err := identity.NewPrivateKeySign(key)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "ledger.Dial", Message: err.Error(), Err: err}
+		return nil, invalidProfile(err.Error(), err)
 	}
 	t := p.timeouts()
 	copts := append([]client.ConnectOption{
@@ -120,10 +125,11 @@ func newClient(ctx context.Context, p *Profile, conn grpc.ClientConnInterface, e
 	}, extra...)
 	gw, err := client.Connect(id, copts...)
 	if err != nil {
-		return nil, &Error{Kind: KindInternal, Op: "ledger.Dial", Message: "gateway connect failed", Err: err}
+		return nil, &routing.Error{Kind: routing.KindInternal, Op: "ledger.Dial", Message: "gateway connect failed", Err: err}
 	}
 	network := gw.GetNetwork(p.Channel)
 	c := &Client{
+		cc:                conn,
 		gw:                gw,
 		network:           network,
 		contract:          network.GetContract(p.Chaincode),
@@ -176,6 +182,15 @@ func (c *Client) Close() error {
 // Network is the fabric-gateway network (channel) the client is bound to; the
 // event listener uses it.
 func (c *Client) Network() *client.Network { return c.network }
+
+// Gateway is the fabric-gateway connection of the client's identity, for
+// calls outside the typed API (another channel, signed requests built by
+// hand).
+func (c *Client) Gateway() *client.Gateway { return c.gw }
+
+// Conn is the gRPC connection to the peer, for a second identity on the
+// same connection.
+func (c *Client) Conn() grpc.ClientConnInterface { return c.cc }
 
 // ChaincodeName is the chaincode the client calls.
 func (c *Client) ChaincodeName() string { return c.contract.ChaincodeName() }
@@ -274,11 +289,18 @@ func (c *Client) commitStatus(ctx context.Context, commit *client.Commit) (*clie
 			}
 		}
 	}
-	return nil, &Error{
-		Kind: KindUnavailable, Op: "ledger.commitStatus", TxID: commit.TransactionID(),
-		Message: fmt.Sprintf("commit status unknown after %d requests; the transaction may still commit", c.commitStatusPolls),
-		Err:     last,
+	reason := fmt.Sprintf("no commit status after %d requests", c.commitStatusPolls)
+	if st, ok := status.FromError(last); ok && last != nil {
+		reason += ", last: " + statusReason(st)
 	}
+	return nil, unavailable("ledger.commitStatus", phaseCommitStatus,
+		fmt.Sprintf("the ledger did not confirm the commit after %d requests; the transaction may still commit", c.commitStatusPolls),
+		reason, commit.TransactionID(), last)
+}
+
+// invalidProfile is a Dial refusal caused by the connection profile.
+func invalidProfile(msg string, err error) error {
+	return &routing.Error{Kind: routing.KindInvalid, Op: "ledger.Dial", Message: msg, Err: err}
 }
 
 // commitError builds the fabric-gateway CommitError for an unsuccessful

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 func dialScripted(t *testing.T, sp *scriptedPeer, edit func(*Profile), opts ...Option) *Client {
@@ -33,67 +36,116 @@ func dialScripted(t *testing.T, sp *scriptedPeer, edit func(*Profile), opts ...O
 
 func TestErrorMapping(t *testing.T) {
 	const secretArg = "E12345678"
+	const noCombination = "no combination of peers can be derived which satisfy the endorsement policy: no peer combination can satisfy the endorsement policy"
 	tests := []struct {
-		name     string
-		evaluate error                 // evaluate answer
-		endorse  error                 // endorse answer (submit path)
-		commit   peer.TxValidationCode // commit status when endorse succeeds
-		wantKind Kind
-		wantMsg  string
+		name       string
+		evaluate   error                 // evaluate answer
+		endorse    error                 // endorse answer (submit path)
+		submit     error                 // submit answer
+		commit     peer.TxValidationCode // commit status when endorse succeeds
+		wantKind   routing.Kind
+		wantCode   string // default: the kind
+		wantMsg    string
+		wantReason string // for ledger_unavailable: in details.reason and the log
 	}{
 		{
 			name:     "chaincode NOT_FOUND on evaluate",
 			evaluate: statusErr(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, NOT_FOUND: consent c-1 does not exist", "chaincode response 500, NOT_FOUND: consent c-1 does not exist"),
-			wantKind: KindNotFound, wantMsg: "consent c-1 does not exist",
+			wantKind: routing.KindNotFound, wantMsg: "consent c-1 does not exist",
 		},
 		{
 			name:     "chaincode INVALID in endorse details",
 			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, INVALID: purpose code unknown"),
-			wantKind: KindInvalid, wantMsg: "purpose code unknown",
+			wantKind: routing.KindInvalid, wantMsg: "purpose code unknown",
 		},
 		{
 			name:     "chaincode FORBIDDEN",
 			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, FORBIDDEN: only the provider may publish"),
-			wantKind: KindForbidden, wantMsg: "only the provider may publish",
+			wantKind: routing.KindForbidden, wantMsg: "only the provider may publish",
 		},
 		{
 			name:     "chaincode CONFLICT is not retried",
 			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, CONFLICT: consent already revoked"),
-			wantKind: KindConflict, wantMsg: "consent already revoked",
+			wantKind: routing.KindConflict, wantMsg: "consent already revoked",
+		},
+		{
+			name:     "chaincode failure without a code is internal",
+			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, Function Nope not found in contract eidgate"),
+			wantKind: routing.KindInternal, wantMsg: "ledger endorse failed",
 		},
 		{
 			name:     "peer unavailable",
 			endorse:  statusErr(codes.Unavailable, "failed to connect to all addresses"),
-			wantKind: KindUnavailable, wantMsg: "ledger endorse unavailable",
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot endorse",
+			wantReason: "Unavailable: failed to connect to all addresses",
+		},
+		{
+			name:     "two of three peers down: no endorsement plan",
+			endorse:  statusErr(codes.FailedPrecondition, noCombination),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "not enough endorsing peers",
+			wantReason: "FailedPrecondition: " + noCombination,
+		},
+		{
+			name: "a second endorser failed while collecting",
+			endorse: statusErr(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info",
+				"rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:8051: connect: connection refused\""),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot endorse",
+			wantReason: "connection refused",
+		},
+		{
+			name:     "no orderer accepts the transaction",
+			submit:   statusErr(codes.Unavailable, "no orderers could successfully process transaction", "received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, info=no Raft leader"),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot order",
+			wantReason: "status=SERVICE_UNAVAILABLE, info=no Raft leader",
+		},
+		{
+			name:     "orderer refuses our identity",
+			submit:   statusErr(codes.Aborted, "received unsuccessful response from orderer: status=FORBIDDEN, info=implicit policy evaluation failed"),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot order",
+			wantReason: "status=FORBIDDEN",
+		},
+		{
+			name:     "orderer refuses a malformed transaction",
+			submit:   statusErr(codes.Aborted, "received unsuccessful response from orderer: status=BAD_REQUEST, info=bad payload"),
+			wantKind: routing.KindInternal, wantMsg: "ledger submit failed",
 		},
 		{
 			name:     "forged signature refused by endorser",
-			evaluate: statusErr(codes.Unknown, "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]", "error validating proposal: signature verification failed"),
-			wantKind: KindUnavailable, wantMsg: "ledger evaluate refused our identity",
+			evaluate: statusErr(codes.FailedPrecondition, "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]", "error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]"),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot answer",
+			wantReason: "creator org [PlatformMSP]",
 		},
 		{
 			name:     "unknown channel",
-			endorse:  statusErr(codes.NotFound, "channel 'nochannel' not found"),
-			wantKind: KindNotFound, wantMsg: "channel or chaincode not found",
+			evaluate: statusErr(codes.Unavailable, "failed to get config for channel [nochannel]: could not get last config for channel nochannel"),
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "cannot answer",
+			wantReason: "failed to get config for channel [nochannel]",
+		},
+		{
+			name:     "duplicate transaction",
+			endorse:  statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "duplicate transaction found [abc]. Creator [0a0b]"),
+			wantKind: routing.KindConflict, wantMsg: "duplicate transaction",
 		},
 		{
 			name:     "commit endorsement policy failure",
 			commit:   peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE,
-			wantKind: KindForbidden, wantMsg: "ENDORSEMENT_POLICY_FAILURE",
+			wantKind: routing.KindUnavailable, wantCode: CodeUnavailable, wantMsg: "did not accept the transaction's endorsements",
+			wantReason: "ENDORSEMENT_POLICY_FAILURE",
 		},
 		{
 			name:     "commit bad creator signature",
 			commit:   peer.TxValidationCode_BAD_CREATOR_SIGNATURE,
-			wantKind: KindInternal, wantMsg: "BAD_CREATOR_SIGNATURE",
+			wantKind: routing.KindInternal, wantMsg: "BAD_CREATOR_SIGNATURE",
 		},
 		{
 			name:     "unexpected peer failure hides its message",
 			endorse:  statusErr(codes.Internal, "boom "+secretArg),
-			wantKind: KindInternal, wantMsg: "ledger endorse failed",
+			wantKind: routing.KindInternal, wantMsg: "ledger endorse failed",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			sp := &scriptedPeer{
 				evaluate: func(fn string) ([]byte, error) {
 					if fn == "org.hyperledger.fabric:GetMetadata" {
@@ -102,6 +154,7 @@ func TestErrorMapping(t *testing.T) {
 					return nil, tt.evaluate
 				},
 				endorse: func(string) ([]byte, error) { return []byte(`{}`), tt.endorse },
+				submit:  func() error { return tt.submit },
 				commitStatus: func(_ context.Context, _ string, _ int) (*gateway.CommitStatusResponse, error) {
 					return &gateway.CommitStatusResponse{Result: tt.commit, BlockNumber: 3}, nil
 				},
@@ -114,18 +167,39 @@ func TestErrorMapping(t *testing.T) {
 			} else {
 				_, err = c.submit(ctx, "ledger.Test", "GrantConsent", secretArg)
 			}
-			var le *Error
-			if !errors.As(err, &le) {
-				t.Fatalf("error = %v (%T), want *Error", err, err)
+			var re *routing.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("error = %v (%T), want *routing.Error", err, err)
 			}
-			if le.Kind != tt.wantKind || !strings.Contains(le.Message, tt.wantMsg) {
-				t.Errorf("got kind %q message %q, want kind %q message containing %q", le.Kind, le.Message, tt.wantKind, tt.wantMsg)
+			wantCode := tt.wantCode
+			if wantCode == "" {
+				wantCode = string(tt.wantKind)
 			}
-			if strings.Contains(le.Error(), secretArg) {
-				t.Errorf("error %q leaks a transaction argument", le.Error())
+			if re.Kind != tt.wantKind {
+				t.Errorf("kind %q, want %q (error %v)", re.Kind, tt.wantKind, err)
 			}
-			if tt.evaluate == nil && le.TxID == "" {
-				t.Errorf("submit error carries no transaction id")
+			if got := routing.CodeOf(err); got != wantCode {
+				t.Errorf("code %q, want %q", got, wantCode)
+			}
+			if !strings.Contains(re.Message, tt.wantMsg) {
+				t.Errorf("message %q, want it to contain %q", re.Message, tt.wantMsg)
+			}
+			if tt.wantReason != "" {
+				if !strings.Contains(re.Details[DetailReason], tt.wantReason) {
+					t.Errorf("details.reason %q, want it to contain %q", re.Details[DetailReason], tt.wantReason)
+				}
+				// The log line is err.Error(): Fabric's reason must be in it.
+				if !strings.Contains(err.Error(), tt.wantReason) {
+					t.Errorf("error text %q drops Fabric's reason %q", err.Error(), tt.wantReason)
+				}
+				if tt.evaluate == nil && re.Details[DetailTxID] == "" {
+					t.Errorf("details %v name no transaction id", re.Details)
+				}
+			} else if re.Kind == routing.KindUnavailable {
+				t.Errorf("unavailable without a reason: %v", re.Details)
+			}
+			if strings.Contains(re.Message, secretArg) || strings.Contains(fmt.Sprint(re.Details), secretArg) {
+				t.Errorf("caller-visible message %q or details %v leak a transaction argument", re.Message, re.Details)
 			}
 		})
 	}
@@ -136,11 +210,11 @@ func TestCommitStatusTimeoutPolledAgainWithSameTxID(t *testing.T) {
 		name      string
 		timeouts  int // status requests that time out before VALID
 		polls     int
-		wantKind  Kind
+		wantKind  routing.Kind
 		wantPolls int
 	}{
 		{name: "answer on third poll", timeouts: 2, polls: 5, wantPolls: 3},
-		{name: "never answers", timeouts: 100, polls: 3, wantKind: KindUnavailable, wantPolls: 3},
+		{name: "never answers", timeouts: 100, polls: 3, wantKind: routing.KindUnavailable, wantPolls: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +230,7 @@ func TestCommitStatusTimeoutPolledAgainWithSameTxID(t *testing.T) {
 			}
 			c := dialScripted(t, sp, func(p *Profile) { p.Timeouts.CommitStatus = 50 * time.Millisecond }, WithCommitStatusPolls(tt.polls))
 			res, err := c.submit(context.Background(), "ledger.Test", "RevokeConsent", "c-1")
-			if KindOf(err) != tt.wantKind {
+			if routing.KindOf(err) != tt.wantKind {
 				t.Fatalf("submit error = %v, want kind %q", err, tt.wantKind)
 			}
 			sp.mu.Lock()
@@ -171,8 +245,8 @@ func TestCommitStatusTimeoutPolledAgainWithSameTxID(t *testing.T) {
 			if err == nil && (res.TxID != tx || res.BlockNumber != 9 || string(res.Result) != `"ok"`) {
 				t.Errorf("result = %+v, want tx %s block 9 result \"ok\"", res, tx)
 			}
-			var le *Error
-			if err != nil && (!errors.As(err, &le) || le.TxID != tx) {
+			var re *routing.Error
+			if err != nil && (!errors.As(err, &re) || re.Details[DetailTxID] != tx || re.Code != CodeUnavailable) {
 				t.Errorf("error %v should name tx %s so the caller can look it up", err, tx)
 			}
 		})
@@ -185,13 +259,13 @@ func TestReadConflictRetriedWithFreshProposal(t *testing.T) {
 		conflicts    int
 		code         peer.TxValidationCode
 		retries      int
-		wantKind     Kind
+		wantKind     routing.Kind
 		wantProposal int
 	}{
 		{name: "mvcc twice then valid", conflicts: 2, code: peer.TxValidationCode_MVCC_READ_CONFLICT, retries: 5, wantProposal: 3},
 		{name: "phantom once then valid", conflicts: 1, code: peer.TxValidationCode_PHANTOM_READ_CONFLICT, retries: 5, wantProposal: 2},
-		{name: "retries exhausted", conflicts: 100, code: peer.TxValidationCode_MVCC_READ_CONFLICT, retries: 2, wantKind: KindConflict, wantProposal: 3},
-		{name: "other failure not retried", conflicts: 100, code: peer.TxValidationCode_INVALID_OTHER_REASON, retries: 5, wantKind: KindInternal, wantProposal: 1},
+		{name: "retries exhausted", conflicts: 100, code: peer.TxValidationCode_MVCC_READ_CONFLICT, retries: 2, wantKind: routing.KindConflict, wantProposal: 3},
+		{name: "other failure not retried", conflicts: 100, code: peer.TxValidationCode_INVALID_OTHER_REASON, retries: 5, wantKind: routing.KindInternal, wantProposal: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +282,7 @@ func TestReadConflictRetriedWithFreshProposal(t *testing.T) {
 			}
 			c := dialScripted(t, sp, nil, WithConflictRetries(tt.retries))
 			_, err := c.submit(context.Background(), "ledger.Test", "UseConsent", "c-1")
-			if KindOf(err) != tt.wantKind {
+			if routing.KindOf(err) != tt.wantKind {
 				t.Fatalf("submit error = %v, want kind %q", err, tt.wantKind)
 			}
 			sp.mu.Lock()
@@ -237,13 +311,13 @@ func TestDialRefused(t *testing.T) {
 	tests := []struct {
 		name     string
 		edit     func(t *testing.T, p *Profile)
-		wantKind Kind
+		wantKind routing.Kind
 		wantMsg  string
 	}{
 		{
 			name:     "peer unreachable",
 			edit:     func(t *testing.T, p *Profile) { p.Peer.Endpoint = closedPort() },
-			wantKind: KindUnavailable, wantMsg: "unreachable",
+			wantKind: routing.KindUnavailable, wantMsg: "unreachable",
 		},
 		{
 			name: "peer TLS certificate from another CA",
@@ -252,12 +326,12 @@ func TestDialRefused(t *testing.T) {
 				writeFile(t, p.path("tls/other.pem"), other.caPEM)
 				p.Peer.TLSCACert = "tls/other.pem"
 			},
-			wantKind: KindUnavailable, wantMsg: "unreachable",
+			wantKind: routing.KindUnavailable, wantMsg: "unreachable",
 		},
 		{
 			name:     "missing channel",
 			edit:     func(t *testing.T, p *Profile) { p.Channel = "" },
-			wantKind: KindInvalid, wantMsg: "missing fields: channel",
+			wantKind: routing.KindInvalid, wantMsg: "missing fields: channel",
 		},
 	}
 	for _, tt := range tests {
@@ -270,14 +344,14 @@ func TestDialRefused(t *testing.T) {
 				_ = c.Close()
 				t.Fatal("Dial succeeded, want refusal")
 			}
-			if KindOf(err) != tt.wantKind || !strings.Contains(err.Error(), tt.wantMsg) {
+			if routing.KindOf(err) != tt.wantKind || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("Dial error = %v, want kind %q containing %q", err, tt.wantKind, tt.wantMsg)
 			}
 		})
 	}
 }
 
-func TestBlockHeightAndLag(t *testing.T) {
+func TestBlockHeight(t *testing.T) {
 	info, err := proto.Marshal(&common.BlockchainInfo{Height: 12})
 	if err != nil {
 		t.Fatal(err)
@@ -295,12 +369,5 @@ func TestBlockHeightAndLag(t *testing.T) {
 	h, err := c.BlockHeight(context.Background())
 	if err != nil || h != 12 {
 		t.Fatalf("BlockHeight = %d, %v; want 12", h, err)
-	}
-	l := NewListener(c, "x", &memCheckpoints{}, nil)
-	l.st.NextBlock = 9
-	for _, tc := range []struct{ height, want uint64 }{{12, 3}, {9, 0}, {5, 0}} {
-		if got := l.Lag(tc.height); got != tc.want {
-			t.Errorf("Lag(%d) with next block 9 = %d, want %d", tc.height, got, tc.want)
-		}
 	}
 }

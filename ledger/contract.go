@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // The typed contract API: one method per eidgate chaincode function.
@@ -15,7 +16,7 @@ import (
 func jsonArg(op string, v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return "", &Error{Kind: KindInvalid, Op: op, Message: "arguments cannot be encoded", Err: err}
+		return "", &routing.Error{Kind: routing.KindInvalid, Op: op, Message: "arguments cannot be encoded", Err: err}
 	}
 	return string(b), nil
 }
@@ -23,7 +24,7 @@ func jsonArg(op string, v any) (string, error) {
 func decode[T any](op string, raw []byte) (T, error) {
 	var v T
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, &Error{Kind: KindInternal, Op: op, Message: "the chaincode returned a malformed result", Err: err}
+		return v, &routing.Error{Kind: routing.KindInternal, Op: op, Message: "the chaincode returned a malformed result", Err: err}
 	}
 	return v, nil
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // BlockHeight asks the peer's query system chaincode (qscc GetChainInfo) for
@@ -26,7 +28,7 @@ func (c *Client) BlockHeight(ctx context.Context) (uint64, error) {
 	}
 	var info common.BlockchainInfo
 	if err := proto.Unmarshal(raw, &info); err != nil {
-		return 0, &Error{Kind: KindInternal, Op: op, Message: "peer returned malformed chain info", Err: err}
+		return 0, &routing.Error{Kind: routing.KindInternal, Op: op, Message: "peer returned malformed chain info", Err: err}
 	}
 	return info.GetHeight(), nil
 }

@@ -55,6 +55,11 @@ type Listener struct {
 
 	mu sync.Mutex
 	st ListenerStatus
+
+	// What EventLag learnt of the blocks past the position.
+	lagMu   sync.Mutex
+	scanned uint64         // blocks below this one have been read
+	pending []pendingBlock // read blocks holding events not applied yet
 }
 
 // NewListener creates a listener named name (the checkpoint key, e.g.
@@ -81,16 +86,6 @@ func (l *Listener) Status() ListenerStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.st
-}
-
-// Lag is how many blocks the listener is behind a chain height (as reported
-// by the peer's block count), 0 when caught up.
-func (l *Listener) Lag(height uint64) uint64 {
-	next := l.Status().NextBlock
-	if height <= next {
-		return 0
-	}
-	return height - next
 }
 
 // Run delivers events until ctx ends, reconnecting with backoff when the

@@ -34,6 +34,8 @@ type scriptedPeer struct {
 	// result or a gRPC error.
 	evaluate func(fn string) ([]byte, error)
 	endorse  func(fn string) ([]byte, error)
+	// submit, when set, answers a submission (nil: accepted).
+	submit func() error
 	// commitStatus answers the n-th (0-based) status request for a tx id.
 	commitStatus func(ctx context.Context, txID string, n int) (*gateway.CommitStatusResponse, error)
 	// blocks holds the chaincode events per block number for ChaincodeEvents;
@@ -80,6 +82,11 @@ func (s *scriptedPeer) Endorse(_ context.Context, req *gateway.EndorseRequest) (
 func (s *scriptedPeer) Submit(_ context.Context, req *gateway.SubmitRequest) (*gateway.SubmitResponse, error) {
 	if len(req.GetPreparedTransaction().GetSignature()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "prepared transaction must be signed")
+	}
+	if s.submit != nil {
+		if err := s.submit(); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	s.submitted = append(s.submitted, req.GetTransactionId())

@@ -16,14 +16,14 @@ import (
 	"github.com/eidgate/eidgate/chaincode/fabsim"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/devcrypto"
+	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/routing"
 )
 
 // testChain implements Ledger by invoking the real contract on an
 // in-memory fabsim ledger with a devcrypto agent identity, encoding the
 // arguments as ledger/contract.go does (JSON for structs and slices, raw
-// strings otherwise) and classifying refusals into *routing.Error as the
-// ledger client does.
+// strings otherwise) and classifying refusals into *routing.Error as the ledger client does.
 type testChain struct {
 	l      *fabsim.Ledger
 	cc     shim.Chaincode
@@ -79,7 +79,7 @@ func (c *testChain) count(fn string) int {
 func (c *testChain) call(ctx context.Context, submit bool, fn string, args ...string) ([]byte, error) {
 	op := "ledger." + fn
 	if err := ctx.Err(); err != nil {
-		return nil, &routing.Error{Kind: routing.KindUnavailable, Op: op, Message: "ledger submit timed out or was cancelled", Err: err}
+		return nil, routing.Unavailable(op, ledger.CodeUnavailable, "ledger submit timed out or was cancelled", err)
 	}
 	c.mu.Lock()
 	c.counts[fn]++
@@ -103,7 +103,7 @@ func (c *testChain) call(ctx context.Context, submit bool, fn string, args ...st
 		}
 		if err := ctx.Err(); err != nil {
 			// Committed, but the caller gave up waiting for the answer.
-			return nil, &routing.Error{Kind: routing.KindUnavailable, Op: op, Message: "ledger commit status timed out or was cancelled", Err: err}
+			return nil, routing.Unavailable(op, ledger.CodeUnavailable, "ledger commit status timed out or was cancelled", err)
 		}
 	}
 	return r.Response.GetPayload(), nil

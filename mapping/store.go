@@ -9,9 +9,9 @@ import (
 
 // Ledger is the part of the ledger client the mapping service uses. The
 // methods have the signatures of ledger.Client's, which implements it.
-// Errors should carry a kind (ErrorKind/PublicMessage, as ledger.Error does)
-// so routing.KindOf classifies them; a refusal of the contract is
-// invalid, not_found, forbidden or conflict.
+// Errors are *routing.Error values (as ledger.Client returns them) so
+// routing.KindOf classifies them; a refusal of the contract is invalid,
+// not_found, forbidden or conflict, an outage ledger_unavailable.
 type Ledger interface {
 	CreateEID(ctx context.Context, indexes []model.BlindedIndex) (*model.Identity, error)
 	CreateEIDs(ctx context.Context, items []model.EIDRequest) ([]model.EIDOutcome, error)

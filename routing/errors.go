@@ -101,9 +101,10 @@ func Wrap(op string, err error) error {
 	return &Error{Kind: KindInternal, Op: op, Message: "internal error", Err: err}
 }
 
-// kinded is implemented by adapter errors that carry a kind of their own
-// (the ledger client's errors), so the domain can classify them without
-// importing the adapter.
+// kinded is implemented by errors that carry a kind of their own (the
+// ticket issuer's and mapping's document errors), so the domain can
+// classify them without importing their packages. The ledger client
+// returns *Error itself.
 type kinded interface {
 	ErrorKind() string
 	PublicMessage() string

@@ -63,7 +63,7 @@ type ResolveResult struct {
 	ExpiresAt     time.Time   `json:"ticket_expires_at"`
 }
 
-// Resolver runs the resolve flow of DESIGN.md: mapping → policy → consent →
+// Resolver runs the resolve flow of docs/architecture.md: mapping → policy → consent →
 // route → durable access record → ticket.
 type Resolver struct {
 	Dir      *Directory

@@ -343,7 +343,8 @@ func (db *DB) queryAPIKeys(ctx context.Context, q string, args ...any) ([]accoun
 // resolve's CPU time. The secret is still checked on every request against
 // the kept digest. A revocation through this database drops the row at
 // once; one made through another replica takes effect here within the TTL,
-// the bound DESIGN.md sets for consent revocations.
+// the bound docs/architecture.md (Caches and replicas) sets for consent
+// revocations.
 const (
 	apiKeyCacheTTL = time.Second
 	apiKeyCacheMax = 1024

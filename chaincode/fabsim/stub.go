@@ -3,7 +3,7 @@
 //
 // [Stub] implements shim.ChaincodeStubInterface over a snapshot of committed
 // state and records the transaction's read/write set exactly as the peer's
-// transaction simulator does (FABRIC-NOTES §4, §6): reads come from committed
+// transaction simulator does (docs/fabric-protocol.md §2, §3): reads come from committed
 // state only (a transaction does not see its own writes), each key read once
 // is recorded with its committed version (nil when absent), range queries
 // are recorded with their raw reads and end key, writes are kept per key

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -31,10 +32,61 @@ func main() {
 		fmt.Fprintln(os.Stderr, "eidgate-chaincode:", err)
 		os.Exit(2)
 	}
-	log.Printf("eidgate-chaincode %s listening on %s (package %s, TLS %s)", chaincode.Version, server.Address, server.CCID, tlsState(server))
+	log.Print(startLine(server, debug.ReadBuildInfo))
 	if err := server.Start(); err != nil {
 		log.Fatalf("eidgate-chaincode: %v", err)
 	}
+}
+
+// Version is the build's version, set with -ldflags "-X main.Version=…";
+// without it the module version and VCS revision of the build are shown.
+var Version = ""
+
+// startLine says what runs: the package the peer installed (its label is
+// the part of CHAINCODE_ID before the hash, e.g. eidgate_1.1), the build,
+// the contract API version and where it listens.
+func startLine(s *shim.ChaincodeServer, buildInfo func() (*debug.BuildInfo, bool)) string {
+	return fmt.Sprintf("eidgate-chaincode package %s (label %s), build %s, contract API %s, listening on %s, TLS %s",
+		s.CCID, packageLabel(s.CCID), buildVersion(buildInfo), chaincode.Version, s.Address, tlsState(s))
+}
+
+// packageLabel is the label of a package id "label:sha256hex".
+func packageLabel(ccid string) string {
+	if i := strings.LastIndexByte(ccid, ':'); i > 0 {
+		return ccid[:i]
+	}
+	return ccid
+}
+
+// buildVersion is Version, else the module version and VCS revision the
+// Go toolchain recorded.
+func buildVersion(buildInfo func() (*debug.BuildInfo, bool)) string {
+	if Version != "" {
+		return Version
+	}
+	bi, ok := buildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, modified string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + modified
+	}
+	return v
 }
 
 func tlsState(s *shim.ChaincodeServer) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io/fs"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,28 @@ func TestNewServerReportsEveryProblem(t *testing.T) {
 				t.Errorf("case %d: %q lacks %q", i, err, w)
 			}
 		}
+	}
+}
+
+func TestStartLineNamesThePackageAndBuild(t *testing.T) {
+	s, err := newServer(env(map[string]string{"CHAINCODE_SERVER_ADDRESS": "0.0.0.0:9999",
+		"CHAINCODE_ID": "eidgate_1.1:9f2c4e1d3b5a69788a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"}), files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}, true
+	}
+	line := startLine(s, info)
+	for _, want := range []string{"package eidgate_1.1:9f2c", "(label eidgate_1.1)", "build v1.4.0 0123456789ab+modified", "contract API 1.0.0", "0.0.0.0:9999"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("start line %q lacks %q", line, want)
+		}
+	}
+	Version = "1.5.0-rc1"
+	defer func() { Version = "" }()
+	if line := startLine(s, info); !strings.Contains(line, "build 1.5.0-rc1,") {
+		t.Errorf("start line %q ignores the linked version", line)
 	}
 }

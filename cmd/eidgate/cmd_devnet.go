@@ -21,6 +21,7 @@ type devnetChaincodes func(platformMSPID string) (map[string]shim.Chaincode, err
 func newDevnetCmd(chaincodes devnetChaincodes) *cobra.Command {
 	cfg := devnet.Config{}
 	var departments []string
+	var endorsement string
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run the embedded Fabric development network (one peer, one orderer, one channel)",
@@ -38,10 +39,11 @@ Gateway client at them. It stops on SIGINT or SIGTERM.`,
 			for _, d := range departments {
 				for _, id := range strings.Split(d, ",") {
 					if id = strings.TrimSpace(id); id != "" {
-						cfg.Orgs = append(cfg.Orgs, devnet.OrgConfig{ID: id})
+						cfg.Orgs = append(cfg.Orgs, devnet.OrgConfig{ID: id, Peer: endorsement == string(devnet.EndorseMajority)})
 					}
 				}
 			}
+			cfg.Endorsement = devnet.Endorsement(endorsement)
 			if cfg.PlatformMSPID == "" {
 				cfg.PlatformMSPID = devnet.DefaultPlatformMSPID
 			}
@@ -93,6 +95,7 @@ Gateway client at them. It stops on SIGINT or SIGTERM.`,
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7051", "TLS address of the gateway service")
 	f.StringVar(&cfg.Channel, "channel", devnet.DefaultChannel, "channel name")
 	f.StringSliceVar(&departments, "department", nil, "department organisation id (repeatable or comma-separated), e.g. edu,civil,hr")
+	f.StringVar(&endorsement, "endorsement", string(devnet.EndorsePlatform), "endorsement policy: platform (its peer alone) or majority (every department runs a peer; MAJORITY Endorsement of the organisations, as on the real network)")
 	f.BoolVar(&cfg.RequireClientCert, "require-client-cert", false, "require TLS client certificates from the channel organisations' TLS CAs")
 	f.DurationVar(&cfg.BatchTimeout, "batch-timeout", devnet.DefaultBatchTimeout, "cut a block this long after its first transaction")
 	f.IntVar(&cfg.MaxBatch, "max-batch", devnet.DefaultMaxBatch, "cut a block at this many transactions")

@@ -27,7 +27,7 @@ type Config struct {
 
 	Ledger             string `yaml:"ledger" env:"EIDGATE_LEDGER" flag:"ledger" usage:"ledger: devnet (embedded peer) or fabric"`
 	FabricProfile      string `yaml:"fabric_profile" env:"EIDGATE_FABRIC_PROFILE" flag:"fabric-profile" usage:"connection profile of the gateway's agent identity (--ledger fabric)"`
-	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of an identity with eidgate.role=admin for registry changes (--ledger fabric)"`
+	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of the gateway's admin identity (eidgate.role=admin), which registers and changes departments and data types (--ledger fabric; without it those changes are refused)"`
 	DevnetListen       string `yaml:"devnet_listen" env:"EIDGATE_DEVNET_LISTEN" flag:"devnet-listen" usage:"loopback address of the embedded peer's gRPC endpoint"`
 
 	TLSCert      string            `yaml:"tls_cert" env:"EIDGATE_TLS_CERT" flag:"tls-cert" usage:"TLS certificate of the HTTP API (PEM)"`
@@ -40,7 +40,7 @@ type Config struct {
 	TimeZone       string        `yaml:"time_zone" env:"EIDGATE_TIME_ZONE" flag:"time-zone" usage:"time zone of dates on the portal and console, e.g. Asia/Shanghai (default: the host's)"`
 	LogLevel       string        `yaml:"log_level" env:"EIDGATE_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
 	Replica        string        `yaml:"replica" env:"EIDGATE_REPLICA" flag:"replica" usage:"this replica's name (event checkpoint and anchoring lease holder)"`
-	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir"`
+	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir (on the embedded ledger, or on a Fabric network with --fabric-admin-profile)"`
 	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
 	// deployments behind nothing (never in production).
 	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
@@ -204,8 +204,8 @@ func (c Config) Validate() error {
 				add("--fabric-admin-profile %s: %v", c.FabricAdminProfile, errors.Unwrap(err))
 			}
 		}
-		if c.Demo {
-			add("--demo runs on the embedded ledger only; drop --ledger fabric or --demo")
+		if c.Demo && c.FabricAdminProfile == "" {
+			add("--demo with --ledger fabric needs --fabric-admin-profile FILE: the demo registers its departments and data types as the eidgate administrator")
 		}
 	default:
 		add("--ledger %q: want devnet or fabric", c.Ledger)

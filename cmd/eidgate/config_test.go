@@ -29,7 +29,7 @@ func TestConfigValidate(t *testing.T) {
 		{"fabric missing profile", func(c *Config) { c.Ledger, c.FabricProfile = "fabric", "/no/such/profile.yaml" }, "no such file"},
 		{"fabric demo", func(c *Config) {
 			c.Ledger, c.FabricProfile, c.Demo = "fabric", writeTemp(t, "p.yaml", "peer: {}"), true
-		}, "--demo runs on the embedded ledger only"},
+		}, "--demo with --ledger fabric needs --fabric-admin-profile"},
 		{"devnet off loopback", func(c *Config) { c.DevnetListen = "0.0.0.0:7051" }, "loopback only"},
 		{"tls half", func(c *Config) { c.TLSCert = "cert.pem" }, "go together"},
 		{"lag bound", func(c *Config) { c.AnchorLagBound = time.Millisecond }, "at least 1s"},

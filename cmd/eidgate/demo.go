@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -186,10 +188,22 @@ func (m *Main) demoKey(dept string) (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
-func demoKID(dept string) string { return dept + "-k1" }
+// demoKID names a department's demo signing key after the key itself, so
+// that a demo loaded from another data dir onto the same ledger adds its
+// key instead of clashing with a key id already registered.
+func demoKID(dept string, key *ecdsa.PrivateKey) string {
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		panic(err) // a P-256 key always marshals
+	}
+	sum := sha256.Sum256(der)
+	return dept + "-" + hex.EncodeToString(sum[:4])
+}
 
-// demoDepartments registers the departments, or updates their endpoint to
-// this gateway's address.
+// demoDepartments registers the departments, or brings a registered one
+// up to this gateway: its endpoint at this gateway's address and this data
+// dir's signing key among its keys (a ledger that outlives the data dir,
+// as a real network does).
 func (m *Main) demoDepartments(ctx context.Context) error {
 	for _, d := range demo.Departments {
 		key, err := m.demoKey(d.ID)
@@ -200,23 +214,31 @@ func (m *Main) demoDepartments(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		ours := model.SigningKey{KID: demoKID(d.ID, key), PublicKeyPEM: pub, Status: model.KeyActive}
 		dept := model.Department{
 			ID: d.ID, Name: d.Name, NameEN: d.NameEN, MSPID: d.MSPID,
 			Endpoints:   []string{m.url + demo.ProviderPath + d.ID},
-			SigningKeys: []model.SigningKey{{KID: demoKID(d.ID), PublicKeyPEM: pub, Status: model.KeyActive}},
+			SigningKeys: []model.SigningKey{ours},
 			Status:      model.DepartmentActive,
 		}
 		existing, err := m.agent.GetDepartment(ctx, d.ID)
 		switch {
 		case routing.IsKind(err, routing.KindNotFound):
-			if _, err := m.admin.RegisterDepartment(ctx, dept); err != nil {
+			if _, err := m.adminLedger().RegisterDepartment(ctx, dept); err != nil {
 				return fmt.Errorf("register %s: %w", d.ID, err)
 			}
 		case err != nil:
 			return err
-		case !slices.Equal(existing.Endpoints, dept.Endpoints):
+		default:
+			_, hasKey := existing.Key(ours.KID)
+			if hasKey && slices.Equal(existing.Endpoints, dept.Endpoints) {
+				break
+			}
 			existing.Endpoints = dept.Endpoints
-			if _, err := m.admin.UpdateDepartment(ctx, *existing); err != nil {
+			if !hasKey {
+				existing.SigningKeys = append(existing.SigningKeys, ours)
+			}
+			if _, err := m.adminLedger().UpdateDepartment(ctx, *existing); err != nil {
 				return fmt.Errorf("update %s: %w", d.ID, err)
 			}
 		}
@@ -234,7 +256,7 @@ func (m *Main) demoDataTypes(ctx context.Context) error {
 		if !routing.IsKind(err, routing.KindNotFound) {
 			return err
 		}
-		if _, err := m.admin.RegisterDataType(ctx, model.DataType{
+		if _, err := m.adminLedger().RegisterDataType(ctx, model.DataType{
 			Code: dt.Code, Name: dt.Name, NameEN: dt.NameEN, Schema: dt.Schema, Owners: []string{dt.Owner},
 		}); err != nil {
 			return fmt.Errorf("data type %s: %w", dt.Code, err)
@@ -315,7 +337,7 @@ func (m *Main) publishDemoRecords(ctx context.Context, recs []demo.StoredRecord)
 		if err != nil {
 			return err
 		}
-		signed, err := model.SignRoute(key, demoKID(r.Provider), model.RouteStatement{
+		signed, err := model.SignRoute(key, demoKID(r.Provider, key), model.RouteStatement{
 			EID: r.EID, DataType: r.DataType, Provider: r.Provider, Version: r.Version, Digest: r.Digest, Schema: r.DataType + "/1",
 		})
 		if err != nil {

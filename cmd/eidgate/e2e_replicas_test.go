@@ -16,7 +16,7 @@ import (
 )
 
 // revocationBound is how soon a revocation must stop resolves on every
-// replica (DESIGN.md, cache invalidation).
+// replica (docs/architecture.md, Caches and replicas).
 const revocationBound = time.Second
 
 // TestReplicasShareLedgerDatabaseAndCache runs two gateways on one

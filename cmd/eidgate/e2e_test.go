@@ -206,7 +206,7 @@ func resolveBody(r DemoResident, dataType, purpose string) map[string]any {
 	}
 }
 
-// TestEndToEndResolveFlow walks the whole flow of DESIGN.md on the real
+// TestEndToEndResolveFlow walks the whole flow of docs/architecture.md on the real
 // stack: no consent → 403 consent_required with a request the resident
 // sees; grant; resolve → ticket; the provider verifies it and refuses a
 // replay; proxy mode checks the digest; offline verification; the access

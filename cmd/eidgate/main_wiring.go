@@ -218,7 +218,7 @@ func (m *Main) openLedger(ctx context.Context) error {
 		orgs[i] = devnet.OrgConfig{ID: d.ID, MSPID: d.MSPID}
 	}
 	p, err := devnet.Open(ctx, devnet.Config{
-		DataDir:    filepath.Join(m.Config.DataDir, "ledger"),
+		DataDir:    m.ledgerDir(),
 		Listen:     m.Config.DevnetListen,
 		Chaincodes: map[string]shim.Chaincode{ChaincodeName: cc},
 		Orgs:       orgs,
@@ -257,12 +257,59 @@ func (m *Main) openFabric(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.FabricAdminProfile == "" {
-		// Registry changes then fail with the chaincode's FORBIDDEN answer.
-		m.admin = m.agent
+		// Registry changes are refused with a sentence naming the setting
+		// (adminLedger), instead of the chaincode's FORBIDDEN for the agent.
+		m.logger().Warn("no admin identity: registering and changing departments and data types is refused; set --fabric-admin-profile (EIDGATE_FABRIC_ADMIN_PROFILE)")
 		return nil
 	}
 	m.admin, err = m.dialProfile(ctx, m.Config.FabricAdminProfile, "--fabric-admin-profile", 0)
 	return err
+}
+
+// adminLedger makes the registry changes (departments, data types) with
+// the gateway's admin identity, or refuses them, naming the setting, when
+// the gateway runs on a Fabric network without one.
+func (m *Main) adminLedger() gateway.AdminLedger {
+	if m.admin == nil {
+		return noAdminIdentity{}
+	}
+	return m.admin
+}
+
+// CodeAdminIdentityMissing is the error code of a registry change asked of
+// a gateway started without its admin identity.
+const CodeAdminIdentityMissing = "admin_identity_missing"
+
+// noAdminIdentity refuses every registry change.
+type noAdminIdentity struct{}
+
+func (noAdminIdentity) refuse(op string) error {
+	return &routing.Error{
+		Kind: routing.KindUnavailable, Code: CodeAdminIdentityMissing, Op: op,
+		Message: "registering or changing departments and data types needs the gateway's admin identity on the ledger: " +
+			"start the gateway with --fabric-admin-profile FILE (environment EIDGATE_FABRIC_ADMIN_PROFILE, configuration key fabric_admin_profile), " +
+			"a connection profile of an identity with eidgate.role=admin (docs/operations.md, section 8)",
+	}
+}
+
+func (n noAdminIdentity) RegisterDepartment(context.Context, model.Department) (*model.Department, error) {
+	return nil, n.refuse("ledger.RegisterDepartment")
+}
+
+func (n noAdminIdentity) UpdateDepartment(context.Context, model.Department) (*model.Department, error) {
+	return nil, n.refuse("ledger.UpdateDepartment")
+}
+
+func (n noAdminIdentity) SetDepartmentStatus(context.Context, string, string, string) (*model.Department, error) {
+	return nil, n.refuse("ledger.SetDepartmentStatus")
+}
+
+func (n noAdminIdentity) RegisterDataType(context.Context, model.DataType) (*model.DataType, error) {
+	return nil, n.refuse("ledger.RegisterDataType")
+}
+
+func (n noAdminIdentity) UpdateDataType(context.Context, model.DataType) (*model.DataType, error) {
+	return nil, n.refuse("ledger.UpdateDataType")
 }
 
 // dialProfile connects with the connection profile at path (dialTimeout
@@ -501,7 +548,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	}, gateway.Deps{
 		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
 		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
-		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.admin, Agent: m.agent,
+		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
 		Identities: m.mapping, Importer: m.importer, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
 		Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
 		Ready: m.ready, Clock: m.Clock,
@@ -591,20 +638,25 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 	}
 	out = append(out, db)
 	lg := gateway.Check{Name: "ledger", OK: true}
-	height, err := m.agent.BlockHeight(ctx)
+	lag, err := m.listener.EventLag(ctx, m.agent)
 	if err != nil {
 		lg.OK, lg.Detail = false, routing.MessageOf(err)
 	} else {
-		lg.Detail = "height " + strconv.FormatUint(height, 10)
+		lg.Detail = "height " + strconv.FormatUint(lag.Height, 10)
 	}
 	out = append(out, lg)
 	st := m.listener.Status()
 	ev := gateway.Check{Name: "events", OK: st.Connected}
 	if err == nil {
-		lag := m.listener.Lag(max(height, 1) - 1) // height counts blocks; the last is height-1
-		ev.Detail = "lag " + strconv.FormatUint(lag, 10) + " blocks"
+		// The lag counts blocks holding eidgate events the listener has
+		// not applied (ledger.EventLag); blocks of configuration, other
+		// chaincodes or invalid transactions never make it grow.
+		ev.Detail = "lag " + strconv.FormatUint(lag.Blocks, 10) + " blocks with events"
+		if lag.Unread > 0 {
+			ev.Detail += ", " + strconv.FormatUint(lag.Unread, 10) + " blocks not read yet"
+		}
 		// A listener far behind serves stale caches.
-		if lag > 100 {
+		if lag.Blocks > maxEventLag {
 			ev.OK = false
 		}
 	}
@@ -614,6 +666,10 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 	out = append(out, ev)
 	return out
 }
+
+// maxEventLag is how many blocks with events the listener may have left
+// to apply while the replica counts as ready.
+const maxEventLag = 100
 
 // --- background work ---
 

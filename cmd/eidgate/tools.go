@@ -33,6 +33,11 @@ func (m *Main) OpenTools(ctx context.Context) error {
 				m.admin, err = m.dialProfile(ctx, m.profilePath(devnet.AdminName), "running peer", 0)
 				return err
 			}
+		} else if !devnet.Exists(m.ledgerDir()) {
+			// Tools work on a gateway's ledger; they never start a new one.
+			return &exitError{code: 2, err: fmt.Errorf("%s holds no ledger (no embedded ledger in %s, and no --ledger fabric): "+
+				"pass --ledger fabric --fabric-profile FILE (and --fabric-admin-profile FILE for admin changes) to work on a Fabric network, "+
+				"or --data-dir of a gateway that runs or ran on the embedded ledger", m.Config.DataDir, m.ledgerDir())}
 		}
 	}
 	return m.open(ctx, []step{
@@ -46,8 +51,11 @@ func (m *Main) OpenTools(ctx context.Context) error {
 }
 
 func (m *Main) profilePath(name string) string {
-	return filepath.Join(m.Config.DataDir, "ledger", "profiles", devnet.PlatformOrg+"-"+name+".yaml")
+	return filepath.Join(m.ledgerDir(), "profiles", devnet.PlatformOrg+"-"+name+".yaml")
 }
+
+// ledgerDir is where the embedded ledger of the data dir lives.
+func (m *Main) ledgerDir() string { return filepath.Join(m.Config.DataDir, "ledger") }
 
 // toolFlags are the flags every tool shares with serve: where the data is.
 type toolFlags struct {

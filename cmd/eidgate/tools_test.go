@@ -55,6 +55,48 @@ func loadedDataDir(t *testing.T) (string, *DemoInfo) {
 	return cfg.DataDir, &info
 }
 
+// servedDataDir is the data dir of a gateway that ran once on the
+// embedded ledger (without the demo) and stopped.
+func servedDataDir(t *testing.T) string {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), "warn"
+	m := NewMain(cfg)
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DataDir
+}
+
+// TestToolsNeverCreateALedger: on a data dir that holds no ledger, and
+// without --ledger fabric, the tools refuse and say what to pass; nothing
+// is created.
+func TestToolsNeverCreateALedger(t *testing.T) {
+	t.Parallel()
+	empty := filepath.Join(t.TempDir(), "data")
+	csv := filepath.Join(t.TempDir(), "people.csv")
+	if err := os.WriteFile(csv, []byte("type,number\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"admin", "create-user", "carol"},
+		{"admin", "issue-api-key", "hrss"},
+		{"admin", "rotate-blinding-key"},
+		{"import", csv, "--no-progress"},
+	} {
+		code, out, errOut := runTool(t, "Correct-horse-9\n", append(args, "--data-dir", empty)...)
+		if code != 2 || !strings.Contains(errOut, "holds no ledger") || !strings.Contains(errOut, "--ledger fabric --fabric-profile FILE") {
+			t.Errorf("%v on an empty data dir: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(empty, "ledger")); !os.IsNotExist(err) {
+		t.Errorf("a tool created %s/ledger: %v", empty, err)
+	}
+}
+
 func TestImportCommand(t *testing.T) {
 	dir := t.TempDir()
 	var rows []string
@@ -67,7 +109,7 @@ func TestImportCommand(t *testing.T) {
 	if err := os.WriteFile(file, []byte("type,number,ref\n"+strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(dir, "data")
+	data := servedDataDir(t)
 
 	code, out, errOut := runTool(t, "", "import", file, "--data-dir", data, "--dry-run", "--no-progress")
 	if code != 0 || !strings.Contains(out, "rows 303") || !strings.Contains(out, "dry run") {

@@ -200,7 +200,11 @@ func membershipFromConfig(channel string, cfg *common.Config) (*membership, erro
 	if len(app) == 0 {
 		return nil, errors.New("channel configuration has no application organisation")
 	}
-	return newMembership(channel, app, ord), nil
+	appPolicies := map[string]*common.Policy{}
+	for name, cp := range groups[groupApplication].GetPolicies() {
+		appPolicies[name] = cp.GetPolicy()
+	}
+	return newMembership(channel, app, ord, appPolicies), nil
 }
 
 func orgsOfGroup(g *common.ConfigGroup) ([]*orgMSP, error) {
@@ -223,7 +227,16 @@ func orgsOfGroup(g *common.ConfigGroup) ([]*orgMSP, error) {
 		if err := proto.Unmarshal(mc.GetConfig(), &fc); err != nil {
 			return nil, fmt.Errorf("organisation %s: %w", name, err)
 		}
-		o := &orgMSP{mspID: fc.GetName(), roots: x509.NewCertPool(), rootPEMs: fc.GetRootCerts(), tlsRootPEMs: fc.GetTlsRootCerts()}
+		o := &orgMSP{
+			mspID: fc.GetName(), roots: x509.NewCertPool(), rootPEMs: fc.GetRootCerts(), tlsRootPEMs: fc.GetTlsRootCerts(),
+			policies: map[string]*common.SignaturePolicyEnvelope{},
+		}
+		for pname, cp := range g.GetGroups()[name].GetPolicies() {
+			var env common.SignaturePolicyEnvelope
+			if common.Policy_PolicyType(cp.GetPolicy().GetType()) == common.Policy_SIGNATURE && proto.Unmarshal(cp.GetPolicy().GetValue(), &env) == nil {
+				o.policies[pname] = &env
+			}
+		}
 		for _, pemBytes := range fc.GetRootCerts() {
 			block, _ := pem.Decode(pemBytes)
 			if block == nil {

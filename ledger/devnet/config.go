@@ -48,6 +48,10 @@ type Config struct {
 	// whichever comes first.
 	BatchTimeout time.Duration
 	MaxBatch     int
+	// Endorsement is the endorsement policy the devnet defines its
+	// chaincodes with (default EndorsePlatform). A chaincode defined
+	// earlier under another policy is redefined at the next sequence.
+	Endorsement Endorsement
 	// RequireClientCert makes the TLS listener demand a client certificate
 	// issued by one of the channel organisations' TLS CAs.
 	RequireClientCert bool
@@ -63,7 +67,28 @@ type OrgConfig struct {
 	// MSPID defaults to the id in camel case with "MSP" appended, e.g.
 	// "EduMSP" for "edu", "EduBureauMSP" for "edu-bureau".
 	MSPID string
+	// Peer gives the organisation an endorsing peer (peer0.<id>, NodeOU
+	// peer) next to the platform's, so that endorsement policies naming
+	// its peers can be met. Without it the organisation is a channel
+	// member (reader, writer) without a peer.
+	Peer bool
 }
+
+// Endorsement names the endorsement policy of the devnet's chaincodes.
+type Endorsement string
+
+const (
+	// EndorsePlatform is OR('<platform MSP>.peer'): the platform peer
+	// alone endorses, one simulation and one signature per transaction.
+	EndorsePlatform Endorsement = "platform"
+	// EndorseMajority is the channel's /Channel/Application/Endorsement
+	// policy, MAJORITY Endorsement over the peers of every application
+	// organisation, as deploy/fabric/configtx.yaml defines it for a real
+	// network: more than half of the organisations (platform included)
+	// must run a peer (OrgConfig.Peer) and have it up for a write to be
+	// endorsed.
+	EndorseMajority Endorsement = "majority"
+)
 
 func defaultMSPID(id string) string {
 	var b strings.Builder
@@ -104,6 +129,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
+	}
+	switch c.Endorsement {
+	case "":
+		c.Endorsement = EndorsePlatform
+	case EndorsePlatform, EndorseMajority:
+	default:
+		return c, fmt.Errorf("devnet: endorsement policy %q: want %q or %q", c.Endorsement, EndorsePlatform, EndorseMajority)
 	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {

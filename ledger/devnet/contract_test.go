@@ -15,8 +15,8 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 )
 
@@ -285,10 +285,10 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 	})
 
 	// Refusals keep their kinds through the real client.
-	if _, err := edu.GetConsent(ctx, consentID); ledger.KindOf(err) != ledger.KindForbidden {
+	if _, err := edu.GetConsent(ctx, consentID); routing.KindOf(err) != routing.KindForbidden {
 		t.Fatalf("a non-party department read a consent: %v", err)
 	}
-	if _, err := agent.GetEID(ctx, "did:eidgate:"+strings.Repeat("0", 32)); ledger.KindOf(err) != ledger.KindNotFound {
+	if _, err := agent.GetEID(ctx, "did:eidgate:"+strings.Repeat("0", 32)); routing.KindOf(err) != routing.KindNotFound {
 		t.Fatalf("unknown eID: %v", err)
 	}
 

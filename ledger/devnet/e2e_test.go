@@ -9,8 +9,8 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 )
 
@@ -44,10 +44,10 @@ func TestEidgateChaincodeEndToEnd(t *testing.T) {
 	if d.Status != model.DepartmentActive || d.CreatedAt == "" {
 		t.Fatalf("registered %+v", d)
 	}
-	if _, err := agent.RegisterDepartment(ctx, model.Department{ID: "hr", Name: "Human Resources", MSPID: "HrMSP"}); ledger.KindOf(err) != ledger.KindForbidden {
+	if _, err := agent.RegisterDepartment(ctx, model.Department{ID: "hr", Name: "Human Resources", MSPID: "HrMSP"}); routing.KindOf(err) != routing.KindForbidden {
 		t.Fatalf("agent registering a department: %v, want forbidden", err)
 	}
-	if _, err := admin.RegisterDepartment(ctx, model.Department{ID: "edu", Name: "Again", MSPID: "EduMSP"}); ledger.KindOf(err) != ledger.KindConflict {
+	if _, err := admin.RegisterDepartment(ctx, model.Department{ID: "edu", Name: "Again", MSPID: "EduMSP"}); routing.KindOf(err) != routing.KindConflict {
 		t.Fatalf("registering twice: %v, want conflict", err)
 	}
 	got, err := edu.GetDepartment(ctx, "edu")

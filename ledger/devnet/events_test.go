@@ -210,3 +210,53 @@ func TestEventsOnlyFromValidTransactionsAndTheChaincode(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+// TestEventLagOnTheDevnet: through the real client and the peer's qscc,
+// a listener of chaincode kv is behind by the blocks holding kv events it
+// has not applied; blocks of another chaincode never count.
+func TestEventLagOnTheDevnet(t *testing.T) {
+	t.Parallel()
+	p := openPeer(t, "", func(c *devnet.Config) { c.Chaincodes["other"] = newKVChaincode(t) })
+	c := inProcess(t, p, devnet.PlatformOrg, devnet.AgentName)
+	other := c.Network().GetContract("other")
+	ctx := context.Background()
+	store := newMemCheckpoints()
+	l := ledger.NewListener(c, "lag", store, func(context.Context, ledger.Event) error { return nil })
+
+	put(t, c, "k1", "v1")
+	put(t, c, "k2", "v2")
+	for i := range 5 {
+		if _, err := other.SubmitTransaction("Put", fmt.Sprint("o", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lag, err := l.EventLag(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag.Blocks != 2 || lag.Height != p.Height() {
+		t.Fatalf("listener not started: lag %+v, want 2 blocks of kv events (height %d)", lag, p.Height())
+	}
+
+	// Run the listener until it has applied both; the other chaincode's
+	// five later blocks do not keep it behind.
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for lag.Blocks != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if lag, err = l.EventLag(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	if lag.Blocks != 0 || lag.Unread != 0 {
+		t.Fatalf("caught-up listener: lag %+v, want 0", lag)
+	}
+	put(t, c, "k3", "v3")
+	if lag, _ = l.EventLag(ctx, c); lag.Blocks != 1 {
+		t.Fatalf("one kv event after the listener stopped: lag %+v, want 1", lag)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -133,7 +132,7 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 	if channel != s.p.cfg.Channel {
 		return nil, status.Error(codes.Unavailable, noChannelConfig(channel))
 	}
-	if !s.p.hasChaincode(chaincode) || !s.targetsLocalOrg(req.GetTargetOrganizations()) {
+	if !s.p.hasChaincode(chaincode) || !s.targetsLivePeer(req.GetTargetOrganizations()) {
 		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to evaluate chaincode %s in channel %s", chaincode, channel)
 	}
 	pr, err := s.p.processProposal(sp, false)
@@ -156,13 +155,18 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gateway.EvaluateReque
 	return &gateway.EvaluateResponse{Result: res}, nil
 }
 
-func (s *gatewayServer) targetsLocalOrg(orgs []string) bool {
+// targetsLivePeer reports whether an evaluation may go to a live peer:
+// any peer when no organisation is named, else one of the named ones'
+// (gw/registry.go evaluator). Every peer answers from the same ledger.
+func (s *gatewayServer) targetsLivePeer(orgs []string) bool {
 	if len(orgs) == 0 {
 		return true
 	}
-	for _, o := range orgs {
-		if o == s.p.cfg.PlatformMSPID {
-			return true
+	for _, e := range s.p.livePeers() {
+		for _, o := range orgs {
+			if o == e.mspID {
+				return true
+			}
 		}
 	}
 	return false
@@ -199,15 +203,15 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	}
 	channel := chdr.GetChannelId()
 	chaincode := cis.GetChaincodeSpec().GetChaincodeId().GetName()
-	if orgs := req.GetEndorsingOrganizations(); len(orgs) > 0 {
+	// The client may name the endorsing organisations (planForOrgs);
+	// otherwise the gateway's own peer endorses first and discovery
+	// completes the plan from its answer (planFromFirstEndorser).
+	var plan []*endorserPeer
+	orgs := req.GetEndorsingOrganizations()
+	if len(orgs) > 0 {
 		var missing []string
-		for _, o := range orgs {
-			if o != s.p.cfg.PlatformMSPID || channel != s.p.cfg.Channel || !s.p.hasChaincode(chaincode) {
-				missing = append(missing, o)
-			}
-		}
-		if len(missing) > 0 {
-			return nil, status.Errorf(codes.Unavailable, "failed to find any endorsing peers for org(s): %s", strings.Join(missing, ", "))
+		if plan, missing = s.p.peersForOrgs(orgs, channel, chaincode); len(missing) > 0 {
+			return nil, status.Error(codes.Unavailable, missingOrgsError(missing))
 		}
 	} else if channel != s.p.cfg.Channel || !s.p.hasChaincode(chaincode) {
 		return nil, status.Errorf(codes.FailedPrecondition,
@@ -220,9 +224,19 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if ctx.Err() != nil {
 		return nil, newRPCError(codes.DeadlineExceeded, "endorsement timeout expired while collecting first endorsement")
 	}
+	if len(orgs) == 0 {
+		var ok bool
+		if plan, ok = s.p.endorsementPlan(chaincode); !ok {
+			return nil, status.Error(codes.FailedPrecondition, errNoEndorsementPlan)
+		}
+	}
+	endorsements, err := s.p.endorsements(pr, plan)
+	if err != nil {
+		return nil, newRPCError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", s.detail(err.Error()))
+	}
 	env, err := prepareTransaction(&hdr, &cpp, &peer.ChaincodeEndorsedAction{
 		ProposalResponsePayload: pr.GetPayload(),
-		Endorsements:            []*peer.Endorsement{pr.GetEndorsement()},
+		Endorsements:            endorsements,
 	})
 	if err != nil {
 		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
@@ -381,11 +395,10 @@ func (s *gatewayServer) ChaincodeEvents(req *gateway.SignedChaincodeEventsReques
 	if err := proto.Unmarshal(req.GetRequest(), &r); err != nil {
 		return status.Errorf(codes.InvalidArgument, "invalid chaincode events request: %v", err)
 	}
-	// FABRIC-NOTES §5: an unknown channel is NotFound (the ledger lookup),
-	// a caller outside the Readers policy PermissionDenied.
-	if r.GetChannelId() != s.p.cfg.Channel {
-		return status.Errorf(codes.NotFound, "channel does not exist: %s", r.GetChannelId())
-	}
+	// The ACL check comes first (gw/chaincodeevents.go): on a channel the
+	// peer has not joined it fails to find the channel's policy manager,
+	// so an unknown channel is PermissionDenied, like a caller outside the
+	// Readers policy; the ledger lookup (NotFound) is never reached.
 	if err := s.p.checkReaders(r.GetChannelId(), r.GetIdentity(), req.GetRequest(), req.GetSignature()); err != nil {
 		return status.Error(codes.PermissionDenied, err.Error())
 	}

@@ -140,7 +140,7 @@ func TestCheckRefusesBadCreatorSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	raw, err := p.definitionTx("other") // a well-formed transaction signed by the admin
+	raw, err := p.definitionTx("other", nil) // a well-formed transaction signed by the admin
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,24 +38,57 @@ type definition struct {
 	name     string
 	version  string
 	sequence int64
-	policy   *common.SignaturePolicyEnvelope // endorsement policy
+	// The endorsement policy: the definition's own signature policy, or,
+	// when policyRef is set instead, a channel policy it names (Fabric's
+	// default for a definition approved without --signature-policy is
+	// /Channel/Application/Endorsement).
+	policy    *common.SignaturePolicyEnvelope
+	policyRef string
+}
+
+// validationParameter is the definition's ApplicationPolicy.
+func (d *definition) validationParameter() []byte {
+	if d.policyRef != "" {
+		return mustMarshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: d.policyRef}})
+	}
+	return mustMarshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: d.policy}})
+}
+
+// satisfiedBy evaluates the endorsement policy over verified endorsers.
+func (d *definition) satisfiedBy(m *membership, ids []*identity) bool {
+	if d.policyRef != "" {
+		return m.satisfiesChannelPolicy(d.policyRef, ids)
+	}
+	return d.policy != nil && satisfiesSignaturePolicy(d.policy, ids)
+}
+
+// samePolicy reports whether two definitions have the same endorsement
+// policy.
+func (d *definition) samePolicy(o *definition) bool {
+	return string(d.validationParameter()) == string(o.validationParameter())
 }
 
 // systemChaincodes are served by the peer itself.
 var systemChaincodes = map[string]bool{"qscc": true, "cscc": true, "_lifecycle": true}
 
-// endorsementPolicy is the devnet's endorsement policy: a peer of the
-// platform organisation (the only organisation running a peer).
+// endorsementPolicy is the platform-only endorsement policy: a peer of the
+// platform organisation. It is the devnet's default for chaincodes and
+// the policy of its own _lifecycle transactions.
 func endorsementPolicy(platformMSP string) *common.SignaturePolicyEnvelope {
 	return signedByAnyOf(platformMSP, msp.MSPRole_PEER)
 }
+
+// channelEndorsementPolicy is the channel policy a definition names under
+// EndorseMajority, as a definition approved without --signature-policy
+// does on a real network.
+const channelEndorsementPolicy = applicationPolicyPrefix + "Endorsement"
 
 // definitionWrites are the _lifecycle writes of CommitChaincodeDefinition.
 func definitionWrites(d *definition) []*kvrwset.KVWrite {
 	data := func(m proto.Message) []byte {
 		return mustMarshal(&lifecycle.StateData{Type: &lifecycle.StateData_Bytes{Bytes: mustMarshal(m)}})
 	}
-	validation := mustMarshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: d.policy}})
+	validation := d.validationParameter()
 	fields := map[string][]byte{
 		"Sequence": mustMarshal(&lifecycle.StateData{Type: &lifecycle.StateData_Int64{Int64: d.sequence}}),
 		"EndorsementInfo": data(&lifecycle.ChaincodeEndorsementInfo{
@@ -151,9 +184,9 @@ func readDefinition(st fabsim.State, name string) (*definition, error) {
 	if err := proto.Unmarshal(val.GetValidationParameter(), &ap); err != nil {
 		return nil, err
 	}
-	d.policy = ap.GetSignaturePolicy()
-	if d.policy == nil {
-		return nil, fmt.Errorf("validation parameter is not a signature policy")
+	d.policy, d.policyRef = ap.GetSignaturePolicy(), ap.GetChannelConfigPolicyReference()
+	if d.policy == nil && !strings.HasPrefix(d.policyRef, applicationPolicyPrefix) {
+		return nil, fmt.Errorf("validation parameter is neither a signature policy nor a reference to an Application policy")
 	}
 	return d, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,12 +23,15 @@ const (
 	roleOrderer = "orderer"
 )
 
-// orgMSP is one organisation's MSP as the channel configuration defines it.
+// orgMSP is one organisation's MSP as the channel configuration defines it,
+// with the organisation's signature policies (Readers, Writers, Admins,
+// Endorsement).
 type orgMSP struct {
 	mspID       string
 	roots       *x509.CertPool
 	rootPEMs    [][]byte
 	tlsRootPEMs [][]byte
+	policies    map[string]*common.SignaturePolicyEnvelope
 }
 
 // membership is the set of organisations of a channel at one configuration
@@ -39,6 +43,10 @@ type membership struct {
 	channel string
 	app     map[string]*orgMSP
 	orderer map[string]*orgMSP
+	// appPolicies are the Application group's own policies (Readers,
+	// Writers, Admins, Endorsement, LifecycleEndorsement), which
+	// chaincode definitions may reference as /Channel/Application/<name>.
+	appPolicies map[string]*common.Policy
 
 	mu    sync.Mutex
 	cache map[string]*identity
@@ -48,8 +56,8 @@ type membership struct {
 // a stream of distinct creators.
 const maxCachedIdentities = 4096
 
-func newMembership(channel string, app, orderer []*orgMSP) *membership {
-	m := &membership{channel: channel, app: map[string]*orgMSP{}, orderer: map[string]*orgMSP{}, cache: map[string]*identity{}}
+func newMembership(channel string, app, orderer []*orgMSP, appPolicies map[string]*common.Policy) *membership {
+	m := &membership{channel: channel, app: map[string]*orgMSP{}, orderer: map[string]*orgMSP{}, appPolicies: appPolicies, cache: map[string]*identity{}}
 	for _, o := range app {
 		m.app[o.mspID] = o
 	}
@@ -131,27 +139,39 @@ func (m *membership) deserialize(serialized []byte) *identity {
 		return id
 	}
 	id.pub = pub
-	id.invalid = validateIdentity(o, cert, id)
-	return id
-}
-
-// validateIdentity checks what a Fabric MSP checks apart from time: the
-// certificate is not a CA, chains to one of the organisation's root CAs,
-// and carries exactly one node OU.
-func validateIdentity(o *orgMSP, cert *x509.Certificate, id *identity) error {
-	if cert.IsCA {
-		return errors.New("An X509 certificate with Basic Constraint: Certificate Authority equals true cannot be used as an identity") //lint:ignore ST1005 Fabric's message
+	// Deserializing already walks the certificate's chain (msp/mspimpl.go
+	// sanitizeCert): a certificate the named MSP's CAs did not issue is
+	// malformed, not merely invalid, so the endorser answers "creator org
+	// unknown, creator is malformed". A self-signed CA certificate is its
+	// own chain there and fails validation below instead.
+	roots := o.roots
+	if cert.IsCA && cert.CheckSignatureFrom(cert) == nil {
+		roots = x509.NewCertPool()
+		roots.AddCert(cert)
 	}
 	// Chain validity is checked on use against the time of use, so verify
 	// the chain at a moment the leaf was valid.
 	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots:       o.roots,
+		Roots:       roots,
 		CurrentTime: cert.NotBefore.Add(time.Second),
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("could not obtain certification chain: %w", err)
+		id.malformed = fmt.Errorf("could not obtain certification chain: %w", err)
+		return id
 	}
+	id.invalid = validateIdentity(cert, chains[0], id)
+	return id
+}
+
+// validateIdentity checks what a Fabric MSP's Validate checks apart from
+// time, for a certificate whose chain is known: the certificate is not a
+// CA and carries exactly one node OU.
+func validateIdentity(cert *x509.Certificate, chain []*x509.Certificate, id *identity) error {
+	if cert.IsCA {
+		return errors.New("An X509 certificate with Basic Constraint: Certificate Authority equals true cannot be used as an identity") //lint:ignore ST1005 Fabric's message
+	}
+	chains := [][]*x509.Certificate{chain}
 	id.chainStart, id.chainEnd = cert.NotBefore, cert.NotAfter
 	for _, c := range chains[0] {
 		if c.NotBefore.After(id.chainStart) {
@@ -304,4 +324,52 @@ func principalMatches(p *msp.MSPRole, id *identity) bool {
 		return id.role == roleOrderer
 	}
 	return false
+}
+
+// applicationPolicyPrefix is the path of the Application group's policies,
+// which a chaincode definition without its own signature policy names
+// (Fabric's default: /Channel/Application/Endorsement).
+const applicationPolicyPrefix = "/Channel/Application/"
+
+// satisfiesChannelPolicy evaluates a channel policy of the Application
+// group over verified, distinct identities: a signature policy as
+// cauthdsl does, an implicit meta policy as Fabric's implicitMetaPolicy
+// does (ANY: one organisation's sub-policy satisfied, ALL: every one,
+// MAJORITY: more than half of the application organisations).
+func (m *membership) satisfiesChannelPolicy(path string, ids []*identity) bool {
+	name, ok := strings.CutPrefix(path, applicationPolicyPrefix)
+	if !ok {
+		return false
+	}
+	p := m.appPolicies[name]
+	switch common.Policy_PolicyType(p.GetType()) {
+	case common.Policy_SIGNATURE:
+		var env common.SignaturePolicyEnvelope
+		return proto.Unmarshal(p.GetValue(), &env) == nil && satisfiesSignaturePolicy(&env, ids)
+	case common.Policy_IMPLICIT_META:
+		var imp common.ImplicitMetaPolicy
+		if proto.Unmarshal(p.GetValue(), &imp) != nil {
+			return false
+		}
+		satisfied := 0
+		for _, o := range m.app {
+			if sub := o.policies[imp.GetSubPolicy()]; sub != nil && satisfiesSignaturePolicy(sub, ids) {
+				satisfied++
+			}
+		}
+		return satisfied >= implicitThreshold(imp.GetRule(), len(m.app))
+	}
+	return false
+}
+
+// implicitThreshold is how many of n sub-policies an implicit meta rule
+// needs (common/policies/implicitmeta.go).
+func implicitThreshold(rule common.ImplicitMetaPolicy_Rule, n int) int {
+	switch rule {
+	case common.ImplicitMetaPolicy_ANY:
+		return 1
+	case common.ImplicitMetaPolicy_ALL:
+		return n
+	}
+	return n/2 + 1
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer/lifecycle"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
@@ -36,17 +37,20 @@ const ledgerFile = "ledger.db"
 // Peer is a running devnet: one peer with the Fabric Gateway service, its
 // endorser and committer, and a single ordering node, over one channel.
 type Peer struct {
-	cfg      Config
-	crypto   cryptoDir
-	orgs     map[string]*orgCrypto // by organisation id
-	peer     *signer
-	ordSign  *signer
-	admin    *signer
-	endpoint string // the peer address reported in error details
-	tlsCA    string // path of the platform TLS CA certificate
-	ccs      map[string]shim.Chaincode
-	chain    *chain
-	orderer  *orderer
+	cfg     Config
+	crypto  cryptoDir
+	orgs    map[string]*orgCrypto // by organisation id
+	peer    *signer
+	ordSign *signer
+	admin   *signer
+	// endorsers are the peers that endorse: the platform's first, then the
+	// department organisations configured with a peer.
+	endorsers []*endorserPeer
+	endpoint  string // the peer address reported in error details
+	tlsCA     string // path of the platform TLS CA certificate
+	ccs       map[string]shim.Chaincode
+	chain     *chain
+	orderer   *orderer
 	// work bounds the proposals processed at once to the CPUs available:
 	// chaincode runs in this process, and more runnable goroutines than
 	// CPUs only stretch every simulation (and its tail latency).
@@ -60,6 +64,13 @@ type Peer struct {
 	closeOnce sync.Once
 	closeErr  error
 	serveWG   sync.WaitGroup
+}
+
+// Exists reports whether dataDir holds a devnet ledger (one Open made
+// before), so tools can refuse to create one implicitly.
+func Exists(dataDir string) bool {
+	st, err := os.Stat(filepath.Join(dataDir, ledgerFile))
+	return err == nil && st.Mode().IsRegular()
 }
 
 // Open starts a devnet on cfg.DataDir: it creates the dev crypto material
@@ -86,6 +97,9 @@ func Open(ctx context.Context, cfg Config) (*Peer, error) {
 		closing: make(chan struct{}),
 	}
 	if err := p.loadCrypto(); err != nil {
+		return nil, err
+	}
+	if err := p.loadEndorsers(); err != nil {
 		return nil, err
 	}
 	if err := p.openChain(ctx); err != nil {
@@ -221,9 +235,12 @@ func (p *Peer) openChain(ctx context.Context) error {
 			return fail(fmt.Errorf("devnet channel configuration update: %w", err))
 		}
 	}
+	// Define the configured chaincodes that are not defined yet, and
+	// redefine (next sequence) those defined under another endorsement
+	// policy than the configuration asks for.
 	var missing []string
 	for name := range p.ccs {
-		if defs[name] == nil {
+		if d := defs[name]; d == nil || !d.samePolicy(p.wantDefinition(name, d.sequence)) {
 			missing = append(missing, name)
 		}
 	}
@@ -231,7 +248,7 @@ func (p *Peer) openChain(ctx context.Context) error {
 	if len(missing) > 0 {
 		var raws [][]byte
 		for _, name := range missing {
-			raw, err := p.definitionTx(name)
+			raw, err := p.definitionTx(name, defs[name])
 			if err != nil {
 				return fail(err)
 			}
@@ -240,7 +257,7 @@ func (p *Peer) openChain(ctx context.Context) error {
 		if err := p.commitChecked(raws...); err != nil {
 			return fail(fmt.Errorf("devnet chaincode definitions: %w", err))
 		}
-		p.cfg.Logger.Info("devnet chaincodes defined", "chaincodes", missing)
+		p.cfg.Logger.Info("devnet chaincodes defined", "chaincodes", missing, "endorsement", p.cfg.Endorsement)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -296,18 +313,44 @@ func (p *Peer) configEnvelope(cfg *common.Config) ([]byte, error) {
 	return mustMarshal(&common.Envelope{Payload: payload, Signature: sig}), nil
 }
 
+// wantDefinition is the definition the configuration asks for, one
+// sequence after prev.
+func (p *Peer) wantDefinition(name string, prev int64) *definition {
+	d := &definition{name: name, version: DefinitionVersion, sequence: prev + 1}
+	if p.cfg.Endorsement == EndorseMajority {
+		d.policyRef = channelEndorsementPolicy
+	} else {
+		d.policy = endorsementPolicy(p.cfg.PlatformMSPID)
+	}
+	return d
+}
+
 // definitionTx is the _lifecycle transaction committing the definition of
-// a chaincode (sequence 1): proposed and signed by the platform admin,
-// endorsed by the peer.
-func (p *Peer) definitionTx(name string) ([]byte, error) {
+// a chaincode at the sequence after prev (nil: sequence 1): proposed and
+// signed by the platform admin, endorsed by the platform peer.
+func (p *Peer) definitionTx(name string, prev *definition) ([]byte, error) {
 	nonce := make([]byte, 24)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	d := &definition{name: name, version: DefinitionVersion, sequence: 1, policy: endorsementPolicy(p.cfg.PlatformMSPID)}
+	seqRead := &kvrwset.KVRead{Key: sequenceKey(name)}
+	var prevSeq int64
+	if prev != nil {
+		prevSeq = prev.sequence
+		if err := p.chain.db.View(func(tx *bolt.Tx) error {
+			vv, err := boltState{tx.Bucket(bucketState)}.Get(lifecycleNamespace, sequenceKey(name))
+			if err == nil && vv != nil {
+				seqRead.Version = &kvrwset.Version{BlockNum: vv.Version.Block, TxNum: vv.Version.Tx}
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	d := p.wantDefinition(name, prevSeq)
 	args := &lifecycle.CommitChaincodeDefinitionArgs{
 		Sequence: d.sequence, Name: name, Version: d.version, EndorsementPlugin: "escc", ValidationPlugin: "vscc",
-		ValidationParameter: mustMarshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: d.policy}}),
+		ValidationParameter: d.validationParameter(),
 	}
 	hdr := &common.Header{
 		ChannelHeader: mustMarshal(&common.ChannelHeader{
@@ -324,7 +367,7 @@ func (p *Peer) definitionTx(name string) ([]byte, error) {
 	h := sha256Sum(append(append(append([]byte(nil), hdr.GetChannelHeader()...), hdr.GetSignatureHeader()...), mustMarshal(cpp)...))
 	results := mustMarshal(&rwset.TxReadWriteSet{DataModel: rwset.TxReadWriteSet_KV, NsRwset: []*rwset.NsReadWriteSet{{
 		Namespace: lifecycleNamespace,
-		Rwset:     mustMarshal(&kvrwset.KVRWSet{Reads: []*kvrwset.KVRead{{Key: sequenceKey(name)}}, Writes: definitionWrites(d)}),
+		Rwset:     mustMarshal(&kvrwset.KVRWSet{Reads: []*kvrwset.KVRead{seqRead}, Writes: definitionWrites(d)}),
 	}}})
 	prp := mustMarshal(&peer.ProposalResponsePayload{ProposalHash: h, Extension: mustMarshal(&peer.ChaincodeAction{
 		Results: results, Response: &peer.Response{Status: shim.OK},
@@ -351,6 +394,7 @@ func (p *Peer) definitionTx(name string) ([]byte, error) {
 func (p *Peer) serve() error {
 	gs := &gatewayServer{p: p}
 	p.endpoint = p.endpointGuess()
+	defer func() { p.endorsers[0].address = p.endpoint }()
 	if p.cfg.Listen != "" {
 		platform := p.orgs[PlatformOrg]
 		certPath, keyPath, err := ensurePeerTLS(platform, p.cfg.Listen)

@@ -115,8 +115,15 @@ func rogue(t *testing.T, mspID string) *devcrypto.Identity {
 	return id
 }
 
-// expired issues a platform client certificate whose validity ended an
-// hour ago, from the platform's own CA.
+// relabel is id presented under another MSP id.
+func relabel(id *devcrypto.Identity, mspID string) *devcrypto.Identity {
+	out := *id
+	out.MSPID = mspID
+	return &out
+}
+
+// expired issues a platform client certificate whose validity ended a
+// minute ago, from the platform's own CA.
 func expired(t *testing.T, dataDir string) *devcrypto.Identity {
 	t.Helper()
 	ca, err := devcrypto.LoadCA(filepath.Join(dataDir, "crypto", "platform", "ca"), devnet.DefaultPlatformMSPID, "platform.eidgate.local")
@@ -130,9 +137,11 @@ func expired(t *testing.T, dataDir string) *devcrypto.Identity {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(42),
 		Subject:      pkix.Name{CommonName: "late", OrganizationalUnit: []string{devcrypto.OUClient}},
-		NotBefore:    time.Now().Add(-48 * time.Hour),
-		NotAfter:     time.Now().Add(-time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		// Issued while the CA was valid (so its chain is found, as for a
+		// real certificate that ran out) and expired a minute ago.
+		NotBefore: ca.Cert.NotBefore.Add(time.Second),
+		NotAfter:  time.Now().Add(-time.Minute),
+		KeyUsage:  x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
@@ -179,6 +188,7 @@ func TestProposalRefusals(t *testing.T) {
 	agent := platformIdentity(t, dir, "users/agent")
 	peerID := platformIdentity(t, dir, "peers/peer0")
 	other := platformIdentity(t, dir, "users/admin")
+	department := loadIdentity(t, filepath.Join(dir, "crypto", "edu", "users", devnet.DepartmentSystemName, "msp"), "EduMSP")
 
 	// A committed transaction whose signed proposal is replayed below.
 	committed := newRawClient(t, p, agent)
@@ -215,6 +225,7 @@ func TestProposalRefusals(t *testing.T) {
 	}
 
 	const accessDenied = "error validating proposal: access denied: channel [eidgate] creator org [PlatformMSP]"
+	const malformed = "error validating proposal: access denied: channel [eidgate] creator org unknown, creator is malformed"
 	writers := "failed evaluating policy on signed data during check policy [/Channel/Application/Writers]: [implicit policy evaluation failed - 0 sub-policies were satisfied, but this policy requires 1 of the 'Writers' sub-policies to be satisfied]"
 	tests := []struct {
 		name       string
@@ -237,12 +248,13 @@ func TestProposalRefusals(t *testing.T) {
 		{name: "high-S signature", id: agent, highS: true, code: codes.FailedPrecondition,
 			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
 		{name: "certificate from an unknown CA", id: rogue(t, devnet.DefaultPlatformMSPID), code: codes.FailedPrecondition,
-			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
+			msg: "evaluate call to endorser returned error: " + malformed, detail: malformed, endorseMsg: malformed},
 		{name: "expired certificate", id: expired(t, dir), code: codes.FailedPrecondition,
 			msg: "evaluate call to endorser returned error: " + accessDenied, detail: accessDenied},
 		{name: "MSP not in the channel", id: rogue(t, "RogueMSP"), code: codes.FailedPrecondition,
-			msg:    "evaluate call to endorser returned error: error validating proposal: access denied: channel [eidgate] creator org unknown, creator is malformed",
-			detail: "error validating proposal: access denied: channel [eidgate] creator org unknown, creator is malformed"},
+			msg: "evaluate call to endorser returned error: " + malformed, detail: malformed},
+		{name: "certificate of another organisation's CA under this MSP id", id: relabel(department, devnet.DefaultPlatformMSPID), code: codes.FailedPrecondition,
+			msg: "evaluate call to endorser returned error: " + malformed, detail: malformed},
 		{name: "peer identity is not a writer", id: peerID, code: codes.FailedPrecondition,
 			msg: "evaluate call to endorser returned error: " + writers, detail: writers, endorseMsg: writers},
 		{name: "wrong channel", id: agent, channel: "nochannel", code: codes.Unavailable,
@@ -449,7 +461,7 @@ func TestCommitStatusAndEventRefusals(t *testing.T) {
 		return err
 	}
 	t.Run("events: unknown channel", func(t *testing.T) {
-		wantStatus(t, events(t, agent, agent.Key, "nochannel"), codes.NotFound, "channel does not exist: nochannel", "")
+		wantStatus(t, events(t, agent, agent.Key, "nochannel"), codes.PermissionDenied, "Failed to get policy manager for channel [nochannel]", "")
 	})
 	t.Run("events: forged signature", func(t *testing.T) {
 		wantStatus(t, events(t, agent, admin.Key, p.Channel()), codes.PermissionDenied, readers, "")

@@ -255,30 +255,32 @@ func (vc *validationCtx) dispatch(c *txCheck, chdr *common.ChannelHeader, tx *en
 			endorsers = vc.validEndorsers(tx)
 			endorsersChecked = true
 		}
-		if policy == nil || !satisfiesSignaturePolicy(policy, endorsers) {
+		if policy == nil || !policy.satisfiedBy(vc.members, endorsers) {
 			return peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE
 		}
 	}
 	return peer.TxValidationCode_VALID
 }
 
-// validationPolicy returns the endorsement policy of a namespace; false
-// when the namespace has no definition (INVALID_CHAINCODE). Writes to the
-// lifecycle namespace must also come from an administrator of the platform
-// organisation (a nil policy: the endorsement policy is not met).
-func (vc *validationCtx) validationPolicy(ns string, creator []byte) (*common.SignaturePolicyEnvelope, bool) {
+// validationPolicy returns the definition whose endorsement policy a
+// namespace's writes must meet; false when the namespace has no definition
+// (INVALID_CHAINCODE). Writes to the lifecycle namespace must also come
+// from an administrator of the platform organisation (a nil definition:
+// the endorsement policy is not met); the devnet's own lifecycle
+// transactions are endorsed by the platform peer.
+func (vc *validationCtx) validationPolicy(ns string, creator []byte) (*definition, bool) {
 	if ns == lifecycleNamespace {
 		id := vc.members.lookup(creator)
 		if id.mspID != vc.platformMSP || id.role != roleAdmin {
 			return nil, true
 		}
-		return endorsementPolicy(vc.platformMSP), true
+		return &definition{name: lifecycleNamespace, policy: endorsementPolicy(vc.platformMSP)}, true
 	}
 	d := vc.defs[ns]
 	if d == nil {
 		return nil, false
 	}
-	return d.policy, true
+	return d, true
 }
 
 // validEndorsers are the distinct endorsers whose signature over the
