@@ -70,9 +70,10 @@
 // A [Document] never shows its full number: String, every fmt verb, slog and
 // encoding/json all give the masked form (for example
 // cn-resident:1101**********002X). [Document.RevealNormalized] is the one
-// deliberately named way to read the full normalised number. Rejections are
-// [*DocError] values with a stable [Reason] code and a message that carries
-// only the masked input.
+// deliberately named way to read the full normalised number. A rejection is
+// a *routing.Error with code invalid_document: its field names the input at
+// fault, its message never holds the number, and [ReasonOf] and [MaskedOf]
+// read its stable [Reason] and the masked input.
 //
 // # Blinding
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // DocType is the stable code of an identity document type. The code is part
@@ -73,7 +75,8 @@ type docData struct {
 
 // Parse validates and normalises one document. now is the reference for
 // "birth date not in the future" (the calendar date of now in its location).
-// A rejection is always a *DocError.
+// A rejection is always a *routing.Error with code invalid_document (see
+// ReasonOf and MaskedOf).
 func Parse(in Input, now time.Time) (Document, error) {
 	if !in.Type.Known() {
 		return Document{}, unknownType(in.Number)
@@ -107,11 +110,11 @@ func Parse(in Input, now time.Time) (Document, error) {
 
 // unknownType rejects an unknown type without echoing it: swapped arguments
 // would put the number there.
-func unknownType(number string) *DocError {
+func unknownType(number string) *routing.Error {
 	if len(number) > maxInputBytes {
 		number = number[:maxInputBytes]
 	}
-	return &DocError{Reason: ReasonType, Message: "unknown document type", Masked: Mask(fold(number))}
+	return rejection("", ReasonType, Mask(fold(number)), "unknown document type")
 }
 
 // maxInputBytes bounds the work done on a single field of outside input.

@@ -662,8 +662,8 @@ func (r *importRun) read(ctx context.Context, out chan<- *importBatch) (int64, e
 		if reason, msg := checkRow(&row); reason != "" {
 			reject(maskedInput(row.in.Number), reason, msg)
 		} else if doc, err := Parse(row.in, now); err != nil {
-			if de := (*DocError)(nil); errors.As(err, &de) {
-				reject(de.Masked, string(de.Reason), de.Message)
+			if re := rejectionOf(err); re != nil {
+				reject(re.Details[detailMasked], re.Details[detailReason], re.Message)
 			} else {
 				reject(maskedInput(row.in.Number), string(ReasonFormat), "the document was rejected")
 			}

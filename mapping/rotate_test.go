@@ -2,10 +2,11 @@ package mapping_test
 
 import (
 	"context"
-	"github.com/eidgate/eidgate/mapping"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/eidgate/eidgate/mapping"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"

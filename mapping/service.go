@@ -103,24 +103,23 @@ func (s *Service) SetKeyring(k *Keyring) {
 
 // --- errors ---
 
-// documentInvalid turns a parse rejection into an invalid error naming the
-// field at fault (prefix.type, prefix.number or prefix.country).
+// documentInvalid names a parse rejection's field within the request
+// (prefix.type, prefix.number or prefix.country) and its type in the
+// message; the answer's details keep the reason only, never the masked
+// number.
 func documentInvalid(op, prefix string, err error) error {
-	var de *DocError
-	if !errors.As(err, &de) {
+	re := rejectionOf(err)
+	if re == nil {
 		return routing.Wrap(op, err)
 	}
-	field := prefix + ".number"
-	switch de.Reason {
-	case ReasonType:
-		field = prefix + ".type"
-	case ReasonCountry:
-		field = prefix + ".country"
+	t := re.Details[detailType]
+	if t == "" {
+		t = "document"
 	}
 	return &routing.Error{
-		Kind: routing.KindInvalid, Code: "invalid_document", Op: op, Field: field,
-		Message: de.PublicMessage(), Err: de,
-		Details: map[string]string{"reason": string(de.Reason)},
+		Kind: routing.KindInvalid, Code: CodeInvalidDocument, Op: op, Field: prefix + "." + re.Field,
+		Message: t + ": " + re.Message, Err: err,
+		Details: map[string]string{detailReason: re.Details[detailReason]},
 	}
 }
 

@@ -72,7 +72,7 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 	}
 	computed, err := digest.Compute(env.Record, salt)
 	if err != nil {
-		return nil, Invalid(opVerify, "record", "record is not canonicalisable JSON (%s)", digest.CodeOf(err))
+		return nil, Invalid(opVerify, "record", "record is not canonicalisable JSON (%s)", CodeOf(err))
 	}
 	entries, err := v.Routes.GetRoutes(ctx, env.EID, env.DataType)
 	if err != nil {
@@ -189,7 +189,7 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 	if err != nil || computed != res.Digest {
 		reason := "delivered record does not match the on-chain digest"
 		if err != nil {
-			reason = "delivered record cannot be digested: " + string(digest.CodeOf(err))
+			reason = "delivered record cannot be digested: " + string(CodeOf(err))
 		}
 		if ferr := p.Store.FlagAccess(context.WithoutCancel(ctx), res.AccessID, reason, computed); ferr != nil {
 			err = errors.Join(err, ferr)

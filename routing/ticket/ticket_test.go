@@ -154,7 +154,7 @@ func TestIssueLifetime(t *testing.T) {
 		c.Lifetime = tc.lifetime
 		tk, err := g.issuer.IssueTicket(c)
 		if tc.want == 0 {
-			if CodeOf(err) != CodeLifetime {
+			if routing.CodeOf(err) != CodeLifetime {
 				t.Errorf("lifetime %s: %v, want %s", tc.lifetime, err, CodeLifetime)
 			}
 			continue
@@ -208,7 +208,7 @@ func TestIssueRefusesBadClaims(t *testing.T) {
 			c := sampleClaims()
 			tc.mutate(&c)
 			tok, err := g.issuer.Issue(c)
-			if CodeOf(err) != CodeInvalidClaims || tok != "" {
+			if routing.CodeOf(err) != CodeInvalidClaims || tok != "" {
 				t.Fatalf("Issue = %q, %v; want %s", tok, err, CodeInvalidClaims)
 			}
 			if strings.Contains(err.Error(), "110101199003077777") {
@@ -442,7 +442,7 @@ func TestKeyFile(t *testing.T) {
 		if err := os.Chmod(g.keyPath, mode); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := OpenKeyring(g.keyPath, g.clock); CodeOf(err) != CodeKeyFileInsecure {
+		if _, err := OpenKeyring(g.keyPath, g.clock); routing.CodeOf(err) != CodeKeyFileInsecure {
 			t.Errorf("mode %04o: %v, want %s", mode, err, CodeKeyFileInsecure)
 		}
 	}
@@ -457,7 +457,7 @@ func TestKeyFile(t *testing.T) {
 	if err := os.Mkdir(dirAsFile, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenKeyring(dirAsFile, g.clock); CodeOf(err) != CodeKeyFileInsecure {
+	if _, err := OpenKeyring(dirAsFile, g.clock); routing.CodeOf(err) != CodeKeyFileInsecure {
 		t.Errorf("directory as key file: %v", err)
 	}
 }
@@ -509,7 +509,7 @@ func TestKeyFileContents(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := OpenKeyring(path, g.clock)
-			if CodeOf(err) != CodeKeyFileInvalid {
+			if routing.CodeOf(err) != CodeKeyFileInvalid {
 				t.Fatalf("%v, want %s", err, CodeKeyFileInvalid)
 			}
 			if strings.Contains(err.Error(), entry.Seed) {
@@ -766,9 +766,28 @@ func TestChosenTicketID(t *testing.T) {
 			if err != nil || tk.Claims.ID != tc.id {
 				t.Errorf("id %q: %v", tc.id, err)
 			}
-		} else if CodeOf(err) != CodeInvalidClaims {
+		} else if routing.CodeOf(err) != CodeInvalidClaims {
 			t.Errorf("id %q: %v, want %s", tc.id, err, CodeInvalidClaims)
 		}
+	}
+}
+
+// A ticket that cannot be issued is the gateway's own failure: the caller
+// is told only that, the log gets what was wrong.
+func TestIssueErrorTellsTheCallerLittleAndTheLogWhy(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	c := sampleClaims()
+	c.Subject = "not a DID"
+	_, err := g.issuer.IssueTicket(c)
+	if got := routing.KindOf(err); got != routing.KindInternal {
+		t.Errorf("kind %s, want internal", got)
+	}
+	if got := routing.MessageOf(err); got != "the access ticket could not be issued" {
+		t.Errorf("caller's message %q", got)
+	}
+	if !strings.Contains(err.Error(), "claim sub must be an eID") {
+		t.Errorf("logged text %q does not say which claim is wrong", err.Error())
 	}
 }
 
@@ -791,7 +810,7 @@ func FuzzKeyFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := decodeKeyFile("fuzz", data)
 		if err != nil {
-			if CodeOf(err) != CodeKeyFileInvalid {
+			if routing.CodeOf(err) != CodeKeyFileInvalid {
 				t.Fatalf("error without the invalid code: %v", err)
 			}
 			return
