@@ -36,10 +36,13 @@ type Residents struct {
 	revoker SessionRevoker
 }
 
-// NewResidents returns the resident account service; revoker may be nil.
-func NewResidents(st ResidentStore, attempts LoginAttemptStore, revoker SessionRevoker, cfg Config) *Residents {
-	cfg = cfg.withDefaults()
-	return &Residents{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg, revoker: revoker}
+// NewResidents checks cfg and builds the resident account service.
+func NewResidents(cfg Config) (*Residents, error) {
+	cfg, err := cfg.check("accounts.NewResidents")
+	if err != nil {
+		return nil, err
+	}
+	return &Residents{store: cfg.Store, guard: guard{attempts: cfg.Store, cfg: cfg}, cfg: cfg, revoker: cfg.Sessions}, nil
 }
 
 func (r *Residents) revoke(ctx context.Context, op, eid string) error {

@@ -37,7 +37,6 @@ type AgentLedger interface {
 	RevokeRoute(ctx context.Context, eid, dataType, provider, reason string) (*model.RouteEntry, error)
 	GetRoutes(ctx context.Context, eid, dataType string) ([]model.RouteEntry, error)
 	GetRouteHistory(ctx context.Context, eid, dataType, provider string) ([]model.RouteHistoryEntry, error)
-	ResolveDID(ctx context.Context, did string) (*model.DIDResolution, error)
 	GetEID(ctx context.Context, eid string) (*model.Identity, error)
 	ListLinks(ctx context.Context, eid string) ([]model.AccountLink, error)
 }
@@ -129,7 +128,8 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Deps are the services behind the API.
+// Deps are the services behind the API and the pages; Limiter, Ready and
+// Clock are optional, the others required.
 type Deps struct {
 	Resolver   *routing.Resolver
 	Consents   *routing.ConsentService
@@ -153,4 +153,24 @@ type Deps struct {
 	// anchoring lag); the gateway is ready when all pass.
 	Ready func(ctx context.Context) []Check
 	Clock routing.Clock
+}
+
+// check refuses Deps that lack a required service.
+func (d Deps) check() error {
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Resolver", d.Resolver == nil}, {"Consents", d.Consents == nil}, {"Verifier", d.Verifier == nil},
+		{"Proxy", d.Proxy == nil}, {"Anchorer", d.Anchorer == nil}, {"Access", d.Access == nil}, {"Dir", d.Dir == nil},
+		{"Admin", d.Admin == nil}, {"Agent", d.Agent == nil}, {"Identities", d.Identities == nil},
+		{"Importer", d.Importer == nil}, {"Residents", d.Residents == nil}, {"Admins", d.Admins == nil},
+		{"APIKeys", d.APIKeys == nil}, {"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil},
+		{"Tickets", d.Tickets == nil},
+	} {
+		if dep.missing {
+			return routing.MissingDependency("gateway.New", "Deps."+dep.name)
+		}
+	}
+	return nil
 }

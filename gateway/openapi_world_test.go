@@ -196,8 +196,7 @@ func newWorld(t *testing.T) *world {
 
 	// The services the flows need beyond the shared fakes.
 	deps := w.deps
-	deps.Verifier = &routing.Verifier{Routes: w.ledger, Registry: w.ledger}
-	deps.Proxy = &routing.Proxy{Client: provider.Client(), Store: w.access}
+	deps.Proxy = built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Client: provider.Client(), Store: w.access}))
 	deps.Limiter = fakeLimiter{blocked: map[string]bool{statsBureau: true}}
 	deps.Ready = func(context.Context) []gateway.Check {
 		return []gateway.Check{{Name: "database", OK: true}, {Name: "ledger", OK: true, Detail: "block 42"}}
@@ -208,8 +207,8 @@ func newWorld(t *testing.T) *world {
 		pool.AddCert(ca.Cert)
 		cas[ca.MSPID] = pool
 	}
-	srv := gateway.New(gateway.Config{Logger: quiet, DepartmentCAs: cas,
-		OpenAPI: gateway.OpenAPISpec()}, deps)
+	srv := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas,
+		OpenAPI: gateway.OpenAPISpec()}))
 
 	w.v = openapitest.MustNew(t, gateway.OpenAPISpec())
 	ts := httptest.NewUnstartedServer(w.v.Handler(srv.Handler()))

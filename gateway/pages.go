@@ -364,9 +364,6 @@ func documentTypes() []string {
 // names are the registry's names for display; without them pages show ids.
 func (s *Server) names(ctx context.Context) web.Names {
 	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{}}
-	if s.deps.Dir == nil {
-		return n
-	}
 	if ds, err := s.deps.Dir.Departments(ctx); err == nil {
 		for _, d := range ds {
 			n.Departments[d.ID] = web.LocalName{ZH: d.Name, EN: d.NameEN}
@@ -532,9 +529,6 @@ type anchoringSnapshot struct {
 }
 
 func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
-	if s.deps.Anchorer == nil {
-		return nil
-	}
 	st := s.deps.Anchorer.Status()
 	return &anchoringSnapshot{
 		OK: s.deps.Anchorer.Check(ctx) == nil, Lag: st.Lag.Round(time.Millisecond).String(), Oldest: st.Oldest,

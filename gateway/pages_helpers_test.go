@@ -48,7 +48,8 @@ func newPagesEnv(t testing.TB) *pagesEnv {
 	if err != nil {
 		shanghai = time.FixedZone("CST", 8*3600)
 	}
-	s := gateway.New(gateway.Config{Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}, w.deps)
+	s := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: w.deps,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}))
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &pagesEnv{t: t, w: w, s: s, srv: srv}

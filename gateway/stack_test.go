@@ -57,52 +57,46 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	t.Helper()
 	ctx := context.Background()
 	s := &stack{clock: clock, ledger: routingtest.NewLedger(clock), access: routingtest.NewStore()}
-	s.db = storetest.SQLite(t).Open(t, store.WithClock(clock))
-	acfg := accounts.Config{Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
+	s.db = storetest.SQLite(t).OpenWith(t, store.Config{Clock: clock})
+	acfg := accounts.Config{Store: s.db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
 	// Sessions live on the wall clock, as the browser's cookie jar does.
 	wall := acfg
 	wall.Clock = routing.SystemClock{}
-	s.sessions = accounts.NewSessions(s.db, wall)
-	s.residents = accounts.NewResidents(s.db, s.db, s.sessions, acfg)
-	s.admins = accounts.NewAdmins(s.db, s.db, s.sessions, acfg)
-	s.apiKeys = accounts.NewAPIKeys(s.db, acfg)
+	s.sessions = built[*accounts.Sessions](t)(accounts.NewSessions(wall))
+	acfg.Sessions = s.sessions
+	s.residents = built[*accounts.Residents](t)(accounts.NewResidents(acfg))
+	s.admins = built[*accounts.Admins](t)(accounts.NewAdmins(acfg))
+	s.apiKeys = built[*accounts.APIKeys](t)(accounts.NewAPIKeys(acfg))
 	s.codes = &codeBook{issuer: s.residents, codes: map[string]string{}}
 
 	cache := routingtest.NewCache()
 	s.mapping = mappingtest.NewService(t, mapping.Config{Ledger: s.ledger, Documents: s.db, Activations: s.codes,
 		Cache: cache, Clock: clock, Logger: quiet})
-	var err error
-	s.importer, err = mapping.NewImporter(s.mapping, mapping.ImporterConfig{Jobs: s.db, SpoolDir: t.TempDir(), BatchSize: importBatch, Parallel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.importer = built[*mapping.Importer](t)(mapping.NewImporter(mapping.ImporterConfig{Service: s.mapping, Jobs: s.db,
+		SpoolDir: t.TempDir(), BatchSize: importBatch, Parallel: 1}))
 	t.Cleanup(func() { _ = s.importer.Close() })
-	if s.policy, err = policies.New(ctx, policies.Config{DB: s.db.Gorm(), PollInterval: -1, Clock: clock, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
+	s.policy = built[*policies.Engine](t)(policies.New(ctx, policies.Config{DB: s.db.Gorm(), PollInterval: -1, Clock: clock, Logger: quiet}))
 	t.Cleanup(func() { _ = s.policy.Close() })
-	if s.tickets, err = ticket.OpenKeyring(filepath.Join(t.TempDir(), ticket.KeyFileName), clock); err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := ticket.NewIssuer(s.tickets, "https://gateway.example.gov", clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	introspector, err := ticket.NewIntrospector(s.tickets, "https://gateway.example.gov", provider.NewMemoryReplayCache(1000, clock.Now), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.tickets = built[*ticket.Keyring](t)(ticket.OpenKeyring(filepath.Join(t.TempDir(), ticket.KeyFileName), clock))
+	issuer := built[*ticket.Issuer](t)(ticket.NewIssuer(ticket.IssuerConfig{Keys: s.tickets, Issuer: gatewayIssuer, Clock: clock}))
+	introspector := built[*ticket.Introspector](t)(ticket.NewIntrospector(ticket.IntrospectorConfig{Keys: s.tickets,
+		Issuer: gatewayIssuer, Replay: provider.NewMemoryReplayCache(1000, clock.Now), Clock: clock}))
 
-	dir := &routing.Directory{Registry: s.ledger, EIDs: s.ledger, Routes: s.ledger, Consents: s.ledger,
-		Cache: cache, Clock: clock, Logger: quiet}
-	accessLog := routing.NewAccessLog(s.access, clock, 0)
+	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
+		Routes: s.ledger, Consents: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
+	accessLog := built[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: s.access, Clock: clock}))
 	t.Cleanup(accessLog.Close)
-	s.anchorer = &routing.Anchorer{Store: s.access, Ledger: s.ledger, Clock: clock, Holder: "test", Logger: quiet}
+	s.anchorer = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.access, Ledger: s.ledger,
+		Clock: clock, Holder: "test", Logger: quiet}))
 	s.anchorer.Step(ctx)
 	s.deps = gateway.Deps{
-		Resolver: &routing.Resolver{Dir: dir, Mapper: s.mapping, Policy: s.policy, Consents: s.ledger, Log: accessLog,
-			Gate: s.anchorer, Tickets: issuer.ForResolver(), Clock: clock, PseudonymKey: []byte("pseudonym key for tests")},
-		Consents:   &routing.ConsentService{Ledger: s.ledger, Dir: dir, Clock: clock, Logger: quiet},
+		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
+			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
+			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
+		Consents: built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
+			Dir: dir, Clock: clock, Logger: quiet})),
+		Verifier:   built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
+		Proxy:      built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Anchorer:   s.anchorer,
 		Access:     s.access,
 		Dir:        dir,
@@ -119,6 +113,21 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Clock:      clock,
 	}
 	return s
+}
+
+// gatewayIssuer is the gateway's name in its tickets.
+const gatewayIssuer = "https://gateway.example.gov"
+
+// built returns a function that returns its value and fails t on its
+// error: built[*routing.X](t)(routing.NewX(cfg)).
+func built[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 }
 
 // anchor runs one anchoring round, as the background anchorer would.

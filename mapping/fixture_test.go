@@ -73,7 +73,7 @@ func newFixtureOver(t testing.TB, d storetest.DB, l mapping.Ledger) *fixture {
 		Keys: keys, Sealing: sealing, Clock: f.clock, Logger: f.logs.logger(),
 	})
 	var err error
-	f.im, err = mapping.NewImporter(f.svc, mapping.ImporterConfig{Jobs: db, SpoolDir: f.spoolDir})
+	f.im, err = mapping.NewImporter(mapping.ImporterConfig{Service: f.svc, Jobs: db, SpoolDir: f.spoolDir})
 	if err != nil {
 		t.Fatal(err)
 	}

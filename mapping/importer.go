@@ -68,6 +68,10 @@ const (
 
 // ImporterConfig is what an Importer is built from.
 type ImporterConfig struct {
+	// Service maps the imported documents (required): its ledger, stores
+	// and keys.
+	Service *Service
+	// Jobs keeps the import jobs (required).
 	Jobs ImportJobStore
 	// SpoolDir keeps uploaded files while their import runs, so that a
 	// failed run can resume from the same bytes; default os.TempDir().
@@ -100,16 +104,17 @@ type Importer struct {
 	running map[string]bool
 }
 
-// NewImporter builds an importer over the mapping service's ledger, stores
-// and keys.
-func NewImporter(svc *Service, cfg ImporterConfig) (*Importer, error) {
-	if svc == nil {
-		return nil, errors.New("mapping: the importer needs the mapping service")
+// NewImporter checks cfg and builds an importer over the mapping
+// service's ledger, stores and keys.
+func NewImporter(cfg ImporterConfig) (*Importer, error) {
+	const op = "mapping.NewImporter"
+	if cfg.Service == nil {
+		return nil, routing.MissingDependency(op, "the mapping service")
 	}
 	if cfg.Jobs == nil {
-		return nil, errors.New("mapping: the importer needs an import job store")
+		return nil, routing.MissingDependency(op, "an import job store")
 	}
-	im := &Importer{svc: svc, jobs: cfg.Jobs, spoolDir: cfg.SpoolDir, batch: cfg.BatchSize, parallel: cfg.Parallel, running: map[string]bool{}}
+	im := &Importer{svc: cfg.Service, jobs: cfg.Jobs, spoolDir: cfg.SpoolDir, batch: cfg.BatchSize, parallel: cfg.Parallel, running: map[string]bool{}}
 	if im.spoolDir == "" {
 		im.spoolDir = os.TempDir()
 	}

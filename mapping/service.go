@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -54,17 +53,18 @@ var _ routing.SubjectMapper = (*Service)(nil)
 
 // NewService checks cfg and builds the service.
 func NewService(cfg Config) (*Service, error) {
+	const op = "mapping.NewService"
 	switch {
 	case cfg.Ledger == nil:
-		return nil, errors.New("mapping: a ledger is required")
+		return nil, routing.MissingDependency(op, "a ledger")
 	case cfg.Documents == nil:
-		return nil, errors.New("mapping: a document store is required")
+		return nil, routing.MissingDependency(op, "a document store")
 	case cfg.Activations == nil:
-		return nil, errors.New("mapping: an activation code issuer is required")
+		return nil, routing.MissingDependency(op, "an activation code issuer")
 	case cfg.Keys == nil:
-		return nil, errors.New("mapping: blinding keys are required")
+		return nil, routing.MissingDependency(op, "blinding keys")
 	case cfg.Sealing == nil:
-		return nil, errors.New("mapping: a sealing key is required")
+		return nil, routing.MissingDependency(op, "a sealing key")
 	}
 	s := &Service{
 		ledger:   cfg.Ledger,

@@ -434,3 +434,14 @@ func TestAccountLinks(t *testing.T) {
 		checkErr(t, err, routing.KindInvalid, "invalid_department")
 	})
 }
+
+// The service and the importer refuse to be built without what they need.
+func TestZeroConfigIsRefused(t *testing.T) {
+	t.Parallel()
+	if _, err := mapping.NewService(mapping.Config{}); routing.CodeOf(err) != "missing_dependency" {
+		t.Errorf("NewService(Config{}) = %v, want missing_dependency", err)
+	}
+	if _, err := mapping.NewImporter(mapping.ImporterConfig{}); routing.CodeOf(err) != "missing_dependency" {
+		t.Errorf("NewImporter(ImporterConfig{}) = %v, want missing_dependency", err)
+	}
+}

@@ -63,6 +63,13 @@ func Unavailable(op, code, message string, cause error) *Error {
 	return &Error{Kind: KindUnavailable, Code: code, Op: op, Message: message, Err: cause}
 }
 
+// MissingDependency reports a service built without a dependency it
+// needs (a wiring mistake, so kind internal): every NewX(Config) refuses a
+// zero Config with it instead of panicking later.
+func MissingDependency(op, what string) *Error {
+	return &Error{Kind: KindInternal, Code: "missing_dependency", Op: op, Message: what + " is required"}
+}
+
 // Wrap keeps err's classification when it already has one and otherwise
 // classifies it as internal, with op naming where it was seen.
 func Wrap(op string, err error) error {

@@ -69,20 +69,32 @@ type Issuer struct {
 	signer    jose.Signer
 }
 
-// NewIssuer returns an issuer that names itself issuer (the gateway's
-// issuer name, usually its public base URL) in the iss claim. clock nil
-// means the system clock.
-func NewIssuer(keys *Keyring, issuer string, clock routing.Clock) (*Issuer, error) {
-	if keys == nil {
-		return nil, issueError(CodeInvalidClaims, nil, "an issuer needs a keyring")
+// IssuerConfig is what an Issuer is built from.
+type IssuerConfig struct {
+	Keys *Keyring // required
+	// Issuer is the gateway's name in the iss claim, which providers check
+	// (required; usually its public base URL).
+	Issuer string
+	Clock  routing.Clock // default the system clock
+}
+
+// NewIssuer checks cfg and builds the issuer.
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	const op = "ticket.NewIssuer"
+	if cfg.Keys == nil {
+		return nil, routing.MissingDependency(op, "a keyring")
 	}
-	if err := checkClaimValue("iss", issuer); err != nil {
+	if cfg.Issuer == "" {
+		return nil, routing.MissingDependency(op, "the issuer name")
+	}
+	if err := checkClaimValue("iss", cfg.Issuer); err != nil {
 		return nil, err
 	}
+	clock := cfg.Clock
 	if clock == nil {
 		clock = routing.SystemClock{}
 	}
-	return &Issuer{keys: keys, issuer: issuer, clock: clock}, nil
+	return &Issuer{keys: cfg.Keys, issuer: cfg.Issuer, clock: clock}, nil
 }
 
 // Issue signs a ticket for c and returns the compact token.

@@ -39,7 +39,7 @@ func newGateway(t testing.TB) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, err := NewIssuer(keys, issuerName, clock)
+	issuer, err := NewIssuer(IssuerConfig{Keys: keys, Issuer: issuerName, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestIssueRefusesBadClaims(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewIssuer(g.keys, "", g.clock); err == nil {
+	if _, err := NewIssuer(IssuerConfig{Keys: g.keys, Issuer: "", Clock: g.clock}); err == nil {
 		t.Error("issuer without a name accepted")
 	}
 }
@@ -522,7 +522,7 @@ func TestKeyFileContents(t *testing.T) {
 func TestIntrospect(t *testing.T) {
 	g := newGateway(t)
 	ctx := context.Background()
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func (brokenReplay) Seen(context.Context, string, time.Time) (bool, error) {
 
 func TestIntrospectReplayOutage(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, brokenReplay{}, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Replay: brokenReplay{}, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +639,7 @@ func BenchmarkVerify(b *testing.B) {
 
 func TestConcurrentIssueAndRotate(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +683,7 @@ var _ interface {
 
 func TestIntrospectBody(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -793,7 +793,7 @@ func TestIssueErrorTellsTheCallerLittleAndTheLogWhy(t *testing.T) {
 
 func TestNewIntrospectorNeedsIssuer(t *testing.T) {
 	g := newGateway(t)
-	if _, err := NewIntrospector(g.keys, "", nil, g.clock); err == nil {
+	if _, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: "", Clock: g.clock}); err == nil {
 		t.Error("introspector without an issuer name built")
 	}
 }
