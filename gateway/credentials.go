@@ -213,7 +213,7 @@ func (s *Server) ask(c *gin.Context) {
 		PurposeText: req.PurposeText, ConsentID: req.ConsentID,
 	}
 	if d := req.Subject.Document; d != nil {
-		in.Document = &routing.DocumentSubject{Type: d.Type, Number: d.Number, Country: d.Country}
+		in.Document = &routing.DocumentSubject{Type: string(d.Type), Number: d.Number, Country: d.Country}
 	}
 	out, err := s.deps.Questions.Ask(ctx(c), in)
 	s.answer(c, http.StatusOK, out, err)

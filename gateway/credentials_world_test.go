@@ -61,8 +61,12 @@ func (w *world) withCredentials(deps *gateway.Deps, base string) {
 	keys := credentialtest.NewKeys()
 	keys.Put(eduBureau, "edu-2026", w.eduKey)
 	w.answers = &worldAnswers{w: w, tokens: map[string]string{}}
-	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: credentialtest.NewStore(), Access: w.store,
-		Keys: keys, Holders: credentialtest.NewHolders(), Answers: w.answers, Cache: routingtest.NewCache(), Clock: w.clock, BaseURL: base})
+	holders, err := credential.NewSealedHolders(w.db, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: w.db, Access: w.access,
+		Keys: keys, Holders: holders, Answers: w.answers, Cache: routingtest.NewCache(), Clock: w.clock, BaseURL: base})
 	if err != nil {
 		w.t.Fatal(err)
 	}
