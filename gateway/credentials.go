@@ -261,7 +261,7 @@ func (s *Server) presentMine(c *gin.Context) {
 // publicVerifyURL opens the public verifier page on a presentation; the
 // token travels in the fragment, which browsers never send to a server.
 func publicVerifyURL(base, token string) string {
-	return base + "/verify#t=" + token
+	return base + "/portal/verify#t=" + token
 }
 
 type publicVerifyRequest struct {

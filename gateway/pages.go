@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
@@ -363,7 +364,8 @@ func documentTypes() []string {
 
 // names are the registry's names for display; without them pages show ids.
 func (s *Server) names(ctx context.Context) web.Names {
-	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{}}
+	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{},
+		Predicates: map[string]web.LocalName{}, Claims: map[string]web.LocalName{}}
 	if ds, err := s.deps.Dir.Departments(ctx); err == nil {
 		for _, d := range ds {
 			n.Departments[d.ID] = web.LocalName{ZH: d.Name, EN: d.NameEN}
@@ -372,6 +374,12 @@ func (s *Server) names(ctx context.Context) web.Names {
 	if ts, err := s.deps.Dir.DataTypes(ctx); err == nil {
 		for _, t := range ts {
 			n.DataTypes[t.Code] = web.LocalName{ZH: t.Name, EN: t.NameEN}
+			for _, q := range t.Predicates {
+				n.Predicates[t.Code+"#"+q.ID] = web.LocalName{ZH: q.Name, EN: q.NameEN}
+			}
+			for claim, l := range credential.ClaimLabels(t.Schema) {
+				n.Claims[t.Code+"/"+claim] = web.LocalName{ZH: l[0], EN: l[1]}
+			}
 		}
 	}
 	return n

@@ -133,6 +133,12 @@ func (s *Server) routes() {
 	portal.POST("/consents/:id/deny", resident, s.portalDeny)
 	portal.POST("/consents/:id/revoke", resident, s.portalRevoke)
 	portal.GET("/access", resident, s.portalAccess)
+	portal.GET("/credentials", resident, s.portalCredentials)
+	portal.GET("/credentials/:id/download", resident, s.portalCredentialDownload)
+	portal.GET("/present", resident, s.portalPresentPage)
+	portal.POST("/present", resident, s.portalPresent)
+	portal.GET("/verify", s.portalVerifyPage)
+	portal.POST("/verify", s.portalVerify)
 
 	anyRole := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capRegistryRead})
 	registry := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capRegistryWrite})

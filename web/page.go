@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type Page struct {
 type Names struct {
 	Departments map[string]LocalName
 	DataTypes   map[string]LocalName
+	// Predicates are the yes/no questions by "<data type>#<predicate id>".
+	Predicates map[string]LocalName
+	// Claims label the claims of each data type by "<data type>/<claim>".
+	Claims map[string]LocalName
 }
 
 // LocalName is a registry name in both languages.
@@ -114,7 +119,13 @@ func (p *Page) Dept(id string) string {
 }
 
 // DataType is a data type's display name (its code when unknown).
+//
+// A consent's question scope, "<data type>#<predicate>", reads as the data
+// type and the question, saying that only yes or no is given.
 func (p *Page) DataType(code string) string {
+	if dt, q, ok := strings.Cut(code, "#"); ok {
+		return p.T("consent.question_only", p.DataType(dt), p.Predicate(dt, q))
+	}
 	if n, ok := p.Names.DataTypes[code]; ok {
 		return p.L(n.ZH, n.EN)
 	}

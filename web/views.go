@@ -1,6 +1,9 @@
 package web
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // The view types are what the gateway's page handlers hand the templates:
 // plain values, so this package needs nothing but the standard library.
@@ -78,4 +81,137 @@ func (p *Page) Grants(c Consent) string {
 // Revokes states what revoking c stops.
 func (p *Page) Revokes(c Consent) string {
 	return p.T("consent.revokes", p.Dept(c.Requester), p.DataTypes(c.DataTypes), p.Purpose(c))
+}
+
+// Credential is a credential as the resident's wallet shows it.
+type Credential struct {
+	ID         string
+	Issuer     string // department id
+	IssuerDID  string
+	IssuerName LocalName
+	TypeName   LocalName
+	DataType   string
+	Claims     []Claim
+	IssuedAt   time.Time
+	ValidUntil time.Time // zero: no end
+	Status     string    // valid, suspended, revoked, expired
+	Version    uint64
+	Digest     string
+}
+
+// Claim is one claim with its label.
+type Claim struct {
+	Name  string
+	Label LocalName // empty: the page labels it from the data type's schema
+	Value string
+}
+
+// Verification is a credential or presentation check as the public
+// verifier shows it.
+type Verification struct {
+	Valid      bool
+	Code       string
+	Kind       string // credential or presentation
+	Issuer     string // department id
+	IssuerDID  string
+	KeyID      string
+	Subject    string
+	DataType   string
+	Claims     []Claim
+	ValidFrom  string
+	ValidUntil string
+	IssuedAt   string
+	Audience   string
+	Nonce      string
+	Digest     string
+	Status     []StatusView
+	Anchor     *AnchorView
+	Answer     *AnswerView
+	Checks     []CheckView
+}
+
+// StatusView is one status entry's state.
+type StatusView struct {
+	Purpose string
+	Set     bool
+}
+
+// AnchorView is the route entry that anchors a credential.
+type AnchorView struct {
+	Provider    string
+	Version     uint64
+	Status      string
+	PublishedAt string
+	TxID        string
+	Superseded  bool
+}
+
+// AnswerView is a yes/no answer.
+type AnswerView struct {
+	Name   LocalName
+	Answer bool
+}
+
+// CheckView is one check of a verification.
+type CheckView struct {
+	Name    string
+	Passed  bool
+	Code    string
+	Message string
+}
+
+// Local picks a name in the page's language.
+func (p *Page) Local(n LocalName) string { return p.L(n.ZH, n.EN) }
+
+// ClaimLabel is a claim's label: its own, else the data type schema's,
+// else its name.
+func (p *Page) ClaimLabel(dataType string, c Claim) string {
+	if c.Label.ZH != "" || c.Label.EN != "" {
+		return p.Local(c.Label)
+	}
+	if n, ok := p.Names.Claims[dataType+"/"+c.Name]; ok {
+		return p.Local(n)
+	}
+	return c.Name
+}
+
+// Shown lists the claims a verified presentation disclosed (its record's
+// reason reads "disclosed: a,b").
+func (a Access) Shown() []string {
+	rest, ok := strings.CutPrefix(a.Reason, "disclosed: ")
+	if !ok || rest == "" {
+		return nil
+	}
+	return strings.Split(rest, ",")
+}
+
+// Question is the predicate a yes/no question asked (its record's reason
+// reads "predicate: id").
+func (a Access) Question() string {
+	q, _ := strings.CutPrefix(a.Reason, "predicate: ")
+	if q == a.Reason {
+		return ""
+	}
+	return q
+}
+
+// Predicate is a predicate's display name (its id when unknown).
+func (p *Page) Predicate(dataType, id string) string {
+	if n, ok := p.Names.Predicates[dataType+"#"+id]; ok {
+		return p.Local(n)
+	}
+	return id
+}
+
+// ShownLabels are the labels of the claims a presentation disclosed.
+func (p *Page) ShownLabels(a Access) string {
+	var out []string
+	for _, n := range a.Shown() {
+		out = append(out, p.ClaimLabel(a.DataType, Claim{Name: n}))
+	}
+	sep := "、"
+	if p.Lang == LangEN {
+		sep = ", "
+	}
+	return strings.Join(out, sep)
 }

@@ -57,7 +57,7 @@ func challenge(t *testing.T, s *stack, dept caller) (nonce, audience, requestURI
 func present(t *testing.T, s *stack, me caller, id, nonce, audience string, disclose ...string) string {
 	t.Helper()
 	r := s.do(me, http.MethodPost, "/v1/me/credentials/"+url.PathEscape(id)+"/present", map[string]any{"disclose": disclose, "nonce": nonce, "audience": audience})
-	if r.status != http.StatusOK || !strings.HasPrefix(r.str("verify_url"), s.base+"/verify#") {
+	if r.status != http.StatusOK || !strings.HasPrefix(r.str("verify_url"), s.base+"/portal/verify#t=") {
 		t.Fatalf("present: %d %v", r.status, r.body)
 	}
 	return r.str("presentation")

@@ -1,7 +1,8 @@
 // Enhancements only: every page works without this script. It adds
 //   1. confirmation dialogs for forms marked data-confirm,
 //   2. live progress on a bulk import's page,
-//   3. the in-page check of an access record's Merkle inclusion proof.
+//   3. the in-page check of an access record's Merkle inclusion proof,
+//   4. the public verifier opened on a presentation's link.
 import { verifyInclusion } from "./merkle.js";
 import { leafHashOfFields, LEAF_FORMAT } from "./leaf.js";
 
@@ -172,7 +173,22 @@ function focusErrors() {
   if (summary) summary.focus();
 }
 
+// 4. A presentation's link is /portal/verify#t=<presentation>: the token
+// travels in the fragment, which the browser never sends, so the page
+// puts it in the form and submits it (the check itself is the server's).
+function setupVerifyLink() {
+  const form = document.getElementById("verify-form");
+  const field = document.getElementById("f-token");
+  if (!form || !field || !location.hash.startsWith("#t=")) return;
+  const token = decodeURIComponent(location.hash.slice(3));
+  history.replaceState(null, "", location.pathname);
+  if (!/^ey[A-Za-z0-9_.~-]+$/.test(token)) return;
+  field.value = token;
+  form.submit();
+}
+
 setupConfirmations();
 setupImportProgress();
 setupProofs();
+setupVerifyLink();
 focusErrors();
