@@ -136,7 +136,7 @@ func newCredentialStatusCmd(action string) *cobra.Command {
 	var tf toolFlags
 	var dept string
 	cmd := &cobra.Command{
-		Use:   action + " --dept D ID",
+		Use: action + " --dept D ID",
 		Short: map[string]string{credential.ActionRevoke: "Revoke a credential (final)", credential.ActionSuspend: "Suspend a credential",
 			credential.ActionReinstate: "Lift a credential's suspension"}[action],
 		RunE: func(cmd *cobra.Command, args []string) error {
