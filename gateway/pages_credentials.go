@@ -201,7 +201,8 @@ func verificationView(r *credential.Result) web.Verification {
 	var claims map[string]json.RawMessage
 	_ = json.Unmarshal(r.Claims, &claims)
 	for _, cl := range credential.LabelClaims(claims, nil) {
-		v.Claims = append(v.Claims, web.Claim{Name: cl.Name, Label: web.LocalName{ZH: cl.Label, EN: cl.LabelEN}, Value: cl.Value})
+		// Labelled on the page from the data type's schema.
+		v.Claims = append(v.Claims, web.Claim{Name: cl.Name, Value: cl.Value})
 	}
 	for _, st := range r.Status {
 		v.Status = append(v.Status, web.StatusView{Purpose: st.Purpose, Set: st.Set})

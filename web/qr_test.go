@@ -15,8 +15,8 @@ func TestQRDataURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(u, "data:image/png;base64,"))
-	if err != nil || !strings.HasPrefix(u, "data:image/png;base64,") {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(string(u), "data:image/png;base64,"))
+	if err != nil || !strings.HasPrefix(string(u), "data:image/png;base64,") {
 		t.Fatalf("not a PNG data URL: %.40s… %v", u, err)
 	}
 	img, err := png.Decode(bytes.NewReader(b))

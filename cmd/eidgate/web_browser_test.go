@@ -62,6 +62,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("KeyboardOnly", func(t *testing.T) { browserKeyboard(t, s, browser, base) })
 	t.Run("ActivationCodeWorksOnce", func(t *testing.T) { browserActivation(t, s, browser, base) })
 	t.Run("ImportProgressAndRejects", func(t *testing.T) { browserImport(t, s, browser, base) })
+	t.Run("CredentialsPresentAndPublicVerifier", func(t *testing.T) { browserCredentials(t, s, browser, base) })
 	t.Run("EveryPage", func(t *testing.T) { browserEveryPage(t, s, browser, base) })
 }
 
@@ -360,6 +361,8 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"portal-inbox", "resident", "/portal/inbox"},
 		{"portal-consents", "resident", "/portal/consents"},
 		{"portal-access", "resident", "/portal/access"},
+		{"portal-credentials", "resident", "/portal/credentials"},
+		{"portal-verify", "anon", "/portal/verify"},
 		{"admin-home", "admin", "/admin"},
 		{"admin-departments", "admin", "/admin/departments"},
 		{"admin-department", "admin", "/admin/departments/edu-bureau"},
