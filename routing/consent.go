@@ -94,12 +94,19 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 	case d.ValidFrom.Before(now.Add(-time.Hour)):
 		return nil, Invalid(opConsent, "valid_from", "valid_from must not be in the past")
 	}
-	for i, dt := range d.DataTypes {
-		if _, err := s.dir.DataType(ctx, dt); err != nil {
+	for i, entry := range d.DataTypes {
+		// An entry is a data type, or "<data type>#<predicate>": only the
+		// yes/no answer to a catalogued predicate.
+		code, predicate, isQuestion := model.SplitQuestionScope(entry)
+		dt, err := s.dir.DataType(ctx, code)
+		if err != nil {
 			if IsKind(err, KindNotFound) {
-				return nil, Invalid(opConsent, "data_types", "data_types[%d]: unknown data type %s", i, dt)
+				return nil, Invalid(opConsent, "data_types", "data_types[%d]: unknown data type %s", i, code)
 			}
 			return nil, Wrap(opConsent, err)
+		}
+		if _, ok := dt.Predicate(predicate); isQuestion && !ok {
+			return nil, Invalid(opConsent, "data_types", "data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
 		}
 	}
 	if d.Provider != model.ProviderAny {

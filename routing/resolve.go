@@ -40,8 +40,9 @@ type ResolveRequest struct {
 	Provider    string // optional: the provider department to use
 	// Predicate, when set, asks a yes/no question instead of the record:
 	// the access is recorded as a question (OutcomeQuestion, the predicate
-	// in Reason) and the ticket is bound to the predicate (claim prd), so
-	// the provider answers it and refuses to serve the record with it.
+	// in Reason) and the ticket is bound to the predicate (claim prd, and
+	// dt "<data type>#<predicate>"), so the provider answers it and refuses
+	// to serve the record with it.
 	Predicate string
 }
 
@@ -238,7 +239,10 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 
 	// 6. Ticket, bound to the durable record.
 	t, err := r.tickets.Issue(ctx, TicketRequest{
-		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.DataType,
+		// A question's ticket names the question scope as its data type,
+		// so a provider that compares dt with the record asked for refuses
+		// it even if it does not know the prd claim.
+		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.scope(),
 		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest, Predicate: req.Predicate,
 	})
 	if err != nil {

@@ -85,7 +85,8 @@ func newEnv(t *testing.T) *env {
 	now := e.clock.Now()
 	e.ledger.PutDepartment(model.Department{ID: "edu-bureau", Name: "Education Bureau", Status: model.DepartmentActive, Endpoints: []string{"https://edu.example/api"}})
 	e.ledger.PutDepartment(model.Department{ID: "hrss", Name: "HRSS", Status: model.DepartmentActive, Endpoints: []string{"https://hrss.example"}})
-	e.ledger.PutDataType(model.DataType{Code: "edu.degree", Owners: []string{"edu-bureau"}})
+	e.ledger.PutDataType(model.DataType{Code: "edu.degree", Owners: []string{"edu-bureau"}, Predicates: []model.Predicate{
+		{ID: "bachelor_or_higher", Name: "本科及以上学位", Expression: `{"claim":"degree","op":"in","values":["bachelor","master","doctor"]}`}}})
 	e.ledger.PutIdentity(model.Identity{ID: eidAlice, Status: model.EIDActive})
 	e.ledger.PutIdentity(model.Identity{ID: eidBob, Status: model.EIDActive})
 	e.ledger.PutIdentity(model.Identity{ID: eidOld, Status: model.EIDMerged, MergedInto: eidAlice})
@@ -424,4 +425,95 @@ func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !routing.IsKind(err, routing.KindConsentRequired) {
 		t.Fatalf("event stream down: the revoked consent was served from the cache: %v", err)
 	}
+}
+
+// TestYesNoQuestionsAreTheirOwnAccess: a question is recorded as
+// question_issued with its predicate, and its ticket is bound to the
+// predicate with the question scope as its data type; a consent to the
+// question only allows the question, never the record; a consent to the
+// record allows both; a question without consent opens a request for the
+// question scope only.
+func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
+	ctx := context.Background()
+	question := func(eid string) routing.ResolveRequest {
+		r := req(eid)
+		r.Predicate = "bachelor_or_higher"
+		return r
+	}
+	scope := model.QuestionScope("edu.degree", "bachelor_or_higher")
+
+	t.Run("consent to the question only", func(t *testing.T) {
+		e := newEnv(t)
+		c, err := e.consents.Request(ctx, "hrss", routing.ConsentDraft{EID: eidAlice, Provider: "*", DataTypes: []string{scope},
+			PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.consents.Grant(ctx, eidAlice, c.ID, "portal"); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.resolver.Resolve(ctx, question(eidAlice))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := e.store.GetAccess(ctx, res.AccessID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Outcome != routing.OutcomeQuestion || rec.Reason != "predicate: bachelor_or_higher" || rec.DataType != "edu.degree" {
+			t.Errorf("record %+v", rec)
+		}
+		tr := e.tickets.issued[0]
+		if tr.Predicate != "bachelor_or_higher" || tr.DataType != scope {
+			t.Errorf("ticket bound to data type %q, predicate %q", tr.DataType, tr.Predicate)
+		}
+		if uses, _ := e.store.ConsentUses(ctx, c.ID); uses != 1 {
+			t.Errorf("consent uses %d", uses)
+		}
+		if _, err := e.resolver.Resolve(ctx, req(eidAlice)); routing.CodeOf(err) != "consent_required" {
+			t.Fatalf("a consent to the question let the record through: %v", err)
+		}
+	})
+
+	t.Run("consent to the record covers its questions", func(t *testing.T) {
+		e := newEnv(t)
+		e.grant(t, eidAlice, "hrss", "*", 0)
+		if _, err := e.resolver.Resolve(ctx, question(eidAlice)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("no consent opens a request for the question only", func(t *testing.T) {
+		e := newEnv(t)
+		_, err := e.resolver.Resolve(ctx, question(eidAlice))
+		if routing.CodeOf(err) != "consent_required" {
+			t.Fatalf("got %v", err)
+		}
+		var re *routing.Error
+		if !errors.As(err, &re) {
+			t.Fatal(err)
+		}
+		c, err := e.ledger.GetConsent(ctx, re.Details["consent_id"])
+		if err != nil || len(c.DataTypes) != 1 || c.DataTypes[0] != scope {
+			t.Fatalf("request %+v %v", c, err)
+		}
+	})
+
+	t.Run("a consent to an uncatalogued question", func(t *testing.T) {
+		e := newEnv(t)
+		_, err := e.consents.Request(ctx, "hrss", routing.ConsentDraft{EID: eidAlice, Provider: "*", DataTypes: []string{"edu.degree#is_famous"},
+			PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
+		if !routing.IsKind(err, routing.KindInvalid) {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	t.Run("a malformed predicate", func(t *testing.T) {
+		e := newEnv(t)
+		r := req(eidAlice)
+		r.Predicate = "Not A Predicate"
+		if _, err := e.resolver.Resolve(ctx, r); !routing.IsKind(err, routing.KindInvalid) {
+			t.Fatalf("got %v", err)
+		}
+	})
 }

@@ -60,7 +60,7 @@ func (p *Provider) servePredicate(w http.ResponseWriter, r *http.Request, dept s
 		writeProviderError(w, http.StatusBadRequest, "malformed", "the body is not a question")
 		return
 	}
-	if claims.Predicate == "" || claims.Predicate != q.Predicate || claims.Subject != q.EID || claims.DataType != q.DataType ||
+	if claims.Predicate == "" || claims.Predicate != q.Predicate || claims.Subject != q.EID || claims.DataType != model.QuestionScope(q.DataType, q.Predicate) ||
 		claims.Requester != q.Requester || claims.AccessID != q.AccessID {
 		writeProviderError(w, http.StatusForbidden, "ticket_scope", "the ticket was issued for another question")
 		return
