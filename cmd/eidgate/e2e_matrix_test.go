@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -233,6 +235,25 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	}
 
 	// Values later rows use, captured from earlier ones.
+	// Resident 0's demo degree credential.
+	var r0Cred string
+	for _, c := range s.demo.Credentials {
+		if c.EID == r0.EID {
+			b, err := os.ReadFile(filepath.Join(m.Config.DataDir, c.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r0Cred = string(b)
+		}
+	}
+	r0CredID := payloadID(t, r0Cred)
+	credentialUnchanged := func(t *testing.T) {
+		r := s.do(caller{}, http.MethodPost, "/v1/verify/public", map[string]any{"credential": r0Cred})
+		if r.body["valid"] != true {
+			t.Errorf("resident 0's credential after refused status changes: %v", r.body["code"])
+		}
+	}
+
 	var accessID, ticket, keyID, keyToken, importID string
 	addedRef := map[callerKind]string{}
 
@@ -323,6 +344,46 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 					t.Errorf("edu-bureau's route after refused revocations: %+v, %v", routes, err)
 				}
 			}},
+
+		// Credentials. Nobody here owns edu.degree, so issuing and status
+		// changes answer 404 past authentication.
+		{method: "GET", route: "/v1/credentials/status/:issuer/:list", allow: callersOf(everyCaller, authed),
+			req: fixed("/v1/credentials/status/edu-bureau/r000000000000", nil)},
+		{method: "GET", route: "/v1/datatypes/:code/schema", allow: anyone, req: fixed("/v1/datatypes/edu.degree/schema", nil)},
+		{method: "POST", route: "/v1/verify/public", allow: anyone, req: fixed("/v1/verify/public", map[string]any{"credential": r0Cred}),
+			check: func(t *testing.T, k callerKind, r reply) {
+				if r.body["valid"] != true {
+					t.Errorf("%s: public verification of the demo credential: %v", k, r.body["code"])
+				}
+			}},
+		{method: "POST", route: "/v1/credentials", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/credentials", map[string]any{"subject": map[string]any{"eid": r0.EID}, "data_type": "no.such", "claims": map[string]any{}})},
+		{method: "POST", route: "/v1/credentials/:id/revoke", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/credentials/"+url.PathEscape(r0CredID)+"/revoke", map[string]any{"reason": "matrix"}), unchanged: credentialUnchanged},
+		{method: "POST", route: "/v1/credentials/:id/suspend", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/credentials/"+url.PathEscape(r0CredID)+"/suspend", map[string]any{"reason": "matrix"}), unchanged: credentialUnchanged},
+		{method: "POST", route: "/v1/credentials/:id/reinstate", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/credentials/"+url.PathEscape(r0CredID)+"/reinstate", map[string]any{"reason": "matrix"}), unchanged: credentialUnchanged},
+		{method: "POST", route: "/v1/credentials/challenges", allow: departments, req: fixed("/v1/credentials/challenges", map[string]any{"purpose": "employment"}),
+			check: func(t *testing.T, k callerKind, r reply) {
+				if r.str("audience") != "did:eidgate:dept:"+deptOf[k] {
+					t.Errorf("%s got a challenge for %q", k, r.str("audience"))
+				}
+			}},
+		{method: "POST", route: "/v1/credentials/verify", allow: departments, req: fixed("/v1/credentials/verify", map[string]any{"credential": r0Cred})},
+		{method: "POST", route: "/v1/credentials/ask", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/credentials/ask", map[string]any{"subject": map[string]any{"eid": r0.EID}, "data_type": "edu.degree", "predicate": "no_such_question", "purpose": "employment"})},
+		{method: "GET", route: "/v1/me/credentials", allow: residents, req: fixed("/v1/me/credentials", nil),
+			check: func(t *testing.T, k callerKind, r reply) {
+				for _, c := range listOf(r, "credentials") {
+					if (c["id"] == r0CredID) != (k == kResident) {
+						t.Errorf("%s lists resident 0's credential: %v", k, c["id"] == r0CredID)
+					}
+				}
+			}},
+		{method: "GET", route: "/v1/me/credentials/:id", allow: ownerOnly, req: fixed("/v1/me/credentials/"+url.PathEscape(r0CredID), nil)},
+		{method: "POST", route: "/v1/me/credentials/:id/present", allow: ownerOnly,
+			req: fixed("/v1/me/credentials/"+url.PathEscape(r0CredID)+"/present", map[string]any{"disclose": []string{"degree"}, "nonce": "n-matrix", "audience": "did:eidgate:dept:hrss"})},
 
 		// Resident API.
 		{method: "GET", route: "/v1/me", allow: residents, req: fixed("/v1/me", nil),
@@ -555,6 +616,15 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "GET", route: "/portal/inbox", allow: residents, req: fixed("/portal/inbox", nil)},
 		{method: "GET", route: "/portal/consents", allow: residents, req: fixed("/portal/consents", nil)},
 		{method: "GET", route: "/portal/access", allow: residents, req: fixed("/portal/access", nil)},
+		{method: "GET", route: "/portal/credentials", allow: residents, req: fixed("/portal/credentials", nil)},
+		{method: "GET", route: "/portal/credentials/:id/download", allow: ownerOnly, req: fixed("/portal/credentials/"+url.PathEscape(r0CredID)+"/download", nil)},
+		{method: "GET", route: "/portal/present", allow: residents, req: fixed("/portal/present?nonce=n-matrix&aud=did%3Aeidgate%3Adept%3Ahrss&purpose=employment", nil)},
+		{method: "POST", route: "/portal/present", allow: ownerOnly,
+			req: page("/portal/present", "credential", r0CredID, "disclose", "degree", "nonce", "n-matrix", "aud", "did:eidgate:dept:hrss", "purpose", "employment")},
+		{method: "GET", route: "/portal/verify", allow: anyone, req: fixed("/portal/verify", nil)},
+		// Posted with a session's token (residents); anyone else's form
+		// carries the signed form token of the page it came from.
+		{method: "POST", route: "/portal/verify", allow: residents, req: page("/portal/verify", "token", r0Cred)},
 		// C2 was denied above: nobody can change it any more, and callers
 		// other than its resident cannot even try.
 		{method: "POST", route: "/portal/consents/:id/grant", allow: ownerOnly.with(kResident, authed), req: page("/portal/consents/" + c2 + "/grant"),

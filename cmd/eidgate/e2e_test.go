@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"io"
@@ -272,17 +273,28 @@ func TestEndToEndResolveFlow(t *testing.T) {
 		t.Fatalf("proxy resolve: %d %v", r.status, r.body)
 	}
 
-	// Offline verification by another department, from the record and salt.
+	// The education bureau issued the degree as a credential, so its route
+	// names the credential and the provider serves it in place of the
+	// record. Another department checks it: a credential is checked as one
+	// (issuer's signature, status, anchor), not as a salted record.
 	var env map[string]any
 	if err := json.Unmarshal(record, &env); err != nil {
 		t.Fatal(err)
 	}
-	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/verify", env); r.status != http.StatusOK || r.body["valid"] != true {
+	cred, _ := env["credential"].(string)
+	if cred == "" || env["record"] != nil {
+		t.Fatalf("the provider served no credential for a credential's route: %s", record)
+	}
+	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/verify", env); r.status != http.StatusBadRequest || r.errCode() != "use_credential_verify" {
+		t.Fatalf("record verification of a credential: %d %v", r.status, r.body)
+	}
+	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/credentials/verify", map[string]any{"credential": cred}); r.status != http.StatusOK || r.body["valid"] != true {
 		t.Fatalf("verify: %d %v", r.status, r.body)
 	}
-	env["record"].(map[string]any)["degree"] = "doctor"
-	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/verify", env); r.status != http.StatusOK || r.body["valid"] != false || r.body["digest_matches"] != false {
-		t.Fatalf("verify of a tampered record: %d %v", r.status, r.body)
+	parts := strings.Split(cred, "~")
+	parts[1] = parts[2]
+	if r = s.do(s.dept("civil-affairs"), http.MethodPost, "/v1/credentials/verify", map[string]any{"credential": strings.Join(parts, "~")}); r.status != http.StatusOK || r.body["valid"] != false {
+		t.Fatalf("verify of a tampered credential: %d %v", r.status, r.body)
 	}
 
 	// The resident sees the accesses, anchored, with proofs that verify.
@@ -419,7 +431,11 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 	}
 	for i := range recs {
 		if recs[i].EID == s.demo.Residents[0].EID && recs[i].DataType == "edu.degree" {
-			recs[i].Record = json.RawMessage(`{"name":"王小明","degree":"doctor","major":"x","institution":"y","awarded":"2012-07-01"}`)
+			// The route names the degree credential: a provider that serves
+			// another one (here, a degree the bureau never issued, signed by
+			// nobody) is caught by its digest.
+			parts := strings.SplitN(recs[i].Credential, ".", 3)
+			recs[i].Credential = parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"degree":"doctor"}`)) + "." + parts[2]
 		}
 	}
 	s.m.provider.SetRecords(recs)
