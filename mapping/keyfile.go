@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/eidgate/eidgate/internal/safefile"
 )
 
 // EnvBlindingKeys names the environment variable that carries the blinding
@@ -59,13 +60,8 @@ func GenerateKeyFile(path string) (*Keyring, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("blinding key file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := safefile.CreateSecret(path, k.keyFileBytes()); err != nil {
 		return nil, fmt.Errorf("blinding key file: %w", err)
-	}
-	if err := writeAndSync(f, k.keyFileBytes()); err != nil {
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("blinding key file %s: %w", path, err)
 	}
 	return k, nil
 }
@@ -73,37 +69,10 @@ func GenerateKeyFile(path string) (*Keyring, error) {
 // WriteKeyFile stores k at path (mode 0600), replacing the file atomically,
 // for a rotation: load, AddVersion, WriteKeyFile.
 func (k *Keyring) WriteKeyFile(path string) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".blinding-keys-*")
-	if err != nil {
-		return fmt.Errorf("blinding key file: %w", err)
-	}
-	// CreateTemp uses 0600 already; chmod keeps that true under any umask.
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("blinding key file: %w", err)
-	}
-	if err := writeAndSync(tmp, k.keyFileBytes()); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("blinding key file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := safefile.WriteSecret(path, k.keyFileBytes()); err != nil {
 		return fmt.Errorf("blinding key file: %w", err)
 	}
 	return nil
-}
-
-func writeAndSync(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func (k *Keyring) keyFileBytes() []byte {
@@ -115,26 +84,11 @@ func (k *Keyring) keyFileBytes() []byte {
 	return append(data, '\n')
 }
 
-// LoadKeyFile reads a key file. It refuses a file that group or others may
-// read or write (the keys turn blinded indexes back into a dictionary attack
-// target), and anything that is not a regular file.
+// LoadKeyFile reads a key file. It refuses a file that others may read (the
+// keys turn blinded indexes back into a dictionary attack target) and
+// anything that is not a regular file; safefile.CheckSecret has the rule.
 func LoadKeyFile(path string) (*Keyring, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("blinding key file: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("blinding key file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("blinding key file %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
-		return nil, fmt.Errorf("blinding key file %s has mode %04o: it must not be accessible to group or others; run chmod 600 %s", path, perm, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
+	data, err := safefile.ReadSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("blinding key file: %w", err)
 	}

@@ -11,12 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/eidgate/eidgate/internal/safefile"
 )
 
 // EnvSealingKey names the environment variable that carries the sealing key
@@ -84,37 +84,17 @@ func GenerateSealingKeyFile(path string) (*SealingKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sealing key file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sealing key file: %w", err)
-	}
 	data, _ := json.MarshalIndent(sealKeyFile{Format: sealKeyFileFormat, Key: base64.StdEncoding.EncodeToString(sk.key)}, "", "  ")
-	if err := writeAndSync(f, append(data, '\n')); err != nil {
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("sealing key file %s: %w", path, err)
+	if err := safefile.CreateSecret(path, append(data, '\n')); err != nil {
+		return nil, fmt.Errorf("sealing key file: %w", err)
 	}
 	return sk, nil
 }
 
-// LoadSealingKeyFile reads a sealing key file, refusing one that group or
-// others may access and anything that is not a regular file.
+// LoadSealingKeyFile reads a sealing key file, refusing one that others
+// may read and anything that is not a regular file (safefile.CheckSecret).
 func LoadSealingKeyFile(path string) (*SealingKey, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("sealing key file: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("sealing key file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("sealing key file %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
-		return nil, fmt.Errorf("sealing key file %s has mode %04o: it must not be accessible to group or others; run chmod 600 %s", path, perm, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
+	data, err := safefile.ReadSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("sealing key file: %w", err)
 	}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/eidgate/eidgate/deploy/ccpackage"
 	"github.com/spf13/cobra"
+
+	"github.com/eidgate/eidgate/deploy/ccpackage"
+	"github.com/eidgate/eidgate/internal/safefile"
 )
 
 func newChaincodeCmd() *cobra.Command {
@@ -113,7 +114,7 @@ func runChaincodePackage(cmd *cobra.Command, fl chaincodePackageFlags) error {
 	if spec.TLS != nil && len(spec.TLS.ClientKey) > 0 {
 		mode = 0o600
 	}
-	if err := writePackageFile(fl.output, pkg, mode); err != nil {
+	if err := safefile.Write(fl.output, pkg, mode); err != nil {
 		return fmt.Errorf("chaincode package: %w", err)
 	}
 	id := ccpackage.PackageID(fl.label, pkg)
@@ -131,28 +132,6 @@ func readChaincodeFlagFile(flag, path string) ([]byte, error) {
 		return nil, fmt.Errorf("chaincode package: %s: %w", flag, err)
 	}
 	return b, nil
-}
-
-// writePackageFile writes through a temporary file in the same directory so a
-// reader never sees half a package.
-func writePackageFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func newChaincodeInspectCmd() *cobra.Command {

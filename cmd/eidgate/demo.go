@@ -20,6 +20,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/digest"
 )
@@ -154,7 +155,11 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 // demoKey returns a department's route-signing key, creating it once.
 func (m *Main) demoKey(dept string) (*ecdsa.PrivateKey, error) {
 	path := filepath.Join(m.demoDir(), "keys", dept+".pem")
-	if raw, err := os.ReadFile(path); err == nil {
+	raw, err := safefile.ReadSecret(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
 		b, _ := pem.Decode(raw)
 		if b == nil {
 			return nil, fmt.Errorf("%s: no PEM key", path)
@@ -177,7 +182,7 @@ func (m *Main) demoKey(dept string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := safefile.CreateSecret(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -21,12 +21,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/mapping"
@@ -35,7 +38,6 @@ import (
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/ticket"
 	"github.com/eidgate/eidgate/store"
-	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 )
 
 // ChaincodeName is the name of the eidgate chaincode on the channel.
@@ -404,34 +406,20 @@ func blindingKeyFile(dataDir string) string {
 	return filepath.Join(dataDir, "keys", "blinding-keys.json")
 }
 
-// secretKey loads a 32-byte key file from the key dir, creating it once.
+// secretKey loads a 32-byte key file from the key dir, creating it once
+// (a replica that loses the race to create it reads the winner's).
 func (m *Main) secretKey(name string) ([]byte, error) {
 	path := filepath.Join(m.keyDir(), name)
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadSecret(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b = make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
+		_, _ = rand.Read(b)
+		if err = safefile.CreateSecret(path, b); errors.Is(err, os.ErrExist) {
+			b, err = safefile.ReadSecret(path)
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return b, f.Close()
 	}
 	if err != nil {
 		return nil, err
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
 	}
 	if len(b) != 32 {
 		return nil, fmt.Errorf("%s: want 32 bytes, found %d", path, len(b))

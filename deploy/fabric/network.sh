@@ -320,6 +320,7 @@ write_orderer_config() {
 	write_env "$dir/env" \
 		"FABRIC_CFG_PATH=$dir" \
 		"FABRIC_LOGGING_SPEC=INFO" \
+		"FABRIC_LOGGING_FORMAT=%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] %{shortfunc} -> %{message}" \
 		"ORDERER_GENERAL_LISTENADDRESS=$HOST" \
 		"ORDERER_GENERAL_LISTENPORT=$port" \
 		"ORDERER_GENERAL_LOCALMSPID=OrdererMSP" \
@@ -390,6 +391,7 @@ write_peer_config() {
 	write_env "$dir/env" \
 		"FABRIC_CFG_PATH=$dir" \
 		"FABRIC_LOGGING_SPEC=INFO" \
+		"FABRIC_LOGGING_FORMAT=%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] %{shortfunc} -> %{message}" \
 		"CORE_PEER_ID=peer0.$domain" \
 		"CORE_PEER_ADDRESS=$HOST:$port" \
 		"CORE_PEER_LISTENADDRESS=$HOST:$port" \

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
 )
@@ -41,11 +42,7 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return safefile.WriteSecret(path, b)
 }
 
 // LoadRecords reads the records written by SaveRecords.

@@ -360,15 +360,22 @@ func (n *Network) records(t testing.TB, file string, fields int) [][]string {
 // of org, against org's peer (TLS checked against its own CA). args are
 // the peer CLI's arguments, e.g. "chaincode", "query", ….
 func (n *Network) PeerCLI(ctx context.Context, o Org, mspDir string, args ...string) *exec.Cmd {
+	return n.PeerCLIAt(ctx, o, o, mspDir, args...)
+}
+
+// PeerCLIAt returns a `peer` command run as the identity in mspDir of org
+// id against the peer of org peer: e.g. the platform's agent reading the
+// ledger at a department's peer.
+func (n *Network) PeerCLIAt(ctx context.Context, peer, id Org, mspDir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(n.Release, "bin", "peer"), args...)
 	cmd.Env = append(n.Env(),
-		"FABRIC_CFG_PATH="+filepath.Join(n.Dir, "nodes", "peer0."+o.Key),
+		"FABRIC_CFG_PATH="+filepath.Join(n.Dir, "nodes", "peer0."+peer.Key),
 		"FABRIC_LOGGING_SPEC=warning",
-		"CORE_PEER_LOCALMSPID="+o.MSPID,
+		"CORE_PEER_LOCALMSPID="+id.MSPID,
 		"CORE_PEER_MSPCONFIGPATH="+mspDir,
-		"CORE_PEER_ADDRESS="+o.Peer,
+		"CORE_PEER_ADDRESS="+peer.Peer,
 		"CORE_PEER_TLS_ENABLED=true",
-		"CORE_PEER_TLS_ROOTCERT_FILE="+n.PeerTLSCA(o),
+		"CORE_PEER_TLS_ROOTCERT_FILE="+n.PeerTLSCA(peer),
 	)
 	return cmd
 }

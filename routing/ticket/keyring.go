@@ -9,16 +9,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
 )
@@ -78,8 +77,8 @@ type keyFileEntry struct {
 }
 
 // OpenKeyring loads the key file at path, or creates it with a new active
-// key when it does not exist. A key file that group or others may access is
-// refused. clock nil means the system clock.
+// key when it does not exist. A key file that others may read is refused
+// (safefile.CheckSecret has the rule). clock nil means the system clock.
 func OpenKeyring(path string, clock routing.Clock) (*Keyring, error) {
 	if clock == nil {
 		clock = routing.SystemClock{}
@@ -99,7 +98,12 @@ func OpenKeyring(path string, clock routing.Clock) (*Keyring, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, newError(CodeKeyFileIO, err, "cannot create the directory of the key file")
 	}
-	if err := writeKeyFile(path, []signingKey{key}); err != nil {
+	err = writeKeyFile(path, []signingKey{key}, true)
+	if errors.Is(err, fs.ErrExist) {
+		// Another replica created it first: use theirs.
+		return k, k.Reload()
+	}
+	if err != nil {
 		return nil, err
 	}
 	k.keys = []signingKey{key}
@@ -147,7 +151,7 @@ func (k *Keyring) Rotate() (string, error) {
 			keys = append(keys, old)
 		}
 	}
-	if err := writeKeyFile(k.path, keys); err != nil {
+	if err := writeKeyFile(k.path, keys, false); err != nil {
 		return "", err
 	}
 	k.keys = keys
@@ -226,34 +230,15 @@ func thumbprint(pub ed25519.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
-// maxKeyFileSize bounds the key file; a handful of keys take well under 4 KiB.
-const maxKeyFileSize = 1 << 20
-
 func readKeyFile(path string) ([]signingKey, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, newError(CodeKeyFileIO, err, "cannot open the key file %s", path)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, newError(CodeKeyFileIO, err, "cannot stat the key file %s", path)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, newError(CodeKeyFileInsecure, nil, "key file %s is not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
-		return nil, newError(CodeKeyFileInsecure, nil, "key file %s has mode %04o; it holds private keys and must be accessible to its owner only (chmod 600)", path, info.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
+	data, err := safefile.ReadSecret(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case errors.Is(err, safefile.ErrInsecure):
+		return nil, newError(CodeKeyFileInsecure, nil, "key file %v", err)
+	case err != nil:
 		return nil, newError(CodeKeyFileIO, err, "cannot read the key file %s", path)
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, newError(CodeKeyFileInvalid, nil, "key file %s is larger than %d bytes", path, maxKeyFileSize)
 	}
 	return decodeKeyFile(path, data)
 }
@@ -304,9 +289,8 @@ func decodeKeyFile(path string, data []byte) ([]signingKey, error) {
 	return keys, nil
 }
 
-// writeKeyFile replaces the key file atomically: a new file with mode 0600
-// in the same directory, synced, then renamed over the old one.
-func writeKeyFile(path string, keys []signingKey) error {
+// encodeKeyFile is the key file holding keys.
+func encodeKeyFile(keys []signingKey) ([]byte, error) {
 	doc := keyFile{Version: keyFileVersion}
 	for _, key := range keys {
 		e := keyFileEntry{
@@ -322,37 +306,27 @@ func writeKeyFile(path string, keys []signingKey) error {
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return newError(CodeKeyFileIO, err, "cannot encode the key file")
+		return nil, newError(CodeKeyFileIO, err, "cannot encode the key file")
 	}
-	data = append(data, '\n')
+	return append(data, '\n'), nil
+}
 
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+// writeKeyFile replaces the key file atomically and durably (a rotation);
+// create makes it once, refusing to replace one another replica made.
+func writeKeyFile(path string, keys []signingKey, create bool) error {
+	data, err := encodeKeyFile(keys)
 	if err != nil {
+		return err
+	}
+	write := safefile.WriteSecret
+	if create {
+		write = safefile.CreateSecret
+	}
+	if err := write(path, data); err != nil {
+		if create && errors.Is(err, fs.ErrExist) {
+			return err
+		}
 		return newError(CodeKeyFileIO, err, "cannot write the key file %s", path)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op after the rename
-	// CreateTemp makes the file 0600 already; Chmod states the intent.
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmpName, path)
-	}
-	if err != nil {
-		return newError(CodeKeyFileIO, err, "cannot write the key file %s", path)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // make the rename durable where the platform allows
-		_ = d.Close()
 	}
 	return nil
 }
