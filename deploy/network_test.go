@@ -48,12 +48,26 @@ func TestNetworkScriptOnRealFabric(t *testing.T) {
 		}
 	}
 
+	// fabric-ca/enroll-identity.sh, as an organisation runs it against its
+	// CA with a registrar, writes a folder the peer CLI takes as it is.
+	out := filepath.Join(t.TempDir(), "extra-agent")
+	enroll := exec.Command("bash", "fabric/fabric-ca/enroll-identity.sh", "--ca-url", "http://"+platform.CA,
+		"--registrar-home", filepath.Join(n.Dir, "identities", "platform", "ca-admin"),
+		"--name", "extra-agent", "--role", "agent", "--out", out)
+	enroll.Env = n.Env()
+	if b, err := enroll.CombinedOutput(); err != nil {
+		t.Fatalf("enroll-identity.sh: %v\n%s", err, b)
+	}
+	if b, err := n.PeerCLI(ctx, platform, filepath.Join(out, "msp"), "channel", "getinfo", "-c", "eidgate").CombinedOutput(); err != nil {
+		t.Errorf("peer channel getinfo with enroll-identity.sh's folder: %v\n%s", err, b)
+	}
+
 	n.Must(t, "deploy")
 	if got := committed(t, n, platform); got != "1.0 1" {
 		t.Fatalf("after deploy: committed %q, want version 1.0 sequence 1", got)
 	}
 	height := blockHeight(t, n, platform)
-	out := n.Must(t, "deploy")
+	out = n.Must(t, "deploy")
 	if !strings.Contains(out, "nothing to change") || blockHeight(t, n, platform) != height {
 		t.Errorf("a second deploy changed the channel (height %d → %d):\n%s", height, blockHeight(t, n, platform), out)
 	}
@@ -190,7 +204,7 @@ func committed(t *testing.T, n *fabrictest.Network, o fabrictest.Org) string {
 }
 
 // blockHeight is the channel's height at org's peer.
-func blockHeight(t *testing.T, n *fabrictest.Network, o fabrictest.Org) int {
+func blockHeight(t testing.TB, n *fabrictest.Network, o fabrictest.Org) int {
 	t.Helper()
 	out, err := n.PeerCLI(context.Background(), o, n.AdminMSP(o), "channel", "getinfo", "-c", "eidgate").Output()
 	if err != nil {

@@ -38,7 +38,7 @@ type gatewayProc struct {
 }
 
 // freePort is a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +62,7 @@ func operatorEnv(extra ...string) []string {
 
 // runEidgate runs an eidgate command to completion with stdin and returns
 // its standard output.
-func runEidgate(t *testing.T, bin, stdin string, args ...string) string {
+func runEidgate(t testing.TB, bin, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -79,7 +79,7 @@ func runEidgate(t *testing.T, bin, stdin string, args ...string) string {
 
 // startGateway runs `eidgate serve` with args on a free port and waits until
 // /readyz answers 200. Cleanup stops it with SIGTERM.
-func startGateway(t *testing.T, bin, name string, args ...string) *gatewayProc {
+func startGateway(t testing.TB, bin, name string, args ...string) *gatewayProc {
 	t.Helper()
 	port := freePort(t)
 	g := &gatewayProc{
@@ -126,7 +126,7 @@ func startGateway(t *testing.T, bin, name string, args ...string) *gatewayProc {
 }
 
 // stop ends the gateway with SIGTERM (SIGKILL after 20 s).
-func (g *gatewayProc) stop(t *testing.T) {
+func (g *gatewayProc) stop(t testing.TB) {
 	if g.cmd.Process == nil {
 		return
 	}
@@ -162,11 +162,11 @@ func tailLines(path string, n int) []string {
 // client drives a gateway's HTTP API; every exchange is checked against
 // the OpenAPI document.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	http *http.Client
 }
 
-func newClient(t *testing.T) *client {
+func newClient(t testing.TB) *client {
 	v := openapitest.MustNew(t, gateway.OpenAPISpec())
 	t.Cleanup(func() { v.Check(t) })
 	return &client{t: t, http: v.Client(&http.Client{Timeout: 60 * time.Second})}
@@ -292,7 +292,7 @@ func gb11643(body string) string {
 // verifyTicket checks a ticket's EdDSA signature against the gateway's
 // published JWKS with crypto/ed25519 alone (not eidgate's verifier), and
 // returns its claims.
-func verifyTicket(t *testing.T, jwks []byte, ticket string) map[string]any {
+func verifyTicket(t testing.TB, jwks []byte, ticket string) map[string]any {
 	t.Helper()
 	parts := strings.Split(ticket, ".")
 	if len(parts) != 3 {
@@ -334,7 +334,7 @@ func verifyTicket(t *testing.T, jwks []byte, ticket string) map[string]any {
 	return claims
 }
 
-func decodeSegment(t *testing.T, seg string, v any) {
+func decodeSegment(t testing.TB, seg string, v any) {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
@@ -395,7 +395,7 @@ func rootFromInclusionProof(index, size uint64, leaf []byte, path [][]byte) ([]b
 	return r, nil
 }
 
-func mustHex(t *testing.T, s string) []byte {
+func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -407,7 +407,7 @@ func mustHex(t *testing.T, s string) []byte {
 // withRedisDB is rawURL on another database number, so the gateways of
 // this suite share nothing with gateways other packages' tests run at the
 // same time under the same key prefix.
-func withRedisDB(t *testing.T, rawURL string, db int) string {
+func withRedisDB(t testing.TB, rawURL string, db int) string {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {

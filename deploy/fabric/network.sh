@@ -13,6 +13,10 @@
 #   network.sh health    every node's operations /healthz (fails unless 200)
 #   network.sh status    the processes this script started
 #   network.sh ports     every port the network's nodes listen on
+#   network.sh core-yaml BUILDER_DIR
+#                        print Fabric's sample core.yaml as this script's
+#                        peers use it (ccaas builder at BUILDER_DIR, empty
+#                        vm.endpoint), e.g. for the Docker images
 #   network.sh stop NODE / start NODE
 #                        stop or restart one node (e.g. peer0.edubureau)
 #   network.sh down      stop every process and remove the work dir
@@ -30,6 +34,9 @@
 #   ORDERERS             3 (Raft, profile eidgate) or 1 (dev, profile eidgate-dev)
 #   FABRIC_CFG_DIR       dir holding Fabric's sample core.yaml and orderer.yaml
 #   CCAAS_BUILDER_DIR    dir holding the ccaas builder's bin/
+#   EIDGATE_BATCH_TIMEOUT, EIDGATE_BATCH_MAX_MESSAGES
+#                        replace configtx.yaml's orderer BatchTimeout and
+#                        BatchSize.MaxMessageCount (to measure other settings)
 # Read by deploy and addorg:
 #   EIDGATE_BIN, EIDGATE_CHAINCODE_BIN
 #                        binaries to use; built with `go build` when unset
@@ -85,7 +92,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -128,6 +135,14 @@ http_status() {
 		exec 3<&-
 	fi
 	printf '%s' "${code:-000}"
+}
+
+# http_get PORT PATH: the body of GET http://127.0.0.1:PORT/PATH.
+http_get() {
+	exec 3<>"/dev/tcp/$HOST/$1" 2>/dev/null || return 1
+	printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\n\r\n' "$2" "$HOST" "$1" >&3
+	sed '1,/^\r$/d' <&3
+	exec 3<&-
 }
 
 field() { # field INDEX RECORD: the INDEX-th (1-based) |-separated field
@@ -300,7 +315,9 @@ generate_crypto() {
 	cryptogen generate --config="$SCRIPT_DIR/crypto-config.yaml" --output="$WORK/crypto-config" >/dev/null
 	# configtx.yaml with the node host names pointed at 127.0.0.1 and the
 	# offset added to every node port. Paths stay relative to the work dir.
-	awk -v host="$HOST" -v off="$PORT_OFFSET" '
+	awk -v host="$HOST" -v off="$PORT_OFFSET" -v timeout="${EIDGATE_BATCH_TIMEOUT:-}" -v maxmsg="${EIDGATE_BATCH_MAX_MESSAGES:-}" '
+		timeout != "" && /^  BatchTimeout: / { sub(/: .*/, ": " timeout) }
+		maxmsg != "" && /^    MaxMessageCount: / { sub(/: .*/, ": " maxmsg) }
 		/^[ -]*Host: [a-z0-9.-]*\.eidgate\.example$/ { sub(/[a-z0-9.-]*\.eidgate\.example$/, host) }
 		/^[ ]*Port: [0-9]+$/ { n = $NF; sub(/[0-9]+$/, n + off) }
 		/^ *- [a-z0-9.-]*\.eidgate\.example:[0-9]+$/ {
@@ -399,6 +416,7 @@ write_peer_config() {
 		"CORE_PEER_CHAINCODELISTENADDRESS=$HOST:$ccport" \
 		"CORE_PEER_GOSSIP_BOOTSTRAP=$HOST:$port" \
 		"CORE_PEER_GOSSIP_EXTERNALENDPOINT=$HOST:$port" \
+		"CORE_PEER_GOSSIP_RECONNECTINTERVAL=5s" \
 		"CORE_PEER_LOCALMSPID=$msp" \
 		"CORE_PEER_MSPCONFIGPATH=$node/msp" \
 		"CORE_PEER_TLS_ENABLED=true" \
@@ -562,6 +580,26 @@ start_peer() { # start_peer ORG_RECORD
 	start_process "peer0.$key" "$WORK/nodes/peer0.$key" peer node start
 }
 
+# gossip_converged: every peer knows every other peer of the channel
+# (gossip_membership_total_peers_known on its operations endpoint). Until
+# then the Fabric Gateway cannot find the other organisations' endorsers
+# through discovery, and writes fail. A peer meets another organisation's
+# anchor peer only once that peer has joined; it retries every
+# peer.gossip.reconnectInterval (5s here, 25s in Fabric's sample core.yaml).
+gossip_converged() {
+	local rec known
+	for rec in "${ORGS[@]}"; do
+		known="$(http_get "$(field 6 "$rec")" /metrics |
+			sed -n "s/^gossip_membership_total_peers_known{channel=\"$CHANNEL\"} \([0-9]*\)\r\{0,1\}\$/\1/p")"
+		[ "${known:-0}" -ge $((${#ORGS[@]} - 1)) ] || return 1
+	done
+}
+
+wait_gossip() {
+	log "waiting until every peer knows the ${#ORGS[@]} peers of $CHANNEL (gossip)"
+	retry 180 0.5 gossip_converged || die "the peers do not all know each other after 90s (gossip; see $WORK/logs)"
+}
+
 # wait_healthy: every node's operations /healthz answers 200.
 wait_healthy() {
 	local i
@@ -636,6 +674,7 @@ cmd_up() {
 
 	create_channel
 	wait_healthy >/dev/null || die "not every node is healthy: $0 health"
+	wait_gossip
 	trap - EXIT
 	log "network is up: channel $CHANNEL on $ORDERERS orderer(s) and ${#ORGS[@]} peers, port offset $PORT_OFFSET"
 	log "next: $0 deploy; gateway profiles in $WORK/gateway/"
@@ -783,6 +822,7 @@ cmd_deploy() {
 	done
 	build_binaries
 	set_orderer_flags
+	wait_gossip
 
 	local committed version seq
 	committed="$(committed_definition)"
@@ -818,7 +858,7 @@ cmd_deploy() {
 		[ "$name" = "chaincode-s$next" ] || stop_process "$name"
 	done
 	log "chaincode $CC_NAME $CC_VERSION committed at sequence $next, package $PACKAGE_ID"
-	log "gateway: $EIDGATE_BIN serve --ledger fabric --fabric-profile $WORK/gateway/platform-agent.yaml"
+	log "gateway: $EIDGATE_BIN serve --ledger fabric --fabric-profile $WORK/gateway/platform-agent.yaml --fabric-admin-profile $WORK/gateway/platform-platform-admin.yaml"
 }
 
 # ---------------------------------------------------------------- addorg
@@ -990,6 +1030,7 @@ cmd_addorg() {
 		retry 30 1 committed_everywhere "$seq" || die "peer0.$key does not report sequence $seq"
 	fi
 	wait_healthy >/dev/null || die "not every node is healthy: $0 health"
+	wait_gossip
 	log "$msp joined $CHANNEL; department identity profile: $WORK/gateway/$key-department.yaml"
 }
 
@@ -1099,6 +1140,13 @@ health) cmd_health ;;
 ports)
 	load_network
 	network_ports
+	;;
+core-yaml)
+	[ "$#" -eq 2 ] || die "usage: $0 core-yaml BUILDER_DIR (e.g. /opt/hyperledger/ccaas_builder)"
+	need peer awk
+	locate_fabric
+	CCAAS_BUILDER_DIR="$2"
+	write_core_yaml /dev/stdout
 	;;
 status) cmd_status ;;
 stop)

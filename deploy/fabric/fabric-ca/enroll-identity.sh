@@ -20,8 +20,9 @@
 # extension 1.2.3.4.5.6.7.8.1, read by the chaincode through cid).
 #
 # The enrollment secret is random, used once and not printed. The MSP lands
-# in OUT/msp (signcerts/, keystore/, cacerts/); point a connection profile's
-# msp.dir at it. Needs fabric-ca-client 1.5 on PATH.
+# in OUT/msp (signcerts/, keystore/, cacerts/, and the NodeOU config.yaml the
+# peer CLI needs on a channel whose MSPs use NodeOUs); point a connection
+# profile's msp.dir at it. Needs fabric-ca-client 1.5 on PATH.
 set -euo pipefail
 
 die() {
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--out) out="${2:-}" ;;
 	--caname) caname="${2:-}" ;;
 	-h | --help)
-		sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown argument $1 (see --help)" ;;
@@ -85,4 +86,15 @@ fabric-ca-client register --home "$registrar" -u "$ca_url" "${tls[@]}" "${ca[@]}
 	--id.attrs "$attrs" >/dev/null
 mkdir -p "$out"
 fabric-ca-client enroll --home "$out" -u "$scheme://$name:$secret@$hostport" "${tls[@]}" "${ca[@]}" >/dev/null
+# NodeOUs: the identity is a client (--id.type client puts OU=client in
+# its certificate), classified against the CA certificate just stored.
+cacert="$(cd "$out/msp/cacerts" && find . -maxdepth 1 -name '*.pem' -printf '%f\n' | head -1)"
+[ -n "$cacert" ] || die "fabric-ca-client stored no CA certificate in $out/msp/cacerts"
+{
+	echo "NodeOUs:"
+	echo "  Enable: true"
+	for ou in Client:client Peer:peer Admin:admin Orderer:orderer; do
+		printf '  %sOUIdentifier:\n    Certificate: cacerts/%s\n    OrganizationalUnitIdentifier: %s\n' "${ou%%:*}" "$cacert" "${ou#*:}"
+	done
+} >"$out/msp/config.yaml"
 printf 'enrolled %s with %s into %s/msp\n' "$name" "$attrs" "$out"
