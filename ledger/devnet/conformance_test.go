@@ -256,7 +256,32 @@ func fabricTarget(t *testing.T) *conformanceTarget {
 	}
 	tg.agentKey = profileKey(t, n.AgentProfile())
 	tg.norm = newNormalizer(tg)
+	tg.waitEndorsable(t)
 	return tg
+}
+
+// waitEndorsable waits until the gateway's discovery can plan endorsements
+// on a fresh network (gossip must have spread the peers and their
+// chaincode first): a proposal is endorsed, never submitted, until the
+// plan succeeds.
+func (tg *conformanceTarget) waitEndorsable(t *testing.T) {
+	t.Helper()
+	// A read succeeds on the first endorser, so the answer is the plan's.
+	p, err := tg.admin.Network().GetContract(devnet.DefaultChaincode).NewProposal(model.FnListDepartments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(tg.eventuallyFor)
+	for {
+		_, err := p.Endorse()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no endorsement plan after %v: %v", tg.name, tg.eventuallyFor, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // profileKey loads the private key of a connection profile's MSP folder.
