@@ -244,10 +244,3 @@ A replica started with one of these settings never creates that key itself.`,
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the key files (created with mode 0700)")
 	return cmd
 }
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
