@@ -47,7 +47,7 @@ func (c *Contract) GetName() string { return ContractName }
 func (c *Contract) GetInfo() metadata.InfoMetadata {
 	return metadata.InfoMetadata{
 		Title:       "eidgate",
-		Description: "Resident eIDs, departments, data types, signed data routes, consents and access anchors",
+		Description: "Resident eIDs, departments and their issuer keys, data types, signed data routes, consents, access anchors and status list anchors",
 		Version:     Version,
 	}
 }
@@ -60,7 +60,7 @@ func (c *Contract) GetEvaluateTransactions() []string {
 		model.FnListLinks, model.FnLookupAccount,
 		model.FnGetRoutes, model.FnGetRouteHistory,
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
-		model.FnGetAnchor,
+		model.FnGetAnchor, model.FnGetStatusListAnchor,
 	}
 }
 

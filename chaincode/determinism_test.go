@@ -96,6 +96,9 @@ func TestDeterministicState(t *testing.T) {
 			ConsentUses: []model.ConsentUse{{ConsentID: cs1.ID, Uses: 2}}})
 		call(admin, model.FnSetDepartmentStatus, "hr", model.DepartmentSuspended, "audit")
 		call(admin, model.FnUpdateDepartment, edu.record())
+		call(agent, model.FnAnchorStatusList, model.StatusListAnchor{Issuer: "edu", ListID: "r1", Purpose: model.StatusRevocation,
+			Version: 1, Digest: digest("list"), Size: model.MinStatusListSize})
+		call(edu.User, model.FnRevokeSigningKey, "edu", edu.KID, "leaked")
 		e.l.Advance(40 * 24 * time.Hour)
 		call(agent, model.FnExpireConsents, []string{cs1.ID, cs2.ID})
 		return trace

@@ -273,11 +273,20 @@ func (c *Contract) GetEID(ctx contractapi.TransactionContextInterface, eid strin
 
 // ResolveDID resolves an eID to its DID document (any channel member; it
 // reveals no index). A merged eID resolves as deactivated with canonicalId
-// naming the end of its merge chain.
+// naming the end of its merge chain. An issuer DID (did:eidgate:dept:<id>)
+// resolves to the department's keys with their rotation history.
 func (c *Contract) ResolveDID(ctx contractapi.TransactionContextInterface, did string) (*model.DIDResolution, error) {
 	t, err := c.begin(ctx, model.FnResolveDID)
 	if err != nil {
 		return nil, err
+	}
+	if dept, ok := model.ParseIssuerDID(did); ok {
+		d, err := t.mustDepartment(dept)
+		if err != nil {
+			return nil, err
+		}
+		res := d.IssuerResolution()
+		return &res, nil
 	}
 	if err := checkDID("did", did); err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ var writeFns = map[string]bool{
 	model.FnPublishRoute: true, model.FnPublishRoutes: true, model.FnRevokeRoute: true,
 	model.FnRequestConsent: true, model.FnGrantConsent: true, model.FnDenyConsent: true,
 	model.FnRevokeConsent: true, model.FnExpireConsents: true, model.FnAnchorAccessBatch: true,
+	model.FnRevokeSigningKey: true, model.FnAnchorStatusList: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

@@ -16,6 +16,7 @@ const (
 	objConsentByEID    = "consent~eid" // (did, id) → 0x00
 	objConsentByReq    = "consent~req" // (requester, id) → 0x00
 	objAnchor          = "anchor"      // (batch id) → AccessAnchor
+	objStatusList      = "statuslist"  // (issuer, list id) → StatusListAnchor
 	indexMarker        = "\x00"
 	maxMergeChainSteps = 64
 )

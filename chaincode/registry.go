@@ -29,7 +29,9 @@ func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterfac
 	if dept.Status == model.DepartmentActive {
 		dept.StatusReason = ""
 	}
-	activateNewKeys(&dept)
+	if err := stampKeys(&dept, nil, t.stamp); err != nil {
+		return nil, err
+	}
 	dept.CreatedAt, dept.UpdatedAt = t.stamp, t.stamp
 	if err := t.saveDepartment(&dept, model.OpCreated); err != nil {
 		return nil, err
@@ -40,7 +42,8 @@ func (c *Contract) RegisterDepartment(ctx contractapi.TransactionContextInterfac
 // UpdateDepartment replaces a department's names, MSP id, endpoints and
 // signing keys (admin). Status goes through SetDepartmentStatus. A signing key
 // once registered keeps its public key and may only move from active to
-// retired, so statements it signed stay verifiable.
+// retired, so statements and credentials it signed stay verifiable; its
+// lifecycle times come from the transactions (see stampKeys).
 func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface, dept model.Department) (*model.Department, error) {
 	t, _, err := c.beginAs(ctx, model.FnUpdateDepartment, model.RoleAdmin)
 	if err != nil {
@@ -56,17 +59,8 @@ func (c *Contract) UpdateDepartment(ctx contractapi.TransactionContextInterface,
 	if dept.Status != "" && dept.Status != old.Status {
 		return nil, model.Invalid("status changes go through %s", model.FnSetDepartmentStatus)
 	}
-	activateNewKeys(&dept)
-	for _, ok := range old.SigningKeys {
-		nk, found := dept.Key(ok.KID)
-		switch {
-		case !found:
-			return nil, model.Conflict("signing key %q cannot be removed; retire it instead", ok.KID)
-		case nk.PublicKeyPEM != ok.PublicKeyPEM:
-			return nil, model.Conflict("signing key %q cannot change its public key; add a new key id", ok.KID)
-		case ok.Status == model.KeyRetired && nk.Status != model.KeyRetired:
-			return nil, model.Conflict("signing key %q is retired and cannot be reactivated", ok.KID)
-		}
+	if err := stampKeys(&dept, old, t.stamp); err != nil {
+		return nil, err
 	}
 	dept.Status, dept.StatusReason = old.Status, old.StatusReason
 	dept.CreatedAt, dept.UpdatedAt = old.CreatedAt, t.stamp
@@ -228,14 +222,61 @@ func (t *txn) checkDataType(dt *model.DataType) error {
 	return nil
 }
 
-// activateNewKeys gives the signing keys of d that have no status the
-// status active.
-func activateNewKeys(d *model.Department) {
+// stampKeys sets the lifecycle of d's signing keys from the transaction,
+// given the stored department old (nil when registering). A new key starts
+// active (or retired when the caller says so) and valid from now. A stored
+// key keeps its public key and its times; it may only go from active to
+// retired (RetiredAt becomes now), never back, and it is never removed. An
+// empty status means active, as everywhere. Revocation goes through
+// RevokeSigningKey, which records a reason. Times a caller sends are ignored.
+func stampKeys(d *model.Department, old *model.Department, now string) error {
 	for i := range d.SigningKeys {
-		if d.SigningKeys[i].Status == "" {
-			d.SigningKeys[i].Status = model.KeyActive
+		k := &d.SigningKeys[i]
+		var was model.SigningKey
+		found := false
+		if old != nil {
+			was, found = old.Key(k.KID)
+		}
+		if !found {
+			switch k.Status {
+			case "", model.KeyActive:
+				k.Status = model.KeyActive
+				k.RetiredAt = ""
+			case model.KeyRetired:
+				k.RetiredAt = now
+			default:
+				return model.Invalid("signing key %q: a new key cannot be revoked; revoke keys with %s", k.KID, model.FnRevokeSigningKey)
+			}
+			k.ValidFrom, k.RevokedAt, k.RevokedReason = now, "", ""
+			continue
+		}
+		if k.PublicKeyPEM != was.PublicKeyPEM {
+			return model.Conflict("signing key %q cannot change its public key; add a new key id", k.KID)
+		}
+		if k.Status == "" {
+			k.Status = model.KeyActive
+		}
+		switch {
+		case k.Status == was.Status:
+		case was.Status == model.KeyActive && k.Status == model.KeyRetired:
+			was.RetiredAt = now
+		case k.Status == model.KeyRevoked:
+			return model.Invalid("signing key %q: revoke keys with %s, which records a reason", k.KID, model.FnRevokeSigningKey)
+		case was.Status == model.KeyRevoked:
+			return model.Conflict("signing key %q is revoked and stays revoked", k.KID)
+		default:
+			return model.Conflict("signing key %q is retired and cannot be reactivated", k.KID)
+		}
+		k.ValidFrom, k.RetiredAt, k.RevokedAt, k.RevokedReason = was.ValidFrom, was.RetiredAt, was.RevokedAt, was.RevokedReason
+	}
+	if old != nil {
+		for _, ok := range old.SigningKeys {
+			if _, found := d.Key(ok.KID); !found {
+				return model.Conflict("signing key %q cannot be removed; retire it instead", ok.KID)
+			}
 		}
 	}
+	return nil
 }
 
 // saveDepartment writes d and announces op.

@@ -52,6 +52,7 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnRequestConsent, model.FnGrantConsent, model.FnDenyConsent, model.FnRevokeConsent, model.FnExpireConsents,
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
 		model.FnAnchorAccessBatch, model.FnGetAnchor,
+		model.FnRevokeSigningKey, model.FnAnchorStatusList, model.FnGetStatusListAnchor,
 	}
 	sort.Strings(want)
 	sort.Strings(got)

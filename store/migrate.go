@@ -199,6 +199,7 @@ var migrations = []migration{
 		`CREATE INDEX sessions_subject ON sessions (subject)`,
 		`CREATE INDEX sessions_expires ON sessions (expires_at)`,
 	}},
+	{4, "credentials: status lists and their entries, issued credentials, presentation challenges", credentialSchema},
 }
 
 // SchemaVersion is the schema version this build brings a database to.

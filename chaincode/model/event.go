@@ -40,6 +40,9 @@ const (
 	FnListConsentsByRequester = "ListConsentsByRequester"
 	FnAnchorAccessBatch       = "AnchorAccessBatch"
 	FnGetAnchor               = "GetAnchor"
+	FnRevokeSigningKey        = "RevokeSigningKey"
+	FnAnchorStatusList        = "AnchorStatusList"
+	FnGetStatusListAnchor     = "GetStatusListAnchor"
 )
 
 // Kinds of changed records.
@@ -52,6 +55,7 @@ const (
 	KindRoute      = "route"
 	KindConsent    = "consent"
 	KindAnchor     = "anchor"
+	KindStatusList = "statuslist"
 )
 
 // Operations on records.
@@ -73,6 +77,7 @@ const (
 	OpExpired     = "expired"
 	OpUsed        = "used"
 	OpAnchored    = "anchored"
+	OpKeyRevoked  = "key_revoked"
 )
 
 // ChangeSet is the payload of a chaincode event: every record the
@@ -93,6 +98,9 @@ type ChangeSet struct {
 //   - route: EID, DataType, Provider
 //   - consent: ID, EID, Requester, Provider, DataType (one change per data type)
 //   - anchor: ID (the batch id)
+//   - department key_revoked: ID (= Department), Value (the key id)
+//   - statuslist: ID (the list id), Department (its issuer), Value (the
+//     anchored digest)
 type Change struct {
 	Kind       string `json:"kind"`
 	Op         string `json:"op"`

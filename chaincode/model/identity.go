@@ -118,11 +118,16 @@ const DIDContentType = "application/did+ld+json"
 // DIDDocument is the DID document of an eID. eIDs carry no verification
 // methods: residents act through the platform, which controls the record on
 // their behalf; the DID itself is named as controller.
+//
+// An issuer's DID document (Department.IssuerResolution) lists the
+// department's keys as verification methods and assertion methods.
 type DIDDocument struct {
-	Context     []string `json:"@context"`
-	ID          string   `json:"id"`
-	Controller  string   `json:"controller"`
-	AlsoKnownAs []string `json:"alsoKnownAs,omitempty" metadata:",optional"`
+	Context            []string             `json:"@context"`
+	ID                 string               `json:"id"`
+	Controller         string               `json:"controller"`
+	AlsoKnownAs        []string             `json:"alsoKnownAs,omitempty" metadata:",optional"`
+	VerificationMethod []VerificationMethod `json:"verificationMethod,omitempty" metadata:",optional"`
+	AssertionMethod    []string             `json:"assertionMethod,omitempty" metadata:",optional"`
 }
 
 // DIDDocumentMetadata describes the record behind a DID document.
@@ -132,6 +137,8 @@ type DIDDocumentMetadata struct {
 	Deactivated bool   `json:"deactivated"`
 	CanonicalID string `json:"canonicalId,omitempty" metadata:",optional"` // the surviving eID of a merged one
 	VersionID   string `json:"versionId"`                                  // the transaction id of the last change
+	// KeyHistory is the lifecycle of every key of an issuer DID.
+	KeyHistory []KeyLifecycle `json:"keyHistory,omitempty" metadata:",optional"`
 }
 
 // DIDResolutionMetadata describes the resolution itself.

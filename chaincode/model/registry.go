@@ -17,11 +17,14 @@ const (
 	DepartmentSuspended = "suspended"
 )
 
-// Signing key statuses. A retired key no longer verifies new route
-// statements; it stays listed so old statements can still be checked.
+// Signing key statuses. A retired key no longer signs anything new; it stays
+// listed so what it signed while active still verifies. A revoked key was
+// compromised: everything it signed is suspect, whenever it claims to have
+// been signed.
 const (
 	KeyActive  = "active"
 	KeyRetired = "retired"
+	KeyRevoked = "revoked"
 )
 
 // Data type statuses. Routes are published only for active data types.
@@ -30,11 +33,20 @@ const (
 	DataTypeRetired = "retired"
 )
 
-// SigningKey is a department's ECDSA P-256 public key for route statements.
+// SigningKey is a department's ECDSA P-256 public key for route statements,
+// credentials and yes/no answers. The lifecycle times come from the
+// transactions that changed the key, never from the caller: ValidFrom when it
+// was registered, RetiredAt when it stopped signing, RevokedAt when it was
+// declared compromised. Keys registered before the times were kept have no
+// ValidFrom; they count from the department's creation.
 type SigningKey struct {
-	KID          string `json:"kid"`
-	PublicKeyPEM string `json:"public_key_pem"` // SPKI ("PUBLIC KEY") PEM
-	Status       string `json:"status,omitempty" metadata:",optional"`
+	KID           string `json:"kid"`
+	PublicKeyPEM  string `json:"public_key_pem"` // SPKI ("PUBLIC KEY") PEM
+	Status        string `json:"status,omitempty" metadata:",optional"`
+	ValidFrom     string `json:"valid_from,omitempty" metadata:",optional"`
+	RetiredAt     string `json:"retired_at,omitempty" metadata:",optional"`
+	RevokedAt     string `json:"revoked_at,omitempty" metadata:",optional"`
+	RevokedReason string `json:"revoked_reason,omitempty" metadata:",optional"`
 }
 
 // Department is a member of the consortium that holds or requests data.
@@ -92,8 +104,11 @@ func (d Department) Validate() error {
 				return Invalid("%s.kid %q is listed twice", field, k.KID)
 			}
 		}
-		if k.Status != "" && k.Status != KeyActive && k.Status != KeyRetired {
-			return Invalid("%s.status must be %q or %q", field, KeyActive, KeyRetired)
+		if k.Status != "" && k.Status != KeyActive && k.Status != KeyRetired && k.Status != KeyRevoked {
+			return Invalid("%s.status must be %q, %q or %q", field, KeyActive, KeyRetired, KeyRevoked)
+		}
+		if err := checkText(field+".revoked_reason", k.RevokedReason, false, MaxReasonRunes); err != nil {
+			return err
 		}
 		if len(k.PublicKeyPEM) > MaxPublicKeyPEMLen {
 			return Invalid("%s.public_key_pem is too long", field)
@@ -155,14 +170,17 @@ func MarshalPublicKey(pub *ecdsa.PublicKey) (string, error) {
 // DataType is a kind of resident data, e.g. "edu.degree", with the JSON
 // Schema its records follow and the departments that may publish it.
 type DataType struct {
-	Code      string   `json:"code"`
-	Name      string   `json:"name"`
-	NameEN    string   `json:"name_en,omitempty" metadata:",optional"`
-	Schema    string   `json:"schema"`
-	Owners    []string `json:"owners,omitempty" metadata:",optional"`
-	Status    string   `json:"status,omitempty" metadata:",optional"`
-	CreatedAt string   `json:"created_at,omitempty" metadata:",optional"`
-	UpdatedAt string   `json:"updated_at,omitempty" metadata:",optional"`
+	Code   string   `json:"code"`
+	Name   string   `json:"name"`
+	NameEN string   `json:"name_en,omitempty" metadata:",optional"`
+	Schema string   `json:"schema"`
+	Owners []string `json:"owners,omitempty" metadata:",optional"`
+	// Predicates are the yes/no questions a requester may ask about a
+	// record of this type instead of receiving the record.
+	Predicates []Predicate `json:"predicates,omitempty" metadata:",optional"`
+	Status     string      `json:"status,omitempty" metadata:",optional"`
+	CreatedAt  string      `json:"created_at,omitempty" metadata:",optional"`
+	UpdatedAt  string      `json:"updated_at,omitempty" metadata:",optional"`
 }
 
 // Validate checks the fields a caller supplies for a data type.
@@ -207,7 +225,17 @@ func (dt DataType) Validate() error {
 	default:
 		return Invalid("status must be %q or %q", DataTypeActive, DataTypeRetired)
 	}
-	return nil
+	return checkPredicates(dt.Predicates)
+}
+
+// Predicate returns the catalogued predicate with the given id.
+func (dt DataType) Predicate(id string) (Predicate, bool) {
+	for _, p := range dt.Predicates {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Predicate{}, false
 }
 
 // OwnedBy reports whether dept may publish routes of this data type.

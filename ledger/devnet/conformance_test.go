@@ -846,6 +846,24 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return evaluate(ctx, tg, tg.agent, model.FnGetAnchor, "ab-1-2")
 			}},
+		// --- issuer keys and status lists ---
+		{name: "the issuing department anchors its status list", fn: model.FnAnchorStatusList, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.dept, model.FnAnchorStatusList, jsonArg(model.StatusListAnchor{Issuer: "edu-bureau", ListID: "r1",
+					Purpose: model.StatusRevocation, Version: 1, Digest: "sha256:" + strings.Repeat("e", 64), Size: model.MinStatusListSize}))
+			}},
+		{name: "read a status list anchor", fn: model.FnGetStatusListAnchor, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnGetStatusListAnchor, "edu-bureau", "r1")
+			}},
+		{name: "revoke a department key", fn: model.FnRevokeSigningKey, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				c := civil
+				c.NameEN = "Civil Affairs Bureau"
+				c.SigningKeys = []model.SigningKey{{KID: "k9", PublicKeyPEM: pub}}
+				submit(ctx, tg, tg.admin, model.FnUpdateDepartment, jsonArg(c))
+				return submit(ctx, tg, tg.admin, model.FnRevokeSigningKey, "civil-affairs", "k9", "key file leaked")
+			}},
 		{name: "revoke a consent", fn: model.FnRevokeConsent, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return submit(ctx, tg, tg.agent, model.FnRevokeConsent, tg.consent)

@@ -258,6 +258,16 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		a, err := agent.GetAnchor(ctx, "ab-1-2")
 		return expect(err == nil && a.Count == 2, "anchor %+v %v", a, err)
 	})
+	step(model.FnAnchorStatusList, func() error {
+		a := model.StatusListAnchor{Issuer: "edu", ListID: "r1", Purpose: model.StatusRevocation, Version: 1,
+			Digest: model.DigestPrefix + strings.Repeat("d", 64), Size: model.MinStatusListSize}
+		got, err := edu.AnchorStatusList(ctx, a) // the issuing department itself
+		return expect(err == nil && got.TxID != "" && got.Submitter != "", "status list anchor %+v %v", got, err)
+	})
+	step(model.FnGetStatusListAnchor, func() error {
+		a, err := edu.GetStatusListAnchor(ctx, "edu", "r1")
+		return expect(err == nil && a.Version == 1 && a.Purpose == model.StatusRevocation, "status list anchor %+v %v", a, err)
+	})
 	step(model.FnRevokeConsent, func() error {
 		c, err := agent.RevokeConsent(ctx, consentID)
 		return expect(err == nil && c.Status == model.ConsentRevoked, "revoked %+v %v", c, err)
@@ -282,6 +292,16 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		}
 		res, err := edu.ResolveDID(ctx, eid)
 		return expect(err == nil && id.Status == model.EIDDeactivated && res.DIDDocumentMetadata.Deactivated, "deactivated %+v %+v %v", id, res, err)
+	})
+
+	step(model.FnRevokeSigningKey, func() error {
+		d, err := edu.RevokeSigningKey(ctx, "edu", "k1", "key file leaked")
+		if err != nil {
+			return err
+		}
+		res, err := agent.ResolveDID(ctx, model.IssuerDID("edu"))
+		return expect(err == nil && d.SigningKeys[0].Status == model.KeyRevoked && res.DIDDocument.VerificationMethod[0].Revoked != "",
+			"revoked key %+v %+v %v", d.SigningKeys, res, err)
 	})
 
 	// Refusals keep their kinds through the real client.
