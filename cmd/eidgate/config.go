@@ -30,13 +30,24 @@ type Config struct {
 	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of the gateway's admin identity (eidgate.role=admin), which registers and changes departments and data types (--ledger fabric; without it those changes are refused)"`
 	DevnetListen       string `yaml:"devnet_listen" env:"EIDGATE_DEVNET_LISTEN" flag:"devnet-listen" usage:"loopback address of the embedded peer's gRPC endpoint"`
 
-	// Credentials (docs/credentials.md). The holder key seals the portal's
-	// custodial holder keys and must be the same for every replica; the
-	// issuer key dir holds <department>.pem signing keys departments
-	// entrust to the gateway for issuing.
-	HolderKeyFile string `yaml:"holder_key_file" env:"EIDGATE_HOLDER_KEY_FILE" flag:"holder-key-file" usage:"file of the 32-byte key sealing residents' holder keys, the same for every replica (default: keys/holder.key in the data dir)"`
-	IssuerKeyDir  string `yaml:"issuer_key_dir" env:"EIDGATE_ISSUER_KEY_DIR" flag:"issuer-key-dir" usage:"directory of <department>.pem signing keys the gateway issues credentials with (default: demo/keys in the data dir)"`
-	PublicURL     string `yaml:"public_url" env:"EIDGATE_PUBLIC_URL" flag:"public-url" usage:"the gateway's public URL, named in credentials (status lists, schemas) and presentation links (default: the listen address)"`
+	// The keys every replica must share (docs/operations.md, section 8).
+	// Unset: <data dir>/keys/<file>, created on first start. Set: the file
+	// must exist (`eidgate admin init-keys` creates them once); it may be
+	// 0600/0400, or group-readable on a file another user owns (a
+	// Kubernetes secret volume with fsGroup), never readable by others.
+	TicketKeysFile   string `yaml:"ticket_keys_file" env:"EIDGATE_TICKET_KEYS_FILE" flag:"ticket-keys-file" usage:"file of the access ticket signing keys, the same for every replica (default: keys/ticket-keys.json in the data dir)"`
+	BlindingKeyFile  string `yaml:"blinding_key_file" env:"EIDGATE_BLINDING_KEY_FILE" flag:"blinding-key-file" usage:"file of the document index blinding keys, the same for every replica (default: keys/blinding-keys.json in the data dir)"`
+	SealingKeyFile   string `yaml:"sealing_key_file" env:"EIDGATE_SEALING_KEY_FILE" flag:"sealing-key-file" usage:"file of the key sealing stored document numbers, the same for every replica (default: keys/sealing.key in the data dir)"`
+	PseudonymKeyFile string `yaml:"pseudonym_key_file" env:"EIDGATE_PSEUDONYM_KEY_FILE" flag:"pseudonym-key-file" usage:"file of the key of officials' pseudonyms, the same for every replica (default: keys/pseudonym.key in the data dir)"`
+	PageKeyFile      string `yaml:"page_key_file" env:"EIDGATE_PAGE_KEY_FILE" flag:"page-key-file" usage:"file of the key of the sign-in forms' CSRF tokens, the same for every replica (default: keys/page.key in the data dir)"`
+	HolderKeyFile    string `yaml:"holder_key_file" env:"EIDGATE_HOLDER_KEY_FILE" flag:"holder-key-file" usage:"file of the 32-byte key sealing residents' custodial holder keys of credentials, the same for every replica (default: keys/holder.key in the data dir)"`
+
+	// Credentials (docs/credentials.md): the issuer key dir holds
+	// <department>.pem signing keys departments entrust to the gateway for
+	// issuing; the public URL is what credentials and presentation links
+	// name.
+	IssuerKeyDir string `yaml:"issuer_key_dir" env:"EIDGATE_ISSUER_KEY_DIR" flag:"issuer-key-dir" usage:"directory of <department>.pem signing keys the gateway issues credentials with (default: demo/keys in the data dir)"`
+	PublicURL    string `yaml:"public_url" env:"EIDGATE_PUBLIC_URL" flag:"public-url" usage:"the gateway's public URL, named in credentials (status lists, schemas) and presentation links; replicas behind one address set it to that address (default: the listen address)"`
 
 	TLSCert      string            `yaml:"tls_cert" env:"EIDGATE_TLS_CERT" flag:"tls-cert" usage:"TLS certificate of the HTTP API (PEM)"`
 	TLSKey       string            `yaml:"tls_key" env:"EIDGATE_TLS_KEY" flag:"tls-key" usage:"TLS private key of the HTTP API (PEM)"`
@@ -218,17 +229,13 @@ func (c Config) Validate() error {
 	default:
 		add("--ledger %q: want devnet or fabric", c.Ledger)
 	}
+	c.checkSharedKeys(add)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("--tls-cert and --tls-key go together")
 	}
 	for msp, path := range c.DepartmentCA {
 		if _, err := os.Stat(path); err != nil {
 			add("department_cas %s: %s: %v", msp, path, errors.Unwrap(err))
-		}
-	}
-	if c.HolderKeyFile != "" {
-		if _, err := os.Stat(c.HolderKeyFile); err != nil {
-			add("--holder-key-file %s: %v (eidgate admin init-keys creates it)", c.HolderKeyFile, errors.Unwrap(err))
 		}
 	}
 	if c.IssuerKeyDir != "" {

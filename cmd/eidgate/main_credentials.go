@@ -10,12 +10,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/credential/keydir"
-	"github.com/eidgate/eidgate/internal/safefile"
 )
-
-// holderKeyFileName is the 32-byte key sealing the portal's custodial
-// holder keys, in the key dir unless --holder-key-file names one.
-const holderKeyFileName = "holder.key"
 
 // issuerKeyDir is where the gateway finds the signing keys departments
 // entrust to it for issuing (<dir>/<department>.pem): --issuer-key-dir, or
@@ -27,28 +22,6 @@ func (m *Main) issuerKeyDir() string {
 	return filepath.Join(m.demoDir(), "keys")
 }
 
-// holderKey is the holder sealing key: the configured file (which must
-// exist), or the data dir's, created once.
-func (m *Main) holderKey() ([]byte, error) {
-	if m.Config.HolderKeyFile != "" {
-		return readSharedKey(m.Config.HolderKeyFile, "--holder-key-file")
-	}
-	return m.secretKey(holderKeyFileName)
-}
-
-// readSharedKey reads a configured 32-byte key file under the secret-file
-// rule; flag names the setting in errors.
-func readSharedKey(path, flag string) ([]byte, error) {
-	b, err := safefile.ReadSecret(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	if len(b) != 32 {
-		return nil, fmt.Errorf("%s %s: want 32 bytes, found %d", flag, path, len(b))
-	}
-	return b, nil
-}
-
 // openCredentials builds the credential service (issuing, status lists,
 // wallets, presentations, verification) and the yes/no question service.
 func (m *Main) openCredentials(context.Context) error {
@@ -57,7 +30,7 @@ func (m *Main) openCredentials(context.Context) error {
 		return err
 	}
 	m.issuerKeys = keys
-	hk, err := m.holderKey()
+	hk, err := m.secretKey(holderKeyFile)
 	if err != nil {
 		return fmt.Errorf("holder key: %w", err)
 	}
