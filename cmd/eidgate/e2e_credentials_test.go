@@ -149,7 +149,7 @@ func TestGraduateBackgroundCheck(t *testing.T) {
 	if tok := r.str("token"); strings.Contains(tok, "~ey") || decodedContains(tok, "北京大学") {
 		t.Error("the answer carries record content")
 	}
-	// The ticket of a question never fetches the record.
+	// An uncatalogued predicate is refused before anything is recorded.
 	q := s.do(hrss, http.MethodPost, "/v1/credentials/ask", map[string]any{"subject": map[string]string{"eid": grad.EID},
 		"data_type": "edu.degree", "predicate": "no_such_question", "purpose": "employment"})
 	if q.status != http.StatusNotFound || q.errCode() != credential.CodePredicateUnknown {
