@@ -23,7 +23,9 @@ type noLedger struct{}
 func (noLedger) GetDataType(context.Context, string) (*model.DataType, error) {
 	return nil, routing.Errorf(routing.KindNotFound, "test", "none")
 }
-func (noLedger) GetRoutes(context.Context, string, string) ([]model.RouteEntry, error) { return nil, nil }
+func (noLedger) GetRoutes(context.Context, string, string) ([]model.RouteEntry, error) {
+	return nil, nil
+}
 
 type noKeys struct{}
 
