@@ -651,6 +651,11 @@ func (v *Verifier) checkAnchor(ctx context.Context, ev Evidence, dept string, re
 		if proof.Superseded {
 			msg += " (a newer version has been published since)"
 		}
+		if _, offline := ev.(*ProofBundle); offline {
+			// A bundle holds the ledger's state as the gateway read it, with
+			// no block proof (docs/credentials.md §7).
+			msg += ", as the proof bundle states (it carries no block proof: check the transaction online for the ledger's newest state)"
+		}
 		r.pass(CheckAnchor, msg)
 	}
 	return nil

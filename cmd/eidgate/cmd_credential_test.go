@@ -142,7 +142,8 @@ func TestCredentialCommandsAndOfflineVerify(t *testing.T) {
 	}
 	vf, _ := json.Marshal(map[string]any{"credential": token, "bundle": r.body["bundle"]})
 	vfFile := writeFile(t, dir, "verification.json", vf)
-	if code, out, errOut := runTool(t, "", "verify", vfFile, "--data-dir", filepath.Join(dir, "nothing-here")); code != 0 || !strings.Contains(out, `"valid": true`) {
+	if code, out, errOut := runTool(t, "", "verify", vfFile, "--data-dir", filepath.Join(dir, "nothing-here")); code != 0 || !strings.Contains(out, `"valid": true`) ||
+		!strings.Contains(out, "no block proof") {
 		t.Fatalf("offline verification file: %d %s %s", code, out, errOut)
 	}
 	bundleFile := writeFile(t, dir, "bundle.json", mustMarshal(t, r.body["bundle"]))
