@@ -378,7 +378,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 	var pending *model.Consent
 	for i := range all {
 		c := &all[i]
-		if c.Status == model.ConsentRequested && c.Requester == req.Requester && c.PurposeCode == req.Purpose && c.Covers(req.scope()) {
+		if c.Status == model.ConsentRequested && c.Requester == req.Requester && c.PurposeCode == req.Purpose && pendingFits(*c, req) {
 			if until, err := model.ParseTime(c.ValidUntil); err == nil && until.After(now) {
 				pending = c
 				break
@@ -421,6 +421,17 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 	}
 	return &Error{Kind: KindConsentRequired, Code: "consent_required", Op: opResolve,
 		Message: "the resident has not consented to this request; a consent request is waiting for them", Details: details}
+}
+
+// pendingFits reports whether an open consent request serves req: one for
+// the data type serves a record; a question is served only by a request
+// for that very question, so the resident is never asked to hand over the
+// record for a yes/no answer.
+func pendingFits(c model.Consent, req ResolveRequest) bool {
+	if req.Predicate != "" {
+		return slices.Contains(c.DataTypes, req.scope())
+	}
+	return c.Covers(req.DataType)
 }
 
 func firstEndpoint(d *model.Department) string {

@@ -485,6 +485,10 @@ func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
 
 	t.Run("no consent opens a request for the question only", func(t *testing.T) {
 		e := newEnv(t)
+		// An open request for the whole record is not reused for a question.
+		if _, err := e.resolver.Resolve(ctx, req(eidAlice)); routing.CodeOf(err) != "consent_required" {
+			t.Fatal(err)
+		}
 		_, err := e.resolver.Resolve(ctx, question(eidAlice))
 		if routing.CodeOf(err) != "consent_required" {
 			t.Fatalf("got %v", err)
