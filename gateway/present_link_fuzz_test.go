@@ -1,0 +1,31 @@
+package gateway
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// FuzzPresentRequest: whatever a verifier's link carries, the portal
+// reads either a department's DID as audience with a bounded nonce, or
+// refuses it.
+func FuzzPresentRequest(f *testing.F) {
+	f.Add("nonce=n-1&aud=did%3Aeidgate%3Adept%3Ahrss&purpose=employment")
+	f.Add("nonce=&aud=did:eidgate:0123456789abcdef0123456789abcdef")
+	f.Add("aud=did:eidgate:dept:&nonce=x&purpose=Bad Purpose")
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		r, err := readPresentRequest(q.Get)
+		if err != nil {
+			return
+		}
+		if model.IssuerDID(r.Verifier) != r.Audience || r.Nonce == "" || len(r.Nonce) > 128 ||
+			(r.Purpose != "" && !model.ValidPurposeCode(r.Purpose)) {
+			t.Fatalf("accepted %+v from %q", r, query)
+		}
+	})
+}
