@@ -62,8 +62,8 @@ Exit status: 0 done, 1 refused (the error names its code), 2 usage error.`,
 
 // credentialToolFlags are the settings credential commands take beyond
 // the tools' own: the gateway's public URL credentials name, and where the
-// issuing and holder keys are.
-var credentialToolFlags = []string{"public-url", "issuer-key-dir", "holder-key-file"}
+// issuing keys are.
+var credentialToolFlags = []string{"public-url", "issuer-key-dir"}
 
 // bindCredentialTools adds the tool flags the credential commands take.
 func bindCredentialTools(tf *toolFlags, fs *pflag.FlagSet) { tf.bind(fs, credentialToolFlags...) }
