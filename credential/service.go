@@ -41,6 +41,10 @@ type Config struct {
 	// ChallengeTTL is how long a verifier's nonce stays usable (default 5
 	// minutes).
 	ChallengeTTL time.Duration
+	// PseudonymKey keys the officials' pseudonyms in the access records of
+	// presentations, as the resolver's do (routing.OfficialPseudonym), so
+	// the resident's log shows the verifying official the same way.
+	PseudonymKey []byte
 }
 
 // Service issues, revokes, presents and verifies credentials and answers
@@ -592,6 +596,7 @@ func (s *Service) VerifyPresentation(ctx context.Context, req PresentationReques
 	}
 	rec := &routing.AccessRecord{
 		ID: routing.NewTimeOrderedID("acc_", now), CreatedAt: now, RequestID: req.RequestID, Requester: req.Verifier, Official: req.Official,
+		OfficialRef: routing.OfficialPseudonym(s.cfg.PseudonymKey, req.Verifier, req.Official),
 		Provider: r.Department, EID: r.Subject, DataType: r.DataType, Purpose: ch.Purpose, Outcome: OutcomePresentation,
 		Reason: "disclosed: " + strings.Join(r.Disclosed, ","), TicketID: "kb:" + r.SDHash, Digest: r.Digest,
 	}

@@ -179,6 +179,11 @@ func TestGraduateBackgroundCheck(t *testing.T) {
 		if a["requester"] != "hrss" || a["provider"] != "edu-bureau" || a["data_type"] != "edu.degree" {
 			t.Errorf("%s record: %v", o, a)
 		}
+		// The verifying official appears as the same keyed pseudonym as
+		// for a resolve, never as the staff id.
+		if off, _ := a["official"].(string); !strings.HasPrefix(off, "official-") || off != got["issued"]["official"] {
+			t.Errorf("%s record's official %q (the resolve's: %v)", o, off, got["issued"]["official"])
+		}
 		if p := s.do(me, http.MethodGet, "/v1/me/access/"+a["id"].(string)+"/proof", nil); p.status != http.StatusOK || p.body["verified"] != true {
 			t.Errorf("%s proof: %d %v", o, p.status, p.body)
 		}

@@ -47,7 +47,11 @@ func (m *Main) openCredentials(context.Context) error {
 		// URL, which only --public-url can tell them.
 		base = "http://" + m.Config.Listen
 	}
-	svc, err := credential.NewService(credential.Config{
+	pseudonymKey, err := m.secretKey(pseudonymKeyFile)
+	if err != nil {
+		return fmt.Errorf("pseudonym key: %w", err)
+	}
+	svc, err := credential.NewService(credential.Config{PseudonymKey: pseudonymKey,
 		Ledger: m.agent, Store: m.db, Access: m.db, Keys: keys, Holders: holders,
 		Answers: &credential.HTTPAnswerer{Departments: m.agent, Client: &http.Client{Timeout: 10 * time.Second}},
 		Cache:   m.cache, Clock: m.Clock, BaseURL: base,

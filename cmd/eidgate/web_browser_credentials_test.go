@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -136,14 +137,79 @@ func browserCredentials(t *testing.T, s *stack, browser *webtest.Browser, base s
 	if q.status != http.StatusForbidden || q.errCode() != "consent_required" {
 		t.Fatalf("a question without consent: %d %v", q.status, q.body)
 	}
+	questionConsent := q.str("error", "details", "consent_id")
 	for _, lang := range []struct{ code, want string }{
 		{"zh-CN", "仅回答是或否：“本科及以上学位”"},
 		{"en", "only yes or no: “Holds a bachelor's degree or higher”"},
 	} {
 		res.Open("/portal/inbox")
 		res.SwitchLang(lang.code)
-		mustHave(t, res.Text("main"), lang.want)
+		mustHave(t, res.Text(`article[aria-labelledby="c-`+questionConsent+`"]`), lang.want)
 		res.Screenshot("portal-inbox-question-" + lang.code)
 		res.OK("question consent " + lang.code)
+	}
+	// The graduate approves the question only, and HR gets its answer; for
+	// the record itself HR needs a consent of its own, which the graduate
+	// gives too, and resolves the degree in proxy mode.
+	approve := func(id string) {
+		t.Helper()
+		res.Open("/portal/inbox")
+		res.Do("open the dialog", chromedp.Click(chromedp.CSS(`form[action$="/`+id+`/grant"] button`)), chromedp.WaitVisible(chromedp.ID("dlg-grant-"+id)))
+		res.Submit("confirm approval", "#dlg-grant-"+id+" button[data-dialog=confirm]")
+		res.OK("approve " + id)
+	}
+	approve(questionConsent)
+	ask := map[string]any{"subject": map[string]string{"eid": grad.EID}, "data_type": "edu.degree", "predicate": "bachelor_or_higher", "purpose": "employment"}
+	if a := s.do(s.dept("hrss"), http.MethodPost, "/v1/credentials/ask", ask); a.status != http.StatusOK || a.body["answer"] != true {
+		t.Fatalf("ask after the question's consent: %d %v", a.status, a.body)
+	}
+	px := resolveBody(grad, "edu.degree", "employment")
+	px["mode"] = "proxy"
+	rr := s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", px)
+	if rr.status != http.StatusForbidden || rr.errCode() != "consent_required" {
+		t.Fatalf("a consent to the question let the record through: %d %v", rr.status, rr.body)
+	}
+	approve(rr.str("error", "details", "consent_id"))
+	if rr = s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", px); rr.status != http.StatusOK || rr.str("record", "credential") == "" {
+		t.Fatalf("proxy resolve: %d %v", rr.status, rr.body)
+	}
+
+	// All three in the access log, in both languages, each with a proof
+	// that verifies in the page.
+	for _, lang := range []struct {
+		code string
+		want []string
+		ok   string
+	}{
+		{"en", []string{"Credential shown", "showed: Degree, Institution", "Granted", "Yes/no question", "asked only yes or no: Holds a bachelor's degree or higher"}, "Verified in block"},
+		{"zh-CN", []string{"已出示凭证", "出示了：学位、授予单位", "已放行", "是/否提问", "仅询问是或否：本科及以上学位"}, "已验证"},
+	} {
+		var buttons []string
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			res.Open("/portal/access")
+			res.SwitchLang(lang.code)
+			ids := res.Eval(`Array.from(document.querySelectorAll("button.verify[data-access]")).filter(b => ["presentation_verified","issued","question_issued"].includes(b.dataset.outcome)).map(b => b.dataset.access + "|" + b.dataset.outcome).join(",")`)
+			seen := map[string]string{}
+			for _, p := range strings.Split(ids, ",") {
+				if id, outcome, ok := strings.Cut(p, "|"); ok && seen[outcome] == "" {
+					seen[outcome] = id
+				}
+			}
+			if len(seen) == 3 {
+				buttons = []string{seen["presentation_verified"], seen["issued"], seen["question_issued"]}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the three accesses were not anchored in time: %q", ids)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		mustHave(t, res.Text("main"), lang.want...)
+		for _, id := range buttons {
+			res.Do("verify "+id, chromedp.Click(chromedp.CSS(`button.verify[data-access="`+id+`"]`)))
+			res.WaitText("#vr-"+id, lang.ok)
+		}
+		res.Screenshot("portal-access-graduate-" + lang.code)
+		res.OK("graduate's access log " + lang.code)
 	}
 }
