@@ -597,7 +597,7 @@ func (s *Service) VerifyPresentation(ctx context.Context, req PresentationReques
 	rec := &routing.AccessRecord{
 		ID: routing.NewTimeOrderedID("acc_", now), CreatedAt: now, RequestID: req.RequestID, Requester: req.Verifier, Official: req.Official,
 		OfficialRef: routing.OfficialPseudonym(s.cfg.PseudonymKey, req.Verifier, req.Official),
-		Provider: r.Department, EID: r.Subject, DataType: r.DataType, Purpose: ch.Purpose, Outcome: OutcomePresentation,
+		Provider:    r.Department, EID: r.Subject, DataType: r.DataType, Purpose: ch.Purpose, Outcome: OutcomePresentation,
 		Reason: "disclosed: " + strings.Join(r.Disclosed, ","), TicketID: "kb:" + r.SDHash, Digest: r.Digest,
 	}
 	if r.Anchor != nil {
