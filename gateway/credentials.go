@@ -44,21 +44,21 @@ type issuedCredentialView struct {
 
 // issueCredential: the calling department issues a credential about a
 // resident for a data type it owns.
-func (s *Server) issueCredential(c *gin.Context) {
+func (a *api) issueCredential(c *gin.Context) {
 	var req issueCredentialRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	if req.Subject.Document != nil {
-		s.fail(c, routing.Invalid("gateway", "subject.document", "a credential names its subject by eid; find the eID of a document with POST /v1/accounts/lookup"))
+		a.fail(c, routing.Invalid("gateway", "subject.document", "a credential names its subject by eid; find the eID of a document with POST /v1/accounts/lookup"))
 		return
 	}
-	out, err := s.deps.Credentials.Issue(ctx(c), credential.IssueRequest{
+	out, err := a.deps.Credentials.Issue(ctx(c), credential.IssueRequest{
 		Issuer: c.GetString(ctxDepartment), Subject: req.Subject.EID, DataType: req.DataType,
 		Claims: req.Claims, Holder: req.HolderJWK, ValidUntil: req.ValidUntil,
 	})
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	v := issuedCredentialView{ID: out.ID, Token: out.Token, Digest: out.Digest, Version: out.Version, MediaType: credential.MediaType, Status: []statusRefView{}}
@@ -80,19 +80,19 @@ type credentialStatusView struct {
 
 // credentialStatus revokes, suspends or reinstates one of the calling
 // department's credentials.
-func (s *Server) credentialStatus(action string) gin.HandlerFunc {
+func (a *api) credentialStatus(action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req credentialStatusRequest
-		if !s.bind(c, &req) {
+		if !a.bind(c, &req) {
 			return
 		}
 		if req.Reason == "" {
-			s.fail(c, routing.Invalid("gateway", "reason", "give a reason for the change"))
+			a.fail(c, routing.Invalid("gateway", "reason", "give a reason for the change"))
 			return
 		}
-		out, err := s.deps.Credentials.SetStatus(ctx(c), c.GetString(ctxDepartment), c.Param("id"), action)
+		out, err := a.deps.Credentials.SetStatus(ctx(c), c.GetString(ctxDepartment), c.Param("id"), action)
 		if err != nil {
-			s.fail(c, err)
+			a.fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, credentialStatusView{ID: out.ID, Revoked: out.Revoked, Suspended: out.Suspended})
@@ -101,10 +101,10 @@ func (s *Server) credentialStatus(action string) gin.HandlerFunc {
 
 // statusList serves a status list credential (public; short cache so a
 // change reaches verifiers within a second).
-func (s *Server) statusList(c *gin.Context) {
-	token, err := s.deps.Credentials.StatusListCredential(ctx(c), c.Param("issuer"), c.Param("list"))
+func (a *api) statusList(c *gin.Context) {
+	token, err := a.deps.Credentials.StatusListCredential(ctx(c), c.Param("issuer"), c.Param("list"))
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "max-age=1")
@@ -112,10 +112,10 @@ func (s *Server) statusList(c *gin.Context) {
 }
 
 // dataTypeSchema serves a data type's JSON Schema (credentialSchema).
-func (s *Server) dataTypeSchema(c *gin.Context) {
-	schema, err := s.deps.Credentials.Schema(ctx(c), c.Param("code"))
+func (a *api) dataTypeSchema(c *gin.Context) {
+	schema, err := a.deps.Credentials.Schema(ctx(c), c.Param("code"))
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=60")
@@ -142,18 +142,18 @@ func presentRequestURI(base string, ch *credential.Challenge) string {
 }
 
 // newChallenge gives the calling department a nonce for one presentation.
-func (s *Server) newChallenge(c *gin.Context) {
+func (a *api) newChallenge(c *gin.Context) {
 	var req challengeRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	ch, err := s.deps.Credentials.NewChallenge(ctx(c), c.GetString(ctxDepartment), req.Purpose)
+	ch, err := a.deps.Credentials.NewChallenge(ctx(c), c.GetString(ctxDepartment), req.Purpose)
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, challengeView{Nonce: ch.Nonce, Audience: ch.Audience, Purpose: ch.Purpose, ExpiresAt: ch.ExpiresAt,
-		RequestURI: presentRequestURI(s.deps.Credentials.BaseURL(), ch)})
+		RequestURI: presentRequestURI(a.deps.Credentials.BaseURL(), ch)})
 }
 
 type verifyCredentialRequest struct {
@@ -166,9 +166,9 @@ type verifyCredentialRequest struct {
 // challenge (a valid one is recorded as the resident's authorisation) or a
 // credential (nothing recorded). An invalid token is still 200, valid
 // false, with the failed check's code.
-func (s *Server) verifyCredential(c *gin.Context) {
+func (a *api) verifyCredential(c *gin.Context) {
 	var req verifyCredentialRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	var res *credential.Result
@@ -179,16 +179,16 @@ func (s *Server) verifyCredential(c *gin.Context) {
 	case req.Presentation != "" && req.Nonce == "":
 		err = routing.Invalid("gateway", "nonce", "a presentation is checked against the nonce of your challenge")
 	case req.Presentation != "":
-		res, err = s.deps.Credentials.VerifyPresentation(ctx(c), credential.PresentationRequest{
+		res, err = a.deps.Credentials.VerifyPresentation(ctx(c), credential.PresentationRequest{
 			Verifier: c.GetString(ctxDepartment), Official: c.GetString(ctxOfficial), RequestID: requestID(c),
 			Nonce: req.Nonce, Token: req.Presentation,
 		})
 	case req.Nonce != "":
 		err = routing.Invalid("gateway", "nonce", "a credential has no nonce; send a presentation to check a key binding")
 	default:
-		res, err = s.deps.Credentials.Verify(ctx(c), req.Credential, false, "", "")
+		res, err = a.deps.Credentials.Verify(ctx(c), req.Credential, false, "", "")
 	}
-	s.answer(c, http.StatusOK, res, err)
+	a.answer(c, http.StatusOK, res, err)
 }
 
 type askRequest struct {
@@ -202,9 +202,9 @@ type askRequest struct {
 
 // ask: a department's yes/no question about a resident, authorised and
 // recorded like a resolve; the answer is the provider's signed attestation.
-func (s *Server) ask(c *gin.Context) {
+func (a *api) ask(c *gin.Context) {
 	var req askRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	in := credential.Inquiry{
@@ -215,20 +215,20 @@ func (s *Server) ask(c *gin.Context) {
 	if d := req.Subject.Document; d != nil {
 		in.Document = &routing.DocumentSubject{Type: string(d.Type), Number: d.Number, Country: d.Country}
 	}
-	out, err := s.deps.Questions.Ask(ctx(c), in)
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Questions.Ask(ctx(c), in)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 // myCredentials lists the resident's credentials in plain words.
-func (s *Server) myCredentials(c *gin.Context) {
-	out, err := s.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
-	answerList(s, c, "credentials", out, err)
+func (a *api) myCredentials(c *gin.Context) {
+	out, err := a.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
+	answerList(a.Server, c, "credentials", out, err)
 }
 
 // myCredential returns one credential with its token and proof bundle.
-func (s *Server) myCredential(c *gin.Context) {
-	out, err := s.deps.Credentials.WalletCredential(ctx(c), currentSession(c).Subject, c.Param("id"))
-	s.answer(c, http.StatusOK, out, err)
+func (a *api) myCredential(c *gin.Context) {
+	out, err := a.deps.Credentials.WalletCredential(ctx(c), currentSession(c).Subject, c.Param("id"))
+	a.answer(c, http.StatusOK, out, err)
 }
 
 type presentBody struct {
@@ -244,18 +244,18 @@ type presentationView struct {
 
 // presentMine builds a presentation of one of the resident's credentials
 // with the claims they picked, for a verifier's nonce and audience.
-func (s *Server) presentMine(c *gin.Context) {
+func (a *api) presentMine(c *gin.Context) {
 	var req presentBody
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	if req.Nonce == "" || req.Audience == "" {
-		s.fail(c, routing.Invalid("gateway", "nonce", "give the verifier's nonce and audience"))
+		a.fail(c, routing.Invalid("gateway", "nonce", "give the verifier's nonce and audience"))
 		return
 	}
-	p, err := s.deps.Credentials.Present(ctx(c), credential.PresentRequest{EID: currentSession(c).Subject, CredentialID: c.Param("id"),
+	p, err := a.deps.Credentials.Present(ctx(c), credential.PresentRequest{EID: currentSession(c).Subject, CredentialID: c.Param("id"),
 		Disclose: req.Disclose, Audience: req.Audience, Nonce: req.Nonce})
-	s.answer(c, http.StatusOK, presentationView{Presentation: p, VerifyURL: publicVerifyURL(s.deps.Credentials.BaseURL(), p)}, err)
+	a.answer(c, http.StatusOK, presentationView{Presentation: p, VerifyURL: publicVerifyURL(a.deps.Credentials.BaseURL(), p)}, err)
 }
 
 // publicVerifyURL opens the public verifier page on a presentation; the
@@ -273,12 +273,12 @@ type publicVerifyRequest struct {
 
 // publicVerify checks a credential or presentation for anyone; nothing is
 // recorded. Rate-limited per client address.
-func (s *Server) publicVerify(c *gin.Context) {
-	if !s.allowPublic(c) {
+func (a *api) publicVerify(c *gin.Context) {
+	if !a.allowPublic(c) {
 		return
 	}
 	var req publicVerifyRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	token := req.Presentation
@@ -286,28 +286,28 @@ func (s *Server) publicVerify(c *gin.Context) {
 		token = req.Credential
 	}
 	if (req.Presentation == "") == (req.Credential == "") {
-		s.fail(c, routing.Invalid("gateway", "presentation", "send exactly one of presentation or credential"))
+		a.fail(c, routing.Invalid("gateway", "presentation", "send exactly one of presentation or credential"))
 		return
 	}
-	res, err := s.deps.Credentials.VerifyToken(ctx(c), token, req.Audience, req.Nonce)
-	s.answer(c, http.StatusOK, res, err)
+	res, err := a.deps.Credentials.VerifyToken(ctx(c), token, req.Audience, req.Nonce)
+	a.answer(c, http.StatusOK, res, err)
 }
 
 // allowPublic applies the rate limit of unauthenticated verification, per
 // client address.
-func (s *Server) allowPublic(c *gin.Context) bool {
-	if s.deps.Limiter == nil {
+func (a *api) allowPublic(c *gin.Context) bool {
+	if a.deps.Limiter == nil {
 		return true
 	}
-	ok, retry, err := s.deps.Limiter.Allow(ctx(c), "public-verify:"+c.ClientIP())
+	ok, retry, err := a.deps.Limiter.Allow(ctx(c), "public-verify:"+c.ClientIP())
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return false
 	}
 	if !ok {
 		secs := int(retry.Seconds()) + 1
 		c.Header("Retry-After", itoa(secs))
-		s.fail(c, rateLimited(secs))
+		a.fail(c, rateLimited(secs))
 		return false
 	}
 	return true

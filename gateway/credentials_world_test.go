@@ -65,6 +65,7 @@ func (w *world) withCredentials(deps *gateway.Deps, base string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	// The same holder sealing key as the stack's: one wallet per resident.
 	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: w.db, Access: w.access,
 		Keys: keys, Holders: holders, Answers: w.answers, Cache: routingtest.NewCache(), Clock: w.clock, BaseURL: base})
 	if err != nil {

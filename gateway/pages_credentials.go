@@ -18,13 +18,13 @@ import (
 // and audience, shown as a QR code and a link), and the public verifier.
 
 // portalCredentials lists the resident's credentials as cards.
-func (s *Server) portalCredentials(c *gin.Context) {
-	list, err := s.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
+func (p *pages) portalCredentials(c *gin.Context) {
+	list, err := p.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "portal_credentials", &web.Page{Title: "title.portal.credentials", Nav: "credentials",
+	p.render(c, http.StatusOK, "portal_credentials", &web.Page{Title: "title.portal.credentials", Nav: "credentials",
 		Data: gin.H{"Credentials": walletViews(list)}})
 }
 
@@ -48,17 +48,17 @@ func walletView(e credential.WalletEntry) web.Credential {
 
 // portalCredentialDownload sends the compact credential (.sd-jwt) or its
 // verification file with the proof bundle (verification.json).
-func (s *Server) portalCredentialDownload(c *gin.Context) {
-	wc, err := s.deps.Credentials.WalletCredential(ctx(c), currentSession(c).Subject, c.Param("id"))
+func (p *pages) portalCredentialDownload(c *gin.Context) {
+	wc, err := p.deps.Credentials.WalletCredential(ctx(c), currentSession(c).Subject, c.Param("id"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	name := strings.ReplaceAll(wc.DataType, ".", "-")
 	if c.Query("format") == "verification" {
 		b, err := json.MarshalIndent(credential.VerificationFile{Credential: wc.Token, Bundle: wc.Bundle}, "", "  ")
 		if err != nil {
-			s.pageFail(c, err)
+			p.pageFail(c, err)
 			return
 		}
 		c.Header("Content-Disposition", `attachment; filename="`+name+`-verification.json"`)
@@ -96,15 +96,15 @@ func readPresentRequest(get func(string) string) (presentRequest, error) {
 
 // portalPresentPage is where a verifier's link (or QR) lands: the
 // resident picks a credential and the claims to show.
-func (s *Server) portalPresentPage(c *gin.Context) {
+func (p *pages) portalPresentPage(c *gin.Context) {
 	req, err := readPresentRequest(c.Query)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	list, err := s.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
+	list, err := p.deps.Credentials.Wallet(ctx(c), currentSession(c).Subject)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	var usable []web.Credential
@@ -113,83 +113,83 @@ func (s *Server) portalPresentPage(c *gin.Context) {
 			usable = append(usable, walletView(e))
 		}
 	}
-	s.render(c, http.StatusOK, "portal_present", &web.Page{Title: "title.portal.present", Nav: "credentials",
+	p.render(c, http.StatusOK, "portal_present", &web.Page{Title: "title.portal.present", Nav: "credentials",
 		Data: gin.H{"Request": req, "Credentials": usable}})
 }
 
 // portalPresent builds the presentation and shows it as a QR code and a
 // link for the verifier.
-func (s *Server) portalPresent(c *gin.Context) {
+func (p *pages) portalPresent(c *gin.Context) {
 	req, err := readPresentRequest(c.PostForm)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	p, err := s.deps.Credentials.Present(ctx(c), credential.PresentRequest{EID: currentSession(c).Subject, CredentialID: c.PostForm("credential"),
+	pres, err := p.deps.Credentials.Present(ctx(c), credential.PresentRequest{EID: currentSession(c).Subject, CredentialID: c.PostForm("credential"),
 		Disclose: c.PostFormArray("disclose"), Audience: req.Audience, Nonce: req.Nonce})
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	link := publicVerifyURL(s.deps.Credentials.BaseURL(), p)
+	link := publicVerifyURL(p.deps.Credentials.BaseURL(), pres)
 	qr, qrErr := web.QRDataURL(link)
-	s.render(c, http.StatusOK, "portal_presented", &web.Page{Title: "title.portal.presented", Nav: "credentials",
-		Data: gin.H{"Request": req, "Presentation": p, "Link": link, "QR": qr, "QRTooLarge": qrErr != nil,
+	p.render(c, http.StatusOK, "portal_presented", &web.Page{Title: "title.portal.presented", Nav: "credentials",
+		Data: gin.H{"Request": req, "Presentation": pres, "Link": link, "QR": qr, "QRTooLarge": qrErr != nil,
 			"Disclosed": c.PostFormArray("disclose")}})
 }
 
 // portalVerifyPage is the public verifier: paste a presentation or
 // credential (or open a presentation's link); nothing is recorded.
-func (s *Server) portalVerifyPage(c *gin.Context) {
-	s.render(c, http.StatusOK, "portal_verify", &web.Page{Title: "title.portal.verify"})
+func (p *pages) portalVerifyPage(c *gin.Context) {
+	p.render(c, http.StatusOK, "portal_verify", &web.Page{Title: "title.portal.verify"})
 }
 
 // portalVerify checks what was pasted and shows the result in plain words.
-func (s *Server) portalVerify(c *gin.Context) {
-	if !s.acceptPublicForm(c) {
+func (p *pages) portalVerify(c *gin.Context) {
+	if !p.acceptPublicForm(c) {
 		return
 	}
-	if s.deps.Limiter != nil {
-		ok, retry, err := s.deps.Limiter.Allow(ctx(c), "public-verify:"+c.ClientIP())
+	if p.deps.Limiter != nil {
+		ok, retry, err := p.deps.Limiter.Allow(ctx(c), "public-verify:"+c.ClientIP())
 		if err != nil {
-			s.pageFail(c, err)
+			p.pageFail(c, err)
 			return
 		}
 		if !ok {
 			c.Header("Retry-After", itoa(int(retry.Seconds())+1))
-			s.pageFail(c, rateLimited(int(retry.Seconds())+1))
+			p.pageFail(c, rateLimited(int(retry.Seconds())+1))
 			return
 		}
 	}
 	token := strings.TrimSpace(c.PostForm("token"))
 	form := map[string]string{"token": token, "nonce": c.PostForm("nonce"), "audience": c.PostForm("audience")}
 	if token == "" {
-		errs := s.fieldError(c, nil, "token", "err.token_required")
-		s.render(c, http.StatusBadRequest, "portal_verify", &web.Page{Title: "title.portal.verify", Errors: errs, Form: form})
+		errs := p.fieldError(c, nil, "token", "err.token_required")
+		p.render(c, http.StatusBadRequest, "portal_verify", &web.Page{Title: "title.portal.verify", Errors: errs, Form: form})
 		return
 	}
-	res, err := s.deps.Credentials.VerifyToken(ctx(c), token, strings.TrimSpace(c.PostForm("audience")), strings.TrimSpace(c.PostForm("nonce")))
+	res, err := p.deps.Credentials.VerifyToken(ctx(c), token, strings.TrimSpace(c.PostForm("audience")), strings.TrimSpace(c.PostForm("nonce")))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "portal_verify", &web.Page{Title: "title.portal.verify", Form: form, Data: gin.H{"Result": verificationView(res)}})
+	p.render(c, http.StatusOK, "portal_verify", &web.Page{Title: "title.portal.verify", Form: form, Data: gin.H{"Result": verificationView(res)}})
 }
 
 // acceptPublicForm checks the CSRF token of a form anyone may post: the
 // session's token when a resident is signed in, the signed double-submit
 // token otherwise.
-func (s *Server) acceptPublicForm(c *gin.Context) bool {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if sess, err := s.loadSession(c); err == nil && sess.Kind == "resident" {
+func (p *pages) acceptPublicForm(c *gin.Context) bool {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
+	if sess, err := p.loadSession(c); err == nil && sess.Kind == "resident" {
 		c.Set(ctxSession, sess)
 		if tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
 			return true
 		}
-	} else if s.checkFormToken(c) {
+	} else if p.checkFormToken(c) {
 		return true
 	}
-	s.pageFail(c, csrfError())
+	p.pageFail(c, csrfError())
 	return false
 }
 

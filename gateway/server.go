@@ -57,7 +57,9 @@ type Config struct {
 	OpenAPI []byte
 }
 
-// Server is the HTTP API.
+// Server is the gateway's HTTP side: the JSON API (handlers on api) and
+// the portal and console (handlers on pages) over the same services, with
+// the authentication, error rendering and request logging they share.
 type Server struct {
 	cfg     Config
 	deps    Deps
@@ -66,6 +68,13 @@ type Server struct {
 	metrics *metrics
 	site    *web.Site
 }
+
+// api are the handlers of the JSON API; pages are those of the portal and
+// console. Both parse the request, call one service and render.
+type (
+	api   struct{ *Server }
+	pages struct{ *Server }
+)
 
 // New checks cfg, builds the server and registers every route.
 func New(cfg Config) (*Server, error) {
@@ -84,9 +93,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
-	}
-	if deps.Clock == nil {
-		deps.Clock = routing.SystemClock{}
 	}
 	gin.SetMode(gin.ReleaseMode)
 	if cfg.Web == nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/credential"
+	"github.com/eidgate/eidgate/credential/credentialtest"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/mapping/mappingtest"
@@ -40,6 +42,7 @@ type stack struct {
 	admins    *accounts.Admins
 	apiKeys   *accounts.APIKeys
 	sessions  *accounts.Sessions
+	registry  *routing.Registry
 	policy    *policies.Engine
 	tickets   *ticket.Keyring
 	anchorer  *routing.Anchorer
@@ -58,7 +61,11 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	ctx := context.Background()
 	s := &stack{clock: clock, ledger: routingtest.NewLedger(clock), access: routingtest.NewStore()}
 	s.db = storetest.SQLite(t).OpenWith(t, store.Config{Clock: clock})
-	acfg := accounts.Config{Store: s.db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
+	cache := routingtest.NewCache()
+	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
+		Routes: s.ledger, Consents: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
+	s.registry = built[*routing.Registry](t)(routing.NewRegistry(routing.RegistryConfig{Ledger: s.ledger, Dir: dir, Logger: quiet}))
+	acfg := accounts.Config{Store: s.db, Departments: s.registry, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
 	// Sessions live on the wall clock, as the browser's cookie jar does.
 	wall := acfg
 	wall.Clock = routing.SystemClock{}
@@ -69,7 +76,6 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	s.apiKeys = built[*accounts.APIKeys](t)(accounts.NewAPIKeys(acfg))
 	s.codes = &codeBook{issuer: s.residents, codes: map[string]string{}}
 
-	cache := routingtest.NewCache()
 	s.mapping = mappingtest.NewService(t, mapping.Config{Ledger: s.ledger, Documents: s.db, Activations: s.codes,
 		Cache: cache, Clock: clock, Logger: quiet})
 	s.importer = built[*mapping.Importer](t)(mapping.NewImporter(mapping.ImporterConfig{Service: s.mapping, Jobs: s.db,
@@ -82,37 +88,52 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	introspector := built[*ticket.Introspector](t)(ticket.NewIntrospector(ticket.IntrospectorConfig{Keys: s.tickets,
 		Issuer: gatewayIssuer, Replay: provider.NewMemoryReplayCache(1000, clock.Now), Clock: clock}))
 
-	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
-		Routes: s.ledger, Consents: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
 	accessLog := built[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: s.access, Clock: clock}))
 	t.Cleanup(accessLog.Close)
 	s.anchorer = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.access, Ledger: s.ledger,
 		Clock: clock, Holder: "test", Logger: quiet}))
 	s.anchorer.Step(ctx)
+	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
+		Dir: dir, Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
-		Consents: built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
-			Dir: dir, Clock: clock, Logger: quiet})),
-		Verifier:   built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
-		Proxy:      built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
-		Anchorer:   s.anchorer,
-		Access:     s.access,
-		Dir:        dir,
-		Admin:      s.ledger,
-		Agent:      s.ledger,
+		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
+		Consents: consents,
+		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
+		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
+		Registry: s.registry,
+		DIDs:     dir,
+		Access: built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
+			Anchorer: s.anchorer})),
+		Anchoring:  s.anchorer,
 		Identities: s.mapping,
 		Importer:   s.importer,
-		Residents:  s.residents,
-		Admins:     s.admins,
-		APIKeys:    s.apiKeys,
-		Sessions:   s.sessions,
-		Policies:   s.policy,
-		Tickets:    introspector,
-		Clock:      clock,
+		SignIn: built[*accounts.SignIn](t)(accounts.NewSignIn(accounts.SignInConfig{Residents: s.residents, Admins: s.admins,
+			Sessions: s.sessions, Documents: s.mapping})),
+		Residents: s.residents,
+		Admins:    s.admins,
+		APIKeys:   s.apiKeys,
+		Sessions:  s.sessions,
+		Policies:  s.policy,
+		Tickets:   introspector,
 	}
+	// Credentials over the same ledger and database; the world entrusts a
+	// department's key and a provider's answers (withCredentials).
+	holders := built[*credential.SealedHolders](t)(credential.NewSealedHolders(s.db, []byte("0123456789abcdef0123456789abcdef")))
+	creds := built[*credential.Service](t)(credential.NewService(credential.Config{Ledger: s.ledger, Store: s.db, Access: s.access,
+		Keys: credentialtest.NewKeys(), Holders: holders, Answers: noAnswers{}, Cache: cache, Clock: clock, BaseURL: gatewayIssuer}))
+	s.deps.Credentials = creds
+	s.deps.Questions = built[*credential.Questions](t)(credential.NewQuestions(credential.QuestionsConfig{Authorizer: s.deps.Resolver, Credentials: creds}))
 	return s
+}
+
+// noAnswers is a provider that answers no yes/no question.
+type noAnswers struct{}
+
+func (noAnswers) Answer(context.Context, credential.Question) (string, error) {
+	return "", routing.Errorf(routing.KindBadGateway, "provider", "no answers here").WithCode("provider_unavailable")
 }
 
 // gatewayIssuer is the gateway's name in its tickets.

@@ -73,6 +73,10 @@ type Main struct {
 	sessions  *accounts.Sessions
 
 	dir       *routing.Directory
+	registry  *routing.Registry
+	routes    *routing.Routes
+	access    *routing.AccessRecords
+	signIn    *accounts.SignIn
 	accessLog *routing.AccessLog
 	anchorer  *routing.Anchorer
 	resolver  *routing.Resolver
@@ -273,7 +277,7 @@ func (m *Main) openFabric(ctx context.Context) (err error) {
 // adminLedger makes the registry changes (departments, data types) with
 // the gateway's admin identity, or refuses them, naming the setting, when
 // the gateway runs on a Fabric network without one.
-func (m *Main) adminLedger() gateway.AdminLedger {
+func (m *Main) adminLedger() routing.RegistryWriter {
 	if m.admin == nil {
 		return noAdminIdentity{}
 	}
@@ -417,9 +421,6 @@ func (m *Main) issuer() string { return "eidgate" }
 // --- services ---
 
 func (m *Main) openServices(ctx context.Context) (err error) {
-	if err := m.openAccounts(); err != nil {
-		return err
-	}
 	if m.redis != nil {
 		m.replay = m.redis.ReplayCache()
 	} else {
@@ -438,6 +439,19 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.registry, err = routing.NewRegistry(routing.RegistryConfig{
+		Ledger: m.adminLedger(), Dir: m.dir, Logger: m.logger().With("component", "registry"),
+	}); err != nil {
+		return err
+	}
+	if m.routes, err = routing.NewRoutes(routing.RoutesConfig{
+		Ledger: m.agent, Dir: m.dir, Logger: m.logger().With("component", "routes"),
+	}); err != nil {
+		return err
+	}
+	if err := m.openAccounts(); err != nil {
+		return err
+	}
 	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
 		return err
 	}
@@ -448,6 +462,9 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.access, err = routing.NewAccessRecords(routing.AccessRecordsConfig{Store: m.db, Anchorer: m.anchorer}); err != nil {
+		return err
+	}
 	issuer, err := ticket.NewIssuer(ticket.IssuerConfig{Keys: m.tickets, Issuer: m.issuer(), Clock: m.Clock})
 	if err != nil {
 		return err
@@ -455,6 +472,11 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if m.mapping, err = mapping.NewService(mapping.Config{
 		Ledger: m.agent, Documents: m.db, Activations: m.residents, Cache: m.cache,
 		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
+	}); err != nil {
+		return err
+	}
+	if m.signIn, err = accounts.NewSignIn(accounts.SignInConfig{
+		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping,
 	}); err != nil {
 		return err
 	}
@@ -472,13 +494,14 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
 		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
+		Logger: m.logger().With("component", "resolver"),
 	})
 	return err
 }
 
 // openAccounts builds the account services over the database.
 func (m *Main) openAccounts() (err error) {
-	acfg := accounts.Config{Store: m.db, Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
+	acfg := accounts.Config{Store: m.db, Departments: m.registry, Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
 	if m.sessions, err = accounts.NewSessions(acfg); err != nil {
 		return err
 	}
@@ -552,11 +575,11 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
-			Resolver: m.resolver, Consents: m.consents, Verifier: verifier, Proxy: proxy,
-			Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
-			Identities: m.mapping, Importer: m.importer, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
-			Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
-			Ready: m.ready, Clock: m.Clock, Credentials: m.credentials, Questions: m.questions,
+			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
+			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
+			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
+			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
