@@ -78,6 +78,7 @@ type Registry interface {
 	RegisterDepartment(ctx context.Context, d model.Department) (*model.Department, error)
 	UpdateDepartment(ctx context.Context, d model.Department) (*model.Department, error)
 	SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error)
+	RevokeSigningKey(ctx context.Context, dept, kid, reason string) (*model.Department, error)
 	RegisterDataType(ctx context.Context, dt model.DataType) (*model.DataType, error)
 	UpdateDataType(ctx context.Context, dt model.DataType) (*model.DataType, error)
 }

@@ -200,6 +200,23 @@ func (p *pages) adminRetireKey(c *gin.Context) {
 	})
 }
 
+// adminRevokeKey declares a department's key compromised (a key file
+// leaked): every credential it signed fails verification from then on, so
+// the form asks for the reason, which the DID document publishes.
+func (p *pages) adminRevokeKey(c *gin.Context) {
+	form := refill(c, "revoke_reason")
+	reason := strings.TrimSpace(form["revoke_reason"])
+	if reason == "" {
+		p.showDepartment(c, http.StatusBadRequest, p.fieldError(c, nil, "revoke_reason", "err.reason_required"), form)
+		return
+	}
+	if _, err := p.deps.Registry.RevokeSigningKey(ctx(c), c.Param("id"), c.PostForm("kid"), reason); err != nil {
+		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"reason": "revoke_reason", "kid": "revoke_reason"}), form)
+		return
+	}
+	seeOther(c, "/admin/departments/"+url.PathEscape(c.Param("id")), "key_revoked")
+}
+
 func (p *pages) adminDepartmentStatus(c *gin.Context) {
 	form := refill(c, "reason")
 	status, reason := c.PostForm("status"), strings.TrimSpace(form["reason"])

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/web"
 )
@@ -749,5 +750,34 @@ func TestSignOut(t *testing.T) {
 		if r := b.get("/" + area); r.status != http.StatusSeeOther {
 			t.Errorf("%s after sign-out: %d", area, r.status)
 		}
+	}
+}
+
+// A compromised key is revoked with its reason; the page shows it and the
+// ledger holds it.
+func TestRevokeSigningKeyPage(t *testing.T) {
+	e := newPagesEnv(t)
+	b := e.adminSignIn("root")
+	b.lang = "en"
+	d := demo.Departments[0].ID
+	kid := d + "-1"
+	page := "/admin/departments/" + d
+	r := b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("revoke without a reason: %d", r.status)
+	}
+	mustContain(t, r.body, "Give a reason.")
+	r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"key file leaked"}})
+	if r.status != http.StatusSeeOther || r.location() != page+"?done=key_revoked" {
+		t.Fatalf("revoke: %d → %q\n%s", r.status, r.location(), r.body)
+	}
+	mustContain(t, b.get(r.location()).body, "Signing key revoked.", "Revoked (compromised)", "key file leaked")
+	got, err := e.w.ledger.GetDepartment(context.Background(), d)
+	if err != nil || got.SigningKeys[0].Status != model.KeyRevoked || got.SigningKeys[0].RevokedReason != "key file leaked" {
+		t.Fatalf("on the ledger: %+v %v", got, err)
+	}
+	// Again: the ledger refuses, the page says why.
+	if r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"again"}}); r.status != http.StatusConflict {
+		t.Fatalf("revoking twice: %d", r.status)
 	}
 }

@@ -167,6 +167,7 @@ func (s *Server) routes() {
 	console.POST("/departments/:id", registryPage, p.adminUpdateDepartment)
 	console.POST("/departments/:id/keys", registryPage, p.adminAddKey)
 	console.POST("/departments/:id/keys/retire", registryPage, p.adminRetireKey)
+	console.POST("/departments/:id/keys/revoke", registryPage, p.adminRevokeKey)
 	console.POST("/departments/:id/status", registryPage, p.adminDepartmentStatus)
 	console.POST("/departments/:id/apikeys", registryPage, p.adminIssueAPIKey)
 	console.POST("/apikeys/:id/revoke", registryPage, p.adminRevokeAPIKey)

@@ -15,6 +15,9 @@ type RegistryWriter interface {
 	SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error)
 	RegisterDataType(ctx context.Context, dt model.DataType) (*model.DataType, error)
 	UpdateDataType(ctx context.Context, dt model.DataType) (*model.DataType, error)
+	// RevokeSigningKey declares a department's key compromised: every
+	// credential it signed fails verification from then on.
+	RevokeSigningKey(ctx context.Context, dept, kid, reason string) (*model.Department, error)
 }
 
 // RegistryConfig is what a Registry is built from.
@@ -89,6 +92,14 @@ func (r *Registry) UpdateDepartment(ctx context.Context, d model.Department) (*m
 func (r *Registry) SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error) {
 	out, err := r.ledger.SetDepartmentStatus(ctx, id, status, reason)
 	return changed(ctx, r.dir, r.log, out, err, model.Change{Kind: model.KindDepartment, ID: id})
+}
+
+// RevokeSigningKey declares a department's signing key compromised, with
+// the reason (docs/credentials.md §3). Issuer DID caches drop it on every
+// replica when the chaincode event arrives.
+func (r *Registry) RevokeSigningKey(ctx context.Context, dept, kid, reason string) (*model.Department, error) {
+	out, err := r.ledger.RevokeSigningKey(ctx, dept, kid, reason)
+	return changed(ctx, r.dir, r.log, out, err, model.Change{Kind: model.KindDepartment, ID: dept})
 }
 
 // RegisterDataType registers a data type.

@@ -644,6 +644,7 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/admin/departments/:id", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept", "name", "x")},
 		{method: "POST", route: "/admin/departments/:id/keys", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/keys", "kid", "x")},
 		{method: "POST", route: "/admin/departments/:id/keys/retire", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/keys/retire", "kid", "x")},
+		{method: "POST", route: "/admin/departments/:id/keys/revoke", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/keys/revoke", "kid", "x", "revoke_reason", "matrix")},
 		{method: "POST", route: "/admin/departments/:id/status", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/status", "status", "suspended", "reason", "matrix")},
 		{method: "POST", route: "/admin/departments/:id/apikeys", allow: adminOnly.with(kAdmin, authed), req: page("/admin/departments/no-such-dept/apikeys", "name", "matrix")},
 		{method: "POST", route: "/admin/apikeys/:id/revoke", allow: adminOnly.with(kAdmin, authed), req: page("/admin/apikeys/no-such-key/revoke")},

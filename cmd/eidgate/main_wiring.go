@@ -320,6 +320,10 @@ func (n noAdminIdentity) UpdateDataType(context.Context, model.DataType) (*model
 	return nil, n.refuse("ledger.UpdateDataType")
 }
 
+func (n noAdminIdentity) RevokeSigningKey(context.Context, string, string, string) (*model.Department, error) {
+	return nil, n.refuse("ledger.RevokeSigningKey")
+}
+
 // dialProfile connects with the connection profile at path (dialTimeout
 // overrides the profile's when set); what names the source in errors.
 func (m *Main) dialProfile(ctx context.Context, path, what string, dialTimeout time.Duration) (*ledger.Client, error) {

@@ -313,6 +313,32 @@ func (l *Ledger) SetDepartmentStatus(_ context.Context, id, status, reason strin
 	})
 }
 
+// RevokeSigningKey marks a department's key revoked with the reason.
+func (l *Ledger) RevokeSigningKey(_ context.Context, dept, kid, reason string) (*model.Department, error) {
+	return submit(l, "RevokeSigningKey", func(t tx) (*model.Department, error) {
+		if reason == "" {
+			return nil, routing.Invalid(t.op, "reason", "give the reason the key is revoked")
+		}
+		d, ok := l.depts[dept]
+		if !ok {
+			return nil, notFound(t.op, "department "+dept)
+		}
+		for i := range d.SigningKeys {
+			if d.SigningKeys[i].KID == kid {
+				if d.SigningKeys[i].Status == model.KeyRevoked {
+					return nil, conflict(t.op, "key %s is already revoked", kid)
+				}
+				d.SigningKeys = append([]model.SigningKey(nil), d.SigningKeys...)
+				d.SigningKeys[i].Status, d.SigningKeys[i].RevokedAt, d.SigningKeys[i].RevokedReason = model.KeyRevoked, t.now, reason
+				d.UpdatedAt = t.now
+				l.depts[dept] = d
+				return &d, nil
+			}
+		}
+		return nil, notFound(t.op, "key "+kid)
+	})
+}
+
 // RegisterDataType registers a new data type owned by registered
 // departments.
 func (l *Ledger) RegisterDataType(_ context.Context, dt model.DataType) (*model.DataType, error) {
