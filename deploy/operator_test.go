@@ -166,8 +166,9 @@ func (s *operatorSuite) startGateway(t testing.TB) {
 			s.keys = append(s.keys, line)
 		}
 	}
-	if len(s.keys) != 5 {
-		t.Fatalf("init-keys printed %d key settings, want 5:\n%s", len(s.keys), out)
+	// Ticket, blinding, sealing, pseudonym, page and holder keys.
+	if len(s.keys) != 6 {
+		t.Fatalf("init-keys printed %d key settings, want 6:\n%s", len(s.keys), out)
 	}
 	s.a = startGateway(s.t, s.n.Binaries.Eidgate, "gateway-a", s.keys, s.gatewayArgs(filepath.Join(s.t.TempDir(), "gateway-a"), "gateway-a")...)
 	r := s.c.expect(http.StatusOK, s.a.url, who{}, http.MethodGet, "/readyz", nil)
