@@ -248,7 +248,8 @@ func (p *Passkeys) BeginRegistration(ctx context.Context, kind, subject, display
 		exclude = append(exclude, c.Descriptor())
 	}
 	creation, session, err := p.wa.BeginRegistration(u,
-		webauthn.WithCredentialParameters(credentialParameters), webauthn.WithExclusions(exclude))
+		webauthn.WithCredentialParameters(credentialParameters), webauthn.WithExclusions(exclude),
+		webauthn.WithExtensions(webauthn.WithExtensionCredProps()))
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
