@@ -28,15 +28,38 @@ type env struct {
 func newEnv(t *testing.T, d storetest.DB) *env {
 	t.Helper()
 	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	db := d.Open(t, store.WithClock(clock))
-	cfg := accounts.Config{Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
-	sessions := accounts.NewSessions(db, cfg)
-	return &env{
-		db: db, clock: clock, cfg: cfg,
-		residents: accounts.NewResidents(db, db, sessions, cfg),
-		admins:    accounts.NewAdmins(db, db, sessions, cfg),
-		keys:      accounts.NewAPIKeys(db, cfg),
-		sessions:  sessions,
+	db := d.OpenWith(t, store.Config{Clock: clock})
+	cfg := accounts.Config{Store: db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
+	e := &env{db: db, clock: clock, cfg: cfg}
+	var err error
+	if e.sessions, err = accounts.NewSessions(cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sessions = e.sessions
+	if e.residents, err = accounts.NewResidents(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if e.admins, err = accounts.NewAdmins(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if e.keys, err = accounts.NewAPIKeys(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Every account service refuses to be built without a store.
+func TestZeroConfigIsRefused(t *testing.T) {
+	t.Parallel()
+	for name, build := range map[string]func(accounts.Config) error{
+		"NewResidents": func(c accounts.Config) error { _, err := accounts.NewResidents(c); return err },
+		"NewAdmins":    func(c accounts.Config) error { _, err := accounts.NewAdmins(c); return err },
+		"NewAPIKeys":   func(c accounts.Config) error { _, err := accounts.NewAPIKeys(c); return err },
+		"NewSessions":  func(c accounts.Config) error { _, err := accounts.NewSessions(c); return err },
+	} {
+		if err := build(accounts.Config{}); routing.CodeOf(err) != "missing_dependency" {
+			t.Errorf("%s(Config{}) = %v, want missing_dependency", name, err)
+		}
 	}
 }
 
@@ -287,11 +310,17 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 		if l, err := e.residents.Language(ctx, eid); err != nil || l != accounts.LangZhCN {
 			t.Fatalf("default language %q, %v", l, err)
 		}
+		if l, err := e.residents.ChosenLanguage(ctx, eid); err != nil || l != "" {
+			t.Fatalf("chosen language before any choice %q, %v; want none", l, err)
+		}
 		if err := e.residents.SetLanguage(ctx, eid, accounts.LangEN); err != nil {
 			t.Fatal(err)
 		}
 		if l, _ := e.residents.Language(ctx, eid); l != accounts.LangEN {
 			t.Fatalf("language %q", l)
+		}
+		if l, _ := e.residents.ChosenLanguage(ctx, eid); l != accounts.LangEN {
+			t.Fatalf("chosen language %q, want en", l)
 		}
 		wantCode(t, e.residents.SetLanguage(ctx, eid, "fr"), accounts.CodeInvalidLang)
 		wantCode(t, e.residents.SetLanguage(ctx, "did:eidgate:none", "en"), accounts.CodeResidentNotFound)

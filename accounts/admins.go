@@ -19,13 +19,14 @@ func ValidRole(role string) bool {
 	return role == RoleAdmin || role == RoleMappingOfficer || role == RoleAuditor
 }
 
-// Admin is an administrator as callers see it (never the password hash).
+// Admin is an administrator as callers see it (never the password hash);
+// the API shows the name, role and whether the account is disabled.
 type Admin struct {
 	Username  string    `json:"username"`
 	Role      string    `json:"role"`
 	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"-"`
+	UpdatedAt time.Time `json:"-"`
 	// MustRegisterPasskey is set on a password sign-in while staff must use
 	// passkeys and this administrator has none yet: the session may only
 	// register one.
@@ -48,10 +49,13 @@ type Admins struct {
 	revoker SessionRevoker
 }
 
-// NewAdmins returns the administrator account service; revoker may be nil.
-func NewAdmins(st AdminStore, attempts LoginAttemptStore, revoker SessionRevoker, cfg Config) *Admins {
-	cfg = cfg.withDefaults()
-	return &Admins{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg, revoker: revoker}
+// NewAdmins checks cfg and builds the administrator account service.
+func NewAdmins(cfg Config) (*Admins, error) {
+	cfg, err := cfg.check("accounts.NewAdmins")
+	if err != nil {
+		return nil, err
+	}
+	return &Admins{store: cfg.Store, guard: guard{attempts: cfg.Store, cfg: cfg}, cfg: cfg, revoker: cfg.Sessions}, nil
 }
 
 // ValidUsername reports whether name can be an administrator's user name:

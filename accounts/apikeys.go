@@ -69,9 +69,13 @@ type APIKeys struct {
 	touched map[string]time.Time // key id → last-used time this process wrote
 }
 
-// NewAPIKeys returns the API key service.
-func NewAPIKeys(st APIKeyStore, cfg Config) *APIKeys {
-	return &APIKeys{store: st, cfg: cfg.withDefaults(), touched: map[string]time.Time{}}
+// NewAPIKeys checks cfg and builds the API key service.
+func NewAPIKeys(cfg Config) (*APIKeys, error) {
+	cfg, err := cfg.check("accounts.NewAPIKeys")
+	if err != nil {
+		return nil, err
+	}
+	return &APIKeys{store: cfg.Store, cfg: cfg, touched: map[string]time.Time{}}, nil
 }
 
 // ValidDepartment reports whether s can name a department: 1 to 64

@@ -19,8 +19,17 @@ const (
 	DefaultTouchEvery            = time.Minute
 )
 
-// Config is shared by the account services; zero fields take the defaults.
+// Config is what the account services are built from; one Config serves
+// all four. Store is required; zero settings take the defaults.
 type Config struct {
+	// Store keeps the accounts (store.DB implements it).
+	Store Store
+	// Sessions, when set, lets Residents and Admins end a subject's
+	// sessions when its password, role or state changes, so a change takes
+	// effect at once instead of at session expiry (the Sessions service
+	// implements it).
+	Sessions SessionRevoker
+
 	Clock  routing.Clock
 	Hasher *Hasher // default: RecommendedParams
 	Logger *slog.Logger
@@ -58,6 +67,14 @@ type Config struct {
 type PasskeyAccounts interface {
 	RevokeAll(ctx context.Context, kind, subject, reason string) error
 	CountActive(ctx context.Context, kind, subject string) (int, error)
+}
+
+// check refuses a Config without a store and fills the defaults.
+func (c Config) check(op string) (Config, error) {
+	if c.Store == nil {
+		return c, routing.MissingDependency(op, "an account store")
+	}
+	return c.withDefaults(), nil
 }
 
 func (c Config) withDefaults() Config {

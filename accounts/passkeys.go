@@ -94,19 +94,15 @@ func CheckRelyingParty(rpID string, origins []string) error {
 	return nil
 }
 
-func missingDependency(op, what string) *routing.Error {
-	return &routing.Error{Kind: routing.KindInternal, Code: "missing_dependency", Op: op, Message: what + " is required"}
-}
-
 // NewPasskeys returns the passkey service; it refuses a missing store or
 // ledger and a relying party that browsers would refuse.
 func NewPasskeys(cfg PasskeysConfig) (*Passkeys, error) {
 	const op = "accounts.NewPasskeys"
 	if cfg.Store == nil {
-		return nil, missingDependency(op, "PasskeysConfig.Store")
+		return nil, routing.MissingDependency(op, "PasskeysConfig.Store")
 	}
 	if cfg.Ledger == nil {
-		return nil, missingDependency(op, "PasskeysConfig.Ledger")
+		return nil, routing.MissingDependency(op, "PasskeysConfig.Ledger")
 	}
 	if err := CheckRelyingParty(cfg.RPID, cfg.Origins); err != nil {
 		return nil, err

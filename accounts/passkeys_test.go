@@ -48,8 +48,10 @@ func newPasskeyEnv(t *testing.T, d storetest.DB, edit func(*accounts.PasskeysCon
 		t.Fatal(err)
 	}
 	pe := &pkEnv{env: e, ledger: l, passkeys: p}
-	e.cfg.Passkeys = p
-	e.residents = accounts.NewResidents(e.db, e.db, e.sessions, e.cfg)
+	e.cfg.Passkeys, e.cfg.Sessions = p, e.sessions
+	if e.residents, err = accounts.NewResidents(e.cfg); err != nil {
+		t.Fatal(err)
+	}
 	return pe
 }
 
@@ -174,10 +176,14 @@ func TestPasskeyRefusals(t *testing.T) {
 			{"wrong origin", func() []byte {
 				return c.Assert(rpID, origin, login(), passkeytest.Options{Origin: "https://evil.example.gov.cn"}).JSON()
 			}, accounts.KindResident, accounts.CodeOriginMismatch},
-			{"wrong RP ID", func() []byte { return c.Assert(rpID, origin, login(), passkeytest.Options{RPID: "example.gov.cn"}).JSON() }, accounts.KindResident, accounts.CodeRPIDMismatch},
+			{"wrong RP ID", func() []byte {
+				return c.Assert(rpID, origin, login(), passkeytest.Options{RPID: "example.gov.cn"}).JSON()
+			}, accounts.KindResident, accounts.CodeRPIDMismatch},
 			{"user not verified", func() []byte { return c.Assert(rpID, origin, login(), passkeytest.Options{NoUV: true}).JSON() }, accounts.KindResident, accounts.CodeUserNotVerified},
 			{"counter went back", func() []byte { return c.Assert(rpID, origin, login(), passkeytest.Options{Counter: &two}).JSON() }, accounts.KindResident, accounts.CodeCounterRegressed},
-			{"counter stood still", func() []byte { return c.Assert(rpID, origin, login(), passkeytest.Options{Counter: ptr(uint32(6))}).JSON() }, accounts.KindResident, accounts.CodeCounterRegressed},
+			{"counter stood still", func() []byte {
+				return c.Assert(rpID, origin, login(), passkeytest.Options{Counter: ptr(uint32(6))}).JSON()
+			}, accounts.KindResident, accounts.CodeCounterRegressed},
 			{"bad signature", func() []byte { return c.Assert(rpID, origin, login(), passkeytest.Options{BadSig: true}).JSON() }, accounts.KindResident, accounts.CodeAssertionInvalid},
 			{"unregistered credential", func() []byte { return other.Assert(rpID, origin, login(), passkeytest.Options{}).JSON() }, accounts.KindResident, accounts.CodeUnknownCredential},
 			{"staff key at the portal", func() []byte { return staff.Assert(rpID, origin, login(), passkeytest.Options{}).JSON() }, accounts.KindResident, accounts.CodeWrongUser},
@@ -328,12 +334,15 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
 		e.cfg.RequireStaffPasskeys = true
-		admins := accounts.NewAdmins(e.db, e.db, e.sessions, e.cfg)
+		admins, err := accounts.NewAdmins(e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := admins.CreateAdmin(ctx, "alice", "Correct-Horse-9", accounts.RoleAuditor); err != nil {
 			t.Fatal(err)
 		}
 		a, err := admins.Login(ctx, "alice", "Correct-Horse-9")
-		if err != nil || !a.MustRegisterPasskey {
+		if err != nil || a == nil || !a.MustRegisterPasskey {
 			t.Fatalf("first password sign-in: %+v %v", a, err)
 		}
 		c, _ := e.register(t, accounts.KindAdmin, "alice", passkeytest.ES256)
@@ -354,7 +363,8 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.cfg.RequireStaffPasskeys = false
-		if a, err := accounts.NewAdmins(e.db, e.db, e.sessions, e.cfg).Login(ctx, "alice", "Correct-Horse-9"); err != nil || a.MustRegisterPasskey {
+		relaxed, _ := accounts.NewAdmins(e.cfg)
+		if a, err := relaxed.Login(ctx, "alice", "Correct-Horse-9"); err != nil || a.MustRegisterPasskey {
 			t.Fatalf("without the rule: %+v %v", a, err)
 		}
 		if err := admins.Disable(ctx, "alice"); err != nil {

@@ -36,10 +36,13 @@ type Residents struct {
 	revoker SessionRevoker
 }
 
-// NewResidents returns the resident account service; revoker may be nil.
-func NewResidents(st ResidentStore, attempts LoginAttemptStore, revoker SessionRevoker, cfg Config) *Residents {
-	cfg = cfg.withDefaults()
-	return &Residents{store: st, guard: guard{attempts: attempts, cfg: cfg}, cfg: cfg, revoker: revoker}
+// NewResidents checks cfg and builds the resident account service.
+func NewResidents(cfg Config) (*Residents, error) {
+	cfg, err := cfg.check("accounts.NewResidents")
+	if err != nil {
+		return nil, err
+	}
+	return &Residents{store: cfg.Store, guard: guard{attempts: cfg.Store, cfg: cfg}, cfg: cfg, revoker: cfg.Sessions}, nil
 }
 
 func (r *Residents) revoke(ctx context.Context, op, eid string) error {
@@ -231,7 +234,24 @@ func (r *Residents) ChangePassword(ctx context.Context, eid, current, newPasswor
 
 // Language is the resident's portal language (DefaultLang when never set).
 func (r *Residents) Language(ctx context.Context, eid string) (string, error) {
-	const op = "accounts.Language"
+	l, err := r.chosen(ctx, "accounts.Language", eid)
+	if err != nil {
+		return "", err
+	}
+	return langOrDefault(l), nil
+}
+
+// ChosenLanguage is the language the resident chose, "" when they never
+// chose one: pages then follow the browser's language instead.
+func (r *Residents) ChosenLanguage(ctx context.Context, eid string) (string, error) {
+	l, err := r.chosen(ctx, "accounts.ChosenLanguage", eid)
+	if err != nil || !ValidLang(l) {
+		return "", err
+	}
+	return l, nil
+}
+
+func (r *Residents) chosen(ctx context.Context, op, eid string) (string, error) {
 	acc, err := r.store.GetResident(ctx, eid)
 	if routing.IsKind(err, routing.KindNotFound) {
 		return "", newErr(routing.KindNotFound, CodeResidentNotFound, op, "no account for this resident")
@@ -239,7 +259,7 @@ func (r *Residents) Language(ctx context.Context, eid string) (string, error) {
 	if err != nil {
 		return "", routing.Wrap(op, err)
 	}
-	return langOrDefault(acc.Lang), nil
+	return acc.Lang, nil
 }
 
 // SetLanguage stores the resident's portal language (zh-CN or en).

@@ -50,9 +50,13 @@ type Sessions struct {
 	cfg   Config
 }
 
-// NewSessions returns the session service.
-func NewSessions(st SessionStore, cfg Config) *Sessions {
-	return &Sessions{store: st, cfg: cfg.withDefaults()}
+// NewSessions checks cfg and builds the session service.
+func NewSessions(cfg Config) (*Sessions, error) {
+	cfg, err := cfg.check("accounts.NewSessions")
+	if err != nil {
+		return nil, err
+	}
+	return &Sessions{store: cfg.Store, cfg: cfg}, nil
 }
 
 func tokenHash(token string) string {

@@ -6,8 +6,17 @@ import (
 )
 
 // The stores below are what accounts needs from the database; store.DB
-// implements all of them. Not-found answers are *routing.Error of kind
-// not_found; a database that is down answers kind unavailable.
+// implements all of them (Store). Not-found answers are *routing.Error of
+// kind not_found; a database that is down answers kind unavailable.
+
+// Store is every store the account services use.
+type Store interface {
+	ResidentStore
+	LoginAttemptStore
+	AdminStore
+	APIKeyStore
+	SessionStore
+}
 
 // ActivationCode is a resident's one-time activation code, kept only as an
 // argon2id hash.

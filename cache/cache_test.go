@@ -38,7 +38,7 @@ func openRedis(t testing.TB, clock routing.Clock) *cache.Redis {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "eidgate-test:" + hex.EncodeToString(b[:]) + ":"
-	r, err := cache.OpenRedis(context.Background(), u, cache.RedisOptions{Prefix: prefix, Timeout: 2 * time.Second, Clock: clock})
+	r, err := cache.OpenRedis(context.Background(), cache.RedisConfig{URL: u, Prefix: prefix, Timeout: 2 * time.Second, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func openRedis(t testing.TB, clock routing.Clock) *cache.Redis {
 
 // caches runs fn on the in-process cache and on Redis.
 func caches(t *testing.T, fn func(t *testing.T, c routing.Cache)) {
-	t.Run("memory", func(t *testing.T) { fn(t, cache.NewMemory(cache.MemoryOptions{})) })
+	t.Run("memory", func(t *testing.T) { fn(t, newMemory(t, cache.MemoryConfig{})) })
 	t.Run("redis", func(t *testing.T) { fn(t, openRedis(t, nil)) })
 }
 
@@ -104,7 +104,7 @@ func TestCacheGetSetDelete(t *testing.T) {
 func TestMemoryExpiry(t *testing.T) {
 	ctx := ctxT(t)
 	clock := newClock()
-	m := cache.NewMemory(cache.MemoryOptions{Clock: clock})
+	m := newMemory(t, cache.MemoryConfig{Clock: clock})
 	_ = m.Set(ctx, "a", []byte("1"), time.Second)
 	_ = m.Set(ctx, "b", []byte("2"), time.Hour)
 	clock.Advance(time.Second)
@@ -122,7 +122,7 @@ func TestMemoryExpiry(t *testing.T) {
 func TestMemoryBounds(t *testing.T) {
 	ctx := ctxT(t)
 	clock := newClock()
-	m := cache.NewMemory(cache.MemoryOptions{MaxEntries: 32, Clock: clock})
+	m := newMemory(t, cache.MemoryConfig{MaxEntries: 32, Clock: clock})
 	for i := range 200 {
 		_ = m.Set(ctx, fmt.Sprintf("k%d", i), []byte("v"), time.Hour)
 	}
@@ -133,7 +133,7 @@ func TestMemoryBounds(t *testing.T) {
 		t.Fatal("the newest entry was evicted")
 	}
 	// The byte bound holds too.
-	small := cache.NewMemory(cache.MemoryOptions{MaxBytes: 16 * 100, Clock: clock})
+	small := newMemory(t, cache.MemoryConfig{MaxBytes: 16 * 100, Clock: clock})
 	for i := range 100 {
 		_ = small.Set(ctx, fmt.Sprintf("key-%03d", i), bytes.Repeat([]byte("x"), 50), time.Hour)
 	}
@@ -152,7 +152,7 @@ func TestMemoryBounds(t *testing.T) {
 
 func TestMemoryConcurrentUse(t *testing.T) {
 	ctx := ctxT(t)
-	m := cache.NewMemory(cache.MemoryOptions{MaxEntries: 1000})
+	m := newMemory(t, cache.MemoryConfig{MaxEntries: 1000})
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Add(1)
@@ -237,14 +237,14 @@ func blackhole(t *testing.T) string {
 
 func TestOpenRedisDownIsAnError(t *testing.T) {
 	ctx := ctxT(t)
-	_, err := cache.OpenRedis(ctx, "redis://:hunter22@"+deadAddr(t)+"/0", cache.RedisOptions{Timeout: 100 * time.Millisecond})
+	_, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: "redis://:hunter22@" + deadAddr(t) + "/0", Timeout: 100 * time.Millisecond})
 	if routing.CodeOf(err) != "cache_unavailable" {
 		t.Fatalf("dead Redis: %v", err)
 	}
 	if bytes.Contains([]byte(err.Error()), []byte("hunter22")) {
 		t.Fatalf("the error shows the password: %v", err)
 	}
-	_, err = cache.OpenRedis(ctx, "http://example.com", cache.RedisOptions{})
+	_, err = cache.OpenRedis(ctx, cache.RedisConfig{URL: "http://example.com"})
 	if routing.CodeOf(err) != "invalid_redis_url" {
 		t.Fatalf("bad URL: %v", err)
 	}
@@ -261,7 +261,7 @@ func TestHungRedisFailsFast(t *testing.T) {
 		WriteTimeout: 50 * time.Millisecond, DialTimeout: 50 * time.Millisecond, ContextTimeoutEnabled: true, MaxRetries: -1})
 	client.AddHook(countHook{&calls})
 	t.Cleanup(func() { _ = client.Close() })
-	r := cache.NewRedis(client, cache.RedisOptions{Timeout: 50 * time.Millisecond, Clock: clock})
+	r := newRedis(t, cache.RedisConfig{Client: client, Timeout: 50 * time.Millisecond, Clock: clock})
 
 	if _, _, err := r.Get(ctx, "k"); routing.CodeOf(err) != "cache_unavailable" {
 		t.Fatalf("hung Redis get: %v", err)
@@ -285,11 +285,11 @@ func TestHungRedisFailsFast(t *testing.T) {
 	}
 	// Replay checks and rate limits fail with an error too, never "fine".
 	clock.Advance(cache.DefaultCooldown)
-	if seen, err := cache.NewRedisReplay(r).Seen(ctx, "jti-1", clock.Now().Add(time.Minute)); err == nil || seen {
+	if seen, err := r.ReplayCache().Seen(ctx, "jti-1", clock.Now().Add(time.Minute)); err == nil || seen {
 		t.Fatalf("replay over a hung Redis: seen=%v err=%v", seen, err)
 	}
 	clock.Advance(cache.DefaultCooldown)
-	if ok, _, err := cache.NewRedisLimiter(r).Allow(ctx, "dept", cache.Rate{PerSecond: 1, Burst: 1}); err == nil || ok {
+	if ok, _, err := r.Limiter().Allow(ctx, "dept", cache.Rate{PerSecond: 1, Burst: 1}); err == nil || ok {
 		t.Fatalf("limiter over a hung Redis: ok=%v err=%v", ok, err)
 	}
 }
@@ -336,12 +336,12 @@ func TestRedisReplayAcceptsOnceAcrossReplicas(t *testing.T) {
 	ctx := ctxT(t)
 	r := openRedis(t, nil)
 	// Two replicas: two clients on the same Redis and prefix.
-	other, err := cache.OpenRedis(ctx, testenv.Redis(t), cache.RedisOptions{Prefix: r.Prefix()})
+	other, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: testenv.Redis(t), Prefix: r.Prefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	replicas := []*cache.RedisReplay{cache.NewRedisReplay(r), cache.NewRedisReplay(other)}
+	replicas := []*cache.RedisReplay{r.ReplayCache(), other.ReplayCache()}
 	until := time.Now().Add(5 * time.Minute)
 	var first atomic.Int32
 	var wg sync.WaitGroup
@@ -382,8 +382,8 @@ type limiter interface {
 func TestLimitersAllowBurstThenRefuse(t *testing.T) {
 	clock := newClock()
 	for name, l := range map[string]func(t *testing.T) limiter{
-		"memory": func(*testing.T) limiter { return cache.NewMemoryLimiter(0, clock) },
-		"redis":  func(t *testing.T) limiter { return cache.NewRedisLimiter(openRedis(t, nil)) },
+		"memory": func(*testing.T) limiter { return newMemoryLimiter(t, cache.MemoryLimiterConfig{Clock: clock}) },
+		"redis":  func(t *testing.T) limiter { return openRedis(t, nil).Limiter() },
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := ctxT(t)
@@ -415,7 +415,7 @@ func TestLimitersAllowBurstThenRefuse(t *testing.T) {
 func TestMemoryLimiterRefills(t *testing.T) {
 	ctx := ctxT(t)
 	clock := newClock()
-	l := cache.NewMemoryLimiter(0, clock)
+	l := newMemoryLimiter(t, cache.MemoryLimiterConfig{Clock: clock})
 	rate := cache.Rate{PerSecond: 10, Burst: 2}
 	for range 2 {
 		if ok, _, _ := l.Allow(ctx, "k", rate); !ok {
@@ -444,7 +444,7 @@ func TestMemoryLimiterRefills(t *testing.T) {
 func TestMemoryLimiterStaysBounded(t *testing.T) {
 	ctx := ctxT(t)
 	clock := newClock()
-	l := cache.NewMemoryLimiter(10, clock)
+	l := newMemoryLimiter(t, cache.MemoryLimiterConfig{MaxKeys: 10, Clock: clock})
 	rate := cache.Rate{PerSecond: 1, Burst: 1}
 	for i := range 100 {
 		if ok, _, _ := l.Allow(ctx, fmt.Sprintf("k%d", i), rate); !ok {
@@ -463,12 +463,12 @@ func TestMemoryLimiterStaysBounded(t *testing.T) {
 func TestRedisLimiterSharedAcrossReplicas(t *testing.T) {
 	ctx := ctxT(t)
 	r := openRedis(t, nil)
-	other, err := cache.OpenRedis(ctx, testenv.Redis(t), cache.RedisOptions{Prefix: r.Prefix()})
+	other, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: testenv.Redis(t), Prefix: r.Prefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	a, b := cache.NewRedisLimiter(r), cache.NewRedisLimiter(other)
+	a, b := r.Limiter(), other.Limiter()
 	rate := cache.Rate{PerSecond: 0.001, Burst: 5}
 	var allowed atomic.Int32
 	var wg sync.WaitGroup
@@ -500,10 +500,10 @@ func TestKeyedLimiterFallsBackToLocal(t *testing.T) {
 	clock := newClock()
 	client := redis.NewClient(&redis.Options{Addr: deadAddr(t), MaxRetries: -1})
 	t.Cleanup(func() { _ = client.Close() })
-	dead := cache.NewRedis(client, cache.RedisOptions{Timeout: 100 * time.Millisecond, Clock: clock})
-	k := &cache.KeyedLimiter{
-		Shared:  cache.NewRedisLimiter(dead),
-		Local:   cache.NewMemoryLimiter(0, clock),
+	dead := newRedis(t, cache.RedisConfig{Client: client, Timeout: 100 * time.Millisecond, Clock: clock})
+	k, err := cache.NewKeyedLimiter(cache.KeyedLimiterConfig{
+		Shared:  dead.Limiter(),
+		Local:   newMemoryLimiter(t, cache.MemoryLimiterConfig{Clock: clock}),
 		Default: cache.Rate{PerSecond: 0.001, Burst: 1},
 		RateFor: func(key string) cache.Rate {
 			if key == "big-dept" {
@@ -511,6 +511,9 @@ func TestKeyedLimiterFallsBackToLocal(t *testing.T) {
 			}
 			return cache.Rate{PerSecond: 0.001, Burst: 1}
 		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range []struct {
 		key  string
@@ -524,3 +527,51 @@ func TestKeyedLimiterFallsBackToLocal(t *testing.T) {
 		}
 	}
 }
+
+func newMemory(t testing.TB, cfg cache.MemoryConfig) *cache.Memory {
+	t.Helper()
+	m, err := cache.NewMemory(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func newMemoryLimiter(t testing.TB, cfg cache.MemoryLimiterConfig) *cache.MemoryLimiter {
+	t.Helper()
+	l, err := cache.NewMemoryLimiter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func newRedis(t testing.TB, cfg cache.RedisConfig) *cache.Redis {
+	t.Helper()
+	r, err := cache.NewRedis(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Each constructor refuses what it cannot be built from.
+func TestConstructorsRefuseMissingDependencies(t *testing.T) {
+	t.Parallel()
+	for name, err := range map[string]error{
+		"OpenRedis without a URL":             second(cache.OpenRedis(context.Background(), cache.RedisConfig{})),
+		"NewRedis without a client":           second(cache.NewRedis(cache.RedisConfig{})),
+		"NewKeyedLimiter without Local":       second(cache.NewKeyedLimiter(cache.KeyedLimiterConfig{})),
+		"NewMemory with a negative size":      second(cache.NewMemory(cache.MemoryConfig{MaxEntries: -1})),
+		"NewMemoryLimiter with negative keys": second(cache.NewMemoryLimiter(cache.MemoryLimiterConfig{MaxKeys: -1})),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := cache.NewMemory(cache.MemoryConfig{}); err != nil {
+		t.Errorf("NewMemory(MemoryConfig{}) with the defaults: %v", err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

@@ -16,8 +16,8 @@ const (
 	memoryShards      = 16
 )
 
-// MemoryOptions bound a Memory cache; zero fields take the defaults.
-type MemoryOptions struct {
+// MemoryConfig bounds a Memory cache; zero fields take the defaults.
+type MemoryConfig struct {
 	MaxEntries int   // entries across all shards
 	MaxBytes   int64 // key and value bytes across all shards
 	Clock      routing.Clock
@@ -53,12 +53,15 @@ type memEntry struct {
 
 var _ routing.Cache = (*Memory)(nil)
 
-// NewMemory returns an empty in-process cache.
-func NewMemory(o MemoryOptions) *Memory {
-	if o.MaxEntries <= 0 {
+// NewMemory checks cfg and returns an empty in-process cache.
+func NewMemory(o MemoryConfig) (*Memory, error) {
+	if o.MaxEntries < 0 || o.MaxBytes < 0 {
+		return nil, routing.Errorf(routing.KindInternal, "cache.NewMemory", "a memory cache cannot be bounded by a negative size")
+	}
+	if o.MaxEntries == 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
-	if o.MaxBytes <= 0 {
+	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.Clock == nil {
@@ -72,7 +75,7 @@ func NewMemory(o MemoryOptions) *Memory {
 	for i := range m.shards {
 		m.shards[i].items = map[string]*list.Element{}
 	}
-	return m
+	return m, nil
 }
 
 func (m *Memory) shard(key string) *memShard {

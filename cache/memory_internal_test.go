@@ -25,7 +25,10 @@ func keysInShard(m *Memory, n int) []string {
 func TestMemoryEvictsExpiredFirstThenOldest(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	m := NewMemory(MemoryOptions{MaxEntries: 4 * memoryShards, Clock: routing.ClockFunc(func() time.Time { return now })})
+	m, err := NewMemory(MemoryConfig{MaxEntries: 4 * memoryShards, Clock: routing.ClockFunc(func() time.Time { return now })})
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := keysInShard(m, 7)
 	set := func(key string, ttl time.Duration) {
 		if err := m.Set(ctx, key, []byte(key), ttl); err != nil {

@@ -45,16 +45,25 @@ type MemoryLimiter struct {
 	tat map[string]int64 // unix nanos
 }
 
-// NewMemoryLimiter returns a limiter keeping at most maxKeys keys (0: the
-// default); clock may be nil.
-func NewMemoryLimiter(maxKeys int, clock routing.Clock) *MemoryLimiter {
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxLimiterKeys
+// MemoryLimiterConfig is what a MemoryLimiter is built from; zero fields
+// take the defaults.
+type MemoryLimiterConfig struct {
+	MaxKeys int           // keys kept at most, default DefaultMaxLimiterKeys
+	Clock   routing.Clock // default the system clock
+}
+
+// NewMemoryLimiter checks cfg and returns an in-process limiter.
+func NewMemoryLimiter(cfg MemoryLimiterConfig) (*MemoryLimiter, error) {
+	if cfg.MaxKeys < 0 {
+		return nil, routing.Errorf(routing.KindInternal, "cache.NewMemoryLimiter", "a limiter cannot keep a negative number of keys")
 	}
-	if clock == nil {
-		clock = routing.SystemClock{}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = DefaultMaxLimiterKeys
 	}
-	return &MemoryLimiter{clock: clock, maxKeys: maxKeys, tat: map[string]int64{}}
+	if cfg.Clock == nil {
+		cfg.Clock = routing.SystemClock{}
+	}
+	return &MemoryLimiter{clock: cfg.Clock, maxKeys: cfg.MaxKeys, tat: map[string]int64{}}, nil
 }
 
 // Allow takes one request for key under limit; when refused, retryAfter
@@ -133,9 +142,9 @@ type RedisLimiter struct {
 	script *redis.Script
 }
 
-// NewRedisLimiter returns a limiter over r's connection and prefix (keys
+// Limiter is a rate limiter over r's connection and prefix (keys
 // "<prefix>rl:<key>").
-func NewRedisLimiter(r *Redis) *RedisLimiter {
+func (r *Redis) Limiter() *RedisLimiter {
 	return &RedisLimiter{r: r, script: redis.NewScript(gcraLua)}
 }
 
@@ -172,29 +181,45 @@ type RateLimiter interface {
 	Allow(ctx context.Context, key string, limit Rate) (ok bool, retryAfter time.Duration, err error)
 }
 
-// KeyedLimiter applies a rate chosen per key (per department) and has the
-// shape the gateway consumes, Allow(ctx, key). When Shared (Redis) fails,
-// Local (in process) decides instead, so a Redis outage loosens the limit
-// to one replica's view rather than refusing or waving through every
-// request.
-type KeyedLimiter struct {
-	Shared  RateLimiter           // may be nil: Local only
-	Local   RateLimiter           // required
+// KeyedLimiterConfig is what a KeyedLimiter is built from.
+type KeyedLimiterConfig struct {
+	Local   RateLimiter           // required: decides alone, or when Shared fails
+	Shared  RateLimiter           // nil: Local only
 	RateFor func(key string) Rate // nil: Default for every key
 	Default Rate
 }
 
+// KeyedLimiter applies a rate chosen per key (per department) and has the
+// shape the gateway consumes, Allow(ctx, key). When the shared limiter
+// (Redis) fails, the local one (in process) decides instead, so a Redis
+// outage loosens the limit to one replica's view rather than refusing or
+// waving through every request.
+type KeyedLimiter struct {
+	shared  RateLimiter
+	local   RateLimiter
+	rateFor func(key string) Rate
+	rate    Rate
+}
+
+// NewKeyedLimiter checks cfg and builds the limiter.
+func NewKeyedLimiter(cfg KeyedLimiterConfig) (*KeyedLimiter, error) {
+	if cfg.Local == nil {
+		return nil, routing.MissingDependency("cache.NewKeyedLimiter", "a local rate limiter")
+	}
+	return &KeyedLimiter{shared: cfg.Shared, local: cfg.Local, rateFor: cfg.RateFor, rate: cfg.Default}, nil
+}
+
 // Allow takes one request for key.
 func (k *KeyedLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	rate := k.Default
-	if k.RateFor != nil {
-		rate = k.RateFor(key)
+	rate := k.rate
+	if k.rateFor != nil {
+		rate = k.rateFor(key)
 	}
-	if k.Shared != nil {
-		ok, retry, err := k.Shared.Allow(ctx, key, rate)
+	if k.shared != nil {
+		ok, retry, err := k.shared.Allow(ctx, key, rate)
 		if err == nil || routing.IsKind(err, routing.KindInvalid) {
 			return ok, retry, err
 		}
 	}
-	return k.Local.Allow(ctx, key, rate)
+	return k.local.Allow(ctx, key, rate)
 }

@@ -32,8 +32,11 @@ const (
 // cooldown runs.
 var ErrRedisDown = errors.New("redis did not answer recently; skipped")
 
-// RedisOptions tune a Redis connection; zero fields take the defaults.
-type RedisOptions struct {
+// RedisConfig is what a Redis cache is built from: OpenRedis connects to
+// URL, NewRedis wraps Client. Zero settings take the defaults.
+type RedisConfig struct {
+	URL      string                // redis://[user:password@]host:port/db or rediss:// (OpenRedis)
+	Client   redis.UniversalClient // an existing client, not closed by Close (NewRedis)
 	Prefix   string
 	Timeout  time.Duration // per call
 	Cooldown time.Duration // negative: never skip calls
@@ -64,7 +67,7 @@ type Redis struct {
 
 var _ routing.Cache = (*Redis)(nil)
 
-func (o RedisOptions) withDefaults() RedisOptions {
+func (o RedisConfig) withDefaults() RedisConfig {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
@@ -80,11 +83,15 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	return o
 }
 
-// OpenRedis connects to the Redis at rawURL (redis://[user:password@]host:port/db
+// OpenRedis connects to the Redis at cfg.URL (redis://[user:password@]host:port/db
 // or rediss:// for TLS) and checks that it answers.
-func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, error) {
+func OpenRedis(ctx context.Context, o RedisConfig) (*Redis, error) {
 	const op = "cache.OpenRedis"
+	if o.URL == "" {
+		return nil, routing.MissingDependency(op, "a Redis URL")
+	}
 	o = o.withDefaults()
+	rawURL := o.URL
 	where := redactURL(rawURL)
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -110,12 +117,15 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 	return r, nil
 }
 
-// NewRedis wraps an existing client (not closed by Close).
-func NewRedis(client redis.UniversalClient, o RedisOptions) *Redis {
-	return newRedis(client, o.withDefaults())
+// NewRedis wraps the existing client cfg.Client (not closed by Close).
+func NewRedis(o RedisConfig) (*Redis, error) {
+	if o.Client == nil {
+		return nil, routing.MissingDependency("cache.NewRedis", "a Redis client")
+	}
+	return newRedis(o.Client, o.withDefaults()), nil
 }
 
-func newRedis(client redis.UniversalClient, o RedisOptions) *Redis {
+func newRedis(client redis.UniversalClient, o RedisConfig) *Redis {
 	return &Redis{client: client, prefix: o.Prefix, timeout: o.Timeout, cooldown: o.Cooldown, clock: o.Clock}
 }
 

@@ -18,9 +18,9 @@ type RedisReplay struct {
 	r *Redis
 }
 
-// NewRedisReplay returns a replay cache over r's connection and prefix
-// (keys "<prefix>jti:<id>").
-func NewRedisReplay(r *Redis) *RedisReplay { return &RedisReplay{r: r} }
+// ReplayCache is a replay cache over r's connection and prefix (keys
+// "<prefix>jti:<id>").
+func (r *Redis) ReplayCache() *RedisReplay { return &RedisReplay{r: r} }
 
 // Seen records jti until the ticket's expiry and reports whether it was
 // recorded before. It is one atomic SET NX PX: of two replicas presenting

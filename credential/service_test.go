@@ -49,7 +49,7 @@ func (w *svcWorld) start(st credential.Store) {
 	w.eid = w.ledger.NewEID(1)
 	w.provider = &credentialtest.Provider{Ledger: w.ledger, Keys: w.keys, Clock: clock}
 	svc, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: st, Access: w.access, Keys: w.keys,
-		Holders: w.holders, Answers: w.provider, Cache: cache.NewMemory(cache.MemoryOptions{}), Clock: clock, BaseURL: base})
+		Holders: w.holders, Answers: w.provider, Cache: memCache(t), Clock: clock, BaseURL: base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestNewServiceRefusesMissingDependencies(t *testing.T) {
 	w := newSvcWorld(t)
 	_ = w
 	if _, err := credential.NewService(credential.Config{Ledger: w.ledger, Store: w.store, Access: w.access, Keys: w.keys,
-		Holders: w.holders, Answers: w.provider, Cache: cache.NewMemory(cache.MemoryOptions{}), Clock: routing.SystemClock{}, BaseURL: "gw"}); err == nil {
+		Holders: w.holders, Answers: w.provider, Cache: memCache(t), Clock: routing.SystemClock{}, BaseURL: "gw"}); err == nil {
 		t.Fatal("accepted a relative base URL")
 	}
 }
@@ -319,7 +319,7 @@ func TestServiceAsk(t *testing.T) {
 	// the route's digest, and the gateway refuses to pass it on.
 	stale := &staleAnswerer{inner: w.provider, w: w}
 	svc, _ := credential.NewService(credential.Config{Ledger: w.ledger, Store: w.store, Access: w.access, Keys: w.keys, Holders: w.holders,
-		Answers: stale, Cache: cache.NewMemory(cache.MemoryOptions{}), Clock: routing.ClockFunc(w.ledger.L.Now), BaseURL: base})
+		Answers: stale, Cache: memCache(t), Clock: routing.ClockFunc(w.ledger.L.Now), BaseURL: base})
 	if _, _, err := svc.Ask(w.ctx, credential.AskRequest{Requester: "hrss", EID: w.eid, DataType: "edu.degree", PredicateID: "bachelor_or_higher", AccessID: "acc_2"}); routing.CodeOf(err) != credential.CodeAnswerInvalid {
 		t.Fatalf("stale answer: %v", err)
 	}
@@ -360,4 +360,14 @@ func TestServiceBundleVerifiesOffline(t *testing.T) {
 	if len(b.StatusLists) != 2 || len(b.Anchors) != 1 || len(b.Issuers) != 1 {
 		t.Fatalf("bundle %d lists %d anchors %d issuers", len(b.StatusLists), len(b.Anchors), len(b.Issuers))
 	}
+}
+
+// memCache is an in-process cache for a test.
+func memCache(t testing.TB) *cache.Memory {
+	t.Helper()
+	m, err := cache.NewMemory(cache.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

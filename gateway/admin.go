@@ -7,9 +7,13 @@ import (
 	"mime/multipart"
 	"net/http"
 
-	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
+	"github.com/eidgate/eidgate/routing"
 )
 
 type adminLoginRequest struct {
@@ -28,12 +32,12 @@ func (s *Server) adminLogin(c *gin.Context) {
 
 // signInAdmin checks an administrator's password and opens a session with
 // the account's role.
-func (s *Server) signInAdmin(ctx context.Context, username, password string) (string, *Session, error) {
-	role, err := s.deps.Accounts.AdminLogin(ctx, username, password)
+func (s *Server) signInAdmin(ctx context.Context, username, password string) (string, *accounts.Session, error) {
+	a, err := s.deps.Admins.Login(ctx, username, password)
 	if err != nil {
 		return "", nil, err
 	}
-	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionAdmin, Subject: username, Role: role})
+	return s.deps.Sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionAdmin, Subject: username, Role: a.Role})
 }
 
 func (s *Server) adminMe(c *gin.Context) {
@@ -129,7 +133,7 @@ func (s *Server) registryChanged(ctx context.Context, change model.Change) {
 }
 
 func (s *Server) listAPIKeys(c *gin.Context) {
-	out, err := s.deps.Accounts.APIKeys(ctx(c), c.Param("id"))
+	out, err := s.deps.APIKeys.ListAPIKeys(ctx(c), c.Param("id"))
 	answerList(s, c, "api_keys", out, err)
 }
 
@@ -152,22 +156,26 @@ func (s *Server) issueAPIKey(c *gin.Context) {
 }
 
 // issueKey issues an API key for a registered department.
-func (s *Server) issueKey(ctx context.Context, dept, name string) (string, *APIKey, error) {
+func (s *Server) issueKey(ctx context.Context, dept, name string) (string, *accounts.APIKey, error) {
 	if _, err := s.deps.Dir.Department(ctx, dept); err != nil {
 		return "", nil, err
 	}
-	return s.deps.Accounts.IssueAPIKey(ctx, dept, name)
+	token, key, err := s.deps.APIKeys.IssueAPIKey(ctx, dept, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return token, &key, nil
 }
 
 func (s *Server) revokeAPIKey(c *gin.Context) {
-	err := s.deps.Accounts.RevokeAPIKey(ctx(c), c.Param("id"))
+	err := s.deps.APIKeys.RevokeAPIKey(ctx(c), c.Param("id"))
 	s.answer(c, http.StatusOK, gin.H{"revoked": true}, err)
 }
 
 // --- residents at the KYC counter ---
 
 type createEIDRequest struct {
-	Documents []Document `json:"documents"`
+	Documents []mapping.Input `json:"documents"`
 }
 
 func (s *Server) createEID(c *gin.Context) {
@@ -180,7 +188,7 @@ func (s *Server) createEID(c *gin.Context) {
 }
 
 // createIdentity is the KYC counter: a new eID from 1 to 8 documents.
-func (s *Server) createIdentity(ctx context.Context, docs []Document, officer string) (*CreatedIdentity, error) {
+func (s *Server) createIdentity(ctx context.Context, docs []mapping.Input, officer string) (*mapping.CreatedIdentity, error) {
 	if len(docs) == 0 || len(docs) > 8 {
 		return nil, routing.Invalid("gateway", "documents", "give 1 to 8 documents")
 	}
@@ -188,7 +196,7 @@ func (s *Server) createIdentity(ctx context.Context, docs []Document, officer st
 }
 
 type searchRequest struct {
-	Document Document `json:"document"`
+	Document mapping.Input `json:"document"`
 }
 
 // searchEID finds a resident by a typed-in document (never by URL).
@@ -214,7 +222,7 @@ func (s *Server) getEID(c *gin.Context) {
 // (masked) and its department account links.
 type identityView struct {
 	Identity  *model.Identity
-	Documents []MaskedDocument
+	Documents []mapping.MaskedDocument
 	Links     []model.AccountLink
 }
 
@@ -235,7 +243,7 @@ func (s *Server) identityDetail(ctx context.Context, eid string) (*identityView,
 }
 
 type documentRequest struct {
-	Document Document `json:"document"`
+	Document mapping.Input `json:"document"`
 }
 
 func (s *Server) addDocument(c *gin.Context) {
@@ -341,25 +349,25 @@ func (s *Server) importRejects(c *gin.Context) {
 // --- policies ---
 
 func (s *Server) listPolicy(c *gin.Context) {
-	out, err := s.deps.Policies.Rules(ctx(c))
+	out, err := s.deps.Policies.Lines(ctx(c))
 	answerList(s, c, "rules", out, err)
 }
 
 func (s *Server) addPolicyRule(c *gin.Context) {
-	var r PolicyRule
+	var r policies.Line
 	if !s.bind(c, &r) {
 		return
 	}
-	v, err := s.deps.Policies.AddRule(ctx(c), r, adminName(c))
+	v, err := s.deps.Policies.AddLine(ctx(c), adminName(c), r)
 	s.answer(c, http.StatusCreated, gin.H{"policy_version": v}, err)
 }
 
 func (s *Server) removePolicyRule(c *gin.Context) {
-	var r PolicyRule
+	var r policies.Line
 	if !s.bind(c, &r) {
 		return
 	}
-	v, err := s.deps.Policies.RemoveRule(ctx(c), r, adminName(c))
+	v, err := s.deps.Policies.RemoveLine(ctx(c), adminName(c), r)
 	s.answer(c, http.StatusOK, gin.H{"policy_version": v}, err)
 }
 
@@ -398,7 +406,7 @@ func (s *Server) anchoringStatus(c *gin.Context) {
 }
 
 func (s *Server) listAdmins(c *gin.Context) {
-	out, err := s.deps.Accounts.Admins(ctx(c))
+	out, err := s.deps.Admins.List(ctx(c))
 	answerList(s, c, "users", out, err)
 }
 
@@ -420,9 +428,10 @@ func (s *Server) createAdmin(c *gin.Context) {
 // createAdminUser creates an administrator with one of the three roles.
 func (s *Server) createAdminUser(ctx context.Context, username, password, role string) error {
 	switch role {
-	case RoleAdmin, RoleMappingOfficer, RoleAuditor:
+	case accounts.RoleAdmin, accounts.RoleMappingOfficer, accounts.RoleAuditor:
 	default:
 		return routing.Invalid("gateway", "role", "role must be admin, mapping-officer or auditor")
 	}
-	return s.deps.Accounts.CreateAdmin(ctx, username, password, role)
+	_, err := s.deps.Admins.CreateAdmin(ctx, username, password, role)
+	return err
 }

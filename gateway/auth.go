@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // SessionCookie is the name of the browser session cookie.
@@ -118,7 +120,7 @@ func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) 
 	if token == "" {
 		return "", "", unauth("authenticate with a department client certificate or an API key (Authorization: Bearer egk_…)")
 	}
-	dept, _, err := s.deps.Accounts.AuthenticateAPIKey(ctx(c), token)
+	dept, _, err := s.deps.APIKeys.Authenticate(ctx(c), token)
 	if err != nil {
 		if routing.KindOf(err) == routing.KindUnavailable {
 			return "", "", err
@@ -186,17 +188,17 @@ func (s *Server) session(kind string, roles ...string) gin.HandlerFunc {
 	}
 }
 
-func (s *Server) loadSession(c *gin.Context) (*Session, error) {
+func (s *Server) loadSession(c *gin.Context) (*accounts.Session, error) {
 	token, err := c.Cookie(SessionCookie)
 	if err != nil || token == "" {
 		return nil, routing.Errorf(routing.KindUnauthenticated, "gateway", "no session")
 	}
-	return s.deps.Accounts.LookupSession(ctx(c), token)
+	return s.deps.Sessions.Lookup(ctx(c), token)
 }
 
-func currentSession(c *gin.Context) *Session {
+func currentSession(c *gin.Context) *accounts.Session {
 	v, _ := c.Get(ctxSession)
-	sess, _ := v.(*Session)
+	sess, _ := v.(*accounts.Session)
 	return sess
 }
 

@@ -14,7 +14,10 @@ import (
 	"io"
 	"time"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -34,170 +37,75 @@ type AgentLedger interface {
 	RevokeRoute(ctx context.Context, eid, dataType, provider, reason string) (*model.RouteEntry, error)
 	GetRoutes(ctx context.Context, eid, dataType string) ([]model.RouteEntry, error)
 	GetRouteHistory(ctx context.Context, eid, dataType, provider string) ([]model.RouteHistoryEntry, error)
-	ResolveDID(ctx context.Context, did string) (*model.DIDResolution, error)
 	GetEID(ctx context.Context, eid string) (*model.Identity, error)
 	ListLinks(ctx context.Context, eid string) ([]model.AccountLink, error)
 }
 
-// Document is an identity document as typed by a department or an
-// officer. Number is the resident's document number: never log it.
-type Document struct {
-	Type    string `json:"type"`
-	Number  string `json:"number"`
-	Country string `json:"country,omitempty"`
-}
-
-// MaskedDocument is a document as it may be shown.
-type MaskedDocument struct {
-	Type       string    `json:"type"`
-	Country    string    `json:"country,omitempty"`
-	Masked     string    `json:"masked"`
-	KeyVersion string    `json:"key_version"`
-	Ref        string    `json:"ref"` // opaque handle for removal (never the number)
-	AddedAt    time.Time `json:"added_at"`
-}
-
-// CreatedIdentity is the KYC counter's result; the activation code is
-// shown once.
-type CreatedIdentity struct {
-	EID            string           `json:"eid"`
-	ActivationCode string           `json:"activation_code"`
-	Documents      []MaskedDocument `json:"documents"`
-}
-
 // Identities is the mapping service: documents to eIDs, the eID lifecycle
-// and department account links.
+// and department account links (*mapping.Service).
 type Identities interface {
-	Create(ctx context.Context, docs []Document, officer string) (*CreatedIdentity, error)
-	AddDocument(ctx context.Context, eid string, doc Document, officer string) (*MaskedDocument, error)
+	Create(ctx context.Context, docs []mapping.Input, officer string) (*mapping.CreatedIdentity, error)
+	AddDocument(ctx context.Context, eid string, doc mapping.Input, officer string) (*mapping.MaskedDocument, error)
 	RemoveDocument(ctx context.Context, eid, ref, officer string) error
 	Merge(ctx context.Context, from, into, reason, officer string) error
 	Deactivate(ctx context.Context, eid, reason, officer string) error
-	Find(ctx context.Context, doc Document) (string, error)
-	Documents(ctx context.Context, eid string) ([]MaskedDocument, error)
+	Find(ctx context.Context, doc mapping.Input) (string, error)
+	Documents(ctx context.Context, eid string) ([]mapping.MaskedDocument, error)
 	NewActivationCode(ctx context.Context, eid, officer string) (string, error)
-	LinkAccount(ctx context.Context, department, localAccount string, doc Document) (*model.AccountLink, error)
+	LinkAccount(ctx context.Context, department, localAccount string, doc mapping.Input) (*model.AccountLink, error)
 	LookupAccount(ctx context.Context, department, localAccount string) (string, error)
 	UnlinkAccount(ctx context.Context, department, eid string) error
 }
 
-// ImportJob is a bulk import's progress.
-type ImportJob struct {
-	ID         string    `json:"id"`
-	FileName   string    `json:"file_name"`
-	Status     string    `json:"status"`
-	Total      int64     `json:"total"`
-	Done       int64     `json:"done"`
-	Created    int64     `json:"created"`
-	Existing   int64     `json:"existing"`
-	Rejected   int64     `json:"rejected"`
-	RowsPerSec float64   `json:"rows_per_second"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Error      string    `json:"error,omitempty"`
-}
-
-// Importer runs bulk imports.
+// Importer runs bulk imports (*mapping.Importer).
 type Importer interface {
-	Start(ctx context.Context, fileName string, body io.Reader, officer string) (*ImportJob, error)
-	Job(ctx context.Context, id string) (*ImportJob, error)
-	Jobs(ctx context.Context, limit int) ([]ImportJob, error)
+	Start(ctx context.Context, fileName string, body io.Reader, officer string) (*mapping.ImportJob, error)
+	Job(ctx context.Context, id string) (*mapping.ImportJob, error)
+	Jobs(ctx context.Context, limit int) ([]mapping.ImportJob, error)
 	// WriteRejects writes the reject report (CSV: row, masked number, reason).
 	WriteRejects(ctx context.Context, id string, w io.Writer) error
 }
 
-// Session is an authenticated browser session.
-type Session struct {
-	Kind      string // "resident" or "admin"
-	Subject   string // eID or admin username
-	Role      string // admin role
-	Lang      string
-	CSRFToken string
-	ExpiresAt time.Time
-}
-
-// Session kinds and admin roles.
-const (
-	SessionResident = "resident"
-	SessionAdmin    = "admin"
-
-	RoleAdmin          = "admin"
-	RoleMappingOfficer = "mapping-officer"
-	RoleAuditor        = "auditor"
-)
-
-// APIKey describes a department API key (never its secret).
-type APIKey struct {
-	ID         string    `json:"id"`
-	Department string    `json:"department"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	RevokedAt  time.Time `json:"revoked_at,omitzero"`
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-}
-
-// AdminUser describes an administrator account.
-type AdminUser struct {
-	Username string `json:"username"`
-	Role     string `json:"role"`
-	Disabled bool   `json:"disabled"`
-}
-
-// Accounts holds residents, administrators, API keys and sessions.
-type Accounts interface {
+// Residents holds residents' portal accounts (*accounts.Residents).
+type Residents interface {
 	Activate(ctx context.Context, eid, code, password string) error
-	ResidentLogin(ctx context.Context, eid, password string) error
-	SetResidentLang(ctx context.Context, eid, lang string) error
-	ResidentLang(ctx context.Context, eid string) (string, error)
+	Login(ctx context.Context, eid, password string) (*accounts.Resident, error)
+	// Language is the resident's language, the default when none was
+	// chosen; ChosenLanguage is "" then.
+	Language(ctx context.Context, eid string) (string, error)
+	ChosenLanguage(ctx context.Context, eid string) (string, error)
+	SetLanguage(ctx context.Context, eid, lang string) error
+}
 
-	AdminLogin(ctx context.Context, username, password string) (role string, err error)
-	CreateAdmin(ctx context.Context, username, password, role string) error
-	Admins(ctx context.Context) ([]AdminUser, error)
+// Admins holds administrator accounts (*accounts.Admins).
+type Admins interface {
+	Login(ctx context.Context, username, password string) (*accounts.Admin, error)
+	CreateAdmin(ctx context.Context, username, password, role string) (*accounts.Admin, error)
+	List(ctx context.Context) ([]accounts.Admin, error)
+}
 
-	IssueAPIKey(ctx context.Context, department, name string) (token string, key *APIKey, err error)
-	AuthenticateAPIKey(ctx context.Context, token string) (department, keyID string, err error)
+// APIKeys holds departments' API keys (*accounts.APIKeys).
+type APIKeys interface {
+	IssueAPIKey(ctx context.Context, department, name string) (token string, key accounts.APIKey, err error)
+	Authenticate(ctx context.Context, token string) (department, keyID string, err error)
 	RevokeAPIKey(ctx context.Context, id string) error
-	APIKeys(ctx context.Context, department string) ([]APIKey, error)
-
-	NewSession(ctx context.Context, s Session) (token string, out *Session, err error)
-	LookupSession(ctx context.Context, token string) (*Session, error)
-	RevokeSession(ctx context.Context, token string) error
+	ListAPIKeys(ctx context.Context, department string) ([]accounts.APIKey, error)
 }
 
-// PolicyRule is one Casbin rule as the API shows it.
-type PolicyRule struct {
-	Kind    string `json:"kind"` // "p" (rule) or "g" (role membership)
-	Subject string `json:"subject"`
-	Object  string `json:"object,omitempty"`
-	Action  string `json:"action,omitempty"`
-	Effect  string `json:"effect,omitempty"`
-	Role    string `json:"role,omitempty"`
+// Sessions holds browser sessions (*accounts.Sessions).
+type Sessions interface {
+	NewSession(ctx context.Context, in accounts.Session) (token string, out *accounts.Session, err error)
+	Lookup(ctx context.Context, token string) (*accounts.Session, error)
+	Revoke(ctx context.Context, token string) error
 }
 
-// PolicyVersion is one entry of the policy history.
-type PolicyVersion struct {
-	Version   int64     `json:"version"`
-	ChangedBy string    `json:"changed_by"`
-	Summary   string    `json:"summary"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// Explanation is a policy decision with every matching rule.
-type Explanation struct {
-	Allowed bool         `json:"allowed"`
-	Rule    string       `json:"rule"`
-	Version int64        `json:"policy_version"`
-	Reason  string       `json:"reason"`
-	Matched []PolicyRule `json:"matched_rules"`
-}
-
-// Policies administers the Casbin policy.
+// Policies administers the access policy (*policies.Engine).
 type Policies interface {
-	Explain(ctx context.Context, department, dataType, purpose string) (*Explanation, error)
-	Rules(ctx context.Context) ([]PolicyRule, error)
-	AddRule(ctx context.Context, r PolicyRule, by string) (int64, error)
-	RemoveRule(ctx context.Context, r PolicyRule, by string) (int64, error)
-	History(ctx context.Context, limit int) ([]PolicyVersion, error)
+	Explain(ctx context.Context, department, dataType, purpose string) (*policies.Explanation, error)
+	Lines(ctx context.Context) ([]policies.Line, error)
+	AddLine(ctx context.Context, by string, l policies.Line) (int64, error)
+	RemoveLine(ctx context.Context, by string, l policies.Line) (int64, error)
+	History(ctx context.Context, limit int) ([]policies.Version, error)
 }
 
 // Tickets serves ticket verification to providers and the key set.
@@ -220,7 +128,8 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Deps are the services behind the API.
+// Deps are the services behind the API and the pages; Limiter, Ready and
+// Clock are optional, the others required.
 type Deps struct {
 	Resolver   *routing.Resolver
 	Consents   *routing.ConsentService
@@ -233,7 +142,10 @@ type Deps struct {
 	Agent      AgentLedger
 	Identities Identities
 	Importer   Importer
-	Accounts   Accounts
+	Residents  Residents
+	Admins     Admins
+	APIKeys    APIKeys
+	Sessions   Sessions
 	Policies   Policies
 	Tickets    Tickets
 	Limiter    RateLimiter
@@ -241,4 +153,24 @@ type Deps struct {
 	// anchoring lag); the gateway is ready when all pass.
 	Ready func(ctx context.Context) []Check
 	Clock routing.Clock
+}
+
+// check refuses Deps that lack a required service.
+func (d Deps) check() error {
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Resolver", d.Resolver == nil}, {"Consents", d.Consents == nil}, {"Verifier", d.Verifier == nil},
+		{"Proxy", d.Proxy == nil}, {"Anchorer", d.Anchorer == nil}, {"Access", d.Access == nil}, {"Dir", d.Dir == nil},
+		{"Admin", d.Admin == nil}, {"Agent", d.Agent == nil}, {"Identities", d.Identities == nil},
+		{"Importer", d.Importer == nil}, {"Residents", d.Residents == nil}, {"Admins", d.Admins == nil},
+		{"APIKeys", d.APIKeys == nil}, {"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil},
+		{"Tickets", d.Tickets == nil},
+	} {
+		if dep.missing {
+			return routing.MissingDependency("gateway.New", "Deps."+dep.name)
+		}
+	}
+	return nil
 }

@@ -6,9 +6,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // MaxRouteBatch bounds one publish call.
@@ -87,8 +90,8 @@ func (s *Server) revokeRoute(c *gin.Context) {
 }
 
 type subjectBody struct {
-	EID      string    `json:"eid,omitempty"`
-	Document *Document `json:"document,omitempty"`
+	EID      string         `json:"eid,omitempty"`
+	Document *mapping.Input `json:"document,omitempty"`
 }
 
 type resolveRequest struct {
@@ -122,7 +125,7 @@ func (s *Server) resolve(c *gin.Context) {
 		ConsentID: req.ConsentID, Provider: req.Provider,
 	}
 	if d := req.Subject.Document; d != nil {
-		rr.Document = &routing.DocumentSubject{Type: d.Type, Number: d.Number, Country: d.Country}
+		rr.Document = &routing.DocumentSubject{Type: string(d.Type), Number: d.Number, Country: d.Country}
 	}
 	res, err := s.deps.Resolver.Resolve(ctx(c), rr)
 	if err != nil {
@@ -178,8 +181,8 @@ func (s *Server) listDepartmentConsents(c *gin.Context) {
 }
 
 type linkRequest struct {
-	LocalAccount string   `json:"local_account"`
-	Document     Document `json:"document"`
+	LocalAccount string        `json:"local_account"`
+	Document     mapping.Input `json:"document"`
 }
 
 // linkAccount links the department's own local account to the eID of a
@@ -335,10 +338,16 @@ type explainRequest struct {
 	Subject    *subjectBody `json:"subject,omitempty"`
 }
 
+// explainResponse is a policy decision with every matching rule and, when
+// a subject is named, the state of the resident's consent.
 type explainResponse struct {
-	*Explanation
-	ConsentState string `json:"consent_state,omitempty"`
-	ConsentID    string `json:"consent_id,omitempty"`
+	Allowed      bool            `json:"allowed"`
+	Rule         string          `json:"rule"`
+	Version      int64           `json:"policy_version"`
+	Reason       string          `json:"reason"`
+	Matched      []policies.Line `json:"matched_rules"`
+	ConsentState string          `json:"consent_state,omitempty"`
+	ConsentID    string          `json:"consent_id,omitempty"`
 }
 
 // explainPolicy answers "would this be allowed, and why" for the calling
@@ -374,12 +383,10 @@ func (s *Server) explanation(ctx context.Context, dept string, req explainReques
 	if err != nil {
 		return nil, err
 	}
-	if ex.Matched == nil {
-		cp := *ex
-		cp.Matched = []PolicyRule{}
-		ex = &cp
+	out := explainResponse{Allowed: ex.Allowed, Rule: ex.Rule, Version: ex.Version, Reason: ex.Reason, Matched: []policies.Line{}}
+	for _, m := range ex.Matched {
+		out.Matched = append(out.Matched, m.Rule.Line())
 	}
-	out := explainResponse{Explanation: ex}
 	if req.Subject != nil {
 		eid := req.Subject.EID
 		if req.Subject.Document != nil {

@@ -8,3 +8,6 @@ var (
 
 // FormCookie is the name of the sign-in form's nonce cookie.
 const FormCookie = formCookie
+
+// ExplainResponse is the answer of the explain endpoints.
+type ExplainResponse = explainResponse

@@ -4,16 +4,19 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
-	"github.com/gin-gonic/gin"
 )
 
 type activateRequest struct {
-	Document Document `json:"document"`
-	Code     string   `json:"code"`
-	Password string   `json:"password"`
+	Document mapping.Input `json:"document"`
+	Code     string        `json:"code"`
+	Password string        `json:"password"`
 }
 
 type sessionResponse struct {
@@ -43,7 +46,7 @@ func (s *Server) activate(c *gin.Context) {
 
 // residentEID finds the eID of a resident's own document; an unknown or
 // malformed document is the same answer as a wrong password.
-func (s *Server) residentEID(ctx context.Context, doc Document) (string, error) {
+func (s *Server) residentEID(ctx context.Context, doc mapping.Input) (string, error) {
 	eid, err := s.deps.Identities.Find(ctx, doc)
 	if err != nil {
 		if routing.KindOf(err) == routing.KindNotFound || routing.KindOf(err) == routing.KindInvalid {
@@ -56,35 +59,35 @@ func (s *Server) residentEID(ctx context.Context, doc Document) (string, error) 
 
 // activateResident sets the resident's first password with the one-time
 // code and opens a session (the API and the portal both use it).
-func (s *Server) activateResident(ctx context.Context, doc Document, code, password string) (string, *Session, error) {
+func (s *Server) activateResident(ctx context.Context, doc mapping.Input, code, password string) (string, *accounts.Session, error) {
 	eid, err := s.residentEID(ctx, doc)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.deps.Accounts.Activate(ctx, eid, code, password); err != nil {
+	if err := s.deps.Residents.Activate(ctx, eid, code, password); err != nil {
 		return "", nil, err
 	}
-	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
-	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionResident, Subject: eid, Lang: lang})
+	lang, _ := s.deps.Residents.ChosenLanguage(ctx, eid)
+	return s.deps.Sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid, Lang: lang})
 }
 
 // signInResident checks a resident's document and password and opens a
 // session in the resident's language.
-func (s *Server) signInResident(ctx context.Context, doc Document, password string) (string, *Session, error) {
+func (s *Server) signInResident(ctx context.Context, doc mapping.Input, password string) (string, *accounts.Session, error) {
 	eid, err := s.residentEID(ctx, doc)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.deps.Accounts.ResidentLogin(ctx, eid, password); err != nil {
+	if _, err := s.deps.Residents.Login(ctx, eid, password); err != nil {
 		return "", nil, err
 	}
-	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
-	return s.deps.Accounts.NewSession(ctx, Session{Kind: SessionResident, Subject: eid, Lang: lang})
+	lang, _ := s.deps.Residents.ChosenLanguage(ctx, eid)
+	return s.deps.Sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionResident, Subject: eid, Lang: lang})
 }
 
 type residentLoginRequest struct {
-	Document Document `json:"document"`
-	Password string   `json:"password"`
+	Document mapping.Input `json:"document"`
+	Password string        `json:"password"`
 }
 
 func (s *Server) residentLogin(c *gin.Context) {
@@ -98,7 +101,7 @@ func (s *Server) residentLogin(c *gin.Context) {
 
 // renderSession sets the cookie of a session just opened and answers with
 // its CSRF token.
-func (s *Server) renderSession(c *gin.Context, token string, out *Session, err error) {
+func (s *Server) renderSession(c *gin.Context, token string, out *accounts.Session, err error) {
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -109,18 +112,18 @@ func (s *Server) renderSession(c *gin.Context, token string, out *Session, err e
 
 func (s *Server) logout(c *gin.Context) {
 	if token, err := c.Cookie(SessionCookie); err == nil {
-		_ = s.deps.Accounts.RevokeSession(ctx(c), token)
+		_ = s.deps.Sessions.Revoke(ctx(c), token)
 	}
 	s.clearSessionCookie(c)
 	c.JSON(http.StatusOK, gin.H{"logged_out": true})
 }
 
 type meResponse struct {
-	EID       string              `json:"eid"`
-	Lang      string              `json:"lang"`
-	Documents []MaskedDocument    `json:"documents"`
-	Links     []model.AccountLink `json:"links"`
-	Status    string              `json:"status"`
+	EID       string                   `json:"eid"`
+	Lang      string                   `json:"lang"`
+	Documents []mapping.MaskedDocument `json:"documents"`
+	Links     []model.AccountLink      `json:"links"`
+	Status    string                   `json:"status"`
 }
 
 func (s *Server) me(c *gin.Context) {
@@ -142,7 +145,7 @@ func (s *Server) residentOverview(ctx context.Context, eid string) (*meResponse,
 	if err != nil {
 		return nil, err
 	}
-	lang, _ := s.deps.Accounts.ResidentLang(ctx, eid)
+	lang, _ := s.deps.Residents.Language(ctx, eid)
 	return &meResponse{EID: eid, Lang: lang, Documents: nonNil(docs), Links: nonNil(links), Status: id.Status}, nil
 }
 
@@ -159,7 +162,7 @@ func (s *Server) setLang(c *gin.Context) {
 		s.fail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
 		return
 	}
-	err := s.deps.Accounts.SetResidentLang(ctx(c), currentSession(c).Subject, req.Lang)
+	err := s.deps.Residents.SetLanguage(ctx(c), currentSession(c).Subject, req.Lang)
 	s.answer(c, http.StatusOK, gin.H{"lang": req.Lang}, err)
 }
 

@@ -1,20 +1,24 @@
 package gateway_test
 
 import (
-	"io"
-	"log/slog"
 	"maps"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
-	"github.com/gin-gonic/gin"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 func TestOpenAPIDocumentIsValidOpenAPI31(t *testing.T) {
@@ -57,7 +61,8 @@ func isWebPage(path string) bool {
 // a route added without a description, or a description left behind by a
 // removed route, fails the build.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	srv := gateway.New(gateway.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, gateway.Deps{})
+	st := newStack(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))
+	srv := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: st.deps, Logger: quiet}))
 	var registered []string
 	for _, r := range srv.Handler().(*gin.Engine).Routes() {
 		if isWebPage(r.Path) {
@@ -198,19 +203,15 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 		}{}},
 		{"RecordEnvelope", routing.RecordEnvelope{}},
 		{"Verification", routing.Verification{}},
-		{"Document", gateway.Document{}},
-		{"MaskedDocument", gateway.MaskedDocument{}},
-		{"CreatedIdentity", gateway.CreatedIdentity{}},
-		{"ImportJob", gateway.ImportJob{}},
-		{"APIKey", gateway.APIKey{}},
-		{"AdminUser", gateway.AdminUser{}},
-		{"PolicyRule", gateway.PolicyRule{}},
-		{"PolicyVersion", gateway.PolicyVersion{}},
-		{"ExplainResponse", struct {
-			gateway.Explanation
-			ConsentState string `json:"consent_state,omitempty"`
-			ConsentID    string `json:"consent_id,omitempty"`
-		}{}},
+		{"Document", mapping.Input{}},
+		{"MaskedDocument", mapping.MaskedDocument{}},
+		{"CreatedIdentity", mapping.CreatedIdentity{}},
+		{"ImportJob", mapping.ImportJob{}},
+		{"APIKey", accounts.APIKey{}},
+		{"AdminUser", accounts.Admin{}},
+		{"PolicyRule", policies.Line{}},
+		{"PolicyVersion", policies.Version{}},
+		{"ExplainResponse", gateway.ExplainResponse{}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			ref := doc.Components.Schemas[tc.schema]
@@ -240,5 +241,20 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 	all, always := jsonFields(reflect.TypeOf(gateway.ErrorDetail{}))
 	if got := slices.Sorted(maps.Keys(detail.Properties)); !slices.Equal(got, all) || !slices.Equal(slices.Sorted(slices.Values(detail.Required)), always) {
 		t.Errorf("error envelope %v (required %v), Go %v (always %v)", got, detail.Required, all, always)
+	}
+}
+
+// The gateway refuses to be built without the services behind it.
+func TestNewRefusesMissingServices(t *testing.T) {
+	t.Parallel()
+	if _, err := gateway.New(gateway.Config{}); routing.CodeOf(err) != "missing_dependency" {
+		t.Fatalf("New(Config{}) = %v, want missing_dependency", err)
+	}
+	st := newStack(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))
+	deps := st.deps
+	deps.Tickets = nil
+	_, err := gateway.New(gateway.Config{Deps: deps})
+	if routing.CodeOf(err) != "missing_dependency" || !strings.Contains(routing.MessageOf(err), "Tickets") {
+		t.Fatalf("New without Deps.Tickets = %v, want missing_dependency naming Tickets", err)
 	}
 }

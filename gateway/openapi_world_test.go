@@ -17,21 +17,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
 	"github.com/eidgate/eidgate/internal/devcrypto"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/mapping/mappingtest"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/digest"
 	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
-// world is a gateway.Server over the fakes and the real routing services
-// (resolver, consent service, directory, access log, anchorer, verifier,
-// proxy), served over TLS through the OpenAPI validator.
+// world is a gateway.Server over the real services (stack) and the
+// verifier and proxy, served over TLS through the OpenAPI validator.
 type world struct {
 	t *testing.T
-	*fakes
+	*stack
 	v   *openapitest.Validator
 	url string
 
@@ -40,7 +43,7 @@ type world struct {
 
 	// Seeded data.
 	alice, bob       string // eIDs
-	aliceDoc, bobDoc gateway.Document
+	aliceDoc, bobDoc mapping.Input
 	aliceRecord      json.RawMessage
 	aliceSalt        string
 	eduKey           *ecdsa.PrivateKey
@@ -62,11 +65,10 @@ const (
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, fakes: newFakes(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))}
+	w := &world{t: t, stack: newStack(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))}
 
 	// The provider's records.
-	w.aliceDoc = gateway.Document{Type: "cn-resident", Number: "11010519491231002X"}
-	w.bobDoc = gateway.Document{Type: "cn-resident", Number: "440524188001010014"}
+	w.aliceDoc, w.bobDoc = mappingtest.Resident(1), mappingtest.Resident(2)
 	w.aliceRecord = json.RawMessage(`{"degree":"Bachelor of Engineering","institution":"Peking University","year":2012}`)
 	bobRecord := json.RawMessage(`{"degree":"Master of Laws","institution":"Fudan University","year":2015}`)
 	aliceSalt, bobSalt := digest.NewSalt(), digest.NewSalt()
@@ -147,10 +149,10 @@ func newWorld(t *testing.T) *world {
 
 	// Residents and their routes.
 	for _, r := range []struct {
-		doc gateway.Document
+		doc mapping.Input
 		eid *string
 	}{{w.aliceDoc, &w.alice}, {w.bobDoc, &w.bob}} {
-		created, err := w.idents.Create(ctx, []gateway.Document{r.doc}, "seed")
+		created, err := w.mapping.Create(ctx, []mapping.Input{r.doc}, "seed")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,8 +175,8 @@ func newWorld(t *testing.T) *world {
 	}
 
 	// Accounts, keys and policy.
-	for _, a := range []struct{ name, role string }{{"root", gateway.RoleAdmin}, {"officer", gateway.RoleMappingOfficer}, {"auditor", gateway.RoleAuditor}} {
-		if err := w.accounts.CreateAdmin(ctx, a.name, "correct horse battery", a.role); err != nil {
+	for _, a := range []struct{ name, role string }{{"root", accounts.RoleAdmin}, {"officer", accounts.RoleMappingOfficer}, {"auditor", accounts.RoleAuditor}} {
+		if _, err := w.admins.CreateAdmin(ctx, a.name, "correct horse battery", a.role); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,20 +184,19 @@ func newWorld(t *testing.T) *world {
 		dept  string
 		token *string
 	}{{hrBureau, &w.hrToken}, {taxBureau, &w.taxToken}, {statsBureau, &w.statsToken}, {"gone-bureau", &w.orphanToken}} {
-		token, _, err := w.accounts.IssueAPIKey(ctx, k.dept, "case management")
+		token, _, err := w.apiKeys.IssueAPIKey(ctx, k.dept, "case management")
 		if err != nil {
 			t.Fatal(err)
 		}
 		*k.token = token
 	}
-	if _, err := w.policies.AddRule(ctx, gateway.PolicyRule{Kind: "p", Subject: hrBureau, Object: "edu.*", Action: purpose, Effect: "allow"}, "seed"); err != nil {
+	if _, err := w.policy.AddRule(ctx, "seed", policies.Rule{Subject: hrBureau, DataType: "edu.*", Purpose: purpose, Effect: policies.EffectAllow}); err != nil {
 		t.Fatal(err)
 	}
 
 	// The services the flows need beyond the shared fakes.
 	deps := w.deps
-	deps.Verifier = &routing.Verifier{Routes: w.ledger, Registry: w.ledger}
-	deps.Proxy = &routing.Proxy{Client: provider.Client(), Store: w.store}
+	deps.Proxy = built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Client: provider.Client(), Store: w.access}))
 	deps.Limiter = fakeLimiter{blocked: map[string]bool{statsBureau: true}}
 	deps.Ready = func(context.Context) []gateway.Check {
 		return []gateway.Check{{Name: "database", OK: true}, {Name: "ledger", OK: true, Detail: "block 42"}}
@@ -206,8 +207,8 @@ func newWorld(t *testing.T) *world {
 		pool.AddCert(ca.Cert)
 		cas[ca.MSPID] = pool
 	}
-	srv := gateway.New(gateway.Config{Logger: quiet, DepartmentCAs: cas,
-		OpenAPI: gateway.OpenAPISpec()}, deps)
+	srv := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas,
+		OpenAPI: gateway.OpenAPISpec()}))
 
 	w.v = openapitest.MustNew(t, gateway.OpenAPISpec())
 	ts := httptest.NewUnstartedServer(w.v.Handler(srv.Handler()))

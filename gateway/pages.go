@@ -16,9 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
-	"github.com/gin-gonic/gin"
 )
 
 // The portal (/portal) and console (/admin) are server-rendered pages over
@@ -55,13 +58,13 @@ func allCapabilities() []string {
 func roleCan(role, capability string) bool {
 	switch capability {
 	case capRegistryRead:
-		return role == RoleAdmin || role == RoleMappingOfficer || role == RoleAuditor
+		return role == accounts.RoleAdmin || role == accounts.RoleMappingOfficer || role == accounts.RoleAuditor
 	case capResidents:
-		return role == RoleAdmin || role == RoleMappingOfficer
+		return role == accounts.RoleAdmin || role == accounts.RoleMappingOfficer
 	case capPoliciesRead, capAudit:
-		return role == RoleAdmin || role == RoleAuditor
+		return role == accounts.RoleAdmin || role == accounts.RoleAuditor
 	case capRegistryWrite, capPoliciesWrite, capUsers:
-		return role == RoleAdmin
+		return role == accounts.RoleAdmin
 	}
 	return false
 }
@@ -151,7 +154,7 @@ func (s *Server) pageSession(a pageAuth) gin.HandlerFunc {
 }
 
 func areaOfKind(kind string) string {
-	if kind == SessionAdmin {
+	if kind == accounts.SessionAdmin {
 		return "admin"
 	}
 	return "portal"
@@ -232,8 +235,8 @@ func (s *Server) pageLang(c *gin.Context) string {
 		return v.(string)
 	}
 	lang := ""
-	if sess := currentSession(c); sess != nil && sess.Kind == SessionResident {
-		if l, err := s.deps.Accounts.ResidentLang(ctx(c), sess.Subject); err == nil && web.ValidLang(l) {
+	if sess := currentSession(c); sess != nil && sess.Kind == accounts.SessionResident {
+		if l, err := s.deps.Residents.ChosenLanguage(ctx(c), sess.Subject); err == nil && web.ValidLang(l) {
 			lang = l
 		}
 	}
@@ -278,8 +281,8 @@ func (s *Server) switchLang(c *gin.Context) {
 		s.pageFail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
 		return
 	}
-	if sess != nil && sess.Kind == SessionResident {
-		if err := s.deps.Accounts.SetResidentLang(ctx(c), sess.Subject, lang); err != nil {
+	if sess != nil && sess.Kind == accounts.SessionResident {
+		if err := s.deps.Residents.SetLanguage(ctx(c), sess.Subject, lang); err != nil {
 			s.pageFail(c, err)
 			return
 		}
@@ -318,7 +321,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 	}
 	if sess := currentSession(c); sess != nil && areaOfKind(sess.Kind) == p.Area {
 		p.User, p.CSRF = sess.Subject, sess.CSRFToken
-		if sess.Kind == SessionAdmin {
+		if sess.Kind == accounts.SessionAdmin {
 			p.Role, p.Can = sess.Role, capabilities(sess.Role)
 		}
 	} else {
@@ -336,7 +339,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 		}
 	}
 	p.Loc = s.cfg.TimeZone
-	p.DocTypes = DocumentTypes()
+	p.DocTypes = documentTypes()
 	p.Names = s.names(ctx(c))
 	var buf bytes.Buffer
 	if err := s.site.Render(&buf, page, p); err != nil {
@@ -348,19 +351,19 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// DocumentTypes are the identity document types the forms offer, in the
-// order of mapping.Types (the mapping package implements this package's
-// interfaces, so the list is kept here; a test holds the two equal).
-func DocumentTypes() []string {
-	return []string{"cn-resident", "cn-passport", "passport", "hkmo-permit", "tw-permit", "cn-hkmo-pass", "hkmotw-residence", "foreign-permanent"}
+// documentTypes are the identity document types the forms offer, in the
+// order of mapping.Types.
+func documentTypes() []string {
+	var out []string
+	for _, t := range mapping.Types() {
+		out = append(out, string(t))
+	}
+	return out
 }
 
 // names are the registry's names for display; without them pages show ids.
 func (s *Server) names(ctx context.Context) web.Names {
 	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{}}
-	if s.deps.Dir == nil {
-		return n
-	}
 	if ds, err := s.deps.Dir.Departments(ctx); err == nil {
 		for _, d := range ds {
 			n.Departments[d.ID] = web.LocalName{ZH: d.Name, EN: d.NameEN}
@@ -469,9 +472,9 @@ func seeOther(c *gin.Context, path, notice string) {
 
 // formDocument reads an identity document from form fields with prefix;
 // ok is false when the form left it empty.
-func formDocument(c *gin.Context, prefix string) (Document, bool) {
-	d := Document{
-		Type:    strings.TrimSpace(c.PostForm(prefix + "type")),
+func formDocument(c *gin.Context, prefix string) (mapping.Input, bool) {
+	d := mapping.Input{
+		Type:    mapping.DocType(strings.TrimSpace(c.PostForm(prefix + "type"))),
 		Number:  strings.TrimSpace(c.PostForm(prefix + "number")),
 		Country: strings.TrimSpace(c.PostForm(prefix + "country")),
 	}
@@ -526,9 +529,6 @@ type anchoringSnapshot struct {
 }
 
 func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
-	if s.deps.Anchorer == nil {
-		return nil
-	}
 	st := s.deps.Anchorer.Status()
 	return &anchoringSnapshot{
 		OK: s.deps.Anchorer.Check(ctx) == nil, Lag: st.Lag.Round(time.Millisecond).String(), Oldest: st.Oldest,
@@ -538,9 +538,9 @@ func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
 }
 
 // signedIn opens a browser session after a sign-in or activation form.
-func (s *Server) signedIn(c *gin.Context, token string, sess *Session, next string) {
+func (s *Server) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
 	if old, err := c.Cookie(SessionCookie); err == nil && old != "" && old != token {
-		_ = s.deps.Accounts.RevokeSession(ctx(c), old)
+		_ = s.deps.Sessions.Revoke(ctx(c), old)
 	}
 	s.setSessionCookie(c, token, sess.ExpiresAt)
 	if sess.Lang != "" && web.ValidLang(sess.Lang) {
@@ -552,7 +552,7 @@ func (s *Server) signedIn(c *gin.Context, token string, sess *Session, next stri
 // pageLogout ends the session of either area.
 func (s *Server) pageLogout(c *gin.Context) {
 	if token, err := c.Cookie(SessionCookie); err == nil {
-		_ = s.deps.Accounts.RevokeSession(ctx(c), token)
+		_ = s.deps.Sessions.Revoke(ctx(c), token)
 	}
 	s.clearSessionCookie(c)
 	seeOther(c, "/"+areaOfKind(currentSession(c).Kind)+"/login", "logged_out")

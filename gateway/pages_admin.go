@@ -14,10 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
-	"github.com/gin-gonic/gin"
 )
 
 // Admin console pages (/admin). Every route names the capability its role
@@ -25,7 +29,7 @@ import (
 // helpers as the admin API.
 
 func (s *Server) adminLoginPage(c *gin.Context) {
-	s.loginPage(c, SessionAdmin, "admin_login", "title.admin.login")
+	s.loginPage(c, accounts.SessionAdmin, "admin_login", "title.admin.login")
 }
 
 func (s *Server) adminLoginForm(c *gin.Context) {
@@ -118,9 +122,9 @@ func (s *Server) showDepartment(c *gin.Context, status int, errs *web.Errors, fo
 		s.pageFail(c, err)
 		return
 	}
-	var keys []APIKey
+	var keys []accounts.APIKey
 	if roleCan(currentSession(c).Role, capRegistryWrite) {
-		if keys, err = s.deps.Accounts.APIKeys(ctx(c), d.ID); err != nil {
+		if keys, err = s.deps.APIKeys.ListAPIKeys(ctx(c), d.ID); err != nil {
 			s.pageFail(c, err)
 			return
 		}
@@ -225,7 +229,7 @@ type secretData struct {
 	Subject   string
 	Secret    string
 	EID       string
-	Documents []MaskedDocument
+	Documents []mapping.MaskedDocument
 	Back      string
 }
 
@@ -251,7 +255,7 @@ func (s *Server) adminRevokeAPIKey(c *gin.Context) {
 		s.pageFail(c, routing.Invalid("gateway", "department", "department must be a department id"))
 		return
 	}
-	if err := s.deps.Accounts.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
+	if err := s.deps.APIKeys.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
 		s.pageFail(c, err)
 		return
 	}
@@ -377,7 +381,7 @@ func (s *Server) adminSearchResident(c *gin.Context) {
 }
 
 func (s *Server) adminCreateResident(c *gin.Context) {
-	var docs []Document
+	var docs []mapping.Input
 	for _, prefix := range []string{"doc1_", "doc2_", "doc3_"} {
 		if d, ok := formDocument(c, prefix); ok {
 			docs = append(docs, d)
@@ -575,7 +579,7 @@ type explainView struct {
 func (s *Server) adminPolicies(c *gin.Context) { s.showPolicies(c, http.StatusOK, nil, nil, nil) }
 
 func (s *Server) showPolicies(c *gin.Context, status int, errs *web.Errors, form map[string]string, ex *explainView) {
-	rules, err := s.deps.Policies.Rules(ctx(c))
+	rules, err := s.deps.Policies.Lines(ctx(c))
 	if err != nil {
 		s.pageFail(c, err)
 		return
@@ -659,8 +663,8 @@ func ruleFields() map[string]string {
 	return map[string]string{"kind": "kind", "subject": "subject", "object": "object", "action": "action", "effect": "effect", "role": "role"}
 }
 
-func ruleFromForm(c *gin.Context) PolicyRule {
-	r := PolicyRule{Kind: c.PostForm("kind"), Subject: strings.TrimSpace(c.PostForm("subject"))}
+func ruleFromForm(c *gin.Context) policies.Line {
+	r := policies.Line{Kind: c.PostForm("kind"), Subject: strings.TrimSpace(c.PostForm("subject"))}
 	if r.Kind == "g" {
 		r.Role = strings.TrimSpace(c.PostForm("role"))
 	} else {
@@ -671,7 +675,7 @@ func ruleFromForm(c *gin.Context) PolicyRule {
 
 func (s *Server) adminAddRule(c *gin.Context) {
 	form := refill(c, "kind", "subject", "object", "action", "effect", "role")
-	if _, err := s.deps.Policies.AddRule(ctx(c), ruleFromForm(c), adminName(c)); err != nil {
+	if _, err := s.deps.Policies.AddLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
 		s.showPolicies(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, ruleFields()), form, nil)
 		return
 	}
@@ -679,7 +683,7 @@ func (s *Server) adminAddRule(c *gin.Context) {
 }
 
 func (s *Server) adminRemoveRule(c *gin.Context) {
-	if _, err := s.deps.Policies.RemoveRule(ctx(c), ruleFromForm(c), adminName(c)); err != nil {
+	if _, err := s.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
 		s.showPolicies(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil), nil, nil)
 		return
 	}
@@ -761,7 +765,7 @@ func (s *Server) adminAudit(c *gin.Context) {
 func (s *Server) adminUsers(c *gin.Context) { s.showUsers(c, http.StatusOK, nil, nil) }
 
 func (s *Server) showUsers(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
-	users, err := s.deps.Accounts.Admins(ctx(c))
+	users, err := s.deps.Admins.List(ctx(c))
 	if err != nil {
 		s.pageFail(c, err)
 		return

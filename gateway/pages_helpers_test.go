@@ -21,59 +21,63 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
-// pgEnv is a gateway with the fake consortium behind a real HTTP server.
-type pgEnv struct {
+// pagesEnv is a gateway with the fake consortium behind a real HTTP server.
+type pagesEnv struct {
 	t   testing.TB
-	w   *pgWorld
+	w   *pagesWorld
 	s   *gateway.Server
 	srv *httptest.Server
 }
 
-// pgFixedNow is the handler tests' clock: dates on pages are deterministic.
-var pgFixedNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+// pagesNow is the handler tests' clock: dates on pages are deterministic.
+var pagesNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-func newPGEnv(t testing.TB) *pgEnv {
+func newPagesEnv(t testing.TB) *pagesEnv {
 	t.Helper()
-	w := newPGWorld(t, routingtest.NewClock(pgFixedNow))
+	w := newPagesWorld(t, routingtest.NewClock(pagesNow))
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		shanghai = time.FixedZone("CST", 8*3600)
 	}
-	s := gateway.New(gateway.Config{Logger: slog.New(slog.NewTextHandler(pgTestLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}, w.deps)
+	s := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: w.deps,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}))
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &pgEnv{t: t, w: w, s: s, srv: srv}
+	return &pagesEnv{t: t, w: w, s: s, srv: srv}
 }
 
-// pgWorld is the demo consortium on the fakes behind the pages.
-type pgWorld struct {
-	*fakes
+// pagesWorld is the demo consortium on the fakes behind the pages.
+type pagesWorld struct {
+	*stack
 
 	// The demo residents' first documents and eIDs, in demo order.
-	residentDocs []gateway.Document
+	residentDocs []mapping.Input
 	residentEIDs []string
 	apiKey       string // the hrss department's API key
 }
 
 // Credentials of the seeded accounts.
 const (
-	pgResidentPassword = "correct horse battery"
-	pgAdminPassword    = "admin password 1234"
+	residentPassword = "correct horse battery"
+	adminPassword    = "admin password 1234"
 )
 
-// newPGWorld seeds the demo consortium: its departments and data types,
+// newPagesWorld seeds the demo consortium: its departments and data types,
 // its residents with their route entries, administrators of every role, a
 // resident password for the first resident, an API key for hrss, and a
 // policy letting hrss read degrees for hiring.
-func newPGWorld(t testing.TB, clock *routingtest.Clock) *pgWorld {
+func newPagesWorld(t testing.TB, clock *routingtest.Clock) *pagesWorld {
 	t.Helper()
-	w := &pgWorld{fakes: newFakes(t, clock)}
+	w := &pagesWorld{stack: newStack(t, clock)}
 	ctx := context.Background()
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -99,11 +103,11 @@ func newPGWorld(t testing.TB, clock *routingtest.Clock) *pgWorld {
 		owner[dt.Code] = dt.Owner
 	}
 	for _, r := range demo.Residents {
-		var docs []gateway.Document
+		var docs []mapping.Input
 		for _, d := range r.Documents {
-			docs = append(docs, gateway.Document{Type: d.Type, Number: d.Number, Country: d.Country})
+			docs = append(docs, mapping.Input{Type: mapping.DocType(d.Type), Number: d.Number, Country: d.Country})
 		}
-		created, err := w.idents.Create(ctx, docs, "seed")
+		created, err := w.mapping.Create(ctx, docs, "seed")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,50 +128,50 @@ func newPGWorld(t testing.TB, clock *routingtest.Clock) *pgWorld {
 		}
 	}
 	// The first resident has activated the account; the others have not.
-	w.accounts.setPassword(w.residentEIDs[0], pgResidentPassword)
-	for name, role := range map[string]string{"root": gateway.RoleAdmin, "mapper": gateway.RoleMappingOfficer, "auditor": gateway.RoleAuditor} {
-		if err := w.accounts.CreateAdmin(ctx, name, pgAdminPassword, role); err != nil {
+	w.activate(t, w.residentEIDs[0], residentPassword)
+	for name, role := range map[string]string{"root": accounts.RoleAdmin, "mapper": accounts.RoleMappingOfficer, "auditor": accounts.RoleAuditor} {
+		if _, err := w.admins.CreateAdmin(ctx, name, adminPassword, role); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if w.apiKey, _, err = w.accounts.IssueAPIKey(ctx, "hrss", "hrss system"); err != nil {
+	if w.apiKey, _, err = w.apiKeys.IssueAPIKey(ctx, "hrss", "hrss system"); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []gateway.PolicyRule{
+	for _, r := range []policies.Line{
 		{Kind: "p", Subject: "hrss", Object: "edu.*", Action: "hiring", Effect: "allow"},
 		{Kind: "g", Subject: "edu-bureau", Role: "school"},
 	} {
-		if _, err := w.policies.AddRule(ctx, r, "seed"); err != nil {
+		if _, err := w.policy.AddLine(ctx, "seed", r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return w
 }
 
-// pgBrowser is a cookie-keeping client that does not follow redirects.
-type pgBrowser struct {
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
 	t    testing.TB
-	env  *pgEnv
+	env  *pagesEnv
 	c    *http.Client
 	lang string // Accept-Language
 }
 
-func (e *pgEnv) browser() *pgBrowser {
+func (e *pagesEnv) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	return &pgBrowser{t: e.t, env: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: e.t, env: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
 
-type pgResp struct {
+type pageResp struct {
 	status int
 	body   string
 	header http.Header
 }
 
-func (r pgResp) location() string { return r.header.Get("Location") }
+func (r pageResp) location() string { return r.header.Get("Location") }
 
-func (b *pgBrowser) do(req *http.Request) pgResp {
+func (b *browser) do(req *http.Request) pageResp {
 	b.t.Helper()
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
@@ -178,16 +182,27 @@ func (b *pgBrowser) do(req *http.Request) pgResp {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return pgResp{status: res.StatusCode, body: string(body), header: res.Header}
+	return pageResp{status: res.StatusCode, body: string(body), header: res.Header}
 }
 
-func (b *pgBrowser) get(path string) pgResp {
+// cookie is the value of the browser's cookie name for the gateway.
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.env.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (b *browser) get(path string) pageResp {
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, b.env.srv.URL+path, nil)
 	return b.do(req)
 }
 
-func (b *pgBrowser) post(path string, form url.Values) pgResp {
+func (b *browser) post(path string, form url.Values) pageResp {
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.env.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -195,7 +210,7 @@ func (b *pgBrowser) post(path string, form url.Values) pgResp {
 }
 
 // postMultipart posts fields in order, then the file.
-func (b *pgBrowser) postMultipart(path string, fields [][2]string, fileName, content string) pgResp {
+func (b *browser) postMultipart(path string, fields [][2]string, fileName, content string) pageResp {
 	b.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -215,7 +230,7 @@ func (b *pgBrowser) postMultipart(path string, fields [][2]string, fileName, con
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf reads the form token of a page.
-func (b *pgBrowser) csrf(path string) string {
+func (b *browser) csrf(path string) string {
 	b.t.Helper()
 	r := b.get(path)
 	m := csrfField.FindStringSubmatch(r.body)
@@ -226,7 +241,7 @@ func (b *pgBrowser) csrf(path string) string {
 }
 
 // submit posts a form of the page at from to action with the page's token.
-func (b *pgBrowser) submit(from, action string, form url.Values) pgResp {
+func (b *browser) submit(from, action string, form url.Values) pageResp {
 	b.t.Helper()
 	if form == nil {
 		form = url.Values{}
@@ -235,21 +250,21 @@ func (b *pgBrowser) submit(from, action string, form url.Values) pgResp {
 	return b.post(action, form)
 }
 
-func docForm(prefix string, d gateway.Document, extra url.Values) url.Values {
+func docForm(prefix string, d mapping.Input, extra url.Values) url.Values {
 	if extra == nil {
 		extra = url.Values{}
 	}
-	extra.Set(prefix+"type", d.Type)
+	extra.Set(prefix+"type", string(d.Type))
 	extra.Set(prefix+"number", d.Number)
 	extra.Set(prefix+"country", d.Country)
 	return extra
 }
 
 // residentSignIn signs in demo resident i (only 0 has a password).
-func (e *pgEnv) residentSignIn(i int) *pgBrowser {
+func (e *pagesEnv) residentSignIn(i int) *browser {
 	e.t.Helper()
 	b := e.browser()
-	r := b.submit("/portal/login", "/portal/login", docForm("", e.w.residentDocs[i], url.Values{"password": {pgResidentPassword}}))
+	r := b.submit("/portal/login", "/portal/login", docForm("", e.w.residentDocs[i], url.Values{"password": {residentPassword}}))
 	if r.status != http.StatusSeeOther || r.location() != "/portal" {
 		e.t.Fatalf("resident sign-in: status %d, location %q\n%s", r.status, r.location(), r.body)
 	}
@@ -257,10 +272,10 @@ func (e *pgEnv) residentSignIn(i int) *pgBrowser {
 }
 
 // adminSignIn signs in a seeded administrator (root, mapper, auditor).
-func (e *pgEnv) adminSignIn(name string) *pgBrowser {
+func (e *pagesEnv) adminSignIn(name string) *browser {
 	e.t.Helper()
 	b := e.browser()
-	r := b.submit("/admin/login", "/admin/login", url.Values{"username": {name}, "password": {pgAdminPassword}})
+	r := b.submit("/admin/login", "/admin/login", url.Values{"username": {name}, "password": {adminPassword}})
 	if r.status != http.StatusSeeOther || r.location() != "/admin" {
 		e.t.Fatalf("admin sign-in %s: status %d, location %q\n%s", name, r.status, r.location(), r.body)
 	}
@@ -268,7 +283,7 @@ func (e *pgEnv) adminSignIn(name string) *pgBrowser {
 }
 
 // api calls the JSON API as the hrss department.
-func (e *pgEnv) api(method, path string, body any) (int, map[string]any) {
+func (e *pagesEnv) api(method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -290,7 +305,7 @@ func (e *pgEnv) api(method, path string, body any) (int, map[string]any) {
 }
 
 // requestConsent has hrss ask resident i for a degree, for hiring.
-func (e *pgEnv) requestConsent(i int, maxUses int) string {
+func (e *pagesEnv) requestConsent(i int, maxUses int) string {
 	e.t.Helper()
 	status, out := e.api(http.MethodPost, "/v1/consents", map[string]any{
 		"eid": e.w.residentEIDs[i], "data_types": []string{"edu.degree"}, "purpose_code": "hiring",
@@ -303,7 +318,7 @@ func (e *pgEnv) requestConsent(i int, maxUses int) string {
 }
 
 // resolve has hrss resolve resident i's degree for hiring.
-func (e *pgEnv) resolve(i int) (int, map[string]any) {
+func (e *pagesEnv) resolve(i int) (int, map[string]any) {
 	e.t.Helper()
 	return e.api(http.MethodPost, "/v1/routes/resolve", map[string]any{
 		"subject": map[string]any{"eid": e.w.residentEIDs[i]}, "data_type": "edu.degree", "purpose": "hiring",
@@ -328,10 +343,10 @@ func mustNotContain(t testing.TB, body string, bad ...string) {
 	}
 }
 
-// pgTestLog sends the server's warnings and errors to the test log.
-type pgTestLog struct{ t testing.TB }
+// testLog sends the server's warnings and errors to the test log.
+type testLog struct{ t testing.TB }
 
-func (l pgTestLog) Write(p []byte) (int, error) {
+func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }

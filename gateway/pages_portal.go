@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/web"
-	"github.com/gin-gonic/gin"
 )
 
 // Resident portal pages (/portal).
@@ -26,12 +29,12 @@ func (s *Server) signedInAs(c *gin.Context, kind string) bool {
 }
 
 func (s *Server) portalLoginPage(c *gin.Context) {
-	s.loginPage(c, SessionResident, "portal_login", "title.portal.login")
+	s.loginPage(c, accounts.SessionResident, "portal_login", "title.portal.login")
 }
 
 // residentDocument reads the document a resident typed on the sign-in and
 // activation forms, with an error for a missing type or number.
-func (s *Server) residentDocument(c *gin.Context) (Document, *web.Errors) {
+func (s *Server) residentDocument(c *gin.Context) (mapping.Input, *web.Errors) {
 	doc, ok := formDocument(c, "")
 	var errs *web.Errors
 	if doc.Type == "" {

@@ -6,21 +6,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eidgate/eidgate/web"
 	"golang.org/x/net/html"
+
+	"github.com/eidgate/eidgate/mapping/mappingtest"
+	"github.com/eidgate/eidgate/web"
 )
 
-// pgPage is one page to check, with the browser that may see it.
-type pgPage struct {
+// pageCase is one page to check, with the browser that may see it.
+type pageCase struct {
 	name string
 	who  string // "anon", "resident", or an administrator name
 	path string
 }
 
-// pgAllPages lists every page of the portal and console.
-func pgAllPages(e *pgEnv) []pgPage {
+// allPages lists every page of the portal and console.
+func allPages(e *pagesEnv) []pageCase {
 	eid := e.w.residentEIDs[1]
-	return []pgPage{
+	return []pageCase{
 		{"portal login", "anon", "/portal/login"},
 		{"portal activate", "anon", "/portal/activate"},
 		{"admin login", "anon", "/admin/login"},
@@ -46,7 +48,7 @@ func pgAllPages(e *pgEnv) []pgPage {
 
 // seedActivity gives the pages something to show: a pending request, an
 // active consent that was used, an anchored access and an import.
-func seedActivity(t *testing.T, e *pgEnv) {
+func seedActivity(t *testing.T, e *pagesEnv) {
 	t.Helper()
 	e.requestConsent(0, 0)
 	id := e.requestConsent(0, 3)
@@ -60,31 +62,43 @@ func seedActivity(t *testing.T, e *pgEnv) {
 	e.w.anchor()
 	adm := e.adminSignIn("root")
 	token := adm.csrf("/admin/imports")
-	r := adm.postMultipart("/admin/imports", [][2]string{{"csrf", token}}, "people.csv", pgImportCSV)
+	r := adm.postMultipart("/admin/imports", [][2]string{{"csrf", token}}, "people.csv", importCSV)
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("import: %d %s", r.status, r.body)
 	}
+	e.w.waitImport(t, strings.TrimPrefix(r.location(), "/admin/imports/"))
 }
 
-// pgImportCSV has two good rows and two bad ones (wrong check character,
-// unknown type).
-const pgImportCSV = "type,number,country\n" +
-	"cn-resident,11010519491231002X,\n" +
-	"cn-resident,110105194912310021,\n" +
+// importCSV has three good rows and two bad ones: a wrong check character
+// (line 3, badNumber) and an unknown document type (line 6).
+var importCSV = "type,number,country\n" +
+	"cn-resident," + mappingtest.ResidentNumber(700) + ",\n" +
+	"cn-resident," + badNumber + ",\n" +
 	"cn-passport,EA1234567,\n" +
+	"cn-resident," + mappingtest.ResidentNumber(702) + ",\n" +
 	"driving-licence,123456789012,\n"
 
+// badNumber is a cn-resident number whose check character is wrong.
+var badNumber = func() string {
+	n := mappingtest.ResidentNumber(701)
+	wrong := byte('0')
+	if n[17] == '0' {
+		wrong = '1'
+	}
+	return n[:17] + string(wrong)
+}()
+
 func TestEveryPageRendersInBothLanguages(t *testing.T) {
-	e := newPGEnv(t)
+	e := newPagesEnv(t)
 	seedActivity(t, e)
-	browsers := map[string]*pgBrowser{"anon": e.browser(), "resident": e.residentSignIn(0), "root": e.adminSignIn("root")}
+	browsers := map[string]*browser{"anon": e.browser(), "resident": e.residentSignIn(0), "root": e.adminSignIn("root")}
 	for _, lang := range web.Langs() {
-		for _, p := range pgAllPages(e) {
+		for _, p := range allPages(e) {
 			t.Run(lang+"/"+p.name, func(t *testing.T) {
 				b := browsers[p.who]
 				b.lang = lang
 				if p.who == "resident" {
-					if err := e.w.accounts.SetResidentLang(t.Context(), e.w.residentEIDs[0], lang); err != nil {
+					if err := e.w.residents.SetLanguage(t.Context(), e.w.residentEIDs[0], lang); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -23,15 +23,13 @@ func (s *Server) readyz(c *gin.Context) {
 	if s.deps.Ready != nil {
 		checks = s.deps.Ready(ctx(c))
 	}
-	if s.deps.Anchorer != nil {
-		st := s.deps.Anchorer.Status()
-		s.metrics.anchoring(st)
-		chk := Check{Name: "anchoring", OK: true, Detail: "lag " + st.Lag.Round(1e6).String()}
-		if err := s.deps.Anchorer.Check(ctx(c)); err != nil {
-			chk.OK, chk.Detail = false, routing.MessageOf(err)
-		}
-		checks = append(checks, chk)
+	st := s.deps.Anchorer.Status()
+	s.metrics.anchoring(st)
+	chk := Check{Name: "anchoring", OK: true, Detail: "lag " + st.Lag.Round(1e6).String()}
+	if err := s.deps.Anchorer.Check(ctx(c)); err != nil {
+		chk.OK, chk.Detail = false, routing.MessageOf(err)
 	}
+	checks = append(checks, chk)
 	ready := true
 	for _, ch := range checks {
 		ready = ready && ch.OK
@@ -46,9 +44,7 @@ func (s *Server) readyz(c *gin.Context) {
 func (s *Server) metricsHandler() gin.HandlerFunc {
 	h := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
 	return func(c *gin.Context) {
-		if s.deps.Anchorer != nil {
-			s.metrics.anchoring(s.deps.Anchorer.Status())
-		}
+		s.metrics.anchoring(s.deps.Anchorer.Status())
 		h.ServeHTTP(c.Writer, c.Request)
 	}
 }
@@ -88,13 +84,7 @@ func (s *Server) resolveDID(c *gin.Context) {
 		fail(http.StatusBadRequest, "invalidDid", "not a did:eidgate identifier")
 		return
 	}
-	var res *model.DIDResolution
-	var err error
-	if s.deps.Dir != nil {
-		res, err = s.deps.Dir.DID(ctx(c), did) // from the cache
-	} else {
-		res, err = s.deps.Agent.ResolveDID(ctx(c), did)
-	}
+	res, err := s.deps.Dir.DID(ctx(c), did) // from the cache
 	if err != nil {
 		if routing.IsKind(err, routing.KindNotFound) {
 			fail(http.StatusNotFound, "notFound", "no such DID")

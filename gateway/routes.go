@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/eidgate/eidgate/accounts"
 )
 
 // routes registers every API route, so the whole surface is visible here.
@@ -37,7 +39,7 @@ func (s *Server) routes() {
 	// Resident API (the portal's back end).
 	r.POST("/v1/me/activate", s.activate)
 	r.POST("/v1/me/login", s.residentLogin)
-	me := r.Group("/v1/me", s.session(SessionResident))
+	me := r.Group("/v1/me", s.session(accounts.SessionResident))
 	me.POST("/logout", s.logout)
 	me.GET("", s.me)
 	me.PUT("/lang", s.setLang)
@@ -51,10 +53,10 @@ func (s *Server) routes() {
 
 	// Admin API.
 	r.POST("/v1/admin/login", s.adminLogin)
-	all := s.session(SessionAdmin, RoleAdmin, RoleMappingOfficer, RoleAuditor)
-	admin := s.session(SessionAdmin, RoleAdmin)
-	mapping := s.session(SessionAdmin, RoleAdmin, RoleMappingOfficer)
-	audit := s.session(SessionAdmin, RoleAdmin, RoleAuditor)
+	all := s.session(accounts.SessionAdmin, accounts.RoleAdmin, accounts.RoleMappingOfficer, accounts.RoleAuditor)
+	admin := s.session(accounts.SessionAdmin, accounts.RoleAdmin)
+	mapping := s.session(accounts.SessionAdmin, accounts.RoleAdmin, accounts.RoleMappingOfficer)
+	audit := s.session(accounts.SessionAdmin, accounts.RoleAdmin, accounts.RoleAuditor)
 	a := r.Group("/v1/admin")
 	a.POST("/logout", all, s.logout)
 	a.GET("/me", all, s.adminMe)
@@ -101,7 +103,7 @@ func (s *Server) routes() {
 	r.GET("/static/*file", s.pageHeaders, st)
 	r.HEAD("/static/*file", s.pageHeaders, st)
 
-	resident := s.pageSession(pageAuth{kind: SessionResident})
+	resident := s.pageSession(pageAuth{kind: accounts.SessionResident})
 	portal := r.Group("/portal", s.pageHeaders)
 	portal.POST("/lang", s.switchLang)
 	portal.GET("/login", s.portalLoginPage)
@@ -118,14 +120,14 @@ func (s *Server) routes() {
 	portal.POST("/consents/:id/revoke", resident, s.portalRevoke)
 	portal.GET("/access", resident, s.portalAccess)
 
-	anyRole := s.pageSession(pageAuth{kind: SessionAdmin, capability: capRegistryRead})
-	registry := s.pageSession(pageAuth{kind: SessionAdmin, capability: capRegistryWrite})
-	residents := s.pageSession(pageAuth{kind: SessionAdmin, capability: capResidents})
-	upload := s.pageSession(pageAuth{kind: SessionAdmin, capability: capResidents, streamed: true})
-	policyRead := s.pageSession(pageAuth{kind: SessionAdmin, capability: capPoliciesRead})
-	policyWrite := s.pageSession(pageAuth{kind: SessionAdmin, capability: capPoliciesWrite})
-	auditor := s.pageSession(pageAuth{kind: SessionAdmin, capability: capAudit})
-	users := s.pageSession(pageAuth{kind: SessionAdmin, capability: capUsers})
+	anyRole := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capRegistryRead})
+	registry := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capRegistryWrite})
+	residents := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capResidents})
+	upload := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capResidents, streamed: true})
+	policyRead := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capPoliciesRead})
+	policyWrite := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capPoliciesWrite})
+	auditor := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capAudit})
+	users := s.pageSession(pageAuth{kind: accounts.SessionAdmin, capability: capUsers})
 	console := r.Group("/admin", s.pageHeaders)
 	console.POST("/lang", s.switchLang)
 	console.GET("/login", s.adminLoginPage)

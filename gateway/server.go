@@ -23,8 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config is the gateway's HTTP configuration.
+// Config is what the gateway is built from: the services behind it and
+// its HTTP settings.
 type Config struct {
+	// Deps are the services behind the API and the pages (required, but
+	// for the optional ones Deps names).
+	Deps Deps
+
 	Logger *slog.Logger
 	// BodyLimit bounds request bodies (default 1 MiB); bulk import uploads
 	// have their own bound (ImportLimit, default 256 MiB).
@@ -62,8 +67,12 @@ type Server struct {
 	site    *web.Site
 }
 
-// New builds the server and registers every route.
-func New(cfg Config, deps Deps) *Server {
+// New checks cfg, builds the server and registers every route.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Deps.check(); err != nil {
+		return nil, err
+	}
+	deps := cfg.Deps
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -106,7 +115,7 @@ func New(cfg Config, deps Deps) *Server {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed", RequestID: requestID(c)}})
 	})
 	s.routes()
-	return s
+	return s, nil
 }
 
 // Handler is the server's http.Handler.

@@ -1,4 +1,4 @@
-package mapping
+package mapping_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/eidgate/eidgate/mapping"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -192,4 +194,4 @@ func (c *testChain) LookupAccount(ctx context.Context, department, accountHash s
 	return string(raw), err
 }
 
-var _ Ledger = (*testChain)(nil)
+var _ mapping.Ledger = (*testChain)(nil)

@@ -70,9 +70,10 @@
 // A [Document] never shows its full number: String, every fmt verb, slog and
 // encoding/json all give the masked form (for example
 // cn-resident:1101**********002X). [Document.RevealNormalized] is the one
-// deliberately named way to read the full normalised number. Rejections are
-// [*DocError] values with a stable [Reason] code and a message that carries
-// only the masked input.
+// deliberately named way to read the full normalised number. A rejection is
+// a *routing.Error with code invalid_document: its field names the input at
+// fault, its message never holds the number, and [ReasonOf] and [MaskedOf]
+// read its stable [Reason] and the masked input.
 //
 // # Blinding
 //
@@ -87,10 +88,10 @@
 //
 // [Service] maps documents to eIDs on the ledger (KYC creation, added and
 // removed documents, merges, deactivation, activation codes) and links
-// departments' local accounts; it implements gateway.Identities and
-// routing.SubjectMapper. It writes new mappings under every key version and
-// looks them up under every version, newest first, caching found indexes
-// only. Each mapped document is kept as a [StoredDocument]: masked for
+// departments' local accounts; it implements routing.SubjectMapper, and the
+// gateway's API and console call it. It writes new mappings under every key
+// version and looks them up under every version, newest first, caching
+// found indexes only. Each mapped document is kept as a [StoredDocument]: masked for
 // display, and with its normalised number sealed under a [SealingKey] so that
 // [Service.Rotate] can blind it again under a new key version.
 //

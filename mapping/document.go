@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // DocType is the stable code of an identity document type. The code is part
@@ -38,11 +40,22 @@ func (t DocType) Known() bool {
 }
 
 // Input is one document as received: the number as typed, scanned or
-// imported, and for passports the issuing state.
+// imported, and for passports the issuing state. It is the document of
+// the API's requests ({"type","number","country"}). Printed, it shows the
+// number masked; only Number itself holds it in full.
 type Input struct {
-	Type    DocType
-	Number  string
-	Country string // passports only: ISO 3166-1 alpha-3 or ICAO special code
+	Type    DocType `json:"type"`
+	Number  string  `json:"number"`
+	Country string  `json:"country,omitempty"` // passports only: ISO 3166-1 alpha-3 or ICAO special code
+}
+
+// String is the input with its number masked, for messages and logs.
+func (in Input) String() string {
+	s := string(in.Type) + ":" + Mask(fold(in.Number))
+	if in.Country != "" {
+		s += " (" + in.Country + ")"
+	}
+	return s
 }
 
 // Document is a validated, normalised identity document. Its zero value is
@@ -62,7 +75,8 @@ type docData struct {
 
 // Parse validates and normalises one document. now is the reference for
 // "birth date not in the future" (the calendar date of now in its location).
-// A rejection is always a *DocError.
+// A rejection is always a *routing.Error with code invalid_document (see
+// ReasonOf and MaskedOf).
 func Parse(in Input, now time.Time) (Document, error) {
 	if !in.Type.Known() {
 		return Document{}, unknownType(in.Number)
@@ -96,11 +110,11 @@ func Parse(in Input, now time.Time) (Document, error) {
 
 // unknownType rejects an unknown type without echoing it: swapped arguments
 // would put the number there.
-func unknownType(number string) *DocError {
+func unknownType(number string) *routing.Error {
 	if len(number) > maxInputBytes {
 		number = number[:maxInputBytes]
 	}
-	return &DocError{Reason: ReasonType, Message: "unknown document type", Masked: Mask(fold(number))}
+	return rejection("", ReasonType, Mask(fold(number)), "unknown document type")
 }
 
 // maxInputBytes bounds the work done on a single field of outside input.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 type docCase struct {
@@ -67,18 +69,21 @@ func TestParseVectors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse(%q, %q) accepted as %s, want reason %s (%s)", tc.Number, tc.Country, doc.Mask(), tc.Reason, tc.Note)
 			}
-			var de *DocError
-			if !errors.As(err, &de) {
-				t.Fatalf("error %T is not a *DocError", err)
+			var re *routing.Error
+			if !errors.As(err, &re) || re.Kind != routing.KindInvalid || re.Code != CodeInvalidDocument {
+				t.Fatalf("error %T %v is not an invalid_document *routing.Error", err, err)
 			}
 			wantType := tc.Type
 			if !wantType.Known() {
 				wantType = ""
 			}
-			if de.Reason != tc.Reason || de.Type != wantType {
-				t.Fatalf("reason %s (%s), want %s (%s)", de.Reason, de.Message, tc.Reason, tc.Note)
+			if ReasonOf(err) != tc.Reason {
+				t.Fatalf("reason %s (%s), want %s (%s)", ReasonOf(err), re.Message, tc.Reason, tc.Note)
 			}
-			if de.Message == "" {
+			if TypeOf(err) != wantType {
+				t.Fatalf("type %q, want %q", TypeOf(err), wantType)
+			}
+			if re.Message == "" {
 				t.Fatal("empty message")
 			}
 			if !doc.IsZero() {
@@ -87,7 +92,7 @@ func TestParseVectors(t *testing.T) {
 			if reasonsSeen[tc.Type] == nil {
 				reasonsSeen[tc.Type] = map[Reason]bool{}
 			}
-			reasonsSeen[tc.Type][de.Reason] = true
+			reasonsSeen[tc.Type][ReasonOf(err)] = true
 		})
 	}
 	// Every type has valid examples and every type is rejected for length,
@@ -128,22 +133,26 @@ func TestParseUnknownType(t *testing.T) {
 	}
 }
 
-func TestDocErrorClassifiesAsInvalid(t *testing.T) {
+// A rejection keeps its reason and masked input through wrapping, and its
+// message shows neither the number nor its masked form.
+func TestRejectionIsAnInvalidRoutingError(t *testing.T) {
 	_, err := Parse(Input{Type: CNResident, Number: "110105194912310021"}, testNow)
-	// The shape routing.Wrap looks for, declared here as routing declares it.
-	var kinded interface {
-		ErrorKind() string
-		PublicMessage() string
+	wrapped := fmt.Errorf("import row 7: %w", routing.Wrap("mapping.Import", err))
+	if routing.KindOf(wrapped) != routing.KindInvalid || routing.CodeOf(wrapped) != CodeInvalidDocument {
+		t.Fatalf("kind %s code %s, want invalid invalid_document", routing.KindOf(wrapped), routing.CodeOf(wrapped))
 	}
-	if !errors.As(fmt.Errorf("import row 7: %w", err), &kinded) {
-		t.Fatal("DocError does not carry a kind")
+	if ReasonOf(wrapped) != ReasonChecksum {
+		t.Errorf("reason %q through wrapping, want checksum", ReasonOf(wrapped))
 	}
-	if kinded.ErrorKind() != "invalid" {
-		t.Fatalf("kind %q", kinded.ErrorKind())
+	if got := MaskedOf(wrapped); got != "1101**********0021" {
+		t.Errorf("masked input %q, want 1101**********0021", got)
 	}
-	msg := kinded.PublicMessage()
-	if !strings.HasPrefix(msg, "cn-resident: ") || strings.Contains(msg, "1101") || strings.Contains(msg, "0021") {
-		t.Fatalf("public message %q", msg)
+	if msg := routing.MessageOf(wrapped); strings.Contains(msg, "1101") || strings.Contains(msg, "0021") {
+		t.Errorf("message %q shows the number", msg)
+	}
+	var re *routing.Error
+	if errors.As(wrapped, &re) && re.Field != "number" {
+		t.Errorf("field %q, want number", re.Field)
 	}
 }
 

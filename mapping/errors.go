@@ -1,9 +1,13 @@
 package mapping
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/eidgate/eidgate/routing"
+)
 
 // Reason is the stable code of a rejection; callers switch on it and the
-// gateway returns it to API clients.
+// gateway returns it to API clients (details.reason).
 type Reason string
 
 // Rejection reasons.
@@ -18,49 +22,79 @@ const (
 	ReasonCountry    Reason = "country"    // issuing state or nationality missing or unknown
 )
 
-// DocError is a rejected document. Message is safe to show and to log: it
-// never contains the number, only Masked does, in masked form.
-type DocError struct {
-	Type    DocType // empty when the type itself was unknown
-	Reason  Reason
-	Message string
-	Masked  string // the rejected input, normalised as far as possible and masked
+// CodeInvalidDocument is the code of every rejected document.
+const CodeInvalidDocument = "invalid_document"
+
+// A rejected document is a *routing.Error of kind invalid with code
+// invalid_document. Its Field is the input field at fault ("type",
+// "number" or "country"); its Message says what is wrong without the
+// number, not even masked; its Details hold the reason ("reason"), the
+// document type when it is known ("type") and the rejected input,
+// normalised as far as possible and masked ("masked").
+const (
+	detailReason = "reason"
+	detailType   = "type"
+	detailMasked = "masked"
+)
+
+func reject(t DocType, r Reason, folded, msg string) *routing.Error {
+	return rejection(t, r, Mask(folded), msg)
 }
 
-func (e *DocError) Error() string {
-	s := string(e.Type)
-	if s == "" {
-		s = "document"
+func rejection(t DocType, r Reason, masked, msg string) *routing.Error {
+	field := "number"
+	switch r {
+	case ReasonType:
+		field = "type"
+	case ReasonCountry:
+		field = "country"
 	}
-	if e.Masked != "" {
-		s += " " + e.Masked
+	e := &routing.Error{Kind: routing.KindInvalid, Code: CodeInvalidDocument, Op: "mapping.Parse", Field: field,
+		Message: msg, Details: map[string]string{detailReason: string(r), detailMasked: masked}}
+	if t != "" {
+		e.Details[detailType] = string(t)
 	}
-	return s + ": " + string(e.Reason) + ": " + e.Message
+	return e
 }
 
-// ErrorKind classifies every rejection as invalid input; routing.Wrap reads
-// it so the gateway answers 400 without importing this package.
-func (e *DocError) ErrorKind() string { return "invalid" }
-
-// PublicMessage is the message for an API caller: the type and the reason
-// in words, without even the masked number.
-func (e *DocError) PublicMessage() string {
-	t := string(e.Type)
-	if t == "" {
-		t = "document"
+// rejectionOf returns the rejection in err's chain, nil when there is none.
+func rejectionOf(err error) *routing.Error {
+	var e *routing.Error
+	for err != nil {
+		if !errors.As(err, &e) {
+			return nil
+		}
+		if e.Code == CodeInvalidDocument && e.Details[detailReason] != "" {
+			return e
+		}
+		err = e.Err
 	}
-	return t + ": " + e.Message
+	return nil
 }
 
-// ReasonOf returns the reason of a *DocError in err's chain, "" otherwise.
+// ReasonOf returns the reason of a rejected document in err's chain, ""
+// otherwise.
 func ReasonOf(err error) Reason {
-	var de *DocError
-	if errors.As(err, &de) {
-		return de.Reason
+	if e := rejectionOf(err); e != nil {
+		return Reason(e.Details[detailReason])
 	}
 	return ""
 }
 
-func reject(t DocType, r Reason, folded, msg string) *DocError {
-	return &DocError{Type: t, Reason: r, Message: msg, Masked: Mask(folded)}
+// MaskedOf returns the rejected input of a rejected document in err's
+// chain, normalised as far as possible and masked; "" otherwise.
+func MaskedOf(err error) string {
+	if e := rejectionOf(err); e != nil {
+		return e.Details[detailMasked]
+	}
+	return ""
+}
+
+// TypeOf returns the document type of a rejected document in err's chain,
+// "" when the type itself was unknown or err is no rejection.
+func TypeOf(err error) DocType {
+	if e := rejectionOf(err); e != nil {
+		return DocType(e.Details[detailType])
+	}
+	return ""
 }

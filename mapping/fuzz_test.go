@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // fuzzParse checks, for one document type, that any input gives a document
-// or a *DocError without panicking; that a document's normalised form parses
-// back to the same document and index; and that no output shows the number.
+// or an invalid_document rejection without panicking; that a document's
+// normalised form parses back to the same document and index; and that no
+// output shows the number.
 func fuzzParse(f *testing.F, typ DocType) {
 	for _, tc := range loadDocCases(f) {
 		if tc.Type == typ {
@@ -23,14 +26,14 @@ func fuzzParse(f *testing.F, typ DocType) {
 	f.Fuzz(func(t *testing.T, number, country string) {
 		doc, err := Parse(Input{Type: typ, Number: number, Country: country}, testNow)
 		if err != nil {
-			de, ok := err.(*DocError)
-			if !ok || de.Type != typ || de.Message == "" || !doc.IsZero() {
+			re, ok := err.(*routing.Error)
+			if !ok || re.Kind != routing.KindInvalid || re.Code != CodeInvalidDocument || TypeOf(err) != typ || re.Message == "" || !doc.IsZero() {
 				t.Fatalf("rejection %#v (%T), doc %v", err, err, doc)
 			}
-			switch de.Reason {
+			switch ReasonOf(err) {
 			case ReasonLength, ReasonCharacters, ReasonFormat, ReasonChecksum, ReasonDate, ReasonRegion, ReasonCountry:
 			default:
-				t.Fatalf("unknown reason %q", de.Reason)
+				t.Fatalf("unknown reason %q", ReasonOf(err))
 			}
 			folded := fold(number)
 			if len(folded) >= 8 && onlyBytes(folded, true, "") && strings.Contains(err.Error(), folded) {

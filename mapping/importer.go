@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -28,6 +27,39 @@ const (
 	ImportValidated = "validated" // a dry run: rows validated and counted, nothing written
 )
 
+// ImportJob is a bulk import's progress. Its ID is the hex SHA-256 of the
+// file; Done counts the rows whose outcome is committed, which is where a
+// rerun resumes.
+type ImportJob struct {
+	ID         string    `json:"id"`
+	FileName   string    `json:"file_name"`
+	Status     string    `json:"status"`
+	Total      int64     `json:"total"`
+	Done       int64     `json:"done"`
+	Created    int64     `json:"created"`
+	Existing   int64     `json:"existing"`
+	Rejected   int64     `json:"rejected"`
+	RowsPerSec float64   `json:"rows_per_second"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+	// UpdatedAt is when the job store last saved the job.
+	UpdatedAt time.Time `json:"-"`
+}
+
+// storedRate sets RowsPerSec of a job read from the store: its rows over
+// the time from its start to its finish, or to its last save while it runs.
+func (j *ImportJob) storedRate() {
+	end := j.FinishedAt
+	if end.IsZero() {
+		end = j.UpdatedAt
+	}
+	j.RowsPerSec = 0
+	if secs := end.Sub(j.StartedAt).Seconds(); secs > 0 {
+		j.RowsPerSec = float64(j.Done) / secs
+	}
+}
+
 // Defaults of an import.
 const (
 	DefaultImportBatchSize = 1000 // rows per CreateEIDs transaction (the contract's maximum)
@@ -36,6 +68,10 @@ const (
 
 // ImporterConfig is what an Importer is built from.
 type ImporterConfig struct {
+	// Service maps the imported documents (required): its ledger, stores
+	// and keys.
+	Service *Service
+	// Jobs keeps the import jobs (required).
 	Jobs ImportJobStore
 	// SpoolDir keeps uploaded files while their import runs, so that a
 	// failed run can resume from the same bytes; default os.TempDir().
@@ -46,8 +82,8 @@ type ImporterConfig struct {
 
 // Importer runs bulk imports of identity documents: each valid row becomes
 // an eID (or is found to have one), in CreateEIDs batches of one
-// transaction each. It implements gateway.Importer; Import is the entry
-// point of `eidgate import FILE`.
+// transaction each. Start runs an upload in the background (the API and the
+// console); Import is the entry point of `eidgate import FILE`.
 //
 // An import is keyed by the SHA-256 of its file. Running the same file again
 // resumes its unfinished job from the last committed row, or reports the
@@ -68,18 +104,17 @@ type Importer struct {
 	running map[string]bool
 }
 
-var _ gateway.Importer = (*Importer)(nil)
-
-// NewImporter builds an importer over the mapping service's ledger, stores
-// and keys.
-func NewImporter(svc *Service, cfg ImporterConfig) (*Importer, error) {
-	if svc == nil {
-		return nil, errors.New("mapping: the importer needs the mapping service")
+// NewImporter checks cfg and builds an importer over the mapping
+// service's ledger, stores and keys.
+func NewImporter(cfg ImporterConfig) (*Importer, error) {
+	const op = "mapping.NewImporter"
+	if cfg.Service == nil {
+		return nil, routing.MissingDependency(op, "the mapping service")
 	}
 	if cfg.Jobs == nil {
-		return nil, errors.New("mapping: the importer needs an import job store")
+		return nil, routing.MissingDependency(op, "an import job store")
 	}
-	im := &Importer{svc: svc, jobs: cfg.Jobs, spoolDir: cfg.SpoolDir, batch: cfg.BatchSize, parallel: cfg.Parallel, running: map[string]bool{}}
+	im := &Importer{svc: cfg.Service, jobs: cfg.Jobs, spoolDir: cfg.SpoolDir, batch: cfg.BatchSize, parallel: cfg.Parallel, running: map[string]bool{}}
 	if im.spoolDir == "" {
 		im.spoolDir = os.TempDir()
 	}
@@ -118,7 +153,7 @@ type ImportOptions struct {
 	Parallel  int // ledger submissions in flight; default the importer's
 	Officer   string
 	// Progress is called after every committed batch, in order.
-	Progress func(gateway.ImportJob)
+	Progress func(ImportJob)
 	// OnReject is called for every rejected row, in file order.
 	OnReject func(ImportReject)
 }
@@ -134,7 +169,7 @@ type importSource struct {
 
 // Import runs an import to its end (or the first error) and returns the
 // job. A finished job of the same file is returned as it is.
-func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*gateway.ImportJob, error) {
+func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*ImportJob, error) {
 	const op = "mapping.Import"
 	src, err := im.source(opts)
 	if err != nil {
@@ -150,7 +185,7 @@ func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*gateway.Im
 		opts.FileName = "upload"
 	}
 	if opts.DryRun {
-		job := &gateway.ImportJob{ID: src.id, FileName: opts.FileName, Status: ImportRunning, Total: src.lines, StartedAt: im.svc.clock.Now()}
+		job := &ImportJob{ID: src.id, FileName: opts.FileName, Status: ImportRunning, Total: src.lines, StartedAt: im.svc.clock.Now()}
 		return im.execute(ctx, src, job, opts)
 	}
 	job, finished, err := im.begin(ctx, src, opts.FileName, opts.Officer)
@@ -162,8 +197,8 @@ func (im *Importer) Import(ctx context.Context, opts ImportOptions) (*gateway.Im
 }
 
 // Start spools an uploaded file and imports it in the background; the
-// returned job is its state at the start (gateway.Importer).
-func (im *Importer) Start(ctx context.Context, fileName string, body io.Reader, officer string) (*gateway.ImportJob, error) {
+// returned job is its state at the start.
+func (im *Importer) Start(ctx context.Context, fileName string, body io.Reader, officer string) (*ImportJob, error) {
 	const op = "mapping.ImportStart"
 	src, err := im.spoolTo(body, im.spoolDir, true)
 	var tooLarge *http.MaxBytesError
@@ -199,28 +234,35 @@ func (im *Importer) Start(ctx context.Context, fileName string, body io.Reader, 
 }
 
 // Job returns an import job.
-func (im *Importer) Job(ctx context.Context, id string) (*gateway.ImportJob, error) {
+func (im *Importer) Job(ctx context.Context, id string) (*ImportJob, error) {
 	const op = "mapping.ImportJob"
 	if !model.ValidHex64(id) {
 		return nil, routing.Invalid(op, "id", "an import id is the 64 hex digits of the file's SHA-256").WithCode("invalid_import_id")
 	}
 	job, err := im.jobs.Import(ctx, id)
+	if routing.IsKind(err, routing.KindNotFound) {
+		return nil, &routing.Error{Kind: routing.KindNotFound, Code: "import_not_found", Op: op, Message: "no import with this id"}
+	}
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	if job == nil {
-		return nil, &routing.Error{Kind: routing.KindNotFound, Code: "import_not_found", Op: op, Message: "no import with this id"}
-	}
+	job.storedRate()
 	return job, nil
 }
 
 // Jobs lists the most recent imports.
-func (im *Importer) Jobs(ctx context.Context, limit int) ([]gateway.ImportJob, error) {
+func (im *Importer) Jobs(ctx context.Context, limit int) ([]ImportJob, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 50
 	}
 	out, err := im.jobs.Imports(ctx, limit)
-	return out, routing.Wrap("mapping.ImportJobs", err)
+	if err != nil {
+		return nil, routing.Wrap("mapping.ImportJobs", err)
+	}
+	for i := range out {
+		out[i].storedRate()
+	}
+	return out, nil
 }
 
 // WriteRejects writes the reject report of a job as CSV with the columns
@@ -373,7 +415,7 @@ func (src *importSource) scan(r io.Reader, w io.Writer) error {
 
 // begin claims the job of src in this process and creates or resumes its
 // record. finished reports a job that is already complete.
-func (im *Importer) begin(ctx context.Context, src *importSource, fileName, officer string) (job *gateway.ImportJob, finished bool, err error) {
+func (im *Importer) begin(ctx context.Context, src *importSource, fileName, officer string) (job *ImportJob, finished bool, err error) {
 	const op = "mapping.Import"
 	im.mu.Lock()
 	if im.running[src.id] {
@@ -390,13 +432,13 @@ func (im *Importer) begin(ctx context.Context, src *importSource, fileName, offi
 	}()
 
 	job, err = im.jobs.Import(ctx, src.id)
-	if err != nil {
+	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
 		return nil, false, routing.Wrap(op, err)
 	}
 	now := im.svc.clock.Now()
 	switch {
 	case job == nil:
-		job = &gateway.ImportJob{ID: src.id, FileName: fileName, Status: ImportRunning, Total: src.lines, StartedAt: now}
+		job = &ImportJob{ID: src.id, FileName: fileName, Status: ImportRunning, Total: src.lines, StartedAt: now}
 		if err := im.jobs.CreateImport(ctx, *job, officer); err != nil {
 			return nil, false, routing.Wrap(op, err)
 		}
@@ -424,7 +466,7 @@ func (im *Importer) release(id string) {
 }
 
 // execute runs the rows of src after job.Done and records the outcome.
-func (im *Importer) execute(ctx context.Context, src *importSource, job *gateway.ImportJob, opts ImportOptions) (*gateway.ImportJob, error) {
+func (im *Importer) execute(ctx context.Context, src *importSource, job *ImportJob, opts ImportOptions) (*ImportJob, error) {
 	const op = "mapping.Import"
 	f, err := os.Open(src.path)
 	if err != nil {
@@ -469,7 +511,7 @@ func (im *Importer) execute(ctx context.Context, src *importSource, job *gateway
 
 // fail records a stopped run as failed, with an error text saying whether
 // it was cancelled. The committed rows stay committed.
-func (im *Importer) fail(ctx context.Context, job *gateway.ImportJob, dry bool, err error) (*gateway.ImportJob, error) {
+func (im *Importer) fail(ctx context.Context, job *ImportJob, dry bool, err error) (*ImportJob, error) {
 	job.Status, job.Error = ImportFailed, routing.MessageOf(err)
 	if ctx.Err() != nil {
 		job.Error = "the import was cancelled; run it again to resume"
@@ -495,13 +537,13 @@ func (im *Importer) fail(ctx context.Context, job *gateway.ImportJob, dry bool, 
 // commits progress over the contiguous prefix of finished batches.
 type importRun struct {
 	im        *Importer
-	job       *gateway.ImportJob
+	job       *ImportJob
 	rows      rowReader
 	dry       bool
 	officer   string
 	batch     int
 	parallel  int
-	progress  func(gateway.ImportJob)
+	progress  func(ImportJob)
 	onReject  func(ImportReject)
 	started   time.Time
 	startDone int64
@@ -625,8 +667,8 @@ func (r *importRun) read(ctx context.Context, out chan<- *importBatch) (int64, e
 		if reason, msg := checkRow(&row); reason != "" {
 			reject(maskedInput(row.in.Number), reason, msg)
 		} else if doc, err := Parse(row.in, now); err != nil {
-			if de := (*DocError)(nil); errors.As(err, &de) {
-				reject(de.Masked, string(de.Reason), de.Message)
+			if re := rejectionOf(err); re != nil {
+				reject(re.Details[detailMasked], re.Details[detailReason], re.Message)
 			} else {
 				reject(maskedInput(row.in.Number), string(ReasonFormat), "the document was rejected")
 			}
@@ -807,7 +849,10 @@ func (r *importRun) commit(ctx context.Context, results <-chan batchResult) erro
 			}
 			delete(pending, next)
 			next++
-			job := r.job
+			// The job moves on only once the store has the batch: a job
+			// saved later (as failed) must not count rows whose rejects
+			// were never written.
+			job := *r.job
 			job.Done = max(job.Done, b.end)
 			job.Created += b.created
 			job.Existing += b.existing
@@ -817,17 +862,18 @@ func (r *importRun) commit(ctx context.Context, results <-chan batchResult) erro
 				job.RowsPerSec = float64(job.Done-r.startDone) / secs
 			}
 			if !r.dry {
-				if err := r.im.jobs.SaveImport(ctx, *job, b.rejects); err != nil {
+				if err := r.im.jobs.SaveImport(ctx, job, b.rejects); err != nil {
 					return routing.Unavailable("mapping.Import", "database_unavailable", "recording import progress failed", err)
 				}
 			}
+			*r.job = job
 			if r.onReject != nil {
 				for _, rj := range b.rejects {
 					r.onReject(rj)
 				}
 			}
 			if r.progress != nil {
-				r.progress(*job)
+				r.progress(job)
 			}
 		}
 	}

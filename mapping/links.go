@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -47,7 +46,7 @@ func notLinked(op string) error {
 // the resident showed. The ledger holds only a keyed hash of the account id.
 // Linking the same account again changes nothing; an account linked under
 // an older key version is linked again under the current one.
-func (s *Service) LinkAccount(ctx context.Context, department, localAccount string, in gateway.Document) (*model.AccountLink, error) {
+func (s *Service) LinkAccount(ctx context.Context, department, localAccount string, in Input) (*model.AccountLink, error) {
 	const op = "mapping.LinkAccount"
 	if err := checkDepartment(op, department); err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package mapping
 import (
 	"strings"
 	"time"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 func parseCNResident(raw string, now time.Time) (Document, error) {
@@ -70,7 +72,7 @@ func parseHKMOTWResidence(raw string, now time.Time) (Document, error) {
 
 // checkGB11643 checks the layout and check character of an 18-character
 // GB 11643-style number whose characters are already known to be digits or X.
-func checkGB11643(t DocType, s string) *DocError {
+func checkGB11643(t DocType, s string) *routing.Error {
 	if strings.IndexByte(s[:17], 'X') >= 0 {
 		return reject(t, ReasonFormat, s, "X may only be the last (check) character")
 	}
@@ -82,7 +84,7 @@ func checkGB11643(t DocType, s string) *DocError {
 
 // checkBirthDate checks an embedded YYYYMMDD birth date: a real calendar
 // date, not before 1900 and not after the calendar date of now.
-func checkBirthDate(t DocType, s, yyyymmdd string, now time.Time) *DocError {
+func checkBirthDate(t DocType, s, yyyymmdd string, now time.Time) *routing.Error {
 	switch validBirthDate(yyyymmdd, now) {
 	case dateInvalid:
 		return reject(t, ReasonDate, s, "the embedded birth date is not a real calendar date")
@@ -332,7 +334,7 @@ func parsePassport(rawNumber, rawCountry string) (Document, error) {
 		return Document{}, reject(t, ReasonCountry, num, "the issuing state is not an ISO 3166-1 alpha-3 code or an ICAO 9303 special code")
 	}
 	fail := func(r Reason, msg string) (Document, error) {
-		return Document{}, &DocError{Type: t, Reason: r, Message: msg, Masked: state + ":" + Mask(num)}
+		return Document{}, rejection(t, r, state+":"+Mask(num), msg)
 	}
 	if !onlyBytes(num, true, "<") {
 		return fail(ReasonCharacters, "a passport number has only letters A-Z, digits and trailing MRZ fillers <")

@@ -2,14 +2,12 @@ package mapping
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -32,8 +30,8 @@ type Config struct {
 }
 
 // Service is the mapping service: identity documents to eIDs, the eID
-// lifecycle and department account links. It implements gateway.Identities
-// and routing.SubjectMapper.
+// lifecycle and department account links. It implements
+// routing.SubjectMapper.
 //
 // New mappings are written under every key version of the keyring (the
 // contract checks each for a clash), so documents mapped while a rotation
@@ -51,24 +49,22 @@ type Service struct {
 	log      *slog.Logger
 }
 
-var (
-	_ gateway.Identities    = (*Service)(nil)
-	_ routing.SubjectMapper = (*Service)(nil)
-)
+var _ routing.SubjectMapper = (*Service)(nil)
 
 // NewService checks cfg and builds the service.
 func NewService(cfg Config) (*Service, error) {
+	const op = "mapping.NewService"
 	switch {
 	case cfg.Ledger == nil:
-		return nil, errors.New("mapping: a ledger is required")
+		return nil, routing.MissingDependency(op, "a ledger")
 	case cfg.Documents == nil:
-		return nil, errors.New("mapping: a document store is required")
+		return nil, routing.MissingDependency(op, "a document store")
 	case cfg.Activations == nil:
-		return nil, errors.New("mapping: an activation code issuer is required")
+		return nil, routing.MissingDependency(op, "an activation code issuer")
 	case cfg.Keys == nil:
-		return nil, errors.New("mapping: blinding keys are required")
+		return nil, routing.MissingDependency(op, "blinding keys")
 	case cfg.Sealing == nil:
-		return nil, errors.New("mapping: a sealing key is required")
+		return nil, routing.MissingDependency(op, "a sealing key")
 	}
 	s := &Service{
 		ledger:   cfg.Ledger,
@@ -107,24 +103,23 @@ func (s *Service) SetKeyring(k *Keyring) {
 
 // --- errors ---
 
-// documentInvalid turns a parse rejection into an invalid error naming the
-// field at fault (prefix.type, prefix.number or prefix.country).
+// documentInvalid names a parse rejection's field within the request
+// (prefix.type, prefix.number or prefix.country) and its type in the
+// message; the answer's details keep the reason only, never the masked
+// number.
 func documentInvalid(op, prefix string, err error) error {
-	var de *DocError
-	if !errors.As(err, &de) {
+	re := rejectionOf(err)
+	if re == nil {
 		return routing.Wrap(op, err)
 	}
-	field := prefix + ".number"
-	switch de.Reason {
-	case ReasonType:
-		field = prefix + ".type"
-	case ReasonCountry:
-		field = prefix + ".country"
+	t := re.Details[detailType]
+	if t == "" {
+		t = "document"
 	}
 	return &routing.Error{
-		Kind: routing.KindInvalid, Code: "invalid_document", Op: op, Field: field,
-		Message: de.PublicMessage(), Err: de,
-		Details: map[string]string{"reason": string(de.Reason)},
+		Kind: routing.KindInvalid, Code: CodeInvalidDocument, Op: op, Field: prefix + "." + re.Field,
+		Message: t + ": " + re.Message, Err: err,
+		Details: map[string]string{detailReason: re.Details[detailReason]},
 	}
 }
 
@@ -153,8 +148,8 @@ func ledgerErr(op string, err error) error { return routing.Wrap(op, err) }
 
 // --- parsing and blinding ---
 
-func (s *Service) parse(op, field string, in gateway.Document) (Document, error) {
-	doc, err := Parse(Input{Type: DocType(in.Type), Number: in.Number, Country: in.Country}, s.clock.Now())
+func (s *Service) parse(op, field string, in Input) (Document, error) {
+	doc, err := Parse(in, s.clock.Now())
 	if err != nil {
 		return Document{}, documentInvalid(op, field, err)
 	}
@@ -183,11 +178,23 @@ func (s *Service) stored(doc Document, idx Index, eid, externalRef, addedBy stri
 	}
 }
 
-func masked(sd StoredDocument) gateway.MaskedDocument {
-	return gateway.MaskedDocument{
-		Type: sd.Type, Country: sd.Country, Masked: sd.Masked,
-		KeyVersion: sd.KeyVersion, Ref: sd.Ref, AddedAt: sd.AddedAt,
-	}
+// MaskedDocument is a mapped document as it may be shown: to officers, to
+// the resident, in the API.
+type MaskedDocument struct {
+	Type       string    `json:"type"`
+	Country    string    `json:"country,omitempty"`
+	Masked     string    `json:"masked"`
+	KeyVersion string    `json:"key_version"`
+	Ref        string    `json:"ref"` // opaque handle for removal (never the number)
+	AddedAt    time.Time `json:"added_at"`
+}
+
+// CreatedIdentity is the KYC counter's result; the activation code is
+// shown once.
+type CreatedIdentity struct {
+	EID            string           `json:"eid"`
+	ActivationCode string           `json:"activation_code"`
+	Documents      []MaskedDocument `json:"documents"`
 }
 
 // --- lookups ---
@@ -195,7 +202,7 @@ func masked(sd StoredDocument) gateway.MaskedDocument {
 // Find returns the eID of a document, trying its index under every key
 // version, newest first. The ledger follows merges, so the answer is the
 // surviving eID; a deactivated eID is returned as it is.
-func (s *Service) Find(ctx context.Context, in gateway.Document) (string, error) {
+func (s *Service) Find(ctx context.Context, in Input) (string, error) {
 	const op = "mapping.Find"
 	doc, err := s.parse(op, "document", in)
 	if err != nil {
@@ -207,7 +214,7 @@ func (s *Service) Find(ctx context.Context, in gateway.Document) (string, error)
 // LookupDocument is Find for the resolve flow (routing.SubjectMapper).
 func (s *Service) LookupDocument(ctx context.Context, docType, number, country string) (string, error) {
 	const op = "mapping.LookupDocument"
-	doc, err := s.parse(op, "subject.document", gateway.Document{Type: docType, Number: number, Country: country})
+	doc, err := s.parse(op, "subject.document", Input{Type: DocType(docType), Number: number, Country: country})
 	if err != nil {
 		return "", err
 	}
@@ -309,7 +316,7 @@ func indexKeys(idx []model.BlindedIndex) []string {
 // the documents and issues the activation code (shown once). A document that
 // is already mapped is a conflict (document_already_mapped) that reveals
 // nothing about the eID it belongs to.
-func (s *Service) Create(ctx context.Context, in []gateway.Document, officer string) (*gateway.CreatedIdentity, error) {
+func (s *Service) Create(ctx context.Context, in []Input, officer string) (*CreatedIdentity, error) {
 	const op = "mapping.Create"
 	if len(in) == 0 || len(in) > MaxDocumentsPerCreate {
 		return nil, routing.Invalid(op, "documents", "give 1 to %d documents", MaxDocumentsPerCreate).WithCode("invalid_documents")
@@ -359,10 +366,10 @@ func (s *Service) Create(ctx context.Context, in []gateway.Document, officer str
 
 	now := s.clock.Now()
 	stored := make([]StoredDocument, len(docs))
-	out := &gateway.CreatedIdentity{EID: id.ID, Documents: make([]gateway.MaskedDocument, len(docs))}
+	out := &CreatedIdentity{EID: id.ID, Documents: make([]MaskedDocument, len(docs))}
 	for i, doc := range docs {
 		stored[i] = s.stored(doc, newest[i], id.ID, "", officer, now)
-		out.Documents[i] = masked(stored[i])
+		out.Documents[i] = stored[i].View()
 	}
 	if err := s.docs.PutDocuments(ctx, stored); err != nil {
 		s.log.ErrorContext(ctx, "eID created on the ledger but its documents were not stored; creating it again finishes it", "eid", id.ID, "err", err)
@@ -437,7 +444,7 @@ func (s *Service) activeEID(ctx context.Context, op, eid string) (*model.Identit
 }
 
 // AddDocument maps one more document to an active eID.
-func (s *Service) AddDocument(ctx context.Context, eid string, in gateway.Document, officer string) (*gateway.MaskedDocument, error) {
+func (s *Service) AddDocument(ctx context.Context, eid string, in Input, officer string) (*MaskedDocument, error) {
 	const op = "mapping.AddDocument"
 	if err := checkEID(op, "eid", eid); err != nil {
 		return nil, err
@@ -477,7 +484,7 @@ func (s *Service) AddDocument(ctx context.Context, eid string, in gateway.Docume
 		}
 		for _, sd := range known {
 			if sd.EID == eid {
-				m := masked(sd)
+				m := sd.View()
 				return &m, nil
 			}
 		}
@@ -500,7 +507,7 @@ func (s *Service) AddDocument(ctx context.Context, eid string, in gateway.Docume
 		return nil, routing.Unavailable(op, "database_unavailable", "the document was mapped but could not be stored; add it again to finish", err)
 	}
 	s.log.InfoContext(ctx, "document added", "eid", eid, "officer", officer, "document", doc, "ref", sd.Ref)
-	m := masked(sd)
+	m := sd.View()
 	return &m, nil
 }
 
@@ -512,7 +519,7 @@ func (s *Service) RemoveDocument(ctx context.Context, eid, ref, officer string) 
 		return err
 	}
 	sd, err := s.docs.Document(ctx, ref)
-	if err != nil {
+	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
 		return routing.Wrap(op, err)
 	}
 	if sd == nil || sd.EID != eid {
@@ -558,7 +565,7 @@ func (s *Service) RemoveDocument(ctx context.Context, eid, ref, officer string) 
 		}
 	}
 	s.cacheDrop(ctx, indexKeys(held)...)
-	if err := s.docs.DeleteDocument(ctx, ref); err != nil {
+	if err := s.docs.RemoveDocument(ctx, ref); err != nil {
 		return routing.Unavailable(op, "database_unavailable", "the document was unmapped but its record could not be deleted; remove it again to finish", err)
 	}
 	s.log.InfoContext(ctx, "document removed", "eid", eid, "officer", officer, "document", doc, "ref", ref)
@@ -643,7 +650,7 @@ func (s *Service) Deactivate(ctx context.Context, eid, reason, officer string) e
 }
 
 // Documents lists the stored documents of an eID, masked.
-func (s *Service) Documents(ctx context.Context, eid string) ([]gateway.MaskedDocument, error) {
+func (s *Service) Documents(ctx context.Context, eid string) ([]MaskedDocument, error) {
 	const op = "mapping.Documents"
 	if err := checkEID(op, "eid", eid); err != nil {
 		return nil, err
@@ -652,9 +659,9 @@ func (s *Service) Documents(ctx context.Context, eid string) ([]gateway.MaskedDo
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	out := make([]gateway.MaskedDocument, len(have))
+	out := make([]MaskedDocument, len(have))
 	for i, sd := range have {
-		out[i] = masked(sd)
+		out[i] = sd.View()
 	}
 	return out, nil
 }

@@ -1,459 +1,447 @@
-package mapping
+package mapping_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/eidgate/eidgate/mapping"
 
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/store/storetest"
 )
 
-// fixture is a mapping service and importer over the real contract on
-// fabsim, with in-memory stores and captured logs. Every full number a test
-// uses is registered, and at the end the logs must contain none of them.
-type fixture struct {
-	t       testing.TB
-	chain   *testChain
-	docs    *memDocs
-	jobs    *memJobs
-	cache   *memCache
-	issuer  *fakeIssuer
-	logs    *logBuffer
-	sealing *SealingKey
-	svc     *Service
-	im      *Importer
-	secrets []string
-}
-
-func newFixture(t testing.TB) *fixture {
-	t.Helper()
-	keys, err := NewKeyring("v1", map[string][]byte{"v1": NewKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, err := NewSealingKey(NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, chain: newTestChain(t), docs: newMemDocs(), jobs: newMemJobs(), cache: newMemCache(),
-		issuer: &fakeIssuer{}, logs: &logBuffer{}, sealing: sk}
-	f.svc, err = NewService(Config{
-		Ledger: f.chain, Documents: f.docs, Activations: f.issuer, Cache: f.cache,
-		Keys: keys, Sealing: sk, Clock: routing.ClockFunc(func() time.Time { return testNow }), Logger: f.logs.logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.im, err = NewImporter(f.svc, ImporterConfig{Jobs: f.jobs, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = f.im.Close()
-		mustNotContain(t, "the log", f.logs.String(), f.secrets)
-	})
-	return f
-}
-
-// secret registers full numbers that must never be logged or returned.
-func (f *fixture) secret(numbers ...string) {
-	for _, n := range numbers {
-		f.secrets = append(f.secrets, fold(n))
-	}
-}
-
-// residentNumber returns the i-th of a family of valid, distinct
-// cn-resident numbers (Beijing Xicheng, born 1950 onwards).
-func residentNumber(i int) string {
-	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/900)
-	body := fmt.Sprintf("110102%s%03d", birth.Format("20060102"), 100+i%900)
-	return body + string(gb11643Check(body))
-}
-
-func resident(i int) gateway.Document {
-	return gateway.Document{Type: string(CNResident), Number: residentNumber(i)}
-}
-
-var ctxb = context.Background()
-
-// checkErr asserts err's kind and code and that its message and text hold
-// none of the forbidden strings.
-func checkErr(t *testing.T, err error, kind routing.Kind, code string, forbidden ...string) *routing.Error {
-	t.Helper()
-	var re *routing.Error
-	if !errors.As(err, &re) {
-		t.Fatalf("want a *routing.Error %s/%s, got %T %v", kind, code, err, err)
-	}
-	if re.Kind != kind || routing.CodeOf(err) != code {
-		t.Fatalf("want %s/%s, got %s/%s: %v", kind, code, re.Kind, routing.CodeOf(err), err)
-	}
-	for _, s := range forbidden {
-		if s != "" && (strings.Contains(err.Error(), s) || strings.Contains(routing.MessageOf(err), s)) {
-			t.Fatalf("error reveals %q: %v", s, err)
-		}
-	}
-	return re
-}
-
 func TestCreateFindAndConflict(t *testing.T) {
-	f := newFixture(t)
-	card := resident(1)
-	passport := gateway.Document{Type: "passport", Number: "L898902C3", Country: "USA"}
-	f.secret(card.Number, passport.Number)
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		card := resident(1)
+		passport := mapping.Input{Type: "passport", Number: "L898902C3", Country: "USA"}
+		f.secret(card.Number, passport.Number)
 
-	out, err := f.svc.Create(ctxb, []gateway.Document{card, passport}, "officer-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !model.ValidDID(out.EID) || out.ActivationCode == "" || len(out.Documents) != 2 {
-		t.Fatalf("created %+v", out)
-	}
-	refPattern := regexp.MustCompile(`^doc_[0-9a-f]{32}$`)
-	for _, d := range out.Documents {
-		if !refPattern.MatchString(d.Ref) || d.KeyVersion != "v1" || !strings.Contains(d.Masked, "*") {
-			t.Fatalf("document %+v", d)
+		out, err := f.svc.Create(ctxb, []mapping.Input{card, passport}, "officer-1")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if out.Documents[1].Country != "USA" || out.Documents[1].Masked != "L8*****C3" {
-		t.Fatalf("passport shown as %+v", out.Documents[1])
-	}
-
-	for _, doc := range []gateway.Document{card, passport, {Type: "passport", Number: "USA:l898902c3"}} {
-		eid, err := f.svc.Find(ctxb, doc)
-		if err != nil || eid != out.EID {
-			t.Fatalf("find %s: %q %v", doc.Type, eid, err)
+		if !model.ValidDID(out.EID) || out.ActivationCode == "" || len(out.Documents) != 2 {
+			t.Fatalf("created %+v", out)
 		}
-	}
-	// A first-generation spelling of the same card is the same document.
-	old := card.Number[:6] + card.Number[8:17]
-	if eid, err := f.svc.Find(ctxb, gateway.Document{Type: "cn-resident", Number: old}); err != nil || eid != out.EID {
-		t.Fatalf("15-digit spelling: %q %v", eid, err)
-	}
+		refPattern := regexp.MustCompile(`^doc_[0-9a-f]{32}$`)
+		for _, d := range out.Documents {
+			if !refPattern.MatchString(d.Ref) || d.KeyVersion != "v1" || !strings.Contains(d.Masked, "*") {
+				t.Fatalf("document %+v", d)
+			}
+		}
+		if out.Documents[1].Country != "USA" || out.Documents[1].Masked != "L8*****C3" {
+			t.Fatalf("passport shown as %+v", out.Documents[1])
+		}
 
-	// Creating again with one mapped document is a conflict that does not
-	// name the eID holding it; nothing new is minted.
-	other := resident(2)
-	f.secret(other.Number)
-	_, err = f.svc.Create(ctxb, []gateway.Document{other, passport}, "officer-2")
-	checkErr(t, err, routing.KindConflict, "document_already_mapped", out.EID, strings.TrimPrefix(out.EID, model.DIDPrefix))
-	if _, err := f.svc.Find(ctxb, other); !routing.IsKind(err, routing.KindNotFound) {
-		t.Fatalf("the refused creation mapped its other document: %v", err)
-	}
+		for _, doc := range []mapping.Input{card, passport, {Type: "passport", Number: "USA:l898902c3"}} {
+			eid, err := f.svc.Find(ctxb, doc)
+			if err != nil || eid != out.EID {
+				t.Fatalf("find %s: %q %v", doc.Type, eid, err)
+			}
+		}
+		// A first-generation spelling of the same card is the same document.
+		old := card.Number[:6] + card.Number[8:17]
+		if eid, err := f.svc.Find(ctxb, mapping.Input{Type: "cn-resident", Number: old}); err != nil || eid != out.EID {
+			t.Fatalf("15-digit spelling: %q %v", eid, err)
+		}
 
-	docs, err := f.svc.Documents(ctxb, out.EID)
-	if err != nil || len(docs) != 2 {
-		t.Fatalf("documents %v %v", docs, err)
-	}
-	if f.issuer.issued[out.EID] != 1 {
-		t.Fatalf("activation codes issued: %v", f.issuer.issued)
-	}
+		// Creating again with one mapped document is a conflict that does not
+		// name the eID holding it; nothing new is minted.
+		other := resident(2)
+		f.secret(other.Number)
+		_, err = f.svc.Create(ctxb, []mapping.Input{other, passport}, "officer-2")
+		checkErr(t, err, routing.KindConflict, "document_already_mapped", out.EID, strings.TrimPrefix(out.EID, model.DIDPrefix))
+		if _, err := f.svc.Find(ctxb, other); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("the refused creation mapped its other document: %v", err)
+		}
+
+		docs, err := f.svc.Documents(ctxb, out.EID)
+		if err != nil || len(docs) != 2 {
+			t.Fatalf("documents %v %v", docs, err)
+		}
+		if f.issuer.count(out.EID) != 1 {
+			t.Fatalf("activation codes issued: %v", f.issuer.issued)
+		}
+	})
 }
 
 func TestCreateRejectsBadInput(t *testing.T) {
-	f := newFixture(t)
-	good := resident(3)
-	bad := residentNumber(4)
-	bad = bad[:17] + map[bool]string{true: "1", false: "2"}[bad[17] != '1'] // wrong check character
-	f.secret(good.Number, bad)
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		good := resident(3)
+		bad := residentNumber(4)
+		bad = bad[:17] + map[bool]string{true: "1", false: "2"}[bad[17] != '1'] // wrong check character
+		f.secret(good.Number, bad)
 
-	tests := []struct {
-		name  string
-		docs  []gateway.Document
-		code  string
-		field string
-	}{
-		{"none", nil, "invalid_documents", "documents"},
-		{"checksum", []gateway.Document{good, {Type: "cn-resident", Number: bad}}, "invalid_document", "documents[1].number"},
-		{"unknown type", []gateway.Document{{Type: "driving-licence", Number: good.Number}}, "invalid_document", "documents[0].type"},
-		{"passport state", []gateway.Document{{Type: "passport", Number: "L898902C3", Country: "ZZZ"}}, "invalid_document", "documents[0].country"},
-		{"duplicate", []gateway.Document{good, {Type: "cn-resident", Number: strings.ToLower(good.Number[:6]) + " " + good.Number[6:]}}, "duplicate_document", "documents[1]"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := f.svc.Create(ctxb, tc.docs, "officer")
-			re := checkErr(t, err, routing.KindInvalid, tc.code, good.Number, bad)
-			if re.Field != tc.field {
-				t.Fatalf("field %q, want %q", re.Field, tc.field)
-			}
-		})
-	}
-	if f.chain.count(model.FnCreateEID) != 0 {
-		t.Fatal("invalid input reached the ledger")
-	}
+		tests := []struct {
+			name  string
+			docs  []mapping.Input
+			code  string
+			field string
+		}{
+			{"none", nil, "invalid_documents", "documents"},
+			{"checksum", []mapping.Input{good, {Type: "cn-resident", Number: bad}}, "invalid_document", "documents[1].number"},
+			{"unknown type", []mapping.Input{{Type: "driving-licence", Number: good.Number}}, "invalid_document", "documents[0].type"},
+			{"passport state", []mapping.Input{{Type: "passport", Number: "L898902C3", Country: "ZZZ"}}, "invalid_document", "documents[0].country"},
+			{"duplicate", []mapping.Input{good, {Type: "cn-resident", Number: strings.ToLower(good.Number[:6]) + " " + good.Number[6:]}}, "duplicate_document", "documents[1]"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := f.svc.Create(ctxb, tc.docs, "officer")
+				re := checkErr(t, err, routing.KindInvalid, tc.code, good.Number, bad)
+				if re.Field != tc.field {
+					t.Fatalf("field %q, want %q", re.Field, tc.field)
+				}
+			})
+		}
+		if f.chain.count(model.FnCreateEID) != 0 {
+			t.Fatal("invalid input reached the ledger")
+		}
+	})
 }
 
 func TestFindErrors(t *testing.T) {
-	f := newFixture(t)
-	n := residentNumber(5)
-	f.secret(n)
-	_, err := f.svc.Find(ctxb, gateway.Document{Type: "cn-resident", Number: n})
-	checkErr(t, err, routing.KindNotFound, "document_not_mapped", n)
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		n := residentNumber(5)
+		f.secret(n)
+		_, err := f.svc.Find(ctxb, mapping.Input{Type: "cn-resident", Number: n})
+		checkErr(t, err, routing.KindNotFound, "document_not_mapped", n)
 
-	_, err = f.svc.Find(ctxb, gateway.Document{Type: "cn-resident", Number: n[:17]})
-	re := checkErr(t, err, routing.KindInvalid, "invalid_document", n[:17])
-	if re.Field != "document.number" || re.Details["reason"] != string(ReasonLength) {
-		t.Fatalf("field %q details %v", re.Field, re.Details)
-	}
-	_, err = f.svc.LookupDocument(ctxb, n, "cn-resident", "")
-	re = checkErr(t, err, routing.KindInvalid, "invalid_document", n)
-	if re.Field != "subject.document.type" {
-		t.Fatalf("swapped type and number: field %q", re.Field)
-	}
+		_, err = f.svc.Find(ctxb, mapping.Input{Type: "cn-resident", Number: n[:17]})
+		re := checkErr(t, err, routing.KindInvalid, "invalid_document", n[:17])
+		if re.Field != "document.number" || re.Details["reason"] != string(mapping.ReasonLength) {
+			t.Fatalf("field %q details %v", re.Field, re.Details)
+		}
+		_, err = f.svc.LookupDocument(ctxb, n, "cn-resident", "")
+		re = checkErr(t, err, routing.KindInvalid, "invalid_document", n)
+		if re.Field != "subject.document.type" {
+			t.Fatalf("swapped type and number: field %q", re.Field)
+		}
+	})
 }
 
 // A document created a moment after a failed lookup resolves at once: a
 // miss is never cached. A hit is, and is served from the cache.
 func TestNoNegativeCaching(t *testing.T) {
-	f := newFixture(t)
-	doc := resident(6)
-	f.secret(doc.Number)
-	if _, err := f.svc.LookupDocument(ctxb, doc.Type, doc.Number, ""); !routing.IsKind(err, routing.KindNotFound) {
-		t.Fatalf("before creation: %v", err)
-	}
-	out, err := f.svc.Create(ctxb, []gateway.Document{doc}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eid, err := f.svc.LookupDocument(ctxb, doc.Type, doc.Number, ""); err != nil || eid != out.EID {
-		t.Fatalf("right after creation: %q %v", eid, err)
-	}
-	lookups := f.chain.count(model.FnLookupIndex)
-	if eid, err := f.svc.Find(ctxb, doc); err != nil || eid != out.EID {
-		t.Fatalf("cached: %q %v", eid, err)
-	}
-	if f.chain.count(model.FnLookupIndex) != lookups {
-		t.Fatal("a found index was not served from the cache")
-	}
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		doc := resident(6)
+		f.secret(doc.Number)
+		if _, err := f.svc.LookupDocument(ctxb, string(doc.Type), doc.Number, ""); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("before creation: %v", err)
+		}
+		out, err := f.svc.Create(ctxb, []mapping.Input{doc}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eid, err := f.svc.LookupDocument(ctxb, string(doc.Type), doc.Number, ""); err != nil || eid != out.EID {
+			t.Fatalf("right after creation: %q %v", eid, err)
+		}
+		lookups := f.chain.count(model.FnLookupIndex)
+		if eid, err := f.svc.Find(ctxb, doc); err != nil || eid != out.EID {
+			t.Fatalf("cached: %q %v", eid, err)
+		}
+		if f.chain.count(model.FnLookupIndex) != lookups {
+			t.Fatal("a found index was not served from the cache")
+		}
+	})
 }
 
 func TestAddAndRemoveDocuments(t *testing.T) {
-	f := newFixture(t)
-	first, second, third := resident(10), resident(11), resident(12)
-	f.secret(first.Number, second.Number, third.Number)
-	a, err := f.svc.Create(ctxb, []gateway.Document{first}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.svc.Create(ctxb, []gateway.Document{third}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		first, second, third := resident(10), resident(11), resident(12)
+		f.secret(first.Number, second.Number, third.Number)
+		a, err := f.svc.Create(ctxb, []mapping.Input{first}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.svc.Create(ctxb, []mapping.Input{third}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
 
-	added, err := f.svc.AddDocument(ctxb, a.EID, second, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eid, err := f.svc.Find(ctxb, second); err != nil || eid != a.EID {
-		t.Fatalf("find added: %q %v", eid, err)
-	}
-	// Adding it again answers with the stored document.
-	again, err := f.svc.AddDocument(ctxb, a.EID, second, "officer")
-	if err != nil || again.Ref != added.Ref {
-		t.Fatalf("add again: %+v %v", again, err)
-	}
-	// Another resident's document is refused without naming that resident.
-	_, err = f.svc.AddDocument(ctxb, a.EID, third, "officer")
-	checkErr(t, err, routing.KindConflict, "document_already_mapped", b.EID)
+		added, err := f.svc.AddDocument(ctxb, a.EID, second, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eid, err := f.svc.Find(ctxb, second); err != nil || eid != a.EID {
+			t.Fatalf("find added: %q %v", eid, err)
+		}
+		// Adding it again answers with the stored document.
+		again, err := f.svc.AddDocument(ctxb, a.EID, second, "officer")
+		if err != nil || again.Ref != added.Ref {
+			t.Fatalf("add again: %+v %v", again, err)
+		}
+		// Another resident's document is refused without naming that resident.
+		_, err = f.svc.AddDocument(ctxb, a.EID, third, "officer")
+		checkErr(t, err, routing.KindConflict, "document_already_mapped", b.EID)
 
-	// Remove by ref; the document no longer resolves.
-	if err := f.svc.RemoveDocument(ctxb, b.EID, added.Ref, "officer"); !routing.IsKind(err, routing.KindNotFound) {
-		t.Fatalf("removing through another eID: %v", err)
-	}
-	if err := f.svc.RemoveDocument(ctxb, a.EID, added.Ref, "officer"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.Find(ctxb, second); !routing.IsKind(err, routing.KindNotFound) {
-		t.Fatalf("removed document still resolves: %v", err)
-	}
-	docs, _ := f.svc.Documents(ctxb, a.EID)
-	if len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
-		t.Fatalf("documents after removal: %+v", docs)
-	}
-	// The last document stays.
-	err = f.svc.RemoveDocument(ctxb, a.EID, a.Documents[0].Ref, "officer")
-	checkErr(t, err, routing.KindConflict, "last_document")
-	if eid, err := f.svc.Find(ctxb, first); err != nil || eid != a.EID {
-		t.Fatalf("last document: %q %v", eid, err)
-	}
-	// The removed document can be mapped again, here to the other eID.
-	if _, err := f.svc.AddDocument(ctxb, b.EID, second, "officer"); err != nil {
-		t.Fatal(err)
-	}
-	if eid, _ := f.svc.Find(ctxb, second); eid != b.EID {
-		t.Fatalf("re-added document resolves to %q", eid)
-	}
+		// Remove by ref; the document no longer resolves.
+		if err := f.svc.RemoveDocument(ctxb, b.EID, added.Ref, "officer"); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("removing through another eID: %v", err)
+		}
+		if err := f.svc.RemoveDocument(ctxb, a.EID, added.Ref, "officer"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Find(ctxb, second); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("removed document still resolves: %v", err)
+		}
+		docs, _ := f.svc.Documents(ctxb, a.EID)
+		if len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
+			t.Fatalf("documents after removal: %+v", docs)
+		}
+		// The last document stays.
+		err = f.svc.RemoveDocument(ctxb, a.EID, a.Documents[0].Ref, "officer")
+		checkErr(t, err, routing.KindConflict, "last_document")
+		if eid, err := f.svc.Find(ctxb, first); err != nil || eid != a.EID {
+			t.Fatalf("last document: %q %v", eid, err)
+		}
+		// The removed document can be mapped again, here to the other eID.
+		if _, err := f.svc.AddDocument(ctxb, b.EID, second, "officer"); err != nil {
+			t.Fatal(err)
+		}
+		if eid, _ := f.svc.Find(ctxb, second); eid != b.EID {
+			t.Fatalf("re-added document resolves to %q", eid)
+		}
+	})
+}
+
+// Two officers removing the same document at once both succeed: the second
+// to reach the store finds the document removed already, which finishes
+// its removal instead of failing it (it used to answer 503). A removal of
+// a document that is gone answers document_not_found.
+func TestRemoveDocumentRacingAnotherRemoval(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		kept, removed := resident(13), resident(14)
+		f.secret(kept.Number, removed.Number)
+		a, err := f.svc.Create(ctxb, []mapping.Input{kept, removed}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := a.Documents[1].Ref
+		// The other officer's removal reaches the store first.
+		f.docs.beforeRemove(func(ref string) {
+			if err := f.db.RemoveDocument(ctxb, ref); err != nil {
+				t.Errorf("the other removal: %v", err)
+			}
+		})
+		if err := f.svc.RemoveDocument(ctxb, a.EID, ref, "officer"); err != nil {
+			t.Fatalf("a removal that raced another: %v, want success", err)
+		}
+		f.docs.beforeRemove(nil)
+		if _, err := f.svc.Find(ctxb, removed); !routing.IsKind(err, routing.KindNotFound) {
+			t.Errorf("the removed document still resolves: %v", err)
+		}
+		if docs, _ := f.svc.Documents(ctxb, a.EID); len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
+			t.Errorf("documents after the removals: %+v, want only %s", docs, a.Documents[0].Ref)
+		}
+		err = f.svc.RemoveDocument(ctxb, a.EID, ref, "officer")
+		if re := checkErr(t, err, routing.KindNotFound, "document_not_found"); re.Field != "ref" {
+			t.Errorf("removing it once more names field %q, want ref", re.Field)
+		}
+	})
 }
 
 func TestMergeAndDeactivate(t *testing.T) {
-	f := newFixture(t)
-	d1, d2 := resident(20), resident(21)
-	f.secret(d1.Number, d2.Number)
-	a, err := f.svc.Create(ctxb, []gateway.Document{d1}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.svc.Create(ctxb, []gateway.Document{d2}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eid, _ := f.svc.Find(ctxb, d1); eid != a.EID { // cached now
-		t.Fatalf("before merge: %q", eid)
-	}
-	err = f.svc.Merge(ctxb, a.EID, b.EID, "", "officer")
-	checkErr(t, err, routing.KindInvalid, "reason_required")
-	if err := f.svc.Merge(ctxb, a.EID, b.EID, "duplicate registration", "officer"); err != nil {
-		t.Fatal(err)
-	}
-	if eid, err := f.svc.Find(ctxb, d1); err != nil || eid != b.EID {
-		t.Fatalf("old document after merge: %q %v (want the survivor)", eid, err)
-	}
-	docs, _ := f.svc.Documents(ctxb, b.EID)
-	gone, _ := f.svc.Documents(ctxb, a.EID)
-	if len(docs) != 2 || len(gone) != 0 {
-		t.Fatalf("documents after merge: survivor %d, merged %d", len(docs), len(gone))
-	}
-	// Merging again finishes (here: repeats) the move without a ledger call.
-	merges := f.chain.count(model.FnMergeEID)
-	if err := f.svc.Merge(ctxb, a.EID, b.EID, "duplicate registration", "officer"); err != nil {
-		t.Fatal(err)
-	}
-	if f.chain.count(model.FnMergeEID) != merges {
-		t.Fatal("a repeated merge went to the ledger again")
-	}
-	_, err = f.svc.NewActivationCode(ctxb, a.EID, "officer")
-	re := checkErr(t, err, routing.KindConflict, "eid_merged")
-	if re.Details["merged_into"] != b.EID {
-		t.Fatalf("details %v", re.Details)
-	}
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		d1, d2 := resident(20), resident(21)
+		f.secret(d1.Number, d2.Number)
+		a, err := f.svc.Create(ctxb, []mapping.Input{d1}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.svc.Create(ctxb, []mapping.Input{d2}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eid, _ := f.svc.Find(ctxb, d1); eid != a.EID { // cached now
+			t.Fatalf("before merge: %q", eid)
+		}
+		err = f.svc.Merge(ctxb, a.EID, b.EID, "", "officer")
+		checkErr(t, err, routing.KindInvalid, "reason_required")
+		if err := f.svc.Merge(ctxb, a.EID, b.EID, "duplicate registration", "officer"); err != nil {
+			t.Fatal(err)
+		}
+		if eid, err := f.svc.Find(ctxb, d1); err != nil || eid != b.EID {
+			t.Fatalf("old document after merge: %q %v (want the survivor)", eid, err)
+		}
+		docs, _ := f.svc.Documents(ctxb, b.EID)
+		gone, _ := f.svc.Documents(ctxb, a.EID)
+		if len(docs) != 2 || len(gone) != 0 {
+			t.Fatalf("documents after merge: survivor %d, merged %d", len(docs), len(gone))
+		}
+		// Merging again finishes (here: repeats) the move without a ledger call.
+		merges := f.chain.count(model.FnMergeEID)
+		if err := f.svc.Merge(ctxb, a.EID, b.EID, "duplicate registration", "officer"); err != nil {
+			t.Fatal(err)
+		}
+		if f.chain.count(model.FnMergeEID) != merges {
+			t.Fatal("a repeated merge went to the ledger again")
+		}
+		_, err = f.svc.NewActivationCode(ctxb, a.EID, "officer")
+		re := checkErr(t, err, routing.KindConflict, "eid_merged")
+		if re.Details["merged_into"] != b.EID {
+			t.Fatalf("details %v", re.Details)
+		}
 
-	if err := f.svc.Deactivate(ctxb, b.EID, "deceased", "officer"); err != nil {
-		t.Fatal(err)
-	}
-	if eid, err := f.svc.Find(ctxb, d2); err != nil || eid != b.EID {
-		t.Fatalf("a deactivated eID still holds its documents: %q %v", eid, err)
-	}
-	_, err = f.svc.NewActivationCode(ctxb, b.EID, "officer")
-	checkErr(t, err, routing.KindConflict, "eid_not_active")
-	d3 := resident(22)
-	f.secret(d3.Number)
-	_, err = f.svc.AddDocument(ctxb, b.EID, d3, "officer")
-	checkErr(t, err, routing.KindConflict, "eid_not_active")
-	_, err = f.svc.Create(ctxb, []gateway.Document{d2}, "officer")
-	checkErr(t, err, routing.KindConflict, "document_already_mapped", b.EID)
+		if err := f.svc.Deactivate(ctxb, b.EID, "deceased", "officer"); err != nil {
+			t.Fatal(err)
+		}
+		if eid, err := f.svc.Find(ctxb, d2); err != nil || eid != b.EID {
+			t.Fatalf("a deactivated eID still holds its documents: %q %v", eid, err)
+		}
+		_, err = f.svc.NewActivationCode(ctxb, b.EID, "officer")
+		checkErr(t, err, routing.KindConflict, "eid_not_active")
+		d3 := resident(22)
+		f.secret(d3.Number)
+		_, err = f.svc.AddDocument(ctxb, b.EID, d3, "officer")
+		checkErr(t, err, routing.KindConflict, "eid_not_active")
+		_, err = f.svc.Create(ctxb, []mapping.Input{d2}, "officer")
+		checkErr(t, err, routing.KindConflict, "document_already_mapped", b.EID)
+	})
 }
 
 func TestNewActivationCode(t *testing.T) {
-	f := newFixture(t)
-	d := resident(30)
-	f.secret(d.Number)
-	out, err := f.svc.Create(ctxb, []gateway.Document{d}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, err := f.svc.NewActivationCode(ctxb, out.EID, "officer"); err != nil || code == "" {
-		t.Fatalf("%q %v", code, err)
-	}
-	if f.issuer.issued[out.EID] != 2 {
-		t.Fatalf("issued %v", f.issuer.issued)
-	}
-	_, err = f.svc.NewActivationCode(ctxb, model.DIDPrefix+strings.Repeat("0", 32), "officer")
-	checkErr(t, err, routing.KindNotFound, "eid_not_found")
-	_, err = f.svc.NewActivationCode(ctxb, "did:eidgate:nope", "officer")
-	checkErr(t, err, routing.KindInvalid, "invalid_eid")
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		d := resident(30)
+		f.secret(d.Number)
+		out, err := f.svc.Create(ctxb, []mapping.Input{d}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, err := f.svc.NewActivationCode(ctxb, out.EID, "officer"); err != nil || code == "" {
+			t.Fatalf("%q %v", code, err)
+		}
+		if f.issuer.count(out.EID) != 2 {
+			t.Fatalf("issued %v", f.issuer.issued)
+		}
+		_, err = f.svc.NewActivationCode(ctxb, model.DIDPrefix+strings.Repeat("0", 32), "officer")
+		checkErr(t, err, routing.KindNotFound, "eid_not_found")
+		_, err = f.svc.NewActivationCode(ctxb, "did:eidgate:nope", "officer")
+		checkErr(t, err, routing.KindInvalid, "invalid_eid")
+	})
 }
 
 // A creation whose database write failed after the ledger committed is
 // finished by submitting the same documents again.
 func TestCreateFinishesAfterStoreFailure(t *testing.T) {
-	f := newFixture(t)
-	d := resident(31)
-	f.secret(d.Number)
-	f.docs.failPut = errors.New("database is down")
-	_, err := f.svc.Create(ctxb, []gateway.Document{d}, "officer")
-	checkErr(t, err, routing.KindUnavailable, "database_unavailable")
-	f.docs.failPut = nil
-	out, err := f.svc.Create(ctxb, []gateway.Document{d}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eid, _ := f.svc.Find(ctxb, d); eid != out.EID || f.chain.count(model.FnCreateEID) != 2 {
-		t.Fatalf("finished creation: %q", eid)
-	}
-	// Once stored it is a plain conflict again.
-	_, err = f.svc.Create(ctxb, []gateway.Document{d}, "officer")
-	checkErr(t, err, routing.KindConflict, "document_already_mapped", out.EID)
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		d := resident(31)
+		f.secret(d.Number)
+		f.docs.failPuts(errors.New("database is down"))
+		_, err := f.svc.Create(ctxb, []mapping.Input{d}, "officer")
+		checkErr(t, err, routing.KindUnavailable, "database_unavailable")
+		f.docs.failPuts(nil)
+		out, err := f.svc.Create(ctxb, []mapping.Input{d}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eid, _ := f.svc.Find(ctxb, d); eid != out.EID || f.chain.count(model.FnCreateEID) != 2 {
+			t.Fatalf("finished creation: %q", eid)
+		}
+		// Once stored it is a plain conflict again.
+		_, err = f.svc.Create(ctxb, []mapping.Input{d}, "officer")
+		checkErr(t, err, routing.KindConflict, "document_already_mapped", out.EID)
+	})
 }
 
 func TestAccountLinks(t *testing.T) {
-	f := newFixture(t)
-	f.chain.registerDepartment(t, "edu-bureau")
-	f.chain.registerDepartment(t, "civil-affairs")
-	d1, d2 := resident(40), resident(41)
-	f.secret(d1.Number, d2.Number)
-	const account = "student-20250001"
-	f.secret(account)
-	a, err := f.svc.Create(ctxb, []gateway.Document{d1}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.svc.Create(ctxb, []gateway.Document{d2}, "officer")
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	link, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if link.EID != a.EID || link.Department != "edu-bureau" || link.AccountHash != f.svc.Keyring().AccountHash("edu-bureau", account) {
-		t.Fatalf("link %+v", link)
-	}
-	if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil || again.AccountHash != link.AccountHash {
-		t.Fatalf("linking again: %+v %v", again, err)
-	}
-	if eid, err := f.svc.LookupAccount(ctxb, "edu-bureau", account); err != nil || eid != a.EID {
-		t.Fatalf("lookup: %q %v", eid, err)
-	}
-	// Another department's account of the same id is another account.
-	_, err = f.svc.LookupAccount(ctxb, "civil-affairs", account)
-	checkErr(t, err, routing.KindNotFound, "account_not_linked", account)
-
-	// One account per resident and department; one resident per account.
-	_, err = f.svc.LinkAccount(ctxb, "edu-bureau", "student-other", d1)
-	checkErr(t, err, routing.KindConflict, "eid_already_linked", account)
-	_, err = f.svc.LinkAccount(ctxb, "edu-bureau", account, d2)
-	checkErr(t, err, routing.KindConflict, "account_already_linked", a.EID, account)
-	if _, err := f.svc.LinkAccount(ctxb, "civil-affairs", account, d2); err != nil {
-		t.Fatal(err)
-	}
-	if eid, _ := f.svc.LookupAccount(ctxb, "civil-affairs", account); eid != b.EID {
-		t.Fatalf("civil-affairs lookup %q", eid)
-	}
-
-	if err := f.svc.UnlinkAccount(ctxb, "edu-bureau", a.EID); err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.svc.LookupAccount(ctxb, "edu-bureau", account)
-	checkErr(t, err, routing.KindNotFound, "account_not_linked")
-	err = f.svc.UnlinkAccount(ctxb, "edu-bureau", a.EID)
-	checkErr(t, err, routing.KindNotFound, "account_not_linked")
-
-	for _, bad := range []string{"", strings.Repeat("x", 129), "line\nbreak", "tab\there", "\x00"} {
-		_, err := f.svc.LookupAccount(ctxb, "edu-bureau", bad)
-		re := checkErr(t, err, routing.KindInvalid, "invalid_local_account")
-		if re.Field != "local_account" {
-			t.Fatalf("field %q", re.Field)
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		f.chain.registerDepartment(t, "edu-bureau")
+		f.chain.registerDepartment(t, "civil-affairs")
+		d1, d2 := resident(40), resident(41)
+		f.secret(d1.Number, d2.Number)
+		const account = "student-20250001"
+		f.secret(account)
+		a, err := f.svc.Create(ctxb, []mapping.Input{d1}, "officer")
+		if err != nil {
+			t.Fatal(err)
 		}
+		b, err := f.svc.Create(ctxb, []mapping.Input{d2}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		link, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.EID != a.EID || link.Department != "edu-bureau" || link.AccountHash != f.svc.Keyring().AccountHash("edu-bureau", account) {
+			t.Fatalf("link %+v", link)
+		}
+		if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil || again.AccountHash != link.AccountHash {
+			t.Fatalf("linking again: %+v %v", again, err)
+		}
+		if eid, err := f.svc.LookupAccount(ctxb, "edu-bureau", account); err != nil || eid != a.EID {
+			t.Fatalf("lookup: %q %v", eid, err)
+		}
+		// Another department's account of the same id is another account.
+		_, err = f.svc.LookupAccount(ctxb, "civil-affairs", account)
+		checkErr(t, err, routing.KindNotFound, "account_not_linked", account)
+
+		// One account per resident and department; one resident per account.
+		_, err = f.svc.LinkAccount(ctxb, "edu-bureau", "student-other", d1)
+		checkErr(t, err, routing.KindConflict, "eid_already_linked", account)
+		_, err = f.svc.LinkAccount(ctxb, "edu-bureau", account, d2)
+		checkErr(t, err, routing.KindConflict, "account_already_linked", a.EID, account)
+		if _, err := f.svc.LinkAccount(ctxb, "civil-affairs", account, d2); err != nil {
+			t.Fatal(err)
+		}
+		if eid, _ := f.svc.LookupAccount(ctxb, "civil-affairs", account); eid != b.EID {
+			t.Fatalf("civil-affairs lookup %q", eid)
+		}
+
+		if err := f.svc.UnlinkAccount(ctxb, "edu-bureau", a.EID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.LookupAccount(ctxb, "edu-bureau", account)
+		checkErr(t, err, routing.KindNotFound, "account_not_linked")
+		err = f.svc.UnlinkAccount(ctxb, "edu-bureau", a.EID)
+		checkErr(t, err, routing.KindNotFound, "account_not_linked")
+
+		for _, bad := range []string{"", strings.Repeat("x", 129), "line\nbreak", "tab\there", "\x00"} {
+			_, err := f.svc.LookupAccount(ctxb, "edu-bureau", bad)
+			re := checkErr(t, err, routing.KindInvalid, "invalid_local_account")
+			if re.Field != "local_account" {
+				t.Fatalf("field %q", re.Field)
+			}
+		}
+		if _, err := f.svc.LookupAccount(ctxb, "edu-bureau", strings.Repeat("学", 128)); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("128 printable characters: %v", err)
+		}
+		_, err = f.svc.LinkAccount(ctxb, "Edu Bureau", account, d1)
+		checkErr(t, err, routing.KindInvalid, "invalid_department")
+	})
+}
+
+// The service and the importer refuse to be built without what they need.
+func TestZeroConfigIsRefused(t *testing.T) {
+	t.Parallel()
+	if _, err := mapping.NewService(mapping.Config{}); routing.CodeOf(err) != "missing_dependency" {
+		t.Errorf("NewService(Config{}) = %v, want missing_dependency", err)
 	}
-	if _, err := f.svc.LookupAccount(ctxb, "edu-bureau", strings.Repeat("学", 128)); !routing.IsKind(err, routing.KindNotFound) {
-		t.Fatalf("128 printable characters: %v", err)
+	if _, err := mapping.NewImporter(mapping.ImporterConfig{}); routing.CodeOf(err) != "missing_dependency" {
+		t.Errorf("NewImporter(ImporterConfig{}) = %v, want missing_dependency", err)
 	}
-	_, err = f.svc.LinkAccount(ctxb, "Edu Bureau", account, d1)
-	checkErr(t, err, routing.KindInvalid, "invalid_department")
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 )
 
 // Ledger is the part of the ledger client the mapping service uses. The
@@ -56,6 +55,14 @@ type StoredDocument struct {
 	AddedAt     time.Time
 }
 
+// View is the document as it may be shown.
+func (sd *StoredDocument) View() MaskedDocument {
+	return MaskedDocument{
+		Type: sd.Type, Country: sd.Country, Masked: sd.Masked,
+		KeyVersion: sd.KeyVersion, Ref: sd.Ref, AddedAt: sd.AddedAt,
+	}
+}
+
 // Index returns the stored document's blinded index.
 func (sd *StoredDocument) Index() Index {
 	return Index{KeyVersion: sd.KeyVersion, Value: sd.BlindValue}
@@ -77,14 +84,18 @@ type DocumentStore interface {
 	// (INSERT … ON CONFLICT DO NOTHING), so a resumed import may repeat a
 	// batch.
 	PutDocuments(ctx context.Context, docs []StoredDocument) error
-	// Document returns the document with ref, or nil and no error.
+	// Document returns the mapped document with ref; one that is missing
+	// or removed is a *routing.Error of kind not_found (code
+	// document_not_found).
 	Document(ctx context.Context, ref string) (*StoredDocument, error)
 	// DocumentsOf returns the documents of an eID, oldest first (AddedAt,
 	// then Ref).
 	DocumentsOf(ctx context.Context, eid string) ([]StoredDocument, error)
-	// DeleteDocument deletes the document with ref; deleting a missing one
-	// is not an error.
-	DeleteDocument(ctx context.Context, ref string) error
+	// RemoveDocument unmaps the document with ref (a store may keep the
+	// row as history; the document's index may then be mapped again).
+	// Removing one that is missing or removed already is not an error, so
+	// a removal that failed half-way, or raced another, can finish.
+	RemoveDocument(ctx context.Context, ref string) error
 	// MoveDocuments re-points every document of eID from to eID into (a
 	// merge).
 	MoveDocuments(ctx context.Context, from, into string) error
@@ -111,17 +122,20 @@ type ImportReject struct {
 // ImportJobStore keeps import jobs and their rejected rows. A job's ID is
 // the hex SHA-256 of its file. Every method is one database transaction.
 type ImportJobStore interface {
-	// CreateImport inserts a job; officer is who started it.
-	CreateImport(ctx context.Context, job gateway.ImportJob, officer string) error
-	// Import returns the job with id, or nil and no error.
-	Import(ctx context.Context, id string) (*gateway.ImportJob, error)
+	// CreateImport inserts a job; officer is who started it. A job whose ID
+	// exists is a conflict (code import_exists).
+	CreateImport(ctx context.Context, job ImportJob, officer string) error
+	// Import returns the job with id; a missing one is a *routing.Error of
+	// kind not_found (code import_not_found).
+	Import(ctx context.Context, id string) (*ImportJob, error)
 	// Imports returns up to limit jobs, the most recently started first.
-	Imports(ctx context.Context, limit int) ([]gateway.ImportJob, error)
+	// Jobs read from the store carry UpdatedAt; RowsPerSec is the caller's.
+	Imports(ctx context.Context, limit int) ([]ImportJob, error)
 	// SaveImport stores the job's fields and appends rejects in one
 	// transaction. A reject whose (job, Row) is already stored is skipped.
 	// The importer calls it once per committed batch, in file order, so
 	// Done is the resume offset.
-	SaveImport(ctx context.Context, job gateway.ImportJob, rejects []ImportReject) error
+	SaveImport(ctx context.Context, job ImportJob, rejects []ImportReject) error
 	// ImportRejects calls each for the job's rejects in Row order.
 	ImportRejects(ctx context.Context, id string, each func(ImportReject) error) error
 }

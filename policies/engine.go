@@ -88,7 +88,7 @@ const opNew = "policies.New"
 // following changes made by other replicas. Close stops it.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DB == nil {
-		return nil, routing.Errorf(routing.KindInternal, opNew, "no policy database")
+		return nil, routing.MissingDependency(opNew, "a policy database")
 	}
 	base, err := casbinmodel.NewModelFromString(modelConf)
 	if err != nil {

@@ -47,13 +47,28 @@ type appendReq struct {
 	done chan error
 }
 
-// NewAccessLog starts the committer; Close stops it.
-func NewAccessLog(store AccessStore, clock Clock, maxBatch int) *AccessLog {
+// AccessLogConfig is what an AccessLog is built from.
+type AccessLogConfig struct {
+	Store    AccessStore // required
+	Clock    Clock       // default the system clock
+	MaxBatch int         // records per transaction, default DefaultGroupCommitMax
+}
+
+// NewAccessLog checks cfg and starts the committer; Close stops it.
+func NewAccessLog(cfg AccessLogConfig) (*AccessLog, error) {
+	if cfg.Store == nil {
+		return nil, MissingDependency("routing.NewAccessLog", "an access store")
+	}
+	maxBatch := cfg.MaxBatch
 	if maxBatch <= 0 {
 		maxBatch = DefaultGroupCommitMax
 	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
 	l := &AccessLog{
-		store: store,
+		store: cfg.Store,
 		clock: clock,
 		max:   maxBatch,
 		reqs:  make(chan *appendReq, 4*maxBatch),
@@ -61,7 +76,7 @@ func NewAccessLog(store AccessStore, clock Clock, maxBatch int) *AccessLog {
 		done:  make(chan struct{}),
 	}
 	go l.run()
-	return l
+	return l, nil
 }
 
 // NewAccessID returns a fresh access record id, "acc_" and 32 hex digits

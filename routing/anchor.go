@@ -35,14 +35,14 @@ type AnchorSubmitter interface {
 // resubmits exactly the same batch id and content, which the chaincode
 // accepts idempotently: every record is anchored exactly once.
 type Anchorer struct {
-	Store    AnchorStore
-	Ledger   AnchorSubmitter
-	Clock    Clock
-	Holder   string // this replica's lease holder name
-	MaxBatch int
-	Interval time.Duration
-	LagBound time.Duration
-	Logger   *slog.Logger
+	store    AnchorStore
+	ledger   AnchorSubmitter
+	clock    Clock
+	holder   string
+	maxBatch int
+	interval time.Duration
+	lagBound time.Duration
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	status AnchorStatus
@@ -52,6 +52,52 @@ type Anchorer struct {
 	// closed behind one broken link.
 	standDownUntil time.Time
 }
+
+// AnchorerConfig is what an Anchorer is built from.
+type AnchorerConfig struct {
+	Store    AnchorStore     // required
+	Ledger   AnchorSubmitter // required
+	Holder   string          // required: this replica's name for the anchoring lease
+	Clock    Clock           // default the system clock
+	MaxBatch int             // default DefaultAnchorBatch
+	Interval time.Duration   // default DefaultAnchorInterval
+	LagBound time.Duration   // default DefaultLagBound
+	Logger   *slog.Logger    // default slog.Default()
+}
+
+// NewAnchorer checks cfg and builds the anchorer; Run anchors.
+func NewAnchorer(cfg AnchorerConfig) (*Anchorer, error) {
+	const op = "routing.NewAnchorer"
+	switch {
+	case cfg.Store == nil:
+		return nil, MissingDependency(op, "an anchor store")
+	case cfg.Ledger == nil:
+		return nil, MissingDependency(op, "an anchoring ledger")
+	case cfg.Holder == "":
+		return nil, MissingDependency(op, "the replica's lease holder name")
+	}
+	a := &Anchorer{store: cfg.Store, ledger: cfg.Ledger, clock: cfg.Clock, holder: cfg.Holder, maxBatch: cfg.MaxBatch,
+		interval: cfg.Interval, lagBound: cfg.LagBound, log: cfg.Logger}
+	if a.clock == nil {
+		a.clock = SystemClock{}
+	}
+	if a.maxBatch <= 0 {
+		a.maxBatch = DefaultAnchorBatch
+	}
+	if a.interval <= 0 {
+		a.interval = DefaultAnchorInterval
+	}
+	if a.lagBound <= 0 {
+		a.lagBound = DefaultLagBound
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a, nil
+}
+
+// Holder is this replica's name for the anchoring lease.
+func (a *Anchorer) Holder() string { return a.holder }
 
 // leaseReleaser is implemented by stores that can give a lease up early.
 type leaseReleaser interface {
@@ -72,34 +118,6 @@ type AnchorStatus struct {
 	LastError      string
 }
 
-func (a *Anchorer) maxBatch() int {
-	if a.MaxBatch > 0 {
-		return a.MaxBatch
-	}
-	return DefaultAnchorBatch
-}
-
-func (a *Anchorer) interval() time.Duration {
-	if a.Interval > 0 {
-		return a.Interval
-	}
-	return DefaultAnchorInterval
-}
-
-func (a *Anchorer) lagBound() time.Duration {
-	if a.LagBound > 0 {
-		return a.LagBound
-	}
-	return DefaultLagBound
-}
-
-func (a *Anchorer) logger() *slog.Logger {
-	if a.Logger != nil {
-		return a.Logger
-	}
-	return slog.Default()
-}
-
 // Status returns the last observed state.
 func (a *Anchorer) Status() AnchorStatus {
 	a.mu.Lock()
@@ -114,8 +132,8 @@ func (a *Anchorer) Status() AnchorStatus {
 func (a *Anchorer) Check(context.Context) error {
 	const op = "routing.Anchorer.Check"
 	st := a.Status()
-	now := a.Clock.Now()
-	bound := a.lagBound()
+	now := a.clock.Now()
+	bound := a.lagBound
 	if st.CheckedAt.IsZero() {
 		return Unavailable(op, "anchoring_unknown", "anchoring state not known yet; try again shortly", nil)
 	}
@@ -130,7 +148,7 @@ func (a *Anchorer) Check(context.Context) error {
 
 // Run anchors until ctx ends.
 func (a *Anchorer) Run(ctx context.Context) error {
-	t := time.NewTicker(a.interval())
+	t := time.NewTicker(a.interval)
 	defer t.Stop()
 	for {
 		a.Step(ctx)
@@ -145,17 +163,17 @@ func (a *Anchorer) Run(ctx context.Context) error {
 // Step does one round: refresh the lag, and when holding the lease,
 // resubmit pending batches and anchor new ones.
 func (a *Anchorer) Step(ctx context.Context) {
-	lease := 3 * a.interval()
+	lease := 3 * a.interval
 	if lease < 2*time.Second {
 		lease = 2 * time.Second
 	}
 	a.mu.Lock()
-	standingDown := a.Clock.Now().Before(a.standDownUntil)
+	standingDown := a.clock.Now().Before(a.standDownUntil)
 	a.mu.Unlock()
 	leader := false
 	if !standingDown {
 		var err error
-		if leader, err = a.Store.AcquireLease(ctx, anchorLease, a.Holder, lease); err != nil {
+		if leader, err = a.store.AcquireLease(ctx, anchorLease, a.holder, lease); err != nil {
 			a.fail("lease", err)
 		}
 	}
@@ -178,30 +196,30 @@ func (a *Anchorer) Step(ctx context.Context) {
 // this replica takes the lease again after the pause and retries.
 func (a *Anchorer) standDown(ctx context.Context, lease time.Duration) {
 	a.mu.Lock()
-	a.standDownUntil = a.Clock.Now().Add(lease)
+	a.standDownUntil = a.clock.Now().Add(lease)
 	a.status.Leader = false
 	a.mu.Unlock()
-	if r, ok := a.Store.(leaseReleaser); ok {
-		if err := r.ReleaseLease(ctx, anchorLease, a.Holder); err != nil {
-			a.logger().Warn("giving the anchoring lease up failed; it expires by itself", "err", err)
+	if r, ok := a.store.(leaseReleaser); ok {
+		if err := r.ReleaseLease(ctx, anchorLease, a.holder); err != nil {
+			a.log.Warn("giving the anchoring lease up failed; it expires by itself", "err", err)
 		}
 	}
 }
 
 func (a *Anchorer) fail(what string, err error) {
-	a.logger().Warn("anchoring step failed", "step", what, "err", err)
+	a.log.Warn("anchoring step failed", "step", what, "err", err)
 	a.mu.Lock()
 	a.status.LastError = what + ": " + err.Error()
 	a.mu.Unlock()
 }
 
 func (a *Anchorer) refresh(ctx context.Context) {
-	oldest, ok, err := a.Store.OldestUnanchored(ctx)
+	oldest, ok, err := a.store.OldestUnanchored(ctx)
 	if err != nil {
 		a.fail("lag", err)
 		return
 	}
-	now := a.Clock.Now()
+	now := a.clock.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.status.CheckedAt = now
@@ -217,7 +235,7 @@ func (a *Anchorer) refresh(ctx context.Context) {
 // plans and submits new batches while full ones are left, bounded per
 // round.
 func (a *Anchorer) anchorAll(ctx context.Context) error {
-	pending, err := a.Store.PendingBatches(ctx)
+	pending, err := a.store.PendingBatches(ctx)
 	if err != nil {
 		return err
 	}
@@ -227,7 +245,7 @@ func (a *Anchorer) anchorAll(ctx context.Context) error {
 		}
 	}
 	for range 16 {
-		b, err := a.Store.PlanBatch(ctx, a.maxBatch(), a.plan)
+		b, err := a.store.PlanBatch(ctx, a.maxBatch, a.plan)
 		if err != nil {
 			return err
 		}
@@ -242,7 +260,7 @@ func (a *Anchorer) anchorAll(ctx context.Context) error {
 		// round, so that under steady load each round anchors one full
 		// batch instead of many small ones, each a ledger transaction and
 		// two database commits competing with the access log's.
-		if b.Count < a.maxBatch() {
+		if b.Count < a.maxBatch {
 			return nil
 		}
 	}
@@ -271,7 +289,7 @@ func (a *Anchorer) plan(recs []AccessRecord) (*AnchorBatch, error) {
 	b := &AnchorBatch{
 		ID:       fmt.Sprintf("ab-%d-%d-%s", first, last, root.String()[:12]),
 		FirstSeq: first, LastSeq: last, Count: len(recs),
-		MerkleRoot: root.String(), Status: BatchPending, CreatedAt: a.Clock.Now().UTC(),
+		MerkleRoot: root.String(), Status: BatchPending, CreatedAt: a.clock.Now().UTC(),
 	}
 	ids := make([]string, 0, len(uses))
 	for id := range uses {
@@ -289,15 +307,15 @@ func (a *Anchorer) submit(ctx context.Context, b *AnchorBatch) error {
 		BatchID: b.ID, MerkleRoot: b.MerkleRoot, Count: uint64(b.Count),
 		FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, ConsentUses: b.ConsentUses,
 	}
-	got, block, err := a.Ledger.AnchorAccessBatch(ctx, anchor)
+	got, block, err := a.ledger.AnchorAccessBatch(ctx, anchor)
 	if err != nil {
 		return fmt.Errorf("anchor batch %s: %w", b.ID, err)
 	}
 	if got.MerkleRoot != b.MerkleRoot || got.Count != uint64(b.Count) {
 		return fmt.Errorf("anchor batch %s: the ledger holds different content for this batch id", b.ID)
 	}
-	now := a.Clock.Now().UTC()
-	if err := a.Store.MarkAnchored(ctx, b.ID, got.TxID, block, now); err != nil {
+	now := a.clock.Now().UTC()
+	if err := a.store.MarkAnchored(ctx, b.ID, got.TxID, block, now); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -306,7 +324,7 @@ func (a *Anchorer) submit(ctx context.Context, b *AnchorBatch) error {
 	a.status.Records += uint64(b.Count)
 	a.status.LastError = ""
 	a.mu.Unlock()
-	a.logger().Info("access records anchored", "batch", b.ID, "records", b.Count, "block", block)
+	a.log.Info("access records anchored", "batch", b.ID, "records", b.Count, "block", block)
 	return nil
 }
 
@@ -331,7 +349,7 @@ func (a *Anchorer) Proof(ctx context.Context, rec *AccessRecord) (*AccessProof, 
 	if rec.BatchID == "" || rec.AnchorTxID == "" {
 		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "this access is not anchored on the ledger yet"}).WithCode("not_anchored")
 	}
-	leaves, err := a.Store.BatchLeaves(ctx, rec.BatchID)
+	leaves, err := a.store.BatchLeaves(ctx, rec.BatchID)
 	if err != nil {
 		return nil, Wrap(op, err)
 	}
@@ -354,7 +372,7 @@ func (a *Anchorer) Proof(ctx context.Context, rec *AccessRecord) (*AccessProof, 
 	if err != nil {
 		return nil, Wrap(op, err)
 	}
-	anchor, err := a.Ledger.GetAnchor(ctx, rec.BatchID)
+	anchor, err := a.ledger.GetAnchor(ctx, rec.BatchID)
 	if err != nil {
 		return nil, Wrap(op, err)
 	}

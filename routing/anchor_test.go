@@ -26,7 +26,7 @@ func appendN(t *testing.T, e *env, n int, outcome, consent string) []*routing.Ac
 
 func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
 	e := newEnv(t)
-	e.anchorer.MaxBatch = 7
+	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.MaxBatch = 7 })
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
 	appendN(t, e, 10, routing.OutcomeIssued, cid)
 	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
@@ -84,7 +84,7 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 	appendN(t, e, 3, routing.OutcomePolicyDenied, "")
 	e.ledger.FailWrites(nil)
 	// A fresh anchorer (a restart) resumes.
-	restarted := &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
+	restarted := e.newAnchorer(t, "r1", nil)
 	restarted.Step(context.Background())
 	a, err := e.ledger.GetAnchor(context.Background(), pending[0].ID)
 	if err != nil || a.Count != 4 || a.MerkleRoot != pending[0].MerkleRoot {
@@ -103,7 +103,7 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 
 func TestLagGateFailsClosed(t *testing.T) {
 	e := newEnv(t)
-	e.anchorer.LagBound = 30 * time.Second
+	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.LagBound = 30 * time.Second })
 	if err := e.anchorer.Check(context.Background()); routing.CodeOf(err) != "anchoring_unknown" {
 		t.Fatalf("before the first step: %v", err)
 	}
@@ -120,7 +120,7 @@ func TestLagGateFailsClosed(t *testing.T) {
 	if routing.CodeOf(err) != "anchoring_lag" {
 		t.Fatalf("lagging: %v", err)
 	}
-	e.resolver.Gate = e.anchorer
+	e.resolver = e.newResolver(t, e.anchorer)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); routing.CodeOf(err) != "anchoring_lag" || e.tickets.count() != 0 {
 		t.Fatalf("resolve while anchoring lags: %v", err)
 	}
@@ -175,9 +175,11 @@ func (s *submitHook) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor
 // next round: one round anchors one batch unless full batches are waiting.
 func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 	e := newEnv(t)
-	e.anchorer.MaxBatch = 100
 	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
-	e.anchorer.Ledger = &submitHook{AnchorSubmitter: e.anchorer.Ledger, during: func() { appendN(t, e, 3, routing.OutcomePolicyDenied, "") }}
+	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) {
+		c.MaxBatch = 100
+		c.Ledger = &submitHook{AnchorSubmitter: e.ledger, during: func() { appendN(t, e, 3, routing.OutcomePolicyDenied, "") }}
+	})
 	unanchored := func() int {
 		n := 0
 		for _, r := range e.store.Records() {
@@ -203,7 +205,7 @@ func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 func TestAnchorerLeaderThatFailsHandsTheLeaseOver(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	other := &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r2", Logger: e.anchorer.Logger}
+	other := e.newAnchorer(t, "r2", nil)
 	appendN(t, e, 3, routing.OutcomePolicyDenied, "")
 	e.ledger.FailWrites(errors.New("peer unreachable"))
 	e.anchorer.Step(ctx) // r1 leads, plans a batch, cannot submit it

@@ -22,10 +22,37 @@ const (
 // the next resolve on this replica sees it at once; other replicas drop
 // theirs when the chaincode event arrives.
 type ConsentService struct {
-	Ledger ConsentLedger
-	Dir    *Directory
-	Clock  Clock
-	Logger *slog.Logger
+	ledger ConsentLedger
+	dir    *Directory
+	clock  Clock
+	log    *slog.Logger
+}
+
+// ConsentConfig is what a ConsentService is built from.
+type ConsentConfig struct {
+	Ledger ConsentLedger // required
+	Dir    *Directory    // required
+	Clock  Clock         // default the system clock
+	Logger *slog.Logger  // default slog.Default()
+}
+
+// NewConsentService checks cfg and builds the service.
+func NewConsentService(cfg ConsentConfig) (*ConsentService, error) {
+	const op = "routing.NewConsentService"
+	switch {
+	case cfg.Ledger == nil:
+		return nil, MissingDependency(op, "a consent ledger")
+	case cfg.Dir == nil:
+		return nil, MissingDependency(op, "a directory")
+	}
+	s := &ConsentService{ledger: cfg.Ledger, dir: cfg.Dir, clock: cfg.Clock, log: cfg.Logger}
+	if s.clock == nil {
+		s.clock = SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
 }
 
 // ConsentDraft is a department's consent request.
@@ -44,7 +71,7 @@ const opConsent = "routing.Consent"
 
 // Request opens a consent request by department requester.
 func (s *ConsentService) Request(ctx context.Context, requester string, d ConsentDraft) (*model.Consent, error) {
-	now := s.Clock.Now().UTC()
+	now := s.clock.Now().UTC()
 	if d.ValidFrom.IsZero() {
 		d.ValidFrom = now
 	}
@@ -68,7 +95,7 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 		return nil, Invalid(opConsent, "valid_from", "valid_from must not be in the past")
 	}
 	for i, dt := range d.DataTypes {
-		if _, err := s.Dir.DataType(ctx, dt); err != nil {
+		if _, err := s.dir.DataType(ctx, dt); err != nil {
 			if IsKind(err, KindNotFound) {
 				return nil, Invalid(opConsent, "data_types", "data_types[%d]: unknown data type %s", i, dt)
 			}
@@ -76,14 +103,14 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 		}
 	}
 	if d.Provider != model.ProviderAny {
-		if _, err := s.Dir.Department(ctx, d.Provider); err != nil {
+		if _, err := s.dir.Department(ctx, d.Provider); err != nil {
 			if IsKind(err, KindNotFound) {
 				return nil, Invalid(opConsent, "provider", "unknown provider department")
 			}
 			return nil, Wrap(opConsent, err)
 		}
 	}
-	c, err := s.Ledger.RequestConsent(ctx, model.ConsentRequest{
+	c, err := s.ledger.RequestConsent(ctx, model.ConsentRequest{
 		EID: d.EID, Requester: requester, Provider: d.Provider, DataTypes: d.DataTypes,
 		PurposeCode: d.PurposeCode, PurposeText: d.PurposeText,
 		ValidFrom: d.ValidFrom.Format(time.RFC3339), ValidUntil: d.ValidUntil.Format(time.RFC3339),
@@ -114,7 +141,7 @@ func (s *ConsentService) get(ctx context.Context, id string, party func(*model.C
 	if !model.ValidConsentID(id) {
 		return nil, Invalid(opConsent, "id", "not a consent id")
 	}
-	c, err := s.Ledger.GetConsent(ctx, id)
+	c, err := s.ledger.GetConsent(ctx, id)
 	if err != nil {
 		return nil, Wrap(opConsent, err)
 	}
@@ -127,14 +154,14 @@ func (s *ConsentService) get(ctx context.Context, id string, party func(*model.C
 // Grant grants a request the resident owns.
 func (s *ConsentService) Grant(ctx context.Context, eid, id, method string) (*model.Consent, error) {
 	return s.decide(ctx, eid, id, model.ConsentRequested, "granted", func() (*model.Consent, error) {
-		return s.Ledger.GrantConsent(ctx, id, method)
+		return s.ledger.GrantConsent(ctx, id, method)
 	})
 }
 
 // Deny denies a request the resident owns.
 func (s *ConsentService) Deny(ctx context.Context, eid, id, method string) (*model.Consent, error) {
 	return s.decide(ctx, eid, id, model.ConsentRequested, "denied", func() (*model.Consent, error) {
-		return s.Ledger.DenyConsent(ctx, id, method)
+		return s.ledger.DenyConsent(ctx, id, method)
 	})
 }
 
@@ -143,7 +170,7 @@ func (s *ConsentService) Deny(ctx context.Context, eid, id, method string) (*mod
 // the event delivery time.
 func (s *ConsentService) Revoke(ctx context.Context, eid, id string) (*model.Consent, error) {
 	return s.decide(ctx, eid, id, model.ConsentActive, "revoked", func() (*model.Consent, error) {
-		return s.Ledger.RevokeConsent(ctx, id)
+		return s.ledger.RevokeConsent(ctx, id)
 	})
 }
 
@@ -165,8 +192,8 @@ func (s *ConsentService) decide(ctx context.Context, eid, id, from, verb string,
 }
 
 func (s *ConsentService) invalidate(ctx context.Context, c *model.Consent) {
-	if err := s.Dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}}); err != nil && s.Logger != nil {
-		s.Logger.Warn("cache invalidation failed; entries expire by TTL", "err", err)
+	if err := s.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}}); err != nil && s.log != nil {
+		s.log.Warn("cache invalidation failed; entries expire by TTL", "err", err)
 	}
 }
 
@@ -181,7 +208,7 @@ type ConsentView struct {
 // the ledger to expire those whose validity ended (in the background of
 // the request: the answer already shows them as expired).
 func (s *ConsentService) ListForResident(ctx context.Context, eid string) ([]ConsentView, error) {
-	cs, err := s.Ledger.ListConsentsByEID(ctx, eid)
+	cs, err := s.ledger.ListConsentsByEID(ctx, eid)
 	if err != nil {
 		return nil, Wrap(opConsent, err)
 	}
@@ -190,7 +217,7 @@ func (s *ConsentService) ListForResident(ctx context.Context, eid string) ([]Con
 
 // ListForRequester returns the consents a department requested.
 func (s *ConsentService) ListForRequester(ctx context.Context, dept string) ([]ConsentView, error) {
-	cs, err := s.Ledger.ListConsentsByRequester(ctx, dept)
+	cs, err := s.ledger.ListConsentsByRequester(ctx, dept)
 	if err != nil {
 		return nil, Wrap(opConsent, err)
 	}
@@ -198,7 +225,7 @@ func (s *ConsentService) ListForRequester(ctx context.Context, dept string) ([]C
 }
 
 func (s *ConsentService) views(ctx context.Context, cs []model.Consent) []ConsentView {
-	now := s.Clock.Now()
+	now := s.clock.Now()
 	var due []string
 	out := make([]ConsentView, len(cs))
 	for i, c := range cs {
@@ -220,8 +247,8 @@ func (s *ConsentService) views(ctx context.Context, cs []model.Consent) []Consen
 func (s *ConsentService) expire(ctx context.Context, ids []string) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := s.Ledger.ExpireConsents(ctx, ids); err != nil && s.Logger != nil {
-		s.Logger.Warn("expiring consents on the ledger failed", "count", len(ids), "err", err)
+	if _, err := s.ledger.ExpireConsents(ctx, ids); err != nil && s.log != nil {
+		s.log.Warn("expiring consents on the ledger failed", "count", len(ids), "err", err)
 	}
 }
 

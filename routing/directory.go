@@ -46,19 +46,18 @@ const (
 	tombstoneWindow = 2 * time.Second
 )
 
-// Directory is the cached read side of the ledger used on the resolve
-// path: departments, data types, eIDs, routes and consents.
-type Directory struct {
-	Registry RegistryLedger
-	EIDs     EIDLedger
-	Routes   RouteLedger
-	Consents ConsentLedger
+// DirectoryConfig is what a Directory is built from.
+type DirectoryConfig struct {
+	Registry RegistryLedger // required
+	EIDs     EIDLedger      // required
+	Routes   RouteLedger    // required
+	Consents ConsentLedger  // required
 	// Passkeys, when set, gives residents' DID documents their passkeys.
 	Passkeys PasskeyReader
-	Cache    Cache
-	TTL      time.Duration
-	Clock    Clock
-	Logger   *slog.Logger
+	Cache    Cache         // required
+	TTL      time.Duration // default DefaultCacheTTL
+	Clock    Clock         // default the system clock
+	Logger   *slog.Logger  // default slog.Default()
 	// Trust, when set, says whether cached consents and routes can be
 	// relied on: it is false while the chaincode event stream that
 	// invalidates them is down, and then those reads go to the ledger, so a
@@ -66,6 +65,21 @@ type Directory struct {
 	// meanwhile. (Registry entries and eIDs change rarely and stay cached
 	// for their TTL.)
 	Trust func() bool
+}
+
+// Directory is the cached read side of the ledger used on the resolve
+// path: departments, data types, eIDs, routes and consents.
+type Directory struct {
+	registry RegistryLedger
+	eids     EIDLedger
+	routes   RouteLedger
+	consents ConsentLedger
+	passkeys PasskeyReader
+	cache    Cache
+	ttl      time.Duration
+	clock    Clock
+	log      *slog.Logger
+	trust    func() bool
 
 	mu         sync.Mutex
 	tombstones map[string]time.Time
@@ -82,18 +96,33 @@ type decodedEntry struct {
 // at once and the hot ones decode again.
 const maxDecoded = 4096
 
-func (d *Directory) ttl() time.Duration {
-	if d.TTL > 0 {
-		return d.TTL
+// NewDirectory checks cfg and builds the directory.
+func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
+	const op = "routing.NewDirectory"
+	switch {
+	case cfg.Registry == nil:
+		return nil, MissingDependency(op, "a registry ledger")
+	case cfg.EIDs == nil:
+		return nil, MissingDependency(op, "an eID ledger")
+	case cfg.Routes == nil:
+		return nil, MissingDependency(op, "a route ledger")
+	case cfg.Consents == nil:
+		return nil, MissingDependency(op, "a consent ledger")
+	case cfg.Cache == nil:
+		return nil, MissingDependency(op, "a cache")
 	}
-	return DefaultCacheTTL
-}
-
-func (d *Directory) logger() *slog.Logger {
-	if d.Logger != nil {
-		return d.Logger
+	d := &Directory{registry: cfg.Registry, eids: cfg.EIDs, routes: cfg.Routes, consents: cfg.Consents, passkeys: cfg.Passkeys,
+		cache: cfg.Cache, ttl: cfg.TTL, clock: cfg.Clock, log: cfg.Logger, trust: cfg.Trust}
+	if d.ttl <= 0 {
+		d.ttl = DefaultCacheTTL
 	}
-	return slog.Default()
+	if d.clock == nil {
+		d.clock = SystemClock{}
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	return d, nil
 }
 
 // cached returns the value under key, loading and caching it on a miss. A
@@ -105,7 +134,7 @@ func (d *Directory) logger() *slog.Logger {
 // a tenth of a resolve). Values are therefore shared between callers, who
 // must not modify them.
 func cached[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
-	if b, ok, err := d.Cache.Get(ctx, key); err == nil && ok {
+	if b, ok, err := d.cache.Get(ctx, key); err == nil && ok {
 		if v, ok := lookupDecoded[T](d, key, b); ok {
 			return v, nil
 		}
@@ -115,9 +144,9 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 			return v, nil
 		}
 	} else if err != nil {
-		d.logger().Debug("cache read failed; reading the ledger", "key_kind", keyKind(key), "err", err)
+		d.log.Debug("cache read failed; reading the ledger", "key_kind", keyKind(key), "err", err)
 	}
-	started := d.Clock.Now()
+	started := d.clock.Now()
 	v, err := load()
 	if err != nil {
 		return v, err
@@ -126,8 +155,8 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 		return v, nil
 	}
 	if b, err := json.Marshal(v); err == nil {
-		if err := d.Cache.Set(ctx, key, b, d.ttl()); err != nil {
-			d.logger().Debug("cache write failed", "key_kind", keyKind(key), "err", err)
+		if err := d.cache.Set(ctx, key, b, d.ttl); err != nil {
+			d.log.Debug("cache write failed", "key_kind", keyKind(key), "err", err)
 		}
 	}
 	return v, nil
@@ -169,35 +198,35 @@ func (d *Directory) invalidatedSince(key string, t time.Time) bool {
 // Department returns a registered department.
 func (d *Directory) Department(ctx context.Context, id string) (*model.Department, error) {
 	return cached(ctx, d, keyDepartment(id), func() (*model.Department, error) {
-		return d.Registry.GetDepartment(ctx, id)
+		return d.registry.GetDepartment(ctx, id)
 	})
 }
 
 // Departments lists every department.
 func (d *Directory) Departments(ctx context.Context) ([]model.Department, error) {
 	return cached(ctx, d, keyDepartments(), func() ([]model.Department, error) {
-		return d.Registry.ListDepartments(ctx)
+		return d.registry.ListDepartments(ctx)
 	})
 }
 
 // DataType returns a registered data type.
 func (d *Directory) DataType(ctx context.Context, code string) (*model.DataType, error) {
 	return cached(ctx, d, keyDataType(code), func() (*model.DataType, error) {
-		return d.Registry.GetDataType(ctx, code)
+		return d.registry.GetDataType(ctx, code)
 	})
 }
 
 // DataTypes lists every data type.
 func (d *Directory) DataTypes(ctx context.Context) ([]model.DataType, error) {
 	return cached(ctx, d, keyDataTypes(), func() ([]model.DataType, error) {
-		return d.Registry.ListDataTypes(ctx)
+		return d.registry.ListDataTypes(ctx)
 	})
 }
 
 // EID returns an eID record.
 func (d *Directory) EID(ctx context.Context, eid string) (*model.Identity, error) {
 	return cached(ctx, d, keyEID(eid), func() (*model.Identity, error) {
-		return d.EIDs.GetEID(ctx, eid)
+		return d.eids.GetEID(ctx, eid)
 	})
 }
 
@@ -256,32 +285,32 @@ type PasskeyReader interface {
 // PasskeysOf returns every passkey registered for an eID (none when the
 // directory has no passkey reader).
 func (d *Directory) PasskeysOf(ctx context.Context, eid string) ([]model.Passkey, error) {
-	if d.Passkeys == nil {
+	if d.passkeys == nil {
 		return nil, nil
 	}
 	return cached(ctx, d, keyPasskeys(eid), func() ([]model.Passkey, error) {
-		return d.Passkeys.ListPasskeys(ctx, eid)
+		return d.passkeys.ListPasskeys(ctx, eid)
 	})
 }
 
 // RoutesOf returns every route entry of an eID (all data types).
 func (d *Directory) RoutesOf(ctx context.Context, eid string) ([]model.RouteEntry, error) {
 	return cachedWhileTrusted(ctx, d, keyRoutes(eid), func() ([]model.RouteEntry, error) {
-		return d.Routes.GetRoutes(ctx, eid, "")
+		return d.routes.GetRoutes(ctx, eid, "")
 	})
 }
 
 // ConsentsOf returns every consent of an eID.
 func (d *Directory) ConsentsOf(ctx context.Context, eid string) ([]model.Consent, error) {
 	return cachedWhileTrusted(ctx, d, keyConsents(eid), func() ([]model.Consent, error) {
-		return d.Consents.ListConsentsByEID(ctx, eid)
+		return d.consents.ListConsentsByEID(ctx, eid)
 	})
 }
 
 // cachedWhileTrusted is cached for entries that must not be served while
 // the event stream that invalidates them is down (see Trust).
 func cachedWhileTrusted[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
-	if d.Trust != nil && !d.Trust() {
+	if d.trust != nil && !d.trust() {
 		return load()
 	}
 	return cached(ctx, d, key, load)
@@ -321,7 +350,7 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	now := d.Clock.Now()
+	now := d.clock.Now()
 	d.mu.Lock()
 	if d.tombstones == nil {
 		d.tombstones = map[string]time.Time{}
@@ -336,5 +365,5 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 		delete(d.decoded, k)
 	}
 	d.mu.Unlock()
-	return d.Cache.Delete(ctx, keys...)
+	return d.cache.Delete(ctx, keys...)
 }

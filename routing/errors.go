@@ -13,56 +13,37 @@ package routing
 import (
 	"errors"
 	"fmt"
+
+	"github.com/eidgate/eidgate/internal/domainerr"
 )
 
 // Kind classifies an error; the HTTP layer maps kinds to statuses in one
 // place (gateway.statusOf).
-type Kind string
+type Kind = domainerr.Kind
 
 // Error kinds.
 const (
-	KindInvalid         Kind = "invalid"
-	KindUnauthenticated Kind = "unauthenticated"
-	KindForbidden       Kind = "forbidden"
-	KindConsentRequired Kind = "consent_required"
-	KindNotFound        Kind = "not_found"
-	KindConflict        Kind = "conflict"
-	KindRateLimited     Kind = "rate_limited"
-	KindUnavailable     Kind = "unavailable"
-	KindBadGateway      Kind = "bad_gateway"
-	KindInternal        Kind = "internal"
+	KindInvalid         = domainerr.KindInvalid
+	KindUnauthenticated = domainerr.KindUnauthenticated
+	KindForbidden       = domainerr.KindForbidden
+	KindConsentRequired = domainerr.KindConsentRequired
+	KindNotFound        = domainerr.KindNotFound
+	KindConflict        = domainerr.KindConflict
+	KindRateLimited     = domainerr.KindRateLimited
+	KindUnavailable     = domainerr.KindUnavailable
+	KindBadGateway      = domainerr.KindBadGateway
+	KindInternal        = domainerr.KindInternal
 )
 
-// Error is the one error type of the domain. Message is safe to show to the
-// caller (it never holds a document number, secret or internal detail);
-// Code is a stable machine-readable code, defaulting to the kind; Err keeps
-// the cause for logs.
-type Error struct {
-	Kind    Kind
-	Code    string // e.g. "consent_required", "digest_mismatch", "anchoring_lag"
-	Op      string // e.g. "routing.Resolve"
-	Message string
-	Field   string // the request field at fault, for invalid input
-	Err     error
-
-	// Details are extra, safe facts for the caller, e.g. the consent
-	// request id that a consent_required answer created.
-	Details map[string]string
-}
-
-func (e *Error) Error() string {
-	s := e.Op + ": " + string(e.Kind)
-	if e.Code != "" && e.Code != string(e.Kind) {
-		s += " (" + e.Code + ")"
-	}
-	s += ": " + e.Message
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// Error is the one error type of eidgate: Kind (which the gateway maps to
+// an HTTP status), a stable Code (defaulting to the kind), the Op that
+// failed, a Message safe to show the caller (never a document number,
+// secret or internal detail), the request Field at fault, safe Details for
+// the caller, and the cause Err for logs. Every package returns it except
+// the chaincode (whose refusals cross the wire as prefixed strings) and
+// provider (a standalone library for departments). It is declared in
+// internal/domainerr so that routing's own libraries can return it.
+type Error = domainerr.Error
 
 // Errorf builds an *Error.
 func Errorf(kind Kind, op, format string, args ...any) *Error {
@@ -82,8 +63,12 @@ func Unavailable(op, code, message string, cause error) *Error {
 	return &Error{Kind: KindUnavailable, Code: code, Op: op, Message: message, Err: cause}
 }
 
-// WithCode sets the stable code.
-func (e *Error) WithCode(code string) *Error { e.Code = code; return e }
+// MissingDependency reports a service built without a dependency it
+// needs (a wiring mistake, so kind internal): every NewX(Config) refuses a
+// zero Config with it instead of panicking later.
+func MissingDependency(op, what string) *Error {
+	return &Error{Kind: KindInternal, Code: "missing_dependency", Op: op, Message: what + " is required"}
+}
 
 // Wrap keeps err's classification when it already has one and otherwise
 // classifies it as internal, with op naming where it was seen.
@@ -95,35 +80,7 @@ func Wrap(op string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	if k, ok := foreignKind(err); ok {
-		return &Error{Kind: k, Op: op, Message: foreignMessage(err), Err: err}
-	}
 	return &Error{Kind: KindInternal, Op: op, Message: "internal error", Err: err}
-}
-
-// kinded is implemented by errors that carry a kind of their own (the
-// ticket issuer's and mapping's document errors), so the domain can
-// classify them without importing their packages. The ledger client
-// returns *Error itself.
-type kinded interface {
-	ErrorKind() string
-	PublicMessage() string
-}
-
-func foreignKind(err error) (Kind, bool) {
-	var k kinded
-	if errors.As(err, &k) {
-		return Kind(k.ErrorKind()), true
-	}
-	return "", false
-}
-
-func foreignMessage(err error) string {
-	var k kinded
-	if errors.As(err, &k) {
-		return k.PublicMessage()
-	}
-	return "internal error"
 }
 
 // KindOf returns the kind of err: KindInternal for unclassified errors, ""
@@ -135,9 +92,6 @@ func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
-	}
-	if k, ok := foreignKind(err); ok {
-		return k
 	}
 	return KindInternal
 }
@@ -159,9 +113,6 @@ func MessageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
-	}
-	if _, ok := foreignKind(err); ok {
-		return foreignMessage(err)
 	}
 	return "internal error"
 }

@@ -66,19 +66,63 @@ type ResolveResult struct {
 // Resolver runs the resolve flow of docs/architecture.md: mapping → policy → consent →
 // route → durable access record → ticket.
 type Resolver struct {
-	Dir      *Directory
-	Mapper   SubjectMapper
-	Policy   Policy
-	Consents ConsentLedger // to open a consent request when none exists
-	Log      *AccessLog
-	Gate     Gate
-	Tickets  TicketIssuer
-	Clock    Clock
-	// PseudonymKey keys OfficialPseudonym.
+	dir                    *Directory
+	mapper                 SubjectMapper
+	policy                 Policy
+	consents               ConsentLedger
+	accessLog              *AccessLog
+	gate                   Gate
+	tickets                TicketIssuer
+	clock                  Clock
+	pseudonymKey           []byte
+	consentRequestValidity time.Duration
+}
+
+// ResolverConfig is what a Resolver is built from.
+type ResolverConfig struct {
+	Dir       *Directory    // required
+	Mapper    SubjectMapper // required: documents to eIDs
+	Policy    Policy        // required
+	Consents  ConsentLedger // required: to open a consent request when none exists
+	AccessLog *AccessLog    // required
+	Gate      Gate          // required: the anchoring lag gate
+	Tickets   TicketIssuer  // required
+	Clock     Clock         // default the system clock
+	// PseudonymKey keys OfficialPseudonym (required, 16 bytes or more).
 	PseudonymKey []byte
 	// ConsentRequestValidity is how long an automatically opened consent
 	// request would stay valid once granted (default 30 days).
 	ConsentRequestValidity time.Duration
+}
+
+// NewResolver checks cfg and builds the resolver.
+func NewResolver(cfg ResolverConfig) (*Resolver, error) {
+	const op = "routing.NewResolver"
+	switch {
+	case cfg.Dir == nil:
+		return nil, MissingDependency(op, "a directory")
+	case cfg.Mapper == nil:
+		return nil, MissingDependency(op, "a subject mapper")
+	case cfg.Policy == nil:
+		return nil, MissingDependency(op, "a policy")
+	case cfg.Consents == nil:
+		return nil, MissingDependency(op, "a consent ledger")
+	case cfg.AccessLog == nil:
+		return nil, MissingDependency(op, "an access log")
+	case cfg.Gate == nil:
+		return nil, MissingDependency(op, "an anchoring gate")
+	case cfg.Tickets == nil:
+		return nil, MissingDependency(op, "a ticket issuer")
+	case len(cfg.PseudonymKey) < 16:
+		return nil, MissingDependency(op, "a pseudonym key of 16 bytes or more")
+	}
+	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, accessLog: cfg.AccessLog,
+		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, pseudonymKey: cfg.PseudonymKey,
+		consentRequestValidity: cfg.ConsentRequestValidity}
+	if r.clock == nil {
+		r.clock = SystemClock{}
+	}
+	return r, nil
 }
 
 const opResolve = "routing.Resolve"
@@ -91,15 +135,13 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		return nil, err
 	}
 	// Fail closed before doing any work when anchoring lags.
-	if r.Gate != nil {
-		if err := r.Gate.Check(ctx); err != nil {
-			return nil, err
-		}
+	if err := r.gate.Check(ctx); err != nil {
+		return nil, err
 	}
-	now := r.Clock.Now().UTC()
+	now := r.clock.Now().UTC()
 	rec := &AccessRecord{
 		RequestID: req.RequestID, Requester: req.Requester, Official: req.Official,
-		OfficialRef: OfficialPseudonym(r.PseudonymKey, req.Requester, req.Official),
+		OfficialRef: OfficialPseudonym(r.pseudonymKey, req.Requester, req.Official),
 		DataType:    req.DataType, Purpose: req.Purpose, CreatedAt: now,
 	}
 
@@ -108,7 +150,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	if err != nil {
 		if IsKind(err, KindNotFound) {
 			rec.Outcome, rec.Reason = OutcomeSubjectUnknown, "no eID for this subject"
-			if lerr := r.Log.Append(ctx, rec); lerr != nil {
+			if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 				return nil, lerr
 			}
 			return nil, (&Error{Kind: KindNotFound, Op: opResolve, Message: "no resident is known for this subject"}).WithCode("subject_not_found")
@@ -118,14 +160,14 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	rec.EID = eid
 
 	// 2. Policy.
-	dec, err := r.Policy.Decide(ctx, req.Requester, req.DataType, req.Purpose)
+	dec, err := r.policy.Decide(ctx, req.Requester, req.DataType, req.Purpose)
 	if err != nil {
 		return nil, Wrap(opResolve, err)
 	}
 	rec.PolicyVersion = dec.Version
 	if !dec.Allowed {
 		rec.Outcome, rec.Reason = OutcomePolicyDenied, dec.Reason
-		if lerr := r.Log.Append(ctx, rec); lerr != nil {
+		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 			return nil, lerr
 		}
 		return nil, (&Error{Kind: KindForbidden, Op: opResolve,
@@ -134,7 +176,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	}
 
 	// 3. Consent.
-	consents, err := r.Dir.ConsentsOf(ctx, eid)
+	consents, err := r.dir.ConsentsOf(ctx, eid)
 	if err != nil {
 		return nil, Wrap(opResolve, err)
 	}
@@ -151,7 +193,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	if route == nil {
 		rec.Outcome, rec.Reason = OutcomeNoRoute, "no valid route entry from an active provider"
 		rec.ConsentID = usable[0].ID
-		if lerr := r.Log.Append(ctx, rec); lerr != nil {
+		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 			return nil, lerr
 		}
 		return nil, (&Error{Kind: KindNotFound, Op: opResolve, Message: "no department holds " + req.DataType + " for this resident"}).WithCode("no_route")
@@ -168,7 +210,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	rec.TicketID = jti
 	rec.Digest = route.Digest
 	rec.RouteVersion = route.Version
-	if err := r.Log.Append(ctx, rec); err != nil {
+	if err := r.accessLog.Append(ctx, rec); err != nil {
 		if CodeOf(err) == "consent_uses_exhausted" {
 			return nil, (&Error{Kind: KindConsentRequired, Op: opResolve, Message: "the consent has no uses left",
 				Details: map[string]string{"consent_id": consent.ID}}).WithCode("consent_required")
@@ -177,7 +219,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	}
 
 	// 6. Ticket, bound to the durable record.
-	t, err := r.Tickets.Issue(ctx, TicketRequest{
+	t, err := r.tickets.Issue(ctx, TicketRequest{
 		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.DataType,
 		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest,
 	})
@@ -220,12 +262,12 @@ func (r *Resolver) subject(ctx context.Context, req ResolveRequest) (string, err
 	eid := req.EID
 	if req.Document != nil {
 		var err error
-		eid, err = r.Mapper.LookupDocument(ctx, req.Document.Type, req.Document.Number, req.Document.Country)
+		eid, err = r.mapper.LookupDocument(ctx, req.Document.Type, req.Document.Number, req.Document.Country)
 		if err != nil {
 			return "", Wrap(opResolve, err)
 		}
 	}
-	_, end, err := r.Dir.Canonical(ctx, eid)
+	_, end, err := r.dir.Canonical(ctx, eid)
 	switch {
 	case IsKind(err, KindConflict):
 		// A merge chain that is broken or too long names nobody.
@@ -267,7 +309,7 @@ func usableConsents(all []model.Consent, req ResolveRequest, now time.Time) []mo
 // pickRoute finds the newest valid route entry for the data type whose
 // provider is active and allowed by one of the consents.
 func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest, usable []model.Consent) (*model.RouteEntry, *model.Department, *model.Consent, error) {
-	routes, err := r.Dir.RoutesOf(ctx, eid)
+	routes, err := r.dir.RoutesOf(ctx, eid)
 	if err != nil {
 		return nil, nil, nil, Wrap(opResolve, err)
 	}
@@ -291,7 +333,7 @@ func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest
 		if j < 0 {
 			continue
 		}
-		dept, err := r.Dir.Department(ctx, e.Provider)
+		dept, err := r.dir.Department(ctx, e.Provider)
 		if IsKind(err, KindNotFound) {
 			continue
 		}
@@ -320,7 +362,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		}
 	}
 	if pending == nil && req.ConsentID == "" {
-		validity := r.ConsentRequestValidity
+		validity := r.consentRequestValidity
 		if validity <= 0 {
 			validity = 30 * 24 * time.Hour
 		}
@@ -332,7 +374,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		if text == "" {
 			text = req.Purpose
 		}
-		c, err := r.Consents.RequestConsent(ctx, model.ConsentRequest{
+		c, err := r.consents.RequestConsent(ctx, model.ConsentRequest{
 			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.DataType},
 			PurposeCode: req.Purpose, PurposeText: text,
 			ValidFrom: now.Format(time.RFC3339), ValidUntil: now.Add(validity).Format(time.RFC3339),
@@ -341,7 +383,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 			return Wrap(opResolve, err)
 		}
 		pending = c
-		_ = r.Dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}})
+		_ = r.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}})
 	}
 	rec.Outcome, rec.Reason = OutcomeConsentRequired, "no active consent"
 	details := map[string]string{}
@@ -350,7 +392,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		details["consent_id"] = pending.ID
 		details["consent_status"] = pending.Status
 	}
-	if err := r.Log.Append(ctx, rec); err != nil {
+	if err := r.accessLog.Append(ctx, rec); err != nil {
 		return err
 	}
 	return &Error{Kind: KindConsentRequired, Code: "consent_required", Op: opResolve,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,47 @@ type env struct {
 	consents *routing.ConsentService
 	resolver *routing.Resolver
 	anchorer *routing.Anchorer
+	// eventsDown makes the directory distrust its cache, as while the
+	// chaincode event stream is down.
+	eventsDown atomic.Bool
+}
+
+// openGate lets every resolve through (the anchoring lag gate has its own
+// tests).
+type openGate struct{}
+
+func (openGate) Check(context.Context) error { return nil }
+
+// must returns a function that returns its value, failing t on its
+// error: must[*routing.X](t)(routing.NewX(cfg)).
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// newAnchorer is an anchorer of replica holder over the env's store and
+// ledger; edit changes its configuration.
+func (e *env) newAnchorer(t *testing.T, holder string, edit func(*routing.AnchorerConfig)) *routing.Anchorer {
+	t.Helper()
+	cfg := routing.AnchorerConfig{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: holder, Logger: quiet}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return must[*routing.Anchorer](t)(routing.NewAnchorer(cfg))
+}
+
+// newResolver is the env's resolver behind gate.
+func (e *env) newResolver(t *testing.T, gate routing.Gate) *routing.Resolver {
+	t.Helper()
+	return must[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: e.dir,
+		Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
+		Policy: e.policy, Consents: e.ledger, AccessLog: e.log, Gate: gate, Tickets: e.tickets, Clock: e.clock,
+		PseudonymKey: []byte("pseudonym key for the tests")}))
 }
 
 func newEnv(t *testing.T) *env {
@@ -50,13 +92,13 @@ func newEnv(t *testing.T) *env {
 	e.ledger.PutRoute(model.RouteEntry{EID: eidAlice, DataType: "edu.degree", Provider: "edu-bureau", Version: 3,
 		Digest: "sha256:" + hex64('a'), Status: model.RouteValid, UpdatedAt: now.Format(time.RFC3339)})
 	e.policy = &fakePolicy{allow: map[string]bool{"hrss|edu.degree|employment": true}, version: 7}
-	e.log = routing.NewAccessLog(e.store, e.clock, 0)
+	e.log = must[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: e.store, Clock: e.clock}))
 	t.Cleanup(e.log.Close)
-	e.dir = &routing.Directory{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger, Consents: e.ledger, Cache: e.cache, Clock: e.clock}
-	e.consents = &routing.ConsentService{Ledger: e.ledger, Dir: e.dir, Clock: e.clock}
-	e.anchorer = &routing.Anchorer{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: "r1", Logger: quiet}
-	e.resolver = &routing.Resolver{Dir: e.dir, Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
-		Policy: e.policy, Consents: e.ledger, Log: e.log, Tickets: e.tickets, Clock: e.clock}
+	e.dir = must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
+		Consents: e.ledger, Cache: e.cache, Clock: e.clock, Trust: func() bool { return !e.eventsDown.Load() }}))
+	e.consents = must[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: e.ledger, Dir: e.dir, Clock: e.clock}))
+	e.anchorer = e.newAnchorer(t, "r1", nil)
+	e.resolver = e.newResolver(t, openGate{})
 	return e
 }
 
@@ -321,7 +363,7 @@ func TestConsentDraftValidation(t *testing.T) {
 func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 	e := newEnv(t)
 	slow := &slowStore{Store: e.store, delay: 5 * time.Millisecond}
-	log := routing.NewAccessLog(slow, e.clock, 64)
+	log := must[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: slow, Clock: e.clock, MaxBatch: 64}))
 	defer log.Close()
 	var wg sync.WaitGroup
 	const n = 200
@@ -378,7 +420,7 @@ func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
 		t.Fatalf("with a trusted cache the cached consent is used: %v", err)
 	}
-	e.dir.Trust = func() bool { return false }
+	e.eventsDown.Store(true)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !routing.IsKind(err, routing.KindConsentRequired) {
 		t.Fatalf("event stream down: the revoked consent was served from the cache: %v", err)
 	}

@@ -46,8 +46,26 @@ type Verification struct {
 // Verifier checks records offline from their provider: only the ledger's
 // route entry and the provider's registered signing key are consulted.
 type Verifier struct {
-	Routes   RouteLedger
-	Registry RegistryLedger
+	routes   RouteLedger
+	registry RegistryLedger
+}
+
+// VerifierConfig is what a Verifier is built from.
+type VerifierConfig struct {
+	Routes   RouteLedger    // required
+	Registry RegistryLedger // required
+}
+
+// NewVerifier checks cfg and builds the verifier.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	const op = "routing.NewVerifier"
+	switch {
+	case cfg.Routes == nil:
+		return nil, MissingDependency(op, "a route ledger")
+	case cfg.Registry == nil:
+		return nil, MissingDependency(op, "a registry ledger")
+	}
+	return &Verifier{routes: cfg.Routes, registry: cfg.Registry}, nil
 }
 
 const opVerify = "routing.Verify"
@@ -72,9 +90,9 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 	}
 	computed, err := digest.Compute(env.Record, salt)
 	if err != nil {
-		return nil, Invalid(opVerify, "record", "record is not canonicalisable JSON (%s)", digest.CodeOf(err))
+		return nil, Invalid(opVerify, "record", "record is not canonicalisable JSON (%s)", CodeOf(err))
 	}
-	entries, err := v.Routes.GetRoutes(ctx, env.EID, env.DataType)
+	entries, err := v.routes.GetRoutes(ctx, env.EID, env.DataType)
 	if err != nil {
 		return nil, Wrap(opVerify, err)
 	}
@@ -92,7 +110,7 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 		KID: entry.KID, Provider: entry.Provider, PublishedAt: entry.PublishedAt,
 	}
 	out.DigestMatches = subtle.ConstantTimeCompare([]byte(computed), []byte(entry.Digest)) == 1
-	dept, err := v.Registry.GetDepartment(ctx, entry.Provider)
+	dept, err := v.registry.GetDepartment(ctx, entry.Provider)
 	if err != nil {
 		return nil, Wrap(opVerify, err)
 	}
@@ -117,10 +135,29 @@ func (v *Verifier) Verify(ctx context.Context, env RecordEnvelope) (*Verificatio
 // Proxy fetches a record from its provider with the ticket and checks it
 // against the on-chain digest before handing it on (proxy mode).
 type Proxy struct {
-	Client *http.Client
-	Store  AccessStore
-	// MaxRecord bounds the provider's answer.
+	client    *http.Client
+	store     AccessStore
+	maxRecord int64
+}
+
+// ProxyConfig is what a Proxy is built from.
+type ProxyConfig struct {
+	Store  AccessStore  // required: flags an access whose record does not match
+	Client *http.Client // default a client with a 10 s timeout
+	// MaxRecord bounds the provider's answer (default 1 MiB).
 	MaxRecord int64
+}
+
+// NewProxy checks cfg and builds the proxy.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	if cfg.Store == nil {
+		return nil, MissingDependency("routing.NewProxy", "an access store")
+	}
+	p := &Proxy{client: cfg.Client, store: cfg.Store, maxRecord: cfg.MaxRecord}
+	if p.client == nil {
+		p.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return p, nil
 }
 
 // ProxiedRecord is a record fetched and checked by the gateway.
@@ -153,7 +190,7 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 	}
 	req.Header.Set("Authorization", "Bearer "+res.Ticket)
 	req.Header.Set("Accept", "application/json")
-	client := p.Client
+	client := p.client
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -162,7 +199,7 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 		return nil, (&Error{Kind: KindBadGateway, Op: opProxy, Message: "the provider did not answer", Err: err}).WithCode("provider_unavailable")
 	}
 	defer resp.Body.Close()
-	limit := p.MaxRecord
+	limit := p.maxRecord
 	if limit <= 0 {
 		limit = 1 << 20
 	}
@@ -189,9 +226,9 @@ func (p *Proxy) Fetch(ctx context.Context, res *ResolveResult) (*ProxiedRecord, 
 	if err != nil || computed != res.Digest {
 		reason := "delivered record does not match the on-chain digest"
 		if err != nil {
-			reason = "delivered record cannot be digested: " + string(digest.CodeOf(err))
+			reason = "delivered record cannot be digested: " + string(CodeOf(err))
 		}
-		if ferr := p.Store.FlagAccess(context.WithoutCancel(ctx), res.AccessID, reason, computed); ferr != nil {
+		if ferr := p.store.FlagAccess(context.WithoutCancel(ctx), res.AccessID, reason, computed); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
 		return nil, (&Error{Kind: KindBadGateway, Op: opProxy, Message: "the provider's record does not match the digest on the ledger; the access is flagged", Err: err}).WithCode("digest_mismatch")

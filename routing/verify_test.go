@@ -64,7 +64,7 @@ func TestVerifierAnswers(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&e)
 			}
-			v := &routing.Verifier{Routes: tc.ledger, Registry: tc.ledger}
+			v := must[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: tc.ledger, Registry: tc.ledger}))
 			got, err := v.Verify(ctx, e)
 			if err != nil {
 				t.Fatal(err)
@@ -78,7 +78,8 @@ func TestVerifierAnswers(t *testing.T) {
 		})
 	}
 	// Refusals before any comparison.
-	v := &routing.Verifier{Routes: setup(key, model.RouteValid), Registry: setup(key, model.RouteValid)}
+	l := setup(key, model.RouteValid)
+	v := must[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: l, Registry: l}))
 	for field, edit := range map[string]func(*routing.RecordEnvelope){
 		"eid":      func(e *routing.RecordEnvelope) { e.EID = "alice" },
 		"salt":     func(e *routing.RecordEnvelope) { e.Salt = "short" },

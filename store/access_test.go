@@ -49,7 +49,7 @@ func TestReplicasOpeningTogetherMigrateOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			db, err := store.Open(ctxT(t), d.DSN)
+			db, err := store.Open(ctxT(t), store.Config{DSN: d.DSN})
 			if err == nil {
 				_ = db.Close()
 			}
@@ -72,7 +72,7 @@ func TestAppendAccessCountsConsentUsesInTheSameTransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		clock := newFakeClock()
-		db := d.Open(t, store.WithClock(clock))
+		db := d.OpenWith(t, store.Config{Clock: clock})
 		at := clock.Now()
 		recs := []*routing.AccessRecord{
 			newRecord(at, "consent-a", 2),

@@ -44,7 +44,7 @@ func TestAnchoringLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		clock := newFakeClock()
-		db := d.Open(t, store.WithClock(clock))
+		db := d.OpenWith(t, store.Config{Clock: clock})
 		if _, ok, err := db.OldestUnanchored(ctx); err != nil || ok {
 			t.Fatalf("empty log: ok=%v err=%v", ok, err)
 		}
@@ -266,7 +266,10 @@ func TestAccessLogAndAnchorerOverTheStore(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		db := d.Open(t)
-		log := routing.NewAccessLog(db, routing.SystemClock{}, 64)
+		log, err := routing.NewAccessLog(routing.AccessLogConfig{Store: db, MaxBatch: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var ids []string
@@ -295,7 +298,10 @@ func TestAccessLogAndAnchorerOverTheStore(t *testing.T) {
 			t.Fatalf("%d records durable, want exactly 30 (the consent's uses)", len(ids))
 		}
 		fl := &fakeLedger{anchors: map[string]*model.AccessAnchor{}}
-		a := &routing.Anchorer{Store: db, Ledger: fl, Clock: routing.SystemClock{}, Holder: "replica-1", MaxBatch: 7}
+		a, err := routing.NewAnchorer(routing.AnchorerConfig{Store: db, Ledger: fl, Holder: "replica-1", MaxBatch: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
 		a.Step(ctx)
 		if st := a.Status(); !st.Leader || st.LastError != "" || !st.Oldest.IsZero() || st.Records != 30 {
 			t.Fatalf("anchorer status %+v", st)
@@ -317,7 +323,7 @@ func TestLeaseIsExclusiveUntilExpiry(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		clock := newFakeClock()
-		a, b := d.Open(t, store.WithClock(clock)), d.Open(t, store.WithClock(clock))
+		a, b := d.OpenWith(t, store.Config{Clock: clock}), d.OpenWith(t, store.Config{Clock: clock})
 		take := func(db *store.DB, holder string) bool {
 			t.Helper()
 			ok, err := db.AcquireLease(ctx, "anchorer", holder, 10*time.Second)
@@ -459,7 +465,7 @@ func TestOpenErrorsAreClearAndHidePasswords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := store.Open(ctx, tt.dsn)
+			db, err := store.Open(ctx, store.Config{DSN: tt.dsn})
 			if err == nil {
 				_ = db.Close()
 				t.Fatal("opened")
@@ -512,7 +518,7 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = db.Close()
-		_, err := store.Open(ctxT(t), d.DSN)
+		_, err := store.Open(ctxT(t), store.Config{DSN: d.DSN})
 		if routing.CodeOf(err) != "schema_too_new" {
 			t.Fatalf("opening a newer schema: %v", err)
 		}

@@ -16,8 +16,8 @@ func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := context.Background()
 		clock := newFakeClock()
-		a := d.Open(t, store.WithClock(clock))
-		b := d.Open(t, store.WithClock(clock))
+		a := d.OpenWith(t, store.Config{Clock: clock})
+		b := d.OpenWith(t, store.Config{Clock: clock})
 		key := accounts.APIKey{ID: "k1", Department: "hrss", Name: "bench", CreatedAt: clock.Now()}
 		if err := a.CreateAPIKey(ctx, key, "digest-1"); err != nil {
 			t.Fatal(err)

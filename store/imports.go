@@ -4,78 +4,37 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 )
 
-// Import job statuses.
-const (
-	ImportRunning = "running"
-	ImportDone    = "done"
-	ImportFailed  = "failed"
-)
+// The import_jobs and import_rejects tables keep mapping.ImportJob and
+// mapping.ImportReject rows (the mapping service's ImportJobStore). A job's
+// id is the SHA-256 of its file; its resume offset is the rows done.
 
-// ImportJob is one bulk import of a document file. ResumeOffset is the
-// number of data rows whose outcome is committed: a rerun of the same file
-// skips that many rows.
-type ImportJob struct {
-	ID           string
-	FileName     string
-	FileSHA256   string
-	Status       string
-	Total        int64
-	Done         int64
-	Created      int64
-	Exists       int64
-	Rejected     int64
-	ResumeOffset int64
-	StartedBy    string
-	StartedAt    time.Time
-	UpdatedAt    time.Time
-	FinishedAt   time.Time
-	Error        string
-}
+var _ mapping.ImportJobStore = (*DB)(nil)
 
-// ImportProgress is a job's counters after a chunk of rows; every field is
-// the running total, so writing the same progress twice is harmless.
-type ImportProgress struct {
-	Done         int64
-	Created      int64
-	Exists       int64
-	Rejected     int64
-	ResumeOffset int64
-}
+const importSelect = `SELECT id, file_name, status, total, done_rows, created_rows, existing_rows,
+	rejected_rows, started_at, updated_at, finished_at, error FROM import_jobs`
 
-// ImportReject is a row an import refused.
-type ImportReject struct {
-	JobID        string
-	Row          int64  // the line of the file the row starts on (1 is the first line)
-	MaskedNumber string // empty when the row could not be read
-	Reason       string // stable code
-	Message      string // safe text for the report
-}
-
-const importSelect = `SELECT id, file_name, file_sha256, status, total, done_rows, created_rows, existing_rows,
-	rejected_rows, resume_offset, started_by, started_at, updated_at, finished_at, error FROM import_jobs`
-
-func (db *DB) queryImportJobs(ctx context.Context, q string, args ...any) ([]ImportJob, error) {
+func (db *DB) queryImportJobs(ctx context.Context, q string, args ...any) ([]mapping.ImportJob, error) {
 	rows, err := db.with(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ImportJob
+	var out []mapping.ImportJob
 	for rows.Next() {
 		var (
-			j                ImportJob
+			j                mapping.ImportJob
 			started, updated int64
 			finished         sql.NullInt64
 		)
-		if err := rows.Scan(&j.ID, &j.FileName, &j.FileSHA256, &j.Status, &j.Total, &j.Done, &j.Created, &j.Exists,
-			&j.Rejected, &j.ResumeOffset, &j.StartedBy, &started, &updated, &finished, &j.Error); err != nil {
+		if err := rows.Scan(&j.ID, &j.FileName, &j.Status, &j.Total, &j.Done, &j.Created, &j.Existing,
+			&j.Rejected, &started, &updated, &finished, &j.Error); err != nil {
 			return nil, err
 		}
 		j.StartedAt, j.UpdatedAt, j.FinishedAt = fromNanos(started), fromNanos(updated), fromNullNanos(finished)
@@ -88,44 +47,35 @@ func importNotFound(op string) error {
 	return (&routing.Error{Kind: routing.KindNotFound, Op: op, Message: "no such import job"}).WithCode("import_not_found")
 }
 
-// CreateImportJob records a running job for a file. An empty ID gets a
-// random one ("imp_…"); the mapping service may use the file's SHA-256 as
-// the id instead. An id that exists is a conflict (import_exists).
-func (db *DB) CreateImportJob(ctx context.Context, j ImportJob) (*ImportJob, error) {
-	const op = "store.CreateImportJob"
-	if j.FileSHA256 == "" {
-		return nil, routing.Invalid(op, "file_sha256", "an import job needs the file's SHA-256")
-	}
+func validImportStatus(s string) bool {
+	return s == mapping.ImportRunning || s == mapping.ImportDone || s == mapping.ImportFailed
+}
+
+// CreateImport records a running job for a file; officer is who started
+// it. An id that exists is a conflict (import_exists).
+func (db *DB) CreateImport(ctx context.Context, j mapping.ImportJob, officer string) error {
+	const op = "store.CreateImport"
 	if j.ID == "" {
-		id, err := newRef("imp_")
-		if err != nil {
-			return nil, routing.Wrap(op, err)
-		}
-		j.ID = id
+		return routing.Invalid(op, "id", "an import job needs the file's SHA-256 as its id")
 	}
 	now := db.now()
-	j.FileSHA256 = strings.ToLower(j.FileSHA256)
-	j.Status = ImportRunning
 	if j.StartedAt.IsZero() {
 		j.StartedAt = now
 	}
-	j.UpdatedAt, j.FinishedAt = now, time.Time{}
+	id := strings.ToLower(j.ID)
 	_, err := db.exec(ctx, `INSERT INTO import_jobs (id, file_name, file_sha256, status, total, done_rows, created_rows,
 			existing_rows, rejected_rows, resume_offset, started_by, started_at, updated_at, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.FileName, j.FileSHA256, j.Status, j.Total, j.Done,
-		j.Created, j.Exists, j.Rejected, j.ResumeOffset, j.StartedBy, nanos(j.StartedAt), nanos(now), j.Error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.FileName, id, mapping.ImportRunning, j.Total, j.Done,
+		j.Created, j.Existing, j.Rejected, j.Done, officer, nanos(j.StartedAt), nanos(now), j.Error)
 	if isUniqueViolation(err) {
-		return nil, (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "an import job with this id exists"}).WithCode("import_exists")
+		return (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "an import job with this id exists"}).WithCode("import_exists")
 	}
-	if err != nil {
-		return nil, db.classify(op, err)
-	}
-	return &j, nil
+	return db.classify(op, err)
 }
 
-// GetImportJob returns one job.
-func (db *DB) GetImportJob(ctx context.Context, id string) (*ImportJob, error) {
-	const op = "store.GetImportJob"
+// Import returns one job; not_found (import_not_found) when there is none.
+func (db *DB) Import(ctx context.Context, id string) (*mapping.ImportJob, error) {
+	const op = "store.Import"
 	js, err := db.queryImportJobs(ctx, importSelect+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, db.classify(op, err)
@@ -136,96 +86,19 @@ func (db *DB) GetImportJob(ctx context.Context, id string) (*ImportJob, error) {
 	return &js[0], nil
 }
 
-// FindJobByFileHash returns the latest job for a file (by SHA-256), so a
-// rerun of the same file resumes it; not_found when the file was never
-// imported.
-func (db *DB) FindJobByFileHash(ctx context.Context, fileSHA256 string) (*ImportJob, error) {
-	const op = "store.FindJobByFileHash"
-	js, err := db.queryImportJobs(ctx, importSelect+` WHERE file_sha256 = ? ORDER BY started_at DESC, id LIMIT 1`,
-		strings.ToLower(fileSHA256))
-	if err != nil {
-		return nil, db.classify(op, err)
-	}
-	if len(js) == 0 {
-		return nil, importNotFound(op)
-	}
-	return &js[0], nil
-}
-
-// ListImportJobs lists jobs, newest first (limit default 100, at most 1000).
-func (db *DB) ListImportJobs(ctx context.Context, limit int) ([]ImportJob, error) {
+// Imports lists jobs, newest first (limit default 100, at most 1000).
+func (db *DB) Imports(ctx context.Context, limit int) ([]mapping.ImportJob, error) {
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
 	js, err := db.queryImportJobs(ctx, importSelect+` ORDER BY started_at DESC, id LIMIT ?`, min(limit, MaxListLimit))
 	if err != nil {
-		return nil, db.classify("store.ListImportJobs", err)
+		return nil, db.classify("store.Imports", err)
 	}
 	return js, nil
 }
 
-// SetImportTotal records the number of data rows once known.
-func (db *DB) SetImportTotal(ctx context.Context, id string, total int64) error {
-	n, err := db.exec(ctx, `UPDATE import_jobs SET total = ?, updated_at = ? WHERE id = ?`, total, nanos(db.now()), id)
-	if err != nil {
-		return db.classify("store.SetImportTotal", err)
-	}
-	if n == 0 {
-		return importNotFound("store.SetImportTotal")
-	}
-	return nil
-}
-
-// RecordImportProgress stores a chunk's outcome in one small transaction:
-// the rejects of the chunk and the job's new counters and resume offset
-// together, so after a crash the offset never points past a reject that
-// was not written, nor before one that was. The job must be running and
-// the offset may not go backwards (conflict "import_not_running" /
-// "import_offset_backwards").
-func (db *DB) RecordImportProgress(ctx context.Context, jobID string, p ImportProgress, rejects []ImportReject) error {
-	const op = "store.RecordImportProgress"
-	var refused error
-	err := db.write(ctx, func(tx *gorm.DB) error {
-		var (
-			status string
-			offset int64
-		)
-		q := `SELECT status, resume_offset FROM import_jobs WHERE id = ?`
-		if db.dialect == DialectPostgres {
-			q += ` FOR UPDATE`
-		}
-		if err := tx.Raw(q, jobID).Row().Scan(&status, &offset); err != nil {
-			return err
-		}
-		if status != ImportRunning {
-			refused = (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "the import job is " + status}).WithCode("import_not_running")
-			return refused
-		}
-		if p.ResumeOffset < offset {
-			refused = (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "the import progress would move backwards"}).WithCode("import_offset_backwards")
-			return refused
-		}
-		if err := db.insertRejects(tx, jobID, rejects); err != nil {
-			return err
-		}
-		return tx.Exec(`UPDATE import_jobs SET done_rows = ?, created_rows = ?, existing_rows = ?, rejected_rows = ?,
-				resume_offset = ?, updated_at = ? WHERE id = ?`,
-			p.Done, p.Created, p.Exists, p.Rejected, p.ResumeOffset, nanos(db.now()), jobID).Error
-	})
-	if refused != nil {
-		return refused
-	}
-	if err != nil {
-		err = db.classify(op, err)
-		if routing.IsKind(err, routing.KindNotFound) {
-			return importNotFound(op)
-		}
-		return err
-	}
-	return nil
-}
-
-func (db *DB) insertRejects(tx *gorm.DB, jobID string, rejects []ImportReject) error {
+func (db *DB) insertRejects(tx *gorm.DB, jobID string, rejects []mapping.ImportReject) error {
 	step := db.rowsPerStatement(5)
 	for start := 0; start < len(rejects); start += step {
 		chunk := rejects[start:min(start+step, len(rejects))]
@@ -237,7 +110,7 @@ func (db *DB) insertRejects(tx *gorm.DB, jobID string, rejects []ImportReject) e
 				sb.WriteString(", ")
 			}
 			sb.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, jobID, r.Row, r.MaskedNumber, r.Reason, r.Message)
+			args = append(args, jobID, r.Row, r.Masked, r.Reason, r.Message)
 		}
 		sb.WriteString(` ON CONFLICT (job_id, row_num) DO NOTHING`)
 		if err := tx.Exec(sb.String(), args...).Error; err != nil {
@@ -247,21 +120,22 @@ func (db *DB) insertRejects(tx *gorm.DB, jobID string, rejects []ImportReject) e
 	return nil
 }
 
-// SaveImportJob stores every field a running import changes — status,
-// counters, resume offset, finish time, error — and appends rejects, in one
-// transaction (a reject already stored for its row is skipped). It is the
-// whole-job form of RecordImportProgress for an importer that keeps the
-// job in memory and saves it after each committed batch.
-func (db *DB) SaveImportJob(ctx context.Context, j ImportJob, rejects []ImportReject) error {
-	const op = "store.SaveImportJob"
-	if j.Status != ImportRunning && j.Status != ImportDone && j.Status != ImportFailed {
+// SaveImport stores every field a running import changes — status,
+// counters, resume offset (the rows done), finish time, error —
+// and appends rejects, in one transaction (a reject already stored for its
+// row is skipped). The importer keeps the job in memory and saves it after
+// each committed batch, so after a crash the offset never points past a
+// reject that was not written, nor before one that was.
+func (db *DB) SaveImport(ctx context.Context, j mapping.ImportJob, rejects []mapping.ImportReject) error {
+	const op = "store.SaveImport"
+	if !validImportStatus(j.Status) {
 		return routing.Invalid(op, "status", "an import job is running, done or failed")
 	}
 	var missing bool
 	err := db.write(ctx, func(tx *gorm.DB) error {
 		r := tx.Exec(`UPDATE import_jobs SET status = ?, total = ?, done_rows = ?, created_rows = ?, existing_rows = ?,
 				rejected_rows = ?, resume_offset = ?, finished_at = ?, error = ?, updated_at = ? WHERE id = ?`,
-			j.Status, j.Total, j.Done, j.Created, j.Exists, j.Rejected, j.ResumeOffset,
+			j.Status, j.Total, j.Done, j.Created, j.Existing, j.Rejected, j.Done,
 			nullNanos(j.FinishedAt), j.Error, nanos(db.now()), j.ID)
 		if r.Error != nil {
 			return r.Error
@@ -278,64 +152,45 @@ func (db *DB) SaveImportJob(ctx context.Context, j ImportJob, rejects []ImportRe
 	return db.classify(op, err)
 }
 
-// ResumeImportJob sets a failed (or interrupted) job running again.
-func (db *DB) ResumeImportJob(ctx context.Context, id string) (*ImportJob, error) {
-	const op = "store.ResumeImportJob"
-	n, err := db.exec(ctx, `UPDATE import_jobs SET status = ?, error = '', finished_at = NULL, updated_at = ?
-		WHERE id = ? AND status <> ?`, ImportRunning, nanos(db.now()), id, ImportDone)
-	if err != nil {
-		return nil, db.classify(op, err)
+// rejectPage is how many rejects ImportRejects reads per query.
+const rejectPage = 1000
+
+// ImportRejects calls each for a job's rejected rows in row order, reading
+// them a page at a time.
+func (db *DB) ImportRejects(ctx context.Context, jobID string, each func(mapping.ImportReject) error) error {
+	const op = "store.ImportRejects"
+	var after int64
+	for {
+		page, err := db.importRejects(ctx, jobID, after, rejectPage)
+		if err != nil {
+			return db.classify(op, err)
+		}
+		for _, r := range page {
+			if err := each(r); err != nil {
+				return err
+			}
+			after = r.Row
+		}
+		if len(page) < rejectPage {
+			return nil
+		}
 	}
-	j, err := db.GetImportJob(ctx, id)
+}
+
+func (db *DB) importRejects(ctx context.Context, jobID string, afterRow int64, limit int) ([]mapping.ImportReject, error) {
+	rows, err := db.with(ctx).Raw(`SELECT row_num, masked_number, reason, message FROM import_rejects
+		WHERE job_id = ? AND row_num > ? ORDER BY row_num LIMIT ?`, jobID, afterRow, limit).Rows()
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 && j.Status == ImportDone {
-		return nil, (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "the import job is already done"}).WithCode("import_done")
-	}
-	return j, nil
-}
-
-// FinishImportJob ends a job as done or failed (with a safe error text).
-func (db *DB) FinishImportJob(ctx context.Context, id, status, errText string) error {
-	const op = "store.FinishImportJob"
-	if status != ImportDone && status != ImportFailed {
-		return routing.Invalid(op, "status", "an import job finishes as done or failed")
-	}
-	now := nanos(db.now())
-	n, err := db.exec(ctx, `UPDATE import_jobs SET status = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
-		status, errText, now, now, id)
-	if err != nil {
-		return db.classify(op, err)
-	}
-	if n == 0 {
-		return importNotFound(op)
-	}
-	return nil
-}
-
-// ListImportRejects lists a job's rejected rows after row afterRow, in row
-// order (limit default 100, at most 1000).
-func (db *DB) ListImportRejects(ctx context.Context, jobID string, afterRow int64, limit int) ([]ImportReject, error) {
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	rows, err := db.with(ctx).Raw(`SELECT job_id, row_num, masked_number, reason, message FROM import_rejects
-		WHERE job_id = ? AND row_num > ? ORDER BY row_num LIMIT ?`, jobID, afterRow, min(limit, MaxListLimit)).Rows()
-	if err != nil {
-		return nil, db.classify("store.ListImportRejects", err)
-	}
 	defer rows.Close()
-	var out []ImportReject
+	var out []mapping.ImportReject
 	for rows.Next() {
-		var r ImportReject
-		if err := rows.Scan(&r.JobID, &r.Row, &r.MaskedNumber, &r.Reason, &r.Message); err != nil {
-			return nil, db.classify("store.ListImportRejects", err)
+		var r mapping.ImportReject
+		if err := rows.Scan(&r.Row, &r.Masked, &r.Reason, &r.Message); err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, db.classify("store.ListImportRejects", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

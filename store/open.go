@@ -57,44 +57,48 @@ type DB struct {
 	apiKeys apiKeyCache // see GetAPIKey
 }
 
-type options struct {
-	clock         routing.Clock
-	maxOpenConns  int
-	connectWait   time.Duration
-	gormLogger    logger.Interface
-	skipMigration bool
+// Config is what Open opens. DSN is required; zero settings take the
+// defaults.
+type Config struct {
+	// DSN names the database: a postgres:// or postgresql:// URL is
+	// PostgreSQL; anything else is the path of a SQLite file (an optional
+	// "sqlite:" prefix is accepted), created when missing.
+	DSN string
+	// Clock is used for lease expiry, session and usage timestamps the
+	// store sets itself (default the system clock; tests inject a fake).
+	Clock routing.Clock
+	// MaxOpenConns bounds the connection pool (default: the dialect's).
+	MaxOpenConns int
+	// ConnectTimeout bounds how long connecting to PostgreSQL may take when
+	// the DSN sets no connect_timeout (default 5 s).
+	ConnectTimeout time.Duration
+	// GormLogger logs SQL (default: silent; parameters are never logged by
+	// the store itself).
+	GormLogger logger.Interface
 }
 
-// Option tunes Open.
-type Option func(*options)
+// options are a Config with its defaults filled in.
+type options struct {
+	clock        routing.Clock
+	maxOpenConns int
+	connectWait  time.Duration
+	gormLogger   logger.Interface
+}
 
-// WithClock sets the clock used for lease expiry, session and usage
-// timestamps the store sets itself (tests inject a fake one).
-func WithClock(c routing.Clock) Option { return func(o *options) { o.clock = c } }
-
-// WithMaxOpenConns bounds the connection pool.
-func WithMaxOpenConns(n int) Option { return func(o *options) { o.maxOpenConns = n } }
-
-// WithConnectTimeout bounds how long connecting to PostgreSQL may take when
-// the DSN sets no connect_timeout (default 5s).
-func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.connectWait = d } }
-
-// WithGormLogger logs SQL through l (default: silent; parameters are never
-// logged by the store itself).
-func WithGormLogger(l logger.Interface) Option { return func(o *options) { o.gormLogger = l } }
-
-// Open connects to the database named by dsn and brings its schema up to
-// date. A dsn starting with postgres:// or postgresql:// is PostgreSQL;
-// anything else is the path of a SQLite file (an optional "sqlite:" prefix
-// is accepted), created when missing.
-func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
-	o := options{clock: routing.SystemClock{}, connectWait: defaultConnectWait}
-	for _, opt := range opts {
-		opt(&o)
+// Open connects to the database cfg names and brings its schema up to
+// date.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	o := options{clock: cfg.Clock, maxOpenConns: cfg.MaxOpenConns, connectWait: cfg.ConnectTimeout, gormLogger: cfg.GormLogger}
+	if o.clock == nil {
+		o.clock = routing.SystemClock{}
+	}
+	if o.connectWait <= 0 {
+		o.connectWait = defaultConnectWait
 	}
 	if o.gormLogger == nil {
 		o.gormLogger = logger.Discard
 	}
+	dsn := cfg.DSN
 	var (
 		db  *DB
 		err error
@@ -110,11 +114,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !o.skipMigration {
-		if err := db.migrate(ctx); err != nil {
-			_ = db.Close()
-			return nil, err
-		}
+	if err := db.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	return db, nil
 }

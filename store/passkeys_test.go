@@ -18,7 +18,7 @@ func TestPasskeyUsersAndKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := context.Background()
 		clock := newFakeClock()
-		db := d.Open(t, store.WithClock(clock))
+		db := d.OpenWith(t, store.Config{Clock: clock})
 		u, err := db.EnsurePasskeyUser(ctx, accounts.PasskeyUser{Kind: accounts.KindResident, Subject: "did:eidgate:a", Handle: []byte("handle-1"), CreatedAt: clock.Now()})
 		if err != nil || string(u.Handle) != "handle-1" {
 			t.Fatalf("first handle: %+v %v", u, err)
@@ -98,8 +98,8 @@ func TestCeremonyIsSingleUseAcrossReplicas(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := context.Background()
 		clock := newFakeClock()
-		a := d.Open(t, store.WithClock(clock))
-		b := d.Open(t, store.WithClock(clock))
+		a := d.OpenWith(t, store.Config{Clock: clock})
+		b := d.OpenWith(t, store.Config{Clock: clock})
 		now := clock.Now()
 		c := accounts.Ceremony{Challenge: "ch-1", Purpose: "consent.grant", Kind: accounts.KindResident, Subject: "did:eidgate:a",
 			Session: []byte(`{"challenge":"ch-1"}`), Context: `{"consent":"cs-1"}`, CreatedAt: now, ExpiresAt: now.Add(2 * time.Minute)}

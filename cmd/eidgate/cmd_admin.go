@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing/ticket"
 )
@@ -32,9 +32,7 @@ func newCreateUserCmd() *cobra.Command {
 		Short: "Create a console account (the password is read from standard input)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch role {
-			case gateway.RoleAdmin, gateway.RoleMappingOfficer, gateway.RoleAuditor:
-			default:
+			if !accounts.ValidRole(role) {
 				return &exitError{code: 2, err: fmt.Errorf("--role %q: want admin, mapping-officer or auditor", role)}
 			}
 			pw, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -46,7 +44,7 @@ func newCreateUserCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			if err := m.accounts.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
+			if _, err := m.admins.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", args[0], role)
@@ -54,7 +52,7 @@ func newCreateUserCmd() *cobra.Command {
 		},
 	}
 	tf.bind(cmd.Flags())
-	cmd.Flags().StringVar(&role, "role", gateway.RoleAdmin, "admin, mapping-officer or auditor")
+	cmd.Flags().StringVar(&role, "role", accounts.RoleAdmin, "admin, mapping-officer or auditor")
 	return cmd
 }
 
@@ -74,7 +72,7 @@ func newIssueAPIKeyCmd() *cobra.Command {
 			if _, err := m.agent.GetDepartment(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			token, key, err := m.accounts.IssueAPIKey(cmd.Context(), args[0], name)
+			token, key, err := m.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
 			if err != nil {
 				return err
 			}
@@ -123,7 +121,7 @@ can only be audited with the old key.`,
 			kr := m.mapping.Keyring()
 			out := cmd.OutOrStdout()
 			if retire != "" {
-				left, err := m.db.DocumentsNotAtKeyVersion(cmd.Context(), kr.Current(), "", 1)
+				left, err := m.db.DocumentsNotAt(cmd.Context(), kr.Current(), "", 1)
 				if err != nil {
 					return err
 				}
@@ -141,7 +139,7 @@ can only be audited with the old key.`,
 				return nil
 			}
 			next := kr
-			left, err := m.db.DocumentsNotAtKeyVersion(cmd.Context(), kr.Current(), "", 1)
+			left, err := m.db.DocumentsNotAt(cmd.Context(), kr.Current(), "", 1)
 			if err != nil {
 				return err
 			}

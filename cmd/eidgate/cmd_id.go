@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/routing"
 	"github.com/spf13/cobra"
 )
 
@@ -113,12 +114,21 @@ Exit status: 0 valid (with --all: valid for some type), 1 invalid, 2 usage error
 func checkDocument(in mapping.Input, now time.Time) (idCheckResult, error) {
 	doc, err := mapping.Parse(in, now)
 	if err != nil {
-		res := idCheckResult{Type: in.Type, Reason: mapping.ReasonOf(err)}
-		var de *mapping.DocError
-		if errors.As(err, &de) {
-			res.Normalized = de.Masked
-		}
-		return res, err
+		res := idCheckResult{Type: in.Type, Reason: mapping.ReasonOf(err), Normalized: mapping.MaskedOf(err)}
+		return res, rejectionText(err)
 	}
 	return idCheckResult{Type: doc.Type(), Valid: true, Normalized: doc.RevealNormalized()}, nil
+}
+
+// rejectionText is a rejection as the command prints it: the type, the
+// masked input, the reason and what is wrong.
+func rejectionText(err error) error {
+	t := string(mapping.TypeOf(err))
+	if t == "" {
+		t = "document"
+	}
+	if m := mapping.MaskedOf(err); m != "" {
+		t += " " + m
+	}
+	return fmt.Errorf("%s: %s: %s", t, mapping.ReasonOf(err), routing.MessageOf(err))
 }

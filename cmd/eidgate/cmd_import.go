@@ -9,7 +9,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/mapping"
 )
 
@@ -79,7 +78,7 @@ validates and counts only.`,
 			job, err := m.importer.Import(cmd.Context(), mapping.ImportOptions{
 				Path: path, Format: mapping.ImportFormat(formatArg), DryRun: dryRun,
 				BatchSize: batch, Parallel: parallel, Officer: officer,
-				Progress: func(j gateway.ImportJob) {
+				Progress: func(j mapping.ImportJob) {
 					if bar == nil {
 						return
 					}

@@ -51,7 +51,10 @@ errors.`,
 				return err
 			}
 			defer m.Close()
-			v := &routing.Verifier{Routes: m.agent, Registry: m.agent}
+			v, err := routing.NewVerifier(routing.VerifierConfig{Routes: m.agent, Registry: m.agent})
+			if err != nil {
+				return err
+			}
 			res, err := v.Verify(cmd.Context(), env)
 			if err != nil {
 				if routing.KindOf(err) == routing.KindInvalid {

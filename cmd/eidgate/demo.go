@@ -17,8 +17,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/routing"
@@ -120,27 +120,27 @@ func (m *Main) loadDemo(ctx context.Context) (*DemoInfo, error) {
 	}
 	m.provider.SetRecords(recs)
 	for _, d := range demo.Departments {
-		token, _, err := m.accounts.IssueAPIKey(ctx, d.ID, "demo")
+		token, _, err := m.apiKeys.IssueAPIKey(ctx, d.ID, "demo")
 		if err != nil {
 			return nil, fmt.Errorf("API key for %s: %w", d.ID, err)
 		}
 		info.Departments = append(info.Departments, DemoDepartment{ID: d.ID, Name: d.NameEN, APIKey: token})
 	}
 	for _, u := range []struct{ name, role string }{
-		{"admin", gateway.RoleAdmin}, {"officer", gateway.RoleMappingOfficer}, {"auditor", gateway.RoleAuditor},
+		{"admin", accounts.RoleAdmin}, {"officer", accounts.RoleMappingOfficer}, {"auditor", accounts.RoleAuditor},
 	} {
 		pw := demoPassword()
-		err := m.accounts.CreateAdmin(ctx, u.name, pw, u.role)
+		_, err := m.admins.CreateAdmin(ctx, u.name, pw, u.role)
 		if routing.IsKind(err, routing.KindConflict) {
 			// Left by an interrupted load: give it the password demo.json
 			// will name.
-			err = m.accounts.admins.SetPassword(ctx, u.name, pw)
+			err = m.admins.SetPassword(ctx, u.name, pw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("console user %s: %w", u.name, err)
 		}
 		du := DemoUser{Username: u.name, Password: pw, Role: u.role}
-		if u.role == gateway.RoleAdmin {
+		if u.role == accounts.RoleAdmin {
 			info.Admin = du
 		} else {
 			info.Staff = append(info.Staff, du)
@@ -285,10 +285,7 @@ func (m *Main) demoResidents(ctx context.Context) ([]demo.StoredRecord, []DemoRe
 	var recs []demo.StoredRecord
 	var out []DemoResident
 	for _, r := range demo.Residents {
-		docs := make([]gateway.Document, len(r.Documents))
-		for i, d := range r.Documents {
-			docs[i] = gateway.Document{Type: d.Type, Number: d.Number, Country: d.Country}
-		}
+		docs := r.Documents
 		var eid, code string
 		created, err := m.mapping.Create(ctx, docs, "demo")
 		switch {
@@ -306,11 +303,11 @@ func (m *Main) demoResidents(ctx context.Context) ([]demo.StoredRecord, []DemoRe
 			return nil, nil, fmt.Errorf("resident %d: %w", len(out)+1, err)
 		}
 		pw := demoPassword()
-		if err := m.accounts.Activate(ctx, eid, code, pw); err != nil {
+		if err := m.residents.Activate(ctx, eid, code, pw); err != nil {
 			return nil, nil, fmt.Errorf("activate resident %d: %w", len(out)+1, err)
 		}
 		first := r.Documents[0]
-		out = append(out, DemoResident{DocType: first.Type, DocNumber: first.Number, Country: first.Country, EID: eid, Password: pw})
+		out = append(out, DemoResident{DocType: string(first.Type), DocNumber: first.Number, Country: first.Country, EID: eid, Password: pw})
 		for _, rec := range r.Records {
 			if prev, ok := saved[eid+"|"+rec.DataType]; ok {
 				recs = append(recs, prev)

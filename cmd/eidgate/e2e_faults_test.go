@@ -322,7 +322,7 @@ func TestAnchoringLagStopsTicketsUntilLedgerReturns(t *testing.T) {
 		func(c *Config) { c.AnchorLagBound = 2 * time.Second })
 	ctx := context.Background()
 	// B's own database: the operator issues hrss a key and loads the policy.
-	token, _, err := b.accounts.IssueAPIKey(ctx, "hrss", "lag test")
+	token, _, err := b.apiKeys.IssueAPIKey(ctx, "hrss", "lag test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func TestRegistryChangeWithoutAdminIdentity(t *testing.T) {
 	t.Parallel()
 	n := startFabricNetwork(t)
 	m := newTestMain(t, n.onFabric(t.TempDir(), false, false))
-	if err := m.accounts.CreateAdmin(context.Background(), "root", "Correct-horse-9", "admin"); err != nil {
+	if _, err := m.admins.CreateAdmin(context.Background(), "root", "Correct-horse-9", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	s := newStack(t, m, &DemoInfo{Admin: DemoUser{Username: "root", Password: "Correct-horse-9"}}, nil)

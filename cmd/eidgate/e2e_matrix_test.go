@@ -14,9 +14,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/e2etest"
 	"github.com/eidgate/eidgate/internal/testenv"
 	"github.com/eidgate/eidgate/ledger/devnet"
@@ -144,7 +144,7 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	callers := map[callerKind]caller{
 		kDept: s.dept("hrss"), kDeptCert: hrssCert, kOtherDept: s.dept("civil-affairs"),
 		kResident: s.resident(0), kOtherResident: s.resident(1),
-		kAdmin: s.admin(), kOfficer: s.staff(gateway.RoleMappingOfficer), kAuditor: s.staff(gateway.RoleAuditor),
+		kAdmin: s.admin(), kOfficer: s.staff(accounts.RoleMappingOfficer), kAuditor: s.staff(accounts.RoleAuditor),
 		kAnonymous: {},
 	}
 	deptOf := map[callerKind]string{kDept: "hrss", kDeptCert: "hrss", kOtherDept: "civil-affairs"}
@@ -533,7 +533,7 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "GET", route: "/v1/admin/anchoring", allow: auditors, req: fixed("/v1/admin/anchoring", nil)},
 		{method: "GET", route: "/v1/admin/users", allow: adminOnly, req: fixed("/v1/admin/users", nil)},
 		{method: "POST", route: "/v1/admin/users", allow: adminOnly,
-			req: fixed("/v1/admin/users", map[string]any{"username": "matrix-auditor", "password": "Matrix-passw0rd-1", "role": gateway.RoleAuditor})},
+			req: fixed("/v1/admin/users", map[string]any{"username": "matrix-auditor", "password": "Matrix-passw0rd-1", "role": accounts.RoleAuditor})},
 
 		// Portal and console pages: the same sessions, CSRF in the form.
 		{method: "GET", route: "/", allow: callersOf(everyCaller, authed), req: fixed("/", nil)},
@@ -620,7 +620,7 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/v1/me/logout", allow: residents, req: fixed("/v1/me/logout", nil),
 			before: func() {
 				callers[kResident], callers[kOtherResident] = s.resident(0), s.resident(1)
-				callers[kAdmin], callers[kOfficer], callers[kAuditor] = s.admin(), s.staff(gateway.RoleMappingOfficer), s.staff(gateway.RoleAuditor)
+				callers[kAdmin], callers[kOfficer], callers[kAuditor] = s.admin(), s.staff(accounts.RoleMappingOfficer), s.staff(accounts.RoleAuditor)
 			},
 			check: func(t *testing.T, k callerKind, _ reply) {
 				if r := s.do(callers[k], http.MethodGet, "/v1/me", nil); r.status != http.StatusUnauthorized {

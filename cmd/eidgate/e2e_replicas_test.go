@@ -79,7 +79,7 @@ func TestReplicasShareLedgerDatabaseAndCache(t *testing.T) {
 		t.Fatal("A holds the lease but anchored nothing")
 	}
 	if err := a.db.Gorm().Exec(`UPDATE leases SET holder = ?, expires_at = ? WHERE name = 'anchorer'`,
-		b.anchorer.Holder, time.Now().Add(time.Minute).UnixNano()).Error; err != nil {
+		b.anchorer.Holder(), time.Now().Add(time.Minute).UnixNano()).Error; err != nil {
 		t.Fatal(err)
 	}
 
@@ -200,7 +200,7 @@ func TestAnchoringLeaseMovesOffAReplicaCutFromTheLedger(t *testing.T) {
 
 	// B takes the lease (as when A stalled past it) and renews it.
 	if err := a.db.Gorm().Exec(`UPDATE leases SET holder = ?, expires_at = ? WHERE name = 'anchorer'`,
-		b.anchorer.Holder, time.Now().Add(time.Minute).UnixNano()).Error; err != nil {
+		b.anchorer.Holder(), time.Now().Add(time.Minute).UnixNano()).Error; err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
 	"github.com/eidgate/eidgate/internal/demo"
@@ -393,7 +394,7 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 	// Roles: an auditor may read the audit log but not create eIDs.
 	var auditor DemoUser
 	for _, u := range s.demo.Staff {
-		if u.Role == gateway.RoleAuditor {
+		if u.Role == accounts.RoleAuditor {
 			auditor = u
 		}
 	}

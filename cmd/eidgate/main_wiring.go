@@ -66,8 +66,12 @@ type Main struct {
 	mapping  *mapping.Service
 	importer *mapping.Importer
 	tickets  *ticket.Keyring
-	accounts *accountServices
 	replay   provider.ReplayCache
+
+	residents *accounts.Residents
+	admins    *accounts.Admins
+	apiKeys   *accounts.APIKeys
+	sessions  *accounts.Sessions
 
 	dir       *routing.Directory
 	accessLog *routing.AccessLog
@@ -329,7 +333,7 @@ func (m *Main) dialProfile(ctx context.Context, path, what string, dialTimeout t
 // --- database, cache, policy, keys ---
 
 func (m *Main) openStore(ctx context.Context) error {
-	db, err := store.Open(ctx, m.Config.dbTarget())
+	db, err := store.Open(ctx, store.Config{DSN: m.Config.dbTarget()})
 	if err != nil {
 		return err
 	}
@@ -340,10 +344,11 @@ func (m *Main) openStore(ctx context.Context) error {
 
 func (m *Main) openCache(ctx context.Context) error {
 	if m.Config.Redis == "" {
-		m.cache = cache.NewMemory(cache.MemoryOptions{Clock: m.Clock})
-		return nil
+		mem, err := cache.NewMemory(cache.MemoryConfig{Clock: m.Clock})
+		m.cache = mem
+		return err
 	}
-	r, err := cache.OpenRedis(ctx, m.Config.Redis, cache.RedisOptions{Clock: m.Clock})
+	r, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: m.Config.Redis, Clock: m.Clock})
 	if err != nil {
 		return err
 	}
@@ -432,11 +437,12 @@ func (m *Main) issuer() string { return "eidgate" }
 
 // --- services ---
 
-func (m *Main) openServices(ctx context.Context) error {
-	acfg := accounts.Config{Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
-	m.accounts = newAccountServices(m.db, acfg)
+func (m *Main) openServices(ctx context.Context) (err error) {
+	if err := m.openAccounts(); err != nil {
+		return err
+	}
 	if m.redis != nil {
-		m.replay = cache.NewRedisReplay(m.redis)
+		m.replay = m.redis.ReplayCache()
 	} else {
 		m.replay = provider.NewMemoryReplayCache(provider.DefaultReplayCapacity, m.Clock.Now)
 	}
@@ -444,44 +450,68 @@ func (m *Main) openServices(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pseudonym key: %w", err)
 	}
-	m.dir = &routing.Directory{
-		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent,
-		Cache: m.cache, Clock: m.Clock, Logger: m.logger().With("component", "directory"),
-	}
-	m.accessLog = routing.NewAccessLog(m.db, m.Clock, 0)
-	m.onClose(func() error { m.accessLog.Close(); return nil })
-	m.anchorer = &routing.Anchorer{
-		Store: m.db, Ledger: m.agent, Clock: m.Clock, Holder: m.replica(),
-		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer"),
-	}
-	issuer, err := ticket.NewIssuer(m.tickets, m.issuer(), m.Clock)
-	if err != nil {
-		return err
-	}
-	svc, err := mapping.NewService(mapping.Config{
-		Ledger: m.agent, Documents: mappingStore{m.db}, Activations: m.accounts.residents, Cache: m.cache,
-		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
-	})
-	if err != nil {
-		return err
-	}
-	m.mapping = svc
-	im, err := mapping.NewImporter(svc, mapping.ImporterConfig{Jobs: mappingStore{m.db}, SpoolDir: filepath.Join(m.Config.DataDir, "imports")})
-	if err != nil {
-		return err
-	}
-	m.importer = im
-	m.onClose(func() error { im.Close(); return nil })
-	m.consents = &routing.ConsentService{Ledger: m.agent, Dir: m.dir, Clock: m.Clock, Logger: m.logger().With("component", "consent")}
-	m.resolver = &routing.Resolver{
-		Dir: m.dir, Mapper: svc, Policy: m.policy, Consents: m.agent, Log: m.accessLog,
-		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
-	}
 	// The listener keeps every replica's cache in step with the ledger; while
 	// it is disconnected the directory reads through to the ledger.
 	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
-	m.dir.Trust = func() bool { return m.listener.Status().Connected }
-	return nil
+	if m.dir, err = routing.NewDirectory(routing.DirectoryConfig{
+		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent, Cache: m.cache, Clock: m.Clock,
+		Logger: m.logger().With("component", "directory"), Trust: func() bool { return m.listener.Status().Connected },
+	}); err != nil {
+		return err
+	}
+	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
+		return err
+	}
+	m.onClose(func() error { m.accessLog.Close(); return nil })
+	if m.anchorer, err = routing.NewAnchorer(routing.AnchorerConfig{
+		Store: m.db, Ledger: m.agent, Clock: m.Clock, Holder: m.replica(),
+		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer"),
+	}); err != nil {
+		return err
+	}
+	issuer, err := ticket.NewIssuer(ticket.IssuerConfig{Keys: m.tickets, Issuer: m.issuer(), Clock: m.Clock})
+	if err != nil {
+		return err
+	}
+	if m.mapping, err = mapping.NewService(mapping.Config{
+		Ledger: m.agent, Documents: m.db, Activations: m.residents, Cache: m.cache,
+		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
+	}); err != nil {
+		return err
+	}
+	if m.importer, err = mapping.NewImporter(mapping.ImporterConfig{
+		Service: m.mapping, Jobs: m.db, SpoolDir: filepath.Join(m.Config.DataDir, "imports"),
+	}); err != nil {
+		return err
+	}
+	m.onClose(m.importer.Close)
+	if m.consents, err = routing.NewConsentService(routing.ConsentConfig{
+		Ledger: m.agent, Dir: m.dir, Clock: m.Clock, Logger: m.logger().With("component", "consent"),
+	}); err != nil {
+		return err
+	}
+	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
+		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
+		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
+	})
+	return err
+}
+
+// openAccounts builds the account services over the database.
+func (m *Main) openAccounts() (err error) {
+	acfg := accounts.Config{Store: m.db, Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
+	if m.sessions, err = accounts.NewSessions(acfg); err != nil {
+		return err
+	}
+	acfg.Sessions = m.sessions
+	if m.residents, err = accounts.NewResidents(acfg); err != nil {
+		return err
+	}
+	if m.admins, err = accounts.NewAdmins(acfg); err != nil {
+		return err
+	}
+	m.apiKeys, err = accounts.NewAPIKeys(acfg)
+	return err
 }
 
 // applyEvent drops the cache entries a committed transaction changed.
@@ -505,20 +535,23 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	verifier := &routing.Verifier{Routes: m.agent, Registry: m.agent}
-	introspector, err := ticket.NewIntrospector(m.tickets, m.issuer(), m.replay, m.Clock)
+	verifier, err := routing.NewVerifier(routing.VerifierConfig{Routes: m.agent, Registry: m.agent})
 	if err != nil {
 		return err
 	}
-	limiter := &cache.KeyedLimiter{Local: cache.NewMemoryLimiter(0, m.Clock), Default: cache.Rate{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}}
-	if m.redis != nil {
-		limiter.Shared = cache.NewRedisLimiter(m.redis)
+	proxy, err := routing.NewProxy(routing.ProxyConfig{Store: m.db})
+	if err != nil {
+		return err
 	}
-	var rl gateway.RateLimiter = limiter
-	if m.Config.RateLimit == 0 {
-		rl = nil
+	introspector, err := ticket.NewIntrospector(ticket.IntrospectorConfig{Keys: m.tickets, Issuer: m.issuer(), Replay: m.replay, Clock: m.Clock})
+	if err != nil {
+		return err
 	}
-	prov, err := demo.NewProvider(m.tickets, m.issuer(), m.replay)
+	rl, err := m.rateLimiter()
+	if err != nil {
+		return err
+	}
+	prov, err := demo.NewProvider(demo.ProviderConfig{Keys: m.tickets, Issuer: m.issuer(), Replay: m.replay})
 	if err != nil {
 		return err
 	}
@@ -534,17 +567,20 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	m.gateway = gateway.New(gateway.Config{
+	if m.gateway, err = gateway.New(gateway.Config{
+		Deps: gateway.Deps{
+			Resolver: m.resolver, Consents: m.consents, Verifier: verifier, Proxy: proxy,
+			Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
+			Identities: m.mapping, Importer: m.importer, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
+			Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
+			Ready: m.ready, Clock: m.Clock,
+		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone,
-	}, gateway.Deps{
-		Resolver: m.resolver, Consents: m.consents, Verifier: verifier,
-		Proxy:    &routing.Proxy{Client: &http.Client{Timeout: 10 * time.Second}, Store: m.db},
-		Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
-		Identities: m.mapping, Importer: m.importer, Accounts: m.accounts, Policies: policyAdmin{m.policy}, Tickets: introspector, Limiter: rl,
-		Ready: m.ready, Clock: m.Clock,
-	})
+	}); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle(demo.ProviderPath, prov)
 	mux.Handle("/", m.gateway.Handler())
@@ -579,6 +615,24 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		m.served <- err
 	}()
 	return nil
+}
+
+// rateLimiter limits each department's requests: across replicas through
+// Redis when there is one, by this replica alone when Redis fails or is
+// not configured; nil when --rate-limit is 0.
+func (m *Main) rateLimiter() (gateway.RateLimiter, error) {
+	if m.Config.RateLimit == 0 {
+		return nil, nil
+	}
+	local, err := cache.NewMemoryLimiter(cache.MemoryLimiterConfig{Clock: m.Clock})
+	if err != nil {
+		return nil, err
+	}
+	cfg := cache.KeyedLimiterConfig{Local: local, Default: cache.Rate{PerSecond: m.Config.RateLimit, Burst: m.Config.RateBurst}}
+	if m.redis != nil {
+		cfg.Shared = m.redis.Limiter()
+	}
+	return cache.NewKeyedLimiter(cfg)
 }
 
 // departmentCAs are the department organisations' CAs for mTLS: from the

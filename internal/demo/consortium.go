@@ -5,7 +5,11 @@
 // provider department would.
 package demo
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/eidgate/eidgate/mapping"
+)
 
 // DepartmentPlan is a demo department.
 type DepartmentPlan struct {
@@ -24,13 +28,6 @@ type DataTypePlan struct {
 	Schema string
 }
 
-// DocumentPlan is one identity document of a demo resident.
-type DocumentPlan struct {
-	Type    string
-	Number  string
-	Country string
-}
-
 // RecordPlan is one record a department holds about a resident.
 type RecordPlan struct {
 	DataType string
@@ -40,7 +37,7 @@ type RecordPlan struct {
 // ResidentPlan is a demo resident.
 type ResidentPlan struct {
 	Name      string
-	Documents []DocumentPlan
+	Documents []mapping.Input
 	Records   []RecordPlan
 }
 
@@ -90,7 +87,7 @@ var DataTypes = []DataTypePlan{
 var Residents = []ResidentPlan{
 	{
 		Name:      "王小明",
-		Documents: []DocumentPlan{{Type: "cn-resident", Number: "110105199003071239"}},
+		Documents: []mapping.Input{{Type: "cn-resident", Number: "110105199003071239"}},
 		Records: []RecordPlan{
 			{DataType: "edu.degree", Record: map[string]any{"name": "王小明", "degree": "bachelor", "major": "计算机科学与技术", "institution": "北京大学", "awarded": "2012-07-01"}},
 			{DataType: "edu.transcript", Record: map[string]any{"name": "王小明", "institution": "北京大学", "gpa": 3.6, "credits": 152}},
@@ -99,7 +96,7 @@ var Residents = []ResidentPlan{
 	},
 	{
 		Name:      "李华",
-		Documents: []DocumentPlan{{Type: "cn-resident", Number: "310115198511224567"}, {Type: "cn-passport", Number: "E12345678"}},
+		Documents: []mapping.Input{{Type: "cn-resident", Number: "310115198511224567"}, {Type: "cn-passport", Number: "E12345678"}},
 		Records: []RecordPlan{
 			{DataType: "edu.degree", Record: map[string]any{"name": "李华", "degree": "master", "major": "公共管理", "institution": "复旦大学", "awarded": "2010-06-30"}},
 			{DataType: "civil.marriage", Record: map[string]any{"status": "married", "registered": "2014-05-20", "registry": "浦东新区民政局"}},
@@ -108,7 +105,7 @@ var Residents = []ResidentPlan{
 	},
 	{
 		Name:      "张伟",
-		Documents: []DocumentPlan{{Type: "cn-resident", Number: "44030519920615789X"}},
+		Documents: []mapping.Input{{Type: "cn-resident", Number: "44030519920615789X"}},
 		Records: []RecordPlan{
 			{DataType: "civil.household", Record: map[string]any{"district": "南山区", "members": 3}},
 			{DataType: "hrss.social_insurance", Record: map[string]any{"name": "张伟", "scheme": "城镇职工基本医疗保险", "months_paid": 60, "status": "active"}},
@@ -116,7 +113,7 @@ var Residents = []ResidentPlan{
 	},
 	{
 		Name:      "Maria Garcia",
-		Documents: []DocumentPlan{{Type: "passport", Number: "PAB123456", Country: "ESP"}},
+		Documents: []mapping.Input{{Type: "passport", Number: "PAB123456", Country: "ESP"}},
 		Records: []RecordPlan{
 			{DataType: "hrss.employment", Record: map[string]any{"name": "Maria Garcia", "employer": "Shanghai International School", "since": "2021-09-01"}},
 		},

@@ -73,11 +73,26 @@ type Provider struct {
 	verifiers map[string]*provider.Verifier
 }
 
-// NewProvider verifies tickets with the gateway's keys and issuer name.
-func NewProvider(keys provider.KeySource, issuer string, replay provider.ReplayCache) (*Provider, error) {
+// ProviderConfig is what a Provider is built from.
+type ProviderConfig struct {
+	Keys   provider.KeySource   // required: the gateway's ticket keys
+	Issuer string               // required: the gateway's issuer name
+	Replay provider.ReplayCache // used ticket ids (nil: in memory)
+}
+
+// NewProvider checks cfg and builds a provider that verifies tickets with
+// the gateway's keys and issuer name.
+func NewProvider(cfg ProviderConfig) (*Provider, error) {
+	const op = "demo.NewProvider"
+	if cfg.Keys == nil {
+		return nil, routing.MissingDependency(op, "the ticket keys")
+	}
+	if cfg.Issuer == "" {
+		return nil, routing.MissingDependency(op, "the issuer name")
+	}
 	p := &Provider{records: map[string]StoredRecord{}, verifiers: map[string]*provider.Verifier{}}
 	for _, d := range Departments {
-		v, err := provider.NewVerifier(provider.Config{Department: d.ID, Issuer: issuer, Keys: keys, Replay: replay})
+		v, err := provider.NewVerifier(provider.Config{Department: d.ID, Issuer: cfg.Issuer, Keys: cfg.Keys, Replay: cfg.Replay})
 		if err != nil {
 			return nil, err
 		}

@@ -23,8 +23,8 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/internal/fabrictest"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"

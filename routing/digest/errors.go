@@ -1,30 +1,27 @@
 package digest
 
-import "github.com/eidgate/eidgate/internal/errcode"
+import (
+	"fmt"
 
-// Code is a stable, machine-readable error code.
-type Code string
+	"github.com/eidgate/eidgate/internal/domainerr"
+)
 
-// Error codes.
+// Error codes. A digest failure is a *routing.Error of kind invalid with
+// one of these codes and a message safe to show; it never quotes record
+// content. (The type is declared in internal/domainerr because package
+// routing builds on this one; routing.CodeOf reads the code.)
 const (
 	// CodeInvalidJSON: the record is not I-JSON (invalid JSON or UTF-8,
 	// duplicate keys, unpaired surrogates, inexact numbers).
-	CodeInvalidJSON Code = "digest_invalid_json"
+	CodeInvalidJSON = "digest_invalid_json"
 	// CodeBadSalt: the salt is not 16 to 64 bytes or not base64url.
-	CodeBadSalt Code = "digest_bad_salt"
+	CodeBadSalt = "digest_bad_salt"
 	// CodeMalformed: a digest string is not "sha256:" + 64 lowercase hex.
-	CodeMalformed Code = "digest_malformed"
+	CodeMalformed = "digest_malformed"
 	// CodeMismatch: the record does not hash to the expected digest.
-	CodeMismatch Code = "digest_mismatch"
+	CodeMismatch = "digest_mismatch"
 )
 
-// Error is a digest failure with a stable code and a message safe to show;
-// it never quotes record content.
-type Error = errcode.Error[Code]
-
-func errorf(code Code, format string, args ...any) *Error {
-	return errcode.New("digest", code, format, args...)
+func errorf(code, format string, args ...any) *domainerr.Error {
+	return &domainerr.Error{Kind: domainerr.KindInvalid, Code: code, Op: "digest", Message: fmt.Sprintf(format, args...)}
 }
-
-// CodeOf returns the code of a digest error and "" for nil or foreign errors.
-func CodeOf(err error) Code { return errcode.CodeOf[Code](err) }

@@ -1,24 +1,22 @@
 package merkle
 
-import "github.com/eidgate/eidgate/internal/errcode"
+import (
+	"fmt"
 
-// Code is a stable, machine-readable error code.
-type Code string
-
-// Error codes.
-const (
-	// CodeMalformed: a proof document or hash could not be decoded.
-	CodeMalformed Code = "proof_malformed"
-	// CodeIndexOutOfRange: a leaf index at or beyond the tree size.
-	CodeIndexOutOfRange Code = "proof_index_out_of_range"
+	"github.com/eidgate/eidgate/internal/domainerr"
 )
 
-// Error is a merkle failure with a stable code and a message safe to show.
-type Error = errcode.Error[Code]
+// Error codes. A merkle failure is a *routing.Error of kind invalid with
+// one of these codes and a message safe to show. (The type is declared in
+// internal/domainerr because package routing builds on this one;
+// routing.CodeOf reads the code.)
+const (
+	// CodeMalformed: a proof document or hash could not be decoded.
+	CodeMalformed = "proof_malformed"
+	// CodeIndexOutOfRange: a leaf index at or beyond the tree size.
+	CodeIndexOutOfRange = "proof_index_out_of_range"
+)
 
-func errorf(code Code, format string, args ...any) *Error {
-	return errcode.New("merkle", code, format, args...)
+func errorf(code, format string, args ...any) *domainerr.Error {
+	return &domainerr.Error{Kind: domainerr.KindInvalid, Code: code, Op: "merkle", Message: fmt.Sprintf(format, args...)}
 }
-
-// CodeOf returns the code of a merkle error and "" for nil or foreign errors.
-func CodeOf(err error) Code { return errcode.CodeOf[Code](err) }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/eidgate/eidgate/internal/domainerr"
 )
 
 // Limits of a decoded proof. A tree of at most 2^53-1 leaves (the largest
@@ -134,7 +136,7 @@ func ParseInclusionProof(data []byte) (*InclusionProof, error) {
 // describeJSONError keeps decoder errors short and free of Go type names.
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError
-	var merkleErr *Error
+	var merkleErr *domainerr.Error
 	switch {
 	case errors.As(err, &merkleErr):
 		return merkleErr.Message

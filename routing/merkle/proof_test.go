@@ -61,7 +61,7 @@ func TestParseInclusionProofRejects(t *testing.T) {
 	tests := []struct {
 		name string
 		doc  string
-		code Code
+		code string
 	}{
 		{"not JSON", `proof`, CodeMalformed},
 		{"array", `[]`, CodeMalformed},
@@ -84,7 +84,7 @@ func TestParseInclusionProofRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseInclusionProof([]byte(tc.doc))
-			if got := CodeOf(err); got != tc.code {
+			if got := codeOf(err); got != tc.code {
 				t.Errorf("code %q (err %v), want %q", got, err, tc.code)
 			}
 		})
@@ -259,7 +259,7 @@ func FuzzParseInclusionProof(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseInclusionProof(data)
 		if err != nil {
-			if CodeOf(err) == "" {
+			if codeOf(err) == "" {
 				t.Fatalf("error without a code: %v", err)
 			}
 			return

@@ -31,6 +31,7 @@ type Ledger struct {
 	block     uint64
 	calls     map[string]int
 	failWrite error
+	holds     map[string]*hold
 
 	depts    map[string]model.Department
 	dts      map[string]model.DataType
@@ -65,6 +66,46 @@ func (l *Ledger) FailWrites(err error) {
 	l.failWrite = err
 }
 
+// hold stops a coming submission of a function until it is released.
+type hold struct {
+	skip    int // submissions to let through first
+	reached chan struct{}
+	release chan struct{}
+}
+
+// Hold makes the nth coming submission of the contract function fn (1:
+// the next one) wait, before it changes anything, until release is
+// called; reached is closed when it starts waiting. A test watches a long
+// operation half-way this way, without timing anything.
+func (l *Ledger) Hold(fn string, nth int) (reached <-chan struct{}, release func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.holds == nil {
+		l.holds = map[string]*hold{}
+	}
+	h := &hold{skip: nth - 1, reached: make(chan struct{}), release: make(chan struct{})}
+	l.holds[fn] = h
+	var once sync.Once
+	return h.reached, func() { once.Do(func() { close(h.release) }) }
+}
+
+// waitHold waits at a hold set for fn when its turn has come.
+func (l *Ledger) waitHold(fn string) {
+	l.mu.Lock()
+	h := l.holds[fn]
+	if h != nil && h.skip > 0 {
+		h.skip--
+		h = nil
+	} else if h != nil {
+		delete(l.holds, fn)
+	}
+	l.mu.Unlock()
+	if h != nil {
+		close(h.reached)
+		<-h.release
+	}
+}
+
 // Calls is how many times the contract function fn was called.
 func (l *Ledger) Calls(fn string) int {
 	l.mu.Lock()
@@ -86,6 +127,7 @@ type tx struct{ op, id, now string }
 // the call, fails with the error set by FailWrites and otherwise hands
 // change a new transaction.
 func submit[T any](l *Ledger, fn string, change func(tx) (T, error)) (T, error) {
+	l.waitHold(fn)
 	l.read(fn)
 	defer l.mu.Unlock()
 	if l.failWrite != nil {
@@ -340,6 +382,93 @@ func (l *Ledger) CreateEID(_ context.Context, indexes []model.BlindedIndex) (*mo
 		}
 		return &id, nil
 	})
+}
+
+// CreateEIDs mints one eID per item whose indexes no eID holds, answers
+// "exists" for an item whose indexes one eID holds already, and refuses
+// (outcome conflict) an item whose indexes are held by several eIDs, by
+// some and not others, or named by another item of the batch.
+func (l *Ledger) CreateEIDs(_ context.Context, items []model.EIDRequest) ([]model.EIDOutcome, error) {
+	return submit(l, "CreateEIDs", func(t tx) ([]model.EIDOutcome, error) {
+		if len(items) == 0 || len(items) > model.MaxBatch {
+			return nil, routing.Invalid(t.op, "items", "items must hold 1 to %d entries", model.MaxBatch)
+		}
+		seen := map[model.BlindedIndex]int{}
+		for i, it := range items {
+			if len(it.Indexes) == 0 || len(it.Indexes) > model.MaxIndexesPerEID {
+				return nil, routing.Invalid(t.op, fmt.Sprintf("items[%d].indexes", i), "an item holds 1 to %d indexes", model.MaxIndexesPerEID)
+			}
+			for j, b := range it.Indexes {
+				if err := b.Validate(fmt.Sprintf("items[%d].indexes[%d]", i, j)); err != nil {
+					return nil, fromChaincode(t.op, err)
+				}
+				seen[b]++
+			}
+		}
+		out := make([]model.EIDOutcome, len(items))
+		for i, it := range items {
+			out[i] = model.EIDOutcome{Ref: it.Ref, Outcome: model.OutcomeConflict}
+			holders := map[string]bool{}
+			repeated := false
+			for _, b := range it.Indexes {
+				holders[l.index[b]] = true
+				repeated = repeated || seen[b] > 1
+			}
+			switch {
+			case repeated:
+				out[i].Reason = "an index appears in more than one item of the batch"
+			case len(holders) > 1:
+				out[i].Reason = "the indexes map to different eIDs, or some to none"
+			case holders[""]:
+				id := model.Identity{ID: model.DeriveEID(t.id, i), Status: model.EIDActive, Indexes: slices.Clone(it.Indexes),
+					CreatedAt: t.now, UpdatedAt: t.now, TxID: t.id}
+				l.eids[id.ID] = id
+				for _, b := range it.Indexes {
+					l.index[b] = id.ID
+				}
+				out[i].EID, out[i].Outcome = id.ID, model.OutcomeCreated
+			default:
+				out[i].EID, out[i].Outcome = l.index[it.Indexes[0]], model.OutcomeExists
+			}
+		}
+		return out, nil
+	})
+}
+
+// LookupIndex returns the eID holding idx, at the end of its merge chain.
+func (l *Ledger) LookupIndex(_ context.Context, idx model.BlindedIndex) (string, error) {
+	l.read("LookupIndex")
+	defer l.mu.Unlock()
+	holder, ok := l.index[idx]
+	if !ok {
+		return "", notFound("ledger.LookupIndex", "index")
+	}
+	return l.follow(holder), nil
+}
+
+// LookupAccount returns the eID a department's account hash is linked to,
+// at the end of its merge chain.
+func (l *Ledger) LookupAccount(_ context.Context, dept, accountHash string) (string, error) {
+	l.read("LookupAccount")
+	defer l.mu.Unlock()
+	for _, a := range sortedValues(l.links) {
+		if a.Department == dept && a.AccountHash == accountHash {
+			return l.follow(a.EID), nil
+		}
+	}
+	return "", notFound("ledger.LookupAccount", "account link")
+}
+
+// follow returns the end of eid's merge chain. Call with l.mu held.
+func (l *Ledger) follow(eid string) string {
+	for range 64 {
+		id, ok := l.eids[eid]
+		if !ok || id.Status != model.EIDMerged {
+			break
+		}
+		eid = id.MergedInto
+	}
+	return eid
 }
 
 // activeIdentity returns an eID that must exist and be active. Call with

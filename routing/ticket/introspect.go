@@ -2,7 +2,6 @@ package ticket
 
 import (
 	"context"
-	"errors"
 
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
@@ -20,30 +19,39 @@ type Introspector struct {
 	verifier *provider.Verifier
 }
 
-// NewIntrospector builds an introspector for tickets issued as issuer with
-// keys. replay records used ticket ids; gateway replicas must share it (nil
-// means an in-memory cache, right for a single gateway). clock nil means the
-// system clock.
-func NewIntrospector(keys *Keyring, issuer string, replay provider.ReplayCache, clock routing.Clock) (*Introspector, error) {
-	if keys == nil {
-		return nil, errors.New("ticket: an introspector needs a keyring")
+// IntrospectorConfig is what an Introspector is built from.
+type IntrospectorConfig struct {
+	Keys   *Keyring // required
+	Issuer string   // required: the issuer name the tickets carry
+	// Replay records used ticket ids; gateway replicas must share it (nil
+	// means an in-memory cache, right for a single gateway).
+	Replay provider.ReplayCache
+	Clock  routing.Clock // default the system clock
+}
+
+// NewIntrospector checks cfg and builds the introspector.
+func NewIntrospector(cfg IntrospectorConfig) (*Introspector, error) {
+	const op = "ticket.NewIntrospector"
+	if cfg.Keys == nil {
+		return nil, routing.MissingDependency(op, "a keyring")
 	}
-	if issuer == "" {
-		return nil, errors.New("ticket: an introspector needs the issuer name its tickets carry")
+	if cfg.Issuer == "" {
+		return nil, routing.MissingDependency(op, "the issuer name its tickets carry")
 	}
+	clock := cfg.Clock
 	if clock == nil {
 		clock = routing.SystemClock{}
 	}
 	v, err := provider.NewVerifier(provider.Config{
-		Issuer: issuer,
-		Keys:   keys,
-		Replay: replay,
+		Issuer: cfg.Issuer,
+		Keys:   cfg.Keys,
+		Replay: cfg.Replay,
 		Now:    clock.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Introspector{keys: keys, verifier: v}, nil
+	return &Introspector{keys: cfg.Keys, verifier: v}, nil
 }
 
 // Introspection is an RFC 7662-style answer. An inactive ticket is reported

@@ -69,20 +69,32 @@ type Issuer struct {
 	signer    jose.Signer
 }
 
-// NewIssuer returns an issuer that names itself issuer (the gateway's
-// issuer name, usually its public base URL) in the iss claim. clock nil
-// means the system clock.
-func NewIssuer(keys *Keyring, issuer string, clock routing.Clock) (*Issuer, error) {
-	if keys == nil {
-		return nil, newError(CodeInvalidClaims, nil, "an issuer needs a keyring")
+// IssuerConfig is what an Issuer is built from.
+type IssuerConfig struct {
+	Keys *Keyring // required
+	// Issuer is the gateway's name in the iss claim, which providers check
+	// (required; usually its public base URL).
+	Issuer string
+	Clock  routing.Clock // default the system clock
+}
+
+// NewIssuer checks cfg and builds the issuer.
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	const op = "ticket.NewIssuer"
+	if cfg.Keys == nil {
+		return nil, routing.MissingDependency(op, "a keyring")
 	}
-	if err := checkClaimValue("iss", issuer); err != nil {
+	if cfg.Issuer == "" {
+		return nil, routing.MissingDependency(op, "the issuer name")
+	}
+	if err := checkClaimValue("iss", cfg.Issuer); err != nil {
 		return nil, err
 	}
+	clock := cfg.Clock
 	if clock == nil {
 		clock = routing.SystemClock{}
 	}
-	return &Issuer{keys: keys, issuer: issuer, clock: clock}, nil
+	return &Issuer{keys: cfg.Keys, issuer: cfg.Issuer, clock: clock}, nil
 }
 
 // Issue signs a ticket for c and returns the compact token.
@@ -124,7 +136,7 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return nil, newError(CodeInvalidClaims, err, "cannot encode ticket claims")
+		return nil, issueError(CodeInvalidClaims, err, "cannot encode ticket claims")
 	}
 	signer, err := i.currentSigner()
 	if err != nil {
@@ -132,11 +144,11 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return nil, newError(CodeKeyFileInvalid, err, "cannot sign the ticket")
+		return nil, issueError(CodeKeyFileInvalid, err, "cannot sign the ticket")
 	}
 	token, err := jws.CompactSerialize()
 	if err != nil {
-		return nil, newError(CodeKeyFileInvalid, err, "cannot serialise the ticket")
+		return nil, issueError(CodeKeyFileInvalid, err, "cannot serialise the ticket")
 	}
 	return &Ticket{Token: token, Claims: claims}, nil
 }
@@ -155,7 +167,7 @@ func (i *Issuer) currentSigner() (jose.Signer, error) {
 		WithHeader(jose.HeaderKey("kid"), key.kid)
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key.private}, opts)
 	if err != nil {
-		return nil, newError(CodeKeyFileInvalid, err, "cannot use the signing key")
+		return nil, issueError(CodeKeyFileInvalid, err, "cannot use the signing key")
 	}
 	i.signer, i.signerKid = signer, key.kid
 	return signer, nil
@@ -173,14 +185,14 @@ func checkClaims(c Claims) (time.Duration, error) {
 		}
 	}
 	if c.ID != "" && !validTicketID(c.ID) {
-		return 0, newError(CodeInvalidClaims, nil, "ticket claim jti must be base64url of at least 128 bits, at most %d characters", provider.MaxIDLength)
+		return 0, issueError(CodeInvalidClaims, nil, "ticket claim jti must be base64url of at least 128 bits, at most %d characters", provider.MaxIDLength)
 	}
 	if !strings.HasPrefix(c.Subject, "did:") {
-		return 0, newError(CodeInvalidClaims, nil, "ticket claim sub must be an eID (a DID)")
+		return 0, issueError(CodeInvalidClaims, nil, "ticket claim sub must be an eID (a DID)")
 	}
 	if c.Digest != "" {
 		if _, err := digest.Parse(c.Digest); err != nil {
-			return 0, newError(CodeInvalidClaims, err, "ticket claim dig is not a record digest")
+			return 0, issueError(CodeInvalidClaims, err, "ticket claim dig is not a record digest")
 		}
 	}
 	lifetime := c.Lifetime
@@ -188,7 +200,7 @@ func checkClaims(c Claims) (time.Duration, error) {
 		lifetime = DefaultLifetime
 	}
 	if lifetime < MinLifetime || lifetime > MaxLifetime {
-		return 0, newError(CodeLifetime, nil, "ticket lifetime %s is outside %s..%s", c.Lifetime, MinLifetime, MaxLifetime)
+		return 0, issueError(CodeLifetime, nil, "ticket lifetime %s is outside %s..%s", c.Lifetime, MinLifetime, MaxLifetime)
 	}
 	return lifetime, nil
 }
@@ -209,13 +221,13 @@ func validTicketID(id string) bool {
 
 func checkClaimValue(name, value string) error {
 	if value == "" {
-		return newError(CodeInvalidClaims, nil, "ticket claim %s is empty", name)
+		return issueError(CodeInvalidClaims, nil, "ticket claim %s is empty", name)
 	}
 	if len(value) > maxClaimLength {
-		return newError(CodeInvalidClaims, nil, "ticket claim %s is longer than %d bytes", name, maxClaimLength)
+		return issueError(CodeInvalidClaims, nil, "ticket claim %s is longer than %d bytes", name, maxClaimLength)
 	}
 	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
-		return newError(CodeInvalidClaims, nil, "ticket claim %s contains control characters", name)
+		return issueError(CodeInvalidClaims, nil, "ticket claim %s contains control characters", name)
 	}
 	return nil
 }

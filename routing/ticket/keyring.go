@@ -96,7 +96,7 @@ func OpenKeyring(path string, clock routing.Clock) (*Keyring, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, newError(CodeKeyFileIO, err, "cannot create the directory of the key file")
+		return nil, keyFileError(CodeKeyFileIO, err, "cannot create the directory of the key file")
 	}
 	err = writeKeyFile(path, []signingKey{key}, true)
 	if errors.Is(err, fs.ErrExist) {
@@ -210,7 +210,7 @@ func (k *Keyring) JWKS() ([]byte, error) {
 func newSigningKey(now time.Time) (signingKey, error) {
 	_, private, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return signingKey{}, newError(CodeKeyFileIO, err, "cannot generate a signing key")
+		return signingKey{}, keyFileError(CodeKeyFileIO, err, "cannot generate a signing key")
 	}
 	kid, err := thumbprint(private.Public().(ed25519.PublicKey))
 	if err != nil {
@@ -225,7 +225,7 @@ func thumbprint(pub ed25519.PublicKey) (string, error) {
 	jwk := jose.JSONWebKey{Key: pub}
 	sum, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return "", newError(CodeKeyFileInvalid, err, "cannot compute the key id")
+		return "", keyFileError(CodeKeyFileInvalid, err, "cannot compute the key id")
 	}
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
@@ -236,9 +236,9 @@ func readKeyFile(path string) ([]signingKey, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	case errors.Is(err, safefile.ErrInsecure):
-		return nil, newError(CodeKeyFileInsecure, nil, "key file %v", err)
+		return nil, keyFileError(CodeKeyFileInsecure, nil, "key file %v", err)
 	case err != nil:
-		return nil, newError(CodeKeyFileIO, err, "cannot read the key file %s", path)
+		return nil, keyFileError(CodeKeyFileIO, err, "cannot read the key file %s", path)
 	}
 	return decodeKeyFile(path, data)
 }
@@ -248,10 +248,10 @@ func decodeKeyFile(path string, data []byte) ([]signingKey, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, newError(CodeKeyFileInvalid, nil, "key file %s is not valid JSON of the expected shape", path)
+		return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s is not valid JSON of the expected shape", path)
 	}
 	if doc.Version != keyFileVersion {
-		return nil, newError(CodeKeyFileInvalid, nil, "key file %s has version %d; this gateway reads version %d", path, doc.Version, keyFileVersion)
+		return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s has version %d; this gateway reads version %d", path, doc.Version, keyFileVersion)
 	}
 	var keys []signingKey
 	active := 0
@@ -259,7 +259,7 @@ func decodeKeyFile(path string, data []byte) ([]signingKey, error) {
 	for i, e := range doc.Keys {
 		seed, err := base64.RawURLEncoding.Strict().DecodeString(e.Seed)
 		if err != nil || len(seed) != ed25519.SeedSize {
-			return nil, newError(CodeKeyFileInvalid, nil, "key file %s: key %d has no valid %d-byte seed", path, i, ed25519.SeedSize)
+			return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s: key %d has no valid %d-byte seed", path, i, ed25519.SeedSize)
 		}
 		private := ed25519.NewKeyFromSeed(seed)
 		kid, err := thumbprint(private.Public().(ed25519.PublicKey))
@@ -267,10 +267,10 @@ func decodeKeyFile(path string, data []byte) ([]signingKey, error) {
 			return nil, err
 		}
 		if kid != e.Kid {
-			return nil, newError(CodeKeyFileInvalid, nil, "key file %s: key %d has kid %q but its key's thumbprint is %q", path, i, e.Kid, kid)
+			return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s: key %d has kid %q but its key's thumbprint is %q", path, i, e.Kid, kid)
 		}
 		if seen[kid] {
-			return nil, newError(CodeKeyFileInvalid, nil, "key file %s lists key %q twice", path, kid)
+			return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s lists key %q twice", path, kid)
 		}
 		seen[kid] = true
 		key := signingKey{kid: kid, private: private, created: e.CreatedAt}
@@ -284,7 +284,7 @@ func decodeKeyFile(path string, data []byte) ([]signingKey, error) {
 		keys = append(keys, key)
 	}
 	if active != 1 {
-		return nil, newError(CodeKeyFileInvalid, nil, "key file %s has %d active keys (keys without retired_at); exactly one is required", path, active)
+		return nil, keyFileError(CodeKeyFileInvalid, nil, "key file %s has %d active keys (keys without retired_at); exactly one is required", path, active)
 	}
 	return keys, nil
 }
@@ -306,7 +306,7 @@ func encodeKeyFile(keys []signingKey) ([]byte, error) {
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return nil, newError(CodeKeyFileIO, err, "cannot encode the key file")
+		return nil, keyFileError(CodeKeyFileIO, err, "cannot encode the key file")
 	}
 	return append(data, '\n'), nil
 }
@@ -326,7 +326,7 @@ func writeKeyFile(path string, keys []signingKey, create bool) error {
 		if create && errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		return newError(CodeKeyFileIO, err, "cannot write the key file %s", path)
+		return keyFileError(CodeKeyFileIO, err, "cannot write the key file %s", path)
 	}
 	return nil
 }

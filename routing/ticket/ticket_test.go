@@ -39,7 +39,7 @@ func newGateway(t testing.TB) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, err := NewIssuer(keys, issuerName, clock)
+	issuer, err := NewIssuer(IssuerConfig{Keys: keys, Issuer: issuerName, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestIssueLifetime(t *testing.T) {
 		c.Lifetime = tc.lifetime
 		tk, err := g.issuer.IssueTicket(c)
 		if tc.want == 0 {
-			if CodeOf(err) != CodeLifetime {
+			if routing.CodeOf(err) != CodeLifetime {
 				t.Errorf("lifetime %s: %v, want %s", tc.lifetime, err, CodeLifetime)
 			}
 			continue
@@ -208,7 +208,7 @@ func TestIssueRefusesBadClaims(t *testing.T) {
 			c := sampleClaims()
 			tc.mutate(&c)
 			tok, err := g.issuer.Issue(c)
-			if CodeOf(err) != CodeInvalidClaims || tok != "" {
+			if routing.CodeOf(err) != CodeInvalidClaims || tok != "" {
 				t.Fatalf("Issue = %q, %v; want %s", tok, err, CodeInvalidClaims)
 			}
 			if strings.Contains(err.Error(), "110101199003077777") {
@@ -216,7 +216,7 @@ func TestIssueRefusesBadClaims(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewIssuer(g.keys, "", g.clock); err == nil {
+	if _, err := NewIssuer(IssuerConfig{Keys: g.keys, Issuer: "", Clock: g.clock}); err == nil {
 		t.Error("issuer without a name accepted")
 	}
 }
@@ -442,7 +442,7 @@ func TestKeyFile(t *testing.T) {
 		if err := os.Chmod(g.keyPath, mode); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := OpenKeyring(g.keyPath, g.clock); CodeOf(err) != CodeKeyFileInsecure {
+		if _, err := OpenKeyring(g.keyPath, g.clock); routing.CodeOf(err) != CodeKeyFileInsecure {
 			t.Errorf("mode %04o: %v, want %s", mode, err, CodeKeyFileInsecure)
 		}
 	}
@@ -457,7 +457,7 @@ func TestKeyFile(t *testing.T) {
 	if err := os.Mkdir(dirAsFile, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenKeyring(dirAsFile, g.clock); CodeOf(err) != CodeKeyFileInsecure {
+	if _, err := OpenKeyring(dirAsFile, g.clock); routing.CodeOf(err) != CodeKeyFileInsecure {
 		t.Errorf("directory as key file: %v", err)
 	}
 }
@@ -509,7 +509,7 @@ func TestKeyFileContents(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := OpenKeyring(path, g.clock)
-			if CodeOf(err) != CodeKeyFileInvalid {
+			if routing.CodeOf(err) != CodeKeyFileInvalid {
 				t.Fatalf("%v, want %s", err, CodeKeyFileInvalid)
 			}
 			if strings.Contains(err.Error(), entry.Seed) {
@@ -522,7 +522,7 @@ func TestKeyFileContents(t *testing.T) {
 func TestIntrospect(t *testing.T) {
 	g := newGateway(t)
 	ctx := context.Background()
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func (brokenReplay) Seen(context.Context, string, time.Time) (bool, error) {
 
 func TestIntrospectReplayOutage(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, brokenReplay{}, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Replay: brokenReplay{}, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +639,7 @@ func BenchmarkVerify(b *testing.B) {
 
 func TestConcurrentIssueAndRotate(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +683,7 @@ var _ interface {
 
 func TestIntrospectBody(t *testing.T) {
 	g := newGateway(t)
-	in, err := NewIntrospector(g.keys, issuerName, nil, g.clock)
+	in, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: issuerName, Clock: g.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -766,15 +766,34 @@ func TestChosenTicketID(t *testing.T) {
 			if err != nil || tk.Claims.ID != tc.id {
 				t.Errorf("id %q: %v", tc.id, err)
 			}
-		} else if CodeOf(err) != CodeInvalidClaims {
+		} else if routing.CodeOf(err) != CodeInvalidClaims {
 			t.Errorf("id %q: %v, want %s", tc.id, err, CodeInvalidClaims)
 		}
 	}
 }
 
+// A ticket that cannot be issued is the gateway's own failure: the caller
+// is told only that, the log gets what was wrong.
+func TestIssueErrorTellsTheCallerLittleAndTheLogWhy(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t)
+	c := sampleClaims()
+	c.Subject = "not a DID"
+	_, err := g.issuer.IssueTicket(c)
+	if got := routing.KindOf(err); got != routing.KindInternal {
+		t.Errorf("kind %s, want internal", got)
+	}
+	if got := routing.MessageOf(err); got != "the access ticket could not be issued" {
+		t.Errorf("caller's message %q", got)
+	}
+	if !strings.Contains(err.Error(), "claim sub must be an eID") {
+		t.Errorf("logged text %q does not say which claim is wrong", err.Error())
+	}
+}
+
 func TestNewIntrospectorNeedsIssuer(t *testing.T) {
 	g := newGateway(t)
-	if _, err := NewIntrospector(g.keys, "", nil, g.clock); err == nil {
+	if _, err := NewIntrospector(IntrospectorConfig{Keys: g.keys, Issuer: "", Clock: g.clock}); err == nil {
 		t.Error("introspector without an issuer name built")
 	}
 }
@@ -791,7 +810,7 @@ func FuzzKeyFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := decodeKeyFile("fuzz", data)
 		if err != nil {
-			if CodeOf(err) != CodeKeyFileInvalid {
+			if routing.CodeOf(err) != CodeKeyFileInvalid {
 				t.Fatalf("error without the invalid code: %v", err)
 			}
 			return

@@ -28,9 +28,17 @@ type DB struct {
 }
 
 // Open opens the database, closing it when the test ends.
-func (d DB) Open(t testing.TB, opts ...store.Option) *store.DB {
+func (d DB) Open(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), d.DSN, opts...)
+	return d.OpenWith(t, store.Config{})
+}
+
+// OpenWith opens the database with cfg's settings (its DSN is d's),
+// closing it when the test ends.
+func (d DB) OpenWith(t testing.TB, cfg store.Config) *store.DB {
+	t.Helper()
+	cfg.DSN = d.DSN
+	db, err := store.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open %s test database: %v", d.Dialect, err)
 	}
@@ -48,6 +56,16 @@ func SQLite(t testing.TB) DB {
 func Postgres(t testing.TB) DB {
 	t.Helper()
 	return DB{Dialect: store.DialectPostgres, DSN: freshSchema(t)}
+}
+
+// Fresh names a new, empty database of the same dialect as d, for a
+// subtest that needs one of its own.
+func (d DB) Fresh(t testing.TB) DB {
+	t.Helper()
+	if d.Dialect == store.DialectPostgres {
+		return Postgres(t)
+	}
+	return SQLite(t)
 }
 
 // Each runs fn as subtests "sqlite" and "postgres".
