@@ -97,6 +97,13 @@ func (c Consent) GrantedWith() string {
 	return c.GrantAssurance
 }
 
+// Assured returns the consent with its assurances spelled out: a grant or
+// revocation recorded before assurances were is password-only.
+func (c Consent) Assured() Consent {
+	c.GrantAssurance, c.RevokeAssurance = c.GrantedWith(), c.RevokedWith()
+	return c
+}
+
 // RevokedWith returns the revocation's assurance ("" when not revoked).
 func (c Consent) RevokedWith() string {
 	if c.RevokedAt == "" {
