@@ -264,6 +264,7 @@ type PasskeyInfo struct {
 	Algorithm      string    `json:"algorithm"`
 	BackupEligible bool      `json:"backup_eligible"`
 	BackedUp       bool      `json:"backed_up"`
+	SignCount      uint32    `json:"sign_count"`
 	CreatedAt      time.Time `json:"created_at"`
 	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
 	RevokedAt      time.Time `json:"revoked_at,omitzero"`
@@ -285,7 +286,7 @@ func algorithmName(alg int64) string {
 // Info is the passkey as its holder sees it.
 func (k Passkey) Info() PasskeyInfo {
 	i := PasskeyInfo{ID: base64.RawURLEncoding.EncodeToString(k.ID), Name: k.Name, KeyID: k.KeyID,
-		Algorithm: algorithmName(k.Algorithm), BackupEligible: k.BackupEligible, BackedUp: k.BackupState,
+		Algorithm: algorithmName(k.Algorithm), BackupEligible: k.BackupEligible, BackedUp: k.BackupState, SignCount: k.SignCount,
 		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, RevokedReason: k.RevokedReason}
 	if k.KeyID != "" {
 		i.MethodID = model.PasskeyMethodID(k.Subject, k.KeyID)
@@ -512,9 +513,11 @@ func (p *Passkeys) BeginSigning(ctx context.Context, kind, subject, purpose stri
 }
 
 // FinishSigning checks the answer to a signing ceremony of the account for
-// purpose and returns the signature. The ceremony is used up whatever the
-// outcome.
-func (p *Passkeys) FinishSigning(ctx context.Context, kind, subject, purpose string, body []byte) (*Signed, error) {
+// purpose and returns the signature. accept, when set, sees the ceremony's
+// context first and may refuse it (say, a statement about another record)
+// before the assertion is checked or the key's use recorded. The ceremony
+// is used up whatever the outcome.
+func (p *Passkeys) FinishSigning(ctx context.Context, kind, subject, purpose string, body []byte, accept func(context string) error) (*Signed, error) {
 	const op = "accounts.FinishSigning"
 	if err := checkKind(op, kind); err != nil {
 		return nil, err
@@ -526,6 +529,11 @@ func (p *Passkeys) FinishSigning(ctx context.Context, kind, subject, purpose str
 	cer, session, err := p.consume(ctx, op, parsed.Response.CollectedClientData.Challenge, purpose, kind, subject)
 	if err != nil {
 		return nil, err
+	}
+	if accept != nil {
+		if err := accept(cer.Context); err != nil {
+			return nil, err
+		}
 	}
 	k, err := p.verifyAssertion(ctx, op, session, parsed, kind, subject)
 	if err != nil {

@@ -208,18 +208,18 @@ func TestPasskeyRefusals(t *testing.T) {
 		// A signing ceremony of one account answered with another's key.
 		other2, _ := e.register(t, accounts.KindResident, model.DeriveEID("passkeys", 1), passkeytest.ES256)
 		sig, _ := e.passkeys.BeginSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, randomDigest(), "ctx")
-		_, err = e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, other2.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{}).JSON())
+		_, err = e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, other2.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{}).JSON(), nil)
 		wantCode(t, err, accounts.CodeWrongUser)
 		// ... or for another purpose.
 		sig, _ = e.passkeys.BeginSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, randomDigest(), "ctx")
-		_, err = e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentRevoke, c.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{Counter: ptr(uint32(10))}).JSON())
+		_, err = e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentRevoke, c.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{Counter: ptr(uint32(10))}).JSON(), nil)
 		wantCode(t, err, accounts.CodeCeremonyMismatch)
 		if after := state(t, e, c); after != before {
 			t.Fatalf("refused signatures changed the key: %+v → %+v", before, after)
 		}
 		// The honest answer still works.
 		sig, _ = e.passkeys.BeginSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, []byte("digest-of-the-statement-32-bytes"), `{"consent":"x"}`)
-		got, err := e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, c.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{Counter: ptr(uint32(11))}).JSON())
+		got, err := e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, c.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{Counter: ptr(uint32(11))}).JSON(), nil)
 		if err != nil || got.Context != `{"consent":"x"}` || string(got.Passkey.ID) != string(c.ID) || len(got.Signature) == 0 {
 			t.Fatalf("signing: %+v %v", got, err)
 		}

@@ -265,10 +265,10 @@ func TestSigningRefusals(t *testing.T) {
 			ch, _ := e.svc.BeginConsent(ctx, alice, a.ID, "grant")
 			return e.keys[bob].Assert(rpID, origin, ch.Options.Response.Challenge, passkeytest.Options{}).JSON()
 		}, accounts.CodeWrongUser},
-		{"bob answers for alice's consent", bob, a.ID, "grant", func() []byte {
+		{"bob answers at alice's consent", bob, a.ID, "grant", func() []byte {
 			ch, _ := e.svc.BeginConsent(ctx, bob, bobs.ID, "grant")
 			return e.sign(bob, ch, passkeytest.Options{})
-		}, approval.CodeTermsMismatch},
+		}, "not_found"},
 		{"unknown action", alice, a.ID, "approve", func() []byte { return nil }, approval.CodeUnknownAction},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,7 +29,7 @@ const (
 // Signer runs signing ceremonies (*accounts.Passkeys).
 type Signer interface {
 	BeginSigning(ctx context.Context, kind, subject, purpose string, challenge []byte, context string) (*protocol.CredentialAssertion, error)
-	FinishSigning(ctx context.Context, kind, subject, purpose string, body []byte) (*accounts.Signed, error)
+	FinishSigning(ctx context.Context, kind, subject, purpose string, body []byte, accept func(context string) error) (*accounts.Signed, error)
 }
 
 // Consents moves consents (*routing.ConsentService).
@@ -152,24 +152,29 @@ func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, bod
 	if err != nil {
 		return nil, err
 	}
-	signed, err := s.cfg.Signer.FinishSigning(ctx, accounts.KindResident, eid, kind, body)
-	if err != nil {
-		return nil, err
-	}
-	var cc ceremonyContext
-	if err := json.Unmarshal([]byte(signed.Context), &cc); err != nil || cc.Consent != id {
-		return nil, termsMismatch(op, "this signature answers a request to sign another consent's terms")
-	}
 	c, err := s.cfg.Consents.CheckTransition(ctx, eid, id, kind)
 	if err != nil {
 		return nil, err
 	}
-	d, err := model.ConsentStatement(kind, *c, eid, cc.Nonce).Digest()
-	if err != nil {
-		return nil, routing.Wrap(op, err)
+	var cc ceremonyContext
+	// The ceremony must be for this consent's statement as it stands: a
+	// signature of other terms is refused before the passkey's use counts.
+	accept := func(context string) error {
+		if err := json.Unmarshal([]byte(context), &cc); err != nil || cc.Consent != id {
+			return termsMismatch(op, "this signature answers a request to sign another consent's terms")
+		}
+		d, err := model.ConsentStatement(kind, *c, eid, cc.Nonce).Digest()
+		if err != nil {
+			return routing.Wrap(op, err)
+		}
+		if model.FormatDigest(d) != cc.Digest {
+			return termsMismatch(op, "the consent's terms are not the ones you signed")
+		}
+		return nil
 	}
-	if model.FormatDigest(d) != cc.Digest {
-		return nil, termsMismatch(op, "the consent's terms are not the ones you signed")
+	signed, err := s.cfg.Signer.FinishSigning(ctx, accounts.KindResident, eid, kind, body, accept)
+	if err != nil {
+		return nil, err
 	}
 	if signed.Passkey.KeyID == "" {
 		return nil, routing.Errorf(routing.KindInternal, op, "the passkey has no key on the ledger")

@@ -42,7 +42,8 @@ func (s *Server) signInAdmin(ctx context.Context, username, password string) (st
 
 func (s *Server) adminMe(c *gin.Context) {
 	sess := currentSession(c)
-	c.JSON(http.StatusOK, gin.H{"username": sess.Subject, "role": sess.Role})
+	c.JSON(http.StatusOK, gin.H{"username": sess.Subject, "role": sess.Role, "auth_method": sess.AuthMethod,
+		"must_register_passkey": s.mustRegisterPasskey(sess)})
 }
 
 func adminName(c *gin.Context) string { return "admin:" + currentSession(c).Subject }

@@ -82,6 +82,9 @@ type Admins interface {
 	Login(ctx context.Context, username, password string) (*accounts.Admin, error)
 	CreateAdmin(ctx context.Context, username, password, role string) (*accounts.Admin, error)
 	List(ctx context.Context) ([]accounts.Admin, error)
+	// PasskeySignIn admits an administrator whose passkey sign-in the
+	// passkey service checked.
+	PasskeySignIn(ctx context.Context, username string) (*accounts.Admin, error)
 }
 
 // APIKeys holds departments' API keys (*accounts.APIKeys).
@@ -148,6 +151,8 @@ type Deps struct {
 	Sessions   Sessions
 	Policies   Policies
 	Tickets    Tickets
+	Passkeys   Passkeys
+	Approvals  Approvals
 	Limiter    RateLimiter
 	// Ready reports readiness checks (database, ledger, listener,
 	// anchoring lag); the gateway is ready when all pass.
@@ -166,7 +171,7 @@ func (d Deps) check() error {
 		{"Admin", d.Admin == nil}, {"Agent", d.Agent == nil}, {"Identities", d.Identities == nil},
 		{"Importer", d.Importer == nil}, {"Residents", d.Residents == nil}, {"Admins", d.Admins == nil},
 		{"APIKeys", d.APIKeys == nil}, {"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil},
-		{"Tickets", d.Tickets == nil},
+		{"Tickets", d.Tickets == nil}, {"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
 	} {
 		if dep.missing {
 			return routing.MissingDependency("gateway.New", "Deps."+dep.name)

@@ -172,6 +172,10 @@ func (s *Server) requestConsent(c *gin.Context) {
 
 func (s *Server) getDepartmentConsent(c *gin.Context) {
 	out, err := s.deps.Consents.ForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
+	if out != nil {
+		assured := out.Assured()
+		out = &assured
+	}
 	s.answer(c, http.StatusOK, out, err)
 }
 

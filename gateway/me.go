@@ -176,18 +176,8 @@ func (s *Server) myConsents(c *gin.Context) {
 	answerList(s, c, "consents", out, err)
 }
 
-func (s *Server) grantConsent(c *gin.Context) {
-	out, err := s.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	s.answer(c, http.StatusOK, out, err)
-}
-
 func (s *Server) denyConsent(c *gin.Context) {
 	out, err := s.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	s.answer(c, http.StatusOK, out, err)
-}
-
-func (s *Server) revokeConsent(c *gin.Context) {
-	out, err := s.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
 	s.answer(c, http.StatusOK, out, err)
 }
 

@@ -62,7 +62,7 @@ const (
 	purpose     = "employment"
 )
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, edit ...func(*gateway.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, stack: newStack(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))}
@@ -207,8 +207,11 @@ func newWorld(t *testing.T) *world {
 		pool.AddCert(ca.Cert)
 		cas[ca.MSPID] = pool
 	}
-	srv := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas,
-		OpenAPI: gateway.OpenAPISpec()}))
+	cfg := gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas, OpenAPI: gateway.OpenAPISpec()}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srv := built[*gateway.Server](t)(gateway.New(cfg))
 
 	w.v = openapitest.MustNew(t, gateway.OpenAPISpec())
 	ts := httptest.NewUnstartedServer(w.v.Handler(srv.Handler()))

@@ -138,6 +138,11 @@ func (s *Server) pageSession(a pageAuth) gin.HandlerFunc {
 		}
 		c.Set(ctxSession, sess)
 		c.Set(ctxAuth, authSession)
+		if s.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
+			seeOther(c, "/admin/security", "passkey_required")
+			c.Abort()
+			return
+		}
 		if a.capability != "" && !roleCan(sess.Role, a.capability) {
 			s.pageFail(c, &routing.Error{Kind: routing.KindForbidden, Code: "forbidden", Op: "gateway", Message: "your role may not do this"})
 			return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/mapping/mappingtest"
@@ -40,6 +41,7 @@ type stack struct {
 	admins    *accounts.Admins
 	apiKeys   *accounts.APIKeys
 	sessions  *accounts.Sessions
+	passkeys  *accounts.Passkeys
 	policy    *policies.Engine
 	tickets   *ticket.Keyring
 	anchorer  *routing.Anchorer
@@ -64,6 +66,9 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	wall.Clock = routing.SystemClock{}
 	s.sessions = built[*accounts.Sessions](t)(accounts.NewSessions(wall))
 	acfg.Sessions = s.sessions
+	s.passkeys = built[*accounts.Passkeys](t)(accounts.NewPasskeys(accounts.PasskeysConfig{Store: s.db, Ledger: s.ledger,
+		Sessions: s.sessions, Clock: clock, Logger: quiet, RPID: passkeyRPID, Origins: []string{passkeyOrigin}}))
+	acfg.Passkeys = s.passkeys
 	s.residents = built[*accounts.Residents](t)(accounts.NewResidents(acfg))
 	s.admins = built[*accounts.Admins](t)(accounts.NewAdmins(acfg))
 	s.apiKeys = built[*accounts.APIKeys](t)(accounts.NewAPIKeys(acfg))
@@ -83,18 +88,21 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Issuer: gatewayIssuer, Replay: provider.NewMemoryReplayCache(1000, clock.Now), Clock: clock}))
 
 	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
-		Routes: s.ledger, Consents: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
+		Routes: s.ledger, Consents: s.ledger, Passkeys: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
 	accessLog := built[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: s.access, Clock: clock}))
 	t.Cleanup(accessLog.Close)
 	s.anchorer = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.access, Ledger: s.ledger,
 		Clock: clock, Holder: "test", Logger: quiet}))
 	s.anchorer.Step(ctx)
+	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
+		Dir: dir, Clock: clock, Logger: quiet}))
+	approvals := built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
+		Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
-		Consents: built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
-			Dir: dir, Clock: clock, Logger: quiet})),
+		Consents:   consents,
 		Verifier:   built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Proxy:      built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Anchorer:   s.anchorer,
@@ -110,10 +118,18 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Sessions:   s.sessions,
 		Policies:   s.policy,
 		Tickets:    introspector,
+		Passkeys:   s.passkeys,
+		Approvals:  approvals,
 		Clock:      clock,
 	}
 	return s
 }
+
+// The relying party of passkeys in these tests.
+const (
+	passkeyRPID   = "localhost"
+	passkeyOrigin = "http://localhost:8080"
+)
 
 // gatewayIssuer is the gateway's name in its tickets.
 const gatewayIssuer = "https://gateway.example.gov"
