@@ -251,6 +251,10 @@ func TestSigningRefusals(t *testing.T) {
 	a := e.request(alice, 3)
 	b := e.request(alice, 5)
 	bobs := e.request(bob, 1)
+	active := e.request(alice, 9)
+	if _, err := e.consents.Grant(ctx, alice, active.ID, "portal"); err != nil {
+		t.Fatal(err)
+	}
 	chA, _ := e.svc.BeginConsent(ctx, alice, a.ID, "grant")
 	chB, _ := e.svc.BeginConsent(ctx, alice, b.ID, "grant")
 	for _, tc := range []struct {
@@ -260,7 +264,14 @@ func TestSigningRefusals(t *testing.T) {
 		code                 string
 	}{
 		{"a signature of A's terms sent for B", alice, b.ID, "grant", func() []byte { return e.sign(alice, chA, passkeytest.Options{}) }, approval.CodeTermsMismatch},
-		{"a grant's ceremony answered as a revocation", alice, a.ID, "revoke", func() []byte { return e.sign(alice, chB, passkeytest.Options{}) }, accounts.CodeCeremonyMismatch},
+		{"a grant's ceremony answered as a revocation", alice, a.ID, "revoke", func() []byte { return e.sign(alice, chB, passkeytest.Options{}) }, "consent_state"},
+		{"a revocation's ceremony answered as a grant", alice, b.ID, "grant", func() []byte {
+			ch, err := e.svc.BeginConsent(ctx, alice, active.ID, "revoke")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.sign(alice, ch, passkeytest.Options{})
+		}, accounts.CodeCeremonyMismatch},
 		{"another resident's passkey", alice, a.ID, "grant", func() []byte {
 			ch, _ := e.svc.BeginConsent(ctx, alice, a.ID, "grant")
 			return e.keys[bob].Assert(rpID, origin, ch.Options.Response.Challenge, passkeytest.Options{}).JSON()
