@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/routingtest"
 	"github.com/eidgate/eidgate/store"
@@ -29,7 +30,8 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	t.Helper()
 	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	db := d.OpenWith(t, store.Config{Clock: clock})
-	cfg := accounts.Config{Store: db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4)}
+	cfg := accounts.Config{Store: db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4),
+		Departments: registry{"edu-bureau": true}}
 	e := &env{db: db, clock: clock, cfg: cfg}
 	var err error
 	if e.sessions, err = accounts.NewSessions(cfg); err != nil {
@@ -48,6 +50,16 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	return e
 }
 
+// registry is the departments registered on the ledger.
+type registry map[string]bool
+
+func (r registry) Department(_ context.Context, id string) (*model.Department, error) {
+	if !r[id] {
+		return nil, routing.Errorf(routing.KindNotFound, "ledger.GetDepartment", "department %s not found", id)
+	}
+	return &model.Department{ID: id, Status: model.DepartmentActive}, nil
+}
+
 // Every account service refuses to be built without a store.
 func TestZeroConfigIsRefused(t *testing.T) {
 	t.Parallel()
@@ -55,7 +67,11 @@ func TestZeroConfigIsRefused(t *testing.T) {
 		"NewResidents": func(c accounts.Config) error { _, err := accounts.NewResidents(c); return err },
 		"NewAdmins":    func(c accounts.Config) error { _, err := accounts.NewAdmins(c); return err },
 		"NewAPIKeys":   func(c accounts.Config) error { _, err := accounts.NewAPIKeys(c); return err },
-		"NewSessions":  func(c accounts.Config) error { _, err := accounts.NewSessions(c); return err },
+		"NewAPIKeys without the registry": func(accounts.Config) error {
+			_, err := accounts.NewAPIKeys(accounts.Config{Store: storetest.SQLite(t).Open(t)})
+			return err
+		},
+		"NewSessions": func(c accounts.Config) error { _, err := accounts.NewSessions(c); return err },
 	} {
 		if err := build(accounts.Config{}); routing.CodeOf(err) != "missing_dependency" {
 			t.Errorf("%s(Config{}) = %v, want missing_dependency", name, err)
@@ -447,6 +463,9 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("second revocation: %v", err)
 		}
 		wantCode(t, e.keys.RevokeAPIKey(ctx, "zzzzzzzz"), accounts.CodeAPIKeyNotFound)
+		if _, _, err := e.keys.IssueAPIKey(ctx, "tax-bureau", "x"); !routing.IsKind(err, routing.KindNotFound) {
+			t.Errorf("a key for a department that is not registered: %v, want not_found", err)
+		}
 		_, _, err = e.keys.IssueAPIKey(ctx, "Edu Bureau", "x")
 		if !routing.IsKind(err, routing.KindInvalid) {
 			t.Fatalf("bad department: %v", err)

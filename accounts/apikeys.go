@@ -62,8 +62,9 @@ func secretDigest(secret string) string {
 
 // APIKeys issues and checks department API keys.
 type APIKeys struct {
-	store APIKeyStore
-	cfg   Config
+	store       APIKeyStore
+	departments DepartmentRegistry
+	cfg         Config
 
 	mu      sync.Mutex
 	touched map[string]time.Time // key id → last-used time this process wrote
@@ -71,11 +72,15 @@ type APIKeys struct {
 
 // NewAPIKeys checks cfg and builds the API key service.
 func NewAPIKeys(cfg Config) (*APIKeys, error) {
-	cfg, err := cfg.check("accounts.NewAPIKeys")
+	const op = "accounts.NewAPIKeys"
+	cfg, err := cfg.check(op)
 	if err != nil {
 		return nil, err
 	}
-	return &APIKeys{store: cfg.Store, cfg: cfg, touched: map[string]time.Time{}}, nil
+	if cfg.Departments == nil {
+		return nil, routing.MissingDependency(op, "the department registry")
+	}
+	return &APIKeys{store: cfg.Store, departments: cfg.Departments, cfg: cfg, touched: map[string]time.Time{}}, nil
 }
 
 // ValidDepartment reports whether s can name a department: 1 to 64
@@ -93,12 +98,16 @@ func ValidDepartment(s string) bool {
 	return true
 }
 
-// IssueAPIKey creates a key for department. The token is returned once
-// and never stored; the key's description is what lists show.
+// IssueAPIKey creates a key for a registered department. The token is
+// returned once and never stored; the key's description is what lists
+// show.
 func (k *APIKeys) IssueAPIKey(ctx context.Context, department, name string) (string, APIKey, error) {
 	const op = "accounts.IssueAPIKey"
 	if !ValidDepartment(department) {
 		return "", APIKey{}, routing.Invalid(op, "department", "not a department id")
+	}
+	if _, err := k.departments.Department(ctx, department); err != nil {
+		return "", APIKey{}, routing.Wrap(op, err)
 	}
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {

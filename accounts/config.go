@@ -29,6 +29,9 @@ type Config struct {
 	// effect at once instead of at session expiry (the Sessions service
 	// implements it).
 	Sessions SessionRevoker
+	// Departments is the registry API keys are issued against (required
+	// by NewAPIKeys): a key is issued for a registered department only.
+	Departments DepartmentRegistry
 
 	Clock  routing.Clock
 	Hasher *Hasher // default: RecommendedParams

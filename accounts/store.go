@@ -3,11 +3,19 @@ package accounts
 import (
 	"context"
 	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
 )
 
 // The stores below are what accounts needs from the database; store.DB
 // implements all of them (Store). Not-found answers are *routing.Error of
 // kind not_found; a database that is down answers kind unavailable.
+
+// DepartmentRegistry answers whether a department is registered (the
+// routing registry): its error for an unknown one is kind not_found.
+type DepartmentRegistry interface {
+	Department(ctx context.Context, id string) (*model.Department, error)
+}
 
 // Store is every store the account services use.
 type Store interface {

@@ -96,7 +96,7 @@ func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) 
 		if attrs["eidgate.role"] != "department" || attrs["eidgate.dept"] == "" {
 			return "", "", unauth("client certificate carries no department role (eidgate.role=department, eidgate.dept)")
 		}
-		d, err := s.deps.Dir.Department(ctx(c), attrs["eidgate.dept"])
+		d, err := s.deps.Registry.Department(ctx(c), attrs["eidgate.dept"])
 		if err != nil {
 			if routing.IsKind(err, routing.KindNotFound) {
 				return "", "", unauth("client certificate names an unregistered department")
@@ -127,7 +127,7 @@ func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) 
 		}
 		return "", "", unauth("the API key is not valid")
 	}
-	d, err := s.deps.Dir.Department(ctx(c), dept)
+	d, err := s.deps.Registry.Department(ctx(c), dept)
 	if err != nil {
 		if routing.IsKind(err, routing.KindNotFound) {
 			return "", "", unauth("the API key belongs to an unregistered department")
@@ -162,16 +162,17 @@ func (s *Server) certMSP(cert *x509.Certificate, intermediates []*x509.Certifica
 	return ""
 }
 
-// session loads the browser session of the wanted kind; state-changing
-// requests must echo its CSRF token in X-CSRF-Token.
-func (s *Server) session(kind string, roles ...string) gin.HandlerFunc {
+// session loads the browser session of the wanted kind and, for
+// administrators, requires the role's permission (accounts.RoleCan);
+// state-changing requests must echo its CSRF token in X-CSRF-Token.
+func (s *Server) session(kind string, perm accounts.Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		sess, err := s.loadSession(c)
 		if err != nil || sess.Kind != kind {
 			s.failWith(c, routing.KindUnauthenticated, "unauthenticated", "log in first")
 			return
 		}
-		if len(roles) > 0 && !slices.Contains(roles, sess.Role) {
+		if perm != "" && !accounts.RoleCan(sess.Role, perm) {
 			s.failWith(c, routing.KindForbidden, "forbidden", "your role may not do this")
 			return
 		}
@@ -213,6 +214,15 @@ func (s *Server) setSessionCookie(c *gin.Context, token string, expires time.Tim
 		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode,
 	})
+}
+
+// endSession revokes a session token the browser gives up. The browser
+// forgets the cookie whatever happens; a token that could not be revoked
+// (the database is down) lives until it expires, which the log records.
+func (s *Server) endSession(c *gin.Context, token string) {
+	if err := s.deps.Sessions.Revoke(ctx(c), token); err != nil {
+		s.log.WarnContext(c.Request.Context(), "session not revoked; it ends when it expires", "request_id", requestID(c), "err", err)
+	}
 }
 
 func (s *Server) clearSessionCookie(c *gin.Context) {

@@ -29,20 +29,20 @@ type Approvals interface {
 
 // signOptions answers the statement a resident is about to sign for
 // action (grant or revoke) and the WebAuthn options to sign it.
-func (s *Server) signOptions(action string) gin.HandlerFunc {
+func (a *api) signOptions(action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		out, err := s.deps.Approvals.BeginConsent(ctx(c), currentSession(c).Subject, c.Param("id"), action)
-		s.answer(c, http.StatusOK, out, err)
+		out, err := a.deps.Approvals.BeginConsent(ctx(c), currentSession(c).Subject, c.Param("id"), action)
+		a.answer(c, http.StatusOK, out, err)
 	}
 }
 
 // decideConsent grants or revokes: with a credential in the body, signed
 // by the resident's passkey; without a body, recorded for the signed-in
 // resident and marked password-only.
-func (s *Server) decideConsent(action string) gin.HandlerFunc {
+func (a *api) decideConsent(action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req credentialRequest
-		present, ok := s.bindOptional(c, &req)
+		present, ok := a.bindOptional(c, &req)
 		if !ok {
 			return
 		}
@@ -52,72 +52,72 @@ func (s *Server) decideConsent(action string) gin.HandlerFunc {
 		switch {
 		case present:
 			if err = req.check(); err == nil {
-				out, err = s.deps.Approvals.FinishConsent(ctx(c), eid, id, action, req.Credential)
+				out, err = a.deps.Approvals.FinishConsent(ctx(c), eid, id, action, req.Credential)
 			}
 		case action == "grant":
-			out, err = s.deps.Consents.Grant(ctx(c), eid, id, "portal")
+			out, err = a.deps.Consents.Grant(ctx(c), eid, id, "portal")
 		default:
-			out, err = s.deps.Consents.Revoke(ctx(c), eid, id)
+			out, err = a.deps.Consents.Revoke(ctx(c), eid, id)
 		}
 		if out != nil {
 			assured := out.Assured()
 			out = &assured
 		}
-		s.answer(c, http.StatusOK, out, err)
+		a.answer(c, http.StatusOK, out, err)
 	}
 }
 
 // bindOptional binds a JSON body when there is one; present is false for
 // an empty body.
-func (s *Server) bindOptional(c *gin.Context, v any) (present, ok bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
+func (a *api) bindOptional(c *gin.Context, v any) (present, ok bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.BodyLimit))
 	if err != nil {
-		s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
+		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(a.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
 		return false, false
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return false, true
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(raw))
-	return true, s.bind(c, v)
+	return true, a.bind(c, v)
 }
 
-func (s *Server) myConsentProof(c *gin.Context) {
-	out, err := s.deps.Approvals.ProofForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
-	s.answerProof(c, out, err)
+func (a *api) myConsentProof(c *gin.Context) {
+	out, err := a.deps.Approvals.ProofForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
+	a.answerProof(c, out, err)
 }
 
-func (s *Server) departmentConsentProof(c *gin.Context) {
-	out, err := s.deps.Approvals.ProofForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
-	s.answerProof(c, out, err)
+func (a *api) departmentConsentProof(c *gin.Context) {
+	out, err := a.deps.Approvals.ProofForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
+	a.answerProof(c, out, err)
 }
 
-func (s *Server) auditConsentProof(c *gin.Context) {
-	out, err := s.deps.Approvals.Proof(ctx(c), c.Param("id"))
-	s.answerProof(c, out, err)
+func (a *api) auditConsentProof(c *gin.Context) {
+	out, err := a.deps.Approvals.Proof(ctx(c), c.Param("id"))
+	a.answerProof(c, out, err)
 }
 
 // answerProof serves a proof as a file to keep.
-func (s *Server) answerProof(c *gin.Context, p *approval.ConsentProof, err error) {
+func (a *api) answerProof(c *gin.Context, p *approval.ConsentProof, err error) {
 	if err == nil {
 		c.Header("Content-Disposition", `attachment; filename="consent-proof-`+p.Consent.ID+`.json"`)
 	}
-	s.answer(c, http.StatusOK, p, err)
+	a.answer(c, http.StatusOK, p, err)
 }
 
 // verifyConsentProof checks a proof anyone submits: offline from its own
 // content, then against the ledger.
-func (s *Server) verifyConsentProof(c *gin.Context) {
+func (a *api) verifyConsentProof(c *gin.Context) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, approval.MaxProofBytes))
 	if err != nil {
-		s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "a consent proof is at most " + strconv.Itoa(approval.MaxProofBytes) + " bytes"}).WithCode("body_too_large"))
+		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "a consent proof is at most " + strconv.Itoa(approval.MaxProofBytes) + " bytes"}).WithCode("body_too_large"))
 		return
 	}
 	p, err := approval.ParseProof(raw)
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
-	out, err := s.deps.Approvals.VerifyProof(ctx(c), p)
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Approvals.VerifyProof(ctx(c), p)
+	a.answer(c, http.StatusOK, out, err)
 }

@@ -5,8 +5,8 @@
 // envelope, {"error":{"code","message","request_id"}}, with the status
 // chosen from the error kind in one function (statusOf).
 //
-// The services it uses are declared here as small interfaces and wired in
-// cmd/eidgate.
+// The services it uses are declared here as small interfaces in the
+// domain's types and wired in cmd/eidgate.
 package gateway
 
 import (
@@ -21,8 +21,58 @@ import (
 	"github.com/eidgate/eidgate/routing"
 )
 
-// AdminLedger holds the registry writes only administrators make.
-type AdminLedger interface {
+// The services the gateway serves, declared here as the small interfaces
+// its handlers use, in the domain's own types; the domain services
+// implement them as they are and cmd/eidgate wires them. A handler parses
+// the request, calls one of them and renders the answer: business rules,
+// ledger writes and cache invalidation are the services'.
+
+// Resolver answers "department A needs data item X about a resident"
+// (*routing.Resolver).
+type Resolver interface {
+	Resolve(ctx context.Context, req routing.ResolveRequest) (*routing.ResolveResult, error)
+}
+
+// Proxy fetches a resolved record from its provider and checks it against
+// the on-chain digest (*routing.Proxy).
+type Proxy interface {
+	Fetch(ctx context.Context, res *routing.ResolveResult) (*routing.ProxiedRecord, error)
+}
+
+// Consents moves consents through their states for departments and
+// residents (*routing.ConsentService).
+type Consents interface {
+	Request(ctx context.Context, requester string, d routing.ConsentDraft) (*model.Consent, error)
+	ForDepartment(ctx context.Context, dept, id string) (*model.Consent, error)
+	ForResident(ctx context.Context, eid, id string) (*model.Consent, error)
+	ListForRequester(ctx context.Context, dept string) ([]routing.ConsentView, error)
+	ListForResident(ctx context.Context, eid string) ([]routing.ConsentView, error)
+	Grant(ctx context.Context, eid, id, method string) (*model.Consent, error)
+	Deny(ctx context.Context, eid, id, method string) (*model.Consent, error)
+	Revoke(ctx context.Context, eid, id string) (*model.Consent, error)
+	StateFor(ctx context.Context, eid, department, dataType, purpose string) (state, id string)
+}
+
+// Verifier checks a record against its on-chain digest (*routing.Verifier).
+type Verifier interface {
+	Verify(ctx context.Context, env routing.RecordEnvelope) (*routing.Verification, error)
+}
+
+// Routes publishes and revokes departments' signed digests
+// (*routing.Routes).
+type Routes interface {
+	Publish(ctx context.Context, department string, batch []model.SignedRoute) ([]model.RouteOutcome, error)
+	Revoke(ctx context.Context, department, eid, dataType, reason string) (*model.RouteEntry, error)
+	Of(ctx context.Context, eid string) ([]model.RouteEntry, error)
+}
+
+// Registry is the register of departments and data types
+// (*routing.Registry).
+type Registry interface {
+	Department(ctx context.Context, id string) (*model.Department, error)
+	Departments(ctx context.Context) ([]model.Department, error)
+	DataType(ctx context.Context, code string) (*model.DataType, error)
+	DataTypes(ctx context.Context) ([]model.DataType, error)
 	RegisterDepartment(ctx context.Context, d model.Department) (*model.Department, error)
 	UpdateDepartment(ctx context.Context, d model.Department) (*model.Department, error)
 	SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error)
@@ -30,15 +80,23 @@ type AdminLedger interface {
 	UpdateDataType(ctx context.Context, dt model.DataType) (*model.DataType, error)
 }
 
-// AgentLedger holds what the gateway does on the ledger for departments
-// and residents with its own identity.
-type AgentLedger interface {
-	PublishRoutes(ctx context.Context, batch []model.SignedRoute) ([]model.RouteOutcome, error)
-	RevokeRoute(ctx context.Context, eid, dataType, provider, reason string) (*model.RouteEntry, error)
-	GetRoutes(ctx context.Context, eid, dataType string) ([]model.RouteEntry, error)
-	GetRouteHistory(ctx context.Context, eid, dataType, provider string) ([]model.RouteHistoryEntry, error)
-	GetEID(ctx context.Context, eid string) (*model.Identity, error)
-	ListLinks(ctx context.Context, eid string) ([]model.AccountLink, error)
+// DIDs resolves eIDs as DIDs (*routing.Directory, from its cache).
+type DIDs interface {
+	DID(ctx context.Context, did string) (*model.DIDResolution, error)
+}
+
+// AccessRecords lists access records and proves a resident's are anchored
+// (*routing.AccessRecords).
+type AccessRecords interface {
+	List(ctx context.Context, f routing.AccessFilter) ([]routing.AccessRecord, error)
+	Proof(ctx context.Context, eid, id string) (*routing.AccessProof, error)
+}
+
+// Anchoring is the state of this replica's anchoring (*routing.Anchorer).
+type Anchoring interface {
+	Status() routing.AnchorStatus
+	// Check fails while anchoring lags past its bound.
+	Check(ctx context.Context) error
 }
 
 // Identities is the mapping service: documents to eIDs, the eID lifecycle
@@ -51,6 +109,7 @@ type Identities interface {
 	Deactivate(ctx context.Context, eid, reason, officer string) error
 	Find(ctx context.Context, doc mapping.Input) (string, error)
 	Documents(ctx context.Context, eid string) ([]mapping.MaskedDocument, error)
+	Identity(ctx context.Context, eid string) (*mapping.IdentityDetail, error)
 	NewActivationCode(ctx context.Context, eid, officer string) (string, error)
 	LinkAccount(ctx context.Context, department, localAccount string, doc mapping.Input) (*model.AccountLink, error)
 	LookupAccount(ctx context.Context, department, localAccount string) (string, error)
@@ -66,10 +125,18 @@ type Importer interface {
 	WriteRejects(ctx context.Context, id string, w io.Writer) error
 }
 
-// Residents holds residents' portal accounts (*accounts.Residents).
+// SignIn opens sessions for residents and administrators
+// (*accounts.SignIn).
+type SignIn interface {
+	Activate(ctx context.Context, doc mapping.Input, code, password string) (token string, sess *accounts.Session, err error)
+	Resident(ctx context.Context, doc mapping.Input, password string) (token string, sess *accounts.Session, err error)
+	Admin(ctx context.Context, username, password string) (token string, sess *accounts.Session, err error)
+	ResidentPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
+	AdminPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
+}
+
+// Residents holds residents' language choice (*accounts.Residents).
 type Residents interface {
-	Activate(ctx context.Context, eid, code, password string) error
-	Login(ctx context.Context, eid, password string) (*accounts.Resident, error)
 	// Language is the resident's language, the default when none was
 	// chosen; ChosenLanguage is "" then.
 	Language(ctx context.Context, eid string) (string, error)
@@ -79,12 +146,8 @@ type Residents interface {
 
 // Admins holds administrator accounts (*accounts.Admins).
 type Admins interface {
-	Login(ctx context.Context, username, password string) (*accounts.Admin, error)
 	CreateAdmin(ctx context.Context, username, password, role string) (*accounts.Admin, error)
 	List(ctx context.Context) ([]accounts.Admin, error)
-	// PasskeySignIn admits an administrator whose passkey sign-in the
-	// passkey service checked.
-	PasskeySignIn(ctx context.Context, username string) (*accounts.Admin, error)
 }
 
 // APIKeys holds departments' API keys (*accounts.APIKeys).
@@ -97,7 +160,6 @@ type APIKeys interface {
 
 // Sessions holds browser sessions (*accounts.Sessions).
 type Sessions interface {
-	NewSession(ctx context.Context, in accounts.Session) (token string, out *accounts.Session, err error)
 	Lookup(ctx context.Context, token string) (*accounts.Session, error)
 	Revoke(ctx context.Context, token string) error
 }
@@ -131,20 +193,21 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Deps are the services behind the API and the pages; Limiter, Ready and
-// Clock are optional, the others required.
+// Deps are the services behind the API and the pages; Limiter and Ready
+// are optional, the others required.
 type Deps struct {
-	Resolver   *routing.Resolver
-	Consents   *routing.ConsentService
-	Verifier   *routing.Verifier
-	Proxy      *routing.Proxy
-	Anchorer   *routing.Anchorer
-	Access     routing.AccessStore
-	Dir        *routing.Directory
-	Admin      AdminLedger
-	Agent      AgentLedger
+	Resolver   Resolver
+	Proxy      Proxy
+	Consents   Consents
+	Verifier   Verifier
+	Routes     Routes
+	Registry   Registry
+	DIDs       DIDs
+	Access     AccessRecords
+	Anchoring  Anchoring
 	Identities Identities
 	Importer   Importer
+	SignIn     SignIn
 	Residents  Residents
 	Admins     Admins
 	APIKeys    APIKeys
@@ -154,10 +217,9 @@ type Deps struct {
 	Passkeys   Passkeys
 	Approvals  Approvals
 	Limiter    RateLimiter
-	// Ready reports readiness checks (database, ledger, listener,
-	// anchoring lag); the gateway is ready when all pass.
+	// Ready reports readiness checks (database, ledger, listener); the
+	// gateway is ready when they and anchoring pass.
 	Ready func(ctx context.Context) []Check
-	Clock routing.Clock
 }
 
 // check refuses Deps that lack a required service.
@@ -166,12 +228,13 @@ func (d Deps) check() error {
 		name    string
 		missing bool
 	}{
-		{"Resolver", d.Resolver == nil}, {"Consents", d.Consents == nil}, {"Verifier", d.Verifier == nil},
-		{"Proxy", d.Proxy == nil}, {"Anchorer", d.Anchorer == nil}, {"Access", d.Access == nil}, {"Dir", d.Dir == nil},
-		{"Admin", d.Admin == nil}, {"Agent", d.Agent == nil}, {"Identities", d.Identities == nil},
-		{"Importer", d.Importer == nil}, {"Residents", d.Residents == nil}, {"Admins", d.Admins == nil},
-		{"APIKeys", d.APIKeys == nil}, {"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil},
-		{"Tickets", d.Tickets == nil}, {"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
+		{"Resolver", d.Resolver == nil}, {"Proxy", d.Proxy == nil}, {"Consents", d.Consents == nil},
+		{"Verifier", d.Verifier == nil}, {"Routes", d.Routes == nil}, {"Registry", d.Registry == nil},
+		{"DIDs", d.DIDs == nil}, {"Access", d.Access == nil}, {"Anchoring", d.Anchoring == nil},
+		{"Identities", d.Identities == nil}, {"Importer", d.Importer == nil}, {"SignIn", d.SignIn == nil},
+		{"Residents", d.Residents == nil}, {"Admins", d.Admins == nil}, {"APIKeys", d.APIKeys == nil},
+		{"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil}, {"Tickets", d.Tickets == nil},
+		{"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
 	} {
 		if dep.missing {
 			return routing.MissingDependency("gateway.New", "Deps."+dep.name)

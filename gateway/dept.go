@@ -14,9 +14,6 @@ import (
 	"github.com/eidgate/eidgate/routing"
 )
 
-// MaxRouteBatch bounds one publish call.
-const MaxRouteBatch = 1000
-
 type publishRequest struct {
 	Routes []model.SignedRoute `json:"routes"`
 }
@@ -25,43 +22,14 @@ type publishResponse struct {
 	Outcomes []model.RouteOutcome `json:"outcomes"`
 }
 
-// publishRoutes relays the department's own signed digests to the ledger,
-// which verifies each signature against the department's registered key.
-func (s *Server) publishRoutes(c *gin.Context) {
+// publishRoutes relays the department's own signed digests to the ledger.
+func (a *api) publishRoutes(c *gin.Context) {
 	var req publishRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	dept := c.GetString(ctxDepartment)
-	switch {
-	case len(req.Routes) == 0:
-		s.fail(c, routing.Invalid("gateway", "routes", "routes must hold at least one signed route"))
-		return
-	case len(req.Routes) > MaxRouteBatch:
-		s.fail(c, routing.Invalid("gateway", "routes", "at most %d routes per call", MaxRouteBatch))
-		return
-	}
-	for i, r := range req.Routes {
-		if r.Statement.Provider != dept {
-			s.fail(c, routing.Invalid("gateway", "routes["+strconv.Itoa(i)+"].statement.provider", "a department publishes only its own digests"))
-			return
-		}
-	}
-	out, err := s.deps.Agent.PublishRoutes(ctx(c), req.Routes)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.invalidateRoutes(c, req.Routes)
-	c.JSON(http.StatusOK, publishResponse{Outcomes: out})
-}
-
-func (s *Server) invalidateRoutes(c *gin.Context, rs []model.SignedRoute) {
-	var cs model.ChangeSet
-	for _, r := range rs {
-		cs.Changes = append(cs.Changes, model.Change{Kind: model.KindRoute, EID: r.Statement.EID})
-	}
-	_ = s.deps.Dir.Invalidate(ctx(c), cs)
+	out, err := a.deps.Routes.Publish(ctx(c), c.GetString(ctxDepartment), req.Routes)
+	a.answer(c, http.StatusOK, publishResponse{Outcomes: out}, err)
 }
 
 type revokeRouteRequest struct {
@@ -70,23 +38,13 @@ type revokeRouteRequest struct {
 	Reason   string `json:"reason"`
 }
 
-func (s *Server) revokeRoute(c *gin.Context) {
+func (a *api) revokeRoute(c *gin.Context) {
 	var req revokeRouteRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	if req.Reason == "" {
-		s.fail(c, routing.Invalid("gateway", "reason", "give a reason for the revocation"))
-		return
-	}
-	dept := c.GetString(ctxDepartment)
-	e, err := s.deps.Agent.RevokeRoute(ctx(c), req.EID, req.DataType, dept, req.Reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	_ = s.deps.Dir.Invalidate(ctx(c), model.ChangeSet{Changes: []model.Change{{Kind: model.KindRoute, EID: req.EID}}})
-	c.JSON(http.StatusOK, e)
+	out, err := a.deps.Routes.Revoke(ctx(c), c.GetString(ctxDepartment), req.EID, req.DataType, req.Reason)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 type subjectBody struct {
@@ -110,13 +68,13 @@ type resolveResponse struct {
 }
 
 // resolve is "department A needs data item X about a resident".
-func (s *Server) resolve(c *gin.Context) {
+func (a *api) resolve(c *gin.Context) {
 	var req resolveRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	if req.Mode != "" && req.Mode != "ticket" && req.Mode != "proxy" {
-		s.fail(c, routing.Invalid("gateway", "mode", `mode must be "ticket" or "proxy"`))
+		a.fail(c, routing.Invalid("gateway", "mode", `mode must be "ticket" or "proxy"`))
 		return
 	}
 	rr := routing.ResolveRequest{
@@ -127,18 +85,18 @@ func (s *Server) resolve(c *gin.Context) {
 	if d := req.Subject.Document; d != nil {
 		rr.Document = &routing.DocumentSubject{Type: string(d.Type), Number: d.Number, Country: d.Country}
 	}
-	res, err := s.deps.Resolver.Resolve(ctx(c), rr)
+	res, err := a.deps.Resolver.Resolve(ctx(c), rr)
 	if err != nil {
-		s.metrics.resolves.WithLabelValues(routing.CodeOf(err)).Inc()
-		s.fail(c, err)
+		a.metrics.resolves.WithLabelValues(routing.CodeOf(err)).Inc()
+		a.fail(c, err)
 		return
 	}
-	s.metrics.resolves.WithLabelValues("issued").Inc()
+	a.metrics.resolves.WithLabelValues("issued").Inc()
 	out := resolveResponse{ResolveResult: res}
 	if req.Mode == "proxy" {
-		rec, err := s.deps.Proxy.Fetch(ctx(c), res)
+		rec, err := a.deps.Proxy.Fetch(ctx(c), res)
 		if err != nil {
-			s.fail(c, err)
+			a.fail(c, err)
 			return
 		}
 		out.Record = rec
@@ -157,31 +115,27 @@ type consentRequestBody struct {
 	MaxUses     uint64    `json:"max_uses,omitempty"`
 }
 
-func (s *Server) requestConsent(c *gin.Context) {
+func (a *api) requestConsent(c *gin.Context) {
 	var req consentRequestBody
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	out, err := s.deps.Consents.Request(ctx(c), c.GetString(ctxDepartment), routing.ConsentDraft{
+	out, err := a.deps.Consents.Request(ctx(c), c.GetString(ctxDepartment), routing.ConsentDraft{
 		EID: req.EID, Provider: routing.ParseProvider(req.Provider), DataTypes: req.DataTypes,
 		PurposeCode: req.PurposeCode, PurposeText: req.PurposeText,
 		ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil, MaxUses: req.MaxUses,
 	})
-	s.answer(c, http.StatusCreated, out, err)
+	a.answer(c, http.StatusCreated, out, err)
 }
 
-func (s *Server) getDepartmentConsent(c *gin.Context) {
-	out, err := s.deps.Consents.ForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
-	if out != nil {
-		assured := out.Assured()
-		out = &assured
-	}
-	s.answer(c, http.StatusOK, out, err)
+func (a *api) getDepartmentConsent(c *gin.Context) {
+	out, err := a.deps.Consents.ForDepartment(ctx(c), c.GetString(ctxDepartment), c.Param("id"))
+	a.answer(c, http.StatusOK, out, err)
 }
 
-func (s *Server) listDepartmentConsents(c *gin.Context) {
-	out, err := s.deps.Consents.ListForRequester(ctx(c), c.GetString(ctxDepartment))
-	answerList(s, c, "consents", out, err)
+func (a *api) listDepartmentConsents(c *gin.Context) {
+	out, err := a.deps.Consents.ListForRequester(ctx(c), c.GetString(ctxDepartment))
+	answerList(a.Server, c, "consents", out, err)
 }
 
 type linkRequest struct {
@@ -191,26 +145,26 @@ type linkRequest struct {
 
 // linkAccount links the department's own local account to the eID of a
 // document the resident showed.
-func (s *Server) linkAccount(c *gin.Context) {
+func (a *api) linkAccount(c *gin.Context) {
 	var req linkRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	out, err := s.deps.Identities.LinkAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount, req.Document)
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Identities.LinkAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount, req.Document)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 type unlinkRequest struct {
 	EID string `json:"eid"`
 }
 
-func (s *Server) unlinkAccount(c *gin.Context) {
+func (a *api) unlinkAccount(c *gin.Context) {
 	var req unlinkRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	err := s.deps.Identities.UnlinkAccount(ctx(c), c.GetString(ctxDepartment), req.EID)
-	s.answer(c, http.StatusOK, gin.H{"unlinked": true}, err)
+	err := a.deps.Identities.UnlinkAccount(ctx(c), c.GetString(ctxDepartment), req.EID)
+	a.answer(c, http.StatusOK, gin.H{"unlinked": true}, err)
 }
 
 type lookupRequest struct {
@@ -218,22 +172,22 @@ type lookupRequest struct {
 }
 
 // lookupAccount resolves the department's own local account to its eID.
-func (s *Server) lookupAccount(c *gin.Context) {
+func (a *api) lookupAccount(c *gin.Context) {
 	var req lookupRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	eid, err := s.deps.Identities.LookupAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount)
-	s.answer(c, http.StatusOK, gin.H{"eid": eid}, err)
+	eid, err := a.deps.Identities.LookupAccount(ctx(c), c.GetString(ctxDepartment), req.LocalAccount)
+	a.answer(c, http.StatusOK, gin.H{"eid": eid}, err)
 }
 
-func (s *Server) verify(c *gin.Context) {
+func (a *api) verify(c *gin.Context) {
 	var req routing.RecordEnvelope
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
-	out, err := s.deps.Verifier.Verify(ctx(c), req)
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Verifier.Verify(ctx(c), req)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 // accessView is an access record as shown through the API.
@@ -305,23 +259,23 @@ func accessFilter(c *gin.Context) (routing.AccessFilter, error) {
 }
 
 // listDepartmentAccess lists the department's own resolves.
-func (s *Server) listDepartmentAccess(c *gin.Context) {
-	s.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.GetString(ctxDepartment) }, false)
+func (a *api) listDepartmentAccess(c *gin.Context) {
+	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.GetString(ctxDepartment) }, false)
 }
 
 // listAccess answers the access records that the query's filters select
 // within scope, the records the caller may see. Residents see officials
 // only by their pseudonyms.
-func (s *Server) listAccess(c *gin.Context, scope func(*routing.AccessFilter), pseudonyms bool) {
+func (a *api) listAccess(c *gin.Context, scope func(*routing.AccessFilter), pseudonyms bool) {
 	f, err := accessFilter(c)
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	scope(&f)
-	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	recs, err := a.deps.Access.List(ctx(c), f)
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	out := make([]accessView, len(recs))
@@ -356,22 +310,22 @@ type explainResponse struct {
 
 // explainPolicy answers "would this be allowed, and why" for the calling
 // department without recording an access.
-func (s *Server) explainPolicy(c *gin.Context) {
+func (a *api) explainPolicy(c *gin.Context) {
 	var req explainRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	dept := c.GetString(ctxDepartment)
 	if req.Department != "" && req.Department != dept {
-		s.fail(c, routing.Invalid("gateway", "department", "a department may only explain its own requests"))
+		a.fail(c, routing.Invalid("gateway", "department", "a department may only explain its own requests"))
 		return
 	}
-	s.explain(c, dept, req)
+	a.explain(c, dept, req)
 }
 
-func (s *Server) explain(c *gin.Context, dept string, req explainRequest) {
-	out, err := s.explanation(ctx(c), dept, req)
-	s.answer(c, http.StatusOK, out, err)
+func (a *api) explain(c *gin.Context, dept string, req explainRequest) {
+	out, err := a.explanation(ctx(c), dept, req)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 // explanation answers "may dept get this data type for this purpose, and
@@ -401,34 +355,10 @@ func (s *Server) explanation(ctx context.Context, dept string, req explainReques
 		}
 		out.ConsentState = "subject_not_found"
 		if eid != "" {
-			out.ConsentState, out.ConsentID = s.consentState(ctx, eid, dept, req.DataType, req.Purpose)
+			out.ConsentState, out.ConsentID = s.deps.Consents.StateFor(ctx, eid, dept, req.DataType, req.Purpose)
 		}
 	}
 	return &out, nil
-}
-
-// consentState summarises the best consent for the request.
-func (s *Server) consentState(ctx context.Context, eid, dept, dataType, purpose string) (string, string) {
-	cs, err := s.deps.Dir.ConsentsOf(ctx, eid)
-	if err != nil {
-		return "unknown", ""
-	}
-	now := s.deps.Clock.Now()
-	state, id := "none", ""
-	for _, cn := range cs {
-		if cn.Requester != dept || cn.PurposeCode != purpose || !cn.Covers(dataType) {
-			continue
-		}
-		if ok, _ := cn.Allows(dept, cn.Provider, dataType, purpose, now); ok {
-			return "active", cn.ID
-		}
-		if cn.Status == model.ConsentRequested {
-			state, id = "requested", cn.ID
-		} else if state == "none" {
-			state, id = cn.Status, cn.ID
-		}
-	}
-	return state, id
 }
 
 type introspectRequest struct {
@@ -437,17 +367,17 @@ type introspectRequest struct {
 
 // introspect lets a provider department in any language check a ticket
 // addressed to it; the check consumes the ticket.
-func (s *Server) introspect(c *gin.Context) {
+func (a *api) introspect(c *gin.Context) {
 	var req introspectRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	if req.Token == "" {
-		s.fail(c, routing.Invalid("gateway", "token", "token is required"))
+		a.fail(c, routing.Invalid("gateway", "token", "token is required"))
 		return
 	}
-	out, err := s.deps.Tickets.Introspect(ctx(c), c.GetString(ctxDepartment), req.Token)
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Tickets.Introspect(ctx(c), c.GetString(ctxDepartment), req.Token)
+	a.answer(c, http.StatusOK, out, err)
 }
 
 func nonNil[T any](s []T) []T {

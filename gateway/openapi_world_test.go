@@ -183,12 +183,19 @@ func newWorld(t *testing.T, edit ...func(*gateway.Config)) *world {
 	for _, k := range []struct {
 		dept  string
 		token *string
-	}{{hrBureau, &w.hrToken}, {taxBureau, &w.taxToken}, {statsBureau, &w.statsToken}, {"gone-bureau", &w.orphanToken}} {
+	}{{hrBureau, &w.hrToken}, {taxBureau, &w.taxToken}, {statsBureau, &w.statsToken}} {
 		token, _, err := w.apiKeys.IssueAPIKey(ctx, k.dept, "case management")
 		if err != nil {
 			t.Fatal(err)
 		}
 		*k.token = token
+	}
+	// A key of a department this ledger does not know: issued by a gateway
+	// sharing the database whose ledger knew it.
+	elsewhere := built[*accounts.APIKeys](t)(accounts.NewAPIKeys(accounts.Config{Store: w.db, Departments: knownDepartment("gone-bureau"),
+		Hasher: accounts.NewHasher(accounts.TestParams(), 1)}))
+	if w.orphanToken, _, err = elsewhere.IssueAPIKey(ctx, "gone-bureau", "case management"); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := w.policy.AddRule(ctx, "seed", policies.Rule{Subject: hrBureau, DataType: "edu.*", Purpose: purpose, Effect: policies.EffectAllow}); err != nil {
 		t.Fatal(err)
@@ -228,6 +235,16 @@ func newWorld(t *testing.T, edit ...func(*gateway.Config)) *world {
 	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
 	w.edu = &http.Client{Transport: tr}
 	return w
+}
+
+// knownDepartment is a registry that knows one department.
+type knownDepartment string
+
+func (k knownDepartment) Department(_ context.Context, id string) (*model.Department, error) {
+	if id != string(k) {
+		return nil, routing.Errorf(routing.KindNotFound, "test", "no department %s", id)
+	}
+	return &model.Department{ID: id, Status: model.DepartmentActive}, nil
 }
 
 // caller is one party calling the API: its client, default headers and,

@@ -36,44 +36,13 @@ const (
 	langCookie = "eidgate_lang" // language chosen before sign-in
 )
 
-// Capabilities of the administrator roles, mirroring the API's route groups
-// in routes.go: admin does everything; mapping officers work on residents
-// and imports; auditors read the audit trail, anchoring and policies (and
-// explain); every role reads departments and data types.
-const (
-	capRegistryRead  = "registry_read"
-	capRegistryWrite = "registry_write"
-	capResidents     = "residents"
-	capPoliciesRead  = "policies_read"
-	capPoliciesWrite = "policies_write"
-	capAudit         = "audit"
-	capUsers         = "users"
-)
-
-func allCapabilities() []string {
-	return []string{capRegistryRead, capRegistryWrite, capResidents, capPoliciesRead, capPoliciesWrite, capAudit, capUsers}
-}
-
-// roleCan reports whether an administrator role has a capability.
-func roleCan(role, capability string) bool {
-	switch capability {
-	case capRegistryRead:
-		return role == accounts.RoleAdmin || role == accounts.RoleMappingOfficer || role == accounts.RoleAuditor
-	case capResidents:
-		return role == accounts.RoleAdmin || role == accounts.RoleMappingOfficer
-	case capPoliciesRead, capAudit:
-		return role == accounts.RoleAdmin || role == accounts.RoleAuditor
-	case capRegistryWrite, capPoliciesWrite, capUsers:
-		return role == accounts.RoleAdmin
-	}
-	return false
-}
-
-func capabilities(role string) map[string]bool {
+// permissions are the permissions of an administrator role, for the
+// pages to show only what the role may do.
+func permissions(role string) map[string]bool {
 	out := map[string]bool{}
-	for _, c := range allCapabilities() {
-		if roleCan(role, c) {
-			out[c] = true
+	for _, p := range accounts.Permissions() {
+		if accounts.RoleCan(role, p) {
+			out[string(p)] = true
 		}
 	}
 	return out
@@ -84,8 +53,8 @@ func (s *Server) pageKey() []byte { return s.cfg.PageKey }
 
 // pageHeaders are the headers of every page and static file: a strict
 // CSP, no caching of pages (they hold personal data), HSTS over TLS.
-func (s *Server) pageHeaders(c *gin.Context) {
-	s.setPageHeaders(c)
+func (p *pages) pageHeaders(c *gin.Context) {
+	p.setPageHeaders(c)
 	c.Next()
 }
 
@@ -115,21 +84,21 @@ func isPagePath(p string) bool {
 // pageAuth is an option of pageSession.
 type pageAuth struct {
 	kind       string
-	capability string
+	permission accounts.Permission // "" for residents
 	// streamed: the handler checks the CSRF token itself while streaming
 	// a multipart body (bulk import), so the body is not parsed here.
 	streamed bool
 }
 
-// pageSession requires a session of a.kind (and role capability), and on
+// pageSession requires a session of a.kind (and its role's permission), and on
 // POST the session's CSRF token in the form. Without a session the
 // browser goes to the sign-in page.
-func (s *Server) pageSession(a pageAuth) gin.HandlerFunc {
+func (p *pages) pageSession(a pageAuth) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := s.loadSession(c)
+		sess, err := p.loadSession(c)
 		if err != nil || sess.Kind != a.kind {
 			if err != nil && routing.KindOf(err) == routing.KindUnavailable {
-				s.pageFail(c, err)
+				p.pageFail(c, err)
 				return
 			}
 			c.Redirect(http.StatusSeeOther, "/"+areaOfKind(a.kind)+"/login")
@@ -138,19 +107,19 @@ func (s *Server) pageSession(a pageAuth) gin.HandlerFunc {
 		}
 		c.Set(ctxSession, sess)
 		c.Set(ctxAuth, authSession)
-		if s.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
+		if p.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
 			seeOther(c, "/admin/security", "passkey_required")
 			c.Abort()
 			return
 		}
-		if a.capability != "" && !roleCan(sess.Role, a.capability) {
-			s.pageFail(c, &routing.Error{Kind: routing.KindForbidden, Code: "forbidden", Op: "gateway", Message: "your role may not do this"})
+		if a.permission != "" && !accounts.RoleCan(sess.Role, a.permission) {
+			p.pageFail(c, &routing.Error{Kind: routing.KindForbidden, Code: "forbidden", Op: "gateway", Message: "your role may not do this"})
 			return
 		}
 		if c.Request.Method == http.MethodPost && !a.streamed {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 			if !tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
-				s.pageFail(c, csrfError())
+				p.pageFail(c, csrfError())
 				return
 			}
 		}
@@ -189,20 +158,20 @@ func (s *Server) formToken(c *gin.Context) string {
 
 // loginPage shows an area's sign-in page, or sends a visitor who is
 // signed in there home.
-func (s *Server) loginPage(c *gin.Context, kind, name, title string) {
-	if s.signedInAs(c, kind) {
+func (p *pages) loginPage(c *gin.Context, kind, name, title string) {
+	if p.signedInAs(c, kind) {
 		c.Redirect(http.StatusSeeOther, "/"+areaOfKind(kind))
 		return
 	}
-	s.render(c, http.StatusOK, name, &web.Page{Title: title})
+	p.render(c, http.StatusOK, name, &web.Page{Title: title})
 }
 
 // acceptSignInForm bounds the body of a form posted before sign-in and
 // checks its token; a forged form gets the refusal page and false.
-func (s *Server) acceptSignInForm(c *gin.Context) bool {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+func (p *pages) acceptSignInForm(c *gin.Context) bool {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
+	if !p.checkFormToken(c) {
+		p.pageFail(c, csrfError())
 		return false
 	}
 	return true
@@ -211,12 +180,12 @@ func (s *Server) acceptSignInForm(c *gin.Context) bool {
 // checkFormToken verifies the signed double-submit token of a form posted
 // before sign-in: the form's token must be the signature of the nonce in
 // the browser's own cookie, which another site can neither read nor set.
-func (s *Server) checkFormToken(c *gin.Context) bool {
+func (p *pages) checkFormToken(c *gin.Context) bool {
 	nonce, err := c.Cookie(formCookie)
 	if err != nil || !validNonce(nonce) {
 		return false
 	}
-	return tokenEqual(c.PostForm("csrf"), signNonce(s.pageKey(), nonce))
+	return tokenEqual(c.PostForm("csrf"), signNonce(p.pageKey(), nonce))
 }
 
 func validNonce(s string) bool {
@@ -260,39 +229,39 @@ func (s *Server) pageLang(c *gin.Context) string {
 const ctxLang = "eidgate.lang"
 
 // setLangCookie remembers the language for pages shown before sign-in.
-func (s *Server) setLangCookie(c *gin.Context, lang string) {
+func (p *pages) setLangCookie(c *gin.Context, lang string) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: !p.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
 }
 
 // switchLang is the language switch of every page. A signed-in resident's
 // choice is stored with their account; the cookie covers the pages before
 // sign-in.
-func (s *Server) switchLang(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+func (p *pages) switchLang(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 	lang := c.PostForm("lang")
 	next := localPath(c.PostForm("next"))
-	sess, err := s.loadSession(c)
+	sess, err := p.loadSession(c)
 	if err != nil {
 		sess = nil
 	}
 	if sess != nil && tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
 		c.Set(ctxSession, sess)
-	} else if !s.checkFormToken(c) {
-		s.pageFail(c, csrfError())
+	} else if !p.checkFormToken(c) {
+		p.pageFail(c, csrfError())
 		return
 	}
 	if !web.ValidLang(lang) {
-		s.pageFail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
+		p.pageFail(c, routing.Invalid("gateway", "lang", `lang must be "zh-CN" or "en"`))
 		return
 	}
 	if sess != nil && sess.Kind == accounts.SessionResident {
-		if err := s.deps.Residents.SetLanguage(ctx(c), sess.Subject, lang); err != nil {
-			s.pageFail(c, err)
+		if err := p.deps.Residents.SetLanguage(ctx(c), sess.Subject, lang); err != nil {
+			p.pageFail(c, err)
 			return
 		}
 	}
-	s.setLangCookie(c, lang)
+	p.setLangCookie(c, lang)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -327,7 +296,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 	if sess := currentSession(c); sess != nil && areaOfKind(sess.Kind) == p.Area {
 		p.User, p.CSRF = sess.Subject, sess.CSRFToken
 		if sess.Kind == accounts.SessionAdmin {
-			p.Role, p.Can = sess.Role, capabilities(sess.Role)
+			p.Role, p.Can = sess.Role, permissions(sess.Role)
 		}
 	} else {
 		// Sign-in pages (and a session of the other area): the signed
@@ -369,12 +338,12 @@ func documentTypes() []string {
 // names are the registry's names for display; without them pages show ids.
 func (s *Server) names(ctx context.Context) web.Names {
 	n := web.Names{Departments: map[string]web.LocalName{}, DataTypes: map[string]web.LocalName{}}
-	if ds, err := s.deps.Dir.Departments(ctx); err == nil {
+	if ds, err := s.deps.Registry.Departments(ctx); err == nil {
 		for _, d := range ds {
 			n.Departments[d.ID] = web.LocalName{ZH: d.Name, EN: d.NameEN}
 		}
 	}
-	if ts, err := s.deps.Dir.DataTypes(ctx); err == nil {
+	if ts, err := s.deps.Registry.DataTypes(ctx); err == nil {
 		for _, t := range ts {
 			n.DataTypes[t.Code] = web.LocalName{ZH: t.Name, EN: t.NameEN}
 		}
@@ -410,7 +379,7 @@ func (s *Server) errorText(c *gin.Context, err error) string {
 // formErrors turns a service error into form errors: the service's field
 // names the form field through fields (service field → form field); an
 // error on no known field goes to the summary only.
-func (s *Server) formErrors(c *gin.Context, err error, fields map[string]string) *web.Errors {
+func (p *pages) formErrors(c *gin.Context, err error, fields map[string]string) *web.Errors {
 	e := &web.Errors{}
 	field := ""
 	var re *routing.Error
@@ -423,19 +392,19 @@ func (s *Server) formErrors(c *gin.Context, err error, fields map[string]string)
 	if f, ok := fields["*"]; ok && field == "" && routing.KindOf(err) == routing.KindInvalid {
 		field = f
 	}
-	e.Add(field, s.errorText(c, err))
+	e.Add(field, p.errorText(c, err))
 	if status := statusOf(routing.KindOf(err)); status >= 500 {
-		s.log.ErrorContext(c.Request.Context(), "page action failed", "request_id", requestID(c), "code", routing.CodeOf(err), "err", err)
+		p.log.ErrorContext(c.Request.Context(), "page action failed", "request_id", requestID(c), "code", routing.CodeOf(err), "err", err)
 	}
 	return e
 }
 
 // fieldError is a problem the page itself finds in a form.
-func (s *Server) fieldError(c *gin.Context, errs *web.Errors, field, key string) *web.Errors {
+func (p *pages) fieldError(c *gin.Context, errs *web.Errors, field, key string) *web.Errors {
 	if errs == nil {
 		errs = &web.Errors{}
 	}
-	errs.Add(field, s.site.Message(s.pageLang(c), key))
+	errs.Add(field, p.site.Message(p.pageLang(c), key))
 	return errs
 }
 
@@ -534,32 +503,32 @@ type anchoringSnapshot struct {
 }
 
 func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
-	st := s.deps.Anchorer.Status()
+	st := s.deps.Anchoring.Status()
 	return &anchoringSnapshot{
-		OK: s.deps.Anchorer.Check(ctx) == nil, Lag: st.Lag.Round(time.Millisecond).String(), Oldest: st.Oldest,
+		OK: s.deps.Anchoring.Check(ctx) == nil, Lag: st.Lag.Round(time.Millisecond).String(), Oldest: st.Oldest,
 		LastBatch: st.LastBatch, LastBlock: st.LastBlock, LastAnchoredAt: st.LastAnchoredAt,
 		Batches: st.Batches, Records: st.Records, Leader: st.Leader, LastError: st.LastError,
 	}
 }
 
 // signedIn opens a browser session after a sign-in or activation form.
-func (s *Server) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
+func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
 	if old, err := c.Cookie(SessionCookie); err == nil && old != "" && old != token {
-		_ = s.deps.Sessions.Revoke(ctx(c), old)
+		p.endSession(c, old)
 	}
-	s.setSessionCookie(c, token, sess.ExpiresAt)
+	p.setSessionCookie(c, token, sess.ExpiresAt)
 	if sess.Lang != "" && web.ValidLang(sess.Lang) {
-		s.setLangCookie(c, sess.Lang)
+		p.setLangCookie(c, sess.Lang)
 	}
 	c.Redirect(http.StatusSeeOther, next)
 }
 
 // pageLogout ends the session of either area.
-func (s *Server) pageLogout(c *gin.Context) {
+func (p *pages) pageLogout(c *gin.Context) {
 	if token, err := c.Cookie(SessionCookie); err == nil {
-		_ = s.deps.Sessions.Revoke(ctx(c), token)
+		p.endSession(c, token)
 	}
-	s.clearSessionCookie(c)
+	p.clearSessionCookie(c)
 	seeOther(c, "/"+areaOfKind(currentSession(c).Kind)+"/login", "logged_out")
 }
 

@@ -24,60 +24,60 @@ import (
 	"github.com/eidgate/eidgate/web"
 )
 
-// Admin console pages (/admin). Every route names the capability its role
-// needs (routes.go); the handlers call the same services and shared
-// helpers as the admin API.
+// Admin console pages (/admin). Every route names the permission its role
+// needs (routes.go, accounts.RoleCan); the handlers call the same services
+// as the admin API.
 
-func (s *Server) adminLoginPage(c *gin.Context) {
-	s.loginPage(c, accounts.SessionAdmin, "admin_login", "title.admin.login")
+func (p *pages) adminLoginPage(c *gin.Context) {
+	p.loginPage(c, accounts.SessionAdmin, "admin_login", "title.admin.login")
 }
 
-func (s *Server) adminLoginForm(c *gin.Context) {
-	if !s.acceptSignInForm(c) {
+func (p *pages) adminLoginForm(c *gin.Context) {
+	if !p.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
-		s.render(c, status, "admin_login", &web.Page{Title: "title.admin.login", Errors: errs, Form: refill(c, "username")})
+		p.render(c, status, "admin_login", &web.Page{Title: "title.admin.login", Errors: errs, Form: refill(c, "username")})
 	}
 	var errs *web.Errors
 	if strings.TrimSpace(c.PostForm("username")) == "" {
-		errs = s.fieldError(c, errs, "username", "err.username_required")
+		errs = p.fieldError(c, errs, "username", "err.username_required")
 	}
 	if c.PostForm("password") == "" {
-		errs = s.fieldError(c, errs, "password", "err.password_required")
+		errs = p.fieldError(c, errs, "password", "err.password_required")
 	}
 	if errs.Any() {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := s.signInAdmin(ctx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Admin(ctx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
 	if err != nil {
-		show(statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"username": "username", "password": "password"}))
+		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"username": "username", "password": "password"}))
 		return
 	}
-	s.signedIn(c, token, sess, "/admin")
+	p.signedIn(c, token, sess, "/admin")
 }
 
-func (s *Server) adminHome(c *gin.Context) {
+func (p *pages) adminHome(c *gin.Context) {
 	data := gin.H{}
-	if roleCan(currentSession(c).Role, capAudit) {
-		data["Anchoring"] = s.anchoring(ctx(c))
+	if accounts.RoleCan(currentSession(c).Role, accounts.PermAudit) {
+		data["Anchoring"] = p.anchoring(ctx(c))
 	}
-	s.render(c, http.StatusOK, "admin_home", &web.Page{Title: "title.admin.home", Nav: "home", Data: data})
+	p.render(c, http.StatusOK, "admin_home", &web.Page{Title: "title.admin.home", Nav: "home", Data: data})
 }
 
 // --- departments, signing keys, API keys ---
 
-func (s *Server) adminDepartments(c *gin.Context) { s.showDepartments(c, http.StatusOK, nil, nil) }
+func (p *pages) adminDepartments(c *gin.Context) { p.showDepartments(c, http.StatusOK, nil, nil) }
 
-func (s *Server) showDepartments(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
-	ds, err := s.deps.Dir.Departments(ctx(c))
+func (p *pages) showDepartments(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
+	ds, err := p.deps.Registry.Departments(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	slices.SortFunc(ds, func(a, b model.Department) int { return strings.Compare(a.ID, b.ID) })
-	s.render(c, status, "admin_departments", &web.Page{Title: "title.admin.departments", Nav: "departments",
+	p.render(c, status, "admin_departments", &web.Page{Title: "title.admin.departments", Nav: "departments",
 		Errors: errs, Form: form, Data: gin.H{"Departments": ds}})
 }
 
@@ -86,7 +86,7 @@ func deptFields() map[string]string {
 		"endpoints": "endpoints", "signing_keys": "public_key_pem", "kid": "kid", "status_reason": "reason", "reason": "reason"}
 }
 
-func (s *Server) adminRegisterDepartment(c *gin.Context) {
+func (p *pages) adminRegisterDepartment(c *gin.Context) {
 	form := refill(c, "id", "name", "name_en", "msp_id", "endpoints", "kid", "public_key_pem")
 	d := model.Department{
 		ID: strings.TrimSpace(form["id"]), Name: strings.TrimSpace(form["name"]), NameEN: strings.TrimSpace(form["name_en"]),
@@ -96,36 +96,35 @@ func (s *Server) adminRegisterDepartment(c *gin.Context) {
 	var errs *web.Errors
 	switch {
 	case kid != "" && pem == "":
-		errs = s.fieldError(c, errs, "public_key_pem", "err.pem_required")
+		errs = p.fieldError(c, errs, "public_key_pem", "err.pem_required")
 	case kid == "" && pem != "":
-		errs = s.fieldError(c, errs, "kid", "err.kid_required")
+		errs = p.fieldError(c, errs, "kid", "err.kid_required")
 	case kid != "":
 		d.SigningKeys = []model.SigningKey{{KID: kid, PublicKeyPEM: pem + "\n", Status: model.KeyActive}}
 	}
 	if errs.Any() {
-		s.showDepartments(c, http.StatusBadRequest, errs, form)
+		p.showDepartments(c, http.StatusBadRequest, errs, form)
 		return
 	}
-	if _, err := s.deps.Admin.RegisterDepartment(ctx(c), d); err != nil {
-		s.showDepartments(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, deptFields()), form)
+	if _, err := p.deps.Registry.RegisterDepartment(ctx(c), d); err != nil {
+		p.showDepartments(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, deptFields()), form)
 		return
 	}
-	s.registryChanged(ctx(c), model.Change{Kind: model.KindDepartment, ID: d.ID})
 	seeOther(c, "/admin/departments/"+url.PathEscape(d.ID), "department_registered")
 }
 
-func (s *Server) adminDepartment(c *gin.Context) { s.showDepartment(c, http.StatusOK, nil, nil) }
+func (p *pages) adminDepartment(c *gin.Context) { p.showDepartment(c, http.StatusOK, nil, nil) }
 
-func (s *Server) showDepartment(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
-	d, err := s.deps.Dir.Department(ctx(c), c.Param("id"))
+func (p *pages) showDepartment(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
+	d, err := p.deps.Registry.Department(ctx(c), c.Param("id"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	var keys []accounts.APIKey
-	if roleCan(currentSession(c).Role, capRegistryWrite) {
-		if keys, err = s.deps.APIKeys.ListAPIKeys(ctx(c), d.ID); err != nil {
-			s.pageFail(c, err)
+	if accounts.RoleCan(currentSession(c).Role, accounts.PermRegistryWrite) {
+		if keys, err = p.deps.APIKeys.ListAPIKeys(ctx(c), d.ID); err != nil {
+			p.pageFail(c, err)
 			return
 		}
 	}
@@ -137,83 +136,81 @@ func (s *Server) showDepartment(c *gin.Context, status int, errs *web.Errors, fo
 			form[k] = v
 		}
 	}
-	s.render(c, status, "admin_department", &web.Page{Title: "title.admin.department", Heading: localName(s.pageLang(c), d.Name, d.NameEN) + " (" + d.ID + ")",
+	p.render(c, status, "admin_department", &web.Page{Title: "title.admin.department", Heading: localName(p.pageLang(c), d.Name, d.NameEN) + " (" + d.ID + ")",
 		Nav: "departments", Errors: errs, Form: form, Data: gin.H{"Dept": d, "APIKeys": keys}})
 }
 
 // changeDepartment applies edit to the current record and writes it.
-func (s *Server) changeDepartment(c *gin.Context, form map[string]string, notice string, edit func(d *model.Department) *web.Errors) {
-	d, err := s.deps.Dir.Department(ctx(c), c.Param("id"))
+func (p *pages) changeDepartment(c *gin.Context, form map[string]string, notice string, edit func(d *model.Department) *web.Errors) {
+	d, err := p.deps.Registry.Department(ctx(c), c.Param("id"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	upd := *d
 	upd.SigningKeys = slices.Clone(d.SigningKeys)
 	if errs := edit(&upd); errs.Any() {
-		s.showDepartment(c, http.StatusBadRequest, errs, form)
+		p.showDepartment(c, http.StatusBadRequest, errs, form)
 		return
 	}
-	if _, err := s.deps.Admin.UpdateDepartment(ctx(c), upd); err != nil {
-		s.showDepartment(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, deptFields()), form)
+	if _, err := p.deps.Registry.UpdateDepartment(ctx(c), upd); err != nil {
+		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, deptFields()), form)
 		return
 	}
-	s.registryChanged(ctx(c), model.Change{Kind: model.KindDepartment, ID: d.ID})
 	seeOther(c, "/admin/departments/"+url.PathEscape(d.ID), notice)
 }
 
-func (s *Server) adminUpdateDepartment(c *gin.Context) {
+func (p *pages) adminUpdateDepartment(c *gin.Context) {
 	form := refill(c, "name", "name_en", "endpoints")
-	s.changeDepartment(c, form, "department_updated", func(d *model.Department) *web.Errors {
+	p.changeDepartment(c, form, "department_updated", func(d *model.Department) *web.Errors {
 		d.Name, d.NameEN = strings.TrimSpace(form["name"]), strings.TrimSpace(form["name_en"])
 		d.Endpoints = splitLines(form["endpoints"])
 		return nil
 	})
 }
 
-func (s *Server) adminAddKey(c *gin.Context) {
+func (p *pages) adminAddKey(c *gin.Context) {
 	form := refill(c, "kid", "public_key_pem")
-	s.changeDepartment(c, form, "key_added", func(d *model.Department) *web.Errors {
+	p.changeDepartment(c, form, "key_added", func(d *model.Department) *web.Errors {
 		kid, pem := strings.TrimSpace(form["kid"]), strings.TrimSpace(form["public_key_pem"])
 		var errs *web.Errors
 		if kid == "" {
-			errs = s.fieldError(c, errs, "kid", "err.kid_required")
+			errs = p.fieldError(c, errs, "kid", "err.kid_required")
 		} else if _, dup := d.Key(kid); dup {
-			errs = s.fieldError(c, errs, "kid", "err.kid_taken")
+			errs = p.fieldError(c, errs, "kid", "err.kid_taken")
 		}
 		if pem == "" {
-			errs = s.fieldError(c, errs, "public_key_pem", "err.pem_required")
+			errs = p.fieldError(c, errs, "public_key_pem", "err.pem_required")
 		}
 		d.SigningKeys = append(d.SigningKeys, model.SigningKey{KID: kid, PublicKeyPEM: pem + "\n", Status: model.KeyActive})
 		return errs
 	})
 }
 
-func (s *Server) adminRetireKey(c *gin.Context) {
+func (p *pages) adminRetireKey(c *gin.Context) {
 	kid := c.PostForm("kid")
-	s.changeDepartment(c, nil, "key_retired", func(d *model.Department) *web.Errors {
+	p.changeDepartment(c, nil, "key_retired", func(d *model.Department) *web.Errors {
 		for i := range d.SigningKeys {
 			if d.SigningKeys[i].KID == kid {
 				d.SigningKeys[i].Status = model.KeyRetired
 				return nil
 			}
 		}
-		return s.fieldError(c, nil, "", "err.kid_unknown")
+		return p.fieldError(c, nil, "", "err.kid_unknown")
 	})
 }
 
-func (s *Server) adminDepartmentStatus(c *gin.Context) {
+func (p *pages) adminDepartmentStatus(c *gin.Context) {
 	form := refill(c, "reason")
 	status, reason := c.PostForm("status"), strings.TrimSpace(form["reason"])
 	if reason == "" {
-		s.showDepartment(c, http.StatusBadRequest, s.fieldError(c, nil, "reason", "err.reason_required"), form)
+		p.showDepartment(c, http.StatusBadRequest, p.fieldError(c, nil, "reason", "err.reason_required"), form)
 		return
 	}
-	if _, err := s.deps.Admin.SetDepartmentStatus(ctx(c), c.Param("id"), status, reason); err != nil {
-		s.showDepartment(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, deptFields()), form)
+	if _, err := p.deps.Registry.SetDepartmentStatus(ctx(c), c.Param("id"), status, reason); err != nil {
+		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, deptFields()), form)
 		return
 	}
-	s.registryChanged(ctx(c), model.Change{Kind: model.KindDepartment, ID: c.Param("id")})
 	notice := "department_suspended"
 	if status == model.DepartmentActive {
 		notice = "department_reactivated"
@@ -233,30 +230,30 @@ type secretData struct {
 	Back      string
 }
 
-func (s *Server) adminIssueAPIKey(c *gin.Context) {
+func (p *pages) adminIssueAPIKey(c *gin.Context) {
 	form := refill(c, "key_name")
 	name := strings.TrimSpace(form["key_name"])
 	if name == "" {
-		s.showDepartment(c, http.StatusBadRequest, s.fieldError(c, nil, "key_name", "err.name_required"), form)
+		p.showDepartment(c, http.StatusBadRequest, p.fieldError(c, nil, "key_name", "err.name_required"), form)
 		return
 	}
-	token, key, err := s.issueKey(ctx(c), c.Param("id"), name)
+	token, key, err := p.deps.APIKeys.IssueAPIKey(ctx(c), c.Param("id"), name)
 	if err != nil {
-		s.showDepartment(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"name": "key_name"}), form)
+		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"name": "key_name"}), form)
 		return
 	}
-	s.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.api_key", Nav: "departments",
+	p.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.api_key", Nav: "departments",
 		Data: secretData{Kind: "api_key", Subject: key.Name, Secret: token, Back: "/admin/departments/" + url.PathEscape(c.Param("id"))}})
 }
 
-func (s *Server) adminRevokeAPIKey(c *gin.Context) {
+func (p *pages) adminRevokeAPIKey(c *gin.Context) {
 	dept := c.PostForm("department")
 	if !model.ValidDepartmentID(dept) {
-		s.pageFail(c, routing.Invalid("gateway", "department", "department must be a department id"))
+		p.pageFail(c, routing.Invalid("gateway", "department", "department must be a department id"))
 		return
 	}
-	if err := s.deps.APIKeys.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
-		s.pageFail(c, err)
+	if err := p.deps.APIKeys.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
+		p.pageFail(c, err)
 		return
 	}
 	seeOther(c, "/admin/departments/"+url.PathEscape(dept), "api_key_revoked")
@@ -264,21 +261,21 @@ func (s *Server) adminRevokeAPIKey(c *gin.Context) {
 
 // --- data types ---
 
-func (s *Server) adminDataTypes(c *gin.Context) { s.showDataTypes(c, http.StatusOK, nil, nil, nil) }
+func (p *pages) adminDataTypes(c *gin.Context) { p.showDataTypes(c, http.StatusOK, nil, nil, nil) }
 
-func (s *Server) showDataTypes(c *gin.Context, status int, errs *web.Errors, form map[string]string, owners []string) {
-	ts, err := s.deps.Dir.DataTypes(ctx(c))
+func (p *pages) showDataTypes(c *gin.Context, status int, errs *web.Errors, form map[string]string, owners []string) {
+	ts, err := p.deps.Registry.DataTypes(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	slices.SortFunc(ts, func(a, b model.DataType) int { return strings.Compare(a.Code, b.Code) })
-	ds, err := s.deps.Dir.Departments(ctx(c))
+	ds, err := p.deps.Registry.Departments(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, status, "admin_datatypes", &web.Page{Title: "title.admin.datatypes", Nav: "datatypes", Errors: errs, Form: form,
+	p.render(c, status, "admin_datatypes", &web.Page{Title: "title.admin.datatypes", Nav: "datatypes", Errors: errs, Form: form,
 		Data: gin.H{"DataTypes": ts, "Departments": ds, "Owners": setOf(owners)}})
 }
 
@@ -294,29 +291,28 @@ func dataTypeFields() map[string]string {
 	return map[string]string{"code": "code", "name": "name", "name_en": "name_en", "schema": "schema", "owners": "owners", "status": "status"}
 }
 
-func (s *Server) adminRegisterDataType(c *gin.Context) {
+func (p *pages) adminRegisterDataType(c *gin.Context) {
 	form := refill(c, "code", "name", "name_en", "schema")
 	dt := model.DataType{Code: strings.TrimSpace(form["code"]), Name: strings.TrimSpace(form["name"]),
 		NameEN: strings.TrimSpace(form["name_en"]), Schema: strings.TrimSpace(form["schema"]), Owners: c.PostFormArray("owners")}
-	if _, err := s.deps.Admin.RegisterDataType(ctx(c), dt); err != nil {
-		s.showDataTypes(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, dataTypeFields()), form, dt.Owners)
+	if _, err := p.deps.Registry.RegisterDataType(ctx(c), dt); err != nil {
+		p.showDataTypes(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, dataTypeFields()), form, dt.Owners)
 		return
 	}
-	s.registryChanged(ctx(c), model.Change{Kind: model.KindDataType, ID: dt.Code})
 	seeOther(c, "/admin/datatypes/"+url.PathEscape(dt.Code), "datatype_registered")
 }
 
-func (s *Server) adminDataType(c *gin.Context) { s.showDataType(c, http.StatusOK, nil, nil, nil) }
+func (p *pages) adminDataType(c *gin.Context) { p.showDataType(c, http.StatusOK, nil, nil, nil) }
 
-func (s *Server) showDataType(c *gin.Context, status int, errs *web.Errors, form map[string]string, owners []string) {
-	dt, err := s.deps.Dir.DataType(ctx(c), c.Param("code"))
+func (p *pages) showDataType(c *gin.Context, status int, errs *web.Errors, form map[string]string, owners []string) {
+	dt, err := p.deps.Registry.DataType(ctx(c), c.Param("code"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	ds, err := s.deps.Dir.Departments(ctx(c))
+	ds, err := p.deps.Registry.Departments(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	pretty := dt.Schema
@@ -331,56 +327,55 @@ func (s *Server) showDataType(c *gin.Context, status int, errs *web.Errors, form
 	if form["status"] == "" {
 		form["status"] = model.DataTypeActive
 	}
-	s.render(c, status, "admin_datatype", &web.Page{Title: "title.admin.datatype", Heading: localName(s.pageLang(c), dt.Name, dt.NameEN) + " (" + dt.Code + ")",
+	p.render(c, status, "admin_datatype", &web.Page{Title: "title.admin.datatype", Heading: localName(p.pageLang(c), dt.Name, dt.NameEN) + " (" + dt.Code + ")",
 		Nav: "datatypes", Errors: errs, Form: form,
 		Data: gin.H{"DataType": dt, "SchemaPretty": pretty, "Departments": ds, "Owners": setOf(owners)}})
 }
 
-func (s *Server) adminUpdateDataType(c *gin.Context) {
+func (p *pages) adminUpdateDataType(c *gin.Context) {
 	form := refill(c, "name", "name_en", "schema", "status")
 	dt := model.DataType{Code: c.Param("code"), Name: strings.TrimSpace(form["name"]), NameEN: strings.TrimSpace(form["name_en"]),
 		Schema: strings.TrimSpace(form["schema"]), Owners: c.PostFormArray("owners"), Status: form["status"]}
-	if _, err := s.deps.Admin.UpdateDataType(ctx(c), dt); err != nil {
-		s.showDataType(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, dataTypeFields()), form, dt.Owners)
+	if _, err := p.deps.Registry.UpdateDataType(ctx(c), dt); err != nil {
+		p.showDataType(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, dataTypeFields()), form, dt.Owners)
 		return
 	}
-	s.registryChanged(ctx(c), model.Change{Kind: model.KindDataType, ID: dt.Code})
 	seeOther(c, "/admin/datatypes/"+url.PathEscape(dt.Code), "datatype_updated")
 }
 
 // --- residents at the KYC counter ---
 
-func (s *Server) adminResidents(c *gin.Context) { s.showResidents(c, http.StatusOK, nil) }
+func (p *pages) adminResidents(c *gin.Context) { p.showResidents(c, http.StatusOK, nil) }
 
-func (s *Server) showResidents(c *gin.Context, status int, errs *web.Errors) {
+func (p *pages) showResidents(c *gin.Context, status int, errs *web.Errors) {
 	var form map[string]string
 	if c.Request.Method == http.MethodPost {
 		form = docRefill(c, nil, "", "doc1_", "doc2_", "doc3_")
 	}
-	s.render(c, status, "admin_residents", &web.Page{Title: "title.admin.residents", Nav: "residents", Errors: errs, Form: form})
+	p.render(c, status, "admin_residents", &web.Page{Title: "title.admin.residents", Nav: "residents", Errors: errs, Form: form})
 }
 
 // adminSearchResident finds an eID by a typed-in document. The document
 // travels in the POST body only; the answer is a redirect to the eID.
-func (s *Server) adminSearchResident(c *gin.Context) {
+func (p *pages) adminSearchResident(c *gin.Context) {
 	doc, ok := formDocument(c, "")
 	if !ok || doc.Type == "" {
-		s.showResidents(c, http.StatusBadRequest, s.fieldError(c, nil, "number", "err.doc_number_required"))
+		p.showResidents(c, http.StatusBadRequest, p.fieldError(c, nil, "number", "err.doc_number_required"))
 		return
 	}
-	eid, err := s.deps.Identities.Find(ctx(c), doc)
+	eid, err := p.deps.Identities.Find(ctx(c), doc)
 	if err != nil {
 		if routing.IsKind(err, routing.KindNotFound) {
-			s.showResidents(c, http.StatusNotFound, s.fieldError(c, nil, "number", "err.no_eid_for_document"))
+			p.showResidents(c, http.StatusNotFound, p.fieldError(c, nil, "number", "err.no_eid_for_document"))
 			return
 		}
-		s.showResidents(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, docFields("")))
+		p.showResidents(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, docFields("")))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/residents/"+url.PathEscape(eid))
 }
 
-func (s *Server) adminCreateResident(c *gin.Context) {
+func (p *pages) adminCreateResident(c *gin.Context) {
 	var docs []mapping.Input
 	for _, prefix := range []string{"doc1_", "doc2_", "doc3_"} {
 		if d, ok := formDocument(c, prefix); ok {
@@ -388,128 +383,128 @@ func (s *Server) adminCreateResident(c *gin.Context) {
 		}
 	}
 	if len(docs) == 0 {
-		s.showResidents(c, http.StatusBadRequest, s.fieldError(c, nil, "doc1_number", "err.doc_number_required"))
+		p.showResidents(c, http.StatusBadRequest, p.fieldError(c, nil, "doc1_number", "err.doc_number_required"))
 		return
 	}
-	out, err := s.createIdentity(ctx(c), docs, adminName(c))
+	out, err := p.deps.Identities.Create(ctx(c), docs, adminName(c))
 	if err != nil {
-		s.showResidents(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"*": "doc1_number"}))
+		p.showResidents(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"*": "doc1_number"}))
 		return
 	}
-	s.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.kyc_done", Nav: "residents",
+	p.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.kyc_done", Nav: "residents",
 		Data: secretData{Kind: "activation", Subject: out.EID, Secret: out.ActivationCode, EID: out.EID,
 			Documents: out.Documents, Back: "/admin/residents/" + url.PathEscape(out.EID)}})
 }
 
-func (s *Server) adminResident(c *gin.Context) { s.showResident(c, http.StatusOK, nil, nil) }
+func (p *pages) adminResident(c *gin.Context) { p.showResident(c, http.StatusOK, nil, nil) }
 
-func (s *Server) showResident(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
+func (p *pages) showResident(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
 	eid := c.Param("eid")
 	if !model.ValidDID(eid) {
-		s.pageFail(c, &routing.Error{Kind: routing.KindNotFound, Code: "not_found", Op: "gateway", Message: "no such eID"})
+		p.pageFail(c, &routing.Error{Kind: routing.KindNotFound, Code: "not_found", Op: "gateway", Message: "no such eID"})
 		return
 	}
-	d, err := s.identityDetail(ctx(c), eid)
+	d, err := p.deps.Identities.Identity(ctx(c), eid)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, status, "admin_resident", &web.Page{Title: "title.admin.resident", Nav: "residents", Errors: errs, Form: form, Data: d})
+	p.render(c, status, "admin_resident", &web.Page{Title: "title.admin.resident", Nav: "residents", Errors: errs, Form: form, Data: d})
 }
 
-func (s *Server) adminAddDocument(c *gin.Context) {
+func (p *pages) adminAddDocument(c *gin.Context) {
 	form := docRefill(c, nil, "")
 	doc, ok := formDocument(c, "")
 	if !ok || doc.Type == "" {
-		s.showResident(c, http.StatusBadRequest, s.fieldError(c, nil, "number", "err.doc_number_required"), form)
+		p.showResident(c, http.StatusBadRequest, p.fieldError(c, nil, "number", "err.doc_number_required"), form)
 		return
 	}
-	if _, err := s.deps.Identities.AddDocument(ctx(c), c.Param("eid"), doc, adminName(c)); err != nil {
+	if _, err := p.deps.Identities.AddDocument(ctx(c), c.Param("eid"), doc, adminName(c)); err != nil {
 		fields := docFields("")
 		fields["*"] = "number"
-		s.showResident(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, fields), form)
+		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, fields), form)
 		return
 	}
 	seeOther(c, "/admin/residents/"+url.PathEscape(c.Param("eid")), "document_added")
 }
 
-func (s *Server) adminRemoveDocument(c *gin.Context) {
-	if err := s.deps.Identities.RemoveDocument(ctx(c), c.Param("eid"), c.PostForm("ref"), adminName(c)); err != nil {
-		s.showResident(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil), nil)
+func (p *pages) adminRemoveDocument(c *gin.Context) {
+	if err := p.deps.Identities.RemoveDocument(ctx(c), c.Param("eid"), c.PostForm("ref"), adminName(c)); err != nil {
+		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil)
 		return
 	}
 	seeOther(c, "/admin/residents/"+url.PathEscape(c.Param("eid")), "document_removed")
 }
 
-func (s *Server) adminMerge(c *gin.Context) {
+func (p *pages) adminMerge(c *gin.Context) {
 	form := refill(c, "into", "merge_reason")
 	into, reason := strings.TrimSpace(form["into"]), strings.TrimSpace(form["merge_reason"])
 	var errs *web.Errors
 	if !model.ValidDID(into) {
-		errs = s.fieldError(c, errs, "into", "err.eid_invalid")
+		errs = p.fieldError(c, errs, "into", "err.eid_invalid")
 	} else if into == c.Param("eid") {
-		errs = s.fieldError(c, errs, "into", "err.merge_self")
+		errs = p.fieldError(c, errs, "into", "err.merge_self")
 	}
 	if reason == "" {
-		errs = s.fieldError(c, errs, "merge_reason", "err.reason_required")
+		errs = p.fieldError(c, errs, "merge_reason", "err.reason_required")
 	}
 	if errs.Any() {
-		s.showResident(c, http.StatusBadRequest, errs, form)
+		p.showResident(c, http.StatusBadRequest, errs, form)
 		return
 	}
-	if err := s.deps.Identities.Merge(ctx(c), c.Param("eid"), into, reason, adminName(c)); err != nil {
-		s.showResident(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"into": "into", "reason": "merge_reason"}), form)
+	if err := p.deps.Identities.Merge(ctx(c), c.Param("eid"), into, reason, adminName(c)); err != nil {
+		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"into": "into", "reason": "merge_reason"}), form)
 		return
 	}
 	seeOther(c, "/admin/residents/"+url.PathEscape(into), "merged")
 }
 
-func (s *Server) adminDeactivate(c *gin.Context) {
+func (p *pages) adminDeactivate(c *gin.Context) {
 	form := refill(c, "deactivate_reason")
 	reason := strings.TrimSpace(form["deactivate_reason"])
 	if reason == "" {
-		s.showResident(c, http.StatusBadRequest, s.fieldError(c, nil, "deactivate_reason", "err.reason_required"), form)
+		p.showResident(c, http.StatusBadRequest, p.fieldError(c, nil, "deactivate_reason", "err.reason_required"), form)
 		return
 	}
-	if err := s.deps.Identities.Deactivate(ctx(c), c.Param("eid"), reason, adminName(c)); err != nil {
-		s.showResident(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"reason": "deactivate_reason"}), form)
+	if err := p.deps.Identities.Deactivate(ctx(c), c.Param("eid"), reason, adminName(c)); err != nil {
+		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"reason": "deactivate_reason"}), form)
 		return
 	}
 	seeOther(c, "/admin/residents/"+url.PathEscape(c.Param("eid")), "deactivated")
 }
 
-func (s *Server) adminActivationCode(c *gin.Context) {
+func (p *pages) adminActivationCode(c *gin.Context) {
 	eid := c.Param("eid")
-	code, err := s.deps.Identities.NewActivationCode(ctx(c), eid, adminName(c))
+	code, err := p.deps.Identities.NewActivationCode(ctx(c), eid, adminName(c))
 	if err != nil {
-		s.showResident(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil), nil)
+		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil)
 		return
 	}
-	s.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.activation_code", Nav: "residents",
+	p.render(c, http.StatusOK, "admin_secret", &web.Page{Title: "title.admin.activation_code", Nav: "residents",
 		Data: secretData{Kind: "activation", Subject: eid, Secret: code, Back: "/admin/residents/" + url.PathEscape(eid)}})
 }
 
 // --- bulk import ---
 
-func (s *Server) adminImports(c *gin.Context) { s.showImports(c, http.StatusOK, nil) }
+func (p *pages) adminImports(c *gin.Context) { p.showImports(c, http.StatusOK, nil) }
 
-func (s *Server) showImports(c *gin.Context, status int, errs *web.Errors) {
-	jobs, err := s.deps.Importer.Jobs(ctx(c), 50)
+func (p *pages) showImports(c *gin.Context, status int, errs *web.Errors) {
+	jobs, err := p.deps.Importer.Jobs(ctx(c), 50)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, status, "admin_imports", &web.Page{Title: "title.admin.imports", Nav: "imports", Errors: errs, Data: gin.H{"Jobs": jobs}})
+	p.render(c, status, "admin_imports", &web.Page{Title: "title.admin.imports", Nav: "imports", Errors: errs, Data: gin.H{"Jobs": jobs}})
 }
 
 // adminStartImport streams the upload into the importer. The form puts
 // the CSRF token before the file, so the token is checked before a byte of
 // the file is read and nothing is buffered.
-func (s *Server) adminStartImport(c *gin.Context) {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.ImportLimit)
+func (p *pages) adminStartImport(c *gin.Context) {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.ImportLimit)
 	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if mt != "multipart/form-data" || params["boundary"] == "" {
-		s.showImports(c, http.StatusBadRequest, s.fieldError(c, nil, "file", "err.file_required"))
+		p.showImports(c, http.StatusBadRequest, p.fieldError(c, nil, "file", "err.file_required"))
 		return
 	}
 	mr := multipart.NewReader(body, params["boundary"])
@@ -519,10 +514,10 @@ func (s *Server) adminStartImport(c *gin.Context) {
 		part, err := mr.NextPart()
 		if err != nil {
 			if !csrfOK {
-				s.pageFail(c, csrfError())
+				p.pageFail(c, csrfError())
 				return
 			}
-			s.showImports(c, http.StatusBadRequest, s.fieldError(c, nil, "file", "err.file_required"))
+			p.showImports(c, http.StatusBadRequest, p.fieldError(c, nil, "file", "err.file_required"))
 			return
 		}
 		switch part.FormName() {
@@ -530,26 +525,26 @@ func (s *Server) adminStartImport(c *gin.Context) {
 			v, _ := io.ReadAll(io.LimitReader(part, 256))
 			csrfOK = tokenEqual(string(v), sess.CSRFToken)
 			if !csrfOK {
-				s.pageFail(c, csrfError())
+				p.pageFail(c, csrfError())
 				return
 			}
 		case "file":
 			if !csrfOK {
-				s.pageFail(c, csrfError())
+				p.pageFail(c, csrfError())
 				return
 			}
 			if part.FileName() == "" {
-				s.showImports(c, http.StatusBadRequest, s.fieldError(c, nil, "file", "err.file_required"))
+				p.showImports(c, http.StatusBadRequest, p.fieldError(c, nil, "file", "err.file_required"))
 				return
 			}
-			job, err := s.deps.Importer.Start(ctx(c), part.FileName(), part, adminName(c))
+			job, err := p.deps.Importer.Start(ctx(c), part.FileName(), part, adminName(c))
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					s.showImports(c, http.StatusRequestEntityTooLarge, s.fieldError(c, nil, "file", "err.file_too_large"))
+					p.showImports(c, http.StatusRequestEntityTooLarge, p.fieldError(c, nil, "file", "err.file_too_large"))
 					return
 				}
-				s.showImports(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"*": "file"}))
+				p.showImports(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"*": "file"}))
 				return
 			}
 			c.Redirect(http.StatusSeeOther, "/admin/imports/"+url.PathEscape(job.ID))
@@ -558,13 +553,13 @@ func (s *Server) adminStartImport(c *gin.Context) {
 	}
 }
 
-func (s *Server) adminImport(c *gin.Context) {
-	job, err := s.deps.Importer.Job(ctx(c), c.Param("id"))
+func (p *pages) adminImport(c *gin.Context) {
+	job, err := p.deps.Importer.Job(ctx(c), c.Param("id"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "admin_import", &web.Page{Title: "title.admin.import", Heading: job.FileName, Nav: "imports", Data: gin.H{"Job": job}})
+	p.render(c, http.StatusOK, "admin_import", &web.Page{Title: "title.admin.import", Heading: job.FileName, Nav: "imports", Data: gin.H{"Job": job}})
 }
 
 // --- policies ---
@@ -576,46 +571,44 @@ type explainView struct {
 	Purpose    string
 }
 
-func (s *Server) adminPolicies(c *gin.Context) { s.showPolicies(c, http.StatusOK, nil, nil, nil) }
+func (p *pages) adminPolicies(c *gin.Context) { p.showPolicies(c, http.StatusOK, nil, nil, nil) }
 
-func (s *Server) showPolicies(c *gin.Context, status int, errs *web.Errors, form map[string]string, ex *explainView) {
-	rules, err := s.deps.Policies.Lines(ctx(c))
+func (p *pages) showPolicies(c *gin.Context, status int, errs *web.Errors, form map[string]string, ex *explainView) {
+	rules, err := p.deps.Policies.Lines(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	history, err := s.deps.Policies.History(ctx(c), 100)
+	history, err := p.deps.Policies.History(ctx(c), 100)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	p := &web.Page{Title: "title.admin.policies", Nav: "policies", Errors: errs, Form: form}
 	data := gin.H{"Rules": rules, "History": history}
 	if ex != nil {
 		data["Explanation"] = ex
 	}
-	deptOpts, typeOpts := s.registryOptions(c, "")
+	deptOpts, typeOpts := p.registryOptions(c, "")
 	data["DepartmentOptions"], data["DataTypeOptions"] = deptOpts, typeOpts
-	p.Data = data
-	s.render(c, status, "admin_policies", p)
+	p.render(c, status, "admin_policies", &web.Page{Title: "title.admin.policies", Nav: "policies", Errors: errs, Form: form, Data: data})
 }
 
 // registryOptions lists departments and data types for selects; any is
 // the label key of an "any" first choice ("" for none).
-func (s *Server) registryOptions(c *gin.Context, any string) ([]web.Option, []web.Option) {
-	lang := s.pageLang(c)
+func (p *pages) registryOptions(c *gin.Context, any string) ([]web.Option, []web.Option) {
+	lang := p.pageLang(c)
 	var depts, types []web.Option
 	if any != "" {
-		depts = append(depts, web.Option{Value: "", Label: s.site.Message(lang, any)})
-		types = append(types, web.Option{Value: "", Label: s.site.Message(lang, any)})
+		depts = append(depts, web.Option{Value: "", Label: p.site.Message(lang, any)})
+		types = append(types, web.Option{Value: "", Label: p.site.Message(lang, any)})
 	}
-	if ds, err := s.deps.Dir.Departments(ctx(c)); err == nil {
+	if ds, err := p.deps.Registry.Departments(ctx(c)); err == nil {
 		slices.SortFunc(ds, func(a, b model.Department) int { return strings.Compare(a.ID, b.ID) })
 		for _, d := range ds {
 			depts = append(depts, web.Option{Value: d.ID, Label: localName(lang, d.Name, d.NameEN) + " (" + d.ID + ")"})
 		}
 	}
-	if ts, err := s.deps.Dir.DataTypes(ctx(c)); err == nil {
+	if ts, err := p.deps.Registry.DataTypes(ctx(c)); err == nil {
 		slices.SortFunc(ts, func(a, b model.DataType) int { return strings.Compare(a.Code, b.Code) })
 		for _, t := range ts {
 			types = append(types, web.Option{Value: t.Code, Label: localName(lang, t.Name, t.NameEN) + " (" + t.Code + ")"})
@@ -631,32 +624,32 @@ func localName(lang, zh, en string) string {
 	return zh
 }
 
-func (s *Server) adminExplainForm(c *gin.Context) {
+func (p *pages) adminExplainForm(c *gin.Context) {
 	form := docRefill(c, refill(c, "department", "data_type", "purpose", "eid"), "")
 	req := explainRequest{DataType: form["data_type"], Purpose: strings.TrimSpace(form["purpose"])}
 	dept := form["department"]
 	var errs *web.Errors
 	if !model.ValidDepartmentID(dept) {
-		errs = s.fieldError(c, errs, "department", "err.department_required")
+		errs = p.fieldError(c, errs, "department", "err.department_required")
 	}
 	if eid := strings.TrimSpace(form["eid"]); eid != "" {
 		if !model.ValidDID(eid) {
-			errs = s.fieldError(c, errs, "eid", "err.eid_invalid")
+			errs = p.fieldError(c, errs, "eid", "err.eid_invalid")
 		}
 		req.Subject = &subjectBody{EID: eid}
 	} else if doc, ok := formDocument(c, ""); ok {
 		req.Subject = &subjectBody{Document: &doc}
 	}
 	if errs.Any() {
-		s.showPolicies(c, http.StatusBadRequest, errs, form, nil)
+		p.showPolicies(c, http.StatusBadRequest, errs, form, nil)
 		return
 	}
-	out, err := s.explanation(ctx(c), dept, req)
+	out, err := p.explanation(ctx(c), dept, req)
 	if err != nil {
-		s.showPolicies(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "document": "number"}), form, nil)
+		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "document": "number"}), form, nil)
 		return
 	}
-	s.showPolicies(c, http.StatusOK, nil, form, &explainView{explainResponse: out, Department: dept, DataType: req.DataType, Purpose: req.Purpose})
+	p.showPolicies(c, http.StatusOK, nil, form, &explainView{explainResponse: out, Department: dept, DataType: req.DataType, Purpose: req.Purpose})
 }
 
 func ruleFields() map[string]string {
@@ -673,18 +666,18 @@ func ruleFromForm(c *gin.Context) policies.Line {
 	return r
 }
 
-func (s *Server) adminAddRule(c *gin.Context) {
+func (p *pages) adminAddRule(c *gin.Context) {
 	form := refill(c, "kind", "subject", "object", "action", "effect", "role")
-	if _, err := s.deps.Policies.AddLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
-		s.showPolicies(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, ruleFields()), form, nil)
+	if _, err := p.deps.Policies.AddLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, ruleFields()), form, nil)
 		return
 	}
 	seeOther(c, "/admin/policies", "rule_added")
 }
 
-func (s *Server) adminRemoveRule(c *gin.Context) {
-	if _, err := s.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
-		s.showPolicies(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil), nil, nil)
+func (p *pages) adminRemoveRule(c *gin.Context) {
+	if _, err := p.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil, nil)
 		return
 	}
 	seeOther(c, "/admin/policies", "rule_removed")
@@ -697,7 +690,7 @@ const auditPageSize = 100
 // adminAudit lists access records with the filters of the form (a GET
 // form: department, data type, purpose, outcome, date range; nothing in
 // it identifies a resident by document).
-func (s *Server) adminAudit(c *gin.Context) {
+func (p *pages) adminAudit(c *gin.Context) {
 	form := map[string]string{}
 	for _, k := range []string{"requester", "provider", "data_type", "purpose", "outcome", "from", "to"} {
 		form[k] = strings.TrimSpace(c.Query(k))
@@ -705,24 +698,24 @@ func (s *Server) adminAudit(c *gin.Context) {
 	f := routing.AccessFilter{Requester: form["requester"], Provider: form["provider"], DataType: form["data_type"],
 		Purpose: form["purpose"], Outcome: form["outcome"], Desc: true, Limit: auditPageSize}
 	var errs *web.Errors
-	loc := s.cfg.TimeZone
+	loc := p.cfg.TimeZone
 	if v := form["from"]; v != "" {
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
 		if err != nil {
-			errs = s.fieldError(c, errs, "from", "err.date_invalid")
+			errs = p.fieldError(c, errs, "from", "err.date_invalid")
 		}
 		f.From = t
 	}
 	if v := form["to"]; v != "" {
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
 		if err != nil {
-			errs = s.fieldError(c, errs, "to", "err.date_invalid")
+			errs = p.fieldError(c, errs, "to", "err.date_invalid")
 		}
 		f.To = t.Add(24*time.Hour - time.Nanosecond) // the whole day
 	}
 	before, err := pageBefore(c)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	f.BeforeSeq = before
@@ -730,9 +723,9 @@ func (s *Server) adminAudit(c *gin.Context) {
 	status := http.StatusOK
 	if errs.Any() {
 		status = http.StatusBadRequest
-	} else if recs, err = s.deps.Access.ListAccess(ctx(c), f); err != nil {
+	} else if recs, err = p.deps.Access.List(ctx(c), f); err != nil {
 		status = statusOf(routing.KindOf(err))
-		errs = s.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
+		errs = p.formErrors(c, err, map[string]string{"data_type": "data_type", "purpose": "purpose", "outcome": "outcome"})
 	}
 	rows := make([]web.Access, len(recs))
 	for i, r := range recs {
@@ -749,46 +742,46 @@ func (s *Server) adminAudit(c *gin.Context) {
 		q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
 		older = "/admin/audit?" + q.Encode()
 	}
-	lang := s.pageLang(c)
-	depts, types := s.registryOptions(c, "audit.any")
-	outcomes := []web.Option{{Value: "", Label: s.site.Message(lang, "audit.any")}}
+	lang := p.pageLang(c)
+	depts, types := p.registryOptions(c, "audit.any")
+	outcomes := []web.Option{{Value: "", Label: p.site.Message(lang, "audit.any")}}
 	for _, o := range []string{routing.OutcomeIssued, routing.OutcomePolicyDenied, routing.OutcomeConsentRequired, routing.OutcomeNoRoute, routing.OutcomeSubjectUnknown} {
-		outcomes = append(outcomes, web.Option{Value: o, Label: s.site.Message(lang, "outcome."+o)})
+		outcomes = append(outcomes, web.Option{Value: o, Label: p.site.Message(lang, "outcome."+o)})
 	}
-	s.render(c, status, "admin_audit", &web.Page{Title: "title.admin.audit", Nav: "audit", Errors: errs, Form: form,
-		Data: gin.H{"Records": rows, "Older": older, "Anchoring": s.anchoring(ctx(c)),
+	p.render(c, status, "admin_audit", &web.Page{Title: "title.admin.audit", Nav: "audit", Errors: errs, Form: form,
+		Data: gin.H{"Records": rows, "Older": older, "Anchoring": p.anchoring(ctx(c)),
 			"DepartmentOptions": depts, "ProviderOptions": depts, "DataTypeOptions": types, "OutcomeOptions": outcomes}})
 }
 
 // --- administrator accounts ---
 
-func (s *Server) adminUsers(c *gin.Context) { s.showUsers(c, http.StatusOK, nil, nil) }
+func (p *pages) adminUsers(c *gin.Context) { p.showUsers(c, http.StatusOK, nil, nil) }
 
-func (s *Server) showUsers(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
-	users, err := s.deps.Admins.List(ctx(c))
+func (p *pages) showUsers(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
+	users, err := p.deps.Admins.List(ctx(c))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form, Data: gin.H{"Users": users}})
+	p.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form, Data: gin.H{"Users": users}})
 }
 
-func (s *Server) adminCreateUser(c *gin.Context) {
+func (p *pages) adminCreateUser(c *gin.Context) {
 	form := refill(c, "username", "role")
 	username := strings.TrimSpace(form["username"])
 	var errs *web.Errors
 	if username == "" {
-		errs = s.fieldError(c, errs, "username", "err.username_required")
+		errs = p.fieldError(c, errs, "username", "err.username_required")
 	}
 	if c.PostForm("password") == "" {
-		errs = s.fieldError(c, errs, "password", "err.password_required")
+		errs = p.fieldError(c, errs, "password", "err.password_required")
 	}
 	if errs.Any() {
-		s.showUsers(c, http.StatusBadRequest, errs, form)
+		p.showUsers(c, http.StatusBadRequest, errs, form)
 		return
 	}
-	if err := s.createAdminUser(ctx(c), username, c.PostForm("password"), form["role"]); err != nil {
-		s.showUsers(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"username": "username", "password": "password", "role": "role"}), form)
+	if _, err := p.deps.Admins.CreateAdmin(ctx(c), username, c.PostForm("password"), form["role"]); err != nil {
+		p.showUsers(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"username": "username", "password": "password", "role": "role"}), form)
 		return
 	}
 	seeOther(c, "/admin/users", "user_created")

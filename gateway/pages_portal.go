@@ -23,82 +23,82 @@ func docFields(prefix string) map[string]string {
 	}
 }
 
-func (s *Server) signedInAs(c *gin.Context, kind string) bool {
-	sess, err := s.loadSession(c)
+func (p *pages) signedInAs(c *gin.Context, kind string) bool {
+	sess, err := p.loadSession(c)
 	return err == nil && sess.Kind == kind
 }
 
-func (s *Server) portalLoginPage(c *gin.Context) {
-	s.loginPage(c, accounts.SessionResident, "portal_login", "title.portal.login")
+func (p *pages) portalLoginPage(c *gin.Context) {
+	p.loginPage(c, accounts.SessionResident, "portal_login", "title.portal.login")
 }
 
 // residentDocument reads the document a resident typed on the sign-in and
 // activation forms, with an error for a missing type or number.
-func (s *Server) residentDocument(c *gin.Context) (mapping.Input, *web.Errors) {
+func (p *pages) residentDocument(c *gin.Context) (mapping.Input, *web.Errors) {
 	doc, ok := formDocument(c, "")
 	var errs *web.Errors
 	if doc.Type == "" {
-		errs = s.fieldError(c, errs, "type", "err.doc_type_required")
+		errs = p.fieldError(c, errs, "type", "err.doc_type_required")
 	}
 	if !ok {
-		errs = s.fieldError(c, errs, "number", "err.doc_number_required")
+		errs = p.fieldError(c, errs, "number", "err.doc_number_required")
 	}
 	return doc, errs
 }
 
-func (s *Server) portalLogin(c *gin.Context) {
-	if !s.acceptSignInForm(c) {
+func (p *pages) portalLogin(c *gin.Context) {
+	if !p.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
-		s.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
+		p.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
 	}
-	doc, errs := s.residentDocument(c)
+	doc, errs := p.residentDocument(c)
 	if c.PostForm("password") == "" {
-		errs = s.fieldError(c, errs, "password", "err.password_required")
+		errs = p.fieldError(c, errs, "password", "err.password_required")
 	}
 	if errs.Any() {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := s.signInResident(ctx(c), doc, c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Resident(ctx(c), doc, c.PostForm("password"))
 	if err != nil {
-		show(statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"password": "password"}))
+		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password"}))
 		return
 	}
-	s.signedIn(c, token, sess, "/portal")
+	p.signedIn(c, token, sess, "/portal")
 }
 
-func (s *Server) portalActivatePage(c *gin.Context) {
-	s.render(c, http.StatusOK, "portal_activate", &web.Page{Title: "title.portal.activate"})
+func (p *pages) portalActivatePage(c *gin.Context) {
+	p.render(c, http.StatusOK, "portal_activate", &web.Page{Title: "title.portal.activate"})
 }
 
-func (s *Server) portalActivate(c *gin.Context) {
-	if !s.acceptSignInForm(c) {
+func (p *pages) portalActivate(c *gin.Context) {
+	if !p.acceptSignInForm(c) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
-		s.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
+		p.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
 	}
-	doc, errs := s.residentDocument(c)
+	doc, errs := p.residentDocument(c)
 	if c.PostForm("code") == "" {
-		errs = s.fieldError(c, errs, "code", "err.code_required")
+		errs = p.fieldError(c, errs, "code", "err.code_required")
 	}
 	if c.PostForm("password") == "" {
-		errs = s.fieldError(c, errs, "password", "err.password_required")
+		errs = p.fieldError(c, errs, "password", "err.password_required")
 	} else if c.PostForm("password") != c.PostForm("password2") {
-		errs = s.fieldError(c, errs, "password2", "err.password_mismatch")
+		errs = p.fieldError(c, errs, "password2", "err.password_mismatch")
 	}
 	if errs.Any() {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := s.activateResident(ctx(c), doc, c.PostForm("code"), c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Activate(ctx(c), doc, c.PostForm("code"), c.PostForm("password"))
 	if err != nil {
-		show(statusOf(routing.KindOf(err)), s.formErrors(c, err, map[string]string{"password": "password", "code": "code"}))
+		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password", "code": "code"}))
 		return
 	}
-	s.signedIn(c, token, sess, "/portal?done=activated")
+	p.signedIn(c, token, sess, "/portal?done=activated")
 }
 
 type portalHomeData struct {
@@ -106,27 +106,27 @@ type portalHomeData struct {
 	Pending int
 }
 
-func (s *Server) portalHome(c *gin.Context) {
+func (p *pages) portalHome(c *gin.Context) {
 	eid := currentSession(c).Subject
-	me, err := s.residentOverview(ctx(c), eid)
+	me, err := p.residentOverview(ctx(c), eid)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	pending := 0
-	if cs, err := s.deps.Consents.ListForResident(ctx(c), eid); err == nil {
+	if cs, err := p.deps.Consents.ListForResident(ctx(c), eid); err == nil {
 		pending = len(consentsWith(cs, model.ConsentRequested))
 	}
-	s.render(c, http.StatusOK, "portal_home", &web.Page{Title: "title.portal.home", Nav: "home", Data: portalHomeData{meResponse: me, Pending: pending}})
+	p.render(c, http.StatusOK, "portal_home", &web.Page{Title: "title.portal.home", Nav: "home", Data: portalHomeData{meResponse: me, Pending: pending}})
 }
 
-func (s *Server) portalData(c *gin.Context) {
-	routes, err := s.deps.Agent.GetRoutes(ctx(c), currentSession(c).Subject, "")
+func (p *pages) portalData(c *gin.Context) {
+	routes, err := p.deps.Routes.Of(ctx(c), currentSession(c).Subject)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "portal_data", &web.Page{Title: "title.portal.data", Nav: "data", Data: gin.H{"Routes": routes}})
+	p.render(c, http.StatusOK, "portal_data", &web.Page{Title: "title.portal.data", Nav: "data", Data: gin.H{"Routes": routes}})
 }
 
 // consentView is a consent as the pages show it.
@@ -153,15 +153,15 @@ func consentsWith(cs []routing.ConsentView, status string) []web.Consent {
 	return out
 }
 
-func (s *Server) portalInbox(c *gin.Context) { s.showInbox(c, http.StatusOK, nil) }
+func (p *pages) portalInbox(c *gin.Context) { p.showInbox(c, http.StatusOK, nil) }
 
-func (s *Server) showInbox(c *gin.Context, status int, errs *web.Errors) {
-	cs, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
+func (p *pages) showInbox(c *gin.Context, status int, errs *web.Errors) {
+	cs, err := p.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
-	s.render(c, status, "portal_inbox", &web.Page{Title: "title.portal.inbox", Nav: "inbox", Errors: errs,
+	p.render(c, status, "portal_inbox", &web.Page{Title: "title.portal.inbox", Nav: "inbox", Errors: errs,
 		Data: gin.H{"Pending": consentsWith(cs, model.ConsentRequested)}})
 }
 
@@ -170,19 +170,19 @@ type consentGroup struct {
 	Items  []web.Consent
 }
 
-func (s *Server) portalConsents(c *gin.Context) { s.showConsents(c, http.StatusOK, nil) }
+func (p *pages) portalConsents(c *gin.Context) { p.showConsents(c, http.StatusOK, nil) }
 
-func (s *Server) showConsents(c *gin.Context, status int, errs *web.Errors) {
-	cs, err := s.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
+func (p *pages) showConsents(c *gin.Context, status int, errs *web.Errors) {
+	cs, err := p.deps.Consents.ListForResident(ctx(c), currentSession(c).Subject)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	var groups []consentGroup
 	for _, st := range []string{model.ConsentActive, model.ConsentExpired, model.ConsentDenied, model.ConsentRevoked} {
 		groups = append(groups, consentGroup{Status: st, Items: consentsWith(cs, st)})
 	}
-	s.render(c, status, "portal_consents", &web.Page{Title: "title.portal.consents", Nav: "consents", Errors: errs,
+	p.render(c, status, "portal_consents", &web.Page{Title: "title.portal.consents", Nav: "consents", Errors: errs,
 		Data: gin.H{"Groups": groups, "Pending": len(consentsWith(cs, model.ConsentRequested))}})
 }
 
@@ -194,52 +194,52 @@ type confirmData struct {
 
 // confirmConsent shows, without JavaScript, the same statement the dialog
 // shows; the decision is taken only when the form comes back confirmed.
-func (s *Server) confirmConsent(c *gin.Context, action, back string) bool {
+func (p *pages) confirmConsent(c *gin.Context, action, back string) bool {
 	if c.PostForm("confirmed") == "yes" {
 		return true
 	}
-	cn, err := s.deps.Consents.ForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
+	cn, err := p.deps.Consents.ForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return false
 	}
 	nav := "inbox"
 	if action == "revoke" {
 		nav = "consents"
 	}
-	s.render(c, http.StatusOK, "portal_confirm", &web.Page{Title: "title.confirm." + action, Nav: nav,
+	p.render(c, http.StatusOK, "portal_confirm", &web.Page{Title: "title.confirm." + action, Nav: nav,
 		Data: confirmData{Action: action, Consent: consentView(*cn, ""), Back: back}})
 	return false
 }
 
-func (s *Server) portalGrant(c *gin.Context) {
-	if !s.confirmConsent(c, "grant", "/portal/inbox") {
+func (p *pages) portalGrant(c *gin.Context) {
+	if !p.confirmConsent(c, "grant", "/portal/inbox") {
 		return
 	}
-	_, err := s.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+	_, err := p.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
 	if err != nil {
-		s.consentFailed(c, err, s.showInbox)
+		p.consentFailed(c, err, p.showInbox)
 		return
 	}
 	seeOther(c, "/portal/inbox", "granted")
 }
 
-func (s *Server) portalDeny(c *gin.Context) {
-	_, err := s.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
+func (p *pages) portalDeny(c *gin.Context) {
+	_, err := p.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
 	if err != nil {
-		s.consentFailed(c, err, s.showInbox)
+		p.consentFailed(c, err, p.showInbox)
 		return
 	}
 	seeOther(c, "/portal/inbox", "denied")
 }
 
-func (s *Server) portalRevoke(c *gin.Context) {
-	if !s.confirmConsent(c, "revoke", "/portal/consents") {
+func (p *pages) portalRevoke(c *gin.Context) {
+	if !p.confirmConsent(c, "revoke", "/portal/consents") {
 		return
 	}
-	_, err := s.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
+	_, err := p.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
 	if err != nil {
-		s.consentFailed(c, err, s.showConsents)
+		p.consentFailed(c, err, p.showConsents)
 		return
 	}
 	seeOther(c, "/portal/consents", "revoked")
@@ -247,28 +247,28 @@ func (s *Server) portalRevoke(c *gin.Context) {
 
 // consentFailed shows the list again with the error (e.g. a request
 // decided meanwhile in another tab); an unknown consent is a 404 page.
-func (s *Server) consentFailed(c *gin.Context, err error, show func(*gin.Context, int, *web.Errors)) {
+func (p *pages) consentFailed(c *gin.Context, err error, show func(*gin.Context, int, *web.Errors)) {
 	switch routing.KindOf(err) {
 	case routing.KindConflict, routing.KindInvalid:
-		show(c, statusOf(routing.KindOf(err)), s.formErrors(c, err, nil))
+		show(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil))
 	default:
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 	}
 }
 
 const accessPageSize = 50
 
-func (s *Server) portalAccess(c *gin.Context) {
+func (p *pages) portalAccess(c *gin.Context) {
 	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
 	before, err := pageBefore(c)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	f.BeforeSeq = before
-	recs, err := s.deps.Access.ListAccess(ctx(c), f)
+	recs, err := p.deps.Access.List(ctx(c), f)
 	if err != nil {
-		s.pageFail(c, err)
+		p.pageFail(c, err)
 		return
 	}
 	out := make([]web.Access, len(recs))
@@ -280,7 +280,7 @@ func (s *Server) portalAccess(c *gin.Context) {
 	if len(recs) == accessPageSize {
 		older = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
 	}
-	s.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
+	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
 }
 
 // pageBefore reads ?before=, the sequence number a page of older access

@@ -53,91 +53,75 @@ func accountKind(sessionKind string) string {
 
 // passkeyDisplay is how the authenticator names a resident's account: a
 // masked document number, never the eID.
-func (s *Server) passkeyDisplay(ctx context.Context, sess *accounts.Session) string {
+func (a *api) passkeyDisplay(ctx context.Context, sess *accounts.Session) string {
 	if sess.Kind == accounts.SessionAdmin {
 		return sess.Subject
 	}
-	if docs, err := s.deps.Identities.Documents(ctx, sess.Subject); err == nil && len(docs) > 0 {
+	if docs, err := a.deps.Identities.Documents(ctx, sess.Subject); err == nil && len(docs) > 0 {
 		return docs[0].Masked
 	}
 	return "eidgate"
 }
 
-func (s *Server) passkeyOptions(c *gin.Context) {
+func (a *api) passkeyOptions(c *gin.Context) {
 	sess := currentSession(c)
-	out, err := s.deps.Passkeys.BeginRegistration(ctx(c), accountKind(sess.Kind), sess.Subject, s.passkeyDisplay(ctx(c), sess))
-	s.answer(c, http.StatusOK, out, err)
+	out, err := a.deps.Passkeys.BeginRegistration(ctx(c), accountKind(sess.Kind), sess.Subject, a.passkeyDisplay(ctx(c), sess))
+	a.answer(c, http.StatusOK, out, err)
 }
 
-func (s *Server) registerPasskey(c *gin.Context) {
+func (a *api) registerPasskey(c *gin.Context) {
 	var req credentialRequest
-	if !s.bind(c, &req) {
+	if !a.bind(c, &req) {
 		return
 	}
 	if err := req.check(); err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	sess := currentSession(c)
-	out, err := s.deps.Passkeys.FinishRegistration(ctx(c), accountKind(sess.Kind), sess.Subject, req.Credential, req.Name)
-	s.answer(c, http.StatusCreated, out, err)
+	out, err := a.deps.Passkeys.FinishRegistration(ctx(c), accountKind(sess.Kind), sess.Subject, req.Credential, req.Name)
+	a.answer(c, http.StatusCreated, out, err)
 }
 
-func (s *Server) listPasskeys(c *gin.Context) {
+func (a *api) listPasskeys(c *gin.Context) {
 	sess := currentSession(c)
-	out, err := s.deps.Passkeys.List(ctx(c), accountKind(sess.Kind), sess.Subject)
-	answerList(s, c, "passkeys", out, err)
+	out, err := a.deps.Passkeys.List(ctx(c), accountKind(sess.Kind), sess.Subject)
+	answerList(a.Server, c, "passkeys", out, err)
 }
 
-func (s *Server) removePasskey(c *gin.Context) {
+func (a *api) removePasskey(c *gin.Context) {
 	sess := currentSession(c)
-	err := s.deps.Passkeys.Remove(ctx(c), accountKind(sess.Kind), sess.Subject, c.Param("id"))
-	s.answer(c, http.StatusOK, gin.H{"removed": true}, err)
+	err := a.deps.Passkeys.Remove(ctx(c), accountKind(sess.Kind), sess.Subject, c.Param("id"))
+	a.answer(c, http.StatusOK, gin.H{"removed": true}, err)
 }
 
 // passkeyLoginOptions starts a discoverable sign-in at the portal
 // (resident) or the console (admin).
-func (s *Server) passkeyLoginOptions(kind string) gin.HandlerFunc {
+func (a *api) passkeyLoginOptions(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		out, err := s.deps.Passkeys.BeginLogin(ctx(c), accountKind(kind))
-		s.answer(c, http.StatusOK, out, err)
+		out, err := a.deps.Passkeys.BeginLogin(ctx(c), accountKind(kind))
+		a.answer(c, http.StatusOK, out, err)
 	}
 }
 
 // passkeyLogin finishes a discoverable sign-in and opens a session.
-func (s *Server) passkeyLogin(kind string) gin.HandlerFunc {
+func (a *api) passkeyLogin(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req credentialRequest
-		if !s.bind(c, &req) {
+		if !a.bind(c, &req) {
 			return
 		}
 		if err := req.check(); err != nil {
-			s.fail(c, err)
+			a.fail(c, err)
 			return
 		}
-		token, sess, err := s.signInWithPasskey(ctx(c), kind, req.Credential)
-		s.renderSession(c, token, sess, err)
-	}
-}
-
-// signInWithPasskey checks the sign-in and opens a session for the
-// passkey's account (an administrator's must be enabled).
-func (s *Server) signInWithPasskey(ctx context.Context, kind string, body []byte) (string, *accounts.Session, error) {
-	subject, _, err := s.deps.Passkeys.FinishLogin(ctx, accountKind(kind), body)
-	if err != nil {
-		return "", nil, err
-	}
-	in := accounts.Session{Kind: kind, Subject: subject, AuthMethod: accounts.AuthPasskey}
-	if kind == accounts.SessionAdmin {
-		a, err := s.deps.Admins.PasskeySignIn(ctx, subject)
-		if err != nil {
-			return "", nil, err
+		signIn := a.deps.SignIn.ResidentPasskey
+		if kind == accounts.SessionAdmin {
+			signIn = a.deps.SignIn.AdminPasskey
 		}
-		in.Role = a.Role
-	} else {
-		in.Lang, _ = s.deps.Residents.ChosenLanguage(ctx, subject)
+		token, sess, err := signIn(ctx(c), req.Credential)
+		a.renderSession(c, token, sess, err)
 	}
-	return s.deps.Sessions.NewSession(ctx, in)
 }
 
 // mustRegisterPasskey reports whether an administrator's session may only

@@ -12,21 +12,21 @@ import (
 
 func itoa(v int) string { return strconv.Itoa(v) }
 
-func (s *Server) healthz(c *gin.Context) {
+func (a *api) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
 // readyz is red when any dependency check fails: the database, the
 // ledger, the event listener, or anchoring lagging past its bound.
-func (s *Server) readyz(c *gin.Context) {
+func (a *api) readyz(c *gin.Context) {
 	var checks []Check
-	if s.deps.Ready != nil {
-		checks = s.deps.Ready(ctx(c))
+	if a.deps.Ready != nil {
+		checks = a.deps.Ready(ctx(c))
 	}
-	st := s.deps.Anchorer.Status()
-	s.metrics.anchoring(st)
+	st := a.deps.Anchoring.Status()
+	a.metrics.anchoring(st)
 	chk := Check{Name: "anchoring", OK: true, Detail: "lag " + st.Lag.Round(1e6).String()}
-	if err := s.deps.Anchorer.Check(ctx(c)); err != nil {
+	if err := a.deps.Anchoring.Check(ctx(c)); err != nil {
 		chk.OK, chk.Detail = false, routing.MessageOf(err)
 	}
 	checks = append(checks, chk)
@@ -41,22 +41,22 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(status, gin.H{"ready": ready, "checks": nonNil(checks)})
 }
 
-func (s *Server) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+func (a *api) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(a.cfg.Registry, promhttp.HandlerOpts{})
 	return func(c *gin.Context) {
-		s.metrics.anchoring(s.deps.Anchorer.Status())
+		a.metrics.anchoring(a.deps.Anchoring.Status())
 		h.ServeHTTP(c.Writer, c.Request)
 	}
 }
 
-func (s *Server) openapi(c *gin.Context) {
-	c.Data(http.StatusOK, "application/yaml; charset=utf-8", s.cfg.OpenAPI)
+func (a *api) openapi(c *gin.Context) {
+	c.Data(http.StatusOK, "application/yaml; charset=utf-8", a.cfg.OpenAPI)
 }
 
-func (s *Server) jwks(c *gin.Context) {
-	b, err := s.deps.Tickets.JWKS()
+func (a *api) jwks(c *gin.Context) {
+	b, err := a.deps.Tickets.JWKS()
 	if err != nil {
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=60")
@@ -69,7 +69,7 @@ const didResolutionContentType = `application/ld+json;profile="https://w3id.org/
 // resolveDID answers in the DIF Universal Resolver shape: didDocument,
 // didResolutionMetadata and didDocumentMetadata, with resolution errors
 // (invalidDid, notFound) in the metadata.
-func (s *Server) resolveDID(c *gin.Context) {
+func (a *api) resolveDID(c *gin.Context) {
 	did := c.Param("did")
 	fail := func(status int, code, message string) {
 		c.Header("Content-Type", didResolutionContentType)
@@ -84,13 +84,13 @@ func (s *Server) resolveDID(c *gin.Context) {
 		fail(http.StatusBadRequest, "invalidDid", "not a did:eidgate identifier")
 		return
 	}
-	res, err := s.deps.Dir.DID(ctx(c), did) // from the cache
+	res, err := a.deps.DIDs.DID(ctx(c), did) // from the cache
 	if err != nil {
 		if routing.IsKind(err, routing.KindNotFound) {
 			fail(http.StatusNotFound, "notFound", "no such DID")
 			return
 		}
-		s.fail(c, err)
+		a.fail(c, err)
 		return
 	}
 	status := http.StatusOK

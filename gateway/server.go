@@ -60,7 +60,9 @@ type Config struct {
 	RequireStaffPasskeys bool
 }
 
-// Server is the HTTP API.
+// Server is the gateway's HTTP side: the JSON API (handlers on api) and
+// the portal and console (handlers on pages) over the same services, with
+// the authentication, error rendering and request logging they share.
 type Server struct {
 	cfg     Config
 	deps    Deps
@@ -69,6 +71,13 @@ type Server struct {
 	metrics *metrics
 	site    *web.Site
 }
+
+// api are the handlers of the JSON API; pages are those of the portal and
+// console. Both parse the request, call one service and render.
+type (
+	api   struct{ *Server }
+	pages struct{ *Server }
+)
 
 // New checks cfg, builds the server and registers every route.
 func New(cfg Config) (*Server, error) {
@@ -87,9 +96,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
-	}
-	if deps.Clock == nil {
-		deps.Clock = routing.SystemClock{}
 	}
 	gin.SetMode(gin.ReleaseMode)
 	if cfg.Web == nil {

@@ -42,6 +42,7 @@ type stack struct {
 	apiKeys   *accounts.APIKeys
 	sessions  *accounts.Sessions
 	passkeys  *accounts.Passkeys
+	registry  *routing.Registry
 	policy    *policies.Engine
 	tickets   *ticket.Keyring
 	anchorer  *routing.Anchorer
@@ -60,7 +61,11 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	ctx := context.Background()
 	s := &stack{clock: clock, ledger: routingtest.NewLedger(clock), access: routingtest.NewStore()}
 	s.db = storetest.SQLite(t).OpenWith(t, store.Config{Clock: clock})
-	acfg := accounts.Config{Store: s.db, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
+	cache := routingtest.NewCache()
+	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
+		Routes: s.ledger, Consents: s.ledger, Passkeys: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
+	s.registry = built[*routing.Registry](t)(routing.NewRegistry(routing.RegistryConfig{Ledger: s.ledger, Dir: dir, Logger: quiet}))
+	acfg := accounts.Config{Store: s.db, Departments: s.registry, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
 	// Sessions live on the wall clock, as the browser's cookie jar does.
 	wall := acfg
 	wall.Clock = routing.SystemClock{}
@@ -74,7 +79,6 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	s.apiKeys = built[*accounts.APIKeys](t)(accounts.NewAPIKeys(acfg))
 	s.codes = &codeBook{issuer: s.residents, codes: map[string]string{}}
 
-	cache := routingtest.NewCache()
 	s.mapping = mappingtest.NewService(t, mapping.Config{Ledger: s.ledger, Documents: s.db, Activations: s.codes,
 		Cache: cache, Clock: clock, Logger: quiet})
 	s.importer = built[*mapping.Importer](t)(mapping.NewImporter(mapping.ImporterConfig{Service: s.mapping, Jobs: s.db,
@@ -87,8 +91,6 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	introspector := built[*ticket.Introspector](t)(ticket.NewIntrospector(ticket.IntrospectorConfig{Keys: s.tickets,
 		Issuer: gatewayIssuer, Replay: provider.NewMemoryReplayCache(1000, clock.Now), Clock: clock}))
 
-	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
-		Routes: s.ledger, Consents: s.ledger, Passkeys: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
 	accessLog := built[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: s.access, Clock: clock}))
 	t.Cleanup(accessLog.Close)
 	s.anchorer = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.access, Ledger: s.ledger,
@@ -96,31 +98,32 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	s.anchorer.Step(ctx)
 	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
 		Dir: dir, Clock: clock, Logger: quiet}))
-	approvals := built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
-		Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
-		Consents:   consents,
-		Verifier:   built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
-		Proxy:      built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
-		Anchorer:   s.anchorer,
-		Access:     s.access,
-		Dir:        dir,
-		Admin:      s.ledger,
-		Agent:      s.ledger,
+		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
+		Consents: consents,
+		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
+		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
+		Registry: s.registry,
+		DIDs:     dir,
+		Access: built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
+			Anchorer: s.anchorer})),
+		Anchoring:  s.anchorer,
 		Identities: s.mapping,
 		Importer:   s.importer,
-		Residents:  s.residents,
-		Admins:     s.admins,
-		APIKeys:    s.apiKeys,
-		Sessions:   s.sessions,
-		Policies:   s.policy,
-		Tickets:    introspector,
-		Passkeys:   s.passkeys,
-		Approvals:  approvals,
-		Clock:      clock,
+		SignIn: built[*accounts.SignIn](t)(accounts.NewSignIn(accounts.SignInConfig{Residents: s.residents, Admins: s.admins,
+			Sessions: s.sessions, Documents: s.mapping, Passkeys: s.passkeys})),
+		Residents: s.residents,
+		Admins:    s.admins,
+		APIKeys:   s.apiKeys,
+		Sessions:  s.sessions,
+		Policies:  s.policy,
+		Tickets:   introspector,
+		Passkeys:  s.passkeys,
+		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
+			Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
 	}
 	return s
 }

@@ -666,6 +666,36 @@ func (s *Service) Documents(ctx context.Context, eid string) ([]MaskedDocument, 
 	return out, nil
 }
 
+// IdentityDetail is an eID as an officer sees it, and a resident their
+// own: the ledger's record, the stored documents (masked) and the
+// departments' account links.
+type IdentityDetail struct {
+	Identity  *model.Identity
+	Documents []MaskedDocument
+	Links     []model.AccountLink
+}
+
+// Identity returns the detail of an eID; its lists are never nil.
+func (s *Service) Identity(ctx context.Context, eid string) (*IdentityDetail, error) {
+	const op = "mapping.Identity"
+	id, err := s.ledger.GetEID(ctx, eid)
+	if err != nil {
+		return nil, ledgerErr(op, err)
+	}
+	docs, err := s.Documents(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	links, err := s.ledger.ListLinks(ctx, eid)
+	if err != nil {
+		return nil, ledgerErr(op, err)
+	}
+	if links == nil {
+		links = []model.AccountLink{}
+	}
+	return &IdentityDetail{Identity: id, Documents: docs, Links: links}, nil
+}
+
 // NewActivationCode issues a new activation code for an active eID,
 // replacing any earlier one.
 func (s *Service) NewActivationCode(ctx context.Context, eid, officer string) (string, error) {

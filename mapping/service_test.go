@@ -445,3 +445,41 @@ func TestZeroConfigIsRefused(t *testing.T) {
 		t.Errorf("NewImporter(ImporterConfig{}) = %v, want missing_dependency", err)
 	}
 }
+
+// An eID's detail is its ledger record, its documents masked and its
+// account links.
+func TestIdentityDetail(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st storetest.DB) {
+		f := newFixture(t, st)
+		f.chain.registerDepartment(t, "edu-bureau")
+		doc := resident(40)
+		f.secret(doc.Number)
+		out, err := f.svc.Create(ctxb, []mapping.Input{doc}, "officer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := f.svc.Identity(ctxb, out.EID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Identity.ID != out.EID || d.Identity.Status != model.EIDActive {
+			t.Errorf("identity %+v, want the active %s", d.Identity, out.EID)
+		}
+		if len(d.Documents) != 1 || d.Documents[0].Ref != out.Documents[0].Ref {
+			t.Errorf("documents %+v, want the one created", d.Documents)
+		}
+		if d.Links == nil || len(d.Links) != 0 {
+			t.Errorf("links %v, want an empty list", d.Links)
+		}
+		if _, err := f.svc.LinkAccount(ctxb, "edu-bureau", "S-1", doc); err != nil {
+			t.Fatal(err)
+		}
+		if d, err = f.svc.Identity(ctxb, out.EID); err != nil || len(d.Links) != 1 || d.Links[0].Department != "edu-bureau" {
+			t.Errorf("links after linking: %+v, %v", d, err)
+		}
+		if _, err := f.svc.Identity(ctxb, "did:eidgate:"+strings.Repeat("0", 32)); !routing.IsKind(err, routing.KindNotFound) {
+			t.Errorf("an unknown eID: %v, want not_found", err)
+		}
+	})
+}

@@ -339,6 +339,10 @@ type AccessProof struct {
 	Proof    *merkle.InclusionProof `json:"proof"`
 	Anchor   *model.AccessAnchor    `json:"anchor"`
 	Verified bool                   `json:"verified"`
+	// LeafFields are the record's audited fields exactly as the leaf
+	// encodes them, so that a browser recomputes the leaf hash before
+	// checking the path.
+	LeafFields []string `json:"leaf_fields"`
 }
 
 // Proof builds the inclusion proof of an access record and checks it
@@ -382,6 +386,6 @@ func (a *Anchorer) Proof(ctx context.Context, rec *AccessRecord) (*AccessProof, 
 	}
 	return &AccessProof{
 		AccessID: rec.ID, BatchID: rec.BatchID, TxID: rec.AnchorTxID, Block: rec.AnchorBlock,
-		Proof: proof, Anchor: anchor, Verified: proof.Verify(root, anchor.Count),
+		Proof: proof, Anchor: anchor, Verified: proof.Verify(root, anchor.Count), LeafFields: rec.LeafFields(),
 	}, nil
 }

@@ -148,7 +148,8 @@ func (s *ConsentService) get(ctx context.Context, id string, party func(*model.C
 	if !party(c) {
 		return nil, Errorf(KindNotFound, opConsent, "consent not found")
 	}
-	return c, nil
+	assured := c.Assured()
+	return &assured, nil
 }
 
 // Grant grants a request the resident owns.
@@ -231,13 +232,47 @@ func (s *ConsentService) decide(ctx context.Context, eid, id, from, verb string,
 		return nil, Wrap(opConsent, err)
 	}
 	s.invalidate(ctx, out)
-	return out, nil
+	assured := out.Assured()
+	return &assured, nil
 }
 
 func (s *ConsentService) invalidate(ctx context.Context, c *model.Consent) {
-	if err := s.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}}); err != nil && s.log != nil {
-		s.log.Warn("cache invalidation failed; entries expire by TTL", "err", err)
+	invalidate(ctx, s.dir, s.log, model.Change{Kind: model.KindConsent, ID: c.ID, EID: c.EID})
+}
+
+// Consent states StateFor answers besides a consent's own status.
+const (
+	ConsentStateActive  = "active"  // a consent allows the request now
+	ConsentStateNone    = "none"    // no consent of the resident names the request
+	ConsentStateUnknown = "unknown" // the consents could not be read
+)
+
+// StateFor summarises, for the explain endpoints, the resident's best
+// consent for a department's request: "active" with the consent that
+// allows it now, else "requested" with a request waiting for the resident,
+// else the status of another consent for it (denied, revoked, expired),
+// else "none"; "unknown" when the consents could not be read.
+func (s *ConsentService) StateFor(ctx context.Context, eid, department, dataType, purpose string) (state, id string) {
+	cs, err := s.dir.ConsentsOf(ctx, eid)
+	if err != nil {
+		return ConsentStateUnknown, ""
 	}
+	now := s.clock.Now()
+	state = ConsentStateNone
+	for _, cn := range cs {
+		if cn.Requester != department || cn.PurposeCode != purpose || !cn.Covers(dataType) {
+			continue
+		}
+		if ok, _ := cn.Allows(department, cn.Provider, dataType, purpose, now); ok {
+			return ConsentStateActive, cn.ID
+		}
+		if cn.Status == model.ConsentRequested {
+			state, id = cn.Status, cn.ID
+		} else if state == ConsentStateNone {
+			state, id = cn.Status, cn.ID
+		}
+	}
+	return state, id
 }
 
 // ConsentView is a consent with its effective state: a consent whose

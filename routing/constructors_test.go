@@ -18,6 +18,9 @@ func TestZeroConfigIsRefused(t *testing.T) {
 		"NewAccessLog":      func() error { _, err := routing.NewAccessLog(routing.AccessLogConfig{}); return err },
 		"NewVerifier":       func() error { _, err := routing.NewVerifier(routing.VerifierConfig{}); return err },
 		"NewProxy":          func() error { _, err := routing.NewProxy(routing.ProxyConfig{}); return err },
+		"NewRegistry":       func() error { _, err := routing.NewRegistry(routing.RegistryConfig{}); return err },
+		"NewRoutes":         func() error { _, err := routing.NewRoutes(routing.RoutesConfig{}); return err },
+		"NewAccessRecords":  func() error { _, err := routing.NewAccessRecords(routing.AccessRecordsConfig{}); return err },
 	} {
 		err := build()
 		if routing.CodeOf(err) != "missing_dependency" || routing.KindOf(err) != routing.KindInternal {

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sort"
 	"time"
@@ -74,6 +75,7 @@ type Resolver struct {
 	gate                   Gate
 	tickets                TicketIssuer
 	clock                  Clock
+	log                    *slog.Logger
 	pseudonymKey           []byte
 	consentRequestValidity time.Duration
 }
@@ -88,6 +90,7 @@ type ResolverConfig struct {
 	Gate      Gate          // required: the anchoring lag gate
 	Tickets   TicketIssuer  // required
 	Clock     Clock         // default the system clock
+	Logger    *slog.Logger  // default slog.Default()
 	// PseudonymKey keys OfficialPseudonym (required, 16 bytes or more).
 	PseudonymKey []byte
 	// ConsentRequestValidity is how long an automatically opened consent
@@ -117,10 +120,13 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		return nil, MissingDependency(op, "a pseudonym key of 16 bytes or more")
 	}
 	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, accessLog: cfg.AccessLog,
-		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, pseudonymKey: cfg.PseudonymKey,
+		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, log: cfg.Logger, pseudonymKey: cfg.PseudonymKey,
 		consentRequestValidity: cfg.ConsentRequestValidity}
 	if r.clock == nil {
 		r.clock = SystemClock{}
+	}
+	if r.log == nil {
+		r.log = slog.Default()
 	}
 	return r, nil
 }
@@ -383,7 +389,7 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 			return Wrap(opResolve, err)
 		}
 		pending = c
-		_ = r.dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: c.ID, EID: c.EID}}})
+		invalidate(ctx, r.dir, r.log, model.Change{Kind: model.KindConsent, ID: c.ID, EID: c.EID})
 	}
 	rec.Outcome, rec.Reason = OutcomeConsentRequired, "no active consent"
 	details := map[string]string{}

@@ -69,9 +69,6 @@ func newIssueAPIKeyCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.agent.GetDepartment(cmd.Context(), args[0]); err != nil {
-				return err
-			}
 			token, key, err := m.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
 			if err != nil {
 				return err

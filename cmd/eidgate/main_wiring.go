@@ -77,6 +77,10 @@ type Main struct {
 	approvals *approval.Service
 
 	dir       *routing.Directory
+	registry  *routing.Registry
+	routes    *routing.Routes
+	access    *routing.AccessRecords
+	signIn    *accounts.SignIn
 	accessLog *routing.AccessLog
 	anchorer  *routing.Anchorer
 	resolver  *routing.Resolver
@@ -272,7 +276,7 @@ func (m *Main) openFabric(ctx context.Context) (err error) {
 // adminLedger makes the registry changes (departments, data types) with
 // the gateway's admin identity, or refuses them, naming the setting, when
 // the gateway runs on a Fabric network without one.
-func (m *Main) adminLedger() gateway.AdminLedger {
+func (m *Main) adminLedger() routing.RegistryWriter {
 	if m.admin == nil {
 		return noAdminIdentity{}
 	}
@@ -441,9 +445,6 @@ func (m *Main) issuer() string { return "eidgate" }
 // --- services ---
 
 func (m *Main) openServices(ctx context.Context) (err error) {
-	if err := m.openAccounts(); err != nil {
-		return err
-	}
 	if m.redis != nil {
 		m.replay = m.redis.ReplayCache()
 	} else {
@@ -462,6 +463,19 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.registry, err = routing.NewRegistry(routing.RegistryConfig{
+		Ledger: m.adminLedger(), Dir: m.dir, Logger: m.logger().With("component", "registry"),
+	}); err != nil {
+		return err
+	}
+	if m.routes, err = routing.NewRoutes(routing.RoutesConfig{
+		Ledger: m.agent, Dir: m.dir, Logger: m.logger().With("component", "routes"),
+	}); err != nil {
+		return err
+	}
+	if err := m.openAccounts(); err != nil {
+		return err
+	}
 	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
 		return err
 	}
@@ -472,6 +486,9 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.access, err = routing.NewAccessRecords(routing.AccessRecordsConfig{Store: m.db, Anchorer: m.anchorer}); err != nil {
+		return err
+	}
 	issuer, err := ticket.NewIssuer(ticket.IssuerConfig{Keys: m.tickets, Issuer: m.issuer(), Clock: m.Clock})
 	if err != nil {
 		return err
@@ -479,6 +496,11 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if m.mapping, err = mapping.NewService(mapping.Config{
 		Ledger: m.agent, Documents: m.db, Activations: m.residents, Cache: m.cache,
 		Keys: m.blinding, Sealing: m.sealing, Clock: m.Clock, Logger: m.logger().With("component", "mapping"),
+	}); err != nil {
+		return err
+	}
+	if m.signIn, err = accounts.NewSignIn(accounts.SignInConfig{
+		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping, Passkeys: m.passkeys,
 	}); err != nil {
 		return err
 	}
@@ -502,13 +524,14 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
 		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
+		Logger: m.logger().With("component", "resolver"),
 	})
 	return err
 }
 
 // openAccounts builds the account services over the database.
 func (m *Main) openAccounts() (err error) {
-	acfg := accounts.Config{Store: m.db, Clock: m.Clock, Logger: m.logger().With("component", "accounts"),
+	acfg := accounts.Config{Store: m.db, Departments: m.registry, Clock: m.Clock, Logger: m.logger().With("component", "accounts"),
 		RequireStaffPasskeys: m.Config.RequireStaffPasskeys}
 	if m.sessions, err = accounts.NewSessions(acfg); err != nil {
 		return err
@@ -608,11 +631,12 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
-			Resolver: m.resolver, Consents: m.consents, Verifier: verifier, Proxy: proxy,
-			Anchorer: m.anchorer, Access: m.db, Dir: m.dir, Admin: m.adminLedger(), Agent: m.agent,
-			Identities: m.mapping, Importer: m.importer, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
-			Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
-			Ready: m.ready, Clock: m.Clock,
+			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
+			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
+			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
+			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
+			Ready: m.ready,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
