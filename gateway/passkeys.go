@@ -134,7 +134,7 @@ func (s *Server) mustRegisterPasskey(sess *accounts.Session) bool {
 // enrolmentPaths are what a session that must register a passkey may use.
 var enrolmentPaths = []string{
 	"/v1/admin/me", "/v1/admin/logout", "/v1/admin/passkeys", "/v1/admin/passkeys/options", "/v1/admin/passkeys/:id",
-	"/admin/security", "/admin/logout", "/admin/lang",
+	"/admin/security", "/admin/passkeys/remove", "/admin/logout", "/admin/lang",
 }
 
 func enrolmentPath(route string) bool { return slices.Contains(enrolmentPaths, route) }

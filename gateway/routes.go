@@ -143,6 +143,8 @@ func (s *Server) routes() {
 	portal.POST("/consents/:id/deny", resident, p.portalDeny)
 	portal.POST("/consents/:id/revoke", resident, p.portalRevoke)
 	portal.GET("/access", resident, p.portalAccess)
+	portal.GET("/security", resident, p.portalSecurity)
+	portal.POST("/passkeys/remove", resident, p.removePasskey)
 
 	staffPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryRead})
 	registryPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryWrite})
@@ -158,6 +160,8 @@ func (s *Server) routes() {
 	console.POST("/login", p.adminLoginForm)
 	console.POST("/logout", staffPage, p.pageLogout)
 	console.GET("", staffPage, p.adminHome)
+	console.GET("/security", staffPage, p.adminSecurity)
+	console.POST("/passkeys/remove", staffPage, p.removePasskey)
 
 	console.GET("/departments", staffPage, p.adminDepartments)
 	console.POST("/departments", registryPage, p.adminRegisterDepartment)
@@ -191,6 +195,7 @@ func (s *Server) routes() {
 	console.POST("/policies/rules", policyWritePage, p.adminAddRule)
 	console.POST("/policies/rules/delete", policyWritePage, p.adminRemoveRule)
 	console.GET("/audit", auditPage, p.adminAudit)
+	console.GET("/consents/:id", auditPage, p.adminConsent)
 	console.GET("/users", usersPage, p.adminUsers)
 	console.POST("/users", usersPage, p.adminCreateUser)
 }

@@ -360,6 +360,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"portal-inbox", "resident", "/portal/inbox"},
 		{"portal-consents", "resident", "/portal/consents"},
 		{"portal-access", "resident", "/portal/access"},
+		{"portal-security", "resident", "/portal/security"},
 		{"admin-home", "admin", "/admin"},
 		{"admin-departments", "admin", "/admin/departments"},
 		{"admin-department", "admin", "/admin/departments/edu-bureau"},
@@ -371,6 +372,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"admin-policies", "admin", "/admin/policies"},
 		{"admin-audit", "admin", "/admin/audit"},
 		{"admin-users", "admin", "/admin/users"},
+		{"admin-security", "admin", "/admin/security"},
 		{"auditor-home", "auditor", "/admin"},
 	}
 	if jobPath != "" {
