@@ -89,7 +89,11 @@ func (p *pages) adminConsent(c *gin.Context) {
 		p.pageFail(c, err)
 		return
 	}
-	r := approval.Verify(proof)
+	r, err := p.deps.Approvals.VerifyProof(ctx(c), proof)
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
 	var checks []consentCheck
 	if r.Grant != nil {
 		checks = append(checks, consentCheck{Name: "grant", Label: "consent.assurance", Check: r.Grant})

@@ -14,6 +14,7 @@ import (
 
 func newVerifyCmd() *cobra.Command {
 	var tf toolFlags
+	var offline bool
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check a record against its on-chain digest and the provider's signature",
@@ -27,7 +28,14 @@ The record is canonicalised (RFC 8785), hashed with its salt, and compared with
 the digest on the ledger's route entry; the provider's ECDSA signature over
 the route statement is checked against its registered key. Prints one JSON
 object and exits 0 when the record is valid, 1 when it is not, 2 on usage
-errors.`,
+errors.
+
+FILE may also be a consent proof (format eidgate-consent-proof/v1, as the
+portal, the department API and the console export it): the resident's
+WebAuthn signatures are checked against the consent's terms with the keys
+in the proof and compared with the ledger; with --offline from the file
+alone. Exits 0 when the resident's signature verifies, 1 when a signature
+or the ledger disagrees, 3 when the consent is valid but password-only.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw []byte
@@ -39,6 +47,9 @@ errors.`,
 			}
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			if isConsentProof(raw) {
+				return verifyConsentProof(cmd, &tf, args[0], raw, offline)
 			}
 			var env routing.RecordEnvelope
 			dec := json.NewDecoder(bytes.NewReader(raw))
@@ -74,5 +85,6 @@ errors.`,
 		},
 	}
 	tf.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&offline, "offline", false, "check a consent proof from the file alone, without reading the ledger")
 	return cmd
 }
