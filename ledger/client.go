@@ -197,7 +197,12 @@ func (c *Client) ChaincodeName() string { return c.contract.ChaincodeName() }
 
 // evaluate runs a read-only transaction function.
 func (c *Client) evaluate(ctx context.Context, op, fn string, args ...string) ([]byte, error) {
-	proposal, err := c.contract.NewProposal(fn, client.WithArguments(args...))
+	return c.evaluateOn(ctx, c.contract, op, fn, args...)
+}
+
+// evaluateOn runs a read-only function of a chaincode of the channel.
+func (c *Client) evaluateOn(ctx context.Context, contract *client.Contract, op, fn string, args ...string) ([]byte, error) {
+	proposal, err := contract.NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
 		return nil, classify(op, err)
 	}

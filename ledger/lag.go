@@ -2,37 +2,11 @@ package ledger
 
 import (
 	"context"
-	"strconv"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/eidgate/eidgate/routing"
 )
-
-// Block reads one block of the channel from the peer's query system
-// chaincode (qscc GetBlockByNumber; the Readers right on the channel).
-func (c *Client) Block(ctx context.Context, number uint64) (*common.Block, error) {
-	const op = "ledger.Block"
-	qscc := c.network.GetContract("qscc")
-	proposal, err := qscc.NewProposal("GetBlockByNumber", client.WithArguments(c.network.Name(), strconv.FormatUint(number, 10)))
-	if err != nil {
-		return nil, classify(op, err)
-	}
-	ectx, cancel := context.WithTimeout(ctx, c.timeouts.Evaluate)
-	defer cancel()
-	raw, err := proposal.EvaluateWithContext(ectx)
-	if err != nil {
-		return nil, classify(op, err)
-	}
-	var b common.Block
-	if err := proto.Unmarshal(raw, &b); err != nil {
-		return nil, &routing.Error{Kind: routing.KindInternal, Op: op, Message: "peer returned a malformed block", Err: err}
-	}
-	return &b, nil
-}
 
 // BlockSource is what EventLag reads from the ledger; *Client is one.
 type BlockSource interface {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,7 +19,7 @@ func newAdminCmd() *cobra.Command {
 		Use:   "admin",
 		Short: "Administer a gateway's accounts and keys from its host",
 	}
-	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd())
+	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd())
 	return cmd
 }
 
@@ -114,7 +113,7 @@ can only be audited with the old key.`,
 				return err
 			}
 			defer m.Close()
-			path := blindingKeyFile(m.Config.DataDir)
+			path, _ := m.Config.keyPath(blindingKeysFile)
 			kr := m.mapping.Keyring()
 			out := cmd.OutOrStdout()
 			if retire != "" {
@@ -174,13 +173,18 @@ can only be audited with the old key.`,
 }
 
 func newRotateTicketKeyCmd() *cobra.Command {
-	var dataDir string
+	var tf toolFlags
 	cmd := &cobra.Command{
 		Use:   "rotate-ticket-key",
 		Short: "Make a new ticket-signing key; the old one keeps verifying until its tickets expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kr, err := ticket.OpenKeyring(filepath.Join(dataDir, "keys", ticket.KeyFileName), nil)
+			cfg, err := tf.config(cmd)
+			if err != nil {
+				return err
+			}
+			path, _ := cfg.keyPath(ticket.KeyFileName)
+			kr, err := ticket.OpenKeyring(path, nil)
 			if err != nil {
 				return err
 			}
@@ -188,17 +192,50 @@ func newRotateTicketKeyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new ticket signing key %s; running gateways pick it up within a minute\n", kid)
+			fmt.Fprintf(cmd.OutOrStdout(), "new ticket signing key %s in %s; running gateways pick it up within a minute\n", kid, path)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", envOr("EIDGATE_DATA_DIR", "./eidgate-data"), "data directory (env EIDGATE_DATA_DIR)")
+	tf.bindOnly(cmd.Flags(), "data-dir", "ticket-keys-file")
 	return cmd
 }
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// newInitKeysCmd creates the keys every replica of a deployment shares.
+func newInitKeysCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "init-keys --dir DIR",
+		Short: "Create, once, the key files every gateway replica shares, and print the settings naming them",
+		Long: `Create in DIR the keys every replica of one deployment must share — the access
+ticket signing keys, the blinding keys of the document index, the sealing key of
+stored document numbers, the pseudonym key of officials and the page key of the
+sign-in forms — each with mode 0600, keeping any that exist. Then give every
+replica the same files (a Kubernetes secret, a configuration management copy)
+and the settings printed here (or the flags --ticket-keys-file,
+--blinding-key-file, --sealing-key-file, --pseudonym-key-file, --page-key-file).
+A replica started with one of these settings never creates that key itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return &exitError{code: 2, err: errors.New("--dir DIR: where to create the key files")}
+			}
+			res, err := initKeys(dir)
+			for _, r := range res {
+				state := "kept"
+				if r.created {
+					state = "created"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s %s (%s)\n", state, r.path, r.key.what)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s=%s\n", configTag(r.key.flag, "env"), r.path)
+			}
+			return nil
+		},
 	}
-	return def
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the key files (created with mode 0700)")
+	return cmd
 }

@@ -82,6 +82,7 @@ type benchOptions struct {
 	pprofListen       string
 	only              []string
 	keep              bool
+	fabric            benchFabric
 }
 
 func newBenchCmd() *cobra.Command {
@@ -105,6 +106,10 @@ bounded in time and requests and stops by itself:
   memory     the gateway's peak resident memory during the resolve load and
              its start-up time to ready
 
+With --ledger fabric --fabric-profile P --fabric-admin-profile A the resolve
+and ledger parts also run on that real Fabric network (fabric_* figures),
+beside the embedded peer's.
+
 The gateway and the baseline run as child processes of this command, so
 their memory and start-up are their own; the load generator runs here and
 shares the machine's cores with them.`,
@@ -123,6 +128,9 @@ shares the machine's cores with them.`,
 				if !slices.Contains(benchParts, part) {
 					return &exitError{code: 2, err: fmt.Errorf("--only %q: want some of %s", part, strings.Join(benchParts, ", "))}
 				}
+			}
+			if err := o.fabric.check(); err != nil {
+				return &exitError{code: 2, err: err}
 			}
 			if o.pprofListen != "" {
 				if err := bench.CheckLoopback("http://" + o.pprofListen); err != nil {
@@ -156,6 +164,7 @@ shares the machine's cores with them.`,
 	_ = f.MarkHidden("scale")
 	f.StringSliceVar(&o.only, "only", nil, "run only these parts: gateway (baseline, resolve, anchoring, did, memory), ledger, import")
 	_ = f.MarkHidden("pprof-listen")
+	o.fabric.flags(f)
 	cmd.AddCommand(newBenchBaselineCmd(), newBenchGatewayCmd())
 	return cmd
 }
@@ -296,6 +305,11 @@ func (r *benchRun) run(ctx context.Context) (*bench.Report, error) {
 		}
 		if err := r.gateway(ctx, rep, "pg", extra, baseline); err != nil {
 			return nil, fmt.Errorf("resolve on PostgreSQL/Redis: %w", err)
+		}
+	}
+	if r.opts.fabric.on() {
+		if err := r.gateway(ctx, rep, "fabric", r.opts.fabric.gatewayArgs(), baseline); err != nil {
+			return nil, fmt.Errorf("resolve on Fabric: %w", err)
 		}
 	}
 	if err := r.inProcess(ctx, rep); err != nil {
@@ -496,9 +510,19 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	if len(res.Errors) > 0 {
 		r.say("%s resolves: errors by status %v", variant, res.Errors)
 	}
-	if variant == "pg" {
+	batches := anchorsAfter["eidgate_anchor_batches"] - anchorsBefore["eidgate_anchor_batches"]
+	records := anchorsAfter["eidgate_anchored_records"] - anchorsBefore["eidgate_anchored_records"]
+	switch variant {
+	case "pg":
 		rep.Resolve.PGRPS, rep.Resolve.PGP50Ms, rep.Resolve.PGP99Ms = bench.Round3(res.RPS()), bench.Round3(p50), bench.Round3(p99)
 		rep.Resolve.PGErrors, rep.Resolve.PGResolveVsBaseline = float64(res.ErrorCount()), bench.Round3(vs)
+		return nil
+	case "fabric":
+		rep.Resolve.FabricRPS, rep.Resolve.FabricP50Ms, rep.Resolve.FabricP99Ms = bench.Round3(res.RPS()), bench.Round3(p50), bench.Round3(p99)
+		rep.Resolve.FabricErrors, rep.Anchoring.FabricLagMaxMs = float64(res.ErrorCount()), bench.Round3(lag.max*1000)
+		if batches > 0 {
+			rep.Anchoring.FabricRecordsPerTx = bench.Round3(records / batches)
+		}
 		return nil
 	}
 	rep.Resolve = bench.Resolve{
@@ -506,8 +530,6 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 		Errors: float64(res.ErrorCount()), Connections: float64(r.plan.Connections), Pairs: float64(len(reqs)),
 		ResolveVsBaseline: bench.Round3(vs), CPUUsPerReq: benchCPUPerRequest(cpu1-cpu0, res.Requests),
 	}
-	batches := anchorsAfter["eidgate_anchor_batches"] - anchorsBefore["eidgate_anchor_batches"]
-	records := anchorsAfter["eidgate_anchored_records"] - anchorsBefore["eidgate_anchored_records"]
 	rep.Anchoring = bench.Anchoring{Batches: batches, Records: records, LagMeanMs: bench.Round3(lag.mean() * 1000), LagMaxMs: bench.Round3(lag.max * 1000)}
 	if batches > 0 {
 		rep.Anchoring.RecordsPerTx = bench.Round3(records / batches)
@@ -759,6 +781,11 @@ func (r *benchRun) inProcess(ctx context.Context, rep *bench.Report) error {
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
+		if r.opts.fabric.on() {
+			if err := r.fabricLedger(ctx, rep); err != nil {
+				return fmt.Errorf("ledger on Fabric: %w", err)
+			}
+		}
 	}
 	if r.runs("import") {
 		stop := r.profile("import")
@@ -800,41 +827,66 @@ func (r *benchRun) profile(name string) func() {
 }
 
 // ledger submits anchoring transactions (the gateway's own steady write)
-// from concurrent submitters through the real ledger client, each batch
-// id its own key, then evaluates one of them benchConcurrently.
+// from concurrent submitters through the real ledger client to the
+// embedded peer, then evaluates one of them concurrently.
 func (r *benchRun) ledger(ctx context.Context, m *Main, rep *bench.Report) error {
-	n := r.plan.Submitters
-	r.say("ledger: %d submitters, %s", n, r.plan.LedgerLoad)
+	r.say("ledger: %d submitters, %s", r.plan.Submitters, r.plan.LedgerLoad)
+	cpu0 := bench.SelfCPUTime()
+	l, committed, err := r.measureLedger(ctx, m.agent)
+	if err != nil {
+		return err
+	}
+	l.CPUUsPerTx = benchCPUPerRequest(bench.SelfCPUTime()-cpu0, committed)
+	rep.Ledger = l
+	return ctx.Err()
+}
+
+// benchAnchorLedger is what the ledger part measures: the gateway's
+// anchoring write and its read.
+type benchAnchorLedger interface {
+	AnchorAccessBatch(ctx context.Context, a model.AccessAnchor) (*model.AccessAnchor, uint64, error)
+	GetAnchor(ctx context.Context, batchID string) (*model.AccessAnchor, error)
+}
+
+// measureLedger submits AnchorAccessBatch from r.plan.Submitters
+// goroutines for r.plan.LedgerLoad (each call returns after its commit
+// status), then evaluates GetAnchor for half as long. Batch ids are new to
+// the ledger (a random prefix), so runs against a long-lived network never
+// meet an earlier run's batches. It also returns the number of committed
+// transactions.
+func (r *benchRun) measureLedger(ctx context.Context, lg benchAnchorLedger) (bench.Ledger, int64, error) {
+	var run [6]byte
+	_, _ = rand.Read(run[:])
+	prefix := "bench-" + hex.EncodeToString(run[:]) + "-"
 	var seq atomic.Uint64
 	anchor := func() model.AccessAnchor {
 		i := seq.Add(1)
 		return model.AccessAnchor{
-			BatchID: "bench-" + strconv.FormatUint(i, 10), MerkleRoot: fmt.Sprintf("%064x", i),
+			BatchID: prefix + strconv.FormatUint(i, 10), MerkleRoot: fmt.Sprintf("%064x", i),
 			Count: 1, FirstSeq: i, LastSeq: i,
 		}
 	}
 	// One transaction first, so that evaluations have something to read.
-	if _, _, err := m.agent.AnchorAccessBatch(ctx, anchor()); err != nil {
-		return err
+	if _, _, err := lg.AnchorAccessBatch(ctx, anchor()); err != nil {
+		return bench.Ledger{}, 0, err
 	}
-	cpu0 := bench.SelfCPUTime()
+	n := r.plan.Submitters
 	submit, errs, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad, func(ctx context.Context) error {
-		_, _, err := m.agent.AnchorAccessBatch(ctx, anchor())
+		_, _, err := lg.AnchorAccessBatch(ctx, anchor())
 		return err
 	})
-	cpu := bench.SelfCPUTime() - cpu0
-	rep.Ledger = bench.Ledger{
+	l := bench.Ledger{
 		SubmitTPS:   bench.Round3(float64(submit.Count()) / elapsed.Seconds()),
 		CommitP50Ms: bench.Round3(bench.Millis(submit.Quantile(0.5))), CommitP99Ms: bench.Round3(bench.Millis(submit.Quantile(0.99))),
-		Submitters: float64(n), SubmitErrors: float64(errs), CPUUsPerTx: benchCPUPerRequest(cpu, int64(submit.Count())),
+		Submitters: float64(n), SubmitErrors: float64(errs),
 	}
 	eval, _, elapsed := benchConcurrently(ctx, n, r.plan.LedgerLoad/2, func(ctx context.Context) error {
-		_, err := m.agent.GetAnchor(ctx, "bench-1")
+		_, err := lg.GetAnchor(ctx, prefix+"1")
 		return err
 	})
-	rep.Ledger.EvaluatePerS = bench.Round3(float64(eval.Count()) / elapsed.Seconds())
-	rep.Ledger.EvaluateP99 = bench.Round3(bench.Millis(eval.Quantile(0.99)))
-	return ctx.Err()
+	l.EvaluatePerS = bench.Round3(float64(eval.Count()) / elapsed.Seconds())
+	l.EvaluateP99 = bench.Round3(bench.Millis(eval.Quantile(0.99)))
+	return l, int64(submit.Count()), ctx.Err()
 }
 
 // benchConcurrently runs op from n goroutines until d has passed and returns

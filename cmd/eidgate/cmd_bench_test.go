@@ -80,6 +80,10 @@ func TestBenchRefusesConflictingFlags(t *testing.T) {
 		{"bench", "--connections", "0"},
 		{"bench", "--only", "everything"},
 		{"bench", "--pprof-listen", "0.0.0.0:6060"},
+		{"bench", "--ledger", "besu"},
+		{"bench", "--ledger", "fabric"},
+		{"bench", "--ledger", "fabric", "--fabric-profile", "no-such-profile.yaml", "--fabric-admin-profile", "no-such-admin.yaml"},
+		{"bench", "--fabric-profile", "profile.yaml"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, &out, &errb); code != 2 {

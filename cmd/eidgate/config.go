@@ -33,6 +33,17 @@ type Config struct {
 	FabricAdminProfile string `yaml:"fabric_admin_profile" env:"EIDGATE_FABRIC_ADMIN_PROFILE" flag:"fabric-admin-profile" usage:"connection profile of the gateway's admin identity (eidgate.role=admin), which registers and changes departments and data types (--ledger fabric; without it those changes are refused)"`
 	DevnetListen       string `yaml:"devnet_listen" env:"EIDGATE_DEVNET_LISTEN" flag:"devnet-listen" usage:"loopback address of the embedded peer's gRPC endpoint"`
 
+	// The keys every replica must share (docs/operations.md, section 8).
+	// Unset: <data dir>/keys/<file>, created on first start. Set: the file
+	// must exist (`eidgate admin init-keys` creates them once); it may be
+	// 0600/0400, or group-readable on a file another user owns (a
+	// Kubernetes secret volume with fsGroup), never readable by others.
+	TicketKeysFile   string `yaml:"ticket_keys_file" env:"EIDGATE_TICKET_KEYS_FILE" flag:"ticket-keys-file" usage:"file of the access ticket signing keys, the same for every replica (default: keys/ticket-keys.json in the data dir)"`
+	BlindingKeyFile  string `yaml:"blinding_key_file" env:"EIDGATE_BLINDING_KEY_FILE" flag:"blinding-key-file" usage:"file of the document index blinding keys, the same for every replica (default: keys/blinding-keys.json in the data dir)"`
+	SealingKeyFile   string `yaml:"sealing_key_file" env:"EIDGATE_SEALING_KEY_FILE" flag:"sealing-key-file" usage:"file of the key sealing stored document numbers, the same for every replica (default: keys/sealing.key in the data dir)"`
+	PseudonymKeyFile string `yaml:"pseudonym_key_file" env:"EIDGATE_PSEUDONYM_KEY_FILE" flag:"pseudonym-key-file" usage:"file of the key of officials' pseudonyms, the same for every replica (default: keys/pseudonym.key in the data dir)"`
+	PageKeyFile      string `yaml:"page_key_file" env:"EIDGATE_PAGE_KEY_FILE" flag:"page-key-file" usage:"file of the key of the sign-in forms' CSRF tokens, the same for every replica (default: keys/page.key in the data dir)"`
+
 	TLSCert      string            `yaml:"tls_cert" env:"EIDGATE_TLS_CERT" flag:"tls-cert" usage:"TLS certificate of the HTTP API (PEM)"`
 	TLSKey       string            `yaml:"tls_key" env:"EIDGATE_TLS_KEY" flag:"tls-key" usage:"TLS private key of the HTTP API (PEM)"`
 	DepartmentCA map[string]string `yaml:"department_cas" usage:"MSP id → CA file of department organisations, for mTLS client certificates"`
@@ -220,6 +231,7 @@ func (c Config) Validate() error {
 	default:
 		add("--ledger %q: want devnet or fabric", c.Ledger)
 	}
+	c.checkSharedKeys(add)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("--tls-cert and --tls-key go together")
 	}

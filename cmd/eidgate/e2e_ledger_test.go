@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/internal/demo"
+	"github.com/eidgate/eidgate/internal/fabrictest"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -68,7 +70,18 @@ func (n *fabricNetwork) onFabric(dataDir string, admin bool, demo bool) Config {
 // (adding its own department keys); the resolve flow works on each.
 func TestDemoOnAFabricNetwork(t *testing.T) {
 	t.Parallel()
-	n := startFabricNetwork(t)
+	testDemoOnNetwork(t, startFabricNetwork(t))
+}
+
+// TestDemoOnRealFabric is the same on a real Fabric 2.5 network brought up
+// by deploy/fabric/network.sh (when EIDGATE_TEST_FABRIC names a release).
+func TestDemoOnRealFabric(t *testing.T) {
+	t.Parallel()
+	net := fabrictest.Start(t, fabrictest.Options{Deploy: true})
+	testDemoOnNetwork(t, &fabricNetwork{agent: net.AgentProfile(), admin: net.AdminProfile()})
+}
+
+func testDemoOnNetwork(t *testing.T, n *fabricNetwork) {
 	dir := t.TempDir()
 	first := NewMain(n.onFabric(dir, true, true))
 	if err := first.Open(context.Background()); err != nil {
@@ -76,6 +89,7 @@ func TestDemoOnAFabricNetwork(t *testing.T) {
 	}
 	info := *first.Demo()
 	s := newStack(t, first, first.Demo(), nil)
+	waitStatus(t, s, "/readyz", http.StatusOK, time.Minute)
 	grantDegree(t, s)
 	if r := s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", resolveBody(info.Residents[0], "edu.degree", "employment")); r.status != http.StatusOK || r.str("ticket") == "" {
 		t.Fatalf("resolve on the Fabric network: %d %v", r.status, r.body)
@@ -90,6 +104,8 @@ func TestDemoOnAFabricNetwork(t *testing.T) {
 		t.Fatal("restart loaded the demo again")
 	}
 	s = newStack(t, again, again.Demo(), nil)
+	// Until its first anchoring round the gateway issues no ticket.
+	waitStatus(t, s, "/readyz", http.StatusOK, time.Minute)
 	if r := s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", resolveBody(info.Residents[0], "edu.degree", "employment")); r.status != http.StatusOK {
 		t.Fatalf("resolve after the restart: %d %v", r.status, r.body)
 	}
@@ -98,6 +114,7 @@ func TestDemoOnAFabricNetwork(t *testing.T) {
 	// gateway's keys join them and its records are published.
 	other := newTestMain(t, n.onFabric(t.TempDir(), true, true))
 	so := newStack(t, other, other.Demo(), nil)
+	waitStatus(t, so, "/readyz", http.StatusOK, time.Minute)
 	grantDegree(t, so)
 	if r := so.do(so.dept("hrss"), http.MethodPost, "/v1/routes/resolve", resolveBody(other.Demo().Residents[0], "edu.degree", "employment")); r.status != http.StatusOK {
 		t.Fatalf("resolve through a second demo on the same ledger: %d %v", r.status, r.body)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -30,7 +29,6 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/demo"
-	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/mapping"
@@ -383,60 +381,35 @@ func (m *Main) openKeys(context.Context) error {
 	if err := os.MkdirAll(m.keyDir(), 0o700); err != nil {
 		return err
 	}
-	path := blindingKeyFile(m.Config.DataDir)
+	path, shared := m.Config.keyPath(blindingKeysFile)
 	env := os.Getenv(mapping.EnvBlindingKeys)
 	kr, err := mapping.LoadKeyring(env, path)
-	if errors.Is(err, os.ErrNotExist) && env == "" {
+	if errors.Is(err, os.ErrNotExist) && env == "" && !shared {
 		kr, err = mapping.GenerateKeyFile(path)
 	}
 	if err != nil {
 		return fmt.Errorf("blinding keys: %w", err)
 	}
 	m.blinding = kr
-	sealPath := filepath.Join(m.keyDir(), "sealing.key")
+	sealPath, shared := m.Config.keyPath(sealingKeyFile)
 	senv := os.Getenv(mapping.EnvSealingKey)
 	sk, err := mapping.LoadSealingKey(senv, sealPath)
-	if errors.Is(err, os.ErrNotExist) && senv == "" {
+	if errors.Is(err, os.ErrNotExist) && senv == "" && !shared {
 		sk, err = mapping.GenerateSealingKeyFile(sealPath)
 	}
 	if err != nil {
 		return fmt.Errorf("sealing key: %w", err)
 	}
 	m.sealing = sk
-	tk, err := ticket.OpenKeyring(filepath.Join(m.keyDir(), ticket.KeyFileName), m.Clock)
+	// A configured ticket key file exists (Config.Validate); only the data
+	// dir's is created here.
+	ticketPath, _ := m.Config.keyPath(ticket.KeyFileName)
+	tk, err := ticket.OpenKeyring(ticketPath, m.Clock)
 	if err != nil {
 		return fmt.Errorf("ticket keys: %w", err)
 	}
 	m.tickets = tk
 	return nil
-}
-
-func blindingKeyFile(dataDir string) string {
-	if p := os.Getenv("EIDGATE_BLINDING_KEY_FILE"); p != "" {
-		return p
-	}
-	return filepath.Join(dataDir, "keys", "blinding-keys.json")
-}
-
-// secretKey loads a 32-byte key file from the key dir, creating it once
-// (a replica that loses the race to create it reads the winner's).
-func (m *Main) secretKey(name string) ([]byte, error) {
-	path := filepath.Join(m.keyDir(), name)
-	b, err := safefile.ReadSecret(path)
-	if errors.Is(err, os.ErrNotExist) {
-		b = make([]byte, 32)
-		_, _ = rand.Read(b)
-		if err = safefile.CreateSecret(path, b); errors.Is(err, os.ErrExist) {
-			b, err = safefile.ReadSecret(path)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(b) != 32 {
-		return nil, fmt.Errorf("%s: want 32 bytes, found %d", path, len(b))
-	}
-	return b, nil
 }
 
 // issuer names the gateway in tickets; providers check it.
@@ -450,7 +423,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	} else {
 		m.replay = provider.NewMemoryReplayCache(provider.DefaultReplayCapacity, m.Clock.Now)
 	}
-	pseudonymKey, err := m.secretKey("pseudonym.key")
+	pseudonymKey, err := m.secretKey(pseudonymKeyFile)
 	if err != nil {
 		return fmt.Errorf("pseudonym key: %w", err)
 	}
@@ -618,7 +591,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		return err
 	}
 	m.provider = prov
-	pageKey, err := m.secretKey("page.key")
+	pageKey, err := m.secretKey(pageKeyFile)
 	if err != nil {
 		return fmt.Errorf("page key: %w", err)
 	}
@@ -819,7 +792,8 @@ func (m *Main) reloadKeys(ctx context.Context) error {
 		if os.Getenv(mapping.EnvBlindingKeys) != "" {
 			continue
 		}
-		kr, err := mapping.LoadKeyFile(blindingKeyFile(m.Config.DataDir))
+		path, _ := m.Config.keyPath(blindingKeysFile)
+		kr, err := mapping.LoadKeyFile(path)
 		if err != nil {
 			m.logger().Warn("blinding key file not reloaded", "err", err)
 			continue

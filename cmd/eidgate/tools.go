@@ -64,20 +64,35 @@ type toolFlags struct {
 }
 
 func (tf *toolFlags) bind(fs *pflag.FlagSet) {
+	tf.bindOnly(fs, "data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level",
+		"ticket-keys-file", "blinding-key-file", "sealing-key-file", "pseudonym-key-file", "page-key-file")
+}
+
+// bindOnly binds --config and the named flags of Config.
+func (tf *toolFlags) bindOnly(fs *pflag.FlagSet, names ...string) {
 	tf.flags = DefaultConfig()
 	fs.StringVar(&tf.configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
 	all := pflag.NewFlagSet("", pflag.ContinueOnError)
 	tf.flags.BindFlags(all)
-	for _, name := range []string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level"} {
+	for _, name := range names {
 		fs.AddFlag(all.Lookup(name))
 	}
 }
 
-// open builds and opens the tools' Main.
-func (tf *toolFlags) open(cmd *cobra.Command) (*Main, error) {
+// config resolves the tool's configuration.
+func (tf *toolFlags) config(cmd *cobra.Command) (Config, error) {
 	cfg, err := loadConfig(tf.configFile, tf.flags, cmd.Flags(), os.LookupEnv)
 	if err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
+		return cfg, &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
+	}
+	return cfg, nil
+}
+
+// open builds and opens the tools' Main.
+func (tf *toolFlags) open(cmd *cobra.Command) (*Main, error) {
+	cfg, err := tf.config(cmd)
+	if err != nil {
+		return nil, err
 	}
 	// Tools never listen and never load the demo.
 	cfg.Demo = false

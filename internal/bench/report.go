@@ -37,7 +37,8 @@ type Baseline struct {
 }
 
 // Resolve is audited resolves on the embedded default (SQLite, in-process
-// cache) and, when configured, on PostgreSQL and Redis (pg_*).
+// cache) and, when configured, on PostgreSQL and Redis (pg_*) and on a real
+// Fabric network (fabric_*).
 type Resolve struct {
 	RPS               float64 `json:"rps"`
 	P50Ms             float64 `json:"p50_ms"`
@@ -53,9 +54,15 @@ type Resolve struct {
 	PGP99Ms             float64 `json:"pg_p99_ms,omitempty"`
 	PGErrors            float64 `json:"pg_errors,omitempty"`
 	PGResolveVsBaseline float64 `json:"pg_resolve_vs_baseline,omitempty"`
+
+	FabricRPS    float64 `json:"fabric_rps,omitempty"`
+	FabricP50Ms  float64 `json:"fabric_p50_ms,omitempty"`
+	FabricP99Ms  float64 `json:"fabric_p99_ms,omitempty"`
+	FabricErrors float64 `json:"fabric_errors,omitempty"`
 }
 
-// Ledger is the embedded peer under concurrent submitters.
+// Ledger is the embedded peer under concurrent submitters and, with
+// --ledger fabric, the real network's peers and orderers (fabric_*).
 type Ledger struct {
 	SubmitTPS    float64 `json:"submit_tps"`
 	CommitP50Ms  float64 `json:"commit_p50_ms"`
@@ -67,6 +74,13 @@ type Ledger struct {
 	// CPUUsPerTx is this process's CPU time (client and peer) per
 	// committed transaction.
 	CPUUsPerTx float64 `json:"cpu_us_per_tx"`
+
+	FabricSubmitTPS    float64 `json:"fabric_submit_tps,omitempty"`
+	FabricCommitP50Ms  float64 `json:"fabric_commit_p50_ms,omitempty"`
+	FabricCommitP99Ms  float64 `json:"fabric_commit_p99_ms,omitempty"`
+	FabricSubmitErrors float64 `json:"fabric_submit_errors,omitempty"`
+	FabricEvaluatePerS float64 `json:"fabric_evaluate_per_s,omitempty"`
+	FabricEvaluateP99  float64 `json:"fabric_evaluate_p99_ms,omitempty"`
 }
 
 // Anchoring is how access records reached the ledger during the resolve
@@ -78,6 +92,9 @@ type Anchoring struct {
 	Records      float64 `json:"records"`
 	LagMeanMs    float64 `json:"lag_mean_ms"`
 	LagMaxMs     float64 `json:"lag_max_ms"`
+
+	FabricRecordsPerTx float64 `json:"fabric_records_per_tx,omitempty"`
+	FabricLagMaxMs     float64 `json:"fabric_lag_max_ms,omitempty"`
 }
 
 // Import is a bulk import of a generated file of valid, distinct rows.

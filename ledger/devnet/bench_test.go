@@ -117,3 +117,22 @@ func BenchmarkSubmitSerial(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkSubmitMajority is BenchmarkSubmit in process under MAJORITY
+// Endorsement of three organisations, each with a peer: two endorsements
+// per transaction (the platform's and one department's) and the
+// committer's policy evaluation over them.
+func BenchmarkSubmitMajority(b *testing.B) {
+	p := openPeer(b, "", func(c *devnet.Config) {
+		c.Listen = ""
+		c.Orgs = []devnet.OrgConfig{{ID: "edu-bureau", Peer: true}, {ID: "civil-affairs", Peer: true}}
+		c.Endorsement = devnet.EndorseMajority
+	})
+	contract := inProcess(b, p, devnet.PlatformOrg, devnet.AgentName).Network().GetContract(testChaincode)
+	b.Run("in-process-32", func(b *testing.B) {
+		benchConcurrent(b, 32, "tx", func(i int) error {
+			_, err := contract.SubmitTransaction("Put", fmt.Sprintf("majority-%d", i), "value")
+			return err
+		})
+	})
+}

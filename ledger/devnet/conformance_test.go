@@ -69,6 +69,7 @@ type conformanceTarget struct {
 	checkpointBlock             uint64
 	checkpointTx, lastTx        string
 	lastResult                  []byte // the raw result of the last successful call
+	degreeEN                    string // the data type as last written (JSON)
 }
 
 // outcome is what a row observed, normalised so two networks compare.
@@ -257,7 +258,32 @@ func fabricTarget(t *testing.T) *conformanceTarget {
 	}
 	tg.agentKey = profileKey(t, n.AgentProfile())
 	tg.norm = newNormalizer(tg)
+	tg.waitEndorsable(t)
 	return tg
+}
+
+// waitEndorsable waits until the gateway's discovery can plan endorsements
+// on a fresh network (gossip must have spread the peers and their
+// chaincode first): a proposal is endorsed, never submitted, until the
+// plan succeeds.
+func (tg *conformanceTarget) waitEndorsable(t *testing.T) {
+	t.Helper()
+	// A read succeeds on the first endorser, so the answer is the plan's.
+	p, err := tg.admin.Network().GetContract(devnet.DefaultChaincode).NewProposal(model.FnListDepartments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(tg.eventuallyFor)
+	for {
+		_, err := p.Endorse()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no endorsement plan after %v: %v", tg.name, tg.eventuallyFor, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // profileKey loads the private key of a connection profile's MSP folder.
@@ -681,7 +707,8 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			}},
 		{name: "update a data type", fn: model.FnUpdateDataType, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
-				return submit(ctx, tg, tg.admin, model.FnUpdateDataType, jsonArg(degreeEN))
+				tg.degreeEN = jsonArg(degreeEN)
+				return submit(ctx, tg, tg.admin, model.FnUpdateDataType, tg.degreeEN)
 			}},
 		{name: "read a data type", fn: model.FnGetDataType, want: ok,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
@@ -954,19 +981,12 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			}},
 		{name: "duplicate transaction: the same proposal endorsed again", want: want{code: codes.Aborted, message: endorseFailed, detail: "duplicate transaction found [<tx>]. Creator [<creator>]"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
-				p, err := tg.admin.Network().GetContract(devnet.DefaultChaincode).NewProposal(model.FnUpdateDataType, client.WithArguments(jsonArg(degreeEN)))
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := harmless(t, tg)
 				tx, err := p.EndorseWithContext(ctx)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
-				commit, err := tx.SubmitWithContext(ctx)
-				if err != nil {
-					return tg.norm.failure(err)
-				}
-				if _, err := commit.StatusWithContext(ctx); err != nil {
+				if _, err := submitAndWait(ctx, tx); err != nil {
 					return tg.norm.failure(err)
 				}
 				_, err = p.EndorseWithContext(ctx)
@@ -974,27 +994,15 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			}},
 		{name: "duplicate transaction: the same transaction submitted again", want: want{code: codes.OK, commit: "VALID"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
-				p, err := tg.admin.Network().GetContract(devnet.DefaultChaincode).NewProposal(model.FnUpdateDataType, client.WithArguments(jsonArg(degreeEN)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				tx, err := p.EndorseWithContext(ctx)
+				tx, err := harmless(t, tg).EndorseWithContext(ctx)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
-				first, err := tx.SubmitWithContext(ctx)
+				st1, err := submitAndWait(ctx, tx)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
-				st1, err := first.StatusWithContext(ctx)
-				if err != nil {
-					return tg.norm.failure(err)
-				}
-				again, err := tx.SubmitWithContext(ctx)
-				if err != nil {
-					return tg.norm.failure(err)
-				}
-				st2, err := again.StatusWithContext(ctx)
+				st2, err := submitAndWait(ctx, tx)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
@@ -1040,6 +1048,27 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 				return o
 			}},
 	}
+}
+
+// submitAndWait submits an endorsed transaction and waits for its commit
+// status.
+func submitAndWait(ctx context.Context, tx *client.Transaction) (*client.Status, error) {
+	commit, err := tx.SubmitWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return commit.StatusWithContext(ctx)
+}
+
+// harmless is a proposal of a valid write that changes nothing: the data
+// type as the table last wrote it.
+func harmless(t *testing.T, tg *conformanceTarget) *client.Proposal {
+	t.Helper()
+	p, err := tg.admin.Network().GetContract(devnet.DefaultChaincode).NewProposal(model.FnUpdateDataType, client.WithArguments(tg.degreeEN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // consentID is the id of a consent result.

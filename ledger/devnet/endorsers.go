@@ -74,24 +74,18 @@ func (p *Peer) endorserOf(org string) (*endorserPeer, error) {
 // gateway finds no endorser of that organisation, so a write whose
 // endorsement policy needs it fails as on a real network whose peers
 // stopped. StartPeer brings it back.
-func (p *Peer) StopPeer(org string) error {
-	e, err := p.endorserOf(org)
-	if err != nil {
-		return err
-	}
-	e.down.Store(true)
-	p.cfg.Logger.Info("devnet peer stopped", "org", org)
-	return nil
-}
+func (p *Peer) StopPeer(org string) error { return p.setPeerDown(org, true) }
 
 // StartPeer brings a stopped peer back.
-func (p *Peer) StartPeer(org string) error {
+func (p *Peer) StartPeer(org string) error { return p.setPeerDown(org, false) }
+
+func (p *Peer) setPeerDown(org string, down bool) error {
 	e, err := p.endorserOf(org)
 	if err != nil {
 		return err
 	}
-	e.down.Store(false)
-	p.cfg.Logger.Info("devnet peer started", "org", org)
+	e.down.Store(down)
+	p.cfg.Logger.Info("devnet peer", "org", org, "down", down)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/eidgate/eidgate/internal/safefile"
 	"github.com/eidgate/eidgate/ledger"
 )
 
@@ -70,11 +71,8 @@ func (p *Peer) WriteProfile(org, name string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-%s.yaml", org, name))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Tools of a gateway read this profile while the gateway may rewrite it.
+	if err := safefile.Write(path, raw, 0o644); err != nil {
 		return "", err
 	}
 	return path, nil
