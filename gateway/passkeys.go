@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-webauthn/webauthn/protocol"
@@ -142,10 +141,4 @@ func enrolmentPath(route string) bool { return slices.Contains(enrolmentPaths, r
 func passkeyRequired() error {
 	return &routing.Error{Kind: routing.KindForbidden, Code: accounts.CodePasskeyRequired, Op: "gateway",
 		Message: "register a passkey first: staff sign in with passkeys here"}
-}
-
-// isPasskeyPath reports whether a request is one of the passkey JSON
-// operations the pages' script calls (they answer JSON, not pages).
-func isPasskeyPath(p string) bool {
-	return strings.Contains(p, "/passkeys") || strings.HasSuffix(p, "/login/passkey") || strings.HasSuffix(p, "/login/passkey/options")
 }
