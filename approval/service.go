@@ -91,6 +91,17 @@ func statementKind(op, action string) (string, error) {
 	return kind, nil
 }
 
+// transition is the statement type of action and the resident's consent,
+// which must allow it now.
+func (s *Service) transition(ctx context.Context, op, eid, id, action string) (string, *model.Consent, error) {
+	kind, err := statementKind(op, action)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := s.cfg.Consents.CheckTransition(ctx, eid, id, kind)
+	return kind, c, err
+}
+
 // Challenge is what the resident's browser needs to sign: the WebAuthn
 // options (their challenge is Digest) and the statement, in full and in
 // its canonical form, so the client can show and check what is signed.
@@ -113,11 +124,7 @@ type ceremonyContext struct {
 // digest becomes a single-use WebAuthn challenge.
 func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Challenge, error) {
 	const op = "approval.BeginConsent"
-	kind, err := statementKind(op, action)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.cfg.Consents.CheckTransition(ctx, eid, id, kind)
+	kind, c, err := s.transition(ctx, op, eid, id, action)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +155,7 @@ func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Ch
 // check fails.
 func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, body []byte) (*model.Consent, error) {
 	const op = "approval.FinishConsent"
-	kind, err := statementKind(op, action)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.cfg.Consents.CheckTransition(ctx, eid, id, kind)
+	kind, c, err := s.transition(ctx, op, eid, id, action)
 	if err != nil {
 		return nil, err
 	}

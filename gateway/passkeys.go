@@ -42,6 +42,19 @@ func (r credentialRequest) check() error {
 	return nil
 }
 
+// bindCredential reads a body that must carry a credential.
+func (a *api) bindCredential(c *gin.Context) (credentialRequest, bool) {
+	var req credentialRequest
+	if !a.bind(c, &req) {
+		return req, false
+	}
+	if err := req.check(); err != nil {
+		a.fail(c, err)
+		return req, false
+	}
+	return req, true
+}
+
 // accountKind is the passkey account kind of a session kind.
 func accountKind(sessionKind string) string {
 	if sessionKind == accounts.SessionAdmin {
@@ -69,12 +82,8 @@ func (a *api) passkeyOptions(c *gin.Context) {
 }
 
 func (a *api) registerPasskey(c *gin.Context) {
-	var req credentialRequest
-	if !a.bind(c, &req) {
-		return
-	}
-	if err := req.check(); err != nil {
-		a.fail(c, err)
+	req, ok := a.bindCredential(c)
+	if !ok {
 		return
 	}
 	sess := currentSession(c)
@@ -106,12 +115,8 @@ func (a *api) passkeyLoginOptions(kind string) gin.HandlerFunc {
 // passkeyLogin finishes a discoverable sign-in and opens a session.
 func (a *api) passkeyLogin(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req credentialRequest
-		if !a.bind(c, &req) {
-			return
-		}
-		if err := req.check(); err != nil {
-			a.fail(c, err)
+		req, ok := a.bindCredential(c)
+		if !ok {
 			return
 		}
 		signIn := a.deps.SignIn.ResidentPasskey
