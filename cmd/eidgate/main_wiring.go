@@ -511,6 +511,9 @@ func (m *Main) openAccounts() (err error) {
 	}
 	acfg.Sessions = m.sessions
 	rpID, origins := m.relyingParty()
+	if host, _, _ := net.SplitHostPort(m.Config.Listen); m.Config.WebAuthnRPID == "" && m.ln != nil && host != "localhost" && !net.ParseIP(host).IsLoopback() {
+		m.logger().Warn("passkeys are bound to localhost until --webauthn-rp-id and --webauthn-origins name the portal's host")
+	}
 	if m.passkeys, err = accounts.NewPasskeys(accounts.PasskeysConfig{
 		Store: m.db, Ledger: m.agent, Sessions: m.sessions, Clock: m.Clock,
 		Logger: m.logger().With("component", "passkeys"), RPID: rpID, RPName: "eidgate", Origins: origins,
@@ -543,10 +546,14 @@ func (m *Main) relyingParty() (string, []string) {
 	if m.Config.TLSCert != "" {
 		scheme = "https"
 	}
-	if host, _, _ := net.SplitHostPort(m.Config.Listen); m.ln != nil && host != "localhost" && !net.ParseIP(host).IsLoopback() {
-		m.logger().Warn("passkeys are bound to localhost until --webauthn-rp-id and --webauthn-origins name the portal's host")
-	}
 	return "localhost", []string{scheme + "://localhost:" + port}
+}
+
+// pagesURL is where the portal and console are opened so that passkeys
+// work: the first WebAuthn origin.
+func (m *Main) pagesURL() string {
+	_, origins := m.relyingParty()
+	return origins[0]
 }
 
 // applyEvent drops the cache entries a committed transaction changed.
