@@ -64,6 +64,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("ImportProgressAndRejects", func(t *testing.T) { browserImport(t, s, browser, base) })
 	t.Run("EveryPage", func(t *testing.T) { browserEveryPage(t, s, browser, base) })
 	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
+	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,

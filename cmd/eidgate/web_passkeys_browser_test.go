@@ -17,6 +17,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
+	"github.com/eidgate/eidgate/mapping/mappingtest"
 	"github.com/eidgate/eidgate/web/webtest"
 )
 
@@ -232,4 +233,76 @@ func proofFromLedger(t *testing.T, s *stack, dept, id string) *approval.ConsentP
 	}
 	return &approval.ConsentProof{Format: approval.ProofFormat, Consent: *c, Passkeys: keys,
 		Ledger: approval.LedgerRef{Channel: "eidgate", Chaincode: "eidgate", DID: c.EID}, ExportedAt: model.FormatTime(time.Now())}
+}
+
+// browserPasskeyActivation: a new resident activates with a passkey and no
+// password, signs in with it; then, having lost it, gets a new activation
+// code at the counter, after which the old passkey signs nothing in and is
+// retired on the ledger.
+func browserPasskeyActivation(t *testing.T, s *stack, browser *webtest.Browser, base string) {
+	base = strings.Replace(base, "://127.0.0.1:", "://localhost:", 1)
+	officer := s.admin()
+	number := mappingtest.ResidentNumber(913)
+	created := s.do(officer, http.MethodPost, "/v1/admin/eids", map[string]any{
+		"documents": []map[string]string{{"type": "cn-resident", "number": number}}})
+	if created.status != http.StatusCreated {
+		t.Fatalf("KYC: %d %v", created.status, created.body)
+	}
+	eid, code := created.str("eid"), created.str("activation_code")
+
+	tb := browser.Tab(t, base)
+	virtualAuthenticator(t, tb)
+	tb.Open("/portal/activate")
+	tb.SwitchLang("en")
+	tb.Fill(map[string]string{"f-type": "cn-resident", "f-number": number, "f-code": code})
+	tb.Screenshot("portal-activate-passkey-en")
+	click(tb, "activate with a passkey", "button[data-passkey-activate]")
+	waitLocation(t, tb, "/portal?done=activated")
+	mustHave(t, tb.Text("main"), eid)
+	tb.Open("/portal/security")
+	mustHave(t, tb.Text("main"), "In use")
+	tb.OK("activate with a passkey")
+	// No password was set: the passkey is the only way in, so it stays.
+	tb.Expect(http.StatusConflict)
+	tb.Submit("remove the only passkey", `form[action="/portal/passkeys/remove"] button`)
+	mustHave(t, tb.Text("#error-summary"), "This is your only way to sign in")
+	tb.OK("keep the last passkey")
+
+	tb.Submit("sign out", "form.logout button")
+	tb.Open("/portal/login")
+	click(tb, "sign in with a passkey", "button[data-passkey-login]")
+	waitLocation(t, tb, "/portal")
+	tb.OK("passkey sign-in after activation")
+
+	// Lost: the counter issues a new code, which revokes the passkey and
+	// ends the session.
+	if r := s.do(officer, http.MethodPost, "/v1/admin/eids/"+eid+"/activation-code", nil); r.status != http.StatusCreated {
+		t.Fatalf("new activation code: %d %v", r.status, r.body)
+	}
+	tb.Open("/portal")
+	if loc := tb.Location(); loc != "/portal/login" {
+		t.Fatalf("the session outlived the new activation code: at %s", loc)
+	}
+	tb.Expect(http.StatusUnauthorized)
+	click(tb, "sign in with the revoked passkey", "button[data-passkey-login]")
+	tb.WaitText("[data-passkey-status]", "This passkey is not registered here or was removed.")
+	tb.Screenshot("portal-login-revoked-passkey-en")
+	tb.OK("revoked passkey refused")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prof, err := s.m.peer.Profile("civil-affairs", devnet.DepartmentSystemName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ledger.Dial(ctx, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	res, err := lc.ResolveDID(ctx, eid)
+	if err != nil || len(res.DIDDocument.VerificationMethod) != 1 || len(res.DIDDocument.Authentication) != 0 ||
+		res.DIDDocumentMetadata.KeyHistory[0].Status != model.PasskeyRetired || res.DIDDocumentMetadata.KeyHistory[0].RetiredReason != "lost" {
+		t.Fatalf("the lost passkey on the ledger: %+v %v", res, err)
+	}
 }
