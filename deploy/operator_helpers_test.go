@@ -77,9 +77,10 @@ func runEidgate(t testing.TB, bin, stdin string, args ...string) string {
 	return out.String()
 }
 
-// startGateway runs `eidgate serve` with args on a free port and waits until
-// /readyz answers 200. Cleanup stops it with SIGTERM.
-func startGateway(t testing.TB, bin, name string, args ...string) *gatewayProc {
+// startGateway runs `eidgate serve` with env (NAME=VALUE settings) and args
+// on a free port and waits until /readyz answers 200. Cleanup stops it with
+// SIGTERM.
+func startGateway(t testing.TB, bin, name string, env []string, args ...string) *gatewayProc {
 	t.Helper()
 	port := freePort(t)
 	g := &gatewayProc{
@@ -91,7 +92,7 @@ func startGateway(t testing.TB, bin, name string, args ...string) *gatewayProc {
 		t.Fatal(err)
 	}
 	g.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port)}, args...)...)
-	g.cmd.Env = operatorEnv()
+	g.cmd.Env = operatorEnv(env...)
 	g.cmd.Stdout, g.cmd.Stderr = logf, logf
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ type operatorSuite struct {
 	n       *fabrictest.Network
 	c       *client
 	a, b    *gatewayProc
-	aDir    string // A's data dir
+	keys    []string // the key settings init-keys printed, shared by the replicas
 	admin   who
 	pg      string
 	redis   string
@@ -153,9 +153,23 @@ func (s *operatorSuite) gatewayArgs(dataDir, replica string) []string {
 	}
 }
 
+// startGateway creates the keys the replicas share, once, as
+// docs/operations.md §8 says (`eidgate admin init-keys`, whose output is the
+// settings naming the files), and starts gateway A with them.
 func (s *operatorSuite) startGateway(t testing.TB) {
-	s.aDir = filepath.Join(s.t.TempDir(), "gateway-a")
-	s.a = startGateway(s.t, s.n.Binaries.Eidgate, "gateway-a", s.gatewayArgs(s.aDir, "gateway-a")...)
+	out := runEidgate(t, s.n.Binaries.Eidgate, "", "admin", "init-keys", "--dir", filepath.Join(s.t.TempDir(), "keys"))
+	for _, line := range strings.Fields(out) {
+		if name, path, ok := strings.Cut(line, "="); ok && strings.HasPrefix(name, "EIDGATE_") && strings.HasSuffix(name, "_FILE") {
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("init-keys printed %s: %v", line, err)
+			}
+			s.keys = append(s.keys, line)
+		}
+	}
+	if len(s.keys) != 5 {
+		t.Fatalf("init-keys printed %d key settings, want 5:\n%s", len(s.keys), out)
+	}
+	s.a = startGateway(s.t, s.n.Binaries.Eidgate, "gateway-a", s.keys, s.gatewayArgs(filepath.Join(s.t.TempDir(), "gateway-a"), "gateway-a")...)
 	r := s.c.expect(http.StatusOK, s.a.url, who{}, http.MethodGet, "/readyz", nil)
 	if r.get("ready") != true {
 		t.Fatalf("readyz: %s", r)
@@ -356,14 +370,16 @@ func (s *operatorSuite) proof(t testing.TB) {
 }
 
 // replica starts a second gateway configured as docs/operations.md says
-// for replicas (the same database, Redis and key files), then: a ticket
-// from either replica is accepted once across both, and a revocation
-// through one stops resolves at the other within the bound.
+// for replicas (the same database, Redis and key settings, its own data
+// dir), then: both publish the same JWKS, a ticket from either replica is
+// accepted once across both, and a revocation through one stops resolves
+// at the other within the bound.
 func (s *operatorSuite) replica(t testing.TB) {
-	dir := filepath.Join(s.t.TempDir(), "gateway-b")
-	s.shareKeys(t, dir)
-	s.b = startGateway(s.t, s.n.Binaries.Eidgate, "gateway-b", s.gatewayArgs(dir, "gateway-b")...)
+	s.b = startGateway(s.t, s.n.Binaries.Eidgate, "gateway-b", s.keys, s.gatewayArgs(filepath.Join(s.t.TempDir(), "gateway-b"), "gateway-b")...)
 	a, b := s.a.url, s.b.url
+	if ja, jb := s.c.expect(http.StatusOK, a, who{}, http.MethodGet, "/.well-known/jwks.json", nil), s.c.expect(http.StatusOK, b, who{}, http.MethodGet, "/.well-known/jwks.json", nil); !bytes.Equal(ja.raw, jb.raw) {
+		t.Fatalf("the replicas publish different ticket keys:\nA %s\nB %s", ja.raw, jb.raw)
+	}
 
 	// A ticket issued by one replica is accepted once, at either.
 	fromA := s.ticket(t, a, s.civil, s.edu, "edu.degree").str("ticket")
@@ -407,28 +423,6 @@ func (s *operatorSuite) replica(t testing.TB) {
 		t.Fatalf("B still resolved requests sent %v after the revocation through A (bound %v)", refusedAfter, revocationBound)
 	}
 	t.Logf("B refused a request sent %v after the revocation through A (answered after %v)", refusedAfter, answeredAfter)
-}
-
-// shareKeys gives the replica whose data dir is dir the key files of A.
-func (s *operatorSuite) shareKeys(t testing.TB, dir string) {
-	from := filepath.Join(s.aDir, "keys")
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	to := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(to, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // load resolves continuously through the given gateways until stopped and
