@@ -27,6 +27,10 @@ type Admin struct {
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"-"`
 	UpdatedAt time.Time `json:"-"`
+	// MustRegisterPasskey is set on a password sign-in while staff must use
+	// passkeys and this administrator has none yet: the session may only
+	// register one.
+	MustRegisterPasskey bool `json:"must_register_passkey,omitempty"`
 }
 
 // SessionRevoker ends every session of a subject (Sessions implements it).
@@ -153,12 +157,40 @@ func (a *Admins) Login(ctx context.Context, username, password string) (*Admin, 
 	if acc.Disabled {
 		return nil, newErr(routing.KindForbidden, CodeAccountDisabled, op, "this administrator account is disabled")
 	}
+	out := adminOf(*acc)
+	if a.cfg.RequireStaffPasskeys && a.cfg.Passkeys != nil {
+		n, err := a.cfg.Passkeys.CountActive(ctx, KindAdmin, name)
+		if err != nil {
+			return nil, routing.Wrap(op, err)
+		}
+		if n > 0 {
+			return nil, newErr(routing.KindForbidden, CodePasskeyRequired, op, "staff sign in with their passkey here, not a password")
+		}
+		out.MustRegisterPasskey = true
+	}
 	if rehash {
 		if h, err := a.cfg.Hasher.Hash(ctx, password); err == nil {
 			if err := a.store.SetAdminPassword(ctx, name, h, a.cfg.Clock.Now().UTC()); err != nil {
 				a.cfg.Logger.Warn("password hash upgrade failed", "err", err)
 			}
 		}
+	}
+	return out, nil
+}
+
+// PasskeySignIn admits an administrator whose passkey sign-in the passkey
+// service checked: the account must exist and not be disabled.
+func (a *Admins) PasskeySignIn(ctx context.Context, username string) (*Admin, error) {
+	const op = "accounts.AdminPasskeySignIn"
+	acc, err := a.store.GetAdmin(ctx, username)
+	if routing.IsKind(err, routing.KindNotFound) {
+		return nil, invalidCredentials(op)
+	}
+	if err != nil {
+		return nil, routing.Wrap(op, err)
+	}
+	if acc.Disabled {
+		return nil, newErr(routing.KindForbidden, CodeAccountDisabled, op, "this administrator account is disabled")
 	}
 	return adminOf(*acc), nil
 }

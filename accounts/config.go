@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -53,6 +54,22 @@ type Config struct {
 	// TouchEvery bounds how often last-used and last-seen times are
 	// written for one API key or session.
 	TouchEvery time.Duration
+
+	// Passkeys, when set, lets issuing a new activation code revoke the
+	// resident's passkeys (a resident who lost them, at the counter), and
+	// lets RequireStaffPasskeys hold staff to them.
+	Passkeys PasskeyAccounts
+	// RequireStaffPasskeys makes administrators sign in with a passkey: a
+	// password sign-in of one who has a passkey is refused, and one who has
+	// none gets a session that may only register one.
+	RequireStaffPasskeys bool
+}
+
+// PasskeyAccounts is what the account services need of the passkey
+// service (*Passkeys).
+type PasskeyAccounts interface {
+	RevokeAll(ctx context.Context, kind, subject, reason string) error
+	CountActive(ctx context.Context, kind, subject string) (int, error)
 }
 
 // check refuses a Config without a store and fills the defaults.

@@ -29,6 +29,28 @@ const (
 	CodeInvalidLang           = "invalid_lang"
 	CodeInvalidName           = "invalid_name"
 	CodeInvalidSessionRequest = "invalid_session"
+
+	// Passkeys (WebAuthn).
+	CodePasskeyMalformed   = "passkey_malformed"          // the body is not a WebAuthn credential or assertion
+	CodeChallengeUnknown   = "passkey_challenge_unknown"  // no ceremony has this challenge
+	CodeChallengeUsed      = "passkey_challenge_used"     // the ceremony was answered already (a replay)
+	CodeChallengeExpired   = "passkey_challenge_expired"  // the ceremony ran out of time
+	CodeCeremonyMismatch   = "passkey_ceremony_mismatch"  // the challenge is for another act or account
+	CodeOriginMismatch     = "passkey_origin_mismatch"    // the browser answered for another origin
+	CodeRPIDMismatch       = "passkey_rp_id_mismatch"     // the authenticator answered for another RP ID
+	CodeUserNotVerified    = "passkey_user_not_verified"  // no PIN or biometric check
+	CodeUnknownCredential  = "passkey_unknown_credential" // not registered here, or revoked
+	CodeWrongUser          = "passkey_wrong_user"         // another account's passkey
+	CodeAssertionInvalid   = "passkey_assertion_invalid"  // the signature or data do not verify
+	CodeCounterRegressed   = "passkey_counter_regressed"  // the signature counter did not move forward
+	CodePasskeyInvalid     = "passkey_registration_invalid"
+	CodePasskeyUnsupported = "passkey_unsupported"
+	CodePasskeyExists      = "passkey_exists"
+	CodePasskeyLimit       = "passkey_limit"
+	CodePasskeyNotFound    = "passkey_not_found"
+	CodeNoPasskey          = "passkey_none"        // the account has no passkey to sign with
+	CodeLastSignInMethod   = "last_sign_in_method" // removing it would lock the account out
+	CodePasskeyRequired    = "passkey_required"    // staff must sign in with a passkey
 )
 
 func newErr(kind routing.Kind, code, op, msg string) *routing.Error {

@@ -62,11 +62,19 @@ func (r *Residents) CreateActivation(ctx context.Context, eid string) (string, e
 }
 
 // IssueActivation is CreateActivation that also returns the code's expiry
-// (for the slip printed at the counter).
+// (for the slip printed at the counter). A new code is how a resident who
+// lost their passkeys gets back in, so the resident's passkeys are revoked
+// (and retired on the ledger) and their sessions ended first: whoever
+// holds a lost passkey can no longer use it.
 func (r *Residents) IssueActivation(ctx context.Context, eid string) (string, time.Time, error) {
 	const op = "accounts.CreateActivation"
 	if _, ok := loginName(eid); !ok {
 		return "", time.Time{}, routing.Invalid(op, "eid", "not an eID")
+	}
+	if r.cfg.Passkeys != nil {
+		if err := r.cfg.Passkeys.RevokeAll(ctx, KindResident, eid, "lost"); err != nil {
+			return "", time.Time{}, routing.Wrap(op, err)
+		}
 	}
 	display, canonical, err := newActivationCode()
 	if err != nil {
@@ -85,13 +93,17 @@ func (r *Residents) IssueActivation(ctx context.Context, eid string) (string, ti
 }
 
 // Activate sets the resident's first password with the activation code.
-// A code works once: a second use, even with the same code, fails with
-// activation_used. Too many wrong codes burn the code.
+// The password is optional: without one the resident signs in with the
+// passkeys they register in the session this opens. A code works once: a
+// second use, even with the same code, fails with activation_used. Too many
+// wrong codes burn the code.
 func (r *Residents) Activate(ctx context.Context, eid, code, newPassword string) error {
 	const op = "accounts.Activate"
 	canonical, perr := ParseActivationCode(code)
-	if why := CheckPassword(newPassword, canonical, code, eid); why != "" {
-		return weakPassword(op, why)
+	if newPassword != "" {
+		if why := CheckPassword(newPassword, canonical, code, eid); why != "" {
+			return weakPassword(op, why)
+		}
 	}
 	bad := newErr(routing.KindUnauthenticated, CodeActivationInvalid, op, "the activation code is not right")
 	if _, ok := loginName(eid); !ok {
@@ -132,9 +144,11 @@ func (r *Residents) Activate(ctx context.Context, eid, code, newPassword string)
 	if !now.Before(ac.ExpiresAt) {
 		return newErr(routing.KindUnauthenticated, CodeActivationExpired, op, "the activation code has expired; ask the service counter for a new code")
 	}
-	pw, err := r.cfg.Hasher.Hash(ctx, newPassword)
-	if err != nil {
-		return routing.Wrap(op, err)
+	pw := ""
+	if newPassword != "" {
+		if pw, err = r.cfg.Hasher.Hash(ctx, newPassword); err != nil {
+			return routing.Wrap(op, err)
+		}
 	}
 	consumed, err := r.store.ConsumeActivationCode(ctx, eid, ac.CodeHash, pw, now)
 	if err != nil {

@@ -18,12 +18,21 @@ const (
 	SessionAdmin    = "admin"
 )
 
+// How a session was opened.
+const (
+	AuthPassword = "password"
+	AuthPasskey  = "passkey"
+)
+
 // Session is a signed-in resident or administrator.
 type Session struct {
 	Kind    string // SessionResident or SessionAdmin
 	Subject string // eID or user name
 	Role    string // administrator role; empty for residents
 	Lang    string
+	// AuthMethod is how the session was opened: AuthPassword or
+	// AuthPasskey ("" counts as a password).
+	AuthMethod string
 
 	CreatedAt     time.Time
 	LastSeenAt    time.Time
@@ -85,6 +94,13 @@ func (s *Sessions) NewSession(ctx context.Context, in Session) (string, *Session
 	if in.Lang != "" && !ValidLang(in.Lang) {
 		return bad("unknown language")
 	}
+	switch in.AuthMethod {
+	case "":
+		in.AuthMethod = AuthPassword
+	case AuthPassword, AuthPasskey:
+	default:
+		return bad("unknown sign-in method")
+	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", nil, routing.Wrap(op, err)
@@ -93,7 +109,7 @@ func (s *Sessions) NewSession(ctx context.Context, in Session) (string, *Session
 	now := s.cfg.Clock.Now().UTC()
 	rec := SessionRecord{
 		TokenHash: tokenHash(token), Kind: in.Kind, Subject: in.Subject, Role: in.Role, Lang: in.Lang,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+		AuthMethod: in.AuthMethod, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
 	}
 	if err := s.store.CreateSession(ctx, rec); err != nil {
 		return "", nil, routing.Wrap(op, err)
@@ -107,7 +123,7 @@ func (s *Sessions) sessionOf(r SessionRecord, token string) *Session {
 		idle = r.ExpiresAt
 	}
 	return &Session{
-		Kind: r.Kind, Subject: r.Subject, Role: r.Role, Lang: r.Lang,
+		Kind: r.Kind, Subject: r.Subject, Role: r.Role, Lang: r.Lang, AuthMethod: r.AuthMethod,
 		CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt, ExpiresAt: r.ExpiresAt, IdleExpiresAt: idle,
 		CSRFToken: csrfOf(token),
 	}

@@ -19,6 +19,7 @@ type SignInConfig struct {
 	Admins    *Admins        // required
 	Sessions  *Sessions      // required
 	Documents DocumentFinder // required
+	Passkeys  *Passkeys      // required: sign-in with a discoverable passkey
 }
 
 // SignIn opens sessions: for residents with a document they hold and their
@@ -30,6 +31,7 @@ type SignIn struct {
 	admins    *Admins
 	sessions  *Sessions
 	documents DocumentFinder
+	passkeys  *Passkeys
 }
 
 // NewSignIn checks cfg and builds the service.
@@ -44,8 +46,11 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 		return nil, routing.MissingDependency(op, "the session service")
 	case cfg.Documents == nil:
 		return nil, routing.MissingDependency(op, "a document finder")
+	case cfg.Passkeys == nil:
+		return nil, routing.MissingDependency(op, "the passkey service")
 	}
-	return &SignIn{residents: cfg.Residents, admins: cfg.Admins, sessions: cfg.Sessions, documents: cfg.Documents}, nil
+	return &SignIn{residents: cfg.Residents, admins: cfg.Admins, sessions: cfg.Sessions, documents: cfg.Documents,
+		passkeys: cfg.Passkeys}, nil
 }
 
 // invalidDocumentCredentials is the one answer for a resident's unknown or

@@ -7,6 +7,7 @@ import (
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
@@ -26,8 +27,13 @@ func (f finder) Find(_ context.Context, doc mapping.Input) (string, error) {
 
 func newSignIn(t *testing.T, e *env) *accounts.SignIn {
 	t.Helper()
+	pk, err := accounts.NewPasskeys(accounts.PasskeysConfig{Store: e.db, Ledger: routingtest.NewLedger(e.clock), Clock: e.clock,
+		RPID: "localhost", Origins: []string{"http://localhost:8080"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := accounts.NewSignIn(accounts.SignInConfig{Residents: e.residents, Admins: e.admins, Sessions: e.sessions,
-		Documents: finder{"110105199003071239": eid}})
+		Documents: finder{"110105199003071239": eid}, Passkeys: pk})
 	if err != nil {
 		t.Fatal(err)
 	}

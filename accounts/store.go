@@ -139,6 +139,7 @@ type SessionRecord struct {
 	Subject    string
 	Role       string
 	Lang       string
+	AuthMethod string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute expiry

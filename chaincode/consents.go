@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -133,6 +134,9 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, fn, id, m
 		}
 	}
 	cs.Status, cs.DecidedAt, cs.DecidedBy, cs.DecisionMethod = status, t.stamp, who.Name, method
+	if status == model.ConsentActive {
+		cs.GrantAssurance = model.AssurancePassword
+	}
 	if err := t.saveConsent(cs, op); err != nil {
 		return nil, err
 	}
@@ -153,10 +157,100 @@ func (c *Contract) RevokeConsent(ctx contractapi.TransactionContextInterface, id
 		return nil, err
 	}
 	cs.Status, cs.RevokedAt, cs.RevokedBy = model.ConsentRevoked, t.stamp, who.Name
+	cs.RevokeAssurance = model.AssurancePassword
 	if err := t.saveConsent(cs, model.OpRevoked); err != nil {
 		return nil, err
 	}
 	return cs, t.emit()
+}
+
+// GrantConsentSigned activates a requested consent with the resident's
+// signature (the agent submits it): approval is a WebAuthn assertion by one
+// of the resident's active passkeys over the digest of the consent.grant
+// statement built from this consent's terms and the approval's nonce. The
+// chaincode rebuilds the statement from the consent as it is on the
+// ledger and checks the assertion (model.CheckApproval) before anything
+// changes; the signature is kept with the consent.
+func (c *Contract) GrantConsentSigned(ctx contractapi.TransactionContextInterface, id string, approval model.PasskeyApproval) (*model.Consent, error) {
+	t, who, err := c.beginAs(ctx, model.FnGrantConsentSigned, model.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := t.signedTransition(id, model.ConsentRequested)
+	if err != nil {
+		return nil, err
+	}
+	if until, err := model.ParseTime(cs.ValidUntil); err != nil || !until.After(t.now) {
+		return nil, model.Conflict("consent %s has expired", id)
+	}
+	sig, err := t.checkApproval(model.StatementConsentGrant, cs, approval)
+	if err != nil {
+		return nil, err
+	}
+	cs.Status, cs.DecidedAt, cs.DecidedBy, cs.DecisionMethod = model.ConsentActive, t.stamp, who.Name, "passkey"
+	cs.GrantAssurance, cs.GrantSignature = model.AssurancePasskey, sig
+	if err := t.saveConsent(cs, model.OpGranted); err != nil {
+		return nil, err
+	}
+	return cs, t.emit()
+}
+
+// RevokeConsentSigned withdraws an active consent with the resident's
+// signature over the consent.revoke statement, checked as
+// GrantConsentSigned checks a grant.
+func (c *Contract) RevokeConsentSigned(ctx contractapi.TransactionContextInterface, id string, approval model.PasskeyApproval) (*model.Consent, error) {
+	t, who, err := c.beginAs(ctx, model.FnRevokeConsentSigned, model.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := t.signedTransition(id, model.ConsentActive)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := t.checkApproval(model.StatementConsentRevoke, cs, approval)
+	if err != nil {
+		return nil, err
+	}
+	cs.Status, cs.RevokedAt, cs.RevokedBy = model.ConsentRevoked, t.stamp, who.Name
+	cs.RevokeAssurance, cs.RevokeSignature = model.AssurancePasskey, sig
+	if err := t.saveConsent(cs, model.OpRevoked); err != nil {
+		return nil, err
+	}
+	return cs, t.emit()
+}
+
+func (t *txn) signedTransition(id, from string) (*model.Consent, error) {
+	if !model.ValidConsentID(id) {
+		return nil, model.Invalid("id is not a consent id")
+	}
+	return t.consentIn(id, from)
+}
+
+// checkApproval checks a resident's approval of statement kind over
+// consent cs and returns the signature record. The signer is the consent's
+// resident: an act signed for someone else needs a recorded right to act
+// for them, which consents do not have yet.
+func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyApproval) (*model.PasskeySignature, error) {
+	key, err := t.passkey(a.Key)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return nil, model.NotFound("passkey %s is not registered", a.Key)
+	}
+	if key.EID != cs.EID {
+		return nil, model.Forbidden("%s: passkey %s is not a key of the consent's resident", model.AssertionKeyOfOtherSigner, a.Key)
+	}
+	st := model.ConsentStatement(kind, *cs, key.EID, a.Nonce)
+	sig, err := model.CheckApproval(*key, st, a, t.stamp)
+	if err != nil {
+		var ae *model.AssertionError
+		if errors.As(err, &ae) && ae.Reason == model.AssertionKeyNotActive {
+			return nil, model.Forbidden("%v", err)
+		}
+		return nil, model.Invalid("approval: %v", err)
+	}
+	return sig, nil
 }
 
 // ExpireConsents moves the listed requested or active consents whose

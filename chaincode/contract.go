@@ -60,7 +60,7 @@ func (c *Contract) GetEvaluateTransactions() []string {
 		model.FnListLinks, model.FnLookupAccount,
 		model.FnGetRoutes, model.FnGetRouteHistory,
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
-		model.FnGetAnchor, model.FnGetStatusListAnchor,
+		model.FnGetAnchor, model.FnGetStatusListAnchor, model.FnListPasskeys,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/fabsim"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/devcrypto"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 )
 
 // rerun returns a fresh ledger and chaincode with the same identities as e,
@@ -35,6 +36,16 @@ func TestDeterministicState(t *testing.T) {
 	edu, hr := first.newDept("edu"), first.newDept("hr")
 	start := first.l.Now()
 	signed := map[string]model.SignedRoute{} // route signatures are randomised; reuse them
+	passkey := passkeytest.New(passkeytest.ES256, []byte("b"))
+	approvals := map[string]model.PasskeyApproval{}
+	approval := func(kind string, cs model.Consent, signer string) model.PasskeyApproval {
+		k := kind + cs.ID
+		if a, ok := approvals[k]; ok {
+			return a
+		}
+		approvals[k] = approve(t, kind, cs, signer, passkey, nonce(kind), passkeytest.Options{})
+		return approvals[k]
+	}
 	sign := func(e *env, d *dept, st model.RouteStatement) model.SignedRoute {
 		k := string(st.Canonical())
 		if s, ok := signed[k]; ok {
@@ -92,6 +103,11 @@ func TestDeterministicState(t *testing.T) {
 		call(agent, model.FnDenyConsent, cs2.ID, "counter")
 		call(agent, model.FnGrantConsent, cs3.ID, "portal")
 		call(agent, model.FnRevokeConsent, cs3.ID)
+		call(agent, model.FnRegisterPasskey, registration(b, passkey))
+		cs4 := decode[model.Consent](t, call(agent, model.FnRequestConsent, req))
+		cs4 = decode[model.Consent](t, call(agent, model.FnGrantConsentSigned, cs4.ID, approval(model.StatementConsentGrant, cs4, b)))
+		call(agent, model.FnRevokeConsentSigned, cs4.ID, approval(model.StatementConsentRevoke, cs4, b))
+		call(agent, model.FnRetirePasskeys, b, []string{}, "lost")
 		call(agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b1", MerkleRoot: root("b1"), Count: 2, FirstSeq: 1, LastSeq: 2,
 			ConsentUses: []model.ConsentUse{{ConsentID: cs1.ID, Uses: 2}}})
 		call(admin, model.FnSetDepartmentStatus, "hr", model.DepartmentSuspended, "audit")

@@ -299,7 +299,11 @@ func (c *Contract) ResolveDID(ctx contractapi.TransactionContextInterface, did s
 	if err != nil {
 		return nil, err
 	}
-	res := id.Resolution(end.ID)
+	keys, err := t.passkeysOf(id.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := id.Resolution(end.ID, keys)
 	return &res, nil
 }
 

@@ -35,6 +35,8 @@ var writeFns = map[string]bool{
 	model.FnRequestConsent: true, model.FnGrantConsent: true, model.FnDenyConsent: true,
 	model.FnRevokeConsent: true, model.FnExpireConsents: true, model.FnAnchorAccessBatch: true,
 	model.FnRevokeSigningKey: true, model.FnAnchorStatusList: true,
+	model.FnRegisterPasskey: true, model.FnRetirePasskeys: true,
+	model.FnGrantConsentSigned: true, model.FnRevokeConsentSigned: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

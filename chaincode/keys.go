@@ -17,6 +17,7 @@ const (
 	objConsentByReq    = "consent~req" // (requester, id) → 0x00
 	objAnchor          = "anchor"      // (batch id) → AccessAnchor
 	objStatusList      = "statuslist"  // (issuer, list id) → StatusListAnchor
+	objPasskey         = "passkey"     // (did, key id) → Passkey
 	indexMarker        = "\x00"
 	maxMergeChainSteps = 64
 )

@@ -53,6 +53,8 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
 		model.FnAnchorAccessBatch, model.FnGetAnchor,
 		model.FnRevokeSigningKey, model.FnAnchorStatusList, model.FnGetStatusListAnchor,
+		model.FnRegisterPasskey, model.FnRetirePasskeys, model.FnListPasskeys,
+		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
 	}
 	sort.Strings(want)
 	sort.Strings(got)

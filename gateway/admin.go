@@ -30,7 +30,8 @@ func (a *api) adminLogin(c *gin.Context) {
 
 func (a *api) adminMe(c *gin.Context) {
 	sess := currentSession(c)
-	c.JSON(http.StatusOK, gin.H{"username": sess.Subject, "role": sess.Role})
+	c.JSON(http.StatusOK, gin.H{"username": sess.Subject, "role": sess.Role, "auth_method": sess.AuthMethod,
+		"must_register_passkey": a.mustRegisterPasskey(sess)})
 }
 
 func adminName(c *gin.Context) string { return "admin:" + currentSession(c).Subject }

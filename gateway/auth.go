@@ -176,6 +176,10 @@ func (s *Server) session(kind string, perm accounts.Permission) gin.HandlerFunc 
 			s.failWith(c, routing.KindForbidden, "forbidden", "your role may not do this")
 			return
 		}
+		if s.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
+			s.fail(c, passkeyRequired())
+			return
+		}
 		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
 			got := c.GetHeader("X-CSRF-Token")
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {

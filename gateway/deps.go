@@ -134,6 +134,8 @@ type SignIn interface {
 	Activate(ctx context.Context, doc mapping.Input, code, password string) (token string, sess *accounts.Session, err error)
 	Resident(ctx context.Context, doc mapping.Input, password string) (token string, sess *accounts.Session, err error)
 	Admin(ctx context.Context, username, password string) (token string, sess *accounts.Session, err error)
+	ResidentPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
+	AdminPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
 }
 
 // Residents holds residents' language choice (*accounts.Residents).
@@ -240,6 +242,8 @@ type Deps struct {
 	Sessions   Sessions
 	Policies   Policies
 	Tickets    Tickets
+	Passkeys   Passkeys
+	Approvals  Approvals
 	Limiter    RateLimiter
 	// Credentials issues, holds, presents and verifies credentials;
 	// Questions answers yes/no questions (docs/credentials.md).
@@ -263,6 +267,7 @@ func (d Deps) check() error {
 		{"Residents", d.Residents == nil}, {"Admins", d.Admins == nil}, {"APIKeys", d.APIKeys == nil},
 		{"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil}, {"Tickets", d.Tickets == nil},
 		{"Credentials", d.Credentials == nil}, {"Questions", d.Questions == nil},
+		{"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
 	} {
 		if dep.missing {
 			return routing.MissingDependency("gateway.New", "Deps."+dep.name)

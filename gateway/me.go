@@ -121,18 +121,8 @@ func (a *api) myConsents(c *gin.Context) {
 	answerList(a.Server, c, "consents", out, err)
 }
 
-func (a *api) grantConsent(c *gin.Context) {
-	out, err := a.deps.Consents.Grant(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	a.answer(c, http.StatusOK, out, err)
-}
-
 func (a *api) denyConsent(c *gin.Context) {
 	out, err := a.deps.Consents.Deny(ctx(c), currentSession(c).Subject, c.Param("id"), "portal")
-	a.answer(c, http.StatusOK, out, err)
-}
-
-func (a *api) revokeConsent(c *gin.Context) {
-	out, err := a.deps.Consents.Revoke(ctx(c), currentSession(c).Subject, c.Param("id"))
 	a.answer(c, http.StatusOK, out, err)
 }
 

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/gateway"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/policies"
 	"github.com/eidgate/eidgate/routing"
@@ -129,9 +131,21 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if l := alice.call(get, "/v1/me/consents", nil, http.StatusOK); !bytes.Contains(l.body, []byte(consentID)) {
 		t.Errorf("the resident's consents lack %s", consentID)
 	}
-	if got := alice.call(post, "/v1/me/consents/"+consentID+"/grant", nil, http.StatusOK).field("status"); got != model.ConsentActive {
-		t.Errorf("granted consent status = %q", got)
+	// The resident registers a passkey and grants with its signature.
+	alice.call(get, "/v1/me/passkeys", nil, http.StatusOK)
+	aliceKey := registerPasskey(t, alice, "/v1/me", passkeytest.ES256)
+	if granted := signConsent(t, alice, aliceKey, consentID, "grant"); granted.field("status") != model.ConsentActive ||
+		granted.field("grant_assurance") != model.AssurancePasskey {
+		t.Errorf("granted consent = %s", granted.body)
 	}
+	aliceProof := alice.call(get, "/v1/me/consents/"+consentID+"/proof", nil, http.StatusOK)
+	var verified approval.Report
+	anon.call(post, "/v1/consent-proofs/verify", aliceProof.body, http.StatusOK).decode(&verified)
+	if !verified.Valid || !verified.SignedByResident || !verified.Ledger.Matches {
+		t.Errorf("proof report = %+v", verified)
+	}
+	hr.call(get, "/v1/consents/"+consentID+"/proof", nil, http.StatusOK)
+	alice = passkeySignIn(t, w, "/v1/me", aliceKey)
 	if l := alice.call(get, "/v1/me/routes", nil, http.StatusOK); !bytes.Contains(l.body, []byte(`"edu.degree"`)) {
 		t.Errorf("the resident's routes lack edu.degree: %s", l.body)
 	}
@@ -216,12 +230,21 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	}
 
 	// --- revocation stops resolves at once ---
-	if got := alice.call(post, "/v1/me/consents/"+consentID+"/revoke", nil, http.StatusOK).field("status"); got != model.ConsentRevoked {
-		t.Errorf("revoked consent status = %q", got)
+	// (The resident asks for the statement to sign but revokes with the
+	// session alone: the revocation is marked password-only.)
+	signOptions(t, alice, consentID, "revoke")
+	if rv := alice.call(post, "/v1/me/consents/"+consentID+"/revoke", nil, http.StatusOK); rv.field("status") != model.ConsentRevoked ||
+		rv.field("revoke_assurance") != model.AssurancePassword {
+		t.Errorf("revoked consent = %s", rv.body)
 	}
 	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_required" {
 		t.Errorf("resolve after revocation = %+v", e)
 	}
+	var aliceKeys struct {
+		Passkeys []accounts.PasskeyInfo `json:"passkeys"`
+	}
+	alice.call(get, "/v1/me/passkeys", nil, http.StatusOK).decode(&aliceKeys)
+	alice.call(del, "/v1/me/passkeys/"+aliceKeys.Passkeys[0].ID, nil, http.StatusOK)
 	alice.call(post, "/v1/me/logout", nil, http.StatusOK)
 	alice.call(get, "/v1/me", nil, http.StatusUnauthorized)
 	w.signIn("/v1/me/login", map[string]any{"document": w.aliceDoc, "password": "a long passphrase"})
@@ -231,6 +254,13 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if got := root.call(get, "/v1/admin/me", nil, http.StatusOK).field("role"); got != accounts.RoleAdmin {
 		t.Errorf("admin role = %q", got)
 	}
+	rootKey := registerPasskey(t, root, "/v1/admin", passkeytest.EdDSA)
+	root = passkeySignIn(t, w, "/v1/admin", rootKey)
+	var rootKeys struct {
+		Passkeys []accounts.PasskeyInfo `json:"passkeys"`
+	}
+	root.call(get, "/v1/admin/passkeys", nil, http.StatusOK).decode(&rootKeys)
+	root.call(del, "/v1/admin/passkeys/"+rootKeys.Passkeys[0].ID, nil, http.StatusOK)
 	root.call(get, "/v1/admin/departments", nil, http.StatusOK)
 	health := map[string]any{"id": "health-commission", "name": "卫生健康委员会", "msp_id": "HealthMSP",
 		"endpoints": []string{"https://records.health.example.gov"}}
@@ -331,6 +361,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	auditor.call(get, "/v1/admin/policies/history", nil, http.StatusOK)
 	auditor.call(post, "/v1/admin/policies/explain", map[string]any{"department": hrBureau, "data_type": "edu.degree", "purpose": purpose}, http.StatusOK)
 	auditor.call(get, "/v1/admin/access?requester=hr-bureau&limit=50", nil, http.StatusOK)
+	auditor.call(get, "/v1/admin/consents/"+consentID+"/proof", nil, http.StatusOK)
 	var anchoring struct {
 		OK      bool   `json:"ok"`
 		Records uint64 `json:"records"`

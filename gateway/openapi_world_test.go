@@ -63,7 +63,7 @@ const (
 	purpose     = "employment"
 )
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, edit ...func(*gateway.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, stack: newStack(t, routingtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))}
@@ -220,8 +220,11 @@ func newWorld(t *testing.T) *world {
 	var handler http.Handler
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
 	w.withCredentials(&deps, "https://"+ts.Listener.Addr().String())
-	srv := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas,
-		OpenAPI: gateway.OpenAPISpec()}))
+	cfg := gateway.Config{Deps: deps, Logger: quiet, DepartmentCAs: cas, OpenAPI: gateway.OpenAPISpec()}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srv := built[*gateway.Server](t)(gateway.New(cfg))
 
 	w.v = openapitest.MustNew(t, gateway.OpenAPISpec())
 	handler = w.v.Handler(srv.Handler())

@@ -108,6 +108,11 @@ func (p *pages) pageSession(a pageAuth) gin.HandlerFunc {
 		}
 		c.Set(ctxSession, sess)
 		c.Set(ctxAuth, authSession)
+		if p.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
+			seeOther(c, "/admin/security", "passkey_required")
+			c.Abort()
+			return
+		}
 		if a.permission != "" && !accounts.RoleCan(sess.Role, a.permission) {
 			p.pageFail(c, &routing.Error{Kind: routing.KindForbidden, Code: "forbidden", Op: "gateway", Message: "your role may not do this"})
 			return

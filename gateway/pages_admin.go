@@ -426,7 +426,8 @@ func (p *pages) showResident(c *gin.Context, status int, errs *web.Errors, form 
 		p.pageFail(c, err)
 		return
 	}
-	p.render(c, status, "admin_resident", &web.Page{Title: "title.admin.resident", Nav: "residents", Errors: errs, Form: form, Data: d})
+	p.render(c, status, "admin_resident", &web.Page{Title: "title.admin.resident", Nav: "residents", Errors: errs, Form: form,
+		Data: p.residentWithPasskeys(c, d)})
 }
 
 func (p *pages) adminAddDocument(c *gin.Context) {

@@ -139,6 +139,7 @@ func consentView(c model.Consent, effective string) web.Consent {
 		PurposeCode: c.PurposeCode, PurposeText: c.PurposeText, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil,
 		RequestedAt: c.RequestedAt, DecidedAt: c.DecidedAt, RevokedAt: c.RevokedAt,
 		MaxUses: c.MaxUses, Uses: c.Uses, Status: effective,
+		GrantAssurance: c.GrantedWith(), RevokeAssurance: c.RevokedWith(),
 	}
 }
 
@@ -162,7 +163,7 @@ func (p *pages) showInbox(c *gin.Context, status int, errs *web.Errors) {
 		return
 	}
 	p.render(c, status, "portal_inbox", &web.Page{Title: "title.portal.inbox", Nav: "inbox", Errors: errs,
-		Data: gin.H{"Pending": consentsWith(cs, model.ConsentRequested)}})
+		Data: gin.H{"Pending": consentsWith(cs, model.ConsentRequested), "Sign": p.hasPasskey(c)}})
 }
 
 type consentGroup struct {
@@ -183,7 +184,7 @@ func (p *pages) showConsents(c *gin.Context, status int, errs *web.Errors) {
 		groups = append(groups, consentGroup{Status: st, Items: consentsWith(cs, st)})
 	}
 	p.render(c, status, "portal_consents", &web.Page{Title: "title.portal.consents", Nav: "consents", Errors: errs,
-		Data: gin.H{"Groups": groups, "Pending": len(consentsWith(cs, model.ConsentRequested))}})
+		Data: gin.H{"Groups": groups, "Pending": len(consentsWith(cs, model.ConsentRequested)), "Sign": p.hasPasskey(c)}})
 }
 
 type confirmData struct {

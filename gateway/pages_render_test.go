@@ -32,6 +32,7 @@ func allPages(e *pagesEnv) []pageCase {
 		{"portal inbox", "resident", "/portal/inbox"},
 		{"portal consents", "resident", "/portal/consents"},
 		{"portal access", "resident", "/portal/access"},
+		{"portal security", "resident", "/portal/security"},
 		{"admin home", "root", "/admin"},
 		{"departments", "root", "/admin/departments"},
 		{"department", "root", "/admin/departments/edu-bureau"},
@@ -43,6 +44,7 @@ func allPages(e *pagesEnv) []pageCase {
 		{"policies", "root", "/admin/policies"},
 		{"audit", "root", "/admin/audit"},
 		{"users", "root", "/admin/users"},
+		{"admin security", "root", "/admin/security"},
 	}
 }
 

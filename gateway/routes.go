@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	r.GET("/v1/credentials/status/:issuer/:list", a.statusList)
 	r.GET("/v1/datatypes/:code/schema", a.dataTypeSchema)
 	r.POST("/v1/verify/public", a.publicVerify)
+	r.POST("/v1/consent-proofs/verify", a.verifyConsentProof)
 
 	// Department API: mTLS client certificate or API key, plus the acting official.
 	v1 := r.Group("/v1", s.department)
@@ -33,6 +34,7 @@ func (s *Server) routes() {
 	v1.POST("/consents", a.requestConsent)
 	v1.GET("/consents", a.listDepartmentConsents)
 	v1.GET("/consents/:id", a.getDepartmentConsent)
+	v1.GET("/consents/:id/proof", a.departmentConsentProof)
 	v1.POST("/accounts/link", a.linkAccount)
 	v1.POST("/accounts/unlink", a.unlinkAccount)
 	v1.POST("/accounts/lookup", a.lookupAccount)
@@ -51,15 +53,24 @@ func (s *Server) routes() {
 	// Resident API (the portal's back end).
 	r.POST("/v1/me/activate", a.activate)
 	r.POST("/v1/me/login", a.residentLogin)
+	r.POST("/v1/me/login/passkey/options", a.passkeyLoginOptions(accounts.SessionResident))
+	r.POST("/v1/me/login/passkey", a.passkeyLogin(accounts.SessionResident))
 	me := r.Group("/v1/me", s.session(accounts.SessionResident, ""))
 	me.POST("/logout", a.logout)
 	me.GET("", a.me)
 	me.PUT("/lang", a.setLang)
 	me.GET("/routes", a.myRoutes)
 	me.GET("/consents", a.myConsents)
-	me.POST("/consents/:id/grant", a.grantConsent)
+	me.POST("/consents/:id/grant/options", a.signOptions("grant"))
+	me.POST("/consents/:id/grant", a.decideConsent("grant"))
 	me.POST("/consents/:id/deny", a.denyConsent)
-	me.POST("/consents/:id/revoke", a.revokeConsent)
+	me.POST("/consents/:id/revoke/options", a.signOptions("revoke"))
+	me.POST("/consents/:id/revoke", a.decideConsent("revoke"))
+	me.GET("/consents/:id/proof", a.myConsentProof)
+	me.GET("/passkeys", a.listPasskeys)
+	me.POST("/passkeys/options", a.passkeyOptions)
+	me.POST("/passkeys", a.registerPasskey)
+	me.DELETE("/passkeys/:id", a.removePasskey)
 	me.GET("/access", a.myAccess)
 	me.GET("/access/:id/proof", a.myAccessProof)
 	me.GET("/credentials", a.myCredentials)
@@ -68,6 +79,8 @@ func (s *Server) routes() {
 
 	// Admin API.
 	r.POST("/v1/admin/login", a.adminLogin)
+	r.POST("/v1/admin/login/passkey/options", a.passkeyLoginOptions(accounts.SessionAdmin))
+	r.POST("/v1/admin/login/passkey", a.passkeyLogin(accounts.SessionAdmin))
 	// Each admin route needs a permission of the signed-in role; the
 	// console's pages below check the same permissions (accounts.RoleCan).
 	staff := s.session(accounts.SessionAdmin, accounts.PermRegistryRead)
@@ -80,6 +93,10 @@ func (s *Server) routes() {
 	adm := r.Group("/v1/admin")
 	adm.POST("/logout", staff, a.logout)
 	adm.GET("/me", staff, a.adminMe)
+	adm.GET("/passkeys", staff, a.listPasskeys)
+	adm.POST("/passkeys/options", staff, a.passkeyOptions)
+	adm.POST("/passkeys", staff, a.registerPasskey)
+	adm.DELETE("/passkeys/:id", staff, a.removePasskey)
 
 	adm.GET("/departments", staff, a.listDepartments)
 	adm.POST("/departments", registry, a.registerDepartment)
@@ -112,6 +129,7 @@ func (s *Server) routes() {
 	adm.POST("/policies/explain", policyRead, a.adminExplain)
 
 	adm.GET("/access", audit, a.auditAccess)
+	adm.GET("/consents/:id/proof", audit, a.auditConsentProof)
 	adm.GET("/anchoring", audit, a.anchoringStatus)
 	adm.GET("/users", users, a.listAdmins)
 	adm.POST("/users", users, a.createAdmin)
@@ -145,6 +163,8 @@ func (s *Server) routes() {
 	portal.POST("/present", resident, p.portalPresent)
 	portal.GET("/verify", p.portalVerifyPage)
 	portal.POST("/verify", p.portalVerify)
+	portal.GET("/security", resident, p.portalSecurity)
+	portal.POST("/passkeys/remove", resident, p.removePasskey)
 
 	staffPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryRead})
 	registryPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryWrite})
@@ -160,6 +180,8 @@ func (s *Server) routes() {
 	console.POST("/login", p.adminLoginForm)
 	console.POST("/logout", staffPage, p.pageLogout)
 	console.GET("", staffPage, p.adminHome)
+	console.GET("/security", staffPage, p.adminSecurity)
+	console.POST("/passkeys/remove", staffPage, p.removePasskey)
 
 	console.GET("/departments", staffPage, p.adminDepartments)
 	console.POST("/departments", registryPage, p.adminRegisterDepartment)
@@ -194,6 +216,7 @@ func (s *Server) routes() {
 	console.POST("/policies/rules", policyWritePage, p.adminAddRule)
 	console.POST("/policies/rules/delete", policyWritePage, p.adminRemoveRule)
 	console.GET("/audit", auditPage, p.adminAudit)
+	console.GET("/consents/:id", auditPage, p.adminConsent)
 	console.GET("/users", usersPage, p.adminUsers)
 	console.POST("/users", usersPage, p.adminCreateUser)
 }

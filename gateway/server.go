@@ -55,6 +55,9 @@ type Config struct {
 	TimeZone *time.Location
 	// OpenAPI is the API description served at /openapi.yaml.
 	OpenAPI []byte
+	// RequireStaffPasskeys limits an administrator's session opened with a
+	// password to registering a passkey.
+	RequireStaffPasskeys bool
 }
 
 // Server is the gateway's HTTP side: the JSON API (handlers on api) and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/credential/credentialtest"
 	"github.com/eidgate/eidgate/gateway"
@@ -42,6 +43,7 @@ type stack struct {
 	admins    *accounts.Admins
 	apiKeys   *accounts.APIKeys
 	sessions  *accounts.Sessions
+	passkeys  *accounts.Passkeys
 	registry  *routing.Registry
 	policy    *policies.Engine
 	tickets   *ticket.Keyring
@@ -63,7 +65,7 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	s.db = storetest.SQLite(t).OpenWith(t, store.Config{Clock: clock})
 	cache := routingtest.NewCache()
 	dir := built[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: s.ledger, EIDs: s.ledger,
-		Routes: s.ledger, Consents: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
+		Routes: s.ledger, Consents: s.ledger, Passkeys: s.ledger, Cache: cache, Clock: clock, Logger: quiet}))
 	s.registry = built[*routing.Registry](t)(routing.NewRegistry(routing.RegistryConfig{Ledger: s.ledger, Dir: dir, Logger: quiet}))
 	acfg := accounts.Config{Store: s.db, Departments: s.registry, Clock: clock, Hasher: accounts.NewHasher(accounts.TestParams(), 4), Logger: quiet}
 	// Sessions live on the wall clock, as the browser's cookie jar does.
@@ -71,6 +73,9 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	wall.Clock = routing.SystemClock{}
 	s.sessions = built[*accounts.Sessions](t)(accounts.NewSessions(wall))
 	acfg.Sessions = s.sessions
+	s.passkeys = built[*accounts.Passkeys](t)(accounts.NewPasskeys(accounts.PasskeysConfig{Store: s.db, Ledger: s.ledger,
+		Sessions: s.sessions, Clock: clock, Logger: quiet, RPID: passkeyRPID, Origins: []string{passkeyOrigin}}))
+	acfg.Passkeys = s.passkeys
 	s.residents = built[*accounts.Residents](t)(accounts.NewResidents(acfg))
 	s.admins = built[*accounts.Admins](t)(accounts.NewAdmins(acfg))
 	s.apiKeys = built[*accounts.APIKeys](t)(accounts.NewAPIKeys(acfg))
@@ -111,13 +116,16 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Identities: s.mapping,
 		Importer:   s.importer,
 		SignIn: built[*accounts.SignIn](t)(accounts.NewSignIn(accounts.SignInConfig{Residents: s.residents, Admins: s.admins,
-			Sessions: s.sessions, Documents: s.mapping})),
+			Sessions: s.sessions, Documents: s.mapping, Passkeys: s.passkeys})),
 		Residents: s.residents,
 		Admins:    s.admins,
 		APIKeys:   s.apiKeys,
 		Sessions:  s.sessions,
 		Policies:  s.policy,
 		Tickets:   introspector,
+		Passkeys:  s.passkeys,
+		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
+			Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
 	}
 	// Credentials over the same ledger and database; the world entrusts a
 	// department's key and a provider's answers (withCredentials).
@@ -135,6 +143,12 @@ type noAnswers struct{}
 func (noAnswers) Answer(context.Context, credential.Question) (string, error) {
 	return "", routing.Errorf(routing.KindBadGateway, "provider", "no answers here").WithCode("provider_unavailable")
 }
+
+// The relying party of passkeys in these tests.
+const (
+	passkeyRPID   = "localhost"
+	passkeyOrigin = "http://localhost:8080"
+)
 
 // gatewayIssuer is the gateway's name in its tickets.
 const gatewayIssuer = "https://gateway.example.gov"

@@ -300,3 +300,52 @@ func (c *Client) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor) (*
 func (c *Client) GetAnchor(ctx context.Context, batchID string) (*model.AccessAnchor, error) {
 	return query[*model.AccessAnchor](ctx, c, model.FnGetAnchor, batchID)
 }
+
+// --- passkeys and signed consent decisions ---
+
+// RegisterPasskey puts a resident's passkey on the ledger (the agent).
+func (c *Client) RegisterPasskey(ctx context.Context, reg model.PasskeyRegistration) (*model.Passkey, error) {
+	v, _, err := invokeJSON[*model.Passkey](ctx, c, model.FnRegisterPasskey, reg)
+	return v, err
+}
+
+// RetirePasskeys retires the listed passkeys of an eID, or every active
+// one when keyIDs is empty (the agent).
+func (c *Client) RetirePasskeys(ctx context.Context, eid string, keyIDs []string, reason string) ([]model.Passkey, error) {
+	if keyIDs == nil {
+		keyIDs = []string{}
+	}
+	ids, err := jsonArg("ledger."+model.FnRetirePasskeys, keyIDs)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := invoke[[]model.Passkey](ctx, c, model.FnRetirePasskeys, eid, ids, reason)
+	return v, err
+}
+
+// ListPasskeys reads every passkey ever registered for an eID.
+func (c *Client) ListPasskeys(ctx context.Context, eid string) ([]model.Passkey, error) {
+	return query[[]model.Passkey](ctx, c, model.FnListPasskeys, eid)
+}
+
+// GrantConsentSigned grants a requested consent with the resident's
+// passkey signature, which the chaincode checks.
+func (c *Client) GrantConsentSigned(ctx context.Context, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	arg, err := jsonArg("ledger."+model.FnGrantConsentSigned, a)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := invoke[*model.Consent](ctx, c, model.FnGrantConsentSigned, id, arg)
+	return v, err
+}
+
+// RevokeConsentSigned revokes an active consent with the resident's
+// passkey signature.
+func (c *Client) RevokeConsentSigned(ctx context.Context, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	arg, err := jsonArg("ledger."+model.FnRevokeConsentSigned, a)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := invoke[*model.Consent](ctx, c, model.FnRevokeConsentSigned, id, arg)
+	return v, err
+}

@@ -155,7 +155,8 @@ func (s *ConsentService) get(ctx context.Context, id string, party func(*model.C
 	if !party(c) {
 		return nil, Errorf(KindNotFound, opConsent, "consent not found")
 	}
-	return c, nil
+	assured := c.Assured()
+	return &assured, nil
 }
 
 // Grant grants a request the resident owns.
@@ -181,21 +182,65 @@ func (s *ConsentService) Revoke(ctx context.Context, eid, id string) (*model.Con
 	})
 }
 
+// GrantSigned grants a request the resident owns with their passkey
+// signature over the consent.grant statement; the chaincode checks it
+// against the resident's key on the ledger.
+func (s *ConsentService) GrantSigned(ctx context.Context, eid, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	return s.decide(ctx, eid, id, model.ConsentRequested, "granted", func() (*model.Consent, error) {
+		return s.ledger.GrantConsentSigned(ctx, id, a)
+	})
+}
+
+// RevokeSigned revokes an active consent the resident owns with their
+// passkey signature over the consent.revoke statement.
+func (s *ConsentService) RevokeSigned(ctx context.Context, eid, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	return s.decide(ctx, eid, id, model.ConsentActive, "revoked", func() (*model.Consent, error) {
+		return s.ledger.RevokeConsentSigned(ctx, id, a)
+	})
+}
+
+// CheckTransition says whether the resident's consent id can be granted
+// (model.StatementConsentGrant) or revoked (model.StatementConsentRevoke)
+// now, and returns it.
+func (s *ConsentService) CheckTransition(ctx context.Context, eid, id, kind string) (*model.Consent, error) {
+	c, err := s.ForResident(ctx, eid, id)
+	if err != nil {
+		return nil, err
+	}
+	from, verb := model.ConsentRequested, "granted"
+	if kind == model.StatementConsentRevoke {
+		from, verb = model.ConsentActive, "revoked"
+	}
+	if c.Status != from {
+		return nil, stateConflict(c.Status, verb)
+	}
+	if kind == model.StatementConsentGrant {
+		if until, err := model.ParseTime(c.ValidUntil); err != nil || !until.After(s.clock.Now()) {
+			return nil, stateConflict(model.ConsentExpired, verb)
+		}
+	}
+	return c, nil
+}
+
+func stateConflict(status, verb string) error {
+	return (&Error{Kind: KindConflict, Op: opConsent, Message: "a " + status + " consent cannot be " + verb}).WithCode("consent_state")
+}
+
 func (s *ConsentService) decide(ctx context.Context, eid, id, from, verb string, do func() (*model.Consent, error)) (*model.Consent, error) {
 	c, err := s.ForResident(ctx, eid, id)
 	if err != nil {
 		return nil, err
 	}
 	if c.Status != from {
-		return nil, (&Error{Kind: KindConflict, Op: opConsent,
-			Message: "a " + c.Status + " consent cannot be " + verb}).WithCode("consent_state")
+		return nil, stateConflict(c.Status, verb)
 	}
 	out, err := do()
 	if err != nil {
 		return nil, Wrap(opConsent, err)
 	}
 	s.invalidate(ctx, out)
-	return out, nil
+	assured := out.Assured()
+	return &assured, nil
 }
 
 func (s *ConsentService) invalidate(ctx context.Context, c *model.Consent) {
@@ -269,7 +314,7 @@ func (s *ConsentService) views(ctx context.Context, cs []model.Consent) []Consen
 	var due []string
 	out := make([]ConsentView, len(cs))
 	for i, c := range cs {
-		out[i] = ConsentView{Consent: c, EffectiveStatus: c.Status}
+		out[i] = ConsentView{Consent: c.Assured(), EffectiveStatus: c.Status}
 		if c.Status == model.ConsentActive || c.Status == model.ConsentRequested {
 			if until, err := model.ParseTime(c.ValidUntil); err == nil && now.After(until) {
 				out[i].EffectiveStatus = model.ConsentExpired

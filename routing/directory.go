@@ -28,6 +28,7 @@ func keyDepartments() string             { return "depts" }
 func keyDataTypes() string               { return "dts" }
 func keyLink(dept, hash string) string   { return "link:" + dept + ":" + hash }
 func keyIndexKV(kv, value string) string { return "idx:" + kv + ":" + value }
+func keyPasskeys(eid string) string      { return "passkeys:" + eid }
 
 // CacheKeyIndex is the cache key of a blinded document index (used by the
 // mapping service, invalidated here when the index changes on the ledger).
@@ -51,10 +52,12 @@ type DirectoryConfig struct {
 	EIDs     EIDLedger      // required
 	Routes   RouteLedger    // required
 	Consents ConsentLedger  // required
-	Cache    Cache          // required
-	TTL      time.Duration  // default DefaultCacheTTL
-	Clock    Clock          // default the system clock
-	Logger   *slog.Logger   // default slog.Default()
+	// Passkeys, when set, gives residents' DID documents their passkeys.
+	Passkeys PasskeyReader
+	Cache    Cache         // required
+	TTL      time.Duration // default DefaultCacheTTL
+	Clock    Clock         // default the system clock
+	Logger   *slog.Logger  // default slog.Default()
 	// Trust, when set, says whether cached consents and routes can be
 	// relied on: it is false while the chaincode event stream that
 	// invalidates them is down, and then those reads go to the ledger, so a
@@ -71,6 +74,7 @@ type Directory struct {
 	eids     EIDLedger
 	routes   RouteLedger
 	consents ConsentLedger
+	passkeys PasskeyReader
 	cache    Cache
 	ttl      time.Duration
 	clock    Clock
@@ -107,8 +111,8 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 	case cfg.Cache == nil:
 		return nil, MissingDependency(op, "a cache")
 	}
-	d := &Directory{registry: cfg.Registry, eids: cfg.EIDs, routes: cfg.Routes, consents: cfg.Consents, cache: cfg.Cache,
-		ttl: cfg.TTL, clock: cfg.Clock, log: cfg.Logger, trust: cfg.Trust}
+	d := &Directory{registry: cfg.Registry, eids: cfg.EIDs, routes: cfg.Routes, consents: cfg.Consents, passkeys: cfg.Passkeys,
+		cache: cfg.Cache, ttl: cfg.TTL, clock: cfg.Clock, log: cfg.Logger, trust: cfg.Trust}
 	if d.ttl <= 0 {
 		d.ttl = DefaultCacheTTL
 	}
@@ -255,17 +259,38 @@ func (d *Directory) Canonical(ctx context.Context, eid string) (id, end *model.I
 	return id, end, nil
 }
 
-// DID resolves a DID from the cached eIDs as the chaincode's ResolveDID
-// does: a merged eID resolves as deactivated, naming the end of its merge
-// chain. Served from the cache, a resolution costs no ledger query; the
-// eID events keep it current.
+// DID resolves a DID from the cached eIDs and passkeys as the chaincode's
+// ResolveDID does: a merged eID resolves as deactivated, naming the end of
+// its merge chain; passkeys are verification methods. Served from the
+// cache, a resolution costs no ledger query; the eID and passkey events
+// keep it current.
 func (d *Directory) DID(ctx context.Context, did string) (*model.DIDResolution, error) {
 	id, end, err := d.Canonical(ctx, did)
 	if err != nil {
 		return nil, err
 	}
-	res := id.Resolution(end.ID)
+	keys, err := d.PasskeysOf(ctx, id.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := id.Resolution(end.ID, keys)
 	return &res, nil
+}
+
+// PasskeyReader reads residents' passkeys from the ledger.
+type PasskeyReader interface {
+	ListPasskeys(ctx context.Context, eid string) ([]model.Passkey, error)
+}
+
+// PasskeysOf returns every passkey registered for an eID (none when the
+// directory has no passkey reader).
+func (d *Directory) PasskeysOf(ctx context.Context, eid string) ([]model.Passkey, error) {
+	if d.passkeys == nil {
+		return nil, nil
+	}
+	return cached(ctx, d, keyPasskeys(eid), func() ([]model.Passkey, error) {
+		return d.passkeys.ListPasskeys(ctx, eid)
+	})
 }
 
 // RoutesOf returns every route entry of an eID (all data types).
@@ -318,6 +343,8 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 			keys = append(keys, keyRoutes(c.EID))
 		case model.KindConsent:
 			keys = append(keys, keyConsents(c.EID))
+		case model.KindPasskey:
+			keys = append(keys, keyPasskeys(c.EID))
 		}
 	}
 	if len(keys) == 0 {

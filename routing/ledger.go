@@ -36,4 +36,15 @@ type ConsentLedger interface {
 	GetConsent(ctx context.Context, id string) (*model.Consent, error)
 	ListConsentsByEID(ctx context.Context, eid string) ([]model.Consent, error)
 	ListConsentsByRequester(ctx context.Context, requester string) ([]model.Consent, error)
+	// GrantConsentSigned and RevokeConsentSigned move a consent with the
+	// resident's passkey signature, which the chaincode checks.
+	GrantConsentSigned(ctx context.Context, id string, a model.PasskeyApproval) (*model.Consent, error)
+	RevokeConsentSigned(ctx context.Context, id string, a model.PasskeyApproval) (*model.Consent, error)
+}
+
+// PasskeyLedger writes residents' passkeys (reading them is PasskeyReader).
+type PasskeyLedger interface {
+	PasskeyReader
+	RegisterPasskey(ctx context.Context, reg model.PasskeyRegistration) (*model.Passkey, error)
+	RetirePasskeys(ctx context.Context, eid string, keyIDs []string, reason string) ([]model.Passkey, error)
 }

@@ -433,8 +433,12 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time, minGap t
 
 // CreateSession stores a session.
 func (db *DB) CreateSession(ctx context.Context, s accounts.SessionRecord) error {
-	_, err := db.exec(ctx, `INSERT INTO sessions (token_sha256, kind, subject, role, lang, created_at, last_seen_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.Kind, s.Subject, s.Role, s.Lang,
+	method := s.AuthMethod
+	if method == "" {
+		method = accounts.AuthPassword
+	}
+	_, err := db.exec(ctx, `INSERT INTO sessions (token_sha256, kind, subject, role, lang, auth_method, created_at, last_seen_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.Kind, s.Subject, s.Role, s.Lang, method,
 		nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.ExpiresAt))
 	return db.classify("store.CreateSession", err)
 }
@@ -446,8 +450,9 @@ func (db *DB) GetSession(ctx context.Context, h string) (*accounts.SessionRecord
 		s                      accounts.SessionRecord
 		created, seen, expires int64
 	)
-	err := db.with(ctx).Raw(`SELECT token_sha256, kind, subject, role, lang, created_at, last_seen_at, expires_at
-		FROM sessions WHERE token_sha256 = ?`, h).Row().Scan(&s.TokenHash, &s.Kind, &s.Subject, &s.Role, &s.Lang, &created, &seen, &expires)
+	err := db.with(ctx).Raw(`SELECT token_sha256, kind, subject, role, lang, auth_method, created_at, last_seen_at, expires_at
+		FROM sessions WHERE token_sha256 = ?`, h).Row().Scan(&s.TokenHash, &s.Kind, &s.Subject, &s.Role, &s.Lang, &s.AuthMethod,
+		&created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(op, "session")
 	}

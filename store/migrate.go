@@ -200,6 +200,7 @@ var migrations = []migration{
 		`CREATE INDEX sessions_expires ON sessions (expires_at)`,
 	}},
 	{4, "credentials: status lists and their entries, issued credentials, presentation challenges", credentialSchema},
+	{5, "passkeys: user handles, credentials, WebAuthn ceremonies, sessions' sign-in method", passkeySchema},
 }
 
 // SchemaVersion is the schema version this build brings a database to.

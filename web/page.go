@@ -272,3 +272,38 @@ func (p *Page) Enum(prefix, value string) string {
 	}
 	return value
 }
+
+// Message is a translated message with the code it stands for.
+type Message struct{ Code, Text string }
+
+// passkeyCodes are the error codes a passkey ceremony may answer with,
+// which the pages' script shows in the page's language.
+var passkeyCodes = []string{
+	"passkey_malformed", "passkey_challenge_unknown", "passkey_challenge_used", "passkey_challenge_expired",
+	"passkey_ceremony_mismatch", "passkey_origin_mismatch", "passkey_rp_id_mismatch", "passkey_user_not_verified",
+	"passkey_unknown_credential", "passkey_wrong_user", "passkey_assertion_invalid", "passkey_counter_regressed",
+	"passkey_registration_invalid", "passkey_unsupported", "passkey_exists", "passkey_limit", "passkey_none",
+	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state",
+	"activation_code_invalid", "activation_code_expired", "activation_used", "activation_attempts_exceeded",
+	"invalid_credentials", "account_disabled", "account_locked",
+}
+
+// PasskeyErrors are the translated messages of passkeyCodes.
+func (p *Page) PasskeyErrors() []Message {
+	out := make([]Message, 0, len(passkeyCodes))
+	for _, c := range passkeyCodes {
+		if p.site.HasMessage("err." + c) {
+			out = append(out, Message{Code: c, Text: p.T("err." + c)})
+		}
+	}
+	return out
+}
+
+// AssuranceAudience picks the wording of consent assurances: addressed to
+// the resident on the portal, about the resident on the console.
+func (p *Page) AssuranceAudience() string {
+	if p.Area == "admin" {
+		return "_admin"
+	}
+	return ""
+}

@@ -24,6 +24,10 @@ type Consent struct {
 	MaxUses     uint64 // 0 = unlimited
 	Uses        uint64
 	Status      string // the effective status: requested, active, expired, denied, revoked
+	// GrantAssurance and RevokeAssurance say how the decisions can be
+	// shown to be the resident's: "passkey" (signed) or "password-only".
+	GrantAssurance  string
+	RevokeAssurance string
 }
 
 // Access is one access record as the access log and the audit show it.

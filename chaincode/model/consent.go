@@ -59,6 +59,61 @@ type Consent struct {
 	RevokedBy      string   `json:"revoked_by,omitempty" metadata:",optional"`
 	UpdatedAt      string   `json:"updated_at"`
 	TxID           string   `json:"tx_id"` // the transaction of the last change
+
+	// GrantAssurance says how the grant can be shown to be the resident's:
+	// AssurancePasskey when GrantSignature holds the resident's signature
+	// over the consent terms, AssurancePassword when the platform recorded
+	// it for a signed-in resident without one. RevokeAssurance and
+	// RevokeSignature are the same for a revocation.
+	GrantAssurance  string            `json:"grant_assurance,omitempty" metadata:",optional"`
+	GrantSignature  *PasskeySignature `json:"grant_signature,omitempty" metadata:",optional"`
+	RevokeAssurance string            `json:"revoke_assurance,omitempty" metadata:",optional"`
+	RevokeSignature *PasskeySignature `json:"revoke_signature,omitempty" metadata:",optional"`
+}
+
+// Assurances of a consent decision.
+const (
+	// AssurancePasskey: the resident's passkey signed the consent terms
+	// (a WebAuthn assertion over the statement digest); the signature is
+	// on the ledger and anyone can check it.
+	AssurancePasskey = "passkey"
+	// AssurancePassword: the platform recorded the decision for a
+	// resident signed in with a password (or at a counter); nothing the
+	// resident signed shows they approved these terms.
+	AssurancePassword = "password-only"
+)
+
+// GrantedWith returns the grant's assurance: "" when the consent was never
+// granted, AssurancePassword for grants recorded before assurances were
+// (they carry no signature).
+func (c Consent) GrantedWith() string {
+	// A consent was granted when it was decided and not denied (a request
+	// that expired undecided has no decision time).
+	if c.DecidedAt == "" || c.Status == ConsentDenied {
+		return ""
+	}
+	if c.GrantAssurance == "" {
+		return AssurancePassword
+	}
+	return c.GrantAssurance
+}
+
+// Assured returns the consent with its assurances spelled out: a grant or
+// revocation recorded before assurances were is password-only.
+func (c Consent) Assured() Consent {
+	c.GrantAssurance, c.RevokeAssurance = c.GrantedWith(), c.RevokedWith()
+	return c
+}
+
+// RevokedWith returns the revocation's assurance ("" when not revoked).
+func (c Consent) RevokedWith() string {
+	if c.RevokedAt == "" {
+		return ""
+	}
+	if c.RevokeAssurance == "" {
+		return AssurancePassword
+	}
+	return c.RevokeAssurance
 }
 
 // ConsentRequest asks a resident for consent. ValidFrom may be empty (from

@@ -43,6 +43,11 @@ const (
 	FnRevokeSigningKey        = "RevokeSigningKey"
 	FnAnchorStatusList        = "AnchorStatusList"
 	FnGetStatusListAnchor     = "GetStatusListAnchor"
+	FnRegisterPasskey         = "RegisterPasskey"
+	FnRetirePasskeys          = "RetirePasskeys"
+	FnListPasskeys            = "ListPasskeys"
+	FnGrantConsentSigned      = "GrantConsentSigned"
+	FnRevokeConsentSigned     = "RevokeConsentSigned"
 )
 
 // Kinds of changed records.
@@ -56,6 +61,7 @@ const (
 	KindConsent    = "consent"
 	KindAnchor     = "anchor"
 	KindStatusList = "statuslist"
+	KindPasskey    = "passkey"
 )
 
 // Operations on records.
@@ -78,6 +84,8 @@ const (
 	OpUsed        = "used"
 	OpAnchored    = "anchored"
 	OpKeyRevoked  = "key_revoked"
+	OpRegistered  = "registered"
+	OpRetired     = "retired"
 )
 
 // ChangeSet is the payload of a chaincode event: every record the
@@ -101,6 +109,7 @@ type ChangeSet struct {
 //   - department key_revoked: ID (= Department), Value (the key id)
 //   - statuslist: ID (the list id), Department (its issuer), Value (the
 //     anchored digest)
+//   - passkey: ID (the verification method id), EID
 type Change struct {
 	Kind       string `json:"kind"`
 	Op         string `json:"op"`

@@ -115,9 +115,10 @@ const DIDContext = "https://www.w3.org/ns/did/v1"
 // DIDContentType is the media type of a resolved DID document.
 const DIDContentType = "application/did+ld+json"
 
-// DIDDocument is the DID document of an eID. eIDs carry no verification
-// methods: residents act through the platform, which controls the record on
-// their behalf; the DID itself is named as controller.
+// DIDDocument is the DID document of an eID. The platform controls the
+// record on the resident's behalf; the DID itself is named as controller.
+// The resident's passkeys are its verification methods (see passkey.go);
+// an eID without passkeys has none.
 //
 // An issuer's DID document (Department.IssuerResolution) lists the
 // department's keys as verification methods and assertion methods.
@@ -127,6 +128,7 @@ type DIDDocument struct {
 	Controller         string               `json:"controller"`
 	AlsoKnownAs        []string             `json:"alsoKnownAs,omitempty" metadata:",optional"`
 	VerificationMethod []VerificationMethod `json:"verificationMethod,omitempty" metadata:",optional"`
+	Authentication     []string             `json:"authentication,omitempty" metadata:",optional"`
 	AssertionMethod    []string             `json:"assertionMethod,omitempty" metadata:",optional"`
 }
 
@@ -155,12 +157,30 @@ type DIDResolution struct {
 
 // Resolution renders the identity as a DID resolution result. canonical is
 // the end of the merge chain (the identity's own id unless it is merged);
-// a merged or deactivated eID resolves as deactivated. It reveals no index.
-func (id Identity) Resolution(canonical string) DIDResolution {
+// a merged or deactivated eID resolves as deactivated. Every passkey ever
+// registered is a verification method (so what a retired key signed while
+// active still verifies); active ones are listed under authentication and
+// assertionMethod, and the metadata gives each key's lifecycle. It reveals
+// no index.
+func (id Identity) Resolution(canonical string, passkeys []Passkey) DIDResolution {
 	doc := DIDDocument{
 		Context:    []string{DIDContext},
 		ID:         id.ID,
 		Controller: id.ID,
+	}
+	var history []KeyLifecycle
+	if len(passkeys) > 0 {
+		doc.Context = []string{IssuerDIDContext}
+	}
+	for _, p := range passkeys {
+		doc.VerificationMethod = append(doc.VerificationMethod,
+			VerificationMethod{ID: p.ID, Type: VerificationMethodJWK, Controller: id.ID, PublicKeyJWK: p.PublicKeyJWK})
+		if p.Status == PasskeyActive {
+			doc.Authentication = append(doc.Authentication, p.ID)
+			doc.AssertionMethod = append(doc.AssertionMethod, p.ID)
+		}
+		history = append(history, KeyLifecycle{ID: p.ID, Status: p.Status, ValidFrom: p.RegisteredAt,
+			RetiredAt: p.RetiredAt, RetiredReason: p.RetiredReason})
 	}
 	if len(id.MergedFrom) > 0 {
 		doc.AlsoKnownAs = append([]string(nil), id.MergedFrom...)
@@ -170,6 +190,7 @@ func (id Identity) Resolution(canonical string) DIDResolution {
 		Updated:     id.UpdatedAt,
 		Deactivated: id.Status != EIDActive,
 		VersionID:   id.TxID,
+		KeyHistory:  history,
 	}
 	if id.Status == EIDMerged && canonical != "" && canonical != id.ID {
 		meta.CanonicalID = canonical

@@ -32,13 +32,16 @@ func ParseIssuerDID(did string) (string, bool) {
 // issuer DID with the key id as fragment. Credentials name it as the JWS kid.
 func VerificationMethodID(dept, kid string) string { return IssuerDID(dept) + "#" + kid }
 
-// JWK is a public P-256 key as a JSON Web Key (RFC 7517/7518), the
-// members a verifier needs and nothing private.
+// JWK is a public key as a JSON Web Key (RFC 7517/7518/8037), the members
+// a verifier needs and nothing private: P-256 (kty EC) for department keys;
+// P-256, Ed25519 (kty OKP) or RSA for residents' passkeys.
 type JWK struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
+	Crv string `json:"crv,omitempty" metadata:",optional"`
+	X   string `json:"x,omitempty" metadata:",optional"`
+	Y   string `json:"y,omitempty" metadata:",optional"`
+	N   string `json:"n,omitempty" metadata:",optional"`
+	E   string `json:"e,omitempty" metadata:",optional"`
 	Alg string `json:"alg,omitempty" metadata:",optional"`
 }
 
@@ -73,6 +76,7 @@ type KeyLifecycle struct {
 	Status        string `json:"status"`
 	ValidFrom     string `json:"validFrom"`
 	RetiredAt     string `json:"retiredAt,omitempty" metadata:",optional"`
+	RetiredReason string `json:"retiredReason,omitempty" metadata:",optional"`
 	RevokedAt     string `json:"revokedAt,omitempty" metadata:",optional"`
 	RevokedReason string `json:"revokedReason,omitempty" metadata:",optional"`
 }

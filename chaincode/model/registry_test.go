@@ -135,7 +135,7 @@ func TestAccessAnchorValidate(t *testing.T) {
 func TestResolutionShape(t *testing.T) {
 	id := model.Identity{ID: model.DeriveEID("t", 0), Status: model.EIDMerged, MergedInto: model.DeriveEID("t", 1),
 		Indexes: []model.BlindedIndex{{KeyVersion: "v1", Value: strings.Repeat("0", 64)}}, CreatedAt: "2026-01-01T00:00:00Z", UpdatedAt: "2026-01-02T00:00:00Z", TxID: "tx9"}
-	b, _ := json.Marshal(id.Resolution(model.DeriveEID("t", 2)))
+	b, _ := json.Marshal(id.Resolution(model.DeriveEID("t", 2), nil))
 	var doc map[string]map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestResolutionShape(t *testing.T) {
 		t.Error("resolution reveals an index")
 	}
 	active := model.Identity{ID: id.ID, Status: model.EIDActive, MergedFrom: []string{model.DeriveEID("t", 3)}}
-	r := active.Resolution(active.ID)
+	r := active.Resolution(active.ID, nil)
 	if r.DIDDocumentMetadata.Deactivated || r.DIDDocumentMetadata.CanonicalID != "" || len(r.DIDDocument.AlsoKnownAs) != 1 {
 		t.Errorf("active resolution: %+v", r)
 	}

@@ -15,6 +15,7 @@ import (
 func newVerifyCmd() *cobra.Command {
 	var tf toolFlags
 	var bundleFile, audience, nonce string
+	var offline bool
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check a credential, a presentation or a record against the ledger",
@@ -36,11 +37,21 @@ func newVerifyCmd() *cobra.Command {
 Prints one JSON object: for credentials the result with every check (issuer,
 signature, issuer key, disclosures, validity, key binding, status, anchor).
 Exits 0 for a valid credential, presentation or record, 1 for an invalid,
-revoked or suspended one, 2 on usage errors.`,
+revoked or suspended one, 2 on usage errors.
+
+FILE may also be a consent proof (format eidgate-consent-proof/v1, as the
+portal, the department API and the console export it): the resident's
+WebAuthn signatures are checked against the consent's terms with the keys
+in the proof and compared with the ledger; with --offline from the file
+alone. Exits 0 when the resident's signature verifies, 1 when a signature
+or the ledger disagrees, 3 when the consent is valid but password-only.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := readInputFile(cmd, args[0])
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			if isConsentProof(raw) {
+				return verifyConsentProof(cmd, &tf, args[0], raw, offline)
 			}
 			in, isCredential, err := credential.ParseInput(raw)
 			if err != nil {
@@ -60,6 +71,7 @@ revoked or suspended one, 2 on usage errors.`,
 	cmd.Flags().StringVar(&audience, "audience", "", "the audience (verifier DID) a presentation must be bound to")
 	cmd.Flags().StringVar(&nonce, "nonce", "", "the nonce a presentation must answer")
 	tf.bind(cmd.Flags(), "public-url")
+	cmd.Flags().BoolVar(&offline, "offline", false, "check a consent proof from the file alone, without reading the ledger")
 	return cmd
 }
 

@@ -14,6 +14,9 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // Config is the validated configuration of a running gateway. Sources, from
@@ -60,6 +63,13 @@ type Config struct {
 	LogLevel       string        `yaml:"log_level" env:"EIDGATE_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
 	Replica        string        `yaml:"replica" env:"EIDGATE_REPLICA" flag:"replica" usage:"this replica's name (event checkpoint and anchoring lease holder)"`
 	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir (on the embedded ledger, or on a Fabric network with --fabric-admin-profile)"`
+	// Passkeys (WebAuthn). The RP ID is the host name people open the
+	// portal and console at (or a registrable domain above it); the origins
+	// are the exact URLs' scheme, host and port. Unset, passkeys work for
+	// a browser on this machine at http://localhost:<listen port>.
+	WebAuthnRPID         string `yaml:"webauthn_rp_id" env:"EIDGATE_WEBAUTHN_RP_ID" flag:"webauthn-rp-id" usage:"passkeys' WebAuthn relying party id: the host name of the portal and console, or a registrable domain above it (default localhost)"`
+	WebAuthnOrigins      string `yaml:"webauthn_origins" env:"EIDGATE_WEBAUTHN_ORIGINS" flag:"webauthn-origins" usage:"comma-separated origins the portal and console are served from, e.g. https://eid.example.gov.cn (default http://localhost:<listen port>)"`
+	RequireStaffPasskeys bool   `yaml:"require_staff_passkeys" env:"EIDGATE_REQUIRE_STAFF_PASSKEYS" flag:"require-staff-passkeys" usage:"administrators sign in with passkeys only (one who has none may sign in with the password only to register one)"`
 	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
 	// deployments behind nothing (never in production).
 	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
@@ -264,7 +274,27 @@ func (c Config) Validate() error {
 	default:
 		add("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
+	switch {
+	case c.WebAuthnRPID == "" && c.WebAuthnOrigins == "":
+	case c.WebAuthnRPID == "" || c.WebAuthnOrigins == "":
+		add("--webauthn-rp-id and --webauthn-origins go together: passkeys are bound to the relying party id, and browsers send the origin they were used at")
+	default:
+		if err := accounts.CheckRelyingParty(c.WebAuthnRPID, c.webAuthnOrigins()); err != nil {
+			add("--webauthn-rp-id/--webauthn-origins: %s", routing.MessageOf(err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// webAuthnOrigins splits --webauthn-origins.
+func (c Config) webAuthnOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.WebAuthnOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, strings.TrimSuffix(o, "/"))
+		}
+	}
+	return out
 }
 
 func isPostgresURL(s string) bool {

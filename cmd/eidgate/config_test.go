@@ -34,6 +34,17 @@ func TestConfigValidate(t *testing.T) {
 		{"tls half", func(c *Config) { c.TLSCert = "cert.pem" }, "go together"},
 		{"lag bound", func(c *Config) { c.AnchorLagBound = time.Millisecond }, "at least 1s"},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+		{"passkeys", func(c *Config) {
+			c.WebAuthnRPID, c.WebAuthnOrigins = "eid.example.gov.cn", "https://eid.example.gov.cn, https://m.eid.example.gov.cn:8443/"
+		}, ""},
+		{"passkeys RP ID alone", func(c *Config) { c.WebAuthnRPID = "eid.example.gov.cn" }, "--webauthn-rp-id and --webauthn-origins go together"},
+		{"passkeys on an IP address", func(c *Config) { c.WebAuthnRPID, c.WebAuthnOrigins = "10.0.0.1", "https://10.0.0.1" }, "not an IP address"},
+		{"passkeys origin of another site", func(c *Config) {
+			c.WebAuthnRPID, c.WebAuthnOrigins = "eid.example.gov.cn", "https://example.gov.cn"
+		}, `does not belong to RP ID "eid.example.gov.cn"`},
+		{"passkeys over plain HTTP", func(c *Config) {
+			c.WebAuthnRPID, c.WebAuthnOrigins = "eid.example.gov.cn", "http://eid.example.gov.cn"
+		}, "must be https"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

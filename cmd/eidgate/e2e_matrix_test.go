@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/e2etest"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/internal/testenv"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/store/storetest"
@@ -234,6 +237,29 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		}
 	}
 
+	// A sign-in with a well-formed passkey answer to a real challenge, of a
+	// passkey nobody registered: refused for everyone.
+	unknownPasskey := func(base string) func(callerKind) (string, any) {
+		return func(callerKind) (string, any) {
+			o := s.do(caller{}, http.MethodPost, base+"/login/passkey/options", nil)
+			challenge, err := base64.RawURLEncoding.DecodeString(o.str("publicKey", "challenge"))
+			if err != nil || o.status != http.StatusOK {
+				t.Fatalf("passkey sign-in options: %d %v", o.status, o.body)
+			}
+			cred := passkeytest.New(passkeytest.ES256, []byte("nobody"))
+			a := cred.Assert("localhost", strings.Replace(m.URL(), "127.0.0.1", "localhost", 1), challenge, passkeytest.Options{})
+			return base + "/login/passkey", map[string]any{"credential": json.RawMessage(a.JSON())}
+		}
+	}
+	notACredential := map[string]any{"credential": map[string]any{"id": "x", "rawId": "x", "type": "public-key", "response": map[string]any{}}}
+	proofOf := func(id string) func(t *testing.T, k callerKind, r reply) {
+		return func(t *testing.T, k callerKind, r reply) {
+			if r.str("format") != "eidgate-consent-proof/v1" || r.str("consent", "id") != id {
+				t.Errorf("%s got the proof %v", k, r.body)
+			}
+		}
+	}
+
 	// Values later rows use, captured from earlier ones.
 	// Resident 0's demo degree credential.
 	var r0Cred string
@@ -272,6 +298,12 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/v1/me/login", map[string]any{"document": r3doc, "password": "not-the-Passw0rd"})},
 		{method: "POST", route: "/v1/admin/login", allow: nobody,
 			req: fixed("/v1/admin/login", map[string]any{"username": "no-such-user", "password": "not-the-Passw0rd"})},
+		{method: "POST", route: "/v1/me/login/passkey/options", allow: anyone, req: fixed("/v1/me/login/passkey/options", nil)},
+		{method: "POST", route: "/v1/admin/login/passkey/options", allow: anyone, req: fixed("/v1/admin/login/passkey/options", nil)},
+		{method: "POST", route: "/v1/me/login/passkey", allow: nobody, req: unknownPasskey("/v1/me")},
+		{method: "POST", route: "/v1/admin/login/passkey", allow: nobody, req: unknownPasskey("/v1/admin")},
+		{method: "POST", route: "/v1/consent-proofs/verify", allow: callersOf(everyCaller, authed),
+			req: fixed("/v1/consent-proofs/verify", map[string]any{"format": "not-a-proof"})},
 
 		// Department API.
 		{method: "POST", route: "/v1/consents", allow: departments,
@@ -302,6 +334,8 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 					t.Errorf("%s read %v", k, r.body)
 				}
 			}},
+		{method: "GET", route: "/v1/consents/:id/proof", allow: departments.with(kOtherDept, refused), req: fixed("/v1/consents/"+c1+"/proof", nil),
+			check: proofOf(c1)},
 		{method: "POST", route: "/v1/accounts/link", allow: departments,
 			req: fixed("/v1/accounts/link", map[string]any{"local_account": "matrix-account", "document": r0doc}),
 			check: func(t *testing.T, k callerKind, r reply) {
@@ -417,6 +451,24 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 					t.Errorf("%s sees resident 0's consent: %v", k, has)
 				}
 			}},
+		// Resident 0 has no passkey: asking to sign is let through and
+		// answered passkey_none.
+		{method: "POST", route: "/v1/me/consents/:id/grant/options", allow: callersOf([]callerKind{kResident}, authed),
+			req: fixed("/v1/me/consents/"+c1+"/grant/options", nil)},
+		{method: "POST", route: "/v1/me/consents/:id/revoke/options", allow: callersOf([]callerKind{kResident}, authed),
+			req: fixed("/v1/me/consents/"+c1+"/revoke/options", nil)},
+		{method: "GET", route: "/v1/me/consents/:id/proof", allow: ownerOnly, req: fixed("/v1/me/consents/"+c1+"/proof", nil), check: proofOf(c1)},
+		{method: "GET", route: "/v1/me/passkeys", allow: residents, req: fixed("/v1/me/passkeys", nil),
+			check: func(t *testing.T, k callerKind, r reply) {
+				if list := listOf(r, "passkeys"); len(list) != 0 {
+					t.Errorf("%s has passkeys %v", k, list)
+				}
+			}},
+		{method: "POST", route: "/v1/me/passkeys/options", allow: residents, req: fixed("/v1/me/passkeys/options", nil)},
+		{method: "POST", route: "/v1/me/passkeys", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/passkeys", notACredential)},
+		{method: "DELETE", route: "/v1/me/passkeys/:id", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/passkeys/AAAA", nil)},
 		{method: "POST", route: "/v1/me/consents/:id/grant", allow: ownerOnly, req: fixed("/v1/me/consents/"+c1+"/grant", nil),
 			unchanged: mustStatus(c1, model.ConsentRequested)},
 		{method: "POST", route: "/v1/me/consents/:id/deny", allow: ownerOnly, req: fixed("/v1/me/consents/"+c2+"/deny", nil),
@@ -469,6 +521,13 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		// Admin API.
 		{method: "GET", route: "/v1/admin/me", allow: allStaff, req: fixed("/v1/admin/me", nil)},
 		{method: "GET", route: "/v1/admin/departments", allow: allStaff, req: fixed("/v1/admin/departments", nil)},
+		{method: "GET", route: "/v1/admin/passkeys", allow: allStaff, req: fixed("/v1/admin/passkeys", nil)},
+		{method: "POST", route: "/v1/admin/passkeys/options", allow: allStaff, req: fixed("/v1/admin/passkeys/options", nil)},
+		{method: "POST", route: "/v1/admin/passkeys", allow: callersOf([]callerKind{kAdmin, kOfficer, kAuditor}, authed),
+			req: fixed("/v1/admin/passkeys", notACredential)},
+		{method: "DELETE", route: "/v1/admin/passkeys/:id", allow: callersOf([]callerKind{kAdmin, kOfficer, kAuditor}, authed),
+			req: fixed("/v1/admin/passkeys/AAAA", nil)},
+		{method: "GET", route: "/v1/admin/consents/:id/proof", allow: auditors, req: fixed("/v1/admin/consents/"+c1+"/proof", nil), check: proofOf(c1)},
 		{method: "POST", route: "/v1/admin/departments", allow: adminOnly.with(kAdmin, authed),
 			req: fixed("/v1/admin/departments", map[string]any{"id": "Not A Valid Id"})},
 		{method: "PUT", route: "/v1/admin/departments/:id", allow: adminOnly.with(kAdmin, authed),
@@ -625,6 +684,9 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		// Posted with a session's token (residents); anyone else's form
 		// carries the signed form token of the page it came from.
 		{method: "POST", route: "/portal/verify", allow: residents, req: page("/portal/verify", "token", r0Cred)},
+		{method: "GET", route: "/portal/security", allow: residents, req: fixed("/portal/security", nil)},
+		{method: "POST", route: "/portal/passkeys/remove", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: page("/portal/passkeys/remove", "id", "AAAA")},
 		// C2 was denied above: nobody can change it any more, and callers
 		// other than its resident cannot even try.
 		{method: "POST", route: "/portal/consents/:id/grant", allow: ownerOnly.with(kResident, authed), req: page("/portal/consents/" + c2 + "/grant"),
@@ -672,6 +734,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/admin/policies/rules", allow: adminOnly.with(kAdmin, authed), req: page("/admin/policies/rules", "kind", "p")},
 		{method: "POST", route: "/admin/policies/rules/delete", allow: adminOnly.with(kAdmin, authed), req: page("/admin/policies/rules/delete", "kind", "p")},
 		{method: "GET", route: "/admin/audit", allow: auditors, req: fixed("/admin/audit", nil)},
+		{method: "GET", route: "/admin/consents/:id", allow: auditors, req: fixed("/admin/consents/"+c1, nil)},
+		{method: "GET", route: "/admin/security", allow: allStaff, req: fixed("/admin/security", nil)},
+		{method: "POST", route: "/admin/passkeys/remove", allow: callersOf([]callerKind{kAdmin, kOfficer, kAuditor}, authed),
+			req: page("/admin/passkeys/remove", "id", "AAAA")},
 		{method: "GET", route: "/admin/users", allow: adminOnly, req: fixed("/admin/users", nil)},
 		{method: "POST", route: "/admin/users", allow: adminOnly.with(kAdmin, authed), req: page("/admin/users", "username", "x")},
 		{method: "POST", route: "/portal/logout", allow: callersOf([]callerKind{kResident, kOtherResident}, authed), req: page("/portal/logout"),

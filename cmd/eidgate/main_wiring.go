@@ -23,6 +23,7 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -71,6 +72,8 @@ type Main struct {
 	admins    *accounts.Admins
 	apiKeys   *accounts.APIKeys
 	sessions  *accounts.Sessions
+	passkeys  *accounts.Passkeys
+	approvals *approval.Service
 
 	dir       *routing.Directory
 	registry  *routing.Registry
@@ -438,7 +441,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	// it is disconnected the directory reads through to the ledger.
 	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
 	if m.dir, err = routing.NewDirectory(routing.DirectoryConfig{
-		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent, Cache: m.cache, Clock: m.Clock,
+		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent, Passkeys: m.agent, Cache: m.cache, Clock: m.Clock,
 		Logger: m.logger().With("component", "directory"), Trust: func() bool { return m.listener.Status().Connected },
 	}); err != nil {
 		return err
@@ -480,7 +483,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	if m.signIn, err = accounts.NewSignIn(accounts.SignInConfig{
-		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping,
+		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping, Passkeys: m.passkeys,
 	}); err != nil {
 		return err
 	}
@@ -495,6 +498,12 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.approvals, err = approval.New(approval.Config{
+		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Clock: m.Clock,
+		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
+	}); err != nil {
+		return err
+	}
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
 		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
@@ -505,11 +514,23 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 
 // openAccounts builds the account services over the database.
 func (m *Main) openAccounts() (err error) {
-	acfg := accounts.Config{Store: m.db, Departments: m.registry, Clock: m.Clock, Logger: m.logger().With("component", "accounts")}
+	acfg := accounts.Config{Store: m.db, Departments: m.registry, Clock: m.Clock, Logger: m.logger().With("component", "accounts"),
+		RequireStaffPasskeys: m.Config.RequireStaffPasskeys}
 	if m.sessions, err = accounts.NewSessions(acfg); err != nil {
 		return err
 	}
 	acfg.Sessions = m.sessions
+	rpID, origins := m.relyingParty()
+	if host, _, _ := net.SplitHostPort(m.Config.Listen); m.Config.WebAuthnRPID == "" && m.ln != nil && host != "localhost" && !net.ParseIP(host).IsLoopback() {
+		m.logger().Warn("passkeys are bound to localhost until --webauthn-rp-id and --webauthn-origins name the portal's host")
+	}
+	if m.passkeys, err = accounts.NewPasskeys(accounts.PasskeysConfig{
+		Store: m.db, Ledger: m.agent, Sessions: m.sessions, Clock: m.Clock,
+		Logger: m.logger().With("component", "passkeys"), RPID: rpID, RPName: "eidgate", Origins: origins,
+	}); err != nil {
+		return fmt.Errorf("passkeys: %s", routing.MessageOf(err))
+	}
+	acfg.Passkeys = m.passkeys
 	if m.residents, err = accounts.NewResidents(acfg); err != nil {
 		return err
 	}
@@ -518,6 +539,31 @@ func (m *Main) openAccounts() (err error) {
 	}
 	m.apiKeys, err = accounts.NewAPIKeys(acfg)
 	return err
+}
+
+// relyingParty is the passkeys' RP ID and origins: as configured, or
+// localhost at the listen port (what a browser on this machine uses).
+func (m *Main) relyingParty() (string, []string) {
+	if m.Config.WebAuthnRPID != "" {
+		return m.Config.WebAuthnRPID, m.Config.webAuthnOrigins()
+	}
+	addr := m.Config.Listen // tools do not listen: the configured address
+	if m.ln != nil {
+		addr = m.ln.Addr().String()
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	return "localhost", []string{scheme + "://localhost:" + port}
+}
+
+// pagesURL is where the portal and console are opened so that passkeys
+// work: the first WebAuthn origin.
+func (m *Main) pagesURL() string {
+	_, origins := m.relyingParty()
+	return origins[0]
 }
 
 // applyEvent drops the cache entries a committed transaction changed.
@@ -582,12 +628,13 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
 			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
 			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
-			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector, Limiter: rl,
+			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
+			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
 		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
-		PageKey: pageKey, TimeZone: zone,
+		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err
 	}

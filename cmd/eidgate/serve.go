@@ -28,7 +28,7 @@ func newServeCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "eidgate %s listening on %s (data dir %s, ledger %s)\n", Version, m.URL(), cfg.DataDir, cfg.Ledger)
 			if d := m.Demo(); d != nil {
-				printDemo(out, d, filepath.Join(cfg.DataDir, demoFile))
+				printDemo(out, d, filepath.Join(cfg.DataDir, demoFile), m.pagesURL())
 			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(out, "eidgate stopping")
@@ -40,11 +40,12 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-// printDemo tells where the demo is and how to sign in.
-func printDemo(w io.Writer, d *DemoInfo, path string) {
+// printDemo tells where the demo is and how to sign in; pages is where the
+// portal and console work with passkeys.
+func printDemo(w io.Writer, d *DemoInfo, path, pages string) {
 	fmt.Fprintf(w, "\ndemo consortium loaded; credentials in %s\n", path)
-	fmt.Fprintf(w, "  resident portal:  %s/portal\n", d.GatewayURL)
-	fmt.Fprintf(w, "  admin console:    %s/admin   (user %s, password %s)\n", d.GatewayURL, d.Admin.Username, d.Admin.Password)
+	fmt.Fprintf(w, "  resident portal:  %s/portal   (passkeys work at this address)\n", pages)
+	fmt.Fprintf(w, "  admin console:    %s/admin   (user %s, password %s)\n", pages, d.Admin.Username, d.Admin.Password)
 	fmt.Fprintf(w, "  API:              %s/v1      (OpenAPI at %s/openapi.yaml)\n", d.GatewayURL, d.GatewayURL)
 	for _, dep := range d.Departments {
 		fmt.Fprintf(w, "  department %-14s API key %s\n", dep.ID, dep.APIKey)

@@ -64,6 +64,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("ImportProgressAndRejects", func(t *testing.T) { browserImport(t, s, browser, base) })
 	t.Run("CredentialsPresentAndPublicVerifier", func(t *testing.T) { browserCredentials(t, s, browser, base) })
 	t.Run("EveryPage", func(t *testing.T) { browserEveryPage(t, s, browser, base) })
+	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
+	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,
@@ -363,6 +365,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"portal-access", "resident", "/portal/access"},
 		{"portal-credentials", "resident", "/portal/credentials"},
 		{"portal-verify", "anon", "/portal/verify"},
+		{"portal-security", "resident", "/portal/security"},
 		{"admin-home", "admin", "/admin"},
 		{"admin-departments", "admin", "/admin/departments"},
 		{"admin-department", "admin", "/admin/departments/edu-bureau"},
@@ -374,6 +377,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"admin-policies", "admin", "/admin/policies"},
 		{"admin-audit", "admin", "/admin/audit"},
 		{"admin-users", "admin", "/admin/users"},
+		{"admin-security", "admin", "/admin/security"},
 		{"auditor-home", "auditor", "/admin"},
 	}
 	if jobPath != "" {

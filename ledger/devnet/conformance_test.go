@@ -24,6 +24,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/fabrictest"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -63,6 +64,7 @@ type conformanceTarget struct {
 	norm          *normalizer
 	// state carried between rows
 	eid, other, consent, denied string
+	signed                      model.Consent // the consent granted with a passkey
 	routeKey                    *ecdsa.PrivateKey
 	checkpointBlock             uint64
 	checkpointTx, lastTx        string
@@ -349,8 +351,10 @@ var (
 	hex64Re   = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	creatorRe = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
 	timeRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
-	// Fields that hold a transaction id, a time or a signature.
-	volatileKV = map[string]bool{"tx_id": true, "versionId": true, "signature": true}
+	// Fields that hold a transaction id, a time or a signature (or, in a
+	// passkey signature, parts that cover times and ids).
+	volatileKV = map[string]bool{"tx_id": true, "versionId": true, "signature": true,
+		"digest": true, "client_data_json": true, "authenticator_data": true}
 )
 
 // text normalises a message or a result.
@@ -619,6 +623,17 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		return jsonArg(model.ConsentRequest{EID: tg.eid, Requester: "civil-affairs", Provider: "*", DataTypes: []string{"edu.degree"},
 			PurposeCode: "employment", ValidFrom: now.Add(-time.Minute).Format(time.RFC3339), ValidUntil: now.Add(time.Hour).Format(time.RFC3339), MaxUses: 5})
 	}
+	// One resident passkey for every target, so results compare.
+	passkey := passkeytest.New(passkeytest.EdDSA, []byte("alice"))
+	approve := func(tg *conformanceTarget, kind string, cs model.Consent) string {
+		nonce := "AAECAwQFBgcICQoLDA0ODw"
+		d, err := model.ConsentStatement(kind, cs, tg.eid, nonce).Digest()
+		if err != nil {
+			panic(err)
+		}
+		a := passkey.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{})
+		return jsonArg(a.Approval(model.PasskeyMethodID(tg.eid, passkey.KeyID()), nonce))
+	}
 	ok := want{code: codes.OK}
 	valid := want{code: codes.OK, commit: "VALID"}
 	const endorseFailed = "failed to endorse transaction, see attached details for more info"
@@ -818,6 +833,35 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 				submit(ctx, tg, tg.agent, model.FnRequestConsent, consentRequest(tg))
 				tg.denied = consentID(tg.lastResult)
 				return submit(ctx, tg, tg.agent, model.FnDenyConsent, tg.denied, "portal")
+			}},
+		{name: "register a resident's passkey", fn: model.FnRegisterPasskey, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRegisterPasskey, jsonArg(model.PasskeyRegistration{
+					EID: tg.eid, CredentialID: passkey.IDString(), PublicKeyJWK: passkey.JWK(), RPID: "localhost"}))
+			}},
+		{name: "a department reads the resident's passkeys", fn: model.FnListPasskeys, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.dept, model.FnListPasskeys, tg.eid)
+			}},
+		{name: "grant a consent with the resident's passkey", fn: model.FnGrantConsentSigned, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				submit(ctx, tg, tg.agent, model.FnRequestConsent, consentRequest(tg))
+				_ = json.Unmarshal(tg.lastResult, &tg.signed)
+				return submit(ctx, tg, tg.agent, model.FnGrantConsentSigned, tg.signed.ID, approve(tg, model.StatementConsentGrant, tg.signed))
+			}},
+		{name: "a signature over other terms is refused", want: want{code: codes.Aborted, message: endorseFailed, detail: "INVALID: approval: " + model.AssertionWrongChallenge},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				other := tg.signed
+				other.MaxUses++
+				return submit(ctx, tg, tg.agent, model.FnRevokeConsentSigned, tg.signed.ID, approve(tg, model.StatementConsentRevoke, other))
+			}},
+		{name: "revoke a consent with the resident's passkey", fn: model.FnRevokeConsentSigned, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRevokeConsentSigned, tg.signed.ID, approve(tg, model.StatementConsentRevoke, tg.signed))
+			}},
+		{name: "retire the resident's passkeys", fn: model.FnRetirePasskeys, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRetirePasskeys, tg.eid, "[]", "lost")
 			}},
 		{name: "read a consent", fn: model.FnGetConsent, want: ok,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/internal/passkeytest"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -276,6 +277,41 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		// Nothing is past its validity yet: no consent changes.
 		ids, err := agent.ExpireConsents(ctx, []string{consentID})
 		return expect(err == nil && len(ids) == 0, "expired %v %v", ids, err)
+	})
+	cred := passkeytest.New(passkeytest.ES256, []byte("alice"))
+	var signed *model.Consent
+	sign := func(kind string, c *model.Consent) model.PasskeyApproval {
+		nonce := "AAECAwQFBgcICQoLDA0ODw"
+		d, err := model.ConsentStatement(kind, *c, eid, nonce).Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{}).Approval(model.PasskeyMethodID(eid, cred.KeyID()), nonce)
+	}
+	step(model.FnRegisterPasskey, func() error {
+		pk, err := agent.RegisterPasskey(ctx, model.PasskeyRegistration{EID: eid, CredentialID: cred.IDString(), PublicKeyJWK: cred.JWK(), RPID: "localhost"})
+		return expect(err == nil && pk.KeyID() == cred.KeyID() && pk.Status == model.PasskeyActive, "passkey %+v %v", pk, err)
+	})
+	step(model.FnListPasskeys, func() error {
+		ks, err := edu.ListPasskeys(ctx, eid)
+		return expect(err == nil && len(ks) == 1 && ks[0].PublicKeyJWK == cred.JWK(), "passkeys %+v %v", ks, err)
+	})
+	step(model.FnGrantConsentSigned, func() error {
+		signed = request()
+		c, err := agent.GrantConsentSigned(ctx, signed.ID, sign(model.StatementConsentGrant, signed))
+		return expect(err == nil && c.GrantAssurance == model.AssurancePasskey && c.GrantSignature != nil, "signed grant %+v %v", c, err)
+	})
+	// A signature over other terms keeps its kind through the client.
+	if _, err := agent.RevokeConsentSigned(ctx, signed.ID, sign(model.StatementConsentGrant, signed)); routing.KindOf(err) != routing.KindInvalid {
+		t.Fatalf("a grant's signature revoked: %v", err)
+	}
+	step(model.FnRevokeConsentSigned, func() error {
+		c, err := agent.RevokeConsentSigned(ctx, signed.ID, sign(model.StatementConsentRevoke, signed))
+		return expect(err == nil && c.RevokeAssurance == model.AssurancePasskey && c.Status == model.ConsentRevoked, "signed revocation %+v %v", c, err)
+	})
+	step(model.FnRetirePasskeys, func() error {
+		ks, err := agent.RetirePasskeys(ctx, eid, nil, "lost")
+		return expect(err == nil && len(ks) == 1 && ks[0].Status == model.PasskeyRetired, "retired %+v %v", ks, err)
 	})
 	step(model.FnMergeEID, func() error {
 		id, err := agent.MergeEID(ctx, other, eid, "duplicate registration")

@@ -43,6 +43,7 @@ type Ledger struct {
 	consents map[string]model.Consent
 	anchors  map[string]model.AccessAnchor
 	lists    map[string]model.StatusListAnchor // issuer|list id
+	passkeys map[string]model.Passkey          // verification method id → passkey
 }
 
 // NewLedger returns an empty ledger whose transactions take their time
@@ -55,6 +56,7 @@ func NewLedger(clock routing.Clock) *Ledger {
 		links: map[string]model.AccountLink{}, routes: map[string]model.RouteEntry{},
 		history: map[string][]model.RouteHistoryEntry{}, consents: map[string]model.Consent{},
 		anchors: map[string]model.AccessAnchor{}, lists: map[string]model.StatusListAnchor{},
+		passkeys: map[string]model.Passkey{},
 	}
 }
 
@@ -642,7 +644,7 @@ func (l *Ledger) ResolveDID(_ context.Context, did string) (*model.DIDResolution
 		}
 		canonical = next
 	}
-	res := id.Resolution(canonical.ID)
+	res := id.Resolution(canonical.ID, l.passkeysOf(id.ID))
 	return &res, nil
 }
 
@@ -832,9 +834,12 @@ func (l *Ledger) moveConsent(fn, id, from, to, method string) (*model.Consent, e
 		}
 		c.Status, c.UpdatedAt, c.TxID = to, t.now, t.id
 		if to == model.ConsentRevoked {
-			c.RevokedAt, c.RevokedBy = t.now, "resident"
+			c.RevokedAt, c.RevokedBy, c.RevokeAssurance = t.now, "resident", model.AssurancePassword
 		} else {
 			c.DecidedAt, c.DecidedBy, c.DecisionMethod = t.now, "resident", method
+			if to == model.ConsentActive {
+				c.GrantAssurance = model.AssurancePassword
+			}
 		}
 		l.consents[id] = c
 		return &c, nil
@@ -962,4 +967,119 @@ func (l *Ledger) AnchorStatusList(_ context.Context, a model.StatusListAnchor) (
 // GetStatusListAnchor returns the newest anchor of a status list.
 func (l *Ledger) GetStatusListAnchor(_ context.Context, issuer, listID string) (*model.StatusListAnchor, error) {
 	return get(l, "GetStatusListAnchor", l.lists, issuer+"|"+listID, "status list anchor")
+}
+
+// --- passkeys and signed consent decisions ---
+
+func (l *Ledger) passkeysOf(eid string) []model.Passkey {
+	out := []model.Passkey{}
+	for _, p := range sortedValues(l.passkeys) {
+		if p.EID == eid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RegisterPasskey puts a resident's passkey on the ledger, as the
+// chaincode does.
+func (l *Ledger) RegisterPasskey(_ context.Context, reg model.PasskeyRegistration) (*model.Passkey, error) {
+	return submit(l, "RegisterPasskey", func(t tx) (*model.Passkey, error) {
+		if err := reg.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		if _, err := l.activeIdentity(t.op, reg.EID); err != nil {
+			return nil, err
+		}
+		id := model.PasskeyMethodID(reg.EID, reg.KeyID())
+		if _, ok := l.passkeys[id]; ok {
+			return nil, conflict(t.op, "passkey %s is already registered", id)
+		}
+		p := model.Passkey{ID: id, EID: reg.EID, CredentialID: reg.CredentialID, PublicKeyJWK: reg.PublicKeyJWK,
+			RPID: reg.RPID, Status: model.PasskeyActive, RegisteredAt: t.now, TxID: t.id}
+		l.passkeys[id] = p
+		return &p, nil
+	})
+}
+
+// RetirePasskeys retires the listed passkeys of an eID, or every active
+// one when the list is empty.
+func (l *Ledger) RetirePasskeys(_ context.Context, eid string, keyIDs []string, reason string) ([]model.Passkey, error) {
+	return submit(l, "RetirePasskeys", func(t tx) ([]model.Passkey, error) {
+		if !model.ValidRetireReason(reason) {
+			return nil, fromChaincode(t.op, model.Invalid("reason must match ^[a-z][a-z0-9_-]{1,31}$"))
+		}
+		for _, k := range keyIDs {
+			if _, ok := l.passkeys[model.PasskeyMethodID(eid, k)]; !ok {
+				return nil, notFound(t.op, "passkey")
+			}
+		}
+		out := []model.Passkey{}
+		for _, p := range l.passkeysOf(eid) {
+			if p.Status != model.PasskeyActive || (len(keyIDs) > 0 && !slices.Contains(keyIDs, p.KeyID())) {
+				continue
+			}
+			p.Status, p.RetiredAt, p.RetiredReason, p.TxID = model.PasskeyRetired, t.now, reason, t.id
+			l.passkeys[p.ID] = p
+			out = append(out, p)
+		}
+		return out, nil
+	})
+}
+
+// ListPasskeys returns every passkey of an eID in id order.
+func (l *Ledger) ListPasskeys(_ context.Context, eid string) ([]model.Passkey, error) {
+	l.read("ListPasskeys")
+	defer l.mu.Unlock()
+	if _, ok := l.eids[eid]; !ok {
+		return nil, notFound("ledger.ListPasskeys", "eID")
+	}
+	return l.passkeysOf(eid), nil
+}
+
+// signedMove moves a consent with a resident's approval, checked as the
+// chaincode checks it (model.CheckApproval against the stored terms).
+func (l *Ledger) signedMove(fn, kind, id, from string, a model.PasskeyApproval) (*model.Consent, error) {
+	return submit(l, fn, func(t tx) (*model.Consent, error) {
+		c, ok := l.consents[id]
+		if !ok {
+			return nil, notFound(t.op, "consent")
+		}
+		if c.Status != from {
+			return nil, conflict(t.op, "the consent is %s", c.Status)
+		}
+		key, ok := l.passkeys[a.Key]
+		if !ok {
+			return nil, notFound(t.op, "passkey")
+		}
+		if key.EID != c.EID {
+			return nil, fromChaincode(t.op, model.Forbidden("%s: the passkey is not the consent's resident's", model.AssertionKeyOfOtherSigner))
+		}
+		sig, err := model.CheckApproval(key, model.ConsentStatement(kind, c, key.EID, a.Nonce), a, t.now)
+		if err != nil {
+			return nil, fromChaincode(t.op, model.Invalid("approval: %v", err))
+		}
+		c.UpdatedAt, c.TxID = t.now, t.id
+		if kind == model.StatementConsentGrant {
+			c.Status, c.DecidedAt, c.DecidedBy, c.DecisionMethod = model.ConsentActive, t.now, "resident", "passkey"
+			c.GrantAssurance, c.GrantSignature = model.AssurancePasskey, sig
+		} else {
+			c.Status, c.RevokedAt, c.RevokedBy = model.ConsentRevoked, t.now, "resident"
+			c.RevokeAssurance, c.RevokeSignature = model.AssurancePasskey, sig
+		}
+		l.consents[id] = c
+		return &c, nil
+	})
+}
+
+// GrantConsentSigned activates a requested consent with the resident's
+// signature.
+func (l *Ledger) GrantConsentSigned(_ context.Context, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	return l.signedMove("GrantConsentSigned", model.StatementConsentGrant, id, model.ConsentRequested, a)
+}
+
+// RevokeConsentSigned withdraws an active consent with the resident's
+// signature.
+func (l *Ledger) RevokeConsentSigned(_ context.Context, id string, a model.PasskeyApproval) (*model.Consent, error) {
+	return l.signedMove("RevokeConsentSigned", model.StatementConsentRevoke, id, model.ConsentActive, a)
 }

@@ -1,10 +1,13 @@
 // Enhancements only: every page works without this script. It adds
-//   1. confirmation dialogs for forms marked data-confirm,
+//   1. confirmation dialogs for forms marked data-confirm (a form marked
+//      data-sign is then signed with the resident's passkey),
 //   2. live progress on a bulk import's page,
 //   3. the in-page check of an access record's Merkle inclusion proof,
 //   4. the public verifier opened on a presentation's link.
+//   5. passkeys (passkeys.js).
 import { verifyInclusion } from "./merkle.js";
 import { leafHashOfFields, LEAF_FORMAT } from "./leaf.js";
+import { setupPasskeys, signDecision, supported as passkeysSupported } from "./passkeys.js";
 
 function format(message, value) {
   return String(message).replace(/%[ds]/, String(value));
@@ -27,7 +30,9 @@ function setupConfirmations() {
     dialog.addEventListener("click", (ev) => {
       const button = ev.target.closest("button[data-dialog]");
       if (!button) return;
-      if (button.dataset.dialog === "confirm") {
+      if (button.dataset.dialog === "confirm" && form.dataset.sign && passkeysSupported()) {
+        signDecision(form, dialog);
+      } else if (button.dataset.dialog === "confirm") {
         form.dataset.confirmed = "yes";
         const field = form.querySelector('input[name="confirmed"]');
         if (field) field.value = "yes";
@@ -191,4 +196,5 @@ setupConfirmations();
 setupImportProgress();
 setupProofs();
 setupVerifyLink();
+setupPasskeys();
 focusErrors();

@@ -1,0 +1,259 @@
+package chaincode_test
+
+import (
+	"encoding/base64"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/internal/passkeytest"
+)
+
+const (
+	rpID   = "eid.example.gov.cn"
+	origin = "https://eid.example.gov.cn"
+)
+
+func registration(eid string, c *passkeytest.Credential) model.PasskeyRegistration {
+	return model.PasskeyRegistration{EID: eid, CredentialID: c.IDString(), PublicKeyJWK: c.JWK(), RPID: rpID}
+}
+
+// addPasskey registers a fresh credential of alg for eid.
+func (e *consentEnv) addPasskey(eid, alg string) (*passkeytest.Credential, model.Passkey) {
+	c := passkeytest.New(alg, []byte("user-"+eid))
+	pk := decode[model.Passkey](e.t, e.ok(e.agent, model.FnRegisterPasskey, registration(eid, c)))
+	return c, pk
+}
+
+func nonce(s string) string {
+	b := make([]byte, 16)
+	copy(b, s)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// approve signs statement kind over consent cs with c.
+func approve(t testingT, kind string, cs model.Consent, signer string, c *passkeytest.Credential, n string, o passkeytest.Options) model.PasskeyApproval {
+	d, err := model.ConsentStatement(kind, cs, signer, n).Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Assert(rpID, origin, d[:], o).Approval(model.PasskeyMethodID(signer, c.KeyID()), n)
+}
+
+type testingT interface {
+	Fatal(args ...any)
+}
+
+func TestRegisterPasskey(t *testing.T) {
+	e := newConsentEnv(t)
+	c, pk := e.addPasskey(e.a, passkeytest.ES256)
+	if pk.ID != e.a+"#"+c.KeyID() || pk.Status != model.PasskeyActive || pk.RegisteredAt != "2026-03-01T09:00:00Z" ||
+		pk.RPID != rpID || pk.PublicKeyJWK != c.JWK() || pk.CredentialID != c.IDString() {
+		t.Fatalf("passkey: %+v", pk)
+	}
+	ed, _ := e.addPasskey(e.a, passkeytest.EdDSA)
+	rs, _ := e.addPasskey(e.a, passkeytest.RS256)
+
+	// The DID document names every key, active ones for authentication
+	// and assertions.
+	res := decode[model.DIDResolution](t, e.ok(e.edu.User, model.FnResolveDID, e.a))
+	doc := res.DIDDocument
+	if len(doc.VerificationMethod) != 3 || len(doc.Authentication) != 3 || len(doc.AssertionMethod) != 3 ||
+		doc.Context[0] != model.IssuerDIDContext || len(res.DIDDocumentMetadata.KeyHistory) != 3 {
+		t.Fatalf("DID document: %+v", res)
+	}
+	for _, vm := range doc.VerificationMethod {
+		if vm.Type != model.VerificationMethodJWK || vm.Controller != e.a {
+			t.Fatalf("verification method %+v", vm)
+		}
+		if _, err := vm.PublicKeyJWK.PublicKey(); err != nil {
+			t.Fatalf("%s: %v", vm.ID, err)
+		}
+	}
+	// Any channel member reads the keys.
+	if got := decode[[]model.Passkey](t, e.ok(e.hr.User, model.FnListPasskeys, e.a)); len(got) != 3 {
+		t.Fatalf("passkeys: %+v", got)
+	}
+	if got := decode[[]model.Passkey](t, e.ok(e.agent, model.FnListPasskeys, e.b)); len(got) != 0 {
+		t.Fatalf("passkeys of b: %+v", got)
+	}
+
+	other := passkeytest.New(passkeytest.ES256, nil)
+	with := func(f func(*model.PasskeyRegistration)) model.PasskeyRegistration {
+		r := registration(e.a, other)
+		f(&r)
+		return r
+	}
+	deact := e.newEID(9)
+	e.ok(e.agent, model.FnDeactivateEID, deact, "deceased")
+	for _, tc := range []struct {
+		name string
+		reg  model.PasskeyRegistration
+		code model.Code
+		want string
+	}{
+		{"twice", registration(e.a, ed), model.CodeConflict, "already registered"},
+		{"bad rp id", with(func(r *model.PasskeyRegistration) { r.RPID = "192.168.1.1" }), model.CodeInvalid, "rp_id"},
+		{"bad credential id", with(func(r *model.PasskeyRegistration) { r.CredentialID = "a+b" }), model.CodeInvalid, "credential_id"},
+		{"P-384", with(func(r *model.PasskeyRegistration) { r.PublicKeyJWK.Crv = "P-384" }), model.CodeInvalid, "P-256"},
+		{"off curve", with(func(r *model.PasskeyRegistration) { r.PublicKeyJWK.Y = r.PublicKeyJWK.X }), model.CodeInvalid, "not on P-256"},
+		{"short RSA", with(func(r *model.PasskeyRegistration) {
+			r.PublicKeyJWK = model.JWK{Kty: "RSA", N: base64.RawURLEncoding.EncodeToString(make([]byte, 64)[1:]), E: "AQAB", Alg: "RS256"}
+		}), model.CodeInvalid, "n and e"},
+		{"deactivated eID", with(func(r *model.PasskeyRegistration) { r.EID = deact }), model.CodeConflict, "is deactivated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			e.fail(e.agent, tc.code, []string{tc.want}, model.FnRegisterPasskey, tc.reg)
+		})
+	}
+	e.t = t
+	e.fail(e.edu.User, model.CodeForbidden, []string{"agent role"}, model.FnRegisterPasskey, registration(e.a, other))
+	e.fail(e.admin, model.CodeForbidden, []string{"agent role"}, model.FnRegisterPasskey, registration(e.a, other))
+
+	// Retire one key, then every remaining one (the KYC counter).
+	e.l.Advance(time.Hour)
+	r := e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{rs.KeyID()}, "removed")
+	if got := decode[[]model.Passkey](t, r); len(got) != 1 || got[0].Status != model.PasskeyRetired || got[0].RetiredAt != "2026-03-01T10:00:00Z" {
+		t.Fatalf("retired: %+v", got)
+	}
+	if ch := changes(t, r); len(ch) != 1 || ch[0] != (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + "#" + rs.KeyID(), EID: e.a}) {
+		t.Fatalf("event: %+v", ch)
+	}
+	if got := decode[[]model.Passkey](t, e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{}, "lost")); len(got) != 2 {
+		t.Fatalf("retired all: %+v", got)
+	}
+	res = decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, e.a))
+	if len(res.DIDDocument.VerificationMethod) != 3 || len(res.DIDDocument.Authentication) != 0 || len(res.DIDDocument.AssertionMethod) != 0 {
+		t.Fatalf("after retiring: %+v", res.DIDDocument)
+	}
+	for _, h := range res.DIDDocumentMetadata.KeyHistory {
+		if h.Status != model.PasskeyRetired || h.RetiredAt == "" || (h.RetiredReason != "lost" && h.RetiredReason != "removed") {
+			t.Fatalf("history: %+v", h)
+		}
+	}
+	// Nothing left to retire: the call succeeds and changes nothing.
+	if r := e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{}, "lost"); writes(r) != 0 {
+		t.Fatal("retiring nothing wrote")
+	}
+	e.fail(e.agent, model.CodeNotFound, []string{"is not registered"}, model.FnRetirePasskeys, e.a, []string{other.KeyID()}, "lost")
+	e.fail(e.agent, model.CodeInvalid, []string{"key_ids[0]"}, model.FnRetirePasskeys, e.a, []string{"pk-1"}, "lost")
+	e.fail(e.agent, model.CodeInvalid, []string{"reason"}, model.FnRetirePasskeys, e.a, []string{}, "Lost!")
+	e.fail(e.hr.User, model.CodeForbidden, []string{"agent role"}, model.FnRetirePasskeys, e.a, []string{}, "lost")
+	_ = c
+}
+
+func TestSignedConsent(t *testing.T) {
+	for _, alg := range []string{passkeytest.ES256, passkeytest.EdDSA, passkeytest.RS256} {
+		t.Run(alg, func(t *testing.T) {
+			e := newConsentEnv(t)
+			c, pk := e.addPasskey(e.a, alg)
+			cs := e.request(e.hr.User, func(r *model.ConsentRequest) { r.DataTypes = []string{"edu.degree"} })
+			e.l.Advance(time.Minute)
+			a := approve(t, model.StatementConsentGrant, cs, e.a, c, nonce("grant"), passkeytest.Options{})
+			r := e.ok(e.agent, model.FnGrantConsentSigned, cs.ID, a)
+			got := decode[model.Consent](t, r)
+			sig := got.GrantSignature
+			if got.Status != model.ConsentActive || got.GrantAssurance != model.AssurancePasskey || got.GrantedWith() != model.AssurancePasskey ||
+				got.DecisionMethod != "passkey" || sig == nil || sig.Key != pk.ID || sig.Signer != e.a || sig.SignedAt != got.DecidedAt ||
+				sig.Statement != model.StatementConsentGrant || sig.Signature != a.Signature {
+				t.Fatalf("granted: %+v %+v", got, sig)
+			}
+			// The record on the ledger verifies on its own: the statement
+			// rebuilt from the consent as stored gives the digest signed.
+			st := model.ConsentStatement(model.StatementConsentGrant, got, sig.Signer, sig.Nonce)
+			if _, err := model.CheckApproval(pk, st, sig.Approval(), sig.SignedAt); err != nil {
+				t.Fatalf("stored grant does not verify: %v", err)
+			}
+			if ch := changes(t, r); len(ch) != 1 || ch[0].Op != model.OpGranted {
+				t.Fatalf("event: %+v", ch)
+			}
+
+			e.l.Advance(time.Minute)
+			rv := approve(t, model.StatementConsentRevoke, got, e.a, c, nonce("revoke"), passkeytest.Options{})
+			got = decode[model.Consent](t, e.ok(e.agent, model.FnRevokeConsentSigned, cs.ID, rv))
+			if got.Status != model.ConsentRevoked || got.RevokedWith() != model.AssurancePasskey || got.RevokeSignature == nil ||
+				got.GrantSignature == nil || got.RevokeSignature.Statement != model.StatementConsentRevoke {
+				t.Fatalf("revoked: %+v", got)
+			}
+		})
+	}
+}
+
+// TestSignedConsentRefusals: every bent approval is refused and leaves the
+// ledger as it was (e.fail checks the state hash).
+func TestSignedConsentRefusals(t *testing.T) {
+	e := newConsentEnv(t)
+	c, _ := e.addPasskey(e.a, passkeytest.ES256)
+	cb, _ := e.addPasskey(e.b, passkeytest.ES256)
+	retired, _ := e.addPasskey(e.a, passkeytest.EdDSA)
+	e.l.Advance(time.Minute)
+	e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{retired.KeyID()}, "lost")
+	unregistered := passkeytest.New(passkeytest.ES256, nil)
+	cs := e.request(e.hr.User, nil)
+	other := e.request(e.hr.User, func(r *model.ConsentRequest) { r.MaxUses = 9 })
+	n := nonce("n1")
+	good := func() model.PasskeyApproval {
+		return approve(t, model.StatementConsentGrant, cs, e.a, c, n, passkeytest.Options{})
+	}
+	bent := func(o passkeytest.Options) model.PasskeyApproval {
+		return approve(t, model.StatementConsentGrant, cs, e.a, c, n, o)
+	}
+	otherNonce := good()
+	otherNonce.Nonce = nonce("n2")
+	wrongKey := good()
+	wrongKey.Key = model.PasskeyMethodID(e.a, retired.KeyID())
+	truncated := good()
+	truncated.AuthenticatorData = base64.RawURLEncoding.EncodeToString(make([]byte, 20))
+	for _, tc := range []struct {
+		name string
+		a    model.PasskeyApproval
+		code model.Code
+		want string
+	}{
+		{"terms of another consent", approve(t, model.StatementConsentGrant, other, e.a, c, n, passkeytest.Options{}), model.CodeInvalid, model.AssertionWrongChallenge},
+		{"a revocation's signature", approve(t, model.StatementConsentRevoke, cs, e.a, c, n, passkeytest.Options{}), model.CodeInvalid, model.AssertionWrongChallenge},
+		{"nonce swapped", otherNonce, model.CodeInvalid, model.AssertionWrongChallenge},
+		{"another resident's key", approve(t, model.StatementConsentGrant, cs, e.b, cb, n, passkeytest.Options{}), model.CodeForbidden, model.AssertionKeyOfOtherSigner},
+		{"unregistered key", approve(t, model.StatementConsentGrant, cs, e.a, unregistered, n, passkeytest.Options{}), model.CodeNotFound, "is not registered"},
+		{"retired key", approve(t, model.StatementConsentGrant, cs, e.a, retired, n, passkeytest.Options{}), model.CodeForbidden, model.AssertionKeyNotActive},
+		{"signature of another key", wrongKey, model.CodeForbidden, model.AssertionKeyNotActive},
+		{"wrong origin", bent(passkeytest.Options{Origin: "https://evil.example"}), model.CodeInvalid, model.AssertionWrongOrigin},
+		{"http origin", bent(passkeytest.Options{Origin: "http://eid.example.gov.cn"}), model.CodeInvalid, model.AssertionWrongOrigin},
+		{"wrong RP ID", bent(passkeytest.Options{RPID: "example.gov.cn"}), model.CodeInvalid, model.AssertionWrongRPID},
+		{"not verified", bent(passkeytest.Options{NoUV: true}), model.CodeInvalid, model.AssertionUserNotVerified},
+		{"not present", bent(passkeytest.Options{NoUP: true}), model.CodeInvalid, model.AssertionUserNotPresent},
+		{"registration data", bent(passkeytest.Options{Type: "webauthn.create"}), model.CodeInvalid, model.AssertionWrongType},
+		{"cross origin", bent(passkeytest.Options{CrossOrigin: true}), model.CodeInvalid, model.AssertionCrossOrigin},
+		{"bad signature", bent(passkeytest.Options{BadSig: true}), model.CodeInvalid, model.AssertionBadSignature},
+		{"truncated authenticator data", truncated, model.CodeInvalid, model.AssertionMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			e.fail(e.agent, tc.code, []string{tc.want}, model.FnGrantConsentSigned, cs.ID, tc.a)
+		})
+	}
+	e.t = t
+	e.fail(e.hr.User, model.CodeForbidden, []string{"agent role"}, model.FnGrantConsentSigned, cs.ID, good())
+	e.fail(e.agent, model.CodeConflict, []string{"is requested, not active"}, model.FnRevokeConsentSigned, cs.ID,
+		approve(t, model.StatementConsentRevoke, cs, e.a, c, n, passkeytest.Options{}))
+
+	// The honest approval still works after all that, once.
+	a := good()
+	e.ok(e.agent, model.FnGrantConsentSigned, cs.ID, a)
+	e.fail(e.agent, model.CodeConflict, []string{"is active, not requested"}, model.FnGrantConsentSigned, cs.ID, a)
+
+	// A password-only grant is marked so.
+	pw := decode[model.Consent](t, e.ok(e.agent, model.FnGrantConsent, other.ID, "portal"))
+	if pw.GrantAssurance != model.AssurancePassword || pw.GrantSignature != nil || pw.GrantedWith() != model.AssurancePassword {
+		t.Fatalf("password grant: %+v", pw)
+	}
+	pw = decode[model.Consent](t, e.ok(e.agent, model.FnRevokeConsent, other.ID))
+	if pw.RevokedWith() != model.AssurancePassword {
+		t.Fatalf("password revocation: %+v", pw)
+	}
+	if !slices.Contains(pw.DataTypes, "edu.degree") {
+		t.Fatal("consent lost its data types")
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/routing"
+)
+
+// isConsentProof reports whether raw is a consent proof file (its format
+// member names it), so `eidgate verify` checks it as one.
+func isConsentProof(raw []byte) bool {
+	var head struct {
+		Format string `json:"format"`
+	}
+	return json.NewDecoder(bytes.NewReader(raw)).Decode(&head) == nil && head.Format == approval.ProofFormat
+}
+
+// verifyConsentProof checks a consent proof: from the file alone with
+// --offline (anyone can, without eidgate), otherwise also against the
+// ledger the tool flags name. Exit 0: the resident's signature over the
+// terms verifies (and the ledger agrees); 1: a signature does not verify or
+// the ledger disagrees; 3: valid, but password-only (nothing the resident
+// signed); 2: usage.
+func verifyConsentProof(cmd *cobra.Command, tf *toolFlags, name string, raw []byte, offline bool) error {
+	p, err := approval.ParseProof(raw)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("%s: %s", name, routing.MessageOf(err))}
+	}
+	r := approval.Verify(p)
+	if !offline {
+		m, err := tf.open(cmd)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		if r.Ledger, err = approval.CompareWithLedger(cmd.Context(), m.agent, p); err != nil {
+			return fmt.Errorf("%s", routing.MessageOf(err))
+		}
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	switch {
+	case !r.Valid || (r.Ledger != nil && !r.Ledger.Matches):
+		return &exitError{code: 1}
+	case !r.SignedByResident:
+		return &exitError{code: 3}
+	}
+	return nil
+}
