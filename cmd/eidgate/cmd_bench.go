@@ -516,6 +516,11 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	case "pg":
 		rep.Resolve.PGRPS, rep.Resolve.PGP50Ms, rep.Resolve.PGP99Ms = bench.Round3(res.RPS()), bench.Round3(p50), bench.Round3(p99)
 		rep.Resolve.PGErrors, rep.Resolve.PGResolveVsBaseline = float64(res.ErrorCount()), bench.Round3(vs)
+		rep.Resolve.PGCPUUsPerReq = benchCPUPerRequest(cpu1-cpu0, res.Requests)
+		rep.Resolve.PGPeakRSSMB = bench.Round3(float64(rss) / (1 << 20))
+		if rep.Resolve.RPS > 0 {
+			rep.Resolve.PGVsEmbedded = bench.Round3(res.RPS() / rep.Resolve.RPS)
+		}
 		return nil
 	case "fabric":
 		rep.Resolve.FabricRPS, rep.Resolve.FabricP50Ms, rep.Resolve.FabricP99Ms = bench.Round3(res.RPS()), bench.Round3(p50), bench.Round3(p99)
