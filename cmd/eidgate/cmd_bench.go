@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -487,9 +488,11 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); lag.run(sampleCtx, client, base+"/metrics") }()
+	redis0 := r.redisCommands(ctx, variant)
 	cpu0, _ := child.CPUTime()
 	res, err := r.loadRun(ctx, r.plan.Connections, r.plan.Load, reqs)
 	cpu1, _ := child.CPUTime()
+	redis1 := r.redisCommands(ctx, variant)
 	stopSampling()
 	wg.Wait()
 	if err != nil {
@@ -518,6 +521,9 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 		rep.Resolve.PGErrors, rep.Resolve.PGResolveVsBaseline = float64(res.ErrorCount()), bench.Round3(vs)
 		rep.Resolve.PGCPUUsPerReq = benchCPUPerRequest(cpu1-cpu0, res.Requests)
 		rep.Resolve.PGPeakRSSMB = bench.Round3(float64(rss) / (1 << 20))
+		if redis0 >= 0 && redis1 >= redis0 && res.Requests > 0 {
+			rep.Resolve.PGRedisCmdsPerReq = bench.Round3(float64(redis1-redis0) / float64(res.Requests))
+		}
 		if rep.Resolve.RPS > 0 {
 			rep.Resolve.PGVsEmbedded = bench.Round3(res.RPS() / rep.Resolve.RPS)
 		}
@@ -565,6 +571,39 @@ func (r *benchRun) gateway(ctx context.Context, rep *bench.Report, variant strin
 }
 
 // benchCPUPerRequest is CPU microseconds per request, rounded.
+// redisCommands is how many commands the --redis server has run (INFO
+// commandstats, every client's), or -1 for another variant or when it
+// cannot be read.
+func (r *benchRun) redisCommands(ctx context.Context, variant string) int64 {
+	if variant != "pg" || r.opts.redis == "" {
+		return -1
+	}
+	opt, err := redis.ParseURL(r.opts.redis)
+	if err != nil {
+		return -1
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	info, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=12,usec=…
+		_, rest, ok := strings.Cut(line, ":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		v, err := strconv.ParseInt(calls, 10, 64)
+		if err == nil {
+			n += v
+		}
+	}
+	return n
+}
+
 func benchCPUPerRequest(cpu time.Duration, requests int64) float64 {
 	if requests == 0 {
 		return 0

@@ -58,6 +58,9 @@ type Resolve struct {
 	PGVsEmbedded  float64 `json:"pg_vs_embedded,omitempty"`
 	PGCPUUsPerReq float64 `json:"pg_cpu_us_per_req,omitempty"`
 	PGPeakRSSMB   float64 `json:"pg_peak_rss_mb,omitempty"`
+	// PGRedisCmdsPerReq is the commands the Redis server ran during the
+	// load per resolve (the server's count, so other clients' too).
+	PGRedisCmdsPerReq float64 `json:"pg_redis_cmds_per_req,omitempty"`
 
 	FabricRPS    float64 `json:"fabric_rps,omitempty"`
 	FabricP50Ms  float64 `json:"fabric_p50_ms,omitempty"`
