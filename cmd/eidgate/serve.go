@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/eidgate/eidgate/internal/demo"
 )
 
 func newServeCmd() *cobra.Command {
@@ -28,7 +30,7 @@ func newServeCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "eidgate %s listening on %s (data dir %s, ledger %s)\n", Version, m.URL(), cfg.DataDir, cfg.Ledger)
 			if d := m.Demo(); d != nil {
-				printDemo(out, d, filepath.Join(cfg.DataDir, demoFile), m.pagesURL())
+				printDemo(out, d, filepath.Join(cfg.DataDir, demo.InfoFile), m.pagesURL())
 			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(out, "eidgate stopping")
@@ -42,7 +44,7 @@ func newServeCmd() *cobra.Command {
 
 // printDemo tells where the demo is and how to sign in; pages is where the
 // portal and console work with passkeys.
-func printDemo(w io.Writer, d *DemoInfo, path, pages string) {
+func printDemo(w io.Writer, d *demo.Info, path, pages string) {
 	fmt.Fprintf(w, "\ndemo consortium loaded; credentials in %s\n", path)
 	fmt.Fprintf(w, "  resident portal:  %s/portal   (passkeys work at this address)\n", pages)
 	fmt.Fprintf(w, "  admin console:    %s/admin   (user %s, password %s)\n", pages, d.Admin.Username, d.Admin.Password)
