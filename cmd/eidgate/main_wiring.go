@@ -405,7 +405,7 @@ func (m *Main) openKeys(context.Context) error {
 		return err
 	}
 	path, shared := m.Config.keyPath(blindingKeysFile)
-	env := os.Getenv(mapping.EnvBlindingKeys)
+	env := string(m.Config.BlindingKeys)
 	kr, err := mapping.LoadKeyring(env, path)
 	if errors.Is(err, os.ErrNotExist) && env == "" && !shared {
 		kr, err = mapping.GenerateKeyFile(path)
@@ -415,7 +415,7 @@ func (m *Main) openKeys(context.Context) error {
 	}
 	m.blinding = kr
 	sealPath, shared := m.Config.keyPath(sealingKeyFile)
-	senv := os.Getenv(mapping.EnvSealingKey)
+	senv := string(m.Config.SealingKey)
 	sk, err := mapping.LoadSealingKey(senv, sealPath)
 	if errors.Is(err, os.ErrNotExist) && senv == "" && !shared {
 		sk, err = mapping.GenerateSealingKeyFile(sealPath)
@@ -833,7 +833,7 @@ func (m *Main) reloadKeys(ctx context.Context) error {
 		if err := m.tickets.Reload(); err != nil {
 			m.logger().Warn("ticket key file not reloaded", "err", err)
 		}
-		if os.Getenv(mapping.EnvBlindingKeys) != "" {
+		if m.Config.BlindingKeys != "" {
 			continue
 		}
 		path, _ := m.Config.keyPath(blindingKeysFile)

@@ -13,13 +13,12 @@ import (
 
 func newServeCmd() *cobra.Command {
 	flags := DefaultConfig()
-	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway (embedded ledger and database unless configured otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configFile, flags, cmd.Flags(), os.LookupEnv)
+			cfg, err := loadConfig(flags, cmd.Flags(), os.LookupEnv)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
 			}
@@ -37,7 +36,6 @@ func newServeCmd() *cobra.Command {
 			return m.Close()
 		},
 	}
-	cmd.Flags().StringVar(&configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
 	flags.BindFlags(cmd.Flags())
 	return cmd
 }
