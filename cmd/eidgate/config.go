@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,6 +74,9 @@ type Config struct {
 	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
 	// deployments behind nothing (never in production).
 	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto the gateway believes.
+	TrustedProxies string `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
 }
 
 // DefaultConfig is what `eidgate serve` runs with when nothing is set.
@@ -258,6 +262,13 @@ func (c Config) Validate() error {
 			add("--public-url %q: want http(s)://HOST[:PORT]", c.PublicURL)
 		}
 	}
+	for _, p := range c.trustedProxies() {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				add("--trusted-proxies %q: want an IP address or a CIDR range", p)
+			}
+		}
+	}
 	if c.AnchorLagBound < time.Second {
 		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)
 	}
@@ -284,6 +295,17 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trustedProxies splits --trusted-proxies.
+func (c Config) trustedProxies() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // webAuthnOrigins splits --webauthn-origins.

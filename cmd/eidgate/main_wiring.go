@@ -633,7 +633,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
-		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err
@@ -740,6 +740,16 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 		db.OK, db.Detail = false, routing.MessageOf(err)
 	}
 	out = append(out, db)
+	if m.redis != nil {
+		// Configured Redis carries the shared rate limits, the replay
+		// front of single use and policy updates: a replica without it
+		// answers some calls 503, so it is not ready.
+		rc := gateway.Check{Name: "redis", OK: true}
+		if err := m.redis.Ping(ctx); err != nil {
+			rc.OK, rc.Detail = false, routing.MessageOf(err)
+		}
+		out = append(out, rc)
+	}
 	lg := gateway.Check{Name: "ledger", OK: true}
 	lag, err := m.listener.EventLag(ctx, m.agent)
 	if err != nil {
