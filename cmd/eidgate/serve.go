@@ -8,17 +8,18 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/eidgate/eidgate/internal/demo"
 )
 
 func newServeCmd() *cobra.Command {
 	flags := DefaultConfig()
-	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway (embedded ledger and database unless configured otherwise)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configFile, flags, cmd.Flags(), os.LookupEnv)
+			cfg, err := loadConfig(flags, cmd.Flags(), os.LookupEnv)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
 			}
@@ -30,14 +31,13 @@ func newServeCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "eidgate %s listening on %s (data dir %s, ledger %s)\n", Version, m.URL(), cfg.DataDir, cfg.Ledger)
 			if d := m.Demo(); d != nil {
-				printDemo(out, d, filepath.Join(cfg.DataDir, demoFile), m.pagesURL(), isTerminal(out))
+				printDemo(out, d, filepath.Join(cfg.DataDir, demo.InfoFile), m.pagesURL(), isTerminal(out))
 			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(out, "eidgate stopping")
 			return m.Close()
 		},
 	}
-	cmd.Flags().StringVar(&configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
 	flags.BindFlags(cmd.Flags())
 	return cmd
 }
@@ -53,7 +53,7 @@ func isTerminal(w io.Writer) bool {
 // portal and console work with passkeys. The credentials themselves are
 // printed only to a terminal (secrets): written to a pipe or file, output
 // ends up in logs, so it only names the file (0600) that holds them.
-func printDemo(w io.Writer, d *DemoInfo, path, pages string, secrets bool) {
+func printDemo(w io.Writer, d *demo.Info, path, pages string, secrets bool) {
 	fmt.Fprintf(w, "\ndemo consortium loaded; credentials in %s\n", path)
 	fmt.Fprintf(w, "  resident portal:  %s/portal   (passkeys work at this address)\n", pages)
 	if !secrets {

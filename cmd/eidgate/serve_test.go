@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eidgate/eidgate/internal/demo"
 )
 
 // `serve --demo` with its output going to a pipe or file (as under a
@@ -43,19 +45,19 @@ func TestServeDemoKeepsSecretsOutOfOutputAndLogs(t *testing.T) {
 	serve()
 	serve() // the second start reads demo.json
 
-	path := filepath.Join(dir, demoFile)
+	path := filepath.Join(dir, demo.InfoFile)
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Mode().Perm() != 0o600 {
-		t.Errorf("%s has mode %v, want 0600", demoFile, st.Mode().Perm())
+		t.Errorf("%s has mode %v, want 0600", demo.InfoFile, st.Mode().Perm())
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info DemoInfo
+	var info demo.Info
 	if err := json.Unmarshal(raw, &info); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +94,9 @@ func TestServeDemoKeepsSecretsOutOfOutputAndLogs(t *testing.T) {
 // At a terminal the banner shows the credentials, so a person trying the
 // demo can sign in at once.
 func TestPrintDemoShowsSecretsOnlyWhenAsked(t *testing.T) {
-	d := &DemoInfo{GatewayURL: "http://127.0.0.1:1", Admin: DemoUser{Username: "admin", Password: "admin-secret"},
-		Departments: []DemoDepartment{{ID: "hrss", APIKey: "key-secret"}},
-		Residents:   []DemoResident{{DocType: "cn-resident", DocNumber: "110105194912310021", Password: "resident-secret"}}}
+	d := &demo.Info{GatewayURL: "http://127.0.0.1:1", Admin: demo.StaffLogin{Username: "admin", Password: "admin-secret"},
+		Departments: []demo.DepartmentKey{{ID: "hrss", APIKey: "key-secret"}},
+		Residents:   []demo.ResidentLogin{{DocType: "cn-resident", DocNumber: "110105194912310021", Password: "resident-secret"}}}
 	for _, secrets := range []bool{true, false} {
 		var b bytes.Buffer
 		printDemo(&b, d, "/data/demo.json", "http://localhost:1", secrets)
