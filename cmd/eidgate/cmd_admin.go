@@ -154,7 +154,11 @@ left under it. Keep a backup of the key file: old index entries on the ledger
 can only be audited with the old key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Getenv(mapping.EnvBlindingKeys) != "" {
+			cfg, err := tf.config(cmd)
+			if err != nil {
+				return err
+			}
+			if cfg.BlindingKeys != "" {
 				return usageError("the keys come from %s; rotate them there", mapping.EnvBlindingKeys)
 			}
 			m, err := tf.open(cmd)

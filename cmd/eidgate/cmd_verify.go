@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eidgate/eidgate/credential"
+	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -173,7 +174,7 @@ func demoGatewayURL(dataDir string) string {
 	var info struct {
 		GatewayURL string `json:"gateway_url"`
 	}
-	b, err := os.ReadFile(filepath.Join(dataDir, demoFile))
+	b, err := os.ReadFile(filepath.Join(dataDir, demo.InfoFile))
 	if err != nil || json.Unmarshal(b, &info) != nil {
 		return ""
 	}

@@ -41,7 +41,7 @@ func runTool(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 // loadedDataDir is a data dir with the demo loaded and the gateway stopped.
-func loadedDataDir(t *testing.T) (string, *DemoInfo) {
+func loadedDataDir(t *testing.T) (string, *demo.Info) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), true, "warn"
