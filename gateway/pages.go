@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -96,8 +97,8 @@ type pageAuth struct {
 // browser goes to the sign-in page.
 func (p *pages) pageSession(a pageAuth) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := p.loadSession(c)
-		if err != nil || sess.Kind != a.kind {
+		sess, err := p.loadSession(c, a.kind)
+		if err != nil {
 			if err != nil && routing.KindOf(err) == routing.KindUnavailable {
 				p.pageFail(c, err)
 				return
@@ -172,10 +173,23 @@ func (p *pages) loginPage(c *gin.Context, kind, name, title string) {
 func (p *pages) acceptSignInForm(c *gin.Context) bool {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 	if !p.checkFormToken(c) {
-		p.pageFail(c, csrfError())
+		p.pageFail(c, p.formRefusal(c))
 		return false
 	}
 	return true
+}
+
+// formRefusal is why a form posted before sign-in was refused: a browser
+// that sent no form cookie at all, on a page opened over plain HTTP by a
+// name other than localhost, dropped the Secure cookie, and the operator
+// needs to know how to fix that, not the visitor to retry.
+func (p *pages) formRefusal(c *gin.Context) error {
+	if _, err := c.Cookie(formCookie); err != nil && p.secureCookiesLost(c.Request) {
+		return &routing.Error{Kind: routing.KindForbidden, Code: "https_required", Op: "gateway",
+			Message: "the browser dropped the sign-in cookie because this site was opened over plain HTTP by a name other than localhost; " +
+				"serve it over TLS (--tls-cert, --tls-key) or behind a TLS proxy named in --trusted-proxies, or, on a test network only, start the gateway with --insecure-cookies"}
+	}
+	return csrfError()
 }
 
 // checkFormToken verifies the signed double-submit token of a form posted
@@ -242,14 +256,18 @@ func (p *pages) switchLang(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 	lang := c.PostForm("lang")
 	next := localPath(c.PostForm("next"))
-	sess, err := p.loadSession(c)
+	kind := accounts.SessionResident
+	if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+		kind = accounts.SessionAdmin
+	}
+	sess, err := p.loadSession(c, kind)
 	if err != nil {
 		sess = nil
 	}
 	if sess != nil && tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
 		c.Set(ctxSession, sess)
 	} else if !p.checkFormToken(c) {
-		p.pageFail(c, csrfError())
+		p.pageFail(c, p.formRefusal(c))
 		return
 	}
 	if !web.ValidLang(lang) {
@@ -276,6 +294,9 @@ func localPath(p string) string {
 	if u.Path != "/portal" && u.Path != "/admin" && !strings.HasPrefix(u.Path, "/portal/") && !strings.HasPrefix(u.Path, "/admin/") {
 		return "/portal"
 	}
+	if !cleanPath(u.Path) || !cleanPath(u.EscapedPath()) {
+		return "/portal"
+	}
 	out := u.EscapedPath()
 	if u.RawQuery != "" {
 		q := u.Query()
@@ -285,6 +306,23 @@ func localPath(p string) string {
 		}
 	}
 	return out
+}
+
+// cleanPath holds for a path a browser will not rewrite on the way: no
+// empty, "." or ".." segment (which browsers resolve, so /portal/../evil
+// reaches /evil), no backslash (which browsers read as a slash) and no
+// control character.
+func cleanPath(p string) bool {
+	if strings.ContainsAny(p, "\\") || strings.ContainsFunc(p, unicode.IsControl) {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, "%2e%2e") ||
+			strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") {
+			return false
+		}
+	}
+	return true
 }
 
 // render fills in what every page needs and writes it.
@@ -521,10 +559,10 @@ func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
 
 // signedIn opens a browser session after a sign-in or activation form.
 func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
-	if old, err := c.Cookie(SessionCookie); err == nil && old != "" && old != token {
+	if old, err := c.Cookie(SessionCookieOf(sess.Kind)); err == nil && old != "" && old != token {
 		p.endSession(c, old)
 	}
-	p.setSessionCookie(c, token, sess.ExpiresAt)
+	p.setSessionCookie(c, sess.Kind, token, sess.ExpiresAt)
 	if sess.Lang != "" && web.ValidLang(sess.Lang) {
 		p.setLangCookie(c, sess.Lang)
 	}
@@ -533,11 +571,12 @@ func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, n
 
 // pageLogout ends the session of either area.
 func (p *pages) pageLogout(c *gin.Context) {
-	if token, err := c.Cookie(SessionCookie); err == nil {
+	kind := currentSession(c).Kind
+	if token, err := c.Cookie(SessionCookieOf(kind)); err == nil {
 		p.endSession(c, token)
 	}
-	p.clearSessionCookie(c)
-	seeOther(c, "/"+areaOfKind(currentSession(c).Kind)+"/login", "logged_out")
+	p.clearSessionCookie(c, kind)
+	seeOther(c, "/"+areaOfKind(kind)+"/login", "logged_out")
 }
 
 // rootRedirect sends "/" to the portal.

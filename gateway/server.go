@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +45,11 @@ type Config struct {
 	DepartmentCAs map[string]*x509.CertPool
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
 	InsecureCookies bool
+	// TrustedProxies are the addresses or CIDR ranges of the reverse
+	// proxies in front of the gateway: only from them are
+	// X-Forwarded-For (the client's address, for per-client limits) and
+	// X-Forwarded-Proto (whether the browser used HTTPS) believed.
+	TrustedProxies []string
 	// Registry receives the gateway's metrics (nil: a private one).
 	Registry *prometheus.Registry
 	// Web is the portal and console (templates, catalogues, assets); nil
@@ -70,6 +79,7 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *metrics
 	site    *web.Site
+	proxies []netip.Prefix
 }
 
 // api are the handlers of the JSON API; pages are those of the portal and
@@ -109,6 +119,14 @@ func New(cfg Config) (*Server, error) {
 		_, _ = rand.Read(cfg.PageKey)
 	}
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry), site: cfg.Web}
+	// Without this gin believes X-Forwarded-For from anyone, and a client
+	// could pick the address its limits are counted under.
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, routing.Invalid("gateway.New", "trusted_proxies", "trusted proxies: %v", err)
+	}
+	for _, p := range cfg.TrustedProxies {
+		s.proxies = append(s.proxies, proxyPrefix(p))
+	}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.Use(s.requestContext, s.recover, s.securityHeaders)
@@ -219,7 +237,7 @@ func (s *Server) bind(c *gin.Context, v any) bool {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
+			s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Field: "body", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
 			return false
 		}
 		s.fail(c, routing.Invalid("gateway", "body", "request body could not be read"))
@@ -232,10 +250,71 @@ func (s *Server) bind(c *gin.Context, v any) bool {
 	return true
 }
 
+// fieldAtFault finds the body field whose value made decoding fail in a
+// way the decoder does not attribute (a time or other value with its own
+// parser): it decodes each field of the object on its own, descending
+// into nested objects, and returns the dotted path of the first that
+// fails, or "".
+func fieldAtFault(raw []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ft, ok := fields[k]
+		if !ok {
+			continue
+		}
+		if json.Unmarshal(obj[k], reflect.New(ft).Interface()) == nil {
+			continue
+		}
+		if sub := fieldAtFault(obj[k], ft); sub != "" {
+			return k + "." + sub
+		}
+		return k
+	}
+	return ""
+}
+
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var syntaxErr *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &syntaxErr) && !errors.As(err, &typeErr) && !strings.HasPrefix(err.Error(), "json: unknown field ") && !errors.Is(err, io.EOF) {
+			if f := fieldAtFault(body, reflect.TypeOf(v)); f != "" {
+				msg := "field " + f + " has a value that cannot be read"
+				var te *time.ParseError
+				if errors.As(err, &te) {
+					msg = "field " + f + " must be an RFC 3339 time such as 2026-03-02T09:00:00Z"
+				}
+				return routing.Invalid("gateway", f, "%s", msg)
+			}
+		}
 		return jsonError(err)
 	}
 	if dec.More() {
@@ -267,3 +346,65 @@ func jsonError(err error) error {
 
 // ctx returns the request context.
 func ctx(c *gin.Context) context.Context { return c.Request.Context() }
+
+// proxyPrefix reads a trusted proxy, an address or a CIDR range that
+// SetTrustedProxies accepted.
+func proxyPrefix(p string) netip.Prefix {
+	if pre, err := netip.ParsePrefix(p); err == nil {
+		return pre.Masked()
+	}
+	a, _ := netip.ParseAddr(p)
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+}
+
+// remoteAddr is the address of the peer of the connection (the proxy's,
+// behind one).
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// viaTrustedProxy holds when the request came through one of the
+// configured proxies.
+func (s *Server) viaTrustedProxy(r *http.Request) bool {
+	a := remoteAddr(r)
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// browserUsedHTTPS holds when the browser reached the gateway over HTTPS:
+// directly with TLS, or through a trusted proxy that says so.
+func (s *Server) browserUsedHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.viaTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// secureCookiesLost holds when the browser drops the gateway's cookies:
+// they carry the Secure flag, and the page was opened over plain HTTP by a
+// name other than localhost (browsers keep Secure cookies over HTTP on
+// localhost alone).
+func (s *Server) secureCookiesLost(r *http.Request) bool {
+	if s.cfg.InsecureCookies || s.browserUsedHTTPS(r) {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(strings.ToLower(host), "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err != nil || !a.IsLoopback()
+}

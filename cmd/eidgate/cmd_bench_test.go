@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/internal/bench"
 	"github.com/eidgate/eidgate/internal/testenv"
 )
 
@@ -18,7 +19,7 @@ import (
 // gateway and baseline children from os.Executable: such a child runs the
 // CLI and exits before any test (init runs ahead of TestMain).
 func init() {
-	if os.Getenv(benchChildEnv) != "1" {
+	if os.Getenv(bench.ChildEnv) != "1" {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -26,7 +26,7 @@ type stack struct {
 	t    *testing.T
 	m    *Main  // nil for a gateway in another process
 	base string // the gateway's URL
-	demo *DemoInfo
+	demo *demo.Info
 	http *http.Client
 	spec *openapitest.Validator
 }
@@ -48,7 +48,7 @@ func startDemo(t *testing.T, edit func(*Config)) *stack {
 // newStack drives a running Main: demo holds the credentials (another
 // replica's demo.json for a Main without --demo), base the HTTP client
 // settings (TLS), nil for plain HTTP.
-func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
+func newStack(t *testing.T, m *Main, demo *demo.Info, base *http.Client) *stack {
 	t.Helper()
 	s := newURLStack(t, m.URL(), demo, base)
 	s.m = m
@@ -56,7 +56,7 @@ func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
 }
 
 // newURLStack drives the gateway at url (another process).
-func newURLStack(t *testing.T, url string, demo *DemoInfo, base *http.Client) *stack {
+func newURLStack(t *testing.T, url string, demo *demo.Info, base *http.Client) *stack {
 	t.Helper()
 	if base == nil {
 		base = &http.Client{}
@@ -98,10 +98,11 @@ func (r reply) str(path ...string) string {
 // certificate, + official), a browser session (cookie + CSRF token) or
 // nobody.
 type caller struct {
-	apiKey  string
-	cookie  string
-	csrf    string
-	headers map[string]string
+	apiKey     string
+	cookie     string
+	cookieName string // the portal's or the console's session cookie
+	csrf       string
+	headers    map[string]string
 	// client, when set, sends the request instead of the stack's client
 	// (a department presenting its mTLS client certificate).
 	client *http.Client
@@ -147,7 +148,7 @@ func (s *stack) do(c caller, method, path string, body any) reply {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
 	if c.cookie != "" {
-		req.Header.Set("Cookie", gateway.SessionCookie+"="+c.cookie)
+		req.Header.Set("Cookie", c.cookieName+"="+c.cookie)
 		if method != http.MethodGet {
 			req.Header.Set("X-CSRF-Token", c.csrf)
 		}
@@ -178,11 +179,11 @@ func (s *stack) login(path string, body any) caller {
 		s.t.Fatalf("login %s: %d %v", path, r.status, r.body)
 	}
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
-		if c.Name == gateway.SessionCookie {
+		if c.Name == gateway.SessionCookie || c.Name == gateway.ConsoleSessionCookie {
 			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 				s.t.Fatalf("session cookie flags: %+v", c)
 			}
-			return caller{cookie: c.Value, csrf: r.str("csrf_token")}
+			return caller{cookie: c.Value, cookieName: c.Name, csrf: r.str("csrf_token")}
 		}
 	}
 	s.t.Fatalf("login %s set no session cookie", path)
@@ -200,7 +201,7 @@ func (s *stack) admin() caller {
 	return s.login("/v1/admin/login", map[string]any{"username": s.demo.Admin.Username, "password": s.demo.Admin.Password})
 }
 
-func resolveBody(r DemoResident, dataType, purpose string) map[string]any {
+func resolveBody(r demo.ResidentLogin, dataType, purpose string) map[string]any {
 	return map[string]any{
 		"subject":   map[string]any{"document": map[string]any{"type": r.DocType, "number": r.DocNumber, "country": r.Country}},
 		"data_type": dataType, "purpose": purpose,
@@ -404,7 +405,7 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 	s.login("/v1/me/login", map[string]any{"document": doc, "password": "a-New-passw0rd"})
 
 	// Roles: an auditor may read the audit log but not create eIDs.
-	var auditor DemoUser
+	var auditor demo.StaffLogin
 	for _, u := range s.demo.Staff {
 		if u.Role == accounts.RoleAuditor {
 			auditor = u
@@ -456,7 +457,7 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 // start, and the credentials it then writes all work.
 func TestInterruptedDemoLoadCompletes(t *testing.T) {
 	data, _ := loadedDataDir(t)
-	if err := os.Remove(filepath.Join(data, demoFile)); err != nil {
+	if err := os.Remove(filepath.Join(data, demo.InfoFile)); err != nil {
 		t.Fatal(err)
 	}
 	s := startDemo(t, func(c *Config) { c.DataDir = data })
