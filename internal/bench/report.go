@@ -115,6 +115,12 @@ type Import struct {
 	// CPUUsPerRow is this process's CPU time (importer, database, peer)
 	// per row.
 	CPUUsPerRow float64 `json:"cpu_us_per_row"`
+	// The rate of the first and of the last tenth of the rows (of
+	// 1,000,000: the first and the last 100,000), and last ÷ first: how
+	// much the import slows as the tables grow.
+	FirstTenthRowsPerS float64 `json:"first_tenth_rows_per_s,omitempty"`
+	LastTenthRowsPerS  float64 `json:"last_tenth_rows_per_s,omitempty"`
+	LastVsFirstTenth   float64 `json:"last_vs_first_tenth,omitempty"`
 }
 
 // DID is DID resolution through the gateway's resolver endpoint.

@@ -859,7 +859,10 @@ func (r *Runner) importRows(ctx context.Context, m *InProcess, rep *Report) erro
 	r.say("import: %d rows", n)
 	written, cpu := WrittenBytes(), SelfCPUTime()
 	start := time.Now()
-	job, err := m.Importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench"})
+	var marks importMarks
+	job, err := m.Importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench", Progress: func(j mapping.ImportJob) {
+		marks.add(time.Since(start), j.Created)
+	}})
 	elapsed := time.Since(start)
 	written, cpu = WrittenBytes()-written, SelfCPUTime()-cpu
 	if err != nil {
@@ -873,5 +876,52 @@ func (r *Runner) importRows(ctx context.Context, m *InProcess, rep *Report) erro
 		WrittenKBPerKRow: Round3(float64(written) / 1024 / (float64(n) / 1000)),
 		CPUUsPerRow:      cpuPerRequest(cpu, int64(n)),
 	}
+	first, last := marks.tenths(int64(n))
+	rep.Import.FirstTenthRowsPerS, rep.Import.LastTenthRowsPerS = Round3(first), Round3(last)
+	if first > 0 {
+		rep.Import.LastVsFirstTenth = Round3(last / first)
+	}
 	return nil
+}
+
+// importMarks are the rows an import had committed at moments of its run.
+type importMarks struct {
+	at   []time.Duration
+	rows []int64
+}
+
+func (m *importMarks) add(at time.Duration, rows int64) {
+	m.at = append(m.at, at)
+	m.rows = append(m.rows, rows)
+}
+
+// tenths are the rows per second of the first and of the last tenth of n
+// rows, between the commits that straddle them: from the first batch's
+// commit (so the start-up is not in it) to the first commit at or past a
+// tenth, and from the last commit at or before nine tenths to the last
+// commit. Both are 0 when the import took fewer than three batches.
+func (m *importMarks) tenths(n int64) (first, last float64) {
+	end := len(m.at) - 1
+	if end < 2 {
+		return 0, 0
+	}
+	rate := func(i, j int) float64 {
+		if d := (m.at[j] - m.at[i]).Seconds(); d > 0 {
+			return float64(m.rows[j]-m.rows[i]) / d
+		}
+		return 0
+	}
+	for j := 1; j <= end; j++ {
+		if m.rows[j]*10 >= n {
+			first = rate(0, j)
+			break
+		}
+	}
+	for i := end - 1; i >= 0; i-- {
+		if m.rows[i]*10 <= 9*n {
+			last = rate(i, end)
+			break
+		}
+	}
+	return first, last
 }

@@ -44,3 +44,34 @@ func TestPlanFor(t *testing.T) {
 		t.Errorf("scaled ImportRows = %d, want the 1000 floor", scaled.ImportRows)
 	}
 }
+
+// The first and the last tenth's rates come from the commits that
+// straddle them; too few batches give none.
+func TestImportMarksTenths(t *testing.T) {
+	var m importMarks
+	// 1,000 rows in batches of 50: the first batch after a slow start,
+	// then 100 rows/s up to 200 rows, faster after, 50 rows/s from 900.
+	at := 3 * time.Second
+	m.add(at, 50)
+	for rows := int64(100); rows <= 1000; rows += 50 {
+		switch {
+		case rows <= 200:
+			at += 500 * time.Millisecond
+		case rows <= 900:
+			at += 100 * time.Millisecond
+		default:
+			at += time.Second
+		}
+		m.add(at, rows)
+	}
+	first, last := m.tenths(1000)
+	if first != 100 || last != 50 {
+		t.Errorf("tenths = %v, %v; want 100 and 50 rows/s", first, last)
+	}
+	var few importMarks
+	few.add(time.Second, 500)
+	few.add(2*time.Second, 1000)
+	if f, l := few.tenths(1000); f != 0 || l != 0 {
+		t.Errorf("two batches: %v, %v; want none", f, l)
+	}
+}
