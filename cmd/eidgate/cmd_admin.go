@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing/ticket"
 )
@@ -19,7 +21,8 @@ func newAdminCmd() *cobra.Command {
 		Use:   "admin",
 		Short: "Administer a gateway's accounts and keys from its host",
 	}
-	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd())
+	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
+		newAuditCmd())
 	return cmd
 }
 
@@ -43,7 +46,7 @@ func newCreateUserCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.admins.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
+			if _, err := m.audited.admins.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", args[0], role)
@@ -68,7 +71,7 @@ func newIssueAPIKeyCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			token, key, err := m.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
+			token, key, err := m.audited.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
 			if err != nil {
 				return err
 			}
@@ -151,10 +154,13 @@ can only be audited with the old key.`,
 			} else {
 				fmt.Fprintf(out, "resuming the rotation to %s\n", kr.Current())
 			}
-			p, err := m.mapping.Rotate(cmd.Context(), next, mapping.RotateOptions{Parallel: parallel,
-				Progress: func(p mapping.RotationProgress) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "\r%d documents re-blinded, %d skipped, %d failed", p.Done, p.Skipped, p.Failed)
-				}})
+			p, err := audit.Do(cmd.Context(), m.trail, audit.Entry{Act: audit.ActBlindingKeyRotate, Target: next.Current()},
+				func(ctx context.Context) (*mapping.RotationProgress, error) {
+					return m.mapping.Rotate(ctx, next, mapping.RotateOptions{Parallel: parallel,
+						Progress: func(p mapping.RotationProgress) {
+							fmt.Fprintf(cmd.ErrOrStderr(), "\r%d documents re-blinded, %d skipped, %d failed", p.Done, p.Skipped, p.Failed)
+						}})
+				}, func(p *mapping.RotationProgress) any { return p })
 			fmt.Fprintln(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -188,7 +194,14 @@ func newRotateTicketKeyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kid, err := kr.Rotate()
+			trail, closeDB, err := recordOnlyTrail(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			kid, err := audit.Do(withOperator(cmd.Context()), trail, audit.Entry{Act: audit.ActTicketKeyRotate, Target: path},
+				func(context.Context) (string, error) { return kr.Rotate() },
+				func(kid string) any { return map[string]string{"kid": kid} })
 			if err != nil {
 				return err
 			}
@@ -196,8 +209,30 @@ func newRotateTicketKeyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	tf.bindOnly(cmd.Flags(), "data-dir", "ticket-keys-file")
+	tf.bindOnly(cmd.Flags(), "data-dir", "ticket-keys-file", "db", "pseudonym-key-file")
 	return cmd
+}
+
+// recordOnlyTrail opens the database alone and an audit trail over it, for
+// a command that changes nothing on the ledger but must record its act.
+func recordOnlyTrail(cmd *cobra.Command, cfg Config) (*audit.Trail, func(), error) {
+	m := NewMain(cfg)
+	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel)
+	if err := m.openStore(cmd.Context()); err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() { _ = m.Close() }
+	key, err := m.secretKey(pseudonymKeyFile)
+	if err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("pseudonym key: %w", err)
+	}
+	trail, err := audit.New(audit.Config{Store: m.db, PseudonymKey: key, Logger: m.Logger})
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	return trail, closeDB, nil
 }
 
 // newInitKeysCmd creates the keys every replica of a deployment shares.
