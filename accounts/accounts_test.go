@@ -120,8 +120,14 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 			t.Fatalf("code %q: %v", code, err)
 		}
 		stored, err := e.db.GetActivationCode(ctx, eid)
-		if err != nil || strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) || !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
-			t.Fatalf("stored %+v, %v", stored, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; stored %+v, %v", err, stored, err)
+		}
+		if strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) {
+			t.Fatalf("strings.Contains(stored.CodeHash, strings.ReplaceAll(code, \"-\", \"\")) holds; stored %+v, %v", stored, err)
+		}
+		if !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
+			t.Fatalf("strings.HasPrefix(stored.CodeHash, \"$argon2id$\") is false; stored %+v, %v", stored, err)
 		}
 		// Not signed in before activation.
 		if _, err := e.residents.Login(ctx, eid, "Whatever-123"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
@@ -256,8 +262,11 @@ func TestLoginLockout(t *testing.T) {
 		_, err = e.residents.Login(ctx, eid, "Right password 1")
 		wantCode(t, err, accounts.CodeAccountLocked)
 		var re *routing.Error
-		if !asErr(err, &re) || re.Details["retry_after"] != "900" {
-			t.Fatalf("retry_after: %+v", re)
+		if !asErr(err, &re) {
+			t.Fatalf("asErr(err, &re) is false; retry_after: %+v", re)
+		}
+		if re.Details["retry_after"] != "900" {
+			t.Fatalf("re.Details[\"retry_after\"] = %q, want \"900\"; retry_after: %+v", re.Details["retry_after"], re)
 		}
 		e.clock.Advance(accounts.DefaultLockFor)
 		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
@@ -362,8 +371,11 @@ func TestAdmins(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, err := e.admins.Login(ctx, "li.wei", "Admin password 1")
-		if err != nil || a.Role != accounts.RoleAdmin {
-			t.Fatalf("login %+v, %v", a, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; login %+v, %v", err, a, err)
+		}
+		if a.Role != accounts.RoleAdmin {
+			t.Fatalf("a.Role = %v, want accounts.RoleAdmin; login %+v, %v", a.Role, a, err)
 		}
 		_, err = e.admins.Login(ctx, "li.wei", "nope")
 		wantCode(t, err, accounts.CodeInvalidCredentials)
@@ -398,8 +410,17 @@ func TestAdmins(t *testing.T) {
 		}
 		wantCode(t, e.admins.Disable(ctx, "nobody"), accounts.CodeAdminNotFound)
 		list, err := e.admins.List(ctx)
-		if err != nil || len(list) != 2 || list[0].Username != "li.wei" || list[1].Role != accounts.RoleAuditor {
-			t.Fatalf("list %+v, %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v, %v", err, list, err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("len(list) = %v, want 2; list %+v, %v", len(list), list, err)
+		}
+		if list[0].Username != "li.wei" {
+			t.Fatalf("list[0].Username = %q, want \"li.wei\"; list %+v, %v", list[0].Username, list, err)
+		}
+		if list[1].Role != accounts.RoleAuditor {
+			t.Fatalf("list[1].Role = %v, want accounts.RoleAuditor; list %+v, %v", list[1].Role, list, err)
 		}
 	})
 }
@@ -426,8 +447,17 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("stored digest %q, %v", digest, err)
 		}
 		list, err := e.keys.ListAPIKeys(ctx, "edu-bureau")
-		if err != nil || len(list) != 1 || list[0].ID != key.ID || list[0].LastUsedAt.IsZero() {
-			t.Fatalf("list %+v, %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v, %v", err, list, err)
+		}
+		if len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; list %+v, %v", len(list), list, err)
+		}
+		if list[0].ID != key.ID {
+			t.Fatalf("list[0].ID = %v, want key.ID; list %+v, %v", list[0].ID, list, err)
+		}
+		if list[0].LastUsedAt.IsZero() {
+			t.Fatalf("list[0].LastUsedAt.IsZero() holds; list %+v, %v", list, err)
 		}
 		firstUse := list[0].LastUsedAt
 		// Used again within the minute: not written again.
@@ -484,16 +514,40 @@ func TestSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(token) < 43 || s.CSRFToken == "" || s.CSRFToken == token || !s.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) {
-			t.Fatalf("session %+v", s)
+		if len(token) < 43 {
+			t.Fatalf("len(token) = %v, want >= 43; session %+v", len(token), s)
+		}
+		if s.CSRFToken == "" {
+			t.Fatalf("s.CSRFToken == \"\", want it different; session %+v", s)
+		}
+		if s.CSRFToken == token {
+			t.Fatalf("s.CSRFToken == token, want it different; session %+v", s)
+		}
+		if !s.ExpiresAt.Equal(e.clock.Now().Add(12 * time.Hour)) {
+			t.Fatalf("s.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) is false; session %+v", s)
 		}
 		// Only the hash is stored.
 		if _, err := e.db.GetSession(ctx, token); !routing.IsKind(err, routing.KindNotFound) {
 			t.Fatal("the session is findable by the raw token")
 		}
 		got, err := e.sessions.Lookup(ctx, token)
-		if err != nil || got.Subject != eid || got.Lang != "en" || got.CSRFToken != s.CSRFToken || !got.CheckCSRF(s.CSRFToken) || got.CheckCSRF("x") {
-			t.Fatalf("lookup %+v, %v", got, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; lookup %+v, %v", err, got, err)
+		}
+		if got.Subject != eid {
+			t.Fatalf("got.Subject = %v, want eid; lookup %+v, %v", got.Subject, got, err)
+		}
+		if got.Lang != "en" {
+			t.Fatalf("got.Lang = %q, want \"en\"; lookup %+v, %v", got.Lang, got, err)
+		}
+		if got.CSRFToken != s.CSRFToken {
+			t.Fatalf("got.CSRFToken = %v, want s.CSRFToken; lookup %+v, %v", got.CSRFToken, got, err)
+		}
+		if !got.CheckCSRF(s.CSRFToken) {
+			t.Fatalf("got.CheckCSRF(s.CSRFToken) is false; lookup %+v, %v", got, err)
+		}
+		if got.CheckCSRF("x") {
+			t.Fatalf("got.CheckCSRF(\"x\") holds; lookup %+v, %v", got, err)
 		}
 		// Use within the idle window keeps it alive for the absolute lifetime.
 		for range 24 {

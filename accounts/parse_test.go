@@ -151,8 +151,20 @@ func FuzzParsePHC(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.MemoryKiB > 1<<20 || p.Time == 0 || p.Threads == 0 || len(salt) < 8 || len(key) < 16 {
-			t.Fatalf("accepted out-of-bounds parameters %+v from %q", p, s)
+		if p.MemoryKiB > 1<<20 {
+			t.Fatalf("p.MemoryKiB = %v, want <= 1<<20; accepted out-of-bounds parameters %+v from %q", p.MemoryKiB, p, s)
+		}
+		if p.Time == 0 {
+			t.Fatalf("p.Time == 0, want it different; accepted out-of-bounds parameters %+v from %q", p, s)
+		}
+		if p.Threads == 0 {
+			t.Fatalf("p.Threads == 0, want it different; accepted out-of-bounds parameters %+v from %q", p, s)
+		}
+		if len(salt) < 8 {
+			t.Fatalf("len(salt) = %v, want >= 8; accepted out-of-bounds parameters %+v from %q", len(salt), p, s)
+		}
+		if len(key) < 16 {
+			t.Fatalf("len(key) = %v, want >= 16; accepted out-of-bounds parameters %+v from %q", len(key), p, s)
 		}
 	})
 }

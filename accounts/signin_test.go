@@ -58,8 +58,14 @@ func TestSignInOpensSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sess.Kind != accounts.SessionResident || sess.Subject != eid || sess.Lang != "" || sess.CSRFToken == "" {
-			t.Errorf("activation session %+v, want a resident session of %s without a language", sess, eid)
+		if sess.Kind != accounts.SessionResident {
+			t.Errorf("sess.Kind = %v, want accounts.SessionResident; activation session %+v, want a resident session of %s without a language", sess.Kind, sess, eid)
+		} else if sess.Subject != eid {
+			t.Errorf("sess.Subject = %v, want eid; activation session %+v, want a resident session of %s without a language", sess.Subject, sess, eid)
+		} else if sess.Lang != "" {
+			t.Errorf("sess.Lang = %q, want \"\"; activation session %+v, want a resident session of %s without a language", sess.Lang, sess, eid)
+		} else if sess.CSRFToken == "" {
+			t.Errorf("sess.CSRFToken == \"\", want it different; activation session %+v, want a resident session of %s without a language", sess, eid)
 		}
 		if _, err := e.sessions.Lookup(ctx, token); err != nil {
 			t.Errorf("the activation's session does not sign in: %v", err)

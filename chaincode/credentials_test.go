@@ -78,8 +78,14 @@ func TestSigningKeyLifecycle(t *testing.T) {
 
 	res := decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, model.IssuerDID("edu")))
 	doc := res.DIDDocument
-	if doc.ID != "did:eidgate:dept:edu" || doc.Context[0] != model.IssuerDIDContext || len(doc.VerificationMethod) != 2 {
-		t.Fatalf("issuer DID document: %+v", doc)
+	if doc.ID != "did:eidgate:dept:edu" {
+		t.Fatalf("doc.ID = %q, want \"did:eidgate:dept:edu\"; issuer DID document: %+v", doc.ID, doc)
+	}
+	if doc.Context[0] != model.IssuerDIDContext {
+		t.Fatalf("doc.Context[0] = %v, want model.IssuerDIDContext; issuer DID document: %+v", doc.Context[0], doc)
+	}
+	if len(doc.VerificationMethod) != 2 {
+		t.Fatalf("len(doc.VerificationMethod) = %v, want 2; issuer DID document: %+v", len(doc.VerificationMethod), doc)
 	}
 	if vm := doc.VerificationMethod[0]; vm.ID != "did:eidgate:dept:edu#edu-k1" || vm.Type != "JsonWebKey" ||
 		vm.Revoked != "2026-03-02T10:00:00Z" || vm.PublicKeyJWK.Crv != "P-256" || vm.PublicKeyJWK.Alg != "ES256" {
@@ -105,8 +111,14 @@ func TestAnchorStatusList(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnAnchorStatusList, anchor)
 	got := decode[model.StatusListAnchor](t, r)
-	if got.AnchoredAt != "2026-03-01T09:00:00Z" || got.TxID != r.TxID || got.Submitter != "PlatformMSP/agent" {
-		t.Fatalf("anchor: %+v", got)
+	if got.AnchoredAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.AnchoredAt = %q, want \"2026-03-01T09:00:00Z\"; anchor: %+v", got.AnchoredAt, got)
+	}
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; anchor: %+v", got.TxID, got)
+	}
+	if got.Submitter != "PlatformMSP/agent" {
+		t.Fatalf("got.Submitter = %q, want \"PlatformMSP/agent\"; anchor: %+v", got.Submitter, got)
 	}
 	want := model.Change{Kind: model.KindStatusList, Op: model.OpAnchored, ID: "r1", Department: "edu", Value: anchor.Digest}
 	if cs := changes(t, r); len(cs) != 1 || cs[0] != want {

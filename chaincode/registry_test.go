@@ -29,8 +29,11 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, ok := md.Contracts[chaincode.ContractName]
-	if !ok || !c.Default {
-		t.Fatalf("contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
+	if !ok {
+		t.Fatalf("ok is false; contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
+	}
+	if !c.Default {
+		t.Fatalf("c.Default is false; contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
 	}
 	var got []string
 	evaluate := map[string]bool{}
@@ -75,9 +78,17 @@ func TestRegisterDepartment(t *testing.T) {
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	got := decode[model.Department](t, e.ok(e.nobody, model.FnGetDepartment, "edu"))
-	if got.Status != model.DepartmentActive || got.SigningKeys[0].Status != model.KeyActive ||
-		got.CreatedAt != "2026-03-01T09:00:00Z" || got.MSPID != edu.CA.MSPID {
-		t.Fatalf("stored department: %+v", got)
+	if got.Status != model.DepartmentActive {
+		t.Fatalf("got.Status = %v, want model.DepartmentActive; stored department: %+v", got.Status, got)
+	}
+	if got.SigningKeys[0].Status != model.KeyActive {
+		t.Fatalf("got.SigningKeys[0].Status = %v, want model.KeyActive; stored department: %+v", got.SigningKeys[0].Status, got)
+	}
+	if got.CreatedAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.CreatedAt = %q, want \"2026-03-01T09:00:00Z\"; stored department: %+v", got.CreatedAt, got)
+	}
+	if got.MSPID != edu.CA.MSPID {
+		t.Fatalf("got.MSPID = %v, want edu.CA.MSPID; stored department: %+v", got.MSPID, got)
 	}
 
 	hr := e.newDept("hr")
@@ -128,8 +139,14 @@ func TestUpdateDepartmentKeepsKeys(t *testing.T) {
 	rotated.Name = "教育局"
 	r := e.ok(e.admin, model.FnUpdateDepartment, rotated)
 	got := decode[model.Department](t, r)
-	if got.Name != "教育局" || got.SigningKeys[1].Status != model.KeyActive || got.CreatedAt == "" {
-		t.Fatalf("updated: %+v", got)
+	if got.Name != "教育局" {
+		t.Fatalf("got.Name = %q, want \"教育局\"; updated: %+v", got.Name, got)
+	}
+	if got.SigningKeys[1].Status != model.KeyActive {
+		t.Fatalf("got.SigningKeys[1].Status = %v, want model.KeyActive; updated: %+v", got.SigningKeys[1].Status, got)
+	}
+	if got.CreatedAt == "" {
+		t.Fatalf("got.CreatedAt == \"\", want it different; updated: %+v", got)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindDepartment, Op: model.OpUpdated, ID: "edu", Department: "edu"}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -235,8 +252,14 @@ func TestDataTypes(t *testing.T) {
 	r := e.ok(e.admin, model.FnRegisterDataType, model.DataType{Code: "edu.degree", Name: "学历", NameEN: "Degree",
 		Schema: `{"type":"object","required":["level"]}`, Owners: []string{"hr", "edu"}})
 	dt := decode[model.DataType](t, r)
-	if dt.Owners[0] != "edu" || dt.Owners[1] != "hr" || dt.Status != model.DataTypeActive {
-		t.Fatalf("stored: %+v", dt)
+	if dt.Owners[0] != "edu" {
+		t.Fatalf("dt.Owners[0] = %q, want \"edu\"; stored: %+v", dt.Owners[0], dt)
+	}
+	if dt.Owners[1] != "hr" {
+		t.Fatalf("dt.Owners[1] = %q, want \"hr\"; stored: %+v", dt.Owners[1], dt)
+	}
+	if dt.Status != model.DataTypeActive {
+		t.Fatalf("dt.Status = %v, want model.DataTypeActive; stored: %+v", dt.Status, dt)
 	}
 	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: "edu.degree", DataType: "edu.degree"}) {
 		t.Fatalf("event: %+v", got)
@@ -269,8 +292,17 @@ func TestDataTypes(t *testing.T) {
 
 	upd := model.DataType{Code: "edu.degree", Name: "学历学位", Schema: `{"type":"object"}`, Owners: []string{"edu"}, Status: model.DataTypeRetired}
 	got := decode[model.DataType](t, e.ok(e.admin, model.FnUpdateDataType, upd))
-	if got.Name != "学历学位" || got.Status != model.DataTypeRetired || got.CreatedAt != dt.CreatedAt || len(got.Owners) != 1 {
-		t.Fatalf("updated: %+v", got)
+	if got.Name != "学历学位" {
+		t.Fatalf("got.Name = %q, want \"学历学位\"; updated: %+v", got.Name, got)
+	}
+	if got.Status != model.DataTypeRetired {
+		t.Fatalf("got.Status = %v, want model.DataTypeRetired; updated: %+v", got.Status, got)
+	}
+	if got.CreatedAt != dt.CreatedAt {
+		t.Fatalf("got.CreatedAt = %v, want dt.CreatedAt; updated: %+v", got.CreatedAt, got)
+	}
+	if len(got.Owners) != 1 {
+		t.Fatalf("len(got.Owners) = %v, want 1; updated: %+v", len(got.Owners), got)
 	}
 	e.fail(e.admin, model.CodeNotFound, []string{"hr.employment"}, model.FnUpdateDataType, base)
 }

@@ -33,9 +33,26 @@ func TestPublishRoute(t *testing.T) {
 	s1 := e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "bachelor"))
 	r := e.ok(e.edu.User, model.FnPublishRoute, s1)
 	got := decode[model.RouteEntry](t, r)
-	if got.Status != model.RouteValid || got.Version != 1 || got.Digest != s1.Statement.Digest || got.Signature != s1.Signature ||
-		got.KID != "edu-k1" || got.TxID != r.TxID || got.PublishedAt != "2026-03-01T09:00:00Z" {
-		t.Fatalf("entry: %+v", got)
+	if got.Status != model.RouteValid {
+		t.Fatalf("got.Status = %v, want model.RouteValid; entry: %+v", got.Status, got)
+	}
+	if got.Version != 1 {
+		t.Fatalf("got.Version = %v, want 1; entry: %+v", got.Version, got)
+	}
+	if got.Digest != s1.Statement.Digest {
+		t.Fatalf("got.Digest = %v, want s1.Statement.Digest; entry: %+v", got.Digest, got)
+	}
+	if got.Signature != s1.Signature {
+		t.Fatalf("got.Signature = %v, want s1.Signature; entry: %+v", got.Signature, got)
+	}
+	if got.KID != "edu-k1" {
+		t.Fatalf("got.KID = %q, want \"edu-k1\"; entry: %+v", got.KID, got)
+	}
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; entry: %+v", got.TxID, got)
+	}
+	if got.PublishedAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.PublishedAt = %q, want \"2026-03-01T09:00:00Z\"; entry: %+v", got.PublishedAt, got)
 	}
 	if err := model.VerifyRoute(must(model.MarshalPublicKey(&e.edu.Key.PublicKey)), got.Signed()); err != nil {
 		t.Fatalf("stored entry does not verify: %v", err)
@@ -142,16 +159,24 @@ func TestPublishRoutesBatch(t *testing.T) {
 	out := decode[[]model.RouteOutcome](t, r)
 	wantOutcomes := []string{model.OutcomePublished, model.OutcomePublished, model.OutcomePublished, model.OutcomeUnchanged, model.OutcomePublished}
 	for i, w := range wantOutcomes {
-		if out[i].Outcome != w || out[i].Version != batch[i].Statement.Version {
-			t.Errorf("item %d: %+v, want %s", i, out[i], w)
+		if out[i].Outcome != w {
+			t.Errorf("out[i].Outcome = %v, want w; item %d: %+v, want %s", out[i].Outcome, i, out[i], w)
+		} else if out[i].Version != batch[i].Statement.Version {
+			t.Errorf("out[i].Version = %v, want batch[i].Statement.Version; item %d: %+v, want %s", out[i].Version, i, out[i], w)
 		}
 	}
 	if n := len(changes(t, r)); n != 4 {
 		t.Fatalf("%d changes, want 4", n)
 	}
 	routes := decode[[]model.RouteEntry](t, e.ok(e.agent, model.FnGetRoutes, e.a, "edu.degree"))
-	if len(routes) != 1 || routes[0].Version != 2 || routes[0].Digest != digest("a2") {
-		t.Fatalf("routes: %+v", routes)
+	if len(routes) != 1 {
+		t.Fatalf("len(routes) = %v, want 1; routes: %+v", len(routes), routes)
+	}
+	if routes[0].Version != 2 {
+		t.Fatalf("routes[0].Version = %v, want 2; routes: %+v", routes[0].Version, routes)
+	}
+	if routes[0].Digest != digest("a2") {
+		t.Fatalf("routes[0].Digest = %v, want digest(\"a2\"); routes: %+v", routes[0].Digest, routes)
 	}
 
 	// A department may only publish its own statements, even in a batch.
@@ -240,11 +265,26 @@ func TestRevokeAndReadRoutes(t *testing.T) {
 	e.ok(e.edu.User, model.FnPublishRoute, e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 2, "a-edu-2")))
 
 	hist := decode[[]model.RouteHistoryEntry](t, e.ok(e.edu.User, model.FnGetRouteHistory, e.a, "edu.degree", "edu"))
-	if len(hist) != 3 || hist[0].Entry.Version != 2 || hist[1].Entry.Status != model.RouteRevoked || hist[2].Entry.Version != 1 || hist[2].Entry.Status != model.RouteValid {
-		t.Fatalf("history: %+v", hist)
+	if len(hist) != 3 {
+		t.Fatalf("len(hist) = %v, want 3; history: %+v", len(hist), hist)
 	}
-	if hist[0].TxID == "" || hist[0].Timestamp == "" {
-		t.Fatalf("history entry lacks tx or time: %+v", hist[0])
+	if hist[0].Entry.Version != 2 {
+		t.Fatalf("hist[0].Entry.Version = %v, want 2; history: %+v", hist[0].Entry.Version, hist)
+	}
+	if hist[1].Entry.Status != model.RouteRevoked {
+		t.Fatalf("hist[1].Entry.Status = %v, want model.RouteRevoked; history: %+v", hist[1].Entry.Status, hist)
+	}
+	if hist[2].Entry.Version != 1 {
+		t.Fatalf("hist[2].Entry.Version = %v, want 1; history: %+v", hist[2].Entry.Version, hist)
+	}
+	if hist[2].Entry.Status != model.RouteValid {
+		t.Fatalf("hist[2].Entry.Status = %v, want model.RouteValid; history: %+v", hist[2].Entry.Status, hist)
+	}
+	if hist[0].TxID == "" {
+		t.Fatalf("hist[0].TxID == \"\", want it different; history entry lacks tx or time: %+v", hist[0])
+	}
+	if hist[0].Timestamp == "" {
+		t.Fatalf("hist[0].Timestamp == \"\", want it different; history entry lacks tx or time: %+v", hist[0])
 	}
 	e.fail(e.hr.User, model.CodeForbidden, []string{"hr may not call GetRouteHistory"}, model.FnGetRouteHistory, e.a, "edu.degree", "edu")
 	if got := decode[[]model.RouteHistoryEntry](t, e.ok(e.agent, model.FnGetRouteHistory, e.b, "hr.employment", "hr")); len(got) != 0 {

@@ -59,8 +59,14 @@ func TestServiceOnDatabase(t *testing.T) {
 			}
 		}
 		list, err := w.svc.Credentials(w.ctx, w.eid)
-		if err != nil || len(list) != 1 || !list[0].Revoked {
-			t.Fatalf("wallet %+v %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; wallet %+v %v", err, list, err)
+		}
+		if len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; wallet %+v %v", len(list), list, err)
+		}
+		if !list[0].Revoked {
+			t.Fatalf("list[0].Revoked is false; wallet %+v %v", list, err)
 		}
 		raw, _ := json.Marshal(list[0].Status)
 		if len(list[0].Status) != 2 {

@@ -35,8 +35,10 @@ func TestNetworkScriptOnRealFabric(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if prof.Peer.HostOverride != "" || !strings.HasPrefix(prof.Peer.Endpoint, "127.0.0.1:") {
-			t.Errorf("%s: peer %+v", p, prof.Peer)
+		if prof.Peer.HostOverride != "" {
+			t.Errorf("prof.Peer.HostOverride = %q, want \"\"; %s: peer %+v", prof.Peer.HostOverride, p, prof.Peer)
+		} else if !strings.HasPrefix(prof.Peer.Endpoint, "127.0.0.1:") {
+			t.Errorf("strings.HasPrefix(prof.Peer.Endpoint, \"127.0.0.1:\") is false; %s: peer %+v", p, prof.Peer)
 		}
 	}
 
@@ -133,8 +135,11 @@ func TestNetworkScriptOnRealFabric(t *testing.T) {
 	// A fourth organisation joins by a channel configuration update.
 	out = n.Must(t, "addorg", "healthbureau", "HealthBureauMSP", "health-bureau")
 	health := n.Org(t, "healthbureau")
-	if health.MSPID != "HealthBureauMSP" || health.Dept != "health-bureau" {
-		t.Fatalf("new org %+v", health)
+	if health.MSPID != "HealthBureauMSP" {
+		t.Fatalf("health.MSPID = %q, want \"HealthBureauMSP\"; new org %+v", health.MSPID, health)
+	}
+	if health.Dept != "health-bureau" {
+		t.Fatalf("health.Dept = %q, want \"health-bureau\"; new org %+v", health.Dept, health)
 	}
 	if err := queryAs(health, n.IdentityMSP(health, "department")); err != nil {
 		t.Errorf("the new department's identity cannot query its own peer: %v\n%s", err, out)

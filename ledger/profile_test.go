@@ -249,7 +249,15 @@ func TestProfileMarshalRoundTrip(t *testing.T) {
 		t.Fatalf("LoadProfile of marshalled profile: %v\n%s", err, raw)
 	}
 	out.dir = ""
-	if out.Peer != in.Peer || out.MSP != in.MSP || out.Channel != in.Channel || out.Chaincode != in.Chaincode || out.Timeouts != in.Timeouts {
-		t.Errorf("round trip changed the profile:\n in %+v\nout %+v", in, out)
+	if out.Peer != in.Peer {
+		t.Errorf("out.Peer = %v, want in.Peer; round trip changed the profile:\n in %+v\nout %+v", out.Peer, in, out)
+	} else if out.MSP != in.MSP {
+		t.Errorf("out.MSP = %v, want in.MSP; round trip changed the profile:\n in %+v\nout %+v", out.MSP, in, out)
+	} else if out.Channel != in.Channel {
+		t.Errorf("out.Channel = %v, want in.Channel; round trip changed the profile:\n in %+v\nout %+v", out.Channel, in, out)
+	} else if out.Chaincode != in.Chaincode {
+		t.Errorf("out.Chaincode = %v, want in.Chaincode; round trip changed the profile:\n in %+v\nout %+v", out.Chaincode, in, out)
+	} else if out.Timeouts != in.Timeouts {
+		t.Errorf("out.Timeouts = %v, want in.Timeouts; round trip changed the profile:\n in %+v\nout %+v", out.Timeouts, in, out)
 	}
 }

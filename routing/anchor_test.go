@@ -87,8 +87,14 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 	restarted := e.newAnchorer(t, "r1", nil)
 	restarted.Step(context.Background())
 	a, err := e.ledger.GetAnchor(context.Background(), pending[0].ID)
-	if err != nil || a.Count != 4 || a.MerkleRoot != pending[0].MerkleRoot {
-		t.Fatalf("resumed anchor %+v %v", a, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; resumed anchor %+v %v", err, a, err)
+	}
+	if a.Count != 4 {
+		t.Fatalf("a.Count = %v, want 4; resumed anchor %+v %v", a.Count, a, err)
+	}
+	if a.MerkleRoot != pending[0].MerkleRoot {
+		t.Fatalf("a.MerkleRoot = %v, want pending[0].MerkleRoot; resumed anchor %+v %v", a.MerkleRoot, a, err)
 	}
 	// Submitting the same batch again is accepted idempotently.
 	if _, _, err := e.ledger.AnchorAccessBatch(context.Background(), *a); err != nil {
@@ -144,8 +150,14 @@ func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
 	for _, r := range recs {
 		stored, _ := e.store.GetAccess(context.Background(), r.ID)
 		p, err := e.anchorer.Proof(context.Background(), stored)
-		if err != nil || !p.Verified || p.Proof.TreeSize != 6 {
-			t.Fatalf("proof of %s: %+v %v", r.ID, p, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; proof of %s: %+v %v", err, r.ID, p, err)
+		}
+		if !p.Verified {
+			t.Fatalf("p.Verified is false; proof of %s: %+v %v", r.ID, p, err)
+		}
+		if p.Proof.TreeSize != 6 {
+			t.Fatalf("p.Proof.TreeSize = %v, want 6; proof of %s: %+v %v", p.Proof.TreeSize, r.ID, p, err)
 		}
 		// The leaf commits to the record's audited fields.
 		stored.OfficialRef = "official-someone-else"

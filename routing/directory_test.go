@@ -60,12 +60,30 @@ func TestDirectoryResolvesDIDs(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	res, err := e.dir.DID(ctx, eidAlice)
-	if err != nil || res.DIDDocument.ID != eidAlice || res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != "" {
-		t.Fatalf("active eID: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; active eID: %+v %v", err, res, err)
+	}
+	if res.DIDDocument.ID != eidAlice {
+		t.Fatalf("res.DIDDocument.ID = %v, want eidAlice; active eID: %+v %v", res.DIDDocument.ID, res, err)
+	}
+	if res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated holds; active eID: %+v %v", res, err)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != "" {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %q, want \"\"; active eID: %+v %v", res.DIDDocumentMetadata.CanonicalID, res, err)
 	}
 	res, err = e.dir.DID(ctx, eidOld)
-	if err != nil || !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != eidAlice || res.DIDDocument.ID != eidOld {
-		t.Fatalf("merged eID: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; merged eID: %+v %v", err, res, err)
+	}
+	if !res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is false; merged eID: %+v %v", res, err)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != eidAlice {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %v, want eidAlice; merged eID: %+v %v", res.DIDDocumentMetadata.CanonicalID, res, err)
+	}
+	if res.DIDDocument.ID != eidOld {
+		t.Fatalf("res.DIDDocument.ID = %v, want eidOld; merged eID: %+v %v", res.DIDDocument.ID, res, err)
 	}
 	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("unknown eID: %v", err)

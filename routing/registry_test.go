@@ -155,8 +155,14 @@ func TestRoutesPublishAndRevoke(t *testing.T) {
 		t.Errorf("refused batches reached the ledger %d times", n)
 	}
 	out, err := routes.Publish(ctx, "edu-bureau", []model.SignedRoute{sign("edu-bureau")})
-	if err != nil || len(out) != 1 || out[0].Outcome != model.OutcomePublished {
-		t.Fatalf("publish: %+v, %v", out, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; publish: %+v, %v", err, out, err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("len(out) = %v, want 1; publish: %+v, %v", len(out), out, err)
+	}
+	if out[0].Outcome != model.OutcomePublished {
+		t.Fatalf("out[0].Outcome = %v, want model.OutcomePublished; publish: %+v, %v", out[0].Outcome, out, err)
 	}
 	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 {
 		t.Errorf("after publishing, this replica's directory has %d routes of the eID, want 1", len(cached))
@@ -169,8 +175,11 @@ func TestRoutesPublishAndRevoke(t *testing.T) {
 		t.Error("another department revoked edu-bureau's route")
 	}
 	entry, err := routes.Revoke(ctx, "edu-bureau", eidBob, "edu.degree", "record withdrawn")
-	if err != nil || entry.Status != model.RouteRevoked {
-		t.Fatalf("revoke: %+v, %v", entry, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; revoke: %+v, %v", err, entry, err)
+	}
+	if entry.Status != model.RouteRevoked {
+		t.Fatalf("entry.Status = %v, want model.RouteRevoked; revoke: %+v, %v", entry.Status, entry, err)
 	}
 	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 || cached[0].Status != model.RouteRevoked {
 		t.Errorf("after the revocation this replica's directory holds %+v, want the revoked entry", cached)

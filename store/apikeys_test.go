@@ -24,8 +24,17 @@ func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
 		}
 		for _, db := range []*store.DB{a, b} {
 			k, digest, err := db.GetAPIKey(ctx, "k1")
-			if err != nil || k.Revoked() || digest != "digest-1" || k.Department != "hrss" {
-				t.Fatalf("fresh key: %+v %q %v", k, digest, err)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; fresh key: %+v %q %v", err, k, digest, err)
+			}
+			if k.Revoked() {
+				t.Fatalf("k.Revoked() holds; fresh key: %+v %q %v", k, digest, err)
+			}
+			if digest != "digest-1" {
+				t.Fatalf("digest = %q, want \"digest-1\"; fresh key: %+v %q %v", digest, k, digest, err)
+			}
+			if k.Department != "hrss" {
+				t.Fatalf("k.Department = %q, want \"hrss\"; fresh key: %+v %q %v", k.Department, k, digest, err)
 			}
 		}
 		if err := a.RevokeAPIKey(ctx, "k1", clock.Now()); err != nil {

@@ -117,13 +117,19 @@ func TestIDCheckAll(t *testing.T) {
 	for _, r := range res {
 		if r.Valid {
 			valid++
-			if r.Type != "cn-resident" || r.Normalized != "11010519491231002X" {
-				t.Fatalf("valid line %+v", r)
+			if r.Type != "cn-resident" {
+				t.Fatalf("r.Type = %q, want \"cn-resident\"; valid line %+v", r.Type, r)
+			}
+			if r.Normalized != "11010519491231002X" {
+				t.Fatalf("r.Normalized = %q, want \"11010519491231002X\"; valid line %+v", r.Normalized, r)
 			}
 			continue
 		}
-		if r.Reason == "" || strings.Contains(r.Normalized, "11010519491231002X") {
-			t.Fatalf("invalid line %+v", r)
+		if r.Reason == "" {
+			t.Fatalf("r.Reason == \"\", want it different; invalid line %+v", r)
+		}
+		if strings.Contains(r.Normalized, "11010519491231002X") {
+			t.Fatalf("strings.Contains(r.Normalized, \"11010519491231002X\") holds; invalid line %+v", r)
 		}
 	}
 	if valid != 1 {

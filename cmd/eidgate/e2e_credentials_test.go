@@ -96,8 +96,11 @@ func TestGraduateBackgroundCheck(t *testing.T) {
 			file = c.Path
 		}
 	}
-	if file == "" || filepath.IsAbs(file) {
-		t.Fatalf("demo.json credentials = %+v", s.demo.Credentials)
+	if file == "" {
+		t.Fatalf("file == \"\", want it different; demo.json credentials = %+v", s.demo.Credentials)
+	}
+	if filepath.IsAbs(file) {
+		t.Fatalf("filepath.IsAbs(file) holds; demo.json credentials = %+v", s.demo.Credentials)
 	}
 	raw, err := os.ReadFile(filepath.Join(s.m.Config.DataDir, file))
 	if err != nil || strings.Count(string(raw), "~") != 6 || strings.ContainsAny(string(raw), " \n{") {

@@ -374,8 +374,14 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/v1/routes/revoke", map[string]any{"eid": r0.EID, "data_type": "edu.degree", "reason": "matrix"}),
 			unchanged: func(t *testing.T) {
 				routes, err := m.agent.GetRoutes(ctx, r0.EID, "edu.degree")
-				if err != nil || len(routes) != 1 || routes[0].Status != model.RouteValid || routes[0].Provider != "edu-bureau" {
-					t.Errorf("edu-bureau's route after refused revocations: %+v, %v", routes, err)
+				if err != nil {
+					t.Errorf("err = %v, want nil; edu-bureau's route after refused revocations: %+v, %v", err, routes, err)
+				} else if len(routes) != 1 {
+					t.Errorf("len(routes) = %v, want 1; edu-bureau's route after refused revocations: %+v, %v", len(routes), routes, err)
+				} else if routes[0].Status != model.RouteValid {
+					t.Errorf("routes[0].Status = %v, want model.RouteValid; edu-bureau's route after refused revocations: %+v, %v", routes[0].Status, routes, err)
+				} else if routes[0].Provider != "edu-bureau" {
+					t.Errorf("routes[0].Provider = %q, want \"edu-bureau\"; edu-bureau's route after refused revocations: %+v, %v", routes[0].Provider, routes, err)
 				}
 			}},
 
@@ -536,8 +542,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/v1/admin/departments/hrss/status", map[string]any{"status": "no-such-status", "reason": "matrix"}),
 			check: func(t *testing.T, _ callerKind, _ reply) {
 				d, err := m.agent.GetDepartment(ctx, "hrss")
-				if err != nil || d.Status != model.DepartmentActive {
-					t.Errorf("hrss after a status change with a bad status: %+v, %v", d, err)
+				if err != nil {
+					t.Errorf("err = %v, want nil; hrss after a status change with a bad status: %+v, %v", err, d, err)
+				} else if d.Status != model.DepartmentActive {
+					t.Errorf("d.Status = %v, want model.DepartmentActive; hrss after a status change with a bad status: %+v, %v", d.Status, d, err)
 				}
 			}},
 		{method: "GET", route: "/v1/admin/departments/:id/apikeys", allow: adminOnly, req: fixed("/v1/admin/departments/hrss/apikeys", nil)},

@@ -179,8 +179,14 @@ func (s *stack) login(path string, body any) caller {
 	}
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
 		if c.Name == gateway.SessionCookie {
-			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
-				s.t.Fatalf("session cookie flags: %+v", c)
+			if !c.HttpOnly {
+				s.t.Fatalf("c.HttpOnly is false; session cookie flags: %+v", c)
+			}
+			if !c.Secure {
+				s.t.Fatalf("c.Secure is false; session cookie flags: %+v", c)
+			}
+			if c.SameSite != http.SameSiteStrictMode {
+				s.t.Fatalf("c.SameSite = %v, want http.SameSiteStrictMode; session cookie flags: %+v", c.SameSite, c)
 			}
 			return caller{cookie: c.Value, csrf: r.str("csrf_token")}
 		}
@@ -446,8 +452,17 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 		t.Fatalf("proxy of a tampered record: %d %v", r.status, r.body)
 	}
 	list, err := s.m.db.ListAccess(context.Background(), routing.AccessFilter{Requester: "hrss", Outcome: routing.OutcomeIssued, Desc: true, Limit: 1})
-	if err != nil || len(list) != 1 || !list[0].Flagged || list[0].FlagReason == "" {
-		t.Fatalf("the access was not flagged: %+v %v", list, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; the access was not flagged: %+v %v", err, list, err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("len(list) = %v, want 1; the access was not flagged: %+v %v", len(list), list, err)
+	}
+	if !list[0].Flagged {
+		t.Fatalf("list[0].Flagged is false; the access was not flagged: %+v %v", list, err)
+	}
+	if list[0].FlagReason == "" {
+		t.Fatalf("list[0].FlagReason == \"\", want it different; the access was not flagged: %+v %v", list, err)
 	}
 }
 
