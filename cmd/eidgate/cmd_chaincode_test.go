@@ -25,6 +25,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestChaincodePackageCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.tar.gz"), filepath.Join(dir, "b.tar.gz")
 	args := []string{"chaincode", "package", "--address", "127.0.0.1:9999", "--label", "eidgate_1.0.0"}
@@ -67,6 +68,7 @@ func TestChaincodePackageCommand(t *testing.T) {
 }
 
 func TestChaincodePackageCommandMutualTLS(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "eidgate.tar.gz")
 	code, stdout, errOut := runCLI(t, "chaincode", "package",
 		"--address", "eidgate-chaincode:9999", "--label", "eidgate_2", "-o", out, "--dial-timeout", "20s",
@@ -119,6 +121,7 @@ func TestChaincodePackageCommandMutualTLS(t *testing.T) {
 }
 
 func TestChaincodePackageCommandUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "p.tar.gz")
 	base := []string{"chaincode", "package", "--address", "cc:9999", "--label", "eidgate_1", "-o", out}
@@ -157,6 +160,7 @@ func TestChaincodePackageCommandUsage(t *testing.T) {
 }
 
 func TestChaincodeInspectRejectsBadPackage(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.tar.gz")
 	if err := os.WriteFile(bad, []byte("not a package"), 0o644); err != nil {
 		t.Fatal(err)

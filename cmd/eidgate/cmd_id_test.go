@@ -31,6 +31,7 @@ func decodeLines(t *testing.T, stdout string) []idCheckResult {
 }
 
 func TestIDCheck(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -79,6 +80,7 @@ func TestIDCheck(t *testing.T) {
 }
 
 func TestIDCheckUsageErrors(t *testing.T) {
+	t.Parallel()
 	for name, args := range map[string][]string{
 		"no arguments":         {},
 		"missing number":       {"cn-resident"},
@@ -105,6 +107,7 @@ func TestIDCheckUsageErrors(t *testing.T) {
 }
 
 func TestIDCheckAll(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runID(t, "--all", "11010519491231002X")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

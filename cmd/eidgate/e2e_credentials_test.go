@@ -84,6 +84,7 @@ func accessOutcomes(t *testing.T, s *stack, me caller) map[string]map[string]any
 // "bachelor's degree or higher?" as a yes/no. All three are in the
 // graduate's access log, anchored, with proofs that verify.
 func TestGraduateBackgroundCheck(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss := s.dept("hrss")
 	grad := s.demo.Residents[0]
@@ -241,6 +242,7 @@ func resign(t *testing.T, token string, edit func(h map[string]any), key *ecdsa.
 // wallet would, through the department API and the public verifier: each
 // is refused with its stable code and nothing is recorded as verified.
 func TestCredentialBadInputThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss, edu := s.dept("hrss"), s.dept("edu-bureau")
 	me := s.resident(0)

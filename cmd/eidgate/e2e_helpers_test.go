@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,19 @@ import (
 	"github.com/eidgate/eidgate/routing/merkle"
 	"github.com/eidgate/eidgate/store"
 )
+
+// redisTests serialises the tests that share the Redis test database:
+// their replicas use the default key prefix and policy channel, so two of
+// them at once would read each other's cache entries.
+var redisTests sync.Mutex
+
+// exclusiveRedis holds the Redis test database for the rest of the test
+// (released after the test's other cleanups, which stop its gateways).
+func exclusiveRedis(t *testing.T) {
+	t.Helper()
+	redisTests.Lock()
+	t.Cleanup(redisTests.Unlock)
+}
 
 // startHost starts replica A: the embedded ledger served over TLS on
 // loopback, with the demo loaded.

@@ -125,8 +125,10 @@ func fixed(path string, body any) func(callerKind) (string, any) {
 // a route does not serve gets a 2xx; callers it serves are not refused;
 // departments and residents see and change only what is theirs.
 func TestMatrixEveryRouteEveryCaller(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	certs := e2etest.NewServerTLS(t)
 	cfg := DefaultConfig()
@@ -910,6 +912,7 @@ func waitAnchored(t *testing.T, s *stack, me caller, accessID string) {
 // department's CA that claims eidgate.dept=hrss, and one from a CA no
 // department has.
 func TestClientCertificateOfAnotherOrganisationIsRefused(t *testing.T) {
+	t.Parallel()
 	certs := e2etest.NewServerTLS(t)
 	s := startDemo(t, func(c *Config) { c.TLSCert, c.TLSKey = certs.CertFile, certs.KeyFile })
 	forged, err := s.m.peer.IssueIdentity("civil-affairs", "forged-hrss", map[string]string{"eidgate.role": "department", "eidgate.dept": "hrss"})

@@ -220,6 +220,7 @@ func resolveBody(r demo.ResidentLogin, dataType, purpose string) map[string]any 
 // shows in the resident's log, anchored, with a Merkle proof that verifies
 // against the ledger; revoke → refused at once.
 func TestEndToEndResolveFlow(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss := s.dept("hrss")
 	alice := s.demo.Residents[0]
@@ -356,6 +357,7 @@ func mustJSON(v any) string {
 // TestDemoRestartKeepsState restarts on the same data dir: the demo is not
 // loaded twice and the credentials still work.
 func TestDemoRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", dir, true, "warn"
@@ -385,6 +387,7 @@ func TestDemoRestartKeepsState(t *testing.T) {
 // the admin API; the activation code signs the resident in once and only
 // once, and the document is never echoed in full.
 func TestKYCCounterActivationWorksOnce(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	adm := s.admin()
 	doc := map[string]any{"type": "cn-resident", "number": "11010519491231002X"}
@@ -429,6 +432,7 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 // serves a record other than the one whose digest is on the ledger, proxy
 // mode answers 502 digest_mismatch, hands nothing on and flags the access.
 func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	grantDegree(t, s)
 	recs, err := demo.LoadRecords(s.m.Config.DataDir)
@@ -470,6 +474,7 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 // demo.json (every step done, the file missing) is completed on the next
 // start, and the credentials it then writes all work.
 func TestInterruptedDemoLoadCompletes(t *testing.T) {
+	t.Parallel()
 	data, _ := loadedDataDir(t)
 	if err := os.Remove(filepath.Join(data, demo.InfoFile)); err != nil {
 		t.Fatal(err)
