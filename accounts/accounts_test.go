@@ -124,7 +124,7 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 			t.Fatalf("err = %v, want nil; stored %+v, %v", err, stored, err)
 		}
 		if strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) {
-			t.Fatalf("strings.Contains(stored.CodeHash, strings.ReplaceAll(code, \"-\", \"\")) holds; stored %+v, %v", stored, err)
+			t.Fatalf("strings.Contains(stored.CodeHash, strings.ReplaceAll(code, \"-\", \"\")) is true; stored %+v, %v", stored, err)
 		}
 		if !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
 			t.Fatalf("strings.HasPrefix(stored.CodeHash, \"$argon2id$\") is false; stored %+v, %v", stored, err)
@@ -457,7 +457,7 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("list[0].ID = %v, want key.ID; list %+v, %v", list[0].ID, list, err)
 		}
 		if list[0].LastUsedAt.IsZero() {
-			t.Fatalf("list[0].LastUsedAt.IsZero() holds; list %+v, %v", list, err)
+			t.Fatalf("list[0].LastUsedAt.IsZero() is true; list %+v, %v", list, err)
 		}
 		firstUse := list[0].LastUsedAt
 		// Used again within the minute: not written again.
@@ -547,7 +547,7 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("got.CheckCSRF(s.CSRFToken) is false; lookup %+v, %v", got, err)
 		}
 		if got.CheckCSRF("x") {
-			t.Fatalf("got.CheckCSRF(\"x\") holds; lookup %+v, %v", got, err)
+			t.Fatalf("got.CheckCSRF(\"x\") is true; lookup %+v, %v", got, err)
 		}
 		// Use within the idle window keeps it alive for the absolute lifetime.
 		for range 24 {

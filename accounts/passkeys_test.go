@@ -154,7 +154,7 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 				t.Fatalf("used.ID = %v, want c.IDString(); %s login: %q %+v %v", used.ID, alg, subject, used, err)
 			}
 			if used.LastUsedAt.IsZero() {
-				t.Fatalf("used.LastUsedAt.IsZero() holds; %s login: %q %+v %v", alg, subject, used, err)
+				t.Fatalf("used.LastUsedAt.IsZero() is true; %s login: %q %+v %v", alg, subject, used, err)
 			}
 		}
 		if n, _ := e.passkeys.CountActive(ctx, accounts.KindResident, resident); n != 3 {

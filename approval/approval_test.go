@@ -240,10 +240,10 @@ func TestTamperedProofs(t *testing.T) {
 			tc.change(&p)
 			r := approval.Verify(&p)
 			if r.Valid {
-				t.Fatalf("r.Valid holds; report: %+v, grant %+v", r, r.Grant)
+				t.Fatalf("r.Valid is true; report: %+v, grant %+v", r, r.Grant)
 			}
 			if r.SignedByResident {
-				t.Fatalf("r.SignedByResident holds; report: %+v, grant %+v", r, r.Grant)
+				t.Fatalf("r.SignedByResident is true; report: %+v, grant %+v", r, r.Grant)
 			}
 			if !strings.Contains(r.Grant.Reason, tc.reason) {
 				t.Fatalf("strings.Contains(r.Grant.Reason, tc.reason) is false; report: %+v, grant %+v", r, r.Grant)
@@ -268,7 +268,7 @@ func TestTamperedProofs(t *testing.T) {
 		t.Fatalf("r.Valid is false; password-only report: %+v %+v", r, r.Grant)
 	}
 	if r.SignedByResident {
-		t.Fatalf("r.SignedByResident holds; password-only report: %+v %+v", r, r.Grant)
+		t.Fatalf("r.SignedByResident is true; password-only report: %+v %+v", r, r.Grant)
 	}
 	if r.Grant.Assurance != model.AssurancePassword {
 		t.Fatalf("r.Grant.Assurance = %v, want model.AssurancePassword; password-only report: %+v %+v", r.Grant.Assurance, r, r.Grant)

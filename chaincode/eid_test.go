@@ -159,7 +159,7 @@ func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
 			t.Fatalf("o.Outcome = %v, want model.OutcomeCreated; item %d: %+v", o.Outcome, i, o)
 		}
 		if seen[o.EID] {
-			t.Fatalf("seen[o.EID] holds; item %d: %+v", i, o)
+			t.Fatalf("seen[o.EID] is true; item %d: %+v", i, o)
 		}
 		seen[o.EID] = true
 	}

@@ -305,7 +305,7 @@ func TestServicePresentation(t *testing.T) {
 		t.Fatalf("err = %v, want nil; wrong audience: %+v %v, %d records", err, r, err, w.access.Len())
 	}
 	if r.Valid {
-		t.Fatalf("r.Valid holds; wrong audience: %+v %v, %d records", r, err, w.access.Len())
+		t.Fatalf("r.Valid is true; wrong audience: %+v %v, %d records", r, err, w.access.Len())
 	}
 	if w.access.Len() != 0 {
 		t.Fatalf("w.access.Len() != 0; wrong audience: %+v %v, %d records", r, err, w.access.Len())

@@ -35,7 +35,7 @@ func TestServiceWalletInPlainWords(t *testing.T) {
 		t.Fatalf("e.IssuerDID = %v, want \"did:eidgate:dept:\"+eduID; entry %+v", e.IssuerDID, e)
 	}
 	if e.ValidUntil.IsZero() {
-		t.Fatalf("e.ValidUntil.IsZero() holds; entry %+v", e)
+		t.Fatalf("e.ValidUntil.IsZero() is true; entry %+v", e)
 	}
 	got := map[string]string{}
 	for _, cl := range e.Claims {

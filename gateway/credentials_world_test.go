@@ -192,7 +192,7 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 	} else if !ans.Result.Valid {
 		t.Errorf("ans.Result.Valid is false; answer = %+v", ans)
 	} else if strings.Contains(ans.Token, "Peking") {
-		t.Errorf("strings.Contains(ans.Token, \"Peking\") holds; answer = %+v", ans)
+		t.Errorf("strings.Contains(ans.Token, \"Peking\") is true; answer = %+v", ans)
 	}
 
 	for _, step := range []struct{ action, field string }{{"suspend", "suspended"}, {"reinstate", "suspended"}, {"revoke", "revoked"}} {

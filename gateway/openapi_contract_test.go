@@ -335,7 +335,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if created.ActivationCode == "" {
 		t.Errorf("created.ActivationCode == \"\", want it different; created identity = %+v", created)
 	} else if bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) {
-		t.Errorf("bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) holds; created identity = %+v", created)
+		t.Errorf("bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) is true; created identity = %+v", created)
 	}
 	if got := officer.call(post, "/v1/admin/eids/search", map[string]any{"document": passport}, http.StatusOK).field("eid"); got != created.EID {
 		t.Errorf("search = %q, want %s", got, created.EID)

@@ -216,16 +216,16 @@ func TestSignedConsentThroughTheAPI(t *testing.T) {
 	p.Consent.MaxUses = 99
 	w.anonymous().call(post, "/v1/consent-proofs/verify", p, http.StatusOK).decode(&report)
 	if report.Valid {
-		t.Fatalf("report.Valid holds; tampered report: %+v %+v", report, report.Grant)
+		t.Fatalf("report.Valid is true; tampered report: %+v %+v", report, report.Grant)
 	}
 	if report.SignedByResident {
-		t.Fatalf("report.SignedByResident holds; tampered report: %+v %+v", report, report.Grant)
+		t.Fatalf("report.SignedByResident is true; tampered report: %+v %+v", report, report.Grant)
 	}
 	if report.Grant.Reason != model.AssertionWrongChallenge {
 		t.Fatalf("report.Grant.Reason = %v, want model.AssertionWrongChallenge; tampered report: %+v %+v", report.Grant.Reason, report, report.Grant)
 	}
 	if report.Ledger.Matches {
-		t.Fatalf("report.Ledger.Matches holds; tampered report: %+v %+v", report, report.Grant)
+		t.Fatalf("report.Ledger.Matches is true; tampered report: %+v %+v", report, report.Grant)
 	}
 	w.v.Check(t)
 }
@@ -401,7 +401,7 @@ func TestStaffPasskeysRequired(t *testing.T) {
 	byKey.call(get, "/v1/admin/departments", nil, http.StatusOK)
 	byKey.call(get, "/v1/admin/me", nil, http.StatusOK).decode(&me)
 	if me.Must {
-		t.Fatalf("me.Must holds; me with a passkey: %+v", me)
+		t.Fatalf("me.Must is true; me with a passkey: %+v", me)
 	}
 	if me.Auth != accounts.AuthPasskey {
 		t.Fatalf("me.Auth = %v, want accounts.AuthPasskey; me with a passkey: %+v", me.Auth, me)

@@ -94,7 +94,7 @@ func TestDecideEmptyPolicyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Allowed {
-		t.Fatalf("d.Allowed holds; empty policy: %+v", d)
+		t.Fatalf("d.Allowed is true; empty policy: %+v", d)
 	}
 	if d.Rule != "" {
 		t.Fatalf("d.Rule = %q, want \"\"; empty policy: %+v", d.Rule, d)
@@ -137,7 +137,7 @@ func TestExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if x.Allowed {
-		t.Fatalf("x.Allowed holds; explanation decision: %+v", x)
+		t.Fatalf("x.Allowed is true; explanation decision: %+v", x)
 	}
 	if x.Rule != "p, *, edu.transcript, marriage_registration, deny" {
 		t.Fatalf("x.Rule = %q, want \"p, *, edu.transcript, marriage_registration, deny\"; explanation decision: %+v", x.Rule, x)
@@ -168,7 +168,7 @@ func TestExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if x.Allowed {
-		t.Errorf("x.Allowed holds; no-match explanation: %+v", x)
+		t.Errorf("x.Allowed is true; no-match explanation: %+v", x)
 	} else if x.Rule != "" {
 		t.Errorf("x.Rule = %q, want \"\"; no-match explanation: %+v", x.Rule, x)
 	} else if len(x.Matched) != 0 {

@@ -67,7 +67,7 @@ func TestDirectoryResolvesDIDs(t *testing.T) {
 		t.Fatalf("res.DIDDocument.ID = %v, want eidAlice; active eID: %+v %v", res.DIDDocument.ID, res, err)
 	}
 	if res.DIDDocumentMetadata.Deactivated {
-		t.Fatalf("res.DIDDocumentMetadata.Deactivated holds; active eID: %+v %v", res, err)
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is true; active eID: %+v %v", res, err)
 	}
 	if res.DIDDocumentMetadata.CanonicalID != "" {
 		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %q, want \"\"; active eID: %+v %v", res.DIDDocumentMetadata.CanonicalID, res, err)

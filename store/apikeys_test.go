@@ -28,7 +28,7 @@ func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
 				t.Fatalf("err = %v, want nil; fresh key: %+v %q %v", err, k, digest, err)
 			}
 			if k.Revoked() {
-				t.Fatalf("k.Revoked() holds; fresh key: %+v %q %v", k, digest, err)
+				t.Fatalf("k.Revoked() is true; fresh key: %+v %q %v", k, digest, err)
 			}
 			if digest != "digest-1" {
 				t.Fatalf("digest = %q, want \"digest-1\"; fresh key: %+v %q %v", digest, k, digest, err)

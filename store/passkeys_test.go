@@ -125,10 +125,10 @@ func TestPasskeyUsersAndKeys(t *testing.T) {
 			t.Fatalf("all[0].Name = %q, want \"phone\"; list: %+v %v", all[0].Name, all, err)
 		}
 		if all[0].Active() {
-			t.Fatalf("all[0].Active() holds; list: %+v %v", all, err)
+			t.Fatalf("all[0].Active() is true; list: %+v %v", all, err)
 		}
 		if all[1].Active() {
-			t.Fatalf("all[1].Active() holds; list: %+v %v", all, err)
+			t.Fatalf("all[1].Active() is true; list: %+v %v", all, err)
 		}
 		if got, _ := db.ListPasskeys(ctx, accounts.KindAdmin, "did:eidgate:a"); len(got) != 0 {
 			t.Fatal("an admin of the same name holds a resident's keys")

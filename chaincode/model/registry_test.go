@@ -156,7 +156,7 @@ func TestResolutionShape(t *testing.T) {
 	active := model.Identity{ID: id.ID, Status: model.EIDActive, MergedFrom: []string{model.DeriveEID("t", 3)}}
 	r := active.Resolution(active.ID, nil)
 	if r.DIDDocumentMetadata.Deactivated {
-		t.Errorf("r.DIDDocumentMetadata.Deactivated holds; active resolution: %+v", r)
+		t.Errorf("r.DIDDocumentMetadata.Deactivated is true; active resolution: %+v", r)
 	} else if r.DIDDocumentMetadata.CanonicalID != "" {
 		t.Errorf("r.DIDDocumentMetadata.CanonicalID = %q, want \"\"; active resolution: %+v", r.DIDDocumentMetadata.CanonicalID, r)
 	} else if len(r.DIDDocument.AlsoKnownAs) != 1 {

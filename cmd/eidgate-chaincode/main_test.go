@@ -48,7 +48,7 @@ func TestNewServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.TLSProps.Disabled {
-		t.Fatalf("s.TLSProps.Disabled holds; TLS: %+v", s.TLSProps)
+		t.Fatalf("s.TLSProps.Disabled is true; TLS: %+v", s.TLSProps)
 	}
 	if string(s.TLSProps.Key) != "KEY" {
 		t.Fatalf("string(s.TLSProps.Key) != \"KEY\"; TLS: %+v", s.TLSProps)

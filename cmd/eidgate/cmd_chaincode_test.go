@@ -51,7 +51,7 @@ func TestChaincodePackageCommand(t *testing.T) {
 	} else if p.Connection.DialTimeout != "10s" {
 		t.Errorf("p.Connection.DialTimeout = %q, want \"10s\"; package %+v", p.Connection.DialTimeout, p)
 	} else if p.Connection.TLSRequired {
-		t.Errorf("p.Connection.TLSRequired holds; package %+v", p)
+		t.Errorf("p.Connection.TLSRequired is true; package %+v", p)
 	}
 	if fi, _ := os.Stat(a); fi.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v", fi.Mode())

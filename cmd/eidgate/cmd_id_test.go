@@ -132,7 +132,7 @@ func TestIDCheckAll(t *testing.T) {
 			t.Fatalf("r.Reason == \"\", want it different; invalid line %+v", r)
 		}
 		if strings.Contains(r.Normalized, "11010519491231002X") {
-			t.Fatalf("strings.Contains(r.Normalized, \"11010519491231002X\") holds; invalid line %+v", r)
+			t.Fatalf("strings.Contains(r.Normalized, \"11010519491231002X\") is true; invalid line %+v", r)
 		}
 	}
 	if valid != 1 {

@@ -101,7 +101,7 @@ func TestGraduateBackgroundCheck(t *testing.T) {
 		t.Fatalf("file == \"\", want it different; demo.json credentials = %+v", s.demo.Credentials)
 	}
 	if filepath.IsAbs(file) {
-		t.Fatalf("filepath.IsAbs(file) holds; demo.json credentials = %+v", s.demo.Credentials)
+		t.Fatalf("filepath.IsAbs(file) is true; demo.json credentials = %+v", s.demo.Credentials)
 	}
 	raw, err := os.ReadFile(filepath.Join(s.m.Config.DataDir, file))
 	if err != nil || strings.Count(string(raw), "~") != 6 || strings.ContainsAny(string(raw), " \n{") {

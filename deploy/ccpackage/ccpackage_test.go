@@ -343,7 +343,7 @@ func TestReadShellBuiltPackage(t *testing.T) {
 	} else if p.Connection.Address != "peer0org1_basic_ccaas:9999" {
 		t.Errorf("p.Connection.Address = %q, want \"peer0org1_basic_ccaas:9999\"; read %+v", p.Connection.Address, p)
 	} else if p.Connection.TLSRequired {
-		t.Errorf("p.Connection.TLSRequired holds; read %+v", p)
+		t.Errorf("p.Connection.TLSRequired is true; read %+v", p)
 	}
 	if !strings.HasPrefix(p.ID, "basic_1.0:") || len(p.ID) != len("basic_1.0:")+64 {
 		t.Errorf("ID %s", p.ID)

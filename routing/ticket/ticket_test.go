@@ -537,7 +537,7 @@ func TestIntrospect(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Active {
-		t.Errorf("res.Active holds; introspection by another department: %+v", res)
+		t.Errorf("res.Active is true; introspection by another department: %+v", res)
 	} else if res.Reason != provider.CodeAudience {
 		t.Errorf("res.Reason = %v, want provider.CodeAudience; introspection by another department: %+v", res.Reason, res)
 	}
@@ -575,7 +575,7 @@ func TestIntrospect(t *testing.T) {
 	if err != nil {
 		t.Errorf("err = %v, want nil; second introspection: %+v, %v", err, res, err)
 	} else if res.Active {
-		t.Errorf("res.Active holds; second introspection: %+v, %v", res, err)
+		t.Errorf("res.Active is true; second introspection: %+v, %v", res, err)
 	} else if res.Reason != provider.CodeReplayed {
 		t.Errorf("res.Reason = %v, want provider.CodeReplayed; second introspection: %+v, %v", res.Reason, res, err)
 	}
@@ -584,7 +584,7 @@ func TestIntrospect(t *testing.T) {
 	if err != nil {
 		t.Errorf("err = %v, want nil; garbage: %+v, %v", err, res, err)
 	} else if res.Active {
-		t.Errorf("res.Active holds; garbage: %+v, %v", res, err)
+		t.Errorf("res.Active is true; garbage: %+v, %v", res, err)
 	} else if res.Reason != provider.CodeMalformed {
 		t.Errorf("res.Reason = %v, want provider.CodeMalformed; garbage: %+v, %v", res.Reason, res, err)
 	}
