@@ -106,6 +106,7 @@ func wantCode(t *testing.T, err error, code string) {
 const eid = "did:eidgate:7f3a9c"
 
 func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -149,6 +150,7 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 }
 
 func TestActivationRaceHasOneWinner(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -178,6 +180,7 @@ func TestActivationRaceHasOneWinner(t *testing.T) {
 }
 
 func TestActivationRules(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -220,6 +223,7 @@ func TestActivationRules(t *testing.T) {
 }
 
 func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -249,6 +253,7 @@ func activate(t *testing.T, e *env, pw string) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -291,6 +296,7 @@ func asErr(err error, target **routing.Error) bool {
 }
 
 func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -310,6 +316,7 @@ func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
 }
 
 func TestChangePasswordAndLanguage(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -353,6 +360,7 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 }
 
 func TestAdmins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -426,6 +434,7 @@ func TestAdmins(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -507,6 +516,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -606,6 +616,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestDatabaseDownReachesCallersAsUnavailable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite(t))
 	ctx := ctxT(t)
 	_ = e.db.Close()

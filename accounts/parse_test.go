@@ -9,6 +9,7 @@ import (
 )
 
 func TestCheckPassword(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		pw    string
 		avoid []string
@@ -39,6 +40,7 @@ func TestCheckPassword(t *testing.T) {
 }
 
 func TestParseActivationCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 	}{
@@ -60,6 +62,7 @@ func TestParseActivationCode(t *testing.T) {
 }
 
 func TestHasherRoundTripAndRehash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := accounts.NewHasher(accounts.TestParams(), 1)
 	enc, err := h.Hash(ctx, "Correct horse")
@@ -90,6 +93,7 @@ func TestHasherRoundTripAndRehash(t *testing.T) {
 }
 
 func TestParsePHCRefuses(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"",
 		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
@@ -111,6 +115,7 @@ func TestParsePHCRefuses(t *testing.T) {
 }
 
 func TestParseAPIKeyToken(t *testing.T) {
+	t.Parallel()
 	valid := "egk_abcdefgh_" + strings.Repeat("a2", 20)
 	if id, secret, err := accounts.ParseAPIKeyToken(valid); err != nil || id != "abcdefgh" || len(secret) != 40 {
 		t.Fatalf("valid: %q %q %v", id, secret, err)

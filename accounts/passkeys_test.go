@@ -84,6 +84,7 @@ func (e *pkEnv) register(t *testing.T, kind, subject, alg string) (*passkeytest.
 }
 
 func TestPasskeyRegistrationAndSignIn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -178,6 +179,7 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 // Every bent answer to a sign-in gets a stable code and changes nothing:
 // the key's counter and last use stay as they were.
 func TestPasskeyRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -301,6 +303,7 @@ func state(t *testing.T, e *pkEnv, c *passkeytest.Credential) keyState {
 
 // Two replicas answering one challenge with one assertion: one signs in.
 func TestPasskeyAnswerCountsOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -331,6 +334,7 @@ func TestPasskeyAnswerCountsOnce(t *testing.T) {
 // counter: the old keys stop working here and are retired on the ledger,
 // and their sessions end.
 func TestNewActivationCodeRevokesPasskeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -383,6 +387,7 @@ func TestNewActivationCodeRevokesPasskeys(t *testing.T) {
 }
 
 func TestStaffMustUsePasskeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)

@@ -41,6 +41,7 @@ func newSignIn(t *testing.T, e *env) *accounts.SignIn {
 }
 
 func TestSignInOpensSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)

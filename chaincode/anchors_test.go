@@ -24,6 +24,7 @@ func (e *consentEnv) granted(maxUses uint64) model.Consent {
 }
 
 func TestAnchorAccessBatch(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	limited := e.granted(3)
 	unlimited := e.granted(0)
@@ -136,6 +137,7 @@ func TestAnchorAccessBatch(t *testing.T) {
 // Two transactions endorsed against the same state and ordered into one
 // block: the second one's reads are stale, so it fails MVCC validation.
 func TestConcurrentConsentUpdatesConflict(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	cs := e.request(e.hr.User, nil)
 

@@ -24,6 +24,7 @@ func (e *consentEnv) request(who *devcrypto.Identity, f func(*model.ConsentReque
 }
 
 func TestRequestConsent(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	r := e.ok(e.hr.User, model.FnRequestConsent, model.ConsentRequest{EID: e.a, Requester: "hr", Provider: "edu",
 		DataTypes: []string{"edu.degree"}, PurposeCode: "hiring.verify", ValidUntil: "2026-06-01T08:00:00+08:00"})
@@ -95,6 +96,7 @@ func TestRequestConsent(t *testing.T) {
 }
 
 func TestConsentDecisions(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	cs := e.request(e.hr.User, nil)
 
@@ -155,6 +157,7 @@ func TestConsentDecisions(t *testing.T) {
 }
 
 func TestConsentExpiry(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	short := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-02T00:00:00Z" })
 	active := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-02T00:00:00Z" })
@@ -200,6 +203,7 @@ func TestConsentExpiry(t *testing.T) {
 }
 
 func TestConsentReads(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c1 := e.request(e.hr.User, nil)
 	c2 := e.request(e.agent, func(r *model.ConsentRequest) { r.Requester, r.Provider = "civil", model.ProviderAny })

@@ -10,6 +10,7 @@ import (
 )
 
 func TestCreateEID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	r := e.ok(e.agent, model.FnCreateEID, []model.BlindedIndex{index(1), index(2)})
@@ -69,6 +70,7 @@ func TestCreateEID(t *testing.T) {
 }
 
 func TestCreateEIDsOutcomes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newEID(1, 2)
 	e.newEID(3)
@@ -146,6 +148,7 @@ func TestCreateEIDsOutcomes(t *testing.T) {
 }
 
 func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	items := make([]model.EIDRequest, model.MaxBatch)
 	for i := range items {
@@ -171,6 +174,7 @@ func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
 }
 
 func TestDocumentIndexes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newEID(1)
 	b := e.newEID(2)
@@ -210,6 +214,7 @@ func TestDocumentIndexes(t *testing.T) {
 }
 
 func TestMergeEID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	hr := e.addDept("hr")
@@ -294,6 +299,7 @@ func TestMergeEID(t *testing.T) {
 }
 
 func TestMergeRefusesLinkClash(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	a := e.newEID(1)
@@ -306,6 +312,7 @@ func TestMergeRefusesLinkClash(t *testing.T) {
 }
 
 func TestDeactivateAndResolve(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	a := e.newEID(1)
@@ -354,6 +361,7 @@ func TestDeactivateAndResolve(t *testing.T) {
 }
 
 func TestMalformedArgumentsAreInvalid(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret := index(1).Value
 	cases := []struct {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAccountLinks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	hr := e.addDept("hr")

@@ -46,6 +46,7 @@ type testingT interface {
 }
 
 func TestRegisterPasskey(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c, pk := e.addPasskey(e.a, passkeytest.ES256)
 	if pk.ID != e.a+"#"+c.KeyID() {
@@ -185,6 +186,7 @@ func TestRegisterPasskey(t *testing.T) {
 }
 
 func TestSignedConsent(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{passkeytest.ES256, passkeytest.EdDSA, passkeytest.RS256} {
 		t.Run(alg, func(t *testing.T) {
 			e := newConsentEnv(t)
@@ -260,6 +262,7 @@ func TestSignedConsent(t *testing.T) {
 // TestSignedConsentRefusals: every bent approval is refused and leaves the
 // ledger as it was (e.fail checks the state hash).
 func TestSignedConsentRefusals(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c, _ := e.addPasskey(e.a, passkeytest.ES256)
 	cb, _ := e.addPasskey(e.b, passkeytest.ES256)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestMetadataListsTheAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.evaluate(e.nobody, "org.hyperledger.fabric:GetMetadata")
 	var md struct {
@@ -75,6 +76,7 @@ func TestMetadataListsTheAPI(t *testing.T) {
 }
 
 func TestRegisterDepartment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	got := decode[model.Department](t, e.ok(e.nobody, model.FnGetDepartment, "edu"))
@@ -128,6 +130,7 @@ func TestRegisterDepartment(t *testing.T) {
 }
 
 func TestUpdateDepartmentKeepsKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	k2 := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
@@ -174,6 +177,7 @@ func TestUpdateDepartmentKeepsKeys(t *testing.T) {
 }
 
 func TestSuspendedDepartmentCannotAct(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.fail(e.admin, model.CodeInvalid, []string{"reason is required"}, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "")
@@ -196,6 +200,7 @@ func TestSuspendedDepartmentCannotAct(t *testing.T) {
 }
 
 func TestDepartmentIdentityChecks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addDept("edu")
 	hr := e.addDept("hr")
@@ -224,6 +229,7 @@ func TestDepartmentIdentityChecks(t *testing.T) {
 }
 
 func TestReadsAreOpen(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.addDept("hr")
@@ -246,6 +252,7 @@ func TestReadsAreOpen(t *testing.T) {
 }
 
 func TestDataTypes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addDept("edu")
 	e.addDept("hr")

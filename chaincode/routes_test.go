@@ -29,6 +29,7 @@ func newRouteEnv(t *testing.T) *routeEnv {
 }
 
 func TestPublishRoute(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	s1 := e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "bachelor"))
 	r := e.ok(e.edu.User, model.FnPublishRoute, s1)
@@ -76,6 +77,7 @@ func TestPublishRoute(t *testing.T) {
 }
 
 func TestPublishRouteRefusals(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	e.ok(e.edu.User, model.FnPublishRoute, e.sign(e.edu, stmt(e.b, "edu.degree", "edu", 5, "v5")))
 
@@ -147,6 +149,7 @@ func TestPublishRouteRefusals(t *testing.T) {
 }
 
 func TestPublishRoutesBatch(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	batch := []model.SignedRoute{
 		e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "a1")),
@@ -191,6 +194,7 @@ func TestPublishRoutesBatch(t *testing.T) {
 }
 
 func TestPublishRoutesThousand(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.addDataType("edu.degree", "edu")
@@ -222,6 +226,7 @@ func bulkEIDs(e *env, n int) []string {
 }
 
 func TestRevokeAndReadRoutes(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	e.ok(e.agent, model.FnPublishRoutes, []model.SignedRoute{
 		e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "a-edu")),

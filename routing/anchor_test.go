@@ -25,6 +25,7 @@ func appendN(t *testing.T, e *env, n int, outcome, consent string) []*routing.Ac
 }
 
 func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.MaxBatch = 7 })
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
@@ -71,6 +72,7 @@ func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
 }
 
 func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	appendN(t, e, 4, routing.OutcomePolicyDenied, "")
 	// The ledger is down: the batch is planned but not confirmed.
@@ -108,6 +110,7 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 }
 
 func TestLagGateFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.LagBound = 30 * time.Second })
 	if err := e.anchorer.Check(context.Background()); routing.CodeOf(err) != "anchoring_unknown" {
@@ -141,6 +144,7 @@ func TestLagGateFailsClosed(t *testing.T) {
 }
 
 func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	recs := appendN(t, e, 6, routing.OutcomePolicyDenied, "")
 	if _, err := e.anchorer.Proof(context.Background(), recs[0]); routing.CodeOf(err) != "not_anchored" {
@@ -186,6 +190,7 @@ func (s *submitHook) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor
 // Records that arrive while a partial batch is being submitted wait for the
 // next round: one round anchors one batch unless full batches are waiting.
 func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) {
@@ -215,6 +220,7 @@ func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 // replica anchors (resubmitting the planned batch) instead of every
 // replica failing closed behind it.
 func TestAnchorerLeaderThatFailsHandsTheLeaseOver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	other := e.newAnchorer(t, "r2", nil)

@@ -13,6 +13,7 @@ import (
 // bytes: an entry another replica rewrote, or one dropped by an event, is
 // read anew.
 func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	dept := func() *model.Department {
@@ -57,6 +58,7 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 // DID resolution from the cache answers as the chaincode's ResolveDID: an
 // active eID, a merged one naming its survivor, and refusals.
 func TestDirectoryResolvesDIDs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	res, err := e.dir.DID(ctx, eidAlice)

@@ -129,6 +129,7 @@ func req(eid string) routing.ResolveRequest {
 }
 
 func TestResolveIssuesTicketOnlyAfterDurableRecord(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
 	res, err := e.resolver.Resolve(context.Background(), req(eidAlice))
@@ -188,6 +189,7 @@ func TestResolveIssuesTicketOnlyAfterDurableRecord(t *testing.T) {
 }
 
 func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	r := req("")
@@ -201,6 +203,7 @@ func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
 }
 
 func TestResolveRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		setup   func(t *testing.T, e *env) routing.ResolveRequest
@@ -305,6 +308,7 @@ func TestResolveRefusals(t *testing.T) {
 }
 
 func TestConsentRequiredReusesOpenRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []string
 	for range 3 {
@@ -328,6 +332,7 @@ func TestConsentRequiredReusesOpenRequest(t *testing.T) {
 }
 
 func TestDatabaseDownFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	e.store.Fail(errors.New("connection refused"))
@@ -338,6 +343,7 @@ func TestDatabaseDownFailsClosed(t *testing.T) {
 }
 
 func TestCacheDownStaysCorrect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.grant(t, eidAlice, "hrss", "*", 0)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
@@ -356,6 +362,7 @@ func TestCacheDownStaysCorrect(t *testing.T) {
 }
 
 func TestResidentCannotTouchOthersConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c, err := e.consents.Request(context.Background(), "hrss", routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
 		PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)})
@@ -374,6 +381,7 @@ func TestResidentCannotTouchOthersConsent(t *testing.T) {
 }
 
 func TestConsentDraftValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	base := routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)}
 	for _, tc := range []struct {
@@ -398,6 +406,7 @@ func TestConsentDraftValidation(t *testing.T) {
 }
 
 func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	slow := &slowStore{Store: e.store, delay: 5 * time.Millisecond}
 	log := must[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: slow, Clock: e.clock, MaxBatch: 64}))
@@ -446,6 +455,7 @@ func (s *slowStore) AppendAccess(ctx context.Context, recs []*routing.AccessReco
 }
 
 func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.grant(t, eidAlice, "hrss", "*", 0)
 	e.clock.Advance(time.Second) // past the invalidation, so the next read fills the cache
@@ -473,6 +483,7 @@ func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
 // record allows both; a question without consent opens a request for the
 // question scope only.
 func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	question := func(eid string) routing.ResolveRequest {
 		r := req(eid)

@@ -19,6 +19,7 @@ import (
 // TestVerifierAnswers checks each answer of the offline verifier against a
 // ledger holding one signed route entry.
 func TestVerifierAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
