@@ -27,7 +27,7 @@ import (
 	"github.com/eidgate/eidgate/routing/digest"
 )
 
-// Info is json: where the gateway is and the credentials of the
+// Info is demo.json: where the gateway is and the credentials of the
 // demo consortium.
 type Info struct {
 	GatewayURL  string          `json:"gateway_url"`
@@ -72,7 +72,7 @@ type StaffLogin struct {
 }
 
 // InfoFile is where the loader writes Info in the data dir.
-const InfoFile = "json"
+const InfoFile = "demo.json"
 
 // KeyDir is where the demo keeps its departments' signing keys
 // (<department>.pem) in dataDir; the gateway issues credentials with them
