@@ -122,7 +122,9 @@ func (s *Server) authenticateDepartment(c *gin.Context) (string, string, error) 
 	}
 	dept, _, err := s.deps.APIKeys.Authenticate(ctx(c), token)
 	if err != nil {
-		if routing.KindOf(err) == routing.KindUnavailable {
+		// A revoked key is told so (its holder proved they hold it, so
+		// this reveals nothing new); other failures stay one answer.
+		if routing.KindOf(err) == routing.KindUnavailable || routing.CodeOf(err) == accounts.CodeAPIKeyRevoked {
 			return "", "", err
 		}
 		return "", "", unauth("the API key is not valid")

@@ -320,7 +320,9 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		t.Error("listing API keys shows a token")
 	}
 	root.call(post, "/v1/admin/apikeys/"+issued.Key.ID+"/revoke", nil, http.StatusOK)
-	w.department(issued.Token).call(get, "/v1/consents", nil, http.StatusUnauthorized)
+	if r := w.department(issued.Token).call(get, "/v1/consents", nil, http.StatusUnauthorized); !bytes.Contains(r.body, []byte(`"code":"api_key_revoked"`)) {
+		t.Errorf("a revoked API key: %s, want code api_key_revoked", r.body)
+	}
 	root.call(get, "/v1/admin/datatypes", nil, http.StatusOK)
 	vacc := map[string]any{"code": "health.vaccination", "name": "疫苗接种记录", "schema": `{"type":"object"}`, "owners": []string{"civil-affairs"}}
 	root.call(post, "/v1/admin/datatypes", vacc, http.StatusCreated)

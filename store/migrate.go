@@ -201,6 +201,7 @@ var migrations = []migration{
 	}},
 	{4, "credentials: status lists and their entries, issued credentials, presentation challenges", credentialSchema},
 	{5, "passkeys: user handles, credentials, WebAuthn ceremonies, sessions' sign-in method", passkeySchema},
+	{6, "security: a ticket's single use kept with its access record", securitySchema},
 }
 
 // SchemaVersion is the schema version this build brings a database to.

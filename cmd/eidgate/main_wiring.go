@@ -441,11 +441,13 @@ func (m *Main) issuer() string { return "eidgate" }
 // --- services ---
 
 func (m *Main) openServices(ctx context.Context) (err error) {
+	// A ticket's single use is written with its access record; Redis, when
+	// configured, only answers replays faster.
+	var front *cache.RedisReplay
 	if m.redis != nil {
-		m.replay = m.redis.ReplayCache()
-	} else {
-		m.replay = provider.NewMemoryReplayCache(provider.DefaultReplayCapacity, m.Clock.Now)
+		front = m.redis.ReplayCache()
 	}
+	m.replay = cache.NewDurableReplay(m.db, front, m.Clock)
 	pseudonymKey, err := m.secretKey(pseudonymKeyFile)
 	if err != nil {
 		return fmt.Errorf("pseudonym key: %w", err)
