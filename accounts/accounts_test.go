@@ -140,8 +140,12 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCode(t, e.residents.Activate(ctx, eid, code, "another pass 43"), accounts.CodeActivationUsed)
-		if r, err := e.residents.Login(ctx, eid, "correct horse 42"); err != nil || r.EID != eid || r.Lang != accounts.DefaultLang {
-			t.Fatalf("login after activation: %+v, %v", r, err)
+		if r, err := e.residents.Login(ctx, eid, "correct horse 42"); err != nil {
+			t.Fatalf("err = %v, want nil; login after activation: %+v, %v", err, r, err)
+		} else if r.EID != eid {
+			t.Fatalf("r.EID = %v, want eid; login after activation: %+v, %v", r.EID, r, err)
+		} else if r.Lang != accounts.DefaultLang {
+			t.Fatalf("r.Lang = %v, want accounts.DefaultLang; login after activation: %+v, %v", r.Lang, r, err)
 		}
 		if _, err := e.residents.Login(ctx, eid, "another pass 43"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
 			t.Fatalf("the refused second activation changed the password: %v", err)
@@ -400,8 +404,10 @@ func TestAdmins(t *testing.T) {
 		}
 		_, err = e.sessions.Lookup(ctx, token)
 		wantCode(t, err, accounts.CodeSessionInvalid)
-		if a, _ := e.admins.Login(ctx, "li.wei", "Admin password 1"); a == nil || a.Role != accounts.RoleMappingOfficer {
-			t.Fatalf("role after change: %+v", a)
+		if a, _ := e.admins.Login(ctx, "li.wei", "Admin password 1"); a == nil {
+			t.Fatalf("a is nil; role after change: %+v", a)
+		} else if a.Role != accounts.RoleMappingOfficer {
+			t.Fatalf("a.Role = %v, want accounts.RoleMappingOfficer; role after change: %+v", a.Role, a)
 		}
 		if err := e.admins.Disable(ctx, "li.wei"); err != nil {
 			t.Fatal(err)

@@ -87,8 +87,16 @@ func TestHasherRoundTripAndRehash(t *testing.T) {
 		t.Fatalf("old parameters: ok=%v rehash=%v", ok, rehash)
 	}
 	// RFC 9106's second recommended option is the default.
-	if p := accounts.RecommendedParams(); p.Time != 3 || p.MemoryKiB != 65536 || p.Threads != 4 || p.SaltLen != 16 || p.KeyLen != 32 {
-		t.Fatalf("recommended %+v", p)
+	if p := accounts.RecommendedParams(); p.Time != 3 {
+		t.Fatalf("p.Time = %v, want 3; recommended %+v", p.Time, p)
+	} else if p.MemoryKiB != 65536 {
+		t.Fatalf("p.MemoryKiB = %v, want 65536; recommended %+v", p.MemoryKiB, p)
+	} else if p.Threads != 4 {
+		t.Fatalf("p.Threads = %v, want 4; recommended %+v", p.Threads, p)
+	} else if p.SaltLen != 16 {
+		t.Fatalf("p.SaltLen = %v, want 16; recommended %+v", p.SaltLen, p)
+	} else if p.KeyLen != 32 {
+		t.Fatalf("p.KeyLen = %v, want 32; recommended %+v", p.KeyLen, p)
 	}
 }
 

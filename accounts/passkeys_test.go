@@ -170,8 +170,10 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 		_, err = e.passkeys.FinishRegistration(ctx, accounts.KindAdmin, "alice", c.Register(rpID, origin, again.Response.Challenge, passkeytest.Options{}), "")
 		wantCode(t, err, accounts.CodePasskeyExists)
 		// Staff keys stay off the ledger.
-		if list, _ := e.passkeys.List(ctx, accounts.KindAdmin, "alice"); len(list) != 1 || list[0].KeyID != "" {
-			t.Fatalf("staff keys: %+v", list)
+		if list, _ := e.passkeys.List(ctx, accounts.KindAdmin, "alice"); len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; staff keys: %+v", len(list), list)
+		} else if list[0].KeyID != "" {
+			t.Fatalf("list[0].KeyID = %q, want \"\"; staff keys: %+v", list[0].KeyID, list)
 		}
 	})
 }
@@ -417,8 +419,10 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 		if err != nil || name != "alice" {
 			t.Fatalf("passkey sign-in: %q %v", name, err)
 		}
-		if a, err := admins.PasskeySignIn(ctx, name); err != nil || a.Role != accounts.RoleAuditor {
-			t.Fatalf("admitted: %+v %v", a, err)
+		if a, err := admins.PasskeySignIn(ctx, name); err != nil {
+			t.Fatalf("err = %v, want nil; admitted: %+v %v", err, a, err)
+		} else if a.Role != accounts.RoleAuditor {
+			t.Fatalf("a.Role = %v, want accounts.RoleAuditor; admitted: %+v %v", a.Role, a, err)
 		}
 		// A password still works to remove a passkey, so it is not the
 		// last way in; without the rule, password sign-in is unchanged.
@@ -428,8 +432,10 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 		}
 		e.cfg.RequireStaffPasskeys = false
 		relaxed, _ := accounts.NewAdmins(e.cfg)
-		if a, err := relaxed.Login(ctx, "alice", "Correct-Horse-9"); err != nil || a.MustRegisterPasskey {
-			t.Fatalf("without the rule: %+v %v", a, err)
+		if a, err := relaxed.Login(ctx, "alice", "Correct-Horse-9"); err != nil {
+			t.Fatalf("err = %v, want nil; without the rule: %+v %v", err, a, err)
+		} else if a.MustRegisterPasskey {
+			t.Fatalf("a.MustRegisterPasskey is true; without the rule: %+v %v", a, err)
 		}
 		if err := admins.Disable(ctx, "alice"); err != nil {
 			t.Fatal(err)

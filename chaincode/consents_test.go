@@ -48,8 +48,10 @@ func TestRequestConsent(t *testing.T) {
 		t.Fatalf("cs.RequestedAt = %q, want \"2026-03-01T09:00:00Z\"; consent: %+v", cs.RequestedAt, cs)
 	}
 	want := model.Change{Kind: model.KindConsent, Op: model.OpRequested, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}
-	if got := changes(t, r); len(got) != 1 || got[0] != want {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != want {
+		t.Fatalf("got[0] = %v, want want; event: %+v", got[0], got)
 	}
 	// The agent asks on a department's behalf, for any provider.
 	any := e.request(e.agent, func(r *model.ConsentRequest) {
@@ -121,8 +123,10 @@ func TestConsentDecisions(t *testing.T) {
 	if got.DecidedAt == "" {
 		t.Fatalf("got.DecidedAt == \"\", want it different; granted: %+v", got)
 	}
-	if ch := changes(t, r); len(ch) != 1 || ch[0] != (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", ch)
+	if ch := changes(t, r); len(ch) != 1 {
+		t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+	} else if ch[0] != (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: \"hr\", Provider: \"edu\", DataType: \"edu.degree\"}); event: %+v", ch[0], ch)
 	}
 	if ok, why := got.Allows("hr", "edu", "edu.degree", "hiring.verify", e.l.Now()); !ok {
 		t.Fatalf("granted consent refuses: %s", why)

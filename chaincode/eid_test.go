@@ -180,8 +180,10 @@ func TestDocumentIndexes(t *testing.T) {
 	b := e.newEID(2)
 
 	r := e.ok(e.agent, model.FnAddDocumentIndex, a, index(3))
-	if id := decode[model.Identity](t, r); len(id.Indexes) != 2 || id.TxID != r.TxID {
-		t.Fatalf("after add: %+v", id)
+	if id := decode[model.Identity](t, r); len(id.Indexes) != 2 {
+		t.Fatalf("len(id.Indexes) = %v, want 2; after add: %+v", len(id.Indexes), id)
+	} else if id.TxID != r.TxID {
+		t.Fatalf("id.TxID = %v, want r.TxID; after add: %+v", id.TxID, id)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindIndex, Op: model.OpAdded, EID: a, KeyVersion: "v1", Value: index(3).Value}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -198,8 +200,10 @@ func TestDocumentIndexes(t *testing.T) {
 	e.fail(e.agent, model.CodeInvalid, []string{"eid must be a did:eidgate:"}, model.FnAddDocumentIndex, "did:example:1", index(4))
 
 	r = e.ok(e.agent, model.FnRemoveDocumentIndex, a, index(1))
-	if id := decode[model.Identity](t, r); len(id.Indexes) != 1 || id.Indexes[0] != index(3) {
-		t.Fatalf("after remove: %+v", id)
+	if id := decode[model.Identity](t, r); len(id.Indexes) != 1 {
+		t.Fatalf("len(id.Indexes) = %v, want 1; after remove: %+v", len(id.Indexes), id)
+	} else if id.Indexes[0] != index(3) {
+		t.Fatalf("id.Indexes[0] = %v, want index(3); after remove: %+v", id.Indexes[0], id)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindIndex, Op: model.OpRemoved, EID: a, KeyVersion: "v1", Value: index(1).Value}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -337,8 +341,10 @@ func TestDeactivateAndResolve(t *testing.T) {
 
 	e.fail(e.agent, model.CodeInvalid, []string{"reason is required"}, model.FnDeactivateEID, a, "")
 	r = e.ok(e.agent, model.FnDeactivateEID, a, "resident deceased")
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}) {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}); event: %+v", got[0], got)
 	}
 	res = decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, a))
 	if !res.DIDDocumentMetadata.Deactivated {

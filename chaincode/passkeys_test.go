@@ -144,11 +144,17 @@ func TestRegisterPasskey(t *testing.T) {
 	// Retire one key, then every remaining one (the KYC counter).
 	e.l.Advance(time.Hour)
 	r := e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{rs.KeyID()}, "removed")
-	if got := decode[[]model.Passkey](t, r); len(got) != 1 || got[0].Status != model.PasskeyRetired || got[0].RetiredAt != "2026-03-01T10:00:00Z" {
-		t.Fatalf("retired: %+v", got)
+	if got := decode[[]model.Passkey](t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; retired: %+v", len(got), got)
+	} else if got[0].Status != model.PasskeyRetired {
+		t.Fatalf("got[0].Status = %v, want model.PasskeyRetired; retired: %+v", got[0].Status, got)
+	} else if got[0].RetiredAt != "2026-03-01T10:00:00Z" {
+		t.Fatalf("got[0].RetiredAt = %q, want \"2026-03-01T10:00:00Z\"; retired: %+v", got[0].RetiredAt, got)
 	}
-	if ch := changes(t, r); len(ch) != 1 || ch[0] != (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + "#" + rs.KeyID(), EID: e.a}) {
-		t.Fatalf("event: %+v", ch)
+	if ch := changes(t, r); len(ch) != 1 {
+		t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+	} else if ch[0] != (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + "#" + rs.KeyID(), EID: e.a}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + \"#\" + rs.KeyID(), EID: e.a}); event: %+v", ch[0], ch)
 	}
 	if got := decode[[]model.Passkey](t, e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{}, "lost")); len(got) != 2 {
 		t.Fatalf("retired all: %+v", got)
@@ -233,8 +239,10 @@ func TestSignedConsent(t *testing.T) {
 			if _, err := model.CheckApproval(pk, st, sig.Approval(), sig.SignedAt); err != nil {
 				t.Fatalf("stored grant does not verify: %v", err)
 			}
-			if ch := changes(t, r); len(ch) != 1 || ch[0].Op != model.OpGranted {
-				t.Fatalf("event: %+v", ch)
+			if ch := changes(t, r); len(ch) != 1 {
+				t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+			} else if ch[0].Op != model.OpGranted {
+				t.Fatalf("ch[0].Op = %v, want model.OpGranted; event: %+v", ch[0].Op, ch)
 			}
 
 			e.l.Advance(time.Minute)

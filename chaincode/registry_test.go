@@ -186,15 +186,19 @@ func TestSuspendedDepartmentCannotAct(t *testing.T) {
 	e.fail(e.agent, model.CodeForbidden, []string{"admin role"}, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "audit")
 
 	r := e.ok(e.admin, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "security audit")
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: "edu", Department: "edu"}) {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: "edu", Department: "edu"}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: \"edu\", Department: \"edu\"}); event: %+v", got[0], got)
 	}
 	eid := e.newEID(1)
 	e.fail(edu.User, model.CodeForbidden, []string{"edu is suspended"}, model.FnLinkAccount, eid, "edu", accountHash("a"))
 
 	r = e.ok(e.admin, model.FnSetDepartmentStatus, "edu", model.DepartmentActive, "")
-	if d := decode[model.Department](t, r); d.Status != model.DepartmentActive || d.StatusReason != "" {
-		t.Fatalf("reactivated: %+v", d)
+	if d := decode[model.Department](t, r); d.Status != model.DepartmentActive {
+		t.Fatalf("d.Status = %v, want model.DepartmentActive; reactivated: %+v", d.Status, d)
+	} else if d.StatusReason != "" {
+		t.Fatalf("d.StatusReason = %q, want \"\"; reactivated: %+v", d.StatusReason, d)
 	}
 	e.ok(edu.User, model.FnLinkAccount, eid, "edu", accountHash("a"))
 }
@@ -235,11 +239,17 @@ func TestReadsAreOpen(t *testing.T) {
 	e.addDept("hr")
 	e.addDataType("edu.degree", "edu")
 	for _, id := range []*devcrypto.Identity{e.nobody, edu.User, e.agent} {
-		if got := decode[[]model.Department](t, e.ok(id, model.FnListDepartments)); len(got) != 2 || got[0].ID != "edu" || got[1].ID != "hr" {
-			t.Fatalf("ListDepartments: %+v", got)
+		if got := decode[[]model.Department](t, e.ok(id, model.FnListDepartments)); len(got) != 2 {
+			t.Fatalf("len(got) = %v, want 2; ListDepartments: %+v", len(got), got)
+		} else if got[0].ID != "edu" {
+			t.Fatalf("got[0].ID = %q, want \"edu\"; ListDepartments: %+v", got[0].ID, got)
+		} else if got[1].ID != "hr" {
+			t.Fatalf("got[1].ID = %q, want \"hr\"; ListDepartments: %+v", got[1].ID, got)
 		}
-		if got := decode[[]model.DataType](t, e.ok(id, model.FnListDataTypes)); len(got) != 1 || got[0].Code != "edu.degree" {
-			t.Fatalf("ListDataTypes: %+v", got)
+		if got := decode[[]model.DataType](t, e.ok(id, model.FnListDataTypes)); len(got) != 1 {
+			t.Fatalf("len(got) = %v, want 1; ListDataTypes: %+v", len(got), got)
+		} else if got[0].Code != "edu.degree" {
+			t.Fatalf("got[0].Code = %q, want \"edu.degree\"; ListDataTypes: %+v", got[0].Code, got)
 		}
 		e.ok(id, model.FnGetDataType, "edu.degree")
 	}
@@ -268,8 +278,10 @@ func TestDataTypes(t *testing.T) {
 	if dt.Status != model.DataTypeActive {
 		t.Fatalf("dt.Status = %v, want model.DataTypeActive; stored: %+v", dt.Status, dt)
 	}
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: "edu.degree", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: "edu.degree", DataType: "edu.degree"}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: \"edu.degree\", DataType: \"edu.degree\"}); event: %+v", got[0], got)
 	}
 	base := model.DataType{Code: "hr.employment", Name: "就业", Schema: `{}`, Owners: []string{"hr"}}
 	with := func(f func(*model.DataType)) model.DataType { d := base; f(&d); return d }

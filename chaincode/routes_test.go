@@ -58,8 +58,10 @@ func TestPublishRoute(t *testing.T) {
 	if err := model.VerifyRoute(must(model.MarshalPublicKey(&e.edu.Key.PublicKey)), got.Signed()); err != nil {
 		t.Fatalf("stored entry does not verify: %v", err)
 	}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: \"edu.degree\", Provider: \"edu\"}); event: %+v", cs[0], cs)
 	}
 
 	// The agent relays a statement signed by the provider.
@@ -257,11 +259,15 @@ func TestRevokeAndReadRoutes(t *testing.T) {
 	e.fail(e.edu.User, model.CodeInvalid, []string{"reason is required"}, model.FnRevokeRoute, e.a, "edu.degree", "edu", "")
 	e.fail(e.agent, model.CodeNotFound, []string{"no route"}, model.FnRevokeRoute, e.b, "edu.degree", "civil", "x")
 	r := e.ok(e.edu.User, model.FnRevokeRoute, e.a, "edu.degree", "edu", "record corrected")
-	if got := decode[model.RouteEntry](t, r); got.Status != model.RouteRevoked || got.RevokedReason != "record corrected" {
-		t.Fatalf("revoked: %+v", got)
+	if got := decode[model.RouteEntry](t, r); got.Status != model.RouteRevoked {
+		t.Fatalf("got.Status = %v, want model.RouteRevoked; revoked: %+v", got.Status, got)
+	} else if got.RevokedReason != "record corrected" {
+		t.Fatalf("got.RevokedReason = %q, want \"record corrected\"; revoked: %+v", got.RevokedReason, got)
 	}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: \"edu.degree\", Provider: \"edu\"}); event: %+v", cs[0], cs)
 	}
 	if r := e.ok(e.admin, model.FnRevokeRoute, e.a, "edu.degree", "edu", "again"); writes(r) != 0 {
 		t.Fatal("second revocation wrote")

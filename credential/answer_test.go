@@ -71,8 +71,10 @@ func TestAnswerPredicate(t *testing.T) {
 
 	no := tpl
 	no.PredicateID = "graduated_before_2010"
-	if a, err := credential.AnswerPredicate(w.signer("k1"), no); err != nil || a.Answer {
-		t.Fatalf("no: %+v %v", a, err)
+	if a, err := credential.AnswerPredicate(w.signer("k1"), no); err != nil {
+		t.Fatalf("err = %v, want nil; no: %+v %v", err, a, err)
+	} else if a.Answer {
+		t.Fatalf("a.Answer is true; no: %+v %v", a, err)
 	}
 	cases := map[string]struct {
 		edit func(*credential.AnswerTemplate)

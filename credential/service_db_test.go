@@ -38,8 +38,10 @@ func TestServiceOnDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err != nil || !r.Valid {
-			t.Fatalf("presentation: %+v %v", r, err)
+		if r, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err != nil {
+			t.Fatalf("err = %v, want nil; presentation: %+v %v", err, r, err)
+		} else if !r.Valid {
+			t.Fatalf("r.Valid is false; presentation: %+v %v", r, err)
 		}
 		if _, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err == nil {
 			t.Fatal("replayed presentation accepted")

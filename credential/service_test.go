@@ -111,8 +111,14 @@ func TestServiceIssueAnchorsTheCredential(t *testing.T) {
 	if err != nil || len(routes) != 1 {
 		t.Fatalf("routes %v %v", routes, err)
 	}
-	if r := routes[0]; r.Digest != c.Digest || r.Schema != "vc+sd-jwt:edu.degree" || r.Version != 1 || r.KID != "edu-bureau-k1" {
-		t.Fatalf("route entry %+v", r)
+	if r := routes[0]; r.Digest != c.Digest {
+		t.Fatalf("r.Digest = %v, want c.Digest; route entry %+v", r.Digest, r)
+	} else if r.Schema != "vc+sd-jwt:edu.degree" {
+		t.Fatalf("r.Schema = %q, want \"vc+sd-jwt:edu.degree\"; route entry %+v", r.Schema, r)
+	} else if r.Version != 1 {
+		t.Fatalf("r.Version = %v, want 1; route entry %+v", r.Version, r)
+	} else if r.KID != "edu-bureau-k1" {
+		t.Fatalf("r.KID = %q, want \"edu-bureau-k1\"; route entry %+v", r.KID, r)
 	}
 	if len(c.Status) != 2 {
 		t.Fatalf("len(c.Status) = %v, want 2; status refs %+v", len(c.Status), c.Status)
@@ -136,8 +142,10 @@ func TestServiceIssueAnchorsTheCredential(t *testing.T) {
 			t.Fatalf("served list is not the anchored one: %v", err)
 		}
 	}
-	if r := w.verify(c.Token); !r.Valid || r.Anchor.TxID == "" {
-		t.Fatalf("%s %+v", r.Code, r.Checks)
+	if r := w.verify(c.Token); !r.Valid {
+		t.Fatalf("r.Valid is false; %s %+v", r.Code, r.Checks)
+	} else if r.Anchor.TxID == "" {
+		t.Fatalf("r.Anchor.TxID == \"\", want it different; %s %+v", r.Code, r.Checks)
 	}
 	// A second credential publishes the next route version; the first one
 	// is no longer the route's current digest.

@@ -328,8 +328,10 @@ func TestRetiredKeyStillVerifies(t *testing.T) {
 	if !r.Valid {
 		t.Fatalf("retired key: %+v", r.Checks)
 	}
-	if got := r.Checks[3]; got.Name != credential.CheckIssuerKey || !strings.Contains(got.Message, "retired since") {
-		t.Fatalf("issuer_key check %+v", got)
+	if got := r.Checks[3]; got.Name != credential.CheckIssuerKey {
+		t.Fatalf("got.Name = %v, want credential.CheckIssuerKey; issuer_key check %+v", got.Name, got)
+	} else if !strings.Contains(got.Message, "retired since") {
+		t.Fatalf("strings.Contains(got.Message, \"retired since\") is false; issuer_key check %+v", got)
 	}
 	if r := verify(t, w, credential.Request{Token: w.issue("k2", nil).Token}); !r.Valid {
 		t.Fatalf("new key: %+v", r.Checks)

@@ -135,8 +135,12 @@ func TestServiceVerifyTokenForAnyone(t *testing.T) {
 			t.Errorf("r.Kind = %q, want \"presentation\"; %s: %+v %v", r.Kind, tc.name, r, err)
 		}
 	}
-	if r, err := w.svc.VerifyToken(w.ctx, c.Token, "", ""); err != nil || !r.Valid || r.Kind != "credential" {
-		t.Errorf("credential: %+v %v", r, err)
+	if r, err := w.svc.VerifyToken(w.ctx, c.Token, "", ""); err != nil {
+		t.Errorf("err = %v, want nil; credential: %+v %v", err, r, err)
+	} else if !r.Valid {
+		t.Errorf("r.Valid is false; credential: %+v %v", r, err)
+	} else if r.Kind != "credential" {
+		t.Errorf("r.Kind = %q, want \"credential\"; credential: %+v %v", r.Kind, r, err)
 	}
 	if w.access.Len() != 0 {
 		t.Fatal("the public verifier recorded something")

@@ -184,8 +184,12 @@ func checkHealthy(t *testing.T, n *fabrictest.Network, want int) {
 	}
 	defer resp.Body.Close()
 	var body struct{ Status string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.Status != "OK" {
-		t.Errorf("peer /healthz: %d %+v %v", resp.StatusCode, body, err)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Errorf("err = %v, want nil; peer /healthz: %d %+v %v", err, resp.StatusCode, body, err)
+	} else if resp.StatusCode != http.StatusOK {
+		t.Errorf("resp.StatusCode = %v, want http.StatusOK; peer /healthz: %d %+v %v", resp.StatusCode, resp.StatusCode, body, err)
+	} else if body.Status != "OK" {
+		t.Errorf("body.Status = %q, want \"OK\"; peer /healthz: %d %+v %v", body.Status, resp.StatusCode, body, err)
 	}
 }
 

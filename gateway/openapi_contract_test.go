@@ -382,8 +382,12 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	} else if job.Status != mapping.ImportRunning {
 		t.Errorf("job.Status = %v, want mapping.ImportRunning; multipart import = %+v, want residents-2026-03.csv running", job.Status, job)
 	}
-	if done := w.waitImport(t, job.ID); done.Status != mapping.ImportDone || done.Created != 1 || done.Rejected != 1 {
-		t.Errorf("finished import = %+v, want done with 1 created and 1 rejected", done)
+	if done := w.waitImport(t, job.ID); done.Status != mapping.ImportDone {
+		t.Errorf("done.Status = %v, want mapping.ImportDone; finished import = %+v, want done with 1 created and 1 rejected", done.Status, done)
+	} else if done.Created != 1 {
+		t.Errorf("done.Created = %v, want 1; finished import = %+v, want done with 1 created and 1 rejected", done.Created, done)
+	} else if done.Rejected != 1 {
+		t.Errorf("done.Rejected = %v, want 1; finished import = %+v, want done with 1 created and 1 rejected", done.Rejected, done)
 	}
 	if r := officer.send(post, "/v1/admin/imports?name=batch-7.csv", "text/csv", []byte("type,number\ncn-resident,110105194912310021\n")); r.status != http.StatusAccepted {
 		t.Errorf("raw CSV import = %d: %s", r.status, r.body)

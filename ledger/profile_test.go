@@ -105,8 +105,10 @@ timeouts:
 				"msp/keystore/a_sk": creds.otherKeyPEM, "msp/keystore/b_sk": creds.keyPEM,
 			},
 			check: func(t *testing.T, p *Profile) {
-				if got := p.timeouts(); got.CommitStatus != 2*time.Second || got.Endorse != DefaultEndorseTimeout {
-					t.Errorf("timeouts = %+v, want commitStatus 2s and default endorse", got)
+				if got := p.timeouts(); got.CommitStatus != 2*time.Second {
+					t.Errorf("got.CommitStatus = %v, want 2*time.Second; timeouts = %+v, want commitStatus 2s and default endorse", got.CommitStatus, got)
+				} else if got.Endorse != DefaultEndorseTimeout {
+					t.Errorf("got.Endorse = %v, want DefaultEndorseTimeout; timeouts = %+v, want commitStatus 2s and default endorse", got.Endorse, got)
 				}
 				if _, _, err := p.signer(); err != nil {
 					t.Errorf("signer: %v (keystore key matching the certificate should be chosen)", err)

@@ -266,8 +266,10 @@ func TestRemoveDocumentRacingAnotherRemoval(t *testing.T) {
 		if _, err := f.svc.Find(ctxb, removed); !routing.IsKind(err, routing.KindNotFound) {
 			t.Errorf("the removed document still resolves: %v", err)
 		}
-		if docs, _ := f.svc.Documents(ctxb, a.EID); len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
-			t.Errorf("documents after the removals: %+v, want only %s", docs, a.Documents[0].Ref)
+		if docs, _ := f.svc.Documents(ctxb, a.EID); len(docs) != 1 {
+			t.Errorf("len(docs) = %v, want 1; documents after the removals: %+v, want only %s", len(docs), docs, a.Documents[0].Ref)
+		} else if docs[0].Ref != a.Documents[0].Ref {
+			t.Errorf("docs[0].Ref = %v, want a.Documents[0].Ref; documents after the removals: %+v, want only %s", docs[0].Ref, docs, a.Documents[0].Ref)
 		}
 		err = f.svc.RemoveDocument(ctxb, a.EID, ref, "officer")
 		if re := checkErr(t, err, routing.KindNotFound, "document_not_found"); re.Field != "ref" {
@@ -417,8 +419,10 @@ func TestAccountLinks(t *testing.T) {
 		if link.AccountHash != f.svc.Keyring().AccountHash("edu-bureau", account) {
 			t.Fatalf("link.AccountHash = %v, want f.svc.Keyring().AccountHash(\"edu-bureau\", account); link %+v", link.AccountHash, link)
 		}
-		if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil || again.AccountHash != link.AccountHash {
-			t.Fatalf("linking again: %+v %v", again, err)
+		if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil {
+			t.Fatalf("err = %v, want nil; linking again: %+v %v", err, again, err)
+		} else if again.AccountHash != link.AccountHash {
+			t.Fatalf("again.AccountHash = %v, want link.AccountHash; linking again: %+v %v", again.AccountHash, again, err)
 		}
 		if eid, err := f.svc.LookupAccount(ctxb, "edu-bureau", account); err != nil || eid != a.EID {
 			t.Fatalf("lookup: %q %v", eid, err)
@@ -506,8 +510,12 @@ func TestIdentityDetail(t *testing.T) {
 		if _, err := f.svc.LinkAccount(ctxb, "edu-bureau", "S-1", doc); err != nil {
 			t.Fatal(err)
 		}
-		if d, err = f.svc.Identity(ctxb, out.EID); err != nil || len(d.Links) != 1 || d.Links[0].Department != "edu-bureau" {
-			t.Errorf("links after linking: %+v, %v", d, err)
+		if d, err = f.svc.Identity(ctxb, out.EID); err != nil {
+			t.Errorf("err = %v, want nil; links after linking: %+v, %v", err, d, err)
+		} else if len(d.Links) != 1 {
+			t.Errorf("len(d.Links) = %v, want 1; links after linking: %+v, %v", len(d.Links), d, err)
+		} else if d.Links[0].Department != "edu-bureau" {
+			t.Errorf("d.Links[0].Department = %q, want \"edu-bureau\"; links after linking: %+v, %v", d.Links[0].Department, d, err)
 		}
 		if _, err := f.svc.Identity(ctxb, "did:eidgate:"+strings.Repeat("0", 32)); !routing.IsKind(err, routing.KindNotFound) {
 			t.Errorf("an unknown eID: %v, want not_found", err)

@@ -87,8 +87,12 @@ func TestEveryChangeBumpsTheVersion(t *testing.T) {
 		if h[0].ChangedBy != "carol" || h[len(h)-1].ChangedBy != "alice" {
 			t.Errorf("changed_by: newest %q, oldest %q", h[0].ChangedBy, h[len(h)-1].ChangedBy)
 		}
-		if h2, err := e.History(ctx, 2); err != nil || len(h2) != 2 || h2[0].Version != 7 {
-			t.Errorf("History(2) = %+v, %v", h2, err)
+		if h2, err := e.History(ctx, 2); err != nil {
+			t.Errorf("err = %v, want nil; History(2) = %+v, %v", err, h2, err)
+		} else if len(h2) != 2 {
+			t.Errorf("len(h2) = %v, want 2; History(2) = %+v, %v", len(h2), h2, err)
+		} else if h2[0].Version != 7 {
+			t.Errorf("h2[0].Version = %v, want 7; History(2) = %+v, %v", h2[0].Version, h2, err)
 		}
 
 		l, err := e.Rules(ctx)

@@ -181,10 +181,14 @@ func TestRoutesPublishAndRevoke(t *testing.T) {
 	if entry.Status != model.RouteRevoked {
 		t.Fatalf("entry.Status = %v, want model.RouteRevoked; revoke: %+v, %v", entry.Status, entry, err)
 	}
-	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 || cached[0].Status != model.RouteRevoked {
-		t.Errorf("after the revocation this replica's directory holds %+v, want the revoked entry", cached)
+	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 {
+		t.Errorf("len(cached) = %v, want 1; after the revocation this replica's directory holds %+v, want the revoked entry", len(cached), cached)
+	} else if cached[0].Status != model.RouteRevoked {
+		t.Errorf("cached[0].Status = %v, want model.RouteRevoked; after the revocation this replica's directory holds %+v, want the revoked entry", cached[0].Status, cached)
 	}
-	if list, _ := routes.Of(ctx, eidBob); len(list) != 1 || list[0].Status != model.RouteRevoked {
-		t.Errorf("Of = %+v, want the revoked entry", list)
+	if list, _ := routes.Of(ctx, eidBob); len(list) != 1 {
+		t.Errorf("len(list) = %v, want 1; Of = %+v, want the revoked entry", len(list), list)
+	} else if list[0].Status != model.RouteRevoked {
+		t.Errorf("list[0].Status = %v, want model.RouteRevoked; Of = %+v, want the revoked entry", list[0].Status, list)
 	}
 }

@@ -194,11 +194,15 @@ func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	r := req("")
 	r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "11010519491231002X"}
-	if res, err := e.resolver.Resolve(context.Background(), r); err != nil || res.EID != eidAlice {
-		t.Fatalf("by document: %v %+v", err, res)
+	if res, err := e.resolver.Resolve(context.Background(), r); err != nil {
+		t.Fatalf("err = %v, want nil; by document: %v %+v", err, err, res)
+	} else if res.EID != eidAlice {
+		t.Fatalf("res.EID = %v, want eidAlice; by document: %v %+v", res.EID, err, res)
 	}
-	if res, err := e.resolver.Resolve(context.Background(), req(eidOld)); err != nil || res.EID != eidAlice {
-		t.Fatalf("merged eID: %v %+v", err, res)
+	if res, err := e.resolver.Resolve(context.Background(), req(eidOld)); err != nil {
+		t.Fatalf("err = %v, want nil; merged eID: %v %+v", err, err, res)
+	} else if res.EID != eidAlice {
+		t.Fatalf("res.EID = %v, want eidAlice; merged eID: %v %+v", res.EID, err, res)
 	}
 }
 

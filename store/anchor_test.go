@@ -355,8 +355,14 @@ func TestAccessLogAndAnchorerOverTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Step(ctx)
-		if st := a.Status(); !st.Leader || st.LastError != "" || !st.Oldest.IsZero() || st.Records != 30 {
-			t.Fatalf("anchorer status %+v", st)
+		if st := a.Status(); !st.Leader {
+			t.Fatalf("st.Leader is false; anchorer status %+v", st)
+		} else if st.LastError != "" {
+			t.Fatalf("st.LastError = %q, want \"\"; anchorer status %+v", st.LastError, st)
+		} else if !st.Oldest.IsZero() {
+			t.Fatalf("st.Oldest.IsZero() is false; anchorer status %+v", st)
+		} else if st.Records != 30 {
+			t.Fatalf("st.Records = %v, want 30; anchorer status %+v", st.Records, st)
 		}
 		for _, id := range ids {
 			rec, err := db.GetAccess(ctx, id)

@@ -40,12 +40,16 @@ func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
 		if err := a.RevokeAPIKey(ctx, "k1", clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if k, _, err := a.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
-			t.Fatalf("the revoking replica still sees the key valid: %+v %v", k, err)
+		if k, _, err := a.GetAPIKey(ctx, "k1"); err != nil {
+			t.Fatalf("err = %v, want nil; the revoking replica still sees the key valid: %+v %v", err, k, err)
+		} else if !k.Revoked() {
+			t.Fatalf("k.Revoked() is false; the revoking replica still sees the key valid: %+v %v", k, err)
 		}
 		clock.Advance(time.Second)
-		if k, _, err := b.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
-			t.Fatalf("another replica sees the key valid a second after its revocation: %+v %v", k, err)
+		if k, _, err := b.GetAPIKey(ctx, "k1"); err != nil {
+			t.Fatalf("err = %v, want nil; another replica sees the key valid a second after its revocation: %+v %v", err, k, err)
+		} else if !k.Revoked() {
+			t.Fatalf("k.Revoked() is false; another replica sees the key valid a second after its revocation: %+v %v", k, err)
 		}
 	})
 }

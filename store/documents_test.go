@@ -98,8 +98,10 @@ func TestDocumentsAreMappedMovedAndRemoved(t *testing.T) {
 		if err := db.PutDocuments(ctx, []mapping.StoredDocument{again}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.Document(ctx, "doc_c1"); err != nil || got.EID != "did:eidgate:c" {
-			t.Errorf("the removed document's index mapped again: %+v, %v", got, err)
+		if got, err := db.Document(ctx, "doc_c1"); err != nil {
+			t.Errorf("err = %v, want nil; the removed document's index mapped again: %+v, %v", err, got, err)
+		} else if got.EID != "did:eidgate:c" {
+			t.Errorf("got.EID = %q, want \"did:eidgate:c\"; the removed document's index mapped again: %+v, %v", got.EID, got, err)
 		}
 	})
 }

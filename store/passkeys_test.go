@@ -34,8 +34,10 @@ func TestPasskeyUsersAndKeys(t *testing.T) {
 		if string(u.Handle) != "handle-1" {
 			t.Fatalf("string(u.Handle) != \"handle-1\"; second handle: %+v %v", u, err)
 		}
-		if got, err := db.PasskeyUserByHandle(ctx, []byte("handle-1")); err != nil || got.Subject != "did:eidgate:a" {
-			t.Fatalf("by handle: %+v %v", got, err)
+		if got, err := db.PasskeyUserByHandle(ctx, []byte("handle-1")); err != nil {
+			t.Fatalf("err = %v, want nil; by handle: %+v %v", err, got, err)
+		} else if got.Subject != "did:eidgate:a" {
+			t.Fatalf("got.Subject = %q, want \"did:eidgate:a\"; by handle: %+v %v", got.Subject, got, err)
 		}
 		if _, err := db.PasskeyUserByHandle(ctx, []byte("nope")); !routing.IsKind(err, routing.KindNotFound) {
 			t.Fatalf("unknown handle: %v", err)
@@ -84,8 +86,12 @@ func TestPasskeyUsersAndKeys(t *testing.T) {
 		if ok, _ := db.RecordPasskeyUse(ctx, k.ID, 7, 9, false, clock.Now()); ok {
 			t.Fatal("a use from a stale counter was recorded")
 		}
-		if got, _ := db.GetPasskey(ctx, k.ID); got.SignCount != 8 || got.BackupState || got.LastUsedAt.IsZero() {
-			t.Fatalf("after use: %+v", got)
+		if got, _ := db.GetPasskey(ctx, k.ID); got.SignCount != 8 {
+			t.Fatalf("got.SignCount = %v, want 8; after use: %+v", got.SignCount, got)
+		} else if got.BackupState {
+			t.Fatalf("got.BackupState is true; after use: %+v", got)
+		} else if got.LastUsedAt.IsZero() {
+			t.Fatalf("got.LastUsedAt.IsZero() is true; after use: %+v", got)
 		}
 
 		if ok, _ := db.HasPassword(ctx, accounts.KindResident, "did:eidgate:a"); ok {
@@ -184,15 +190,23 @@ func TestCeremonyIsSingleUseAcrossReplicas(t *testing.T) {
 		if wins.Load() != 1 {
 			t.Fatalf("%d replicas consumed the ceremony", wins.Load())
 		}
-		if got, fresh, err := a.ConsumeCeremony(ctx, "ch-none", now); got != nil || fresh || err != nil {
-			t.Fatalf("unknown challenge: %+v %v %v", got, fresh, err)
+		if got, fresh, err := a.ConsumeCeremony(ctx, "ch-none", now); got != nil {
+			t.Fatalf("got = %v, want nil; unknown challenge: %+v %v %v", got, got, fresh, err)
+		} else if fresh {
+			t.Fatalf("fresh is true; unknown challenge: %+v %v %v", got, fresh, err)
+		} else if err != nil {
+			t.Fatalf("err = %v, want nil; unknown challenge: %+v %v %v", err, got, fresh, err)
 		}
 		c.Challenge, c.ExpiresAt = "ch-2", now.Add(time.Minute)
 		if err := a.PutCeremony(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if got, fresh, _ := b.ConsumeCeremony(ctx, "ch-2", now.Add(time.Minute)); fresh || got == nil || !got.UsedAt.IsZero() {
-			t.Fatalf("an expired ceremony: %+v %v", got, fresh)
+		if got, fresh, _ := b.ConsumeCeremony(ctx, "ch-2", now.Add(time.Minute)); fresh {
+			t.Fatalf("fresh is true; an expired ceremony: %+v %v", got, fresh)
+		} else if got == nil {
+			t.Fatalf("got is nil; an expired ceremony: %+v %v", got, fresh)
+		} else if !got.UsedAt.IsZero() {
+			t.Fatalf("got.UsedAt.IsZero() is false; an expired ceremony: %+v %v", got, fresh)
 		}
 		// Storing a ceremony long after forgets the expired ones.
 		c.Challenge, c.CreatedAt, c.ExpiresAt = "ch-3", now.Add(3*time.Hour), now.Add(3*time.Hour+time.Minute)

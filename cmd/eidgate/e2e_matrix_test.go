@@ -618,8 +618,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 				return "/v1/admin/eids/" + mine(k, 2, 3) + "/merge", map[string]any{"into": mine(k, 0, 1), "reason": "matrix"}
 			},
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[2]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused merges: %+v, %v", throwaway[2], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[2]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused merges: %+v, %v", err, throwaway[2], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused merges: %+v, %v", e.Status, throwaway[2], e, err)
 				}
 			}},
 		{method: "POST", route: "/v1/admin/eids/:eid/deactivate", allow: mappers,
@@ -627,8 +629,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 				return "/v1/admin/eids/" + mine(k, 4, 5) + "/deactivate", map[string]any{"reason": "matrix"}
 			},
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[4]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused deactivations: %+v, %v", throwaway[4], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[4]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused deactivations: %+v, %v", err, throwaway[4], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused deactivations: %+v, %v", e.Status, throwaway[4], e, err)
 				}
 			}},
 		{method: "POST", route: "/v1/admin/eids/:eid/activation-code", allow: mappers,
@@ -731,8 +735,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/admin/residents/:eid/merge", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[6]+"/merge", "into", "not-an-eid")},
 		{method: "POST", route: "/admin/residents/:eid/deactivate", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[7]+"/deactivate", "reason", "matrix"),
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[7]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused deactivations: %+v, %v", throwaway[7], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[7]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused deactivations: %+v, %v", err, throwaway[7], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused deactivations: %+v, %v", e.Status, throwaway[7], e, err)
 				}
 			}},
 		{method: "POST", route: "/admin/residents/:eid/activation-code", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/" + throwaway[6] + "/activation-code")},

@@ -174,8 +174,10 @@ func FuzzStoredValues(f *testing.F) {
 			t.Fatalf("bytes.Equal(vv.Value, raw) is false; state value round trip: %+v %v", vv, err)
 		}
 		st := txStatus{block: block, index: tx, code: peer.TxValidationCode(len(raw) % 256)}
-		if got, err := decodeTxStatus(encodeTxStatus(st)); err != nil || got != st {
-			t.Fatalf("tx status round trip: %+v %v", got, err)
+		if got, err := decodeTxStatus(encodeTxStatus(st)); err != nil {
+			t.Fatalf("err = %v, want nil; tx status round trip: %+v %v", err, got, err)
+		} else if got != st {
+			t.Fatalf("got = %v, want st; tx status round trip: %+v %v", got, got, err)
 		}
 	})
 }
