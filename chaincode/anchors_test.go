@@ -171,3 +171,39 @@ func TestConcurrentConsentUpdatesConflict(t *testing.T) {
 	e.fail(e.agent, model.CodeConflict, []string{"max_uses 1"}, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b-2", MerkleRoot: root("b-2"),
 		Count: 1, FirstSeq: 1, LastSeq: 1, ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 1}}})
 }
+
+// TestAnchorAuditBatch: a batch of officials' audit records is anchored
+// with its kind, carries no consent uses, and a batch id is one kind or
+// the other; break-glass accesses are listed on an access batch.
+func TestAnchorAuditBatch(t *testing.T) {
+	e := newConsentEnv(t)
+	audit := model.AccessAnchor{BatchID: "au-1-4-abc", MerkleRoot: root("audit"), Count: 4, FirstSeq: 1, LastSeq: 4, Kind: model.AnchorKindAudit}
+	got := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnAnchorAccessBatch, audit))
+	if got.Kind != model.AnchorKindAudit || !got.SameContent(audit) {
+		t.Fatalf("audit anchor: %+v", got)
+	}
+	if a := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnGetAnchor, "au-1-4-abc")); a.Kind != model.AnchorKindAudit {
+		t.Fatalf("read back: %+v", a)
+	}
+	asAccess := audit
+	asAccess.Kind = ""
+	e.fail(e.agent, model.CodeConflict, []string{"already anchored with other content"}, model.FnAnchorAccessBatch, asAccess)
+
+	withUses := audit
+	withUses.BatchID = "au-5-5-def"
+	withUses.ConsentUses = []model.ConsentUse{{ConsentID: e.granted(0).ID, Uses: 1}}
+	e.fail(e.agent, model.CodeInvalid, []string{"audit anchor carries no consent uses"}, model.FnAnchorAccessBatch, withUses)
+	odd := audit
+	odd.BatchID, odd.Kind = "au-6-6-000", "misc"
+	e.fail(e.agent, model.CodeInvalid, []string{"kind must be empty"}, model.FnAnchorAccessBatch, odd)
+
+	bg := model.AccessAnchor{BatchID: "ab-10-12-bg", MerkleRoot: root("bg"), Count: 3, FirstSeq: 10, LastSeq: 12,
+		BreakGlass: []string{"acc_0123456789abcdef0123456789abcdef"}}
+	if a := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnAnchorAccessBatch, bg)); len(a.BreakGlass) != 1 || !a.SameContent(bg) {
+		t.Fatalf("break-glass anchor: %+v", a)
+	}
+	twice := bg
+	twice.BatchID = "ab-13-15-bg"
+	twice.BreakGlass = []string{"acc_1", "acc_1"}
+	e.fail(e.agent, model.CodeInvalid, []string{"break_glass[1]"}, model.FnAnchorAccessBatch, twice)
+}

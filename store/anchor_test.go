@@ -24,7 +24,7 @@ var _ ledger.CheckpointStore = (*store.Checkpoints)(nil)
 
 // planBatch builds a batch the way the anchorer does: root over the
 // records' leaves in sequence order.
-func planBatch(recs []routing.AccessRecord) (*routing.AnchorBatch, error) {
+func planBatch(recs []routing.AnchorLeaf) (*routing.AnchorBatch, error) {
 	hashes := make([]merkle.Hash, len(recs))
 	for i, r := range recs {
 		h, err := merkle.ParseHash(r.LeafHash)
@@ -160,7 +160,7 @@ func TestAnchoringLifecycle(t *testing.T) {
 			}
 		}
 		// A failing plan leaves the records unbatched.
-		if _, err := db.PlanBatch(ctx, 10, func([]routing.AccessRecord) (*routing.AnchorBatch, error) {
+		if _, err := db.PlanBatch(ctx, 10, func([]routing.AnchorLeaf) (*routing.AnchorBatch, error) {
 			return nil, errors.New("boom")
 		}); err == nil {
 			t.Fatal("plan error swallowed")

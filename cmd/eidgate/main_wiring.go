@@ -24,6 +24,7 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -86,6 +87,12 @@ type Main struct {
 	consents  *routing.ConsentService
 	listener  *ledger.Listener
 	provider  *demo.Provider
+
+	// The officials' audit trail, the anchorer of its stream, and the
+	// administrative services wrapped so that each act is recorded.
+	trail         *audit.Trail
+	auditAnchorer *routing.Anchorer
+	audited       auditedServices
 
 	credentials *credential.Service
 	questions   *credential.Questions
@@ -524,7 +531,45 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 		Logger: m.logger().With("component", "resolver"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return m.openAudit(pseudonymKey)
+}
+
+// auditedServices are the administrative services as the gateway and the
+// commands use them: each act recorded in the audit trail.
+type auditedServices struct {
+	identities *audit.Identities
+	registry   *audit.Registry
+	apiKeys    *audit.APIKeys
+	admins     *audit.Admins
+	policies   *audit.Policies
+	importer   *audit.Importer
+}
+
+// openAudit builds the audit trail, the anchorer of its stream and the
+// audited services.
+func (m *Main) openAudit(pseudonymKey []byte) (err error) {
+	if m.auditAnchorer, err = routing.NewAnchorer(routing.AnchorerConfig{
+		Store: m.db.AuditAnchors(), Ledger: m.agent, Clock: m.Clock, Holder: m.replica(), Stream: routing.StreamAudit,
+		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer", "stream", routing.StreamAudit),
+	}); err != nil {
+		return err
+	}
+	if m.trail, err = audit.New(audit.Config{
+		Store: m.db, Prover: m.auditAnchorer, PseudonymKey: pseudonymKey, Clock: m.Clock,
+		Logger: m.logger().With("component", "audit"),
+	}); err != nil {
+		return err
+	}
+	m.audited = auditedServices{
+		identities: audit.NewIdentities(m.mapping, m.trail), registry: audit.NewRegistry(m.registry, m.trail),
+		apiKeys: audit.NewAPIKeys(m.apiKeys, m.trail), admins: audit.NewAdmins(m.admins, m.trail),
+		policies: audit.NewPolicies(m.policy, m.trail), importer: audit.NewImporter(m.importer, m.trail),
+	}
+	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys)
+	return nil
 }
 
 // openAccounts builds the account services over the database.
@@ -641,9 +686,10 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
-			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
-			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
-			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
+			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
+			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,
+			Tickets: introspector, Audit: m.trail, AuditAnchoring: m.auditAnchorer,
 			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
@@ -814,6 +860,8 @@ func (m *Main) startBackground() {
 		}()
 	}
 	run("anchorer", m.anchorer.Run)
+	run("audit anchorer", m.auditAnchorer.Run)
+	run("audit recovery", m.trail.Run)
 	run("listener", m.listener.Run)
 	run("keys", m.reloadKeys)
 }

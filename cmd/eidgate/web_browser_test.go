@@ -378,6 +378,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"admin-imports", "admin", "/admin/imports"},
 		{"admin-policies", "admin", "/admin/policies"},
 		{"admin-audit", "admin", "/admin/audit"},
+		{"admin-acts", "admin", "/admin/acts"},
 		{"admin-users", "admin", "/admin/users"},
 		{"admin-security", "admin", "/admin/security"},
 		{"auditor-home", "auditor", "/admin"},
