@@ -13,6 +13,7 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/gateway"
@@ -33,6 +34,7 @@ var zeroConfig = map[string]func() error{
 	"accounts.NewResidents":          func() error { _, err := accounts.NewResidents(accounts.Config{}); return err },
 	"accounts.NewSessions":           func() error { _, err := accounts.NewSessions(accounts.Config{}); return err },
 	"accounts.NewSignIn":             func() error { _, err := accounts.NewSignIn(accounts.SignInConfig{}); return err },
+	"audit.New":                      func() error { _, err := audit.New(audit.Config{}); return err },
 	"approval.New":                   func() error { _, err := approval.New(approval.Config{}); return err },
 	"cache.NewKeyedLimiter":          func() error { _, err := cache.NewKeyedLimiter(cache.KeyedLimiterConfig{}); return err },
 	"cache.NewMemory":                func() error { _, err := cache.NewMemory(cache.MemoryConfig{}); return err },
