@@ -411,8 +411,14 @@ func TestFlagAccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.Flagged || got.FlagReason != "digest mismatch" || got.DeliveredHash != "sha256:ff" {
-			t.Fatalf("flag not stored: %+v", got)
+		if !got.Flagged {
+			t.Fatalf("got.Flagged is false; flag not stored: %+v", got)
+		}
+		if got.FlagReason != "digest mismatch" {
+			t.Fatalf("got.FlagReason = %q, want \"digest mismatch\"; flag not stored: %+v", got.FlagReason, got)
+		}
+		if got.DeliveredHash != "sha256:ff" {
+			t.Fatalf("got.DeliveredHash = %q, want \"sha256:ff\"; flag not stored: %+v", got.DeliveredHash, got)
 		}
 		if err := db.FlagAccess(ctx, "acc_missing", "x", ""); !routing.IsKind(err, routing.KindNotFound) {
 			t.Fatalf("flagging a missing record: %v", err)

@@ -30,6 +30,7 @@ func init() {
 // TestBenchQuickJSON runs `eidgate bench --quick --json`, scaled down, and
 // checks that every part is reported with numbers. It asserts no timing.
 func TestBenchQuickJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
@@ -76,6 +77,7 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchRefusesConflictingFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"bench", "--quick", "--full"},
 		{"bench", "--db", "mysql://x"},

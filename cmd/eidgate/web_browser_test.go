@@ -56,6 +56,7 @@ func mustHave(t *testing.T, text string, want ...string) {
 }
 
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	browser := webtest.Start(t)
 	s := startDemo(t, nil)
 	base := s.m.URL()
