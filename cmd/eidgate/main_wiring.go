@@ -416,6 +416,10 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
+// accessLogCommittersPostgres is how many access-log transactions are in
+// flight at once on PostgreSQL.
+const accessLogCommittersPostgres = 4
+
 func (m *Main) openCache(ctx context.Context) error {
 	if m.Config.Redis == "" {
 		mem, err := cache.NewMemory(cache.MemoryConfig{Clock: m.Clock})
@@ -426,8 +430,17 @@ func (m *Main) openCache(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.redis, m.cache = r, r
+	m.redis = r
 	m.onClose(r.Close)
+	// Each replica keeps what it read in process, so a cache hit on the
+	// resolve path costs no round trip; Redis is shared behind it and
+	// carries the invalidations between replicas.
+	near, err := cache.NewNear(cache.NearConfig{Shared: r, Logger: m.logger().With("component", "cache")})
+	if err != nil {
+		return err
+	}
+	m.cache = near
+	m.onClose(near.Close)
 	return nil
 }
 
@@ -520,7 +533,13 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if err := m.openAccounts(); err != nil {
 		return err
 	}
-	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
+	logCfg := routing.AccessLogConfig{Store: m.db, Clock: m.Clock}
+	if m.db.Dialect() == store.DialectPostgres {
+		// PostgreSQL commits side by side and flushes concurrent commits
+		// together; SQLite takes one writer at a time anyway.
+		logCfg.Committers = accessLogCommittersPostgres
+	}
+	if m.accessLog, err = routing.NewAccessLog(logCfg); err != nil {
 		return err
 	}
 	m.onClose(func() error { m.accessLog.Close(); return nil })
