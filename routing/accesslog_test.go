@@ -12,6 +12,7 @@ import (
 // Access ids keep their documented form and come out in creation order, so
 // the database appends them to its unique index.
 func TestNewAccessIDFormAndOrder(t *testing.T) {
+	t.Parallel()
 	form := regexp.MustCompile(`^acc_[0-9a-f]{32}$`)
 	seen := map[string]bool{}
 	prev := NewAccessID()

@@ -31,6 +31,7 @@ func init() {
 // TestBenchQuickJSON runs `eidgate bench --quick --json`, scaled down, and
 // checks that every part is reported with numbers. It asserts no timing.
 func TestBenchQuickJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
@@ -77,6 +78,7 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchRefusesConflictingFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"bench", "--quick", "--full"},
 		{"bench", "--db", "mysql://x"},
