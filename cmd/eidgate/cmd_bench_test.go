@@ -104,6 +104,7 @@ func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
 		t.Skip("starts gateway processes")
 	}
 	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	exclusiveRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer

@@ -40,6 +40,7 @@ var zeroConfig = map[string]func() error{
 	"cache.NewMemory":                func() error { _, err := cache.NewMemory(cache.MemoryConfig{}); return err },
 	"cache.NewMemoryLimiter":         func() error { _, err := cache.NewMemoryLimiter(cache.MemoryLimiterConfig{}); return err },
 	"cache.NewRedis":                 func() error { _, err := cache.NewRedis(cache.RedisConfig{}); return err },
+	"cache.NewNear":                  func() error { _, err := cache.NewNear(cache.NearConfig{}); return err },
 	"credential.NewQuestions":        func() error { _, err := credential.NewQuestions(credential.QuestionsConfig{}); return err },
 	"credential.NewService":          func() error { _, err := credential.NewService(credential.Config{}); return err },
 	"gateway.New":                    func() error { _, err := gateway.New(gateway.Config{}); return err },
