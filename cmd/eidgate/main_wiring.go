@@ -25,6 +25,7 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -87,6 +88,12 @@ type Main struct {
 	consents  *routing.ConsentService
 	listener  *ledger.Listener
 	provider  *demo.Provider
+
+	// The officials' audit trail, the anchorer of its stream, and the
+	// administrative services wrapped so that each act is recorded.
+	trail         *audit.Trail
+	auditAnchorer *routing.Anchorer
+	audited       auditedServices
 
 	credentials *credential.Service
 	questions   *credential.Questions
@@ -409,6 +416,10 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
+// accessLogCommittersPostgres is how many access-log transactions are in
+// flight at once on PostgreSQL.
+const accessLogCommittersPostgres = 4
+
 func (m *Main) openCache(ctx context.Context) error {
 	if m.Config.Redis == "" {
 		mem, err := cache.NewMemory(cache.MemoryConfig{Clock: m.Clock})
@@ -419,8 +430,17 @@ func (m *Main) openCache(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.redis, m.cache = r, r
+	m.redis = r
 	m.onClose(r.Close)
+	// Each replica keeps what it read in process, so a cache hit on the
+	// resolve path costs no round trip; Redis is shared behind it and
+	// carries the invalidations between replicas.
+	near, err := cache.NewNear(cache.NearConfig{Shared: r, Logger: m.logger().With("component", "cache")})
+	if err != nil {
+		return err
+	}
+	m.cache = near
+	m.onClose(near.Close)
 	return nil
 }
 
@@ -513,7 +533,13 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if err := m.openAccounts(); err != nil {
 		return err
 	}
-	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
+	logCfg := routing.AccessLogConfig{Store: m.db, Clock: m.Clock}
+	if m.db.Dialect() == store.DialectPostgres {
+		// PostgreSQL commits side by side and flushes concurrent commits
+		// together; SQLite takes one writer at a time anyway.
+		logCfg.Committers = accessLogCommittersPostgres
+	}
+	if m.accessLog, err = routing.NewAccessLog(logCfg); err != nil {
 		return err
 	}
 	m.onClose(func() error { m.accessLog.Close(); return nil })
@@ -563,7 +589,45 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 		Logger: m.logger().With("component", "resolver"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return m.openAudit(pseudonymKey)
+}
+
+// auditedServices are the administrative services as the gateway and the
+// commands use them: each act recorded in the audit trail.
+type auditedServices struct {
+	identities *audit.Identities
+	registry   *audit.Registry
+	apiKeys    *audit.APIKeys
+	admins     *audit.Admins
+	policies   *audit.Policies
+	importer   *audit.Importer
+}
+
+// openAudit builds the audit trail, the anchorer of its stream and the
+// audited services.
+func (m *Main) openAudit(pseudonymKey []byte) (err error) {
+	if m.auditAnchorer, err = routing.NewAnchorer(routing.AnchorerConfig{
+		Store: m.db.AuditAnchors(), Ledger: m.agent, Clock: m.Clock, Holder: m.replica(), Stream: routing.StreamAudit,
+		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer", "stream", routing.StreamAudit),
+	}); err != nil {
+		return err
+	}
+	if m.trail, err = audit.New(audit.Config{
+		Store: m.db, Prover: m.auditAnchorer, PseudonymKey: pseudonymKey, Clock: m.Clock,
+		Logger: m.logger().With("component", "audit"),
+	}); err != nil {
+		return err
+	}
+	m.audited = auditedServices{
+		identities: audit.NewIdentities(m.mapping, m.trail), registry: audit.NewRegistry(m.registry, m.trail),
+		apiKeys: audit.NewAPIKeys(m.apiKeys, m.trail), admins: audit.NewAdmins(m.admins, m.trail),
+		policies: audit.NewPolicies(m.policy, m.trail), importer: audit.NewImporter(m.importer, m.trail),
+	}
+	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys)
+	return nil
 }
 
 // openAccounts builds the account services over the database.
@@ -680,9 +744,10 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
-			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
-			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
-			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
+			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
+			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,
+			Tickets: introspector, Audit: m.trail, AuditAnchoring: m.auditAnchorer,
 			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
@@ -853,6 +918,8 @@ func (m *Main) startBackground() {
 		}()
 	}
 	run("anchorer", m.anchorer.Run)
+	run("audit anchorer", m.auditAnchorer.Run)
+	run("audit recovery", m.trail.Run)
 	run("listener", m.listener.Run)
 	run("keys", m.reloadKeys)
 }

@@ -20,6 +20,7 @@ import (
 // demo.json (0600) alone: not in the output, not in the log, on the first
 // start and on the next.
 func TestServeDemoKeepsSecretsOutOfOutputAndLogs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out, logs lockedBuffer
 	serve := func() {
@@ -122,6 +123,7 @@ func TestServeDemoKeepsSecretsOutOfOutputAndLogs(t *testing.T) {
 // At a terminal the banner shows the credentials, so a person trying the
 // demo can sign in at once.
 func TestPrintDemoShowsSecretsOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
 	d := &demo.Info{GatewayURL: "http://127.0.0.1:1", Admin: demo.StaffLogin{Username: "admin", Password: "admin-secret"},
 		Departments: []demo.DepartmentKey{{ID: "hrss", APIKey: "key-secret"}},
 		Residents:   []demo.ResidentLogin{{DocType: "cn-resident", DocNumber: "110105194912310021", Password: "resident-secret"}}}

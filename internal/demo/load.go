@@ -27,7 +27,7 @@ import (
 	"github.com/eidgate/eidgate/routing/digest"
 )
 
-// Info is json: where the gateway is and the credentials of the
+// Info is demo.json: where the gateway is and the credentials of the
 // demo consortium.
 type Info struct {
 	GatewayURL string `json:"gateway_url"`
