@@ -144,6 +144,14 @@ func TestIDCheckAll(t *testing.T) {
 		t.Fatalf("passport through --all: exit %d\n%s", code, stdout)
 	}
 
+	// A passport number without its issuing state: --all says how to give
+	// it, in the error's sentence (no type accepts the number) or as a note.
+	code, stdout, stderr = runID(t, "--all", "L898902C3")
+	if code != 1 || len(decodeLines(t, stdout)) != 8 ||
+		stderr != "Error: no document type accepts the number; if it is a passport number, give its issuing state: --country USA, or write it as USA:NUMBER (no_document_type)\n" {
+		t.Fatalf("passport number without its state: exit %d\n%s%s", code, stdout, stderr)
+	}
+
 	code, stdout, stderr = runID(t, "--all", "NOT-A-NUMBER-123")
 	if code != 1 || len(decodeLines(t, stdout)) != 8 {
 		t.Fatalf("exit %d, %q", code, stdout)
