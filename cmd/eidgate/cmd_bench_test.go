@@ -100,6 +100,7 @@ func TestBenchRefusesConflictingFlags(t *testing.T) {
 // With --db and --redis one run measures both configurations and reports
 // the PostgreSQL/Redis gateway beside the embedded one.
 func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
