@@ -50,8 +50,9 @@ func (p *pages) adminLoginForm(c *gin.Context) {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := p.deps.SignIn.Admin(ctx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Admin(signInCtx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
 	if err != nil {
+		setRetryAfter(c, err)
 		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"username": "username", "password": "password"}))
 		return
 	}

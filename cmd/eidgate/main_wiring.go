@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -497,8 +499,17 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	// Replicas count failed sign-ins per document together: the key of
+	// those counts comes from the page key, which they share.
+	pageKey, err := m.secretKey(pageKeyFile)
+	if err != nil {
+		return fmt.Errorf("page key: %w", err)
+	}
+	nameKey := hmac.New(sha256.New, pageKey)
+	nameKey.Write([]byte("eidgate sign-in names"))
 	if m.signIn, err = accounts.NewSignIn(accounts.SignInConfig{
 		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping, Passkeys: m.passkeys,
+		NameKey: nameKey.Sum(nil),
 	}); err != nil {
 		return err
 	}
