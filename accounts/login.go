@@ -128,6 +128,16 @@ func (g guard) fail(ctx context.Context, op, kind, subject string) error {
 	return invalidCredentials(op)
 }
 
+// busy counts a sign-in refused as busy against the client, so that one
+// client flooding the sign-in soon waits instead of being refused at no
+// cost to it; it returns err.
+func (g guard) busy(ctx context.Context, err error) error {
+	if client := clientOf(ctx); client != "" && routing.CodeOf(err) == CodeSignInBusy {
+		_, _ = g.attempts.RecordLoginDelay(ctx, KindClient, client, g.cfg.Clock.Now(), g.cfg.ClientDelays)
+	}
+	return err
+}
+
 // succeed clears the failures of a name that had any (not the client's:
 // one right password does not excuse a client's guesses at others).
 func (g guard) succeed(ctx context.Context, op, kind, subject string, st LoginState) error {

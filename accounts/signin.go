@@ -111,7 +111,7 @@ func (s *SignIn) Resident(ctx context.Context, doc mapping.Input, password strin
 	eid, err := s.residentEID(ctx, op, doc)
 	if routing.CodeOf(err) == CodeInvalidCredentials {
 		if err := s.residents.cfg.Hasher.Burn(ctx, password); err != nil {
-			return "", nil, err
+			return "", nil, g.busy(ctx, err)
 		}
 		return "", nil, g.fail(ctx, op, KindDocument, name)
 	}
@@ -120,7 +120,7 @@ func (s *SignIn) Resident(ctx context.Context, doc mapping.Input, password strin
 	}
 	acc, err := s.residents.checkPassword(ctx, op, eid, password)
 	if err != nil {
-		return "", nil, err
+		return "", nil, g.busy(ctx, err)
 	}
 	if acc == nil {
 		return "", nil, g.fail(ctx, op, KindDocument, name)
