@@ -173,6 +173,7 @@ var errorCodes = []errorCode{
 	{"anchoring_unknown", 503, "the anchoring state cannot be read; no tickets until it can"},
 	{"ledger_unavailable", 503, "the ledger could not answer, endorse or order the call (no set of live peers meets the endorsement policy, no orderer, no peer, no commit status); `details.reason` is Fabric's answer, `details.phase` the step, `details.tx_id` the transaction; nothing was written unless the phase is `commit status` (then it may still commit); retry after `Retry-After`"},
 	{"admin_identity_missing", 503, "a registry change (department, data type) on a gateway started without its admin identity; the operator sets `--fabric-admin-profile` (docs/operations.md §8)"},
+	{"policy_unavailable", 503, "the access policy could not be checked for changes within the last second (its database is unreachable); no decision until it can"},
 	{"policy_busy", 503, "the policy kept changing while it was loaded; retry"},
 	{"policy_invalid", 503, "the stored access policy is invalid"},
 	{"activation_code_failed", 503, "the eID was created but no activation code could be issued; issue a new code for it"},
