@@ -29,7 +29,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "eidgate %s listening on %s (data dir %s, ledger %s)\n", Version, m.URL(), cfg.DataDir, cfg.Ledger)
+			fmt.Fprintf(out, "eidgate %s listening on %s (data dir %s, ledger %s)\n", currentVersion(), m.URL(), cfg.DataDir, cfg.Ledger)
 			if d := m.Demo(); d != nil {
 				printDemo(out, d, filepath.Join(cfg.DataDir, demo.InfoFile), m.pagesURL(), isTerminal(out))
 			}

@@ -87,11 +87,15 @@ func (tf *toolFlags) config(cmd *cobra.Command) (Config, error) {
 	return cfg, nil
 }
 
-// open builds and opens the tools' Main.
-func (tf *toolFlags) open(cmd *cobra.Command) (*Main, error) {
+// open builds and opens the tools' Main; adjust may fill in settings the
+// command knows better defaults for.
+func (tf *toolFlags) open(cmd *cobra.Command, adjust ...func(*Config)) (*Main, error) {
 	cfg, err := tf.config(cmd)
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range adjust {
+		f(&cfg)
 	}
 	// Tools never listen and never load the demo.
 	cfg.Demo = false
