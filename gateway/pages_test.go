@@ -827,12 +827,7 @@ func TestSignOut(t *testing.T) {
 // A compromised key is revoked with its reason; the page shows it and the
 // ledger holds it.
 func TestRevokeSigningKeyPage(t *testing.T) {
-	e := newPagesEnv(t)
-	b := e.adminSignIn("root")
-	b.lang = "en"
-	d := demo.Departments[0].ID
-	kid := d + "-1"
-	page := "/admin/departments/" + d
+	e, b, d, kid, page := signingKeyPage(t)
 	r := b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}})
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("revoke without a reason: %d", r.status)
@@ -864,12 +859,7 @@ func TestRevokeSigningKeyPage(t *testing.T) {
 // Retiring a signing key asks first and says what will happen; only the
 // confirmed form retires it.
 func TestRetireSigningKeyAsksFirst(t *testing.T) {
-	e := newPagesEnv(t)
-	b := e.adminSignIn("root")
-	b.lang = "en"
-	d := demo.Departments[0].ID
-	kid := d + "-1"
-	page := "/admin/departments/" + d
+	e, b, d, kid, page := signingKeyPage(t)
 	r := b.submit(page, page+"/keys/retire", url.Values{"kid": {kid}})
 	if r.status != http.StatusOK {
 		t.Fatalf("retire, first post: %d", r.status)
@@ -886,4 +876,15 @@ func TestRetireSigningKeyAsksFirst(t *testing.T) {
 	if got, _ := e.w.ledger.GetDepartment(context.Background(), d); got.SigningKeys[0].Status != model.KeyRetired {
 		t.Fatalf("not retired after confirming: %+v", got.SigningKeys[0])
 	}
+}
+
+// signingKeyPage is the first demo department's page in the console of an
+// administrator, and its first signing key.
+func signingKeyPage(t *testing.T) (e *pagesEnv, b *browser, dept, kid, page string) {
+	t.Helper()
+	e = newPagesEnv(t)
+	b = e.adminSignIn("root")
+	b.lang = "en"
+	dept = demo.Departments[0].ID
+	return e, b, dept, dept + "-1", "/admin/departments/" + dept
 }

@@ -15,13 +15,7 @@ import (
 // carries it.
 func TestReplicasFollowByPostgresNotifications(t *testing.T) {
 	dsn := postgresSchema(t)
-	a := newEngine(t, Config{DB: openPostgresAt(t, dsn), PollInterval: time.Hour})
-	b := newEngine(t, Config{DB: openPostgresAt(t, dsn), PollInterval: time.Hour})
-	before := b.Notifications()
-	checkReplicasFollow(t, a, b)
-	if b.Notifications() == before {
-		t.Error("replica b followed without a notification: the test proves nothing about them")
-	}
+	followsNotified(t, Config{DB: openPostgresAt(t, dsn), PollInterval: time.Hour}, Config{DB: openPostgresAt(t, dsn), PollInterval: time.Hour})
 }
 
 // With Redis configured but gone, replicas on one PostgreSQL still follow
@@ -35,14 +29,9 @@ func TestReplicasFollowWithRedisDown(t *testing.T) {
 	proxy := e2etest.StartProxy(t, u.Host)
 	u.Host = proxy.Addr()
 	channel := randomName("eidgate-test/policy/")
-	a := newEngine(t, Config{DB: openPostgresAt(t, dsn), RedisURL: u.String(), RedisChannel: channel})
-	b := newEngine(t, Config{DB: openPostgresAt(t, dsn), RedisURL: u.String(), RedisChannel: channel})
-	proxy.Cut()
-	before := b.Notifications()
-	checkReplicasFollow(t, a, b)
-	if b.Notifications() == before {
-		t.Error("no PostgreSQL notification reached replica b")
-	}
+	a := Config{DB: openPostgresAt(t, dsn), RedisURL: u.String(), RedisChannel: channel}
+	b := Config{DB: openPostgresAt(t, dsn), RedisURL: u.String(), RedisChannel: channel}
+	followsNotified(t, a, b, proxy.Cut)
 }
 
 // When the version cannot be checked (the database is gone), decisions
@@ -67,4 +56,20 @@ func TestDecideFailsClosedWhenThePolicyCannotBeChecked(t *testing.T) {
 		_, err := e.Decide(ctx, "hrss", "edu.degree", "employment")
 		return isCode(err, "policy_unavailable")
 	})
+}
+
+// followsNotified starts two replicas, runs then (Redis going away), and
+// checks that they follow each other's changes with notifications from
+// PostgreSQL reaching them.
+func followsNotified(t *testing.T, ca, cb Config, then ...func()) {
+	t.Helper()
+	a, b := newEngine(t, ca), newEngine(t, cb)
+	for _, f := range then {
+		f()
+	}
+	before := b.Notifications()
+	checkReplicasFollow(t, a, b)
+	if b.Notifications() == before {
+		t.Error("replica b followed without a PostgreSQL notification: the test proves nothing about them")
+	}
 }
