@@ -205,8 +205,19 @@ func (s *Server) session(kind string, perm accounts.Permission) gin.HandlerFunc 
 		}
 		c.Set(ctxSession, sess)
 		c.Set(ctxAuth, authSession)
+		withActor(c, sess)
 		c.Next()
 	}
+}
+
+// withActor names the signed-in administrator as the actor of the
+// request's acts, for the audit trail.
+func withActor(c *gin.Context, sess *accounts.Session) {
+	if sess.Kind != accounts.SessionAdmin {
+		return
+	}
+	c.Request = c.Request.WithContext(routing.WithActor(c.Request.Context(),
+		routing.Actor{Official: "admin:" + sess.Subject, Role: sess.Role, RequestID: requestID(c)}))
 }
 
 // loadSession loads the session of kind from its cookie.

@@ -12,6 +12,7 @@ var errorCodes = []errorCode{
 	{"invalid", 400, "the request is malformed; `field` names what is wrong (an unknown body field, a bad value, the official header)"},
 	{"body_too_large", 400, "the body is larger than 1 MiB"},
 	{"weak_password", 400, "account activation: the chosen password is too weak"},
+	{"invalid_filter", 400, "an audit trail filter names no act, or its time range ends before it starts; `field` says which"},
 	{"invalid_document", 400, "a document number, type or country is not valid; `field` names it"},
 	{"invalid_documents", 400, "an eID is created with 1 to 8 documents"},
 	{"duplicate_document", 400, "the same document is given twice in one request"},
@@ -99,7 +100,8 @@ var errorCodes = []errorCode{
 	{"page_not_found", 404, "no such page"},
 	{"subject_not_found", 404, "no active eID for the subject"},
 	{"no_route", 404, "no provider holds the data type for the resident"},
-	{"not_anchored", 404, "the access record is not anchored on the ledger yet"},
+	{"not_anchored", 404, "the access or audit record is not anchored on the ledger yet"},
+	{"audit_record_not_found", 404, "no such audit record (or, for a resident, not one about their eID)"},
 	{"account_not_linked", 404, "no eID is linked to this account at this department"},
 	{"eid_not_found", 404, "no such eID"},
 	{"document_not_found", 404, "the eID holds no such document"},
@@ -152,6 +154,7 @@ var errorCodes = []errorCode{
 	{"rate_limited", 429, "too many requests; wait `Retry-After` seconds"},
 	{"too_many_attempts", 429, "sign-in: too many failures lately for this name or from this client; wait `Retry-After` seconds (`details.retry_after`); the same for known and unknown names, and passkey sign-in never waits"},
 	{"internal", 500, "unexpected; the gateway's log holds the cause under the request id"},
+	{"no_actor", 500, "an administrative act reached the audit trail without an acting official; nothing was done"},
 	{"key_unavailable", 500, "the issuing key of the department cannot be read"},
 	{"ticket_claims_invalid", 500, "the ticket's claims could not be encoded"},
 	{"ticket_key_file_invalid", 500, "the ticket key cannot sign"},
@@ -190,6 +193,7 @@ var startupCodes = []errorCode{
 	{"invalid_redis_url", 0, "the --redis setting cannot be used (found at start)"},
 	{"ticket_key_file_insecure", 0, "a ticket key file is readable by others (found at start or key reload)"},
 	{"ticket_key_file_io", 0, "a ticket key file cannot be read or written (found at start or key reload)"},
+	{"demo_elsewhere", 0, "serve --demo on a data dir whose demo was loaded on another database or ledger (found at start)"},
 }
 
 // errorCode is one entry of the table.

@@ -16,7 +16,7 @@ import (
 
 // servedRoots are the packages whose errors reach the gateway's answers:
 // the gateway itself and every service behind it.
-var servedRoots = []string{"accounts", "approval", "cache", "credential", "gateway", "internal/domainerr",
+var servedRoots = []string{"accounts", "approval", "audit", "cache", "credential", "gateway", "internal/domainerr",
 	"ledger", "mapping", "policies", "routing", "store",
 	"cmd/eidgate/main.go", "cmd/eidgate/main_wiring.go", "cmd/eidgate/main_credentials.go"}
 

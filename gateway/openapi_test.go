@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/gateway"
@@ -216,6 +217,9 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 		{"PolicyRule", policies.Line{}},
 		{"PolicyVersion", policies.Version{}},
 		{"ExplainResponse", gateway.ExplainResponse{}},
+		{"AuditRecord", audit.Record{}},
+		{"ResidentAct", audit.ResidentView{}},
+		{"AuditProof", audit.Proof{}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			ref := doc.Components.Schemas[tc.schema]

@@ -109,6 +109,7 @@ func (p *pages) pageSession(a pageAuth) gin.HandlerFunc {
 		}
 		c.Set(ctxSession, sess)
 		c.Set(ctxAuth, authSession)
+		withActor(c, sess)
 		if p.mustRegisterPasskey(sess) && !enrolmentPath(c.FullPath()) {
 			seeOther(c, "/admin/security", "passkey_required")
 			c.Abort()
