@@ -132,8 +132,13 @@ func TestImportMixedFile(t *testing.T) {
 					t.Fatalf("%d stored documents, want 7", len(stored))
 				}
 				for _, sd := range stored {
-					if sd.EID != pre.EID && (sd.AddedBy != "import:"+job.ID || !strings.HasPrefix(sd.ExternalRef, "A-")) {
-						t.Fatalf("stored %+v", sd)
+					if sd.EID != pre.EID {
+						if sd.AddedBy != "import:"+job.ID {
+							t.Fatalf("sd.AddedBy = %q, want %q; stored %+v", sd.AddedBy, "import:"+job.ID, sd)
+						}
+						if !strings.HasPrefix(sd.ExternalRef, "A-") {
+							t.Fatalf("sd.ExternalRef = %q, want the prefix A-; stored %+v", sd.ExternalRef, sd)
+						}
 					}
 				}
 

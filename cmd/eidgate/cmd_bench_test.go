@@ -100,10 +100,12 @@ func TestBenchRefusesConflictingFlags(t *testing.T) {
 // With --db and --redis one run measures both configurations and reports
 // the PostgreSQL/Redis gateway beside the embedded one.
 func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
 	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	exclusiveRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer

@@ -144,6 +144,7 @@ func TestPrintDemoShowsSecretsOnlyWhenAsked(t *testing.T) {
 // In a terminal the log is terse: a request is one short line; elsewhere
 // (or with --log-format json) it is JSON for a collector.
 func TestLogFormats(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	h := &terseHandler{w: &b, level: slog.LevelInfo, mu: &sync.Mutex{}}
 	at := time.Date(2026, 12, 7, 9, 30, 5, 0, time.UTC)

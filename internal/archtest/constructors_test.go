@@ -38,6 +38,7 @@ var zeroConfig = map[string]func() error{
 	"approval.New":                   func() error { _, err := approval.New(approval.Config{}); return err },
 	"cache.NewKeyedLimiter":          func() error { _, err := cache.NewKeyedLimiter(cache.KeyedLimiterConfig{}); return err },
 	"cache.NewMemory":                func() error { _, err := cache.NewMemory(cache.MemoryConfig{}); return err },
+	"cache.NewNear":                  func() error { _, err := cache.NewNear(cache.NearConfig{}); return err },
 	"cache.NewMemoryLimiter":         func() error { _, err := cache.NewMemoryLimiter(cache.MemoryLimiterConfig{}); return err },
 	"cache.NewRedis":                 func() error { _, err := cache.NewRedis(cache.RedisConfig{}); return err },
 	"credential.NewQuestions":        func() error { _, err := credential.NewQuestions(credential.QuestionsConfig{}); return err },
