@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,37 +257,65 @@ func activate(t *testing.T, e *env, pw string) {
 	}
 }
 
-func TestLoginLockout(t *testing.T) {
+// Failures in a row make the next try wait, longer each time up to a
+// bound; nothing locks the account, and the wait ends by itself.
+func TestLoginDelaysGrowAndNeverLock(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
 		activate(t, e, "Right password 1")
-		for i := 1; i < accounts.DefaultMaxFailures; i++ {
+		free := accounts.DefaultNameDelays.Free
+		for range free {
 			wantCode(t, func() error { _, err := e.residents.Login(ctx, eid, "wrong password"); return err }(), accounts.CodeInvalidCredentials)
 		}
+		// The free failures cost no wait; the next failure does.
 		_, err := e.residents.Login(ctx, eid, "wrong password")
-		wantCode(t, err, accounts.CodeAccountLocked)
-		// Locked: even the right password is refused.
-		_, err = e.residents.Login(ctx, eid, "Right password 1")
-		wantCode(t, err, accounts.CodeAccountLocked)
-		var re *routing.Error
-		if !asErr(err, &re) {
-			t.Fatalf("asErr(err, &re) is false; retry_after: %+v", re)
+		wantCode(t, err, accounts.CodeInvalidCredentials)
+		var waits []string
+		for range 8 {
+			_, err = e.residents.Login(ctx, eid, "Right password 1")
+			wantCode(t, err, accounts.CodeTooManyAttempts)
+			var re *routing.Error
+			if !asErr(err, &re) || routing.KindOf(err) != routing.KindRateLimited {
+				t.Fatalf("wait: %+v", err)
+			}
+			waits = append(waits, re.Details["retry_after"])
+			e.clock.Advance(accounts.DefaultNameDelays.Max + time.Second)
+			_, _ = e.residents.Login(ctx, eid, "wrong password")
 		}
-		if re.Details["retry_after"] != "900" {
-			t.Fatalf("re.Details[\"retry_after\"] = %q, want \"900\"; retry_after: %+v", re.Details["retry_after"], re)
+		if waits[0] != "1" || waits[1] != "2" || waits[2] != "4" || waits[len(waits)-1] != "60" {
+			t.Fatalf("waits %v, want 1, 2, 4 … up to 60 seconds", waits)
 		}
-		e.clock.Advance(accounts.DefaultLockFor)
+		e.clock.Advance(accounts.DefaultNameDelays.Max)
 		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
-			t.Fatalf("after the lock: %v", err)
+			t.Fatalf("after the wait: %v", err)
 		}
-		// Success cleared the count: four more failures do not lock.
-		for range accounts.DefaultMaxFailures - 1 {
+		// Success cleared the count.
+		for range free {
 			_, _ = e.residents.Login(ctx, eid, "wrong password")
 		}
 		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
-			t.Fatalf("locked too early: %v", err)
+			t.Fatalf("slowed too early: %v", err)
+		}
+	})
+}
+
+// A client failing many names waits, whatever name it tries next.
+func TestLoginDelaysPerClient(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := accounts.WithClient(ctxT(t), "192.0.2.7")
+		e := newEnv(t, d)
+		activate(t, e, "Right password 1")
+		for i := range accounts.DefaultClientDelays.Free + 1 {
+			_, err := e.residents.Login(ctx, fmt.Sprintf("did:eidgate:%032x", i+1), "wrong password")
+			wantCode(t, err, accounts.CodeInvalidCredentials)
+		}
+		_, err := e.residents.Login(ctx, eid, "Right password 1")
+		wantCode(t, err, accounts.CodeTooManyAttempts)
+		// Another client is not slowed by it.
+		if _, err := e.residents.Login(accounts.WithClient(ctxT(t), "192.0.2.8"), eid, "Right password 1"); err != nil {
+			t.Fatalf("another client: %v", err)
 		}
 	})
 }
@@ -310,12 +339,16 @@ func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
 		if routing.CodeOf(errKnown) != routing.CodeOf(errUnknown) || routing.MessageOf(errKnown) != routing.MessageOf(errUnknown) {
 			t.Fatalf("known: %v; unknown: %v", errKnown, errUnknown)
 		}
-		// Unknown names lock the same way, so a lock tells nothing either.
-		for range accounts.DefaultMaxFailures {
+		// Unknown names are slowed the same way, so a wait tells nothing
+		// either.
+		for range accounts.DefaultNameDelays.Free + 1 {
 			_, _ = e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
+			_, _ = e.residents.Login(ctx, eid, "wrong password")
 		}
-		_, err := e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
-		wantCode(t, err, accounts.CodeAccountLocked)
+		_, errUnknown = e.residents.Login(ctx, "did:eidgate:unknown", "wrong password")
+		_, errKnown = e.residents.Login(ctx, eid, "wrong password")
+		wantCode(t, errUnknown, accounts.CodeTooManyAttempts)
+		wantCode(t, errKnown, accounts.CodeTooManyAttempts)
 	})
 }
 

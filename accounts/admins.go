@@ -122,14 +122,16 @@ func adminOf(a AdminAccount) *Admin {
 	return &Admin{Username: a.Username, Role: a.Role, Disabled: a.Disabled, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
-// Login checks an administrator's password, with the same lockout and the
+// Login checks an administrator's password, with the same delays and the
 // same answer for unknown names as residents get. A disabled account is
 // refused with account_disabled only after its password was right.
 func (a *Admins) Login(ctx context.Context, username, password string) (*Admin, error) {
 	const op = "accounts.AdminLogin"
 	name, ok := loginName(username)
 	if !ok {
-		a.cfg.Hasher.Burn(ctx, password)
+		if err := a.cfg.Hasher.Burn(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, invalidCredentials(op)
 	}
 	st, err := a.guard.admit(ctx, op, KindAdmin, name)
@@ -141,12 +143,14 @@ func (a *Admins) Login(ctx context.Context, username, password string) (*Admin, 
 		return nil, routing.Wrap(op, err)
 	}
 	if acc == nil {
-		a.cfg.Hasher.Burn(ctx, password)
+		if err := a.cfg.Hasher.Burn(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, a.guard.fail(ctx, op, KindAdmin, name)
 	}
 	match, rehash, err := a.cfg.Hasher.Verify(ctx, password, acc.PasswordHash)
 	if err != nil {
-		return nil, routing.Wrap(op, err)
+		return nil, hashError(op, err)
 	}
 	if !match {
 		return nil, a.guard.fail(ctx, op, KindAdmin, name)

@@ -10,8 +10,6 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxFailures           = 5
-	DefaultLockFor               = 15 * time.Minute
 	DefaultActivationTTL         = 30 * 24 * time.Hour
 	DefaultMaxActivationAttempts = 10
 	DefaultSessionTTL            = 12 * time.Hour
@@ -37,9 +35,11 @@ type Config struct {
 	Hasher *Hasher // default: RecommendedParams
 	Logger *slog.Logger
 
-	// MaxFailures failed sign-ins in a row lock a login name for LockFor.
-	MaxFailures int
-	LockFor     time.Duration
+	// NameDelays slow down guessing one login name (a document, a user
+	// name), ClientDelays one client (an address) guessing many; neither
+	// ever locks anyone out.
+	NameDelays   Delays
+	ClientDelays Delays
 
 	// ActivationTTL is how long an activation code stays valid;
 	// MaxActivationAttempts wrong codes burn the current code.
@@ -90,12 +90,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.MaxFailures <= 0 {
-		c.MaxFailures = DefaultMaxFailures
-	}
-	if c.LockFor <= 0 {
-		c.LockFor = DefaultLockFor
-	}
+	c.NameDelays = c.NameDelays.withDefaults(DefaultNameDelays)
+	c.ClientDelays = c.ClientDelays.withDefaults(DefaultClientDelays)
 	if c.ActivationTTL <= 0 {
 		c.ActivationTTL = DefaultActivationTTL
 	}

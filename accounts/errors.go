@@ -10,7 +10,8 @@ import (
 // Stable error codes.
 const (
 	CodeInvalidCredentials    = "invalid_credentials"
-	CodeAccountLocked         = "account_locked"
+	CodeTooManyAttempts       = "too_many_attempts"
+	CodeSignInBusy            = "sign_in_busy"
 	CodeAccountDisabled       = "account_disabled"
 	CodeActivationInvalid     = "activation_code_invalid"
 	CodeActivationExpired     = "activation_code_expired"
@@ -63,11 +64,21 @@ func invalidCredentials(op string) *routing.Error {
 	return newErr(routing.KindUnauthenticated, CodeInvalidCredentials, op, "the name or password is not right")
 }
 
-func accountLocked(op string, until, now time.Time) *routing.Error {
-	e := newErr(routing.KindUnauthenticated, CodeAccountLocked, op, "too many failed sign-ins; try again later")
-	secs := int64(until.Sub(now).Round(time.Second) / time.Second)
+// tooManyAttempts asks a sign-in to wait until the given time: the name
+// or the client failed too often lately. It reads the same for known and
+// unknown names.
+func tooManyAttempts(op string, until, now time.Time) *routing.Error {
+	e := newErr(routing.KindRateLimited, CodeTooManyAttempts, op, "too many failed sign-ins; wait before trying again")
+	secs := int64((until.Sub(now) + time.Second - 1) / time.Second)
 	e.Details = map[string]string{"retry_after": strconv.FormatInt(max(secs, 1), 10)}
 	return e
+}
+
+// signInBusy is the answer while every password check slot is taken and
+// the queue is full: the caller retries shortly, and everything else the
+// gateway does keeps its share of the processors.
+func signInBusy(op string) *routing.Error {
+	return routing.Unavailable(op, CodeSignInBusy, "too many sign-ins at once; try again in a few seconds", nil)
 }
 
 func weakPassword(op, why string) *routing.Error {

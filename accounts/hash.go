@@ -11,8 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 // Argon2Params are argon2id cost parameters.
@@ -53,19 +57,36 @@ const (
 type Hasher struct {
 	params Argon2Params
 	slots  chan struct{}
+	// waiting counts the checks queued for a slot; past maxWaiting, or
+	// after maxWait in the queue, a check is refused as busy instead of
+	// piling up behind a flood.
+	waiting    atomic.Int32
+	maxWaiting int32
+	maxWait    time.Duration
+	// runs counts the argon2 computations done.
+	runs atomic.Uint64
 
 	dummyOnce sync.Once
 	dummy     string
 }
 
 // NewHasher returns a hasher for p running at most maxConcurrent hashes at
-// once (default: the number of CPUs, at least 2).
+// once (default: half the CPUs, at least 1, so that a sign-in flood leaves
+// the rest of the gateway processors to run on). Up to four times as many
+// wait for a slot, each at most MaxHashWait; beyond that a check fails at
+// once with sign_in_busy (503).
 func NewHasher(p Argon2Params, maxConcurrent int) *Hasher {
 	if maxConcurrent <= 0 {
-		maxConcurrent = max(runtime.NumCPU(), 2)
+		maxConcurrent = max(runtime.NumCPU()/2, 1)
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, maxConcurrent)}
+	return &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), maxWaiting: int32(4 * maxConcurrent), maxWait: MaxHashWait}
 }
+
+// MaxHashWait is how long a password check waits for a hashing slot.
+const MaxHashWait = 2 * time.Second
+
+// Runs is how many password hashes the hasher has computed.
+func (h *Hasher) Runs() uint64 { return h.runs.Load() }
 
 // Params are the parameters new hashes use.
 func (h *Hasher) Params() Argon2Params { return h.params }
@@ -74,9 +95,32 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxWaiting {
+		h.waiting.Add(-1)
+		return signInBusy("accounts.Hasher")
+	}
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return signInBusy("accounts.Hasher")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// hashError is the error of a password check: busy as it is, anything
+// else internal.
+func hashError(op string, err error) error {
+	if err == nil || routing.CodeOf(err) == CodeSignInBusy {
+		return err
+	}
+	return routing.Wrap(op, err)
 }
 
 func (h *Hasher) release() { <-h.slots }
@@ -108,21 +152,24 @@ func (h *Hasher) Verify(ctx context.Context, secret, encoded string) (ok, rehash
 		return false, false, err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	got := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	ok = subtle.ConstantTimeCompare(got, want) == 1
 	return ok, p != h.params, nil
 }
 
 // Burn spends the time of one verification without a stored hash, so an
-// unknown login name takes as long to refuse as a wrong password.
-func (h *Hasher) Burn(ctx context.Context, secret string) {
+// unknown login name takes as long to refuse as a wrong password; it fails
+// only when the hasher is busy, as Verify would.
+func (h *Hasher) Burn(ctx context.Context, secret string) error {
 	h.dummyOnce.Do(func() {
 		salt := make([]byte, h.params.SaltLen)
 		_, _ = rand.Read(salt)
 		p := h.params
 		h.dummy = encodePHC(p, salt, argon2.IDKey(salt, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen))
 	})
-	_, _, _ = h.Verify(ctx, secret, h.dummy)
+	_, _, err := h.Verify(ctx, secret, h.dummy)
+	return err
 }
 
 var b64 = base64.RawStdEncoding

@@ -163,38 +163,50 @@ func (r *Residents) Activate(ctx context.Context, eid, code, newPassword string)
 
 // Login checks a resident's password. Unknown eIDs, accounts not yet
 // activated and wrong passwords get the same answer after the same work;
-// MaxFailures failures in a row lock the eID for LockFor.
+// failures in a row make the next try wait (Config.NameDelays).
 func (r *Residents) Login(ctx context.Context, eid, password string) (*Resident, error) {
 	const op = "accounts.Login"
 	name, ok := loginName(eid)
 	if !ok {
-		r.cfg.Hasher.Burn(ctx, password)
+		if err := r.cfg.Hasher.Burn(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, invalidCredentials(op)
 	}
 	st, err := r.guard.admit(ctx, op, KindResident, name)
 	if err != nil {
 		return nil, err
 	}
-	acc, err := r.store.GetResident(ctx, name)
-	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
-		return nil, routing.Wrap(op, err)
-	}
-	if acc == nil || acc.PasswordHash == "" {
-		r.cfg.Hasher.Burn(ctx, password)
-		return nil, r.guard.fail(ctx, op, KindResident, name)
-	}
-	match, rehash, err := r.cfg.Hasher.Verify(ctx, password, acc.PasswordHash)
+	acc, err := r.checkPassword(ctx, op, name, password)
 	if err != nil {
-		return nil, routing.Wrap(op, err)
+		return nil, err
 	}
-	if !match {
+	if acc == nil {
 		return nil, r.guard.fail(ctx, op, KindResident, name)
 	}
 	if err := r.guard.succeed(ctx, op, KindResident, name, st); err != nil {
 		return nil, err
 	}
+	return acc, nil
+}
+
+// checkPassword checks a resident's password with the same work whether
+// or not the account exists and is activated; a wrong password is a nil
+// account without error.
+func (r *Residents) checkPassword(ctx context.Context, op, eid, password string) (*Resident, error) {
+	acc, err := r.store.GetResident(ctx, eid)
+	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+		return nil, routing.Wrap(op, err)
+	}
+	if acc == nil || acc.PasswordHash == "" {
+		return nil, r.cfg.Hasher.Burn(ctx, password)
+	}
+	match, rehash, err := r.cfg.Hasher.Verify(ctx, password, acc.PasswordHash)
+	if err != nil || !match {
+		return nil, hashError(op, err)
+	}
 	if rehash {
-		r.upgradeHash(ctx, name, password)
+		r.upgradeHash(ctx, eid, password)
 	}
 	return &Resident{EID: acc.EID, Lang: langOrDefault(acc.Lang), ActivatedAt: acc.ActivatedAt}, nil
 }

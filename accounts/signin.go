@@ -2,6 +2,11 @@ package accounts
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
@@ -20,6 +25,10 @@ type SignInConfig struct {
 	Sessions  *Sessions      // required
 	Documents DocumentFinder // required
 	Passkeys  *Passkeys      // required: sign-in with a discoverable passkey
+	// NameKey keys the hashes under which failed sign-ins are counted per
+	// document; replicas share it so that they count together (nil: a
+	// random key, right for one process).
+	NameKey []byte
 }
 
 // SignIn opens sessions: for residents with a document they hold and their
@@ -32,6 +41,7 @@ type SignIn struct {
 	sessions  *Sessions
 	documents DocumentFinder
 	passkeys  *Passkeys
+	nameKey   []byte
 }
 
 // NewSignIn checks cfg and builds the service.
@@ -49,8 +59,13 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	case cfg.Passkeys == nil:
 		return nil, routing.MissingDependency(op, "the passkey service")
 	}
+	key := cfg.NameKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
 	return &SignIn{residents: cfg.Residents, admins: cfg.Admins, sessions: cfg.Sessions, documents: cfg.Documents,
-		passkeys: cfg.Passkeys}, nil
+		passkeys: cfg.Passkeys, nameKey: key}, nil
 }
 
 // invalidDocumentCredentials is the one answer for a resident's unknown or
@@ -83,16 +98,50 @@ func (s *SignIn) Activate(ctx context.Context, doc mapping.Input, code, password
 }
 
 // Resident checks a resident's document and password and opens a session.
+// A known and an unknown document cost the same work (a password hash
+// each) and get the same answers; failures are counted against the
+// document given, known or not, and against the client.
 func (s *SignIn) Resident(ctx context.Context, doc mapping.Input, password string) (string, *Session, error) {
 	const op = "accounts.SignIn.Resident"
-	eid, err := s.residentEID(ctx, op, doc)
+	g, name := s.residents.guard, s.documentName(doc)
+	st, err := g.admit(ctx, op, KindDocument, name)
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := s.residents.Login(ctx, eid, password); err != nil {
+	eid, err := s.residentEID(ctx, op, doc)
+	if routing.CodeOf(err) == CodeInvalidCredentials {
+		if err := s.residents.cfg.Hasher.Burn(ctx, password); err != nil {
+			return "", nil, g.busy(ctx, err)
+		}
+		return "", nil, g.fail(ctx, op, KindDocument, name)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	acc, err := s.residents.checkPassword(ctx, op, eid, password)
+	if err != nil {
+		return "", nil, g.busy(ctx, err)
+	}
+	if acc == nil {
+		return "", nil, g.fail(ctx, op, KindDocument, name)
+	}
+	if err := g.succeed(ctx, op, KindDocument, name, st); err != nil {
 		return "", nil, err
 	}
 	return s.residentSession(ctx, eid)
+}
+
+// documentName is the login-attempt key of a document: a keyed hash of
+// its normalised form (or of the input as given, when it does not parse),
+// so the attempts table never holds a document number.
+func (s *SignIn) documentName(doc mapping.Input) string {
+	form := strings.ToUpper(strings.TrimSpace(string(doc.Type)) + "|" + strings.TrimSpace(doc.Number) + "|" + strings.TrimSpace(doc.Country))
+	if d, err := mapping.Parse(doc, s.residents.cfg.Clock.Now()); err == nil {
+		form = d.RevealNormalized()
+	}
+	m := hmac.New(sha256.New, s.nameKey)
+	m.Write([]byte(form))
+	return "d:" + hex.EncodeToString(m.Sum(nil)[:20])
 }
 
 // residentSession opens a resident's session in the language they chose

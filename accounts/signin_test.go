@@ -2,6 +2,8 @@ package accounts_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/eidgate/eidgate/accounts"
@@ -124,4 +126,50 @@ func TestRolePermissions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A registered and an unknown document cost one password hash each and
+// get the same answers, also once failures make them wait; a malformed
+// number too.
+func TestSignInKnownAndUnknownDocumentsAlike(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		in := newSignIn(t, e)
+		known := mapping.Input{Type: mapping.CNResident, Number: "110105199003071239"}
+		if _, _, err := in.Activate(ctx, known, e.activation(t, ctx), "Right password 1"); err != nil {
+			t.Fatal(err)
+		}
+		docs := map[string]mapping.Input{
+			"registered": known,
+			"unknown":    {Type: mapping.CNResident, Number: "11010519491231002X"},
+			"malformed":  {Type: mapping.CNResident, Number: "malformed"},
+		}
+		answers := func() map[string]string {
+			out := map[string]string{}
+			for name, doc := range docs {
+				before := e.cfg.Hasher.Runs()
+				_, _, err := in.Resident(ctx, doc, "Wrong password 1")
+				n := e.cfg.Hasher.Runs() - before
+				var re *routing.Error
+				if !asErr(err, &re) {
+					t.Fatalf("%s document: %v", name, err)
+				}
+				if re.Code == accounts.CodeInvalidCredentials && n != 1 {
+					t.Errorf("%s document: %d password hashes, want 1", name, n)
+				}
+				out[name] = fmt.Sprintf("%s %s %v after %d hashes", re.Code, re.Message, re.Details, n)
+			}
+			return out
+		}
+		for i := range accounts.DefaultNameDelays.Free + 2 {
+			got := answers()
+			if got["registered"] != got["unknown"] || got["registered"] != got["malformed"] {
+				t.Fatalf("attempt %d: answers differ: %v", i+1, got)
+			}
+			if i == accounts.DefaultNameDelays.Free+1 && !strings.HasPrefix(got["registered"], accounts.CodeTooManyAttempts) {
+				t.Fatalf("attempt %d: %v, want too_many_attempts", i+1, got)
+			}
+		}
+	})
 }

@@ -78,10 +78,11 @@ type LoginState struct {
 // not an account with that name exists.
 type LoginAttemptStore interface {
 	LoginState(ctx context.Context, kind, subject string) (LoginState, error)
-	// RecordLoginFailure adds a failure at at; when the count reaches
-	// maxFailures the name is locked until at+lockFor and the count starts
-	// again. It returns the new state.
-	RecordLoginFailure(ctx context.Context, kind, subject string, at time.Time, maxFailures int, lockFor time.Duration) (LoginState, error)
+	// RecordLoginDelay adds a failure at at (failures older than
+	// d.Window are forgotten first) and makes the name wait d.After(count)
+	// from at, never shortening a wait already set. It returns the new
+	// state.
+	RecordLoginDelay(ctx context.Context, kind, subject string, at time.Time, d Delays) (LoginState, error)
 	ResetLoginFailures(ctx context.Context, kind, subject string) error
 }
 

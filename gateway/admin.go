@@ -24,7 +24,7 @@ func (a *api) adminLogin(c *gin.Context) {
 	if !a.bind(c, &req) {
 		return
 	}
-	token, sess, err := a.deps.SignIn.Admin(ctx(c), req.Username, req.Password)
+	token, sess, err := a.deps.SignIn.Admin(signInCtx(c), req.Username, req.Password)
 	a.renderSession(c, token, sess, err)
 }
 

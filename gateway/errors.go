@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
 )
@@ -65,9 +67,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if status >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", detail.RequestID, "code", detail.Code, "err", err)
 	}
-	if kind == routing.KindUnavailable {
-		c.Header("Retry-After", "5")
-	}
+	setRetryAfter(c, err)
 	c.Set(ctxErrorCode, detail.Code)
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }
@@ -95,4 +95,24 @@ func (s *Server) failWith(c *gin.Context, kind routing.Kind, code, message strin
 func rateLimited(retry int) error {
 	return &routing.Error{Kind: routing.KindRateLimited, Code: "rate_limited", Op: "gateway",
 		Message: "too many requests; retry after " + strconv.Itoa(retry) + " s"}
+}
+
+// setRetryAfter tells a client refused for now when to come back: the
+// wait an error names in details.retry_after, else 5 s for a dependency
+// that is down.
+func setRetryAfter(c *gin.Context, err error) {
+	var de *routing.Error
+	if errors.As(err, &de) && de.Details["retry_after"] != "" {
+		c.Header("Retry-After", de.Details["retry_after"])
+		return
+	}
+	if routing.KindOf(err) == routing.KindUnavailable {
+		c.Header("Retry-After", "5")
+	}
+}
+
+// signInCtx is the request's context naming the client, whose failed
+// sign-ins are counted (and slowed) across every name it tries.
+func signInCtx(c *gin.Context) context.Context {
+	return accounts.WithClient(ctx(c), c.ClientIP())
 }

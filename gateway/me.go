@@ -34,7 +34,7 @@ func (a *api) activate(c *gin.Context) {
 	if !a.bind(c, &req) {
 		return
 	}
-	token, sess, err := a.deps.SignIn.Activate(ctx(c), req.Document, req.Code, req.Password)
+	token, sess, err := a.deps.SignIn.Activate(signInCtx(c), req.Document, req.Code, req.Password)
 	a.renderSession(c, token, sess, err)
 }
 
@@ -48,7 +48,7 @@ func (a *api) residentLogin(c *gin.Context) {
 	if !a.bind(c, &req) {
 		return
 	}
-	token, sess, err := a.deps.SignIn.Resident(ctx(c), req.Document, req.Password)
+	token, sess, err := a.deps.SignIn.Resident(signInCtx(c), req.Document, req.Password)
 	a.renderSession(c, token, sess, err)
 }
 

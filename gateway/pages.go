@@ -476,9 +476,7 @@ func (s *Server) pageFail(c *gin.Context, err error) {
 	if k := "title.error." + string(routing.KindOf(err)); s.site.HasMessage(k) {
 		title = k
 	}
-	if routing.KindOf(err) == routing.KindUnavailable {
-		c.Header("Retry-After", "5")
-	}
+	setRetryAfter(c, err)
 	s.render(c, status, "error", &web.Page{Title: title, Data: errorPage{Message: s.errorText(c, err), RequestID: requestID(c), Home: home}})
 	c.Abort()
 }

@@ -50,8 +50,9 @@ func (p *pages) adminLoginForm(c *gin.Context) {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := p.deps.SignIn.Admin(ctx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Admin(signInCtx(c), strings.TrimSpace(c.PostForm("username")), c.PostForm("password"))
 	if err != nil {
+		setRetryAfter(c, err)
 		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"username": "username", "password": "password"}))
 		return
 	}
@@ -189,6 +190,9 @@ func (p *pages) adminAddKey(c *gin.Context) {
 
 func (p *pages) adminRetireKey(c *gin.Context) {
 	kid := c.PostForm("kid")
+	if !p.confirmed(c, destructiveAct{key: "key_retire", args: []any{kid, c.Param("id")}, back: departmentPage(c.Param("id"))}) {
+		return
+	}
 	p.changeDepartment(c, nil, "key_retired", func(d *model.Department) *web.Errors {
 		for i := range d.SigningKeys {
 			if d.SigningKeys[i].KID == kid {
@@ -208,6 +212,9 @@ func (p *pages) adminRevokeKey(c *gin.Context) {
 	reason := strings.TrimSpace(form["revoke_reason"])
 	if reason == "" {
 		p.showDepartment(c, http.StatusBadRequest, p.fieldError(c, nil, "revoke_reason", "err.reason_required"), form)
+		return
+	}
+	if !p.confirmed(c, destructiveAct{key: "key_revoke", args: []any{c.PostForm("kid"), c.Param("id")}, back: departmentPage(c.Param("id"))}) {
 		return
 	}
 	if _, err := p.deps.Registry.RevokeSigningKey(ctx(c), c.Param("id"), c.PostForm("kid"), reason); err != nil {
@@ -267,6 +274,9 @@ func (p *pages) adminRevokeAPIKey(c *gin.Context) {
 	dept := c.PostForm("department")
 	if !model.ValidDepartmentID(dept) {
 		p.pageFail(c, routing.Invalid("gateway", "department", "department must be a department id"))
+		return
+	}
+	if !p.confirmed(c, destructiveAct{key: "apikey_revoke", args: []any{c.Param("id"), dept}, back: departmentPage(dept)}) {
 		return
 	}
 	if err := p.deps.APIKeys.RevokeAPIKey(ctx(c), c.Param("id")); err != nil {
@@ -768,6 +778,9 @@ func (p *pages) adminAddRule(c *gin.Context) {
 }
 
 func (p *pages) adminRemoveRule(c *gin.Context) {
+	if !p.confirmed(c, destructiveAct{key: "rule_delete", args: []any{ruleText(c)}, back: "/admin/policies"}) {
+		return
+	}
 	if _, err := p.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
 		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil, nil)
 		return

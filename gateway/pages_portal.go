@@ -61,8 +61,9 @@ func (p *pages) portalLogin(c *gin.Context) {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := p.deps.SignIn.Resident(ctx(c), doc, c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Resident(signInCtx(c), doc, c.PostForm("password"))
 	if err != nil {
+		setRetryAfter(c, err)
 		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password"}))
 		return
 	}
@@ -93,7 +94,7 @@ func (p *pages) portalActivate(c *gin.Context) {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	token, sess, err := p.deps.SignIn.Activate(ctx(c), doc, c.PostForm("code"), c.PostForm("password"))
+	token, sess, err := p.deps.SignIn.Activate(signInCtx(c), doc, c.PostForm("code"), c.PostForm("password"))
 	if err != nil {
 		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password", "code": "code"}))
 		return

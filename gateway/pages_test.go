@@ -502,7 +502,17 @@ func TestDepartmentPages(t *testing.T) {
 	mustContain(t, page, "nightly sync")
 	mustNotContain(t, page, token)
 	keyID := regexp.MustCompile(`action="/admin/apikeys/([^/]+)/revoke"`).FindStringSubmatch(page)[1]
+	// Revoking asks first, saying what will happen, and does nothing yet.
 	r = b.submit("/admin/departments/tax-bureau", "/admin/apikeys/"+keyID+"/revoke", url.Values{"department": {"tax-bureau"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("revoke key, first post: %d", r.status)
+	}
+	mustContain(t, r.body, "Revoke API key "+keyID+" of tax-bureau?", "refused at once", `name="confirmed" value="yes"`,
+		`name="department" value="tax-bureau"`, `href="/admin/departments/tax-bureau"`)
+	if _, _, err := e.w.apiKeys.Authenticate(context.Background(), token); err != nil {
+		t.Fatalf("the key stopped working before the revocation was confirmed: %v", err)
+	}
+	r = b.submit("/admin/departments/tax-bureau", "/admin/apikeys/"+keyID+"/revoke", url.Values{"department": {"tax-bureau"}, "confirmed": {"yes"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("revoke key: %d", r.status)
 	}
@@ -728,7 +738,17 @@ func TestPolicyPages(t *testing.T) {
 	}
 	page := b.get(r.location()).body
 	mustContain(t, page, "Rule added", "add rule p, civil-affairs, edu.degree, hiring, deny", "admin:root")
-	r = b.submit("/admin/policies", "/admin/policies/rules/delete", url.Values{"kind": {"p"}, "subject": {"civil-affairs"}, "object": {"edu.degree"}, "action": {"hiring"}, "effect": {"deny"}})
+	line := url.Values{"kind": {"p"}, "subject": {"civil-affairs"}, "object": {"edu.degree"}, "action": {"hiring"}, "effect": {"deny"}}
+	r = b.submit("/admin/policies", "/admin/policies/rules/delete", line)
+	if r.status != http.StatusOK {
+		t.Fatalf("remove rule, first post: %d", r.status)
+	}
+	mustContain(t, r.body, "Delete the policy line civil-affairs · edu.degree · hiring · deny?", "within a second", "Yes, delete the line")
+	if h, _ := e.w.policy.History(context.Background(), 10); len(h) != 3 {
+		t.Fatalf("%d policy versions before the deletion was confirmed", len(h))
+	}
+	line.Set("confirmed", "yes")
+	r = b.submit("/admin/policies", "/admin/policies/rules/delete", line)
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("remove rule: %d", r.status)
 	}
@@ -813,18 +833,21 @@ func TestSignOut(t *testing.T) {
 // A compromised key is revoked with its reason; the page shows it and the
 // ledger holds it.
 func TestRevokeSigningKeyPage(t *testing.T) {
-	e := newPagesEnv(t)
-	b := e.adminSignIn("root")
-	b.lang = "en"
-	d := demo.Departments[0].ID
-	kid := d + "-1"
-	page := "/admin/departments/" + d
+	e, b, d, kid, page := signingKeyPage(t)
 	r := b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}})
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("revoke without a reason: %d", r.status)
 	}
 	mustContain(t, r.body, "Give a reason.")
 	r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"key file leaked"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("revoke, first post: %d", r.status)
+	}
+	mustContain(t, r.body, "Revoke signing key "+kid+" of "+d+" as compromised?", "fails verification", `name="revoke_reason" value="key file leaked"`)
+	if got, _ := e.w.ledger.GetDepartment(context.Background(), d); got.SigningKeys[0].Status == model.KeyRevoked {
+		t.Fatal("the key was revoked before the revocation was confirmed")
+	}
+	r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"key file leaked"}, "confirmed": {"yes"}})
 	if r.status != http.StatusSeeOther || r.location() != page+"?done=key_revoked" {
 		t.Fatalf("revoke: %d → %q\n%s", r.status, r.location(), r.body)
 	}
@@ -840,7 +863,40 @@ func TestRevokeSigningKeyPage(t *testing.T) {
 		t.Fatalf("got.SigningKeys[0].RevokedReason = %q, want \"key file leaked\"; on the ledger: %+v %v", got.SigningKeys[0].RevokedReason, got, err)
 	}
 	// Again: the ledger refuses, the page says why.
-	if r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"again"}}); r.status != http.StatusConflict {
+	if r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"again"}, "confirmed": {"yes"}}); r.status != http.StatusConflict {
 		t.Fatalf("revoking twice: %d", r.status)
 	}
+}
+
+// Retiring a signing key asks first and says what will happen; only the
+// confirmed form retires it.
+func TestRetireSigningKeyAsksFirst(t *testing.T) {
+	e, b, d, kid, page := signingKeyPage(t)
+	r := b.submit(page, page+"/keys/retire", url.Values{"kid": {kid}})
+	if r.status != http.StatusOK {
+		t.Fatalf("retire, first post: %d", r.status)
+	}
+	mustContain(t, r.body, "Retire signing key "+kid+" of "+d+"?", "cannot be undone", `action="`+page+`/keys/retire"`,
+		`name="kid" value="`+kid+`"`, `name="confirmed" value="yes"`, "Yes, retire the key", `href="`+page+`"`)
+	if got, _ := e.w.ledger.GetDepartment(context.Background(), d); got.SigningKeys[0].Status != model.KeyActive {
+		t.Fatalf("retired before confirming: %+v", got.SigningKeys[0])
+	}
+	r = b.submit(page, page+"/keys/retire", url.Values{"kid": {kid}, "confirmed": {"yes"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("retire: %d\n%s", r.status, r.body)
+	}
+	if got, _ := e.w.ledger.GetDepartment(context.Background(), d); got.SigningKeys[0].Status != model.KeyRetired {
+		t.Fatalf("not retired after confirming: %+v", got.SigningKeys[0])
+	}
+}
+
+// signingKeyPage is the first demo department's page in the console of an
+// administrator, and its first signing key.
+func signingKeyPage(t *testing.T) (e *pagesEnv, b *browser, dept, kid, page string) {
+	t.Helper()
+	e = newPagesEnv(t)
+	b = e.adminSignIn("root")
+	b.lang = "en"
+	dept = demo.Departments[0].ID
+	return e, b, dept, dept + "-1", "/admin/departments/" + dept
 }

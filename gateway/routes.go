@@ -119,7 +119,7 @@ func (s *Server) routes() {
 	adm.POST("/eids/:eid/merge", residents, a.mergeEID)
 	adm.POST("/eids/:eid/deactivate", residents, a.deactivateEID)
 	adm.POST("/eids/:eid/activation-code", residents, a.newActivationCode)
-	adm.POST("/imports", residents, a.startImport)
+	adm.POST("/imports", s.uploadDeadline, residents, a.startImport)
 	adm.GET("/imports", residents, a.listImports)
 	adm.GET("/imports/:id", residents, a.getImport)
 	adm.GET("/imports/:id/rejects", residents, a.importRejects)
@@ -214,7 +214,7 @@ func (s *Server) routes() {
 	console.POST("/residents/:eid/deactivate", residentsPage, p.adminDeactivate)
 	console.POST("/residents/:eid/activation-code", residentsPage, p.adminActivationCode)
 	console.GET("/imports", residentsPage, p.adminImports)
-	console.POST("/imports", uploadPage, p.adminStartImport)
+	console.POST("/imports", s.uploadDeadline, uploadPage, p.adminStartImport)
 	console.GET("/imports/:id", residentsPage, p.adminImport)
 
 	console.GET("/policies", policyReadPage, p.adminPolicies)

@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eidgate/eidgate/gateway"
 )
@@ -131,5 +133,53 @@ func TestBadRequestsNameTheirField(t *testing.T) {
 				t.Errorf("message %q does not say what a time looks like", detail.Message)
 			}
 		})
+	}
+}
+
+// A client with as many requests in progress as it may have is answered
+// 429 at once for the next.
+func TestInFlightRequestsPerClientAreBounded(t *testing.T) {
+	e := newPagesEnvWith(t, func(c *gateway.Config) { c.InFlightPerClient = 1 })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A sign-in whose body never ends stays in progress.
+	if _, err := conn.Write([]byte("POST /v1/me/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(e.srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second request beside one in progress: %d, want 429", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = conn.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(e.srv.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client stays refused after its request ended")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -50,6 +50,13 @@ type Config struct {
 	// X-Forwarded-For (the client's address, for per-client limits) and
 	// X-Forwarded-Proto (whether the browser used HTTPS) believed.
 	TrustedProxies []string
+	// BodyTimeout bounds the time a request takes to send its body
+	// (default DefaultBodyTimeout), UploadTimeout that of bulk import
+	// uploads (default DefaultUploadTimeout); InFlightPerClient bounds one
+	// client's requests in progress (default DefaultInFlightPerClient).
+	BodyTimeout       time.Duration
+	UploadTimeout     time.Duration
+	InFlightPerClient int
 	// Registry receives the gateway's metrics (nil: a private one).
 	Registry *prometheus.Registry
 	// Web is the portal and console (templates, catalogues, assets); nil
@@ -73,13 +80,14 @@ type Config struct {
 // the portal and console (handlers on pages) over the same services, with
 // the authentication, error rendering and request logging they share.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	engine  *gin.Engine
-	metrics *metrics
-	site    *web.Site
-	proxies []netip.Prefix
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	engine   *gin.Engine
+	metrics  *metrics
+	site     *web.Site
+	proxies  []netip.Prefix
+	inFlight *inFlight
 }
 
 // api are the handlers of the JSON API; pages are those of the portal and
@@ -104,6 +112,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ImportLimit <= 0 {
 		cfg.ImportLimit = 256 << 20
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
+	if cfg.InFlightPerClient <= 0 {
+		cfg.InFlightPerClient = DefaultInFlightPerClient
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -118,7 +135,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.PageKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.PageKey)
 	}
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry), site: cfg.Web}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry), site: cfg.Web,
+		inFlight: &inFlight{max: cfg.InFlightPerClient, n: map[string]int{}}}
 	// Without this gin believes X-Forwarded-For from anyone, and a client
 	// could pick the address its limits are counted under.
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
@@ -129,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
-	s.engine.Use(s.requestContext, s.recover, s.securityHeaders)
+	s.engine.Use(s.bodyDeadline, s.requestContext, s.recover, s.limitInFlight, s.securityHeaders)
 	s.engine.NoRoute(func(c *gin.Context) {
 		if isPagePath(c.Request.URL.Path) {
 			s.setPageHeaders(c)

@@ -170,7 +170,10 @@ func (e *Engine) change(ctx context.Context, op, by, summary string, apply func(
 			return err
 		}
 		version = last + 1
-		return tx.Create(&versionRow{Version: version, ChangedBy: by, Summary: summary, CreatedAt: e.clock.Now().UTC()}).Error
+		if err := tx.Create(&versionRow{Version: version, ChangedBy: by, Summary: summary, CreatedAt: e.clock.Now().UTC()}).Error; err != nil {
+			return err
+		}
+		return announce(tx, version)
 	})
 	if errors.Is(err, errNothingToDo) {
 		return 0, nil

@@ -24,11 +24,11 @@ var modelConf string
 
 // Defaults of Config.
 const (
-	DefaultPollInterval          = time.Second
-	DefaultPollIntervalWithRedis = 5 * time.Second
-	DefaultDecisionCacheSize     = 1 << 15
-	DefaultRedisChannel          = "eidgate/policy"
-	refreshTimeout               = 5 * time.Second
+	DefaultPollInterval      = 250 * time.Millisecond
+	DefaultMaxStaleness      = time.Second
+	DefaultDecisionCacheSize = 1 << 15
+	DefaultRedisChannel      = "eidgate/policy"
+	refreshTimeout           = 5 * time.Second
 )
 
 // Config wires an Engine.
@@ -44,10 +44,17 @@ type Config struct {
 	RedisChannel string
 
 	// PollInterval is how often the engine checks the policy version in
-	// the database and reloads when it changed: 0 means 1 s without Redis
-	// and 5 s (a backstop for lost messages) with Redis; negative disables
-	// polling.
+	// the database and reloads when it changed (0: DefaultPollInterval;
+	// negative disables polling). On PostgreSQL a change also wakes every
+	// replica at once (LISTEN/NOTIFY), as the Redis watcher does.
 	PollInterval time.Duration
+
+	// MaxStaleness bounds how long ago the version was last checked for a
+	// decision to be made with it (0: DefaultMaxStaleness): past it, while
+	// the database cannot be asked, Decide fails closed with 503
+	// policy_unavailable rather than decide by a policy that may have
+	// changed. Polling off disables it.
+	MaxStaleness time.Duration
 
 	// DecisionCacheSize bounds the decisions cached per policy version:
 	// 0 means DefaultDecisionCacheSize, negative disables the cache.
@@ -74,10 +81,18 @@ type Engine struct {
 	snap      atomic.Pointer[snapshot]
 
 	watcher persist.Watcher
-	kick    chan struct{}
-	done    chan struct{}
-	wg      sync.WaitGroup
-	closed  sync.Once
+	// checked is when (time.Now, monotonic to this process) the version
+	// in the database was last read; maxStale bounds its age at decisions
+	// (0: not enforced).
+	checked  atomic.Int64
+	start    time.Time
+	maxStale time.Duration
+	// notified counts the change notifications received from PostgreSQL.
+	notified atomic.Int64
+	kick     chan struct{}
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 var _ routing.Policy = (*Engine)(nil)
@@ -102,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cacheMax: cfg.DecisionCacheSize,
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		start:    time.Now(),
 	}
 	if e.clock == nil {
 		e.clock = routing.SystemClock{}
@@ -135,14 +151,22 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		if e.watcher, err = newRedisWatcher(opts, channel, e.wake); err != nil {
 			return nil, routing.Unavailable(opNew, "redis_unavailable", "the policy change channel (Redis) is unavailable", err)
 		}
-		if poll == 0 {
-			poll = DefaultPollIntervalWithRedis
-		}
-	} else if poll == 0 {
+	}
+	if poll == 0 {
 		poll = DefaultPollInterval
+	}
+	if poll > 0 {
+		e.maxStale = cfg.MaxStaleness
+		if e.maxStale <= 0 {
+			e.maxStale = max(DefaultMaxStaleness, 2*poll)
+		}
 	}
 	e.wg.Add(1)
 	go e.follow(poll)
+	if isPostgres(e.db) {
+		e.wg.Add(1)
+		go e.listen()
+	}
 	// A change made between the first load and the subscription would
 	// otherwise wait for the next poll.
 	e.wake("")
@@ -205,11 +229,13 @@ func (e *Engine) refresh(ctx context.Context) error {
 	const op = "policies.refresh"
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
+	checkedAt := time.Now()
 	v, err := currentVersion(ctx, e.db)
 	if err != nil {
 		return dbError(op, err)
 	}
 	if cur := e.snap.Load(); cur != nil && cur.version == v {
+		e.markChecked(checkedAt)
 		return nil
 	}
 	s, err := e.load(ctx)
@@ -217,6 +243,25 @@ func (e *Engine) refresh(ctx context.Context) error {
 		return err
 	}
 	e.snap.Store(s)
+	e.markChecked(checkedAt)
+	return nil
+}
+
+// markChecked records that the loaded policy was current at t.
+func (e *Engine) markChecked(t time.Time) {
+	e.checked.Store(int64(t.Sub(e.start)))
+}
+
+// fresh fails when the version was last checked longer ago than the
+// engine allows: a change made since may not have been seen.
+func (e *Engine) fresh() error {
+	if e.maxStale <= 0 {
+		return nil
+	}
+	if age := time.Since(e.start) - time.Duration(e.checked.Load()); age > e.maxStale {
+		return routing.Unavailable(opDecide, "policy_unavailable",
+			"the access policy could not be checked for changes lately; no decision until it can", nil)
+	}
 	return nil
 }
 
@@ -373,6 +418,9 @@ const opDecide = "policies.Decide"
 // the loaded policy version. Answers are cached per version; the resolve
 // path never waits for the database.
 func (e *Engine) Decide(_ context.Context, department, dataType, purpose string) (routing.Decision, error) {
+	if err := e.fresh(); err != nil {
+		return routing.Decision{}, err
+	}
 	s := e.snap.Load()
 	k := decisionKey{department, dataType, purpose}
 	if d, ok := s.cached(k); ok {

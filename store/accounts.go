@@ -171,40 +171,6 @@ func (db *DB) LoginState(ctx context.Context, kind, subject string) (accounts.Lo
 	return st, nil
 }
 
-// RecordLoginFailure counts a failure atomically: failures older than
-// lockFor are forgotten, and reaching maxFailures locks the name until
-// at+lockFor and starts the count again.
-func (db *DB) RecordLoginFailure(ctx context.Context, kind, subject string, at time.Time, maxFailures int, lockFor time.Duration) (accounts.LoginState, error) {
-	maxFailures = max(maxFailures, 1)
-	firstFailures, firstLock := 1, int64(0)
-	if maxFailures <= 1 {
-		firstFailures, firstLock = 0, nanos(at.Add(lockFor))
-	}
-	stale := nanos(at.Add(-lockFor))
-	var (
-		st     accounts.LoginState
-		locked int64
-	)
-	err := db.write(ctx, func(tx *gorm.DB) error {
-		return tx.Raw(`INSERT INTO login_attempts (kind, subject, failures, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (kind, subject) DO UPDATE SET
-				failures = CASE WHEN (CASE WHEN login_attempts.updated_at < ? THEN 1 ELSE login_attempts.failures + 1 END) >= ?
-					THEN 0 ELSE (CASE WHEN login_attempts.updated_at < ? THEN 1 ELSE login_attempts.failures + 1 END) END,
-				locked_until = CASE WHEN (CASE WHEN login_attempts.updated_at < ? THEN 1 ELSE login_attempts.failures + 1 END) >= ?
-					THEN ? ELSE login_attempts.locked_until END,
-				updated_at = excluded.updated_at
-			RETURNING failures, locked_until`,
-			kind, subject, firstFailures, firstLock, nanos(at),
-			stale, maxFailures, stale,
-			stale, maxFailures, nanos(at.Add(lockFor))).Row().Scan(&st.Failures, &locked)
-	})
-	if err != nil {
-		return st, db.classify("store.RecordLoginFailure", err)
-	}
-	st.LockedUntil = fromNanos(locked)
-	return st, nil
-}
-
 // ResetLoginFailures forgets a name's failures and lock.
 func (db *DB) ResetLoginFailures(ctx context.Context, kind, subject string) error {
 	_, err := db.exec(ctx, `DELETE FROM login_attempts WHERE kind = ? AND subject = ?`, kind, subject)
@@ -496,4 +462,37 @@ func (db *DB) DeleteSessionsFor(ctx context.Context, subject string) (int64, err
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error) {
 	n, err := db.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, nanos(now), nanos(now.Add(-idle)))
 	return n, db.classify("store.DeleteExpiredSessions", err)
+}
+
+// RecordLoginDelay counts a failure of a login name at at and sets the
+// wait d asks for after that many failures in a row, in one transaction:
+// the upsert counts (forgetting failures older than d.Window), the update
+// only ever moves the wait later.
+func (db *DB) RecordLoginDelay(ctx context.Context, kind, subject string, at time.Time, d accounts.Delays) (accounts.LoginState, error) {
+	const op = "store.RecordLoginDelay"
+	var (
+		st     accounts.LoginState
+		locked int64
+	)
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		err := tx.Raw(`INSERT INTO login_attempts (kind, subject, failures, locked_until, updated_at) VALUES (?, ?, 1, 0, ?)
+			ON CONFLICT (kind, subject) DO UPDATE SET
+				failures = CASE WHEN login_attempts.updated_at < ? THEN 1 ELSE login_attempts.failures + 1 END,
+				updated_at = excluded.updated_at
+			RETURNING failures, locked_until`,
+			kind, subject, nanos(at), nanos(at.Add(-d.Window))).Row().Scan(&st.Failures, &locked)
+		if err != nil {
+			return err
+		}
+		if wait := d.After(st.Failures); wait > 0 && nanos(at.Add(wait)) > locked {
+			locked = nanos(at.Add(wait))
+			return tx.Exec(`UPDATE login_attempts SET locked_until = ? WHERE kind = ? AND subject = ?`, locked, kind, subject).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return st, db.classify(op, err)
+	}
+	st.LockedUntil = fromNanos(locked)
+	return st, nil
 }

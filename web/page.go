@@ -293,7 +293,7 @@ var passkeyCodes = []string{
 	"passkey_registration_invalid", "passkey_unsupported", "passkey_exists", "passkey_limit", "passkey_none",
 	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state",
 	"activation_code_invalid", "activation_code_expired", "activation_used", "activation_attempts_exceeded",
-	"invalid_credentials", "account_disabled", "account_locked",
+	"invalid_credentials", "account_disabled", "too_many_attempts", "sign_in_busy",
 }
 
 // PasskeyErrors are the translated messages of passkeyCodes.

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -88,7 +89,12 @@ type Config struct {
 	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the gateway believes.
-	TrustedProxies string `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
+	// BodyTimeout is how long a request may take to send its body (bulk
+	// import uploads have five minutes); ConnsPerClient bounds one
+	// address's open connections.
+	BodyTimeout    time.Duration `yaml:"body_timeout" env:"EIDGATE_BODY_TIMEOUT" flag:"body-timeout" usage:"how long a request may take to send its body; bulk import uploads have five minutes"`
+	ConnsPerClient int           `yaml:"conns_per_client" env:"EIDGATE_CONNS_PER_CLIENT" flag:"conns-per-client" usage:"open connections allowed from one address (trusted proxies are not bounded)"`
+	TrustedProxies string        `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
 }
 
 // secret is a setting that is never printed: formatted, it shows only
@@ -115,6 +121,8 @@ func DefaultConfig() Config {
 		AnchorLagBound: 30 * time.Second,
 		RateLimit:      2000,
 		RateBurst:      4000,
+		BodyTimeout:    gateway.DefaultBodyTimeout,
+		ConnsPerClient: gateway.DefaultConnsPerClient,
 		LogLevel:       "info",
 		LogFormat:      logFormatAuto,
 	}
@@ -301,6 +309,12 @@ func (c Config) Validate() error {
 				add("--trusted-proxies %q: want an IP address or a CIDR range", p)
 			}
 		}
+	}
+	if c.BodyTimeout < 0 || (c.BodyTimeout > 0 && c.BodyTimeout < 100*time.Millisecond) {
+		add("--body-timeout %s: want at least 100ms", c.BodyTimeout)
+	}
+	if c.ConnsPerClient < 0 {
+		add("--conns-per-client %d: want at least 1", c.ConnsPerClient)
 	}
 	if c.AnchorLagBound < time.Second {
 		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -120,5 +122,61 @@ func TestUsedTicketStaysUsedAcrossRedisLossAndRestart(t *testing.T) {
 	}
 	if !active(s, spare.str("ticket")) || active(s, spare.str("ticket")) {
 		t.Error("a ticket never used before the restart was not active exactly once after it")
+	}
+}
+
+// A client sending its body slowly is cut off after the body deadline
+// instead of holding the connection, and one address cannot open more
+// than its share of connections.
+func TestSlowBodiesAndConnectionFloodsAreBounded(t *testing.T) {
+	m := newTestMain(t, Config{BodyTimeout: 500 * time.Millisecond, ConnsPerClient: 4})
+	addr := m.ln.Addr().String()
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	// ended reports whether the server answered or closed c before the
+	// (generous) deadline, rather than leaving it open.
+	ended := func(c net.Conn, within time.Duration) bool {
+		_ = c.SetReadDeadline(time.Now().Add(within))
+		_, err := c.Read(make([]byte, 512))
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+
+	slow := dial()
+	if _, err := slow.Write([]byte("POST /v1/me/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")); err != nil {
+		t.Fatal(err)
+	}
+	if !ended(slow, 30*time.Second) {
+		t.Error("a body sent slowly held its connection past the body deadline")
+	}
+
+	held := make([]net.Conn, 4)
+	for i := range held {
+		held[i] = dial()
+	}
+	if !ended(dial(), 10*time.Second) {
+		t.Error("a fifth connection from one address was kept open")
+	}
+	_ = held[0].Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(m.URL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection admitted after one closed: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

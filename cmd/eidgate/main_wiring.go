@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -562,8 +564,17 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	// Replicas count failed sign-ins per document together: the key of
+	// those counts comes from the page key, which they share.
+	pageKey, err := m.secretKey(pageKeyFile)
+	if err != nil {
+		return fmt.Errorf("page key: %w", err)
+	}
+	nameKey := hmac.New(sha256.New, pageKey)
+	nameKey.Write([]byte("eidgate sign-in names"))
 	if m.signIn, err = accounts.NewSignIn(accounts.SignInConfig{
 		Residents: m.residents, Admins: m.admins, Sessions: m.sessions, Documents: m.mapping, Passkeys: m.passkeys,
+		NameKey: nameKey.Sum(nil),
 	}); err != nil {
 		return err
 	}
@@ -752,7 +763,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
-		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), BodyTimeout: m.Config.BodyTimeout, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err
@@ -761,9 +772,12 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	mux.Handle(demo.ProviderPath, prov)
 	mux.Handle("/", m.gateway.Handler())
 	m.server = &http.Server{
-		Handler:           mux,
+		Handler: mux,
+		// Every body has its own short deadline but bulk import uploads
+		// (gateway.DefaultBodyTimeout, DefaultUploadTimeout); this bounds
+		// the rest (the demo provider).
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // bulk import uploads
+		ReadTimeout:       gateway.DefaultUploadTimeout,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.logger().Handler(), slog.LevelWarn),
@@ -781,12 +795,17 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		}
 	}
 	m.served = make(chan error, 1)
+	perClient := m.Config.ConnsPerClient
+	if perClient == 0 {
+		perClient = gateway.DefaultConnsPerClient
+	}
+	ln := gateway.LimitListener(m.ln, perClient, m.Config.trustedProxies())
 	go func() {
 		var err error
 		if m.server.TLSConfig != nil {
-			err = m.server.ServeTLS(m.ln, "", "")
+			err = m.server.ServeTLS(ln, "", "")
 		} else {
-			err = m.server.Serve(m.ln)
+			err = m.server.Serve(ln)
 		}
 		m.served <- err
 	}()
