@@ -318,7 +318,7 @@ func (a *api) adminExplain(c *gin.Context) {
 // --- audit ---
 
 func (a *api) auditAccess(c *gin.Context) {
-	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") }, false)
+	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") })
 }
 
 func (a *api) anchoringStatus(c *gin.Context) {

@@ -53,6 +53,7 @@ type Consents interface {
 	Deny(ctx context.Context, eid, id, method string) (*model.Consent, error)
 	Revoke(ctx context.Context, eid, id string) (*model.Consent, error)
 	StateFor(ctx context.Context, eid, department, dataType, purpose string) (state, id string)
+	Waiting(ctx context.Context, eid string) int
 }
 
 // Verifier checks a record against its on-chain digest (*routing.Verifier).

@@ -126,8 +126,25 @@ func (a *api) denyConsent(c *gin.Context) {
 	a.answer(c, http.StatusOK, out, err)
 }
 
+// myAccess is the resident's access log: officials only by their
+// pseudonyms, repeated refusals of one kind folded into one row with a
+// count.
 func (a *api) myAccess(c *gin.Context) {
-	a.listAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject }, true)
+	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject })
+	if !ok {
+		return
+	}
+	rows := routing.FoldRefusals(recs)
+	out := make([]accessView, len(rows))
+	for i, r := range rows {
+		out[i] = viewAccess(r.AccessRecord, r.OfficialRef)
+		out[i].Count = r.Count
+		if r.Count > 1 {
+			first := r.FirstTime
+			out[i].FirstTime = &first
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
 }
 
 func (a *api) myAccessProof(c *gin.Context) {

@@ -213,6 +213,21 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if got := alice.call(post, "/v1/me/consents/"+c2+"/deny", nil, http.StatusOK).field("status"); got != model.ConsentDenied {
 		t.Errorf("denied consent status = %q", got)
 	}
+	// No pestering: asked again at once, the department is told when it
+	// may ask next, and nothing reaches the resident's inbox.
+	again := map[string]any{"eid": w.alice, "data_types": []string{"edu.transcript"}, "purpose_code": purpose,
+		"purpose_text": "Transcript for the hiring panel", "valid_until": w.clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)}
+	if e := hr.call(post, "/v1/consents", again, http.StatusForbidden).apiError(); e.Code != "consent_denied" || e.Details["retry_after"] == "" {
+		t.Errorf("asking again after a denial = %+v", e)
+	}
+	again["purpose_text"] = ""
+	if e := hr.call(post, "/v1/consents", again, http.StatusBadRequest).apiError(); e.Field != "purpose_text" {
+		t.Errorf("a request without purpose_text = %+v", e)
+	}
+	again["purpose_text"], again["purpose_code"] = "Offers", "marketing"
+	if e := hr.call(post, "/v1/consents", again, http.StatusForbidden).apiError(); e.Code != "policy_denied" {
+		t.Errorf("a request the policy never allows = %+v", e)
+	}
 
 	// --- anchoring, and the resident's proof ---
 	w.anchorer.Step(ctx)
@@ -237,7 +252,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		rv.field("revoke_assurance") != model.AssurancePassword {
 		t.Errorf("revoked consent = %s", rv.body)
 	}
-	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_required" {
+	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" || e.Details["retry_after"] == "" {
 		t.Errorf("resolve after revocation = %+v", e)
 	}
 	var aliceKeys struct {

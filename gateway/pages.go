@@ -298,6 +298,8 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 		p.User, p.CSRF = sess.Subject, sess.CSRFToken
 		if sess.Kind == accounts.SessionAdmin {
 			p.Role, p.Can = sess.Role, permissions(sess.Role)
+		} else {
+			p.Inbox = s.deps.Consents.Waiting(ctx(c), sess.Subject)
 		}
 	} else {
 		// Sign-in pages (and a session of the other area): the signed

@@ -272,10 +272,12 @@ func (p *pages) portalAccess(c *gin.Context) {
 		p.pageFail(c, err)
 		return
 	}
-	out := make([]web.Access, len(recs))
-	for i, r := range recs {
+	rows := routing.FoldRefusals(recs)
+	out := make([]web.Access, len(rows))
+	for i, r := range rows {
 		// Residents see officials only as the pseudonym the leaf commits to.
-		out[i] = accessRow(r, r.OfficialRef)
+		out[i] = accessRow(r.AccessRecord, r.OfficialRef)
+		out[i].Count, out[i].FirstTime = r.Count, r.FirstTime
 	}
 	older := ""
 	if len(recs) == accessPageSize {

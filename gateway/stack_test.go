@@ -99,7 +99,7 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Clock: clock, Holder: "test", Logger: quiet}))
 	s.anchorer.Step(ctx)
 	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
-		Dir: dir, Clock: clock, Logger: quiet}))
+		Dir: dir, Policy: s.policy, Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),

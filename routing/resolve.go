@@ -94,6 +94,7 @@ type Resolver struct {
 	log                    *slog.Logger
 	pseudonymKey           []byte
 	consentRequestValidity time.Duration
+	coolOff                time.Duration
 }
 
 // ResolverConfig is what a Resolver is built from.
@@ -112,6 +113,11 @@ type ResolverConfig struct {
 	// ConsentRequestValidity is how long an automatically opened consent
 	// request would stay valid once granted (default 30 days).
 	ConsentRequestValidity time.Duration
+	// ConsentCoolOff is how long after a resident's denial or revocation
+	// a resolve for the same department, data type and purpose is refused
+	// without opening a new request (default DefaultConsentCoolOff;
+	// negative: no cool-off).
+	ConsentCoolOff time.Duration
 }
 
 // NewResolver checks cfg and builds the resolver.
@@ -137,7 +143,7 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	}
 	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, accessLog: cfg.AccessLog,
 		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, log: cfg.Logger, pseudonymKey: cfg.PseudonymKey,
-		consentRequestValidity: cfg.ConsentRequestValidity}
+		consentRequestValidity: cfg.ConsentRequestValidity, coolOff: coolOffOrDefault(cfg.ConsentCoolOff)}
 	if r.clock == nil {
 		r.clock = SystemClock{}
 	}
@@ -192,9 +198,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 			return nil, lerr
 		}
-		return nil, (&Error{Kind: KindForbidden, Op: opResolve,
-			Message: "policy does not allow " + req.Requester + " to request " + req.DataType + " for purpose " + req.Purpose,
-			Details: map[string]string{"policy_version": itoa(dec.Version)}}).WithCode("policy_denied")
+		return nil, policyDenied(opResolve, req.Requester, req.DataType, req.Purpose, dec.Version)
 	}
 
 	// 3. Consent.
@@ -379,7 +383,10 @@ func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest
 
 // consentRequired records the refusal and makes sure the resident has a
 // request to answer: an open request for the same requester, data type and
-// purpose is reused; otherwise one is opened on the ledger.
+// purpose is reused; otherwise, unless the resident denied or revoked the
+// same request within the cool-off period (then the answer is
+// consent_denied or consent_revoked and nothing is opened), one is opened
+// on the ledger.
 func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req ResolveRequest, all []model.Consent, now time.Time) error {
 	var pending *model.Consent
 	for i := range all {
@@ -391,6 +398,11 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 			}
 		}
 	}
+	if pending == nil {
+		if e := coolOff(all, req.Requester, req.scope(), req.Purpose, now, r.coolOff); e != nil {
+			return r.refusedRecently(ctx, rec, e)
+		}
+	}
 	if pending == nil && req.ConsentID == "" {
 		validity := r.consentRequestValidity
 		if validity <= 0 {
@@ -400,10 +412,8 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		if req.Provider != "" {
 			provider = req.Provider
 		}
+		// Without a text the portal names the purpose in plain words.
 		text := req.PurposeText
-		if text == "" {
-			text = req.Purpose
-		}
 		c, err := r.consents.RequestConsent(ctx, model.ConsentRequest{
 			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.scope()},
 			PurposeCode: req.Purpose, PurposeText: text,
@@ -429,6 +439,21 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		Message: "the resident has not consented to this request; a consent request is waiting for them", Details: details}
 }
 
+// refusedRecently records a resolve refused because the resident denied
+// or revoked the same request within the cool-off period, and returns e.
+func (r *Resolver) refusedRecently(ctx context.Context, rec *AccessRecord, e *Error) error {
+	rec.Outcome, rec.Reason = OutcomeConsentDenied, "denied by the resident; cooling off until "+e.Details["retry_after"]
+	if e.Code == CodeConsentRevoked {
+		rec.Outcome, rec.Reason = OutcomeConsentRevoked, "revoked by the resident; cooling off until "+e.Details["retry_after"]
+	}
+	rec.ConsentID = e.Details["consent_id"]
+	if err := r.accessLog.Append(ctx, rec); err != nil {
+		return err
+	}
+	e.Op = opResolve
+	return e
+}
+
 // pendingFits reports whether an open consent request serves req: one for
 // the data type serves a record; a question is served only by a request
 // for that very question, so the resident is never asked to hand over the
@@ -438,6 +463,13 @@ func pendingFits(c model.Consent, req ResolveRequest) bool {
 		return slices.Contains(c.DataTypes, req.scope())
 	}
 	return c.Covers(req.DataType)
+}
+
+// policyDenied is the refusal of a request the policy does not allow.
+func policyDenied(op, requester, dataType, purpose string, version int64) *Error {
+	return (&Error{Kind: KindForbidden, Op: op,
+		Message: "policy does not allow " + requester + " to request " + dataType + " for purpose " + purpose,
+		Details: map[string]string{"policy_version": itoa(version)}}).WithCode("policy_denied")
 }
 
 func firstEndpoint(d *model.Department) string {

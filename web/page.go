@@ -22,7 +22,10 @@ type Page struct {
 	CSRF    string // the token every form on the page carries
 	// Can lists what the signed-in administrator's role allows, so a page
 	// offers only the actions the server would accept.
-	Can    map[string]bool
+	Can map[string]bool
+	// Inbox is how many consent requests wait for the signed-in
+	// resident, the badge on the inbox's navigation entry.
+	Inbox  int
 	Path   string // the current path, where the language switch returns
 	Notice string // message key of a success notice after a redirect
 	Errors *Errors

@@ -49,6 +49,10 @@ type Access struct {
 	Block         uint64
 	BatchID       string
 	Flagged       bool
+	// Count is how many refusals of one kind the row stands for on a
+	// resident's log (routing.FoldRefusals), FirstTime when the first was.
+	Count     int
+	FirstTime time.Time
 }
 
 // ProviderName is who the consent lets the requester read from.

@@ -307,10 +307,18 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 
 		// Department API.
 		{method: "POST", route: "/v1/consents", allow: departments,
-			req: fixed("/v1/consents", map[string]any{
-				"eid": r0.EID, "data_types": []string{"civil.household"}, "purpose_code": "social_assistance",
-				"purpose_text": "matrix", "valid_until": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
-			}),
+			// Each department asks for what its policy allows (a request
+			// the policy refuses is policy_denied for everyone).
+			req: func(k callerKind) (string, any) {
+				dt := "civil.household"
+				if k == kOtherDept {
+					dt = "hrss.employment"
+				}
+				return "/v1/consents", map[string]any{
+					"eid": r0.EID, "data_types": []string{dt}, "purpose_code": "social_assistance",
+					"purpose_text": "matrix", "valid_until": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
+				}
+			},
 			check: func(t *testing.T, k callerKind, r reply) {
 				if r.str("requester") != deptOf[k] {
 					t.Errorf("%s opened a consent request as %q", k, r.str("requester"))

@@ -494,7 +494,8 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}
 	m.onClose(m.importer.Close)
 	if m.consents, err = routing.NewConsentService(routing.ConsentConfig{
-		Ledger: m.agent, Dir: m.dir, Clock: m.Clock, Logger: m.logger().With("component", "consent"),
+		Ledger: m.agent, Dir: m.dir, Policy: m.policy, Clock: m.Clock, Logger: m.logger().With("component", "consent"),
+		CoolOff: m.coolOff(),
 	}); err != nil {
 		return err
 	}
@@ -507,9 +508,18 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
 		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
-		Logger: m.logger().With("component", "resolver"),
+		Logger: m.logger().With("component", "resolver"), ConsentCoolOff: m.coolOff(),
 	})
 	return err
+}
+
+// coolOff is the configured consent cool-off as the routing services take
+// it: the flag's 0 turns it off.
+func (m *Main) coolOff() time.Duration {
+	if m.Config.ConsentCoolOff == 0 {
+		return -1
+	}
+	return m.Config.ConsentCoolOff
 }
 
 // openAccounts builds the account services over the database.
