@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"slices"
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -23,8 +24,9 @@ const (
 // *Error (consent_denied or consent_revoked, details.retry_after the end
 // of the period and details.consent_id the decision's consent), or nil.
 //
-// A denied record also blocks asking for its yes/no questions (an answer
-// the resident withheld with the record), as Consent.Covers says.
+// Scopes are compared exactly: after the record was refused the
+// department may still ask for the yes/no answer to one of its questions,
+// which discloses less, and the other way round.
 func coolOff(all []model.Consent, requester, scope, purpose string, now time.Time, period time.Duration) *Error {
 	if period <= 0 {
 		return nil
@@ -33,7 +35,7 @@ func coolOff(all []model.Consent, requester, scope, purpose string, now time.Tim
 	var latestAt time.Time
 	for i := range all {
 		c := &all[i]
-		if c.Requester != requester || c.PurposeCode != purpose || !c.Covers(scope) {
+		if c.Requester != requester || c.PurposeCode != purpose || !slices.Contains(c.DataTypes, scope) {
 			continue
 		}
 		at, ok := refusedAt(*c)

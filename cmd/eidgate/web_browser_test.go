@@ -152,7 +152,7 @@ func browserConsentFlow(t *testing.T, s *stack, browser *webtest.Browser, base s
 		t.Fatalf("after revocation at %s", loc)
 	}
 	res.OK("revoke")
-	if r := s.resolveDegree(0); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r := s.resolveDegree(0); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Fatalf("resolve after revocation: %d %v", r.status, r.body)
 	}
 	res.SwitchLang("zh-CN")
