@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -172,10 +173,23 @@ func (p *pages) loginPage(c *gin.Context, kind, name, title string) {
 func (p *pages) acceptSignInForm(c *gin.Context) bool {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 	if !p.checkFormToken(c) {
-		p.pageFail(c, csrfError())
+		p.pageFail(c, p.formRefusal(c))
 		return false
 	}
 	return true
+}
+
+// formRefusal is why a form posted before sign-in was refused: a browser
+// that sent no form cookie at all, on a page opened over plain HTTP by a
+// name other than localhost, dropped the Secure cookie, and the operator
+// needs to know how to fix that, not the visitor to retry.
+func (p *pages) formRefusal(c *gin.Context) error {
+	if _, err := c.Cookie(formCookie); err != nil && p.secureCookiesLost(c.Request) {
+		return &routing.Error{Kind: routing.KindForbidden, Code: "https_required", Op: "gateway",
+			Message: "the browser dropped the sign-in cookie because this site was opened over plain HTTP by a name other than localhost; " +
+				"serve it over TLS (--tls-cert, --tls-key) or behind a TLS proxy named in --trusted-proxies, or, on a test network only, start the gateway with --insecure-cookies"}
+	}
+	return csrfError()
 }
 
 // checkFormToken verifies the signed double-submit token of a form posted
@@ -249,7 +263,7 @@ func (p *pages) switchLang(c *gin.Context) {
 	if sess != nil && tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
 		c.Set(ctxSession, sess)
 	} else if !p.checkFormToken(c) {
-		p.pageFail(c, csrfError())
+		p.pageFail(c, p.formRefusal(c))
 		return
 	}
 	if !web.ValidLang(lang) {
@@ -276,6 +290,9 @@ func localPath(p string) string {
 	if u.Path != "/portal" && u.Path != "/admin" && !strings.HasPrefix(u.Path, "/portal/") && !strings.HasPrefix(u.Path, "/admin/") {
 		return "/portal"
 	}
+	if !cleanPath(u.Path) || !cleanPath(u.EscapedPath()) {
+		return "/portal"
+	}
 	out := u.EscapedPath()
 	if u.RawQuery != "" {
 		q := u.Query()
@@ -285,6 +302,23 @@ func localPath(p string) string {
 		}
 	}
 	return out
+}
+
+// cleanPath holds for a path a browser will not rewrite on the way: no
+// empty, "." or ".." segment (which browsers resolve, so /portal/../evil
+// reaches /evil), no backslash (which browsers read as a slash) and no
+// control character.
+func cleanPath(p string) bool {
+	if strings.ContainsAny(p, "\\") || strings.ContainsFunc(p, unicode.IsControl) {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, "%2e%2e") ||
+			strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") {
+			return false
+		}
+	}
+	return true
 }
 
 // render fills in what every page needs and writes it.

@@ -43,13 +43,23 @@ var pagesNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func newPagesEnv(t testing.TB) *pagesEnv {
 	t.Helper()
+	return newPagesEnvWith(t, nil)
+}
+
+// newPagesEnvWith is newPagesEnv with the gateway's configuration edited.
+func newPagesEnvWith(t testing.TB, edit func(*gateway.Config)) *pagesEnv {
+	t.Helper()
 	w := newPagesWorld(t, routingtest.NewClock(pagesNow))
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		shanghai = time.FixedZone("CST", 8*3600)
 	}
-	s := built[*gateway.Server](t)(gateway.New(gateway.Config{Deps: w.deps,
-		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}))
+	cfg := gateway.Config{Deps: w.deps,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), TimeZone: shanghai, PageKey: []byte("test page key")}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s := built[*gateway.Server](t)(gateway.New(cfg))
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &pagesEnv{t: t, w: w, s: s, srv: srv}

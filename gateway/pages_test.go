@@ -329,6 +329,9 @@ func TestLanguageChoice(t *testing.T) {
 	if r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"en"}, "next": {"https://evil.example/"}}); r.location() != "/portal" {
 		t.Errorf("off-site next: → %q", r.location())
 	}
+	if r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"en"}, "next": {"/portal/../../evil"}}); r.location() != "/portal" {
+		t.Errorf("next climbing out of the portal: → %q", r.location())
+	}
 	if r := b.submit("/portal/login", "/portal/lang", url.Values{"lang": {"fr"}, "next": {"/portal"}}); r.status != http.StatusBadRequest {
 		t.Errorf("unknown language: %d", r.status)
 	}
@@ -346,6 +349,13 @@ func TestLocalPath(t *testing.T) {
 		{"/portalx", "/portal"},
 		{"", "/portal"},
 		{"javascript:alert(1)", "/portal"},
+		{"/portal/../../evil", "/portal"},
+		{"/portal/%2e%2e/%2E%2E/evil", "/portal"},
+		{"/portal/./access", "/portal"},
+		{"/portal//evil.example", "/portal"},
+		{"/portal/%5cevil", "/portal"},
+		{"/portal/a%0d%0aSet-Cookie:x", "/portal"},
+		{"/admin/eids/", "/admin/eids/"},
 	} {
 		if got := gateway.LocalPath(tc.in); got != tc.want {
 			t.Errorf("localPath(%q) = %q, want %q", tc.in, got, tc.want)
@@ -359,6 +369,9 @@ func FuzzLocalPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out := gateway.LocalPath(in)
+		if p := strings.SplitN(out, "?", 2)[0]; strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/./") {
+			t.Fatalf("localPath(%q) = %q keeps a dot segment", in, out)
+		}
 		if strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\\r\n") || !gateway.IsPagePath(strings.SplitN(out, "?", 2)[0]) {
 			t.Fatalf("localPath(%q) = %q", in, out)
 		}

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +43,11 @@ type Config struct {
 	DepartmentCAs map[string]*x509.CertPool
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
 	InsecureCookies bool
+	// TrustedProxies are the addresses or CIDR ranges of the reverse
+	// proxies in front of the gateway: only from them are
+	// X-Forwarded-For (the client's address, for per-client limits) and
+	// X-Forwarded-Proto (whether the browser used HTTPS) believed.
+	TrustedProxies []string
 	// Registry receives the gateway's metrics (nil: a private one).
 	Registry *prometheus.Registry
 	// Web is the portal and console (templates, catalogues, assets); nil
@@ -70,6 +77,7 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *metrics
 	site    *web.Site
+	proxies []netip.Prefix
 }
 
 // api are the handlers of the JSON API; pages are those of the portal and
@@ -109,6 +117,14 @@ func New(cfg Config) (*Server, error) {
 		_, _ = rand.Read(cfg.PageKey)
 	}
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New(), metrics: newMetrics(cfg.Registry), site: cfg.Web}
+	// Without this gin believes X-Forwarded-For from anyone, and a client
+	// could pick the address its limits are counted under.
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, routing.Invalid("gateway.New", "trusted_proxies", "trusted proxies: %v", err)
+	}
+	for _, p := range cfg.TrustedProxies {
+		s.proxies = append(s.proxies, proxyPrefix(p))
+	}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.Use(s.requestContext, s.recover, s.securityHeaders)
@@ -267,3 +283,65 @@ func jsonError(err error) error {
 
 // ctx returns the request context.
 func ctx(c *gin.Context) context.Context { return c.Request.Context() }
+
+// proxyPrefix reads a trusted proxy, an address or a CIDR range that
+// SetTrustedProxies accepted.
+func proxyPrefix(p string) netip.Prefix {
+	if pre, err := netip.ParsePrefix(p); err == nil {
+		return pre.Masked()
+	}
+	a, _ := netip.ParseAddr(p)
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+}
+
+// remoteAddr is the address of the peer of the connection (the proxy's,
+// behind one).
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// viaTrustedProxy holds when the request came through one of the
+// configured proxies.
+func (s *Server) viaTrustedProxy(r *http.Request) bool {
+	a := remoteAddr(r)
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// browserUsedHTTPS holds when the browser reached the gateway over HTTPS:
+// directly with TLS, or through a trusted proxy that says so.
+func (s *Server) browserUsedHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.viaTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// secureCookiesLost holds when the browser drops the gateway's cookies:
+// they carry the Secure flag, and the page was opened over plain HTTP by a
+// name other than localhost (browsers keep Secure cookies over HTTP on
+// localhost alone).
+func (s *Server) secureCookiesLost(r *http.Request) bool {
+	if s.cfg.InsecureCookies || s.browserUsedHTTPS(r) {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(strings.ToLower(host), "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err != nil || !a.IsLoopback()
+}

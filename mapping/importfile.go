@@ -99,8 +99,13 @@ func newRowReader(format ImportFormat, r io.Reader) (rowReader, error) {
 	return &csvReader{cr: cr, cols: defaultColumns}, nil
 }
 
-// csvColumns are the positions of the fields, -1 when absent.
-type csvColumns struct{ typ, number, ref, country int }
+// csvColumns are the positions of the fields, -1 when absent; impliedType
+// is the document type of every row when there is no type column and the
+// number column's name says which type it holds ("idcard").
+type csvColumns struct {
+	typ, number, ref, country int
+	impliedType               DocType
+}
 
 var defaultColumns = csvColumns{typ: 0, number: 1, ref: 2, country: 3}
 
@@ -110,6 +115,13 @@ var headerNames = map[string]string{
 	"number": "number", "document_number": "number", "doc_number": "number", "document number": "number",
 	"ref": "ref", "reference": "ref", "external_ref": "ref", "external reference": "ref", "external_reference": "ref", "id": "ref",
 	"country": "country", "issuing_state": "country", "issuing state": "country", "nationality": "country",
+}
+
+// residentNumberNames are header names of a column of resident identity
+// card numbers: a file with one and no type column holds cn-resident rows.
+var residentNumberNames = map[string]bool{
+	"idcard": true, "id_card": true, "id card": true, "id_no": true, "idno": true, "id_number": true, "id number": true,
+	"身份证": true, "身份证号": true, "身份证号码": true, "公民身份号码": true,
 }
 
 type csvReader struct {
@@ -149,6 +161,9 @@ func (c *csvReader) next(row *importRow) error {
 			continue
 		}
 		row.in.Type = DocType(strings.TrimSpace(field(rec, c.cols.typ)))
+		if c.cols.typ < 0 {
+			row.in.Type = c.cols.impliedType
+		}
 		row.in.Number = field(rec, c.cols.number)
 		row.in.Country = strings.TrimSpace(field(rec, c.cols.country))
 		row.ref = strings.TrimSpace(field(rec, c.cols.ref))
@@ -184,14 +199,26 @@ func blankRecord(rec []string) bool {
 }
 
 // csvHeader recognises a header record: every field is a known column
-// name, and type and number are among them.
+// name, and type and number are among them; or a first line that cannot be
+// data — two fields or more, no digit anywhere (every document number has
+// one), the first field no document type — whose known names (and a
+// resident card column such as "idcard", which implies the type) place the
+// columns. A header of names only unknown keeps the default columns.
 func csvHeader(rec []string) (csvColumns, bool) {
 	cols := csvColumns{typ: -1, number: -1, ref: -1, country: -1}
+	known, digits := 0, false
 	for i, f := range rec {
-		name, ok := headerNames[strings.ToLower(strings.TrimSpace(f))]
-		if !ok {
-			return cols, false
+		f = strings.ToLower(strings.TrimSpace(f))
+		digits = digits || strings.ContainsAny(f, "0123456789")
+		name, ok := headerNames[f]
+		if !ok && residentNumberNames[f] {
+			name, ok = "number", true
+			cols.impliedType = CNResident
 		}
+		if !ok {
+			continue
+		}
+		known++
 		switch name {
 		case "type":
 			cols.typ = i
@@ -203,7 +230,19 @@ func csvHeader(rec []string) (csvColumns, bool) {
 			cols.country = i
 		}
 	}
-	return cols, cols.typ >= 0 && cols.number >= 0
+	if known == len(rec) && cols.typ >= 0 && cols.number >= 0 {
+		return cols, true
+	}
+	if len(rec) < 2 || digits || DocType(strings.TrimSpace(rec[0])).Known() {
+		return defaultColumns, false
+	}
+	if cols.number < 0 {
+		return defaultColumns, true
+	}
+	if cols.typ >= 0 {
+		cols.impliedType = ""
+	}
+	return cols, true
 }
 
 type jsonlReader struct {

@@ -414,6 +414,16 @@ func (db *DB) ListAPIKeys(ctx context.Context, department string) ([]accounts.AP
 	return keys, nil
 }
 
+// ListAllAPIKeys lists every department's keys, by department and newest
+// first, without secrets (for the operator's `eidgate admin keys list`).
+func (db *DB) ListAllAPIKeys(ctx context.Context) ([]accounts.APIKey, error) {
+	keys, _, err := db.queryAPIKeys(ctx, apiKeySelect+` ORDER BY department, created_at DESC, id`)
+	if err != nil {
+		return nil, db.classify("store.ListAllAPIKeys", err)
+	}
+	return keys, nil
+}
+
 // RevokeAPIKey revokes a key, keeping the first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	defer db.apiKeys.drop(id)

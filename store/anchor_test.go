@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -523,4 +525,39 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 			t.Fatalf("opening a newer schema: %v", err)
 		}
 	})
+}
+
+// The database and its WAL are readable by the gateway's user alone, also
+// when an older version left them open to others.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	d := storetest.SQLite(t)
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{d.DSN, d.DSN + "-wal"} {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if st.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: %s has mode %v, want owner-only", when, filepath.Base(p), st.Mode().Perm())
+			}
+		}
+	}
+	db := d.Open(t)
+	if err := db.Gorm().Exec(`CREATE TABLE IF NOT EXISTS perm_probe (x INTEGER)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	check("new database")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d.DSN, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db = d.Open(t)
+	defer db.Close()
+	if err := db.Gorm().Exec(`INSERT INTO perm_probe VALUES (1)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	check("database left 0644")
 }

@@ -178,6 +178,35 @@ func safeParseError(err error) string {
 	return "malformed connection string"
 }
 
+// restrictSQLiteFiles creates the database file readable by its owner
+// only, and takes group and other access away from one (and its WAL and
+// shared-memory files) an older version left open. SQLite gives the WAL
+// and shared-memory files it creates the database file's mode.
+func restrictSQLiteFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 	const op = "store.Open"
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
@@ -195,6 +224,11 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 		}
 	}
 	where := "SQLite database " + path
+	if path != ":memory:" {
+		if err := restrictSQLiteFiles(path); err != nil {
+			return nil, routing.Unavailable(op, "database_unavailable", "cannot restrict the permissions of "+where, err)
+		}
+	}
 	q := url.Values{}
 	// WAL lets readers run beside the writer; synchronous=FULL makes the
 	// WAL fsync on every commit, so a transaction that returned survives

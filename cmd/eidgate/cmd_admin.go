@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/mapping"
@@ -19,8 +22,47 @@ func newAdminCmd() *cobra.Command {
 		Use:   "admin",
 		Short: "Administer a gateway's accounts and keys from its host",
 	}
-	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd())
+	users := &cobra.Command{Use: "users", Short: "Console accounts"}
+	users.AddCommand(newListUsersCmd())
+	keys := &cobra.Command{Use: "keys", Short: "Departments' API keys"}
+	keys.AddCommand(newListKeysCmd())
+	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
+		users, keys)
 	return cmd
+}
+
+// passwordRules says the staff password policy up front.
+var passwordRules = fmt.Sprintf("at least %d characters, mixing at least two of lower case, upper case, digits and symbols, "+
+	"not the user name", accounts.MinPasswordLen)
+
+// readPassword reads the new password: from a terminal with a prompt that
+// states the rules, without echo and twice; otherwise the first line of
+// standard input.
+func readPassword(cmd *cobra.Command, username string) (string, error) {
+	if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		errw := cmd.ErrOrStderr()
+		fmt.Fprintf(errw, "Password for %s (%s): ", username, passwordRules)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(errw)
+		if err != nil {
+			return "", usageError("cannot read the password: %v", err)
+		}
+		fmt.Fprint(errw, "Again: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(errw)
+		if err != nil {
+			return "", usageError("cannot read the password: %v", err)
+		}
+		if string(pw) != string(again) {
+			return "", usageError("the two passwords differ")
+		}
+		return string(pw), nil
+	}
+	pw, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && pw == "" {
+		return "", usageError("give the password on standard input (%s)", passwordRules)
+	}
+	return strings.TrimRight(pw, "\r\n"), nil
 }
 
 func newCreateUserCmd() *cobra.Command {
@@ -29,21 +71,28 @@ func newCreateUserCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create-user USERNAME",
 		Short: "Create a console account (the password is read from standard input)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Create a console account. The password is asked for on a terminal, or read
+as the first line of standard input; it needs ` + passwordRules + `.
+
+Roles: admin (everything), mapping-officer (identity mapping and imports),
+auditor (read-only).`,
+		Example: `  eidgate admin create-user alice --role auditor
+  printf '%s\n' "$ALICE_PASSWORD" | eidgate admin create-user alice`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !accounts.ValidRole(role) {
-				return &exitError{code: 2, err: fmt.Errorf("--role %q: want admin, mapping-officer or auditor", role)}
+				return usageError("--role %q: want admin, mapping-officer or auditor", role)
 			}
-			pw, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-			if err != nil && pw == "" {
-				return &exitError{code: 2, err: errors.New("give the password on standard input")}
+			pw, err := readPassword(cmd, args[0])
+			if err != nil {
+				return err
 			}
 			m, err := tf.open(cmd)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if _, err := m.admins.CreateAdmin(cmd.Context(), args[0], strings.TrimRight(pw, "\r\n"), role); err != nil {
+			if _, err := m.admins.CreateAdmin(cmd.Context(), args[0], pw, role); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", args[0], role)
@@ -105,8 +154,12 @@ left under it. Keep a backup of the key file: old index entries on the ledger
 can only be audited with the old key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Getenv(mapping.EnvBlindingKeys) != "" {
-				return &exitError{code: 2, err: fmt.Errorf("the keys come from %s; rotate them there", mapping.EnvBlindingKeys)}
+			cfg, err := tf.config(cmd)
+			if err != nil {
+				return err
+			}
+			if cfg.BlindingKeys != "" {
+				return usageError("the keys come from %s; rotate them there", mapping.EnvBlindingKeys)
 			}
 			m, err := tf.open(cmd)
 			if err != nil {
@@ -122,7 +175,7 @@ can only be audited with the old key.`,
 					return err
 				}
 				if len(left) > 0 || retire == kr.Current() {
-					return fmt.Errorf("version %s is still in use; finish the rotation first", retire)
+					return failure("key_in_use", "blinding key %s is still in use; finish the rotation first", retire)
 				}
 				next, err := kr.WithoutVersion(retire)
 				if err != nil {
@@ -161,7 +214,7 @@ can only be audited with the old key.`,
 			}
 			fmt.Fprintf(out, "rotation to %s: %d re-blinded, %d skipped (deactivated eIDs), %d failed\n", p.Target, p.Done, p.Skipped, p.Failed)
 			if p.Failed > 0 {
-				return &exitError{code: 1, err: errors.New("some documents failed; see the log and run again")}
+				return failure("rotation_incomplete", "%d documents failed; see the log and run the command again", p.Failed)
 			}
 			return nil
 		},
@@ -217,7 +270,7 @@ A replica started with one of these settings never creates that key itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
-				return &exitError{code: 2, err: errors.New("--dir DIR: where to create the key files")}
+				return usageError("--dir DIR: where to create the key files")
 			}
 			res, err := initKeys(dir)
 			for _, r := range res {
@@ -238,4 +291,113 @@ A replica started with one of these settings never creates that key itself.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the key files (created with mode 0700)")
 	return cmd
+}
+
+func newListUsersCmd() *cobra.Command {
+	var tf toolFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the console accounts: user name, role, whether disabled",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := tf.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			users, err := m.admins.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSONLines(cmd, users)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "USER\tROLE\tSTATE\tCREATED")
+			for _, u := range users {
+				state := "active"
+				if u.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Username, u.Role, state, cliTime(u.CreatedAt))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(users) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no console accounts; create one with eidgate admin create-user NAME")
+			}
+			return nil
+		},
+	}
+	tf.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object a line")
+	return cmd
+}
+
+func newListKeysCmd() *cobra.Command {
+	var tf toolFlags
+	var asJSON bool
+	var department string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys (never their secrets): id, department, name, created, last used, revoked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := tf.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			var keys []accounts.APIKey
+			if department != "" {
+				keys, err = m.apiKeys.ListAPIKeys(cmd.Context(), department)
+			} else {
+				keys, err = m.db.ListAllAPIKeys(cmd.Context())
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSONLines(cmd, keys)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tDEPARTMENT\tNAME\tCREATED\tLAST USED\tREVOKED")
+			for _, k := range keys {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Department, k.Name, cliTime(k.CreatedAt), cliTime(k.LastUsedAt), cliTime(k.RevokedAt))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(keys) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no API keys; issue one with eidgate admin issue-api-key DEPARTMENT")
+			}
+			return nil
+		},
+	}
+	tf.bind(cmd.Flags())
+	cmd.Flags().StringVar(&department, "department", "", "only this department's keys")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object a line")
+	return cmd
+}
+
+// cliTime is a time as the listings print it: local, with its zone; "-"
+// for none.
+func cliTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
+// printJSONLines prints each item as one line of JSON.
+func printJSONLines[T any](cmd *cobra.Command, items []T) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,13 +10,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eidgate/eidgate/internal/bench"
 )
 
 // init lets the test binary stand in for eidgate when the bench starts its
 // gateway and baseline children from os.Executable: such a child runs the
 // CLI and exits before any test (init runs ahead of TestMain).
 func init() {
-	if os.Getenv(benchChildEnv) != "1" {
+	if os.Getenv(bench.ChildEnv) != "1" {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -17,31 +17,7 @@ import (
 
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/credential/sdjwt"
-	"github.com/eidgate/eidgate/routing"
 )
-
-// usageErrors makes cobra's argument and flag errors exit 2, as the
-// credential and verify commands promise.
-func usageErrors(cmd *cobra.Command, args cobra.PositionalArgs) {
-	cmd.Args = func(c *cobra.Command, a []string) error {
-		if err := args(c, a); err != nil {
-			return &exitError{code: 2, err: err}
-		}
-		return nil
-	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
-}
-
-// credentialRefusal turns a service error into the command's exit: 1 when the
-// credential or request was refused, the error as it is otherwise (the
-// ledger or database is down).
-func credentialRefusal(err error) error {
-	switch routing.KindOf(err) {
-	case routing.KindUnavailable, routing.KindInternal:
-		return fmt.Errorf("%s", routing.MessageOf(err))
-	}
-	return &exitError{code: 1, err: fmt.Errorf("%s (%s)", routing.MessageOf(err), routing.CodeOf(err))}
-}
 
 func newCredentialCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -52,7 +28,8 @@ issued by a department with its signing key, anchored on the ledger as the
 route entry's digest, with W3C Bitstring Status List revocation and
 suspension (docs/credentials.md).
 
-Exit status: 0 done, 1 refused (the error names its code), 2 usage error.`,
+Exit status: 0 done, 1 refused (the error names its code), 2 usage error,
+3 the ledger or database is unavailable.`,
 	}
 	cmd.AddCommand(newCredentialIssueCmd(), newCredentialStatusCmd(credential.ActionRevoke),
 		newCredentialStatusCmd(credential.ActionSuspend), newCredentialStatusCmd(credential.ActionReinstate),
@@ -114,13 +91,13 @@ P-256 key (a JWK); without it, to the key the portal keeps for them.`,
 			defer m.Close()
 			out, err := m.credentials.Issue(cmd.Context(), req)
 			if err != nil {
-				return credentialRefusal(err)
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), out.Token)
 			return nil
 		},
 	}
-	usageErrors(cmd, cobra.NoArgs)
+	cmd.Args = cobra.NoArgs
 	fs := cmd.Flags()
 	fs.StringVar(&dept, "dept", "", "the issuing department")
 	fs.StringVar(&eid, "eid", "", "the resident's eID")
@@ -150,12 +127,12 @@ func newCredentialStatusCmd(action string) *cobra.Command {
 			defer m.Close()
 			c, err := m.credentials.SetStatus(cmd.Context(), dept, args[0], action)
 			if err != nil {
-				return credentialRefusal(err)
+				return err
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"id": c.ID, "revoked": c.Revoked, "suspended": c.Suspended})
 		},
 	}
-	usageErrors(cmd, cobra.ExactArgs(1))
+	cmd.Args = cobra.ExactArgs(1)
 	cmd.Flags().StringVar(&dept, "dept", "", "the issuing department")
 	bindCredentialTools(&tf, cmd.Flags())
 	return cmd
@@ -191,13 +168,13 @@ contacted. Prints the compact presentation.`,
 			p, err := credential.Present(strings.TrimSpace(string(token)), credential.PresentOptions{Disclose: names, Holder: key,
 				Audience: audience, Nonce: nonce, At: time.Now()})
 			if err != nil {
-				return credentialRefusal(err)
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), p)
 			return nil
 		},
 	}
-	usageErrors(cmd, cobra.NoArgs)
+	cmd.Args = cobra.NoArgs
 	fs := cmd.Flags()
 	fs.StringVar(&tokenFile, "token", "", "file of the compact credential (- for standard input)")
 	fs.StringVar(&disclose, "disclose", "", "comma-separated claim names to disclose")

@@ -84,14 +84,12 @@ Gateway client at them. It stops on SIGINT or SIGTERM.`,
 		},
 	}
 	f := cmd.Flags()
-	dataDir := DefaultConfig().DataDir
-	if v, ok := os.LookupEnv("EIDGATE_DATA_DIR"); ok && v != "" {
-		dataDir = v
-	}
+	dataDir := DefaultConfig()
+	_ = dataDir.applyEnv(os.LookupEnv, "DataDir") // a string: never an error
 	// The same directory `eidgate serve` gives its embedded peer, so the
 	// standalone devnet serves the gateway's ledger (not both at once: the
 	// ledger file is locked).
-	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(dataDir, "ledger"), "devnet data directory: ledger, crypto material, profiles (default under EIDGATE_DATA_DIR)")
+	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(dataDir.DataDir, "ledger"), "devnet data directory: ledger, crypto material, profiles (default under EIDGATE_DATA_DIR)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7051", "TLS address of the gateway service")
 	f.StringVar(&cfg.Channel, "channel", devnet.DefaultChannel, "channel name")
 	f.StringSliceVar(&departments, "department", nil, "department organisation id (repeatable or comma-separated), e.g. edu,civil,hr")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -65,7 +64,7 @@ Exit status: 0 valid (with --all: valid for some type), 1 invalid, 2 usage error
 				want = 1
 			}
 			if len(args) != want {
-				return &exitError{code: 2, err: fmt.Errorf("id check: want %s, got %d arguments (see eidgate id check --help)", cmd.Use, len(args))}
+				return usageError("want %s, got %d arguments; see eidgate id check --help", cmd.Use, len(args))
 			}
 			return nil
 		},
@@ -73,39 +72,46 @@ Exit status: 0 valid (with --all: valid for some type), 1 invalid, 2 usage error
 			now := time.Now()
 			out := json.NewEncoder(cmd.OutOrStdout())
 			if all {
-				anyValid := false
+				anyValid, passportNeedsCountry := false, false
 				for _, t := range mapping.Types() {
 					res, _ := checkDocument(mapping.Input{Type: t, Number: args[0], Country: country}, now)
 					anyValid = anyValid || res.Valid
+					passportNeedsCountry = passportNeedsCountry || (t == mapping.Passport && res.Reason == mapping.ReasonCountry && country == "")
 					if err := out.Encode(res); err != nil {
 						return err
 					}
 				}
+				hint := ""
+				if passportNeedsCountry {
+					hint = "; if it is a passport number, give its issuing state: --country USA, or write it as USA:NUMBER"
+				}
 				if !anyValid {
-					return &exitError{code: 1, err: errors.New("no document type accepts the number")}
+					return failure("no_document_type", "no document type accepts the number%s", hint)
+				}
+				if hint != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Note: a passport number needs its issuing state (--country USA) to be checked as one")
 				}
 				return nil
 			}
 			t := mapping.DocType(args[0])
 			if !t.Known() {
-				return &exitError{code: 2, err: fmt.Errorf("id check: unknown document type (types: %s)", strings.Join(types, ", "))}
+				return usageError("unknown document type (types: %s)", strings.Join(types, ", "))
 			}
 			if country != "" && t != mapping.Passport {
-				return &exitError{code: 2, err: errors.New("id check: --country applies to passports only")}
+				return usageError("--country applies to passports only")
 			}
 			res, err := checkDocument(mapping.Input{Type: t, Number: args[1], Country: country}, now)
 			if encErr := out.Encode(res); encErr != nil {
 				return encErr
 			}
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "try every document type, one output line each")
 	cmd.Flags().StringVar(&country, "country", "", "issuing state of a passport (ISO 3166-1 alpha-3 or ICAO code, e.g. USA)")
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	return cmd
 }
 
@@ -130,5 +136,6 @@ func rejectionText(err error) error {
 	if m := mapping.MaskedOf(err); m != "" {
 		t += " " + m
 	}
-	return fmt.Errorf("%s: %s: %s", t, mapping.ReasonOf(err), routing.MessageOf(err))
+	return &routing.Error{Kind: routing.KindInvalid, Code: mapping.CodeInvalidDocument, Op: "eidgate",
+		Message: fmt.Sprintf("%s: %s; reason: %s", t, routing.MessageOf(err), mapping.ReasonOf(err))}
 }

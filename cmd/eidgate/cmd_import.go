@@ -41,9 +41,21 @@ validates and counts only.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
-			if _, err := os.Stat(path); err != nil {
-				return &exitError{code: 2, err: err}
+			st, err := os.Stat(path)
+			if err != nil {
+				return fileError(err)
 			}
+			if st.IsDir() {
+				return usageError("%s is a directory; give the file to import", path)
+			}
+			errw := cmd.ErrOrStderr()
+			if st.Size() == 0 {
+				fmt.Fprintf(errw, "Warning: %s is empty; nothing to import\n", path)
+				return nil
+			}
+			// A dry run writes nothing: its rejects are listed here, not
+			// written to a report, unless --rejects names one.
+			writeReport := !dryRun || rejects != ""
 			if rejects == "" {
 				rejects = path + ".rejects.csv"
 			}
@@ -53,22 +65,23 @@ validates and counts only.`,
 			}
 			defer m.Close()
 
-			rf, err := os.OpenFile(rejects, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-			if err != nil {
-				return err
+			var rw *mapping.RejectWriter
+			var listed []mapping.ImportReject
+			if writeReport {
+				rf, err := os.OpenFile(rejects, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return fileError(err)
+				}
+				defer rf.Close()
+				rw = mapping.NewRejectWriter(rf)
 			}
-			defer rf.Close()
-			rw := mapping.NewRejectWriter(rf)
 
-			out := cmd.ErrOrStderr()
 			var bar *progressbar.ProgressBar
 			if !noBar {
 				bar = progressbar.NewOptions64(-1,
-					progressbar.OptionSetWriter(out),
+					progressbar.OptionSetWriter(errw),
 					progressbar.OptionSetDescription("importing "+filepath.Base(path)),
 					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("rows"),
 					progressbar.OptionThrottle(200*time.Millisecond),
 					progressbar.OptionShowElapsedTimeOnFinish(),
 					progressbar.OptionSetPredictTime(true),
@@ -85,22 +98,36 @@ validates and counts only.`,
 					if j.Total > 0 && bar.GetMax64() != j.Total {
 						bar.ChangeMax64(j.Total)
 					}
+					bar.Describe(fmt.Sprintf("importing %s, %.0f rows/s", filepath.Base(path), j.RowsPerSec))
 					_ = bar.Set64(j.Done)
 				},
-				OnReject: func(r mapping.ImportReject) { _ = rw.Write(r) },
+				OnReject: func(r mapping.ImportReject) {
+					if rw != nil {
+						_ = rw.Write(r)
+					} else {
+						listed = append(listed, r)
+					}
+				},
 			})
 			if bar != nil {
+				if job != nil {
+					// The end as the summary says it: the rows read, not
+					// the line count estimated at the start.
+					bar.ChangeMax64(max(job.Done, 1))
+					_ = bar.Set64(job.Done)
+				}
 				_ = bar.Finish()
-				fmt.Fprintln(out)
+				fmt.Fprintln(errw)
 			}
-			if ferr := rw.Flush(); ferr != nil && err == nil {
-				err = ferr
+			if rw != nil {
+				if ferr := rw.Flush(); ferr != nil && err == nil {
+					err = ferr
+				}
 			}
 			if err != nil {
 				return err
 			}
 			elapsed := time.Since(start)
-			rate := float64(job.Done) / max(elapsed.Seconds(), 1e-9)
 			w := cmd.OutOrStdout()
 			mode := ""
 			if dryRun {
@@ -109,21 +136,34 @@ validates and counts only.`,
 			fmt.Fprintf(w, "import %s %s%s\n", job.ID[:min(12, len(job.ID))], job.Status, mode)
 			fmt.Fprintf(w, "  rows %d: created %d, existing %d, rejected %d\n", job.Done, job.Created, job.Existing, job.Rejected)
 			if !job.FinishedAt.IsZero() && job.FinishedAt.Before(start) {
-				fmt.Fprintf(w, "  this file was imported before (finished %s); nothing to do\n", job.FinishedAt.Local().Format(time.DateTime))
+				fmt.Fprintf(w, "  this file was imported before (finished %s); nothing to do\n", cliTime(job.FinishedAt))
 			} else {
-				fmt.Fprintf(w, "  %.0f rows/s in %s\n", rate, elapsed.Round(time.Millisecond))
+				// The importer's rate (rows of this run over its time), the
+				// one the bar showed.
+				fmt.Fprintf(w, "  %.0f rows/s, %s in all\n", job.RowsPerSec, elapsed.Round(time.Millisecond))
 			}
-			if job.Rejected > 0 {
+			switch {
+			case job.Rejected > 0 && rw != nil:
 				fmt.Fprintf(w, "  reject report: %s\n", rejects)
-			} else {
+			case rw != nil:
 				_ = os.Remove(rejects)
+			}
+			for i, r := range listed {
+				if i == maxListedRejects {
+					fmt.Fprintf(w, "  … and %d more rejected rows (--rejects FILE writes them all)\n", len(listed)-i)
+					break
+				}
+				fmt.Fprintf(w, "  row %d: %s %s: %s\n", r.Row, r.Masked, r.Reason, r.Message)
+			}
+			if job.Done == 0 {
+				fmt.Fprintf(errw, "Warning: %s holds no rows to import (only blank lines or a header)\n", path)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	tf.bind(f)
-	f.BoolVar(&dryRun, "dry-run", false, "validate and count only; write nothing")
+	f.BoolVar(&dryRun, "dry-run", false, "validate and count only; write nothing (rejects are listed, or written to --rejects FILE when given)")
 	f.IntVar(&batch, "batch", 0, "rows per ledger transaction (default 1000)")
 	f.IntVar(&parallel, "parallel", 0, "ledger transactions in flight (default 4)")
 	f.StringVar(&rejects, "rejects", "", "reject report path (default FILE.rejects.csv)")
@@ -132,3 +172,6 @@ validates and counts only.`,
 	f.BoolVar(&noBar, "no-progress", false, "do not draw the progress bar")
 	return cmd
 }
+
+// maxListedRejects bounds the rejects a dry run lists.
+const maxListedRejects = 20

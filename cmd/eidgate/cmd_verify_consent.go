@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eidgate/eidgate/approval"
-	"github.com/eidgate/eidgate/routing"
 )
 
 // isConsentProof reports whether raw is a consent proof file (its format
@@ -24,12 +23,13 @@ func isConsentProof(raw []byte) bool {
 // --offline (anyone can, without eidgate), otherwise also against the
 // ledger the tool flags name. Exit 0: the resident's signature over the
 // terms verifies (and the ledger agrees); 1: a signature does not verify or
-// the ledger disagrees; 3: valid, but password-only (nothing the resident
-// signed); 2: usage.
+// the ledger disagrees, or the consent is valid but password-only (nothing
+// the resident signed, code password_only); 2: usage; 3: the ledger is
+// unavailable.
 func verifyConsentProof(cmd *cobra.Command, tf *toolFlags, name string, raw []byte, offline bool) error {
 	p, err := approval.ParseProof(raw)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s: %s", name, routing.MessageOf(err))}
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", name, err)}
 	}
 	r := approval.Verify(p)
 	if !offline {
@@ -39,7 +39,7 @@ func verifyConsentProof(cmd *cobra.Command, tf *toolFlags, name string, raw []by
 		}
 		defer m.Close()
 		if r.Ledger, err = approval.CompareWithLedger(cmd.Context(), m.agent, p); err != nil {
-			return fmt.Errorf("%s", routing.MessageOf(err))
+			return err
 		}
 	}
 	enc := json.NewEncoder(cmd.OutOrStdout())
@@ -49,9 +49,9 @@ func verifyConsentProof(cmd *cobra.Command, tf *toolFlags, name string, raw []by
 	}
 	switch {
 	case !r.Valid || (r.Ledger != nil && !r.Ledger.Matches):
-		return &exitError{code: 1}
+		return &exitError{code: exitFailed}
 	case !r.SignedByResident:
-		return &exitError{code: 3}
+		return failure("password_only", "the consent is valid but password-only: the resident signed nothing with a passkey")
 	}
 	return nil
 }

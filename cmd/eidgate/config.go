@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +23,13 @@ import (
 
 // Config is the validated configuration of a running gateway. Sources, from
 // weakest to strongest: defaults, the YAML file named by --config, EIDGATE_*
-// environment variables, command-line flags.
+// environment variables, command-line flags. Every EIDGATE_* variable the
+// program reads is a field here.
 type Config struct {
+	// ConfigFile is the YAML file of the other settings; it names itself
+	// neither in the file nor after it is read.
+	ConfigFile string `yaml:"-" env:"EIDGATE_CONFIG" flag:"config" usage:"YAML configuration file"`
+
 	Listen  string `yaml:"listen" env:"EIDGATE_LISTEN" flag:"listen" usage:"HTTP listen address"`
 	DataDir string `yaml:"data_dir" env:"EIDGATE_DATA_DIR" flag:"data-dir" usage:"data directory (embedded ledger, SQLite database, keys)"`
 	DB      string `yaml:"db" env:"EIDGATE_DB" flag:"db" usage:"database: postgres://… (default: SQLite file in the data dir)"`
@@ -44,6 +51,11 @@ type Config struct {
 	PseudonymKeyFile string `yaml:"pseudonym_key_file" env:"EIDGATE_PSEUDONYM_KEY_FILE" flag:"pseudonym-key-file" usage:"file of the key of officials' pseudonyms, the same for every replica (default: keys/pseudonym.key in the data dir)"`
 	PageKeyFile      string `yaml:"page_key_file" env:"EIDGATE_PAGE_KEY_FILE" flag:"page-key-file" usage:"file of the key of the sign-in forms' CSRF tokens, the same for every replica (default: keys/page.key in the data dir)"`
 	HolderKeyFile    string `yaml:"holder_key_file" env:"EIDGATE_HOLDER_KEY_FILE" flag:"holder-key-file" usage:"file of the 32-byte key sealing residents' custodial holder keys of credentials, the same for every replica (default: keys/holder.key in the data dir)"`
+	// BlindingKeys and SealingKey carry those keys themselves in place of
+	// their files (docs/mapping.md): environment only, never in the YAML
+	// file or on a command line, and never printed.
+	BlindingKeys secret `yaml:"-" env:"EIDGATE_BLINDING_KEYS"`
+	SealingKey   secret `yaml:"-" env:"EIDGATE_SEALING_KEY"`
 
 	// Credentials (docs/credentials.md): the issuer key dir holds
 	// <department>.pem signing keys departments entrust to the gateway for
@@ -74,7 +86,24 @@ type Config struct {
 	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
 	// deployments behind nothing (never in production).
 	InsecureCookies bool `yaml:"insecure_cookies" env:"EIDGATE_INSECURE_COOKIES" flag:"insecure-cookies" usage:"send session cookies without the Secure flag (plain-HTTP testing only)"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto the gateway believes.
+	TrustedProxies string `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
 }
+
+// secret is a setting that is never printed: formatted, it shows only
+// whether it is set.
+type secret string
+
+func (s secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[set]"
+}
+
+// GoString keeps %#v from printing the value.
+func (s secret) GoString() string { return `"` + s.String() + `"` }
 
 // DefaultConfig is what `eidgate serve` runs with when nothing is set.
 func DefaultConfig() Config {
@@ -107,11 +136,17 @@ func (c *Config) LoadConfigFile(path string) error {
 
 // ApplyEnv overrides c with the EIDGATE_* variables that are set.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	return c.applyEnv(lookup)
+}
+
+// applyEnv overrides the named fields of c (all of them when none is
+// named) with the EIDGATE_* variables that are set.
+func (c *Config) applyEnv(lookup func(string) (string, bool), fields ...string) error {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
 		name := t.Field(i).Tag.Get("env")
-		if name == "" {
+		if name == "" || len(fields) > 0 && !slices.Contains(fields, t.Field(i).Name) {
 			continue
 		}
 		raw, ok := lookup(name)
@@ -260,6 +295,13 @@ func (c Config) Validate() error {
 			add("--public-url %q: want http(s)://HOST[:PORT]", c.PublicURL)
 		}
 	}
+	for _, p := range c.trustedProxies() {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				add("--trusted-proxies %q: want an IP address or a CIDR range", p)
+			}
+		}
+	}
 	if c.AnchorLagBound < time.Second {
 		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)
 	}
@@ -289,6 +331,17 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trustedProxies splits --trusted-proxies.
+func (c Config) trustedProxies() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // webAuthnOrigins splits --webauthn-origins.
@@ -341,9 +394,26 @@ func (c *Config) MergeFlags(from Config, fs *pflag.FlagSet) {
 	}
 }
 
+// explicitConfig is what the environment and the flags that were set say,
+// over a zero Config: the settings an operator asked for.
+func explicitConfig(flags Config, fs *pflag.FlagSet, lookup func(string) (string, bool)) (Config, error) {
+	var c Config
+	if err := c.ApplyEnv(lookup); err != nil {
+		return c, err
+	}
+	c.MergeFlags(flags, fs)
+	return c, nil
+}
+
 // loadConfig resolves the configuration of a command: defaults, then the
-// YAML file, then the environment, then the flags that were set.
-func loadConfig(file string, flags Config, fs *pflag.FlagSet, lookup func(string) (string, bool)) (Config, error) {
+// YAML file (--config, else EIDGATE_CONFIG), then the environment, then the
+// flags that were set.
+func loadConfig(flags Config, fs *pflag.FlagSet, lookup func(string) (string, bool)) (Config, error) {
+	explicit, err := explicitConfig(flags, fs, lookup)
+	if err != nil {
+		return DefaultConfig(), err
+	}
+	file := explicit.ConfigFile
 	cfg := DefaultConfig()
 	if file != "" {
 		if err := cfg.LoadConfigFile(file); err != nil {

@@ -1,13 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/eidgate/eidgate/routing"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -76,6 +87,7 @@ func writeTemp(t *testing.T, name, body string) string {
 }
 
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	file := writeTemp(t, "eidgate.yaml", "listen: 127.0.0.1:9000\ndata_dir: /from/file\nlog_level: debug\nanchor_lag_bound: 45s\n")
 	env := map[string]string{"EIDGATE_DATA_DIR": "/from/env", "EIDGATE_LOG_LEVEL": "warn"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
@@ -83,15 +95,134 @@ func TestConfigPrecedence(t *testing.T) {
 	flags := DefaultConfig()
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	flags.BindFlags(fs)
-	if err := fs.Parse([]string{"--log-level", "error"}); err != nil {
+	if err := fs.Parse([]string{"--config", file, "--log-level", "error"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(file, flags, fs, lookup)
+	cfg, err := loadConfig(flags, fs, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:9000" || cfg.DataDir != "/from/env" || cfg.LogLevel != "error" || cfg.AnchorLagBound != 45*time.Second || cfg.Ledger != "devnet" {
-		t.Fatalf("merged config %+v: want file < env < flags over defaults", cfg)
+	for _, c := range []struct{ field, got, want string }{
+		{"Listen (file over default)", cfg.Listen, "127.0.0.1:9000"},
+		{"DataDir (env over file)", cfg.DataDir, "/from/env"},
+		{"LogLevel (flag over env and file)", cfg.LogLevel, "error"},
+		{"AnchorLagBound (file over default)", cfg.AnchorLagBound.String(), "45s"},
+		{"Ledger (default)", cfg.Ledger, "devnet"},
+		{"ConfigFile", cfg.ConfigFile, file},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.field, c.got, c.want)
+		}
+	}
+}
+
+// TestConfigReadsEveryVariable: the configuration file and the key
+// secrets come from the environment through Config like every other
+// setting; a --config flag beats EIDGATE_CONFIG; the secrets are never
+// printed and never read from the file.
+func TestConfigReadsEveryVariable(t *testing.T) {
+	t.Parallel()
+	fromEnv := writeTemp(t, "env.yaml", "listen: 127.0.0.1:9001\n")
+	fromFlag := writeTemp(t, "flag.yaml", "listen: 127.0.0.1:9002\n")
+	env := map[string]string{
+		"EIDGATE_CONFIG":        fromEnv,
+		"EIDGATE_BLINDING_KEYS": "v1:c2VjcmV0LWJsaW5kaW5nLWtleQ==",
+		"EIDGATE_SEALING_KEY":   "c2VjcmV0LXNlYWxpbmcta2V5",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	load := func(args ...string) Config {
+		t.Helper()
+		flags := DefaultConfig()
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		flags.BindFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(flags, fs, lookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := load()
+	if cfg.Listen != "127.0.0.1:9001" {
+		t.Errorf("Listen = %q, want the file EIDGATE_CONFIG names (127.0.0.1:9001)", cfg.Listen)
+	}
+	if cfg.BlindingKeys != secret(env["EIDGATE_BLINDING_KEYS"]) {
+		t.Errorf("BlindingKeys not read from EIDGATE_BLINDING_KEYS")
+	}
+	if cfg.SealingKey != secret(env["EIDGATE_SEALING_KEY"]) {
+		t.Errorf("SealingKey not read from EIDGATE_SEALING_KEY")
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(verb, cfg); strings.Contains(out, "c2VjcmV0") {
+			t.Errorf("Sprintf(%q, cfg) prints a secret: %s", verb, out)
+		}
+	}
+	if got := load("--config", fromFlag).Listen; got != "127.0.0.1:9002" {
+		t.Errorf("with --config: Listen = %q, want the flag's file (127.0.0.1:9002)", got)
+	}
+	c := DefaultConfig()
+	err := c.LoadConfigFile(writeTemp(t, "secrets.yaml", "sealing_key: c2VjcmV0\n"))
+	if err == nil || !strings.Contains(err.Error(), "sealing_key") {
+		t.Errorf("a secret in the YAML file: LoadConfigFile = %v, want it refused as an unknown key", err)
+	}
+}
+
+// TestConfigNamesEveryVariable: every variable Config reads is EIDGATE_*
+// and read by one field only.
+func TestConfigNamesEveryVariable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]string{}
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		env := f.Tag.Get("env")
+		if env == "" {
+			continue
+		}
+		if !strings.HasPrefix(env, "EIDGATE_") {
+			t.Errorf("field %s reads %s, want an EIDGATE_* name", f.Name, env)
+		}
+		if other, ok := seen[env]; ok {
+			t.Errorf("fields %s and %s both read %s", other, f.Name, env)
+		}
+		seen[env] = f.Name
+	}
+}
+
+// TestNoEnvironmentReadOutsideConfig: the commands and their wiring read
+// the environment only through Config (loadConfig, Config.ApplyEnv), never
+// with os.Getenv or os.LookupEnv calls of their own.
+func TestNoEnvironmentReadOutsideConfig(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv" || sel.Sel.Name == "Environ") {
+				t.Errorf("%s: os.%s called outside Config; add a field with an env tag", fset.Position(call.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
 	}
 }
 
@@ -113,5 +244,35 @@ func TestConfigBadEnv(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "EIDGATE_ANCHOR_LAG_BOUND") {
 		t.Fatalf("bad env accepted: %v", err)
+	}
+}
+
+// TestKeysFromTheEnvironment: blinding and sealing keys given in the
+// environment reach the gateway through Config, and no key file is made
+// for them.
+func TestKeysFromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	key := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	env := map[string]string{"EIDGATE_BLINDING_KEYS": "v7:" + key(7) + ",v6:" + key(6), "EIDGATE_SEALING_KEY": key(5)}
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(cfg)
+	m.Clock = routing.SystemClock{}
+	if err := m.openKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.blinding.Current(); got != "v7" {
+		t.Errorf("current blinding key version = %q, want v7 from EIDGATE_BLINDING_KEYS", got)
+	}
+	if m.sealing == nil {
+		t.Error("no sealing key after EIDGATE_SEALING_KEY")
+	}
+	for _, file := range []string{blindingKeysFile, sealingKeyFile} {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "keys", file)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("keys/%s: stat = %v, want no file when the key comes from the environment", file, err)
+		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eidgate/eidgate/internal/demo"
 )
 
 // serveChildEnv, when set to a data dir, turns the test binary into
@@ -113,11 +115,11 @@ func startServeChild(t *testing.T, dir string) (*exec.Cmd, string) {
 func TestCrashMidLoadLosesNoRecordAndAnchorsEachOnce(t *testing.T) {
 	dir := t.TempDir()
 	child, url := startServeChild(t, dir)
-	raw, err := os.ReadFile(filepath.Join(dir, demoFile))
+	raw, err := os.ReadFile(filepath.Join(dir, demo.InfoFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info DemoInfo
+	var info demo.Info
 	if err := json.Unmarshal(raw, &info); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,6 +102,9 @@ func TestRedisDownResolvesFallBackAndRevocationHolds(t *testing.T) {
 	}
 
 	proxy.Cut()
+	if r := waitStatus(t, s, "/readyz", http.StatusServiceUnavailable, 10*time.Second); !strings.Contains(fmt.Sprint(r.body), "redis") {
+		t.Errorf("readyz with Redis down names no redis check: %v", r.body)
+	}
 	r := s.do(hrss, http.MethodPost, "/v1/routes/resolve", req)
 	if r.status != http.StatusOK || r.str("ticket") == "" {
 		t.Fatalf("resolve with Redis down: %d %v", r.status, r.body)
@@ -130,6 +134,7 @@ func TestRedisDownResolvesFallBackAndRevocationHolds(t *testing.T) {
 	// past the cache's cooldown the gateway talks to Redis again and must
 	// not serve it.
 	proxy.Restore()
+	waitStatus(t, s, "/readyz", http.StatusOK, 20*time.Second)
 	for i := 0; i < 15; i++ {
 		if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 			t.Fatalf("resolve %d after Redis returned: %d %v (a stale cache entry served)", i, r.status, r.body)

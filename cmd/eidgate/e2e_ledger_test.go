@@ -175,7 +175,7 @@ func TestRegistryChangeWithoutAdminIdentity(t *testing.T) {
 	if _, err := m.admins.CreateAdmin(context.Background(), "root", "Correct-horse-9", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	s := newStack(t, m, &DemoInfo{Admin: DemoUser{Username: "root", Password: "Correct-horse-9"}}, nil)
+	s := newStack(t, m, &demo.Info{Admin: demo.StaffLogin{Username: "root", Password: "Correct-horse-9"}}, nil)
 	r := s.do(s.admin(), http.MethodPost, "/v1/admin/departments", map[string]any{
 		"id": "edu-bureau", "name": "市教育局", "msp_id": "EduBureauMSP", "endpoints": []string{"https://edu.example/records"},
 	})

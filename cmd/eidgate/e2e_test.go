@@ -26,7 +26,7 @@ type stack struct {
 	t    *testing.T
 	m    *Main  // nil for a gateway in another process
 	base string // the gateway's URL
-	demo *DemoInfo
+	demo *demo.Info
 	http *http.Client
 	spec *openapitest.Validator
 }
@@ -48,7 +48,7 @@ func startDemo(t *testing.T, edit func(*Config)) *stack {
 // newStack drives a running Main: demo holds the credentials (another
 // replica's demo.json for a Main without --demo), base the HTTP client
 // settings (TLS), nil for plain HTTP.
-func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
+func newStack(t *testing.T, m *Main, demo *demo.Info, base *http.Client) *stack {
 	t.Helper()
 	s := newURLStack(t, m.URL(), demo, base)
 	s.m = m
@@ -56,7 +56,7 @@ func newStack(t *testing.T, m *Main, demo *DemoInfo, base *http.Client) *stack {
 }
 
 // newURLStack drives the gateway at url (another process).
-func newURLStack(t *testing.T, url string, demo *DemoInfo, base *http.Client) *stack {
+func newURLStack(t *testing.T, url string, demo *demo.Info, base *http.Client) *stack {
 	t.Helper()
 	if base == nil {
 		base = &http.Client{}
@@ -200,7 +200,7 @@ func (s *stack) admin() caller {
 	return s.login("/v1/admin/login", map[string]any{"username": s.demo.Admin.Username, "password": s.demo.Admin.Password})
 }
 
-func resolveBody(r DemoResident, dataType, purpose string) map[string]any {
+func resolveBody(r demo.ResidentLogin, dataType, purpose string) map[string]any {
 	return map[string]any{
 		"subject":   map[string]any{"document": map[string]any{"type": r.DocType, "number": r.DocNumber, "country": r.Country}},
 		"data_type": dataType, "purpose": purpose,
@@ -404,7 +404,7 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 	s.login("/v1/me/login", map[string]any{"document": doc, "password": "a-New-passw0rd"})
 
 	// Roles: an auditor may read the audit log but not create eIDs.
-	var auditor DemoUser
+	var auditor demo.StaffLogin
 	for _, u := range s.demo.Staff {
 		if u.Role == accounts.RoleAuditor {
 			auditor = u
@@ -456,7 +456,7 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 // start, and the credentials it then writes all work.
 func TestInterruptedDemoLoadCompletes(t *testing.T) {
 	data, _ := loadedDataDir(t)
-	if err := os.Remove(filepath.Join(data, demoFile)); err != nil {
+	if err := os.Remove(filepath.Join(data, demo.InfoFile)); err != nil {
 		t.Fatal(err)
 	}
 	s := startDemo(t, func(c *Config) { c.DataDir = data })

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/credential/keydir"
+	"github.com/eidgate/eidgate/internal/demo"
 )
 
 // issuerKeyDir is where the gateway finds the signing keys departments
@@ -19,7 +19,7 @@ func (m *Main) issuerKeyDir() string {
 	if m.Config.IssuerKeyDir != "" {
 		return m.Config.IssuerKeyDir
 	}
-	return filepath.Join(m.demoDir(), "keys")
+	return demo.KeyDir(m.Config.DataDir)
 }
 
 // openCredentials builds the credential service (issuing, status lists,

@@ -14,7 +14,7 @@ func TestVersionCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"version"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if !strings.HasPrefix(out.String(), "eidgate ") {
+	if !strings.HasPrefix(out.String(), "eidgate ") || !strings.Contains(out.String(), "\ncommit  ") || !strings.Contains(out.String(), "\ngo      go1.") {
 		t.Fatalf("version output %q", out.String())
 	}
 }

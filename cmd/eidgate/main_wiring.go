@@ -91,7 +91,7 @@ type Main struct {
 	questions   *credential.Questions
 	issuerKeys  credential.IssuerKeys
 	gateway     *gateway.Server
-	demo        *DemoInfo
+	demo        *demo.Info
 
 	ln     net.Listener
 	server *http.Server
@@ -110,7 +110,7 @@ func NewMain(cfg Config) *Main { return &Main{Config: cfg} }
 func (m *Main) URL() string { return m.url }
 
 // Demo is what --demo loaded (nil without --demo).
-func (m *Main) Demo() *DemoInfo { return m.demo }
+func (m *Main) Demo() *demo.Info { return m.demo }
 
 func (m *Main) logger() *slog.Logger { return m.Logger }
 
@@ -182,6 +182,19 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.startBackground()
 	return nil
+}
+
+// loadDemo loads the demo consortium through the gateway's own services.
+func (m *Main) loadDemo(ctx context.Context) (*demo.Info, error) {
+	l, err := demo.NewLoader(demo.LoaderConfig{
+		DataDir: m.Config.DataDir, URL: m.url, Ledger: m.agent, Registry: m.registry, Routes: m.routes,
+		Policy: m.policy, Mapping: m.mapping, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
+		Credentials: m.credentials, Provider: m.provider,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.Load(ctx)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -392,7 +405,7 @@ func (m *Main) openKeys(context.Context) error {
 		return err
 	}
 	path, shared := m.Config.keyPath(blindingKeysFile)
-	env := os.Getenv(mapping.EnvBlindingKeys)
+	env := string(m.Config.BlindingKeys)
 	kr, err := mapping.LoadKeyring(env, path)
 	if errors.Is(err, os.ErrNotExist) && env == "" && !shared {
 		kr, err = mapping.GenerateKeyFile(path)
@@ -402,7 +415,7 @@ func (m *Main) openKeys(context.Context) error {
 	}
 	m.blinding = kr
 	sealPath, shared := m.Config.keyPath(sealingKeyFile)
-	senv := os.Getenv(mapping.EnvSealingKey)
+	senv := string(m.Config.SealingKey)
 	sk, err := mapping.LoadSealingKey(senv, sealPath)
 	if errors.Is(err, os.ErrNotExist) && senv == "" && !shared {
 		sk, err = mapping.GenerateSealingKeyFile(sealPath)
@@ -643,7 +656,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
-		InsecureCookies: m.Config.InsecureCookies, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err
@@ -750,6 +763,16 @@ func (m *Main) ready(ctx context.Context) []gateway.Check {
 		db.OK, db.Detail = false, routing.MessageOf(err)
 	}
 	out = append(out, db)
+	if m.redis != nil {
+		// Configured Redis carries the shared rate limits, the replay
+		// front of single use and policy updates: a replica without it
+		// answers some calls 503, so it is not ready.
+		rc := gateway.Check{Name: "redis", OK: true}
+		if err := m.redis.Ping(ctx); err != nil {
+			rc.OK, rc.Detail = false, routing.MessageOf(err)
+		}
+		out = append(out, rc)
+	}
 	lg := gateway.Check{Name: "ledger", OK: true}
 	lag, err := m.listener.EventLag(ctx, m.agent)
 	if err != nil {
@@ -820,7 +843,7 @@ func (m *Main) reloadKeys(ctx context.Context) error {
 		if err := m.tickets.Reload(); err != nil {
 			m.logger().Warn("ticket key file not reloaded", "err", err)
 		}
-		if os.Getenv(mapping.EnvBlindingKeys) != "" {
+		if m.Config.BlindingKeys != "" {
 			continue
 		}
 		path, _ := m.Config.keyPath(blindingKeysFile)

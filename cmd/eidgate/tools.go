@@ -60,8 +60,7 @@ func (m *Main) ledgerDir() string { return filepath.Join(m.Config.DataDir, "ledg
 
 // toolFlags are the flags every tool shares with serve: where the data is.
 type toolFlags struct {
-	flags      Config
-	configFile string
+	flags Config
 }
 
 func (tf *toolFlags) bind(fs *pflag.FlagSet, extra ...string) {
@@ -72,32 +71,37 @@ func (tf *toolFlags) bind(fs *pflag.FlagSet, extra ...string) {
 // bindOnly binds --config and the named flags of Config.
 func (tf *toolFlags) bindOnly(fs *pflag.FlagSet, names ...string) {
 	tf.flags = DefaultConfig()
-	fs.StringVar(&tf.configFile, "config", os.Getenv("EIDGATE_CONFIG"), "YAML configuration file (env EIDGATE_CONFIG)")
 	all := pflag.NewFlagSet("", pflag.ContinueOnError)
 	tf.flags.BindFlags(all)
-	for _, name := range names {
+	for _, name := range append([]string{"config"}, names...) {
 		fs.AddFlag(all.Lookup(name))
 	}
 }
 
 // config resolves the tool's configuration.
 func (tf *toolFlags) config(cmd *cobra.Command) (Config, error) {
-	cfg, err := loadConfig(tf.configFile, tf.flags, cmd.Flags(), os.LookupEnv)
+	cfg, err := loadConfig(tf.flags, cmd.Flags(), os.LookupEnv)
 	if err != nil {
 		return cfg, &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
 	}
 	return cfg, nil
 }
 
-// open builds and opens the tools' Main.
-func (tf *toolFlags) open(cmd *cobra.Command) (*Main, error) {
+// open builds and opens the tools' Main; adjust may fill in settings the
+// command knows better defaults for.
+func (tf *toolFlags) open(cmd *cobra.Command, adjust ...func(*Config)) (*Main, error) {
 	cfg, err := tf.config(cmd)
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	// Tools never listen and never load the demo.
 	cfg.Demo = false
-	if !cmd.Flags().Changed("log-level") && os.Getenv("EIDGATE_LOG_LEVEL") == "" {
+	// Quiet unless a level was asked for on the command line or in the
+	// environment.
+	if explicit, err := explicitConfig(tf.flags, cmd.Flags(), os.LookupEnv); err == nil && explicit.LogLevel == "" {
 		cfg.LogLevel = "warn"
 	}
 	m := NewMain(cfg)

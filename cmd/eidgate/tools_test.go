@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func runTool(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 // loadedDataDir is a data dir with the demo loaded and the gateway stopped.
-func loadedDataDir(t *testing.T) (string, *DemoInfo) {
+func loadedDataDir(t *testing.T) (string, *demo.Info) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), true, "warn"
@@ -128,6 +129,14 @@ func TestImportCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "rows 303") || !strings.Contains(out, "dry run") {
 		t.Fatalf("dry run: %d %s %s", code, out, errOut)
 	}
+	// A dry run writes nothing, not even the reject report: it lists the
+	// rejects (masked).
+	if _, err := os.Stat(file + ".rejects.csv"); !os.IsNotExist(err) {
+		t.Fatalf("the dry run wrote a reject report: %v", err)
+	}
+	if !strings.Contains(out, "row 302: 1101**********0010 checksum:") || !strings.Contains(out, "row 304:") || strings.Contains(out, "110105196001010010") {
+		t.Fatalf("dry run rejects:\n%s", out)
+	}
 	code, out, errOut = runTool(t, "", "import", file, "--data-dir", data, "--no-progress")
 	if code != 0 || !strings.Contains(out, "created 300, existing 0, rejected 3") || !strings.Contains(out, "rows/s") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
@@ -142,10 +151,40 @@ func TestImportCommand(t *testing.T) {
 	if strings.Contains(out+errOut, "110105196001010010") {
 		t.Fatal("a full document number was printed")
 	}
-	// The same file again creates nothing.
+	// The same file again creates nothing, and says when it was imported,
+	// with the time zone.
 	code, out, _ = runTool(t, "", "import", file, "--data-dir", data, "--no-progress")
-	if code != 0 || !strings.Contains(out, "imported before") {
+	if code != 0 || !regexp.MustCompile(`imported before \(finished \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z+\-0-9]+\)`).MatchString(out) {
 		t.Fatalf("rerun: %d %s", code, out)
+	}
+	// A header of other column names is skipped ("idcard" says the type);
+	// the bar ends where the summary does, at the same rate.
+	header := filepath.Join(dir, "staff.csv")
+	var staff []string
+	for i := range 5 {
+		staff = append(staff, fmt.Sprintf("Person %d,%s", i, gb11643(fmt.Sprintf("3101151975%02d01%03d", 1+i, i))))
+	}
+	if err := os.WriteFile(header, []byte("name,idcard\n"+strings.Join(staff, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runTool(t, "", "import", header, "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "rows 5: created 5, existing 0, rejected 0") {
+		t.Fatalf("import with a header: %d %s %s", code, out, errOut)
+	}
+	rate := regexp.MustCompile(`\n  (\d+ rows/s), `).FindStringSubmatch(out)
+	if rate == nil || !strings.Contains(errOut, rate[1]) || !strings.Contains(errOut, "5/5") {
+		t.Fatalf("bar and summary disagree:\nbar %q\nsummary %q", errOut, out)
+	}
+	// An empty file, or one of a header alone, warns; a missing one says so.
+	empty := filepath.Join(dir, "empty.csv")
+	onlyHeader := filepath.Join(dir, "header.csv")
+	_ = os.WriteFile(empty, nil, 0o600)
+	_ = os.WriteFile(onlyHeader, []byte("type,number\n"), 0o600)
+	if code, out, errOut := runTool(t, "", "import", empty, "--data-dir", data, "--no-progress"); code != 0 || out != "" || !strings.Contains(errOut, "Warning: "+empty+" is empty; nothing to import") {
+		t.Fatalf("empty file: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runTool(t, "", "import", onlyHeader, "--data-dir", data, "--no-progress"); code != 0 || !strings.Contains(errOut, "Warning: "+onlyHeader+" holds no rows") {
+		t.Fatalf("header-only file: %d %q %q", code, out, errOut)
 	}
 	// A file with some rows already mapped: those count as existing.
 	again := filepath.Join(dir, "again.jsonl")
@@ -162,8 +201,9 @@ func TestImportCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "created 1, existing 5, rejected 0") {
 		t.Fatalf("overlapping import: %d %s %s", code, out, errOut)
 	}
-	if code, _, _ := runTool(t, "", "import", filepath.Join(dir, "missing.csv"), "--data-dir", data); code != 2 {
-		t.Fatalf("missing file: exit %d", code)
+	if code, _, errOut := runTool(t, "", "import", filepath.Join(dir, "missing.csv"), "--data-dir", data); code != 2 ||
+		errOut != "Error: there is no file "+filepath.Join(dir, "missing.csv")+" (file_not_found)\n" {
+		t.Fatalf("missing file: exit %d %q", code, errOut)
 	}
 }
 
@@ -195,17 +235,66 @@ func TestVerifyAndAdminCommands(t *testing.T) {
 	if code, _, _ := runTool(t, "", "verify", "-", "--data-dir", data); code != 2 {
 		t.Fatalf("verify of nothing: exit %d", code)
 	}
+	if code, _, errOut := runTool(t, "", "verify", "--data-dir", data); code != 2 || !strings.Contains(errOut, "(usage)") {
+		t.Fatalf("verify without a file: exit %d %s", code, errOut)
+	}
+	// The demo's own list of records verifies: the records against their
+	// route entries, the credentials issued for some against their issuer.
+	code, out, errOut := runTool(t, "", "verify", filepath.Join(data, demo.RecordsFile), "--data-dir", data)
+	var verdicts []recordVerdict
+	if code != 0 || json.Unmarshal([]byte(out), &verdicts) != nil || len(verdicts) != len(recs) {
+		t.Fatalf("verify %s: %d %s %s", demo.RecordsFile, code, out, errOut)
+	}
+	kinds := map[bool]int{}
+	for _, v := range verdicts {
+		if !v.Valid {
+			t.Fatalf("%s: %+v not valid", demo.RecordsFile, v)
+		}
+		kinds[v.Credential != nil]++
+	}
+	if kinds[true] == 0 || kinds[false] == 0 {
+		t.Fatalf("want records and credentials among the verdicts: %v", kinds)
+	}
 
 	if code, out, errOut := runTool(t, "Correct-horse-9\n", "admin", "create-user", "carol", "--role", "auditor", "--data-dir", data); code != 0 || !strings.Contains(out, "created carol") {
 		t.Fatalf("create-user: %d %s %s", code, out, errOut)
 	}
+	// Refusals are sentences with their codes, without operation names.
+	for _, tc := range []struct{ stdin, user, want string }{
+		{"short-9\n", "dave", "Error: the password must have at least 10 characters (weak_password)\n"},
+		{"Correct-horse-9\n", "carol", "Error: an administrator with this user name exists (admin_exists)\n"},
+	} {
+		if code, out, errOut := runTool(t, tc.stdin, "admin", "create-user", tc.user, "--data-dir", data); code != 1 || out != "" || errOut != tc.want {
+			t.Fatalf("create-user %s: exit %d %q %q; want %q", tc.user, code, out, errOut, tc.want)
+		}
+	}
 	if code, out, _ := runTool(t, "", "admin", "issue-api-key", "hrss", "--data-dir", data); code != 0 || !strings.HasPrefix(out, "egk_") {
 		t.Fatalf("issue-api-key: %d %s", code, out)
+	}
+	code, out, errOut = runTool(t, "", "admin", "users", "list", "--data-dir", data)
+	if code != 0 || !regexp.MustCompile(`(?m)^USER +ROLE +STATE +CREATED\n(.*\n)*carol +auditor +active +\d{4}-`).MatchString(out) {
+		t.Fatalf("users list: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runTool(t, "", "admin", "keys", "list", "--data-dir", data, "--json")
+	var keys []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var k map[string]any
+		if err := json.Unmarshal([]byte(line), &k); err != nil {
+			t.Fatalf("keys list --json: %d %s %s", code, out, errOut)
+		}
+		keys = append(keys, k)
+	}
+	if code != 0 || !slices.ContainsFunc(keys, func(k map[string]any) bool { return k["department"] == "hrss" && k["name"] == "cli" }) || strings.Contains(out, "egk_") {
+		t.Fatalf("keys list: %d %s", code, out)
+	}
+	if code, out, _ := runTool(t, "", "admin", "keys", "list", "--department", "hrss", "--data-dir", data); code != 0 ||
+		!strings.HasPrefix(out, "ID ") || !strings.Contains(out, " hrss ") {
+		t.Fatalf("keys list --department: %d %s", code, out)
 	}
 
 	// Rotate the blinding key: every demo document is re-blinded and the
 	// residents still sign in by document.
-	code, out, errOut := runTool(t, "", "admin", "rotate-blinding-key", "--data-dir", data)
+	code, out, errOut = runTool(t, "", "admin", "rotate-blinding-key", "--data-dir", data)
 	if code != 0 || !strings.Contains(out, "added blinding key v2") || !strings.Contains(out, "0 failed") {
 		t.Fatalf("rotate: %d %s %s", code, out, errOut)
 	}

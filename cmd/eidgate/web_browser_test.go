@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/web/webtest"
 )
 
@@ -41,7 +42,7 @@ func (s *stack) resolveDegree(i int) reply {
 	return s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", resolveBody(s.demo.Residents[i], "edu.degree", "employment"))
 }
 
-func signInResident(tb *webtest.Tab, r DemoResident) {
+func signInResident(tb *webtest.Tab, r demo.ResidentLogin) {
 	tb.SignInResident(r.DocType, r.DocNumber, r.Country, r.Password)
 }
 

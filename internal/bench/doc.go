@@ -1,8 +1,10 @@
 // Package bench holds the parts of `eidgate bench`: a closed-loop HTTP load
 // generator that only talks to loopback addresses, a log-linear latency
 // histogram, child processes measured from outside (start-up time to ready,
-// peak resident memory), a Prometheus text scraper and the report with its
-// table and JSON forms.
+// peak resident memory), a Prometheus text scraper, the report with its
+// table and JSON forms, and the Runner that measures one run: it starts the
+// baseline and gateway children from the eidgate executable, grants the
+// demo consents and drives the resolve, DID, ledger and import parts.
 //
 // Every run is bounded in time and in requests and stops by itself; the
 // figures are measurements, never assertions.
