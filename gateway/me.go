@@ -60,6 +60,7 @@ func (a *api) renderSession(c *gin.Context, token string, out *accounts.Session,
 		return
 	}
 	a.setSessionCookie(c, token, out.ExpiresAt)
+	a.adoptSignInLang(c, out, "")
 	c.JSON(http.StatusOK, sessionResponse{Subject: out.Subject, Role: out.Role, Lang: out.Lang, CSRFToken: out.CSRFToken, ExpiresAt: out.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")})
 }
 

@@ -112,7 +112,12 @@ func browserConsentFlow(t *testing.T, s *stack, browser *webtest.Browser, base s
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	mustHave(t, res.Text("#a-"+accessID), "Granted", "block", "employment", "official-")
+	mustHave(t, res.Text("#a-"+accessID), "Granted", "Recorded on the ledger", "employment (checking a job applicant)")
+	if row := res.Text("#a-" + accessID); strings.Contains(row, "official-") || strings.Contains(row, "cs-") {
+		t.Errorf("the access log shows codes outside its details: %q", row)
+	}
+	res.Do("open the details", chromedp.Click(chromedp.CSS("#a-"+accessID+" details.codes summary")))
+	mustHave(t, res.Text("#a-"+accessID+" details.codes"), "official-", "Ledger block", "edu.degree", "employment")
 	if strings.Contains(res.Text("main"), "clerk-hrss") {
 		t.Error("the access log shows the official's staff id")
 	}
