@@ -255,6 +255,42 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" || e.Details["retry_after"] == "" {
 		t.Errorf("resolve after revocation = %+v", e)
 	}
+
+	// --- standing rules: approved in advance, used without a request ---
+	ruleDraft := map[string]any{"departments": []string{hrBureau}, "data_types": []string{"edu.degree"}, "purpose_code": purpose,
+		"note": "employers may check my degree", "valid_until": w.clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339), "max_uses": 2}
+	newRule := alice.call(post, "/v1/me/rules", ruleDraft, http.StatusCreated)
+	ruleID := newRule.field("id")
+	if !strings.HasPrefix(ruleID, "sr-") || newRule.field("status") != "active" {
+		t.Fatalf("rule = %s", newRule.body)
+	}
+	byRule := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusOK)
+	if byRule.field("consent_id") != ruleID || byRule.field("ticket") == "" {
+		t.Errorf("resolve under the rule = %s", byRule.body)
+	}
+	ruleDraft["purpose_code"] = "marketing"
+	if e := alice.call(post, "/v1/me/rules", ruleDraft, http.StatusForbidden).apiError(); e.Code != "policy_denied" {
+		t.Errorf("a rule the policy never allows = %+v", e)
+	}
+	var rules struct {
+		Rules []struct {
+			ID              string `json:"id"`
+			EffectiveStatus string `json:"effective_status"`
+		} `json:"rules"`
+	}
+	alice.call(get, "/v1/me/rules", nil, http.StatusOK).decode(&rules)
+	if len(rules.Rules) != 1 || rules.Rules[0].ID != ruleID || rules.Rules[0].EffectiveStatus != "active" {
+		t.Errorf("rules = %+v", rules.Rules)
+	}
+	if got := alice.call(post, "/v1/me/rules/"+ruleID+"/revoke", nil, http.StatusOK).field("status"); got != "revoked" {
+		t.Errorf("revoked rule status = %q", got)
+	}
+	if e := alice.call(post, "/v1/me/rules/"+ruleID+"/revoke", nil, http.StatusConflict).apiError(); e.Code != "rule_state" {
+		t.Errorf("revoking twice = %+v", e)
+	}
+	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" {
+		t.Errorf("resolve after the rule's revocation = %+v", e)
+	}
 	var aliceKeys struct {
 		Passkeys []accounts.PasskeyInfo `json:"passkeys"`
 	}

@@ -128,7 +128,7 @@ func TestCoolOffConfigurable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.resolver = must[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: e.dir,
-				Mapper: &fakeMapper{}, Policy: e.policy, Consents: e.ledger, AccessLog: e.log, Gate: openGate{},
+				Mapper: &fakeMapper{}, Policy: e.policy, Consents: e.ledger, Rules: e.ledger, AccessLog: e.log, Gate: openGate{},
 				Tickets: e.tickets, Clock: e.clock, PseudonymKey: []byte("pseudonym key for the tests"), ConsentCoolOff: tc.coolOff}))
 			id := asError(t, must2(e.resolver.Resolve(ctx, req(eidAlice)))).Details["consent_id"]
 			if _, err := e.consents.Deny(ctx, eidAlice, id, "portal"); err != nil {

@@ -87,6 +87,7 @@ type Resolver struct {
 	mapper                 SubjectMapper
 	policy                 Policy
 	consents               ConsentLedger
+	rules                  RuleLedger
 	accessLog              *AccessLog
 	gate                   Gate
 	tickets                TicketIssuer
@@ -103,6 +104,7 @@ type ResolverConfig struct {
 	Mapper    SubjectMapper // required: documents to eIDs
 	Policy    Policy        // required
 	Consents  ConsentLedger // required: to open a consent request when none exists
+	Rules     RuleLedger    // required: the residents' standing rules
 	AccessLog *AccessLog    // required
 	Gate      Gate          // required: the anchoring lag gate
 	Tickets   TicketIssuer  // required
@@ -132,6 +134,8 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		return nil, MissingDependency(op, "a policy")
 	case cfg.Consents == nil:
 		return nil, MissingDependency(op, "a consent ledger")
+	case cfg.Rules == nil:
+		return nil, MissingDependency(op, "a rule ledger")
 	case cfg.AccessLog == nil:
 		return nil, MissingDependency(op, "an access log")
 	case cfg.Gate == nil:
@@ -141,7 +145,7 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	case len(cfg.PseudonymKey) < 16:
 		return nil, MissingDependency(op, "a pseudonym key of 16 bytes or more")
 	}
-	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, accessLog: cfg.AccessLog,
+	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, rules: cfg.Rules, accessLog: cfg.AccessLog,
 		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, log: cfg.Logger, pseudonymKey: cfg.PseudonymKey,
 		consentRequestValidity: cfg.ConsentRequestValidity, coolOff: coolOffOrDefault(cfg.ConsentCoolOff)}
 	if r.clock == nil {
@@ -207,6 +211,16 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		return nil, Wrap(opResolve, err)
 	}
 	usable := usableConsents(consents, req, now)
+	if len(usable) == 0 && req.ConsentID == "" {
+		// 3b. No consent: a standing rule of the resident may allow it.
+		rules, err := r.rules.ListStandingRulesByEID(ctx, eid)
+		if err != nil {
+			return nil, Wrap(opResolve, err)
+		}
+		if rule := matchingRule(rules, req, now); rule != nil {
+			usable = []model.Consent{ruleGrant(*rule, req.Requester)}
+		}
+	}
 	if len(usable) == 0 {
 		return nil, r.consentRequired(ctx, rec, req, consents, now)
 	}
@@ -234,6 +248,9 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	}
 	rec.Provider = provider.ID
 	rec.ConsentID = consent.ID
+	if model.ValidRuleID(consent.ID) && rec.Reason == "" {
+		rec.Reason = "standing rule"
+	}
 	rec.UseConsent = true
 	rec.ConsentMaxUses = consent.MaxUses
 	rec.TicketID = jti
@@ -338,6 +355,16 @@ func usableConsents(all []model.Consent, req ResolveRequest, now time.Time) []mo
 		return out[i].ValidUntil < out[j].ValidUntil
 	})
 	return out
+}
+
+// ruleGrant is what a standing rule grants requester for the resolve: a
+// consent-shaped permission under the rule's id, from any provider, so the
+// route is picked, the use counted (against the rule) and the ticket bound
+// to the rule exactly as for a consent.
+func ruleGrant(r model.StandingRule, requester string) model.Consent {
+	return model.Consent{ID: r.ID, EID: r.EID, Requester: requester, Provider: model.ProviderAny, DataTypes: r.DataTypes,
+		PurposeCode: r.PurposeCode, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, MaxUses: r.MaxUses, Uses: r.Uses,
+		Status: model.ConsentActive}
 }
 
 // pickRoute finds the newest valid route entry for the data type whose

@@ -74,7 +74,7 @@ func (e *env) newResolver(t *testing.T, gate routing.Gate) *routing.Resolver {
 	t.Helper()
 	return must[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: e.dir,
 		Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
-		Policy: e.policy, Consents: e.ledger, AccessLog: e.log, Gate: gate, Tickets: e.tickets, Clock: e.clock,
+		Policy: e.policy, Consents: e.ledger, Rules: e.ledger, AccessLog: e.log, Gate: gate, Tickets: e.tickets, Clock: e.clock,
 		PseudonymKey: []byte("pseudonym key for the tests")}))
 }
 

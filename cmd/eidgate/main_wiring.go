@@ -84,6 +84,7 @@ type Main struct {
 	anchorer  *routing.Anchorer
 	resolver  *routing.Resolver
 	consents  *routing.ConsentService
+	rules     *routing.RuleService
 	listener  *ledger.Listener
 	provider  *demo.Provider
 
@@ -512,6 +513,11 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.rules, err = routing.NewRuleService(routing.RuleConfig{
+		Ledger: m.agent, Dir: m.dir, Policy: m.policy, Clock: m.Clock, Logger: m.logger().With("component", "rules"),
+	}); err != nil {
+		return err
+	}
 	if m.approvals, err = approval.New(approval.Config{
 		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Clock: m.Clock,
 		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
@@ -519,7 +525,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
-		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
+		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, Rules: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 		Logger: m.logger().With("component", "resolver"), ConsentCoolOff: m.coolOff(),
 	})
@@ -648,7 +654,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
-			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
+			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Verifier: verifier,
 			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
 			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
 			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
