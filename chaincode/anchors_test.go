@@ -24,6 +24,7 @@ func (e *consentEnv) granted(maxUses uint64) model.Consent {
 }
 
 func TestAnchorAccessBatch(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	limited := e.granted(3)
 	unlimited := e.granted(0)
@@ -35,13 +36,27 @@ func TestAnchorAccessBatch(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnAnchorAccessBatch, batch)
 	got := decode[model.AccessAnchor](t, r)
-	if got.TxID != r.TxID || got.AnchoredAt != "2026-03-01T09:00:00Z" || got.Submitter != platformMSP+"/agent" || !got.SameContent(batch) {
-		t.Fatalf("anchor: %+v", got)
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; anchor: %+v", got.TxID, got)
+	}
+	if got.AnchoredAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.AnchoredAt = %q, want \"2026-03-01T09:00:00Z\"; anchor: %+v", got.AnchoredAt, got)
+	}
+	if got.Submitter != platformMSP+"/agent" {
+		t.Fatalf("got.Submitter = %v, want platformMSP+\"/agent\"; anchor: %+v", got.Submitter, got)
+	}
+	if !got.SameContent(batch) {
+		t.Fatalf("got.SameContent(batch) is false; anchor: %+v", got)
 	}
 	ch := changes(t, r)
-	if len(ch) != 3 || ch[0] != (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: "gw1-000001"}) ||
-		ch[1] != (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", ch)
+	if len(ch) != 3 {
+		t.Fatalf("len(ch) = %v, want 3; event: %+v", len(ch), ch)
+	}
+	if ch[0] != (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: "gw1-000001"}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: \"gw1-000001\"}); event: %+v", ch[0], ch)
+	}
+	if ch[1] != (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
+		t.Fatalf("ch[1] = %v, want (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: \"hr\", Provider: \"edu\", DataType: \"edu.degree\"}); event: %+v", ch[1], ch)
 	}
 	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); c.Uses != 2 {
 		t.Fatalf("uses: %d", c.Uses)
@@ -122,6 +137,7 @@ func TestAnchorAccessBatch(t *testing.T) {
 // Two transactions endorsed against the same state and ordered into one
 // block: the second one's reads are stale, so it fails MVCC validation.
 func TestConcurrentConsentUpdatesConflict(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	cs := e.request(e.hr.User, nil)
 
@@ -154,4 +170,40 @@ func TestConcurrentConsentUpdatesConflict(t *testing.T) {
 	// Retried on fresh state, the second anchor is refused: no use left.
 	e.fail(e.agent, model.CodeConflict, []string{"max_uses 1"}, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b-2", MerkleRoot: root("b-2"),
 		Count: 1, FirstSeq: 1, LastSeq: 1, ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 1}}})
+}
+
+// TestAnchorAuditBatch: a batch of officials' audit records is anchored
+// with its kind, carries no consent uses, and a batch id is one kind or
+// the other; break-glass accesses are listed on an access batch.
+func TestAnchorAuditBatch(t *testing.T) {
+	e := newConsentEnv(t)
+	audit := model.AccessAnchor{BatchID: "au-1-4-abc", MerkleRoot: root("audit"), Count: 4, FirstSeq: 1, LastSeq: 4, Kind: model.AnchorKindAudit}
+	got := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnAnchorAccessBatch, audit))
+	if got.Kind != model.AnchorKindAudit || !got.SameContent(audit) {
+		t.Fatalf("audit anchor: %+v", got)
+	}
+	if a := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnGetAnchor, "au-1-4-abc")); a.Kind != model.AnchorKindAudit {
+		t.Fatalf("read back: %+v", a)
+	}
+	asAccess := audit
+	asAccess.Kind = ""
+	e.fail(e.agent, model.CodeConflict, []string{"already anchored with other content"}, model.FnAnchorAccessBatch, asAccess)
+
+	withUses := audit
+	withUses.BatchID = "au-5-5-def"
+	withUses.ConsentUses = []model.ConsentUse{{ConsentID: e.granted(0).ID, Uses: 1}}
+	e.fail(e.agent, model.CodeInvalid, []string{"audit anchor carries no consent uses"}, model.FnAnchorAccessBatch, withUses)
+	odd := audit
+	odd.BatchID, odd.Kind = "au-6-6-000", "misc"
+	e.fail(e.agent, model.CodeInvalid, []string{"kind must be empty"}, model.FnAnchorAccessBatch, odd)
+
+	bg := model.AccessAnchor{BatchID: "ab-10-12-bg", MerkleRoot: root("bg"), Count: 3, FirstSeq: 10, LastSeq: 12,
+		BreakGlass: []string{"acc_0123456789abcdef0123456789abcdef"}}
+	if a := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnAnchorAccessBatch, bg)); len(a.BreakGlass) != 1 || !a.SameContent(bg) {
+		t.Fatalf("break-glass anchor: %+v", a)
+	}
+	twice := bg
+	twice.BatchID = "ab-13-15-bg"
+	twice.BreakGlass = []string{"acc_1", "acc_1"}
+	e.fail(e.agent, model.CodeInvalid, []string{"break_glass[1]"}, model.FnAnchorAccessBatch, twice)
 }

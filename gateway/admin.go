@@ -321,14 +321,22 @@ func (a *api) auditAccess(c *gin.Context) {
 	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") })
 }
 
+// anchoringStatus is the anchoring state of access records, with that of
+// the officials' audit records under "audit".
 func (a *api) anchoringStatus(c *gin.Context) {
-	st := a.deps.Anchoring.Status()
-	c.JSON(http.StatusOK, gin.H{
+	out := anchoringView(c, a.deps.Anchoring)
+	out["audit"] = anchoringView(c, a.deps.AuditAnchoring)
+	c.JSON(http.StatusOK, out)
+}
+
+func anchoringView(c *gin.Context, an Anchoring) gin.H {
+	st := an.Status()
+	return gin.H{
 		"lag_seconds": st.Lag.Seconds(), "oldest_unanchored": st.Oldest, "checked_at": st.CheckedAt,
 		"leader": st.Leader, "last_batch": st.LastBatch, "last_block": st.LastBlock,
 		"last_anchored_at": st.LastAnchoredAt, "batches": st.Batches, "records": st.Records,
-		"last_error": st.LastError, "ok": a.deps.Anchoring.Check(ctx(c)) == nil,
-	})
+		"last_error": st.LastError, "ok": an.Check(ctx(c)) == nil,
+	}
 }
 
 func (a *api) listAdmins(c *gin.Context) {

@@ -72,7 +72,7 @@ func (a *api) decideConsent(action string) gin.HandlerFunc {
 func (a *api) bindOptional(c *gin.Context, v any) (present, ok bool) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.BodyLimit))
 	if err != nil {
-		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(a.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
+		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Field: "body", Message: "request body larger than " + strconv.FormatInt(a.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
 		return false, false
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
@@ -110,7 +110,7 @@ func (a *api) answerProof(c *gin.Context, p *approval.ConsentProof, err error) {
 func (a *api) verifyConsentProof(c *gin.Context) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, approval.MaxProofBytes))
 	if err != nil {
-		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "a consent proof is at most " + strconv.Itoa(approval.MaxProofBytes) + " bytes"}).WithCode("body_too_large"))
+		a.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Field: "body", Message: "a consent proof is at most " + strconv.Itoa(approval.MaxProofBytes) + " bytes"}).WithCode("body_too_large"))
 		return
 	}
 	p, err := approval.ParseProof(raw)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/mapping"
@@ -184,6 +185,15 @@ type Policies interface {
 	History(ctx context.Context, limit int) ([]policies.Version, error)
 }
 
+// AuditTrail is the officials' audit trail (*audit.Trail): browsing,
+// filtering and proving its records, and the acts on a resident's eID.
+type AuditTrail interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+	Get(ctx context.Context, id string) (*audit.Record, error)
+	Proof(ctx context.Context, id, eid string) (*audit.Proof, error)
+	ForResident(ctx context.Context, eid string, limit int) ([]audit.ResidentView, error)
+}
+
 // Tickets serves ticket verification to providers and the key set.
 type Tickets interface {
 	// Introspect verifies a ticket for provider and consumes it (RFC
@@ -254,6 +264,10 @@ type Deps struct {
 	Passkeys   Passkeys
 	Approvals  Approvals
 	Limiter    RateLimiter
+	// Audit is the officials' audit trail; AuditAnchoring the anchoring
+	// of its records.
+	Audit          AuditTrail
+	AuditAnchoring Anchoring
 	// Credentials issues, holds, presents and verifies credentials;
 	// Questions answers yes/no questions (docs/credentials.md).
 	Credentials Credentials
@@ -277,6 +291,7 @@ func (d Deps) check() error {
 		{"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil}, {"Tickets", d.Tickets == nil},
 		{"Credentials", d.Credentials == nil}, {"Questions", d.Questions == nil},
 		{"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
+		{"Audit", d.Audit == nil}, {"AuditAnchoring", d.AuditAnchoring == nil},
 	} {
 		if dep.missing {
 			return routing.MissingDependency("gateway.New", "Deps."+dep.name)

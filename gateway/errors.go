@@ -57,6 +57,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		detail.Field = de.Field
 		detail.Details = de.Details
 	}
+	if status == http.StatusBadRequest && detail.Field == "" {
+		// Every 400 names what is at fault; an error from deep inside a
+		// parser (a credential, a proof) is about the body it came in.
+		detail.Field = "body"
+	}
 	if status >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", detail.RequestID, "code", detail.Code, "err", err)
 	}

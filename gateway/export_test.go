@@ -11,3 +11,10 @@ const FormCookie = formCookie
 
 // ExplainResponse is the answer of the explain endpoints.
 type ExplainResponse = explainResponse
+
+// ErrorCodeEntry is one entry of the error-code table.
+type ErrorCodeEntry = errorCode
+
+// ErrorCodes and StartupCodes are the error-code table.
+func ErrorCodes() []ErrorCodeEntry   { return errorCodes }
+func StartupCodes() []ErrorCodeEntry { return startupCodes }

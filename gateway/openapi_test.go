@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/gateway"
@@ -30,7 +31,7 @@ func TestOpenAPIDocumentIsValidOpenAPI31(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
 	}
-	for _, name := range []string{"departmentApiKey", "departmentApiKeyHeader", "departmentCertificate", "session", "csrf"} {
+	for _, name := range []string{"departmentApiKey", "departmentApiKeyHeader", "departmentCertificate", "session", "consoleSession", "csrf"} {
 		if doc.Components.SecuritySchemes[name] == nil {
 			t.Errorf("security scheme %s is missing", name)
 		}
@@ -216,6 +217,9 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 		{"PolicyRule", policies.Line{}},
 		{"PolicyVersion", policies.Version{}},
 		{"ExplainResponse", gateway.ExplainResponse{}},
+		{"AuditRecord", audit.Record{}},
+		{"ResidentAct", audit.ResidentView{}},
+		{"AuditProof", audit.Proof{}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			ref := doc.Components.Schemas[tc.schema]

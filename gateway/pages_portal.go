@@ -34,8 +34,8 @@ func withDocFields(m map[string]string) map[string]string {
 }
 
 func (p *pages) signedInAs(c *gin.Context, kind string) bool {
-	sess, err := p.loadSession(c)
-	return err == nil && sess.Kind == kind
+	_, err := p.loadSession(c, kind)
+	return err == nil
 }
 
 func (p *pages) portalLoginPage(c *gin.Context) {
@@ -297,7 +297,17 @@ func (p *pages) portalAccess(c *gin.Context) {
 	if len(recs) == accessPageSize {
 		older = strconv.FormatUint(recs[len(recs)-1].Seq, 10)
 	}
-	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: gin.H{"Records": out, "Older": older}})
+	data := gin.H{"Records": out, "Older": older}
+	if before == 0 {
+		// The first page also lists what officials did to the eID itself.
+		acts, err := p.deps.Audit.ForResident(ctx(c), currentSession(c).Subject, 50)
+		if err != nil {
+			p.pageFail(c, err)
+			return
+		}
+		data["Acts"], data["ShowActs"] = acts, true
+	}
+	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: data})
 }
 
 // pageBefore reads ?before=, the sequence number a page of older access

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -89,4 +90,46 @@ func TestSignInOverPlainHTTPNamesCauseAndFix(t *testing.T) {
 		}
 		mustContain(t, body, "--insecure-cookies")
 	})
+}
+
+// apiCall sends a department's JSON request to the pages' gateway and
+// returns the status and the error envelope.
+func apiCall(t *testing.T, e *pagesEnv, token, path, body string) (int, gateway.ErrorDetail) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Eidgate-Official", "clerk-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env gateway.ErrorBody
+	_ = json.NewDecoder(resp.Body).Decode(&env)
+	return resp.StatusCode, env.Error
+}
+
+// A 400 names the field at fault, also when the value has its own parser
+// (a time), and when the fault is the body as a whole.
+func TestBadRequestsNameTheirField(t *testing.T) {
+	e := newPagesEnv(t)
+	eid := e.w.residentEIDs[0]
+	for _, tc := range []struct{ name, body, field string }{
+		{"bad valid_until", `{"eid":"` + eid + `","data_types":["edu.degree"],"purpose_code":"hiring","purpose_text":"x","valid_until":"next tuesday"}`, "valid_until"},
+		{"bad valid_from", `{"eid":"` + eid + `","data_types":["edu.degree"],"purpose_code":"hiring","purpose_text":"x","valid_from":"2026-13-45","valid_until":"2027-01-01T00:00:00Z"}`, "valid_from"},
+		{"wrong type", `{"eid":"` + eid + `","data_types":"edu.degree"}`, "data_types"},
+		{"malformed JSON", `{"eid":`, "body"},
+		{"too large", `{"eid":"` + strings.Repeat("x", 2<<20) + `"}`, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, detail := apiCall(t, e, e.w.apiKey, "/v1/consents", tc.body)
+			if status != http.StatusBadRequest || detail.Field != tc.field {
+				t.Fatalf("%d field %q (%s), want 400 on %q", status, detail.Field, detail.Message, tc.field)
+			}
+			if tc.field == "valid_until" && !strings.Contains(detail.Message, "RFC 3339") {
+				t.Errorf("message %q does not say what a time looks like", detail.Message)
+			}
+		})
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -233,7 +235,7 @@ func (s *Server) bind(c *gin.Context, v any) bool {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
+			s.fail(c, (&routing.Error{Kind: routing.KindInvalid, Op: "gateway", Field: "body", Message: "request body larger than " + strconv.FormatInt(s.cfg.BodyLimit, 10) + " bytes"}).WithCode("body_too_large"))
 			return false
 		}
 		s.fail(c, routing.Invalid("gateway", "body", "request body could not be read"))
@@ -246,10 +248,71 @@ func (s *Server) bind(c *gin.Context, v any) bool {
 	return true
 }
 
+// fieldAtFault finds the body field whose value made decoding fail in a
+// way the decoder does not attribute (a time or other value with its own
+// parser): it decodes each field of the object on its own, descending
+// into nested objects, and returns the dotted path of the first that
+// fails, or "".
+func fieldAtFault(raw []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ft, ok := fields[k]
+		if !ok {
+			continue
+		}
+		if json.Unmarshal(obj[k], reflect.New(ft).Interface()) == nil {
+			continue
+		}
+		if sub := fieldAtFault(obj[k], ft); sub != "" {
+			return k + "." + sub
+		}
+		return k
+	}
+	return ""
+}
+
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var syntaxErr *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &syntaxErr) && !errors.As(err, &typeErr) && !strings.HasPrefix(err.Error(), "json: unknown field ") && !errors.Is(err, io.EOF) {
+			if f := fieldAtFault(body, reflect.TypeOf(v)); f != "" {
+				msg := "field " + f + " has a value that cannot be read"
+				var te *time.ParseError
+				if errors.As(err, &te) {
+					msg = "field " + f + " must be an RFC 3339 time such as 2026-03-02T09:00:00Z"
+				}
+				return routing.Invalid("gateway", f, "%s", msg)
+			}
+		}
 		return jsonError(err)
 	}
 	if dec.More() {

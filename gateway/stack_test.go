@@ -12,6 +12,7 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/credential/credentialtest"
 	"github.com/eidgate/eidgate/gateway"
@@ -48,6 +49,8 @@ type stack struct {
 	policy    *policies.Engine
 	tickets   *ticket.Keyring
 	anchorer  *routing.Anchorer
+	trail     *audit.Trail
+	auditAnc  *routing.Anchorer
 	codes     *codeBook
 	deps      gateway.Deps
 }
@@ -100,6 +103,10 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	s.anchorer.Step(ctx)
 	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
 		Dir: dir, Policy: s.policy, Clock: clock, Logger: quiet}))
+	s.auditAnc = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.db.AuditAnchors(),
+		Ledger: s.ledger, Clock: clock, Holder: "test", Stream: routing.StreamAudit, Logger: quiet}))
+	s.trail = built[*audit.Trail](t)(audit.New(audit.Config{Store: s.db, Prover: s.auditAnc,
+		PseudonymKey: []byte("pseudonym key for tests"), Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, Rules: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
@@ -110,22 +117,24 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 			Policy: s.policy, Clock: clock, Logger: quiet})),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
-		Registry: s.registry,
+		Registry: audit.NewRegistry(s.registry, s.trail),
 		DIDs:     dir,
 		Access: built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
 			Anchorer: s.anchorer})),
 		Anchoring:  s.anchorer,
-		Identities: s.mapping,
-		Importer:   s.importer,
+		Identities: audit.NewIdentities(s.mapping, s.trail),
+		Importer:   audit.NewImporter(s.importer, s.trail),
 		SignIn: built[*accounts.SignIn](t)(accounts.NewSignIn(accounts.SignInConfig{Residents: s.residents, Admins: s.admins,
 			Sessions: s.sessions, Documents: s.mapping, Passkeys: s.passkeys})),
-		Residents: s.residents,
-		Admins:    s.admins,
-		APIKeys:   s.apiKeys,
-		Sessions:  s.sessions,
-		Policies:  s.policy,
-		Tickets:   introspector,
-		Passkeys:  s.passkeys,
+		Residents:      s.residents,
+		Admins:         audit.NewAdmins(s.admins, s.trail),
+		APIKeys:        audit.NewAPIKeys(s.apiKeys, s.trail),
+		Sessions:       s.sessions,
+		Policies:       audit.NewPolicies(s.policy, s.trail),
+		Audit:          s.trail,
+		AuditAnchoring: s.auditAnc,
+		Tickets:        introspector,
+		Passkeys:       s.passkeys,
 		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
 			Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
 	}
@@ -168,7 +177,10 @@ func built[T any](t testing.TB) func(T, error) T {
 }
 
 // anchor runs one anchoring round, as the background anchorer would.
-func (s *stack) anchor() { s.anchorer.Step(context.Background()) }
+func (s *stack) anchor() {
+	s.anchorer.Step(context.Background())
+	s.auditAnc.Step(context.Background())
+}
 
 // activationCode is the one-time code last handed out for eid at the KYC
 // counter.

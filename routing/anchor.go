@@ -21,6 +21,14 @@ const (
 	anchorLease           = "anchorer"
 )
 
+// Anchoring streams: access records, and officials' audit records. Each
+// stream has its own records, batches and lease, and its anchors carry its
+// kind on the ledger.
+const (
+	StreamAccess = "access"
+	StreamAudit  = model.AnchorKindAudit
+)
+
 // AnchorSubmitter is the ledger side of anchoring: the block number is that
 // of the transaction that carried the call.
 type AnchorSubmitter interface {
@@ -39,6 +47,9 @@ type Anchorer struct {
 	ledger   AnchorSubmitter
 	clock    Clock
 	holder   string
+	stream   string
+	lease    string // the lease's name: one per stream
+	prefix   string // of batch ids: "ab" for access, "au" for audit
 	maxBatch int
 	interval time.Duration
 	lagBound time.Duration
@@ -58,6 +69,7 @@ type AnchorerConfig struct {
 	Store    AnchorStore     // required
 	Ledger   AnchorSubmitter // required
 	Holder   string          // required: this replica's name for the anchoring lease
+	Stream   string          // StreamAccess (default) or StreamAudit
 	Clock    Clock           // default the system clock
 	MaxBatch int             // default DefaultAnchorBatch
 	Interval time.Duration   // default DefaultAnchorInterval
@@ -77,7 +89,14 @@ func NewAnchorer(cfg AnchorerConfig) (*Anchorer, error) {
 		return nil, MissingDependency(op, "the replica's lease holder name")
 	}
 	a := &Anchorer{store: cfg.Store, ledger: cfg.Ledger, clock: cfg.Clock, holder: cfg.Holder, maxBatch: cfg.MaxBatch,
-		interval: cfg.Interval, lagBound: cfg.LagBound, log: cfg.Logger}
+		interval: cfg.Interval, lagBound: cfg.LagBound, log: cfg.Logger, stream: StreamAccess, lease: anchorLease, prefix: "ab"}
+	switch cfg.Stream {
+	case "", StreamAccess:
+	case StreamAudit:
+		a.stream, a.lease, a.prefix = StreamAudit, anchorLease+"-"+StreamAudit, "au"
+	default:
+		return nil, Invalid(op, "stream", "an anchoring stream is access or audit")
+	}
 	if a.clock == nil {
 		a.clock = SystemClock{}
 	}
@@ -173,7 +192,7 @@ func (a *Anchorer) Step(ctx context.Context) {
 	leader := false
 	if !standingDown {
 		var err error
-		if leader, err = a.store.AcquireLease(ctx, anchorLease, a.holder, lease); err != nil {
+		if leader, err = a.store.AcquireLease(ctx, a.lease, a.holder, lease); err != nil {
 			a.fail("lease", err)
 		}
 	}
@@ -200,14 +219,14 @@ func (a *Anchorer) standDown(ctx context.Context, lease time.Duration) {
 	a.status.Leader = false
 	a.mu.Unlock()
 	if r, ok := a.store.(leaseReleaser); ok {
-		if err := r.ReleaseLease(ctx, anchorLease, a.holder); err != nil {
+		if err := r.ReleaseLease(ctx, a.lease, a.holder); err != nil {
 			a.log.Warn("giving the anchoring lease up failed; it expires by itself", "err", err)
 		}
 	}
 }
 
 func (a *Anchorer) fail(what string, err error) {
-	a.log.Warn("anchoring step failed", "step", what, "err", err)
+	a.log.Warn("anchoring step failed", "stream", a.stream, "step", what, "err", err)
 	a.mu.Lock()
 	a.status.LastError = what + ": " + err.Error()
 	a.mu.Unlock()
@@ -268,28 +287,32 @@ func (a *Anchorer) anchorAll(ctx context.Context) error {
 }
 
 // plan fixes a batch's content from its records (in sequence order).
-func (a *Anchorer) plan(recs []AccessRecord) (*AnchorBatch, error) {
+func (a *Anchorer) plan(recs []AnchorLeaf) (*AnchorBatch, error) {
 	if len(recs) == 0 {
 		return nil, errors.New("empty batch")
 	}
 	hashes := make([]merkle.Hash, len(recs))
 	uses := map[string]uint64{}
+	var breakGlass []string
 	for i := range recs {
 		h, err := merkle.ParseHash(recs[i].LeafHash)
 		if err != nil {
 			return nil, fmt.Errorf("record %s has no valid leaf hash: %w", recs[i].ID, err)
 		}
 		hashes[i] = h
-		if UsesConsent(recs[i].Outcome) && recs[i].ConsentID != "" {
-			uses[recs[i].ConsentID]++
+		if recs[i].ConsentUse != "" {
+			uses[recs[i].ConsentUse]++
+		}
+		if recs[i].BreakGlass {
+			breakGlass = append(breakGlass, recs[i].ID)
 		}
 	}
 	root := merkle.RootFromHashes(hashes)
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
 	b := &AnchorBatch{
-		ID:       fmt.Sprintf("ab-%d-%d-%s", first, last, root.String()[:12]),
+		ID:       fmt.Sprintf("%s-%d-%d-%s", a.prefix, first, last, root.String()[:12]),
 		FirstSeq: first, LastSeq: last, Count: len(recs),
-		MerkleRoot: root.String(), Status: BatchPending, CreatedAt: a.clock.Now().UTC(),
+		MerkleRoot: root.String(), Status: BatchPending, CreatedAt: a.clock.Now().UTC(), BreakGlass: breakGlass,
 	}
 	ids := make([]string, 0, len(uses))
 	for id := range uses {
@@ -305,13 +328,16 @@ func (a *Anchorer) plan(recs []AccessRecord) (*AnchorBatch, error) {
 func (a *Anchorer) submit(ctx context.Context, b *AnchorBatch) error {
 	anchor := model.AccessAnchor{
 		BatchID: b.ID, MerkleRoot: b.MerkleRoot, Count: uint64(b.Count),
-		FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, ConsentUses: b.ConsentUses,
+		FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, ConsentUses: b.ConsentUses, BreakGlass: b.BreakGlass,
+	}
+	if a.stream == StreamAudit {
+		anchor.Kind = model.AnchorKindAudit
 	}
 	got, block, err := a.ledger.AnchorAccessBatch(ctx, anchor)
 	if err != nil {
 		return fmt.Errorf("anchor batch %s: %w", b.ID, err)
 	}
-	if got.MerkleRoot != b.MerkleRoot || got.Count != uint64(b.Count) {
+	if got.MerkleRoot != b.MerkleRoot || got.Count != uint64(b.Count) || got.Kind != anchor.Kind {
 		return fmt.Errorf("anchor batch %s: the ledger holds different content for this batch id", b.ID)
 	}
 	now := a.clock.Now().UTC()
@@ -324,7 +350,7 @@ func (a *Anchorer) submit(ctx context.Context, b *AnchorBatch) error {
 	a.status.Records += uint64(b.Count)
 	a.status.LastError = ""
 	a.mu.Unlock()
-	a.log.Info("access records anchored", "batch", b.ID, "records", b.Count, "block", block)
+	a.log.Info("records anchored", "stream", a.stream, "batch", b.ID, "records", b.Count, "block", block)
 	return nil
 }
 
@@ -351,41 +377,61 @@ type AccessProof struct {
 func (a *Anchorer) Proof(ctx context.Context, rec *AccessRecord) (*AccessProof, error) {
 	const op = "routing.Anchorer.Proof"
 	if rec.BatchID == "" || rec.AnchorTxID == "" {
-		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "this access is not anchored on the ledger yet"}).WithCode("not_anchored")
+		return nil, notAnchored(op, "access")
 	}
-	leaves, err := a.store.BatchLeaves(ctx, rec.BatchID)
+	proof, anchor, verified, err := a.ProveLeaf(ctx, rec.BatchID, rec.LeafHash)
 	if err != nil {
 		return nil, Wrap(op, err)
+	}
+	return &AccessProof{
+		AccessID: rec.ID, BatchID: rec.BatchID, TxID: rec.AnchorTxID, Block: rec.AnchorBlock,
+		Proof: proof, Anchor: anchor, Verified: verified, LeafFields: rec.LeafFields(),
+	}, nil
+}
+
+func notAnchored(op, what string) error {
+	return (&Error{Kind: KindNotFound, Op: op, Message: "this " + what + " is not anchored on the ledger yet"}).WithCode("not_anchored")
+}
+
+// ProveLeaf builds the inclusion proof of the leaf in its batch of this
+// stream and checks it against the anchor read from the ledger (not from
+// the database); verified says whether the path leads to that root.
+func (a *Anchorer) ProveLeaf(ctx context.Context, batchID, leafHash string) (*merkle.InclusionProof, *model.AccessAnchor, bool, error) {
+	const op = "routing.Anchorer.ProveLeaf"
+	leaves, err := a.store.BatchLeaves(ctx, batchID)
+	if err != nil {
+		return nil, nil, false, Wrap(op, err)
 	}
 	hashes := make([]merkle.Hash, len(leaves))
 	index := -1
 	for i, l := range leaves {
 		h, err := merkle.ParseHash(l)
 		if err != nil {
-			return nil, Wrap(op, err)
+			return nil, nil, false, Wrap(op, err)
 		}
 		hashes[i] = h
-		if l == rec.LeafHash {
+		if l == leafHash {
 			index = i
 		}
 	}
 	if index < 0 {
-		return nil, Errorf(KindInternal, op, "record is missing from its batch")
+		return nil, nil, false, Errorf(KindInternal, op, "record is missing from its batch")
 	}
 	proof, err := merkle.NewInclusionProof(hashes, uint64(index))
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, nil, false, Wrap(op, err)
 	}
-	anchor, err := a.ledger.GetAnchor(ctx, rec.BatchID)
+	anchor, err := a.ledger.GetAnchor(ctx, batchID)
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, nil, false, Wrap(op, err)
 	}
 	root, err := merkle.ParseHash(anchor.MerkleRoot)
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, nil, false, Wrap(op, err)
 	}
-	return &AccessProof{
-		AccessID: rec.ID, BatchID: rec.BatchID, TxID: rec.AnchorTxID, Block: rec.AnchorBlock,
-		Proof: proof, Anchor: anchor, Verified: proof.Verify(root, anchor.Count), LeafFields: rec.LeafFields(),
-	}, nil
+	wantKind := ""
+	if a.stream == StreamAudit {
+		wantKind = model.AnchorKindAudit
+	}
+	return proof, anchor, anchor.Kind == wantKind && proof.Verify(root, anchor.Count), nil
 }

@@ -46,14 +46,14 @@ func coolOff(all []model.Consent, requester, scope, purpose string, now time.Tim
 	if latest == nil {
 		return nil
 	}
-	code, msg := CodeConsentDenied, "the resident denied this request"
+	retry := latestAt.Add(period).UTC().Format(time.RFC3339)
+	details := map[string]string{"retry_after": retry, "consent_id": latest.ID}
 	if latest.Status == model.ConsentRevoked {
-		code, msg = CodeConsentRevoked, "the resident revoked their consent to this request"
+		return &Error{Kind: KindForbidden, Code: CodeConsentRevoked, Op: opConsent, Details: details,
+			Message: "the resident revoked their consent to this request; the same request may not be made again before " + retry}
 	}
-	retry := latestAt.Add(period).UTC()
-	return &Error{Kind: KindForbidden, Code: code, Op: opConsent,
-		Message: msg + "; the same request may not be made again before " + retry.Format(time.RFC3339),
-		Details: map[string]string{"retry_after": retry.Format(time.RFC3339), "consent_id": latest.ID}}
+	return &Error{Kind: KindForbidden, Code: CodeConsentDenied, Op: opConsent, Details: details,
+		Message: "the resident denied this request; the same request may not be made again before " + retry}
 }
 
 // refusedAt is when the resident denied or revoked c.

@@ -153,11 +153,25 @@ type AnchorBatch struct {
 	Count       int
 	MerkleRoot  string // hex
 	ConsentUses []model.ConsentUse
-	Status      string // pending | anchored
+	BreakGlass  []string // ids of the batch's break-glass accesses, in sequence order
+	Status      string   // pending | anchored
 	TxID        string
 	Block       uint64
 	CreatedAt   time.Time
 	AnchoredAt  time.Time
+}
+
+// AnchorLeaf is one record as a batch plan sees it: its place in the
+// stream, its leaf hash, and the consent use it consumed (access records
+// whose outcome used a consent; "" otherwise). Access records and
+// officials' audit records are planned into batches the same way.
+type AnchorLeaf struct {
+	Seq        uint64
+	ID         string
+	LeafHash   string
+	CreatedAt  time.Time
+	ConsentUse string
+	BreakGlass bool // an access resolved without consent under a statutory purpose
 }
 
 // Anchor batch statuses.
@@ -206,7 +220,7 @@ type AnchorStore interface {
 	// order, and in one transaction records a pending batch with the given
 	// id built by plan from those records, and assigns them to it. It
 	// returns nil when there is nothing to anchor.
-	PlanBatch(ctx context.Context, max int, plan func(recs []AccessRecord) (*AnchorBatch, error)) (*AnchorBatch, error)
+	PlanBatch(ctx context.Context, max int, plan func(leaves []AnchorLeaf) (*AnchorBatch, error)) (*AnchorBatch, error)
 	// PendingBatches are planned batches not yet confirmed on the ledger,
 	// oldest first.
 	PendingBatches(ctx context.Context) ([]AnchorBatch, error)

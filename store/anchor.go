@@ -14,14 +14,39 @@ import (
 	"github.com/eidgate/eidgate/routing"
 )
 
+// anchorStream names the tables of one anchoring stream: access records
+// and their batches, or audit records and theirs. The tables have the same
+// anchoring columns, so one implementation serves both.
+type anchorStream struct {
+	name    string
+	records string // table of records (seq, id, created_at, leaf_hash, batch_id)
+	batches string // table of batches
+	// ready selects the records that may be batched; leafCols are the
+	// columns PlanBatch reads after seq, id, created_at, leaf_hash:
+	// outcome, consent_id and legal basis (empty for audit records).
+	ready    string
+	leafCols string
+}
+
+var (
+	accessStream = anchorStream{name: "access", records: "access_records", batches: "anchor_batches",
+		ready: "batch_id IS NULL", leafCols: "outcome, consent_id, legal_basis"}
+	auditStream = anchorStream{name: "audit", records: "audit_records", batches: "audit_batches",
+		ready: "batch_id IS NULL AND status <> 'pending'", leafCols: "'', '', ''"}
+)
+
 // OldestUnanchored is the creation time of the oldest record in no batch or
 // in a batch not yet anchored. Both halves read partial indexes that hold
 // only unanchored rows, so the cost does not grow with the log.
 func (db *DB) OldestUnanchored(ctx context.Context) (time.Time, bool, error) {
+	return db.oldestUnanchored(ctx, accessStream)
+}
+
+func (db *DB) oldestUnanchored(ctx context.Context, st anchorStream) (time.Time, bool, error) {
 	var unbatched, pending sql.NullInt64
 	err := db.with(ctx).Raw(`SELECT
-			(SELECT created_at FROM access_records WHERE batch_id IS NULL ORDER BY created_at LIMIT 1),
-			(SELECT MIN(oldest_record_at) FROM anchor_batches WHERE status = 'pending')`).Row().Scan(&unbatched, &pending)
+			(SELECT created_at FROM `+st.records+` WHERE `+st.ready+` ORDER BY created_at LIMIT 1),
+			(SELECT MIN(oldest_record_at) FROM `+st.batches+` WHERE status = 'pending')`).Row().Scan(&unbatched, &pending)
 	if err != nil {
 		return time.Time{}, false, db.classify("store.OldestUnanchored", err)
 	}
@@ -43,7 +68,38 @@ func (db *DB) OldestUnanchored(ctx context.Context) (time.Time, bool, error) {
 // after a later sequence number was batched is picked up by the next batch.
 // On PostgreSQL the chosen rows are locked, so two planners never take the
 // same record.
-func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routing.AccessRecord) (*routing.AnchorBatch, error)) (*routing.AnchorBatch, error) {
+func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(leaves []routing.AnchorLeaf) (*routing.AnchorBatch, error)) (*routing.AnchorBatch, error) {
+	return db.planBatch(ctx, accessStream, maxRecs, plan)
+}
+
+// leavesWith reads the batchable records of a stream as leaves.
+func leavesWith(tx *gorm.DB, st anchorStream, q string, args ...any) ([]routing.AnchorLeaf, error) {
+	rows, err := tx.Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []routing.AnchorLeaf
+	for rows.Next() {
+		var (
+			l                         routing.AnchorLeaf
+			seq, created              int64
+			outcome, consent, legalBy string
+		)
+		if err := rows.Scan(&seq, &l.ID, &created, &l.LeafHash, &outcome, &consent, &legalBy); err != nil {
+			return nil, err
+		}
+		l.Seq, l.CreatedAt = uint64(seq), fromNanos(created)
+		if routing.UsesConsent(outcome) && consent != "" {
+			l.ConsentUse = consent
+		}
+		l.BreakGlass = legalBy != ""
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) planBatch(ctx context.Context, st anchorStream, maxRecs int, plan func(leaves []routing.AnchorLeaf) (*routing.AnchorBatch, error)) (*routing.AnchorBatch, error) {
 	const op = "store.PlanBatch"
 	if maxRecs <= 0 {
 		maxRecs = routing.DefaultAnchorBatch
@@ -51,15 +107,12 @@ func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routi
 	var out *routing.AnchorBatch
 	var planErr error
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		q := `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.official_ref, r.provider, r.eid,
-			r.data_type, r.purpose, r.consent_id, r.policy_version, r.outcome, r.reason, r.ticket_id, r.digest,
-			r.route_version, r.used_consent, r.leaf_hash, r.batch_id, r.flagged, r.flag_reason, r.delivered_hash,
-			NULL, NULL, NULL, NULL
-			FROM access_records r WHERE r.batch_id IS NULL ORDER BY r.seq LIMIT ?`
+		q := `SELECT seq, id, created_at, leaf_hash, ` + st.leafCols + ` FROM ` + st.records +
+			` WHERE ` + st.ready + ` ORDER BY seq LIMIT ?`
 		if db.dialect == DialectPostgres {
 			q += ` FOR UPDATE`
 		}
-		recs, err := queryAccessWith(tx, q, maxRecs)
+		recs, err := leavesWith(tx, st, q, maxRecs)
 		if err != nil {
 			return err
 		}
@@ -92,9 +145,13 @@ func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routi
 		if err != nil {
 			return err
 		}
-		if err := tx.Exec(`INSERT INTO anchor_batches (id, first_seq, last_seq, record_count, merkle_root,
-				consent_uses, status, oldest_record_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, int64(b.FirstSeq), int64(b.LastSeq), b.Count, b.MerkleRoot, string(uses),
+		breakGlass, err := json.Marshal(nonNilStrings(b.BreakGlass))
+		if err != nil {
+			return err
+		}
+		if err := tx.Exec(`INSERT INTO `+st.batches+` (id, first_seq, last_seq, record_count, merkle_root,
+				consent_uses, break_glass, status, oldest_record_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, int64(b.FirstSeq), int64(b.LastSeq), b.Count, b.MerkleRoot, string(uses), string(breakGlass),
 			routing.BatchPending, nanos(oldest), nanos(b.CreatedAt)).Error; err != nil {
 			if isUniqueViolation(err) {
 				planErr = (&routing.Error{Kind: routing.KindConflict, Op: op, Message: "an anchor batch with id " + b.ID + " already exists"}).WithCode("batch_exists")
@@ -106,7 +163,7 @@ func (db *DB) PlanBatch(ctx context.Context, maxRecs int, plan func(recs []routi
 		step := db.rowsPerStatement(1)
 		for start := 0; start < len(seqs); start += step {
 			part := seqs[start:min(start+step, len(seqs))]
-			r := tx.Exec(`UPDATE access_records SET batch_id = ? WHERE batch_id IS NULL AND seq IN ?`, b.ID, part)
+			r := tx.Exec(`UPDATE `+st.records+` SET batch_id = ? WHERE batch_id IS NULL AND seq IN ?`, b.ID, part)
 			if r.Error != nil {
 				return r.Error
 			}
@@ -134,8 +191,17 @@ func nonNilUses(u []model.ConsentUse) []model.ConsentUse {
 	return u
 }
 
-const batchSelect = `SELECT id, first_seq, last_seq, record_count, merkle_root, consent_uses, status, tx_id,
-	block_number, created_at, anchored_at FROM anchor_batches`
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func batchSelect(st anchorStream) string {
+	return `SELECT id, first_seq, last_seq, record_count, merkle_root, consent_uses, break_glass, status, tx_id,
+	block_number, created_at, anchored_at FROM ` + st.batches
+}
 
 func (db *DB) queryBatches(ctx context.Context, q string, args ...any) ([]routing.AnchorBatch, error) {
 	rows, err := db.with(ctx).Raw(q, args...).Rows()
@@ -148,12 +214,18 @@ func (db *DB) queryBatches(ctx context.Context, q string, args ...any) ([]routin
 		var (
 			b                         routing.AnchorBatch
 			first, last, block, creat int64
-			uses                      string
+			uses, breakGlass          string
 			anchored                  sql.NullInt64
 		)
-		if err := rows.Scan(&b.ID, &first, &last, &b.Count, &b.MerkleRoot, &uses, &b.Status, &b.TxID,
+		if err := rows.Scan(&b.ID, &first, &last, &b.Count, &b.MerkleRoot, &uses, &breakGlass, &b.Status, &b.TxID,
 			&block, &creat, &anchored); err != nil {
 			return nil, err
+		}
+		if err := json.Unmarshal([]byte(breakGlass), &b.BreakGlass); err != nil {
+			return nil, err
+		}
+		if len(b.BreakGlass) == 0 {
+			b.BreakGlass = nil
 		}
 		b.FirstSeq, b.LastSeq, b.Block = uint64(first), uint64(last), uint64(block)
 		b.CreatedAt, b.AnchoredAt = fromNanos(creat), fromNullNanos(anchored)
@@ -170,7 +242,11 @@ func (db *DB) queryBatches(ctx context.Context, q string, args ...any) ([]routin
 
 // PendingBatches lists planned batches not yet confirmed, oldest first.
 func (db *DB) PendingBatches(ctx context.Context) ([]routing.AnchorBatch, error) {
-	bs, err := db.queryBatches(ctx, batchSelect+` WHERE status = 'pending' ORDER BY created_at, first_seq`)
+	return db.pendingBatches(ctx, accessStream)
+}
+
+func (db *DB) pendingBatches(ctx context.Context, st anchorStream) ([]routing.AnchorBatch, error) {
+	bs, err := db.queryBatches(ctx, batchSelect(st)+` WHERE status = 'pending' ORDER BY created_at, first_seq`)
 	if err != nil {
 		return nil, db.classify("store.PendingBatches", err)
 	}
@@ -179,8 +255,12 @@ func (db *DB) PendingBatches(ctx context.Context) ([]routing.AnchorBatch, error)
 
 // GetBatch returns one batch.
 func (db *DB) GetBatch(ctx context.Context, id string) (*routing.AnchorBatch, error) {
+	return db.getBatch(ctx, accessStream, id)
+}
+
+func (db *DB) getBatch(ctx context.Context, st anchorStream, id string) (*routing.AnchorBatch, error) {
 	const op = "store.GetBatch"
-	bs, err := db.queryBatches(ctx, batchSelect+` WHERE id = ?`, id)
+	bs, err := db.queryBatches(ctx, batchSelect(st)+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, db.classify(op, err)
 	}
@@ -192,14 +272,18 @@ func (db *DB) GetBatch(ctx context.Context, id string) (*routing.AnchorBatch, er
 
 // BatchLeaves are the leaf hashes of a batch's records in sequence order.
 func (db *DB) BatchLeaves(ctx context.Context, batchID string) ([]string, error) {
+	return db.batchLeaves(ctx, accessStream, batchID)
+}
+
+func (db *DB) batchLeaves(ctx context.Context, st anchorStream, batchID string) ([]string, error) {
 	const op = "store.BatchLeaves"
 	var leaves []string
-	if err := db.with(ctx).Raw(`SELECT leaf_hash FROM access_records WHERE batch_id = ? ORDER BY seq`, batchID).
+	if err := db.with(ctx).Raw(`SELECT leaf_hash FROM `+st.records+` WHERE batch_id = ? ORDER BY seq`, batchID).
 		Scan(&leaves).Error; err != nil {
 		return nil, db.classify(op, err)
 	}
 	if len(leaves) == 0 {
-		if _, err := db.GetBatch(ctx, batchID); err != nil {
+		if _, err := db.getBatch(ctx, st, batchID); err != nil {
 			return nil, err
 		}
 	}
@@ -209,17 +293,21 @@ func (db *DB) BatchLeaves(ctx context.Context, batchID string) ([]string, error)
 // MarkAnchored records that a batch is on the ledger. Marking a batch that
 // is already anchored changes nothing.
 func (db *DB) MarkAnchored(ctx context.Context, batchID, txID string, block uint64, at time.Time) error {
+	return db.markAnchored(ctx, accessStream, batchID, txID, block, at)
+}
+
+func (db *DB) markAnchored(ctx context.Context, st anchorStream, batchID, txID string, block uint64, at time.Time) error {
 	const op = "store.MarkAnchored"
 	if block > math.MaxInt64 {
 		return routing.Invalid(op, "block", "block number out of range")
 	}
-	n, err := db.exec(ctx, `UPDATE anchor_batches SET status = 'anchored', tx_id = ?, block_number = ?, anchored_at = ?
+	n, err := db.exec(ctx, `UPDATE `+st.batches+` SET status = 'anchored', tx_id = ?, block_number = ?, anchored_at = ?
 		WHERE id = ? AND status = 'pending'`, txID, int64(block), nanos(at.UTC()), batchID)
 	if err != nil {
 		return db.classify(op, err)
 	}
 	if n == 0 {
-		if _, err := db.GetBatch(ctx, batchID); err != nil {
+		if _, err := db.getBatch(ctx, st, batchID); err != nil {
 			return err
 		}
 	}

@@ -201,10 +201,23 @@ var migrations = []migration{
 	}},
 	{4, "credentials: status lists and their entries, issued credentials, presentation challenges", credentialSchema},
 	{5, "passkeys: user handles, credentials, WebAuthn ceremonies, sessions' sign-in method", passkeySchema},
+	{6, "security: a ticket's single use kept with its access record", securitySchema},
+	{7, "officials' audit trail and its anchoring, four-eyes proposals, staff activation codes, break-glass access", auditSchema},
 }
 
 // SchemaVersion is the schema version this build brings a database to.
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// SchemaVersions are the versions of every step this build knows, in
+// order. Step numbers are reserved ahead of time, so a build may know a
+// step after a gap; the gap's step is applied when a later build brings it.
+func SchemaVersions() []int {
+	out := make([]int, len(migrations))
+	for i, m := range migrations {
+		out[i] = m.version
+	}
+	return out
+}
 
 func (db *DB) dialectSQL(s string) string {
 	var r *strings.Replacer
@@ -245,12 +258,23 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.Raw(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Row().Scan(&current); err != nil {
 			return err
 		}
+		var applied []int
+		if err := tx.Raw(`SELECT version FROM schema_migrations`).Scan(&applied).Error; err != nil {
+			return err
+		}
+		done := make(map[int]bool, len(applied))
+		for _, v := range applied {
+			done[v] = true
+		}
 		if current > SchemaVersion() {
 			return &routing.Error{Kind: routing.KindInternal, Code: "schema_too_new", Op: op,
 				Message: fmt.Sprintf("the database schema is at version %d but this eidgate knows only up to %d; run a newer eidgate", current, SchemaVersion())}
 		}
+		// Every step not yet recorded is applied, not only those above the
+		// highest: a step numbered below one already applied (reserved
+		// and released later) still runs.
 		for _, m := range migrations {
-			if m.version <= current {
+			if done[m.version] {
 				continue
 			}
 			for _, s := range m.stmts {

@@ -21,7 +21,17 @@ type AccessAnchor struct {
 	AnchoredAt  string       `json:"anchored_at,omitempty" metadata:",optional"`
 	TxID        string       `json:"tx_id,omitempty" metadata:",optional"`
 	Submitter   string       `json:"submitter,omitempty" metadata:",optional"`
+	// Kind is "" for access records and "audit" for officials' audit
+	// records, which use no consents.
+	Kind string `json:"kind,omitempty" metadata:",optional"`
+	// BreakGlass lists the access records of the batch that were resolved
+	// without consent under a statutory purpose, so such accesses are
+	// countable on the ledger itself.
+	BreakGlass []string `json:"break_glass,omitempty" metadata:",optional"`
 }
+
+// AnchorKindAudit marks an anchor of officials' audit records.
+const AnchorKindAudit = "audit"
 
 // Validate checks the fields the anchorer supplies. The sequence range must
 // hold Count records: Count ≤ LastSeq − FirstSeq + 1 (a range may have gaps
@@ -41,6 +51,22 @@ func (a AccessAnchor) Validate() error {
 	}
 	if span := a.LastSeq - a.FirstSeq; span != ^uint64(0) && a.Count > span+1 {
 		return Invalid("count %d does not fit the sequence range %d–%d", a.Count, a.FirstSeq, a.LastSeq)
+	}
+	if a.Kind != "" && a.Kind != AnchorKindAudit {
+		return Invalid("kind must be empty (access records) or audit")
+	}
+	if a.Kind == AnchorKindAudit && (len(a.ConsentUses) > 0 || len(a.BreakGlass) > 0) {
+		return Invalid("an audit anchor carries no consent uses or break-glass accesses")
+	}
+	if uint64(len(a.BreakGlass)) > a.Count {
+		return Invalid("break_glass lists more accesses than count")
+	}
+	bg := make(map[string]bool, len(a.BreakGlass))
+	for i, id := range a.BreakGlass {
+		if !ValidBatchID(id) || bg[id] {
+			return Invalid("break_glass[%d] is not a record id or is listed twice", i)
+		}
+		bg[id] = true
 	}
 	if len(a.ConsentUses) > MaxAnchorConsents {
 		return Invalid("consent_uses has more than %d entries", MaxAnchorConsents)
@@ -71,8 +97,14 @@ func (a AccessAnchor) Validate() error {
 // fields the anchorer supplies; not when or by whom it was anchored).
 func (a AccessAnchor) SameContent(b AccessAnchor) bool {
 	if a.BatchID != b.BatchID || a.MerkleRoot != b.MerkleRoot || a.Count != b.Count ||
-		a.FirstSeq != b.FirstSeq || a.LastSeq != b.LastSeq || len(a.ConsentUses) != len(b.ConsentUses) {
+		a.FirstSeq != b.FirstSeq || a.LastSeq != b.LastSeq || len(a.ConsentUses) != len(b.ConsentUses) ||
+		a.Kind != b.Kind || len(a.BreakGlass) != len(b.BreakGlass) {
 		return false
+	}
+	for i := range a.BreakGlass {
+		if a.BreakGlass[i] != b.BreakGlass[i] {
+			return false
+		}
 	}
 	for i := range a.ConsentUses {
 		if a.ConsentUses[i] != b.ConsentUses[i] {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing/ticket"
 )
@@ -27,7 +29,7 @@ func newAdminCmd() *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Departments' API keys"}
 	keys.AddCommand(newListKeysCmd())
 	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
-		users, keys)
+		users, keys, newAuditCmd())
 	return cmd
 }
 
@@ -92,7 +94,7 @@ auditor (read-only).`,
 				return err
 			}
 			defer m.Close()
-			if _, err := m.admins.CreateAdmin(cmd.Context(), args[0], pw, role); err != nil {
+			if _, err := m.audited.admins.CreateAdmin(cmd.Context(), args[0], pw, role); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", args[0], role)
@@ -117,7 +119,7 @@ func newIssueAPIKeyCmd() *cobra.Command {
 				return err
 			}
 			defer m.Close()
-			token, key, err := m.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
+			token, key, err := m.audited.apiKeys.IssueAPIKey(cmd.Context(), args[0], name)
 			if err != nil {
 				return err
 			}
@@ -204,10 +206,13 @@ can only be audited with the old key.`,
 			} else {
 				fmt.Fprintf(out, "resuming the rotation to %s\n", kr.Current())
 			}
-			p, err := m.mapping.Rotate(cmd.Context(), next, mapping.RotateOptions{Parallel: parallel,
-				Progress: func(p mapping.RotationProgress) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "\r%d documents re-blinded, %d skipped, %d failed", p.Done, p.Skipped, p.Failed)
-				}})
+			p, err := audit.Do(cmd.Context(), m.trail, audit.Entry{Act: audit.ActBlindingKeyRotate, Target: next.Current()},
+				func(ctx context.Context) (*mapping.RotationProgress, error) {
+					return m.mapping.Rotate(ctx, next, mapping.RotateOptions{Parallel: parallel,
+						Progress: func(p mapping.RotationProgress) {
+							fmt.Fprintf(cmd.ErrOrStderr(), "\r%d documents re-blinded, %d skipped, %d failed", p.Done, p.Skipped, p.Failed)
+						}})
+				}, func(p *mapping.RotationProgress) any { return p })
 			fmt.Fprintln(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -241,7 +246,14 @@ func newRotateTicketKeyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kid, err := kr.Rotate()
+			trail, closeDB, err := recordOnlyTrail(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			kid, err := audit.Do(withOperator(cmd.Context()), trail, audit.Entry{Act: audit.ActTicketKeyRotate, Target: path},
+				func(context.Context) (string, error) { return kr.Rotate() },
+				func(kid string) any { return map[string]string{"kid": kid} })
 			if err != nil {
 				return err
 			}
@@ -249,8 +261,30 @@ func newRotateTicketKeyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	tf.bindOnly(cmd.Flags(), "data-dir", "ticket-keys-file")
+	tf.bindOnly(cmd.Flags(), "data-dir", "ticket-keys-file", "db", "pseudonym-key-file")
 	return cmd
+}
+
+// recordOnlyTrail opens the database alone and an audit trail over it, for
+// a command that changes nothing on the ledger but must record its act.
+func recordOnlyTrail(cmd *cobra.Command, cfg Config) (*audit.Trail, func(), error) {
+	m := NewMain(cfg)
+	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
+	if err := m.openStore(cmd.Context()); err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() { _ = m.Close() }
+	key, err := m.secretKey(pseudonymKeyFile)
+	if err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("pseudonym key: %w", err)
+	}
+	trail, err := audit.New(audit.Config{Store: m.db, PseudonymKey: key, Logger: m.Logger})
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	return trail, closeDB, nil
 }
 
 // newInitKeysCmd creates the keys every replica of a deployment shares.

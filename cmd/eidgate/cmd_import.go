@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/mapping"
 )
 
@@ -88,7 +90,7 @@ validates and counts only.`,
 				)
 			}
 			start := time.Now()
-			job, err := m.importer.Import(cmd.Context(), mapping.ImportOptions{
+			opts := mapping.ImportOptions{
 				Path: path, Format: mapping.ImportFormat(formatArg), DryRun: dryRun,
 				BatchSize: batch, Parallel: parallel, Officer: officer,
 				Progress: func(j mapping.ImportJob) {
@@ -108,7 +110,19 @@ validates and counts only.`,
 						listed = append(listed, r)
 					}
 				},
-			})
+			}
+			// A dry run changes nothing and is not an act; an import is
+			// recorded with its outcome.
+			var job *mapping.ImportJob
+			if dryRun {
+				job, err = m.importer.Import(cmd.Context(), opts)
+			} else {
+				job, err = audit.Do(cmd.Context(), m.trail, audit.Entry{Act: audit.ActImport, Target: filepath.Base(path)},
+					func(ctx context.Context) (*mapping.ImportJob, error) { return m.importer.Import(ctx, opts) },
+					func(j *mapping.ImportJob) any {
+						return map[string]any{"job": j.ID, "file": j.FileName, "created": j.Created, "existing": j.Existing, "rejected": j.Rejected}
+					})
+			}
 			if bar != nil {
 				if job != nil {
 					// The end as the summary says it: the rows read, not

@@ -1,16 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/approval"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -88,6 +90,12 @@ type Main struct {
 	listener  *ledger.Listener
 	provider  *demo.Provider
 
+	// The officials' audit trail, the anchorer of its stream, and the
+	// administrative services wrapped so that each act is recorded.
+	trail         *audit.Trail
+	auditAnchorer *routing.Anchorer
+	audited       auditedServices
+
 	credentials *credential.Service
 	questions   *credential.Questions
 	issuerKeys  credential.IssuerKeys
@@ -133,7 +141,7 @@ func (m *Main) open(ctx context.Context, steps []step) (err error) {
 		m.Clock = routing.SystemClock{}
 	}
 	if m.Logger == nil {
-		m.Logger = newLogger(os.Stderr, m.Config.LogLevel)
+		m.Logger = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
 	}
 	defer func() {
 		if err != nil {
@@ -154,6 +162,11 @@ func (m *Main) open(ctx context.Context, steps []step) (err error) {
 // Open validates the configuration and starts every part. On error,
 // whatever was started is stopped again.
 func (m *Main) Open(ctx context.Context) (err error) {
+	if m.Config.Demo {
+		if err := m.checkDemoSite(); err != nil {
+			return err
+		}
+	}
 	err = m.open(ctx, []step{
 		// Listen first: the demo endpoints need the address.
 		{"listen", func(context.Context) error { return m.listen() }},
@@ -191,6 +204,7 @@ func (m *Main) loadDemo(ctx context.Context) (*demo.Info, error) {
 		DataDir: m.Config.DataDir, URL: m.url, Ledger: m.agent, Registry: m.registry, Routes: m.routes,
 		Policy: m.policy, Mapping: m.mapping, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
 		Credentials: m.credentials, Provider: m.provider,
+		Database: m.databaseName(), LedgerKind: m.Config.Ledger,
 	})
 	if err != nil {
 		return nil, err
@@ -198,10 +212,42 @@ func (m *Main) loadDemo(ctx context.Context) (*demo.Info, error) {
 	return l.Load(ctx)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+// databaseName describes the configured database for demo.json and
+// messages: the PostgreSQL URL without its user, password and parameters,
+// or the SQLite file in the data dir.
+func (m *Main) databaseName() string {
+	if m.Config.DB == "" {
+		return "SQLite in the data dir"
+	}
+	u, err := url.Parse(m.Config.DB)
+	if err != nil || u.Host == "" {
+		return "PostgreSQL"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// checkDemoSite refuses serve --demo on a data dir whose demo was loaded
+// on another database or ledger: started there, the demo's accounts and
+// keys would not exist, and the credentials demo.json names would fail.
+func (m *Main) checkDemoSite() error {
+	info, err := demo.ReadInfo(m.Config.DataDir)
+	if err != nil || info.Database == "" {
+		return nil // a fresh data dir, or a demo.json from before it was recorded
+	}
+	db, ledgerKind := m.databaseName(), m.Config.Ledger
+	if info.Database == db && (info.Ledger == "" || info.Ledger == ledgerKind) {
+		return nil
+	}
+	hint := "pass --db with that database"
+	if info.Database == "SQLite in the data dir" {
+		hint = "leave out --db"
+	}
+	if info.Ledger != "" && info.Ledger != ledgerKind {
+		hint += " and --ledger " + info.Ledger
+	}
+	return &exitError{code: exitUsage, err: &routing.Error{Kind: routing.KindInvalid, Code: "demo_elsewhere", Op: "eidgate.Open",
+		Message: fmt.Sprintf("the demo in %s was loaded on %s (ledger %s), not on %s (ledger %s): its accounts and keys are there; %s, or give another --data-dir for a new demo",
+			filepath.Join(m.Config.DataDir, demo.InfoFile), info.Database, cmp.Or(info.Ledger, "devnet"), db, ledgerKind, hint)}}
 }
 
 func (m *Main) listen() error {
@@ -371,6 +417,10 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
+// accessLogCommittersPostgres is how many access-log transactions are in
+// flight at once on PostgreSQL.
+const accessLogCommittersPostgres = 4
+
 func (m *Main) openCache(ctx context.Context) error {
 	if m.Config.Redis == "" {
 		mem, err := cache.NewMemory(cache.MemoryConfig{Clock: m.Clock})
@@ -381,8 +431,17 @@ func (m *Main) openCache(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.redis, m.cache = r, r
+	m.redis = r
 	m.onClose(r.Close)
+	// Each replica keeps what it read in process, so a cache hit on the
+	// resolve path costs no round trip; Redis is shared behind it and
+	// carries the invalidations between replicas.
+	near, err := cache.NewNear(cache.NearConfig{Shared: r, Logger: m.logger().With("component", "cache")})
+	if err != nil {
+		return err
+	}
+	m.cache = near
+	m.onClose(near.Close)
 	return nil
 }
 
@@ -442,11 +501,13 @@ func (m *Main) issuer() string { return "eidgate" }
 // --- services ---
 
 func (m *Main) openServices(ctx context.Context) (err error) {
+	// A ticket's single use is written with its access record; Redis, when
+	// configured, only answers replays faster.
+	var front *cache.RedisReplay
 	if m.redis != nil {
-		m.replay = m.redis.ReplayCache()
-	} else {
-		m.replay = provider.NewMemoryReplayCache(provider.DefaultReplayCapacity, m.Clock.Now)
+		front = m.redis.ReplayCache()
 	}
+	m.replay = cache.NewDurableReplay(m.db, front, m.Clock)
 	pseudonymKey, err := m.secretKey(pseudonymKeyFile)
 	if err != nil {
 		return fmt.Errorf("pseudonym key: %w", err)
@@ -473,7 +534,13 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if err := m.openAccounts(); err != nil {
 		return err
 	}
-	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
+	logCfg := routing.AccessLogConfig{Store: m.db, Clock: m.Clock}
+	if m.db.Dialect() == store.DialectPostgres {
+		// PostgreSQL commits side by side and flushes concurrent commits
+		// together; SQLite takes one writer at a time anyway.
+		logCfg.Committers = accessLogCommittersPostgres
+	}
+	if m.accessLog, err = routing.NewAccessLog(logCfg); err != nil {
 		return err
 	}
 	m.onClose(func() error { m.accessLog.Close(); return nil })
@@ -529,7 +596,45 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
 		Logger: m.logger().With("component", "resolver"), ConsentCoolOff: m.coolOff(),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return m.openAudit(pseudonymKey)
+}
+
+// auditedServices are the administrative services as the gateway and the
+// commands use them: each act recorded in the audit trail.
+type auditedServices struct {
+	identities *audit.Identities
+	registry   *audit.Registry
+	apiKeys    *audit.APIKeys
+	admins     *audit.Admins
+	policies   *audit.Policies
+	importer   *audit.Importer
+}
+
+// openAudit builds the audit trail, the anchorer of its stream and the
+// audited services.
+func (m *Main) openAudit(pseudonymKey []byte) (err error) {
+	if m.auditAnchorer, err = routing.NewAnchorer(routing.AnchorerConfig{
+		Store: m.db.AuditAnchors(), Ledger: m.agent, Clock: m.Clock, Holder: m.replica(), Stream: routing.StreamAudit,
+		LagBound: m.Config.AnchorLagBound, Logger: m.logger().With("component", "anchorer", "stream", routing.StreamAudit),
+	}); err != nil {
+		return err
+	}
+	if m.trail, err = audit.New(audit.Config{
+		Store: m.db, Prover: m.auditAnchorer, PseudonymKey: pseudonymKey, Clock: m.Clock,
+		Logger: m.logger().With("component", "audit"),
+	}); err != nil {
+		return err
+	}
+	m.audited = auditedServices{
+		identities: audit.NewIdentities(m.mapping, m.trail), registry: audit.NewRegistry(m.registry, m.trail),
+		apiKeys: audit.NewAPIKeys(m.apiKeys, m.trail), admins: audit.NewAdmins(m.admins, m.trail),
+		policies: audit.NewPolicies(m.policy, m.trail), importer: audit.NewImporter(m.importer, m.trail),
+	}
+	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys)
+	return nil
 }
 
 // coolOff is the configured consent cool-off as the routing services take
@@ -655,9 +760,10 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Verifier: verifier,
-			Routes: m.routes, Registry: m.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
-			Identities: m.mapping, Importer: m.importer, SignIn: m.signIn, Residents: m.residents, Admins: m.admins,
-			APIKeys: m.apiKeys, Sessions: m.sessions, Policies: m.policy, Tickets: introspector,
+			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
+			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,
+			Tickets: introspector, Audit: m.trail, AuditAnchoring: m.auditAnchorer,
 			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
@@ -828,6 +934,8 @@ func (m *Main) startBackground() {
 		}()
 	}
 	run("anchorer", m.anchorer.Run)
+	run("audit anchorer", m.auditAnchorer.Run)
+	run("audit recovery", m.trail.Run)
 	run("listener", m.listener.Run)
 	run("keys", m.reloadKeys)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/eidgate/eidgate/ledger/devnet"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // OpenTools opens what the command-line tools (import, verify, admin) need
@@ -64,7 +66,7 @@ type toolFlags struct {
 }
 
 func (tf *toolFlags) bind(fs *pflag.FlagSet, extra ...string) {
-	tf.bindOnly(fs, append([]string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level",
+	tf.bindOnly(fs, append([]string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level", "log-format",
 		"ticket-keys-file", "blinding-key-file", "sealing-key-file", "pseudonym-key-file", "page-key-file", "holder-key-file"}, extra...)...)
 }
 
@@ -105,9 +107,21 @@ func (tf *toolFlags) open(cmd *cobra.Command, adjust ...func(*Config)) (*Main, e
 		cfg.LogLevel = "warn"
 	}
 	m := NewMain(cfg)
-	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel)
+	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 	if err := m.OpenTools(cmd.Context()); err != nil {
 		return nil, err
 	}
+	cmd.SetContext(withOperator(cmd.Context()))
 	return m, nil
+}
+
+// withOperator names the operator of a command (the operating-system user
+// running it) as the actor of its administrative acts, for the audit
+// trail: "cli:<user>".
+func withOperator(ctx context.Context) context.Context {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return routing.WithActor(ctx, routing.Actor{Official: "cli:" + name})
 }

@@ -56,6 +56,7 @@ func mustHave(t *testing.T, text string, want ...string) {
 }
 
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	browser := webtest.Start(t)
 	s := startDemo(t, nil)
 	base := s.m.URL()
@@ -68,6 +69,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
 	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
 	t.Run("NoPestering", func(t *testing.T) { browserNoPestering(t, s, browser, base) })
+	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,
@@ -388,6 +390,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"admin-imports", "admin", "/admin/imports"},
 		{"admin-policies", "admin", "/admin/policies"},
 		{"admin-audit", "admin", "/admin/audit"},
+		{"admin-acts", "admin", "/admin/acts"},
 		{"admin-users", "admin", "/admin/users"},
 		{"admin-security", "admin", "/admin/security"},
 		{"auditor-home", "auditor", "/admin"},

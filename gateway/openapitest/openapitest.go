@@ -35,6 +35,7 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -492,4 +493,25 @@ func (r *recorder) result() (int, http.Header) {
 		return http.StatusOK, r.ResponseWriter.Header().Clone()
 	}
 	return r.status, r.header
+}
+
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/jsonl", decodeJSONLines)
+}
+
+// decodeJSONLines decodes a JSON lines body (one JSON value per line) as
+// an array, so a schema of type array validates every line.
+func decodeJSONLines(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	out := []any{}
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("JSON lines: %w", err)
+		}
+		out = append(out, v)
+	}
 }

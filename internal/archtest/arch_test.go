@@ -89,7 +89,7 @@ func get(t *testing.T, pkgs map[string]pkg, rel string) pkg {
 func TestDomainImportsNoAdapter(t *testing.T) {
 	pkgs := listModule(t)
 	adapters := []string{"gateway", "store", "ledger", "cache", "web"}
-	for _, rel := range []string{"routing", "mapping", "accounts", "policies", "chaincode/model"} {
+	for _, rel := range []string{"routing", "mapping", "accounts", "policies", "audit", "chaincode/model"} {
 		for _, d := range get(t, pkgs, rel).deps {
 			for _, a := range adapters {
 				if within(d, a) {

@@ -159,7 +159,7 @@ func (s *Store) OldestUnanchored(context.Context) (time.Time, bool, error) {
 
 // PlanBatch assigns up to max records in no batch, in sequence order, to
 // the batch plan builds from them.
-func (s *Store) PlanBatch(_ context.Context, max int, plan func([]routing.AccessRecord) (*routing.AnchorBatch, error)) (*routing.AnchorBatch, error) {
+func (s *Store) PlanBatch(_ context.Context, max int, plan func([]routing.AnchorLeaf) (*routing.AnchorBatch, error)) (*routing.AnchorBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pick []*routing.AccessRecord
@@ -171,9 +171,12 @@ func (s *Store) PlanBatch(_ context.Context, max int, plan func([]routing.Access
 	if len(pick) == 0 {
 		return nil, nil
 	}
-	vals := make([]routing.AccessRecord, len(pick))
+	vals := make([]routing.AnchorLeaf, len(pick))
 	for i, r := range pick {
-		vals[i] = *r
+		vals[i] = routing.AnchorLeaf{Seq: r.Seq, ID: r.ID, LeafHash: r.LeafHash, CreatedAt: r.CreatedAt}
+		if routing.UsesConsent(r.Outcome) && r.ConsentID != "" {
+			vals[i].ConsentUse = r.ConsentID
+		}
 	}
 	b, err := plan(vals)
 	if err != nil {

@@ -76,7 +76,7 @@ func (in *Introspector) Check(ctx context.Context, caller, token string) (*Intro
 	if err != nil {
 		code := provider.CodeOf(err)
 		if code == provider.CodeUnavailable {
-			return nil, routing.Unavailable(opIntrospect, string(code), "the ticket could not be checked; try again", err)
+			return nil, routing.Unavailable(opIntrospect, string(provider.CodeUnavailable), "the ticket could not be checked; try again", err)
 		}
 		return &Introspection{Reason: code}, nil
 	}

@@ -1,0 +1,351 @@
+package audit
+
+import (
+	"context"
+	"io"
+
+	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/policies"
+	"github.com/eidgate/eidgate/routing"
+)
+
+// The audited services wrap a domain service and record each of its
+// administrative acts; every other method is the domain service's own.
+
+// Identities is the mapping service with its eID lifecycle, documents and
+// activation codes audited.
+type Identities struct {
+	*mapping.Service
+	trail *Trail
+}
+
+// NewIdentities wraps the mapping service.
+func NewIdentities(s *mapping.Service, t *Trail) *Identities {
+	return &Identities{Service: s, trail: t}
+}
+
+type eidState struct {
+	EID       string                   `json:"eid,omitempty"`
+	Status    string                   `json:"status,omitempty"`
+	MergedInt string                   `json:"merged_into,omitempty"`
+	Documents []mapping.MaskedDocument `json:"documents,omitempty"`
+	Document  *mapping.MaskedDocument  `json:"document,omitempty"`
+}
+
+// Create creates an eID from documents; the record, begun before the eID
+// exists, is completed naming it, and shows the documents masked.
+func (s *Identities) Create(ctx context.Context, docs []mapping.Input, officer string) (*mapping.CreatedIdentity, error) {
+	rec, err := s.trail.Begin(ctx, Entry{Act: ActEIDCreate})
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Service.Create(ctx, docs, officer)
+	var after any
+	if err == nil {
+		rec.EID, rec.Target = c.EID, c.EID
+		after = eidState{EID: c.EID, Documents: c.Documents}
+	}
+	s.trail.Finish(ctx, rec, after, err)
+	return c, err
+}
+
+// AddDocument maps one more document to an eID.
+func (s *Identities) AddDocument(ctx context.Context, eid string, doc mapping.Input, officer string) (*mapping.MaskedDocument, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDocumentAdd, Target: eid, EID: eid},
+		func(ctx context.Context) (*mapping.MaskedDocument, error) {
+			return s.Service.AddDocument(ctx, eid, doc, officer)
+		},
+		func(d *mapping.MaskedDocument) any { return eidState{Document: d} })
+}
+
+// RemoveDocument unmaps a document from an eID.
+func (s *Identities) RemoveDocument(ctx context.Context, eid, ref, officer string) error {
+	before := s.document(ctx, eid, ref)
+	_, err := Do(ctx, s.trail, Entry{Act: ActDocumentRemove, Target: eid, EID: eid, Before: before},
+		func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.Service.RemoveDocument(ctx, eid, ref, officer)
+		}, nil)
+	return err
+}
+
+// document is the masked document ref names, for the record's before
+// state (nil when it cannot be read).
+func (s *Identities) document(ctx context.Context, eid, ref string) any {
+	docs, err := s.Service.Documents(ctx, eid)
+	if err != nil {
+		return nil
+	}
+	for i := range docs {
+		if docs[i].Ref == ref {
+			return eidState{Document: &docs[i]}
+		}
+	}
+	return nil
+}
+
+// Merge merges eID from into eID into.
+func (s *Identities) Merge(ctx context.Context, from, into, reason, officer string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActEIDMerge, Target: into, EID: from, Reason: reason, Before: s.state(ctx, from)},
+		func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.Service.Merge(ctx, from, into, reason, officer)
+		}, func(struct{}) any { return s.state(ctx, from) })
+	return err
+}
+
+// Deactivate deactivates an eID.
+func (s *Identities) Deactivate(ctx context.Context, eid, reason, officer string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActEIDDeactivate, Target: eid, EID: eid, Reason: reason, Before: s.state(ctx, eid)},
+		func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.Service.Deactivate(ctx, eid, reason, officer)
+		},
+		func(struct{}) any { return s.state(ctx, eid) })
+	return err
+}
+
+// NewActivationCode issues a resident a new activation code (never in the
+// record).
+func (s *Identities) NewActivationCode(ctx context.Context, eid, officer string) (string, error) {
+	return Do(ctx, s.trail, Entry{Act: ActActivationCode, Target: eid, EID: eid},
+		func(ctx context.Context) (string, error) { return s.Service.NewActivationCode(ctx, eid, officer) }, nil)
+}
+
+// state is an eID's status as the ledger has it (nil when unreadable).
+func (s *Identities) state(ctx context.Context, eid string) any {
+	d, err := s.Service.Identity(ctx, eid)
+	if err != nil || d.Identity == nil {
+		return nil
+	}
+	return eidState{Status: d.Identity.Status, MergedInt: d.Identity.MergedInto}
+}
+
+// checkEID settles an unfinished merge or deactivation from the eID's
+// state on the ledger.
+func (s *Identities) checkEID(ctx context.Context, r *Record) (string, any, error) {
+	d, err := s.Service.Identity(ctx, r.EID)
+	if err != nil {
+		return "", nil, err
+	}
+	st := eidState{Status: d.Identity.Status, MergedInt: d.Identity.MergedInto}
+	switch {
+	case r.Act == ActEIDMerge && d.Identity.MergedInto == r.Target:
+		return StatusDone, st, nil
+	case r.Act == ActEIDDeactivate && d.Identity.Status == model.EIDDeactivated:
+		return StatusDone, st, nil
+	}
+	return StatusFailed, st, nil
+}
+
+// Importer is the bulk importer with the start of each import audited.
+type Importer struct {
+	*mapping.Importer
+	trail *Trail
+}
+
+// NewImporter wraps the importer.
+func NewImporter(im *mapping.Importer, t *Trail) *Importer { return &Importer{Importer: im, trail: t} }
+
+// Start starts an import; the record names the job and the file.
+func (s *Importer) Start(ctx context.Context, fileName string, body io.Reader, officer string) (*mapping.ImportJob, error) {
+	return Do(ctx, s.trail, Entry{Act: ActImport, Target: fileName},
+		func(ctx context.Context) (*mapping.ImportJob, error) {
+			return s.Importer.Start(ctx, fileName, body, officer)
+		},
+		func(j *mapping.ImportJob) any {
+			return map[string]any{"job": j.ID, "file": j.FileName, "status": j.Status}
+		})
+}
+
+// Registry is the register of departments and data types with its changes
+// audited.
+type Registry struct {
+	*routing.Registry
+	trail *Trail
+}
+
+// NewRegistry wraps the registry.
+func NewRegistry(r *routing.Registry, t *Trail) *Registry { return &Registry{Registry: r, trail: t} }
+
+func (s *Registry) department(ctx context.Context, id string) any {
+	d, err := s.Registry.Department(ctx, id)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+func (s *Registry) dataType(ctx context.Context, code string) any {
+	d, err := s.Registry.DataType(ctx, code)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+func anyOf[T any](v T) any { return v }
+
+// RegisterDepartment registers a department.
+func (s *Registry) RegisterDepartment(ctx context.Context, d model.Department) (*model.Department, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDepartmentCreate, Target: d.ID},
+		func(ctx context.Context) (*model.Department, error) { return s.Registry.RegisterDepartment(ctx, d) }, anyOf)
+}
+
+// UpdateDepartment changes a department.
+func (s *Registry) UpdateDepartment(ctx context.Context, d model.Department) (*model.Department, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDepartmentUpdate, Target: d.ID, Before: s.department(ctx, d.ID)},
+		func(ctx context.Context) (*model.Department, error) { return s.Registry.UpdateDepartment(ctx, d) }, anyOf)
+}
+
+// SetDepartmentStatus suspends or reactivates a department.
+func (s *Registry) SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDepartmentStatus, Target: id, Reason: reason, Before: s.department(ctx, id)},
+		func(ctx context.Context) (*model.Department, error) {
+			return s.Registry.SetDepartmentStatus(ctx, id, status, reason)
+		},
+		anyOf)
+}
+
+// RevokeSigningKey revokes a department's signing key.
+func (s *Registry) RevokeSigningKey(ctx context.Context, dept, kid, reason string) (*model.Department, error) {
+	return Do(ctx, s.trail, Entry{Act: ActSigningKeyRevoke, Target: dept + "#" + kid, Reason: reason, Before: s.department(ctx, dept)},
+		func(ctx context.Context) (*model.Department, error) {
+			return s.Registry.RevokeSigningKey(ctx, dept, kid, reason)
+		},
+		anyOf)
+}
+
+// RegisterDataType registers a data type.
+func (s *Registry) RegisterDataType(ctx context.Context, dt model.DataType) (*model.DataType, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDataTypeCreate, Target: dt.Code},
+		func(ctx context.Context) (*model.DataType, error) { return s.Registry.RegisterDataType(ctx, dt) }, anyOf)
+}
+
+// UpdateDataType changes a data type.
+func (s *Registry) UpdateDataType(ctx context.Context, dt model.DataType) (*model.DataType, error) {
+	return Do(ctx, s.trail, Entry{Act: ActDataTypeUpdate, Target: dt.Code, Before: s.dataType(ctx, dt.Code)},
+		func(ctx context.Context) (*model.DataType, error) { return s.Registry.UpdateDataType(ctx, dt) }, anyOf)
+}
+
+// checkDepartment settles an unfinished department status change from the
+// department's status on the ledger.
+func (s *Registry) checkDepartment(ctx context.Context, r *Record) (string, any, error) {
+	d, err := s.Registry.Department(ctx, r.Target)
+	if err != nil {
+		return "", nil, err
+	}
+	var before model.Department
+	if jsonInto(r.Before, &before) && before.Status == d.Status {
+		return StatusFailed, d, nil
+	}
+	return StatusDone, d, nil
+}
+
+// APIKeys is the API key service with issuing and revoking audited.
+type APIKeys struct {
+	*accounts.APIKeys
+	trail *Trail
+}
+
+// NewAPIKeys wraps the API key service.
+func NewAPIKeys(k *accounts.APIKeys, t *Trail) *APIKeys { return &APIKeys{APIKeys: k, trail: t} }
+
+type issued struct {
+	token string
+	key   accounts.APIKey
+}
+
+// IssueAPIKey issues a key; the record shows the key, never its token.
+func (s *APIKeys) IssueAPIKey(ctx context.Context, department, name string) (string, accounts.APIKey, error) {
+	out, err := Do(ctx, s.trail, Entry{Act: ActAPIKeyIssue, Target: department},
+		func(ctx context.Context) (issued, error) {
+			token, key, err := s.APIKeys.IssueAPIKey(ctx, department, name)
+			return issued{token, key}, err
+		}, func(i issued) any { return i.key })
+	return out.token, out.key, err
+}
+
+// RevokeAPIKey revokes a key.
+func (s *APIKeys) RevokeAPIKey(ctx context.Context, id string) error {
+	var before any
+	if k, err := s.APIKeys.GetAPIKey(ctx, id); err == nil {
+		before = k
+	}
+	_, err := Do(ctx, s.trail, Entry{Act: ActAPIKeyRevoke, Target: id, Before: before},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.APIKeys.RevokeAPIKey(ctx, id) }, nil)
+	return err
+}
+
+// checkAPIKey settles an unfinished revocation from the key's state.
+func (s *APIKeys) checkAPIKey(ctx context.Context, r *Record) (string, any, error) {
+	k, err := s.APIKeys.GetAPIKey(ctx, r.Target)
+	if err != nil {
+		return "", nil, err
+	}
+	if k.Revoked() {
+		return StatusDone, k, nil
+	}
+	return StatusFailed, k, nil
+}
+
+// Policies is the policy engine with its changes audited.
+type Policies struct {
+	*policies.Engine
+	trail *Trail
+}
+
+// NewPolicies wraps the policy engine.
+func NewPolicies(e *policies.Engine, t *Trail) *Policies { return &Policies{Engine: e, trail: t} }
+
+type policyChange struct {
+	Line    policies.Line `json:"line"`
+	Version int64         `json:"version"`
+}
+
+func lineTarget(l policies.Line) string {
+	if l.Kind == policies.LineRole {
+		return "g, " + l.Subject + ", " + l.Role
+	}
+	return "p, " + l.Subject + ", " + l.Object + ", " + l.Action + ", " + l.Effect
+}
+
+// AddLine adds a rule or role membership.
+func (s *Policies) AddLine(ctx context.Context, by string, l policies.Line) (int64, error) {
+	return Do(ctx, s.trail, Entry{Act: ActPolicyAdd, Target: lineTarget(l)},
+		func(ctx context.Context) (int64, error) { return s.Engine.AddLine(ctx, by, l) },
+		func(v int64) any { return policyChange{Line: l, Version: v} })
+}
+
+// RemoveLine removes a rule or role membership.
+func (s *Policies) RemoveLine(ctx context.Context, by string, l policies.Line) (int64, error) {
+	return Do(ctx, s.trail, Entry{Act: ActPolicyRemove, Target: lineTarget(l), Before: l},
+		func(ctx context.Context) (int64, error) { return s.Engine.RemoveLine(ctx, by, l) },
+		func(v int64) any { return map[string]int64{"version": v} })
+}
+
+// Admins is the administrator account service with its changes audited.
+type Admins struct {
+	*accounts.Admins
+	trail *Trail
+}
+
+// NewAdmins wraps the administrator account service.
+func NewAdmins(a *accounts.Admins, t *Trail) *Admins { return &Admins{Admins: a, trail: t} }
+
+// CreateAdmin adds an administrator (the password is never recorded).
+func (s *Admins) CreateAdmin(ctx context.Context, username, password, role string) (*accounts.Admin, error) {
+	return Do(ctx, s.trail, Entry{Act: ActStaffCreate, Target: username},
+		func(ctx context.Context) (*accounts.Admin, error) {
+			return s.Admins.CreateAdmin(ctx, username, password, role)
+		},
+		anyOf)
+}
+
+// RegisterCheckers lets Recover settle unfinished acts of these services
+// from their effects.
+func RegisterCheckers(t *Trail, ids *Identities, reg *Registry, keys *APIKeys) {
+	t.OnRecover(ActEIDMerge, ids.checkEID)
+	t.OnRecover(ActEIDDeactivate, ids.checkEID)
+	t.OnRecover(ActDepartmentStatus, reg.checkDepartment)
+	t.OnRecover(ActAPIKeyRevoke, keys.checkAPIKey)
+}

@@ -1,0 +1,137 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/eidgate/eidgate/audit"
+	"github.com/eidgate/eidgate/mapping"
+)
+
+// auditTrailFlow checks, over the acts the contract flow performed, that
+// each administrative act left an audit record naming its official, that
+// the records are filtered, exported, anchored and proved, and that a
+// resident sees the acts on their own eID by pseudonym only.
+func auditTrailFlow(t *testing.T, w *world, auditor, root, officer *caller, eid string) {
+	t.Helper()
+	const get = http.MethodGet
+	w.anchor()
+	var page struct {
+		Records    []audit.Record `json:"records"`
+		NextBefore uint64         `json:"next_before"`
+	}
+	auditor.call(get, "/v1/admin/audit?limit=1000", nil, http.StatusOK).decode(&page)
+	acts := map[string]int{}
+	for _, r := range page.Records {
+		acts[r.Act]++
+		if r.Status != audit.StatusDone || r.LeafHash == "" || r.AnchorTxID == "" {
+			t.Errorf("record %s %s: status %s, leaf %q, anchored in %q; want done and anchored", r.ID, r.Act, r.Status, r.LeafHash, r.AnchorTxID)
+		}
+		if bytes.Contains(r.After, []byte("E12345678")) || bytes.Contains(r.Before, []byte("E12345678")) {
+			t.Errorf("record %s holds a document number: %s %s", r.ID, r.Before, r.After)
+		}
+	}
+	for _, act := range []string{audit.ActDepartmentCreate, audit.ActDepartmentUpdate, audit.ActDepartmentStatus,
+		audit.ActAPIKeyIssue, audit.ActAPIKeyRevoke, audit.ActDataTypeCreate, audit.ActDataTypeUpdate, audit.ActEIDCreate,
+		audit.ActDocumentAdd, audit.ActDocumentRemove, audit.ActActivationCode, audit.ActEIDMerge, audit.ActEIDDeactivate,
+		audit.ActImport, audit.ActPolicyAdd, audit.ActPolicyRemove, audit.ActStaffCreate} {
+		if acts[act] == 0 {
+			t.Errorf("no audit record of %s; acts recorded: %v", act, acts)
+		}
+	}
+
+	var merges struct {
+		Records []audit.Record `json:"records"`
+	}
+	auditor.call(get, "/v1/admin/audit?act=eid.merge&official=admin:officer", nil, http.StatusOK).decode(&merges)
+	if len(merges.Records) != 1 || merges.Records[0].Target != eid || merges.Records[0].Reason != "same person, duplicate KYC" ||
+		!strings.Contains(string(merges.Records[0].After), eid) {
+		t.Errorf("merge records = %+v, want the one merge into %s with its reason and after state", merges.Records, eid)
+	}
+	auditor.call(get, "/v1/admin/audit?act=eid.merge&official=admin:root", nil, http.StatusOK).decode(&merges)
+	if len(merges.Records) != 0 {
+		t.Errorf("root's merges = %+v, want none", merges.Records)
+	}
+	if e := auditor.call(get, "/v1/admin/audit?act=no.such.act", nil, http.StatusBadRequest).apiError(); e.Code != "invalid_filter" || e.Field != "act" {
+		t.Errorf("bad act filter = %+v", e)
+	}
+	auditor.call(get, "/v1/admin/audit?limit=2", nil, http.StatusOK).decode(&page)
+	if len(page.Records) != 2 || page.NextBefore != page.Records[1].Seq {
+		t.Fatalf("first page = %d records, next_before %d", len(page.Records), page.NextBefore)
+	}
+	first := slices.Clone(page.Records)
+	auditor.call(get, "/v1/admin/audit?limit=2&before="+strconv.FormatUint(page.NextBefore, 10), nil, http.StatusOK).decode(&page)
+	if len(page.Records) == 0 || page.Records[0].Seq >= first[1].Seq {
+		t.Errorf("second page = %+v, want records below %d", page.Records, first[1].Seq)
+	}
+
+	one := first[0]
+	var got audit.Record
+	auditor.call(get, "/v1/admin/audit/"+one.ID, nil, http.StatusOK).decode(&got)
+	if got.ID != one.ID || got.Act != one.Act {
+		t.Errorf("record = %+v, want %+v", got, one)
+	}
+	var proof audit.Proof
+	auditor.call(get, "/v1/admin/audit/"+one.ID+"/proof", nil, http.StatusOK).decode(&proof)
+	if !proof.Verified || proof.Anchor == nil || proof.Anchor.Kind != "audit" || proof.LeafFields[0] != "eidgate-audit-v1" {
+		t.Errorf("audit proof = %+v", proof)
+	}
+
+	csvOut := auditor.call(get, "/v1/admin/audit/export?format=csv&act=eid.create", nil, http.StatusOK)
+	rows, err := csv.NewReader(bytes.NewReader(csvOut.body)).ReadAll()
+	if err != nil || len(rows) != 1+acts[audit.ActEIDCreate] || rows[0][0] != "seq" || rows[1][6] != audit.ActEIDCreate {
+		t.Errorf("CSV export = %v (%v)", rows, err)
+	}
+	jsonl := auditor.call(get, "/v1/admin/audit/export?format=jsonl", nil, http.StatusOK)
+	lines := strings.Split(strings.TrimSpace(string(jsonl.body)), "\n")
+	var last audit.Record
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || len(lines) < len(first) || last.Seq != 1 {
+		t.Errorf("JSON lines export: %d lines, last %+v (%v)", len(lines), last, err)
+	}
+	root.call(get, "/v1/admin/audit", nil, http.StatusOK)
+	officer.call(get, "/v1/admin/audit", nil, http.StatusForbidden)
+
+	// The resident of the surviving eID sees the acts on it, the officials
+	// by pseudonym, and proves one.
+	resident := w.residentSession(eid, mapping.Input{Type: "passport", Number: "E12345678", Country: "CHN"})
+	var mine struct {
+		Acts []audit.ResidentView `json:"acts"`
+	}
+	resident.call(get, "/v1/me/audit", nil, http.StatusOK).decode(&mine)
+	seen := map[string]bool{}
+	for _, a := range mine.Acts {
+		seen[a.Act] = true
+		if !strings.HasPrefix(a.OfficialRef, "official-") {
+			t.Errorf("resident sees official %q, want a pseudonym", a.OfficialRef)
+		}
+	}
+	for _, act := range []string{audit.ActEIDCreate, audit.ActDocumentAdd, audit.ActEIDMerge, audit.ActActivationCode} {
+		if !seen[act] {
+			t.Errorf("resident's acts %+v lack %s", mine.Acts, act)
+		}
+	}
+	if bytes.Contains(resident.call(get, "/v1/me/audit", nil, http.StatusOK).body, []byte("officer")) {
+		t.Error("the resident's view names the official")
+	}
+	resident.call(get, "/v1/me/audit/"+mine.Acts[0].ID+"/proof", nil, http.StatusOK).decode(&proof)
+	if !proof.Verified {
+		t.Errorf("resident's audit proof = %+v", proof)
+	}
+	var other audit.Record
+	for _, r := range first {
+		if r.EID != eid && r.Target != eid {
+			other = r
+		}
+	}
+	if other.ID != "" {
+		if e := resident.call(get, "/v1/me/audit/"+other.ID+"/proof", nil, http.StatusNotFound).apiError(); e.Code != "audit_record_not_found" {
+			t.Errorf("another's record = %+v", e)
+		}
+	}
+}
