@@ -60,7 +60,7 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := routing.NewConsentService(routing.ConsentConfig{Ledger: l, Dir: dir, Clock: clock, Logger: quiet})
+	cs, err := routing.NewConsentService(routing.ConsentConfig{Ledger: l, Dir: dir, Policy: allowAll{}, Clock: clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,4 +361,12 @@ func FuzzParseProof(f *testing.F) {
 			t.Fatal("signed but not valid")
 		}
 	})
+}
+
+// allowAll is a policy that allows every request (these tests are about
+// the resident's signature, not the policy).
+type allowAll struct{}
+
+func (allowAll) Decide(context.Context, string, string, string) (routing.Decision, error) {
+	return routing.Decision{Allowed: true, Version: 1}, nil
 }

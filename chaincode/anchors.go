@@ -13,7 +13,7 @@ import (
 // id: the same content again returns the stored anchor and writes nothing,
 // other content is a conflict. The whole batch is refused when an increment
 // targets a consent that was never granted (requested or denied) or takes
-// it past max_uses. A consent revoked or expired since is still counted:
+// it (or a standing rule) past max_uses. A consent revoked or expired since is still counted:
 // the gateway recorded those accesses while it was active, and anchoring
 // them later must not fail.
 func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface, anchor model.AccessAnchor) (*model.AccessAnchor, error) {
@@ -45,6 +45,12 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 	t.record(model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: anchor.BatchID})
 	for i, u := range anchor.ConsentUses {
 		field := fmt.Sprintf("consent_uses[%d]", i)
+		if model.ValidRuleID(u.ConsentID) {
+			if err := t.useRule(field, u); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		cs, err := t.consent(u.ConsentID)
 		if err != nil {
 			return nil, err

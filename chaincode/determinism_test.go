@@ -109,8 +109,11 @@ func TestDeterministicState(t *testing.T) {
 		cs4 = decode[model.Consent](t, call(agent, model.FnGrantConsentSigned, cs4.ID, approval(model.StatementConsentGrant, cs4, b)))
 		call(agent, model.FnRevokeConsentSigned, cs4.ID, approval(model.StatementConsentRevoke, cs4, b))
 		call(agent, model.FnRetirePasskeys, b, []string{}, "lost")
-		call(agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b1", MerkleRoot: root("b1"), Count: 2, FirstSeq: 1, LastSeq: 2,
-			ConsentUses: []model.ConsentUse{{ConsentID: cs1.ID, Uses: 2}}})
+		rule := decode[model.StandingRule](t, call(agent, model.FnCreateStandingRule, model.RuleDraft{EID: b, Departments: []string{"hr", "edu"},
+			DataTypes: []string{"edu.degree"}, PurposeCode: "hiring", ValidUntil: "2026-05-01T00:00:00Z", MaxUses: 3}))
+		call(agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b1", MerkleRoot: root("b1"), Count: 3, FirstSeq: 1, LastSeq: 3,
+			ConsentUses: []model.ConsentUse{{ConsentID: cs1.ID, Uses: 2}, {ConsentID: rule.ID, Uses: 1}}})
+		call(agent, model.FnRevokeStandingRule, rule.ID)
 		call(admin, model.FnSetDepartmentStatus, "hr", model.DepartmentSuspended, "audit")
 		call(admin, model.FnUpdateDepartment, edu.record())
 		call(agent, model.FnAnchorStatusList, model.StatusListAnchor{Issuer: "edu", ListID: "r1", Purpose: model.StatusRevocation,

@@ -37,6 +37,7 @@ var writeFns = map[string]bool{
 	model.FnRevokeSigningKey: true, model.FnAnchorStatusList: true,
 	model.FnRegisterPasskey: true, model.FnRetirePasskeys: true,
 	model.FnGrantConsentSigned: true, model.FnRevokeConsentSigned: true,
+	model.FnCreateStandingRule: true, model.FnRevokeStandingRule: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

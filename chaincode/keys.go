@@ -18,6 +18,8 @@ const (
 	objAnchor          = "anchor"      // (batch id) → AccessAnchor
 	objStatusList      = "statuslist"  // (issuer, list id) → StatusListAnchor
 	objPasskey         = "passkey"     // (did, key id) → Passkey
+	objRule            = "rule"        // (id) → StandingRule
+	objRuleByEID       = "rule~eid"    // (did, id) → 0x00
 	indexMarker        = "\x00"
 	maxMergeChainSteps = 64
 )

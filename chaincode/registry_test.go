@@ -59,6 +59,7 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnRevokeSigningKey, model.FnAnchorStatusList, model.FnGetStatusListAnchor,
 		model.FnRegisterPasskey, model.FnRetirePasskeys, model.FnListPasskeys,
 		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
+		model.FnCreateStandingRule, model.FnRevokeStandingRule, model.FnListStandingRulesByEID,
 	}
 	sort.Strings(want)
 	sort.Strings(got)

@@ -318,7 +318,7 @@ func (a *api) adminExplain(c *gin.Context) {
 // --- audit ---
 
 func (a *api) auditAccess(c *gin.Context) {
-	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") }, false)
+	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.Query("requester") })
 }
 
 // anchoringStatus is the anchoring state of access records, with that of

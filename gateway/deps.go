@@ -54,6 +54,14 @@ type Consents interface {
 	Deny(ctx context.Context, eid, id, method string) (*model.Consent, error)
 	Revoke(ctx context.Context, eid, id string) (*model.Consent, error)
 	StateFor(ctx context.Context, eid, department, dataType, purpose string) (state, id string)
+	Waiting(ctx context.Context, eid string) int
+}
+
+// Rules keeps residents' standing rules (*routing.RuleService).
+type Rules interface {
+	Create(ctx context.Context, eid string, d routing.RuleDraft) (*model.StandingRule, error)
+	Revoke(ctx context.Context, eid, id string) (*model.StandingRule, error)
+	ListForResident(ctx context.Context, eid string) ([]routing.RuleView, error)
 }
 
 // Verifier checks a record against its on-chain digest (*routing.Verifier).
@@ -237,6 +245,7 @@ type Deps struct {
 	Resolver   Resolver
 	Proxy      Proxy
 	Consents   Consents
+	Rules      Rules
 	Verifier   Verifier
 	Routes     Routes
 	Registry   Registry
@@ -274,7 +283,7 @@ func (d Deps) check() error {
 		name    string
 		missing bool
 	}{
-		{"Resolver", d.Resolver == nil}, {"Proxy", d.Proxy == nil}, {"Consents", d.Consents == nil},
+		{"Resolver", d.Resolver == nil}, {"Proxy", d.Proxy == nil}, {"Consents", d.Consents == nil}, {"Rules", d.Rules == nil},
 		{"Verifier", d.Verifier == nil}, {"Routes", d.Routes == nil}, {"Registry", d.Registry == nil},
 		{"DIDs", d.DIDs == nil}, {"Access", d.Access == nil}, {"Anchoring", d.Anchoring == nil},
 		{"Identities", d.Identities == nil}, {"Importer", d.Importer == nil}, {"SignIn", d.SignIn == nil},

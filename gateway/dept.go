@@ -211,6 +211,10 @@ type accessView struct {
 	AnchorBlock   uint64    `json:"anchor_block,omitempty"`
 	Flagged       bool      `json:"flagged,omitempty"`
 	LeafHash      string    `json:"leaf_hash"`
+	// Count and FirstTime are set on a resident's log, where repeated
+	// refusals of one kind fold into the row of the newest of them.
+	Count     int        `json:"count,omitempty"`
+	FirstTime *time.Time `json:"first_time,omitempty"`
 }
 
 func viewAccess(r routing.AccessRecord, official string) accessView {
@@ -260,33 +264,36 @@ func accessFilter(c *gin.Context) (routing.AccessFilter, error) {
 
 // listDepartmentAccess lists the department's own resolves.
 func (a *api) listDepartmentAccess(c *gin.Context) {
-	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.GetString(ctxDepartment) }, false)
+	a.listAccess(c, func(f *routing.AccessFilter) { f.Requester = c.GetString(ctxDepartment) })
 }
 
 // listAccess answers the access records that the query's filters select
-// within scope, the records the caller may see. Residents see officials
-// only by their pseudonyms.
-func (a *api) listAccess(c *gin.Context, scope func(*routing.AccessFilter), pseudonyms bool) {
+// within scope, the records the caller may see, every record a row.
+func (a *api) listAccess(c *gin.Context, scope func(*routing.AccessFilter)) {
+	recs, ok := a.selectAccess(c, scope)
+	if !ok {
+		return
+	}
+	out := make([]accessView, len(recs))
+	for i, r := range recs {
+		out[i] = viewAccess(r, r.Official)
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
+}
+
+func (a *api) selectAccess(c *gin.Context, scope func(*routing.AccessFilter)) ([]routing.AccessRecord, bool) {
 	f, err := accessFilter(c)
 	if err != nil {
 		a.fail(c, err)
-		return
+		return nil, false
 	}
 	scope(&f)
 	recs, err := a.deps.Access.List(ctx(c), f)
 	if err != nil {
 		a.fail(c, err)
-		return
+		return nil, false
 	}
-	out := make([]accessView, len(recs))
-	for i, r := range recs {
-		official := r.Official
-		if pseudonyms {
-			official = r.OfficialRef
-		}
-		out[i] = viewAccess(r, official)
-	}
-	c.JSON(http.StatusOK, gin.H{"access": out})
+	return recs, true
 }
 
 type explainRequest struct {

@@ -60,6 +60,7 @@ func (a *api) renderSession(c *gin.Context, token string, out *accounts.Session,
 		return
 	}
 	a.setSessionCookie(c, out.Kind, token, out.ExpiresAt)
+	a.adoptSignInLang(c, out, "")
 	c.JSON(http.StatusOK, sessionResponse{Subject: out.Subject, Role: out.Role, Lang: out.Lang, CSRFToken: out.CSRFToken, ExpiresAt: out.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")})
 }
 
@@ -127,8 +128,25 @@ func (a *api) denyConsent(c *gin.Context) {
 	a.answer(c, http.StatusOK, out, err)
 }
 
+// myAccess is the resident's access log: officials only by their
+// pseudonyms, repeated refusals of one kind folded into one row with a
+// count.
 func (a *api) myAccess(c *gin.Context) {
-	a.listAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject }, true)
+	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject })
+	if !ok {
+		return
+	}
+	rows := routing.FoldRefusals(recs)
+	out := make([]accessView, len(rows))
+	for i, r := range rows {
+		out[i] = viewAccess(r.AccessRecord, r.OfficialRef)
+		out[i].Count = r.Count
+		if r.Count > 1 {
+			first := r.FirstTime
+			out[i].FirstTime = &first
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"access": out})
 }
 
 func (a *api) myAccessProof(c *gin.Context) {

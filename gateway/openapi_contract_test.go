@@ -243,6 +243,21 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if got := alice.call(post, "/v1/me/consents/"+c2+"/deny", nil, http.StatusOK).field("status"); got != model.ConsentDenied {
 		t.Errorf("denied consent status = %q", got)
 	}
+	// No pestering: asked again at once, the department is told when it
+	// may ask next, and nothing reaches the resident's inbox.
+	again := map[string]any{"eid": w.alice, "data_types": []string{"edu.transcript"}, "purpose_code": purpose,
+		"purpose_text": "Transcript for the hiring panel", "valid_until": w.clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)}
+	if e := hr.call(post, "/v1/consents", again, http.StatusForbidden).apiError(); e.Code != "consent_denied" || e.Details["retry_after"] == "" {
+		t.Errorf("asking again after a denial = %+v", e)
+	}
+	again["purpose_text"] = ""
+	if e := hr.call(post, "/v1/consents", again, http.StatusBadRequest).apiError(); e.Field != "purpose_text" {
+		t.Errorf("a request without purpose_text = %+v", e)
+	}
+	again["purpose_text"], again["purpose_code"] = "Offers", "marketing"
+	if e := hr.call(post, "/v1/consents", again, http.StatusForbidden).apiError(); e.Code != "policy_denied" {
+		t.Errorf("a request the policy never allows = %+v", e)
+	}
 
 	// --- anchoring, and the resident's proof ---
 	w.anchorer.Step(ctx)
@@ -272,8 +287,44 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		rv.field("revoke_assurance") != model.AssurancePassword {
 		t.Errorf("revoked consent = %s", rv.body)
 	}
-	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_required" {
+	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" || e.Details["retry_after"] == "" {
 		t.Errorf("resolve after revocation = %+v", e)
+	}
+
+	// --- standing rules: approved in advance, used without a request ---
+	ruleDraft := map[string]any{"departments": []string{hrBureau}, "data_types": []string{"edu.degree"}, "purpose_code": purpose,
+		"note": "employers may check my degree", "valid_until": w.clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339), "max_uses": 2}
+	newRule := alice.call(post, "/v1/me/rules", ruleDraft, http.StatusCreated)
+	ruleID := newRule.field("id")
+	if !strings.HasPrefix(ruleID, "sr-") || newRule.field("status") != "active" {
+		t.Fatalf("rule = %s", newRule.body)
+	}
+	byRule := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusOK)
+	if byRule.field("consent_id") != ruleID || byRule.field("ticket") == "" {
+		t.Errorf("resolve under the rule = %s", byRule.body)
+	}
+	ruleDraft["purpose_code"] = "marketing"
+	if e := alice.call(post, "/v1/me/rules", ruleDraft, http.StatusForbidden).apiError(); e.Code != "policy_denied" {
+		t.Errorf("a rule the policy never allows = %+v", e)
+	}
+	var rules struct {
+		Rules []struct {
+			ID              string `json:"id"`
+			EffectiveStatus string `json:"effective_status"`
+		} `json:"rules"`
+	}
+	alice.call(get, "/v1/me/rules", nil, http.StatusOK).decode(&rules)
+	if len(rules.Rules) != 1 || rules.Rules[0].ID != ruleID || rules.Rules[0].EffectiveStatus != "active" {
+		t.Errorf("rules = %+v", rules.Rules)
+	}
+	if got := alice.call(post, "/v1/me/rules/"+ruleID+"/revoke", nil, http.StatusOK).field("status"); got != "revoked" {
+		t.Errorf("revoked rule status = %q", got)
+	}
+	if e := alice.call(post, "/v1/me/rules/"+ruleID+"/revoke", nil, http.StatusConflict).apiError(); e.Code != "rule_state" {
+		t.Errorf("revoking twice = %+v", e)
+	}
+	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" {
+		t.Errorf("resolve after the rule's revocation = %+v", e)
 	}
 	var aliceKeys struct {
 		Passkeys []accounts.PasskeyInfo `json:"passkeys"`

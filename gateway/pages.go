@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -245,9 +246,9 @@ func (s *Server) pageLang(c *gin.Context) string {
 const ctxLang = "eidgate.lang"
 
 // setLangCookie remembers the language for pages shown before sign-in.
-func (p *pages) setLangCookie(c *gin.Context, lang string) {
+func (s *Server) setLangCookie(c *gin.Context, lang string) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: !p.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
 }
 
 // switchLang is the language switch of every page. A signed-in resident's
@@ -337,6 +338,8 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 		p.User, p.CSRF = sess.Subject, sess.CSRFToken
 		if sess.Kind == accounts.SessionAdmin {
 			p.Role, p.Can = sess.Role, permissions(sess.Role)
+		} else {
+			p.Inbox = s.deps.Consents.Waiting(ctx(c), sess.Subject)
 		}
 	} else {
 		// Sign-in pages (and a session of the other area): the signed
@@ -352,7 +355,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 			p.Notice = "done." + done
 		}
 	}
-	p.Loc = s.cfg.TimeZone
+	p.Loc = s.pageZone(p)
 	p.DocTypes = documentTypes()
 	p.Names = s.names(ctx(c))
 	var buf bytes.Buffer
@@ -363,6 +366,21 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 		return
 	}
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// pageZone is the zone a page shows times in: the operator's
+// --time-zone when set; else on the portal the zone of the page's language
+// (web.LangZone); else the process's local zone.
+func (s *Server) pageZone(p *web.Page) *time.Location {
+	if s.cfg.TimeZone != nil {
+		return s.cfg.TimeZone
+	}
+	if p.Area == "portal" {
+		if z := web.LangZone(p.Lang); z != nil {
+			return z
+		}
+	}
+	return time.Local
 }
 
 // documentTypes are the identity document types the forms offer, in the
@@ -405,6 +423,12 @@ func (s *Server) names(ctx context.Context) web.Names {
 func (s *Server) errorText(c *gin.Context, err error) string {
 	lang := s.pageLang(c)
 	code := routing.CodeOf(err)
+	// A wait of a minute or more is said in minutes; a shorter one is "a moment".
+	if wait, ok := retryMinutes(err); ok && code == "too_many_attempts" && wait > 1 {
+		return s.site.Message(lang, "err.too_many_attempts_wait", wait)
+	} else if ok && code == "too_many_attempts" && retrySeconds(err) >= 60 {
+		return s.site.Message(lang, "err.too_many_attempts_wait_one")
+	}
 	if s.site.HasMessage("err." + code) {
 		return s.site.Message(lang, "err."+code)
 	}
@@ -421,6 +445,29 @@ func (s *Server) errorText(c *gin.Context, err error) string {
 		}
 	}
 	return msg
+}
+
+// retryMinutes is an error's details.retry_after (seconds) in whole
+// minutes, rounded up.
+func retryMinutes(err error) (int, bool) {
+	sec := retrySeconds(err)
+	if sec <= 0 {
+		return 0, false
+	}
+	return (sec + 59) / 60, true
+}
+
+// retrySeconds is an error's details.retry_after, 0 when it has none.
+func retrySeconds(err error) int {
+	var re *routing.Error
+	if !errors.As(err, &re) {
+		return 0
+	}
+	sec, perr := strconv.Atoi(re.Details["retry_after"])
+	if perr != nil || sec < 0 {
+		return 0
+	}
+	return sec
 }
 
 // formErrors turns a service error into form errors: the service's field
@@ -510,7 +557,8 @@ func refill(c *gin.Context, names ...string) map[string]string {
 	return out
 }
 
-// docRefill keeps a document's type and country (never its number).
+// docRefill keeps a document's type and country (never its number: the
+// console's forms are about other people's documents).
 func docRefill(c *gin.Context, form map[string]string, prefixes ...string) map[string]string {
 	if form == nil {
 		form = map[string]string{}
@@ -519,6 +567,15 @@ func docRefill(c *gin.Context, form map[string]string, prefixes ...string) map[s
 		form[p+"type"] = c.PostForm(p + "type")
 		form[p+"country"] = c.PostForm(p + "country")
 	}
+	return form
+}
+
+// ownDocRefill keeps the document a resident typed on their own sign-in
+// or activation form, number included, so an error costs a correction,
+// not a retyping.
+func ownDocRefill(c *gin.Context) map[string]string {
+	form := docRefill(c, nil, "")
+	form["number"] = c.PostForm("number")
 	return form
 }
 
@@ -556,16 +613,45 @@ func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
 	}
 }
 
-// signedIn opens a browser session after a sign-in or activation form.
-func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
+// signedIn opens a browser session after a sign-in or activation form and
+// goes to next; pageLang, when set, is the language the form's page was
+// shown in (see adoptSignInLang).
+func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, next, pageLang string) {
 	if old, err := c.Cookie(SessionCookieOf(sess.Kind)); err == nil && old != "" && old != token {
 		p.endSession(c, old)
 	}
 	p.setSessionCookie(c, sess.Kind, token, sess.ExpiresAt)
-	if sess.Lang != "" && web.ValidLang(sess.Lang) {
-		p.setLangCookie(c, sess.Lang)
-	}
+	p.adoptSignInLang(c, sess, pageLang)
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// adoptSignInLang keeps the language of the page a resident signed in on:
+// one picked there with the switch (the language cookie), or, when fallback
+// is set (activation), the language the page was shown in, becomes the
+// resident's stored choice; otherwise their stored choice, if any, becomes
+// the cookie's.
+func (s *Server) adoptSignInLang(c *gin.Context, sess *accounts.Session, fallback string) {
+	if sess.Kind != accounts.SessionResident {
+		return
+	}
+	lang := fallback
+	if v, err := c.Cookie(langCookie); err == nil && web.ValidLang(v) {
+		lang = v
+	}
+	if lang == "" {
+		if web.ValidLang(sess.Lang) {
+			s.setLangCookie(c, sess.Lang)
+		}
+		return
+	}
+	if lang != sess.Lang {
+		if err := s.deps.Residents.SetLanguage(ctx(c), sess.Subject, lang); err != nil {
+			s.log.Warn("storing the sign-in page's language failed", "request_id", requestID(c), "err", err)
+			return
+		}
+		sess.Lang = lang
+	}
+	s.setLangCookie(c, lang)
 }
 
 // pageLogout ends the session of either area.

@@ -56,7 +56,7 @@ func (p *pages) adminLoginForm(c *gin.Context) {
 		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"username": "username", "password": "password"}))
 		return
 	}
-	p.signedIn(c, token, sess, "/admin")
+	p.signedIn(c, token, sess, "/admin", "")
 }
 
 func (p *pages) adminHome(c *gin.Context) {

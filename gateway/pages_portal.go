@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,6 +22,15 @@ func docFields(prefix string) map[string]string {
 		"document": prefix + "number", "number": prefix + "number", "type": prefix + "type",
 		"country": prefix + "country", "doc_type": prefix + "type",
 	}
+}
+
+// withDocFields adds the document form's fields to a service-to-form field
+// map, so a document the service rejects marks its field.
+func withDocFields(m map[string]string) map[string]string {
+	for k, v := range docFields("") {
+		m[k] = v
+	}
+	return m
 }
 
 func (p *pages) signedInAs(c *gin.Context, kind string) bool {
@@ -43,6 +53,9 @@ func (p *pages) residentDocument(c *gin.Context) (mapping.Input, *web.Errors) {
 	if !ok {
 		errs = p.fieldError(c, errs, "number", "err.doc_number_required")
 	}
+	if doc.Type == mapping.Passport && strings.TrimSpace(doc.Country) == "" && !strings.Contains(doc.Number, ":") {
+		errs = p.fieldError(c, errs, "country", "err.country_required")
+	}
 	return doc, errs
 }
 
@@ -51,7 +64,7 @@ func (p *pages) portalLogin(c *gin.Context) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
-		p.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: docRefill(c, nil, "")})
+		p.render(c, status, "portal_login", &web.Page{Title: "title.portal.login", Errors: errs, Form: ownDocRefill(c)})
 	}
 	doc, errs := p.residentDocument(c)
 	if c.PostForm("password") == "" {
@@ -64,10 +77,10 @@ func (p *pages) portalLogin(c *gin.Context) {
 	token, sess, err := p.deps.SignIn.Resident(signInCtx(c), doc, c.PostForm("password"))
 	if err != nil {
 		setRetryAfter(c, err)
-		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password"}))
+		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, withDocFields(map[string]string{"password": "password"})))
 		return
 	}
-	p.signedIn(c, token, sess, "/portal")
+	p.signedIn(c, token, sess, "/portal", "")
 }
 
 func (p *pages) portalActivatePage(c *gin.Context) {
@@ -79,7 +92,7 @@ func (p *pages) portalActivate(c *gin.Context) {
 		return
 	}
 	show := func(status int, errs *web.Errors) {
-		p.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: docRefill(c, nil, "")})
+		p.render(c, status, "portal_activate", &web.Page{Title: "title.portal.activate", Errors: errs, Form: ownDocRefill(c)})
 	}
 	doc, errs := p.residentDocument(c)
 	if c.PostForm("code") == "" {
@@ -96,10 +109,11 @@ func (p *pages) portalActivate(c *gin.Context) {
 	}
 	token, sess, err := p.deps.SignIn.Activate(signInCtx(c), doc, c.PostForm("code"), c.PostForm("password"))
 	if err != nil {
-		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"password": "password", "code": "code"}))
+		show(statusOf(routing.KindOf(err)), p.formErrors(c, err, withDocFields(map[string]string{"password": "password", "code": "code"})))
 		return
 	}
-	p.signedIn(c, token, sess, "/portal?done=activated")
+	// The language the activation page was read in is the resident's.
+	p.signedIn(c, token, sess, "/portal?done=activated", p.pageLang(c))
 }
 
 type portalHomeData struct {
@@ -273,10 +287,12 @@ func (p *pages) portalAccess(c *gin.Context) {
 		p.pageFail(c, err)
 		return
 	}
-	out := make([]web.Access, len(recs))
-	for i, r := range recs {
+	rows := routing.FoldRefusals(recs)
+	out := make([]web.Access, len(rows))
+	for i, r := range rows {
 		// Residents see officials only as the pseudonym the leaf commits to.
-		out[i] = accessRow(r, r.OfficialRef)
+		out[i] = accessRow(r.AccessRecord, r.OfficialRef)
+		out[i].Count, out[i].FirstTime = r.Count, r.FirstTime
 	}
 	older := ""
 	if len(recs) == accessPageSize {

@@ -96,7 +96,13 @@ func TestResidentSignIn(t *testing.T) {
 				t.Fatalf("status %d, want %d\n%s", r.status, tc.status, r.body)
 			}
 			mustContain(t, r.body, tc.wantText, tc.fieldAria)
-			mustNotContain(t, r.body, doc.Number, "11010519491231002X", "110105194912310021")
+			// The number typed comes back in its field only, so the
+			// resident corrects it rather than typing it again.
+			if n := tc.form.Get("number"); n != "" && (tc.status == http.StatusBadRequest || tc.status == http.StatusUnauthorized) {
+				mustContain(t, r.body, `name="number" type="text" value="`+n+`"`)
+			}
+			outside := regexp.MustCompile(`name="number" type="text" value="[^"]*"`).ReplaceAllString(r.body, "")
+			mustNotContain(t, outside, doc.Number, "11010519491231002X", "110105194912310021")
 			if tc.signedIn {
 				home := b.get("/portal")
 				if home.status != http.StatusOK {
@@ -162,7 +168,7 @@ func TestConsentApproveUseAndRevoke(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("grant without confirmation: %d\n%s", r.status, r.body)
 	}
-	mustContain(t, r.body, "Confirm your approval", "for the purpose “核实应聘者学历” (hiring)", `name="confirmed" value="yes"`)
+	mustContain(t, r.body, "Confirm your approval", "for the purpose “核实应聘者学历”", `name="confirmed" value="yes"`)
 	if c, _ := e.w.ledger.GetConsent(context.Background(), id); c.Status != model.ConsentRequested {
 		t.Fatalf("an unconfirmed grant changed the consent to %s", c.Status)
 	}
@@ -273,6 +279,11 @@ func TestKYCActivationCodeWorksOnce(t *testing.T) {
 		t.Fatalf("activation: %d → %q\n%s", r.status, r.location(), r.body)
 	}
 	mustContain(t, resident.get(r.location()).body, eid, "Your account is activated.")
+	// The activation page was read in English: that is the resident's
+	// language from now on, on any browser.
+	if lang, _ := e.w.residents.Language(context.Background(), eid); lang != "en" {
+		t.Errorf("language after activating on an English page %q", lang)
+	}
 	again := e.browser()
 	again.lang = "en"
 	r = activate(again, "a long new password")
@@ -321,6 +332,20 @@ func TestLanguageChoice(t *testing.T) {
 	other.lang = "zh-CN"
 	if got := langOf(other.get("/portal").body); got != "en" {
 		t.Errorf("stored preference not used: %s", got)
+	}
+	// The language picked on the sign-in page survives sign-in: it
+	// becomes the resident's stored choice (here over "en" stored above).
+	picker := e.browser()
+	picker.lang = "en"
+	picker.submit("/portal/login", "/portal/lang", url.Values{"lang": {"zh-CN"}, "next": {"/portal/login"}})
+	if r := picker.submit("/portal/login", "/portal/login", docForm("", e.w.residentDocs[0], url.Values{"password": {residentPassword}})); r.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.status)
+	}
+	if got := langOf(picker.get("/portal").body); got != "zh-CN" {
+		t.Errorf("after signing in on a zh-CN sign-in page: %s", got)
+	}
+	if lang, _ := e.w.residents.Language(context.Background(), e.w.residentEIDs[0]); lang != "zh-CN" {
+		t.Errorf("stored language after sign-in %q, want zh-CN", lang)
 	}
 	// The switch refuses a forged form and a target off the site.
 	if r := b.post("/portal/lang", url.Values{"lang": {"en"}, "next": {"/portal"}}); r.status != http.StatusForbidden {

@@ -66,8 +66,9 @@ type Config struct {
 	// cookie). Replicas behind one address need the same key; nil draws a
 	// random key at start, which suits a single process.
 	PageKey []byte
-	// TimeZone is the zone dates are shown in on pages (nil: the
-	// process's local zone, from TZ).
+	// TimeZone is the zone dates are shown in on pages. Nil: the portal
+	// shows them in Asia/Shanghai to a resident reading Chinese (see
+	// web.LangZone), and everywhere else in the process's local zone.
 	TimeZone *time.Location
 	// OpenAPI is the API description served at /openapi.yaml.
 	OpenAPI []byte
@@ -127,9 +128,6 @@ func New(cfg Config) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	if cfg.Web == nil {
 		cfg.Web = web.MustNew()
-	}
-	if cfg.TimeZone == nil {
-		cfg.TimeZone = time.Local
 	}
 	if len(cfg.PageKey) == 0 {
 		cfg.PageKey = make([]byte, 32)

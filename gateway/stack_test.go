@@ -102,17 +102,19 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Clock: clock, Holder: "test", Logger: quiet}))
 	s.anchorer.Step(ctx)
 	consents := built[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: s.ledger,
-		Dir: dir, Clock: clock, Logger: quiet}))
+		Dir: dir, Policy: s.policy, Clock: clock, Logger: quiet}))
 	s.auditAnc = built[*routing.Anchorer](t)(routing.NewAnchorer(routing.AnchorerConfig{Store: s.db.AuditAnchors(),
 		Ledger: s.ledger, Clock: clock, Holder: "test", Stream: routing.StreamAudit, Logger: quiet}))
 	s.trail = built[*audit.Trail](t)(audit.New(audit.Config{Store: s.db, Prover: s.auditAnc,
 		PseudonymKey: []byte("pseudonym key for tests"), Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
-			Policy: s.policy, Consents: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
+			Policy: s.policy, Consents: s.ledger, Rules: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
 		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Consents: consents,
+		Rules: built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
+			Policy: s.policy, Clock: clock, Logger: quiet})),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
 		Registry: audit.NewRegistry(s.registry, s.trail),

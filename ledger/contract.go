@@ -284,6 +284,25 @@ func (c *Client) ListConsentsByRequester(ctx context.Context, requester string) 
 	return query[[]model.Consent](ctx, c, model.FnListConsentsByRequester, requester)
 }
 
+// --- standing rules ---
+
+// CreateStandingRule records a resident's standing rule.
+func (c *Client) CreateStandingRule(ctx context.Context, d model.RuleDraft) (*model.StandingRule, error) {
+	v, _, err := invokeJSON[*model.StandingRule](ctx, c, model.FnCreateStandingRule, d)
+	return v, err
+}
+
+// RevokeStandingRule revokes an active standing rule.
+func (c *Client) RevokeStandingRule(ctx context.Context, id string) (*model.StandingRule, error) {
+	v, _, err := invoke[*model.StandingRule](ctx, c, model.FnRevokeStandingRule, id)
+	return v, err
+}
+
+// ListStandingRulesByEID reads every standing rule of an eID.
+func (c *Client) ListStandingRulesByEID(ctx context.Context, eid string) ([]model.StandingRule, error) {
+	return query[[]model.StandingRule](ctx, c, model.FnListStandingRulesByEID, eid)
+}
+
 // --- anchors ---
 
 // AnchorAccessBatch anchors a batch of access records; it returns the

@@ -1,6 +1,9 @@
 package routing
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // AccessRecordsConfig is what an AccessRecords service is built from.
 type AccessRecordsConfig struct {
@@ -48,4 +51,41 @@ func (s *AccessRecords) Proof(ctx context.Context, eid, id string) (*AccessProof
 		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "no such access record"}).WithCode("not_found")
 	}
 	return s.anchorer.Proof(ctx, rec)
+}
+
+// FoldedAccess is a row of a resident's access log: one access record, or
+// for repeated refusals of one kind (same requester, data type, purpose
+// and outcome) the newest of them with how many there were and when the
+// first was.
+type FoldedAccess struct {
+	AccessRecord
+	Count     int       // records the row stands for, 1 for an unfolded one
+	FirstTime time.Time // the oldest folded record's time
+}
+
+// FoldRefusals folds repeated refusals in recs (newest first, as a
+// resident's log is listed) into the row of the newest of their kind, so a
+// department that keeps asking fills one row with a count rather than the
+// whole log; granted accesses are never folded, each is a row of its own.
+func FoldRefusals(recs []AccessRecord) []FoldedAccess {
+	type kind struct{ requester, dataType, purpose, outcome string }
+	out := make([]FoldedAccess, 0, len(recs))
+	at := map[kind]int{}
+	for _, r := range recs {
+		if UsesConsent(r.Outcome) {
+			out = append(out, FoldedAccess{AccessRecord: r, Count: 1, FirstTime: r.CreatedAt})
+			continue
+		}
+		k := kind{r.Requester, r.DataType, r.Purpose, r.Outcome}
+		if i, ok := at[k]; ok {
+			out[i].Count++
+			if r.CreatedAt.Before(out[i].FirstTime) {
+				out[i].FirstTime = r.CreatedAt
+			}
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, FoldedAccess{AccessRecord: r, Count: 1, FirstTime: r.CreatedAt})
+	}
+	return out
 }

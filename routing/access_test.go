@@ -67,7 +67,7 @@ func TestConsentStateFor(t *testing.T) {
 		t.Errorf("without a consent: %s, want none", got)
 	}
 	c, err := e.consents.Request(ctx, "hrss", routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
-		PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
+		PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,18 +22,25 @@ const (
 // the next resolve on this replica sees it at once; other replicas drop
 // theirs when the chaincode event arrives.
 type ConsentService struct {
-	ledger ConsentLedger
-	dir    *Directory
-	clock  Clock
-	log    *slog.Logger
+	ledger  ConsentLedger
+	dir     *Directory
+	policy  Policy
+	clock   Clock
+	log     *slog.Logger
+	coolOff time.Duration
 }
 
 // ConsentConfig is what a ConsentService is built from.
 type ConsentConfig struct {
 	Ledger ConsentLedger // required
 	Dir    *Directory    // required
+	Policy Policy        // required: a request the policy refuses is never opened
 	Clock  Clock         // default the system clock
 	Logger *slog.Logger  // default slog.Default()
+	// CoolOff is how long after a resident's denial or revocation the
+	// same department may not ask again for the same data type and
+	// purpose (default DefaultConsentCoolOff; negative: no cool-off).
+	CoolOff time.Duration
 }
 
 // NewConsentService checks cfg and builds the service.
@@ -44,8 +51,11 @@ func NewConsentService(cfg ConsentConfig) (*ConsentService, error) {
 		return nil, MissingDependency(op, "a consent ledger")
 	case cfg.Dir == nil:
 		return nil, MissingDependency(op, "a directory")
+	case cfg.Policy == nil:
+		return nil, MissingDependency(op, "a policy")
 	}
-	s := &ConsentService{ledger: cfg.Ledger, dir: cfg.Dir, clock: cfg.Clock, log: cfg.Logger}
+	s := &ConsentService{ledger: cfg.Ledger, dir: cfg.Dir, policy: cfg.Policy, clock: cfg.Clock, log: cfg.Logger,
+		coolOff: coolOffOrDefault(cfg.CoolOff)}
 	if s.clock == nil {
 		s.clock = SystemClock{}
 	}
@@ -69,7 +79,18 @@ type ConsentDraft struct {
 
 const opConsent = "routing.Consent"
 
-// Request opens a consent request by department requester.
+// coolOffOrDefault is the cool-off period a configured value stands for.
+func coolOffOrDefault(d time.Duration) time.Duration {
+	if d == 0 {
+		return DefaultConsentCoolOff
+	}
+	return d
+}
+
+// Request opens a consent request by department requester. A request the
+// policy can never allow is refused (policy_denied) and never reaches the
+// resident; so is one the resident denied or revoked within the cool-off
+// period (consent_denied, consent_revoked).
 func (s *ConsentService) Request(ctx context.Context, requester string, d ConsentDraft) (*model.Consent, error) {
 	now := s.clock.Now().UTC()
 	if d.ValidFrom.IsZero() {
@@ -81,6 +102,8 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 	switch {
 	case !model.ValidDID(d.EID):
 		return nil, Invalid(opConsent, "eid", "eid must be a did:eidgate: identifier")
+	case strings.TrimSpace(d.PurposeText) == "":
+		return nil, Invalid(opConsent, "purpose_text", "purpose_text is required: say in plain words why the data is needed")
 	case len(d.DataTypes) == 0:
 		return nil, Invalid(opConsent, "data_types", "name at least one data type")
 	case d.ValidUntil.IsZero():
@@ -117,6 +140,9 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 			return nil, Wrap(opConsent, err)
 		}
 	}
+	if err := s.admissible(ctx, requester, d); err != nil {
+		return nil, err
+	}
 	c, err := s.ledger.RequestConsent(ctx, model.ConsentRequest{
 		EID: d.EID, Requester: requester, Provider: d.Provider, DataTypes: d.DataTypes,
 		PurposeCode: d.PurposeCode, PurposeText: d.PurposeText,
@@ -128,6 +154,33 @@ func (s *ConsentService) Request(ctx context.Context, requester string, d Consen
 	}
 	s.invalidate(ctx, c)
 	return c, nil
+}
+
+// admissible refuses a request the policy does not allow for one of its
+// data types, or that the resident refused within the cool-off period.
+func (s *ConsentService) admissible(ctx context.Context, requester string, d ConsentDraft) error {
+	for _, entry := range d.DataTypes {
+		code, _, _ := model.SplitQuestionScope(entry)
+		dec, err := s.policy.Decide(ctx, requester, code, d.PurposeCode)
+		if err != nil {
+			return Wrap(opConsent, err)
+		}
+		if !dec.Allowed {
+			return policyDenied(opConsent, requester, code, d.PurposeCode, dec.Version)
+		}
+	}
+	all, err := s.dir.ConsentsOf(ctx, d.EID)
+	if err != nil {
+		return Wrap(opConsent, err)
+	}
+	now := s.clock.Now()
+	for _, entry := range d.DataTypes {
+		if e := coolOff(all, requester, entry, d.PurposeCode, now, s.coolOff); e != nil {
+			e.Field = "data_types"
+			return e
+		}
+	}
+	return nil
 }
 
 // ForResident returns a consent only when it belongs to the resident; for
@@ -280,6 +333,23 @@ func (s *ConsentService) StateFor(ctx context.Context, eid, department, dataType
 		}
 	}
 	return state, id
+}
+
+// Waiting counts the requests waiting for the resident's answer (the
+// portal's inbox badge), from the cached consents; 0 when they cannot be
+// read, as a badge is no place for an error.
+func (s *ConsentService) Waiting(ctx context.Context, eid string) int {
+	cs, err := s.dir.ConsentsOf(ctx, eid)
+	if err != nil {
+		return 0
+	}
+	now, n := s.clock.Now(), 0
+	for _, c := range cs {
+		if until, err := model.ParseTime(c.ValidUntil); c.Status == model.ConsentRequested && err == nil && now.Before(until) {
+			n++
+		}
+	}
+	return n
 }
 
 // ConsentView is a consent with its effective state: a consent whose

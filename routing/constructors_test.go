@@ -13,6 +13,7 @@ func TestZeroConfigIsRefused(t *testing.T) {
 	for name, build := range map[string]func() error{
 		"NewDirectory":      func() error { _, err := routing.NewDirectory(routing.DirectoryConfig{}); return err },
 		"NewResolver":       func() error { _, err := routing.NewResolver(routing.ResolverConfig{}); return err },
+		"NewRuleService":    func() error { _, err := routing.NewRuleService(routing.RuleConfig{}); return err },
 		"NewConsentService": func() error { _, err := routing.NewConsentService(routing.ConsentConfig{}); return err },
 		"NewAnchorer":       func() error { _, err := routing.NewAnchorer(routing.AnchorerConfig{}); return err },
 		"NewAccessLog":      func() error { _, err := routing.NewAccessLog(routing.AccessLogConfig{}); return err },

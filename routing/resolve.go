@@ -87,6 +87,7 @@ type Resolver struct {
 	mapper                 SubjectMapper
 	policy                 Policy
 	consents               ConsentLedger
+	rules                  RuleLedger
 	accessLog              *AccessLog
 	gate                   Gate
 	tickets                TicketIssuer
@@ -94,6 +95,7 @@ type Resolver struct {
 	log                    *slog.Logger
 	pseudonymKey           []byte
 	consentRequestValidity time.Duration
+	coolOff                time.Duration
 }
 
 // ResolverConfig is what a Resolver is built from.
@@ -102,6 +104,7 @@ type ResolverConfig struct {
 	Mapper    SubjectMapper // required: documents to eIDs
 	Policy    Policy        // required
 	Consents  ConsentLedger // required: to open a consent request when none exists
+	Rules     RuleLedger    // required: the residents' standing rules
 	AccessLog *AccessLog    // required
 	Gate      Gate          // required: the anchoring lag gate
 	Tickets   TicketIssuer  // required
@@ -112,6 +115,11 @@ type ResolverConfig struct {
 	// ConsentRequestValidity is how long an automatically opened consent
 	// request would stay valid once granted (default 30 days).
 	ConsentRequestValidity time.Duration
+	// ConsentCoolOff is how long after a resident's denial or revocation
+	// a resolve for the same department, data type and purpose is refused
+	// without opening a new request (default DefaultConsentCoolOff;
+	// negative: no cool-off).
+	ConsentCoolOff time.Duration
 }
 
 // NewResolver checks cfg and builds the resolver.
@@ -126,6 +134,8 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		return nil, MissingDependency(op, "a policy")
 	case cfg.Consents == nil:
 		return nil, MissingDependency(op, "a consent ledger")
+	case cfg.Rules == nil:
+		return nil, MissingDependency(op, "a rule ledger")
 	case cfg.AccessLog == nil:
 		return nil, MissingDependency(op, "an access log")
 	case cfg.Gate == nil:
@@ -135,9 +145,9 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	case len(cfg.PseudonymKey) < 16:
 		return nil, MissingDependency(op, "a pseudonym key of 16 bytes or more")
 	}
-	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, accessLog: cfg.AccessLog,
+	r := &Resolver{dir: cfg.Dir, mapper: cfg.Mapper, policy: cfg.Policy, consents: cfg.Consents, rules: cfg.Rules, accessLog: cfg.AccessLog,
 		gate: cfg.Gate, tickets: cfg.Tickets, clock: cfg.Clock, log: cfg.Logger, pseudonymKey: cfg.PseudonymKey,
-		consentRequestValidity: cfg.ConsentRequestValidity}
+		consentRequestValidity: cfg.ConsentRequestValidity, coolOff: coolOffOrDefault(cfg.ConsentCoolOff)}
 	if r.clock == nil {
 		r.clock = SystemClock{}
 	}
@@ -192,9 +202,7 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 			return nil, lerr
 		}
-		return nil, (&Error{Kind: KindForbidden, Op: opResolve,
-			Message: "policy does not allow " + req.Requester + " to request " + req.DataType + " for purpose " + req.Purpose,
-			Details: map[string]string{"policy_version": itoa(dec.Version)}}).WithCode("policy_denied")
+		return nil, policyDenied(opResolve, req.Requester, req.DataType, req.Purpose, dec.Version)
 	}
 
 	// 3. Consent.
@@ -203,6 +211,16 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		return nil, Wrap(opResolve, err)
 	}
 	usable := usableConsents(consents, req, now)
+	if len(usable) == 0 && req.ConsentID == "" {
+		// 3b. No consent: a standing rule of the resident may allow it.
+		rules, err := r.rules.ListStandingRulesByEID(ctx, eid)
+		if err != nil {
+			return nil, Wrap(opResolve, err)
+		}
+		if rule := matchingRule(rules, req, now); rule != nil {
+			usable = []model.Consent{ruleGrant(*rule, req.Requester)}
+		}
+	}
 	if len(usable) == 0 {
 		return nil, r.consentRequired(ctx, rec, req, consents, now)
 	}
@@ -230,6 +248,9 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 	}
 	rec.Provider = provider.ID
 	rec.ConsentID = consent.ID
+	if model.ValidRuleID(consent.ID) && rec.Reason == "" {
+		rec.Reason = "standing rule"
+	}
 	rec.UseConsent = true
 	rec.ConsentMaxUses = consent.MaxUses
 	rec.TicketID = jti
@@ -336,6 +357,16 @@ func usableConsents(all []model.Consent, req ResolveRequest, now time.Time) []mo
 	return out
 }
 
+// ruleGrant is what a standing rule grants requester for the resolve: a
+// consent-shaped permission under the rule's id, from any provider, so the
+// route is picked, the use counted (against the rule) and the ticket bound
+// to the rule exactly as for a consent.
+func ruleGrant(r model.StandingRule, requester string) model.Consent {
+	return model.Consent{ID: r.ID, EID: r.EID, Requester: requester, Provider: model.ProviderAny, DataTypes: r.DataTypes,
+		PurposeCode: r.PurposeCode, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, MaxUses: r.MaxUses, Uses: r.Uses,
+		Status: model.ConsentActive}
+}
+
 // pickRoute finds the newest valid route entry for the data type whose
 // provider is active and allowed by one of the consents.
 func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest, usable []model.Consent) (*model.RouteEntry, *model.Department, *model.Consent, error) {
@@ -379,7 +410,10 @@ func (r *Resolver) pickRoute(ctx context.Context, eid string, req ResolveRequest
 
 // consentRequired records the refusal and makes sure the resident has a
 // request to answer: an open request for the same requester, data type and
-// purpose is reused; otherwise one is opened on the ledger.
+// purpose is reused; otherwise, unless the resident denied or revoked the
+// same request within the cool-off period (then the answer is
+// consent_denied or consent_revoked and nothing is opened), one is opened
+// on the ledger.
 func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req ResolveRequest, all []model.Consent, now time.Time) error {
 	var pending *model.Consent
 	for i := range all {
@@ -391,6 +425,11 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 			}
 		}
 	}
+	if pending == nil {
+		if e := coolOff(all, req.Requester, req.scope(), req.Purpose, now, r.coolOff); e != nil {
+			return r.refusedRecently(ctx, rec, e)
+		}
+	}
 	if pending == nil && req.ConsentID == "" {
 		validity := r.consentRequestValidity
 		if validity <= 0 {
@@ -400,10 +439,8 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		if req.Provider != "" {
 			provider = req.Provider
 		}
+		// Without a text the portal names the purpose in plain words.
 		text := req.PurposeText
-		if text == "" {
-			text = req.Purpose
-		}
 		c, err := r.consents.RequestConsent(ctx, model.ConsentRequest{
 			EID: rec.EID, Requester: req.Requester, Provider: provider, DataTypes: []string{req.scope()},
 			PurposeCode: req.Purpose, PurposeText: text,
@@ -429,6 +466,21 @@ func (r *Resolver) consentRequired(ctx context.Context, rec *AccessRecord, req R
 		Message: "the resident has not consented to this request; a consent request is waiting for them", Details: details}
 }
 
+// refusedRecently records a resolve refused because the resident denied
+// or revoked the same request within the cool-off period, and returns e.
+func (r *Resolver) refusedRecently(ctx context.Context, rec *AccessRecord, e *Error) error {
+	rec.Outcome, rec.Reason = OutcomeConsentDenied, "denied by the resident; cooling off until "+e.Details["retry_after"]
+	if e.Code == CodeConsentRevoked {
+		rec.Outcome, rec.Reason = OutcomeConsentRevoked, "revoked by the resident; cooling off until "+e.Details["retry_after"]
+	}
+	rec.ConsentID = e.Details["consent_id"]
+	if err := r.accessLog.Append(ctx, rec); err != nil {
+		return err
+	}
+	e.Op = opResolve
+	return e
+}
+
 // pendingFits reports whether an open consent request serves req: one for
 // the data type serves a record; a question is served only by a request
 // for that very question, so the resident is never asked to hand over the
@@ -438,6 +490,13 @@ func pendingFits(c model.Consent, req ResolveRequest) bool {
 		return slices.Contains(c.DataTypes, req.scope())
 	}
 	return c.Covers(req.DataType)
+}
+
+// policyDenied is the refusal of a request the policy does not allow.
+func policyDenied(op, requester, dataType, purpose string, version int64) *Error {
+	return (&Error{Kind: KindForbidden, Op: op,
+		Message: "policy does not allow " + requester + " to request " + dataType + " for purpose " + purpose,
+		Details: map[string]string{"policy_version": itoa(version)}}).WithCode("policy_denied")
 }
 
 func firstEndpoint(d *model.Department) string {

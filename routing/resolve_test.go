@@ -74,7 +74,7 @@ func (e *env) newResolver(t *testing.T, gate routing.Gate) *routing.Resolver {
 	t.Helper()
 	return must[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: e.dir,
 		Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
-		Policy: e.policy, Consents: e.ledger, AccessLog: e.log, Gate: gate, Tickets: e.tickets, Clock: e.clock,
+		Policy: e.policy, Consents: e.ledger, Rules: e.ledger, AccessLog: e.log, Gate: gate, Tickets: e.tickets, Clock: e.clock,
 		PseudonymKey: []byte("pseudonym key for the tests")}))
 }
 
@@ -97,7 +97,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(e.log.Close)
 	e.dir = must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
 		Consents: e.ledger, Cache: e.cache, Clock: e.clock, Trust: func() bool { return !e.eventsDown.Load() }}))
-	e.consents = must[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: e.ledger, Dir: e.dir, Clock: e.clock}))
+	e.consents = must[*routing.ConsentService](t)(routing.NewConsentService(routing.ConsentConfig{Ledger: e.ledger, Dir: e.dir, Policy: e.policy, Clock: e.clock}))
 	e.anchorer = e.newAnchorer(t, "r1", nil)
 	e.resolver = e.newResolver(t, openGate{})
 	return e
@@ -114,7 +114,7 @@ func hex64(c byte) string {
 func (e *env) grant(t *testing.T, eid, requester, provider string, maxUses uint64) string {
 	t.Helper()
 	c, err := e.consents.Request(context.Background(), requester, routing.ConsentDraft{EID: eid, Provider: provider,
-		DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour), MaxUses: maxUses})
+		DataTypes: []string{"edu.degree"}, PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(24 * time.Hour), MaxUses: maxUses})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,18 @@ func TestResolveRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			return req(eidAlice)
-		}, routing.KindConsentRequired, "consent_required", routing.OutcomeConsentRequired},
+		}, routing.KindForbidden, "consent_revoked", routing.OutcomeConsentRevoked},
+		{"denied request", func(t *testing.T, e *env) routing.ResolveRequest {
+			_, err := e.resolver.Resolve(context.Background(), req(eidAlice))
+			var re *routing.Error
+			if !errors.As(err, &re) {
+				t.Fatal(err)
+			}
+			if _, err := e.consents.Deny(context.Background(), eidAlice, re.Details["consent_id"], "portal"); err != nil {
+				t.Fatal(err)
+			}
+			return req(eidAlice)
+		}, routing.KindForbidden, "consent_denied", routing.OutcomeConsentDenied},
 		{"expired consent", func(t *testing.T, e *env) routing.ResolveRequest {
 			e.grant(t, eidAlice, "hrss", "*", 0)
 			e.clock.Advance(25 * time.Hour)
@@ -360,7 +371,7 @@ func TestCacheDownStaysCorrect(t *testing.T) {
 	if _, err := e.consents.Revoke(context.Background(), eidAlice, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); !routing.IsKind(err, routing.KindConsentRequired) {
+	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); routing.CodeOf(err) != "consent_revoked" {
 		t.Fatalf("revoked consent used while the cache was down: %v", err)
 	}
 }
@@ -369,7 +380,7 @@ func TestResidentCannotTouchOthersConsent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	c, err := e.consents.Request(context.Background(), "hrss", routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
-		PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)})
+		PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +398,7 @@ func TestResidentCannotTouchOthersConsent(t *testing.T) {
 func TestConsentDraftValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	base := routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)}
+	base := routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(time.Hour)}
 	for _, tc := range []struct {
 		field string
 		edit  func(d *routing.ConsentDraft)
@@ -398,6 +409,8 @@ func TestConsentDraftValidation(t *testing.T) {
 		{"valid_until", func(d *routing.ConsentDraft) { d.ValidUntil = e.clock.Now().Add(-time.Minute) }},
 		{"valid_until", func(d *routing.ConsentDraft) { d.ValidUntil = e.clock.Now().Add(400 * 24 * time.Hour) }},
 		{"provider", func(d *routing.ConsentDraft) { d.Provider = "nobody" }},
+		{"purpose_text", func(d *routing.ConsentDraft) { d.PurposeText = "" }},
+		{"purpose_text", func(d *routing.ConsentDraft) { d.PurposeText = " \t" }},
 	} {
 		d := base
 		tc.edit(&d)
@@ -499,7 +512,7 @@ func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
 	t.Run("consent to the question only", func(t *testing.T) {
 		e := newEnv(t)
 		c, err := e.consents.Request(ctx, "hrss", routing.ConsentDraft{EID: eidAlice, Provider: "*", DataTypes: []string{scope},
-			PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
+			PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,7 +583,7 @@ func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
 	t.Run("a consent to an uncatalogued question", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.consents.Request(ctx, "hrss", routing.ConsentDraft{EID: eidAlice, Provider: "*", DataTypes: []string{"edu.degree#is_famous"},
-			PurposeCode: "employment", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
+			PurposeCode: "employment", PurposeText: "Degree check", ValidUntil: e.clock.Now().Add(24 * time.Hour)})
 		if !routing.IsKind(err, routing.KindInvalid) {
 			t.Fatalf("got %v", err)
 		}

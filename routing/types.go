@@ -31,8 +31,13 @@ const (
 	OutcomeIssued          = "issued"
 	OutcomePolicyDenied    = "policy_denied"
 	OutcomeConsentRequired = "consent_required"
-	OutcomeNoRoute         = "no_route"
-	OutcomeSubjectUnknown  = "subject_not_found"
+	// OutcomeConsentDenied and OutcomeConsentRevoked are resolves refused
+	// without a new request because the resident denied or revoked the
+	// same request within the cool-off period.
+	OutcomeConsentDenied  = "consent_denied"
+	OutcomeConsentRevoked = "consent_revoked"
+	OutcomeNoRoute        = "no_route"
+	OutcomeSubjectUnknown = "subject_not_found"
 	// OutcomeQuestion is a granted yes/no question: the ticket entitles
 	// the requester to the provider's signed answer to one predicate,
 	// never to the record (ResolveRequest.Predicate).

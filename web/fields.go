@@ -23,8 +23,11 @@ type Field struct {
 	Rows     int
 	Min, Max string
 	Secret   bool // never refilled, no spellcheck or autocapitalise
-	Options  []Option
-	Multiple bool
+	// Conditional fields are required in some cases the hint names (a
+	// passport's issuing country), so they are not labelled optional.
+	Conditional bool
+	Options     []Option
+	Multiple    bool
 }
 
 // Option is one choice of a select.
@@ -47,7 +50,7 @@ func (f Field) Describe() string {
 }
 
 // Input builds a field. opts are flags and key=value settings:
-// "required", "secret", "multiple", "id=…" (when a page has two forms with
+// "required", "secret", "conditional", "multiple", "id=…" (when a page has two forms with
 // the same field name), "value=…" (instead of the refill), "hint=<key>",
 // "auto=…", "mode=…", "rows=N", "min=…", "max=…", "err=<field>" (take the
 // error of another field name).
@@ -62,6 +65,8 @@ func (p *Page) Input(name, labelKey, typ string, opts ...string) Field {
 			f.Required = true
 		case "secret":
 			f.Secret = true
+		case "conditional":
+			f.Conditional = true
 		case "multiple":
 			f.Multiple = true
 		case "id":
@@ -145,10 +150,11 @@ func (d DocFields) Type() Field {
 	return d.P.Select(d.Prefix+"type", "doc.type", opts, flags...)
 }
 
-// Number is the document number input: never refilled, never
-// autocompleted, never spell-checked.
+// Number is the document number input: never autocompleted or
+// spell-checked; after an error it keeps what the person typed, so they
+// correct it rather than type it all again.
 func (d DocFields) Number() Field {
-	flags := []string{"secret", "auto=off", "hint=doc.number_hint"}
+	flags := []string{"secret", "auto=off", "hint=doc.number_hint", "value=" + d.P.Value(d.Prefix+"number")}
 	if d.Required {
 		flags = append(flags, "required")
 	}
@@ -157,5 +163,5 @@ func (d DocFields) Number() Field {
 
 // Country is the issuing state of a passport.
 func (d DocFields) Country() Field {
-	return d.P.Input(d.Prefix+"country", "doc.country", "text", "hint=doc.country_hint", "auto=off")
+	return d.P.Input(d.Prefix+"country", "doc.country", "text", "hint=doc.country_hint", "auto=off", "conditional")
 }

@@ -116,6 +116,11 @@ func (s *Site) Message(lang, key string, args ...any) string {
 	if len(args) == 0 {
 		return m
 	}
+	// "used 1 time": a count of one as the first argument takes the
+	// message's singular form, key + "_one", where the catalogue has one.
+	if one, ok := s.cat[lang][key+"_one"]; ok && isOne(args[0]) {
+		m = one
+	}
 	return fmt.Sprintf(m, args...)
 }
 
@@ -127,3 +132,20 @@ func (s *Site) HasMessage(key string) bool {
 
 // MissingMark starts the rendering of an unknown message key.
 const MissingMark = "⟦"
+
+// isOne reports whether v is an integer equal to 1.
+func isOne(v any) bool {
+	switch n := v.(type) {
+	case int:
+		return n == 1
+	case int64:
+		return n == 1
+	case uint64:
+		return n == 1
+	case uint:
+		return n == 1
+	case int32:
+		return n == 1
+	}
+	return false
+}

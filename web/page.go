@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // Asia/Shanghai on hosts without a zone database
 )
 
 // Page is what every template receives. The handler fills what it knows;
@@ -22,12 +23,16 @@ type Page struct {
 	CSRF    string // the token every form on the page carries
 	// Can lists what the signed-in administrator's role allows, so a page
 	// offers only the actions the server would accept.
-	Can    map[string]bool
+	Can map[string]bool
+	// Inbox is how many consent requests wait for the signed-in
+	// resident, the badge on the inbox's navigation entry.
+	Inbox  int
 	Path   string // the current path, where the language switch returns
 	Notice string // message key of a success notice after a redirect
 	Errors *Errors
-	// Form refills a form after an error. Document numbers, passwords and
-	// codes are never put here.
+	// Form refills a form after an error. Passwords and codes are never
+	// put here; a document number only goes back to a resident's own
+	// sign-in or activation form (never into a log or a message).
 	Form  map[string]string
 	Names Names
 	Loc   *time.Location // time zone for dates (UTC when nil)
@@ -170,6 +175,27 @@ func (p *Page) LangName(lang string) string {
 		return "English"
 	}
 	return "中文"
+}
+
+// LangZone is the time zone people reading lang expect by default:
+// Asia/Shanghai for zh-CN, nil (no opinion) for others.
+func LangZone(lang string) *time.Location {
+	if lang == LangZH {
+		return shanghai
+	}
+	return nil
+}
+
+// shanghai comes from the embedded time zone database (time/tzdata), so it
+// is there on a host without one.
+var shanghai = mustZone("Asia/Shanghai")
+
+func mustZone(name string) *time.Location {
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return z
 }
 
 func (p *Page) loc() *time.Location {

@@ -49,6 +49,10 @@ type Access struct {
 	Block         uint64
 	BatchID       string
 	Flagged       bool
+	// Count is how many refusals of one kind the row stands for on a
+	// resident's log (routing.FoldRefusals), FirstTime when the first was.
+	Count     int
+	FirstTime time.Time
 }
 
 // ProviderName is who the consent lets the requester read from.
@@ -59,12 +63,22 @@ func (p *Page) ProviderName(c Consent) string {
 	return p.Dept(c.Provider)
 }
 
-// Purpose is the purpose text with its code.
+// Purpose is the department's purpose text, or without one the purpose
+// in plain words (PurposeName); the code itself is for the details.
 func (p *Page) Purpose(c Consent) string {
 	if c.PurposeText == "" || c.PurposeText == c.PurposeCode {
-		return c.PurposeCode
+		return p.PurposeName(c.PurposeCode)
 	}
-	return p.T("consent.purpose_with_code", c.PurposeText, c.PurposeCode)
+	return p.T("consent.purpose_quoted", c.PurposeText)
+}
+
+// PurposeName is a purpose code in plain words ("purpose.<code>" in the
+// catalogues), the code itself for a purpose the catalogues do not know.
+func (p *Page) PurposeName(code string) string {
+	if key := "purpose." + code; p.site.HasMessage(key) {
+		return p.T(key)
+	}
+	return code
 }
 
 // Uses describes how many uses the consent allows.

@@ -96,7 +96,7 @@ func TestCataloguesAgreeAndFormat(t *testing.T) {
 		}
 	}
 	p := &Page{Lang: LangEN, site: s}
-	if got := p.T("home.pending", 3); got != "You have 3 consent request(s) waiting" {
+	if got := p.T("home.pending", 3); got != "You have 3 consent requests waiting" {
 		t.Errorf("formatted message: %q", got)
 	}
 	if got := p.T("no.such.key"); got != MissingMark+"no.such.key⟧" {
@@ -166,6 +166,33 @@ func TestDatesFollowTheLanguage(t *testing.T) {
 	}
 }
 
+func TestCountsTakeTheirPlural(t *testing.T) {
+	s := site(t)
+	for _, tc := range []struct {
+		n    any
+		want string
+	}{{uint64(1), "used 1 time"}, {uint64(2), "used 2 times"}, {1, "used 1 time"}, {int64(0), "used 0 times"}} {
+		if got := s.Message(LangEN, "consent.used", tc.n); got != tc.want {
+			t.Errorf("consent.used %v = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	if got := s.Message(LangEN, "consent.uses_max", uint64(1)); got != "at most 1 time" {
+		t.Errorf("uses_max 1 = %q", got)
+	}
+}
+
+// Without an operator's zone, a page in Chinese shows Beijing time.
+func TestChineseDefaultsToBeijingTime(t *testing.T) {
+	s := site(t)
+	p := &Page{Lang: LangZH, Loc: LangZone(LangZH), site: s}
+	if got := p.DateTime("2026-03-01T09:00:00Z"); got != "2026年3月1日 17:00:00 CST" {
+		t.Errorf("DateTime = %q", got)
+	}
+	if LangZone(LangEN) != nil {
+		t.Error("English has no zone of its own")
+	}
+}
+
 func TestConsentStatementsSayWhatIsAllowed(t *testing.T) {
 	s := site(t)
 	names := Names{
@@ -176,13 +203,13 @@ func TestConsentStatementsSayWhatIsAllowed(t *testing.T) {
 		PurposeCode: "hiring", PurposeText: "Check a degree", ValidFrom: "2026-03-01T00:00:00Z", ValidUntil: "2026-03-31T00:00:00Z", MaxUses: 2}
 	en := &Page{Lang: LangEN, Names: names, site: s}
 	want := "You allow HR Bureau to obtain your Degree certificate, Transcript from Education Bureau for the purpose " +
-		"“Check a degree” (hiring), from 1 Mar 2026 00:00:00 UTC until 31 Mar 2026 00:00:00 UTC, at most 2 times."
+		"“Check a degree”, from 1 Mar 2026 00:00:00 UTC until 31 Mar 2026 00:00:00 UTC, at most 2 times."
 	if got := en.Grants(c); got != want {
 		t.Errorf("en grant statement:\n got %s\nwant %s", got, want)
 	}
 	zh := &Page{Lang: LangZH, Names: names, site: s}
 	got := zh.Grants(c)
-	for _, part := range []string{"市人社局", "学位证书、成绩单", "市教育局", "“Check a degree”（hiring）", "2026年3月1日", "2026年3月31日", "最多 2 次"} {
+	for _, part := range []string{"市人社局", "学位证书、成绩单", "市教育局", "“Check a degree”", "2026年3月1日", "2026年3月31日", "最多 2 次"} {
 		if !strings.Contains(got, part) {
 			t.Errorf("zh-CN grant statement %q lacks %q", got, part)
 		}
@@ -190,6 +217,11 @@ func TestConsentStatementsSayWhatIsAllowed(t *testing.T) {
 	c.Provider, c.MaxUses = "*", 0
 	if got := en.Grants(c); !strings.Contains(got, "from any department that holds it") || !strings.Contains(got, "as often as needed") {
 		t.Errorf("open grant statement: %s", got)
+	}
+	// Without the department's text, the purpose in plain words.
+	c.PurposeText, c.PurposeCode = "", "employment"
+	if got := en.Grants(c); !strings.Contains(got, "for the purpose employment (checking a job applicant)") {
+		t.Errorf("grant statement without a purpose text: %s", got)
 	}
 	if got := en.Revokes(c); !strings.Contains(got, "HR Bureau will no longer be able to obtain your Degree certificate, Transcript") {
 		t.Errorf("revoke statement: %s", got)
@@ -218,8 +250,10 @@ func TestFieldsTieErrorsToControls(t *testing.T) {
 	p.Errors = &Errors{}
 	p.Errors.Add("number", "wrong")
 	f := p.Doc("", "doc.legend", true).Number()
-	if f.Value != "" {
-		t.Error("a document number was refilled")
+	// The number comes back to the field it was typed in, so the person
+	// corrects it rather than typing it again.
+	if f.Value != "110105194912310021" || !f.Secret {
+		t.Errorf("document number field %+v", f)
 	}
 	if f.Describe() != "h-number e-number" || f.Error != "wrong" {
 		t.Errorf("describedby %q, error %q", f.Describe(), f.Error)

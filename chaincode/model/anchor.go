@@ -75,8 +75,8 @@ func (a AccessAnchor) Validate() error {
 	seen := make(map[string]bool, len(a.ConsentUses))
 	for i, u := range a.ConsentUses {
 		field := fmt.Sprintf("consent_uses[%d]", i)
-		if !ValidConsentID(u.ConsentID) {
-			return Invalid("%s.consent_id is not a consent id", field)
+		if !ValidUseTarget(u.ConsentID) {
+			return Invalid("%s.consent_id is not a consent or standing rule id", field)
 		}
 		if u.Uses == 0 {
 			return Invalid("%s.uses must be at least 1", field)

@@ -48,6 +48,9 @@ const (
 	FnListPasskeys            = "ListPasskeys"
 	FnGrantConsentSigned      = "GrantConsentSigned"
 	FnRevokeConsentSigned     = "RevokeConsentSigned"
+	FnCreateStandingRule      = "CreateStandingRule"
+	FnRevokeStandingRule      = "RevokeStandingRule"
+	FnListStandingRulesByEID  = "ListStandingRulesByEID"
 )
 
 // Kinds of changed records.
@@ -62,6 +65,7 @@ const (
 	KindAnchor     = "anchor"
 	KindStatusList = "statuslist"
 	KindPasskey    = "passkey"
+	KindRule       = "rule"
 )
 
 // Operations on records.
@@ -110,6 +114,7 @@ type ChangeSet struct {
 //   - statuslist: ID (the list id), Department (its issuer), Value (the
 //     anchored digest)
 //   - passkey: ID (the verification method id), EID
+//   - rule: ID (the standing rule id), EID
 type Change struct {
 	Kind       string `json:"kind"`
 	Op         string `json:"op"`

@@ -70,6 +70,7 @@ type Config struct {
 	DepartmentCA map[string]string `yaml:"department_cas" usage:"MSP id → CA file of department organisations, for mTLS client certificates"`
 
 	AnchorLagBound time.Duration `yaml:"anchor_lag_bound" env:"EIDGATE_ANCHOR_LAG_BOUND" flag:"anchor-lag-bound" usage:"stop issuing tickets when the oldest unanchored access record is older than this"`
+	ConsentCoolOff time.Duration `yaml:"consent_cool_off" env:"EIDGATE_CONSENT_COOL_OFF" flag:"consent-cool-off" usage:"after a resident denies or revokes a consent, how long the same department may not ask again for the same data type and purpose"`
 	RateLimit      float64       `yaml:"rate_limit" env:"EIDGATE_RATE_LIMIT" flag:"rate-limit" usage:"requests per second per department (0 = unlimited)"`
 	RateBurst      int           `yaml:"rate_burst" env:"EIDGATE_RATE_BURST" flag:"rate-burst" usage:"burst of the per-department rate limit"`
 	TimeZone       string        `yaml:"time_zone" env:"EIDGATE_TIME_ZONE" flag:"time-zone" usage:"time zone of dates on the portal and console, e.g. Asia/Shanghai (default: the host's)"`
@@ -119,6 +120,7 @@ func DefaultConfig() Config {
 		Ledger:         "devnet",
 		DevnetListen:   "127.0.0.1:0",
 		AnchorLagBound: 30 * time.Second,
+		ConsentCoolOff: routing.DefaultConsentCoolOff,
 		RateLimit:      2000,
 		RateBurst:      4000,
 		BodyTimeout:    gateway.DefaultBodyTimeout,
@@ -318,6 +320,9 @@ func (c Config) Validate() error {
 	}
 	if c.AnchorLagBound < time.Second {
 		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)
+	}
+	if c.ConsentCoolOff < 0 || c.ConsentCoolOff > 366*24*time.Hour {
+		add("--consent-cool-off %s: want 0 (no cool-off) to 366 days", c.ConsentCoolOff)
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		add("--rate-limit and --rate-burst must not be negative")

@@ -125,7 +125,7 @@ func TestRedisDownResolvesFallBackAndRevocationHolds(t *testing.T) {
 	if r = s.do(s.resident(0), http.MethodPost, "/v1/me/consents/"+consentID+"/revoke", nil); r.status != http.StatusOK {
 		t.Fatalf("revoke with Redis down: %d %v", r.status, r.body)
 	}
-	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Fatalf("resolve after revoking with Redis down: %d %v", r.status, r.body)
 	}
 	if n, _ := direct.Exists(ctx, consentsKey).Result(); n != 1 {
@@ -138,7 +138,7 @@ func TestRedisDownResolvesFallBackAndRevocationHolds(t *testing.T) {
 	proxy.Restore()
 	waitStatus(t, s, "/readyz", http.StatusOK, 20*time.Second)
 	for i := 0; i < 15; i++ {
-		if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+		if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 			t.Fatalf("resolve %d after Redis returned: %d %v (a stale cache entry served)", i, r.status, r.body)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -314,7 +314,7 @@ func TestLedgerDownReplicaAnswers503AndIsNotReady(t *testing.T) {
 
 	proxy.Restore()
 	waitStatus(t, sb, "/readyz", http.StatusOK, 60*time.Second)
-	if r = sb.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r = sb.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Errorf("resolve through B after the ledger returned: %d %v", r.status, r.body)
 	}
 }

@@ -309,10 +309,18 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 
 		// Department API.
 		{method: "POST", route: "/v1/consents", allow: departments,
-			req: fixed("/v1/consents", map[string]any{
-				"eid": r0.EID, "data_types": []string{"civil.household"}, "purpose_code": "social_assistance",
-				"purpose_text": "matrix", "valid_until": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
-			}),
+			// Each department asks for what its policy allows (a request
+			// the policy refuses is policy_denied for everyone).
+			req: func(k callerKind) (string, any) {
+				dt := "civil.household"
+				if k == kOtherDept {
+					dt = "hrss.employment"
+				}
+				return "/v1/consents", map[string]any{
+					"eid": r0.EID, "data_types": []string{dt}, "purpose_code": "social_assistance",
+					"purpose_text": "matrix", "valid_until": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
+				}
+			},
 			check: func(t *testing.T, k callerKind, r reply) {
 				if r.str("requester") != deptOf[k] {
 					t.Errorf("%s opened a consent request as %q", k, r.str("requester"))
@@ -466,6 +474,19 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/v1/me/consents/:id/revoke/options", allow: callersOf([]callerKind{kResident}, authed),
 			req: fixed("/v1/me/consents/"+c1+"/revoke/options", nil)},
 		{method: "GET", route: "/v1/me/consents/:id/proof", allow: ownerOnly, req: fixed("/v1/me/consents/"+c1+"/proof", nil), check: proofOf(c1)},
+		{method: "GET", route: "/v1/me/rules", allow: residents, req: fixed("/v1/me/rules", nil),
+			check: func(t *testing.T, k callerKind, r reply) {
+				for _, rule := range listOf(r, "rules") {
+					if rule["eid"] != eidOf[k] {
+						t.Errorf("%s sees standing rule of %v", k, rule["eid"])
+					}
+				}
+			}},
+		{method: "POST", route: "/v1/me/rules", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules", map[string]any{"departments": []string{}, "data_types": []string{"edu.degree"},
+				"purpose_code": "employment", "valid_until": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})},
+		{method: "POST", route: "/v1/me/rules/:id/revoke", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules/sr-000000000000000000000000/revoke", nil)},
 		{method: "GET", route: "/v1/me/passkeys", allow: residents, req: fixed("/v1/me/passkeys", nil),
 			check: func(t *testing.T, k callerKind, r reply) {
 				if list := listOf(r, "passkeys"); len(list) != 0 {

@@ -121,14 +121,14 @@ func TestReplicasShareLedgerDatabaseAndCache(t *testing.T) {
 	}
 	revoked := time.Now()
 	// A made the change: refused at once.
-	if r = sa.do(sa.dept("hrss"), http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r = sa.do(sa.dept("hrss"), http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Errorf("resolve through A right after A's revocation: %d %v", r.status, r.body)
 	}
 	// B: refused within the bound.
 	var refusedAfter time.Duration = -1
 	for time.Since(revoked) < 5*revocationBound {
 		st, code := rawResolve(b.URL(), hrssB, req)
-		if st == http.StatusForbidden && code == "consent_required" {
+		if st == http.StatusForbidden && code == "consent_revoked" {
 			refusedAfter = time.Since(revoked)
 			break
 		}

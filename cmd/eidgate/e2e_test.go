@@ -338,7 +338,7 @@ func TestEndToEndResolveFlow(t *testing.T) {
 	if r = s.do(me, http.MethodPost, "/v1/me/consents/"+consentID+"/revoke", nil); r.status != http.StatusOK || r.str("status") != "revoked" {
 		t.Fatalf("revoke: %d %v", r.status, r.body)
 	}
-	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r = s.do(hrss, http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Fatalf("resolve after revocation: %d %v", r.status, r.body)
 	}
 

@@ -47,6 +47,9 @@ func newTestMain(t *testing.T, cfg Config) *Main {
 	if cfg.AnchorLagBound == 0 {
 		cfg.AnchorLagBound = def.AnchorLagBound
 	}
+	if cfg.ConsentCoolOff == 0 {
+		cfg.ConsentCoolOff = def.ConsentCoolOff
+	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "warn"
 	}

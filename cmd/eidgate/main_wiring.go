@@ -88,6 +88,7 @@ type Main struct {
 	anchorer  *routing.Anchorer
 	resolver  *routing.Resolver
 	consents  *routing.ConsentService
+	rules     *routing.RuleService
 	listener  *ledger.Listener
 	provider  *demo.Provider
 
@@ -585,7 +586,13 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}
 	m.onClose(m.importer.Close)
 	if m.consents, err = routing.NewConsentService(routing.ConsentConfig{
-		Ledger: m.agent, Dir: m.dir, Clock: m.Clock, Logger: m.logger().With("component", "consent"),
+		Ledger: m.agent, Dir: m.dir, Policy: m.policy, Clock: m.Clock, Logger: m.logger().With("component", "consent"),
+		CoolOff: m.coolOff(),
+	}); err != nil {
+		return err
+	}
+	if m.rules, err = routing.NewRuleService(routing.RuleConfig{
+		Ledger: m.agent, Dir: m.dir, Policy: m.policy, Clock: m.Clock, Logger: m.logger().With("component", "rules"),
 	}); err != nil {
 		return err
 	}
@@ -596,9 +603,9 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	m.resolver, err = routing.NewResolver(routing.ResolverConfig{
-		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, AccessLog: m.accessLog,
+		Dir: m.dir, Mapper: m.mapping, Policy: m.policy, Consents: m.agent, Rules: m.agent, AccessLog: m.accessLog,
 		Gate: m.anchorer, Tickets: issuer.ForResolver(), Clock: m.Clock, PseudonymKey: pseudonymKey,
-		Logger: m.logger().With("component", "resolver"),
+		Logger: m.logger().With("component", "resolver"), ConsentCoolOff: m.coolOff(),
 	})
 	if err != nil {
 		return err
@@ -639,6 +646,15 @@ func (m *Main) openAudit(pseudonymKey []byte) (err error) {
 	}
 	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys)
 	return nil
+}
+
+// coolOff is the configured consent cool-off as the routing services take
+// it: the flag's 0 turns it off.
+func (m *Main) coolOff() time.Duration {
+	if m.Config.ConsentCoolOff == 0 {
+		return -1
+	}
+	return m.Config.ConsentCoolOff
 }
 
 // openAccounts builds the account services over the database.
@@ -754,7 +770,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
-			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Verifier: verifier,
+			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Verifier: verifier,
 			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
 			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
 			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,

@@ -68,6 +68,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("EveryPage", func(t *testing.T) { browserEveryPage(t, s, browser, base) })
 	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
 	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
+	t.Run("NoPestering", func(t *testing.T) { browserNoPestering(t, s, browser, base) })
 	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
 }
 
@@ -85,9 +86,14 @@ func browserConsentFlow(t *testing.T, s *stack, browser *webtest.Browser, base s
 	res.Open("/portal/inbox")
 	mustHave(t, res.Text("#c-"+id), "Request from")
 	card := res.Text(`article[aria-labelledby="c-` + id + `"]`)
-	mustHave(t, card, "edu.degree", "核实应聘者学历", "employment", "at most 3 times", "(30 days)")
+	mustHave(t, card, "Degree certificate", "核实应聘者学历", "at most 3 times", "(30 days)", "Codes for checking")
+	if strings.Contains(card, "edu.degree") {
+		t.Errorf("the request shows codes outside its details: %q", card)
+	}
+	res.Do("open the codes", chromedp.Click(chromedp.CSS(`article[aria-labelledby="c-`+id+`"] details.codes summary`)))
+	mustHave(t, res.Text(`article[aria-labelledby="c-`+id+`"] details.codes`), "edu.degree", "employment", id)
 	res.Do("open the dialog", chromedp.Click(chromedp.CSS(`form[action$="/`+id+`/grant"] button`)), chromedp.WaitVisible(chromedp.ID("dlg-grant-"+id)))
-	mustHave(t, res.Text("#dlg-grant-"+id+"-d"), "You allow", "to obtain your", "for the purpose “核实应聘者学历” (employment)", "at most 3 times")
+	mustHave(t, res.Text("#dlg-grant-"+id+"-d"), "You allow", "to obtain your", "for the purpose “核实应聘者学历”", "at most 3 times")
 	res.Screenshot("portal-inbox-dialog-en")
 	res.Submit("confirm approval", "#dlg-grant-"+id+" button[data-dialog=confirm]")
 	if loc := res.Location(); loc != "/portal/inbox?done=granted" {
@@ -114,7 +120,12 @@ func browserConsentFlow(t *testing.T, s *stack, browser *webtest.Browser, base s
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	mustHave(t, res.Text("#a-"+accessID), "Granted", "block", "employment", "official-")
+	mustHave(t, res.Text("#a-"+accessID), "Granted", "Recorded on the ledger", "employment (checking a job applicant)")
+	if row := res.Text("#a-" + accessID); strings.Contains(row, "official-") || strings.Contains(row, "cs-") {
+		t.Errorf("the access log shows codes outside its details: %q", row)
+	}
+	res.Do("open the details", chromedp.Click(chromedp.CSS("#a-"+accessID+" details.codes summary")))
+	mustHave(t, res.Text("#a-"+accessID+" details.codes"), "official-", "Ledger block", "edu.degree", "employment")
 	if strings.Contains(res.Text("main"), "clerk-hrss") {
 		t.Error("the access log shows the official's staff id")
 	}
@@ -155,7 +166,7 @@ func browserConsentFlow(t *testing.T, s *stack, browser *webtest.Browser, base s
 		t.Fatalf("after revocation at %s", loc)
 	}
 	res.OK("revoke")
-	if r := s.resolveDegree(0); r.status != http.StatusForbidden || r.errCode() != "consent_required" {
+	if r := s.resolveDegree(0); r.status != http.StatusForbidden || r.errCode() != "consent_revoked" {
 		t.Fatalf("resolve after revocation: %d %v", r.status, r.body)
 	}
 	res.SwitchLang("zh-CN")

@@ -64,6 +64,7 @@ type conformanceTarget struct {
 	norm          *normalizer
 	// state carried between rows
 	eid, other, consent, denied string
+	rule                        string        // the standing rule created and revoked
 	signed                      model.Consent // the consent granted with a passkey
 	routeKey                    *ecdsa.PrivateKey
 	checkpointBlock             uint64
@@ -915,6 +916,34 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		{name: "expire consents (none due)", fn: model.FnExpireConsents, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return submit(ctx, tg, tg.agent, model.FnExpireConsents, jsonArg([]string{tg.consent, tg.denied}))
+			}},
+		// --- standing rules ---
+		{name: "create a standing rule", fn: model.FnCreateStandingRule, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				o := submit(ctx, tg, tg.agent, model.FnCreateStandingRule, jsonArg(model.RuleDraft{EID: tg.eid,
+					Departments: []string{"civil-affairs"}, DataTypes: []string{"edu.degree"}, PurposeCode: "social_assistance",
+					ValidUntil: "2030-01-01T00:00:00Z", MaxUses: 3}))
+				var r model.StandingRule
+				_ = json.Unmarshal(tg.lastResult, &r)
+				tg.rule = r.ID
+				return o
+			}},
+		{name: "a department may not create a standing rule", want: want{code: codes.Aborted, message: endorseFailed, detail: "FORBIDDEN: CreateStandingRule requires the agent role"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.dept, model.FnCreateStandingRule, jsonArg(model.RuleDraft{EID: tg.eid,
+					Departments: []string{"edu-bureau"}, DataTypes: []string{"edu.degree"}, PurposeCode: "admission", ValidUntil: "2030-01-01T00:00:00Z"}))
+			}},
+		{name: "standing rules of an eID", fn: model.FnListStandingRulesByEID, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnListStandingRulesByEID, tg.eid)
+			}},
+		{name: "revoke a standing rule", fn: model.FnRevokeStandingRule, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRevokeStandingRule, tg.rule)
+			}},
+		{name: "revoking a standing rule twice conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "is revoked, not active"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRevokeStandingRule, tg.rule)
 			}},
 		{name: "merge eIDs", fn: model.FnMergeEID, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {

@@ -44,6 +44,7 @@ type Ledger struct {
 	anchors  map[string]model.AccessAnchor
 	lists    map[string]model.StatusListAnchor // issuer|list id
 	passkeys map[string]model.Passkey          // verification method id → passkey
+	rules    map[string]model.StandingRule
 }
 
 // NewLedger returns an empty ledger whose transactions take their time
@@ -56,7 +57,7 @@ func NewLedger(clock routing.Clock) *Ledger {
 		links: map[string]model.AccountLink{}, routes: map[string]model.RouteEntry{},
 		history: map[string][]model.RouteHistoryEntry{}, consents: map[string]model.Consent{},
 		anchors: map[string]model.AccessAnchor{}, lists: map[string]model.StatusListAnchor{},
-		passkeys: map[string]model.Passkey{},
+		passkeys: map[string]model.Passkey{}, rules: map[string]model.StandingRule{},
 	}
 }
 
@@ -909,6 +910,65 @@ func (l *Ledger) ListConsentsByEID(_ context.Context, eid string) ([]model.Conse
 // id order.
 func (l *Ledger) ListConsentsByRequester(_ context.Context, requester string) ([]model.Consent, error) {
 	return l.listConsents("ListConsentsByRequester", func(c model.Consent) bool { return c.Requester == requester }), nil
+}
+
+// --- standing rules ---
+
+// CreateStandingRule records a resident's standing rule for an existing
+// eID; the id derives from the transaction id.
+func (l *Ledger) CreateStandingRule(_ context.Context, d model.RuleDraft) (*model.StandingRule, error) {
+	return submit(l, "CreateStandingRule", func(t tx) (*model.StandingRule, error) {
+		if err := d.Validate(); err != nil {
+			return nil, fromChaincode(t.op, err)
+		}
+		if _, ok := l.eids[d.EID]; !ok {
+			return nil, notFound(t.op, "eID")
+		}
+		for _, dept := range d.Departments {
+			if _, ok := l.depts[dept]; !ok {
+				return nil, notFound(t.op, "department")
+			}
+		}
+		from := d.ValidFrom
+		if from == "" {
+			from = t.now
+		}
+		r := model.StandingRule{ID: model.DeriveRuleID(t.id), EID: d.EID, Departments: slices.Clone(d.Departments),
+			DataTypes: slices.Clone(d.DataTypes), PurposeCode: d.PurposeCode, Note: d.Note, ValidFrom: from, ValidUntil: d.ValidUntil,
+			MaxUses: d.MaxUses, Status: model.RuleActive, Assurance: model.AssurancePassword, CreatedAt: t.now, CreatedBy: "agent",
+			UpdatedAt: t.now, TxID: t.id}
+		l.rules[r.ID] = r
+		return &r, nil
+	})
+}
+
+// RevokeStandingRule revokes an active standing rule.
+func (l *Ledger) RevokeStandingRule(_ context.Context, id string) (*model.StandingRule, error) {
+	return submit(l, "RevokeStandingRule", func(t tx) (*model.StandingRule, error) {
+		r, ok := l.rules[id]
+		if !ok {
+			return nil, notFound(t.op, "standing rule")
+		}
+		if r.Status != model.RuleActive {
+			return nil, conflict(t.op, "the standing rule is %s", r.Status)
+		}
+		r.Status, r.RevokedAt, r.RevokedBy, r.UpdatedAt, r.TxID = model.RuleRevoked, t.now, "agent", t.now, t.id
+		l.rules[id] = r
+		return &r, nil
+	})
+}
+
+// ListStandingRulesByEID returns the standing rules of an eID in id order.
+func (l *Ledger) ListStandingRulesByEID(_ context.Context, eid string) ([]model.StandingRule, error) {
+	l.read("ListStandingRulesByEID")
+	defer l.mu.Unlock()
+	out := []model.StandingRule{}
+	for _, r := range sortedValues(l.rules) {
+		if r.EID == eid {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // --- anchors ---

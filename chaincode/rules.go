@@ -1,0 +1,185 @@
+package chaincode
+
+import (
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/eidgate/eidgate/chaincode/model"
+)
+
+// CreateStandingRule records a resident's approval, in advance, of a class
+// of use (the agent, for the signed-in resident). The eID must be active,
+// every department registered and active, every data type active (and a
+// question's predicate catalogued); valid_from defaults to the transaction
+// time and valid_until must lie after it. The id derives from the
+// transaction id.
+func (c *Contract) CreateStandingRule(ctx contractapi.TransactionContextInterface, d model.RuleDraft) (*model.StandingRule, error) {
+	t, who, err := c.beginAs(ctx, model.FnCreateStandingRule, model.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := t.activeIdentity(d.EID); err != nil {
+		return nil, err
+	}
+	for _, dept := range d.Departments {
+		if _, err := t.activeDepartment(dept); err != nil {
+			return nil, err
+		}
+	}
+	for i, entry := range d.DataTypes {
+		code, predicate, isQuestion := model.SplitQuestionScope(entry)
+		dt, err := t.dataType(code)
+		switch {
+		case err != nil:
+			return nil, err
+		case dt == nil:
+			return nil, model.NotFound("data_types[%d]: data type %s does not exist", i, code)
+		case isQuestion && !hasPredicate(dt, predicate):
+			return nil, model.NotFound("data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
+		case dt.Status != model.DataTypeActive:
+			return nil, model.Conflict("data_types[%d]: data type %s is retired", i, code)
+		}
+	}
+	from := t.now
+	if d.ValidFrom != "" {
+		from, _ = model.ParseTime(d.ValidFrom)
+	}
+	until, _ := model.ParseTime(d.ValidUntil)
+	if !until.After(t.now) || !until.After(from) {
+		return nil, model.Invalid("valid_until must be in the future and after valid_from")
+	}
+	r := &model.StandingRule{
+		ID: model.DeriveRuleID(t.txID), EID: d.EID,
+		Departments: append([]string(nil), d.Departments...), DataTypes: append([]string(nil), d.DataTypes...),
+		PurposeCode: d.PurposeCode, Note: d.Note,
+		ValidFrom: model.FormatTime(from), ValidUntil: model.FormatTime(until), MaxUses: d.MaxUses,
+		Status: model.RuleActive, Assurance: model.AssurancePassword, CreatedAt: t.stamp, CreatedBy: who.Name,
+	}
+	if old, err := t.rule(r.ID); err != nil {
+		return nil, err
+	} else if old != nil {
+		return nil, model.Conflict("standing rule %s already exists", r.ID)
+	}
+	k, err := t.key(objRuleByEID, r.EID, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.put(k, []byte(indexMarker)); err != nil {
+		return nil, err
+	}
+	if err := t.saveRule(r, model.OpCreated); err != nil {
+		return nil, err
+	}
+	return r, t.emit()
+}
+
+// RevokeStandingRule withdraws an active standing rule (the agent, for its
+// resident); resolves stop using it at once.
+func (c *Contract) RevokeStandingRule(ctx contractapi.TransactionContextInterface, id string) (*model.StandingRule, error) {
+	t, who, err := c.beginAs(ctx, model.FnRevokeStandingRule, model.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	if !model.ValidRuleID(id) {
+		return nil, model.Invalid("id is not a standing rule id")
+	}
+	r, err := t.mustRule(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != model.RuleActive {
+		return nil, model.Conflict("standing rule %s is %s, not active", id, r.Status)
+	}
+	r.Status, r.RevokedAt, r.RevokedBy = model.RuleRevoked, t.stamp, who.Name
+	if err := t.saveRule(r, model.OpRevoked); err != nil {
+		return nil, err
+	}
+	return r, t.emit()
+}
+
+// ListStandingRulesByEID returns the standing rules of an eID in id order
+// (agent or admin).
+func (c *Contract) ListStandingRulesByEID(ctx contractapi.TransactionContextInterface, eid string) ([]model.StandingRule, error) {
+	t, err := c.begin(ctx, model.FnListStandingRulesByEID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDID("eid", eid); err != nil {
+		return nil, err
+	}
+	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	kvs, err := t.scan(objRuleByEID, eid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.StandingRule, 0, len(kvs))
+	for _, kv := range kvs {
+		id, err := t.lastAttr(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		r, err := t.mustRule(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// useRule counts an anchored batch's uses of a standing rule. Like a
+// consent's, a rule revoked or expired since is still counted; a use past
+// max_uses refuses the batch.
+func (t *txn) useRule(field string, u model.ConsentUse) error {
+	r, err := t.rule(u.ConsentID)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return model.NotFound("%s: standing rule %s does not exist", field, u.ConsentID)
+	}
+	uses := r.Uses + u.Uses
+	if uses < r.Uses || (r.MaxUses != 0 && uses > r.MaxUses) {
+		return model.Conflict("%s: standing rule %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, r.MaxUses)
+	}
+	r.Uses = uses
+	return t.saveRule(r, model.OpUsed)
+}
+
+func (t *txn) rule(id string) (*model.StandingRule, error) {
+	k, err := t.key(objRule, id)
+	if err != nil {
+		return nil, err
+	}
+	var r model.StandingRule
+	if ok, err := t.getJSON(k, &r); !ok || err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (t *txn) mustRule(id string) (*model.StandingRule, error) {
+	r, err := t.rule(id)
+	if err == nil && r == nil {
+		err = model.NotFound("standing rule %s does not exist", id)
+	}
+	return r, err
+}
+
+// saveRule stamps r with the transaction, writes it and announces op.
+func (t *txn) saveRule(r *model.StandingRule, op string) error {
+	r.UpdatedAt, r.TxID = t.stamp, t.txID
+	k, err := t.key(objRule, r.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.putJSON(k, r); err != nil {
+		return err
+	}
+	t.record(model.Change{Kind: model.KindRule, Op: op, ID: r.ID, EID: r.EID})
+	return nil
+}
