@@ -430,13 +430,20 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("list %+v, %v", list, err)
 		}
 		firstUse := list[0].LastUsedAt
-		// Used again within the minute: not written again.
+		// Used again within the minute: not written again, but listed as
+		// it happened.
 		e.clock.Advance(30 * time.Second)
 		if _, _, err := e.keys.Authenticate(ctx, token); err != nil {
 			t.Fatal(err)
 		}
-		if k, _ := e.keys.GetAPIKey(ctx, key.ID); !k.LastUsedAt.Equal(firstUse) {
-			t.Fatalf("last used moved after 30s: %v", k.LastUsedAt)
+		if stored, _, _ := e.db.GetAPIKey(ctx, key.ID); !stored.LastUsedAt.Equal(firstUse) {
+			t.Fatalf("last used written again after 30s: %v", stored.LastUsedAt)
+		}
+		if k, _ := e.keys.GetAPIKey(ctx, key.ID); !k.LastUsedAt.Equal(firstUse.Add(30 * time.Second)) {
+			t.Fatalf("last used listed as %v, want the use 30s later", k.LastUsedAt)
+		}
+		if list, _ := e.keys.ListAPIKeys(ctx, "edu-bureau"); !list[0].LastUsedAt.Equal(firstUse.Add(30 * time.Second)) {
+			t.Fatalf("last used listed as %v, want the use 30s later", list[0].LastUsedAt)
 		}
 		e.clock.Advance(31 * time.Second)
 		if _, _, err := e.keys.Authenticate(ctx, token); err != nil {

@@ -68,6 +68,7 @@ type APIKeys struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time // key id → last-used time this process wrote
+	used    map[string]time.Time // key id → last use this process saw
 }
 
 // NewAPIKeys checks cfg and builds the API key service.
@@ -80,7 +81,7 @@ func NewAPIKeys(cfg Config) (*APIKeys, error) {
 	if cfg.Departments == nil {
 		return nil, routing.MissingDependency(op, "the department registry")
 	}
-	return &APIKeys{store: cfg.Store, departments: cfg.Departments, cfg: cfg, touched: map[string]time.Time{}}, nil
+	return &APIKeys{store: cfg.Store, departments: cfg.Departments, cfg: cfg, touched: map[string]time.Time{}, used: map[string]time.Time{}}, nil
 }
 
 // ValidDepartment reports whether s can name a department: 1 to 64
@@ -161,10 +162,13 @@ func (k *APIKeys) Authenticate(ctx context.Context, token string) (department, k
 
 // touch writes the last-used time when this process has not written it
 // for TouchEvery; the store's conditional update keeps replicas from
-// writing it more often either. A failure only loses the timestamp.
+// writing it more often either. A failure only loses the timestamp. The
+// use is remembered in any case, so that this replica lists the key's last
+// use as it happened rather than as last written (lastUsed).
 func (k *APIKeys) touch(ctx context.Context, id string) {
 	now := k.cfg.Clock.Now().UTC()
 	k.mu.Lock()
+	k.used[id] = now
 	last, ok := k.touched[id]
 	due := !ok || now.Sub(last) >= k.cfg.TouchEvery
 	if due {
@@ -192,7 +196,21 @@ func (k *APIKeys) RevokeAPIKey(ctx context.Context, id string) error {
 // ListAPIKeys lists a department's keys, newest first, without secrets.
 func (k *APIKeys) ListAPIKeys(ctx context.Context, department string) ([]APIKey, error) {
 	keys, err := k.store.ListAPIKeys(ctx, department)
+	for i := range keys {
+		k.lastUsed(&keys[i])
+	}
 	return keys, routing.Wrap("accounts.ListAPIKeys", err)
+}
+
+// lastUsed moves key's last-used time to the last use this process saw
+// when that is later than the stored one (written at most every
+// TouchEvery).
+func (k *APIKeys) lastUsed(key *APIKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if t, ok := k.used[key.ID]; ok && t.After(key.LastUsedAt) {
+		key.LastUsedAt = t
+	}
 }
 
 // GetAPIKey describes one key.
@@ -205,5 +223,6 @@ func (k *APIKeys) GetAPIKey(ctx context.Context, id string) (*APIKey, error) {
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
+	k.lastUsed(key)
 	return key, nil
 }

@@ -178,6 +178,7 @@ func newClient(t testing.TB) *client {
 type who struct {
 	apiKey, official string
 	cookie, csrf     string
+	cookieName       string // the portal's or the console's session cookie
 }
 
 type reply struct {
@@ -227,7 +228,7 @@ func (c *client) send(base string, w who, method, path string, body any) (reply,
 		req.Header.Set("X-Eidgate-Official", w.official)
 	}
 	if w.cookie != "" {
-		req.Header.Set("Cookie", gateway.SessionCookie+"="+w.cookie)
+		req.Header.Set("Cookie", w.cookieName+"="+w.cookie)
 		if method != http.MethodGet {
 			req.Header.Set("X-CSRF-Token", w.csrf)
 		}
@@ -271,8 +272,8 @@ func (c *client) session(base, path string, body any) who {
 	c.t.Helper()
 	r := c.expect(http.StatusOK, base, who{}, http.MethodPost, path, body)
 	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
-		if ck.Name == gateway.SessionCookie {
-			return who{cookie: ck.Value, csrf: r.str("csrf_token")}
+		if ck.Name == gateway.SessionCookie || ck.Name == gateway.ConsoleSessionCookie {
+			return who{cookie: ck.Value, cookieName: ck.Name, csrf: r.str("csrf_token")}
 		}
 	}
 	c.t.Fatalf("%s set no session cookie", path)

@@ -18,8 +18,22 @@ import (
 	"github.com/eidgate/eidgate/routing"
 )
 
-// SessionCookie is the name of the browser session cookie.
-const SessionCookie = "eidgate_session"
+// SessionCookie is the name of a resident's browser session cookie (the
+// portal); ConsoleSessionCookie is a staff member's (the console). They are
+// apart so that one browser can be signed in to both: a resident signing
+// in on the portal does not sign an administrator out of the console.
+const (
+	SessionCookie        = "eidgate_session"
+	ConsoleSessionCookie = "eidgate_console"
+)
+
+// SessionCookieOf is the cookie a session of kind travels in.
+func SessionCookieOf(kind string) string {
+	if kind == accounts.SessionAdmin {
+		return ConsoleSessionCookie
+	}
+	return SessionCookie
+}
 
 // attrOID is the Fabric CA attribute extension.
 var attrOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
@@ -169,8 +183,8 @@ func (s *Server) certMSP(cert *x509.Certificate, intermediates []*x509.Certifica
 // state-changing requests must echo its CSRF token in X-CSRF-Token.
 func (s *Server) session(kind string, perm accounts.Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := s.loadSession(c)
-		if err != nil || sess.Kind != kind {
+		sess, err := s.loadSession(c, kind)
+		if err != nil {
 			s.failWith(c, routing.KindUnauthenticated, "unauthenticated", "log in first")
 			return
 		}
@@ -206,12 +220,17 @@ func withActor(c *gin.Context, sess *accounts.Session) {
 		routing.Actor{Official: "admin:" + sess.Subject, Role: sess.Role, RequestID: requestID(c)}))
 }
 
-func (s *Server) loadSession(c *gin.Context) (*accounts.Session, error) {
-	token, err := c.Cookie(SessionCookie)
+// loadSession loads the session of kind from its cookie.
+func (s *Server) loadSession(c *gin.Context, kind string) (*accounts.Session, error) {
+	token, err := c.Cookie(SessionCookieOf(kind))
 	if err != nil || token == "" {
 		return nil, routing.Errorf(routing.KindUnauthenticated, "gateway", "no session")
 	}
-	return s.deps.Sessions.Lookup(ctx(c), token)
+	sess, err := s.deps.Sessions.Lookup(ctx(c), token)
+	if err == nil && sess.Kind != kind {
+		return nil, routing.Errorf(routing.KindUnauthenticated, "gateway", "no session")
+	}
+	return sess, err
 }
 
 func currentSession(c *gin.Context) *accounts.Session {
@@ -222,9 +241,9 @@ func currentSession(c *gin.Context) *accounts.Session {
 
 // setSessionCookie writes the session cookie: HttpOnly, SameSite=Strict,
 // Secure (unless configured off for plain-HTTP tests).
-func (s *Server) setSessionCookie(c *gin.Context, token string, expires time.Time) {
+func (s *Server) setSessionCookie(c *gin.Context, kind, token string, expires time.Time) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: SessionCookieOf(kind), Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode,
 	})
 }
@@ -238,7 +257,7 @@ func (s *Server) endSession(c *gin.Context, token string) {
 	}
 }
 
-func (s *Server) clearSessionCookie(c *gin.Context) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+func (s *Server) clearSessionCookie(c *gin.Context, kind string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookieOf(kind), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
 }

@@ -59,15 +59,16 @@ func (a *api) renderSession(c *gin.Context, token string, out *accounts.Session,
 		a.fail(c, err)
 		return
 	}
-	a.setSessionCookie(c, token, out.ExpiresAt)
+	a.setSessionCookie(c, out.Kind, token, out.ExpiresAt)
 	c.JSON(http.StatusOK, sessionResponse{Subject: out.Subject, Role: out.Role, Lang: out.Lang, CSRFToken: out.CSRFToken, ExpiresAt: out.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")})
 }
 
 func (a *api) logout(c *gin.Context) {
-	if token, err := c.Cookie(SessionCookie); err == nil {
+	kind := currentSession(c).Kind
+	if token, err := c.Cookie(SessionCookieOf(kind)); err == nil {
 		a.endSession(c, token)
 	}
-	a.clearSessionCookie(c)
+	a.clearSessionCookie(c, kind)
 	c.JSON(http.StatusOK, gin.H{"logged_out": true})
 }
 

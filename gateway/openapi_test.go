@@ -31,7 +31,7 @@ func TestOpenAPIDocumentIsValidOpenAPI31(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
 	}
-	for _, name := range []string{"departmentApiKey", "departmentApiKeyHeader", "departmentCertificate", "session", "csrf"} {
+	for _, name := range []string{"departmentApiKey", "departmentApiKeyHeader", "departmentCertificate", "session", "consoleSession", "csrf"} {
 		if doc.Components.SecuritySchemes[name] == nil {
 			t.Errorf("security scheme %s is missing", name)
 		}

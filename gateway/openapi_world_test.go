@@ -260,7 +260,10 @@ type caller struct {
 	http    *http.Client
 	header  http.Header
 	session string
-	csrf    string
+	// sessionCookie names the cookie the session came in: the portal's
+	// or the console's.
+	sessionCookie string
+	csrf          string
 }
 
 // department calls with an API key and the acting official.
@@ -282,8 +285,8 @@ func (w *world) signIn(path string, body any) *caller {
 	c := w.anonymous()
 	r := c.call(http.MethodPost, path, body, http.StatusOK)
 	for _, ck := range r.resp.Cookies() {
-		if ck.Name == gateway.SessionCookie {
-			c.session = ck.Value
+		if ck.Name == gateway.SessionCookie || ck.Name == gateway.ConsoleSessionCookie {
+			c.session, c.sessionCookie = ck.Value, ck.Name
 		}
 	}
 	c.csrf = r.field("csrf_token")
@@ -357,7 +360,7 @@ func (c *caller) send(method, path, contentType string, body []byte) reply {
 		req.Header[k] = v
 	}
 	if c.session != "" {
-		req.AddCookie(&http.Cookie{Name: gateway.SessionCookie, Value: c.session})
+		req.AddCookie(&http.Cookie{Name: c.sessionCookie, Value: c.session})
 	}
 	if c.csrf != "" && method != http.MethodGet {
 		req.Header.Set("X-CSRF-Token", c.csrf)

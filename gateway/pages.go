@@ -97,8 +97,8 @@ type pageAuth struct {
 // browser goes to the sign-in page.
 func (p *pages) pageSession(a pageAuth) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sess, err := p.loadSession(c)
-		if err != nil || sess.Kind != a.kind {
+		sess, err := p.loadSession(c, a.kind)
+		if err != nil {
 			if err != nil && routing.KindOf(err) == routing.KindUnavailable {
 				p.pageFail(c, err)
 				return
@@ -257,7 +257,11 @@ func (p *pages) switchLang(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
 	lang := c.PostForm("lang")
 	next := localPath(c.PostForm("next"))
-	sess, err := p.loadSession(c)
+	kind := accounts.SessionResident
+	if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+		kind = accounts.SessionAdmin
+	}
+	sess, err := p.loadSession(c, kind)
 	if err != nil {
 		sess = nil
 	}
@@ -556,10 +560,10 @@ func (s *Server) anchoring(ctx context.Context) *anchoringSnapshot {
 
 // signedIn opens a browser session after a sign-in or activation form.
 func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, next string) {
-	if old, err := c.Cookie(SessionCookie); err == nil && old != "" && old != token {
+	if old, err := c.Cookie(SessionCookieOf(sess.Kind)); err == nil && old != "" && old != token {
 		p.endSession(c, old)
 	}
-	p.setSessionCookie(c, token, sess.ExpiresAt)
+	p.setSessionCookie(c, sess.Kind, token, sess.ExpiresAt)
 	if sess.Lang != "" && web.ValidLang(sess.Lang) {
 		p.setLangCookie(c, sess.Lang)
 	}
@@ -568,11 +572,12 @@ func (p *pages) signedIn(c *gin.Context, token string, sess *accounts.Session, n
 
 // pageLogout ends the session of either area.
 func (p *pages) pageLogout(c *gin.Context) {
-	if token, err := c.Cookie(SessionCookie); err == nil {
+	kind := currentSession(c).Kind
+	if token, err := c.Cookie(SessionCookieOf(kind)); err == nil {
 		p.endSession(c, token)
 	}
-	p.clearSessionCookie(c)
-	seeOther(c, "/"+areaOfKind(currentSession(c).Kind)+"/login", "logged_out")
+	p.clearSessionCookie(c, kind)
+	seeOther(c, "/"+areaOfKind(kind)+"/login", "logged_out")
 }
 
 // rootRedirect sends "/" to the portal.

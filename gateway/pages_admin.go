@@ -308,12 +308,57 @@ func dataTypeFields() map[string]string {
 	return map[string]string{"code": "code", "name": "name", "name_en": "name_en", "schema": "schema", "owners": "owners", "status": "status"}
 }
 
+// checkDataType finds every problem of a data type form at once, each at
+// its field in words, before the ledger is asked (whose refusal names one
+// problem by its rule); code is checked when registering.
+func (p *pages) checkDataType(c *gin.Context, dt model.DataType, registering bool) *web.Errors {
+	var errs *web.Errors
+	switch {
+	case registering && dt.Code == "":
+		errs = p.fieldError(c, errs, "code", "err.dt_code_required")
+	case registering && !model.ValidDataTypeCode(dt.Code):
+		errs = p.fieldError(c, errs, "code", "err.dt_code_format")
+	}
+	if dt.Name == "" {
+		errs = p.fieldError(c, errs, "name", "err.name_required")
+	}
+	var schema map[string]json.RawMessage
+	switch {
+	case dt.Schema == "":
+		errs = p.fieldError(c, errs, "schema", "err.dt_schema_required")
+	case json.Unmarshal([]byte(dt.Schema), &schema) != nil || schema == nil:
+		errs = p.fieldError(c, errs, "schema", "err.dt_schema_json")
+	}
+	if len(dt.Owners) == 0 {
+		errs = p.fieldError(c, errs, "owners", "err.dt_owners_required")
+	}
+	return errs
+}
+
+// dataTypeErrors places a refusal of the ledger at the form field its
+// message names (the contract's messages start with the field).
+func (p *pages) dataTypeErrors(c *gin.Context, err error) *web.Errors {
+	fields := dataTypeFields()
+	if re, ok := errors.AsType[*routing.Error](err); ok && re.Field == "" && re.Kind == routing.KindInvalid {
+		first, _, _ := strings.Cut(routing.MessageOf(err), " ")
+		first, _, _ = strings.Cut(first, "[")
+		if f, known := fields[first]; known {
+			fields["*"] = f
+		}
+	}
+	return p.formErrors(c, err, fields)
+}
+
 func (p *pages) adminRegisterDataType(c *gin.Context) {
 	form := refill(c, "code", "name", "name_en", "schema")
 	dt := model.DataType{Code: strings.TrimSpace(form["code"]), Name: strings.TrimSpace(form["name"]),
 		NameEN: strings.TrimSpace(form["name_en"]), Schema: strings.TrimSpace(form["schema"]), Owners: c.PostFormArray("owners")}
+	if errs := p.checkDataType(c, dt, true); errs.Any() {
+		p.showDataTypes(c, http.StatusBadRequest, errs, form, dt.Owners)
+		return
+	}
 	if _, err := p.deps.Registry.RegisterDataType(ctx(c), dt); err != nil {
-		p.showDataTypes(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, dataTypeFields()), form, dt.Owners)
+		p.showDataTypes(c, statusOf(routing.KindOf(err)), p.dataTypeErrors(c, err), form, dt.Owners)
 		return
 	}
 	seeOther(c, "/admin/datatypes/"+url.PathEscape(dt.Code), "datatype_registered")
@@ -353,8 +398,12 @@ func (p *pages) adminUpdateDataType(c *gin.Context) {
 	form := refill(c, "name", "name_en", "schema", "status")
 	dt := model.DataType{Code: c.Param("code"), Name: strings.TrimSpace(form["name"]), NameEN: strings.TrimSpace(form["name_en"]),
 		Schema: strings.TrimSpace(form["schema"]), Owners: c.PostFormArray("owners"), Status: form["status"]}
+	if errs := p.checkDataType(c, dt, false); errs.Any() {
+		p.showDataType(c, http.StatusBadRequest, errs, form, dt.Owners)
+		return
+	}
 	if _, err := p.deps.Registry.UpdateDataType(ctx(c), dt); err != nil {
-		p.showDataType(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, dataTypeFields()), form, dt.Owners)
+		p.showDataType(c, statusOf(routing.KindOf(err)), p.dataTypeErrors(c, err), form, dt.Owners)
 		return
 	}
 	seeOther(c, "/admin/datatypes/"+url.PathEscape(dt.Code), "datatype_updated")
@@ -415,7 +464,9 @@ func (p *pages) adminCreateResident(c *gin.Context) {
 
 func (p *pages) adminResident(c *gin.Context) { p.showResident(c, http.StatusOK, nil, nil) }
 
-func (p *pages) showResident(c *gin.Context, status int, errs *web.Errors, form map[string]string) {
+// showResident renders a resident's page; mergeInto, when given, is the
+// target of a checked merge form awaiting confirmation.
+func (p *pages) showResident(c *gin.Context, status int, errs *web.Errors, form map[string]string, mergeInto ...*mapping.IdentityDetail) {
 	eid := c.Param("eid")
 	if !model.ValidDID(eid) {
 		p.pageFail(c, &routing.Error{Kind: routing.KindNotFound, Code: "not_found", Op: "gateway", Message: "no such eID"})
@@ -426,8 +477,12 @@ func (p *pages) showResident(c *gin.Context, status int, errs *web.Errors, form 
 		p.pageFail(c, err)
 		return
 	}
+	data := p.residentWithPasskeys(c, d)
+	if len(mergeInto) > 0 {
+		data.MergeInto = mergeInto[0]
+	}
 	p.render(c, status, "admin_resident", &web.Page{Title: "title.admin.resident", Nav: "residents", Errors: errs, Form: form,
-		Data: p.residentWithPasskeys(c, d)})
+		Data: data})
 }
 
 func (p *pages) adminAddDocument(c *gin.Context) {
@@ -466,8 +521,27 @@ func (p *pages) adminMerge(c *gin.Context) {
 	if reason == "" {
 		errs = p.fieldError(c, errs, "merge_reason", "err.reason_required")
 	}
+	// The target is looked up before the confirmation, so that the
+	// confirmation can name it and a wrong eID is said at the field.
+	var target *mapping.IdentityDetail
+	if errs.Field("into") == "" {
+		var err error
+		switch target, err = p.deps.Identities.Identity(ctx(c), into); {
+		case routing.IsKind(err, routing.KindNotFound):
+			errs = p.fieldError(c, errs, "into", "err.merge_target_unknown")
+		case err != nil:
+			p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), form)
+			return
+		case target.Identity.Status != model.EIDActive:
+			errs = p.fieldError(c, errs, "into", "err.merge_target_inactive")
+		}
+	}
 	if errs.Any() {
 		p.showResident(c, http.StatusBadRequest, errs, form)
+		return
+	}
+	if c.PostForm("confirmed") != "yes" {
+		p.showResident(c, http.StatusOK, nil, form, target)
 		return
 	}
 	if err := p.deps.Identities.Merge(ctx(c), c.Param("eid"), into, reason, adminName(c)); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/routing"
@@ -181,7 +182,7 @@ func (p *pages) portalVerify(c *gin.Context) {
 // token otherwise.
 func (p *pages) acceptPublicForm(c *gin.Context) bool {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, p.cfg.BodyLimit)
-	if sess, err := p.loadSession(c); err == nil && sess.Kind == "resident" {
+	if sess, err := p.loadSession(c, accounts.SessionResident); err == nil {
 		c.Set(ctxSession, sess)
 		if tokenEqual(c.PostForm("csrf"), sess.CSRFToken) {
 			return true

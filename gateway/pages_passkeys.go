@@ -110,6 +110,9 @@ func (p *pages) adminConsent(c *gin.Context) {
 type residentPage struct {
 	*mapping.IdentityDetail
 	Passkeys []accounts.PasskeyInfo
+	// MergeInto is the eID a checked merge form names, shown for
+	// confirmation before anything changes.
+	MergeInto *mapping.IdentityDetail
 }
 
 func (p *pages) residentWithPasskeys(c *gin.Context, d *mapping.IdentityDetail) residentPage {

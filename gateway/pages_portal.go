@@ -24,8 +24,8 @@ func docFields(prefix string) map[string]string {
 }
 
 func (p *pages) signedInAs(c *gin.Context, kind string) bool {
-	sess, err := p.loadSession(c)
-	return err == nil && sess.Kind == kind
+	_, err := p.loadSession(c, kind)
+	return err == nil
 }
 
 func (p *pages) portalLoginPage(c *gin.Context) {

@@ -439,6 +439,14 @@ func TestAdminRoles(t *testing.T) {
 				t.Errorf("%s POST %s: %d (allowed %v)", who, f.action, r.status, allowed)
 			}
 		}
+		// Task cards promise only what the role may do; the console has
+		// its own footer, not the residents'.
+		if who != "root" && strings.Contains(home, "Register departments") {
+			t.Errorf("%s's home offers to register departments", who)
+		}
+		if strings.Contains(home, "Every use of your data") || !strings.Contains(home, "administration console") {
+			t.Errorf("%s: the console shows the residents' footer", who)
+		}
 		// Write controls appear only for roles that may use them.
 		dept := b.get("/admin/departments/edu-bureau").body
 		if (who == "root") != strings.Contains(dept, `action="/admin/departments/edu-bureau/apikeys"`) {
@@ -519,12 +527,21 @@ func TestDataTypePages(t *testing.T) {
 	e := newPagesEnv(t)
 	b := e.adminSignIn("root")
 	b.lang = "en"
+	// Every problem of the form at once, each at its field in words.
+	r := b.submit("/admin/datatypes", "/admin/datatypes", url.Values{"code": {"Tax Return"}, "schema": {"[1,2]"}})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("bad form: %d", r.status)
+	}
+	mustContain(t, r.body, `<a href="#f-code">A code is lower-case words joined by dots`, `<a href="#f-name">Enter a name.`,
+		`<a href="#f-schema">The schema must be a JSON object`, `<a href="#f-owners">Choose at least one department`,
+		`id="e-code"`, `id="e-name"`, `id="e-schema"`, `class="field has-error" id="f-owners"`)
+	mustNotContain(t, r.body, `^[a-z]`)
 	form := url.Values{"code": {"tax.return"}, "name": {"纳税申报"}, "name_en": {"Tax return"}, "schema": {"[1,2]"}, "owners": {"hrss"}}
-	r := b.submit("/admin/datatypes", "/admin/datatypes", form)
+	r = b.submit("/admin/datatypes", "/admin/datatypes", form)
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("bad schema: %d", r.status)
 	}
-	mustContain(t, r.body, "schema must be a JSON object", `id="owner-hrss" name="owners" value="hrss" checked`)
+	mustContain(t, r.body, "The schema must be a JSON object", `id="owner-hrss" name="owners" value="hrss" checked`)
 	form.Set("schema", `{"type":"object","properties":{"year":{"type":"integer"}}}`)
 	r = b.submit("/admin/datatypes", "/admin/datatypes", form)
 	if r.status != http.StatusSeeOther {
@@ -588,7 +605,25 @@ func TestResidentMaintenance(t *testing.T) {
 		t.Fatalf("merge into itself: %d", r.status)
 	}
 	mustContain(t, r.body, "An eID cannot be merged into itself.")
+	// Field errors come before any confirmation: an unknown eID is said at
+	// its field, with the missing reason.
+	unknown := "did:eidgate:" + strings.Repeat("0", 32)
+	r = b.submit(page, page+"/merge", url.Values{"into": {unknown}})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("merge into an unknown eID: %d", r.status)
+	}
+	mustContain(t, r.body, `<a href="#f-into">No eID with this identifier exists.`, `<a href="#f-merge_reason">Give a reason.`)
+	mustNotContain(t, r.body, `id="merge-confirm"`)
+	// A checked form asks to confirm, naming both eIDs; nothing changes yet.
 	r = b.submit(page, page+"/merge", url.Values{"into": {into}, "merge_reason": {"same person, two cards"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("merge check: %d\n%s", r.status, r.body)
+	}
+	mustContain(t, r.body, `id="merge-confirm"`, "Merge "+from+" into "+into+"?", `name="confirmed" value="yes"`)
+	if id, _ := e.w.ledger.GetEID(context.Background(), from); id.Status != model.EIDActive {
+		t.Fatalf("merged before confirmation: %s", id.Status)
+	}
+	r = b.submit(page, page+"/merge", url.Values{"into": {into}, "merge_reason": {"same person, two cards"}, "confirmed": {"yes"}})
 	if r.status != http.StatusSeeOther || r.location() != "/admin/residents/"+into+"?done=merged" {
 		t.Fatalf("merge: %d → %q\n%s", r.status, r.location(), r.body)
 	}
@@ -750,6 +785,9 @@ func TestSignOut(t *testing.T) {
 			b = e.adminSignIn("auditor")
 		}
 		token := b.cookie(gateway.SessionCookie)
+		if area == "admin" {
+			token = b.cookie(gateway.ConsoleSessionCookie)
+		}
 		if !e.w.sessionOpen(token) {
 			t.Fatalf("%s: the signed-in browser's session is not open", area)
 		}

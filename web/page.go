@@ -78,6 +78,14 @@ func (e *Errors) Add(field, message string) {
 	}
 }
 
+// Field is the message for field, "" when it is fine (or e is nil).
+func (e *Errors) Field(field string) string {
+	if e == nil {
+		return ""
+	}
+	return e.field[field]
+}
+
 // Any reports whether there is a problem.
 func (e *Errors) Any() bool { return e != nil && len(e.List) > 0 }
 

@@ -98,10 +98,11 @@ func (r reply) str(path ...string) string {
 // certificate, + official), a browser session (cookie + CSRF token) or
 // nobody.
 type caller struct {
-	apiKey  string
-	cookie  string
-	csrf    string
-	headers map[string]string
+	apiKey     string
+	cookie     string
+	cookieName string // the portal's or the console's session cookie
+	csrf       string
+	headers    map[string]string
 	// client, when set, sends the request instead of the stack's client
 	// (a department presenting its mTLS client certificate).
 	client *http.Client
@@ -147,7 +148,7 @@ func (s *stack) do(c caller, method, path string, body any) reply {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
 	if c.cookie != "" {
-		req.Header.Set("Cookie", gateway.SessionCookie+"="+c.cookie)
+		req.Header.Set("Cookie", c.cookieName+"="+c.cookie)
 		if method != http.MethodGet {
 			req.Header.Set("X-CSRF-Token", c.csrf)
 		}
@@ -178,11 +179,11 @@ func (s *stack) login(path string, body any) caller {
 		s.t.Fatalf("login %s: %d %v", path, r.status, r.body)
 	}
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
-		if c.Name == gateway.SessionCookie {
+		if c.Name == gateway.SessionCookie || c.Name == gateway.ConsoleSessionCookie {
 			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 				s.t.Fatalf("session cookie flags: %+v", c)
 			}
-			return caller{cookie: c.Value, csrf: r.str("csrf_token")}
+			return caller{cookie: c.Value, cookieName: c.Name, csrf: r.str("csrf_token")}
 		}
 	}
 	s.t.Fatalf("login %s set no session cookie", path)

@@ -4,7 +4,8 @@
 //   2. live progress on a bulk import's page,
 //   3. the in-page check of an access record's Merkle inclusion proof,
 //   4. the public verifier opened on a presentation's link.
-//   5. passkeys (passkeys.js).
+//   5. passkeys (passkeys.js),
+//   6. copying a secret shown once, and printing the activation slip.
 import { verifyInclusion } from "./merkle.js";
 import { leafHashOfFields, LEAF_FORMAT } from "./leaf.js";
 import { setupPasskeys, signDecision, supported as passkeysSupported } from "./passkeys.js";
@@ -192,7 +193,31 @@ function setupVerifyLink() {
   form.submit();
 }
 
+// 6. A secret shown once: copy it to the clipboard; print the activation
+// slip. The buttons are hidden until this script can run them.
+function setupSecretActions() {
+  const status = document.querySelector(".copy-status");
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const value = document.getElementById(button.dataset.copy)?.textContent ?? "";
+      try {
+        await navigator.clipboard.writeText(value.trim());
+        if (status) status.textContent = button.dataset.copied;
+      } catch (err) {
+        if (status) status.textContent = String(err);
+      }
+    });
+  }
+  for (const button of document.querySelectorAll("button[data-print]")) {
+    button.hidden = false;
+    button.addEventListener("click", () => window.print());
+  }
+}
+
 setupConfirmations();
+setupSecretActions();
 setupImportProgress();
 setupProofs();
 setupVerifyLink();
