@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -348,4 +349,57 @@ func RegisterCheckers(t *Trail, ids *Identities, reg *Registry, keys *APIKeys) {
 	t.OnRecover(ActEIDDeactivate, ids.checkEID)
 	t.OnRecover(ActDepartmentStatus, reg.checkDepartment)
 	t.OnRecover(ActAPIKeyRevoke, keys.checkAPIKey)
+}
+
+type staffState struct {
+	Role     string `json:"role,omitempty"`
+	Disabled *bool  `json:"disabled,omitempty"`
+	Expires  string `json:"activation_expires_at,omitempty"`
+}
+
+func (s *Admins) state(ctx context.Context, username string) any {
+	a, err := s.Admins.Get(ctx, username)
+	if err != nil {
+		return nil
+	}
+	return staffState{Role: a.Role, Disabled: &a.Disabled}
+}
+
+// Disable disables an administrator and ends their sessions.
+func (s *Admins) Disable(ctx context.Context, username string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffDisable, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.Disable(ctx, username) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+// Enable re-enables an administrator.
+func (s *Admins) Enable(ctx context.Context, username string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffEnable, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.Enable(ctx, username) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+// SetRole changes an administrator's role and ends their sessions.
+func (s *Admins) SetRole(ctx context.Context, username, role string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffRole, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.SetRole(ctx, username, role) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+type resetCode struct {
+	code    string
+	expires time.Time
+}
+
+// Reset issues an administrator a new activation code (never recorded).
+func (s *Admins) Reset(ctx context.Context, username string) (string, time.Time, error) {
+	out, err := Do(ctx, s.trail, Entry{Act: ActStaffReset, Target: username},
+		func(ctx context.Context) (resetCode, error) {
+			code, exp, err := s.Admins.Reset(ctx, username)
+			return resetCode{code, exp}, err
+		}, func(r resetCode) any { return staffState{Expires: r.expires.UTC().Format(time.RFC3339)} })
+	return out.code, out.expires, err
 }

@@ -135,3 +135,70 @@ func auditTrailFlow(t *testing.T, w *world, auditor, root, officer *caller, eid 
 		}
 	}
 }
+
+// staffFlow: an administrator disables, re-enables, re-roles and resets a
+// staff account; the reset member chooses a new password with the code;
+// the last administrator cannot be disabled or demoted; every change is in
+// the audit trail.
+func staffFlow(t *testing.T, w *world, root, auditor *caller, name string) {
+	t.Helper()
+	const post, get = http.MethodPost, http.MethodGet
+	member := w.signIn("/v1/admin/login", map[string]string{"username": name, "password": "another long one"})
+	root.call(post, "/v1/admin/users/"+name+"/disable", nil, http.StatusOK)
+	// The disabled member's session ended at once, and sign-in is refused.
+	member.call(get, "/v1/admin/me", nil, http.StatusUnauthorized)
+	if e := w.anonymous().call(post, "/v1/admin/login", map[string]string{"username": name, "password": "another long one"}, http.StatusForbidden).apiError(); e.Code != "account_disabled" {
+		t.Errorf("disabled sign-in = %+v", e)
+	}
+	root.call(post, "/v1/admin/users/"+name+"/enable", nil, http.StatusOK)
+	if got := root.call(post, "/v1/admin/users/"+name+"/role", map[string]string{"role": "mapping-officer"}, http.StatusOK).field("role"); got != "mapping-officer" {
+		t.Errorf("role = %q", got)
+	}
+	var reset struct {
+		Code    string `json:"activation_code"`
+		Expires string `json:"expires_at"`
+	}
+	root.call(post, "/v1/admin/users/"+name+"/reset", nil, http.StatusOK).decode(&reset)
+	if reset.Code == "" || reset.Expires == "" {
+		t.Fatalf("reset = %+v", reset)
+	}
+	if e := w.anonymous().call(post, "/v1/admin/login", map[string]string{"username": name, "password": "another long one"}, http.StatusUnauthorized).apiError(); e.Code != "invalid_credentials" {
+		t.Errorf("old password after reset = %+v", e)
+	}
+	activate := map[string]string{"username": name, "code": reset.Code, "password": "a brand new passphrase"}
+	renewed := w.signIn("/v1/admin/activate", activate)
+	if got := renewed.call(get, "/v1/admin/me", nil, http.StatusOK).field("role"); got != "mapping-officer" {
+		t.Errorf("activated member's role = %q", got)
+	}
+	if e := w.anonymous().call(post, "/v1/admin/activate", activate, http.StatusConflict).apiError(); e.Code != "activation_used" {
+		t.Errorf("second activation = %+v", e)
+	}
+
+	// root is the only enabled administrator with the admin role.
+	if e := root.call(post, "/v1/admin/users/root/disable", nil, http.StatusConflict).apiError(); e.Code != "last_admin" {
+		t.Errorf("disabling the last admin = %+v", e)
+	}
+	if e := root.call(post, "/v1/admin/users/root/role", map[string]string{"role": "auditor"}, http.StatusConflict).apiError(); e.Code != "last_admin" {
+		t.Errorf("demoting the last admin = %+v", e)
+	}
+	root.call(get, "/v1/admin/me", nil, http.StatusOK)
+
+	var trail struct {
+		Records []audit.Record `json:"records"`
+	}
+	auditor.call(get, "/v1/admin/audit?official=admin:root&limit=50", nil, http.StatusOK).decode(&trail)
+	seen := map[string]string{}
+	for _, r := range trail.Records {
+		if strings.HasPrefix(r.Act, "staff.") {
+			seen[r.Act+"/"+r.Target] = r.Status
+		}
+	}
+	for _, want := range []string{"staff.disable/" + name, "staff.enable/" + name, "staff.role/" + name, "staff.reset/" + name} {
+		if seen[want] != audit.StatusDone {
+			t.Errorf("audit of %s = %q (all: %v)", want, seen[want], seen)
+		}
+	}
+	if seen["staff.disable/root"] != audit.StatusFailed {
+		t.Errorf("the refused disable of root is recorded as %q", seen["staff.disable/root"])
+	}
+}

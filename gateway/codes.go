@@ -124,6 +124,7 @@ var errorCodes = []errorCode{
 	{"conflict", 409, "the state changed or contradicts the request (e.g. a concurrent ledger update: retry)"},
 	{"consent_state", 409, "the consent is not in a state that allows this (granting an active one)"},
 	{"consent_uses_exhausted", 409, "the consent has no uses left"},
+	{"last_admin", 409, "the last enabled administrator with the admin role cannot be disabled or demoted; make another one administrator first"},
 	{"activation_used", 409, "the activation code was used already"},
 	{"admin_exists", 409, "an administrator with this user name exists"},
 	{"api_key_exists", 409, "an API key with this id exists; issue again"},

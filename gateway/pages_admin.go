@@ -855,7 +855,8 @@ func (p *pages) showUsers(c *gin.Context, status int, errs *web.Errors, form map
 		p.pageFail(c, err)
 		return
 	}
-	p.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form, Data: gin.H{"Users": users}})
+	p.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form,
+		Data: gin.H{"Users": users, "Roles": []string{accounts.RoleAdmin, accounts.RoleMappingOfficer, accounts.RoleAuditor}}})
 }
 
 func (p *pages) adminCreateUser(c *gin.Context) {

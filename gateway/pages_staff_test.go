@@ -1,0 +1,57 @@
+package gateway_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestAdminStaffPages: the administrators' page disables, re-enables,
+// re-roles and resets a staff account; the reset member activates with
+// the code shown once; the last administrator stays; the officials' acts
+// page lists each act.
+func TestAdminStaffPages(t *testing.T) {
+	e := newPagesEnv(t)
+	b := e.adminSignIn("root")
+	b.lang = "en"
+	if r := b.submit("/admin/users", "/admin/users", url.Values{"username": {"clerk"}, "password": {"a sufficiently long one"}, "role": {"auditor"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d", r.status)
+	}
+	if r := b.submit("/admin/users", "/admin/users/clerk/status", url.Values{"action": {"disable"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	mustContain(t, b.get("/admin/users").body, `data-user="clerk"`, "Re-enable")
+	if r := b.submit("/admin/users", "/admin/users/clerk/status", url.Values{"action": {"enable"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("enable: %d", r.status)
+	}
+	if r := b.submit("/admin/users", "/admin/users/clerk/role", url.Values{"role": {"mapping-officer"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("role: %d %s", r.status, r.body)
+	}
+	r := b.submit("/admin/users", "/admin/users/clerk/reset", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("reset: %d", r.status)
+	}
+	m := regexp.MustCompile(`<output id="secret-value"[^>]*>([^<]+)</output>`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no code on the reset page:\n%s", r.body)
+	}
+	clerk := e.browser()
+	clerk.lang = "en"
+	r = clerk.submit("/admin/activate", "/admin/activate", url.Values{"username": {"clerk"}, "code": {m[1]}, "password": {"a brand new passphrase"}})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/admin") {
+		t.Fatalf("activation: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	mustContain(t, clerk.get("/admin/residents").body, "clerk")
+
+	r = b.submit("/admin/users", "/admin/users/root/status", url.Values{"action": {"disable"}})
+	if r.status != http.StatusConflict {
+		t.Fatalf("disabling the last administrator: %d", r.status)
+	}
+	mustContain(t, r.body, "last enabled administrator")
+	acts := e.adminSignIn("auditor")
+	acts.lang = "en"
+	body := acts.get("/admin/acts?official=admin%3Aroot").body
+	mustContain(t, body, "Staff account disabled", "Staff account re-enabled", "Staff role changed", "Staff account reset", "Failed")
+}
