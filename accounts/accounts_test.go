@@ -370,6 +370,13 @@ func TestAdmins(t *testing.T) {
 		_, err = e.admins.Login(ctx, "nobody", "nope")
 		wantCode(t, err, accounts.CodeInvalidCredentials)
 
+		// The only administrator can be neither demoted nor disabled.
+		wantCode(t, e.admins.SetRole(ctx, "li.wei", accounts.RoleAuditor), accounts.CodeLastAdmin)
+		wantCode(t, e.admins.Disable(ctx, "li.wei"), accounts.CodeLastAdmin)
+		if _, err := e.admins.CreateAdmin(ctx, "wu.admin", "Admin password 2", accounts.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+
 		// Role changes and disabling end sessions.
 		token, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionAdmin, Subject: "li.wei", Role: accounts.RoleAdmin})
 		if err != nil {
@@ -398,7 +405,7 @@ func TestAdmins(t *testing.T) {
 		}
 		wantCode(t, e.admins.Disable(ctx, "nobody"), accounts.CodeAdminNotFound)
 		list, err := e.admins.List(ctx)
-		if err != nil || len(list) != 2 || list[0].Username != "li.wei" || list[1].Role != accounts.RoleAuditor {
+		if err != nil || len(list) != 3 || list[0].Username != "li.wei" || list[2].Role != accounts.RoleAuditor {
 			t.Fatalf("list %+v, %v", list, err)
 		}
 	})
