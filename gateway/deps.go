@@ -191,6 +191,11 @@ type AuditTrail interface {
 	Get(ctx context.Context, id string) (*audit.Record, error)
 	Proof(ctx context.Context, id, eid string) (*audit.Proof, error)
 	ForResident(ctx context.Context, eid string, limit int) ([]audit.ResidentView, error)
+	// Four eyes: the proposals waiting for (or decided by) a second
+	// official, and the decisions.
+	Proposals(ctx context.Context, status string) ([]audit.Proposal, error)
+	Approve(ctx context.Context, id, note string) (*audit.Proposal, error)
+	Reject(ctx context.Context, id, note string) (*audit.Proposal, error)
 }
 
 // Tickets serves ticket verification to providers and the key set.

@@ -225,6 +225,9 @@ func (p *pages) adminDepartmentStatus(c *gin.Context) {
 		return
 	}
 	if _, err := p.deps.Registry.SetDepartmentStatus(ctx(c), c.Param("id"), status, reason); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, deptFields()), form)
 		return
 	}
@@ -545,6 +548,9 @@ func (p *pages) adminMerge(c *gin.Context) {
 		return
 	}
 	if err := p.deps.Identities.Merge(ctx(c), c.Param("eid"), into, reason, adminName(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"into": "into", "reason": "merge_reason"}), form)
 		return
 	}
@@ -559,6 +565,9 @@ func (p *pages) adminDeactivate(c *gin.Context) {
 		return
 	}
 	if err := p.deps.Identities.Deactivate(ctx(c), c.Param("eid"), reason, adminName(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"reason": "deactivate_reason"}), form)
 		return
 	}
@@ -761,6 +770,9 @@ func ruleFromForm(c *gin.Context) policies.Line {
 func (p *pages) adminAddRule(c *gin.Context) {
 	form := refill(c, "kind", "subject", "object", "action", "effect", "role")
 	if _, err := p.deps.Policies.AddLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, ruleFields()), form, nil)
 		return
 	}
@@ -769,6 +781,9 @@ func (p *pages) adminAddRule(c *gin.Context) {
 
 func (p *pages) adminRemoveRule(c *gin.Context) {
 	if _, err := p.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil, nil)
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/eidgate/eidgate/audit"
 )
 
 // TestAdminStaffPages: the administrators' page disables, re-enables,
@@ -54,4 +56,33 @@ func TestAdminStaffPages(t *testing.T) {
 	acts.lang = "en"
 	body := acts.get("/admin/acts?official=admin%3Aroot").body
 	mustContain(t, body, "Staff account disabled", "Staff account re-enabled", "Staff role changed", "Staff account reset", "Failed")
+}
+
+// TestProposalPages: with four eyes on deactivations, the console's
+// deactivation becomes a proposal shown on the approvals page; the
+// proposer sees no buttons on it; another official approves it there.
+func TestProposalPages(t *testing.T) {
+	e := newPagesEnv(t)
+	e.w.trail.SetFourEyes(audit.FourEyes{Store: e.w.db, Acts: map[string]bool{audit.FourEyesDeactivate: true}})
+	eid := e.w.residentEIDs[0]
+	officer := e.adminSignIn("mapper")
+	officer.lang = "en"
+	r := officer.submit("/admin/residents/"+eid, "/admin/residents/"+eid+"/deactivate", url.Values{"deactivate_reason": {"resident deceased"}, "confirm": {"yes"}})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/admin/proposals") {
+		t.Fatalf("deactivate under four eyes: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	page := officer.get("/admin/proposals").body
+	mustContain(t, page, "eID deactivated", "Your proposal: another official decides", "admin:mapper")
+	mustNotContain(t, page, `value="approve"`)
+	root := e.adminSignIn("root")
+	root.lang = "en"
+	m := regexp.MustCompile(`action="/admin/proposals/(prop_[0-9a-f]+)"`).FindStringSubmatch(root.get("/admin/proposals").body)
+	if m == nil {
+		t.Fatal("no decision form for another official")
+	}
+	r = root.submit("/admin/proposals", "/admin/proposals/"+m[1], url.Values{"decision": {"approve"}, "note": {"certificate seen"}})
+	if r.status != http.StatusSeeOther || !strings.Contains(r.location(), "proposal_approved") {
+		t.Fatalf("approve: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	mustContain(t, root.get("/admin/proposals").body, "Approved and done", "certificate seen")
 }
