@@ -106,6 +106,7 @@ func wantCode(t *testing.T, err error, code string) {
 const eid = "did:eidgate:7f3a9c"
 
 func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -120,8 +121,14 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 			t.Fatalf("code %q: %v", code, err)
 		}
 		stored, err := e.db.GetActivationCode(ctx, eid)
-		if err != nil || strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) || !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
-			t.Fatalf("stored %+v, %v", stored, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; stored %+v, %v", err, stored, err)
+		}
+		if strings.Contains(stored.CodeHash, strings.ReplaceAll(code, "-", "")) {
+			t.Fatalf("strings.Contains(stored.CodeHash, strings.ReplaceAll(code, \"-\", \"\")) is true; stored %+v, %v", stored, err)
+		}
+		if !strings.HasPrefix(stored.CodeHash, "$argon2id$") {
+			t.Fatalf("strings.HasPrefix(stored.CodeHash, \"$argon2id$\") is false; stored %+v, %v", stored, err)
 		}
 		// Not signed in before activation.
 		if _, err := e.residents.Login(ctx, eid, "Whatever-123"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
@@ -133,8 +140,12 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCode(t, e.residents.Activate(ctx, eid, code, "another pass 43"), accounts.CodeActivationUsed)
-		if r, err := e.residents.Login(ctx, eid, "correct horse 42"); err != nil || r.EID != eid || r.Lang != accounts.DefaultLang {
-			t.Fatalf("login after activation: %+v, %v", r, err)
+		if r, err := e.residents.Login(ctx, eid, "correct horse 42"); err != nil {
+			t.Fatalf("err = %v, want nil; login after activation: %+v, %v", err, r, err)
+		} else if r.EID != eid {
+			t.Fatalf("r.EID = %v, want eid; login after activation: %+v, %v", r.EID, r, err)
+		} else if r.Lang != accounts.DefaultLang {
+			t.Fatalf("r.Lang = %v, want accounts.DefaultLang; login after activation: %+v, %v", r.Lang, r, err)
 		}
 		if _, err := e.residents.Login(ctx, eid, "another pass 43"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
 			t.Fatalf("the refused second activation changed the password: %v", err)
@@ -143,6 +154,7 @@ func TestActivationCodeWorksOnceAndOnlyOnce(t *testing.T) {
 }
 
 func TestActivationRaceHasOneWinner(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -172,6 +184,7 @@ func TestActivationRaceHasOneWinner(t *testing.T) {
 }
 
 func TestActivationRules(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -214,6 +227,7 @@ func TestActivationRules(t *testing.T) {
 }
 
 func TestTooManyWrongCodesBurnTheCode(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -243,6 +257,7 @@ func activate(t *testing.T, e *env, pw string) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -256,8 +271,11 @@ func TestLoginLockout(t *testing.T) {
 		_, err = e.residents.Login(ctx, eid, "Right password 1")
 		wantCode(t, err, accounts.CodeAccountLocked)
 		var re *routing.Error
-		if !asErr(err, &re) || re.Details["retry_after"] != "900" {
-			t.Fatalf("retry_after: %+v", re)
+		if !asErr(err, &re) {
+			t.Fatalf("asErr(err, &re) is false; retry_after: %+v", re)
+		}
+		if re.Details["retry_after"] != "900" {
+			t.Fatalf("re.Details[\"retry_after\"] = %q, want \"900\"; retry_after: %+v", re.Details["retry_after"], re)
 		}
 		e.clock.Advance(accounts.DefaultLockFor)
 		if _, err := e.residents.Login(ctx, eid, "Right password 1"); err != nil {
@@ -282,6 +300,7 @@ func asErr(err error, target **routing.Error) bool {
 }
 
 func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -301,6 +320,7 @@ func TestUnknownNamesAnswerLikeWrongPasswords(t *testing.T) {
 }
 
 func TestChangePasswordAndLanguage(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -344,6 +364,7 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 }
 
 func TestAdmins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -362,8 +383,11 @@ func TestAdmins(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, err := e.admins.Login(ctx, "li.wei", "Admin password 1")
-		if err != nil || a.Role != accounts.RoleAdmin {
-			t.Fatalf("login %+v, %v", a, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; login %+v, %v", err, a, err)
+		}
+		if a.Role != accounts.RoleAdmin {
+			t.Fatalf("a.Role = %v, want accounts.RoleAdmin; login %+v, %v", a.Role, a, err)
 		}
 		_, err = e.admins.Login(ctx, "li.wei", "nope")
 		wantCode(t, err, accounts.CodeInvalidCredentials)
@@ -387,8 +411,10 @@ func TestAdmins(t *testing.T) {
 		}
 		_, err = e.sessions.Lookup(ctx, token)
 		wantCode(t, err, accounts.CodeSessionInvalid)
-		if a, _ := e.admins.Login(ctx, "li.wei", "Admin password 1"); a == nil || a.Role != accounts.RoleMappingOfficer {
-			t.Fatalf("role after change: %+v", a)
+		if a, _ := e.admins.Login(ctx, "li.wei", "Admin password 1"); a == nil {
+			t.Fatalf("a is nil; role after change: %+v", a)
+		} else if a.Role != accounts.RoleMappingOfficer {
+			t.Fatalf("a.Role = %v, want accounts.RoleMappingOfficer; role after change: %+v", a.Role, a)
 		}
 		if err := e.admins.Disable(ctx, "li.wei"); err != nil {
 			t.Fatal(err)
@@ -405,13 +431,23 @@ func TestAdmins(t *testing.T) {
 		}
 		wantCode(t, e.admins.Disable(ctx, "nobody"), accounts.CodeAdminNotFound)
 		list, err := e.admins.List(ctx)
-		if err != nil || len(list) != 3 || list[0].Username != "li.wei" || list[2].Role != accounts.RoleAuditor {
-			t.Fatalf("list %+v, %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v, %v", err, list, err)
+		}
+		if len(list) != 3 {
+			t.Fatalf("len(list) = %v, want 3; list %+v, %v", len(list), list, err)
+		}
+		if list[0].Username != "li.wei" {
+			t.Fatalf("list[0].Username = %q, want \"li.wei\"; list %+v, %v", list[0].Username, list, err)
+		}
+		if list[2].Role != accounts.RoleAuditor {
+			t.Fatalf("list[2].Role = %v, want accounts.RoleAuditor; list %+v, %v", list[2].Role, list, err)
 		}
 	})
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -433,8 +469,17 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("stored digest %q, %v", digest, err)
 		}
 		list, err := e.keys.ListAPIKeys(ctx, "edu-bureau")
-		if err != nil || len(list) != 1 || list[0].ID != key.ID || list[0].LastUsedAt.IsZero() {
-			t.Fatalf("list %+v, %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v, %v", err, list, err)
+		}
+		if len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; list %+v, %v", len(list), list, err)
+		}
+		if list[0].ID != key.ID {
+			t.Fatalf("list[0].ID = %v, want key.ID; list %+v, %v", list[0].ID, list, err)
+		}
+		if list[0].LastUsedAt.IsZero() {
+			t.Fatalf("list[0].LastUsedAt.IsZero() is true; list %+v, %v", list, err)
 		}
 		firstUse := list[0].LastUsedAt
 		// Used again within the minute: not written again, but listed as
@@ -491,6 +536,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -498,16 +544,40 @@ func TestSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(token) < 43 || s.CSRFToken == "" || s.CSRFToken == token || !s.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) {
-			t.Fatalf("session %+v", s)
+		if len(token) < 43 {
+			t.Fatalf("len(token) = %v, want >= 43; session %+v", len(token), s)
+		}
+		if s.CSRFToken == "" {
+			t.Fatalf("s.CSRFToken == \"\", want it different; session %+v", s)
+		}
+		if s.CSRFToken == token {
+			t.Fatalf("s.CSRFToken == token, want it different; session %+v", s)
+		}
+		if !s.ExpiresAt.Equal(e.clock.Now().Add(12 * time.Hour)) {
+			t.Fatalf("s.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) is false; session %+v", s)
 		}
 		// Only the hash is stored.
 		if _, err := e.db.GetSession(ctx, token); !routing.IsKind(err, routing.KindNotFound) {
 			t.Fatal("the session is findable by the raw token")
 		}
 		got, err := e.sessions.Lookup(ctx, token)
-		if err != nil || got.Subject != eid || got.Lang != "en" || got.CSRFToken != s.CSRFToken || !got.CheckCSRF(s.CSRFToken) || got.CheckCSRF("x") {
-			t.Fatalf("lookup %+v, %v", got, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; lookup %+v, %v", err, got, err)
+		}
+		if got.Subject != eid {
+			t.Fatalf("got.Subject = %v, want eid; lookup %+v, %v", got.Subject, got, err)
+		}
+		if got.Lang != "en" {
+			t.Fatalf("got.Lang = %q, want \"en\"; lookup %+v, %v", got.Lang, got, err)
+		}
+		if got.CSRFToken != s.CSRFToken {
+			t.Fatalf("got.CSRFToken = %v, want s.CSRFToken; lookup %+v, %v", got.CSRFToken, got, err)
+		}
+		if !got.CheckCSRF(s.CSRFToken) {
+			t.Fatalf("got.CheckCSRF(s.CSRFToken) is false; lookup %+v, %v", got, err)
+		}
+		if got.CheckCSRF("x") {
+			t.Fatalf("got.CheckCSRF(\"x\") is true; lookup %+v, %v", got, err)
 		}
 		// Use within the idle window keeps it alive for the absolute lifetime.
 		for range 24 {
@@ -566,6 +636,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestDatabaseDownReachesCallersAsUnavailable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite(t))
 	ctx := ctxT(t)
 	_ = e.db.Close()

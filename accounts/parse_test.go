@@ -9,6 +9,7 @@ import (
 )
 
 func TestCheckPassword(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		pw    string
 		avoid []string
@@ -39,6 +40,7 @@ func TestCheckPassword(t *testing.T) {
 }
 
 func TestParseActivationCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 	}{
@@ -60,6 +62,7 @@ func TestParseActivationCode(t *testing.T) {
 }
 
 func TestHasherRoundTripAndRehash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := accounts.NewHasher(accounts.TestParams(), 1)
 	enc, err := h.Hash(ctx, "Correct horse")
@@ -84,12 +87,21 @@ func TestHasherRoundTripAndRehash(t *testing.T) {
 		t.Fatalf("old parameters: ok=%v rehash=%v", ok, rehash)
 	}
 	// RFC 9106's second recommended option is the default.
-	if p := accounts.RecommendedParams(); p.Time != 3 || p.MemoryKiB != 65536 || p.Threads != 4 || p.SaltLen != 16 || p.KeyLen != 32 {
-		t.Fatalf("recommended %+v", p)
+	if p := accounts.RecommendedParams(); p.Time != 3 {
+		t.Fatalf("p.Time = %v, want 3; recommended %+v", p.Time, p)
+	} else if p.MemoryKiB != 65536 {
+		t.Fatalf("p.MemoryKiB = %v, want 65536; recommended %+v", p.MemoryKiB, p)
+	} else if p.Threads != 4 {
+		t.Fatalf("p.Threads = %v, want 4; recommended %+v", p.Threads, p)
+	} else if p.SaltLen != 16 {
+		t.Fatalf("p.SaltLen = %v, want 16; recommended %+v", p.SaltLen, p)
+	} else if p.KeyLen != 32 {
+		t.Fatalf("p.KeyLen = %v, want 32; recommended %+v", p.KeyLen, p)
 	}
 }
 
 func TestParsePHCRefuses(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"",
 		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
@@ -111,6 +123,7 @@ func TestParsePHCRefuses(t *testing.T) {
 }
 
 func TestParseAPIKeyToken(t *testing.T) {
+	t.Parallel()
 	valid := "egk_abcdefgh_" + strings.Repeat("a2", 20)
 	if id, secret, err := accounts.ParseAPIKeyToken(valid); err != nil || id != "abcdefgh" || len(secret) != 40 {
 		t.Fatalf("valid: %q %q %v", id, secret, err)
@@ -151,8 +164,20 @@ func FuzzParsePHC(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.MemoryKiB > 1<<20 || p.Time == 0 || p.Threads == 0 || len(salt) < 8 || len(key) < 16 {
-			t.Fatalf("accepted out-of-bounds parameters %+v from %q", p, s)
+		if p.MemoryKiB > 1<<20 {
+			t.Fatalf("p.MemoryKiB = %v, want <= 1<<20; accepted out-of-bounds parameters %+v from %q", p.MemoryKiB, p, s)
+		}
+		if p.Time == 0 {
+			t.Fatalf("p.Time == 0, want it different; accepted out-of-bounds parameters %+v from %q", p, s)
+		}
+		if p.Threads == 0 {
+			t.Fatalf("p.Threads == 0, want it different; accepted out-of-bounds parameters %+v from %q", p, s)
+		}
+		if len(salt) < 8 {
+			t.Fatalf("len(salt) = %v, want >= 8; accepted out-of-bounds parameters %+v from %q", len(salt), p, s)
+		}
+		if len(key) < 16 {
+			t.Fatalf("len(key) = %v, want >= 16; accepted out-of-bounds parameters %+v from %q", len(key), p, s)
 		}
 	})
 }

@@ -84,6 +84,7 @@ func (e *pkEnv) register(t *testing.T, kind, subject, alg string) (*passkeytest.
 }
 
 func TestPasskeyRegistrationAndSignIn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -92,28 +93,69 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		sel := opts.Response.AuthenticatorSelection
-		if opts.Response.RelyingParty.ID != rpID || sel.ResidentKey != protocol.ResidentKeyRequirementRequired ||
-			sel.UserVerification != protocol.VerificationRequired || len(opts.Response.Challenge) < 16 || len(userHandle(t, opts)) != 32 {
-			t.Fatalf("creation options: %+v", opts.Response)
+		if opts.Response.RelyingParty.ID != rpID {
+			t.Fatalf("opts.Response.RelyingParty.ID = %v, want rpID; creation options: %+v", opts.Response.RelyingParty.ID, opts.Response)
+		}
+		if sel.ResidentKey != protocol.ResidentKeyRequirementRequired {
+			t.Fatalf("sel.ResidentKey = %v, want protocol.ResidentKeyRequirementRequired; creation options: %+v", sel.ResidentKey, opts.Response)
+		}
+		if sel.UserVerification != protocol.VerificationRequired {
+			t.Fatalf("sel.UserVerification = %v, want protocol.VerificationRequired; creation options: %+v", sel.UserVerification, opts.Response)
+		}
+		if len(opts.Response.Challenge) < 16 {
+			t.Fatalf("len(opts.Response.Challenge) = %v, want >= 16; creation options: %+v", len(opts.Response.Challenge), opts.Response)
+		}
+		if len(userHandle(t, opts)) != 32 {
+			t.Fatalf("len(userHandle(t, opts)) != 32; creation options: %+v", opts.Response)
 		}
 		for _, alg := range []string{passkeytest.ES256, passkeytest.EdDSA, passkeytest.RS256} {
 			c, info := e.register(t, accounts.KindResident, resident, alg)
-			if info.KeyID != c.KeyID() || info.MethodID != resident+"#"+c.KeyID() || info.Algorithm != alg {
-				t.Fatalf("%s: %+v", alg, info)
+			if info.KeyID != c.KeyID() {
+				t.Fatalf("info.KeyID = %v, want c.KeyID(); %s: %+v", info.KeyID, alg, info)
+			}
+			if info.MethodID != resident+"#"+c.KeyID() {
+				t.Fatalf("info.MethodID = %v, want resident+\"#\"+c.KeyID(); %s: %+v", info.MethodID, alg, info)
+			}
+			if info.Algorithm != alg {
+				t.Fatalf("info.Algorithm = %v, want alg; %s: %+v", info.Algorithm, alg, info)
 			}
 			// The key on the ledger is the key the authenticator holds.
 			keys, _ := e.ledger.ListPasskeys(ctx, resident)
 			i := slices.IndexFunc(keys, func(k model.Passkey) bool { return k.ID == info.MethodID })
-			if i < 0 || keys[i].PublicKeyJWK != c.JWK() || keys[i].RPID != rpID || keys[i].Status != model.PasskeyActive {
-				t.Fatalf("%s on the ledger: %+v", alg, keys)
+			if i < 0 {
+				t.Fatalf("i = %v, want >= 0; %s on the ledger: %+v", i, alg, keys)
+			}
+			if keys[i].PublicKeyJWK != c.JWK() {
+				t.Fatalf("keys[i].PublicKeyJWK = %v, want c.JWK(); %s on the ledger: %+v", keys[i].PublicKeyJWK, alg, keys)
+			}
+			if keys[i].RPID != rpID {
+				t.Fatalf("keys[i].RPID = %v, want rpID; %s on the ledger: %+v", keys[i].RPID, alg, keys)
+			}
+			if keys[i].Status != model.PasskeyActive {
+				t.Fatalf("keys[i].Status = %v, want model.PasskeyActive; %s on the ledger: %+v", keys[i].Status, alg, keys)
 			}
 			login, err := e.passkeys.BeginLogin(ctx, accounts.KindResident)
-			if err != nil || len(login.Response.AllowedCredentials) != 0 || login.Response.UserVerification != protocol.VerificationRequired {
-				t.Fatalf("login options: %+v %v", login, err)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; login options: %+v %v", err, login, err)
+			}
+			if len(login.Response.AllowedCredentials) != 0 {
+				t.Fatalf("len(login.Response.AllowedCredentials) = %v, want 0; login options: %+v %v", len(login.Response.AllowedCredentials), login, err)
+			}
+			if login.Response.UserVerification != protocol.VerificationRequired {
+				t.Fatalf("login.Response.UserVerification = %v, want protocol.VerificationRequired; login options: %+v %v", login.Response.UserVerification, login, err)
 			}
 			subject, used, err := e.passkeys.FinishLogin(ctx, accounts.KindResident, c.Assert(rpID, origin, login.Response.Challenge, passkeytest.Options{}).JSON())
-			if err != nil || subject != resident || used.ID != c.IDString() || used.LastUsedAt.IsZero() {
-				t.Fatalf("%s login: %q %+v %v", alg, subject, used, err)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; %s login: %q %+v %v", err, alg, subject, used, err)
+			}
+			if subject != resident {
+				t.Fatalf("subject = %v, want resident; %s login: %q %+v %v", subject, alg, subject, used, err)
+			}
+			if used.ID != c.IDString() {
+				t.Fatalf("used.ID = %v, want c.IDString(); %s login: %q %+v %v", used.ID, alg, subject, used, err)
+			}
+			if used.LastUsedAt.IsZero() {
+				t.Fatalf("used.LastUsedAt.IsZero() is true; %s login: %q %+v %v", alg, subject, used, err)
 			}
 		}
 		if n, _ := e.passkeys.CountActive(ctx, accounts.KindResident, resident); n != 3 {
@@ -128,8 +170,10 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 		_, err = e.passkeys.FinishRegistration(ctx, accounts.KindAdmin, "alice", c.Register(rpID, origin, again.Response.Challenge, passkeytest.Options{}), "")
 		wantCode(t, err, accounts.CodePasskeyExists)
 		// Staff keys stay off the ledger.
-		if list, _ := e.passkeys.List(ctx, accounts.KindAdmin, "alice"); len(list) != 1 || list[0].KeyID != "" {
-			t.Fatalf("staff keys: %+v", list)
+		if list, _ := e.passkeys.List(ctx, accounts.KindAdmin, "alice"); len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; staff keys: %+v", len(list), list)
+		} else if list[0].KeyID != "" {
+			t.Fatalf("list[0].KeyID = %q, want \"\"; staff keys: %+v", list[0].KeyID, list)
 		}
 	})
 }
@@ -137,6 +181,7 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 // Every bent answer to a sign-in gets a stable code and changes nothing:
 // the key's counter and last use stay as they were.
 func TestPasskeyRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -220,8 +265,17 @@ func TestPasskeyRefusals(t *testing.T) {
 		// The honest answer still works.
 		sig, _ = e.passkeys.BeginSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, []byte("digest-of-the-statement-32-bytes"), `{"consent":"x"}`)
 		got, err := e.passkeys.FinishSigning(ctx, accounts.KindResident, resident, model.StatementConsentGrant, c.Assert(rpID, origin, sig.Response.Challenge, passkeytest.Options{Counter: ptr(uint32(11))}).JSON(), nil)
-		if err != nil || got.Context != `{"consent":"x"}` || string(got.Passkey.ID) != string(c.ID) || len(got.Signature) == 0 {
-			t.Fatalf("signing: %+v %v", got, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; signing: %+v %v", err, got, err)
+		}
+		if got.Context != `{"consent":"x"}` {
+			t.Fatalf("got.Context = %q, want `{\"consent\":\"x\"}`; signing: %+v %v", got.Context, got, err)
+		}
+		if string(got.Passkey.ID) != string(c.ID) {
+			t.Fatalf("string(got.Passkey.ID) != string(c.ID); signing: %+v %v", got, err)
+		}
+		if len(got.Signature) == 0 {
+			t.Fatalf("len(got.Signature) == 0, want it different; signing: %+v %v", got, err)
 		}
 	})
 }
@@ -251,6 +305,7 @@ func state(t *testing.T, e *pkEnv, c *passkeytest.Credential) keyState {
 
 // Two replicas answering one challenge with one assertion: one signs in.
 func TestPasskeyAnswerCountsOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -281,6 +336,7 @@ func TestPasskeyAnswerCountsOnce(t *testing.T) {
 // counter: the old keys stop working here and are retired on the ledger,
 // and their sessions end.
 func TestNewActivationCodeRevokesPasskeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -301,8 +357,11 @@ func TestNewActivationCodeRevokesPasskeys(t *testing.T) {
 		}
 		keys, _ := e.ledger.ListPasskeys(ctx, resident)
 		for _, k := range keys {
-			if k.Status != model.PasskeyRetired || k.RetiredReason != "lost" {
-				t.Fatalf("on the ledger: %+v", k)
+			if k.Status != model.PasskeyRetired {
+				t.Fatalf("k.Status = %v, want model.PasskeyRetired; on the ledger: %+v", k.Status, k)
+			}
+			if k.RetiredReason != "lost" {
+				t.Fatalf("k.RetiredReason = %q, want \"lost\"; on the ledger: %+v", k.RetiredReason, k)
 			}
 		}
 		if _, err := e.sessions.Lookup(ctx, tok); routing.CodeOf(err) != accounts.CodeSessionInvalid {
@@ -330,6 +389,7 @@ func TestNewActivationCodeRevokesPasskeys(t *testing.T) {
 }
 
 func TestStaffMustUsePasskeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		e := newPasskeyEnv(t, d, nil)
 		ctx := ctxT(t)
@@ -342,8 +402,14 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, err := admins.Login(ctx, "alice", "Correct-Horse-9")
-		if err != nil || a == nil || !a.MustRegisterPasskey {
-			t.Fatalf("first password sign-in: %+v %v", a, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; first password sign-in: %+v %v", err, a, err)
+		}
+		if a == nil {
+			t.Fatalf("a is nil; first password sign-in: %+v %v", a, err)
+		}
+		if !a.MustRegisterPasskey {
+			t.Fatalf("a.MustRegisterPasskey is false; first password sign-in: %+v %v", a, err)
 		}
 		c, _ := e.register(t, accounts.KindAdmin, "alice", passkeytest.ES256)
 		_, err = admins.Login(ctx, "alice", "Correct-Horse-9")
@@ -353,8 +419,10 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 		if err != nil || name != "alice" {
 			t.Fatalf("passkey sign-in: %q %v", name, err)
 		}
-		if a, err := admins.PasskeySignIn(ctx, name); err != nil || a.Role != accounts.RoleAuditor {
-			t.Fatalf("admitted: %+v %v", a, err)
+		if a, err := admins.PasskeySignIn(ctx, name); err != nil {
+			t.Fatalf("err = %v, want nil; admitted: %+v %v", err, a, err)
+		} else if a.Role != accounts.RoleAuditor {
+			t.Fatalf("a.Role = %v, want accounts.RoleAuditor; admitted: %+v %v", a.Role, a, err)
 		}
 		// A password still works to remove a passkey, so it is not the
 		// last way in; without the rule, password sign-in is unchanged.
@@ -364,8 +432,10 @@ func TestStaffMustUsePasskeys(t *testing.T) {
 		}
 		e.cfg.RequireStaffPasskeys = false
 		relaxed, _ := accounts.NewAdmins(e.cfg)
-		if a, err := relaxed.Login(ctx, "alice", "Correct-Horse-9"); err != nil || a.MustRegisterPasskey {
-			t.Fatalf("without the rule: %+v %v", a, err)
+		if a, err := relaxed.Login(ctx, "alice", "Correct-Horse-9"); err != nil {
+			t.Fatalf("err = %v, want nil; without the rule: %+v %v", err, a, err)
+		} else if a.MustRegisterPasskey {
+			t.Fatalf("a.MustRegisterPasskey is true; without the rule: %+v %v", a, err)
 		}
 		if err := admins.Disable(ctx, "alice"); err != nil {
 			t.Fatal(err)

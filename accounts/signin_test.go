@@ -41,6 +41,7 @@ func newSignIn(t *testing.T, e *env) *accounts.SignIn {
 }
 
 func TestSignInOpensSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {
 		ctx := ctxT(t)
 		e := newEnv(t, d)
@@ -58,8 +59,14 @@ func TestSignInOpensSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sess.Kind != accounts.SessionResident || sess.Subject != eid || sess.Lang != "" || sess.CSRFToken == "" {
-			t.Errorf("activation session %+v, want a resident session of %s without a language", sess, eid)
+		if sess.Kind != accounts.SessionResident {
+			t.Errorf("sess.Kind = %v, want accounts.SessionResident; activation session %+v, want a resident session of %s without a language", sess.Kind, sess, eid)
+		} else if sess.Subject != eid {
+			t.Errorf("sess.Subject = %v, want eid; activation session %+v, want a resident session of %s without a language", sess.Subject, sess, eid)
+		} else if sess.Lang != "" {
+			t.Errorf("sess.Lang = %q, want \"\"; activation session %+v, want a resident session of %s without a language", sess.Lang, sess, eid)
+		} else if sess.CSRFToken == "" {
+			t.Errorf("sess.CSRFToken == \"\", want it different; activation session %+v, want a resident session of %s without a language", sess, eid)
 		}
 		if _, err := e.sessions.Lookup(ctx, token); err != nil {
 			t.Errorf("the activation's session does not sign in: %v", err)
@@ -67,8 +74,10 @@ func TestSignInOpensSessions(t *testing.T) {
 		if err := e.residents.SetLanguage(ctx, eid, accounts.LangEN); err != nil {
 			t.Fatal(err)
 		}
-		if _, sess, err = in.Resident(ctx, doc, "Right password 1"); err != nil || sess.Lang != accounts.LangEN {
-			t.Errorf("sign-in session %+v, %v; want one in the chosen language en", sess, err)
+		if _, sess, err = in.Resident(ctx, doc, "Right password 1"); err != nil {
+			t.Errorf("err = %v, want nil; sign-in session %+v, %v; want one in the chosen language en", err, sess, err)
+		} else if sess.Lang != accounts.LangEN {
+			t.Errorf("sess.Lang = %v, want accounts.LangEN; sign-in session %+v, %v; want one in the chosen language en", sess.Lang, sess, err)
 		}
 		if _, _, err := in.Resident(ctx, doc, "Wrong password 1"); routing.CodeOf(err) != accounts.CodeInvalidCredentials {
 			t.Errorf("wrong password: %v, want invalid_credentials", err)
@@ -77,8 +86,12 @@ func TestSignInOpensSessions(t *testing.T) {
 		if _, err := e.admins.CreateAdmin(ctx, "li.wei", "Admin password 1", accounts.RoleAuditor); err != nil {
 			t.Fatal(err)
 		}
-		if _, sess, err = in.Admin(ctx, "li.wei", "Admin password 1"); err != nil || sess.Kind != accounts.SessionAdmin || sess.Role != accounts.RoleAuditor {
-			t.Errorf("administrator session %+v, %v; want an auditor's", sess, err)
+		if _, sess, err = in.Admin(ctx, "li.wei", "Admin password 1"); err != nil {
+			t.Errorf("err = %v, want nil; administrator session %+v, %v; want an auditor's", err, sess, err)
+		} else if sess.Kind != accounts.SessionAdmin {
+			t.Errorf("sess.Kind = %v, want accounts.SessionAdmin; administrator session %+v, %v; want an auditor's", sess.Kind, sess, err)
+		} else if sess.Role != accounts.RoleAuditor {
+			t.Errorf("sess.Role = %v, want accounts.RoleAuditor; administrator session %+v, %v; want an auditor's", sess.Role, sess, err)
 		}
 	})
 }

@@ -115,16 +115,27 @@ func TestSignedGrantAndRevocation(t *testing.T) {
 		// The challenge is the statement's digest, and the statement names
 		// exactly the consent's terms.
 		sum, _ := ch.Statement.Digest()
-		if string(ch.Options.Response.Challenge) != string(sum[:]) || ch.Digest != model.FormatDigest(sum) ||
-			ch.Statement.Terms.(model.ConsentTerms).PurposeText != "核实应聘者学历" || !strings.Contains(ch.Canonical, `"type":"consent.grant"`) {
-			t.Fatalf("challenge: %+v", ch)
+		if string(ch.Options.Response.Challenge) != string(sum[:]) {
+			t.Fatalf("string(ch.Options.Response.Challenge) != string(sum[:]); challenge: %+v", ch)
+		}
+		if ch.Digest != model.FormatDigest(sum) {
+			t.Fatalf("ch.Digest = %v, want model.FormatDigest(sum); challenge: %+v", ch.Digest, ch)
+		}
+		if ch.Statement.Terms.(model.ConsentTerms).PurposeText != "核实应聘者学历" {
+			t.Fatalf("ch.Statement.Terms.(model.ConsentTerms).PurposeText = %q, want \"核实应聘者学历\"; challenge: %+v", ch.Statement.Terms.(model.ConsentTerms).PurposeText, ch)
+		}
+		if !strings.Contains(ch.Canonical, `"type":"consent.grant"`) {
+			t.Fatalf("strings.Contains(ch.Canonical, `\"type\":\"consent.grant\"`) is false; challenge: %+v", ch)
 		}
 		got, err := e.svc.FinishConsent(ctx, alice, c.ID, "grant", e.sign(alice, ch, passkeytest.Options{}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != model.ConsentActive || got.GrantAssurance != model.AssurancePasskey {
-			t.Fatalf("granted: %+v", got)
+		if got.Status != model.ConsentActive {
+			t.Fatalf("got.Status = %v, want model.ConsentActive; granted: %+v", got.Status, got)
+		}
+		if got.GrantAssurance != model.AssurancePasskey {
+			t.Fatalf("got.GrantAssurance = %v, want model.AssurancePasskey; granted: %+v", got.GrantAssurance, got)
 		}
 		e.clock.Advance(time.Hour)
 		ch, _ = e.svc.BeginConsent(ctx, alice, c.ID, "revoke")
@@ -145,9 +156,29 @@ func TestSignedGrantAndRevocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !r.Valid || !r.SignedByResident || !r.Grant.Verified || r.Revoke == nil || !r.Revoke.Verified || !r.Ledger.Matches ||
-			r.Terms.MaxUses != 3 || r.Grant.Algorithm != model.AlgES256 {
-			t.Fatalf("report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		if !r.Valid {
+			t.Fatalf("r.Valid is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if !r.SignedByResident {
+			t.Fatalf("r.SignedByResident is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if !r.Grant.Verified {
+			t.Fatalf("r.Grant.Verified is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if r.Revoke == nil {
+			t.Fatalf("r.Revoke is nil; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if !r.Revoke.Verified {
+			t.Fatalf("r.Revoke.Verified is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if !r.Ledger.Matches {
+			t.Fatalf("r.Ledger.Matches is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if r.Terms.MaxUses != 3 {
+			t.Fatalf("r.Terms.MaxUses = %v, want 3; report: %+v %+v %+v %+v", r.Terms.MaxUses, r, r.Grant, r.Revoke, r.Ledger)
+		}
+		if r.Grant.Algorithm != model.AlgES256 {
+			t.Fatalf("r.Grant.Algorithm = %v, want model.AlgES256; report: %+v %+v %+v %+v", r.Grant.Algorithm, r, r.Grant, r.Revoke, r.Ledger)
 		}
 		// The department that asked gets the same proof; another does not.
 		if _, err := e.svc.ProofForDepartment(ctx, "hrss", c.ID); err != nil {
@@ -208,8 +239,14 @@ func TestTamperedProofs(t *testing.T) {
 			_ = json.Unmarshal(raw, &p)
 			tc.change(&p)
 			r := approval.Verify(&p)
-			if r.Valid || r.SignedByResident || !strings.Contains(r.Grant.Reason, tc.reason) {
-				t.Fatalf("report: %+v, grant %+v", r, r.Grant)
+			if r.Valid {
+				t.Fatalf("r.Valid is true; report: %+v, grant %+v", r, r.Grant)
+			}
+			if r.SignedByResident {
+				t.Fatalf("r.SignedByResident is true; report: %+v, grant %+v", r, r.Grant)
+			}
+			if !strings.Contains(r.Grant.Reason, tc.reason) {
+				t.Fatalf("strings.Contains(r.Grant.Reason, tc.reason) is false; report: %+v, grant %+v", r, r.Grant)
 			}
 			lc, err := approval.CompareWithLedger(ctx, e.ledger, &p)
 			if err != nil {
@@ -227,8 +264,17 @@ func TestTamperedProofs(t *testing.T) {
 	}
 	p, _ := e.svc.ProofForResident(ctx, alice, pw.ID)
 	r := approval.Verify(p)
-	if !r.Valid || r.SignedByResident || r.Grant.Assurance != model.AssurancePassword || !strings.Contains(r.Grant.Reason, "password-only") {
-		t.Fatalf("password-only report: %+v %+v", r, r.Grant)
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; password-only report: %+v %+v", r, r.Grant)
+	}
+	if r.SignedByResident {
+		t.Fatalf("r.SignedByResident is true; password-only report: %+v %+v", r, r.Grant)
+	}
+	if r.Grant.Assurance != model.AssurancePassword {
+		t.Fatalf("r.Grant.Assurance = %v, want model.AssurancePassword; password-only report: %+v %+v", r.Grant.Assurance, r, r.Grant)
+	}
+	if !strings.Contains(r.Grant.Reason, "password-only") {
+		t.Fatalf("strings.Contains(r.Grant.Reason, \"password-only\") is false; password-only report: %+v %+v", r, r.Grant)
 	}
 }
 

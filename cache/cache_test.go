@@ -53,10 +53,11 @@ func openRedis(t testing.TB, clock routing.Clock) *cache.Redis {
 	return r
 }
 
-// caches runs fn on the in-process cache and on Redis.
+// caches runs fn on the in-process cache, on Redis and on both together.
 func caches(t *testing.T, fn func(t *testing.T, c routing.Cache)) {
 	t.Run("memory", func(t *testing.T) { fn(t, newMemory(t, cache.MemoryConfig{})) })
 	t.Run("redis", func(t *testing.T) { fn(t, openRedis(t, nil)) })
+	t.Run("near", func(t *testing.T) { reps, _ := nearReplicas(t, 1); fn(t, reps[0]) })
 }
 
 func TestCacheGetSetDelete(t *testing.T) {
@@ -561,6 +562,7 @@ func TestConstructorsRefuseMissingDependencies(t *testing.T) {
 	for name, err := range map[string]error{
 		"OpenRedis without a URL":             second(cache.OpenRedis(context.Background(), cache.RedisConfig{})),
 		"NewRedis without a client":           second(cache.NewRedis(cache.RedisConfig{})),
+		"NewNear without Redis":               second(cache.NewNear(cache.NearConfig{})),
 		"NewKeyedLimiter without Local":       second(cache.NewKeyedLimiter(cache.KeyedLimiterConfig{})),
 		"NewMemory with a negative size":      second(cache.NewMemory(cache.MemoryConfig{MaxEntries: -1})),
 		"NewMemoryLimiter with negative keys": second(cache.NewMemoryLimiter(cache.MemoryLimiterConfig{MaxKeys: -1})),

@@ -11,6 +11,7 @@ import (
 var (
 	_ routing.Cache        = (*cache.Memory)(nil)
 	_ routing.Cache        = (*cache.Redis)(nil)
+	_ routing.Cache        = (*cache.Near)(nil)
 	_ provider.ReplayCache = (*cache.RedisReplay)(nil)
 	_ gateway.RateLimiter  = (*cache.KeyedLimiter)(nil)
 	_ cache.RateLimiter    = (*cache.MemoryLimiter)(nil)

@@ -194,3 +194,16 @@ func (s *memShard) sweep(now time.Time) int {
 	}
 	return n
 }
+
+// Clear removes every entry.
+func (m *Memory) Clear() {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		clear(s.items)
+		s.order.Init()
+		s.bytes = 0
+		s.soonest = time.Time{}
+		s.mu.Unlock()
+	}
+}

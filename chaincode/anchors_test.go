@@ -24,6 +24,7 @@ func (e *consentEnv) granted(maxUses uint64) model.Consent {
 }
 
 func TestAnchorAccessBatch(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	limited := e.granted(3)
 	unlimited := e.granted(0)
@@ -35,13 +36,27 @@ func TestAnchorAccessBatch(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnAnchorAccessBatch, batch)
 	got := decode[model.AccessAnchor](t, r)
-	if got.TxID != r.TxID || got.AnchoredAt != "2026-03-01T09:00:00Z" || got.Submitter != platformMSP+"/agent" || !got.SameContent(batch) {
-		t.Fatalf("anchor: %+v", got)
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; anchor: %+v", got.TxID, got)
+	}
+	if got.AnchoredAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.AnchoredAt = %q, want \"2026-03-01T09:00:00Z\"; anchor: %+v", got.AnchoredAt, got)
+	}
+	if got.Submitter != platformMSP+"/agent" {
+		t.Fatalf("got.Submitter = %v, want platformMSP+\"/agent\"; anchor: %+v", got.Submitter, got)
+	}
+	if !got.SameContent(batch) {
+		t.Fatalf("got.SameContent(batch) is false; anchor: %+v", got)
 	}
 	ch := changes(t, r)
-	if len(ch) != 3 || ch[0] != (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: "gw1-000001"}) ||
-		ch[1] != (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", ch)
+	if len(ch) != 3 {
+		t.Fatalf("len(ch) = %v, want 3; event: %+v", len(ch), ch)
+	}
+	if ch[0] != (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: "gw1-000001"}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindAnchor, Op: model.OpAnchored, ID: \"gw1-000001\"}); event: %+v", ch[0], ch)
+	}
+	if ch[1] != (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
+		t.Fatalf("ch[1] = %v, want (model.Change{Kind: model.KindConsent, Op: model.OpUsed, ID: limited.ID, EID: e.a, Requester: \"hr\", Provider: \"edu\", DataType: \"edu.degree\"}); event: %+v", ch[1], ch)
 	}
 	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); c.Uses != 2 {
 		t.Fatalf("uses: %d", c.Uses)
@@ -122,6 +137,7 @@ func TestAnchorAccessBatch(t *testing.T) {
 // Two transactions endorsed against the same state and ordered into one
 // block: the second one's reads are stale, so it fails MVCC validation.
 func TestConcurrentConsentUpdatesConflict(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	cs := e.request(e.hr.User, nil)
 

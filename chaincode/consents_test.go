@@ -24,24 +24,44 @@ func (e *consentEnv) request(who *devcrypto.Identity, f func(*model.ConsentReque
 }
 
 func TestRequestConsent(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	r := e.ok(e.hr.User, model.FnRequestConsent, model.ConsentRequest{EID: e.a, Requester: "hr", Provider: "edu",
 		DataTypes: []string{"edu.degree"}, PurposeCode: "hiring.verify", ValidUntil: "2026-06-01T08:00:00+08:00"})
 	cs := decode[model.Consent](t, r)
-	if cs.ID != model.DeriveConsentID(r.TxID) || cs.Status != model.ConsentRequested || cs.ValidFrom != "2026-03-01T09:00:00Z" ||
-		cs.ValidUntil != "2026-06-01T00:00:00Z" || cs.MaxUses != 0 || cs.RequestedAt != "2026-03-01T09:00:00Z" {
-		t.Fatalf("consent: %+v", cs)
+	if cs.ID != model.DeriveConsentID(r.TxID) {
+		t.Fatalf("cs.ID = %v, want model.DeriveConsentID(r.TxID); consent: %+v", cs.ID, cs)
+	}
+	if cs.Status != model.ConsentRequested {
+		t.Fatalf("cs.Status = %v, want model.ConsentRequested; consent: %+v", cs.Status, cs)
+	}
+	if cs.ValidFrom != "2026-03-01T09:00:00Z" {
+		t.Fatalf("cs.ValidFrom = %q, want \"2026-03-01T09:00:00Z\"; consent: %+v", cs.ValidFrom, cs)
+	}
+	if cs.ValidUntil != "2026-06-01T00:00:00Z" {
+		t.Fatalf("cs.ValidUntil = %q, want \"2026-06-01T00:00:00Z\"; consent: %+v", cs.ValidUntil, cs)
+	}
+	if cs.MaxUses != 0 {
+		t.Fatalf("cs.MaxUses = %v, want 0; consent: %+v", cs.MaxUses, cs)
+	}
+	if cs.RequestedAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("cs.RequestedAt = %q, want \"2026-03-01T09:00:00Z\"; consent: %+v", cs.RequestedAt, cs)
 	}
 	want := model.Change{Kind: model.KindConsent, Op: model.OpRequested, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}
-	if got := changes(t, r); len(got) != 1 || got[0] != want {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != want {
+		t.Fatalf("got[0] = %v, want want; event: %+v", got[0], got)
 	}
 	// The agent asks on a department's behalf, for any provider.
 	any := e.request(e.agent, func(r *model.ConsentRequest) {
 		r.Requester, r.Provider, r.DataTypes = "civil", model.ProviderAny, []string{"edu.degree", "hr.employment"}
 	})
-	if any.Provider != model.ProviderAny || len(any.DataTypes) != 2 {
-		t.Fatalf("consent: %+v", any)
+	if any.Provider != model.ProviderAny {
+		t.Fatalf("any.Provider = %v, want model.ProviderAny; consent: %+v", any.Provider, any)
+	}
+	if len(any.DataTypes) != 2 {
+		t.Fatalf("len(any.DataTypes) = %v, want 2; consent: %+v", len(any.DataTypes), any)
 	}
 
 	merged, into := e.newEID(7), e.newEID(8)
@@ -78,6 +98,7 @@ func TestRequestConsent(t *testing.T) {
 }
 
 func TestConsentDecisions(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	cs := e.request(e.hr.User, nil)
 
@@ -90,11 +111,22 @@ func TestConsentDecisions(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnGrantConsent, cs.ID, "portal")
 	got := decode[model.Consent](t, r)
-	if got.Status != model.ConsentActive || got.DecisionMethod != "portal" || got.DecidedBy != platformMSP+"/agent" || got.DecidedAt == "" {
-		t.Fatalf("granted: %+v", got)
+	if got.Status != model.ConsentActive {
+		t.Fatalf("got.Status = %v, want model.ConsentActive; granted: %+v", got.Status, got)
 	}
-	if ch := changes(t, r); len(ch) != 1 || ch[0] != (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", ch)
+	if got.DecisionMethod != "portal" {
+		t.Fatalf("got.DecisionMethod = %q, want \"portal\"; granted: %+v", got.DecisionMethod, got)
+	}
+	if got.DecidedBy != platformMSP+"/agent" {
+		t.Fatalf("got.DecidedBy = %v, want platformMSP+\"/agent\"; granted: %+v", got.DecidedBy, got)
+	}
+	if got.DecidedAt == "" {
+		t.Fatalf("got.DecidedAt == \"\", want it different; granted: %+v", got)
+	}
+	if ch := changes(t, r); len(ch) != 1 {
+		t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+	} else if ch[0] != (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: "hr", Provider: "edu", DataType: "edu.degree"}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindConsent, Op: model.OpGranted, ID: cs.ID, EID: e.a, Requester: \"hr\", Provider: \"edu\", DataType: \"edu.degree\"}); event: %+v", ch[0], ch)
 	}
 	if ok, why := got.Allows("hr", "edu", "edu.degree", "hiring.verify", e.l.Now()); !ok {
 		t.Fatalf("granted consent refuses: %s", why)
@@ -104,8 +136,14 @@ func TestConsentDecisions(t *testing.T) {
 
 	r = e.ok(e.agent, model.FnRevokeConsent, cs.ID)
 	got = decode[model.Consent](t, r)
-	if got.Status != model.ConsentRevoked || got.RevokedBy != platformMSP+"/agent" || got.RevokedAt == "" {
-		t.Fatalf("revoked: %+v", got)
+	if got.Status != model.ConsentRevoked {
+		t.Fatalf("got.Status = %v, want model.ConsentRevoked; revoked: %+v", got.Status, got)
+	}
+	if got.RevokedBy != platformMSP+"/agent" {
+		t.Fatalf("got.RevokedBy = %v, want platformMSP+\"/agent\"; revoked: %+v", got.RevokedBy, got)
+	}
+	if got.RevokedAt == "" {
+		t.Fatalf("got.RevokedAt == \"\", want it different; revoked: %+v", got)
 	}
 	if ok, _ := got.Allows("hr", "edu", "edu.degree", "hiring.verify", e.l.Now()); ok {
 		t.Fatal("revoked consent allows")
@@ -114,12 +152,16 @@ func TestConsentDecisions(t *testing.T) {
 
 	denied := e.request(e.agent, nil)
 	got = decode[model.Consent](t, e.ok(e.agent, model.FnDenyConsent, denied.ID, "counter"))
-	if got.Status != model.ConsentDenied || got.DecisionMethod != "counter" {
-		t.Fatalf("denied: %+v", got)
+	if got.Status != model.ConsentDenied {
+		t.Fatalf("got.Status = %v, want model.ConsentDenied; denied: %+v", got.Status, got)
+	}
+	if got.DecisionMethod != "counter" {
+		t.Fatalf("got.DecisionMethod = %q, want \"counter\"; denied: %+v", got.DecisionMethod, got)
 	}
 }
 
 func TestConsentExpiry(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	short := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-02T00:00:00Z" })
 	active := e.request(e.hr.User, func(r *model.ConsentRequest) { r.ValidUntil = "2026-03-02T00:00:00Z" })
@@ -143,8 +185,17 @@ func TestConsentExpiry(t *testing.T) {
 		t.Fatalf("expired: %v", got)
 	}
 	ch := changes(t, r)
-	if len(ch) != 2 || ch[0].Op != model.OpExpired || ch[0].ID != short.ID || ch[1].ID != active.ID {
-		t.Fatalf("event: %+v", ch)
+	if len(ch) != 2 {
+		t.Fatalf("len(ch) = %v, want 2; event: %+v", len(ch), ch)
+	}
+	if ch[0].Op != model.OpExpired {
+		t.Fatalf("ch[0].Op = %v, want model.OpExpired; event: %+v", ch[0].Op, ch)
+	}
+	if ch[0].ID != short.ID {
+		t.Fatalf("ch[0].ID = %v, want short.ID; event: %+v", ch[0].ID, ch)
+	}
+	if ch[1].ID != active.ID {
+		t.Fatalf("ch[1].ID = %v, want active.ID; event: %+v", ch[1].ID, ch)
 	}
 	for id, want := range map[string]string{short.ID: model.ConsentExpired, active.ID: model.ConsentExpired, long.ID: model.ConsentActive, denied.ID: model.ConsentDenied} {
 		if got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, id)); got.Status != want {
@@ -156,6 +207,7 @@ func TestConsentExpiry(t *testing.T) {
 }
 
 func TestConsentReads(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c1 := e.request(e.hr.User, nil)
 	c2 := e.request(e.agent, func(r *model.ConsentRequest) { r.Requester, r.Provider = "civil", model.ProviderAny })
@@ -170,14 +222,20 @@ func TestConsentReads(t *testing.T) {
 	e.fail(e.nobody, model.CodeForbidden, []string{model.AttrRole}, model.FnGetConsent, c1.ID)
 
 	byEID := decode[[]model.Consent](t, e.ok(e.agent, model.FnListConsentsByEID, e.a))
-	if len(byEID) != 2 || !(byEID[0].ID == c1.ID || byEID[1].ID == c1.ID) {
-		t.Fatalf("by eID: %+v", byEID)
+	if len(byEID) != 2 {
+		t.Fatalf("len(byEID) = %v, want 2; by eID: %+v", len(byEID), byEID)
+	}
+	if !(byEID[0].ID == c1.ID || byEID[1].ID == c1.ID) {
+		t.Fatalf("(byEID[0].ID == c1.ID || byEID[1].ID == c1.ID) is false; by eID: %+v", byEID)
 	}
 	e.fail(e.hr.User, model.CodeForbidden, []string{"agent or admin"}, model.FnListConsentsByEID, e.a)
 
 	byReq := decode[[]model.Consent](t, e.ok(e.hr.User, model.FnListConsentsByRequester, "hr"))
-	if len(byReq) != 2 || byReq[0].ID > byReq[1].ID {
-		t.Fatalf("by requester: %+v", byReq)
+	if len(byReq) != 2 {
+		t.Fatalf("len(byReq) = %v, want 2; by requester: %+v", len(byReq), byReq)
+	}
+	if byReq[0].ID > byReq[1].ID {
+		t.Fatalf("byReq[0].ID = %v, want <= byReq[1].ID; by requester: %+v", byReq[0].ID, byReq)
 	}
 	for _, c := range byReq {
 		if c.ID != c1.ID && c.ID != c3.ID {

@@ -22,8 +22,12 @@ func TestSigningKeyLifecycle(t *testing.T) {
 	rec.SigningKeys[0].ValidFrom = "2001-01-01T00:00:00Z" // ignored
 	rec.SigningKeys[0].RevokedAt = "2001-01-01T00:00:00Z" // ignored
 	got := decode[model.Department](t, e.ok(e.admin, model.FnRegisterDepartment, rec))
-	if k := got.SigningKeys[0]; k.ValidFrom != "2026-03-01T09:00:00Z" || k.RevokedAt != "" || k.Status != model.KeyActive {
-		t.Fatalf("registered key: %+v", k)
+	if k := got.SigningKeys[0]; k.ValidFrom != "2026-03-01T09:00:00Z" {
+		t.Fatalf("k.ValidFrom = %q, want \"2026-03-01T09:00:00Z\"; registered key: %+v", k.ValidFrom, k)
+	} else if k.RevokedAt != "" {
+		t.Fatalf("k.RevokedAt = %q, want \"\"; registered key: %+v", k.RevokedAt, k)
+	} else if k.Status != model.KeyActive {
+		t.Fatalf("k.Status = %v, want model.KeyActive; registered key: %+v", k.Status, k)
 	}
 
 	e.l.Advance(24 * time.Hour)
@@ -33,11 +37,17 @@ func TestSigningKeyLifecycle(t *testing.T) {
 	rotated.SigningKeys[0].ValidFrom = "" // ignored: the stored time is kept
 	rotated.SigningKeys = append(rotated.SigningKeys, model.SigningKey{KID: "edu-k2", PublicKeyPEM: must(model.MarshalPublicKey(&k2.PublicKey))})
 	got = decode[model.Department](t, e.ok(e.admin, model.FnUpdateDepartment, rotated))
-	if k := got.SigningKeys[0]; k.Status != model.KeyRetired || k.ValidFrom != "2026-03-01T09:00:00Z" || k.RetiredAt != "2026-03-02T09:00:00Z" {
-		t.Fatalf("retired key: %+v", k)
+	if k := got.SigningKeys[0]; k.Status != model.KeyRetired {
+		t.Fatalf("k.Status = %v, want model.KeyRetired; retired key: %+v", k.Status, k)
+	} else if k.ValidFrom != "2026-03-01T09:00:00Z" {
+		t.Fatalf("k.ValidFrom = %q, want \"2026-03-01T09:00:00Z\"; retired key: %+v", k.ValidFrom, k)
+	} else if k.RetiredAt != "2026-03-02T09:00:00Z" {
+		t.Fatalf("k.RetiredAt = %q, want \"2026-03-02T09:00:00Z\"; retired key: %+v", k.RetiredAt, k)
 	}
-	if k := got.SigningKeys[1]; k.ValidFrom != "2026-03-02T09:00:00Z" || k.Status != model.KeyActive {
-		t.Fatalf("new key: %+v", k)
+	if k := got.SigningKeys[1]; k.ValidFrom != "2026-03-02T09:00:00Z" {
+		t.Fatalf("k.ValidFrom = %q, want \"2026-03-02T09:00:00Z\"; new key: %+v", k.ValidFrom, k)
+	} else if k.Status != model.KeyActive {
+		t.Fatalf("k.Status = %v, want model.KeyActive; new key: %+v", k.Status, k)
 	}
 
 	// Revocation needs its own function, which records a reason.
@@ -53,12 +63,20 @@ func TestSigningKeyLifecycle(t *testing.T) {
 	e.l.Advance(time.Hour)
 	r := e.ok(edu.User, model.FnRevokeSigningKey, "edu", "edu-k1", "key file leaked")
 	got = decode[model.Department](t, r)
-	if k := got.SigningKeys[0]; k.Status != model.KeyRevoked || k.RevokedAt != "2026-03-02T10:00:00Z" || k.RevokedReason != "key file leaked" || k.RetiredAt == "" {
-		t.Fatalf("revoked key: %+v", k)
+	if k := got.SigningKeys[0]; k.Status != model.KeyRevoked {
+		t.Fatalf("k.Status = %v, want model.KeyRevoked; revoked key: %+v", k.Status, k)
+	} else if k.RevokedAt != "2026-03-02T10:00:00Z" {
+		t.Fatalf("k.RevokedAt = %q, want \"2026-03-02T10:00:00Z\"; revoked key: %+v", k.RevokedAt, k)
+	} else if k.RevokedReason != "key file leaked" {
+		t.Fatalf("k.RevokedReason = %q, want \"key file leaked\"; revoked key: %+v", k.RevokedReason, k)
+	} else if k.RetiredAt == "" {
+		t.Fatalf("k.RetiredAt == \"\", want it different; revoked key: %+v", k)
 	}
 	want := model.Change{Kind: model.KindDepartment, Op: model.OpKeyRevoked, ID: "edu", Department: "edu", Value: "edu-k1"}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != want {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != want {
+		t.Fatalf("cs[0] = %v, want want; event: %+v", cs[0], cs)
 	}
 	if r := e.ok(e.admin, model.FnRevokeSigningKey, "edu", "edu-k1", "again"); len(changes(t, r)) != 0 || writes(r) != 0 {
 		t.Fatal("revoking a revoked key wrote something")
@@ -78,18 +96,37 @@ func TestSigningKeyLifecycle(t *testing.T) {
 
 	res := decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, model.IssuerDID("edu")))
 	doc := res.DIDDocument
-	if doc.ID != "did:eidgate:dept:edu" || doc.Context[0] != model.IssuerDIDContext || len(doc.VerificationMethod) != 2 {
-		t.Fatalf("issuer DID document: %+v", doc)
+	if doc.ID != "did:eidgate:dept:edu" {
+		t.Fatalf("doc.ID = %q, want \"did:eidgate:dept:edu\"; issuer DID document: %+v", doc.ID, doc)
 	}
-	if vm := doc.VerificationMethod[0]; vm.ID != "did:eidgate:dept:edu#edu-k1" || vm.Type != "JsonWebKey" ||
-		vm.Revoked != "2026-03-02T10:00:00Z" || vm.PublicKeyJWK.Crv != "P-256" || vm.PublicKeyJWK.Alg != "ES256" {
-		t.Fatalf("revoked verification method: %+v", vm)
+	if doc.Context[0] != model.IssuerDIDContext {
+		t.Fatalf("doc.Context[0] = %v, want model.IssuerDIDContext; issuer DID document: %+v", doc.Context[0], doc)
+	}
+	if len(doc.VerificationMethod) != 2 {
+		t.Fatalf("len(doc.VerificationMethod) = %v, want 2; issuer DID document: %+v", len(doc.VerificationMethod), doc)
+	}
+	if vm := doc.VerificationMethod[0]; vm.ID != "did:eidgate:dept:edu#edu-k1" {
+		t.Fatalf("vm.ID = %q, want \"did:eidgate:dept:edu#edu-k1\"; revoked verification method: %+v", vm.ID, vm)
+	} else if vm.Type != "JsonWebKey" {
+		t.Fatalf("vm.Type = %q, want \"JsonWebKey\"; revoked verification method: %+v", vm.Type, vm)
+	} else if vm.Revoked != "2026-03-02T10:00:00Z" {
+		t.Fatalf("vm.Revoked = %q, want \"2026-03-02T10:00:00Z\"; revoked verification method: %+v", vm.Revoked, vm)
+	} else if vm.PublicKeyJWK.Crv != "P-256" {
+		t.Fatalf("vm.PublicKeyJWK.Crv = %q, want \"P-256\"; revoked verification method: %+v", vm.PublicKeyJWK.Crv, vm)
+	} else if vm.PublicKeyJWK.Alg != "ES256" {
+		t.Fatalf("vm.PublicKeyJWK.Alg = %q, want \"ES256\"; revoked verification method: %+v", vm.PublicKeyJWK.Alg, vm)
 	}
 	if len(doc.AssertionMethod) != 1 || doc.AssertionMethod[0] != "did:eidgate:dept:edu#edu-k2" {
 		t.Fatalf("assertion methods: %v", doc.AssertionMethod)
 	}
-	if h := res.DIDDocumentMetadata.KeyHistory; len(h) != 2 || h[0].RetiredAt != "2026-03-02T09:00:00Z" || h[0].RevokedAt == "" || h[1].ValidFrom != "2026-03-02T09:00:00Z" {
-		t.Fatalf("key history: %+v", h)
+	if h := res.DIDDocumentMetadata.KeyHistory; len(h) != 2 {
+		t.Fatalf("len(h) = %v, want 2; key history: %+v", len(h), h)
+	} else if h[0].RetiredAt != "2026-03-02T09:00:00Z" {
+		t.Fatalf("h[0].RetiredAt = %q, want \"2026-03-02T09:00:00Z\"; key history: %+v", h[0].RetiredAt, h)
+	} else if h[0].RevokedAt == "" {
+		t.Fatalf("h[0].RevokedAt == \"\", want it different; key history: %+v", h)
+	} else if h[1].ValidFrom != "2026-03-02T09:00:00Z" {
+		t.Fatalf("h[1].ValidFrom = %q, want \"2026-03-02T09:00:00Z\"; key history: %+v", h[1].ValidFrom, h)
 	}
 	e.fail(e.nobody, model.CodeNotFound, []string{"nope"}, model.FnResolveDID, model.IssuerDID("nope"))
 	e.fail(e.nobody, model.CodeInvalid, []string{"did"}, model.FnResolveDID, "did:eidgate:dept:NOPE")
@@ -105,12 +142,20 @@ func TestAnchorStatusList(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnAnchorStatusList, anchor)
 	got := decode[model.StatusListAnchor](t, r)
-	if got.AnchoredAt != "2026-03-01T09:00:00Z" || got.TxID != r.TxID || got.Submitter != "PlatformMSP/agent" {
-		t.Fatalf("anchor: %+v", got)
+	if got.AnchoredAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.AnchoredAt = %q, want \"2026-03-01T09:00:00Z\"; anchor: %+v", got.AnchoredAt, got)
+	}
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; anchor: %+v", got.TxID, got)
+	}
+	if got.Submitter != "PlatformMSP/agent" {
+		t.Fatalf("got.Submitter = %q, want \"PlatformMSP/agent\"; anchor: %+v", got.Submitter, got)
 	}
 	want := model.Change{Kind: model.KindStatusList, Op: model.OpAnchored, ID: "r1", Department: "edu", Value: anchor.Digest}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != want {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != want {
+		t.Fatalf("cs[0] = %v, want want; event: %+v", cs[0], cs)
 	}
 	if r := e.ok(e.agent, model.FnAnchorStatusList, anchor); writes(r) != 0 || len(changes(t, r)) != 0 {
 		t.Fatal("re-anchoring the same version wrote something")
@@ -118,8 +163,10 @@ func TestAnchorStatusList(t *testing.T) {
 	v2 := anchor
 	v2.Version, v2.Digest = 2, digest("list v2")
 	e.ok(edu.User, model.FnAnchorStatusList, v2)
-	if a := decode[model.StatusListAnchor](t, e.ok(e.nobody, model.FnGetStatusListAnchor, "edu", "r1")); a.Version != 2 || a.Digest != v2.Digest {
-		t.Fatalf("read back: %+v", a)
+	if a := decode[model.StatusListAnchor](t, e.ok(e.nobody, model.FnGetStatusListAnchor, "edu", "r1")); a.Version != 2 {
+		t.Fatalf("a.Version = %v, want 2; read back: %+v", a.Version, a)
+	} else if a.Digest != v2.Digest {
+		t.Fatalf("a.Digest = %v, want v2.Digest; read back: %+v", a.Digest, a)
 	}
 
 	stale := anchor
@@ -162,8 +209,10 @@ func TestDataTypePredicates(t *testing.T) {
 		Predicates: []model.Predicate{{ID: "bachelor_or_higher", Name: "本科及以上", NameEN: "Bachelor's degree or higher",
 			Expression: `{"claim":"degree","op":"in","values":["bachelor","master","doctor"]}`}}}
 	got := decode[model.DataType](t, e.ok(e.admin, model.FnRegisterDataType, dt))
-	if p, ok := got.Predicate("bachelor_or_higher"); !ok || p.NameEN != "Bachelor's degree or higher" {
-		t.Fatalf("stored predicates: %+v", got.Predicates)
+	if p, ok := got.Predicate("bachelor_or_higher"); !ok {
+		t.Fatalf("ok is false; stored predicates: %+v", got.Predicates)
+	} else if p.NameEN != "Bachelor's degree or higher" {
+		t.Fatalf("p.NameEN = %q, want \"Bachelor's degree or higher\"; stored predicates: %+v", p.NameEN, got.Predicates)
 	}
 	bad := dt
 	bad.Code = "edu.other"

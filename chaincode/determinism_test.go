@@ -32,6 +32,7 @@ func (e *env) rerun() *env {
 // TestDeterministicState replays one scenario touching every write function
 // on two ledgers and requires identical responses, events and state bytes.
 func TestDeterministicState(t *testing.T) {
+	t.Parallel()
 	first := newEnv(t)
 	edu, hr := first.newDept("edu"), first.newDept("hr")
 	start := first.l.Now()

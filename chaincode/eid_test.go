@@ -10,12 +10,25 @@ import (
 )
 
 func TestCreateEID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	r := e.ok(e.agent, model.FnCreateEID, []model.BlindedIndex{index(1), index(2)})
 	id := decode[model.Identity](t, r)
-	if id.ID != model.DeriveEID(r.TxID, 0) || !model.ValidDID(id.ID) || id.Status != model.EIDActive || len(id.Indexes) != 2 || id.TxID != r.TxID {
-		t.Fatalf("identity: %+v (tx %s)", id, r.TxID)
+	if id.ID != model.DeriveEID(r.TxID, 0) {
+		t.Fatalf("id.ID = %v, want model.DeriveEID(r.TxID, 0); identity: %+v (tx %s)", id.ID, id, r.TxID)
+	}
+	if !model.ValidDID(id.ID) {
+		t.Fatalf("model.ValidDID(id.ID) is false; identity: %+v (tx %s)", id, r.TxID)
+	}
+	if id.Status != model.EIDActive {
+		t.Fatalf("id.Status = %v, want model.EIDActive; identity: %+v (tx %s)", id.Status, id, r.TxID)
+	}
+	if len(id.Indexes) != 2 {
+		t.Fatalf("len(id.Indexes) = %v, want 2; identity: %+v (tx %s)", len(id.Indexes), id, r.TxID)
+	}
+	if id.TxID != r.TxID {
+		t.Fatalf("id.TxID = %v, want r.TxID; identity: %+v (tx %s)", id.TxID, id, r.TxID)
 	}
 	want := []model.Change{
 		{Kind: model.KindEID, Op: model.OpCreated, ID: id.ID, EID: id.ID},
@@ -57,6 +70,7 @@ func TestCreateEID(t *testing.T) {
 }
 
 func TestCreateEIDsOutcomes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newEID(1, 2)
 	e.newEID(3)
@@ -82,8 +96,12 @@ func TestCreateEIDsOutcomes(t *testing.T) {
 		{model.OutcomeCreated, model.DeriveEID(r.TxID, 6)},
 	}
 	for i, w := range want {
-		if got[i].Ref != items[i].Ref || got[i].Outcome != w.outcome || got[i].EID != w.eid {
-			t.Errorf("item %d: %+v, want %s %s", i, got[i], w.outcome, w.eid)
+		if got[i].Ref != items[i].Ref {
+			t.Errorf("got[i].Ref = %v, want items[i].Ref; item %d: %+v, want %s %s", got[i].Ref, i, got[i], w.outcome, w.eid)
+		} else if got[i].Outcome != w.outcome {
+			t.Errorf("got[i].Outcome = %v, want w.outcome; item %d: %+v, want %s %s", got[i].Outcome, i, got[i], w.outcome, w.eid)
+		} else if got[i].EID != w.eid {
+			t.Errorf("got[i].EID = %v, want w.eid; item %d: %+v, want %s %s", got[i].EID, i, got[i], w.outcome, w.eid)
 		}
 		if w.outcome == model.OutcomeConflict && got[i].Reason == "" {
 			t.Errorf("item %d: conflict without a reason", i)
@@ -114,8 +132,10 @@ func TestCreateEIDsOutcomes(t *testing.T) {
 		if wantOutcome == model.OutcomeCreated {
 			wantOutcome = model.OutcomeExists
 		}
-		if again[i].Outcome != wantOutcome || again[i].EID != got[i].EID {
-			t.Errorf("rerun item %d: %+v, first run %+v", i, again[i], got[i])
+		if again[i].Outcome != wantOutcome {
+			t.Errorf("again[i].Outcome = %v, want wantOutcome; rerun item %d: %+v, first run %+v", again[i].Outcome, i, again[i], got[i])
+		} else if again[i].EID != got[i].EID {
+			t.Errorf("again[i].EID = %v, want got[i].EID; rerun item %d: %+v, first run %+v", again[i].EID, i, again[i], got[i])
 		}
 	}
 
@@ -128,6 +148,7 @@ func TestCreateEIDsOutcomes(t *testing.T) {
 }
 
 func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	items := make([]model.EIDRequest, model.MaxBatch)
 	for i := range items {
@@ -137,8 +158,11 @@ func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
 	out := decode[[]model.EIDOutcome](t, r)
 	seen := map[string]bool{}
 	for i, o := range out {
-		if o.Outcome != model.OutcomeCreated || seen[o.EID] {
-			t.Fatalf("item %d: %+v", i, o)
+		if o.Outcome != model.OutcomeCreated {
+			t.Fatalf("o.Outcome = %v, want model.OutcomeCreated; item %d: %+v", o.Outcome, i, o)
+		}
+		if seen[o.EID] {
+			t.Fatalf("seen[o.EID] is true; item %d: %+v", i, o)
 		}
 		seen[o.EID] = true
 	}
@@ -150,13 +174,16 @@ func TestCreateEIDsThousandInOneTransaction(t *testing.T) {
 }
 
 func TestDocumentIndexes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newEID(1)
 	b := e.newEID(2)
 
 	r := e.ok(e.agent, model.FnAddDocumentIndex, a, index(3))
-	if id := decode[model.Identity](t, r); len(id.Indexes) != 2 || id.TxID != r.TxID {
-		t.Fatalf("after add: %+v", id)
+	if id := decode[model.Identity](t, r); len(id.Indexes) != 2 {
+		t.Fatalf("len(id.Indexes) = %v, want 2; after add: %+v", len(id.Indexes), id)
+	} else if id.TxID != r.TxID {
+		t.Fatalf("id.TxID = %v, want r.TxID; after add: %+v", id.TxID, id)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindIndex, Op: model.OpAdded, EID: a, KeyVersion: "v1", Value: index(3).Value}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -173,8 +200,10 @@ func TestDocumentIndexes(t *testing.T) {
 	e.fail(e.agent, model.CodeInvalid, []string{"eid must be a did:eidgate:"}, model.FnAddDocumentIndex, "did:example:1", index(4))
 
 	r = e.ok(e.agent, model.FnRemoveDocumentIndex, a, index(1))
-	if id := decode[model.Identity](t, r); len(id.Indexes) != 1 || id.Indexes[0] != index(3) {
-		t.Fatalf("after remove: %+v", id)
+	if id := decode[model.Identity](t, r); len(id.Indexes) != 1 {
+		t.Fatalf("len(id.Indexes) = %v, want 1; after remove: %+v", len(id.Indexes), id)
+	} else if id.Indexes[0] != index(3) {
+		t.Fatalf("id.Indexes[0] = %v, want index(3); after remove: %+v", id.Indexes[0], id)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindIndex, Op: model.OpRemoved, EID: a, KeyVersion: "v1", Value: index(1).Value}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -189,6 +218,7 @@ func TestDocumentIndexes(t *testing.T) {
 }
 
 func TestMergeEID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	hr := e.addDept("hr")
@@ -204,8 +234,17 @@ func TestMergeEID(t *testing.T) {
 
 	r := e.ok(e.agent, model.FnMergeEID, a, b, "duplicate registration")
 	surv := decode[model.Identity](t, r)
-	if surv.ID != b || len(surv.Indexes) != 3 || len(surv.MergedFrom) != 1 || surv.MergedFrom[0] != a {
-		t.Fatalf("survivor: %+v", surv)
+	if surv.ID != b {
+		t.Fatalf("surv.ID = %v, want b; survivor: %+v", surv.ID, surv)
+	}
+	if len(surv.Indexes) != 3 {
+		t.Fatalf("len(surv.Indexes) = %v, want 3; survivor: %+v", len(surv.Indexes), surv)
+	}
+	if len(surv.MergedFrom) != 1 {
+		t.Fatalf("len(surv.MergedFrom) = %v, want 1; survivor: %+v", len(surv.MergedFrom), surv)
+	}
+	if surv.MergedFrom[0] != a {
+		t.Fatalf("surv.MergedFrom[0] = %v, want a; survivor: %+v", surv.MergedFrom[0], surv)
 	}
 	cs := changes(t, r)
 	for _, w := range []model.Change{
@@ -221,8 +260,17 @@ func TestMergeEID(t *testing.T) {
 		}
 	}
 	merged := decode[model.Identity](t, e.ok(e.agent, model.FnGetEID, a))
-	if merged.Status != model.EIDMerged || merged.MergedInto != b || merged.MergeReason != "duplicate registration" || len(merged.Indexes) != 0 {
-		t.Fatalf("merged: %+v", merged)
+	if merged.Status != model.EIDMerged {
+		t.Fatalf("merged.Status = %v, want model.EIDMerged; merged: %+v", merged.Status, merged)
+	}
+	if merged.MergedInto != b {
+		t.Fatalf("merged.MergedInto = %v, want b; merged: %+v", merged.MergedInto, merged)
+	}
+	if merged.MergeReason != "duplicate registration" {
+		t.Fatalf("merged.MergeReason = %q, want \"duplicate registration\"; merged: %+v", merged.MergeReason, merged)
+	}
+	if len(merged.Indexes) != 0 {
+		t.Fatalf("len(merged.Indexes) = %v, want 0; merged: %+v", len(merged.Indexes), merged)
 	}
 	if got := text(e.ok(e.agent, model.FnLookupIndex, "v1", index(1).Value)); got != b {
 		t.Fatalf("index of a now maps to %s", got)
@@ -243,8 +291,11 @@ func TestMergeEID(t *testing.T) {
 	// b into c: the chain a → b → c resolves to c.
 	e.ok(e.agent, model.FnMergeEID, b, c, "second duplicate")
 	res := decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, a))
-	if !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != c {
-		t.Fatalf("resolution of a: %+v", res)
+	if !res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is false; resolution of a: %+v", res)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != c {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %v, want c; resolution of a: %+v", res.DIDDocumentMetadata.CanonicalID, res)
 	}
 	if got := text(e.ok(e.agent, model.FnLookupIndex, "v1", index(1).Value)); got != c {
 		t.Fatalf("index now maps to %s", got)
@@ -252,6 +303,7 @@ func TestMergeEID(t *testing.T) {
 }
 
 func TestMergeRefusesLinkClash(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	a := e.newEID(1)
@@ -264,6 +316,7 @@ func TestMergeRefusesLinkClash(t *testing.T) {
 }
 
 func TestDeactivateAndResolve(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	a := e.newEID(1)
@@ -279,18 +332,29 @@ func TestDeactivateAndResolve(t *testing.T) {
 		t.Fatalf("resolution reveals an index: %s", raw)
 	}
 	res := decode[model.DIDResolution](t, r)
-	if res.DIDDocumentMetadata.VersionID == "" || res.DIDDocumentMetadata.Created != "2026-03-01T09:00:00Z" {
-		t.Fatalf("metadata: %+v", res.DIDDocumentMetadata)
+	if res.DIDDocumentMetadata.VersionID == "" {
+		t.Fatalf("res.DIDDocumentMetadata.VersionID == \"\", want it different; metadata: %+v", res.DIDDocumentMetadata)
+	}
+	if res.DIDDocumentMetadata.Created != "2026-03-01T09:00:00Z" {
+		t.Fatalf("res.DIDDocumentMetadata.Created = %q, want \"2026-03-01T09:00:00Z\"; metadata: %+v", res.DIDDocumentMetadata.Created, res.DIDDocumentMetadata)
 	}
 
 	e.fail(e.agent, model.CodeInvalid, []string{"reason is required"}, model.FnDeactivateEID, a, "")
 	r = e.ok(e.agent, model.FnDeactivateEID, a, "resident deceased")
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}) {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindEID, Op: model.OpDeactivated, ID: a, EID: a}); event: %+v", got[0], got)
 	}
 	res = decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, a))
-	if !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != "" || res.DIDDocumentMetadata.VersionID != r.TxID {
-		t.Fatalf("deactivated resolution: %+v", res)
+	if !res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is false; deactivated resolution: %+v", res)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != "" {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %q, want \"\"; deactivated resolution: %+v", res.DIDDocumentMetadata.CanonicalID, res)
+	}
+	if res.DIDDocumentMetadata.VersionID != r.TxID {
+		t.Fatalf("res.DIDDocumentMetadata.VersionID = %v, want r.TxID; deactivated resolution: %+v", res.DIDDocumentMetadata.VersionID, res)
 	}
 	if r := e.ok(e.agent, model.FnDeactivateEID, a, "again"); writes(r) != 0 {
 		t.Fatal("second deactivation wrote")
@@ -303,6 +367,7 @@ func TestDeactivateAndResolve(t *testing.T) {
 }
 
 func TestMalformedArgumentsAreInvalid(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret := index(1).Value
 	cases := []struct {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAccountLinks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	hr := e.addDept("hr")
@@ -15,11 +16,19 @@ func TestAccountLinks(t *testing.T) {
 	h := accountHash("zhang.san@edu")
 
 	r := e.ok(edu.User, model.FnLinkAccount, a, "edu", h)
-	if l := decode[model.AccountLink](t, r); l.EID != a || l.Department != "edu" || l.AccountHash != h || l.LinkedAt == "" {
-		t.Fatalf("link: %+v", l)
+	if l := decode[model.AccountLink](t, r); l.EID != a {
+		t.Fatalf("l.EID = %v, want a; link: %+v", l.EID, l)
+	} else if l.Department != "edu" {
+		t.Fatalf("l.Department = %q, want \"edu\"; link: %+v", l.Department, l)
+	} else if l.AccountHash != h {
+		t.Fatalf("l.AccountHash = %v, want h; link: %+v", l.AccountHash, l)
+	} else if l.LinkedAt == "" {
+		t.Fatalf("l.LinkedAt == \"\", want it different; link: %+v", l)
 	}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindLink, Op: model.OpLinked, EID: a, Department: "edu", Value: h}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindLink, Op: model.OpLinked, EID: a, Department: "edu", Value: h}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindLink, Op: model.OpLinked, EID: a, Department: \"edu\", Value: h}); event: %+v", cs[0], cs)
 	}
 	if r := e.ok(edu.User, model.FnLinkAccount, a, "edu", h); writes(r) != 0 {
 		t.Fatal("relinking the same account wrote")
@@ -59,11 +68,17 @@ func TestAccountLinks(t *testing.T) {
 	}
 	e.t = t
 
-	if ls := decode[[]model.AccountLink](t, e.ok(e.agent, model.FnListLinks, a)); len(ls) != 2 || ls[0].Department != "edu" || ls[1].Department != "hr" {
-		t.Fatalf("agent sees %+v", ls)
+	if ls := decode[[]model.AccountLink](t, e.ok(e.agent, model.FnListLinks, a)); len(ls) != 2 {
+		t.Fatalf("len(ls) = %v, want 2; agent sees %+v", len(ls), ls)
+	} else if ls[0].Department != "edu" {
+		t.Fatalf("ls[0].Department = %q, want \"edu\"; agent sees %+v", ls[0].Department, ls)
+	} else if ls[1].Department != "hr" {
+		t.Fatalf("ls[1].Department = %q, want \"hr\"; agent sees %+v", ls[1].Department, ls)
 	}
-	if ls := decode[[]model.AccountLink](t, e.ok(hr.User, model.FnListLinks, a)); len(ls) != 1 || ls[0].Department != "hr" {
-		t.Fatalf("hr sees %+v", ls)
+	if ls := decode[[]model.AccountLink](t, e.ok(hr.User, model.FnListLinks, a)); len(ls) != 1 {
+		t.Fatalf("len(ls) = %v, want 1; hr sees %+v", len(ls), ls)
+	} else if ls[0].Department != "hr" {
+		t.Fatalf("ls[0].Department = %q, want \"hr\"; hr sees %+v", ls[0].Department, ls)
 	}
 	if got := text(e.ok(edu.User, model.FnLookupAccount, "edu", h)); got != a {
 		t.Fatalf("lookup: %s", got)
@@ -73,8 +88,10 @@ func TestAccountLinks(t *testing.T) {
 
 	e.fail(hr.User, model.CodeForbidden, []string{"hr may not call UnlinkAccount"}, model.FnUnlinkAccount, a, "edu")
 	r = e.ok(edu.User, model.FnUnlinkAccount, a, "edu")
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindLink, Op: model.OpUnlinked, EID: a, Department: "edu", Value: h}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindLink, Op: model.OpUnlinked, EID: a, Department: "edu", Value: h}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindLink, Op: model.OpUnlinked, EID: a, Department: \"edu\", Value: h}); event: %+v", cs[0], cs)
 	}
 	e.fail(edu.User, model.CodeNotFound, []string{"no account link"}, model.FnUnlinkAccount, a, "edu")
 	e.fail(edu.User, model.CodeNotFound, []string{"no eID is linked"}, model.FnLookupAccount, "edu", h)

@@ -46,11 +46,26 @@ type testingT interface {
 }
 
 func TestRegisterPasskey(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c, pk := e.addPasskey(e.a, passkeytest.ES256)
-	if pk.ID != e.a+"#"+c.KeyID() || pk.Status != model.PasskeyActive || pk.RegisteredAt != "2026-03-01T09:00:00Z" ||
-		pk.RPID != rpID || pk.PublicKeyJWK != c.JWK() || pk.CredentialID != c.IDString() {
-		t.Fatalf("passkey: %+v", pk)
+	if pk.ID != e.a+"#"+c.KeyID() {
+		t.Fatalf("pk.ID = %v, want e.a+\"#\"+c.KeyID(); passkey: %+v", pk.ID, pk)
+	}
+	if pk.Status != model.PasskeyActive {
+		t.Fatalf("pk.Status = %v, want model.PasskeyActive; passkey: %+v", pk.Status, pk)
+	}
+	if pk.RegisteredAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("pk.RegisteredAt = %q, want \"2026-03-01T09:00:00Z\"; passkey: %+v", pk.RegisteredAt, pk)
+	}
+	if pk.RPID != rpID {
+		t.Fatalf("pk.RPID = %v, want rpID; passkey: %+v", pk.RPID, pk)
+	}
+	if pk.PublicKeyJWK != c.JWK() {
+		t.Fatalf("pk.PublicKeyJWK = %v, want c.JWK(); passkey: %+v", pk.PublicKeyJWK, pk)
+	}
+	if pk.CredentialID != c.IDString() {
+		t.Fatalf("pk.CredentialID = %v, want c.IDString(); passkey: %+v", pk.CredentialID, pk)
 	}
 	ed, _ := e.addPasskey(e.a, passkeytest.EdDSA)
 	rs, _ := e.addPasskey(e.a, passkeytest.RS256)
@@ -59,13 +74,27 @@ func TestRegisterPasskey(t *testing.T) {
 	// and assertions.
 	res := decode[model.DIDResolution](t, e.ok(e.edu.User, model.FnResolveDID, e.a))
 	doc := res.DIDDocument
-	if len(doc.VerificationMethod) != 3 || len(doc.Authentication) != 3 || len(doc.AssertionMethod) != 3 ||
-		doc.Context[0] != model.IssuerDIDContext || len(res.DIDDocumentMetadata.KeyHistory) != 3 {
-		t.Fatalf("DID document: %+v", res)
+	if len(doc.VerificationMethod) != 3 {
+		t.Fatalf("len(doc.VerificationMethod) = %v, want 3; DID document: %+v", len(doc.VerificationMethod), res)
+	}
+	if len(doc.Authentication) != 3 {
+		t.Fatalf("len(doc.Authentication) = %v, want 3; DID document: %+v", len(doc.Authentication), res)
+	}
+	if len(doc.AssertionMethod) != 3 {
+		t.Fatalf("len(doc.AssertionMethod) = %v, want 3; DID document: %+v", len(doc.AssertionMethod), res)
+	}
+	if doc.Context[0] != model.IssuerDIDContext {
+		t.Fatalf("doc.Context[0] = %v, want model.IssuerDIDContext; DID document: %+v", doc.Context[0], res)
+	}
+	if len(res.DIDDocumentMetadata.KeyHistory) != 3 {
+		t.Fatalf("len(res.DIDDocumentMetadata.KeyHistory) = %v, want 3; DID document: %+v", len(res.DIDDocumentMetadata.KeyHistory), res)
 	}
 	for _, vm := range doc.VerificationMethod {
-		if vm.Type != model.VerificationMethodJWK || vm.Controller != e.a {
-			t.Fatalf("verification method %+v", vm)
+		if vm.Type != model.VerificationMethodJWK {
+			t.Fatalf("vm.Type = %v, want model.VerificationMethodJWK; verification method %+v", vm.Type, vm)
+		}
+		if vm.Controller != e.a {
+			t.Fatalf("vm.Controller = %v, want e.a; verification method %+v", vm.Controller, vm)
 		}
 		if _, err := vm.PublicKeyJWK.PublicKey(); err != nil {
 			t.Fatalf("%s: %v", vm.ID, err)
@@ -115,22 +144,40 @@ func TestRegisterPasskey(t *testing.T) {
 	// Retire one key, then every remaining one (the KYC counter).
 	e.l.Advance(time.Hour)
 	r := e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{rs.KeyID()}, "removed")
-	if got := decode[[]model.Passkey](t, r); len(got) != 1 || got[0].Status != model.PasskeyRetired || got[0].RetiredAt != "2026-03-01T10:00:00Z" {
-		t.Fatalf("retired: %+v", got)
+	if got := decode[[]model.Passkey](t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; retired: %+v", len(got), got)
+	} else if got[0].Status != model.PasskeyRetired {
+		t.Fatalf("got[0].Status = %v, want model.PasskeyRetired; retired: %+v", got[0].Status, got)
+	} else if got[0].RetiredAt != "2026-03-01T10:00:00Z" {
+		t.Fatalf("got[0].RetiredAt = %q, want \"2026-03-01T10:00:00Z\"; retired: %+v", got[0].RetiredAt, got)
 	}
-	if ch := changes(t, r); len(ch) != 1 || ch[0] != (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + "#" + rs.KeyID(), EID: e.a}) {
-		t.Fatalf("event: %+v", ch)
+	if ch := changes(t, r); len(ch) != 1 {
+		t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+	} else if ch[0] != (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + "#" + rs.KeyID(), EID: e.a}) {
+		t.Fatalf("ch[0] = %v, want (model.Change{Kind: model.KindPasskey, Op: model.OpRetired, ID: e.a + \"#\" + rs.KeyID(), EID: e.a}); event: %+v", ch[0], ch)
 	}
 	if got := decode[[]model.Passkey](t, e.ok(e.agent, model.FnRetirePasskeys, e.a, []string{}, "lost")); len(got) != 2 {
 		t.Fatalf("retired all: %+v", got)
 	}
 	res = decode[model.DIDResolution](t, e.ok(e.nobody, model.FnResolveDID, e.a))
-	if len(res.DIDDocument.VerificationMethod) != 3 || len(res.DIDDocument.Authentication) != 0 || len(res.DIDDocument.AssertionMethod) != 0 {
-		t.Fatalf("after retiring: %+v", res.DIDDocument)
+	if len(res.DIDDocument.VerificationMethod) != 3 {
+		t.Fatalf("len(res.DIDDocument.VerificationMethod) = %v, want 3; after retiring: %+v", len(res.DIDDocument.VerificationMethod), res.DIDDocument)
+	}
+	if len(res.DIDDocument.Authentication) != 0 {
+		t.Fatalf("len(res.DIDDocument.Authentication) = %v, want 0; after retiring: %+v", len(res.DIDDocument.Authentication), res.DIDDocument)
+	}
+	if len(res.DIDDocument.AssertionMethod) != 0 {
+		t.Fatalf("len(res.DIDDocument.AssertionMethod) = %v, want 0; after retiring: %+v", len(res.DIDDocument.AssertionMethod), res.DIDDocument)
 	}
 	for _, h := range res.DIDDocumentMetadata.KeyHistory {
-		if h.Status != model.PasskeyRetired || h.RetiredAt == "" || (h.RetiredReason != "lost" && h.RetiredReason != "removed") {
-			t.Fatalf("history: %+v", h)
+		if h.Status != model.PasskeyRetired {
+			t.Fatalf("h.Status = %v, want model.PasskeyRetired; history: %+v", h.Status, h)
+		}
+		if h.RetiredAt == "" {
+			t.Fatalf("h.RetiredAt == \"\", want it different; history: %+v", h)
+		}
+		if h.RetiredReason != "lost" && h.RetiredReason != "removed" {
+			t.Fatalf("h.RetiredReason != \"lost\" && h.RetiredReason != \"removed\" holds; history: %+v", h)
 		}
 	}
 	// Nothing left to retire: the call succeeds and changes nothing.
@@ -145,6 +192,7 @@ func TestRegisterPasskey(t *testing.T) {
 }
 
 func TestSignedConsent(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{passkeytest.ES256, passkeytest.EdDSA, passkeytest.RS256} {
 		t.Run(alg, func(t *testing.T) {
 			e := newConsentEnv(t)
@@ -155,10 +203,35 @@ func TestSignedConsent(t *testing.T) {
 			r := e.ok(e.agent, model.FnGrantConsentSigned, cs.ID, a)
 			got := decode[model.Consent](t, r)
 			sig := got.GrantSignature
-			if got.Status != model.ConsentActive || got.GrantAssurance != model.AssurancePasskey || got.GrantedWith() != model.AssurancePasskey ||
-				got.DecisionMethod != "passkey" || sig == nil || sig.Key != pk.ID || sig.Signer != e.a || sig.SignedAt != got.DecidedAt ||
-				sig.Statement != model.StatementConsentGrant || sig.Signature != a.Signature {
-				t.Fatalf("granted: %+v %+v", got, sig)
+			if got.Status != model.ConsentActive {
+				t.Fatalf("got.Status = %v, want model.ConsentActive; granted: %+v %+v", got.Status, got, sig)
+			}
+			if got.GrantAssurance != model.AssurancePasskey {
+				t.Fatalf("got.GrantAssurance = %v, want model.AssurancePasskey; granted: %+v %+v", got.GrantAssurance, got, sig)
+			}
+			if got.GrantedWith() != model.AssurancePasskey {
+				t.Fatalf("got.GrantedWith() != model.AssurancePasskey; granted: %+v %+v", got, sig)
+			}
+			if got.DecisionMethod != "passkey" {
+				t.Fatalf("got.DecisionMethod = %q, want \"passkey\"; granted: %+v %+v", got.DecisionMethod, got, sig)
+			}
+			if sig == nil {
+				t.Fatalf("sig is nil; granted: %+v %+v", got, sig)
+			}
+			if sig.Key != pk.ID {
+				t.Fatalf("sig.Key = %v, want pk.ID; granted: %+v %+v", sig.Key, got, sig)
+			}
+			if sig.Signer != e.a {
+				t.Fatalf("sig.Signer = %v, want e.a; granted: %+v %+v", sig.Signer, got, sig)
+			}
+			if sig.SignedAt != got.DecidedAt {
+				t.Fatalf("sig.SignedAt = %v, want got.DecidedAt; granted: %+v %+v", sig.SignedAt, got, sig)
+			}
+			if sig.Statement != model.StatementConsentGrant {
+				t.Fatalf("sig.Statement = %v, want model.StatementConsentGrant; granted: %+v %+v", sig.Statement, got, sig)
+			}
+			if sig.Signature != a.Signature {
+				t.Fatalf("sig.Signature = %v, want a.Signature; granted: %+v %+v", sig.Signature, got, sig)
 			}
 			// The record on the ledger verifies on its own: the statement
 			// rebuilt from the consent as stored gives the digest signed.
@@ -166,16 +239,29 @@ func TestSignedConsent(t *testing.T) {
 			if _, err := model.CheckApproval(pk, st, sig.Approval(), sig.SignedAt); err != nil {
 				t.Fatalf("stored grant does not verify: %v", err)
 			}
-			if ch := changes(t, r); len(ch) != 1 || ch[0].Op != model.OpGranted {
-				t.Fatalf("event: %+v", ch)
+			if ch := changes(t, r); len(ch) != 1 {
+				t.Fatalf("len(ch) = %v, want 1; event: %+v", len(ch), ch)
+			} else if ch[0].Op != model.OpGranted {
+				t.Fatalf("ch[0].Op = %v, want model.OpGranted; event: %+v", ch[0].Op, ch)
 			}
 
 			e.l.Advance(time.Minute)
 			rv := approve(t, model.StatementConsentRevoke, got, e.a, c, nonce("revoke"), passkeytest.Options{})
 			got = decode[model.Consent](t, e.ok(e.agent, model.FnRevokeConsentSigned, cs.ID, rv))
-			if got.Status != model.ConsentRevoked || got.RevokedWith() != model.AssurancePasskey || got.RevokeSignature == nil ||
-				got.GrantSignature == nil || got.RevokeSignature.Statement != model.StatementConsentRevoke {
-				t.Fatalf("revoked: %+v", got)
+			if got.Status != model.ConsentRevoked {
+				t.Fatalf("got.Status = %v, want model.ConsentRevoked; revoked: %+v", got.Status, got)
+			}
+			if got.RevokedWith() != model.AssurancePasskey {
+				t.Fatalf("got.RevokedWith() != model.AssurancePasskey; revoked: %+v", got)
+			}
+			if got.RevokeSignature == nil {
+				t.Fatalf("got.RevokeSignature is nil; revoked: %+v", got)
+			}
+			if got.GrantSignature == nil {
+				t.Fatalf("got.GrantSignature is nil; revoked: %+v", got)
+			}
+			if got.RevokeSignature.Statement != model.StatementConsentRevoke {
+				t.Fatalf("got.RevokeSignature.Statement = %v, want model.StatementConsentRevoke; revoked: %+v", got.RevokeSignature.Statement, got)
 			}
 		})
 	}
@@ -184,6 +270,7 @@ func TestSignedConsent(t *testing.T) {
 // TestSignedConsentRefusals: every bent approval is refused and leaves the
 // ledger as it was (e.fail checks the state hash).
 func TestSignedConsentRefusals(t *testing.T) {
+	t.Parallel()
 	e := newConsentEnv(t)
 	c, _ := e.addPasskey(e.a, passkeytest.ES256)
 	cb, _ := e.addPasskey(e.b, passkeytest.ES256)
@@ -246,8 +333,14 @@ func TestSignedConsentRefusals(t *testing.T) {
 
 	// A password-only grant is marked so.
 	pw := decode[model.Consent](t, e.ok(e.agent, model.FnGrantConsent, other.ID, "portal"))
-	if pw.GrantAssurance != model.AssurancePassword || pw.GrantSignature != nil || pw.GrantedWith() != model.AssurancePassword {
-		t.Fatalf("password grant: %+v", pw)
+	if pw.GrantAssurance != model.AssurancePassword {
+		t.Fatalf("pw.GrantAssurance = %v, want model.AssurancePassword; password grant: %+v", pw.GrantAssurance, pw)
+	}
+	if pw.GrantSignature != nil {
+		t.Fatalf("pw.GrantSignature = %v, want nil; password grant: %+v", pw.GrantSignature, pw)
+	}
+	if pw.GrantedWith() != model.AssurancePassword {
+		t.Fatalf("pw.GrantedWith() != model.AssurancePassword; password grant: %+v", pw)
 	}
 	pw = decode[model.Consent](t, e.ok(e.agent, model.FnRevokeConsent, other.ID))
 	if pw.RevokedWith() != model.AssurancePassword {

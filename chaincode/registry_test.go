@@ -14,6 +14,7 @@ import (
 )
 
 func TestMetadataListsTheAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.evaluate(e.nobody, "org.hyperledger.fabric:GetMetadata")
 	var md struct {
@@ -29,8 +30,11 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, ok := md.Contracts[chaincode.ContractName]
-	if !ok || !c.Default {
-		t.Fatalf("contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
+	if !ok {
+		t.Fatalf("ok is false; contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
+	}
+	if !c.Default {
+		t.Fatalf("c.Default is false; contract %q missing or not default: %+v", chaincode.ContractName, md.Contracts)
 	}
 	var got []string
 	evaluate := map[string]bool{}
@@ -72,12 +76,21 @@ func TestMetadataListsTheAPI(t *testing.T) {
 }
 
 func TestRegisterDepartment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	got := decode[model.Department](t, e.ok(e.nobody, model.FnGetDepartment, "edu"))
-	if got.Status != model.DepartmentActive || got.SigningKeys[0].Status != model.KeyActive ||
-		got.CreatedAt != "2026-03-01T09:00:00Z" || got.MSPID != edu.CA.MSPID {
-		t.Fatalf("stored department: %+v", got)
+	if got.Status != model.DepartmentActive {
+		t.Fatalf("got.Status = %v, want model.DepartmentActive; stored department: %+v", got.Status, got)
+	}
+	if got.SigningKeys[0].Status != model.KeyActive {
+		t.Fatalf("got.SigningKeys[0].Status = %v, want model.KeyActive; stored department: %+v", got.SigningKeys[0].Status, got)
+	}
+	if got.CreatedAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.CreatedAt = %q, want \"2026-03-01T09:00:00Z\"; stored department: %+v", got.CreatedAt, got)
+	}
+	if got.MSPID != edu.CA.MSPID {
+		t.Fatalf("got.MSPID = %v, want edu.CA.MSPID; stored department: %+v", got.MSPID, got)
 	}
 
 	hr := e.newDept("hr")
@@ -117,6 +130,7 @@ func TestRegisterDepartment(t *testing.T) {
 }
 
 func TestUpdateDepartmentKeepsKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	k2 := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
@@ -128,8 +142,14 @@ func TestUpdateDepartmentKeepsKeys(t *testing.T) {
 	rotated.Name = "教育局"
 	r := e.ok(e.admin, model.FnUpdateDepartment, rotated)
 	got := decode[model.Department](t, r)
-	if got.Name != "教育局" || got.SigningKeys[1].Status != model.KeyActive || got.CreatedAt == "" {
-		t.Fatalf("updated: %+v", got)
+	if got.Name != "教育局" {
+		t.Fatalf("got.Name = %q, want \"教育局\"; updated: %+v", got.Name, got)
+	}
+	if got.SigningKeys[1].Status != model.KeyActive {
+		t.Fatalf("got.SigningKeys[1].Status = %v, want model.KeyActive; updated: %+v", got.SigningKeys[1].Status, got)
+	}
+	if got.CreatedAt == "" {
+		t.Fatalf("got.CreatedAt == \"\", want it different; updated: %+v", got)
 	}
 	if !hasChange(changes(t, r), model.Change{Kind: model.KindDepartment, Op: model.OpUpdated, ID: "edu", Department: "edu"}) {
 		t.Fatalf("event: %+v", changes(t, r))
@@ -157,6 +177,7 @@ func TestUpdateDepartmentKeepsKeys(t *testing.T) {
 }
 
 func TestSuspendedDepartmentCannotAct(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.fail(e.admin, model.CodeInvalid, []string{"reason is required"}, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "")
@@ -165,20 +186,25 @@ func TestSuspendedDepartmentCannotAct(t *testing.T) {
 	e.fail(e.agent, model.CodeForbidden, []string{"admin role"}, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "audit")
 
 	r := e.ok(e.admin, model.FnSetDepartmentStatus, "edu", model.DepartmentSuspended, "security audit")
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: "edu", Department: "edu"}) {
-		t.Fatalf("event: %+v", got)
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: "edu", Department: "edu"}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindDepartment, Op: model.OpSuspended, ID: \"edu\", Department: \"edu\"}); event: %+v", got[0], got)
 	}
 	eid := e.newEID(1)
 	e.fail(edu.User, model.CodeForbidden, []string{"edu is suspended"}, model.FnLinkAccount, eid, "edu", accountHash("a"))
 
 	r = e.ok(e.admin, model.FnSetDepartmentStatus, "edu", model.DepartmentActive, "")
-	if d := decode[model.Department](t, r); d.Status != model.DepartmentActive || d.StatusReason != "" {
-		t.Fatalf("reactivated: %+v", d)
+	if d := decode[model.Department](t, r); d.Status != model.DepartmentActive {
+		t.Fatalf("d.Status = %v, want model.DepartmentActive; reactivated: %+v", d.Status, d)
+	} else if d.StatusReason != "" {
+		t.Fatalf("d.StatusReason = %q, want \"\"; reactivated: %+v", d.StatusReason, d)
 	}
 	e.ok(edu.User, model.FnLinkAccount, eid, "edu", accountHash("a"))
 }
 
 func TestDepartmentIdentityChecks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addDept("edu")
 	hr := e.addDept("hr")
@@ -207,16 +233,23 @@ func TestDepartmentIdentityChecks(t *testing.T) {
 }
 
 func TestReadsAreOpen(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.addDept("hr")
 	e.addDataType("edu.degree", "edu")
 	for _, id := range []*devcrypto.Identity{e.nobody, edu.User, e.agent} {
-		if got := decode[[]model.Department](t, e.ok(id, model.FnListDepartments)); len(got) != 2 || got[0].ID != "edu" || got[1].ID != "hr" {
-			t.Fatalf("ListDepartments: %+v", got)
+		if got := decode[[]model.Department](t, e.ok(id, model.FnListDepartments)); len(got) != 2 {
+			t.Fatalf("len(got) = %v, want 2; ListDepartments: %+v", len(got), got)
+		} else if got[0].ID != "edu" {
+			t.Fatalf("got[0].ID = %q, want \"edu\"; ListDepartments: %+v", got[0].ID, got)
+		} else if got[1].ID != "hr" {
+			t.Fatalf("got[1].ID = %q, want \"hr\"; ListDepartments: %+v", got[1].ID, got)
 		}
-		if got := decode[[]model.DataType](t, e.ok(id, model.FnListDataTypes)); len(got) != 1 || got[0].Code != "edu.degree" {
-			t.Fatalf("ListDataTypes: %+v", got)
+		if got := decode[[]model.DataType](t, e.ok(id, model.FnListDataTypes)); len(got) != 1 {
+			t.Fatalf("len(got) = %v, want 1; ListDataTypes: %+v", len(got), got)
+		} else if got[0].Code != "edu.degree" {
+			t.Fatalf("got[0].Code = %q, want \"edu.degree\"; ListDataTypes: %+v", got[0].Code, got)
 		}
 		e.ok(id, model.FnGetDataType, "edu.degree")
 	}
@@ -229,17 +262,26 @@ func TestReadsAreOpen(t *testing.T) {
 }
 
 func TestDataTypes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.addDept("edu")
 	e.addDept("hr")
 	r := e.ok(e.admin, model.FnRegisterDataType, model.DataType{Code: "edu.degree", Name: "学历", NameEN: "Degree",
 		Schema: `{"type":"object","required":["level"]}`, Owners: []string{"hr", "edu"}})
 	dt := decode[model.DataType](t, r)
-	if dt.Owners[0] != "edu" || dt.Owners[1] != "hr" || dt.Status != model.DataTypeActive {
-		t.Fatalf("stored: %+v", dt)
+	if dt.Owners[0] != "edu" {
+		t.Fatalf("dt.Owners[0] = %q, want \"edu\"; stored: %+v", dt.Owners[0], dt)
 	}
-	if got := changes(t, r); len(got) != 1 || got[0] != (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: "edu.degree", DataType: "edu.degree"}) {
-		t.Fatalf("event: %+v", got)
+	if dt.Owners[1] != "hr" {
+		t.Fatalf("dt.Owners[1] = %q, want \"hr\"; stored: %+v", dt.Owners[1], dt)
+	}
+	if dt.Status != model.DataTypeActive {
+		t.Fatalf("dt.Status = %v, want model.DataTypeActive; stored: %+v", dt.Status, dt)
+	}
+	if got := changes(t, r); len(got) != 1 {
+		t.Fatalf("len(got) = %v, want 1; event: %+v", len(got), got)
+	} else if got[0] != (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: "edu.degree", DataType: "edu.degree"}) {
+		t.Fatalf("got[0] = %v, want (model.Change{Kind: model.KindDataType, Op: model.OpCreated, ID: \"edu.degree\", DataType: \"edu.degree\"}); event: %+v", got[0], got)
 	}
 	base := model.DataType{Code: "hr.employment", Name: "就业", Schema: `{}`, Owners: []string{"hr"}}
 	with := func(f func(*model.DataType)) model.DataType { d := base; f(&d); return d }
@@ -269,8 +311,17 @@ func TestDataTypes(t *testing.T) {
 
 	upd := model.DataType{Code: "edu.degree", Name: "学历学位", Schema: `{"type":"object"}`, Owners: []string{"edu"}, Status: model.DataTypeRetired}
 	got := decode[model.DataType](t, e.ok(e.admin, model.FnUpdateDataType, upd))
-	if got.Name != "学历学位" || got.Status != model.DataTypeRetired || got.CreatedAt != dt.CreatedAt || len(got.Owners) != 1 {
-		t.Fatalf("updated: %+v", got)
+	if got.Name != "学历学位" {
+		t.Fatalf("got.Name = %q, want \"学历学位\"; updated: %+v", got.Name, got)
+	}
+	if got.Status != model.DataTypeRetired {
+		t.Fatalf("got.Status = %v, want model.DataTypeRetired; updated: %+v", got.Status, got)
+	}
+	if got.CreatedAt != dt.CreatedAt {
+		t.Fatalf("got.CreatedAt = %v, want dt.CreatedAt; updated: %+v", got.CreatedAt, got)
+	}
+	if len(got.Owners) != 1 {
+		t.Fatalf("len(got.Owners) = %v, want 1; updated: %+v", len(got.Owners), got)
 	}
 	e.fail(e.admin, model.CodeNotFound, []string{"hr.employment"}, model.FnUpdateDataType, base)
 }

@@ -29,19 +29,39 @@ func newRouteEnv(t *testing.T) *routeEnv {
 }
 
 func TestPublishRoute(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	s1 := e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "bachelor"))
 	r := e.ok(e.edu.User, model.FnPublishRoute, s1)
 	got := decode[model.RouteEntry](t, r)
-	if got.Status != model.RouteValid || got.Version != 1 || got.Digest != s1.Statement.Digest || got.Signature != s1.Signature ||
-		got.KID != "edu-k1" || got.TxID != r.TxID || got.PublishedAt != "2026-03-01T09:00:00Z" {
-		t.Fatalf("entry: %+v", got)
+	if got.Status != model.RouteValid {
+		t.Fatalf("got.Status = %v, want model.RouteValid; entry: %+v", got.Status, got)
+	}
+	if got.Version != 1 {
+		t.Fatalf("got.Version = %v, want 1; entry: %+v", got.Version, got)
+	}
+	if got.Digest != s1.Statement.Digest {
+		t.Fatalf("got.Digest = %v, want s1.Statement.Digest; entry: %+v", got.Digest, got)
+	}
+	if got.Signature != s1.Signature {
+		t.Fatalf("got.Signature = %v, want s1.Signature; entry: %+v", got.Signature, got)
+	}
+	if got.KID != "edu-k1" {
+		t.Fatalf("got.KID = %q, want \"edu-k1\"; entry: %+v", got.KID, got)
+	}
+	if got.TxID != r.TxID {
+		t.Fatalf("got.TxID = %v, want r.TxID; entry: %+v", got.TxID, got)
+	}
+	if got.PublishedAt != "2026-03-01T09:00:00Z" {
+		t.Fatalf("got.PublishedAt = %q, want \"2026-03-01T09:00:00Z\"; entry: %+v", got.PublishedAt, got)
 	}
 	if err := model.VerifyRoute(must(model.MarshalPublicKey(&e.edu.Key.PublicKey)), got.Signed()); err != nil {
 		t.Fatalf("stored entry does not verify: %v", err)
 	}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindRoute, Op: model.OpPublished, EID: e.a, DataType: \"edu.degree\", Provider: \"edu\"}); event: %+v", cs[0], cs)
 	}
 
 	// The agent relays a statement signed by the provider.
@@ -59,6 +79,7 @@ func TestPublishRoute(t *testing.T) {
 }
 
 func TestPublishRouteRefusals(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	e.ok(e.edu.User, model.FnPublishRoute, e.sign(e.edu, stmt(e.b, "edu.degree", "edu", 5, "v5")))
 
@@ -130,6 +151,7 @@ func TestPublishRouteRefusals(t *testing.T) {
 }
 
 func TestPublishRoutesBatch(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	batch := []model.SignedRoute{
 		e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "a1")),
@@ -142,16 +164,24 @@ func TestPublishRoutesBatch(t *testing.T) {
 	out := decode[[]model.RouteOutcome](t, r)
 	wantOutcomes := []string{model.OutcomePublished, model.OutcomePublished, model.OutcomePublished, model.OutcomeUnchanged, model.OutcomePublished}
 	for i, w := range wantOutcomes {
-		if out[i].Outcome != w || out[i].Version != batch[i].Statement.Version {
-			t.Errorf("item %d: %+v, want %s", i, out[i], w)
+		if out[i].Outcome != w {
+			t.Errorf("out[i].Outcome = %v, want w; item %d: %+v, want %s", out[i].Outcome, i, out[i], w)
+		} else if out[i].Version != batch[i].Statement.Version {
+			t.Errorf("out[i].Version = %v, want batch[i].Statement.Version; item %d: %+v, want %s", out[i].Version, i, out[i], w)
 		}
 	}
 	if n := len(changes(t, r)); n != 4 {
 		t.Fatalf("%d changes, want 4", n)
 	}
 	routes := decode[[]model.RouteEntry](t, e.ok(e.agent, model.FnGetRoutes, e.a, "edu.degree"))
-	if len(routes) != 1 || routes[0].Version != 2 || routes[0].Digest != digest("a2") {
-		t.Fatalf("routes: %+v", routes)
+	if len(routes) != 1 {
+		t.Fatalf("len(routes) = %v, want 1; routes: %+v", len(routes), routes)
+	}
+	if routes[0].Version != 2 {
+		t.Fatalf("routes[0].Version = %v, want 2; routes: %+v", routes[0].Version, routes)
+	}
+	if routes[0].Digest != digest("a2") {
+		t.Fatalf("routes[0].Digest = %v, want digest(\"a2\"); routes: %+v", routes[0].Digest, routes)
 	}
 
 	// A department may only publish its own statements, even in a batch.
@@ -166,6 +196,7 @@ func TestPublishRoutesBatch(t *testing.T) {
 }
 
 func TestPublishRoutesThousand(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	edu := e.addDept("edu")
 	e.addDataType("edu.degree", "edu")
@@ -197,6 +228,7 @@ func bulkEIDs(e *env, n int) []string {
 }
 
 func TestRevokeAndReadRoutes(t *testing.T) {
+	t.Parallel()
 	e := newRouteEnv(t)
 	e.ok(e.agent, model.FnPublishRoutes, []model.SignedRoute{
 		e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 1, "a-edu")),
@@ -227,11 +259,15 @@ func TestRevokeAndReadRoutes(t *testing.T) {
 	e.fail(e.edu.User, model.CodeInvalid, []string{"reason is required"}, model.FnRevokeRoute, e.a, "edu.degree", "edu", "")
 	e.fail(e.agent, model.CodeNotFound, []string{"no route"}, model.FnRevokeRoute, e.b, "edu.degree", "civil", "x")
 	r := e.ok(e.edu.User, model.FnRevokeRoute, e.a, "edu.degree", "edu", "record corrected")
-	if got := decode[model.RouteEntry](t, r); got.Status != model.RouteRevoked || got.RevokedReason != "record corrected" {
-		t.Fatalf("revoked: %+v", got)
+	if got := decode[model.RouteEntry](t, r); got.Status != model.RouteRevoked {
+		t.Fatalf("got.Status = %v, want model.RouteRevoked; revoked: %+v", got.Status, got)
+	} else if got.RevokedReason != "record corrected" {
+		t.Fatalf("got.RevokedReason = %q, want \"record corrected\"; revoked: %+v", got.RevokedReason, got)
 	}
-	if cs := changes(t, r); len(cs) != 1 || cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
-		t.Fatalf("event: %+v", cs)
+	if cs := changes(t, r); len(cs) != 1 {
+		t.Fatalf("len(cs) = %v, want 1; event: %+v", len(cs), cs)
+	} else if cs[0] != (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: "edu.degree", Provider: "edu"}) {
+		t.Fatalf("cs[0] = %v, want (model.Change{Kind: model.KindRoute, Op: model.OpRevoked, EID: e.a, DataType: \"edu.degree\", Provider: \"edu\"}); event: %+v", cs[0], cs)
 	}
 	if r := e.ok(e.admin, model.FnRevokeRoute, e.a, "edu.degree", "edu", "again"); writes(r) != 0 {
 		t.Fatal("second revocation wrote")
@@ -240,11 +276,26 @@ func TestRevokeAndReadRoutes(t *testing.T) {
 	e.ok(e.edu.User, model.FnPublishRoute, e.sign(e.edu, stmt(e.a, "edu.degree", "edu", 2, "a-edu-2")))
 
 	hist := decode[[]model.RouteHistoryEntry](t, e.ok(e.edu.User, model.FnGetRouteHistory, e.a, "edu.degree", "edu"))
-	if len(hist) != 3 || hist[0].Entry.Version != 2 || hist[1].Entry.Status != model.RouteRevoked || hist[2].Entry.Version != 1 || hist[2].Entry.Status != model.RouteValid {
-		t.Fatalf("history: %+v", hist)
+	if len(hist) != 3 {
+		t.Fatalf("len(hist) = %v, want 3; history: %+v", len(hist), hist)
 	}
-	if hist[0].TxID == "" || hist[0].Timestamp == "" {
-		t.Fatalf("history entry lacks tx or time: %+v", hist[0])
+	if hist[0].Entry.Version != 2 {
+		t.Fatalf("hist[0].Entry.Version = %v, want 2; history: %+v", hist[0].Entry.Version, hist)
+	}
+	if hist[1].Entry.Status != model.RouteRevoked {
+		t.Fatalf("hist[1].Entry.Status = %v, want model.RouteRevoked; history: %+v", hist[1].Entry.Status, hist)
+	}
+	if hist[2].Entry.Version != 1 {
+		t.Fatalf("hist[2].Entry.Version = %v, want 1; history: %+v", hist[2].Entry.Version, hist)
+	}
+	if hist[2].Entry.Status != model.RouteValid {
+		t.Fatalf("hist[2].Entry.Status = %v, want model.RouteValid; history: %+v", hist[2].Entry.Status, hist)
+	}
+	if hist[0].TxID == "" {
+		t.Fatalf("hist[0].TxID == \"\", want it different; history entry lacks tx or time: %+v", hist[0])
+	}
+	if hist[0].Timestamp == "" {
+		t.Fatalf("hist[0].Timestamp == \"\", want it different; history entry lacks tx or time: %+v", hist[0])
 	}
 	e.fail(e.hr.User, model.CodeForbidden, []string{"hr may not call GetRouteHistory"}, model.FnGetRouteHistory, e.a, "edu.degree", "edu")
 	if got := decode[[]model.RouteHistoryEntry](t, e.ok(e.agent, model.FnGetRouteHistory, e.b, "hr.employment", "hr")); len(got) != 0 {

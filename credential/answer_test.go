@@ -34,13 +34,36 @@ func TestAnswerPredicate(t *testing.T) {
 		Record: json.RawMessage(degreeRecord), Salt: digest.EncodeSalt(salt), Audience: "did:eidgate:dept:hrss", AccessID: "acc_0123", At: w.now}
 
 	ans, err := credential.AnswerPredicate(w.signer("k1"), tpl)
-	if err != nil || !ans.Answer {
-		t.Fatalf("answer %+v, %v", ans, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; answer %+v, %v", err, ans, err)
+	}
+	if !ans.Answer {
+		t.Fatalf("ans.Answer is false; answer %+v, %v", ans, err)
 	}
 	r := verify(t, w, credential.Request{Token: ans.Token})
-	if !r.Valid || r.Answer == nil || !r.Answer.Answer || r.Answer.PredicateID != "bachelor_or_higher" || r.Answer.Digest != d ||
-		r.Answer.Audience != "did:eidgate:dept:hrss" || r.Answer.AccessID != "acc_0123" || r.Anchor == nil {
-		t.Fatalf("verified answer: %+v %+v", r.Answer, r.Checks)
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; verified answer: %+v %+v", r.Answer, r.Checks)
+	}
+	if r.Answer == nil {
+		t.Fatalf("r.Answer is nil; verified answer: %+v %+v", r.Answer, r.Checks)
+	}
+	if !r.Answer.Answer {
+		t.Fatalf("r.Answer.Answer is false; verified answer: %+v %+v", r.Answer, r.Checks)
+	}
+	if r.Answer.PredicateID != "bachelor_or_higher" {
+		t.Fatalf("r.Answer.PredicateID = %q, want \"bachelor_or_higher\"; verified answer: %+v %+v", r.Answer.PredicateID, r.Answer, r.Checks)
+	}
+	if r.Answer.Digest != d {
+		t.Fatalf("r.Answer.Digest = %v, want d; verified answer: %+v %+v", r.Answer.Digest, r.Answer, r.Checks)
+	}
+	if r.Answer.Audience != "did:eidgate:dept:hrss" {
+		t.Fatalf("r.Answer.Audience = %q, want \"did:eidgate:dept:hrss\"; verified answer: %+v %+v", r.Answer.Audience, r.Answer, r.Checks)
+	}
+	if r.Answer.AccessID != "acc_0123" {
+		t.Fatalf("r.Answer.AccessID = %q, want \"acc_0123\"; verified answer: %+v %+v", r.Answer.AccessID, r.Answer, r.Checks)
+	}
+	if r.Anchor == nil {
+		t.Fatalf("r.Anchor is nil; verified answer: %+v %+v", r.Answer, r.Checks)
 	}
 	if containsAny(string(r.Claims), "王小明", "北京大学", "计算机") {
 		t.Fatalf("the answer carries record content: %s", r.Claims)
@@ -48,8 +71,10 @@ func TestAnswerPredicate(t *testing.T) {
 
 	no := tpl
 	no.PredicateID = "graduated_before_2010"
-	if a, err := credential.AnswerPredicate(w.signer("k1"), no); err != nil || a.Answer {
-		t.Fatalf("no: %+v %v", a, err)
+	if a, err := credential.AnswerPredicate(w.signer("k1"), no); err != nil {
+		t.Fatalf("err = %v, want nil; no: %+v %v", err, a, err)
+	} else if a.Answer {
+		t.Fatalf("a.Answer is true; no: %+v %v", a, err)
 	}
 	cases := map[string]struct {
 		edit func(*credential.AnswerTemplate)
@@ -91,8 +116,11 @@ func TestAnswerFromCredential(t *testing.T) {
 	route := w.bundle.Anchors[0].Route
 	a, err := credential.AnswerPredicate(w.signer("k1"), credential.AnswerTemplate{Subject: subject, DataType: degreeType,
 		PredicateID: "bachelor_or_higher", Route: route, Credential: iss.Token, At: w.now})
-	if err != nil || !a.Answer {
-		t.Fatalf("%+v %v", a, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; %+v %v", err, a, err)
+	}
+	if !a.Answer {
+		t.Fatalf("a.Answer is false; %+v %v", a, err)
 	}
 	other := w.issue("k1", nil)
 	if _, err := credential.AnswerPredicate(w.signer("k1"), credential.AnswerTemplate{Subject: subject, DataType: degreeType,

@@ -54,8 +54,23 @@ func TestHTTPAnswerer(t *testing.T) {
 	q := credential.Question{Provider: "edu-bureau", EID: subject, DataType: "edu.degree", PredicateID: "bachelor_or_higher",
 		Requester: "hrss", AccessID: "acc_1", Ticket: "tkt"}
 	tok, err := a.Answer(context.Background(), q)
-	if err != nil || tok != "eyJ.answer.token~" || auth != "Bearer tkt" || got.Predicate != "bachelor_or_higher" || got.AccessID != "acc_1" || got.EID != subject {
-		t.Fatalf("answer %q %v; question %+v auth %q", tok, err, got, auth)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; answer %q %v; question %+v auth %q", err, tok, err, got, auth)
+	}
+	if tok != "eyJ.answer.token~" {
+		t.Fatalf("tok = %q, want \"eyJ.answer.token~\"; answer %q %v; question %+v auth %q", tok, tok, err, got, auth)
+	}
+	if auth != "Bearer tkt" {
+		t.Fatalf("auth = %q, want \"Bearer tkt\"; answer %q %v; question %+v auth %q", auth, tok, err, got, auth)
+	}
+	if got.Predicate != "bachelor_or_higher" {
+		t.Fatalf("got.Predicate = %q, want \"bachelor_or_higher\"; answer %q %v; question %+v auth %q", got.Predicate, tok, err, got, auth)
+	}
+	if got.AccessID != "acc_1" {
+		t.Fatalf("got.AccessID = %q, want \"acc_1\"; answer %q %v; question %+v auth %q", got.AccessID, tok, err, got, auth)
+	}
+	if got.EID != subject {
+		t.Fatalf("got.EID = %v, want subject; answer %q %v; question %+v auth %q", got.EID, tok, err, got, auth)
 	}
 	for m, code := range map[string]string{"500": "provider_error", "junk": "provider_error", "huge": "provider_error"} {
 		mode = m

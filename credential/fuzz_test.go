@@ -23,8 +23,11 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			t.Fatalf("offline verification errored: %v", err)
 		}
-		if r.Code == "" || len(r.Checks) == 0 {
-			t.Fatalf("result without code or checks: %+v", r)
+		if r.Code == "" {
+			t.Fatalf("r.Code == \"\", want it different; result without code or checks: %+v", r)
+		}
+		if len(r.Checks) == 0 {
+			t.Fatalf("len(r.Checks) == 0, want it different; result without code or checks: %+v", r)
 		}
 		for _, c := range r.Checks {
 			if !c.Passed && (c.Code == "" || c.Code == "ok") {

@@ -41,13 +41,23 @@ func TestParseInput(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || ok != c.ok || in.Presentation != c.presentation {
-			t.Errorf("%s: %+v %v %v", c.name, in, ok, err)
+		if err != nil {
+			t.Errorf("err = %v, want nil; %s: %+v %v %v", err, c.name, in, ok, err)
+		} else if ok != c.ok {
+			t.Errorf("ok = %v, want c.ok; %s: %+v %v %v", ok, c.name, in, ok, err)
+		} else if in.Presentation != c.presentation {
+			t.Errorf("in.Presentation = %v, want c.presentation; %s: %+v %v %v", in.Presentation, c.name, in, ok, err)
 		}
 	}
 	in, _, _ := credential.ParseInput(vf)
-	if in.Bundle == nil || len(in.Bundle.StatusLists) != 2 || in.Nonce != "n-1" {
-		t.Fatalf("file: %+v", in)
+	if in.Bundle == nil {
+		t.Fatalf("in.Bundle is nil; file: %+v", in)
+	}
+	if len(in.Bundle.StatusLists) != 2 {
+		t.Fatalf("len(in.Bundle.StatusLists) = %v, want 2; file: %+v", len(in.Bundle.StatusLists), in)
+	}
+	if in.Nonce != "n-1" {
+		t.Fatalf("in.Nonce = %q, want \"n-1\"; file: %+v", in.Nonce, in)
 	}
 }
 

@@ -38,8 +38,10 @@ func TestServiceOnDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err != nil || !r.Valid {
-			t.Fatalf("presentation: %+v %v", r, err)
+		if r, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err != nil {
+			t.Fatalf("err = %v, want nil; presentation: %+v %v", err, r, err)
+		} else if !r.Valid {
+			t.Fatalf("r.Valid is false; presentation: %+v %v", r, err)
 		}
 		if _, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); err == nil {
 			t.Fatal("replayed presentation accepted")
@@ -59,8 +61,14 @@ func TestServiceOnDatabase(t *testing.T) {
 			}
 		}
 		list, err := w.svc.Credentials(w.ctx, w.eid)
-		if err != nil || len(list) != 1 || !list[0].Revoked {
-			t.Fatalf("wallet %+v %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; wallet %+v %v", err, list, err)
+		}
+		if len(list) != 1 {
+			t.Fatalf("len(list) = %v, want 1; wallet %+v %v", len(list), list, err)
+		}
+		if !list[0].Revoked {
+			t.Fatalf("list[0].Revoked is false; wallet %+v %v", list, err)
 		}
 		raw, _ := json.Marshal(list[0].Status)
 		if len(list[0].Status) != 2 {

@@ -111,31 +111,54 @@ func TestServiceIssueAnchorsTheCredential(t *testing.T) {
 	if err != nil || len(routes) != 1 {
 		t.Fatalf("routes %v %v", routes, err)
 	}
-	if r := routes[0]; r.Digest != c.Digest || r.Schema != "vc+sd-jwt:edu.degree" || r.Version != 1 || r.KID != "edu-bureau-k1" {
-		t.Fatalf("route entry %+v", r)
+	if r := routes[0]; r.Digest != c.Digest {
+		t.Fatalf("r.Digest = %v, want c.Digest; route entry %+v", r.Digest, r)
+	} else if r.Schema != "vc+sd-jwt:edu.degree" {
+		t.Fatalf("r.Schema = %q, want \"vc+sd-jwt:edu.degree\"; route entry %+v", r.Schema, r)
+	} else if r.Version != 1 {
+		t.Fatalf("r.Version = %v, want 1; route entry %+v", r.Version, r)
+	} else if r.KID != "edu-bureau-k1" {
+		t.Fatalf("r.KID = %q, want \"edu-bureau-k1\"; route entry %+v", r.KID, r)
 	}
-	if len(c.Status) != 2 || c.Status[0].ListID == c.Status[1].ListID {
-		t.Fatalf("status refs %+v", c.Status)
+	if len(c.Status) != 2 {
+		t.Fatalf("len(c.Status) = %v, want 2; status refs %+v", len(c.Status), c.Status)
+	}
+	if c.Status[0].ListID == c.Status[1].ListID {
+		t.Fatalf("c.Status[0].ListID == c.Status[1].ListID, want it different; status refs %+v", c.Status)
 	}
 	for _, ref := range c.Status {
 		a, err := w.ledger.GetStatusListAnchor(w.ctx, eduID, ref.ListID)
-		if err != nil || a.Version != 1 || a.Purpose != ref.Purpose {
-			t.Fatalf("anchor of %s: %+v %v", ref.ListID, a, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; anchor of %s: %+v %v", err, ref.ListID, a, err)
+		}
+		if a.Version != 1 {
+			t.Fatalf("a.Version = %v, want 1; anchor of %s: %+v %v", a.Version, ref.ListID, a, err)
+		}
+		if a.Purpose != ref.Purpose {
+			t.Fatalf("a.Purpose = %v, want ref.Purpose; anchor of %s: %+v %v", a.Purpose, ref.ListID, a, err)
 		}
 		tok, err := w.svc.StatusListCredential(w.ctx, eduID, ref.ListID)
 		if err != nil || credential.DigestOf(strings.TrimSuffix(tok, "~")) != a.Digest {
 			t.Fatalf("served list is not the anchored one: %v", err)
 		}
 	}
-	if r := w.verify(c.Token); !r.Valid || r.Anchor.TxID == "" {
-		t.Fatalf("%s %+v", r.Code, r.Checks)
+	if r := w.verify(c.Token); !r.Valid {
+		t.Fatalf("r.Valid is false; %s %+v", r.Code, r.Checks)
+	} else if r.Anchor.TxID == "" {
+		t.Fatalf("r.Anchor.TxID == \"\", want it different; %s %+v", r.Code, r.Checks)
 	}
 	// A second credential publishes the next route version; the first one
 	// is no longer the route's current digest.
 	w.ledger.L.Advance(time.Hour)
 	c2 := w.issue()
-	if c2.Version != 2 || c2.Status[0].ListID != c.Status[0].ListID || c2.Status[0].Index == c.Status[0].Index {
-		t.Fatalf("second credential %+v", c2)
+	if c2.Version != 2 {
+		t.Fatalf("c2.Version = %v, want 2; second credential %+v", c2.Version, c2)
+	}
+	if c2.Status[0].ListID != c.Status[0].ListID {
+		t.Fatalf("c2.Status[0].ListID = %v, want c.Status[0].ListID; second credential %+v", c2.Status[0].ListID, c2)
+	}
+	if c2.Status[0].Index == c.Status[0].Index {
+		t.Fatalf("c2.Status[0].Index == c.Status[0].Index, want it different; second credential %+v", c2)
 	}
 	if list, _ := w.svc.Credentials(w.ctx, w.eid); len(list) != 2 {
 		t.Fatalf("wallet holds %d", len(list))
@@ -247,8 +270,14 @@ func TestServiceKeyRevocationReachesTheCache(t *testing.T) {
 		t.Fatalf("after the event: %s", r.Code)
 	}
 	res, err := w.svc.ResolveIssuer(w.ctx, "did:eidgate:dept:edu-bureau")
-	if err != nil || res.DIDDocument.VerificationMethod[0].Revoked == "" || len(res.DIDDocument.AssertionMethod) != 0 {
-		t.Fatalf("resolution %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; resolution %+v %v", err, res, err)
+	}
+	if res.DIDDocument.VerificationMethod[0].Revoked == "" {
+		t.Fatalf("res.DIDDocument.VerificationMethod[0].Revoked == \"\", want it different; resolution %+v %v", res, err)
+	}
+	if len(res.DIDDocument.AssertionMethod) != 0 {
+		t.Fatalf("len(res.DIDDocument.AssertionMethod) = %v, want 0; resolution %+v %v", len(res.DIDDocument.AssertionMethod), res, err)
 	}
 	if _, err := w.svc.ResolveIssuer(w.ctx, "did:eidgate:0123"); routing.KindOf(err) != routing.KindInvalid {
 		t.Fatalf("bad DID: %v", err)
@@ -262,8 +291,11 @@ func TestServicePresentation(t *testing.T) {
 	w := newSvcWorld(t)
 	c := w.issue()
 	ch, err := w.svc.NewChallenge(w.ctx, "hrss", "employment")
-	if err != nil || ch.Audience != "did:eidgate:dept:hrss" {
-		t.Fatalf("challenge %+v %v", ch, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; challenge %+v %v", err, ch, err)
+	}
+	if ch.Audience != "did:eidgate:dept:hrss" {
+		t.Fatalf("ch.Audience = %q, want \"did:eidgate:dept:hrss\"; challenge %+v %v", ch.Audience, ch, err)
 	}
 	p, err := w.svc.Present(w.ctx, credential.PresentRequest{EID: w.eid, CredentialID: c.ID, Disclose: []string{"degree", "institution"},
 		Audience: ch.Audience, Nonce: ch.Nonce})
@@ -277,21 +309,52 @@ func TestServicePresentation(t *testing.T) {
 	// Presented to civil affairs instead: refused, nothing recorded.
 	other, _ := w.svc.NewChallenge(w.ctx, "hrss", "employment")
 	r, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "civil-affairs", Nonce: other.Nonce, Token: p})
-	if err != nil || r.Valid || w.access.Len() != 0 {
-		t.Fatalf("wrong audience: %+v %v, %d records", r, err, w.access.Len())
+	if err != nil {
+		t.Fatalf("err = %v, want nil; wrong audience: %+v %v, %d records", err, r, err, w.access.Len())
+	}
+	if r.Valid {
+		t.Fatalf("r.Valid is true; wrong audience: %+v %v, %d records", r, err, w.access.Len())
+	}
+	if w.access.Len() != 0 {
+		t.Fatalf("w.access.Len() != 0; wrong audience: %+v %v, %d records", r, err, w.access.Len())
 	}
 	r, err = w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Official: "li.hr", RequestID: "req-1", Nonce: ch.Nonce, Token: p})
-	if err != nil || !r.Valid {
-		t.Fatalf("presentation: %+v %v", r, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; presentation: %+v %v", err, r, err)
+	}
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; presentation: %+v %v", r, err)
 	}
 	if w.access.Len() != 1 {
 		t.Fatalf("%d access records", w.access.Len())
 	}
 	rec := w.access.Records[0]
-	if rec.Outcome != credential.OutcomePresentation || rec.Requester != "hrss" || rec.Provider != eduID || rec.EID != w.eid ||
-		rec.Digest != c.Digest || rec.Purpose != "employment" || rec.TicketID != "kb:"+r.SDHash || rec.LeafHash == "" ||
-		rec.Reason != "disclosed: degree,institution" {
-		t.Fatalf("access record %+v", rec)
+	if rec.Outcome != credential.OutcomePresentation {
+		t.Fatalf("rec.Outcome = %v, want credential.OutcomePresentation; access record %+v", rec.Outcome, rec)
+	}
+	if rec.Requester != "hrss" {
+		t.Fatalf("rec.Requester = %q, want \"hrss\"; access record %+v", rec.Requester, rec)
+	}
+	if rec.Provider != eduID {
+		t.Fatalf("rec.Provider = %v, want eduID; access record %+v", rec.Provider, rec)
+	}
+	if rec.EID != w.eid {
+		t.Fatalf("rec.EID = %v, want w.eid; access record %+v", rec.EID, rec)
+	}
+	if rec.Digest != c.Digest {
+		t.Fatalf("rec.Digest = %v, want c.Digest; access record %+v", rec.Digest, rec)
+	}
+	if rec.Purpose != "employment" {
+		t.Fatalf("rec.Purpose = %q, want \"employment\"; access record %+v", rec.Purpose, rec)
+	}
+	if rec.TicketID != "kb:"+r.SDHash {
+		t.Fatalf("rec.TicketID = %v, want \"kb:\"+r.SDHash; access record %+v", rec.TicketID, rec)
+	}
+	if rec.LeafHash == "" {
+		t.Fatalf("rec.LeafHash == \"\", want it different; access record %+v", rec)
+	}
+	if rec.Reason != "disclosed: degree,institution" {
+		t.Fatalf("rec.Reason = %q, want \"disclosed: degree,institution\"; access record %+v", rec.Reason, rec)
 	}
 	if _, err := w.svc.VerifyPresentation(w.ctx, credential.PresentationRequest{Verifier: "hrss", Nonce: ch.Nonce, Token: p}); routing.CodeOf(err) != credential.CodeChallenge {
 		t.Fatalf("replay: %v", err)
@@ -306,8 +369,17 @@ func TestServiceAsk(t *testing.T) {
 	w := newSvcWorld(t)
 	w.issue()
 	r, token, err := w.svc.Ask(w.ctx, credential.AskRequest{Requester: "hrss", EID: w.eid, DataType: "edu.degree", PredicateID: "bachelor_or_higher", AccessID: "acc_1"})
-	if err != nil || !r.Valid || !r.Answer.Answer || token == "" {
-		t.Fatalf("ask: %+v %v", r, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; ask: %+v %v", err, r, err)
+	}
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; ask: %+v %v", r, err)
+	}
+	if !r.Answer.Answer {
+		t.Fatalf("r.Answer.Answer is false; ask: %+v %v", r, err)
+	}
+	if token == "" {
+		t.Fatalf("token == \"\", want it different; ask: %+v %v", r, err)
 	}
 	if strings.Contains(string(r.Claims), "北京大学") {
 		t.Fatalf("the answer carries the record: %s", r.Claims)
@@ -354,8 +426,11 @@ func TestServiceBundleVerifiesOffline(t *testing.T) {
 	}
 	v := &credential.Verifier{Clock: routing.ClockFunc(w.ledger.L.Now)}
 	r, err := v.Verify(w.ctx, vf.Bundle, credential.Request{Token: vf.Credential})
-	if err != nil || !r.Valid {
-		t.Fatalf("offline: %+v %v", r, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; offline: %+v %v", err, r, err)
+	}
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; offline: %+v %v", r, err)
 	}
 	if len(b.StatusLists) != 2 || len(b.Anchors) != 1 || len(b.Issuers) != 1 {
 		t.Fatalf("bundle %d lists %d anchors %d issuers", len(b.StatusLists), len(b.Anchors), len(b.Issuers))

@@ -36,17 +36,46 @@ func TestIssueAndVerifyCredential(t *testing.T) {
 	if !strings.HasSuffix(iss.Token, "~") || strings.Count(iss.Token, "~") != 6 {
 		t.Fatalf("token has %d parts", strings.Count(iss.Token, "~"))
 	}
-	if iss.Route.Statement.Digest != iss.Digest || iss.Route.Statement.Schema != "vc+sd-jwt:edu.degree" || iss.Route.KID != "k1" {
-		t.Fatalf("route statement %+v", iss.Route)
+	if iss.Route.Statement.Digest != iss.Digest {
+		t.Fatalf("iss.Route.Statement.Digest = %v, want iss.Digest; route statement %+v", iss.Route.Statement.Digest, iss.Route)
+	}
+	if iss.Route.Statement.Schema != "vc+sd-jwt:edu.degree" {
+		t.Fatalf("iss.Route.Statement.Schema = %q, want \"vc+sd-jwt:edu.degree\"; route statement %+v", iss.Route.Statement.Schema, iss.Route)
+	}
+	if iss.Route.KID != "k1" {
+		t.Fatalf("iss.Route.KID = %q, want \"k1\"; route statement %+v", iss.Route.KID, iss.Route)
 	}
 	w.now = w.now.Add(time.Hour)
 	r := verify(t, w, credential.Request{Token: iss.Token})
-	if !r.Valid || r.Code != credential.CodeVerified {
-		t.Fatalf("not valid: %+v", r.Checks)
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; not valid: %+v", r.Checks)
 	}
-	if r.Subject != subject || r.Issuer != "did:eidgate:dept:edu-bureau" || r.DataType != "edu.degree" || len(r.Disclosed) != 5 ||
-		r.KeyID != "did:eidgate:dept:edu-bureau#k1" || r.Anchor == nil || r.Anchor.Version != 2 || len(r.Status) != 2 {
-		t.Fatalf("result: %+v", r)
+	if r.Code != credential.CodeVerified {
+		t.Fatalf("r.Code = %v, want credential.CodeVerified; not valid: %+v", r.Code, r.Checks)
+	}
+	if r.Subject != subject {
+		t.Fatalf("r.Subject = %v, want subject; result: %+v", r.Subject, r)
+	}
+	if r.Issuer != "did:eidgate:dept:edu-bureau" {
+		t.Fatalf("r.Issuer = %q, want \"did:eidgate:dept:edu-bureau\"; result: %+v", r.Issuer, r)
+	}
+	if r.DataType != "edu.degree" {
+		t.Fatalf("r.DataType = %q, want \"edu.degree\"; result: %+v", r.DataType, r)
+	}
+	if len(r.Disclosed) != 5 {
+		t.Fatalf("len(r.Disclosed) = %v, want 5; result: %+v", len(r.Disclosed), r)
+	}
+	if r.KeyID != "did:eidgate:dept:edu-bureau#k1" {
+		t.Fatalf("r.KeyID = %q, want \"did:eidgate:dept:edu-bureau#k1\"; result: %+v", r.KeyID, r)
+	}
+	if r.Anchor == nil {
+		t.Fatalf("r.Anchor is nil; result: %+v", r)
+	}
+	if r.Anchor.Version != 2 {
+		t.Fatalf("r.Anchor.Version = %v, want 2; result: %+v", r.Anchor.Version, r)
+	}
+	if len(r.Status) != 2 {
+		t.Fatalf("len(r.Status) = %v, want 2; result: %+v", len(r.Status), r)
 	}
 	var claims map[string]string
 	_ = json.Unmarshal(r.Claims, &claims)
@@ -69,8 +98,17 @@ func TestPresentation(t *testing.T) {
 	iss := w.issue("k1", nil)
 	p := w.present(iss.Token, "degree", "institution")
 	r := verify(t, w, presentation(p))
-	if !r.Valid || r.Kind != "presentation" || r.Audience != "did:eidgate:dept:hrss" || r.SDHash == "" {
-		t.Fatalf("presentation: %+v", r.Checks)
+	if !r.Valid {
+		t.Fatalf("r.Valid is false; presentation: %+v", r.Checks)
+	}
+	if r.Kind != "presentation" {
+		t.Fatalf("r.Kind = %q, want \"presentation\"; presentation: %+v", r.Kind, r.Checks)
+	}
+	if r.Audience != "did:eidgate:dept:hrss" {
+		t.Fatalf("r.Audience = %q, want \"did:eidgate:dept:hrss\"; presentation: %+v", r.Audience, r.Checks)
+	}
+	if r.SDHash == "" {
+		t.Fatalf("r.SDHash == \"\", want it different; presentation: %+v", r.Checks)
 	}
 	if string(r.Claims) != `{"degree":"bachelor","institution":"北京大学"}` {
 		t.Fatalf("disclosed %s", r.Claims)
@@ -290,8 +328,10 @@ func TestRetiredKeyStillVerifies(t *testing.T) {
 	if !r.Valid {
 		t.Fatalf("retired key: %+v", r.Checks)
 	}
-	if got := r.Checks[3]; got.Name != credential.CheckIssuerKey || !strings.Contains(got.Message, "retired since") {
-		t.Fatalf("issuer_key check %+v", got)
+	if got := r.Checks[3]; got.Name != credential.CheckIssuerKey {
+		t.Fatalf("got.Name = %v, want credential.CheckIssuerKey; issuer_key check %+v", got.Name, got)
+	} else if !strings.Contains(got.Message, "retired since") {
+		t.Fatalf("strings.Contains(got.Message, \"retired since\") is false; issuer_key check %+v", got)
 	}
 	if r := verify(t, w, credential.Request{Token: w.issue("k2", nil).Token}); !r.Valid {
 		t.Fatalf("new key: %+v", r.Checks)

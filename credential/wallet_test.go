@@ -15,26 +15,59 @@ func TestServiceWalletInPlainWords(t *testing.T) {
 	w := newSvcWorld(t)
 	c := w.issue()
 	list, err := w.svc.Wallet(w.ctx, w.eid)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("wallet %+v %v", list, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; wallet %+v %v", err, list, err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("len(list) = %v, want 1; wallet %+v %v", len(list), list, err)
 	}
 	e := list[0]
-	if e.ID != c.ID || e.Status != credential.WalletValid || e.TypeName != "学位证书" || e.IssuerDID != "did:eidgate:dept:"+eduID || e.ValidUntil.IsZero() {
-		t.Fatalf("entry %+v", e)
+	if e.ID != c.ID {
+		t.Fatalf("e.ID = %v, want c.ID; entry %+v", e.ID, e)
+	}
+	if e.Status != credential.WalletValid {
+		t.Fatalf("e.Status = %v, want credential.WalletValid; entry %+v", e.Status, e)
+	}
+	if e.TypeName != "学位证书" {
+		t.Fatalf("e.TypeName = %q, want \"学位证书\"; entry %+v", e.TypeName, e)
+	}
+	if e.IssuerDID != "did:eidgate:dept:"+eduID {
+		t.Fatalf("e.IssuerDID = %v, want \"did:eidgate:dept:\"+eduID; entry %+v", e.IssuerDID, e)
+	}
+	if e.ValidUntil.IsZero() {
+		t.Fatalf("e.ValidUntil.IsZero() is true; entry %+v", e)
 	}
 	got := map[string]string{}
 	for _, cl := range e.Claims {
 		got[cl.Name] = cl.Value
 	}
-	if got["degree"] != "bachelor" || got["institution"] != "北京大学" || len(got) != 5 {
-		t.Fatalf("claims %+v", e.Claims)
+	if got["degree"] != "bachelor" {
+		t.Fatalf("got[\"degree\"] = %q, want \"bachelor\"; claims %+v", got["degree"], e.Claims)
+	}
+	if got["institution"] != "北京大学" {
+		t.Fatalf("got[\"institution\"] = %q, want \"北京大学\"; claims %+v", got["institution"], e.Claims)
+	}
+	if len(got) != 5 {
+		t.Fatalf("len(got) = %v, want 5; claims %+v", len(got), e.Claims)
 	}
 	if _, err := w.svc.SetStatus(w.ctx, eduID, c.ID, credential.ActionSuspend); err != nil {
 		t.Fatal(err)
 	}
 	one, err := w.svc.WalletCredential(w.ctx, w.eid, c.ID)
-	if err != nil || one.Status != credential.WalletSuspended || one.Token != c.Token || one.Bundle == nil || len(one.Bundle.StatusLists) != 2 {
-		t.Fatalf("wallet credential %+v %v", one, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; wallet credential %+v %v", err, one, err)
+	}
+	if one.Status != credential.WalletSuspended {
+		t.Fatalf("one.Status = %v, want credential.WalletSuspended; wallet credential %+v %v", one.Status, one, err)
+	}
+	if one.Token != c.Token {
+		t.Fatalf("one.Token = %v, want c.Token; wallet credential %+v %v", one.Token, one, err)
+	}
+	if one.Bundle == nil {
+		t.Fatalf("one.Bundle is nil; wallet credential %+v %v", one, err)
+	}
+	if len(one.Bundle.StatusLists) != 2 {
+		t.Fatalf("len(one.Bundle.StatusLists) = %v, want 2; wallet credential %+v %v", len(one.Bundle.StatusLists), one, err)
 	}
 	if _, err := w.svc.WalletCredential(w.ctx, "did:eidgate:ffffffffffffffffffffffffffffffff", c.ID); err == nil {
 		t.Fatal("another resident read the credential")
@@ -94,12 +127,20 @@ func TestServiceVerifyTokenForAnyone(t *testing.T) {
 		{"another verifier", "did:eidgate:dept:civil-affairs", ch.Nonce, "kb_audience_mismatch"},
 	} {
 		r, err := w.svc.VerifyToken(w.ctx, p, tc.aud, tc.nonce)
-		if err != nil || r.Code != tc.code || r.Kind != "presentation" {
-			t.Errorf("%s: %+v %v", tc.name, r, err)
+		if err != nil {
+			t.Errorf("err = %v, want nil; %s: %+v %v", err, tc.name, r, err)
+		} else if r.Code != tc.code {
+			t.Errorf("r.Code = %v, want tc.code; %s: %+v %v", r.Code, tc.name, r, err)
+		} else if r.Kind != "presentation" {
+			t.Errorf("r.Kind = %q, want \"presentation\"; %s: %+v %v", r.Kind, tc.name, r, err)
 		}
 	}
-	if r, err := w.svc.VerifyToken(w.ctx, c.Token, "", ""); err != nil || !r.Valid || r.Kind != "credential" {
-		t.Errorf("credential: %+v %v", r, err)
+	if r, err := w.svc.VerifyToken(w.ctx, c.Token, "", ""); err != nil {
+		t.Errorf("err = %v, want nil; credential: %+v %v", err, r, err)
+	} else if !r.Valid {
+		t.Errorf("r.Valid is false; credential: %+v %v", r, err)
+	} else if r.Kind != "credential" {
+		t.Errorf("r.Kind = %q, want \"credential\"; credential: %+v %v", r.Kind, r, err)
 	}
 	if w.access.Len() != 0 {
 		t.Fatal("the public verifier recorded something")

@@ -274,11 +274,23 @@ func TestConnectionProfileExample(t *testing.T) {
 	if err := dec.Decode(&p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Peer.Endpoint == "" || p.Peer.TLSCACert == "" || p.MSP.ID != "PlatformMSP" || p.MSP.Dir == "" || p.Channel != "eidgate" || p.Chaincode != "eidgate" {
-		t.Errorf("profile %+v", p)
+	if p.Peer.Endpoint == "" {
+		t.Errorf("p.Peer.Endpoint == \"\", want it different; profile %+v", p)
+	} else if p.Peer.TLSCACert == "" {
+		t.Errorf("p.Peer.TLSCACert == \"\", want it different; profile %+v", p)
+	} else if p.MSP.ID != "PlatformMSP" {
+		t.Errorf("p.MSP.ID = %q, want \"PlatformMSP\"; profile %+v", p.MSP.ID, p)
+	} else if p.MSP.Dir == "" {
+		t.Errorf("p.MSP.Dir == \"\", want it different; profile %+v", p)
+	} else if p.Channel != "eidgate" {
+		t.Errorf("p.Channel = %q, want \"eidgate\"; profile %+v", p.Channel, p)
+	} else if p.Chaincode != "eidgate" {
+		t.Errorf("p.Chaincode = %q, want \"eidgate\"; profile %+v", p.Chaincode, p)
 	}
-	if p.Timeouts.Endorse <= 0 || p.Timeouts.CommitStatus <= 0 {
-		t.Errorf("timeouts %+v", p.Timeouts)
+	if p.Timeouts.Endorse <= 0 {
+		t.Errorf("p.Timeouts.Endorse = %v, want > 0; timeouts %+v", p.Timeouts.Endorse, p.Timeouts)
+	} else if p.Timeouts.CommitStatus <= 0 {
+		t.Errorf("p.Timeouts.CommitStatus = %v, want > 0; timeouts %+v", p.Timeouts.CommitStatus, p.Timeouts)
 	}
 	// The files it names are not here, so LoadProfile must fail on them and
 	// not on the structure.

@@ -35,8 +35,10 @@ func TestNetworkScriptOnRealFabric(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if prof.Peer.HostOverride != "" || !strings.HasPrefix(prof.Peer.Endpoint, "127.0.0.1:") {
-			t.Errorf("%s: peer %+v", p, prof.Peer)
+		if prof.Peer.HostOverride != "" {
+			t.Errorf("prof.Peer.HostOverride = %q, want \"\"; %s: peer %+v", prof.Peer.HostOverride, p, prof.Peer)
+		} else if !strings.HasPrefix(prof.Peer.Endpoint, "127.0.0.1:") {
+			t.Errorf("strings.HasPrefix(prof.Peer.Endpoint, \"127.0.0.1:\") is false; %s: peer %+v", p, prof.Peer)
 		}
 	}
 
@@ -133,8 +135,11 @@ func TestNetworkScriptOnRealFabric(t *testing.T) {
 	// A fourth organisation joins by a channel configuration update.
 	out = n.Must(t, "addorg", "healthbureau", "HealthBureauMSP", "health-bureau")
 	health := n.Org(t, "healthbureau")
-	if health.MSPID != "HealthBureauMSP" || health.Dept != "health-bureau" {
-		t.Fatalf("new org %+v", health)
+	if health.MSPID != "HealthBureauMSP" {
+		t.Fatalf("health.MSPID = %q, want \"HealthBureauMSP\"; new org %+v", health.MSPID, health)
+	}
+	if health.Dept != "health-bureau" {
+		t.Fatalf("health.Dept = %q, want \"health-bureau\"; new org %+v", health.Dept, health)
 	}
 	if err := queryAs(health, n.IdentityMSP(health, "department")); err != nil {
 		t.Errorf("the new department's identity cannot query its own peer: %v\n%s", err, out)
@@ -179,8 +184,12 @@ func checkHealthy(t *testing.T, n *fabrictest.Network, want int) {
 	}
 	defer resp.Body.Close()
 	var body struct{ Status string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.Status != "OK" {
-		t.Errorf("peer /healthz: %d %+v %v", resp.StatusCode, body, err)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Errorf("err = %v, want nil; peer /healthz: %d %+v %v", err, resp.StatusCode, body, err)
+	} else if resp.StatusCode != http.StatusOK {
+		t.Errorf("resp.StatusCode = %v, want http.StatusOK; peer /healthz: %d %+v %v", resp.StatusCode, resp.StatusCode, body, err)
+	} else if body.Status != "OK" {
+		t.Errorf("body.Status = %q, want \"OK\"; peer /healthz: %d %+v %v", body.Status, resp.StatusCode, body, err)
 	}
 }
 

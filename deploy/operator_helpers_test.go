@@ -302,8 +302,14 @@ func verifyTicket(t testing.TB, jwks []byte, ticket string) map[string]any {
 	}
 	var header struct{ Alg, Typ, Kid string }
 	decodeSegment(t, parts[0], &header)
-	if header.Alg != "EdDSA" || header.Typ != "eidgate-ticket+jwt" || header.Kid == "" {
-		t.Fatalf("ticket header %+v", header)
+	if header.Alg != "EdDSA" {
+		t.Fatalf("header.Alg = %q, want \"EdDSA\"; ticket header %+v", header.Alg, header)
+	}
+	if header.Typ != "eidgate-ticket+jwt" {
+		t.Fatalf("header.Typ = %q, want \"eidgate-ticket+jwt\"; ticket header %+v", header.Typ, header)
+	}
+	if header.Kid == "" {
+		t.Fatalf("header.Kid == \"\", want it different; ticket header %+v", header)
 	}
 	var set struct {
 		Keys []struct{ Kty, Crv, Kid, X, Alg string }

@@ -365,8 +365,14 @@ func (s *operatorSuite) proof(t testing.TB) {
 	if err := json.Unmarshal(out, &anchor); err != nil {
 		t.Fatalf("anchor: %v\n%s", err, out)
 	}
-	if anchor.BatchID != p.BatchID || anchor.MerkleRoot != fmt.Sprintf("%x", root) || anchor.Count != p.Proof.TreeSize {
-		t.Fatalf("the proof implies root %x over %d records; the ledger anchors %+v", root, p.Proof.TreeSize, anchor)
+	if anchor.BatchID != p.BatchID {
+		t.Fatalf("anchor.BatchID = %v, want p.BatchID; the proof implies root %x over %d records; the ledger anchors %+v", anchor.BatchID, root, p.Proof.TreeSize, anchor)
+	}
+	if anchor.MerkleRoot != fmt.Sprintf("%x", root) {
+		t.Fatalf("anchor.MerkleRoot = %v, want fmt.Sprintf(\"%%x\", root); the proof implies root %x over %d records; the ledger anchors %+v", anchor.MerkleRoot, root, p.Proof.TreeSize, anchor)
+	}
+	if anchor.Count != p.Proof.TreeSize {
+		t.Fatalf("anchor.Count = %v, want p.Proof.TreeSize; the proof implies root %x over %d records; the ledger anchors %+v", anchor.Count, root, p.Proof.TreeSize, anchor)
 	}
 }
 

@@ -195,6 +195,7 @@ var startupCodes = []errorCode{
 	{"invalid_redis_url", 0, "the --redis setting cannot be used (found at start)"},
 	{"ticket_key_file_insecure", 0, "a ticket key file is readable by others (found at start or key reload)"},
 	{"ticket_key_file_io", 0, "a ticket key file cannot be read or written (found at start or key reload)"},
+	{"demo_elsewhere", 0, "serve --demo on a data dir whose demo was loaded on another database or ledger (found at start)"},
 }
 
 // errorCode is one entry of the table.

@@ -96,8 +96,14 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 	}
 	edu.call(post, "/v1/credentials", map[string]any{"subject": map[string]string{"eid": w.alice}, "data_type": "edu.degree",
 		"claims": w.aliceRecord}, http.StatusCreated).decode(&issued)
-	if !strings.HasPrefix(issued.ID, "urn:uuid:") || len(issued.Status) != 2 || strings.Count(issued.Token, "~") != 4 {
-		t.Fatalf("issued = %+v", issued)
+	if !strings.HasPrefix(issued.ID, "urn:uuid:") {
+		t.Fatalf("strings.HasPrefix(issued.ID, \"urn:uuid:\") is false; issued = %+v", issued)
+	}
+	if len(issued.Status) != 2 {
+		t.Fatalf("len(issued.Status) = %v, want 2; issued = %+v", len(issued.Status), issued)
+	}
+	if strings.Count(issued.Token, "~") != 4 {
+		t.Fatalf("strings.Count(issued.Token, \"~\") != 4; issued = %+v", issued)
 	}
 	w.answers.hold(w.alice, issued.Token)
 	anon.call(get, "/v1/datatypes/edu.degree/schema", nil, http.StatusOK)
@@ -112,8 +118,10 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 		} `json:"didDocument"`
 	}
 	anon.call(get, "/1.0/identifiers/did:eidgate:dept:"+eduBureau, nil, http.StatusOK).decode(&did)
-	if did.Doc.ID != "did:eidgate:dept:"+eduBureau || len(did.Doc.Assert) != 1 {
-		t.Errorf("issuer DID document = %+v", did.Doc)
+	if did.Doc.ID != "did:eidgate:dept:"+eduBureau {
+		t.Errorf("did.Doc.ID = %v, want \"did:eidgate:dept:\"+eduBureau; issuer DID document = %+v", did.Doc.ID, did.Doc)
+	} else if len(did.Doc.Assert) != 1 {
+		t.Errorf("len(did.Doc.Assert) = %v, want 1; issuer DID document = %+v", len(did.Doc.Assert), did.Doc)
 	}
 
 	// hr-bureau challenges; alice presents the degree only.
@@ -122,16 +130,24 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 	}
 	r := hr.call(post, "/v1/credentials/challenges", map[string]string{"purpose": purpose}, http.StatusCreated)
 	ch.Nonce, ch.Audience, ch.RequestURI = r.field("nonce"), r.field("audience"), r.field("request_uri")
-	if ch.Audience != "did:eidgate:dept:"+hrBureau || !strings.Contains(ch.RequestURI, "/portal/present?") {
-		t.Errorf("challenge = %+v", ch)
+	if ch.Audience != "did:eidgate:dept:"+hrBureau {
+		t.Errorf("ch.Audience = %v, want \"did:eidgate:dept:\"+hrBureau; challenge = %+v", ch.Audience, ch)
+	} else if !strings.Contains(ch.RequestURI, "/portal/present?") {
+		t.Errorf("strings.Contains(ch.RequestURI, \"/portal/present?\") is false; challenge = %+v", ch)
 	}
 	alice := w.signIn("/v1/me/login", map[string]any{"document": w.aliceDoc, "password": "a long passphrase"})
 	var wallet struct {
 		Credentials []credential.WalletEntry `json:"credentials"`
 	}
 	alice.call(get, "/v1/me/credentials", nil, http.StatusOK).decode(&wallet)
-	if len(wallet.Credentials) != 1 || wallet.Credentials[0].Status != credential.WalletValid || wallet.Credentials[0].IssuerNameEN != "Education Bureau" {
-		t.Fatalf("wallet = %+v", wallet.Credentials)
+	if len(wallet.Credentials) != 1 {
+		t.Fatalf("len(wallet.Credentials) = %v, want 1; wallet = %+v", len(wallet.Credentials), wallet.Credentials)
+	}
+	if wallet.Credentials[0].Status != credential.WalletValid {
+		t.Fatalf("wallet.Credentials[0].Status = %v, want credential.WalletValid; wallet = %+v", wallet.Credentials[0].Status, wallet.Credentials)
+	}
+	if wallet.Credentials[0].IssuerNameEN != "Education Bureau" {
+		t.Fatalf("wallet.Credentials[0].IssuerNameEN = %q, want \"Education Bureau\"; wallet = %+v", wallet.Credentials[0].IssuerNameEN, wallet.Credentials)
 	}
 	one := alice.call(get, "/v1/me/credentials/"+issued.ID, nil, http.StatusOK)
 	if one.field("token") != issued.Token {
@@ -142,16 +158,26 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 
 	var res credential.Result
 	hr.call(post, "/v1/credentials/verify", map[string]string{"presentation": pres, "nonce": ch.Nonce}, http.StatusOK).decode(&res)
-	if !res.Valid || len(res.Disclosed) != 1 || res.Disclosed[0] != "degree" || res.Subject != w.alice {
-		t.Errorf("presentation result = %+v", res)
+	if !res.Valid {
+		t.Errorf("res.Valid is false; presentation result = %+v", res)
+	} else if len(res.Disclosed) != 1 {
+		t.Errorf("len(res.Disclosed) = %v, want 1; presentation result = %+v", len(res.Disclosed), res)
+	} else if res.Disclosed[0] != "degree" {
+		t.Errorf("res.Disclosed[0] = %q, want \"degree\"; presentation result = %+v", res.Disclosed[0], res)
+	} else if res.Subject != w.alice {
+		t.Errorf("res.Subject = %v, want w.alice; presentation result = %+v", res.Subject, res)
 	}
 	anon.call(post, "/v1/verify/public", map[string]string{"presentation": pres}, http.StatusOK).decode(&res)
-	if !res.Valid || res.Audience != ch.Audience {
-		t.Errorf("public result = %+v", res)
+	if !res.Valid {
+		t.Errorf("res.Valid is false; public result = %+v", res)
+	} else if res.Audience != ch.Audience {
+		t.Errorf("res.Audience = %v, want ch.Audience; public result = %+v", res.Audience, res)
 	}
 	hr.call(post, "/v1/credentials/verify", map[string]string{"credential": issued.Token}, http.StatusOK).decode(&res)
-	if !res.Valid || res.Kind != "credential" {
-		t.Errorf("credential result = %+v", res)
+	if !res.Valid {
+		t.Errorf("res.Valid is false; credential result = %+v", res)
+	} else if res.Kind != "credential" {
+		t.Errorf("res.Kind = %q, want \"credential\"; credential result = %+v", res.Kind, res)
 	}
 
 	// A yes/no question under a consent to that question only.
@@ -159,8 +185,14 @@ func credentialFlow(t *testing.T, w *world, hr, edu, anon *caller) {
 	var ans credential.Answered
 	hr.call(post, "/v1/credentials/ask", map[string]any{"subject": map[string]string{"eid": w.alice}, "data_type": "edu.degree",
 		"predicate": "graduated_by_2020", "purpose": purpose}, http.StatusOK).decode(&ans)
-	if !ans.Answer || ans.Result == nil || !ans.Result.Valid || strings.Contains(ans.Token, "Peking") {
-		t.Errorf("answer = %+v", ans)
+	if !ans.Answer {
+		t.Errorf("ans.Answer is false; answer = %+v", ans)
+	} else if ans.Result == nil {
+		t.Errorf("ans.Result is nil; answer = %+v", ans)
+	} else if !ans.Result.Valid {
+		t.Errorf("ans.Result.Valid is false; answer = %+v", ans)
+	} else if strings.Contains(ans.Token, "Peking") {
+		t.Errorf("strings.Contains(ans.Token, \"Peking\") is true; answer = %+v", ans)
 	}
 
 	for _, step := range []struct{ action, field string }{{"suspend", "suspended"}, {"reinstate", "suspended"}, {"revoke", "revoked"}} {

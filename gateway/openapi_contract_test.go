@@ -51,8 +51,12 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		Checks []gateway.Check `json:"checks"`
 	}
 	anon.call(get, "/readyz", nil, http.StatusOK).decode(&ready)
-	if !ready.Ready || len(ready.Checks) != 3 || ready.Checks[2].Name != "anchoring" {
-		t.Errorf("readyz = %+v, want ready with database, ledger and anchoring checks", ready)
+	if !ready.Ready {
+		t.Errorf("ready.Ready is false; readyz = %+v, want ready with database, ledger and anchoring checks", ready)
+	} else if len(ready.Checks) != 3 {
+		t.Errorf("len(ready.Checks) = %v, want 3; readyz = %+v, want ready with database, ledger and anchoring checks", len(ready.Checks), ready)
+	} else if ready.Checks[2].Name != "anchoring" {
+		t.Errorf("ready.Checks[2].Name = %q, want \"anchoring\"; readyz = %+v, want ready with database, ledger and anchoring checks", ready.Checks[2].Name, ready)
 	}
 	if m := anon.call(get, "/metrics", nil, http.StatusOK); !bytes.Contains(m.body, []byte("eidgate_http_requests_total")) {
 		t.Error("metrics lack eidgate_http_requests_total")
@@ -91,8 +95,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		Outcomes []model.RouteOutcome `json:"outcomes"`
 	}
 	edu.call(post, "/v1/routes", map[string]any{"routes": []model.SignedRoute{transcript}}, http.StatusOK).decode(&outcomes)
-	if len(outcomes.Outcomes) != 1 || outcomes.Outcomes[0].Outcome != model.OutcomePublished {
-		t.Errorf("publish outcomes = %+v", outcomes.Outcomes)
+	if len(outcomes.Outcomes) != 1 {
+		t.Errorf("len(outcomes.Outcomes) = %v, want 1; publish outcomes = %+v", len(outcomes.Outcomes), outcomes.Outcomes)
+	} else if outcomes.Outcomes[0].Outcome != model.OutcomePublished {
+		t.Errorf("outcomes.Outcomes[0].Outcome = %v, want model.OutcomePublished; publish outcomes = %+v", outcomes.Outcomes[0].Outcome, outcomes.Outcomes)
 	}
 	edu.call(post, "/v1/routes", map[string]any{"routes": []model.SignedRoute{transcript}}, http.StatusOK).decode(&outcomes)
 	if outcomes.Outcomes[0].Outcome != model.OutcomeUnchanged {
@@ -108,8 +114,14 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		"purpose": purpose, "purpose_text": "Pre-employment degree check"}
 	e := hr.call(post, "/v1/routes/resolve", resolveByDoc, http.StatusForbidden).apiError()
 	consentID := e.Details["consent_id"]
-	if e.Code != "consent_required" || !consentIDPattern.MatchString(consentID) || e.Details["consent_status"] != model.ConsentRequested {
-		t.Fatalf("resolve without consent = %+v, want consent_required naming the request", e)
+	if e.Code != "consent_required" {
+		t.Fatalf("e.Code = %q, want \"consent_required\"; resolve without consent = %+v, want consent_required naming the request", e.Code, e)
+	}
+	if !consentIDPattern.MatchString(consentID) {
+		t.Fatalf("consentIDPattern.MatchString(consentID) is false; resolve without consent = %+v, want consent_required naming the request", e)
+	}
+	if e.Details["consent_status"] != model.ConsentRequested {
+		t.Fatalf("e.Details[\"consent_status\"] = %v, want model.ConsentRequested; resolve without consent = %+v, want consent_required naming the request", e.Details["consent_status"], e)
 	}
 	if got := hr.call(get, "/v1/consents/"+consentID, nil, http.StatusOK).field("status"); got != model.ConsentRequested {
 		t.Errorf("consent status = %q, want requested", got)
@@ -141,8 +153,12 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	aliceProof := alice.call(get, "/v1/me/consents/"+consentID+"/proof", nil, http.StatusOK)
 	var verified approval.Report
 	anon.call(post, "/v1/consent-proofs/verify", aliceProof.body, http.StatusOK).decode(&verified)
-	if !verified.Valid || !verified.SignedByResident || !verified.Ledger.Matches {
-		t.Errorf("proof report = %+v", verified)
+	if !verified.Valid {
+		t.Errorf("verified.Valid is false; proof report = %+v", verified)
+	} else if !verified.SignedByResident {
+		t.Errorf("verified.SignedByResident is false; proof report = %+v", verified)
+	} else if !verified.Ledger.Matches {
+		t.Errorf("verified.Ledger.Matches is false; proof report = %+v", verified)
 	}
 	hr.call(get, "/v1/consents/"+consentID+"/proof", nil, http.StatusOK)
 	alice = passkeySignIn(t, w, "/v1/me", aliceKey)
@@ -154,8 +170,14 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	resolveByEID := map[string]any{"subject": map[string]string{"eid": w.alice}, "data_type": "edu.degree", "purpose": purpose}
 	var res routing.ResolveResult
 	hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusOK).decode(&res)
-	if res.Provider.ID != eduBureau || res.ConsentID != consentID || res.Ticket == "" {
-		t.Fatalf("resolve = %+v", res)
+	if res.Provider.ID != eduBureau {
+		t.Fatalf("res.Provider.ID = %v, want eduBureau; resolve = %+v", res.Provider.ID, res)
+	}
+	if res.ConsentID != consentID {
+		t.Fatalf("res.ConsentID = %v, want consentID; resolve = %+v", res.ConsentID, res)
+	}
+	if res.Ticket == "" {
+		t.Fatalf("res.Ticket == \"\", want it different; resolve = %+v", res)
 	}
 	var intro map[string]any
 	edu.call(post, "/v1/tickets/introspect", map[string]string{"token": res.Ticket}, http.StatusOK).decode(&intro)
@@ -175,8 +197,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	var ver routing.Verification
 	hr.call(post, "/v1/verify", routing.RecordEnvelope{EID: w.alice, DataType: "edu.degree", Provider: eduBureau, Version: 1,
 		Salt: w.aliceSalt, Record: w.aliceRecord}, http.StatusOK).decode(&ver)
-	if !ver.Valid || !ver.SignatureValid {
-		t.Errorf("verification = %+v", ver)
+	if !ver.Valid {
+		t.Errorf("ver.Valid is false; verification = %+v", ver)
+	} else if !ver.SignatureValid {
+		t.Errorf("ver.SignatureValid is false; verification = %+v", ver)
 	}
 	var ex struct {
 		Allowed      bool   `json:"allowed"`
@@ -184,8 +208,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	}
 	hr.call(post, "/v1/policy/explain", map[string]any{"data_type": "edu.degree", "purpose": purpose,
 		"subject": map[string]string{"eid": w.alice}}, http.StatusOK).decode(&ex)
-	if !ex.Allowed || ex.ConsentState != "active" {
-		t.Errorf("explain = %+v", ex)
+	if !ex.Allowed {
+		t.Errorf("ex.Allowed is false; explain = %+v", ex)
+	} else if ex.ConsentState != "active" {
+		t.Errorf("ex.ConsentState = %q, want \"active\"; explain = %+v", ex.ConsentState, ex)
 	}
 	var access struct {
 		Access []struct {
@@ -195,8 +221,12 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		} `json:"access"`
 	}
 	hr.call(get, "/v1/access?limit=10&data_type=edu.degree&from=2026-03-01T00:00:00Z", nil, http.StatusOK).decode(&access)
-	if len(access.Access) != 3 || access.Access[0].Outcome != routing.OutcomeIssued || access.Access[0].Official != "zhang.wei" {
-		t.Errorf("department access = %+v, want the three resolves, newest first, with the official", access.Access)
+	if len(access.Access) != 3 {
+		t.Errorf("len(access.Access) = %v, want 3; department access = %+v, want the three resolves, newest first, with the official", len(access.Access), access.Access)
+	} else if access.Access[0].Outcome != routing.OutcomeIssued {
+		t.Errorf("access.Access[0].Outcome = %v, want routing.OutcomeIssued; department access = %+v, want the three resolves, newest first, with the official", access.Access[0].Outcome, access.Access)
+	} else if access.Access[0].Official != "zhang.wei" {
+		t.Errorf("access.Access[0].Official = %q, want \"zhang.wei\"; department access = %+v, want the three resolves, newest first, with the official", access.Access[0].Official, access.Access)
 	}
 
 	// --- account links ---
@@ -217,16 +247,21 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	// --- anchoring, and the resident's proof ---
 	w.anchorer.Step(ctx)
 	alice.call(get, "/v1/me/access?outcome=issued", nil, http.StatusOK).decode(&access)
-	if len(access.Access) != 2 || !strings.HasPrefix(access.Access[0].Official, "official-") {
-		t.Fatalf("resident access = %+v, want two issued records with a pseudonymous official", access.Access)
+	if len(access.Access) != 2 {
+		t.Fatalf("len(access.Access) = %v, want 2; resident access = %+v, want two issued records with a pseudonymous official", len(access.Access), access.Access)
+	}
+	if !strings.HasPrefix(access.Access[0].Official, "official-") {
+		t.Fatalf("strings.HasPrefix(access.Access[0].Official, \"official-\") is false; resident access = %+v, want two issued records with a pseudonymous official", access.Access)
 	}
 	var proof struct {
 		Verified bool     `json:"verified"`
 		Leaf     []string `json:"leaf_fields"`
 	}
 	alice.call(get, "/v1/me/access/"+access.Access[0].ID+"/proof", nil, http.StatusOK).decode(&proof)
-	if !proof.Verified || len(proof.Leaf) != 14 {
-		t.Errorf("proof = %+v", proof)
+	if !proof.Verified {
+		t.Errorf("proof.Verified is false; proof = %+v", proof)
+	} else if len(proof.Leaf) != 14 {
+		t.Errorf("len(proof.Leaf) = %v, want 14; proof = %+v", len(proof.Leaf), proof)
 	}
 
 	// --- revocation stops resolves at once ---
@@ -299,8 +334,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	passport := mapping.Input{Type: "passport", Number: "E12345678", Country: "CHN"}
 	var created mapping.CreatedIdentity
 	officer.call(post, "/v1/admin/eids", map[string]any{"documents": []mapping.Input{passport}}, http.StatusCreated).decode(&created)
-	if created.ActivationCode == "" || bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) {
-		t.Errorf("created identity = %+v", created)
+	if created.ActivationCode == "" {
+		t.Errorf("created.ActivationCode == \"\", want it different; created identity = %+v", created)
+	} else if bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) {
+		t.Errorf("bytes.Contains([]byte(created.Documents[0].Masked), []byte(passport.Number)) is true; created identity = %+v", created)
 	}
 	if got := officer.call(post, "/v1/admin/eids/search", map[string]any{"document": passport}, http.StatusOK).field("eid"); got != created.EID {
 		t.Errorf("search = %q, want %s", got, created.EID)
@@ -318,8 +355,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		Meta model.DIDDocumentMetadata `json:"didDocumentMetadata"`
 	}
 	anon.call(get, "/1.0/identifiers/"+dup.EID, nil, http.StatusGone).decode(&merged)
-	if !merged.Meta.Deactivated || merged.Meta.CanonicalID != created.EID {
-		t.Errorf("merged DID metadata = %+v", merged.Meta)
+	if !merged.Meta.Deactivated {
+		t.Errorf("merged.Meta.Deactivated is false; merged DID metadata = %+v", merged.Meta)
+	} else if merged.Meta.CanonicalID != created.EID {
+		t.Errorf("merged.Meta.CanonicalID = %v, want created.EID; merged DID metadata = %+v", merged.Meta.CanonicalID, merged.Meta)
 	}
 	var third mapping.CreatedIdentity
 	officer.call(post, "/v1/admin/eids", map[string]any{"documents": []mapping.Input{{Type: "tw-permit", Number: "12345678"}}}, http.StatusCreated).decode(&third)
@@ -338,11 +377,17 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	}
 	var job mapping.ImportJob
 	officer.send(post, "/v1/admin/imports", mw.FormDataContentType(), form.Bytes()).decode(&job)
-	if job.FileName != "residents-2026-03.csv" || job.Status != mapping.ImportRunning {
-		t.Errorf("multipart import = %+v, want residents-2026-03.csv running", job)
+	if job.FileName != "residents-2026-03.csv" {
+		t.Errorf("job.FileName = %q, want \"residents-2026-03.csv\"; multipart import = %+v, want residents-2026-03.csv running", job.FileName, job)
+	} else if job.Status != mapping.ImportRunning {
+		t.Errorf("job.Status = %v, want mapping.ImportRunning; multipart import = %+v, want residents-2026-03.csv running", job.Status, job)
 	}
-	if done := w.waitImport(t, job.ID); done.Status != mapping.ImportDone || done.Created != 1 || done.Rejected != 1 {
-		t.Errorf("finished import = %+v, want done with 1 created and 1 rejected", done)
+	if done := w.waitImport(t, job.ID); done.Status != mapping.ImportDone {
+		t.Errorf("done.Status = %v, want mapping.ImportDone; finished import = %+v, want done with 1 created and 1 rejected", done.Status, done)
+	} else if done.Created != 1 {
+		t.Errorf("done.Created = %v, want 1; finished import = %+v, want done with 1 created and 1 rejected", done.Created, done)
+	} else if done.Rejected != 1 {
+		t.Errorf("done.Rejected = %v, want 1; finished import = %+v, want done with 1 created and 1 rejected", done.Rejected, done)
 	}
 	if r := officer.send(post, "/v1/admin/imports?name=batch-7.csv", "text/csv", []byte("type,number\ncn-resident,110105194912310021\n")); r.status != http.StatusAccepted {
 		t.Errorf("raw CSV import = %d: %s", r.status, r.body)
@@ -369,8 +414,10 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		Records uint64 `json:"records"`
 	}
 	auditor.call(get, "/v1/admin/anchoring", nil, http.StatusOK).decode(&anchoring)
-	if !anchoring.OK || anchoring.Records == 0 {
-		t.Errorf("anchoring = %+v", anchoring)
+	if !anchoring.OK {
+		t.Errorf("anchoring.OK is false; anchoring = %+v", anchoring)
+	} else if anchoring.Records == 0 {
+		t.Errorf("anchoring.Records == 0, want it different; anchoring = %+v", anchoring)
 	}
 	root.call(get, "/v1/admin/users", nil, http.StatusOK)
 	root.call(post, "/v1/admin/users", map[string]string{"username": "wang.fang", "password": "another long one", "role": accounts.RoleAuditor}, http.StatusCreated)
@@ -578,8 +625,10 @@ func TestAPIErrorPathsConformToOpenAPI(t *testing.T) {
 			}
 			if tc.code != "" {
 				e := r.apiError()
-				if e.Code != tc.code || e.Field != tc.field {
-					t.Errorf("error = %+v, want code %q field %q", e, tc.code, tc.field)
+				if e.Code != tc.code {
+					t.Errorf("e.Code = %v, want tc.code; error = %+v, want code %q field %q", e.Code, e, tc.code, tc.field)
+				} else if e.Field != tc.field {
+					t.Errorf("e.Field = %v, want tc.field; error = %+v, want code %q field %q", e.Field, e, tc.code, tc.field)
 				}
 				if e.RequestID == "" || e.RequestID != r.resp.Header.Get("X-Request-Id") {
 					t.Errorf("request_id %q does not match X-Request-Id %q", e.RequestID, r.resp.Header.Get("X-Request-Id"))

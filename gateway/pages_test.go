@@ -555,8 +555,14 @@ func TestDataTypePages(t *testing.T) {
 		t.Fatalf("update: %d\n%s", r.status, r.body)
 	}
 	dt, _ := e.w.ledger.GetDataType(context.Background(), "tax.return")
-	if dt.Status != model.DataTypeRetired || len(dt.Owners) != 2 || dt.NameEN != "Tax returns" {
-		t.Fatalf("after update: %+v", dt)
+	if dt.Status != model.DataTypeRetired {
+		t.Fatalf("dt.Status = %v, want model.DataTypeRetired; after update: %+v", dt.Status, dt)
+	}
+	if len(dt.Owners) != 2 {
+		t.Fatalf("len(dt.Owners) = %v, want 2; after update: %+v", len(dt.Owners), dt)
+	}
+	if dt.NameEN != "Tax returns" {
+		t.Fatalf("dt.NameEN = %q, want \"Tax returns\"; after update: %+v", dt.NameEN, dt)
 	}
 }
 
@@ -824,8 +830,14 @@ func TestRevokeSigningKeyPage(t *testing.T) {
 	}
 	mustContain(t, b.get(r.location()).body, "Signing key revoked.", "Revoked (compromised)", "key file leaked")
 	got, err := e.w.ledger.GetDepartment(context.Background(), d)
-	if err != nil || got.SigningKeys[0].Status != model.KeyRevoked || got.SigningKeys[0].RevokedReason != "key file leaked" {
-		t.Fatalf("on the ledger: %+v %v", got, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; on the ledger: %+v %v", err, got, err)
+	}
+	if got.SigningKeys[0].Status != model.KeyRevoked {
+		t.Fatalf("got.SigningKeys[0].Status = %v, want model.KeyRevoked; on the ledger: %+v %v", got.SigningKeys[0].Status, got, err)
+	}
+	if got.SigningKeys[0].RevokedReason != "key file leaked" {
+		t.Fatalf("got.SigningKeys[0].RevokedReason = %q, want \"key file leaked\"; on the ledger: %+v %v", got.SigningKeys[0].RevokedReason, got, err)
 	}
 	// Again: the ledger refuses, the page says why.
 	if r = b.submit(page, page+"/keys/revoke", url.Values{"kid": {kid}, "revoke_reason": {"again"}}); r.status != http.StatusConflict {

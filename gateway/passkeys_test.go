@@ -97,8 +97,11 @@ func passkeySignIn(t *testing.T, w *world, base string, cred *passkeytest.Creden
 	t.Helper()
 	var o requestOptions
 	w.anonymous().call(post, base+"/login/passkey/options", nil, http.StatusOK).decode(&o)
-	if len(o.PublicKey.AllowCredentials) != 0 || o.PublicKey.UserVerification != "required" {
-		t.Fatalf("sign-in options name accounts or skip verification: %+v", o)
+	if len(o.PublicKey.AllowCredentials) != 0 {
+		t.Fatalf("len(o.PublicKey.AllowCredentials) = %v, want 0; sign-in options name accounts or skip verification: %+v", len(o.PublicKey.AllowCredentials), o)
+	}
+	if o.PublicKey.UserVerification != "required" {
+		t.Fatalf("o.PublicKey.UserVerification = %q, want \"required\"; sign-in options name accounts or skip verification: %+v", o.PublicKey.UserVerification, o)
 	}
 	return w.signIn(base+"/login/passkey", assertion(t, cred, o.PublicKey.Challenge, passkeytest.Options{}))
 }
@@ -128,22 +131,40 @@ func TestSignedConsentThroughTheAPI(t *testing.T) {
 		Passkeys []accounts.PasskeyInfo `json:"passkeys"`
 	}
 	alice.call(get, "/v1/me/passkeys", nil, http.StatusOK).decode(&keys)
-	if len(keys.Passkeys) != 1 || keys.Passkeys[0].MethodID != w.alice+"#"+cred.KeyID() || keys.Passkeys[0].Name != "phone" {
-		t.Fatalf("passkeys: %+v", keys)
+	if len(keys.Passkeys) != 1 {
+		t.Fatalf("len(keys.Passkeys) = %v, want 1; passkeys: %+v", len(keys.Passkeys), keys)
+	}
+	if keys.Passkeys[0].MethodID != w.alice+"#"+cred.KeyID() {
+		t.Fatalf("keys.Passkeys[0].MethodID = %v, want w.alice+\"#\"+cred.KeyID(); passkeys: %+v", keys.Passkeys[0].MethodID, keys)
+	}
+	if keys.Passkeys[0].Name != "phone" {
+		t.Fatalf("keys.Passkeys[0].Name = %q, want \"phone\"; passkeys: %+v", keys.Passkeys[0].Name, keys)
 	}
 	// The resident's DID document now names the key.
 	var did struct {
 		Doc model.DIDDocument `json:"didDocument"`
 	}
 	w.anonymous().call(get, "/1.0/identifiers/"+w.alice, nil, http.StatusOK).decode(&did)
-	if len(did.Doc.VerificationMethod) != 1 || did.Doc.VerificationMethod[0].PublicKeyJWK != cred.JWK() || len(did.Doc.Authentication) != 1 {
-		t.Fatalf("DID document: %+v", did.Doc)
+	if len(did.Doc.VerificationMethod) != 1 {
+		t.Fatalf("len(did.Doc.VerificationMethod) = %v, want 1; DID document: %+v", len(did.Doc.VerificationMethod), did.Doc)
+	}
+	if did.Doc.VerificationMethod[0].PublicKeyJWK != cred.JWK() {
+		t.Fatalf("did.Doc.VerificationMethod[0].PublicKeyJWK = %v, want cred.JWK(); DID document: %+v", did.Doc.VerificationMethod[0].PublicKeyJWK, did.Doc)
+	}
+	if len(did.Doc.Authentication) != 1 {
+		t.Fatalf("len(did.Doc.Authentication) = %v, want 1; DID document: %+v", len(did.Doc.Authentication), did.Doc)
 	}
 
 	id := requestConsent(t, w, 2)
 	ch, _ := signOptions(t, alice, id, "grant")
-	if !strings.Contains(ch.Canonical, `"consent":"`+id+`"`) || !strings.Contains(ch.Canonical, `"purpose_text":"Degree check"`) || !strings.HasPrefix(ch.Digest, "sha256:") {
-		t.Fatalf("statement: %+v", ch)
+	if !strings.Contains(ch.Canonical, `"consent":"`+id+`"`) {
+		t.Fatalf("strings.Contains(ch.Canonical, `\"consent\":\"`+id+`\"`) is false; statement: %+v", ch)
+	}
+	if !strings.Contains(ch.Canonical, `"purpose_text":"Degree check"`) {
+		t.Fatalf("strings.Contains(ch.Canonical, `\"purpose_text\":\"Degree check\"`) is false; statement: %+v", ch)
+	}
+	if !strings.HasPrefix(ch.Digest, "sha256:") {
+		t.Fatalf("strings.HasPrefix(ch.Digest, \"sha256:\") is false; statement: %+v", ch)
 	}
 	granted := signConsent(t, alice, cred, id, "grant")
 	if granted.field("grant_assurance") != model.AssurancePasskey || granted.field("status") != model.ConsentActive {
@@ -165,14 +186,28 @@ func TestSignedConsentThroughTheAPI(t *testing.T) {
 	}
 	var report approval.Report
 	w.anonymous().call(post, "/v1/consent-proofs/verify", proof.body, http.StatusOK).decode(&report)
-	if !report.Valid || !report.SignedByResident || !report.Grant.Verified || !report.Revoke.Verified || !report.Ledger.Matches {
-		t.Fatalf("report: %+v", report)
+	if !report.Valid {
+		t.Fatalf("report.Valid is false; report: %+v", report)
+	}
+	if !report.SignedByResident {
+		t.Fatalf("report.SignedByResident is false; report: %+v", report)
+	}
+	if !report.Grant.Verified {
+		t.Fatalf("report.Grant.Verified is false; report: %+v", report)
+	}
+	if !report.Revoke.Verified {
+		t.Fatalf("report.Revoke.Verified is false; report: %+v", report)
+	}
+	if !report.Ledger.Matches {
+		t.Fatalf("report.Ledger.Matches is false; report: %+v", report)
 	}
 	deptProof := w.department(w.hrToken).call(get, "/v1/consents/"+id+"/proof", nil, http.StatusOK)
 	var dp approval.ConsentProof
 	deptProof.decode(&dp)
-	if dp.Consent.GrantSignature == nil || dp.Consent.GrantSignature.Signature != report.Grant.Key && dp.Passkeys[0].ID != report.Grant.Key {
-		t.Errorf("department proof: %+v", dp)
+	if dp.Consent.GrantSignature == nil {
+		t.Errorf("dp.Consent.GrantSignature is nil; department proof: %+v", dp)
+	} else if dp.Consent.GrantSignature.Signature != report.Grant.Key && dp.Passkeys[0].ID != report.Grant.Key {
+		t.Errorf("dp.Consent.GrantSignature.Signature != report.Grant.Key && dp.Passkeys[0].ID != report.Grant.Key holds; department proof: %+v", dp)
 	}
 
 	// A tampered proof is reported, not accepted.
@@ -180,8 +215,17 @@ func TestSignedConsentThroughTheAPI(t *testing.T) {
 	proof.decode(&p)
 	p.Consent.MaxUses = 99
 	w.anonymous().call(post, "/v1/consent-proofs/verify", p, http.StatusOK).decode(&report)
-	if report.Valid || report.SignedByResident || report.Grant.Reason != model.AssertionWrongChallenge || report.Ledger.Matches {
-		t.Fatalf("tampered report: %+v %+v", report, report.Grant)
+	if report.Valid {
+		t.Fatalf("report.Valid is true; tampered report: %+v %+v", report, report.Grant)
+	}
+	if report.SignedByResident {
+		t.Fatalf("report.SignedByResident is true; tampered report: %+v %+v", report, report.Grant)
+	}
+	if report.Grant.Reason != model.AssertionWrongChallenge {
+		t.Fatalf("report.Grant.Reason = %v, want model.AssertionWrongChallenge; tampered report: %+v %+v", report.Grant.Reason, report, report.Grant)
+	}
+	if report.Ledger.Matches {
+		t.Fatalf("report.Ledger.Matches is true; tampered report: %+v %+v", report, report.Grant)
 	}
 	w.v.Check(t)
 }
@@ -280,8 +324,14 @@ func TestPasskeyAPIRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := alice.call(post, "/v1/me/consents/"+b+"/grant", tc.body(), tc.status).apiError()
-			if e.Code != tc.code || e.Message == "" || e.RequestID == "" {
-				t.Fatalf("got %+v, want %s", e, tc.code)
+			if e.Code != tc.code {
+				t.Fatalf("e.Code = %v, want tc.code; got %+v, want %s", e.Code, e, tc.code)
+			}
+			if e.Message == "" {
+				t.Fatalf("e.Message == \"\", want it different; got %+v, want %s", e, tc.code)
+			}
+			if e.RequestID == "" {
+				t.Fatalf("e.RequestID == \"\", want it different; got %+v, want %s", e, tc.code)
 			}
 			for _, id := range []string{b, other} {
 				if got := w.department(w.hrToken).call(get, "/v1/consents/"+id, nil, http.StatusOK).field("status"); got != model.ConsentRequested {
@@ -340,14 +390,20 @@ func TestStaffPasskeysRequired(t *testing.T) {
 		Auth string `json:"auth_method"`
 	}
 	root.call(get, "/v1/admin/me", nil, http.StatusOK).decode(&me)
-	if !me.Must || me.Auth != accounts.AuthPassword {
-		t.Fatalf("me: %+v", me)
+	if !me.Must {
+		t.Fatalf("me.Must is false; me: %+v", me)
+	}
+	if me.Auth != accounts.AuthPassword {
+		t.Fatalf("me.Auth = %v, want accounts.AuthPassword; me: %+v", me.Auth, me)
 	}
 	cred := registerPasskey(t, root, "/v1/admin", passkeytest.ES256)
 	byKey := passkeySignIn(t, w, "/v1/admin", cred)
 	byKey.call(get, "/v1/admin/departments", nil, http.StatusOK)
 	byKey.call(get, "/v1/admin/me", nil, http.StatusOK).decode(&me)
-	if me.Must || me.Auth != accounts.AuthPasskey {
-		t.Fatalf("me with a passkey: %+v", me)
+	if me.Must {
+		t.Fatalf("me.Must is true; me with a passkey: %+v", me)
+	}
+	if me.Auth != accounts.AuthPasskey {
+		t.Fatalf("me.Auth = %v, want accounts.AuthPasskey; me with a passkey: %+v", me.Auth, me)
 	}
 }

@@ -23,9 +23,17 @@ func FuzzPresentRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if model.IssuerDID(r.Verifier) != r.Audience || r.Nonce == "" || len(r.Nonce) > 128 ||
-			(r.Purpose != "" && !model.ValidPurposeCode(r.Purpose)) {
-			t.Fatalf("accepted %+v from %q", r, query)
+		if model.IssuerDID(r.Verifier) != r.Audience {
+			t.Fatalf("model.IssuerDID(r.Verifier) != r.Audience; accepted %+v from %q", r, query)
+		}
+		if r.Nonce == "" {
+			t.Fatalf("r.Nonce == \"\", want it different; accepted %+v from %q", r, query)
+		}
+		if len(r.Nonce) > 128 {
+			t.Fatalf("len(r.Nonce) = %v, want <= 128; accepted %+v from %q", len(r.Nonce), r, query)
+		}
+		if r.Purpose != "" && !model.ValidPurposeCode(r.Purpose) {
+			t.Fatalf("r.Purpose != \"\" && !model.ValidPurposeCode(r.Purpose) holds; accepted %+v from %q", r, query)
 		}
 	})
 }

@@ -242,8 +242,16 @@ func TestCommitStatusTimeoutPolledAgainWithSameTxID(t *testing.T) {
 			if got := sp.statusPolls[tx]; got != tt.wantPolls || len(sp.statusPolls) != 1 {
 				t.Errorf("commit status asked %d times for %s (%d tx ids), want %d for the one tx", got, tx, len(sp.statusPolls), tt.wantPolls)
 			}
-			if err == nil && (res.TxID != tx || res.BlockNumber != 9 || string(res.Result) != `"ok"`) {
-				t.Errorf("result = %+v, want tx %s block 9 result \"ok\"", res, tx)
+			if err == nil {
+				if res.TxID != tx {
+					t.Errorf("res.TxID = %q, want %q; result %+v", res.TxID, tx, res)
+				}
+				if res.BlockNumber != 9 {
+					t.Errorf("res.BlockNumber = %d, want 9; result %+v", res.BlockNumber, res)
+				}
+				if string(res.Result) != `"ok"` {
+					t.Errorf("res.Result = %s, want \"ok\"; result %+v", res.Result, res)
+				}
 			}
 			var re *routing.Error
 			if err != nil && (!errors.As(err, &re) || re.Details[DetailTxID] != tx || re.Code != CodeUnavailable) {

@@ -110,8 +110,14 @@ func TestEventLagCountsBlocksWithEventsNotApplied(t *testing.T) {
 		for _, n := range c.reads {
 			reads += n
 		}
-		if lag.Blocks != s.wantLag || lag.Unread != 0 || lag.Height != uint64(len(c.blocks)) || reads != s.wantReads {
-			t.Errorf("%s: lag %+v after %d reads, want %d blocks after %d reads", s.name, lag, reads, s.wantLag, s.wantReads)
+		if lag.Blocks != s.wantLag {
+			t.Errorf("lag.Blocks = %v, want s.wantLag; %s: lag %+v after %d reads, want %d blocks after %d reads", lag.Blocks, s.name, lag, reads, s.wantLag, s.wantReads)
+		} else if lag.Unread != 0 {
+			t.Errorf("lag.Unread = %v, want 0; %s: lag %+v after %d reads, want %d blocks after %d reads", lag.Unread, s.name, lag, reads, s.wantLag, s.wantReads)
+		} else if lag.Height != uint64(len(c.blocks)) {
+			t.Errorf("lag.Height = %v, want uint64(len(c.blocks)); %s: lag %+v after %d reads, want %d blocks after %d reads", lag.Height, s.name, lag, reads, s.wantLag, s.wantReads)
+		} else if reads != s.wantReads {
+			t.Errorf("reads = %v, want s.wantReads; %s: lag %+v after %d reads, want %d blocks after %d reads", reads, s.name, lag, reads, s.wantLag, s.wantReads)
 		}
 	}
 	for n, r := range c.reads {
@@ -134,11 +140,17 @@ func TestEventLagReadsABoundedNumberOfBlocksPerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lag.Blocks != lagReadsPerCall || lag.Unread != 36 {
-		t.Fatalf("first call: %+v, want %d blocks and 36 unread", lag, lagReadsPerCall)
+	if lag.Blocks != lagReadsPerCall {
+		t.Fatalf("lag.Blocks = %v, want lagReadsPerCall; first call: %+v, want %d blocks and 36 unread", lag.Blocks, lag, lagReadsPerCall)
+	}
+	if lag.Unread != 36 {
+		t.Fatalf("lag.Unread = %v, want 36; first call: %+v, want %d blocks and 36 unread", lag.Unread, lag, lagReadsPerCall)
 	}
 	lag, _ = l.EventLag(context.Background(), c)
-	if lag.Blocks != lagReadsPerCall+36 || lag.Unread != 0 {
-		t.Fatalf("second call: %+v", lag)
+	if lag.Blocks != lagReadsPerCall+36 {
+		t.Fatalf("lag.Blocks = %v, want lagReadsPerCall+36; second call: %+v", lag.Blocks, lag)
+	}
+	if lag.Unread != 0 {
+		t.Fatalf("lag.Unread = %v, want 0; second call: %+v", lag.Unread, lag)
 	}
 }

@@ -96,8 +96,10 @@ func TestListenerDeliversEveryEventOnce(t *testing.T) {
 						failed = true
 						return errors.New("cache unreachable")
 					}
-					if want := fmt.Sprintf(`{"tx":"%s"}`, ev.TxID); string(ev.Payload) != want || ev.Name != "ConsentChanged" {
-						t.Errorf("event %+v, want name ConsentChanged payload %s", ev, want)
+					if want := fmt.Sprintf(`{"tx":"%s"}`, ev.TxID); string(ev.Payload) != want {
+						t.Errorf("string(ev.Payload) != want; event %+v, want name ConsentChanged payload %s", ev, want)
+					} else if ev.Name != "ConsentChanged" {
+						t.Errorf("ev.Name = %q, want \"ConsentChanged\"; event %+v, want name ConsentChanged payload %s", ev.Name, ev, want)
 					}
 					applied = append(applied, ev.TxID)
 					if len(applied) == target {

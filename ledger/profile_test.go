@@ -105,8 +105,10 @@ timeouts:
 				"msp/keystore/a_sk": creds.otherKeyPEM, "msp/keystore/b_sk": creds.keyPEM,
 			},
 			check: func(t *testing.T, p *Profile) {
-				if got := p.timeouts(); got.CommitStatus != 2*time.Second || got.Endorse != DefaultEndorseTimeout {
-					t.Errorf("timeouts = %+v, want commitStatus 2s and default endorse", got)
+				if got := p.timeouts(); got.CommitStatus != 2*time.Second {
+					t.Errorf("got.CommitStatus = %v, want 2*time.Second; timeouts = %+v, want commitStatus 2s and default endorse", got.CommitStatus, got)
+				} else if got.Endorse != DefaultEndorseTimeout {
+					t.Errorf("got.Endorse = %v, want DefaultEndorseTimeout; timeouts = %+v, want commitStatus 2s and default endorse", got.Endorse, got)
 				}
 				if _, _, err := p.signer(); err != nil {
 					t.Errorf("signer: %v (keystore key matching the certificate should be chosen)", err)
@@ -249,7 +251,15 @@ func TestProfileMarshalRoundTrip(t *testing.T) {
 		t.Fatalf("LoadProfile of marshalled profile: %v\n%s", err, raw)
 	}
 	out.dir = ""
-	if out.Peer != in.Peer || out.MSP != in.MSP || out.Channel != in.Channel || out.Chaincode != in.Chaincode || out.Timeouts != in.Timeouts {
-		t.Errorf("round trip changed the profile:\n in %+v\nout %+v", in, out)
+	if out.Peer != in.Peer {
+		t.Errorf("out.Peer = %v, want in.Peer; round trip changed the profile:\n in %+v\nout %+v", out.Peer, in, out)
+	} else if out.MSP != in.MSP {
+		t.Errorf("out.MSP = %v, want in.MSP; round trip changed the profile:\n in %+v\nout %+v", out.MSP, in, out)
+	} else if out.Channel != in.Channel {
+		t.Errorf("out.Channel = %v, want in.Channel; round trip changed the profile:\n in %+v\nout %+v", out.Channel, in, out)
+	} else if out.Chaincode != in.Chaincode {
+		t.Errorf("out.Chaincode = %v, want in.Chaincode; round trip changed the profile:\n in %+v\nout %+v", out.Chaincode, in, out)
+	} else if out.Timeouts != in.Timeouts {
+		t.Errorf("out.Timeouts = %v, want in.Timeouts; round trip changed the profile:\n in %+v\nout %+v", out.Timeouts, in, out)
 	}
 }

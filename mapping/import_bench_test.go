@@ -63,8 +63,11 @@ func BenchmarkImportPipeline100k(b *testing.B) {
 		f := newFixtureOver(b, storetest.SQLite(b), &instantLedger{})
 		b.StartTimer()
 		job, err := f.im.Import(ctxb, mapping.ImportOptions{Path: path})
-		if err != nil || job.Created != n {
-			b.Fatalf("%+v %v", job, err)
+		if err != nil {
+			b.Fatalf("err = %v, want nil; %+v %v", err, job, err)
+		}
+		if job.Created != n {
+			b.Fatalf("job.Created = %v, want n; %+v %v", job.Created, job, err)
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")

@@ -73,8 +73,11 @@ func TestCommitAdvancesOverContiguousPrefix(t *testing.T) {
 				t.Fatalf("done %v err %v, want %v", done, err, tc.want)
 			}
 			stored, _ := jobs.Import(context.Background(), job.ID)
-			if stored.Done != tc.want[len(tc.want)-1] || stored.Rejected != int64(len(tc.want)) {
-				t.Fatalf("stored %+v", stored)
+			if stored.Done != tc.want[len(tc.want)-1] {
+				t.Fatalf("stored.Done = %v, want tc.want[len(tc.want)-1]; stored %+v", stored.Done, stored)
+			}
+			if stored.Rejected != int64(len(tc.want)) {
+				t.Fatalf("stored.Rejected = %v, want int64(len(tc.want)); stored %+v", stored.Rejected, stored)
 			}
 		})
 	}

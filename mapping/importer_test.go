@@ -64,8 +64,23 @@ func TestImportMixedFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if job.Status != mapping.ImportDone || job.Total != 13 || job.Done != 13 || job.Created != 6 || job.Existing != 1 || job.Rejected != 6 {
-					t.Fatalf("job %+v", job)
+				if job.Status != mapping.ImportDone {
+					t.Fatalf("job.Status = %v, want mapping.ImportDone; job %+v", job.Status, job)
+				}
+				if job.Total != 13 {
+					t.Fatalf("job.Total = %v, want 13; job %+v", job.Total, job)
+				}
+				if job.Done != 13 {
+					t.Fatalf("job.Done = %v, want 13; job %+v", job.Done, job)
+				}
+				if job.Created != 6 {
+					t.Fatalf("job.Created = %v, want 6; job %+v", job.Created, job)
+				}
+				if job.Existing != 1 {
+					t.Fatalf("job.Existing = %v, want 1; job %+v", job.Existing, job)
+				}
+				if job.Rejected != 6 {
+					t.Fatalf("job.Rejected = %v, want 6; job %+v", job.Rejected, job)
 				}
 				for i := 1; i < len(progress); i++ {
 					if progress[i].Done < progress[i-1].Done {
@@ -117,16 +132,30 @@ func TestImportMixedFile(t *testing.T) {
 					t.Fatalf("%d stored documents, want 7", len(stored))
 				}
 				for _, sd := range stored {
-					if sd.EID != pre.EID && (sd.AddedBy != "import:"+job.ID || !strings.HasPrefix(sd.ExternalRef, "A-")) {
-						t.Fatalf("stored %+v", sd)
+					if sd.EID != pre.EID {
+						if sd.AddedBy != "import:"+job.ID {
+							t.Fatalf("sd.AddedBy = %q, want %q; stored %+v", sd.AddedBy, "import:"+job.ID, sd)
+						}
+						if !strings.HasPrefix(sd.ExternalRef, "A-") {
+							t.Fatalf("sd.ExternalRef = %q, want the prefix A-; stored %+v", sd.ExternalRef, sd)
+						}
 					}
 				}
 
 				// The same file again: the finished job, nothing submitted.
 				calls := f.chain.count(model.FnCreateEIDs)
 				again, err := f.im.Import(ctxb, mapping.ImportOptions{Path: filepath.Join("testdata", tc.file), Officer: "officer"})
-				if err != nil || again.ID != job.ID || again.Status != mapping.ImportDone || again.Created != 6 {
-					t.Fatalf("rerun: %+v %v", again, err)
+				if err != nil {
+					t.Fatalf("err = %v, want nil; rerun: %+v %v", err, again, err)
+				}
+				if again.ID != job.ID {
+					t.Fatalf("again.ID = %v, want job.ID; rerun: %+v %v", again.ID, again, err)
+				}
+				if again.Status != mapping.ImportDone {
+					t.Fatalf("again.Status = %v, want mapping.ImportDone; rerun: %+v %v", again.Status, again, err)
+				}
+				if again.Created != 6 {
+					t.Fatalf("again.Created = %v, want 6; rerun: %+v %v", again.Created, again, err)
 				}
 				if f.chain.count(model.FnCreateEIDs) != calls {
 					t.Fatal("rerunning a finished import went to the ledger")
@@ -198,8 +227,17 @@ func TestImportResumesAfterCrash(t *testing.T) {
 		stored, _ := f.db.Import(ctxb, job.ID)
 		// How many finished batches were recorded before the cancel reached
 		// the in-order progress writer depends on scheduling: none is possible.
-		if stored.Status != mapping.ImportFailed || !strings.Contains(stored.Error, "cancelled") || stored.Done < 0 || stored.Done >= n {
-			t.Fatalf("interrupted job %+v", stored)
+		if stored.Status != mapping.ImportFailed {
+			t.Fatalf("stored.Status = %v, want mapping.ImportFailed; interrupted job %+v", stored.Status, stored)
+		}
+		if !strings.Contains(stored.Error, "cancelled") {
+			t.Fatalf("strings.Contains(stored.Error, \"cancelled\") is false; interrupted job %+v", stored)
+		}
+		if stored.Done < 0 {
+			t.Fatalf("stored.Done = %v, want >= 0; interrupted job %+v", stored.Done, stored)
+		}
+		if stored.Done >= n {
+			t.Fatalf("stored.Done = %v, want < n; interrupted job %+v", stored.Done, stored)
 		}
 		// The seventh batch is on the ledger but not in the recorded offset:
 		// at most six batches of 100 valid rows (and their bad rows) are.
@@ -212,8 +250,23 @@ func TestImportResumesAfterCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if job.Status != mapping.ImportDone || job.Done != n || job.Total != n || job.Created != int64(n-bad) || job.Existing != 0 || job.Rejected != int64(bad) {
-			t.Fatalf("resumed job %+v (want %d created, %d rejected)", job, n-bad, bad)
+		if job.Status != mapping.ImportDone {
+			t.Fatalf("job.Status = %v, want mapping.ImportDone; resumed job %+v (want %d created, %d rejected)", job.Status, job, n-bad, bad)
+		}
+		if job.Done != n {
+			t.Fatalf("job.Done = %v, want n; resumed job %+v (want %d created, %d rejected)", job.Done, job, n-bad, bad)
+		}
+		if job.Total != n {
+			t.Fatalf("job.Total = %v, want n; resumed job %+v (want %d created, %d rejected)", job.Total, job, n-bad, bad)
+		}
+		if job.Created != int64(n-bad) {
+			t.Fatalf("job.Created = %v, want int64(n-bad); resumed job %+v (want %d created, %d rejected)", job.Created, job, n-bad, bad)
+		}
+		if job.Existing != 0 {
+			t.Fatalf("job.Existing = %v, want 0; resumed job %+v (want %d created, %d rejected)", job.Existing, job, n-bad, bad)
+		}
+		if job.Rejected != int64(bad) {
+			t.Fatalf("job.Rejected = %v, want int64(bad); resumed job %+v (want %d created, %d rejected)", job.Rejected, job, n-bad, bad)
 		}
 		if got := len(f.stored()); got != n-bad {
 			t.Fatalf("%d stored documents, want %d", got, n-bad)
@@ -254,12 +307,24 @@ func TestImportOverlappingFiles(t *testing.T) {
 			f.secret(residentNumber(9000 + i))
 		}
 		a, err := f.im.Import(ctxb, mapping.ImportOptions{Path: first, BatchSize: 64})
-		if err != nil || a.Created != 300 {
-			t.Fatalf("first: %+v %v", a, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; first: %+v %v", err, a, err)
+		}
+		if a.Created != 300 {
+			t.Fatalf("a.Created = %v, want 300; first: %+v %v", a.Created, a, err)
 		}
 		b, err := f.im.Import(ctxb, mapping.ImportOptions{Path: second, BatchSize: 64})
-		if err != nil || b.Created != 100 || b.Existing != 200 || b.ID == a.ID {
-			t.Fatalf("second: %+v %v", b, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; second: %+v %v", err, b, err)
+		}
+		if b.Created != 100 {
+			t.Fatalf("b.Created = %v, want 100; second: %+v %v", b.Created, b, err)
+		}
+		if b.Existing != 200 {
+			t.Fatalf("b.Existing = %v, want 200; second: %+v %v", b.Existing, b, err)
+		}
+		if b.ID == a.ID {
+			t.Fatalf("b.ID == a.ID, want it different; second: %+v %v", b, err)
 		}
 		if len(f.stored()) != 400 {
 			t.Fatalf("%d stored documents", len(f.stored()))
@@ -278,8 +343,23 @@ func TestImportDryRunWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if job.Status != mapping.ImportValidated || job.Total != 13 || job.Done != 13 || job.Rejected != 6 || job.Created != 0 || job.Existing != 0 {
-			t.Fatalf("dry run %+v", job)
+		if job.Status != mapping.ImportValidated {
+			t.Fatalf("job.Status = %v, want mapping.ImportValidated; dry run %+v", job.Status, job)
+		}
+		if job.Total != 13 {
+			t.Fatalf("job.Total = %v, want 13; dry run %+v", job.Total, job)
+		}
+		if job.Done != 13 {
+			t.Fatalf("job.Done = %v, want 13; dry run %+v", job.Done, job)
+		}
+		if job.Rejected != 6 {
+			t.Fatalf("job.Rejected = %v, want 6; dry run %+v", job.Rejected, job)
+		}
+		if job.Created != 0 {
+			t.Fatalf("job.Created = %v, want 0; dry run %+v", job.Created, job)
+		}
+		if job.Existing != 0 {
+			t.Fatalf("job.Existing = %v, want 0; dry run %+v", job.Existing, job)
 		}
 		if len(rejects) != 6 || f.chain.count(model.FnCreateEIDs) != 0 || len(f.stored()) != 0 || len(f.jobs()) != 0 {
 			t.Fatalf("dry run wrote: %d ledger calls, %d documents, %d jobs", f.chain.count(model.FnCreateEIDs), len(f.stored()), len(f.jobs()))
@@ -301,8 +381,17 @@ func TestImportDryRunWritesNothing(t *testing.T) {
 		// The same bytes from a reader (the CLI reading stdin) validate alike.
 		body, _ := os.ReadFile(filepath.Join("testdata", "import_mixed.csv"))
 		fromReader, err := f.im.Import(ctxb, mapping.ImportOptions{Reader: bytes.NewReader(body), DryRun: true})
-		if err != nil || fromReader.ID != job.ID || fromReader.Rejected != 6 || fromReader.FileName != "upload" {
-			t.Fatalf("dry run from a reader: %+v %v", fromReader, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; dry run from a reader: %+v %v", err, fromReader, err)
+		}
+		if fromReader.ID != job.ID {
+			t.Fatalf("fromReader.ID = %v, want job.ID; dry run from a reader: %+v %v", fromReader.ID, fromReader, err)
+		}
+		if fromReader.Rejected != 6 {
+			t.Fatalf("fromReader.Rejected = %v, want 6; dry run from a reader: %+v %v", fromReader.Rejected, fromReader, err)
+		}
+		if fromReader.FileName != "upload" {
+			t.Fatalf("fromReader.FileName = %q, want \"upload\"; dry run from a reader: %+v %v", fromReader.FileName, fromReader, err)
 		}
 		if left, _ := filepath.Glob(filepath.Join(f.spoolDir, "*")); len(left) != 0 {
 			t.Fatalf("spool files left: %v", left)
@@ -324,8 +413,11 @@ func TestImportStartInBackground(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if job.FileName != "upload.jsonl" || len(job.ID) != 64 {
-			t.Fatalf("started %+v", job)
+		if job.FileName != "upload.jsonl" {
+			t.Fatalf("job.FileName = %q, want \"upload.jsonl\"; started %+v", job.FileName, job)
+		}
+		if len(job.ID) != 64 {
+			t.Fatalf("len(job.ID) = %v, want 64; started %+v", len(job.ID), job)
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for job.Status != mapping.ImportDone {
@@ -337,12 +429,21 @@ func TestImportStartInBackground(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if job.Created != 7 || job.Rejected != 6 {
-			t.Fatalf("job %+v", job)
+		if job.Created != 7 {
+			t.Fatalf("job.Created = %v, want 7; job %+v", job.Created, job)
+		}
+		if job.Rejected != 6 {
+			t.Fatalf("job.Rejected = %v, want 6; job %+v", job.Rejected, job)
 		}
 		jobs, err := f.im.Jobs(ctxb, 10)
-		if err != nil || len(jobs) != 1 || jobs[0].ID != job.ID {
-			t.Fatalf("jobs %+v %v", jobs, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; jobs %+v %v", err, jobs, err)
+		}
+		if len(jobs) != 1 {
+			t.Fatalf("len(jobs) = %v, want 1; jobs %+v %v", len(jobs), jobs, err)
+		}
+		if jobs[0].ID != job.ID {
+			t.Fatalf("jobs[0].ID = %v, want job.ID; jobs %+v %v", jobs[0].ID, jobs, err)
 		}
 		// The spooled copy is gone once the job finished.
 		if left, _ := filepath.Glob(filepath.Join(f.spoolDir, "*")); len(left) != 0 {
@@ -350,8 +451,14 @@ func TestImportStartInBackground(t *testing.T) {
 		}
 		// Uploading the same bytes again reports the finished job.
 		again, err := f.im.Start(ctxb, "again.jsonl", bytes.NewReader(body), "officer")
-		if err != nil || again.ID != job.ID || again.Status != mapping.ImportDone {
-			t.Fatalf("again: %+v %v", again, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; again: %+v %v", err, again, err)
+		}
+		if again.ID != job.ID {
+			t.Fatalf("again.ID = %v, want job.ID; again: %+v %v", again.ID, again, err)
+		}
+		if again.Status != mapping.ImportDone {
+			t.Fatalf("again.Status = %v, want mapping.ImportDone; again: %+v %v", again.Status, again, err)
 		}
 		_, err = f.im.Job(ctxb, "not-an-id")
 		checkErr(t, err, routing.KindInvalid, "invalid_import_id")

@@ -89,16 +89,25 @@ func TestJSONLRows(t *testing.T) {
 	if len(got) != 5 {
 		t.Fatalf("rows %+v", got)
 	}
-	if got[0].line != 1 || got[0].in != (Input{Type: Passport, Number: "N1", Country: "USA"}) || got[0].ref != "R1" {
-		t.Fatalf("row 1 %+v", got[0])
+	if got[0].line != 1 {
+		t.Fatalf("got[0].line = %v, want 1; row 1 %+v", got[0].line, got[0])
+	}
+	if got[0].in != (Input{Type: Passport, Number: "N1", Country: "USA"}) {
+		t.Fatalf("got[0].in = %v, want (Input{Type: Passport, Number: \"N1\", Country: \"USA\"}); row 1 %+v", got[0].in, got[0])
+	}
+	if got[0].ref != "R1" {
+		t.Fatalf("got[0].ref = %q, want \"R1\"; row 1 %+v", got[0].ref, got[0])
 	}
 	for i, line := range []int64{3, 4, 5} {
 		if got[i+1].line != line || got[i+1].bad != RejectSyntax || strings.Contains(got[i+1].badMsg, "123") {
 			t.Fatalf("row %d: line %d, reject %q %q", line, got[i+1].line, got[i+1].bad, got[i+1].badMsg)
 		}
 	}
-	if got[4].line != 6 || got[4].in.Number != "N2" {
-		t.Fatalf("last row %+v", got[4])
+	if got[4].line != 6 {
+		t.Fatalf("got[4].line = %v, want 6; last row %+v", got[4].line, got[4])
+	}
+	if got[4].in.Number != "N2" {
+		t.Fatalf("got[4].in.Number = %q, want \"N2\"; last row %+v", got[4].in.Number, got[4])
 	}
 }
 

@@ -65,15 +65,27 @@ func TestRotateBlindsEveryDocumentAgain(t *testing.T) {
 		// Interrupt the first run after one page; the second picks up the rest.
 		ctx, cancel := context.WithCancel(ctxb)
 		first, err := f.svc.Rotate(ctx, next, mapping.RotateOptions{Parallel: 3, PageSize: 7, Progress: func(mapping.RotationProgress) { cancel() }})
-		if err == nil || first.Done == 0 || first.Done >= 59 {
-			t.Fatalf("interrupted rotation: %+v %v", first, err)
+		if err == nil {
+			t.Fatalf("err is nil; interrupted rotation: %+v %v", first, err)
+		}
+		if first.Done == 0 {
+			t.Fatalf("first.Done == 0, want it different; interrupted rotation: %+v %v", first, err)
+		}
+		if first.Done >= 59 {
+			t.Fatalf("first.Done = %v, want < 59; interrupted rotation: %+v %v", first.Done, first, err)
 		}
 		second, err := f.svc.Rotate(ctxb, next, mapping.RotateOptions{Parallel: 3, PageSize: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first.Done+second.Done != 59 || second.Skipped != 1 || second.Failed != 0 {
-			t.Fatalf("rotation: first %+v, second %+v (want 59 done in all, 1 skipped)", first, second)
+		if first.Done+second.Done != 59 {
+			t.Fatalf("first.Done+second.Done = %v, want 59; rotation: first %+v, second %+v (want 59 done in all, 1 skipped)", first.Done+second.Done, first, second)
+		}
+		if second.Skipped != 1 {
+			t.Fatalf("second.Skipped = %v, want 1; rotation: first %+v, second %+v (want 59 done in all, 1 skipped)", second.Skipped, first, second)
+		}
+		if second.Failed != 0 {
+			t.Fatalf("second.Failed = %v, want 0; rotation: first %+v, second %+v (want 59 done in all, 1 skipped)", second.Failed, first, second)
 		}
 		for _, sd := range f.stored() {
 			if (sd.KeyVersion == "v2") == (sd.EID == dead.EID) {
@@ -82,8 +94,14 @@ func TestRotateBlindsEveryDocumentAgain(t *testing.T) {
 		}
 		// A third run has nothing left but the deactivated eID's document.
 		third, err := f.svc.Rotate(ctxb, next, mapping.RotateOptions{})
-		if err != nil || third.Done != 0 || third.Skipped != 1 {
-			t.Fatalf("third run %+v %v", third, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; third run %+v %v", err, third, err)
+		}
+		if third.Done != 0 {
+			t.Fatalf("third.Done = %v, want 0; third run %+v %v", third.Done, third, err)
+		}
+		if third.Skipped != 1 {
+			t.Fatalf("third.Skipped = %v, want 1; third run %+v %v", third.Skipped, third, err)
 		}
 
 		// Both versions resolve: the rotated keyring, a replica still on v1 only,
@@ -107,8 +125,11 @@ func TestRotateBlindsEveryDocumentAgain(t *testing.T) {
 			}
 		}
 		id, err := f.chain.GetEID(ctxb, a.EID)
-		if err != nil || len(id.Indexes) != 4 {
-			t.Fatalf("two documents under two versions: %+v %v", id, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; two documents under two versions: %+v %v", err, id, err)
+		}
+		if len(id.Indexes) != 4 {
+			t.Fatalf("len(id.Indexes) = %v, want 4; two documents under two versions: %+v %v", len(id.Indexes), id, err)
 		}
 	})
 }
@@ -156,16 +177,31 @@ func TestMappingDuringRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		job, err := f.im.Import(ctxb, mapping.ImportOptions{Path: path})
-		if err != nil || job.Created != 1 || job.Existing != 1 || job.Rejected != 0 {
-			t.Fatalf("import during rotation: %+v %v", job, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; import during rotation: %+v %v", err, job, err)
+		}
+		if job.Created != 1 {
+			t.Fatalf("job.Created = %v, want 1; import during rotation: %+v %v", job.Created, job, err)
+		}
+		if job.Existing != 1 {
+			t.Fatalf("job.Existing = %v, want 1; import during rotation: %+v %v", job.Existing, job, err)
+		}
+		if job.Rejected != 0 {
+			t.Fatalf("job.Rejected = %v, want 0; import during rotation: %+v %v", job.Rejected, job, err)
 		}
 		eid, err := f.svc.Find(ctxb, fresh)
 		if err != nil {
 			t.Fatal(err)
 		}
 		id, _ := f.chain.GetEID(ctxb, eid)
-		if len(id.Indexes) != 2 || id.Indexes[0].KeyVersion != "v2" || id.Indexes[1].KeyVersion != "v1" {
-			t.Fatalf("imported during rotation: %+v", id.Indexes)
+		if len(id.Indexes) != 2 {
+			t.Fatalf("len(id.Indexes) = %v, want 2; imported during rotation: %+v", len(id.Indexes), id.Indexes)
+		}
+		if id.Indexes[0].KeyVersion != "v2" {
+			t.Fatalf("id.Indexes[0].KeyVersion = %q, want \"v2\"; imported during rotation: %+v", id.Indexes[0].KeyVersion, id.Indexes)
+		}
+		if id.Indexes[1].KeyVersion != "v1" {
+			t.Fatalf("id.Indexes[1].KeyVersion = %q, want \"v1\"; imported during rotation: %+v", id.Indexes[1].KeyVersion, id.Indexes)
 		}
 		for _, sd := range f.stored() {
 			if want := map[string]string{pre.EID: "v1", eid: "v2"}[sd.EID]; sd.KeyVersion != want {
@@ -199,8 +235,11 @@ func TestAccountLinkAcrossRotation(t *testing.T) {
 			t.Fatalf("old link: %q %v", eid, err)
 		}
 		link, err := f.svc.LinkAccount(ctxb, "hr-bureau", "emp-7", d)
-		if err != nil || link.AccountHash != next.AccountHash("hr-bureau", "emp-7") {
-			t.Fatalf("relink: %+v %v", link, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; relink: %+v %v", err, link, err)
+		}
+		if link.AccountHash != next.AccountHash("hr-bureau", "emp-7") {
+			t.Fatalf("link.AccountHash = %v, want next.AccountHash(\"hr-bureau\", \"emp-7\"); relink: %+v %v", link.AccountHash, link, err)
 		}
 		v2only, _ := next.WithoutVersion("v1")
 		if eid, err := f.withKeys(t, v2only).LookupAccount(ctxb, "hr-bureau", "emp-7"); err != nil || eid != out.EID {

@@ -25,17 +25,32 @@ func TestCreateFindAndConflict(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !model.ValidDID(out.EID) || out.ActivationCode == "" || len(out.Documents) != 2 {
-			t.Fatalf("created %+v", out)
+		if !model.ValidDID(out.EID) {
+			t.Fatalf("model.ValidDID(out.EID) is false; created %+v", out)
+		}
+		if out.ActivationCode == "" {
+			t.Fatalf("out.ActivationCode == \"\", want it different; created %+v", out)
+		}
+		if len(out.Documents) != 2 {
+			t.Fatalf("len(out.Documents) = %v, want 2; created %+v", len(out.Documents), out)
 		}
 		refPattern := regexp.MustCompile(`^doc_[0-9a-f]{32}$`)
 		for _, d := range out.Documents {
-			if !refPattern.MatchString(d.Ref) || d.KeyVersion != "v1" || !strings.Contains(d.Masked, "*") {
-				t.Fatalf("document %+v", d)
+			if !refPattern.MatchString(d.Ref) {
+				t.Fatalf("refPattern.MatchString(d.Ref) is false; document %+v", d)
+			}
+			if d.KeyVersion != "v1" {
+				t.Fatalf("d.KeyVersion = %q, want \"v1\"; document %+v", d.KeyVersion, d)
+			}
+			if !strings.Contains(d.Masked, "*") {
+				t.Fatalf("strings.Contains(d.Masked, \"*\") is false; document %+v", d)
 			}
 		}
-		if out.Documents[1].Country != "USA" || out.Documents[1].Masked != "L8*****C3" {
-			t.Fatalf("passport shown as %+v", out.Documents[1])
+		if out.Documents[1].Country != "USA" {
+			t.Fatalf("out.Documents[1].Country = %q, want \"USA\"; passport shown as %+v", out.Documents[1].Country, out.Documents[1])
+		}
+		if out.Documents[1].Masked != "L8*****C3" {
+			t.Fatalf("out.Documents[1].Masked = %q, want \"L8*****C3\"; passport shown as %+v", out.Documents[1].Masked, out.Documents[1])
 		}
 
 		for _, doc := range []mapping.Input{card, passport, {Type: "passport", Number: "USA:l898902c3"}} {
@@ -180,8 +195,11 @@ func TestAddAndRemoveDocuments(t *testing.T) {
 		}
 		// Adding it again answers with the stored document.
 		again, err := f.svc.AddDocument(ctxb, a.EID, second, "officer")
-		if err != nil || again.Ref != added.Ref {
-			t.Fatalf("add again: %+v %v", again, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; add again: %+v %v", err, again, err)
+		}
+		if again.Ref != added.Ref {
+			t.Fatalf("again.Ref = %v, want added.Ref; add again: %+v %v", again.Ref, again, err)
 		}
 		// Another resident's document is refused without naming that resident.
 		_, err = f.svc.AddDocument(ctxb, a.EID, third, "officer")
@@ -198,8 +216,11 @@ func TestAddAndRemoveDocuments(t *testing.T) {
 			t.Fatalf("removed document still resolves: %v", err)
 		}
 		docs, _ := f.svc.Documents(ctxb, a.EID)
-		if len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
-			t.Fatalf("documents after removal: %+v", docs)
+		if len(docs) != 1 {
+			t.Fatalf("len(docs) = %v, want 1; documents after removal: %+v", len(docs), docs)
+		}
+		if docs[0].Ref != a.Documents[0].Ref {
+			t.Fatalf("docs[0].Ref = %v, want a.Documents[0].Ref; documents after removal: %+v", docs[0].Ref, docs)
 		}
 		// The last document stays.
 		err = f.svc.RemoveDocument(ctxb, a.EID, a.Documents[0].Ref, "officer")
@@ -245,8 +266,10 @@ func TestRemoveDocumentRacingAnotherRemoval(t *testing.T) {
 		if _, err := f.svc.Find(ctxb, removed); !routing.IsKind(err, routing.KindNotFound) {
 			t.Errorf("the removed document still resolves: %v", err)
 		}
-		if docs, _ := f.svc.Documents(ctxb, a.EID); len(docs) != 1 || docs[0].Ref != a.Documents[0].Ref {
-			t.Errorf("documents after the removals: %+v, want only %s", docs, a.Documents[0].Ref)
+		if docs, _ := f.svc.Documents(ctxb, a.EID); len(docs) != 1 {
+			t.Errorf("len(docs) = %v, want 1; documents after the removals: %+v, want only %s", len(docs), docs, a.Documents[0].Ref)
+		} else if docs[0].Ref != a.Documents[0].Ref {
+			t.Errorf("docs[0].Ref = %v, want a.Documents[0].Ref; documents after the removals: %+v, want only %s", docs[0].Ref, docs, a.Documents[0].Ref)
 		}
 		err = f.svc.RemoveDocument(ctxb, a.EID, ref, "officer")
 		if re := checkErr(t, err, routing.KindNotFound, "document_not_found"); re.Field != "ref" {
@@ -387,11 +410,19 @@ func TestAccountLinks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if link.EID != a.EID || link.Department != "edu-bureau" || link.AccountHash != f.svc.Keyring().AccountHash("edu-bureau", account) {
-			t.Fatalf("link %+v", link)
+		if link.EID != a.EID {
+			t.Fatalf("link.EID = %v, want a.EID; link %+v", link.EID, link)
 		}
-		if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil || again.AccountHash != link.AccountHash {
-			t.Fatalf("linking again: %+v %v", again, err)
+		if link.Department != "edu-bureau" {
+			t.Fatalf("link.Department = %q, want \"edu-bureau\"; link %+v", link.Department, link)
+		}
+		if link.AccountHash != f.svc.Keyring().AccountHash("edu-bureau", account) {
+			t.Fatalf("link.AccountHash = %v, want f.svc.Keyring().AccountHash(\"edu-bureau\", account); link %+v", link.AccountHash, link)
+		}
+		if again, err := f.svc.LinkAccount(ctxb, "edu-bureau", account, d1); err != nil {
+			t.Fatalf("err = %v, want nil; linking again: %+v %v", err, again, err)
+		} else if again.AccountHash != link.AccountHash {
+			t.Fatalf("again.AccountHash = %v, want link.AccountHash; linking again: %+v %v", again.AccountHash, again, err)
 		}
 		if eid, err := f.svc.LookupAccount(ctxb, "edu-bureau", account); err != nil || eid != a.EID {
 			t.Fatalf("lookup: %q %v", eid, err)
@@ -463,11 +494,15 @@ func TestIdentityDetail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Identity.ID != out.EID || d.Identity.Status != model.EIDActive {
-			t.Errorf("identity %+v, want the active %s", d.Identity, out.EID)
+		if d.Identity.ID != out.EID {
+			t.Errorf("d.Identity.ID = %v, want out.EID; identity %+v, want the active %s", d.Identity.ID, d.Identity, out.EID)
+		} else if d.Identity.Status != model.EIDActive {
+			t.Errorf("d.Identity.Status = %v, want model.EIDActive; identity %+v, want the active %s", d.Identity.Status, d.Identity, out.EID)
 		}
-		if len(d.Documents) != 1 || d.Documents[0].Ref != out.Documents[0].Ref {
-			t.Errorf("documents %+v, want the one created", d.Documents)
+		if len(d.Documents) != 1 {
+			t.Errorf("len(d.Documents) = %v, want 1; documents %+v, want the one created", len(d.Documents), d.Documents)
+		} else if d.Documents[0].Ref != out.Documents[0].Ref {
+			t.Errorf("d.Documents[0].Ref = %v, want out.Documents[0].Ref; documents %+v, want the one created", d.Documents[0].Ref, d.Documents)
 		}
 		if d.Links == nil || len(d.Links) != 0 {
 			t.Errorf("links %v, want an empty list", d.Links)
@@ -475,8 +510,12 @@ func TestIdentityDetail(t *testing.T) {
 		if _, err := f.svc.LinkAccount(ctxb, "edu-bureau", "S-1", doc); err != nil {
 			t.Fatal(err)
 		}
-		if d, err = f.svc.Identity(ctxb, out.EID); err != nil || len(d.Links) != 1 || d.Links[0].Department != "edu-bureau" {
-			t.Errorf("links after linking: %+v, %v", d, err)
+		if d, err = f.svc.Identity(ctxb, out.EID); err != nil {
+			t.Errorf("err = %v, want nil; links after linking: %+v, %v", err, d, err)
+		} else if len(d.Links) != 1 {
+			t.Errorf("len(d.Links) = %v, want 1; links after linking: %+v, %v", len(d.Links), d, err)
+		} else if d.Links[0].Department != "edu-bureau" {
+			t.Errorf("d.Links[0].Department = %q, want \"edu-bureau\"; links after linking: %+v, %v", d.Links[0].Department, d, err)
 		}
 		if _, err := f.svc.Identity(ctxb, "did:eidgate:"+strings.Repeat("0", 32)); !routing.IsKind(err, routing.KindNotFound) {
 			t.Errorf("an unknown eID: %v, want not_found", err)

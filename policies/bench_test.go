@@ -39,8 +39,10 @@ func BenchmarkDecide(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			e := benchEngine(b, bc.cache, bc.extraRules)
-			if d, err := e.Decide(ctx, "hrss", "edu.degree", "employment"); err != nil || !d.Allowed {
-				b.Fatalf("%+v, %v", d, err)
+			if d, err := e.Decide(ctx, "hrss", "edu.degree", "employment"); err != nil {
+				b.Fatalf("err = %v, want nil; %+v, %v", err, d, err)
+			} else if !d.Allowed {
+				b.Fatalf("d.Allowed is false; %+v, %v", d, err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

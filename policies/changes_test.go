@@ -54,8 +54,14 @@ func TestEveryChangeBumpsTheVersion(t *testing.T) {
 				t.Fatalf("step %d: version %d, engine at %d", i+1, v, e.Version())
 			}
 			d, err := e.Decide(ctx, s.department, s.dataType, s.purpose)
-			if err != nil || d.Allowed != s.allowed || d.Version != v {
-				t.Fatalf("step %d (%s): Decide = %+v, %v; want allowed %v at version %d", i+1, s.summary, d, err, s.allowed, v)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; step %d (%s): Decide = %+v, %v; want allowed %v at version %d", err, i+1, s.summary, d, err, s.allowed, v)
+			}
+			if d.Allowed != s.allowed {
+				t.Fatalf("d.Allowed = %v, want s.allowed; step %d (%s): Decide = %+v, %v; want allowed %v at version %d", d.Allowed, i+1, s.summary, d, err, s.allowed, v)
+			}
+			if d.Version != v {
+				t.Fatalf("d.Version = %v, want v; step %d (%s): Decide = %+v, %v; want allowed %v at version %d", d.Version, i+1, s.summary, d, err, s.allowed, v)
 			}
 		}
 
@@ -68,23 +74,43 @@ func TestEveryChangeBumpsTheVersion(t *testing.T) {
 		}
 		for i, entry := range h { // newest first
 			want := steps[len(steps)-1-i].summary
-			if entry.Version != int64(len(steps)-i) || entry.Summary != want || !entry.CreatedAt.Equal(now) || entry.ChangedBy == "" {
-				t.Errorf("history[%d] = %+v, want version %d %q", i, entry, len(steps)-i, want)
+			if entry.Version != int64(len(steps)-i) {
+				t.Errorf("entry.Version = %v, want int64(len(steps)-i); history[%d] = %+v, want version %d %q", entry.Version, i, entry, len(steps)-i, want)
+			} else if entry.Summary != want {
+				t.Errorf("entry.Summary = %v, want want; history[%d] = %+v, want version %d %q", entry.Summary, i, entry, len(steps)-i, want)
+			} else if !entry.CreatedAt.Equal(now) {
+				t.Errorf("entry.CreatedAt.Equal(now) is false; history[%d] = %+v, want version %d %q", i, entry, len(steps)-i, want)
+			} else if entry.ChangedBy == "" {
+				t.Errorf("entry.ChangedBy == \"\", want it different; history[%d] = %+v, want version %d %q", i, entry, len(steps)-i, want)
 			}
 		}
 		if h[0].ChangedBy != "carol" || h[len(h)-1].ChangedBy != "alice" {
 			t.Errorf("changed_by: newest %q, oldest %q", h[0].ChangedBy, h[len(h)-1].ChangedBy)
 		}
-		if h2, err := e.History(ctx, 2); err != nil || len(h2) != 2 || h2[0].Version != 7 {
-			t.Errorf("History(2) = %+v, %v", h2, err)
+		if h2, err := e.History(ctx, 2); err != nil {
+			t.Errorf("err = %v, want nil; History(2) = %+v, %v", err, h2, err)
+		} else if len(h2) != 2 {
+			t.Errorf("len(h2) = %v, want 2; History(2) = %+v, %v", len(h2), h2, err)
+		} else if h2[0].Version != 7 {
+			t.Errorf("h2[0].Version = %v, want 7; History(2) = %+v, %v", h2[0].Version, h2, err)
 		}
 
 		l, err := e.Rules(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Version != 7 || len(l.Rules) != 1 || l.Rules[0] != deny || len(l.Roles) != 1 || l.Roles[0] != role || l.Problem != "" {
-			t.Errorf("Rules = %+v", l)
+		if l.Version != 7 {
+			t.Errorf("l.Version = %v, want 7; Rules = %+v", l.Version, l)
+		} else if len(l.Rules) != 1 {
+			t.Errorf("len(l.Rules) = %v, want 1; Rules = %+v", len(l.Rules), l)
+		} else if l.Rules[0] != deny {
+			t.Errorf("l.Rules[0] = %v, want deny; Rules = %+v", l.Rules[0], l)
+		} else if len(l.Roles) != 1 {
+			t.Errorf("len(l.Roles) = %v, want 1; Rules = %+v", len(l.Roles), l)
+		} else if l.Roles[0] != role {
+			t.Errorf("l.Roles[0] = %v, want role; Rules = %+v", l.Roles[0], l)
+		} else if l.Problem != "" {
+			t.Errorf("l.Problem = %q, want \"\"; Rules = %+v", l.Problem, l)
 		}
 	})
 }
@@ -180,8 +206,11 @@ func TestInvalidStoredRuleFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, err := e.Rules(ctx)
-	if err != nil || !strings.Contains(l.Problem, "edu*") {
-		t.Fatalf("Rules = %+v, %v; want the bad rule named", l, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; Rules = %+v, %v; want the bad rule named", err, l, err)
+	}
+	if !strings.Contains(l.Problem, "edu*") {
+		t.Fatalf("strings.Contains(l.Problem, \"edu*\") is false; Rules = %+v, %v; want the bad rule named", l, err)
 	}
 	_, err = e.Decide(ctx, "hrss", "edu.degree", "employment")
 	if routing.CodeOf(err) != "policy_invalid" {
@@ -200,7 +229,10 @@ func TestInvalidStoredRuleFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := e.Decide(ctx, "hrss", "edu.degree", "employment")
-	if err != nil || !d.Allowed {
-		t.Fatalf("after repair: %+v, %v", d, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; after repair: %+v, %v", err, d, err)
+	}
+	if !d.Allowed {
+		t.Fatalf("d.Allowed is false; after repair: %+v, %v", d, err)
 	}
 }

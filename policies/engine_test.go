@@ -93,8 +93,14 @@ func TestDecideEmptyPolicyRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Allowed || d.Rule != "" || d.Version != 0 {
-		t.Fatalf("empty policy: %+v", d)
+	if d.Allowed {
+		t.Fatalf("d.Allowed is true; empty policy: %+v", d)
+	}
+	if d.Rule != "" {
+		t.Fatalf("d.Rule = %q, want \"\"; empty policy: %+v", d.Rule, d)
+	}
+	if d.Version != 0 {
+		t.Fatalf("d.Version = %v, want 0; empty policy: %+v", d.Version, d)
 	}
 }
 
@@ -130,8 +136,14 @@ func TestExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Allowed || x.Rule != "p, *, edu.transcript, marriage_registration, deny" || x.Version != e.Version() {
-		t.Fatalf("explanation decision: %+v", x)
+	if x.Allowed {
+		t.Fatalf("x.Allowed is true; explanation decision: %+v", x)
+	}
+	if x.Rule != "p, *, edu.transcript, marriage_registration, deny" {
+		t.Fatalf("x.Rule = %q, want \"p, *, edu.transcript, marriage_registration, deny\"; explanation decision: %+v", x.Rule, x)
+	}
+	if x.Version != e.Version() {
+		t.Fatalf("x.Version = %v, want e.Version(); explanation decision: %+v", x.Version, x)
 	}
 	if got, want := strings.Join(x.Roles, ","), "civil-registry,registry-readers"; got != want {
 		t.Errorf("roles %s, want %s", got, want)
@@ -155,9 +167,16 @@ func TestExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Allowed || x.Rule != "" || len(x.Matched) != 0 || len(x.Roles) != 0 ||
-		x.Reason != "no rule allows tax-bureau to request edu.degree for purpose admission" {
-		t.Errorf("no-match explanation: %+v", x)
+	if x.Allowed {
+		t.Errorf("x.Allowed is true; no-match explanation: %+v", x)
+	} else if x.Rule != "" {
+		t.Errorf("x.Rule = %q, want \"\"; no-match explanation: %+v", x.Rule, x)
+	} else if len(x.Matched) != 0 {
+		t.Errorf("len(x.Matched) = %v, want 0; no-match explanation: %+v", len(x.Matched), x)
+	} else if len(x.Roles) != 0 {
+		t.Errorf("len(x.Roles) = %v, want 0; no-match explanation: %+v", len(x.Roles), x)
+	} else if x.Reason != "no rule allows tax-bureau to request edu.degree for purpose admission" {
+		t.Errorf("x.Reason = %q, want \"no rule allows tax-bureau to request edu.degree for purpose admission\"; no-match explanation: %+v", x.Reason, x)
 	}
 }
 
@@ -219,9 +238,14 @@ func TestDefaultPolicy(t *testing.T) {
 		{"", "edu-bureau", "civil.marriage", "admission", false, ""},
 	} {
 		d, err := e.Decide(ctx, tc.department, tc.dataType, tc.purpose)
-		if err != nil || d.Allowed != tc.allowed || d.Rule != tc.rule || d.Version != 1 {
-			t.Errorf("Decide(%s, %s, %s) = %+v, %v; want allowed %v by %q at 1",
-				tc.department, tc.dataType, tc.purpose, d, err, tc.allowed, tc.rule)
+		if err != nil {
+			t.Errorf("err = %v, want nil; Decide(%s, %s, %s) = %+v, %v; want allowed %v by %q at 1", err, tc.department, tc.dataType, tc.purpose, d, err, tc.allowed, tc.rule)
+		} else if d.Allowed != tc.allowed {
+			t.Errorf("d.Allowed = %v, want tc.allowed; Decide(%s, %s, %s) = %+v, %v; want allowed %v by %q at 1", d.Allowed, tc.department, tc.dataType, tc.purpose, d, err, tc.allowed, tc.rule)
+		} else if d.Rule != tc.rule {
+			t.Errorf("d.Rule = %v, want tc.rule; Decide(%s, %s, %s) = %+v, %v; want allowed %v by %q at 1", d.Rule, tc.department, tc.dataType, tc.purpose, d, err, tc.allowed, tc.rule)
+		} else if d.Version != 1 {
+			t.Errorf("d.Version = %v, want 1; Decide(%s, %s, %s) = %+v, %v; want allowed %v by %q at 1", d.Version, tc.department, tc.dataType, tc.purpose, d, err, tc.allowed, tc.rule)
 		}
 	}
 
@@ -239,7 +263,10 @@ func TestDefaultPolicy(t *testing.T) {
 		t.Fatalf("LoadDefaults after emptying = %v, %d, %v", loaded, v, err)
 	}
 	l, err := e.Rules(ctx)
-	if err != nil || len(l.Rules)+len(l.Roles) != 0 {
-		t.Fatalf("rules after emptying: %+v, %v", l, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; rules after emptying: %+v, %v", err, l, err)
+	}
+	if len(l.Rules)+len(l.Roles) != 0 {
+		t.Fatalf("len(l.Rules)+len(l.Roles) = %v, want 0; rules after emptying: %+v, %v", len(l.Rules)+len(l.Roles), l, err)
 	}
 }

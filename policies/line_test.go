@@ -32,8 +32,10 @@ func TestLinesAddAndRemoveRulesAndRoleMemberships(t *testing.T) {
 		if want := []Line{rule, role}; !slices.Equal(got, want) {
 			t.Fatalf("Lines = %+v, want %+v", got, want)
 		}
-		if d, err := e.Decide(ctx, "edu-bureau", "civil.household", "admission"); err != nil || !d.Allowed {
-			t.Errorf("the member of education is not allowed by its rule: %+v, %v", d, err)
+		if d, err := e.Decide(ctx, "edu-bureau", "civil.household", "admission"); err != nil {
+			t.Errorf("err = %v, want nil; the member of education is not allowed by its rule: %+v, %v", err, d, err)
+		} else if !d.Allowed {
+			t.Errorf("d.Allowed is false; the member of education is not allowed by its rule: %+v, %v", d, err)
 		}
 		if _, err := e.RemoveLine(ctx, "admin:root", role); err != nil {
 			t.Fatal(err)

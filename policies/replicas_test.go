@@ -50,8 +50,14 @@ func checkReplicasFollow(t *testing.T, a, b *Engine) {
 		t.Fatal(err)
 	}
 	eventually(t, followDeadline, "replaced policy on a, seen on b", sees(b, true, v))
-	if l, err := b.Rules(ctx); err != nil || l.Version != v || len(l.Rules) != 1 || len(l.Roles) != 1 {
-		t.Errorf("b lists %+v, %v", l, err)
+	if l, err := b.Rules(ctx); err != nil {
+		t.Errorf("err = %v, want nil; b lists %+v, %v", err, l, err)
+	} else if l.Version != v {
+		t.Errorf("l.Version = %v, want v; b lists %+v, %v", l.Version, l, err)
+	} else if len(l.Rules) != 1 {
+		t.Errorf("len(l.Rules) = %v, want 1; b lists %+v, %v", len(l.Rules), l, err)
+	} else if len(l.Roles) != 1 {
+		t.Errorf("len(l.Roles) = %v, want 1; b lists %+v, %v", len(l.Roles), l, err)
 	}
 }
 

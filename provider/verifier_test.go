@@ -347,8 +347,10 @@ func TestClaimsJSON(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", data, want)
 	}
 	back, err := decodeClaims(data)
-	if err != nil || *back != c {
-		t.Errorf("round trip: %+v, %v", back, err)
+	if err != nil {
+		t.Errorf("err = %v, want nil; round trip: %+v, %v", err, back, err)
+	} else if *back != c {
+		t.Errorf("*back = %v, want c; round trip: %+v, %v", *back, back, err)
 	}
 }
 
@@ -389,8 +391,11 @@ func FuzzVerify(f *testing.F) {
 		}
 		// Nothing can be accepted but a ticket the key signed: the fuzzer
 		// holds only the one valid token (and its base64 re-spellings).
-		if got.ID != claims["jti"] || got.Audience != "edu" {
-			t.Fatalf("accepted a ticket the gateway never signed: %+v", got)
+		if got.ID != claims["jti"] {
+			t.Fatalf("got.ID = %v, want claims[\"jti\"]; accepted a ticket the gateway never signed: %+v", got.ID, got)
+		}
+		if got.Audience != "edu" {
+			t.Fatalf("got.Audience = %q, want \"edu\"; accepted a ticket the gateway never signed: %+v", got.Audience, got)
 		}
 	})
 }

@@ -25,8 +25,12 @@ func TestAccessProofOfTheResidentsOwnRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Verified || p.AccessID != rec.ID || p.TxID == "" {
-		t.Errorf("proof %+v, want a verified proof of %s with its transaction", p, rec.ID)
+	if !p.Verified {
+		t.Errorf("p.Verified is false; proof %+v, want a verified proof of %s with its transaction", p, rec.ID)
+	} else if p.AccessID != rec.ID {
+		t.Errorf("p.AccessID = %v, want rec.ID; proof %+v, want a verified proof of %s with its transaction", p.AccessID, p, rec.ID)
+	} else if p.TxID == "" {
+		t.Errorf("p.TxID == \"\", want it different; proof %+v, want a verified proof of %s with its transaction", p, rec.ID)
 	}
 	if len(p.LeafFields) == 0 || p.LeafFields[0] != rec.LeafFields()[0] {
 		t.Errorf("leaf fields %v, want the record's %v", p.LeafFields, rec.LeafFields())
@@ -40,8 +44,12 @@ func TestAccessProofOfTheResidentsOwnRecord(t *testing.T) {
 		}
 	}
 	list, err := records.List(ctx, routing.AccessFilter{EID: eidAlice})
-	if err != nil || len(list) != 1 || list[0].ID != rec.ID {
-		t.Errorf("List = %+v, %v; want the one record", list, err)
+	if err != nil {
+		t.Errorf("err = %v, want nil; List = %+v, %v; want the one record", err, list, err)
+	} else if len(list) != 1 {
+		t.Errorf("len(list) = %v, want 1; List = %+v, %v; want the one record", len(list), list, err)
+	} else if list[0].ID != rec.ID {
+		t.Errorf("list[0].ID = %v, want rec.ID; List = %+v, %v; want the one record", list[0].ID, list, err)
 	}
 }
 

@@ -16,15 +16,18 @@ import (
 const DefaultGroupCommitMax = 256
 
 // AccessLog appends access records durably with group commit: concurrent
-// Append calls are gathered into one database transaction. A single
-// committer takes every request queued while the previous transaction was
-// in flight, so batches grow with load and a lone request waits for no
-// timer. Append returns only when the record is durable (or failed), so a
+// Append calls are gathered into one database transaction. A committer
+// takes every request queued while the previous transactions were in
+// flight, so batches grow with load and a lone request waits for no timer.
+// Up to Committers transactions are in flight at once (one by default; a
+// database that commits transactions side by side, as PostgreSQL does,
+// overlaps their round trips and flushes). Append returns only when the record is durable (or failed), so a
 // caller never issues a ticket for an unrecorded access.
 type AccessLog struct {
-	store AccessStore
-	clock Clock
-	max   int
+	store      AccessStore
+	clock      Clock
+	max        int
+	committers int
 
 	reqs chan *appendReq
 	stop chan struct{}
@@ -52,6 +55,9 @@ type AccessLogConfig struct {
 	Store    AccessStore // required
 	Clock    Clock       // default the system clock
 	MaxBatch int         // records per transaction, default DefaultGroupCommitMax
+	// Committers is how many transactions may be in flight at once
+	// (default 1).
+	Committers int
 }
 
 // NewAccessLog checks cfg and starts the committer; Close stops it.
@@ -68,12 +74,13 @@ func NewAccessLog(cfg AccessLogConfig) (*AccessLog, error) {
 		clock = SystemClock{}
 	}
 	l := &AccessLog{
-		store: cfg.Store,
-		clock: clock,
-		max:   maxBatch,
-		reqs:  make(chan *appendReq, 4*maxBatch),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		store:      cfg.Store,
+		clock:      clock,
+		max:        maxBatch,
+		committers: max(cfg.Committers, 1),
+		reqs:       make(chan *appendReq, 4*maxBatch),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	go l.run()
 	return l, nil
@@ -152,15 +159,24 @@ func (l *AccessLog) Close() {
 
 func (l *AccessLog) run() {
 	defer close(l.done)
-	batch := make([]*appendReq, 0, l.max)
+	// slots holds a token per transaction in flight.
+	slots := make(chan struct{}, l.committers)
 	for {
+		var first *appendReq
 		select {
-		case r := <-l.reqs:
-			batch = append(batch[:0], r)
+		case first = <-l.reqs:
 		case <-l.stop:
+			for range l.committers {
+				slots <- struct{}{}
+			}
 			l.drain()
 			return
 		}
+		// Wait for a committer before gathering, so the batch takes
+		// everything that queued meanwhile.
+		slots <- struct{}{}
+		batch := make([]*appendReq, 1, l.max)
+		batch[0] = first
 	fill:
 		for len(batch) < l.max {
 			select {
@@ -170,7 +186,15 @@ func (l *AccessLog) run() {
 				break fill
 			}
 		}
-		l.commit(batch)
+		if l.committers == 1 {
+			l.commit(batch)
+			<-slots
+			continue
+		}
+		go func() {
+			defer func() { <-slots }()
+			l.commit(batch)
+		}()
 	}
 }
 

@@ -1,7 +1,10 @@
 package routing
 
 import (
+	"context"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -9,6 +12,7 @@ import (
 // Access ids keep their documented form and come out in creation order, so
 // the database appends them to its unique index.
 func TestNewAccessIDFormAndOrder(t *testing.T) {
+	t.Parallel()
 	form := regexp.MustCompile(`^acc_[0-9a-f]{32}$`)
 	seen := map[string]bool{}
 	prev := NewAccessID()
@@ -28,5 +32,85 @@ func TestNewAccessIDFormAndOrder(t *testing.T) {
 			t.Fatalf("id %q made after %q sorts before it", id, prev)
 		}
 		prev = id
+	}
+}
+
+// gatedStore holds every AppendAccess until released, counting how many
+// are in flight at once.
+type gatedStore struct {
+	AccessStore
+	release  chan struct{}
+	inFlight atomic.Int32
+	peak     atomic.Int32
+	mu       sync.Mutex
+	written  map[string]bool
+}
+
+func (s *gatedStore) AppendAccess(ctx context.Context, recs []*AccessRecord) ([]error, error) {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	<-s.release
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.written[r.ID] = true
+	}
+	return make([]error, len(recs)), nil
+}
+
+// With several committers, transactions overlap, and each Append still
+// returns only once its own record is written.
+func TestAccessLogCommittersOverlapAndEachWaitsForItsRecord(t *testing.T) {
+	st := &gatedStore{release: make(chan struct{}), written: map[string]bool{}}
+	l, err := NewAccessLog(AccessLogConfig{Store: st, Committers: 3, MaxBatch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	type result struct {
+		id      string
+		err     error
+		written bool
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			rec := &AccessRecord{Requester: "hrss", Outcome: OutcomeIssued}
+			err := l.Append(context.Background(), rec)
+			st.mu.Lock()
+			written := st.written[rec.ID]
+			st.mu.Unlock()
+			results <- result{rec.ID, err, written}
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for st.inFlight.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transactions in flight, want 3", st.inFlight.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(results) != 0 {
+		t.Fatal("an Append returned before its transaction finished")
+	}
+	close(st.release)
+	for range n {
+		r := <-results
+		if r.err != nil || !r.written {
+			t.Fatalf("append %s: err %v, written %v", r.id, r.err, r.written)
+		}
+	}
+	l.Close()
+	if p := st.peak.Load(); p > 3 {
+		t.Errorf("%d transactions in flight at once, more than the 3 committers", p)
+	}
+	if s := l.Stats(); s.Records != n {
+		t.Errorf("stats %+v, want %d records", s, n)
 	}
 }

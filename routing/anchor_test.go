@@ -25,6 +25,7 @@ func appendN(t *testing.T, e *env, n int, outcome, consent string) []*routing.Ac
 }
 
 func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.MaxBatch = 7 })
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
@@ -71,6 +72,7 @@ func TestAnchorerAnchorsEveryRecordOnceWithConsentUses(t *testing.T) {
 }
 
 func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	appendN(t, e, 4, routing.OutcomePolicyDenied, "")
 	// The ledger is down: the batch is planned but not confirmed.
@@ -87,8 +89,14 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 	restarted := e.newAnchorer(t, "r1", nil)
 	restarted.Step(context.Background())
 	a, err := e.ledger.GetAnchor(context.Background(), pending[0].ID)
-	if err != nil || a.Count != 4 || a.MerkleRoot != pending[0].MerkleRoot {
-		t.Fatalf("resumed anchor %+v %v", a, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; resumed anchor %+v %v", err, a, err)
+	}
+	if a.Count != 4 {
+		t.Fatalf("a.Count = %v, want 4; resumed anchor %+v %v", a.Count, a, err)
+	}
+	if a.MerkleRoot != pending[0].MerkleRoot {
+		t.Fatalf("a.MerkleRoot = %v, want pending[0].MerkleRoot; resumed anchor %+v %v", a.MerkleRoot, a, err)
 	}
 	// Submitting the same batch again is accepted idempotently.
 	if _, _, err := e.ledger.AnchorAccessBatch(context.Background(), *a); err != nil {
@@ -102,6 +110,7 @@ func TestAnchorerResumesPendingBatchWithSameContent(t *testing.T) {
 }
 
 func TestLagGateFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) { c.LagBound = 30 * time.Second })
 	if err := e.anchorer.Check(context.Background()); routing.CodeOf(err) != "anchoring_unknown" {
@@ -135,6 +144,7 @@ func TestLagGateFailsClosed(t *testing.T) {
 }
 
 func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	recs := appendN(t, e, 6, routing.OutcomePolicyDenied, "")
 	if _, err := e.anchorer.Proof(context.Background(), recs[0]); routing.CodeOf(err) != "not_anchored" {
@@ -144,8 +154,14 @@ func TestInclusionProofAgainstLedgerAnchor(t *testing.T) {
 	for _, r := range recs {
 		stored, _ := e.store.GetAccess(context.Background(), r.ID)
 		p, err := e.anchorer.Proof(context.Background(), stored)
-		if err != nil || !p.Verified || p.Proof.TreeSize != 6 {
-			t.Fatalf("proof of %s: %+v %v", r.ID, p, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; proof of %s: %+v %v", err, r.ID, p, err)
+		}
+		if !p.Verified {
+			t.Fatalf("p.Verified is false; proof of %s: %+v %v", r.ID, p, err)
+		}
+		if p.Proof.TreeSize != 6 {
+			t.Fatalf("p.Proof.TreeSize = %v, want 6; proof of %s: %+v %v", p.Proof.TreeSize, r.ID, p, err)
 		}
 		// The leaf commits to the record's audited fields.
 		stored.OfficialRef = "official-someone-else"
@@ -174,6 +190,7 @@ func (s *submitHook) AnchorAccessBatch(ctx context.Context, a model.AccessAnchor
 // Records that arrive while a partial batch is being submitted wait for the
 // next round: one round anchors one batch unless full batches are waiting.
 func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	appendN(t, e, 5, routing.OutcomePolicyDenied, "")
 	e.anchorer = e.newAnchorer(t, "r1", func(c *routing.AnchorerConfig) {
@@ -203,6 +220,7 @@ func TestAnchorerTakesOnePartialBatchPerRound(t *testing.T) {
 // replica anchors (resubmitting the planned batch) instead of every
 // replica failing closed behind it.
 func TestAnchorerLeaderThatFailsHandsTheLeaseOver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	other := e.newAnchorer(t, "r2", nil)

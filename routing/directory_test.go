@@ -13,6 +13,7 @@ import (
 // bytes: an entry another replica rewrote, or one dropped by an event, is
 // read anew.
 func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	dept := func() *model.Department {
@@ -57,15 +58,34 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 // DID resolution from the cache answers as the chaincode's ResolveDID: an
 // active eID, a merged one naming its survivor, and refusals.
 func TestDirectoryResolvesDIDs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	res, err := e.dir.DID(ctx, eidAlice)
-	if err != nil || res.DIDDocument.ID != eidAlice || res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != "" {
-		t.Fatalf("active eID: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; active eID: %+v %v", err, res, err)
+	}
+	if res.DIDDocument.ID != eidAlice {
+		t.Fatalf("res.DIDDocument.ID = %v, want eidAlice; active eID: %+v %v", res.DIDDocument.ID, res, err)
+	}
+	if res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is true; active eID: %+v %v", res, err)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != "" {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %q, want \"\"; active eID: %+v %v", res.DIDDocumentMetadata.CanonicalID, res, err)
 	}
 	res, err = e.dir.DID(ctx, eidOld)
-	if err != nil || !res.DIDDocumentMetadata.Deactivated || res.DIDDocumentMetadata.CanonicalID != eidAlice || res.DIDDocument.ID != eidOld {
-		t.Fatalf("merged eID: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; merged eID: %+v %v", err, res, err)
+	}
+	if !res.DIDDocumentMetadata.Deactivated {
+		t.Fatalf("res.DIDDocumentMetadata.Deactivated is false; merged eID: %+v %v", res, err)
+	}
+	if res.DIDDocumentMetadata.CanonicalID != eidAlice {
+		t.Fatalf("res.DIDDocumentMetadata.CanonicalID = %v, want eidAlice; merged eID: %+v %v", res.DIDDocumentMetadata.CanonicalID, res, err)
+	}
+	if res.DIDDocument.ID != eidOld {
+		t.Fatalf("res.DIDDocument.ID = %v, want eidOld; merged eID: %+v %v", res.DIDDocument.ID, res, err)
 	}
 	if _, err := e.dir.DID(ctx, "did:eidgate:nobody"); !routing.IsKind(err, routing.KindNotFound) {
 		t.Fatalf("unknown eID: %v", err)

@@ -155,8 +155,14 @@ func TestRoutesPublishAndRevoke(t *testing.T) {
 		t.Errorf("refused batches reached the ledger %d times", n)
 	}
 	out, err := routes.Publish(ctx, "edu-bureau", []model.SignedRoute{sign("edu-bureau")})
-	if err != nil || len(out) != 1 || out[0].Outcome != model.OutcomePublished {
-		t.Fatalf("publish: %+v, %v", out, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; publish: %+v, %v", err, out, err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("len(out) = %v, want 1; publish: %+v, %v", len(out), out, err)
+	}
+	if out[0].Outcome != model.OutcomePublished {
+		t.Fatalf("out[0].Outcome = %v, want model.OutcomePublished; publish: %+v, %v", out[0].Outcome, out, err)
 	}
 	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 {
 		t.Errorf("after publishing, this replica's directory has %d routes of the eID, want 1", len(cached))
@@ -169,13 +175,20 @@ func TestRoutesPublishAndRevoke(t *testing.T) {
 		t.Error("another department revoked edu-bureau's route")
 	}
 	entry, err := routes.Revoke(ctx, "edu-bureau", eidBob, "edu.degree", "record withdrawn")
-	if err != nil || entry.Status != model.RouteRevoked {
-		t.Fatalf("revoke: %+v, %v", entry, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; revoke: %+v, %v", err, entry, err)
 	}
-	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 || cached[0].Status != model.RouteRevoked {
-		t.Errorf("after the revocation this replica's directory holds %+v, want the revoked entry", cached)
+	if entry.Status != model.RouteRevoked {
+		t.Fatalf("entry.Status = %v, want model.RouteRevoked; revoke: %+v, %v", entry.Status, entry, err)
 	}
-	if list, _ := routes.Of(ctx, eidBob); len(list) != 1 || list[0].Status != model.RouteRevoked {
-		t.Errorf("Of = %+v, want the revoked entry", list)
+	if cached, _ := e.dir.RoutesOf(ctx, eidBob); len(cached) != 1 {
+		t.Errorf("len(cached) = %v, want 1; after the revocation this replica's directory holds %+v, want the revoked entry", len(cached), cached)
+	} else if cached[0].Status != model.RouteRevoked {
+		t.Errorf("cached[0].Status = %v, want model.RouteRevoked; after the revocation this replica's directory holds %+v, want the revoked entry", cached[0].Status, cached)
+	}
+	if list, _ := routes.Of(ctx, eidBob); len(list) != 1 {
+		t.Errorf("len(list) = %v, want 1; Of = %+v, want the revoked entry", len(list), list)
+	} else if list[0].Status != model.RouteRevoked {
+		t.Errorf("list[0].Status = %v, want model.RouteRevoked; Of = %+v, want the revoked entry", list[0].Status, list)
 	}
 }

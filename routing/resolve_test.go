@@ -129,45 +129,85 @@ func req(eid string) routing.ResolveRequest {
 }
 
 func TestResolveIssuesTicketOnlyAfterDurableRecord(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cid := e.grant(t, eidAlice, "hrss", "*", 0)
 	res, err := e.resolver.Resolve(context.Background(), req(eidAlice))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Provider.ID != "edu-bureau" || res.Provider.Endpoint != "https://edu.example/api" || res.ConsentID != cid || res.PolicyVersion != 7 || res.RouteVersion != 3 {
-		t.Fatalf("result %+v", res)
+	if res.Provider.ID != "edu-bureau" {
+		t.Fatalf("res.Provider.ID = %q, want \"edu-bureau\"; result %+v", res.Provider.ID, res)
+	}
+	if res.Provider.Endpoint != "https://edu.example/api" {
+		t.Fatalf("res.Provider.Endpoint = %q, want \"https://edu.example/api\"; result %+v", res.Provider.Endpoint, res)
+	}
+	if res.ConsentID != cid {
+		t.Fatalf("res.ConsentID = %v, want cid; result %+v", res.ConsentID, res)
+	}
+	if res.PolicyVersion != 7 {
+		t.Fatalf("res.PolicyVersion = %v, want 7; result %+v", res.PolicyVersion, res)
+	}
+	if res.RouteVersion != 3 {
+		t.Fatalf("res.RouteVersion = %v, want 3; result %+v", res.RouteVersion, res)
 	}
 	rec, err := e.store.GetAccess(context.Background(), res.AccessID)
 	if err != nil {
 		t.Fatalf("the access behind a ticket is not recorded: %v", err)
 	}
-	if rec.Outcome != routing.OutcomeIssued || rec.TicketID != res.TicketID || rec.Official != "off-1" || rec.PolicyVersion != 7 || rec.LeafHash == "" {
-		t.Fatalf("record %+v", rec)
+	if rec.Outcome != routing.OutcomeIssued {
+		t.Fatalf("rec.Outcome = %v, want routing.OutcomeIssued; record %+v", rec.Outcome, rec)
+	}
+	if rec.TicketID != res.TicketID {
+		t.Fatalf("rec.TicketID = %v, want res.TicketID; record %+v", rec.TicketID, rec)
+	}
+	if rec.Official != "off-1" {
+		t.Fatalf("rec.Official = %q, want \"off-1\"; record %+v", rec.Official, rec)
+	}
+	if rec.PolicyVersion != 7 {
+		t.Fatalf("rec.PolicyVersion = %v, want 7; record %+v", rec.PolicyVersion, rec)
+	}
+	if rec.LeafHash == "" {
+		t.Fatalf("rec.LeafHash == \"\", want it different; record %+v", rec)
 	}
 	if uses, _ := e.store.ConsentUses(context.Background(), cid); uses != 1 {
 		t.Fatalf("consent uses %d", uses)
 	}
 	tr := e.tickets.issued[0]
-	if tr.AccessID != rec.ID || tr.ConsentID != cid || tr.Provider != "edu-bureau" || tr.EID != eidAlice {
-		t.Fatalf("ticket bound to %+v", tr)
+	if tr.AccessID != rec.ID {
+		t.Fatalf("tr.AccessID = %v, want rec.ID; ticket bound to %+v", tr.AccessID, tr)
+	}
+	if tr.ConsentID != cid {
+		t.Fatalf("tr.ConsentID = %v, want cid; ticket bound to %+v", tr.ConsentID, tr)
+	}
+	if tr.Provider != "edu-bureau" {
+		t.Fatalf("tr.Provider = %q, want \"edu-bureau\"; ticket bound to %+v", tr.Provider, tr)
+	}
+	if tr.EID != eidAlice {
+		t.Fatalf("tr.EID = %v, want eidAlice; ticket bound to %+v", tr.EID, tr)
 	}
 }
 
 func TestResolveByDocumentAndFollowsMerge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	r := req("")
 	r.Document = &routing.DocumentSubject{Type: "cn-resident", Number: "11010519491231002X"}
-	if res, err := e.resolver.Resolve(context.Background(), r); err != nil || res.EID != eidAlice {
-		t.Fatalf("by document: %v %+v", err, res)
+	if res, err := e.resolver.Resolve(context.Background(), r); err != nil {
+		t.Fatalf("err = %v, want nil; by document: %v %+v", err, err, res)
+	} else if res.EID != eidAlice {
+		t.Fatalf("res.EID = %v, want eidAlice; by document: %v %+v", res.EID, err, res)
 	}
-	if res, err := e.resolver.Resolve(context.Background(), req(eidOld)); err != nil || res.EID != eidAlice {
-		t.Fatalf("merged eID: %v %+v", err, res)
+	if res, err := e.resolver.Resolve(context.Background(), req(eidOld)); err != nil {
+		t.Fatalf("err = %v, want nil; merged eID: %v %+v", err, err, res)
+	} else if res.EID != eidAlice {
+		t.Fatalf("res.EID = %v, want eidAlice; merged eID: %v %+v", res.EID, err, res)
 	}
 }
 
 func TestResolveRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		setup   func(t *testing.T, e *env) routing.ResolveRequest
@@ -261,14 +301,18 @@ func TestResolveRefusals(t *testing.T) {
 				}
 				return
 			}
-			if len(recs) != 1 || recs[0].Outcome != tc.outcome {
-				t.Fatalf("records %+v, want one %s", recs, tc.outcome)
+			if len(recs) != 1 {
+				t.Fatalf("len(recs) = %v, want 1; records %+v, want one %s", len(recs), recs, tc.outcome)
+			}
+			if recs[0].Outcome != tc.outcome {
+				t.Fatalf("recs[0].Outcome = %v, want tc.outcome; records %+v, want one %s", recs[0].Outcome, recs, tc.outcome)
 			}
 		})
 	}
 }
 
 func TestConsentRequiredReusesOpenRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []string
 	for range 3 {
@@ -292,6 +336,7 @@ func TestConsentRequiredReusesOpenRequest(t *testing.T) {
 }
 
 func TestDatabaseDownFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.grant(t, eidAlice, "hrss", "*", 0)
 	e.store.Fail(errors.New("connection refused"))
@@ -302,6 +347,7 @@ func TestDatabaseDownFailsClosed(t *testing.T) {
 }
 
 func TestCacheDownStaysCorrect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.grant(t, eidAlice, "hrss", "*", 0)
 	if _, err := e.resolver.Resolve(context.Background(), req(eidAlice)); err != nil {
@@ -320,6 +366,7 @@ func TestCacheDownStaysCorrect(t *testing.T) {
 }
 
 func TestResidentCannotTouchOthersConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c, err := e.consents.Request(context.Background(), "hrss", routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"},
 		PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)})
@@ -338,6 +385,7 @@ func TestResidentCannotTouchOthersConsent(t *testing.T) {
 }
 
 func TestConsentDraftValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	base := routing.ConsentDraft{EID: eidAlice, DataTypes: []string{"edu.degree"}, PurposeCode: "employment", ValidUntil: e.clock.Now().Add(time.Hour)}
 	for _, tc := range []struct {
@@ -362,6 +410,7 @@ func TestConsentDraftValidation(t *testing.T) {
 }
 
 func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	slow := &slowStore{Store: e.store, delay: 5 * time.Millisecond}
 	log := must[*routing.AccessLog](t)(routing.NewAccessLog(routing.AccessLogConfig{Store: slow, Clock: e.clock, MaxBatch: 64}))
@@ -384,8 +433,11 @@ func TestGroupCommitBatchesConcurrentAppends(t *testing.T) {
 		}
 	}
 	st := log.Stats()
-	if st.Records != n || st.Transactions >= n/2 {
-		t.Fatalf("stats %+v: want %d records in far fewer transactions", st, n)
+	if st.Records != n {
+		t.Fatalf("st.Records = %v, want n; stats %+v: want %d records in far fewer transactions", st.Records, st, n)
+	}
+	if st.Transactions >= n/2 {
+		t.Fatalf("st.Transactions = %v, want < n/2; stats %+v: want %d records in far fewer transactions", st.Transactions, st, n)
 	}
 	seen := map[uint64]bool{}
 	for _, r := range e.store.Records() {
@@ -407,6 +459,7 @@ func (s *slowStore) AppendAccess(ctx context.Context, recs []*routing.AccessReco
 }
 
 func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.grant(t, eidAlice, "hrss", "*", 0)
 	e.clock.Advance(time.Second) // past the invalidation, so the next read fills the cache
@@ -434,6 +487,7 @@ func TestUntrustedCacheReadsThroughToTheLedger(t *testing.T) {
 // record allows both; a question without consent opens a request for the
 // question scope only.
 func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	question := func(eid string) routing.ResolveRequest {
 		r := req(eid)
@@ -460,8 +514,12 @@ func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Outcome != routing.OutcomeQuestion || rec.Reason != "predicate: bachelor_or_higher" || rec.DataType != "edu.degree" {
-			t.Errorf("record %+v", rec)
+		if rec.Outcome != routing.OutcomeQuestion {
+			t.Errorf("rec.Outcome = %v, want routing.OutcomeQuestion; record %+v", rec.Outcome, rec)
+		} else if rec.Reason != "predicate: bachelor_or_higher" {
+			t.Errorf("rec.Reason = %q, want \"predicate: bachelor_or_higher\"; record %+v", rec.Reason, rec)
+		} else if rec.DataType != "edu.degree" {
+			t.Errorf("rec.DataType = %q, want \"edu.degree\"; record %+v", rec.DataType, rec)
 		}
 		tr := e.tickets.issued[0]
 		if tr.Predicate != "bachelor_or_higher" || tr.DataType != scope {
@@ -498,8 +556,14 @@ func TestYesNoQuestionsAreTheirOwnAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		c, err := e.ledger.GetConsent(ctx, re.Details["consent_id"])
-		if err != nil || len(c.DataTypes) != 1 || c.DataTypes[0] != scope {
-			t.Fatalf("request %+v %v", c, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; request %+v %v", err, c, err)
+		}
+		if len(c.DataTypes) != 1 {
+			t.Fatalf("len(c.DataTypes) = %v, want 1; request %+v %v", len(c.DataTypes), c, err)
+		}
+		if c.DataTypes[0] != scope {
+			t.Fatalf("c.DataTypes[0] = %v, want scope; request %+v %v", c.DataTypes[0], c, err)
 		}
 	})
 

@@ -19,6 +19,7 @@ import (
 // TestVerifierAnswers checks each answer of the offline verifier against a
 // ledger holding one signed route entry.
 func TestVerifierAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -69,8 +70,11 @@ func TestVerifierAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Valid != tc.valid || (tc.reason != "" && !strings.Contains(got.Reason, tc.reason)) {
-				t.Fatalf("verification %+v, want valid=%v reason mentioning %q", got, tc.valid, tc.reason)
+			if got.Valid != tc.valid {
+				t.Fatalf("got.Valid = %v, want tc.valid; verification %+v, want valid=%v reason mentioning %q", got.Valid, got, tc.valid, tc.reason)
+			}
+			if tc.reason != "" && !strings.Contains(got.Reason, tc.reason) {
+				t.Fatalf("tc.reason != \"\" && !strings.Contains(got.Reason, tc.reason) holds; verification %+v, want valid=%v reason mentioning %q", got, tc.valid, tc.reason)
 			}
 			if got.DigestMatches != (tc.name != "tampered record" && tc.name != "other salt") {
 				t.Fatalf("digest_matches %v", got.DigestMatches)

@@ -54,6 +54,11 @@ var errRetryAppend = errors.New("retry append")
 // only for a consent that does not have room for all of its records. Then
 // the records that passed are inserted in order with multi-row INSERTs; the
 // database assigns Seq.
+//
+// On PostgreSQL a batch whose consents are all unlimited (the common case)
+// is one statement instead, its own transaction: it inserts the records
+// and counts the uses of those it inserted, in one round trip without
+// BEGIN and COMMIT.
 func (db *DB) AppendAccess(ctx context.Context, recs []*routing.AccessRecord) ([]error, error) {
 	const op = "store.AppendAccess"
 	per := make([]error, len(recs))
@@ -73,13 +78,19 @@ func (db *DB) AppendAccess(ctx context.Context, recs []*routing.AccessRecord) ([
 		}
 		seen[r.ID] = true
 	}
+	single := db.singleStatement(recs, rejected)
 	var lastErr error
 	for range maxAppendAttempts {
 		copy(per, rejected)
 		for _, r := range recs {
 			r.Seq = 0
 		}
-		err := db.write(ctx, func(tx *gorm.DB) error { return db.appendTx(tx, recs, per, rejected) })
+		var err error
+		if single {
+			err = db.appendStatement(ctx, recs, per, rejected)
+		} else {
+			err = db.write(ctx, func(tx *gorm.DB) error { return db.appendTx(tx, recs, per, rejected) })
+		}
 		if err == nil {
 			return per, nil
 		}
@@ -100,6 +111,107 @@ func (db *DB) appendTx(tx *gorm.DB, recs []*routing.AccessRecord, per, rejected 
 	if err := db.countConsentUses(tx, recs, per, now); err != nil {
 		return err
 	}
+	return db.insertRecords(tx, recs, per, rejected)
+}
+
+// singleStatement reports whether recs can be written by appendStatement:
+// on PostgreSQL, when no record counts a use of a limited consent (an
+// unlimited one always has room) and they fit one statement.
+func (db *DB) singleStatement(recs []*routing.AccessRecord, rejected []error) bool {
+	if db.dialect != DialectPostgres {
+		return false
+	}
+	n := 0
+	for i, r := range recs {
+		if rejected[i] != nil {
+			continue
+		}
+		if r.UseConsent && maxUses(r) > 0 {
+			return false
+		}
+		n++
+	}
+	return n <= db.rowsPerStatement(accessColumnCount)
+}
+
+// appendStatement writes the records of recs not refused in per with one
+// PostgreSQL statement, a transaction of its own: the records are inserted
+// in order and the uses of the ones inserted are added to their consents'
+// counts (locked in consent id order). A record whose id is already stored
+// is skipped, its use not counted, and reported.
+func (db *DB) appendStatement(ctx context.Context, recs []*routing.AccessRecord, per, rejected []error) error {
+	var write []*routing.AccessRecord
+	for i, r := range recs {
+		if per[i] == nil {
+			write = append(write, r)
+		}
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	sb.WriteString("WITH ins AS (INSERT INTO access_records (" + accessColumns + ") VALUES ")
+	args := make([]any, 0, len(write)*accessColumnCount+1)
+	args = appendRecordValues(&sb, args, write)
+	sb.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING seq, id, consent_id, used_consent),
+		counted AS (INSERT INTO consent_usage (consent_id, uses, max_uses, updated_at)
+			SELECT consent_id, COUNT(*), 0, ? FROM ins WHERE used_consent GROUP BY consent_id ORDER BY consent_id
+			ON CONFLICT (consent_id) DO UPDATE SET uses = consent_usage.uses + excluded.uses,
+				max_uses = excluded.max_uses, updated_at = excluded.updated_at)
+		SELECT seq, id FROM ins`)
+	args = append(args, nanos(db.now()))
+	rows, err := db.with(ctx).Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byID := make(map[string]*routing.AccessRecord, len(write))
+	for _, r := range write {
+		byID[r.ID] = r
+	}
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return err
+		}
+		if r := byID[id]; r != nil {
+			r.Seq = uint64(seq)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// The statement has committed: a record it skipped stays refused, and
+	// the others are written, so no attempt follows.
+	for i, r := range recs {
+		if per[i] == nil && r.Seq == 0 {
+			rejected[i] = duplicateID(r.ID)
+			per[i] = rejected[i]
+		}
+	}
+	return nil
+}
+
+// appendRecordValues writes one "(?, …)" group per record to sb and their
+// values to args.
+func appendRecordValues(sb *strings.Builder, args []any, recs []*routing.AccessRecord) []any {
+	for j, r := range recs {
+		if j > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, r.ID, nanos(r.CreatedAt), r.RequestID, r.Requester, r.Official, r.OfficialRef, r.Provider,
+			r.EID, r.DataType, r.Purpose, r.ConsentID, r.PolicyVersion, r.Outcome, r.Reason,
+			r.TicketID, r.Digest, int64(r.RouteVersion), r.UseConsent, r.LeafHash)
+	}
+	return args
+}
+
+// insertRecords inserts the records of recs not refused in per, in order,
+// with multi-row INSERTs, setting their Seq. A record whose id is already
+// stored is marked in rejected, and errRetryAppend returned.
+func (db *DB) insertRecords(tx *gorm.DB, recs []*routing.AccessRecord, per, rejected []error) error {
 	var write []*routing.AccessRecord
 	for i, r := range recs {
 		if per[i] == nil {
@@ -115,16 +227,7 @@ func (db *DB) appendTx(tx *gorm.DB, recs []*routing.AccessRecord, per, rejected 
 		chunk := write[start:min(start+step, len(write))]
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO access_records (" + accessColumns + ") VALUES ")
-		args := make([]any, 0, len(chunk)*accessColumnCount)
-		for j, r := range chunk {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.ID, nanos(r.CreatedAt), r.RequestID, r.Requester, r.Official, r.OfficialRef, r.Provider,
-				r.EID, r.DataType, r.Purpose, r.ConsentID, r.PolicyVersion, r.Outcome, r.Reason,
-				r.TicketID, r.Digest, int64(r.RouteVersion), r.UseConsent, r.LeafHash)
-		}
+		args := appendRecordValues(&sb, make([]any, 0, len(chunk)*accessColumnCount), chunk)
 		// A record whose id is already stored is skipped by the database;
 		// the transaction is then rolled back and run again without it, so
 		// its consent use is not counted either.

@@ -411,11 +411,55 @@ func TestFlagAccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.Flagged || got.FlagReason != "digest mismatch" || got.DeliveredHash != "sha256:ff" {
-			t.Fatalf("flag not stored: %+v", got)
+		if !got.Flagged {
+			t.Fatalf("got.Flagged is false; flag not stored: %+v", got)
+		}
+		if got.FlagReason != "digest mismatch" {
+			t.Fatalf("got.FlagReason = %q, want \"digest mismatch\"; flag not stored: %+v", got.FlagReason, got)
+		}
+		if got.DeliveredHash != "sha256:ff" {
+			t.Fatalf("got.DeliveredHash = %q, want \"sha256:ff\"; flag not stored: %+v", got.DeliveredHash, got)
 		}
 		if err := db.FlagAccess(ctx, "acc_missing", "x", ""); !routing.IsKind(err, routing.KindNotFound) {
 			t.Fatalf("flagging a missing record: %v", err)
+		}
+	})
+}
+
+// A batch of unlimited consents (on PostgreSQL one statement of its own)
+// counts one use per record written; an id already stored is refused
+// alone and its use not counted.
+func TestAppendAccessUnlimitedConsentsCountWhatIsWritten(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		db := d.Open(t)
+		at := time.Now().UTC()
+		existing := newRecord(at, "u", 0)
+		if _, err := db.AppendAccess(ctx, []*routing.AccessRecord{existing}); err != nil {
+			t.Fatal(err)
+		}
+		dupe := *existing
+		dupe.Seq = 0
+		a, b, c := newRecord(at, "u", 0), newRecord(at, "", 0), newRecord(at, "v", 0)
+		per, err := db.AppendAccess(ctx, []*routing.AccessRecord{a, &dupe, b, c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if per[0] != nil || routing.CodeOf(per[1]) != "access_id_exists" || per[2] != nil || per[3] != nil {
+			t.Fatalf("got %v, want the duplicate refused alone", per)
+		}
+		if a.Seq == 0 || a.Seq >= b.Seq || b.Seq >= c.Seq {
+			t.Fatalf("seqs %d, %d, %d: want all three written in order", a.Seq, b.Seq, c.Seq)
+		}
+		for id, want := range map[string]uint64{"u": 2, "v": 1} {
+			if got, err := db.ConsentUses(ctx, id); err != nil || got != want {
+				t.Fatalf("uses of %s = %d, %v; want %d", id, got, err, want)
+			}
+		}
+		for _, r := range []*routing.AccessRecord{existing, a, b, c} {
+			if _, err := db.GetAccess(ctx, r.ID); err != nil {
+				t.Fatalf("record %s: %v", r.ID, err)
+			}
 		}
 	})
 }

@@ -69,13 +69,36 @@ func TestAnchoringLifecycle(t *testing.T) {
 		if err != nil || b == nil {
 			t.Fatalf("plan: %v %v", b, err)
 		}
-		if b.Count != 3 || b.FirstSeq != recs[0].Seq || b.LastSeq != recs[2].Seq || b.Status != routing.BatchPending {
-			t.Fatalf("batch %+v", b)
+		if b.Count != 3 {
+			t.Fatalf("b.Count = %v, want 3; batch %+v", b.Count, b)
+		}
+		if b.FirstSeq != recs[0].Seq {
+			t.Fatalf("b.FirstSeq = %v, want recs[0].Seq; batch %+v", b.FirstSeq, b)
+		}
+		if b.LastSeq != recs[2].Seq {
+			t.Fatalf("b.LastSeq = %v, want recs[2].Seq; batch %+v", b.LastSeq, b)
+		}
+		if b.Status != routing.BatchPending {
+			t.Fatalf("b.Status = %v, want routing.BatchPending; batch %+v", b.Status, b)
 		}
 		pending, err := db.PendingBatches(ctx)
-		if err != nil || len(pending) != 1 || pending[0].ID != b.ID || pending[0].MerkleRoot != b.MerkleRoot ||
-			len(pending[0].ConsentUses) != 1 || pending[0].ConsentUses[0].ConsentID != "consent-1" {
-			t.Fatalf("pending %+v, %v", pending, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; pending %+v, %v", err, pending, err)
+		}
+		if len(pending) != 1 {
+			t.Fatalf("len(pending) = %v, want 1; pending %+v, %v", len(pending), pending, err)
+		}
+		if pending[0].ID != b.ID {
+			t.Fatalf("pending[0].ID = %v, want b.ID; pending %+v, %v", pending[0].ID, pending, err)
+		}
+		if pending[0].MerkleRoot != b.MerkleRoot {
+			t.Fatalf("pending[0].MerkleRoot = %v, want b.MerkleRoot; pending %+v, %v", pending[0].MerkleRoot, pending, err)
+		}
+		if len(pending[0].ConsentUses) != 1 {
+			t.Fatalf("len(pending[0].ConsentUses) = %v, want 1; pending %+v, %v", len(pending[0].ConsentUses), pending, err)
+		}
+		if pending[0].ConsentUses[0].ConsentID != "consent-1" {
+			t.Fatalf("pending[0].ConsentUses[0].ConsentID = %q, want \"consent-1\"; pending %+v, %v", pending[0].ConsentUses[0].ConsentID, pending, err)
 		}
 		leaves, err := db.BatchLeaves(ctx, b.ID)
 		if err != nil || len(leaves) != 3 || leaves[0] != recs[0].LeafHash || leaves[2] != recs[2].LeafHash {
@@ -93,8 +116,20 @@ func TestAnchoringLifecycle(t *testing.T) {
 			t.Fatalf("marking again: %v", err)
 		}
 		got, err := db.GetAccess(ctx, recs[1].ID)
-		if err != nil || got.BatchID != b.ID || got.AnchorTxID != "tx-1" || got.AnchorBlock != 42 || !got.AnchoredAt.Equal(at) {
-			t.Fatalf("anchored record %+v, %v", got, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; anchored record %+v, %v", err, got, err)
+		}
+		if got.BatchID != b.ID {
+			t.Fatalf("got.BatchID = %v, want b.ID; anchored record %+v, %v", got.BatchID, got, err)
+		}
+		if got.AnchorTxID != "tx-1" {
+			t.Fatalf("got.AnchorTxID = %q, want \"tx-1\"; anchored record %+v, %v", got.AnchorTxID, got, err)
+		}
+		if got.AnchorBlock != 42 {
+			t.Fatalf("got.AnchorBlock = %v, want 42; anchored record %+v, %v", got.AnchorBlock, got, err)
+		}
+		if !got.AnchoredAt.Equal(at) {
+			t.Fatalf("got.AnchoredAt.Equal(at) is false; anchored record %+v, %v", got, err)
 		}
 		if oldest, ok, _ := db.OldestUnanchored(ctx); !ok || !oldest.Equal(recs[3].CreatedAt) {
 			t.Fatalf("oldest after anchoring: %v %v, want %v", oldest, ok, recs[3].CreatedAt)
@@ -103,8 +138,17 @@ func TestAnchoringLifecycle(t *testing.T) {
 			t.Fatalf("still pending: %+v", pending)
 		}
 		gb, err := db.GetBatch(ctx, b.ID)
-		if err != nil || gb.Status != routing.BatchAnchored || gb.TxID != "tx-1" || gb.Block != 42 {
-			t.Fatalf("batch after anchoring %+v, %v", gb, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; batch after anchoring %+v, %v", err, gb, err)
+		}
+		if gb.Status != routing.BatchAnchored {
+			t.Fatalf("gb.Status = %v, want routing.BatchAnchored; batch after anchoring %+v, %v", gb.Status, gb, err)
+		}
+		if gb.TxID != "tx-1" {
+			t.Fatalf("gb.TxID = %q, want \"tx-1\"; batch after anchoring %+v, %v", gb.TxID, gb, err)
+		}
+		if gb.Block != 42 {
+			t.Fatalf("gb.Block = %v, want 42; batch after anchoring %+v, %v", gb.Block, gb, err)
 		}
 		for _, check := range []error{
 			db.MarkAnchored(ctx, "ab-missing", "tx", 1, at),
@@ -122,8 +166,14 @@ func TestAnchoringLifecycle(t *testing.T) {
 			t.Fatal("plan error swallowed")
 		}
 		b2, err := db.PlanBatch(ctx, 10, planBatch)
-		if err != nil || b2 == nil || b2.Count != 2 {
-			t.Fatalf("second batch %+v, %v", b2, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; second batch %+v, %v", err, b2, err)
+		}
+		if b2 == nil {
+			t.Fatalf("b2 is nil; second batch %+v, %v", b2, err)
+		}
+		if b2.Count != 2 {
+			t.Fatalf("b2.Count = %v, want 2; second batch %+v, %v", b2.Count, b2, err)
 		}
 	})
 }
@@ -305,8 +355,14 @@ func TestAccessLogAndAnchorerOverTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Step(ctx)
-		if st := a.Status(); !st.Leader || st.LastError != "" || !st.Oldest.IsZero() || st.Records != 30 {
-			t.Fatalf("anchorer status %+v", st)
+		if st := a.Status(); !st.Leader {
+			t.Fatalf("st.Leader is false; anchorer status %+v", st)
+		} else if st.LastError != "" {
+			t.Fatalf("st.LastError = %q, want \"\"; anchorer status %+v", st.LastError, st)
+		} else if !st.Oldest.IsZero() {
+			t.Fatalf("st.Oldest.IsZero() is false; anchorer status %+v", st)
+		} else if st.Records != 30 {
+			t.Fatalf("st.Records = %v, want 30; anchorer status %+v", st.Records, st)
 		}
 		for _, id := range ids {
 			rec, err := db.GetAccess(ctx, id)
@@ -314,8 +370,11 @@ func TestAccessLogAndAnchorerOverTheStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			p, err := a.Proof(ctx, rec)
-			if err != nil || !p.Verified {
-				t.Fatalf("proof of %s: %+v, %v", id, p, err)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; proof of %s: %+v, %v", err, id, p, err)
+			}
+			if !p.Verified {
+				t.Fatalf("p.Verified is false; proof of %s: %+v, %v", id, p, err)
 			}
 		}
 	})

@@ -24,19 +24,32 @@ func TestAPIKeyRevocationReachesReplicas(t *testing.T) {
 		}
 		for _, db := range []*store.DB{a, b} {
 			k, digest, err := db.GetAPIKey(ctx, "k1")
-			if err != nil || k.Revoked() || digest != "digest-1" || k.Department != "hrss" {
-				t.Fatalf("fresh key: %+v %q %v", k, digest, err)
+			if err != nil {
+				t.Fatalf("err = %v, want nil; fresh key: %+v %q %v", err, k, digest, err)
+			}
+			if k.Revoked() {
+				t.Fatalf("k.Revoked() is true; fresh key: %+v %q %v", k, digest, err)
+			}
+			if digest != "digest-1" {
+				t.Fatalf("digest = %q, want \"digest-1\"; fresh key: %+v %q %v", digest, k, digest, err)
+			}
+			if k.Department != "hrss" {
+				t.Fatalf("k.Department = %q, want \"hrss\"; fresh key: %+v %q %v", k.Department, k, digest, err)
 			}
 		}
 		if err := a.RevokeAPIKey(ctx, "k1", clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if k, _, err := a.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
-			t.Fatalf("the revoking replica still sees the key valid: %+v %v", k, err)
+		if k, _, err := a.GetAPIKey(ctx, "k1"); err != nil {
+			t.Fatalf("err = %v, want nil; the revoking replica still sees the key valid: %+v %v", err, k, err)
+		} else if !k.Revoked() {
+			t.Fatalf("k.Revoked() is false; the revoking replica still sees the key valid: %+v %v", k, err)
 		}
 		clock.Advance(time.Second)
-		if k, _, err := b.GetAPIKey(ctx, "k1"); err != nil || !k.Revoked() {
-			t.Fatalf("another replica sees the key valid a second after its revocation: %+v %v", k, err)
+		if k, _, err := b.GetAPIKey(ctx, "k1"); err != nil {
+			t.Fatalf("err = %v, want nil; another replica sees the key valid a second after its revocation: %+v %v", err, k, err)
+		} else if !k.Revoked() {
+			t.Fatalf("k.Revoked() is false; another replica sees the key valid a second after its revocation: %+v %v", k, err)
 		}
 	})
 }

@@ -34,8 +34,14 @@ func TestPolicyEngineSharesTheDatabase(t *testing.T) {
 			t.Fatalf("second replica at version %d, want %d", second.Version(), v)
 		}
 		dec, err := second.Decide(ctx, "test-dept", "edu.degree", "audit")
-		if err != nil || !dec.Allowed || dec.Version != v {
-			t.Fatalf("decision %+v, %v", dec, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; decision %+v, %v", err, dec, err)
+		}
+		if !dec.Allowed {
+			t.Fatalf("dec.Allowed is false; decision %+v, %v", dec, err)
+		}
+		if dec.Version != v {
+			t.Fatalf("dec.Version = %v, want v; decision %+v, %v", dec.Version, dec, err)
 		}
 		// The store's own tables are untouched by the engine's migration.
 		if got, err := d.Open(t).AppliedMigrations(ctx); err != nil || len(got) == 0 {

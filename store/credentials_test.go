@@ -48,12 +48,30 @@ func TestAllocateStatus(t *testing.T) {
 		}
 		// Another purpose and another issuer have lists of their own.
 		s, err := db.AllocateStatus(ctx, "edu", "suspension", 16, func() string { return "s1" }, func(int) int { return 0 })
-		if err != nil || s.ListID != "s1" || s.Index != 0 {
-			t.Fatalf("suspension: %+v %v", s, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; suspension: %+v %v", err, s, err)
+		}
+		if s.ListID != "s1" {
+			t.Fatalf("s.ListID = %q, want \"s1\"; suspension: %+v %v", s.ListID, s, err)
+		}
+		if s.Index != 0 {
+			t.Fatalf("s.Index = %v, want 0; suspension: %+v %v", s.Index, s, err)
 		}
 		l, err := db.GetStatusList(ctx, "edu", "r1")
-		if err != nil || l.Allocated != 12 || l.Size != 16 || len(l.Bits) != 2 || l.Version != 0 {
-			t.Fatalf("list %+v %v", l, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v %v", err, l, err)
+		}
+		if l.Allocated != 12 {
+			t.Fatalf("l.Allocated = %v, want 12; list %+v %v", l.Allocated, l, err)
+		}
+		if l.Size != 16 {
+			t.Fatalf("l.Size = %v, want 16; list %+v %v", l.Size, l, err)
+		}
+		if len(l.Bits) != 2 {
+			t.Fatalf("len(l.Bits) = %v, want 2; list %+v %v", len(l.Bits), l, err)
+		}
+		if l.Version != 0 {
+			t.Fatalf("l.Version = %v, want 0; list %+v %v", l.Version, l, err)
 		}
 		// Draws that always collide fail instead of looping.
 		five := func(int) int { return 5 }
@@ -126,8 +144,11 @@ func TestUpdateStatusList(t *testing.T) {
 			l.Version, l.Token, l.Digest, l.UpdatedAt = l.Version+1, "tok-1", "sha256:1", at
 			return true, nil
 		})
-		if err != nil || l.Version != 1 {
-			t.Fatalf("%+v %v", l, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; %+v %v", err, l, err)
+		}
+		if l.Version != 1 {
+			t.Fatalf("l.Version = %v, want 1; %+v %v", l.Version, l, err)
 		}
 		// Unchanged: nothing written.
 		if _, err := db.UpdateStatusList(ctx, "edu", "r1", func(l *credential.StatusList) (bool, error) { l.Token = "x"; return false, nil }); err != nil {
@@ -139,8 +160,20 @@ func TestUpdateStatusList(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 		got, _ := db.GetStatusList(ctx, "edu", "r1")
-		if got.Version != 1 || got.Token != "tok-1" || got.Bits[0] != 0x10 || !got.UpdatedAt.Equal(at) || got.Anchored != 0 {
-			t.Fatalf("stored %+v", got)
+		if got.Version != 1 {
+			t.Fatalf("got.Version = %v, want 1; stored %+v", got.Version, got)
+		}
+		if got.Token != "tok-1" {
+			t.Fatalf("got.Token = %q, want \"tok-1\"; stored %+v", got.Token, got)
+		}
+		if got.Bits[0] != 0x10 {
+			t.Fatalf("got.Bits[0] = %v, want 0x10; stored %+v", got.Bits[0], got)
+		}
+		if !got.UpdatedAt.Equal(at) {
+			t.Fatalf("got.UpdatedAt.Equal(at) is false; stored %+v", got)
+		}
+		if got.Anchored != 0 {
+			t.Fatalf("got.Anchored = %v, want 0; stored %+v", got.Anchored, got)
 		}
 		_ = db.MarkStatusAnchored(ctx, "edu", "r1", 1)
 		_ = db.MarkStatusAnchored(ctx, "edu", "r1", 0) // never goes back
@@ -173,15 +206,36 @@ func TestCredentialsAndChallenges(t *testing.T) {
 			t.Fatal("saved a credential id twice")
 		}
 		list, err := db.ListCredentials(ctx, "did:eidgate:a")
-		if err != nil || len(list) != 2 || list[0].ID != "urn:uuid:2" || !list[0].ValidUntil.Equal(c2.ValidUntil) || !list[1].ValidUntil.IsZero() {
-			t.Fatalf("list %+v %v", list, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; list %+v %v", err, list, err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("len(list) = %v, want 2; list %+v %v", len(list), list, err)
+		}
+		if list[0].ID != "urn:uuid:2" {
+			t.Fatalf("list[0].ID = %q, want \"urn:uuid:2\"; list %+v %v", list[0].ID, list, err)
+		}
+		if !list[0].ValidUntil.Equal(c2.ValidUntil) {
+			t.Fatalf("list[0].ValidUntil.Equal(c2.ValidUntil) is false; list %+v %v", list, err)
+		}
+		if !list[1].ValidUntil.IsZero() {
+			t.Fatalf("list[1].ValidUntil.IsZero() is false; list %+v %v", list, err)
 		}
 		if err := db.SetCredentialStatus(ctx, "urn:uuid:1", true, false); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.GetCredential(ctx, "urn:uuid:1")
-		if err != nil || !got.Revoked || got.Status[0].Index != 7 || got.Token != "eyJ…~" {
-			t.Fatalf("get %+v %v", got, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; get %+v %v", err, got, err)
+		}
+		if !got.Revoked {
+			t.Fatalf("got.Revoked is false; get %+v %v", got, err)
+		}
+		if got.Status[0].Index != 7 {
+			t.Fatalf("got.Status[0].Index = %v, want 7; get %+v %v", got.Status[0].Index, got, err)
+		}
+		if got.Token != "eyJ…~" {
+			t.Fatalf("got.Token = %q, want \"eyJ…~\"; get %+v %v", got.Token, got, err)
 		}
 		if _, err := db.GetCredential(ctx, "urn:uuid:9"); routing.KindOf(err) != routing.KindNotFound {
 			t.Fatalf("missing: %v", err)
@@ -201,8 +255,17 @@ func TestCredentialsAndChallenges(t *testing.T) {
 			t.Fatalf("expired: %v", err)
 		}
 		got2, err := db.ConsumeChallenge(ctx, "n-1", "hrss", at.Add(time.Minute))
-		if err != nil || got2.Purpose != "employment" || got2.Audience != ch.Audience || !got2.ExpiresAt.Equal(ch.ExpiresAt) {
-			t.Fatalf("consume %+v %v", got2, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; consume %+v %v", err, got2, err)
+		}
+		if got2.Purpose != "employment" {
+			t.Fatalf("got2.Purpose = %q, want \"employment\"; consume %+v %v", got2.Purpose, got2, err)
+		}
+		if got2.Audience != ch.Audience {
+			t.Fatalf("got2.Audience = %v, want ch.Audience; consume %+v %v", got2.Audience, got2, err)
+		}
+		if !got2.ExpiresAt.Equal(ch.ExpiresAt) {
+			t.Fatalf("got2.ExpiresAt.Equal(ch.ExpiresAt) is false; consume %+v %v", got2, err)
 		}
 		if _, err := db.ConsumeChallenge(ctx, "n-1", "hrss", at.Add(time.Minute)); routing.CodeOf(err) != credential.CodeChallenge {
 			t.Fatalf("replay: %v", err)

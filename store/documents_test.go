@@ -39,8 +39,14 @@ func TestDocumentsAreMappedMovedAndRemoved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.EID != a1.EID || got.Type != a1.Type || got.Masked != a1.Masked || got.BlindValue != a1.BlindValue {
-			t.Errorf("Document(doc_a1) = %+v, want the stored %+v", got, a1)
+		if got.EID != a1.EID {
+			t.Errorf("got.EID = %v, want a1.EID; Document(doc_a1) = %+v, want the stored %+v", got.EID, got, a1)
+		} else if got.Type != a1.Type {
+			t.Errorf("got.Type = %v, want a1.Type; Document(doc_a1) = %+v, want the stored %+v", got.Type, got, a1)
+		} else if got.Masked != a1.Masked {
+			t.Errorf("got.Masked = %v, want a1.Masked; Document(doc_a1) = %+v, want the stored %+v", got.Masked, got, a1)
+		} else if got.BlindValue != a1.BlindValue {
+			t.Errorf("got.BlindValue = %v, want a1.BlindValue; Document(doc_a1) = %+v, want the stored %+v", got.BlindValue, got, a1)
 		}
 		if !bytes.Equal(got.Sealed, a1.Sealed) {
 			t.Errorf("sealed number %x, want %x", got.Sealed, a1.Sealed)
@@ -92,8 +98,10 @@ func TestDocumentsAreMappedMovedAndRemoved(t *testing.T) {
 		if err := db.PutDocuments(ctx, []mapping.StoredDocument{again}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.Document(ctx, "doc_c1"); err != nil || got.EID != "did:eidgate:c" {
-			t.Errorf("the removed document's index mapped again: %+v, %v", got, err)
+		if got, err := db.Document(ctx, "doc_c1"); err != nil {
+			t.Errorf("err = %v, want nil; the removed document's index mapped again: %+v, %v", err, got, err)
+		} else if got.EID != "did:eidgate:c" {
+			t.Errorf("got.EID = %q, want \"did:eidgate:c\"; the removed document's index mapped again: %+v, %v", got.EID, got, err)
 		}
 	})
 }
@@ -126,8 +134,17 @@ func TestDocumentBatchesAndKeyRotation(t *testing.T) {
 		slices.SortFunc(found, func(a, b mapping.StoredDocument) int {
 			return bytes.Compare([]byte(a.BlindValue), []byte(b.BlindValue))
 		})
-		if len(found) != 3 || found[0].Masked != "M****03" || found[1].Masked != "M****35" || found[2].EID != "did:eidgate:new" {
-			t.Fatalf("DocumentsByIndex found %+v, want M****03, M****35 (stored once) and the new one", found)
+		if len(found) != 3 {
+			t.Fatalf("len(found) = %v, want 3; DocumentsByIndex found %+v, want M****03, M****35 (stored once) and the new one", len(found), found)
+		}
+		if found[0].Masked != "M****03" {
+			t.Fatalf("found[0].Masked = %q, want \"M****03\"; DocumentsByIndex found %+v, want M****03, M****35 (stored once) and the new one", found[0].Masked, found)
+		}
+		if found[1].Masked != "M****35" {
+			t.Fatalf("found[1].Masked = %q, want \"M****35\"; DocumentsByIndex found %+v, want M****03, M****35 (stored once) and the new one", found[1].Masked, found)
+		}
+		if found[2].EID != "did:eidgate:new" {
+			t.Fatalf("found[2].EID = %q, want \"did:eidgate:new\"; DocumentsByIndex found %+v, want M****03, M****35 (stored once) and the new one", found[2].EID, found)
 		}
 
 		// Rotate to k2, a page at a time.

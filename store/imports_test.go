@@ -64,16 +64,24 @@ func TestImportJobsAreSavedWholeWithTheirRejects(t *testing.T) {
 		if err := db.ImportRejects(ctx, sha, func(r mapping.ImportReject) error { rejects = append(rejects, r); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if len(rejects) != 2 || rejects[0] != batch[0] || rejects[1].Row != 9 {
-			t.Errorf("rejects %+v, want row 4 (once) then row 9", rejects)
+		if len(rejects) != 2 {
+			t.Errorf("len(rejects) = %v, want 2; rejects %+v, want row 4 (once) then row 9", len(rejects), rejects)
+		} else if rejects[0] != batch[0] {
+			t.Errorf("rejects[0] = %v, want batch[0]; rejects %+v, want row 4 (once) then row 9", rejects[0], rejects)
+		} else if rejects[1].Row != 9 {
+			t.Errorf("rejects[1].Row = %v, want 9; rejects %+v, want row 4 (once) then row 9", rejects[1].Row, rejects)
 		}
 		stop := errors.New("stop")
 		if err := db.ImportRejects(ctx, sha, func(mapping.ImportReject) error { return stop }); !errors.Is(err, stop) {
 			t.Errorf("ImportRejects did not pass on the callback's error: %v", err)
 		}
 		jobs, err := db.Imports(ctx, 10)
-		if err != nil || len(jobs) != 1 || jobs[0].ID != sha {
-			t.Errorf("Imports = %+v, %v", jobs, err)
+		if err != nil {
+			t.Errorf("err = %v, want nil; Imports = %+v, %v", err, jobs, err)
+		} else if len(jobs) != 1 {
+			t.Errorf("len(jobs) = %v, want 1; Imports = %+v, %v", len(jobs), jobs, err)
+		} else if jobs[0].ID != sha {
+			t.Errorf("jobs[0].ID = %v, want sha; Imports = %+v, %v", jobs[0].ID, jobs, err)
 		}
 		job.ID = strings.Repeat("cd", 32)
 		if err := db.SaveImport(ctx, job, nil); routing.CodeOf(err) != "import_not_found" {

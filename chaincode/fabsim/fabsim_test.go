@@ -325,8 +325,17 @@ func TestClientIdentityFromCertificate(t *testing.T) {
 	if err := json.Unmarshal(r.Response.Payload, &got); err != nil {
 		t.Fatal(err, r.Response)
 	}
-	if got.MSP != "PlatformMSP" || got.Role != "agent" || !got.Found || got.TS != l.Now().Unix() {
-		t.Fatalf("identity %+v", got)
+	if got.MSP != "PlatformMSP" {
+		t.Fatalf("got.MSP = %q, want \"PlatformMSP\"; identity %+v", got.MSP, got)
+	}
+	if got.Role != "agent" {
+		t.Fatalf("got.Role = %q, want \"agent\"; identity %+v", got.Role, got)
+	}
+	if !got.Found {
+		t.Fatalf("got.Found is false; identity %+v", got)
+	}
+	if got.TS != l.Now().Unix() {
+		t.Fatalf("got.TS = %v, want l.Now().Unix(); identity %+v", got.TS, got)
 	}
 }
 

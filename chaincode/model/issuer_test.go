@@ -40,8 +40,11 @@ func TestIssuerDIDDocumentFollowsDIDCore(t *testing.T) {
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatalf("the DID Core example does not fit our verification method: %v", err)
 	}
-	if doc.Context != model.IssuerDIDContext || doc.VerificationMethod[0].Type != model.VerificationMethodJWK {
-		t.Fatalf("example %+v", doc)
+	if doc.Context != model.IssuerDIDContext {
+		t.Fatalf("doc.Context = %v, want model.IssuerDIDContext; example %+v", doc.Context, doc)
+	}
+	if doc.VerificationMethod[0].Type != model.VerificationMethodJWK {
+		t.Fatalf("doc.VerificationMethod[0].Type = %v, want model.VerificationMethodJWK; example %+v", doc.VerificationMethod[0].Type, doc)
 	}
 	again, _ := json.Marshal(doc.VerificationMethod[0])
 	var exVM, ourVM map[string]json.RawMessage
@@ -79,8 +82,14 @@ func TestIssuerDIDDocumentFollowsDIDCore(t *testing.T) {
 	}
 	// The JWK is the key: its coordinates give back the public key.
 	x, y := vm.PublicKeyJWK.X, vm.PublicKeyJWK.Y
-	if len(x) != 43 || len(y) != 43 || vm.PublicKeyJWK.Kty != "EC" {
-		t.Fatalf("jwk %+v", vm.PublicKeyJWK)
+	if len(x) != 43 {
+		t.Fatalf("len(x) = %v, want 43; jwk %+v", len(x), vm.PublicKeyJWK)
+	}
+	if len(y) != 43 {
+		t.Fatalf("len(y) = %v, want 43; jwk %+v", len(y), vm.PublicKeyJWK)
+	}
+	if vm.PublicKeyJWK.Kty != "EC" {
+		t.Fatalf("vm.PublicKeyJWK.Kty = %q, want \"EC\"; jwk %+v", vm.PublicKeyJWK.Kty, vm.PublicKeyJWK)
 	}
 	if _, ok := model.ParseIssuerDID("did:eidgate:dept:EDU"); ok {
 		t.Fatal("accepted an invalid department id")

@@ -168,8 +168,17 @@ func TestCheckApproval(t *testing.T) {
 	a := c.Assert(testRPID, testOrigin, d[:], passkeytest.Options{}).Approval(key.ID, n)
 	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
 	sig, err := model.CheckApproval(key, st, a, at)
-	if err != nil || sig.Digest != model.FormatDigest(d) || sig.SignedAt != at || sig.Signer != cs.EID {
-		t.Fatalf("CheckApproval: %+v %v", sig, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; CheckApproval: %+v %v", err, sig, err)
+	}
+	if sig.Digest != model.FormatDigest(d) {
+		t.Fatalf("sig.Digest = %v, want model.FormatDigest(d); CheckApproval: %+v %v", sig.Digest, sig, err)
+	}
+	if sig.SignedAt != at {
+		t.Fatalf("sig.SignedAt = %v, want at; CheckApproval: %+v %v", sig.SignedAt, sig, err)
+	}
+	if sig.Signer != cs.EID {
+		t.Fatalf("sig.Signer = %v, want cs.EID; CheckApproval: %+v %v", sig.Signer, sig, err)
 	}
 	reason := func(err error) string {
 		var ae *model.AssertionError

@@ -155,8 +155,12 @@ func TestResolutionShape(t *testing.T) {
 	}
 	active := model.Identity{ID: id.ID, Status: model.EIDActive, MergedFrom: []string{model.DeriveEID("t", 3)}}
 	r := active.Resolution(active.ID, nil)
-	if r.DIDDocumentMetadata.Deactivated || r.DIDDocumentMetadata.CanonicalID != "" || len(r.DIDDocument.AlsoKnownAs) != 1 {
-		t.Errorf("active resolution: %+v", r)
+	if r.DIDDocumentMetadata.Deactivated {
+		t.Errorf("r.DIDDocumentMetadata.Deactivated is true; active resolution: %+v", r)
+	} else if r.DIDDocumentMetadata.CanonicalID != "" {
+		t.Errorf("r.DIDDocumentMetadata.CanonicalID = %q, want \"\"; active resolution: %+v", r.DIDDocumentMetadata.CanonicalID, r)
+	} else if len(r.DIDDocument.AlsoKnownAs) != 1 {
+		t.Errorf("len(r.DIDDocument.AlsoKnownAs) = %v, want 1; active resolution: %+v", len(r.DIDDocument.AlsoKnownAs), r)
 	}
 }
 

@@ -26,8 +26,17 @@ func TestNewServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Address != "0.0.0.0:9999" || s.CCID != "eidgate_1.0:abc" || !s.TLSProps.Disabled || s.CC == nil {
-		t.Fatalf("server: %+v", s)
+	if s.Address != "0.0.0.0:9999" {
+		t.Fatalf("s.Address = %q, want \"0.0.0.0:9999\"; server: %+v", s.Address, s)
+	}
+	if s.CCID != "eidgate_1.0:abc" {
+		t.Fatalf("s.CCID = %q, want \"eidgate_1.0:abc\"; server: %+v", s.CCID, s)
+	}
+	if !s.TLSProps.Disabled {
+		t.Fatalf("s.TLSProps.Disabled is false; server: %+v", s)
+	}
+	if s.CC == nil {
+		t.Fatalf("s.CC is nil; server: %+v", s)
 	}
 
 	tls := map[string]string{"CHAINCODE_TLS_DISABLED": "false", "CHAINCODE_TLS_KEY": "/k", "CHAINCODE_TLS_CERT": "/c", "CHAINCODE_CLIENT_CA_CERT": "/ca"}
@@ -38,8 +47,17 @@ func TestNewServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.TLSProps.Disabled || string(s.TLSProps.Key) != "KEY" || string(s.TLSProps.Cert) != "CERT" || string(s.TLSProps.ClientCACerts) != "CA" {
-		t.Fatalf("TLS: %+v", s.TLSProps)
+	if s.TLSProps.Disabled {
+		t.Fatalf("s.TLSProps.Disabled is true; TLS: %+v", s.TLSProps)
+	}
+	if string(s.TLSProps.Key) != "KEY" {
+		t.Fatalf("string(s.TLSProps.Key) != \"KEY\"; TLS: %+v", s.TLSProps)
+	}
+	if string(s.TLSProps.Cert) != "CERT" {
+		t.Fatalf("string(s.TLSProps.Cert) != \"CERT\"; TLS: %+v", s.TLSProps)
+	}
+	if string(s.TLSProps.ClientCACerts) != "CA" {
+		t.Fatalf("string(s.TLSProps.ClientCACerts) != \"CA\"; TLS: %+v", s.TLSProps)
 	}
 }
 

@@ -270,7 +270,7 @@ func newRotateTicketKeyCmd() *cobra.Command {
 // a command that changes nothing on the ledger but must record its act.
 func recordOnlyTrail(cmd *cobra.Command, cfg Config) (*audit.Trail, func(), error) {
 	m := NewMain(cfg)
-	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel)
+	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 	if err := m.openStore(cmd.Context()); err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 // real network's figures are reported beside the embedded peer's. It
 // asserts no timing.
 func TestBenchOnRealFabric(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a Fabric network and gateway processes")
 	}

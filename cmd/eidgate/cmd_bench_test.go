@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eidgate/eidgate/internal/bench"
+	"github.com/eidgate/eidgate/internal/testenv"
 )
 
 // init lets the test binary stand in for eidgate when the bench starts its
@@ -30,6 +31,7 @@ func init() {
 // TestBenchQuickJSON runs `eidgate bench --quick --json`, scaled down, and
 // checks that every part is reported with numbers. It asserts no timing.
 func TestBenchQuickJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
@@ -76,6 +78,7 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchRefusesConflictingFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"bench", "--quick", "--full"},
 		{"bench", "--db", "mysql://x"},
@@ -91,5 +94,35 @@ func TestBenchRefusesConflictingFlags(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errb.String())
 		}
+	}
+}
+
+// With --db and --redis one run measures both configurations and reports
+// the PostgreSQL/Redis gateway beside the embedded one.
+func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts gateway processes")
+	}
+	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	exclusiveRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", "8", "--only", "gateway", "--db", pg, "--redis", rd}
+	if code := run(ctx, args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rep map[string]map[string]float64
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
+	}
+	for _, f := range []string{"rps", "pg_rps", "pg_vs_embedded", "pg_cpu_us_per_req", "pg_peak_rss_mb", "pg_redis_cmds_per_req"} {
+		if rep["resolve"][f] <= 0 {
+			t.Errorf("resolve.%s = %v, want a measurement", f, rep["resolve"][f])
+		}
+	}
+	if rep["resolve"]["pg_errors"] != 0 {
+		t.Errorf("resolves on PostgreSQL/Redis failed: %v (stderr: %s)", rep["resolve"]["pg_errors"], errb.String())
 	}
 }

@@ -25,6 +25,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestChaincodePackageCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.tar.gz"), filepath.Join(dir, "b.tar.gz")
 	args := []string{"chaincode", "package", "--address", "127.0.0.1:9999", "--label", "eidgate_1.0.0"}
@@ -43,8 +44,14 @@ func TestChaincodePackageCommand(t *testing.T) {
 	if strings.TrimSpace(out) != p.ID || !strings.HasPrefix(p.ID, "eidgate_1.0.0:") {
 		t.Errorf("printed %q, package ID %q", out, p.ID)
 	}
-	if p.Metadata.Type != "ccaas" || p.Connection.Address != "127.0.0.1:9999" || p.Connection.DialTimeout != "10s" || p.Connection.TLSRequired {
-		t.Errorf("package %+v", p)
+	if p.Metadata.Type != "ccaas" {
+		t.Errorf("p.Metadata.Type = %q, want \"ccaas\"; package %+v", p.Metadata.Type, p)
+	} else if p.Connection.Address != "127.0.0.1:9999" {
+		t.Errorf("p.Connection.Address = %q, want \"127.0.0.1:9999\"; package %+v", p.Connection.Address, p)
+	} else if p.Connection.DialTimeout != "10s" {
+		t.Errorf("p.Connection.DialTimeout = %q, want \"10s\"; package %+v", p.Connection.DialTimeout, p)
+	} else if p.Connection.TLSRequired {
+		t.Errorf("p.Connection.TLSRequired is true; package %+v", p)
 	}
 	if fi, _ := os.Stat(a); fi.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v", fi.Mode())
@@ -61,6 +68,7 @@ func TestChaincodePackageCommand(t *testing.T) {
 }
 
 func TestChaincodePackageCommandMutualTLS(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "eidgate.tar.gz")
 	code, stdout, errOut := runCLI(t, "chaincode", "package",
 		"--address", "eidgate-chaincode:9999", "--label", "eidgate_2", "-o", out, "--dial-timeout", "20s",
@@ -77,8 +85,16 @@ func TestChaincodePackageCommandMutualTLS(t *testing.T) {
 	ca, _ := os.ReadFile(ccTestdata("ca.pem"))
 	key, _ := os.ReadFile(ccTestdata("client.key"))
 	c := p.Connection
-	if !c.TLSRequired || !c.ClientAuthRequired || c.RootCert != string(ca) || c.ClientKey != string(key) || c.DialTimeout != "20s" {
-		t.Errorf("connection %+v", c)
+	if !c.TLSRequired {
+		t.Errorf("c.TLSRequired is false; connection %+v", c)
+	} else if !c.ClientAuthRequired {
+		t.Errorf("c.ClientAuthRequired is false; connection %+v", c)
+	} else if c.RootCert != string(ca) {
+		t.Errorf("c.RootCert = %v, want string(ca); connection %+v", c.RootCert, c)
+	} else if c.ClientKey != string(key) {
+		t.Errorf("c.ClientKey = %v, want string(key); connection %+v", c.ClientKey, c)
+	} else if c.DialTimeout != "20s" {
+		t.Errorf("c.DialTimeout = %q, want \"20s\"; connection %+v", c.DialTimeout, c)
 	}
 	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
 		t.Errorf("a package holding a private key has mode %v, want 0600", fi.Mode().Perm())
@@ -105,6 +121,7 @@ func TestChaincodePackageCommandMutualTLS(t *testing.T) {
 }
 
 func TestChaincodePackageCommandUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "p.tar.gz")
 	base := []string{"chaincode", "package", "--address", "cc:9999", "--label", "eidgate_1", "-o", out}
@@ -143,6 +160,7 @@ func TestChaincodePackageCommandUsage(t *testing.T) {
 }
 
 func TestChaincodeInspectRejectsBadPackage(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.tar.gz")
 	if err := os.WriteFile(bad, []byte("not a package"), 0o644); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ func payloadID(t *testing.T, token string) string {
 // offline, and exit codes follow the verdict: 0 valid, 1 invalid, revoked
 // or suspended, 2 usage error.
 func TestCredentialCommandsAndOfflineVerify(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, func(c *Config) { c.DevnetListen = "127.0.0.1:0" })
 	data, base := s.m.Config.DataDir, s.m.URL()
 	dir := t.TempDir()

@@ -31,6 +31,7 @@ func decodeLines(t *testing.T, stdout string) []idCheckResult {
 }
 
 func TestIDCheck(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -79,6 +80,7 @@ func TestIDCheck(t *testing.T) {
 }
 
 func TestIDCheckUsageErrors(t *testing.T) {
+	t.Parallel()
 	for name, args := range map[string][]string{
 		"no arguments":         {},
 		"missing number":       {"cn-resident"},
@@ -105,6 +107,7 @@ func TestIDCheckUsageErrors(t *testing.T) {
 }
 
 func TestIDCheckAll(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runID(t, "--all", "11010519491231002X")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -117,13 +120,19 @@ func TestIDCheckAll(t *testing.T) {
 	for _, r := range res {
 		if r.Valid {
 			valid++
-			if r.Type != "cn-resident" || r.Normalized != "11010519491231002X" {
-				t.Fatalf("valid line %+v", r)
+			if r.Type != "cn-resident" {
+				t.Fatalf("r.Type = %q, want \"cn-resident\"; valid line %+v", r.Type, r)
+			}
+			if r.Normalized != "11010519491231002X" {
+				t.Fatalf("r.Normalized = %q, want \"11010519491231002X\"; valid line %+v", r.Normalized, r)
 			}
 			continue
 		}
-		if r.Reason == "" || strings.Contains(r.Normalized, "11010519491231002X") {
-			t.Fatalf("invalid line %+v", r)
+		if r.Reason == "" {
+			t.Fatalf("r.Reason == \"\", want it different; invalid line %+v", r)
+		}
+		if strings.Contains(r.Normalized, "11010519491231002X") {
+			t.Fatalf("strings.Contains(r.Normalized, \"11010519491231002X\") is true; invalid line %+v", r)
 		}
 	}
 	if valid != 1 {
@@ -133,6 +142,14 @@ func TestIDCheckAll(t *testing.T) {
 	code, stdout, _ = runID(t, "--all", "--country", "GBR", "AB1234<<<1")
 	if code != 0 || !strings.Contains(stdout, `{"type":"passport","valid":true,"normalized":"GBR:AB1234","reason":""}`) {
 		t.Fatalf("passport through --all: exit %d\n%s", code, stdout)
+	}
+
+	// A passport number without its issuing state: --all says how to give
+	// it, in the error's sentence (no type accepts the number) or as a note.
+	code, stdout, stderr = runID(t, "--all", "L898902C3")
+	if code != 1 || len(decodeLines(t, stdout)) != 8 ||
+		stderr != "Error: no document type accepts the number; if it is a passport number, give its issuing state: --country USA, or write it as USA:NUMBER (no_document_type)\n" {
+		t.Fatalf("passport number without its state: exit %d\n%s%s", code, stdout, stderr)
 	}
 
 	code, stdout, stderr = runID(t, "--all", "NOT-A-NUMBER-123")

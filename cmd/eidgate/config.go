@@ -74,6 +74,7 @@ type Config struct {
 	RateBurst      int           `yaml:"rate_burst" env:"EIDGATE_RATE_BURST" flag:"rate-burst" usage:"burst of the per-department rate limit"`
 	TimeZone       string        `yaml:"time_zone" env:"EIDGATE_TIME_ZONE" flag:"time-zone" usage:"time zone of dates on the portal and console, e.g. Asia/Shanghai (default: the host's)"`
 	LogLevel       string        `yaml:"log_level" env:"EIDGATE_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
+	LogFormat      string        `yaml:"log_format" env:"EIDGATE_LOG_FORMAT" flag:"log-format" usage:"auto (terse lines on a terminal, JSON otherwise), text (terse lines) or json"`
 	Replica        string        `yaml:"replica" env:"EIDGATE_REPLICA" flag:"replica" usage:"this replica's name (event checkpoint and anchoring lease holder)"`
 	Demo           bool          `yaml:"demo" env:"EIDGATE_DEMO" flag:"demo" usage:"load the demo consortium, residents and credentials on a fresh data dir (on the embedded ledger, or on a Fabric network with --fabric-admin-profile)"`
 	// Passkeys (WebAuthn). The RP ID is the host name people open the
@@ -117,6 +118,7 @@ func DefaultConfig() Config {
 		RateLimit:      2000,
 		RateBurst:      4000,
 		LogLevel:       "info",
+		LogFormat:      logFormatAuto,
 	}
 }
 
@@ -320,6 +322,11 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case logFormatAuto, logFormatText, logFormatJSON, "":
+	default:
+		add("--log-format %q: want auto, text or json", c.LogFormat)
 	}
 	switch {
 	case c.WebAuthnRPID == "" && c.WebAuthnOrigins == "":

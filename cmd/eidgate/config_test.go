@@ -22,6 +22,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	good := DefaultConfig()
 	for _, tc := range []struct {
 		name string
@@ -227,6 +228,7 @@ func TestNoEnvironmentReadOutsideConfig(t *testing.T) {
 }
 
 func TestConfigFileRefusesUnknownKeys(t *testing.T) {
+	t.Parallel()
 	file := writeTemp(t, "eidgate.yaml", "listen: 127.0.0.1:9000\nlisen: typo\n")
 	c := DefaultConfig()
 	if err := c.LoadConfigFile(file); err == nil || !strings.Contains(err.Error(), "lisen") {
@@ -235,6 +237,7 @@ func TestConfigFileRefusesUnknownKeys(t *testing.T) {
 }
 
 func TestConfigBadEnv(t *testing.T) {
+	t.Parallel()
 	c := DefaultConfig()
 	err := c.ApplyEnv(func(k string) (string, bool) {
 		if k == "EIDGATE_ANCHOR_LAG_BOUND" {

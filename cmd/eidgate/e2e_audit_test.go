@@ -17,6 +17,7 @@ import (
 // chaincode holds, the command line lists and exports them, and a
 // resident sees the acts on their own eID.
 func TestAuditTrailEndToEnd(t *testing.T) {
+	t.Parallel()
 	data, info := loadedDataDir(t)
 	if code, _, errOut := runTool(t, "Correct-horse-9\n", "admin", "create-user", "carol", "--role", "auditor", "--data-dir", data); code != 0 {
 		t.Fatalf("create-user: %d %s", code, errOut)

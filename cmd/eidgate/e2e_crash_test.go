@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +34,15 @@ func TestMain(m *testing.M) {
 		code := run(ctx, []string{"serve", "--demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
+	}
+	flag.Parse()
+	// The end-to-end tests mostly wait — on block cuts, commit statuses,
+	// child processes and browsers — so more of them run at once than
+	// there are cores, unless -test.parallel says otherwise.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
 	}
 	os.Exit(m.Run())
 }
@@ -113,6 +125,7 @@ func startServeChild(t *testing.T, dir string) (*exec.Cmd, string) {
 // ledger with the same Merkle root and count, and the ledger counted the
 // consent's uses once per issued record.
 func TestCrashMidLoadLosesNoRecordAndAnchorsEachOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	child, url := startServeChild(t, dir)
 	raw, err := os.ReadFile(filepath.Join(dir, demo.InfoFile))

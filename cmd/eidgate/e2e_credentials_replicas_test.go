@@ -18,6 +18,7 @@ import (
 // reaches B's listener, which drops exactly that list, so B reports the
 // credential revoked within the bound, as it does for consents.
 func TestReplicasSeeACredentialRevocationWithinTheBound(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	a := startHost(t, func(c *Config) { c.DB = pg.DSN })
 	b := startReplica(t, a, hostProfile(a, devnet.AgentName), hostProfile(a, devnet.AdminName), func(c *Config) {

@@ -84,6 +84,7 @@ func accessOutcomes(t *testing.T, s *stack, me caller) map[string]map[string]any
 // "bachelor's degree or higher?" as a yes/no. All three are in the
 // graduate's access log, anchored, with proofs that verify.
 func TestGraduateBackgroundCheck(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss := s.dept("hrss")
 	grad := s.demo.Residents[0]
@@ -96,8 +97,11 @@ func TestGraduateBackgroundCheck(t *testing.T) {
 			file = c.Path
 		}
 	}
-	if file == "" || filepath.IsAbs(file) {
-		t.Fatalf("demo.json credentials = %+v", s.demo.Credentials)
+	if file == "" {
+		t.Fatalf("file == \"\", want it different; demo.json credentials = %+v", s.demo.Credentials)
+	}
+	if filepath.IsAbs(file) {
+		t.Fatalf("filepath.IsAbs(file) is true; demo.json credentials = %+v", s.demo.Credentials)
 	}
 	raw, err := os.ReadFile(filepath.Join(s.m.Config.DataDir, file))
 	if err != nil || strings.Count(string(raw), "~") != 6 || strings.ContainsAny(string(raw), " \n{") {
@@ -238,6 +242,7 @@ func resign(t *testing.T, token string, edit func(h map[string]any), key *ecdsa.
 // wallet would, through the department API and the public verifier: each
 // is refused with its stable code and nothing is recorded as verified.
 func TestCredentialBadInputThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss, edu := s.dept("hrss"), s.dept("edu-bureau")
 	me := s.resident(0)

@@ -75,8 +75,10 @@ func waitAnswer(t *testing.T, s *stack, who caller, method, path string, body an
 // made while Redis is away takes effect at once, and once Redis is back
 // the stale entry it still holds is not served.
 func TestRedisDownResolvesFallBackAndRevocationHolds(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	proxied, proxy := viaProxy(t, redisURL)
 	s := startDemo(t, func(c *Config) { c.DB, c.Redis = pg.DSN, proxied })
@@ -192,6 +194,7 @@ func loadResolves(base string, c caller, body any, workers, maxPer int, stop <-c
 // every record that used the consent has its counted use and no use is
 // counted without its record.
 func TestDatabaseDownAnswers503AndWritesNothingHalf(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	proxied, proxy := viaProxy(t, pg.DSN)
 	s := startDemo(t, func(c *Config) { c.DB = proxied })
@@ -264,8 +267,10 @@ func TestDatabaseDownAnswers503AndWritesNothingHalf(t *testing.T) {
 // revocation made through A meanwhile still stops B. After the ledger
 // returns B recovers by itself.
 func TestLedgerDownReplicaAnswers503AndIsNotReady(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	shared := func(c *Config) { c.DB, c.Redis = pg.DSN, redisURL }
 	a := startHost(t, shared)
@@ -321,6 +326,7 @@ func TestLedgerDownReplicaAnswers503AndIsNotReady(t *testing.T) {
 // then it refuses with 503 anchoring_lag and is not ready. When the ledger returns, anchoring
 // catches up and resolves work again; every record is anchored once.
 func TestAnchoringLagStopsTicketsUntilLedgerReturns(t *testing.T) {
+	t.Parallel()
 	a := startHost(t, nil)
 	proxy := e2etest.StartProxy(t, a.peer.Addr())
 	b := startReplica(t, a, profileVia(t, a, devnet.AgentName, proxy.Addr()), profileVia(t, a, devnet.AdminName, proxy.Addr()),

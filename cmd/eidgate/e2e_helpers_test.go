@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,19 @@ import (
 	"github.com/eidgate/eidgate/routing/merkle"
 	"github.com/eidgate/eidgate/store"
 )
+
+// redisTests serialises the tests that share the Redis test database:
+// their replicas use the default key prefix and policy channel, so two of
+// them at once would read each other's cache entries.
+var redisTests sync.Mutex
+
+// exclusiveRedis holds the Redis test database for the rest of the test
+// (released after the test's other cleanups, which stop its gateways).
+func exclusiveRedis(t *testing.T) {
+	t.Helper()
+	redisTests.Lock()
+	t.Cleanup(redisTests.Unlock)
+}
 
 // startHost starts replica A: the embedded ledger served over TLS on
 // loopback, with the demo loaded.
@@ -203,8 +217,14 @@ func checkAnchoredExactlyOnce(t *testing.T, db *store.DB, lg anchorReader) int64
 			t.Errorf("batch %s on the ledger: %v", b.ID, err)
 			continue
 		}
-		if a.MerkleRoot != root || a.Count != uint64(len(leaves)) || a.FirstSeq != uint64(b.FirstSeq) || a.LastSeq != uint64(b.LastSeq) {
-			t.Errorf("batch %s: ledger anchor %+v, records root %s count %d seq %d-%d", b.ID, a, root, len(leaves), b.FirstSeq, b.LastSeq)
+		if a.MerkleRoot != root {
+			t.Errorf("a.MerkleRoot = %v, want root; batch %s: ledger anchor %+v, records root %s count %d seq %d-%d", a.MerkleRoot, b.ID, a, root, len(leaves), b.FirstSeq, b.LastSeq)
+		} else if a.Count != uint64(len(leaves)) {
+			t.Errorf("a.Count = %v, want uint64(len(leaves)); batch %s: ledger anchor %+v, records root %s count %d seq %d-%d", a.Count, b.ID, a, root, len(leaves), b.FirstSeq, b.LastSeq)
+		} else if a.FirstSeq != uint64(b.FirstSeq) {
+			t.Errorf("a.FirstSeq = %v, want uint64(b.FirstSeq); batch %s: ledger anchor %+v, records root %s count %d seq %d-%d", a.FirstSeq, b.ID, a, root, len(leaves), b.FirstSeq, b.LastSeq)
+		} else if a.LastSeq != uint64(b.LastSeq) {
+			t.Errorf("a.LastSeq = %v, want uint64(b.LastSeq); batch %s: ledger anchor %+v, records root %s count %d seq %d-%d", a.LastSeq, b.ID, a, root, len(leaves), b.FirstSeq, b.LastSeq)
 		}
 	}
 	if inBatches != total {

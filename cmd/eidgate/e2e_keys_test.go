@@ -48,8 +48,10 @@ func keySettings(t *testing.T, dir string) map[string]string {
 // whichever replica served the resolve. Neither replica creates a key of
 // its own.
 func TestReplicasShareKeysThroughSettings(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	env := keySettings(t, t.TempDir())
 	if os.Geteuid() == 0 {

@@ -125,8 +125,10 @@ func fixed(path string, body any) func(callerKind) (string, any) {
 // a route does not serve gets a 2xx; callers it serves are not refused;
 // departments and residents see and change only what is theirs.
 func TestMatrixEveryRouteEveryCaller(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	certs := e2etest.NewServerTLS(t)
 	cfg := DefaultConfig()
@@ -374,8 +376,14 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/v1/routes/revoke", map[string]any{"eid": r0.EID, "data_type": "edu.degree", "reason": "matrix"}),
 			unchanged: func(t *testing.T) {
 				routes, err := m.agent.GetRoutes(ctx, r0.EID, "edu.degree")
-				if err != nil || len(routes) != 1 || routes[0].Status != model.RouteValid || routes[0].Provider != "edu-bureau" {
-					t.Errorf("edu-bureau's route after refused revocations: %+v, %v", routes, err)
+				if err != nil {
+					t.Errorf("err = %v, want nil; edu-bureau's route after refused revocations: %+v, %v", err, routes, err)
+				} else if len(routes) != 1 {
+					t.Errorf("len(routes) = %v, want 1; edu-bureau's route after refused revocations: %+v, %v", len(routes), routes, err)
+				} else if routes[0].Status != model.RouteValid {
+					t.Errorf("routes[0].Status = %v, want model.RouteValid; edu-bureau's route after refused revocations: %+v, %v", routes[0].Status, routes, err)
+				} else if routes[0].Provider != "edu-bureau" {
+					t.Errorf("routes[0].Provider = %q, want \"edu-bureau\"; edu-bureau's route after refused revocations: %+v, %v", routes[0].Provider, routes, err)
 				}
 			}},
 
@@ -536,8 +544,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/v1/admin/departments/hrss/status", map[string]any{"status": "no-such-status", "reason": "matrix"}),
 			check: func(t *testing.T, _ callerKind, _ reply) {
 				d, err := m.agent.GetDepartment(ctx, "hrss")
-				if err != nil || d.Status != model.DepartmentActive {
-					t.Errorf("hrss after a status change with a bad status: %+v, %v", d, err)
+				if err != nil {
+					t.Errorf("err = %v, want nil; hrss after a status change with a bad status: %+v, %v", err, d, err)
+				} else if d.Status != model.DepartmentActive {
+					t.Errorf("d.Status = %v, want model.DepartmentActive; hrss after a status change with a bad status: %+v, %v", d.Status, d, err)
 				}
 			}},
 		{method: "GET", route: "/v1/admin/departments/:id/apikeys", allow: adminOnly, req: fixed("/v1/admin/departments/hrss/apikeys", nil)},
@@ -608,8 +618,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 				return "/v1/admin/eids/" + mine(k, 2, 3) + "/merge", map[string]any{"into": mine(k, 0, 1), "reason": "matrix"}
 			},
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[2]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused merges: %+v, %v", throwaway[2], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[2]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused merges: %+v, %v", err, throwaway[2], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused merges: %+v, %v", e.Status, throwaway[2], e, err)
 				}
 			}},
 		{method: "POST", route: "/v1/admin/eids/:eid/deactivate", allow: mappers,
@@ -617,8 +629,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 				return "/v1/admin/eids/" + mine(k, 4, 5) + "/deactivate", map[string]any{"reason": "matrix"}
 			},
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[4]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused deactivations: %+v, %v", throwaway[4], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[4]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused deactivations: %+v, %v", err, throwaway[4], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused deactivations: %+v, %v", e.Status, throwaway[4], e, err)
 				}
 			}},
 		{method: "POST", route: "/v1/admin/eids/:eid/activation-code", allow: mappers,
@@ -721,8 +735,10 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 		{method: "POST", route: "/admin/residents/:eid/merge", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[6]+"/merge", "into", "not-an-eid")},
 		{method: "POST", route: "/admin/residents/:eid/deactivate", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/"+throwaway[7]+"/deactivate", "reason", "matrix"),
 			unchanged: func(t *testing.T) {
-				if e, err := m.agent.GetEID(ctx, throwaway[7]); err != nil || e.Status != model.EIDActive {
-					t.Errorf("%s after refused deactivations: %+v, %v", throwaway[7], e, err)
+				if e, err := m.agent.GetEID(ctx, throwaway[7]); err != nil {
+					t.Errorf("err = %v, want nil; %s after refused deactivations: %+v, %v", err, throwaway[7], e, err)
+				} else if e.Status != model.EIDActive {
+					t.Errorf("e.Status = %v, want model.EIDActive; %s after refused deactivations: %+v, %v", e.Status, throwaway[7], e, err)
 				}
 			}},
 		{method: "POST", route: "/admin/residents/:eid/activation-code", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed), req: page("/admin/residents/" + throwaway[6] + "/activation-code")},
@@ -902,6 +918,7 @@ func waitAnchored(t *testing.T, s *stack, me caller, accessID string) {
 // department's CA that claims eidgate.dept=hrss, and one from a CA no
 // department has.
 func TestClientCertificateOfAnotherOrganisationIsRefused(t *testing.T) {
+	t.Parallel()
 	certs := e2etest.NewServerTLS(t)
 	s := startDemo(t, func(c *Config) { c.TLSCert, c.TLSKey = certs.CertFile, certs.KeyFile })
 	forged, err := s.m.peer.IssueIdentity("civil-affairs", "forged-hrss", map[string]string{"eidgate.role": "department", "eidgate.dept": "hrss"})

@@ -28,8 +28,10 @@ const revocationBound = time.Second
 // and A at once; both replicas anchor, and every record is anchored
 // exactly once.
 func TestReplicasShareLedgerDatabaseAndCache(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	shared := func(c *Config) { c.DB, c.Redis = pg.DSN, redisURL }
 	a := startHost(t, shared)
@@ -184,8 +186,10 @@ func rawResolve(base string, c caller, body any) (int, string) {
 // must go on issuing tickets past the lag bound instead of failing closed
 // because of B's broken link. Every record is anchored exactly once.
 func TestAnchoringLeaseMovesOffAReplicaCutFromTheLedger(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	e2etest.FlushRedisPrefix(t, redisURL, cache.DefaultPrefix)
 	const bound = 2 * time.Second
 	shared := func(c *Config) { c.DB, c.Redis, c.AnchorLagBound = pg.DSN, redisURL, bound }

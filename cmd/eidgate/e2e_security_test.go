@@ -41,8 +41,10 @@ func loseReplayData(t *testing.T, redisURL string) {
 // gateway restarts, introspection answers active:false and the provider
 // refuses it, while a ticket issued but never used is still good once.
 func TestUsedTicketStaysUsedAcrossRedisLossAndRestart(t *testing.T) {
+	t.Parallel()
 	pg := storetest.Postgres(t)
 	redisURL := testenv.Redis(t)
+	exclusiveRedis(t)
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), true, "warn"
 	cfg.DB, cfg.Redis = pg.DSN, redisURL

@@ -180,8 +180,14 @@ func (s *stack) login(path string, body any) caller {
 	}
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
 		if c.Name == gateway.SessionCookie || c.Name == gateway.ConsoleSessionCookie {
-			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
-				s.t.Fatalf("session cookie flags: %+v", c)
+			if !c.HttpOnly {
+				s.t.Fatalf("c.HttpOnly is false; session cookie flags: %+v", c)
+			}
+			if !c.Secure {
+				s.t.Fatalf("c.Secure is false; session cookie flags: %+v", c)
+			}
+			if c.SameSite != http.SameSiteStrictMode {
+				s.t.Fatalf("c.SameSite = %v, want http.SameSiteStrictMode; session cookie flags: %+v", c.SameSite, c)
 			}
 			return caller{cookie: c.Value, cookieName: c.Name, csrf: r.str("csrf_token")}
 		}
@@ -215,6 +221,7 @@ func resolveBody(r demo.ResidentLogin, dataType, purpose string) map[string]any 
 // shows in the resident's log, anchored, with a Merkle proof that verifies
 // against the ledger; revoke → refused at once.
 func TestEndToEndResolveFlow(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	hrss := s.dept("hrss")
 	alice := s.demo.Residents[0]
@@ -351,6 +358,7 @@ func mustJSON(v any) string {
 // TestDemoRestartKeepsState restarts on the same data dir: the demo is not
 // loaded twice and the credentials still work.
 func TestDemoRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", dir, true, "warn"
@@ -380,6 +388,7 @@ func TestDemoRestartKeepsState(t *testing.T) {
 // the admin API; the activation code signs the resident in once and only
 // once, and the document is never echoed in full.
 func TestKYCCounterActivationWorksOnce(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	adm := s.admin()
 	doc := map[string]any{"type": "cn-resident", "number": "11010519491231002X"}
@@ -424,6 +433,7 @@ func TestKYCCounterActivationWorksOnce(t *testing.T) {
 // serves a record other than the one whose digest is on the ledger, proxy
 // mode answers 502 digest_mismatch, hands nothing on and flags the access.
 func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, nil)
 	grantDegree(t, s)
 	recs, err := demo.LoadRecords(s.m.Config.DataDir)
@@ -447,8 +457,17 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 		t.Fatalf("proxy of a tampered record: %d %v", r.status, r.body)
 	}
 	list, err := s.m.db.ListAccess(context.Background(), routing.AccessFilter{Requester: "hrss", Outcome: routing.OutcomeIssued, Desc: true, Limit: 1})
-	if err != nil || len(list) != 1 || !list[0].Flagged || list[0].FlagReason == "" {
-		t.Fatalf("the access was not flagged: %+v %v", list, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; the access was not flagged: %+v %v", err, list, err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("len(list) = %v, want 1; the access was not flagged: %+v %v", len(list), list, err)
+	}
+	if !list[0].Flagged {
+		t.Fatalf("list[0].Flagged is false; the access was not flagged: %+v %v", list, err)
+	}
+	if list[0].FlagReason == "" {
+		t.Fatalf("list[0].FlagReason == \"\", want it different; the access was not flagged: %+v %v", list, err)
 	}
 }
 
@@ -456,6 +475,7 @@ func TestProxyModeRefusesARecordThatDoesNotMatchItsDigest(t *testing.T) {
 // demo.json (every step done, the file missing) is completed on the next
 // start, and the credentials it then writes all work.
 func TestInterruptedDemoLoadCompletes(t *testing.T) {
+	t.Parallel()
 	data, _ := loadedDataDir(t)
 	if err := os.Remove(filepath.Join(data, demo.InfoFile)); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 // TestDescribeError: every error reaches the person as a sentence with its
 // code and the exit code of the table, never with an operation name.
 func TestDescribeError(t *testing.T) {
+	t.Parallel()
 	weak := &routing.Error{Kind: routing.KindInvalid, Code: accounts.CodeWeakPassword, Op: "accounts.CreateAdmin", Field: "password",
 		Message: "the password must have at least 10 characters"}
 	exists := &routing.Error{Kind: routing.KindConflict, Code: accounts.CodeAdminExists, Op: "store.CreateAdmin",
@@ -63,6 +64,7 @@ func TestDescribeError(t *testing.T) {
 // TestUsageErrorsExit2: every usage mistake, in every command, exits 2
 // with the code "usage" and a pointer to the help.
 func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -88,6 +90,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
+// Not parallel: it sets the package's Version.
 func TestVersionText(t *testing.T) {
 	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/eidgate/eidgate", Version: "v1.4.0"},
 		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0c88ef2aa1b2c3d4e5f60718293a4b5c6d7e8f90"},

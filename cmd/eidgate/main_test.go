@@ -10,6 +10,7 @@ import (
 )
 
 func TestVersionCommand(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"version"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -20,6 +21,7 @@ func TestVersionCommand(t *testing.T) {
 }
 
 func TestUnknownCommandFails(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"no-such-command"}, &out, &errb); code == 0 {
 		t.Fatal("unknown command exited 0")
@@ -61,6 +63,7 @@ func newTestMain(t *testing.T, cfg Config) *Main {
 }
 
 func TestMainServesHealth(t *testing.T) {
+	t.Parallel()
 	m := newTestMain(t, Config{})
 	resp, err := http.Get(m.URL() + "/healthz")
 	if err != nil {

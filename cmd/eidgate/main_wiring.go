@@ -1,16 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,7 +140,7 @@ func (m *Main) open(ctx context.Context, steps []step) (err error) {
 		m.Clock = routing.SystemClock{}
 	}
 	if m.Logger == nil {
-		m.Logger = newLogger(os.Stderr, m.Config.LogLevel)
+		m.Logger = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
 	}
 	defer func() {
 		if err != nil {
@@ -160,6 +161,11 @@ func (m *Main) open(ctx context.Context, steps []step) (err error) {
 // Open validates the configuration and starts every part. On error,
 // whatever was started is stopped again.
 func (m *Main) Open(ctx context.Context) (err error) {
+	if m.Config.Demo {
+		if err := m.checkDemoSite(); err != nil {
+			return err
+		}
+	}
 	err = m.open(ctx, []step{
 		// Listen first: the demo endpoints need the address.
 		{"listen", func(context.Context) error { return m.listen() }},
@@ -197,6 +203,7 @@ func (m *Main) loadDemo(ctx context.Context) (*demo.Info, error) {
 		DataDir: m.Config.DataDir, URL: m.url, Ledger: m.agent, Registry: m.registry, Routes: m.routes,
 		Policy: m.policy, Mapping: m.mapping, Residents: m.residents, Admins: m.admins, APIKeys: m.apiKeys,
 		Credentials: m.credentials, Provider: m.provider,
+		Database: m.databaseName(), LedgerKind: m.Config.Ledger,
 	})
 	if err != nil {
 		return nil, err
@@ -204,10 +211,42 @@ func (m *Main) loadDemo(ctx context.Context) (*demo.Info, error) {
 	return l.Load(ctx)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+// databaseName describes the configured database for demo.json and
+// messages: the PostgreSQL URL without its user, password and parameters,
+// or the SQLite file in the data dir.
+func (m *Main) databaseName() string {
+	if m.Config.DB == "" {
+		return "SQLite in the data dir"
+	}
+	u, err := url.Parse(m.Config.DB)
+	if err != nil || u.Host == "" {
+		return "PostgreSQL"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// checkDemoSite refuses serve --demo on a data dir whose demo was loaded
+// on another database or ledger: started there, the demo's accounts and
+// keys would not exist, and the credentials demo.json names would fail.
+func (m *Main) checkDemoSite() error {
+	info, err := demo.ReadInfo(m.Config.DataDir)
+	if err != nil || info.Database == "" {
+		return nil // a fresh data dir, or a demo.json from before it was recorded
+	}
+	db, ledgerKind := m.databaseName(), m.Config.Ledger
+	if info.Database == db && (info.Ledger == "" || info.Ledger == ledgerKind) {
+		return nil
+	}
+	hint := "pass --db with that database"
+	if info.Database == "SQLite in the data dir" {
+		hint = "leave out --db"
+	}
+	if info.Ledger != "" && info.Ledger != ledgerKind {
+		hint += " and --ledger " + info.Ledger
+	}
+	return &exitError{code: exitUsage, err: &routing.Error{Kind: routing.KindInvalid, Code: "demo_elsewhere", Op: "eidgate.Open",
+		Message: fmt.Sprintf("the demo in %s was loaded on %s (ledger %s), not on %s (ledger %s): its accounts and keys are there; %s, or give another --data-dir for a new demo",
+			filepath.Join(m.Config.DataDir, demo.InfoFile), info.Database, cmp.Or(info.Ledger, "devnet"), db, ledgerKind, hint)}}
 }
 
 func (m *Main) listen() error {
@@ -377,6 +416,10 @@ func (m *Main) openStore(ctx context.Context) error {
 	return nil
 }
 
+// accessLogCommittersPostgres is how many access-log transactions are in
+// flight at once on PostgreSQL.
+const accessLogCommittersPostgres = 4
+
 func (m *Main) openCache(ctx context.Context) error {
 	if m.Config.Redis == "" {
 		mem, err := cache.NewMemory(cache.MemoryConfig{Clock: m.Clock})
@@ -387,8 +430,17 @@ func (m *Main) openCache(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.redis, m.cache = r, r
+	m.redis = r
 	m.onClose(r.Close)
+	// Each replica keeps what it read in process, so a cache hit on the
+	// resolve path costs no round trip; Redis is shared behind it and
+	// carries the invalidations between replicas.
+	near, err := cache.NewNear(cache.NearConfig{Shared: r, Logger: m.logger().With("component", "cache")})
+	if err != nil {
+		return err
+	}
+	m.cache = near
+	m.onClose(near.Close)
 	return nil
 }
 
@@ -481,7 +533,13 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	if err := m.openAccounts(); err != nil {
 		return err
 	}
-	if m.accessLog, err = routing.NewAccessLog(routing.AccessLogConfig{Store: m.db, Clock: m.Clock}); err != nil {
+	logCfg := routing.AccessLogConfig{Store: m.db, Clock: m.Clock}
+	if m.db.Dialect() == store.DialectPostgres {
+		// PostgreSQL commits side by side and flushes concurrent commits
+		// together; SQLite takes one writer at a time anyway.
+		logCfg.Committers = accessLogCommittersPostgres
+	}
+	if m.accessLog, err = routing.NewAccessLog(logCfg); err != nil {
 		return err
 	}
 	m.onClose(func() error { m.accessLog.Close(); return nil })

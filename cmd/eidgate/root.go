@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(),
 		newCredentialCmd(),
 		newAdminCmd(),
+		newDemoCmd(),
 	)
 	root.AddCommand(newBenchCmd())
 	usageExits(root)

@@ -24,7 +24,7 @@ func newServeCmd() *cobra.Command {
 				return &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
 			}
 			m := NewMain(cfg)
-			m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel)
+			m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			if err := m.Open(cmd.Context()); err != nil {
 				return err
 			}
@@ -55,11 +55,15 @@ func isTerminal(w io.Writer) bool {
 // ends up in logs, so it only names the file (0600) that holds them.
 func printDemo(w io.Writer, d *demo.Info, path, pages string, secrets bool) {
 	fmt.Fprintf(w, "\ndemo consortium loaded; credentials in %s\n", path)
+	if d.Database != "" {
+		fmt.Fprintf(w, "  loaded on:        %s, ledger %s\n", d.Database, d.Ledger)
+	}
 	fmt.Fprintf(w, "  resident portal:  %s/portal   (passkeys work at this address)\n", pages)
 	if !secrets {
 		fmt.Fprintf(w, "  admin console:    %s/admin\n", pages)
 		fmt.Fprintf(w, "  API:              %s/v1      (OpenAPI at %s/openapi.yaml)\n", d.GatewayURL, d.GatewayURL)
-		fmt.Fprintf(w, "  (passwords and API keys are not printed where output is not a terminal; read them in %s)\n\n", path)
+		fmt.Fprintf(w, "  (passwords and API keys are not printed where output is not a terminal; read them in %s)\n", path)
+		fmt.Fprintf(w, "  (eidgate demo info --data-dir %s prints this again)\n\n", filepath.Dir(path))
 		return
 	}
 	fmt.Fprintf(w, "  admin console:    %s/admin   (user %s, password %s)\n", pages, d.Admin.Username, d.Admin.Password)
@@ -70,5 +74,5 @@ func printDemo(w io.Writer, d *demo.Info, path, pages string, secrets bool) {
 	for _, r := range d.Residents {
 		fmt.Fprintf(w, "  resident %s %s  password %s\n", r.DocType, r.DocNumber, r.Password)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  (eidgate demo info --data-dir %s prints this again)\n\n", filepath.Dir(path))
 }

@@ -66,7 +66,7 @@ type toolFlags struct {
 }
 
 func (tf *toolFlags) bind(fs *pflag.FlagSet, extra ...string) {
-	tf.bindOnly(fs, append([]string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level",
+	tf.bindOnly(fs, append([]string{"data-dir", "db", "redis", "ledger", "fabric-profile", "fabric-admin-profile", "log-level", "log-format",
 		"ticket-keys-file", "blinding-key-file", "sealing-key-file", "pseudonym-key-file", "page-key-file", "holder-key-file"}, extra...)...)
 }
 
@@ -107,7 +107,7 @@ func (tf *toolFlags) open(cmd *cobra.Command, adjust ...func(*Config)) (*Main, e
 		cfg.LogLevel = "warn"
 	}
 	m := NewMain(cfg)
-	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel)
+	m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 	if err := m.OpenTools(cmd.Context()); err != nil {
 		return nil, err
 	}

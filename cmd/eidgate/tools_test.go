@@ -112,6 +112,7 @@ func TestToolsNeverCreateALedger(t *testing.T) {
 }
 
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var rows []string
 	for i := range 300 {
@@ -208,6 +209,7 @@ func TestImportCommand(t *testing.T) {
 }
 
 func TestVerifyAndAdminCommands(t *testing.T) {
+	t.Parallel()
 	data, info := loadedDataDir(t)
 	recs, err := demo.LoadRecords(data)
 	if err != nil {
@@ -312,6 +314,7 @@ func TestVerifyAndAdminCommands(t *testing.T) {
 // not match its certificate and an unreachable peer each stop `serve` with
 // a message an operator can act on.
 func TestServeRefusesUnusableFabricProfile(t *testing.T) {
+	t.Parallel()
 	data, _ := loadedDataDir(t)
 	good := filepath.Join(data, "ledger", "profiles", "platform-agent.yaml")
 	raw, err := os.ReadFile(good)
@@ -363,6 +366,7 @@ func TestServeRefusesUnusableFabricProfile(t *testing.T) {
 // holds its ledger file), a tool connects to that gateway's peer over TLS
 // through the profiles it wrote, and sees what the gateway committed.
 func TestToolsReachARunningGateway(t *testing.T) {
+	t.Parallel()
 	s := startDemo(t, func(c *Config) { c.DevnetListen = "127.0.0.1:0" })
 	data := s.m.Config.DataDir
 	recs, err := demo.LoadRecords(data)
@@ -385,6 +389,7 @@ func TestToolsReachARunningGateway(t *testing.T) {
 // published (tickets it signed still verify) and a restarted gateway signs
 // with the new one.
 func TestRotateTicketKey(t *testing.T) {
+	t.Parallel()
 	data, _ := loadedDataDir(t)
 	keys := func() []string {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 // the official and, once the audit anchorer has run, its block; the CSV
 // export behind the page's link holds the same record.
 func TestBrowserAuditTrail(t *testing.T) {
+	t.Parallel()
 	browser := webtest.Start(t)
 	s := startDemo(t, nil)
 	dept := s.demo.Departments[0].ID

@@ -56,6 +56,7 @@ func mustHave(t *testing.T, text string, want ...string) {
 }
 
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	browser := webtest.Start(t)
 	s := startDemo(t, nil)
 	base := s.m.URL()
@@ -67,6 +68,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("EveryPage", func(t *testing.T) { browserEveryPage(t, s, browser, base) })
 	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
 	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
+	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,

@@ -101,8 +101,14 @@ func browserPasskeys(t *testing.T, s *stack, browser *webtest.Browser, base stri
 	mustHave(t, res.Text("main"), "Passkey added", "In use", "On the ledger as")
 	res.Screenshot("portal-security-passkey-en")
 	held := credentialsOf(t, res, auth)
-	if len(held) != 1 || !held[0].IsResidentCredential || held[0].RpID != "localhost" {
-		t.Fatalf("the authenticator holds %+v, want one discoverable credential for localhost", held)
+	if len(held) != 1 {
+		t.Fatalf("len(held) = %v, want 1; the authenticator holds %+v, want one discoverable credential for localhost", len(held), held)
+	}
+	if !held[0].IsResidentCredential {
+		t.Fatalf("held[0].IsResidentCredential is false; the authenticator holds %+v, want one discoverable credential for localhost", held)
+	}
+	if held[0].RpID != "localhost" {
+		t.Fatalf("held[0].RpID = %q, want \"localhost\"; the authenticator holds %+v, want one discoverable credential for localhost", held[0].RpID, held)
 	}
 	res.OK("register a passkey")
 
@@ -158,11 +164,32 @@ func browserPasskeys(t *testing.T, s *stack, browser *webtest.Browser, base stri
 	// the gateway, and checks the signatures offline.
 	proof := proofFromLedger(t, s, "civil-affairs", id)
 	rep := approval.Verify(proof)
-	if !rep.Valid || !rep.SignedByResident || rep.Grant == nil || !rep.Grant.Verified || rep.Revoke == nil || !rep.Revoke.Verified {
-		t.Fatalf("the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	if !rep.Valid {
+		t.Fatalf("rep.Valid is false; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
 	}
-	if rep.Terms.Requester != "civil-affairs" || rep.Terms.MaxUses != 2 || rep.Terms.PurposeText != "Check employment for social assistance" {
-		t.Fatalf("signed terms: %+v", rep.Terms)
+	if !rep.SignedByResident {
+		t.Fatalf("rep.SignedByResident is false; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	}
+	if rep.Grant == nil {
+		t.Fatalf("rep.Grant is nil; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	}
+	if !rep.Grant.Verified {
+		t.Fatalf("rep.Grant.Verified is false; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	}
+	if rep.Revoke == nil {
+		t.Fatalf("rep.Revoke is nil; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	}
+	if !rep.Revoke.Verified {
+		t.Fatalf("rep.Revoke.Verified is false; the consent on the ledger does not verify: %+v grant %+v revocation %+v", rep, rep.Grant, rep.Revoke)
+	}
+	if rep.Terms.Requester != "civil-affairs" {
+		t.Fatalf("rep.Terms.Requester = %q, want \"civil-affairs\"; signed terms: %+v", rep.Terms.Requester, rep.Terms)
+	}
+	if rep.Terms.MaxUses != 2 {
+		t.Fatalf("rep.Terms.MaxUses = %v, want 2; signed terms: %+v", rep.Terms.MaxUses, rep.Terms)
+	}
+	if rep.Terms.PurposeText != "Check employment for social assistance" {
+		t.Fatalf("rep.Terms.PurposeText = %q, want \"Check employment for social assistance\"; signed terms: %+v", rep.Terms.PurposeText, rep.Terms)
 	}
 	// ... and eidgate verify checks the same proof file without anything else.
 	file := filepath.Join(t.TempDir(), "proof.json")
@@ -228,8 +255,11 @@ func proofFromLedger(t *testing.T, s *stack, dept, id string) *approval.ConsentP
 		t.Fatal(err)
 	}
 	res, err := lc.ResolveDID(ctx, c.EID)
-	if err != nil || len(res.DIDDocument.VerificationMethod) != len(keys) {
-		t.Fatalf("the resident's DID document names %+v, the ledger holds %d passkeys (%v)", res, len(keys), err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; the resident's DID document names %+v, the ledger holds %d passkeys (%v)", err, res, len(keys), err)
+	}
+	if len(res.DIDDocument.VerificationMethod) != len(keys) {
+		t.Fatalf("len(res.DIDDocument.VerificationMethod) = %v, want len(keys); the resident's DID document names %+v, the ledger holds %d passkeys (%v)", len(res.DIDDocument.VerificationMethod), res, len(keys), err)
 	}
 	return &approval.ConsentProof{Format: approval.ProofFormat, Consent: *c, Passkeys: keys,
 		Ledger: approval.LedgerRef{Channel: "eidgate", Chaincode: "eidgate", DID: c.EID}, ExportedAt: model.FormatTime(time.Now())}
@@ -301,8 +331,19 @@ func browserPasskeyActivation(t *testing.T, s *stack, browser *webtest.Browser, 
 	}
 	defer lc.Close()
 	res, err := lc.ResolveDID(ctx, eid)
-	if err != nil || len(res.DIDDocument.VerificationMethod) != 1 || len(res.DIDDocument.Authentication) != 0 ||
-		res.DIDDocumentMetadata.KeyHistory[0].Status != model.PasskeyRetired || res.DIDDocumentMetadata.KeyHistory[0].RetiredReason != "lost" {
-		t.Fatalf("the lost passkey on the ledger: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; the lost passkey on the ledger: %+v %v", err, res, err)
+	}
+	if len(res.DIDDocument.VerificationMethod) != 1 {
+		t.Fatalf("len(res.DIDDocument.VerificationMethod) = %v, want 1; the lost passkey on the ledger: %+v %v", len(res.DIDDocument.VerificationMethod), res, err)
+	}
+	if len(res.DIDDocument.Authentication) != 0 {
+		t.Fatalf("len(res.DIDDocument.Authentication) = %v, want 0; the lost passkey on the ledger: %+v %v", len(res.DIDDocument.Authentication), res, err)
+	}
+	if res.DIDDocumentMetadata.KeyHistory[0].Status != model.PasskeyRetired {
+		t.Fatalf("res.DIDDocumentMetadata.KeyHistory[0].Status = %v, want model.PasskeyRetired; the lost passkey on the ledger: %+v %v", res.DIDDocumentMetadata.KeyHistory[0].Status, res, err)
+	}
+	if res.DIDDocumentMetadata.KeyHistory[0].RetiredReason != "lost" {
+		t.Fatalf("res.DIDDocumentMetadata.KeyHistory[0].RetiredReason = %q, want \"lost\"; the lost passkey on the ledger: %+v %v", res.DIDDocumentMetadata.KeyHistory[0].RetiredReason, res, err)
 	}
 }

@@ -282,8 +282,20 @@ func TestIssuePresentVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := p.Claims["credentialSubject"].(map[string]any)
-	if cs["degree"] != "bachelor" || cs["major"] != nil || cs["id"] != "did:x" || len(p.Disclosed) != 1 || p.Disclosed[0] != "credentialSubject.degree" {
-		t.Fatalf("processed: %+v %v", cs, p.Disclosed)
+	if cs["degree"] != "bachelor" {
+		t.Fatalf("cs[\"degree\"] = %q, want \"bachelor\"; processed: %+v %v", cs["degree"], cs, p.Disclosed)
+	}
+	if cs["major"] != nil {
+		t.Fatalf("cs[\"major\"] = %v, want nil; processed: %+v %v", cs["major"], cs, p.Disclosed)
+	}
+	if cs["id"] != "did:x" {
+		t.Fatalf("cs[\"id\"] = %q, want \"did:x\"; processed: %+v %v", cs["id"], cs, p.Disclosed)
+	}
+	if len(p.Disclosed) != 1 {
+		t.Fatalf("len(p.Disclosed) = %v, want 1; processed: %+v %v", len(p.Disclosed), cs, p.Disclosed)
+	}
+	if p.Disclosed[0] != "credentialSubject.degree" {
+		t.Fatalf("p.Disclosed[0] = %q, want \"credentialSubject.degree\"; processed: %+v %v", p.Disclosed[0], cs, p.Disclosed)
 	}
 	if _, err := pt.VerifyKeyBinding(sdjwt.KeyBindingCheck{Holder: &holder.PublicKey, Audience: "did:eidgate:dept:hr", Nonce: "n-1", At: now, MaxAge: time.Minute}); err != nil {
 		t.Fatal(err)

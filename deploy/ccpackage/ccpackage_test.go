@@ -86,8 +86,12 @@ func TestBuildPlainLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	gzHdr, outer := untar(t, pkg)
-	if gzHdr.Name != "" || !gzHdr.ModTime.IsZero() || gzHdr.Comment != "" {
-		t.Errorf("gzip header carries build facts: %+v", gzHdr)
+	if gzHdr.Name != "" {
+		t.Errorf("gzHdr.Name = %q, want \"\"; gzip header carries build facts: %+v", gzHdr.Name, gzHdr)
+	} else if !gzHdr.ModTime.IsZero() {
+		t.Errorf("gzHdr.ModTime.IsZero() is false; gzip header carries build facts: %+v", gzHdr)
+	} else if gzHdr.Comment != "" {
+		t.Errorf("gzHdr.Comment = %q, want \"\"; gzip header carries build facts: %+v", gzHdr.Comment, gzHdr)
 	}
 	if got, want := names(outer), []string{"metadata.json", "code.tar.gz"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("package entries %v, want %v", got, want)
@@ -153,8 +157,12 @@ func TestBuildTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := p.Connection
-			if !c.TLSRequired || c.ClientAuthRequired != tc.clientAuth || c.DialTimeout != "15s" {
-				t.Errorf("connection %+v", c)
+			if !c.TLSRequired {
+				t.Errorf("c.TLSRequired is false; connection %+v", c)
+			} else if c.ClientAuthRequired != tc.clientAuth {
+				t.Errorf("c.ClientAuthRequired = %v, want tc.clientAuth; connection %+v", c.ClientAuthRequired, c)
+			} else if c.DialTimeout != "15s" {
+				t.Errorf("c.DialTimeout = %q, want \"15s\"; connection %+v", c.DialTimeout, c)
 			}
 			if c.RootCert != string(ca) {
 				t.Errorf("root_cert is not the CA's PEM text: %q", c.RootCert)
@@ -330,8 +338,12 @@ func TestReadShellBuiltPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Metadata.Label != "basic_1.0" || p.Connection.Address != "peer0org1_basic_ccaas:9999" || p.Connection.TLSRequired {
-		t.Errorf("read %+v", p)
+	if p.Metadata.Label != "basic_1.0" {
+		t.Errorf("p.Metadata.Label = %q, want \"basic_1.0\"; read %+v", p.Metadata.Label, p)
+	} else if p.Connection.Address != "peer0org1_basic_ccaas:9999" {
+		t.Errorf("p.Connection.Address = %q, want \"peer0org1_basic_ccaas:9999\"; read %+v", p.Connection.Address, p)
+	} else if p.Connection.TLSRequired {
+		t.Errorf("p.Connection.TLSRequired is true; read %+v", p)
 	}
 	if !strings.HasPrefix(p.ID, "basic_1.0:") || len(p.ID) != len("basic_1.0:")+64 {
 		t.Errorf("ID %s", p.ID)
@@ -395,8 +407,11 @@ func FuzzRead(f *testing.F) {
 		if err := ValidateLabel(p.Metadata.Label); err != nil {
 			t.Fatalf("accepted an invalid label: %v", err)
 		}
-		if p.ID != PackageID(p.Metadata.Label, data) || p.Connection.Address == "" {
-			t.Fatalf("accepted package has ID %q, connection %+v", p.ID, p.Connection)
+		if p.ID != PackageID(p.Metadata.Label, data) {
+			t.Fatalf("p.ID = %v, want PackageID(p.Metadata.Label, data); accepted package has ID %q, connection %+v", p.ID, p.ID, p.Connection)
+		}
+		if p.Connection.Address == "" {
+			t.Fatalf("p.Connection.Address == \"\", want it different; accepted package has ID %q, connection %+v", p.ID, p.Connection)
 		}
 	})
 }

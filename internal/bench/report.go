@@ -54,6 +54,13 @@ type Resolve struct {
 	PGP99Ms             float64 `json:"pg_p99_ms,omitempty"`
 	PGErrors            float64 `json:"pg_errors,omitempty"`
 	PGResolveVsBaseline float64 `json:"pg_resolve_vs_baseline,omitempty"`
+	// PGVsEmbedded is pg_rps ÷ rps of the same run.
+	PGVsEmbedded  float64 `json:"pg_vs_embedded,omitempty"`
+	PGCPUUsPerReq float64 `json:"pg_cpu_us_per_req,omitempty"`
+	PGPeakRSSMB   float64 `json:"pg_peak_rss_mb,omitempty"`
+	// PGRedisCmdsPerReq is the commands the Redis server ran during the
+	// load per resolve (the server's count, so other clients' too).
+	PGRedisCmdsPerReq float64 `json:"pg_redis_cmds_per_req,omitempty"`
 
 	FabricRPS    float64 `json:"fabric_rps,omitempty"`
 	FabricP50Ms  float64 `json:"fabric_p50_ms,omitempty"`

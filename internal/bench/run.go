@@ -18,9 +18,12 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop the schema of --db
 
@@ -367,9 +370,11 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); lag.run(sampleCtx, client, base+"/metrics") }()
+	redis0 := r.redisCommands(ctx, variant)
 	cpu0, _ := child.CPUTime()
 	res, err := r.loadRun(ctx, r.plan.Connections, r.plan.Load, reqs)
 	cpu1, _ := child.CPUTime()
+	redis1 := r.redisCommands(ctx, variant)
 	stopSampling()
 	wg.Wait()
 	if err != nil {
@@ -396,6 +401,14 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 	case "pg":
 		rep.Resolve.PGRPS, rep.Resolve.PGP50Ms, rep.Resolve.PGP99Ms = Round3(res.RPS()), Round3(p50), Round3(p99)
 		rep.Resolve.PGErrors, rep.Resolve.PGResolveVsBaseline = float64(res.ErrorCount()), Round3(vs)
+		rep.Resolve.PGCPUUsPerReq = cpuPerRequest(cpu1-cpu0, res.Requests)
+		rep.Resolve.PGPeakRSSMB = Round3(float64(rss) / (1 << 20))
+		if rep.Resolve.RPS > 0 {
+			rep.Resolve.PGVsEmbedded = Round3(res.RPS() / rep.Resolve.RPS)
+		}
+		if redis0 >= 0 && redis1 >= redis0 && res.Requests > 0 {
+			rep.Resolve.PGRedisCmdsPerReq = Round3(float64(redis1-redis0) / float64(res.Requests))
+		}
 		return nil
 	case "fabric":
 		rep.Resolve.FabricRPS, rep.Resolve.FabricP50Ms, rep.Resolve.FabricP99Ms = Round3(res.RPS()), Round3(p50), Round3(p99)
@@ -440,6 +453,38 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 }
 
 // cpuPerRequest is CPU microseconds per request, rounded.
+// redisCommands is how many commands the Redis server of the PostgreSQL/
+// Redis variant has run (INFO commandstats, every client's), or -1 for
+// another variant or when it cannot be read.
+func (r *Runner) redisCommands(ctx context.Context, variant string) int64 {
+	if variant != "pg" || r.opts.Redis == "" {
+		return -1
+	}
+	opt, err := redis.ParseURL(r.opts.Redis)
+	if err != nil {
+		return -1
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	info, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		// cmdstat_get:calls=12,usec=…
+		_, rest, ok := strings.Cut(line, ":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		if v, err := strconv.ParseInt(calls, 10, 64); err == nil {
+			n += v
+		}
+	}
+	return n
+}
+
 func cpuPerRequest(cpu time.Duration, requests int64) float64 {
 	if requests == 0 {
 		return 0

@@ -27,10 +27,14 @@ import (
 	"github.com/eidgate/eidgate/routing/digest"
 )
 
-// Info is json: where the gateway is and the credentials of the
+// Info is demo.json: where the gateway is and the credentials of the
 // demo consortium.
 type Info struct {
-	GatewayURL  string          `json:"gateway_url"`
+	GatewayURL string `json:"gateway_url"`
+	// Database and Ledger say where the demo was loaded (LoaderConfig's
+	// Database and LedgerKind): its accounts and keys exist there only.
+	Database    string          `json:"database,omitempty"`
+	Ledger      string          `json:"ledger,omitempty"`
 	Departments []DepartmentKey `json:"departments"`
 	Residents   []ResidentLogin `json:"residents"`
 	Admin       StaffLogin      `json:"admin"`
@@ -72,14 +76,14 @@ type StaffLogin struct {
 }
 
 // InfoFile is where the loader writes Info in the data dir.
-const InfoFile = "json"
+const InfoFile = "demo.json"
 
 // KeyDir is where the demo keeps its departments' signing keys
 // (<department>.pem) in dataDir; the gateway issues credentials with them
 // unless told another directory.
 func KeyDir(dataDir string) string { return filepath.Join(dataDir, "demo", "keys") }
 
-// ReadInfo reads the json a loader wrote in dataDir.
+// ReadInfo reads the demo.json a loader wrote in dataDir.
 func ReadInfo(dataDir string) (*Info, error) {
 	raw, err := os.ReadFile(filepath.Join(dataDir, InfoFile))
 	if err != nil {
@@ -114,6 +118,10 @@ type LoaderConfig struct {
 	APIKeys     *accounts.APIKeys   // required
 	Credentials *credential.Service // required
 	Provider    *Provider           // required
+	// Database and LedgerKind describe where the demo is loaded, for
+	// demo.json: e.g. "SQLite in the data dir" or "postgres://host:5432/db"
+	// (never a password), and "devnet" or "fabric".
+	Database, LedgerKind string
 }
 
 // Loader loads the demo consortium onto a gateway.
@@ -180,7 +188,7 @@ func (l *Loader) Load(ctx context.Context) (*Info, error) {
 	if _, _, err := l.cfg.Policy.LoadDefaults(ctx, "demo"); err != nil {
 		return nil, fmt.Errorf("default policy: %w", err)
 	}
-	info.GatewayURL = l.cfg.URL
+	info.GatewayURL, info.Database, info.Ledger = l.cfg.URL, l.cfg.Database, l.cfg.LedgerKind
 	recs, residents, err := l.residents(ctx)
 	if err != nil {
 		return nil, err

@@ -15,3 +15,12 @@ func TestNewLoaderRefusesZeroConfig(t *testing.T) {
 		t.Errorf("error %q does not name the first missing field, DataDir", err)
 	}
 }
+
+// TestInfoFileIsDocumented: the README, docs/operations.md and the
+// command's banner send people to <data dir>/demo.json.
+func TestInfoFileIsDocumented(t *testing.T) {
+	t.Parallel()
+	if InfoFile != "demo.json" {
+		t.Errorf("InfoFile = %q, want the documented demo.json", InfoFile)
+	}
+}

@@ -13,11 +13,23 @@ func TestConfigDefaultsAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Channel != "eidgate" || cfg.PlatformMSPID != "PlatformMSP" || cfg.BatchTimeout != 2*time.Millisecond || cfg.MaxBatch != 500 {
-		t.Fatalf("defaults %+v", cfg)
+	if cfg.Channel != "eidgate" {
+		t.Fatalf("cfg.Channel = %q, want \"eidgate\"; defaults %+v", cfg.Channel, cfg)
 	}
-	if cfg.Orgs[0].MSPID != "EduBureauMSP" || cfg.Orgs[1].MSPID != "HumanResourcesMSP" {
-		t.Fatalf("MSP ids %+v", cfg.Orgs)
+	if cfg.PlatformMSPID != "PlatformMSP" {
+		t.Fatalf("cfg.PlatformMSPID = %q, want \"PlatformMSP\"; defaults %+v", cfg.PlatformMSPID, cfg)
+	}
+	if cfg.BatchTimeout != 2*time.Millisecond {
+		t.Fatalf("cfg.BatchTimeout = %v, want 2*time.Millisecond; defaults %+v", cfg.BatchTimeout, cfg)
+	}
+	if cfg.MaxBatch != 500 {
+		t.Fatalf("cfg.MaxBatch = %v, want 500; defaults %+v", cfg.MaxBatch, cfg)
+	}
+	if cfg.Orgs[0].MSPID != "EduBureauMSP" {
+		t.Fatalf("cfg.Orgs[0].MSPID = %q, want \"EduBureauMSP\"; MSP ids %+v", cfg.Orgs[0].MSPID, cfg.Orgs)
+	}
+	if cfg.Orgs[1].MSPID != "HumanResourcesMSP" {
+		t.Fatalf("cfg.Orgs[1].MSPID = %q, want \"HumanResourcesMSP\"; MSP ids %+v", cfg.Orgs[1].MSPID, cfg.Orgs)
 	}
 	for _, tt := range []struct {
 		name string

@@ -41,8 +41,11 @@ func TestEidgateChaincodeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RegisterDepartment: %v", err)
 	}
-	if d.Status != model.DepartmentActive || d.CreatedAt == "" {
-		t.Fatalf("registered %+v", d)
+	if d.Status != model.DepartmentActive {
+		t.Fatalf("d.Status = %v, want model.DepartmentActive; registered %+v", d.Status, d)
+	}
+	if d.CreatedAt == "" {
+		t.Fatalf("d.CreatedAt == \"\", want it different; registered %+v", d)
 	}
 	if _, err := agent.RegisterDepartment(ctx, model.Department{ID: "hr", Name: "Human Resources", MSPID: "HrMSP"}); routing.KindOf(err) != routing.KindForbidden {
 		t.Fatalf("agent registering a department: %v, want forbidden", err)
@@ -51,8 +54,11 @@ func TestEidgateChaincodeEndToEnd(t *testing.T) {
 		t.Fatalf("registering twice: %v, want conflict", err)
 	}
 	got, err := edu.GetDepartment(ctx, "edu")
-	if err != nil || got.Name != "Education Bureau" {
-		t.Fatalf("GetDepartment as the department: %+v %v", got, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; GetDepartment as the department: %+v %v", err, got, err)
+	}
+	if got.Name != "Education Bureau" {
+		t.Fatalf("got.Name = %q, want \"Education Bureau\"; GetDepartment as the department: %+v %v", got.Name, got, err)
 	}
 
 	// Concurrent updates of one department conflict at commit; the client's

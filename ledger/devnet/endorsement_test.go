@@ -172,8 +172,11 @@ func TestMajorityEndorsementAcrossOrganisations(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := commit.Status()
-	if err != nil || st.Code != peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE {
-		t.Fatalf("commit status %+v %v, want ENDORSEMENT_POLICY_FAILURE", st, err)
+	if err != nil {
+		t.Fatalf("err = %v, want nil; commit status %+v %v, want ENDORSEMENT_POLICY_FAILURE", err, st, err)
+	}
+	if st.Code != peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE {
+		t.Fatalf("st.Code = %v, want peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE; commit status %+v %v, want ENDORSEMENT_POLICY_FAILURE", st.Code, st, err)
 	}
 	rep, err := p.Verify(ctx)
 	if err != nil {

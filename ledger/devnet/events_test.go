@@ -132,8 +132,14 @@ func TestEventsResumeFromCheckpointAcrossRestart(t *testing.T) {
 		t.Fatalf("events %v, want %v (each once, in order)", got, want)
 	}
 	for i, ev := range col.got {
-		if ev.Name != "put" || ev.TxID == "" || (i > 0 && ev.BlockNumber < col.got[i-1].BlockNumber) {
-			t.Fatalf("event %d: %+v", i, ev)
+		if ev.Name != "put" {
+			t.Fatalf("ev.Name = %q, want \"put\"; event %d: %+v", ev.Name, i, ev)
+		}
+		if ev.TxID == "" {
+			t.Fatalf("ev.TxID == \"\", want it different; event %d: %+v", i, ev)
+		}
+		if i > 0 && ev.BlockNumber < col.got[i-1].BlockNumber {
+			t.Fatalf("i > 0 && ev.BlockNumber < col.got[i-1].BlockNumber holds; event %d: %+v", i, ev)
 		}
 	}
 }
@@ -234,8 +240,11 @@ func TestEventLagOnTheDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lag.Blocks != 2 || lag.Height != p.Height() {
-		t.Fatalf("listener not started: lag %+v, want 2 blocks of kv events (height %d)", lag, p.Height())
+	if lag.Blocks != 2 {
+		t.Fatalf("lag.Blocks = %v, want 2; listener not started: lag %+v, want 2 blocks of kv events (height %d)", lag.Blocks, lag, p.Height())
+	}
+	if lag.Height != p.Height() {
+		t.Fatalf("lag.Height = %v, want p.Height(); listener not started: lag %+v, want 2 blocks of kv events (height %d)", lag.Height, lag, p.Height())
 	}
 
 	// Run the listener until it has applied both; the other chaincode's
@@ -252,8 +261,11 @@ func TestEventLagOnTheDevnet(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if lag.Blocks != 0 || lag.Unread != 0 {
-		t.Fatalf("caught-up listener: lag %+v, want 0", lag)
+	if lag.Blocks != 0 {
+		t.Fatalf("lag.Blocks = %v, want 0; caught-up listener: lag %+v, want 0", lag.Blocks, lag)
+	}
+	if lag.Unread != 0 {
+		t.Fatalf("lag.Unread = %v, want 0; caught-up listener: lag %+v, want 0", lag.Unread, lag)
 	}
 	put(t, c, "k3", "v3")
 	if lag, _ = l.EventLag(ctx, c); lag.Blocks != 1 {

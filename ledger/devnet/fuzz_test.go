@@ -97,8 +97,14 @@ func FuzzUnpackProposal(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(up.hash) != 32 || up.chaincode == "" || up.input == nil {
-			t.Fatalf("unpacked proposal without hash, chaincode or input: %+v", up)
+		if len(up.hash) != 32 {
+			t.Fatalf("len(up.hash) = %v, want 32; unpacked proposal without hash, chaincode or input: %+v", len(up.hash), up)
+		}
+		if up.chaincode == "" {
+			t.Fatalf("up.chaincode == \"\", want it different; unpacked proposal without hash, chaincode or input: %+v", up)
+		}
+		if up.input == nil {
+			t.Fatalf("up.input is nil; unpacked proposal without hash, chaincode or input: %+v", up)
 		}
 		// Only the proposal bytes the fixture signed can validate: the
 		// fuzzer cannot forge an ECDSA signature over other bytes.
@@ -155,12 +161,23 @@ func FuzzStoredValues(f *testing.F) {
 		_, _ = decodeTxStatus(raw)
 		enc := encodeStateValue(fabsim.Version{Block: block, Tx: tx}, raw)
 		vv, err := decodeStateValue(enc)
-		if err != nil || vv.Version.Block != block || vv.Version.Tx != tx || !bytes.Equal(vv.Value, raw) {
-			t.Fatalf("state value round trip: %+v %v", vv, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; state value round trip: %+v %v", err, vv, err)
+		}
+		if vv.Version.Block != block {
+			t.Fatalf("vv.Version.Block = %v, want block; state value round trip: %+v %v", vv.Version.Block, vv, err)
+		}
+		if vv.Version.Tx != tx {
+			t.Fatalf("vv.Version.Tx = %v, want tx; state value round trip: %+v %v", vv.Version.Tx, vv, err)
+		}
+		if !bytes.Equal(vv.Value, raw) {
+			t.Fatalf("bytes.Equal(vv.Value, raw) is false; state value round trip: %+v %v", vv, err)
 		}
 		st := txStatus{block: block, index: tx, code: peer.TxValidationCode(len(raw) % 256)}
-		if got, err := decodeTxStatus(encodeTxStatus(st)); err != nil || got != st {
-			t.Fatalf("tx status round trip: %+v %v", got, err)
+		if got, err := decodeTxStatus(encodeTxStatus(st)); err != nil {
+			t.Fatalf("err = %v, want nil; tx status round trip: %+v %v", err, got, err)
+		} else if got != st {
+			t.Fatalf("got = %v, want st; tx status round trip: %+v %v", got, got, err)
 		}
 	})
 }

@@ -201,8 +201,14 @@ func TestCommitValidationCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Blocks != p.Height() || rep.Transactions < 8 || rep.Valid >= rep.Transactions {
-			t.Fatalf("verify report %+v at height %d", rep, p.Height())
+		if rep.Blocks != p.Height() {
+			t.Fatalf("rep.Blocks = %v, want p.Height(); verify report %+v at height %d", rep.Blocks, rep, p.Height())
+		}
+		if rep.Transactions < 8 {
+			t.Fatalf("rep.Transactions = %v, want >= 8; verify report %+v at height %d", rep.Transactions, rep, p.Height())
+		}
+		if rep.Valid >= rep.Transactions {
+			t.Fatalf("rep.Valid = %v, want < rep.Transactions; verify report %+v at height %d", rep.Valid, rep, p.Height())
 		}
 	})
 }

@@ -264,8 +264,14 @@ func FuzzParseInclusionProof(f *testing.F) {
 			}
 			return
 		}
-		if p.LeafIndex >= p.TreeSize || p.TreeSize > MaxTreeSize || len(p.AuditPath) > maxAuditPathLen {
-			t.Fatalf("decoder let through %+v", p)
+		if p.LeafIndex >= p.TreeSize {
+			t.Fatalf("p.LeafIndex = %v, want < p.TreeSize; decoder let through %+v", p.LeafIndex, p)
+		}
+		if p.TreeSize > MaxTreeSize {
+			t.Fatalf("p.TreeSize = %v, want <= MaxTreeSize; decoder let through %+v", p.TreeSize, p)
+		}
+		if len(p.AuditPath) > maxAuditPathLen {
+			t.Fatalf("len(p.AuditPath) = %v, want <= maxAuditPathLen; decoder let through %+v", len(p.AuditPath), p)
 		}
 		// A decoded proof re-encodes to a document that decodes the same.
 		again, err := json.Marshal(p)

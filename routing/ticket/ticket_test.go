@@ -536,8 +536,10 @@ func TestIntrospect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Active || res.Reason != provider.CodeAudience {
-		t.Errorf("introspection by another department: %+v", res)
+	if res.Active {
+		t.Errorf("res.Active is true; introspection by another department: %+v", res)
+	} else if res.Reason != provider.CodeAudience {
+		t.Errorf("res.Reason = %v, want provider.CodeAudience; introspection by another department: %+v", res.Reason, res)
 	}
 	if body := mustMarshal(t, res.Body()); body != `{"active":false}` {
 		t.Errorf("inactive response %s", body)
@@ -547,8 +549,11 @@ func TestIntrospect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Active || *res.Claims != tk.Claims {
-		t.Fatalf("introspection by the provider: %+v", res)
+	if !res.Active {
+		t.Fatalf("res.Active is false; introspection by the provider: %+v", res)
+	}
+	if *res.Claims != tk.Claims {
+		t.Fatalf("*res.Claims = %v, want tk.Claims; introspection by the provider: %+v", *res.Claims, res)
 	}
 	var body map[string]any
 	if err := json.Unmarshal([]byte(mustMarshal(t, res.Body())), &body); err != nil {
@@ -567,13 +572,21 @@ func TestIntrospect(t *testing.T) {
 
 	// Introspection is the single use.
 	res, err = in.Check(ctx, "edu", tk.Token)
-	if err != nil || res.Active || res.Reason != provider.CodeReplayed {
-		t.Errorf("second introspection: %+v, %v", res, err)
+	if err != nil {
+		t.Errorf("err = %v, want nil; second introspection: %+v, %v", err, res, err)
+	} else if res.Active {
+		t.Errorf("res.Active is true; second introspection: %+v, %v", res, err)
+	} else if res.Reason != provider.CodeReplayed {
+		t.Errorf("res.Reason = %v, want provider.CodeReplayed; second introspection: %+v, %v", res.Reason, res, err)
 	}
 
 	res, err = in.Check(ctx, "edu", "not-a-ticket")
-	if err != nil || res.Active || res.Reason != provider.CodeMalformed {
-		t.Errorf("garbage: %+v, %v", res, err)
+	if err != nil {
+		t.Errorf("err = %v, want nil; garbage: %+v, %v", err, res, err)
+	} else if res.Active {
+		t.Errorf("res.Active is true; garbage: %+v, %v", res, err)
+	} else if res.Reason != provider.CodeMalformed {
+		t.Errorf("res.Reason = %v, want provider.CodeMalformed; garbage: %+v, %v", res.Reason, res, err)
 	}
 	if _, err := in.Check(ctx, "", tk.Token); err == nil {
 		t.Error("introspection without a caller")
@@ -593,8 +606,14 @@ func TestIntrospectReplayOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := in.Check(context.Background(), "edu", mustIssue(t, g))
-	if err == nil || routing.KindOf(err) != routing.KindUnavailable || routing.CodeOf(err) != "ticket_unavailable" || res != nil {
-		t.Errorf("replay cache down: %+v, %v; want an unavailable error", res, err)
+	if err == nil {
+		t.Errorf("err is nil; replay cache down: %+v, %v; want an unavailable error", res, err)
+	} else if routing.KindOf(err) != routing.KindUnavailable {
+		t.Errorf("routing.KindOf(err) != routing.KindUnavailable; replay cache down: %+v, %v; want an unavailable error", res, err)
+	} else if routing.CodeOf(err) != "ticket_unavailable" {
+		t.Errorf("routing.CodeOf(err) != \"ticket_unavailable\"; replay cache down: %+v, %v; want an unavailable error", res, err)
+	} else if res != nil {
+		t.Errorf("res = %v, want nil; replay cache down: %+v, %v; want an unavailable error", res, res, err)
 	}
 }
 
@@ -668,8 +687,11 @@ func TestConcurrentIssueAndRotate(t *testing.T) {
 	close(tokens)
 	for tok := range tokens {
 		res, err := in.Check(context.Background(), "edu", tok)
-		if err != nil || !res.Active {
-			t.Fatalf("ticket issued during rotation: %+v, %v", res, err)
+		if err != nil {
+			t.Fatalf("err = %v, want nil; ticket issued during rotation: %+v, %v", err, res, err)
+		}
+		if !res.Active {
+			t.Fatalf("res.Active is false; ticket issued during rotation: %+v, %v", res, err)
 		}
 	}
 }
@@ -729,8 +751,16 @@ func TestForResolver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if claims.ID != jti || claims.Subject != req.EID || claims.Requester != "hr" || claims.AccessID != "access-1001" || claims.Digest != req.Digest {
-		t.Errorf("claims %+v", claims)
+	if claims.ID != jti {
+		t.Errorf("claims.ID = %v, want jti; claims %+v", claims.ID, claims)
+	} else if claims.Subject != req.EID {
+		t.Errorf("claims.Subject = %v, want req.EID; claims %+v", claims.Subject, claims)
+	} else if claims.Requester != "hr" {
+		t.Errorf("claims.Requester = %q, want \"hr\"; claims %+v", claims.Requester, claims)
+	} else if claims.AccessID != "access-1001" {
+		t.Errorf("claims.AccessID = %q, want \"access-1001\"; claims %+v", claims.AccessID, claims)
+	} else if claims.Digest != req.Digest {
+		t.Errorf("claims.Digest = %v, want req.Digest; claims %+v", claims.Digest, claims)
 	}
 
 	// The resolver's errors classify as internal: a ticket that cannot be

@@ -1,0 +1,213 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/eidgate/eidgate/cache"
+	"github.com/eidgate/eidgate/internal/testenv"
+)
+
+// nearReplicas opens n near caches that share one Redis under a prefix of
+// this test's own, each over its own client (as replicas are), and returns
+// them with a counter of each one's Redis commands.
+func nearReplicas(t *testing.T, n int) ([]*cache.Near, []*atomic.Int32) {
+	t.Helper()
+	u := testenv.Redis(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "eidgate-test:" + hex.EncodeToString(b[:]) + ":"
+	var out []*cache.Near
+	var counts []*atomic.Int32
+	for range n {
+		r, err := cache.OpenRedis(context.Background(), cache.RedisConfig{URL: u, Prefix: prefix, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := &atomic.Int32{}
+		r.Client().AddHook(countHook{count})
+		near, err := cache.NewNear(cache.NearConfig{Shared: r, Ping: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = near.Close()
+			ctx := context.Background()
+			iter := r.Client().Scan(ctx, 0, prefix+"*", 100).Iterator()
+			for iter.Next(ctx) {
+				r.Client().Del(ctx, iter.Val())
+			}
+			_ = r.Close()
+		})
+		out = append(out, near)
+		counts = append(counts, count)
+	}
+	for _, near := range out {
+		waitFor(t, "the invalidation channel to be confirmed", near.Live)
+	}
+	return out, counts
+}
+
+// waitFor polls cond until it holds; the deadline only ends a test that
+// would otherwise hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A replica reads an entry from Redis once and then from its own memory;
+// a delete on another replica reaches it through the channel, and it reads
+// Redis again.
+func TestNearServesLocallyAndInvalidatesAcrossReplicas(t *testing.T) {
+	ctx := ctxT(t)
+	reps, counts := nearReplicas(t, 2)
+	a, b := reps[0], reps[1]
+	val := []byte(`[{"id":"c1"}]`)
+	if err := a.Set(ctx, "consents:did:eidgate:a", val, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := b.Get(ctx, "consents:did:eidgate:a")
+	if err != nil || !ok || !bytes.Equal(got, val) {
+		t.Fatalf("b reads a's entry: %q %v %v", got, ok, err)
+	}
+	before := counts[1].Load()
+	for range 10 {
+		got, ok, err := b.Get(ctx, "consents:did:eidgate:a")
+		if err != nil || !ok || !bytes.Equal(got, val) {
+			t.Fatalf("b's second read: %q %v %v", got, ok, err)
+		}
+		got[0] = 'X' // the caller's copy only
+	}
+	if n := counts[1].Load() - before; n != 0 {
+		t.Errorf("b asked Redis %d times for an entry it holds", n)
+	}
+	if st := b.Stats(); st.LocalHits < 10 {
+		t.Errorf("stats %+v: want 10 local hits", st)
+	}
+
+	invals := b.Stats().Invalidations
+	if err := a.Delete(ctx, "consents:did:eidgate:a", "routes:did:eidgate:a"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to hear a's invalidation", func() bool { return b.Stats().Invalidations > invals })
+	if _, ok, err := b.Get(ctx, "consents:did:eidgate:a"); ok || err != nil {
+		t.Fatalf("b still serves a deleted entry: ok=%v err=%v", ok, err)
+	}
+	// a's own copy went at once.
+	if _, ok, _ := a.Get(ctx, "consents:did:eidgate:a"); ok {
+		t.Fatal("a serves the entry it deleted")
+	}
+}
+
+// fillHook runs during a GET, after Redis answered and before the near
+// cache keeps the answer.
+type fillHook struct{ after func() }
+
+func (h fillHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h fillHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if cmd.Name() == "get" && h.after != nil {
+			h.after()
+		}
+		return err
+	}
+}
+func (h fillHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A value read from Redis before an invalidation arrived is not kept: the
+// next read goes to Redis again.
+func TestNearDoesNotKeepAValueInvalidatedWhileItWasRead(t *testing.T) {
+	ctx := ctxT(t)
+	u := testenv.Redis(t)
+	var p [6]byte
+	_, _ = rand.Read(p[:])
+	prefix := "eidgate-test:" + hex.EncodeToString(p[:]) + ":"
+	writer, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: u, Prefix: prefix, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: u, Prefix: prefix, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	wnear, err := cache.NewNear(cache.NearConfig{Shared: writer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wnear.Close()
+	near, err := cache.NewNear(cache.NearConfig{Shared: reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer near.Close()
+	waitFor(t, "subscriptions", func() bool { return near.Live() && wnear.Live() })
+
+	if err := wnear.Set(ctx, "eid:x", []byte("old"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var once atomic.Bool
+	reader.Client().AddHook(fillHook{after: func() {
+		if !once.CompareAndSwap(false, true) {
+			return
+		}
+		// Another replica invalidates (and writes anew) while this read's
+		// answer is on its way.
+		invals := near.Stats().Invalidations
+		_ = wnear.Delete(ctx, "eid:x")
+		waitFor(t, "the invalidation", func() bool { return near.Stats().Invalidations > invals })
+	}})
+	if got, ok, _ := near.Get(ctx, "eid:x"); !ok || string(got) != "old" {
+		t.Fatalf("first read: %q %v", got, ok)
+	}
+	reads := near.Stats().SharedReads
+	if _, ok, _ := near.Get(ctx, "eid:x"); ok {
+		t.Fatal("served the value invalidated while it was read")
+	}
+	if near.Stats().SharedReads != reads+1 {
+		t.Fatal("the second read did not go to Redis")
+	}
+}
+
+// Without a live channel the replica keeps nothing in memory: every read
+// goes to Redis.
+func TestNearReadsRedisWhileTheChannelIsDown(t *testing.T) {
+	ctx := ctxT(t)
+	reps, counts := nearReplicas(t, 1)
+	n := reps[0]
+	if err := n.Set(ctx, "dept:edu", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil { // stops the subscription
+		t.Fatal(err)
+	}
+	if n.Live() {
+		t.Fatal("live after Close")
+	}
+	before := counts[0].Load()
+	for range 3 {
+		if got, ok, err := n.Get(ctx, "dept:edu"); !ok || err != nil || string(got) != "v" {
+			t.Fatalf("read through to Redis: %q %v %v", got, ok, err)
+		}
+	}
+	if n := counts[0].Load() - before; n != 3 {
+		t.Fatalf("%d Redis reads for 3 Gets without a channel, want 3", n)
+	}
+}
