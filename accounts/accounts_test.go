@@ -427,6 +427,13 @@ func TestAdmins(t *testing.T) {
 		_, err = e.admins.Login(ctx, "nobody", "nope")
 		wantCode(t, err, accounts.CodeInvalidCredentials)
 
+		// The only administrator can be neither demoted nor disabled.
+		wantCode(t, e.admins.SetRole(ctx, "li.wei", accounts.RoleAuditor), accounts.CodeLastAdmin)
+		wantCode(t, e.admins.Disable(ctx, "li.wei"), accounts.CodeLastAdmin)
+		if _, err := e.admins.CreateAdmin(ctx, "wu.admin", "Admin password 2", accounts.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+
 		// Role changes and disabling end sessions.
 		token, _, err := e.sessions.NewSession(ctx, accounts.Session{Kind: accounts.SessionAdmin, Subject: "li.wei", Role: accounts.RoleAdmin})
 		if err != nil {
@@ -460,14 +467,14 @@ func TestAdmins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("err = %v, want nil; list %+v, %v", err, list, err)
 		}
-		if len(list) != 2 {
-			t.Fatalf("len(list) = %v, want 2; list %+v, %v", len(list), list, err)
+		if len(list) != 3 {
+			t.Fatalf("len(list) = %v, want 3; list %+v, %v", len(list), list, err)
 		}
 		if list[0].Username != "li.wei" {
 			t.Fatalf("list[0].Username = %q, want \"li.wei\"; list %+v, %v", list[0].Username, list, err)
 		}
-		if list[1].Role != accounts.RoleAuditor {
-			t.Fatalf("list[1].Role = %v, want accounts.RoleAuditor; list %+v, %v", list[1].Role, list, err)
+		if list[2].Role != accounts.RoleAuditor {
+			t.Fatalf("list[2].Role = %v, want accounts.RoleAuditor; list %+v, %v", list[2].Role, list, err)
 		}
 	})
 }

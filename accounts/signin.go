@@ -160,3 +160,13 @@ func (s *SignIn) Admin(ctx context.Context, username, password string) (string, 
 	}
 	return s.sessions.NewSession(ctx, Session{Kind: SessionAdmin, Subject: a.Username, Role: a.Role})
 }
+
+// ActivateAdmin sets a reset administrator's new password with their
+// activation code and opens a session.
+func (s *SignIn) ActivateAdmin(ctx context.Context, username, code, password string) (string, *Session, error) {
+	a, err := s.admins.ActivateAdmin(ctx, username, code, password)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.sessions.NewSession(ctx, Session{Kind: SessionAdmin, Subject: a.Username, Role: a.Role})
+}

@@ -103,6 +103,11 @@ type AdminStore interface {
 	CreateAdmin(ctx context.Context, a AdminAccount) error
 	GetAdmin(ctx context.Context, username string) (*AdminAccount, error)
 	ListAdmins(ctx context.Context) ([]AdminAccount, error)
+	// SetAdminRole and SetAdminDisabled refuse, with kind conflict and
+	// code "last_admin", a change that would leave no enabled
+	// administrator with the admin role; the check and the change are one
+	// atomic step, so two officials disabling each other at once cannot
+	// both succeed.
 	SetAdminRole(ctx context.Context, username, role string, at time.Time) error
 	SetAdminDisabled(ctx context.Context, username string, disabled bool, at time.Time) error
 	SetAdminPassword(ctx context.Context, username, passwordHash string, at time.Time) error

@@ -172,6 +172,9 @@ type Trail struct {
 	clock    routing.Clock
 	log      *slog.Logger
 	checkers map[string]Checker
+
+	fourEyes  FourEyes
+	executors map[string]Executor
 }
 
 // Config is what a Trail is built from.
@@ -192,7 +195,8 @@ func New(cfg Config) (*Trail, error) {
 	case len(cfg.PseudonymKey) == 0:
 		return nil, routing.MissingDependency(op, "the pseudonym key")
 	}
-	t := &Trail{store: cfg.Store, prover: cfg.Prover, key: cfg.PseudonymKey, clock: cfg.Clock, log: cfg.Logger, checkers: map[string]Checker{}}
+	t := &Trail{store: cfg.Store, prover: cfg.Prover, key: cfg.PseudonymKey, clock: cfg.Clock, log: cfg.Logger, checkers: map[string]Checker{},
+		executors: map[string]Executor{}}
 	if t.clock == nil {
 		t.clock = routing.SystemClock{}
 	}
@@ -261,6 +265,9 @@ func (t *Trail) Begin(ctx context.Context, e Entry) (*Record, error) {
 	a, err := actor(ctx, op)
 	if err != nil {
 		return nil, err
+	}
+	if e.ProposalID == "" {
+		e.ProposalID = proposalOf(ctx)
 	}
 	r := &Record{
 		ID: newID(), At: t.clock.Now().UTC(), Official: a.Official, OfficialRef: t.Pseudonym(a.Official),

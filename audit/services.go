@@ -2,7 +2,9 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -85,8 +87,21 @@ func (s *Identities) document(ctx context.Context, eid, ref string) any {
 	return nil
 }
 
-// Merge merges eID from into eID into.
+type mergeParams struct {
+	From, Into, Reason, Officer string
+}
+
+type deactivateParams struct {
+	EID, Reason, Officer string
+}
+
+// Merge merges eID from into eID into (a proposal when four eyes hold
+// merges).
 func (s *Identities) Merge(ctx context.Context, from, into, reason, officer string) error {
+	if s.trail.held(ctx, FourEyesMerge) {
+		return s.trail.propose(ctx, Entry{Act: ActEIDMerge, Target: into, EID: from, Reason: reason},
+			mergeParams{From: from, Into: into, Reason: reason, Officer: officer})
+	}
 	_, err := Do(ctx, s.trail, Entry{Act: ActEIDMerge, Target: into, EID: from, Reason: reason, Before: s.state(ctx, from)},
 		func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.Service.Merge(ctx, from, into, reason, officer)
@@ -94,8 +109,13 @@ func (s *Identities) Merge(ctx context.Context, from, into, reason, officer stri
 	return err
 }
 
-// Deactivate deactivates an eID.
+// Deactivate deactivates an eID (a proposal when four eyes hold
+// deactivations).
 func (s *Identities) Deactivate(ctx context.Context, eid, reason, officer string) error {
+	if s.trail.held(ctx, FourEyesDeactivate) {
+		return s.trail.propose(ctx, Entry{Act: ActEIDDeactivate, Target: eid, EID: eid, Reason: reason},
+			deactivateParams{EID: eid, Reason: reason, Officer: officer})
+	}
 	_, err := Do(ctx, s.trail, Entry{Act: ActEIDDeactivate, Target: eid, EID: eid, Reason: reason, Before: s.state(ctx, eid)},
 		func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.Service.Deactivate(ctx, eid, reason, officer)
@@ -197,8 +217,17 @@ func (s *Registry) UpdateDepartment(ctx context.Context, d model.Department) (*m
 		func(ctx context.Context) (*model.Department, error) { return s.Registry.UpdateDepartment(ctx, d) }, anyOf)
 }
 
-// SetDepartmentStatus suspends or reactivates a department.
+type statusParams struct {
+	ID, Status, Reason string
+}
+
+// SetDepartmentStatus suspends or reactivates a department (a suspension
+// is a proposal when four eyes hold suspensions).
 func (s *Registry) SetDepartmentStatus(ctx context.Context, id, status, reason string) (*model.Department, error) {
+	if status == model.DepartmentSuspended && s.trail.held(ctx, FourEyesSuspend) {
+		return nil, s.trail.propose(ctx, Entry{Act: ActDepartmentStatus, Target: id, Reason: reason},
+			statusParams{ID: id, Status: status, Reason: reason})
+	}
 	return Do(ctx, s.trail, Entry{Act: ActDepartmentStatus, Target: id, Reason: reason, Before: s.department(ctx, id)},
 		func(ctx context.Context) (*model.Department, error) {
 			return s.Registry.SetDepartmentStatus(ctx, id, status, reason)
@@ -309,15 +338,28 @@ func lineTarget(l policies.Line) string {
 	return "p, " + l.Subject + ", " + l.Object + ", " + l.Action + ", " + l.Effect
 }
 
-// AddLine adds a rule or role membership.
+type lineParams struct {
+	By   string
+	Line policies.Line
+}
+
+// AddLine adds a rule or role membership (a proposal when four eyes hold
+// policy changes).
 func (s *Policies) AddLine(ctx context.Context, by string, l policies.Line) (int64, error) {
+	if s.trail.held(ctx, FourEyesPolicy) {
+		return 0, s.trail.propose(ctx, Entry{Act: ActPolicyAdd, Target: lineTarget(l)}, lineParams{By: by, Line: l})
+	}
 	return Do(ctx, s.trail, Entry{Act: ActPolicyAdd, Target: lineTarget(l)},
 		func(ctx context.Context) (int64, error) { return s.Engine.AddLine(ctx, by, l) },
 		func(v int64) any { return policyChange{Line: l, Version: v} })
 }
 
-// RemoveLine removes a rule or role membership.
+// RemoveLine removes a rule or role membership (a proposal when four eyes
+// hold policy changes).
 func (s *Policies) RemoveLine(ctx context.Context, by string, l policies.Line) (int64, error) {
+	if s.trail.held(ctx, FourEyesPolicy) {
+		return 0, s.trail.propose(ctx, Entry{Act: ActPolicyRemove, Target: lineTarget(l), Before: l}, lineParams{By: by, Line: l})
+	}
 	return Do(ctx, s.trail, Entry{Act: ActPolicyRemove, Target: lineTarget(l), Before: l},
 		func(ctx context.Context) (int64, error) { return s.Engine.RemoveLine(ctx, by, l) },
 		func(v int64) any { return map[string]int64{"version": v} })
@@ -342,10 +384,95 @@ func (s *Admins) CreateAdmin(ctx context.Context, username, password, role strin
 }
 
 // RegisterCheckers lets Recover settle unfinished acts of these services
-// from their effects.
-func RegisterCheckers(t *Trail, ids *Identities, reg *Registry, keys *APIKeys) {
+// from their effects, and approved proposals execute through them.
+func RegisterCheckers(t *Trail, ids *Identities, reg *Registry, keys *APIKeys, pol *Policies) {
 	t.OnRecover(ActEIDMerge, ids.checkEID)
 	t.OnRecover(ActEIDDeactivate, ids.checkEID)
 	t.OnRecover(ActDepartmentStatus, reg.checkDepartment)
 	t.OnRecover(ActAPIKeyRevoke, keys.checkAPIKey)
+	t.OnExecute(ActEIDMerge, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p mergeParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, ids.Merge(ctx, p.From, p.Into, p.Reason, p.Officer)
+	})
+	t.OnExecute(ActEIDDeactivate, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p deactivateParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, ids.Deactivate(ctx, p.EID, p.Reason, p.Officer)
+	})
+	t.OnExecute(ActDepartmentStatus, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p statusParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return reg.SetDepartmentStatus(ctx, p.ID, p.Status, p.Reason)
+	})
+	for act, run := range map[string]func(context.Context, string, policies.Line) (int64, error){
+		ActPolicyAdd: pol.AddLine, ActPolicyRemove: pol.RemoveLine,
+	} {
+		t.OnExecute(act, func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var p lineParams
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, err
+			}
+			return run(ctx, p.By, p.Line)
+		})
+	}
+}
+
+type staffState struct {
+	Role     string `json:"role,omitempty"`
+	Disabled *bool  `json:"disabled,omitempty"`
+	Expires  string `json:"activation_expires_at,omitempty"`
+}
+
+func (s *Admins) state(ctx context.Context, username string) any {
+	a, err := s.Admins.Get(ctx, username)
+	if err != nil {
+		return nil
+	}
+	return staffState{Role: a.Role, Disabled: &a.Disabled}
+}
+
+// Disable disables an administrator and ends their sessions.
+func (s *Admins) Disable(ctx context.Context, username string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffDisable, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.Disable(ctx, username) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+// Enable re-enables an administrator.
+func (s *Admins) Enable(ctx context.Context, username string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffEnable, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.Enable(ctx, username) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+// SetRole changes an administrator's role and ends their sessions.
+func (s *Admins) SetRole(ctx context.Context, username, role string) error {
+	_, err := Do(ctx, s.trail, Entry{Act: ActStaffRole, Target: username, Before: s.state(ctx, username)},
+		func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Admins.SetRole(ctx, username, role) },
+		func(struct{}) any { return s.state(ctx, username) })
+	return err
+}
+
+type resetCode struct {
+	code    string
+	expires time.Time
+}
+
+// Reset issues an administrator a new activation code (never recorded).
+func (s *Admins) Reset(ctx context.Context, username string) (string, time.Time, error) {
+	out, err := Do(ctx, s.trail, Entry{Act: ActStaffReset, Target: username},
+		func(ctx context.Context) (resetCode, error) {
+			code, exp, err := s.Admins.Reset(ctx, username)
+			return resetCode{code, exp}, err
+		}, func(r resetCode) any { return staffState{Expires: r.expires.UTC().Format(time.RFC3339)} })
+	return out.code, out.expires, err
 }

@@ -137,3 +137,31 @@ func (a *api) myAuditProof(c *gin.Context) {
 	out, err := a.deps.Audit.Proof(ctx(c), c.Param("id"), currentSession(c).Subject)
 	a.answer(c, http.StatusOK, out, err)
 }
+
+// listProposals lists four-eyes proposals (?status=pending for those
+// waiting).
+func (a *api) listProposals(c *gin.Context) {
+	out, err := a.deps.Audit.Proposals(ctx(c), c.Query("status"))
+	answerList(a.Server, c, "proposals", out, err)
+}
+
+type decisionRequest struct {
+	Note string `json:"note"`
+}
+
+// decideProposal approves (and so executes, once) or rejects a proposal;
+// its proposer cannot.
+func (a *api) decideProposal(approve bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req decisionRequest
+		if !a.bind(c, &req) {
+			return
+		}
+		decide := a.deps.Audit.Reject
+		if approve {
+			decide = a.deps.Audit.Approve
+		}
+		out, err := decide(ctx(c), c.Param("id"), req.Note)
+		a.answer(c, http.StatusOK, out, err)
+	}
+}

@@ -135,3 +135,151 @@ func auditTrailFlow(t *testing.T, w *world, auditor, root, officer *caller, eid 
 		}
 	}
 }
+
+// staffFlow: an administrator disables, re-enables, re-roles and resets a
+// staff account; the reset member chooses a new password with the code;
+// the last administrator cannot be disabled or demoted; every change is in
+// the audit trail.
+func staffFlow(t *testing.T, w *world, root, auditor *caller, name string) {
+	t.Helper()
+	const post, get = http.MethodPost, http.MethodGet
+	member := w.signIn("/v1/admin/login", map[string]string{"username": name, "password": "another long one"})
+	root.call(post, "/v1/admin/users/"+name+"/disable", nil, http.StatusOK)
+	// The disabled member's session ended at once, and sign-in is refused.
+	member.call(get, "/v1/admin/me", nil, http.StatusUnauthorized)
+	if e := w.anonymous().call(post, "/v1/admin/login", map[string]string{"username": name, "password": "another long one"}, http.StatusForbidden).apiError(); e.Code != "account_disabled" {
+		t.Errorf("disabled sign-in = %+v", e)
+	}
+	root.call(post, "/v1/admin/users/"+name+"/enable", nil, http.StatusOK)
+	if got := root.call(post, "/v1/admin/users/"+name+"/role", map[string]string{"role": "mapping-officer"}, http.StatusOK).field("role"); got != "mapping-officer" {
+		t.Errorf("role = %q", got)
+	}
+	var reset struct {
+		Code    string `json:"activation_code"`
+		Expires string `json:"expires_at"`
+	}
+	root.call(post, "/v1/admin/users/"+name+"/reset", nil, http.StatusOK).decode(&reset)
+	if reset.Code == "" || reset.Expires == "" {
+		t.Fatalf("reset = %+v", reset)
+	}
+	if e := w.anonymous().call(post, "/v1/admin/login", map[string]string{"username": name, "password": "another long one"}, http.StatusUnauthorized).apiError(); e.Code != "invalid_credentials" {
+		t.Errorf("old password after reset = %+v", e)
+	}
+	activate := map[string]string{"username": name, "code": reset.Code, "password": "a brand new passphrase"}
+	renewed := w.signIn("/v1/admin/activate", activate)
+	if got := renewed.call(get, "/v1/admin/me", nil, http.StatusOK).field("role"); got != "mapping-officer" {
+		t.Errorf("activated member's role = %q", got)
+	}
+	if e := w.anonymous().call(post, "/v1/admin/activate", activate, http.StatusConflict).apiError(); e.Code != "activation_used" {
+		t.Errorf("second activation = %+v", e)
+	}
+
+	// root is the only enabled administrator with the admin role.
+	if e := root.call(post, "/v1/admin/users/root/disable", nil, http.StatusConflict).apiError(); e.Code != "last_admin" {
+		t.Errorf("disabling the last admin = %+v", e)
+	}
+	if e := root.call(post, "/v1/admin/users/root/role", map[string]string{"role": "auditor"}, http.StatusConflict).apiError(); e.Code != "last_admin" {
+		t.Errorf("demoting the last admin = %+v", e)
+	}
+	root.call(get, "/v1/admin/me", nil, http.StatusOK)
+
+	var trail struct {
+		Records []audit.Record `json:"records"`
+	}
+	auditor.call(get, "/v1/admin/audit?official=admin:root&limit=50", nil, http.StatusOK).decode(&trail)
+	seen := map[string]string{}
+	for _, r := range trail.Records {
+		if strings.HasPrefix(r.Act, "staff.") {
+			seen[r.Act+"/"+r.Target] = r.Status
+		}
+	}
+	for _, want := range []string{"staff.disable/" + name, "staff.enable/" + name, "staff.role/" + name, "staff.reset/" + name} {
+		if seen[want] != audit.StatusDone {
+			t.Errorf("audit of %s = %q (all: %v)", want, seen[want], seen)
+		}
+	}
+	if seen["staff.disable/root"] != audit.StatusFailed {
+		t.Errorf("the refused disable of root is recorded as %q", seen["staff.disable/root"])
+	}
+}
+
+// fourEyesFlow: with four eyes on merges and policy changes, an officer's
+// merge and a policy change become proposals (202); the proposer cannot
+// approve their own; a second official approves once (the act runs under
+// them, naming the proposal) or rejects; both steps are in the trail.
+func fourEyesFlow(t *testing.T, w *world, root, officer, auditor *caller) {
+	t.Helper()
+	const post, get = http.MethodPost, http.MethodGet
+	w.trail.SetFourEyes(audit.FourEyes{Store: w.db, Acts: map[string]bool{audit.FourEyesMerge: true, audit.FourEyesPolicy: true}})
+	defer w.trail.SetFourEyes(audit.FourEyes{})
+
+	var a, b mapping.CreatedIdentity
+	officer.call(post, "/v1/admin/eids", map[string]any{"documents": []mapping.Input{{Type: "passport", Number: "E23456789", Country: "CHN"}}}, http.StatusCreated).decode(&a)
+	officer.call(post, "/v1/admin/eids", map[string]any{"documents": []mapping.Input{{Type: "passport", Number: "E34567890", Country: "CHN"}}}, http.StatusCreated).decode(&b)
+	var held struct {
+		Proposal audit.Proposal `json:"proposal"`
+	}
+	officer.call(post, "/v1/admin/eids/"+esc(a.EID)+"/merge", map[string]string{"into": b.EID, "reason": "duplicate"}, http.StatusAccepted).decode(&held)
+	p := held.Proposal
+	if p.Status != audit.ProposalPending || p.ProposedBy != "admin:officer" || p.Act != audit.ActEIDMerge {
+		t.Fatalf("proposal = %+v", p)
+	}
+	var ident struct {
+		Identity struct {
+			Status string `json:"status"`
+		} `json:"eid"`
+	}
+	officer.call(get, "/v1/admin/eids/"+esc(a.EID), nil, http.StatusOK).decode(&ident)
+	if ident.Identity.Status != "active" {
+		t.Errorf("eID %s is %s before the approval", a.EID, ident.Identity.Status)
+	}
+	if e := officer.call(post, "/v1/admin/proposals/"+p.ID+"/approve", map[string]string{}, http.StatusForbidden).apiError(); e.Code != "own_proposal" {
+		t.Errorf("self-approval = %+v", e)
+	}
+	if e := auditor.call(post, "/v1/admin/proposals/"+p.ID+"/approve", map[string]string{}, http.StatusForbidden).apiError(); e.Code != "forbidden" {
+		t.Errorf("approval by an auditor = %+v", e)
+	}
+	var done audit.Proposal
+	root.call(post, "/v1/admin/proposals/"+p.ID+"/approve", map[string]string{"note": "checked the KYC files"}, http.StatusOK).decode(&done)
+	if done.Status != audit.ProposalExecuted || done.DecidedBy != "admin:root" {
+		t.Fatalf("approved = %+v", done)
+	}
+	officer.call(get, "/v1/admin/eids/"+esc(a.EID), nil, http.StatusOK).decode(&ident)
+	if ident.Identity.Status != "merged" && ident.Identity.Status != "deactivated" {
+		t.Errorf("eID %s is %s after the approved merge", a.EID, ident.Identity.Status)
+	}
+	if e := root.call(post, "/v1/admin/proposals/"+p.ID+"/approve", map[string]string{}, http.StatusConflict).apiError(); e.Code != "proposal_decided" {
+		t.Errorf("second approval = %+v", e)
+	}
+	if e := root.call(post, "/v1/admin/proposals/prop_nope/reject", map[string]string{}, http.StatusNotFound).apiError(); e.Code != "proposal_not_found" {
+		t.Errorf("unknown proposal = %+v", e)
+	}
+
+	rule := map[string]string{"kind": "p", "subject": "hr-bureau", "object": "health.*", "action": "employment", "effect": "deny"}
+	root.call(post, "/v1/admin/policies/rules", rule, http.StatusAccepted).decode(&held)
+	root.call(get, "/v1/admin/proposals?status=pending", nil, http.StatusOK)
+	var rejected audit.Proposal
+	// Deciding a policy change needs the permission to change the policy.
+	if e := officer.call(post, "/v1/admin/proposals/"+held.Proposal.ID+"/reject", map[string]string{"note": "no"}, http.StatusForbidden).apiError(); e.Code != "forbidden" {
+		t.Errorf("rejection by a mapping officer = %+v", e)
+	}
+	auditor.call(get, "/v1/admin/proposals", nil, http.StatusOK)
+	root.call(post, "/v1/admin/users", map[string]string{"username": "li.second", "password": "another long one", "role": "admin"}, http.StatusCreated)
+	second := w.signIn("/v1/admin/login", map[string]string{"username": "li.second", "password": "another long one"})
+	second.call(post, "/v1/admin/proposals/"+held.Proposal.ID+"/reject", map[string]string{"note": "not agreed"}, http.StatusOK).decode(&rejected)
+	if rejected.Status != audit.ProposalRejected {
+		t.Errorf("rejected = %+v", rejected)
+	}
+
+	var trail struct {
+		Records []audit.Record `json:"records"`
+	}
+	auditor.call(get, "/v1/admin/audit?proposal="+p.ID, nil, http.StatusOK).decode(&trail)
+	acts := map[string]string{}
+	for _, r := range trail.Records {
+		acts[r.Act] = r.Official
+	}
+	if acts[audit.ActProposalCreate] != "admin:officer" || acts[audit.ActProposalApprove] != "admin:root" || acts[audit.ActEIDMerge] != "admin:root" {
+		t.Errorf("the proposal's trail = %v, want proposed by the officer, approved and executed by root", acts)
+	}
+}

@@ -143,6 +143,7 @@ type SignIn interface {
 	Activate(ctx context.Context, doc mapping.Input, code, password string) (token string, sess *accounts.Session, err error)
 	Resident(ctx context.Context, doc mapping.Input, password string) (token string, sess *accounts.Session, err error)
 	Admin(ctx context.Context, username, password string) (token string, sess *accounts.Session, err error)
+	ActivateAdmin(ctx context.Context, username, code, password string) (token string, sess *accounts.Session, err error)
 	ResidentPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
 	AdminPasskey(ctx context.Context, body []byte) (token string, sess *accounts.Session, err error)
 }
@@ -160,6 +161,12 @@ type Residents interface {
 type Admins interface {
 	CreateAdmin(ctx context.Context, username, password, role string) (*accounts.Admin, error)
 	List(ctx context.Context) ([]accounts.Admin, error)
+	Disable(ctx context.Context, username string) error
+	Enable(ctx context.Context, username string) error
+	SetRole(ctx context.Context, username, role string) error
+	// Reset takes the password away and returns a one-time activation
+	// code (shown once) and its expiry.
+	Reset(ctx context.Context, username string) (code string, expires time.Time, err error)
 }
 
 // APIKeys holds departments' API keys (*accounts.APIKeys).
@@ -192,6 +199,11 @@ type AuditTrail interface {
 	Get(ctx context.Context, id string) (*audit.Record, error)
 	Proof(ctx context.Context, id, eid string) (*audit.Proof, error)
 	ForResident(ctx context.Context, eid string, limit int) ([]audit.ResidentView, error)
+	// Four eyes: the proposals waiting for (or decided by) a second
+	// official, and the decisions.
+	Proposals(ctx context.Context, status string) ([]audit.Proposal, error)
+	Approve(ctx context.Context, id, note string) (*audit.Proposal, error)
+	Reject(ctx context.Context, id, note string) (*audit.Proposal, error)
 }
 
 // Tickets serves ticket verification to providers and the key set.

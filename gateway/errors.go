@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/gin-gonic/gin"
 )
@@ -51,6 +52,12 @@ type ErrorDetail struct {
 // fail renders err and stops the chain. Internal errors are logged with
 // their cause; the caller sees only the safe message.
 func (s *Server) fail(c *gin.Context, err error) {
+	var held *audit.Pending
+	if errors.As(err, &held) {
+		// Four eyes: the act became a proposal for a second official.
+		c.AbortWithStatusJSON(http.StatusAccepted, gin.H{"proposal": held.Proposal})
+		return
+	}
 	kind := routing.KindOf(err)
 	status := statusOf(kind)
 	detail := ErrorDetail{Code: routing.CodeOf(err), Message: routing.MessageOf(err), RequestID: requestID(c)}

@@ -232,6 +232,9 @@ func (p *pages) adminDepartmentStatus(c *gin.Context) {
 		return
 	}
 	if _, err := p.deps.Registry.SetDepartmentStatus(ctx(c), c.Param("id"), status, reason); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showDepartment(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, deptFields()), form)
 		return
 	}
@@ -555,6 +558,9 @@ func (p *pages) adminMerge(c *gin.Context) {
 		return
 	}
 	if err := p.deps.Identities.Merge(ctx(c), c.Param("eid"), into, reason, adminName(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"into": "into", "reason": "merge_reason"}), form)
 		return
 	}
@@ -569,6 +575,9 @@ func (p *pages) adminDeactivate(c *gin.Context) {
 		return
 	}
 	if err := p.deps.Identities.Deactivate(ctx(c), c.Param("eid"), reason, adminName(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showResident(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, map[string]string{"reason": "deactivate_reason"}), form)
 		return
 	}
@@ -771,6 +780,9 @@ func ruleFromForm(c *gin.Context) policies.Line {
 func (p *pages) adminAddRule(c *gin.Context) {
 	form := refill(c, "kind", "subject", "object", "action", "effect", "role")
 	if _, err := p.deps.Policies.AddLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, ruleFields()), form, nil)
 		return
 	}
@@ -782,6 +794,9 @@ func (p *pages) adminRemoveRule(c *gin.Context) {
 		return
 	}
 	if _, err := p.deps.Policies.RemoveLine(ctx(c), adminName(c), ruleFromForm(c)); err != nil {
+		if p.proposed(c, err) {
+			return
+		}
 		p.showPolicies(c, statusOf(routing.KindOf(err)), p.formErrors(c, err, nil), nil, nil)
 		return
 	}
@@ -868,7 +883,8 @@ func (p *pages) showUsers(c *gin.Context, status int, errs *web.Errors, form map
 		p.pageFail(c, err)
 		return
 	}
-	p.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form, Data: gin.H{"Users": users}})
+	p.render(c, status, "admin_users", &web.Page{Title: "title.admin.users", Nav: "users", Errors: errs, Form: form,
+		Data: gin.H{"Users": users, "Roles": []string{accounts.RoleAdmin, accounts.RoleMappingOfficer, accounts.RoleAuditor}}})
 }
 
 func (p *pages) adminCreateUser(c *gin.Context) {

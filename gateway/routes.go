@@ -84,6 +84,7 @@ func (s *Server) routes() {
 
 	// Admin API.
 	r.POST("/v1/admin/login", a.adminLogin)
+	r.POST("/v1/admin/activate", a.adminActivate)
 	r.POST("/v1/admin/login/passkey/options", a.passkeyLoginOptions(accounts.SessionAdmin))
 	r.POST("/v1/admin/login/passkey", a.passkeyLogin(accounts.SessionAdmin))
 	// Each admin route needs a permission of the signed-in role; the
@@ -140,8 +141,15 @@ func (s *Server) routes() {
 	adm.GET("/audit/export", audit, a.exportAudit)
 	adm.GET("/audit/:id", audit, a.getAudit)
 	adm.GET("/audit/:id/proof", audit, a.auditProof)
+	adm.GET("/proposals", staff, a.listProposals)
+	adm.POST("/proposals/:id/approve", staff, a.decideProposal(true))
+	adm.POST("/proposals/:id/reject", staff, a.decideProposal(false))
 	adm.GET("/users", users, a.listAdmins)
 	adm.POST("/users", users, a.createAdmin)
+	adm.POST("/users/:name/disable", users, a.disableAdmin)
+	adm.POST("/users/:name/enable", users, a.enableAdmin)
+	adm.POST("/users/:name/reset", users, a.resetAdmin)
+	adm.POST("/users/:name/role", users, a.setAdminRole)
 
 	// Portal and console pages (server-rendered; forms post here and
 	// redirect), with the same permissions as the API above.
@@ -187,6 +195,8 @@ func (s *Server) routes() {
 	console.POST("/lang", p.switchLang)
 	console.GET("/login", p.adminLoginPage)
 	console.POST("/login", p.adminLoginForm)
+	console.GET("/activate", p.adminActivatePage)
+	console.POST("/activate", p.adminActivateForm)
 	console.POST("/logout", staffPage, p.pageLogout)
 	console.GET("", staffPage, p.adminHome)
 	console.GET("/security", staffPage, p.adminSecurity)
@@ -226,7 +236,12 @@ func (s *Server) routes() {
 	console.POST("/policies/rules/delete", policyWritePage, p.adminRemoveRule)
 	console.GET("/audit", auditPage, p.adminAudit)
 	console.GET("/acts", auditPage, p.adminActs)
+	console.GET("/proposals", staffPage, p.adminProposals)
+	console.POST("/proposals/:id", staffPage, p.adminDecide)
 	console.GET("/consents/:id", auditPage, p.adminConsent)
 	console.GET("/users", usersPage, p.adminUsers)
 	console.POST("/users", usersPage, p.adminCreateUser)
+	console.POST("/users/:name/status", usersPage, p.adminUserStatus)
+	console.POST("/users/:name/role", usersPage, p.adminUserRole)
+	console.POST("/users/:name/reset", usersPage, p.adminUserReset)
 }

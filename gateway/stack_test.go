@@ -107,6 +107,9 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Ledger: s.ledger, Clock: clock, Holder: "test", Stream: routing.StreamAudit, Logger: quiet}))
 	s.trail = built[*audit.Trail](t)(audit.New(audit.Config{Store: s.db, Prover: s.auditAnc,
 		PseudonymKey: []byte("pseudonym key for tests"), Clock: clock, Logger: quiet}))
+	auditedIDs, auditedRegistry := audit.NewIdentities(s.mapping, s.trail), audit.NewRegistry(s.registry, s.trail)
+	auditedKeys, auditedPolicies := audit.NewAPIKeys(s.apiKeys, s.trail), audit.NewPolicies(s.policy, s.trail)
+	audit.RegisterCheckers(s.trail, auditedIDs, auditedRegistry, auditedKeys, auditedPolicies)
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, Rules: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
@@ -117,12 +120,12 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 			Policy: s.policy, Clock: clock, Logger: quiet})),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
-		Registry: audit.NewRegistry(s.registry, s.trail),
+		Registry: auditedRegistry,
 		DIDs:     dir,
 		Access: built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
 			Anchorer: s.anchorer})),
 		Anchoring:  s.anchorer,
-		Identities: audit.NewIdentities(s.mapping, s.trail),
+		Identities: auditedIDs,
 		Importer:   audit.NewImporter(s.importer, s.trail),
 		SignIn: built[*accounts.SignIn](t)(accounts.NewSignIn(accounts.SignInConfig{Residents: s.residents, Admins: s.admins,
 			Sessions: s.sessions, Documents: s.mapping, Passkeys: s.passkeys})),

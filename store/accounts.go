@@ -244,16 +244,132 @@ func (db *DB) ListAdmins(ctx context.Context) ([]accounts.AdminAccount, error) {
 	return as, nil
 }
 
-// SetAdminRole changes an administrator's role.
+// SetAdminRole changes an administrator's role; demoting the last enabled
+// administrator with the admin role is refused (last_admin).
 func (db *DB) SetAdminRole(ctx context.Context, username, role string, at time.Time) error {
-	return db.updateOne(ctx, "store.SetAdminRole", "administrator",
+	return db.changeAdmin(ctx, "store.SetAdminRole", username, role != accounts.RoleAdmin,
 		`UPDATE admins SET role = ?, updated_at = ? WHERE username = ?`, role, nanos(at), username)
 }
 
-// SetAdminDisabled disables or enables an administrator.
+// SetAdminDisabled disables or enables an administrator; disabling the
+// last enabled administrator with the admin role is refused (last_admin).
 func (db *DB) SetAdminDisabled(ctx context.Context, username string, disabled bool, at time.Time) error {
-	return db.updateOne(ctx, "store.SetAdminDisabled", "administrator",
+	return db.changeAdmin(ctx, "store.SetAdminDisabled", username, disabled,
 		`UPDATE admins SET disabled = ?, updated_at = ? WHERE username = ?`, disabled, nanos(at), username)
+}
+
+// changeAdmin runs one update of an administrator in a transaction that
+// first locks the enabled administrators with the admin role (PostgreSQL:
+// FOR UPDATE; SQLite: the write transaction), so that when the change
+// takes that away from username (removes) no two concurrent changes can
+// leave nobody: the second sees the first's result.
+func (db *DB) changeAdmin(ctx context.Context, op, username string, removes bool, query string, args ...any) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		q := `SELECT username FROM admins WHERE role = 'admin' AND disabled = ? ORDER BY username`
+		if db.dialect == DialectPostgres {
+			q += ` FOR UPDATE`
+		}
+		var active []string
+		if err := tx.Raw(q, false).Scan(&active).Error; err != nil {
+			return err
+		}
+		if removes && len(active) == 1 && active[0] == username {
+			return &routing.Error{Kind: routing.KindConflict, Code: accounts.CodeLastAdmin, Op: op,
+				Message: "this is the last enabled administrator; make another one administrator first"}
+		}
+		r := tx.Exec(query, args...)
+		if r.Error != nil {
+			return r.Error
+		}
+		if r.RowsAffected == 0 {
+			return notFound(op, "administrator")
+		}
+		return nil
+	})
+	return db.classify(op, err)
+}
+
+// ResetAdmin removes an administrator's password and stores their new
+// activation code, in one transaction.
+func (db *DB) ResetAdmin(ctx context.Context, c accounts.AdminActivation) error {
+	const op = "store.ResetAdmin"
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		r := tx.Exec(`UPDATE admins SET password_hash = '', updated_at = ? WHERE username = ?`, nanos(c.CreatedAt), c.Username)
+		if r.Error != nil {
+			return r.Error
+		}
+		if r.RowsAffected == 0 {
+			return notFound(op, "administrator")
+		}
+		return tx.Exec(`INSERT INTO admin_activation_codes (username, code_hash, created_at, expires_at, used_at, failed_attempts)
+			VALUES (?, ?, ?, ?, NULL, 0)
+			ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
+				expires_at = excluded.expires_at, used_at = NULL, failed_attempts = 0`,
+			c.Username, c.CodeHash, nanos(c.CreatedAt), nanos(c.ExpiresAt)).Error
+	})
+	return db.classify(op, err)
+}
+
+// GetAdminActivation returns an administrator's current activation code.
+func (db *DB) GetAdminActivation(ctx context.Context, username string) (*accounts.AdminActivation, error) {
+	const op = "store.GetAdminActivation"
+	var (
+		c                accounts.AdminActivation
+		created, expires int64
+		used             sql.NullInt64
+	)
+	err := db.with(ctx).Raw(`SELECT username, code_hash, created_at, expires_at, used_at, failed_attempts
+		FROM admin_activation_codes WHERE username = ?`, username).Row().Scan(&c.Username, &c.CodeHash, &created, &expires, &used, &c.FailedAttempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(op, "activation code")
+	}
+	if err != nil {
+		return nil, db.classify(op, err)
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromNanos(created), fromNanos(expires), fromNullNanos(used)
+	return &c, nil
+}
+
+// RecordAdminActivationFailure counts a wrong code against the code with
+// hash codeHash; 0 when it was replaced.
+func (db *DB) RecordAdminActivationFailure(ctx context.Context, username, codeHash string) (int, error) {
+	var n int
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		err := tx.Raw(`UPDATE admin_activation_codes SET failed_attempts = failed_attempts + 1
+			WHERE username = ? AND code_hash = ? RETURNING failed_attempts`, username, codeHash).Row().Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			n = 0
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, db.classify("store.RecordAdminActivationFailure", err)
+	}
+	return n, nil
+}
+
+// ConsumeAdminActivation marks the code used and sets the password in one
+// transaction; false when the code is used, replaced or expired.
+func (db *DB) ConsumeAdminActivation(ctx context.Context, username, codeHash, passwordHash string, at time.Time) (bool, error) {
+	consumed := false
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		r := tx.Exec(`UPDATE admin_activation_codes SET used_at = ?
+			WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(at), username, codeHash, nanos(at))
+		if r.Error != nil || r.RowsAffected == 0 {
+			return r.Error
+		}
+		if err := tx.Exec(`UPDATE admins SET password_hash = ?, updated_at = ? WHERE username = ?`,
+			passwordHash, nanos(at), username).Error; err != nil {
+			return err
+		}
+		consumed = true
+		return nil
+	})
+	if err != nil {
+		return false, db.classify("store.ConsumeAdminActivation", err)
+	}
+	return consumed, nil
 }
 
 // SetAdminPassword replaces an administrator's password hash.

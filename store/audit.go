@@ -105,9 +105,6 @@ var auditSchema = []string{
 	)`,
 }
 
-const auditColumns = `seq, id, created_at, completed_at, official, official_ref, act, target, eid, reason,
-	before_state, after_state, status, error, proposal_id, request_id, leaf_hash, batch_id`
-
 // BeginAudit writes a record and sets its Seq (audit.Store).
 func (db *DB) BeginAudit(ctx context.Context, r *audit.Record) error {
 	const op = "store.BeginAudit"
@@ -318,4 +315,90 @@ func (a *AuditAnchors) AcquireLease(ctx context.Context, name, holder string, tt
 // ReleaseLease gives the audit stream's lease up early.
 func (a *AuditAnchors) ReleaseLease(ctx context.Context, name, holder string) error {
 	return a.db.ReleaseLease(ctx, name, holder)
+}
+
+var _ audit.ProposalStore = (*DB)(nil)
+
+// CreateProposal stores a pending four-eyes proposal.
+func (db *DB) CreateProposal(ctx context.Context, p *audit.Proposal) error {
+	_, err := db.exec(ctx, `INSERT INTO proposals (id, act, target, eid, params, reason, proposed_by, proposed_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Act, p.Target, p.EID, string(p.Params), p.Reason, p.ProposedBy,
+		nanos(p.ProposedAt), p.Status)
+	return db.classify("store.CreateProposal", err)
+}
+
+const proposalSelect = `SELECT id, act, target, eid, params, reason, proposed_by, proposed_at, status, decided_by,
+	decided_at, decision_note, result FROM proposals`
+
+func (db *DB) queryProposals(ctx context.Context, q string, args ...any) ([]audit.Proposal, error) {
+	rows, err := db.with(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.Proposal
+	for rows.Next() {
+		var (
+			p                 audit.Proposal
+			params            string
+			proposed, decided int64
+		)
+		if err := rows.Scan(&p.ID, &p.Act, &p.Target, &p.EID, &params, &p.Reason, &p.ProposedBy, &proposed, &p.Status,
+			&p.DecidedBy, &decided, &p.Note, &p.Result); err != nil {
+			return nil, err
+		}
+		p.Params, p.ProposedAt = []byte(params), fromNanos(proposed)
+		if decided != 0 {
+			p.DecidedAt = fromNanos(decided)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// GetProposal returns one proposal.
+func (db *DB) GetProposal(ctx context.Context, id string) (*audit.Proposal, error) {
+	const op = "store.GetProposal"
+	ps, err := db.queryProposals(ctx, proposalSelect+` WHERE id = ?`, id)
+	if err != nil {
+		return nil, db.classify(op, err)
+	}
+	if len(ps) == 0 {
+		return nil, (&routing.Error{Kind: routing.KindNotFound, Op: op, Message: "no such proposal"}).WithCode("proposal_not_found")
+	}
+	return &ps[0], nil
+}
+
+// ListProposals lists proposals in status ("" for all), newest first.
+func (db *DB) ListProposals(ctx context.Context, status string, limit int) ([]audit.Proposal, error) {
+	q, args := proposalSelect, []any{}
+	if status != "" {
+		q += ` WHERE status = ?`
+		args = append(args, status)
+	}
+	q += ` ORDER BY proposed_at DESC, id LIMIT ?`
+	args = append(args, min(max(limit, 1), MaxListLimit))
+	ps, err := db.queryProposals(ctx, q, args...)
+	if err != nil {
+		return nil, db.classify("store.ListProposals", err)
+	}
+	return ps, nil
+}
+
+// DecideProposal moves a pending proposal to status, by a decider other
+// than its proposer, in one conditional update: of two approvals at once,
+// one wins.
+func (db *DB) DecideProposal(ctx context.Context, id, status, decider, note string, at time.Time) (bool, error) {
+	n, err := db.exec(ctx, `UPDATE proposals SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?
+		WHERE id = ? AND status = 'pending' AND proposed_by <> ?`, status, decider, nanos(at), note, id, decider)
+	if err != nil {
+		return false, db.classify("store.DecideProposal", err)
+	}
+	return n == 1, nil
+}
+
+// FinishProposal records an approved proposal's outcome.
+func (db *DB) FinishProposal(ctx context.Context, id, status, result string) error {
+	_, err := db.exec(ctx, `UPDATE proposals SET status = ?, result = ? WHERE id = ? AND status = 'approved'`, status, result, id)
+	return db.classify("store.FinishProposal", err)
 }

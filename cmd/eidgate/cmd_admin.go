@@ -26,6 +26,7 @@ func newAdminCmd() *cobra.Command {
 	}
 	users := &cobra.Command{Use: "users", Short: "Console accounts"}
 	users.AddCommand(newListUsersCmd())
+	users.AddCommand(newStaffCmds()...)
 	keys := &cobra.Command{Use: "keys", Short: "Departments' API keys"}
 	keys.AddCommand(newListKeysCmd())
 	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/routing"
 )
@@ -84,6 +85,7 @@ type Config struct {
 	// a browser on this machine at http://localhost:<listen port>.
 	WebAuthnRPID         string `yaml:"webauthn_rp_id" env:"EIDGATE_WEBAUTHN_RP_ID" flag:"webauthn-rp-id" usage:"passkeys' WebAuthn relying party id: the host name of the portal and console, or a registrable domain above it (default localhost)"`
 	WebAuthnOrigins      string `yaml:"webauthn_origins" env:"EIDGATE_WEBAUTHN_ORIGINS" flag:"webauthn-origins" usage:"comma-separated origins the portal and console are served from, e.g. https://eid.example.gov.cn (default http://localhost:<listen port>)"`
+	FourEyes             string `yaml:"four_eyes" env:"EIDGATE_FOUR_EYES" flag:"four-eyes" usage:"acts that need a second official's approval, comma-separated: eid.merge, eid.deactivate, policy, department.suspend"`
 	RequireStaffPasskeys bool   `yaml:"require_staff_passkeys" env:"EIDGATE_REQUIRE_STAFF_PASSKEYS" flag:"require-staff-passkeys" usage:"administrators sign in with passkeys only (one who has none may sign in with the password only to register one)"`
 	// InsecureCookies drops the Secure cookie flag; only for plain-HTTP
 	// deployments behind nothing (never in production).
@@ -323,6 +325,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConsentCoolOff < 0 || c.ConsentCoolOff > 366*24*time.Hour {
 		add("--consent-cool-off %s: want 0 (no cool-off) to 366 days", c.ConsentCoolOff)
+	}
+	if _, err := audit.ParseFourEyes(c.FourEyes); err != nil {
+		add("--four-eyes: %s", err)
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		add("--rate-limit and --rate-burst must not be negative")

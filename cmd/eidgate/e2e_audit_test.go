@@ -42,6 +42,20 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 		t.Fatalf("CLI acts = %+v", recs)
 	}
 
+	// Staff management from the host.
+	for _, args := range [][]string{{"role", "carol", "mapping-officer"}, {"disable", "carol"}, {"enable", "carol"}} {
+		if code, _, errOut := runTool(t, "", append(append([]string{"admin", "users"}, args...), "--data-dir", data)...); code != 0 {
+			t.Fatalf("admin users %v: %d %s", args, code, errOut)
+		}
+	}
+	code, out, errOut = runTool(t, "", "admin", "users", "reset", "carol", "--data-dir", data)
+	if code != 0 || len(strings.TrimSpace(out)) < 16 || !strings.Contains(errOut, "shown only now") {
+		t.Fatalf("admin users reset: %d %q %s", code, out, errOut)
+	}
+	if code, _, errOut := runTool(t, "", "admin", "users", "disable", info.Admin.Username, "--data-dir", data); code == 0 || !strings.Contains(errOut, "last enabled administrator") {
+		t.Fatalf("disabling the last administrator: %d %s", code, errOut)
+	}
+
 	s := startDemo(t, func(c *Config) { c.DataDir = data })
 	adm := s.admin()
 	eid := info.Residents[0].EID
@@ -84,7 +98,8 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 	if r := byAct[audit.ActAPIKeyIssue]; r.Official != "admin:"+info.Admin.Username || r.Target != dept || strings.Contains(string(r.After), "egk_") {
 		t.Errorf("API key record = %+v", r)
 	}
-	for _, act := range []string{audit.ActStaffCreate, audit.ActTicketKeyRotate, audit.ActDocumentAdd, audit.ActAPIKeyIssue} {
+	for _, act := range []string{audit.ActStaffCreate, audit.ActTicketKeyRotate, audit.ActDocumentAdd, audit.ActAPIKeyIssue,
+		audit.ActStaffRole, audit.ActStaffDisable, audit.ActStaffEnable, audit.ActStaffReset} {
 		r, ok := byAct[act]
 		if !ok {
 			t.Errorf("no %s record", act)

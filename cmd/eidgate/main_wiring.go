@@ -644,7 +644,12 @@ func (m *Main) openAudit(pseudonymKey []byte) (err error) {
 		apiKeys: audit.NewAPIKeys(m.apiKeys, m.trail), admins: audit.NewAdmins(m.admins, m.trail),
 		policies: audit.NewPolicies(m.policy, m.trail), importer: audit.NewImporter(m.importer, m.trail),
 	}
-	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys)
+	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys, m.audited.policies)
+	fourEyes, err := audit.ParseFourEyes(m.Config.FourEyes)
+	if err != nil {
+		return err
+	}
+	m.trail.SetFourEyes(audit.FourEyes{Store: m.db, Acts: fourEyes})
 	return nil
 }
 
