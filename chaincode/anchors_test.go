@@ -64,8 +64,14 @@ func TestAnchorAccessBatch(t *testing.T) {
 
 	// The same batch again: the stored anchor, nothing written.
 	r = e.ok(e.agent, model.FnAnchorAccessBatch, batch)
-	if writes(r) != 0 || len(changes(t, r)) != 0 || decode[model.AccessAnchor](t, r).TxID != got.TxID {
-		t.Fatal("replaying the batch wrote")
+	if writes(r) != 0 {
+		t.Fatal("writes(r) != 0: ", "replaying the batch wrote")
+	}
+	if len(changes(t, r)) != 0 {
+		t.Fatal("len(changes(t, r)) != 0: ", "replaying the batch wrote")
+	}
+	if decode[model.AccessAnchor](t, r).TxID != got.TxID {
+		t.Fatal("decode[model.AccessAnchor](t, r).TxID != got.TxID: ", "replaying the batch wrote")
 	}
 	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); c.Uses != 2 {
 		t.Fatalf("uses after replay: %d", c.Uses)
@@ -144,8 +150,11 @@ func TestConcurrentConsentUpdatesConflict(t *testing.T) {
 	grant1 := e.l.Simulate(e.cc, tx(e.agent, model.FnGrantConsent, cs.ID, "portal"))
 	grant2 := e.l.Simulate(e.cc, tx(e.agent, model.FnGrantConsent, cs.ID, "counter"))
 	e.l.CommitBlock(grant1, grant2)
-	if grant1.Code != peer.TxValidationCode_VALID || grant2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
-		t.Fatalf("grants: %v, %v", grant1.Code, grant2.Code)
+	if grant1.Code != peer.TxValidationCode_VALID {
+		t.Fatalf("grant1.Code != peer.TxValidationCode_VALID: grants: %v, %v", grant1.Code, grant2.Code)
+	}
+	if grant2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
+		t.Fatalf("grant2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT: grants: %v, %v", grant1.Code, grant2.Code)
 	}
 	if got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, cs.ID)); got.DecisionMethod != "portal" {
 		t.Fatalf("stored decision: %+v", got)
@@ -157,12 +166,18 @@ func TestConcurrentConsentUpdatesConflict(t *testing.T) {
 			Count: 1, FirstSeq: 1, LastSeq: 1, ConsentUses: []model.ConsentUse{{ConsentID: limited.ID, Uses: 1}}}))
 	}
 	a1, a2 := anchor("b-1"), anchor("b-2")
-	if a1.Response.GetStatus() != 200 || a2.Response.GetStatus() != 200 {
-		t.Fatalf("both anchors must endorse: %s / %s", a1.Response.GetMessage(), a2.Response.GetMessage())
+	if a1.Response.GetStatus() != 200 {
+		t.Fatalf("a1.Response.GetStatus() != 200: both anchors must endorse: %s / %s", a1.Response.GetMessage(), a2.Response.GetMessage())
+	}
+	if a2.Response.GetStatus() != 200 {
+		t.Fatalf("a2.Response.GetStatus() != 200: both anchors must endorse: %s / %s", a1.Response.GetMessage(), a2.Response.GetMessage())
 	}
 	e.l.CommitBlock(a1, a2)
-	if a1.Code != peer.TxValidationCode_VALID || a2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
-		t.Fatalf("anchors: %v, %v", a1.Code, a2.Code)
+	if a1.Code != peer.TxValidationCode_VALID {
+		t.Fatalf("a1.Code != peer.TxValidationCode_VALID: anchors: %v, %v", a1.Code, a2.Code)
+	}
+	if a2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT {
+		t.Fatalf("a2.Code != peer.TxValidationCode_MVCC_READ_CONFLICT: anchors: %v, %v", a1.Code, a2.Code)
 	}
 	if got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, limited.ID)); got.Uses != 1 {
 		t.Fatalf("uses: %d (max 1)", got.Uses)
@@ -179,8 +194,11 @@ func TestAnchorAuditBatch(t *testing.T) {
 	e := newConsentEnv(t)
 	audit := model.AccessAnchor{BatchID: "au-1-4-abc", MerkleRoot: root("audit"), Count: 4, FirstSeq: 1, LastSeq: 4, Kind: model.AnchorKindAudit}
 	got := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnAnchorAccessBatch, audit))
-	if got.Kind != model.AnchorKindAudit || !got.SameContent(audit) {
-		t.Fatalf("audit anchor: %+v", got)
+	if got.Kind != model.AnchorKindAudit {
+		t.Fatalf("got.Kind != model.AnchorKindAudit: audit anchor: %+v", got)
+	}
+	if !got.SameContent(audit) {
+		t.Fatalf("!got.SameContent(audit): audit anchor: %+v", got)
 	}
 	if a := decode[model.AccessAnchor](t, e.ok(e.agent, model.FnGetAnchor, "au-1-4-abc")); a.Kind != model.AnchorKindAudit {
 		t.Fatalf("read back: %+v", a)

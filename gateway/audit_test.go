@@ -62,8 +62,11 @@ func auditTrailFlow(t *testing.T, w *world, auditor, root, officer *caller, eid 
 		t.Errorf("bad act filter = %+v", e)
 	}
 	auditor.call(get, "/v1/admin/audit?limit=2", nil, http.StatusOK).decode(&page)
-	if len(page.Records) != 2 || page.NextBefore != page.Records[1].Seq {
-		t.Fatalf("first page = %d records, next_before %d", len(page.Records), page.NextBefore)
+	if len(page.Records) != 2 {
+		t.Fatalf("len(page.Records) != 2: first page = %d records, next_before %d", len(page.Records), page.NextBefore)
+	}
+	if page.NextBefore != page.Records[1].Seq {
+		t.Fatalf("page.NextBefore != page.Records[1].Seq: first page = %d records, next_before %d", len(page.Records), page.NextBefore)
 	}
 	first := slices.Clone(page.Records)
 	auditor.call(get, "/v1/admin/audit?limit=2&before="+strconv.FormatUint(page.NextBefore, 10), nil, http.StatusOK).decode(&page)
@@ -159,8 +162,11 @@ func staffFlow(t *testing.T, w *world, root, auditor *caller, name string) {
 		Expires string `json:"expires_at"`
 	}
 	root.call(post, "/v1/admin/users/"+name+"/reset", nil, http.StatusOK).decode(&reset)
-	if reset.Code == "" || reset.Expires == "" {
-		t.Fatalf("reset = %+v", reset)
+	if reset.Code == "" {
+		t.Fatalf("reset.Code == \"\": reset = %+v", reset)
+	}
+	if reset.Expires == "" {
+		t.Fatalf("reset.Expires == \"\": reset = %+v", reset)
 	}
 	if e := w.anonymous().call(post, "/v1/admin/login", map[string]string{"username": name, "password": "another long one"}, http.StatusUnauthorized).apiError(); e.Code != "invalid_credentials" {
 		t.Errorf("old password after reset = %+v", e)
@@ -221,8 +227,14 @@ func fourEyesFlow(t *testing.T, w *world, root, officer, auditor *caller) {
 	}
 	officer.call(post, "/v1/admin/eids/"+esc(a.EID)+"/merge", map[string]string{"into": b.EID, "reason": "duplicate"}, http.StatusAccepted).decode(&held)
 	p := held.Proposal
-	if p.Status != audit.ProposalPending || p.ProposedBy != "admin:officer" || p.Act != audit.ActEIDMerge {
-		t.Fatalf("proposal = %+v", p)
+	if p.Status != audit.ProposalPending {
+		t.Fatalf("p.Status != audit.ProposalPending: proposal = %+v", p)
+	}
+	if p.ProposedBy != "admin:officer" {
+		t.Fatalf("p.ProposedBy != \"admin:officer\": proposal = %+v", p)
+	}
+	if p.Act != audit.ActEIDMerge {
+		t.Fatalf("p.Act != audit.ActEIDMerge: proposal = %+v", p)
 	}
 	var ident struct {
 		Identity struct {
@@ -241,8 +253,11 @@ func fourEyesFlow(t *testing.T, w *world, root, officer, auditor *caller) {
 	}
 	var done audit.Proposal
 	root.call(post, "/v1/admin/proposals/"+p.ID+"/approve", map[string]string{"note": "checked the KYC files"}, http.StatusOK).decode(&done)
-	if done.Status != audit.ProposalExecuted || done.DecidedBy != "admin:root" {
-		t.Fatalf("approved = %+v", done)
+	if done.Status != audit.ProposalExecuted {
+		t.Fatalf("done.Status != audit.ProposalExecuted: approved = %+v", done)
+	}
+	if done.DecidedBy != "admin:root" {
+		t.Fatalf("done.DecidedBy != \"admin:root\": approved = %+v", done)
 	}
 	officer.call(get, "/v1/admin/eids/"+esc(a.EID), nil, http.StatusOK).decode(&ident)
 	if ident.Identity.Status != "merged" && ident.Identity.Status != "deactivated" {

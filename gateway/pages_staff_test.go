@@ -42,8 +42,11 @@ func TestAdminStaffPages(t *testing.T) {
 	clerk := e.browser()
 	clerk.lang = "en"
 	r = clerk.submit("/admin/activate", "/admin/activate", url.Values{"username": {"clerk"}, "code": {m[1]}, "password": {"a brand new passphrase"}})
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/admin") {
-		t.Fatalf("activation: %d %s\n%s", r.status, r.location(), r.body)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("r.status != http.StatusSeeOther: activation: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	if !strings.HasPrefix(r.location(), "/admin") {
+		t.Fatalf("!strings.HasPrefix(r.location(), \"/admin\"): activation: %d %s\n%s", r.status, r.location(), r.body)
 	}
 	mustContain(t, clerk.get("/admin/residents").body, "clerk")
 
@@ -68,8 +71,11 @@ func TestProposalPages(t *testing.T) {
 	officer := e.adminSignIn("mapper")
 	officer.lang = "en"
 	r := officer.submit("/admin/residents/"+eid, "/admin/residents/"+eid+"/deactivate", url.Values{"deactivate_reason": {"resident deceased"}, "confirm": {"yes"}})
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/admin/proposals") {
-		t.Fatalf("deactivate under four eyes: %d %s\n%s", r.status, r.location(), r.body)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("r.status != http.StatusSeeOther: deactivate under four eyes: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	if !strings.HasPrefix(r.location(), "/admin/proposals") {
+		t.Fatalf("!strings.HasPrefix(r.location(), \"/admin/proposals\"): deactivate under four eyes: %d %s\n%s", r.status, r.location(), r.body)
 	}
 	page := officer.get("/admin/proposals").body
 	mustContain(t, page, "eID deactivated", "Your proposal: another official decides", "admin:mapper")
@@ -81,8 +87,11 @@ func TestProposalPages(t *testing.T) {
 		t.Fatal("no decision form for another official")
 	}
 	r = root.submit("/admin/proposals", "/admin/proposals/"+m[1], url.Values{"decision": {"approve"}, "note": {"certificate seen"}})
-	if r.status != http.StatusSeeOther || !strings.Contains(r.location(), "proposal_approved") {
-		t.Fatalf("approve: %d %s\n%s", r.status, r.location(), r.body)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("r.status != http.StatusSeeOther: approve: %d %s\n%s", r.status, r.location(), r.body)
+	}
+	if !strings.Contains(r.location(), "proposal_approved") {
+		t.Fatalf("!strings.Contains(r.location(), \"proposal_approved\"): approve: %d %s\n%s", r.status, r.location(), r.body)
 	}
 	mustContain(t, root.get("/admin/proposals").body, "Approved and done", "certificate seen")
 }

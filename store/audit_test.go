@@ -60,8 +60,17 @@ func TestAuditTrailOverTheStore(t *testing.T) {
 		}
 
 		all, err := trail.List(ctx, audit.Filter{})
-		if err != nil || len(all) != 3 || all[0].ID != stuck.ID || all[0].Status != audit.StatusPending {
-			t.Fatalf("list = %+v, %v; want three, the pending one first", all, err)
+		if err != nil {
+			t.Fatalf("err != nil: list = %+v, %v; want three, the pending one first", all, err)
+		}
+		if len(all) != 3 {
+			t.Fatalf("len(all) != 3: list = %+v, %v; want three, the pending one first", all, err)
+		}
+		if all[0].ID != stuck.ID {
+			t.Fatalf("all[0].ID != stuck.ID: list = %+v, %v; want three, the pending one first", all, err)
+		}
+		if all[0].Status != audit.StatusPending {
+			t.Fatalf("all[0].Status != audit.StatusPending: list = %+v, %v; want three, the pending one first", all, err)
 		}
 		done, failed := all[2], all[1]
 		if done.Status != audit.StatusDone || done.Official != "admin:alice" || done.RequestID != "req-a" ||
@@ -98,8 +107,17 @@ func TestAuditTrailOverTheStore(t *testing.T) {
 			t.Fatalf("anchoring = %+v, want one batch of the two completed records", st)
 		}
 		p, err := trail.Proof(ctx, done.ID, "")
-		if err != nil || !p.Verified || p.Anchor.Kind != "audit" || p.LeafFields[1] != done.ID {
-			t.Fatalf("proof = %+v, %v", p, err)
+		if err != nil {
+			t.Fatalf("err != nil: proof = %+v, %v", p, err)
+		}
+		if !p.Verified {
+			t.Fatalf("!p.Verified: proof = %+v, %v", p, err)
+		}
+		if p.Anchor.Kind != "audit" {
+			t.Fatalf("p.Anchor.Kind != \"audit\": proof = %+v, %v", p, err)
+		}
+		if p.LeafFields[1] != done.ID {
+			t.Fatalf("p.LeafFields[1] != done.ID: proof = %+v, %v", p, err)
 		}
 		if _, err := trail.Proof(ctx, done.ID, "did:eidgate:zzz"); routing.CodeOf(err) != "audit_record_not_found" {
 			t.Errorf("proof for another eID: %v", err)
@@ -124,8 +142,17 @@ func TestAuditTrailOverTheStore(t *testing.T) {
 			t.Fatalf("recover: %d, %v", n, err)
 		}
 		got, err := trail.Get(ctx, stuck.ID)
-		if err != nil || got.Status != audit.StatusDone || string(got.After) != `{"revoked":true}` || got.LeafHash == "" {
-			t.Fatalf("recovered = %+v, %v", got, err)
+		if err != nil {
+			t.Fatalf("err != nil: recovered = %+v, %v", got, err)
+		}
+		if got.Status != audit.StatusDone {
+			t.Fatalf("got.Status != audit.StatusDone: recovered = %+v, %v", got, err)
+		}
+		if string(got.After) != `{"revoked":true}` {
+			t.Fatalf("string(got.After) != `{\"revoked\":true}`: recovered = %+v, %v", got, err)
+		}
+		if got.LeafHash == "" {
+			t.Fatalf("got.LeafHash == \"\": recovered = %+v, %v", got, err)
 		}
 		anchorer.Step(ctx)
 		if st := anchorer.Status(); st.Records != 3 || st.Oldest != (time.Time{}) {

@@ -49,8 +49,14 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 		}
 	}
 	code, out, errOut = runTool(t, "", "admin", "users", "reset", "carol", "--data-dir", data)
-	if code != 0 || len(strings.TrimSpace(out)) < 16 || !strings.Contains(errOut, "shown only now") {
-		t.Fatalf("admin users reset: %d %q %s", code, out, errOut)
+	if code != 0 {
+		t.Fatalf("code != 0: admin users reset: %d %q %s", code, out, errOut)
+	}
+	if len(strings.TrimSpace(out)) < 16 {
+		t.Fatalf("len(strings.TrimSpace(out)) < 16: admin users reset: %d %q %s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "shown only now") {
+		t.Fatalf("!strings.Contains(errOut, \"shown only now\"): admin users reset: %d %q %s", code, out, errOut)
 	}
 	if code, _, errOut := runTool(t, "", "admin", "users", "disable", info.Admin.Username, "--data-dir", data); code == 0 || !strings.Contains(errOut, "last enabled administrator") {
 		t.Fatalf("disabling the last administrator: %d %s", code, errOut)
