@@ -423,11 +423,16 @@ func (s *Server) names(ctx context.Context) web.Names {
 func (s *Server) errorText(c *gin.Context, err error) string {
 	lang := s.pageLang(c)
 	code := routing.CodeOf(err)
-	// A wait of a minute or more is said in minutes; a shorter one is "a moment".
-	if wait, ok := retryMinutes(err); ok && code == "too_many_attempts" && wait > 1 {
-		return s.site.Message(lang, "err.too_many_attempts_wait", wait)
-	} else if ok && code == "too_many_attempts" && retrySeconds(err) >= 60 {
-		return s.site.Message(lang, "err.too_many_attempts_wait_one")
+	// The wait is said in minutes from a minute on, else as a few seconds.
+	if code == "too_many_attempts" {
+		switch sec := retrySeconds(err); {
+		case sec > 60:
+			return s.site.Message(lang, "err.too_many_attempts_wait", (sec+59)/60)
+		case sec >= 45:
+			return s.site.Message(lang, "err.too_many_attempts_wait_one")
+		case sec > 0:
+			return s.site.Message(lang, "err.too_many_attempts_wait_seconds")
+		}
 	}
 	if s.site.HasMessage("err." + code) {
 		return s.site.Message(lang, "err."+code)
@@ -445,16 +450,6 @@ func (s *Server) errorText(c *gin.Context, err error) string {
 		}
 	}
 	return msg
-}
-
-// retryMinutes is an error's details.retry_after (seconds) in whole
-// minutes, rounded up.
-func retryMinutes(err error) (int, bool) {
-	sec := retrySeconds(err)
-	if sec <= 0 {
-		return 0, false
-	}
-	return (sec + 59) / 60, true
 }
 
 // retrySeconds is an error's details.retry_after, 0 when it has none.

@@ -57,6 +57,7 @@ var zeroConfig = map[string]func() error{
 	"routing.NewDirectory":           func() error { _, err := routing.NewDirectory(routing.DirectoryConfig{}); return err },
 	"routing.NewProxy":               func() error { _, err := routing.NewProxy(routing.ProxyConfig{}); return err },
 	"routing.NewRegistry":            func() error { _, err := routing.NewRegistry(routing.RegistryConfig{}); return err },
+	"routing.NewRuleService":         func() error { _, err := routing.NewRuleService(routing.RuleConfig{}); return err },
 	"routing.NewResolver":            func() error { _, err := routing.NewResolver(routing.ResolverConfig{}); return err },
 	"routing.NewRoutes":              func() error { _, err := routing.NewRoutes(routing.RoutesConfig{}); return err },
 	"routing.NewVerifier":            func() error { _, err := routing.NewVerifier(routing.VerifierConfig{}); return err },
