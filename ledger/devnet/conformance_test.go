@@ -349,6 +349,7 @@ func newNormalizer(tg *conformanceTarget) *normalizer {
 var (
 	eidRe     = regexp.MustCompile(`did:eidgate:[0-9a-f]{32}`)
 	consentRe = regexp.MustCompile(`cs-[0-9a-f]{16,}`)
+	ruleRe    = regexp.MustCompile(`sr-[0-9a-f]{16,}`)
 	hex64Re   = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	creatorRe = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
 	timeRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
@@ -365,7 +366,7 @@ func (n *normalizer) text(s string) string {
 	}
 	s = creatorRe.ReplaceAllString(s, "Creator [<creator>]")
 	s = timeRe.ReplaceAllString(s, "<time>")
-	for _, re := range []*regexp.Regexp{eidRe, consentRe} {
+	for _, re := range []*regexp.Regexp{eidRe, consentRe, ruleRe} {
 		s = re.ReplaceAllStringFunc(s, func(id string) string {
 			if p, ok := n.ids[id]; ok {
 				return p

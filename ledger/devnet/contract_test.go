@@ -225,6 +225,24 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		c, err := agent.GrantConsent(ctx, consentID, "portal")
 		return expect(err == nil && c.Status == model.ConsentActive, "granted %+v %v", c, err)
 	})
+	var ruleID string
+	step(model.FnCreateStandingRule, func() error {
+		r, err := agent.CreateStandingRule(ctx, model.RuleDraft{EID: eid, Departments: []string{"hr"}, DataTypes: []string{"edu.degree"},
+			PurposeCode: "employment", ValidUntil: now.Add(time.Hour).Format(time.RFC3339), MaxUses: 2})
+		if err != nil {
+			return err
+		}
+		ruleID = r.ID
+		return expect(r.Status == "active" && r.EID == eid, "rule %+v", r)
+	})
+	step(model.FnListStandingRulesByEID, func() error {
+		rs, err := agent.ListStandingRulesByEID(ctx, eid)
+		return expect(err == nil && len(rs) == 1 && rs[0].ID == ruleID, "rules %+v %v", rs, err)
+	})
+	step(model.FnRevokeStandingRule, func() error {
+		r, err := agent.RevokeStandingRule(ctx, ruleID)
+		return expect(err == nil && r.Status != "active", "revoked rule %+v %v", r, err)
+	})
 	step(model.FnDenyConsent, func() error {
 		c, err := agent.DenyConsent(ctx, request().ID, "portal")
 		return expect(err == nil && c.Status == model.ConsentDenied, "denied %+v %v", c, err)
