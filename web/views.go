@@ -74,12 +74,7 @@ func (p *Page) Purpose(c Consent) string {
 
 // PurposeName is a purpose code in plain words ("purpose.<code>" in the
 // catalogues), the code itself for a purpose the catalogues do not know.
-func (p *Page) PurposeName(code string) string {
-	if key := "purpose." + code; p.site.HasMessage(key) {
-		return p.T(key)
-	}
-	return code
-}
+func (p *Page) PurposeName(code string) string { return p.Enum("purpose", code) }
 
 // Uses describes how many uses the consent allows.
 func (p *Page) Uses(c Consent) string {

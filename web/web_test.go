@@ -223,6 +223,11 @@ func TestConsentStatementsSayWhatIsAllowed(t *testing.T) {
 	if got := en.Grants(c); !strings.Contains(got, "for the purpose employment (checking a job applicant)") {
 		t.Errorf("grant statement without a purpose text: %s", got)
 	}
+	// A purpose the catalogues do not know is shown as its code.
+	if c.PurposeCode = "tax.audit-2026"; en.Purpose(c) != "tax.audit-2026" || zh.PurposeName("employment") == "employment" {
+		t.Errorf("purpose names: %q, %q", en.Purpose(c), zh.PurposeName("employment"))
+	}
+	c.PurposeCode = "employment"
 	if got := en.Revokes(c); !strings.Contains(got, "HR Bureau will no longer be able to obtain your Degree certificate, Transcript") {
 		t.Errorf("revoke statement: %s", got)
 	}
