@@ -33,22 +33,8 @@ func (c *Contract) RequestConsent(ctx contractapi.TransactionContextInterface, r
 			return nil, err
 		}
 	}
-	for i, entry := range req.DataTypes {
-		code, predicate, isQuestion := model.SplitQuestionScope(entry)
-		dt, err := t.dataType(code)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case dt == nil:
-			return nil, model.NotFound("data_types[%d]: data type %s does not exist", i, code)
-		case isQuestion && !hasPredicate(dt, predicate):
-			return nil, model.NotFound("data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
-		case dt.Status != model.DataTypeActive:
-			return nil, model.Conflict("data_types[%d]: data type %s is retired", i, code)
-		case req.Provider != model.ProviderAny && !dt.OwnedBy(req.Provider):
-			return nil, model.Invalid("data_types[%d]: department %s does not provide %s", i, req.Provider, code)
-		}
+	if err := t.checkScopes(req.DataTypes, req.Provider); err != nil {
+		return nil, err
 	}
 	if _, err := t.activeIdentity(req.EID); err != nil {
 		return nil, err
@@ -388,6 +374,30 @@ func (t *txn) consentIn(id, status string) (*model.Consent, error) {
 		return nil, model.Conflict("consent %s is %s, not %s", id, cs.Status, status)
 	}
 	return cs, nil
+}
+
+// checkScopes checks the data_types of a consent request or a standing
+// rule: every data type exists and is active, a question's predicate is
+// catalogued and, unless provider is ProviderAny, provider provides it.
+func (t *txn) checkScopes(entries []string, provider string) error {
+	for i, entry := range entries {
+		code, predicate, isQuestion := model.SplitQuestionScope(entry)
+		dt, err := t.dataType(code)
+		if err != nil {
+			return err
+		}
+		switch {
+		case dt == nil:
+			return model.NotFound("data_types[%d]: data type %s does not exist", i, code)
+		case isQuestion && !hasPredicate(dt, predicate):
+			return model.NotFound("data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
+		case dt.Status != model.DataTypeActive:
+			return model.Conflict("data_types[%d]: data type %s is retired", i, code)
+		case provider != model.ProviderAny && !dt.OwnedBy(provider):
+			return model.Invalid("data_types[%d]: department %s does not provide %s", i, provider, code)
+		}
+	}
+	return nil
 }
 
 // hasPredicate reports whether the data type catalogues the predicate.

@@ -28,19 +28,9 @@ func (c *Contract) CreateStandingRule(ctx contractapi.TransactionContextInterfac
 			return nil, err
 		}
 	}
-	for i, entry := range d.DataTypes {
-		code, predicate, isQuestion := model.SplitQuestionScope(entry)
-		dt, err := t.dataType(code)
-		switch {
-		case err != nil:
-			return nil, err
-		case dt == nil:
-			return nil, model.NotFound("data_types[%d]: data type %s does not exist", i, code)
-		case isQuestion && !hasPredicate(dt, predicate):
-			return nil, model.NotFound("data_types[%d]: data type %s catalogues no predicate %q", i, code, predicate)
-		case dt.Status != model.DataTypeActive:
-			return nil, model.Conflict("data_types[%d]: data type %s is retired", i, code)
-		}
+	// A rule lets its departments read from any provider.
+	if err := t.checkScopes(d.DataTypes, model.ProviderAny); err != nil {
+		return nil, err
 	}
 	from := t.now
 	if d.ValidFrom != "" {

@@ -67,6 +67,7 @@ func TestStandingRules(t *testing.T) {
 		{"no department", with(func(d *model.RuleDraft) { d.Departments = nil }), model.CodeInvalid, "departments"},
 		{"twice", with(func(d *model.RuleDraft) { d.Departments = []string{"hr", "hr"} }), model.CodeInvalid, "listed twice"},
 		{"unknown data type", with(func(d *model.RuleDraft) { d.DataTypes = []string{"edu.none"} }), model.CodeNotFound, "edu.none"},
+		{"uncatalogued question", with(func(d *model.RuleDraft) { d.DataTypes = []string{"edu.degree#no_such_question"} }), model.CodeNotFound, "catalogues no predicate"},
 		{"past", with(func(d *model.RuleDraft) { d.ValidUntil = "2026-02-01T00:00:00Z" }), model.CodeInvalid, "valid_until"},
 		{"bad purpose", with(func(d *model.RuleDraft) { d.PurposeCode = "Hiring" }), model.CodeInvalid, "purpose_code"},
 	} {
