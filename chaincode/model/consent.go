@@ -3,6 +3,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -148,15 +149,8 @@ func (r ConsentRequest) Validate() error {
 	if len(r.DataTypes) > MaxConsentTypes {
 		return Invalid("data_types has more than %d entries", MaxConsentTypes)
 	}
-	for i, dt := range r.DataTypes {
-		if !ValidConsentScope(dt) {
-			return Invalid("data_types[%d] is not a data type code or <data type>#<predicate id>", i)
-		}
-		for _, prev := range r.DataTypes[:i] {
-			if prev == dt {
-				return Invalid("data_types[%d] %q is listed twice", i, dt)
-			}
-		}
+	if err := checkScopeEntries(r.DataTypes); err != nil {
+		return err
 	}
 	if !ValidPurposeCode(r.PurposeCode) {
 		return Invalid("purpose_code must match ^[a-z][a-z0-9_.-]{1,63}$")
@@ -164,19 +158,39 @@ func (r ConsentRequest) Validate() error {
 	if err := checkText("purpose_text", r.PurposeText, false, MaxPurposeRunes); err != nil {
 		return err
 	}
+	return checkWindow(r.ValidFrom, r.ValidUntil)
+}
+
+// checkScopeEntries checks the entries of a data_types list: each a data
+// type code or a question scope, none listed twice.
+func checkScopeEntries(entries []string) error {
+	for i, dt := range entries {
+		if !ValidConsentScope(dt) {
+			return Invalid("data_types[%d] is not a data type code or <data type>#<predicate id>", i)
+		}
+		if slices.Contains(entries[:i], dt) {
+			return Invalid("data_types[%d] %q is listed twice", i, dt)
+		}
+	}
+	return nil
+}
+
+// checkWindow checks a validity window's syntax: validFrom (optional) and
+// validUntil RFC 3339 times, validUntil after validFrom.
+func checkWindow(validFrom, validUntil string) error {
 	var from time.Time
-	if r.ValidFrom != "" {
-		t, err := ParseTime(r.ValidFrom)
+	if validFrom != "" {
+		t, err := ParseTime(validFrom)
 		if err != nil {
 			return Invalid("valid_from must be an RFC 3339 time")
 		}
 		from = t
 	}
-	until, err := ParseTime(r.ValidUntil)
+	until, err := ParseTime(validUntil)
 	if err != nil {
 		return Invalid("valid_until must be an RFC 3339 time")
 	}
-	if r.ValidFrom != "" && !until.After(from) {
+	if validFrom != "" && !until.After(from) {
 		return Invalid("valid_until must be after valid_from")
 	}
 	return nil

@@ -79,13 +79,8 @@ func (d RuleDraft) Validate() error {
 	if len(d.DataTypes) == 0 || len(d.DataTypes) > MaxConsentTypes {
 		return Invalid("data_types must name 1 to %d data types", MaxConsentTypes)
 	}
-	for i, dt := range d.DataTypes {
-		if !ValidConsentScope(dt) {
-			return Invalid("data_types[%d] is not a data type code or <data type>#<predicate id>", i)
-		}
-		if slices.Contains(d.DataTypes[:i], dt) {
-			return Invalid("data_types[%d] %q is listed twice", i, dt)
-		}
+	if err := checkScopeEntries(d.DataTypes); err != nil {
+		return err
 	}
 	if !ValidPurposeCode(d.PurposeCode) {
 		return Invalid("purpose_code must match ^[a-z][a-z0-9_.-]{1,63}$")
@@ -93,22 +88,7 @@ func (d RuleDraft) Validate() error {
 	if err := checkText("note", d.Note, false, MaxPurposeRunes); err != nil {
 		return err
 	}
-	var from time.Time
-	if d.ValidFrom != "" {
-		t, err := ParseTime(d.ValidFrom)
-		if err != nil {
-			return Invalid("valid_from must be an RFC 3339 time")
-		}
-		from = t
-	}
-	until, err := ParseTime(d.ValidUntil)
-	if err != nil {
-		return Invalid("valid_until must be an RFC 3339 time")
-	}
-	if d.ValidFrom != "" && !until.After(from) {
-		return Invalid("valid_until must be after valid_from")
-	}
-	return nil
+	return checkWindow(d.ValidFrom, d.ValidUntil)
 }
 
 // DeriveRuleID returns the standing rule id minted by transaction txID:
