@@ -38,14 +38,17 @@ type codeSource struct {
 	file *ast.File
 }
 
-// collectErrorCodes reads the source of the served packages and returns
-// every error code they can answer with (code → first position) and the
-// positions of codes it cannot resolve to a constant. A code is the Code
+// collectErrorCodes reads the source of the packages under root named by
+// served (and, for their constants only, by constants) and returns every
+// error code they can answer with (code → first position) and the
+// positions of codes it cannot resolve to a constant. A root that is not
+// there or a file that cannot be read or parsed is an error, not a
+// package silently left out. A code is the Code
 // of an Error or ErrorDetail literal, the argument of WithCode, or the
 // argument a function passes on to one of those (routing.Unavailable,
 // failWith, …); every error kind is a code too (an Error without Code
 // answers with its kind).
-func collectErrorCodes(root string) (map[string]string, []string) {
+func collectErrorCodes(root string, servedRoots, constantRoots []string) (map[string]string, []string, error) {
 	fset := token.NewFileSet()
 	var files []codeSource
 	consts := map[string]string{} // "pkg.Name" → value
@@ -54,7 +57,7 @@ func collectErrorCodes(root string) (map[string]string, []string) {
 		served[r] = true
 	}
 	for _, r := range append(append([]string{}, servedRoots...), constantRoots...) {
-		_ = filepath.WalkDir(filepath.Join(root, r), func(path string, d fs.DirEntry, err error) error {
+		err := filepath.WalkDir(filepath.Join(root, r), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
@@ -97,6 +100,9 @@ func collectErrorCodes(root string) (map[string]string, []string) {
 			}
 			return nil
 		})
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// resolve turns a code expression into its value; param is the index
@@ -215,15 +221,13 @@ func collectErrorCodes(root string) (map[string]string, []string) {
 			}
 		}
 	}
-	for _, k := range []routing.Kind{routing.KindInvalid, routing.KindUnauthenticated, routing.KindForbidden,
-		routing.KindConsentRequired, routing.KindNotFound, routing.KindConflict, routing.KindRateLimited,
-		routing.KindUnavailable, routing.KindBadGateway, routing.KindInternal} {
-		if _, ok := codes[string(k)]; !ok {
-			codes[string(k)] = "error kind"
+	for _, k := range allKinds() {
+		if _, ok := codes[k]; !ok {
+			codes[k] = "error kind"
 		}
 	}
 	sort.Strings(unresolved)
-	return codes, unresolved
+	return codes, unresolved, nil
 }
 
 func isErrorType(e ast.Expr) bool {
@@ -246,4 +250,16 @@ func isCodeOf(e ast.Expr) bool {
 	}
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	return ok && sel.Sel.Name == "CodeOf"
+}
+
+// allKinds are the error kinds, each answered as a code by an error
+// without one.
+func allKinds() []string {
+	var out []string
+	for _, k := range []routing.Kind{routing.KindInvalid, routing.KindUnauthenticated, routing.KindForbidden,
+		routing.KindConsentRequired, routing.KindNotFound, routing.KindConflict, routing.KindRateLimited,
+		routing.KindUnavailable, routing.KindBadGateway, routing.KindInternal} {
+		out = append(out, string(k))
+	}
+	return out
 }

@@ -423,16 +423,14 @@ func (s *Server) names(ctx context.Context) web.Names {
 func (s *Server) errorText(c *gin.Context, err error) string {
 	lang := s.pageLang(c)
 	code := routing.CodeOf(err)
-	// The wait is said in minutes from a minute on, else as a few seconds.
-	if code == "too_many_attempts" {
-		switch sec := retrySeconds(err); {
-		case sec > 60:
-			return s.site.Message(lang, "err.too_many_attempts_wait", (sec+59)/60)
-		case sec >= 45:
-			return s.site.Message(lang, "err.too_many_attempts_wait_one")
-		case sec > 0:
-			return s.site.Message(lang, "err.too_many_attempts_wait_seconds")
+	// A code with wait messages (err.<code>_wait, _wait_seconds) says the
+	// wait the error names: in minutes, rounded up, from 45 s on, else as
+	// a few seconds.
+	if sec := retrySeconds(err); sec > 0 && s.site.HasMessage("err."+code+"_wait") {
+		if sec >= 45 {
+			return s.site.Message(lang, "err."+code+"_wait", (sec+59)/60)
 		}
+		return s.site.Message(lang, "err."+code+"_wait_seconds")
 	}
 	if s.site.HasMessage("err." + code) {
 		return s.site.Message(lang, "err."+code)

@@ -118,7 +118,12 @@ func (s *Site) Message(lang, key string, args ...any) string {
 	}
 	// "used 1 time": a count of one as the first argument takes the
 	// message's singular form, key + "_one", where the catalogue has one.
+	// A singular form may spell the one out ("in a minute") and take no
+	// argument.
 	if one, ok := s.cat[lang][key+"_one"]; ok && isOne(args[0]) {
+		if !strings.Contains(one, "%") {
+			return one
+		}
 		m = one
 	}
 	return fmt.Sprintf(m, args...)
