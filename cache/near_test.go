@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -209,5 +210,77 @@ func TestNearReadsRedisWhileTheChannelIsDown(t *testing.T) {
 	}
 	if n := counts[0].Load() - before; n != 3 {
 		t.Fatalf("%d Redis reads for 3 Gets without a channel, want 3", n)
+	}
+}
+
+// A subscription the server drops is noticed: the replica empties its
+// in-process level, since announcements sent meanwhile are lost to it,
+// reads Redis until it has subscribed again, and then keeps entries again.
+func TestNearEmptiesItsMemoryWhenTheChannelIsLost(t *testing.T) {
+	ctx := ctxT(t)
+	opt, err := redis.ParseURL(testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p [6]byte
+	_, _ = rand.Read(p[:])
+	prefix := "eidgate-test:" + hex.EncodeToString(p[:]) + ":"
+	direct := redis.NewClient(opt)
+	defer direct.Close()
+	defer direct.Del(context.Background(), prefix+"eid:x")
+	opt.ClientName = "eidgate-test-near-" + hex.EncodeToString(p[:])
+	client := redis.NewClient(opt)
+	defer client.Close()
+	shared, err := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: prefix, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near, err := cache.NewNear(cache.NearConfig{Shared: shared, Ping: 100 * time.Millisecond, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer near.Close()
+	waitFor(t, "the invalidation channel to be confirmed", near.Live)
+	if err := near.Set(ctx, "eid:x", []byte("old"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	reads := near.Stats().SharedReads
+	if got, ok, _ := near.Get(ctx, "eid:x"); !ok || string(got) != "old" || near.Stats().SharedReads != reads {
+		t.Fatalf("not served in process: %q %v", got, ok)
+	}
+
+	// Another replica's change whose announcement this one does not hear.
+	if err := direct.Set(ctx, prefix+"eid:x", "new", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	clients, err := direct.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(clients, "\n") {
+		if !strings.Contains(line, " name="+opt.ClientName+" ") || !strings.Contains(line, " sub=1 ") {
+			continue
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+		if err := direct.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+			t.Fatal(err)
+		}
+		killed = true
+	}
+	if !killed {
+		t.Fatalf("no subscribed connection named %s in %q", opt.ClientName, clients)
+	}
+	waitFor(t, "the replica to read the change from Redis", func() bool {
+		got, ok, _ := near.Get(ctx, "eid:x")
+		return ok && string(got) == "new"
+	})
+	waitFor(t, "the channel to be confirmed again", near.Live)
+	if got, ok, _ := near.Get(ctx, "eid:x"); !ok || string(got) != "new" {
+		t.Fatalf("after resubscribing: %q %v", got, ok)
+	}
+	reads = near.Stats().SharedReads
+	if got, ok, _ := near.Get(ctx, "eid:x"); !ok || string(got) != "new" || near.Stats().SharedReads != reads {
+		t.Fatalf("not kept in process after resubscribing: %q %v", got, ok)
 	}
 }

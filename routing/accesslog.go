@@ -175,22 +175,7 @@ func (l *AccessLog) run() {
 		// Wait for a committer before gathering, so the batch takes
 		// everything that queued meanwhile.
 		slots <- struct{}{}
-		batch := make([]*appendReq, 1, l.max)
-		batch[0] = first
-	fill:
-		for len(batch) < l.max {
-			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		if l.committers == 1 {
-			l.commit(batch)
-			<-slots
-			continue
-		}
+		batch := l.gather(append(make([]*appendReq, 0, l.max), first))
 		go func() {
 			defer func() { <-slots }()
 			l.commit(batch)
@@ -198,19 +183,24 @@ func (l *AccessLog) run() {
 	}
 }
 
+// gather adds to batch what is queued, up to the batch size, without
+// waiting.
+func (l *AccessLog) gather(batch []*appendReq) []*appendReq {
+	for len(batch) < l.max {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // drain commits whatever was queued before Close.
 func (l *AccessLog) drain() {
 	for {
-		batch := make([]*appendReq, 0, l.max)
-	fill:
-		for len(batch) < l.max {
-			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch := l.gather(make([]*appendReq, 0, l.max))
 		if len(batch) == 0 {
 			return
 		}

@@ -114,3 +114,42 @@ func TestAccessLogCommittersOverlapAndEachWaitsForItsRecord(t *testing.T) {
 		t.Errorf("stats %+v, want %d records", s, n)
 	}
 }
+
+// By default one transaction is in flight at a time: the next batch
+// waits for it.
+func TestAccessLogSingleCommitterByDefault(t *testing.T) {
+	st := &gatedStore{release: make(chan struct{}), written: map[string]bool{}}
+	l, err := NewAccessLog(AccessLogConfig{Store: st, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			errs <- l.Append(context.Background(), &AccessRecord{Requester: "hrss", Outcome: OutcomeIssued})
+		}()
+	}
+	// One record in its transaction, one taken by the committer waiting for
+	// it, one still queued.
+	deadline := time.Now().Add(30 * time.Second)
+	for st.inFlight.Load() != 1 || len(l.reqs) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transactions in flight and %d queued, want 1 and 1", st.inFlight.Load(), len(l.reqs))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(st.release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	if p := st.peak.Load(); p != 1 {
+		t.Errorf("%d transactions in flight at once with one committer", p)
+	}
+	if s := l.Stats(); s.Records != n || s.Transactions != n {
+		t.Errorf("stats %+v, want %d records in %d transactions", s, n, n)
+	}
+}
