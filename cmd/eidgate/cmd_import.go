@@ -68,7 +68,9 @@ validates and counts only.`,
 			defer m.Close()
 
 			var rw *mapping.RejectWriter
+			// A dry run keeps the first rejects to list and counts the rest.
 			var listed []mapping.ImportReject
+			unlisted := 0
 			if writeReport {
 				rf, err := os.OpenFile(rejects, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
@@ -104,10 +106,13 @@ validates and counts only.`,
 					_ = bar.Set64(j.Done)
 				},
 				OnReject: func(r mapping.ImportReject) {
-					if rw != nil {
+					switch {
+					case rw != nil:
 						_ = rw.Write(r)
-					} else {
+					case len(listed) < maxListedRejects:
 						listed = append(listed, r)
+					default:
+						unlisted++
 					}
 				},
 			}
@@ -162,12 +167,11 @@ validates and counts only.`,
 			case rw != nil:
 				_ = os.Remove(rejects)
 			}
-			for i, r := range listed {
-				if i == maxListedRejects {
-					fmt.Fprintf(w, "  … and %d more rejected rows (--rejects FILE writes them all)\n", len(listed)-i)
-					break
-				}
+			for _, r := range listed {
 				fmt.Fprintf(w, "  row %d: %s %s: %s\n", r.Row, r.Masked, r.Reason, r.Message)
+			}
+			if unlisted > 0 {
+				fmt.Fprintf(w, "  … and %d more rejected rows (--rejects FILE writes them all)\n", unlisted)
 			}
 			if job.Done == 0 {
 				fmt.Fprintf(errw, "Warning: %s holds no rows to import (only blank lines or a header)\n", path)

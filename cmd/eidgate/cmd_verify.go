@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -171,11 +170,8 @@ type storedRecord struct {
 // demoGatewayURL is the gateway address demo.json in dataDir records, ""
 // when there is none.
 func demoGatewayURL(dataDir string) string {
-	var info struct {
-		GatewayURL string `json:"gateway_url"`
-	}
-	b, err := os.ReadFile(filepath.Join(dataDir, demo.InfoFile))
-	if err != nil || json.Unmarshal(b, &info) != nil {
+	info, err := demo.ReadInfo(dataDir)
+	if err != nil {
 		return ""
 	}
 	return info.GatewayURL

@@ -138,6 +138,25 @@ func TestImportCommand(t *testing.T) {
 	if !strings.Contains(out, "row 302: 1101**********0010 checksum:") || !strings.Contains(out, "row 304:") || strings.Contains(out, "110105196001010010") {
 		t.Fatalf("dry run rejects:\n%s", out)
 	}
+	// A dry run lists the first rejects and counts the rest.
+	many := filepath.Join(dir, "many-bad.csv")
+	var bads []string
+	for i := range maxListedRejects + 5 {
+		bads = append(bads, fmt.Sprintf("passport,X%d,no-country", i))
+	}
+	if err := os.WriteFile(many, []byte(strings.Join(bads, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runTool(t, "", "import", many, "--data-dir", data, "--dry-run", "--no-progress")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("rejected %d", maxListedRejects+5)) {
+		t.Fatalf("dry run of rejects only: %d %s %s", code, out, errOut)
+	}
+	if n := len(regexp.MustCompile(`(?m)^  row \d+: `).FindAllString(out, -1)); n != maxListedRejects {
+		t.Errorf("dry run listed %d rejects, want %d:\n%s", n, maxListedRejects, out)
+	}
+	if !strings.Contains(out, "  … and 5 more rejected rows (--rejects FILE writes them all)\n") {
+		t.Errorf("dry run does not count the unlisted rejects:\n%s", out)
+	}
 	code, out, errOut = runTool(t, "", "import", file, "--data-dir", data, "--no-progress")
 	if code != 0 || !strings.Contains(out, "created 300, existing 0, rejected 3") || !strings.Contains(out, "rows/s") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)

@@ -336,17 +336,13 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(filepath.Join(dataDir, demo.InfoFile))
+	info, err := demo.ReadInfo(dataDir)
 	if err != nil {
-		return err
-	}
-	var info demo.Info
-	if err := json.Unmarshal(raw, &info); err != nil {
 		return err
 	}
 	client := NewClient(4, 30*time.Second)
 	defer client.CloseIdleConnections()
-	reqs, err := grantConsents(ctx, client, base, &info)
+	reqs, err := grantConsents(ctx, client, base, info)
 	if err != nil {
 		return err
 	}

@@ -155,30 +155,27 @@ func (l *Loader) Load(ctx context.Context) (*Info, error) {
 	if err := os.MkdirAll(l.keyDir(), 0o700); err != nil {
 		return nil, err
 	}
-	var info Info
-	if raw, err := os.ReadFile(filepath.Join(l.cfg.DataDir, InfoFile)); err == nil {
-		if err := json.Unmarshal(raw, &info); err != nil {
-			return nil, fmt.Errorf("%s: %w", InfoFile, err)
-		}
+	if saved, err := ReadInfo(l.cfg.DataDir); err == nil {
 		recs, err := LoadRecords(l.cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
 		l.cfg.Provider.SetRecords(recs)
-		if info.GatewayURL != l.cfg.URL {
+		if saved.GatewayURL != l.cfg.URL {
 			if err := l.departments(ctx); err != nil {
 				return nil, err
 			}
-			info.GatewayURL = l.cfg.URL
-			if err := WriteJSON(filepath.Join(l.cfg.DataDir, InfoFile), info); err != nil {
+			saved.GatewayURL = l.cfg.URL
+			if err := WriteJSON(filepath.Join(l.cfg.DataDir, InfoFile), saved); err != nil {
 				return nil, err
 			}
 		}
-		return &info, nil
+		return saved, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 
+	var info Info
 	if err := l.departments(ctx); err != nil {
 		return nil, err
 	}
