@@ -695,7 +695,12 @@ func (p *pages) showPolicies(c *gin.Context, status int, errs *web.Errors, form 
 		p.pageFail(c, err)
 		return
 	}
-	data := gin.H{"Rules": rules, "History": history}
+	grants, err := p.deps.Policies.BreakGlassGrants(ctx(c))
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
+	data := gin.H{"Rules": rules, "History": history, "Grants": grants}
 	if ex != nil {
 		data["Explanation"] = ex
 	}
