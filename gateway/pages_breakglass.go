@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -110,17 +109,7 @@ func (p *pages) showBreakGlass(c *gin.Context, status int, errs *web.Errors) {
 		rows[i] = accessRow(r, r.Official)
 		rows[i].VisibleAfter = r.VisibleAfter
 	}
-	older := ""
-	if len(recs) == auditPageSize {
-		q := url.Values{}
-		for k, v := range form {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
-		older = "/admin/break-glass?" + q.Encode()
-	}
+	older := olderPage("/admin/break-glass", form, recs)
 	lang := p.pageLang(c)
 	depts, types := p.registryOptions(c, "audit.any")
 	reviewed := []web.Option{{Value: "", Label: p.site.Message(lang, "audit.any")},
