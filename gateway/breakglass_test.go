@@ -161,7 +161,33 @@ func breakGlassFlow(t *testing.T, w *world, root, auditor, hr *caller) {
 	}
 
 	w.anchor() // anchoring is current again after the jump in time
-	root.call(post, "/v1/admin/policies/break-glass/delete", grant, http.StatusOK)
+
+	// With four eyes on policy changes, removing the grant is a proposal
+	// another official approves; nothing changes before.
+	root.call(post, "/v1/admin/users", map[string]string{"username": "second.admin", "password": "correct horse battery", "role": "admin"}, http.StatusCreated)
+	w.trail.SetFourEyes(audit.FourEyes{Store: w.db, Acts: map[string]bool{audit.FourEyesPolicy: true}})
+	var held struct {
+		Proposal audit.Proposal `json:"proposal"`
+	}
+	root.call(post, "/v1/admin/policies/break-glass/delete", grant, http.StatusAccepted).decode(&held)
+	if held.Proposal.Act != audit.ActBreakGlassRemove || held.Proposal.Status != audit.ProposalPending {
+		t.Fatalf("proposal = %+v", held.Proposal)
+	}
+	auditor.call(get, "/v1/admin/policies/break-glass", nil, http.StatusOK).decode(&grants)
+	if len(grants.Grants) != 1 {
+		t.Fatalf("the grant changed before the approval: %+v", grants.Grants)
+	}
+	second := w.admin("second.admin")
+	second.call(post, "/v1/admin/proposals/"+held.Proposal.ID+"/approve", map[string]string{"note": "agreed"}, http.StatusOK)
+	w.trail.SetFourEyes(audit.FourEyes{})
+	root.call(post, "/v1/admin/users/second.admin/disable", nil, http.StatusOK)
+	var after struct {
+		Grants []policies.Grant `json:"grants"`
+	}
+	auditor.call(get, "/v1/admin/policies/break-glass", nil, http.StatusOK).decode(&after)
+	if len(after.Grants) != 0 {
+		t.Fatalf("grants after the approved removal: %+v", after.Grants)
+	}
 	root.call(post, "/v1/admin/policies/break-glass/delete", grant, http.StatusNotFound)
 	if e := resolve(map[string]any{"legal_basis": bgLegalBasis}, http.StatusForbidden).apiError(); e.Code != "consent_required" {
 		t.Errorf("after the grant is removed = %+v, want consent_required", e)
