@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	r.GET("/v1/datatypes/:code/schema", a.dataTypeSchema)
 	r.POST("/v1/verify/public", a.publicVerify)
 	r.POST("/v1/consent-proofs/verify", a.verifyConsentProof)
+	r.POST("/v1/rule-proofs/verify", a.verifyRuleProof)
 
 	// Department API: mTLS client certificate or API key, plus the acting official.
 	v1 := r.Group("/v1", s.department)
@@ -69,7 +70,11 @@ func (s *Server) routes() {
 	me.GET("/consents/:id/proof", a.myConsentProof)
 	me.GET("/rules", a.myRules)
 	me.POST("/rules", a.createRule)
+	me.POST("/rules/options", a.ruleOptions)
+	me.POST("/rules/signed", a.createSignedRule)
+	me.POST("/rules/:id/revoke/options", a.revokeRuleOptions)
 	me.POST("/rules/:id/revoke", a.revokeRule)
+	me.GET("/rules/:id/proof", a.myRuleProof)
 	me.GET("/passkeys", a.listPasskeys)
 	me.POST("/passkeys/options", a.passkeyOptions)
 	me.POST("/passkeys", a.registerPasskey)
@@ -136,6 +141,7 @@ func (s *Server) routes() {
 
 	adm.GET("/access", audit, a.auditAccess)
 	adm.GET("/consents/:id/proof", audit, a.auditConsentProof)
+	adm.GET("/rules/:id/proof", audit, a.auditRuleProof)
 	adm.GET("/anchoring", audit, a.anchoringStatus)
 	adm.GET("/audit", audit, a.listAudit)
 	adm.GET("/audit/export", audit, a.exportAudit)
