@@ -23,6 +23,7 @@ var errorCodes = []errorCode{
 	{"invalid_merge", 400, "an eID cannot be merged into itself"},
 	{"reason_required", 400, "the act needs a stated reason (`field` names it)"},
 	{"invalid_lang", 400, "the language must be `zh-CN` or `en`"},
+	{"invalid_time_zone", 400, "the time zone must be an IANA name such as `Asia/Shanghai` (or empty for the default)"},
 	{"invalid_name", 400, "an API key's name has 1 to 100 printable characters"},
 	{"invalid_role", 400, "the role must be `admin`, `mapping-officer` or `auditor`"},
 	{"invalid_username", 400, "a user name has 3 to 64 characters from `a-z0-9._-`"},

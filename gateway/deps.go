@@ -155,6 +155,10 @@ type Residents interface {
 	Language(ctx context.Context, eid string) (string, error)
 	ChosenLanguage(ctx context.Context, eid string) (string, error)
 	SetLanguage(ctx context.Context, eid, lang string) error
+	// TimeZone is the zone the resident chose for the portal's times, nil
+	// when none; SetTimeZone stores an IANA name ("" for the default).
+	TimeZone(ctx context.Context, eid string) (*time.Location, error)
+	SetTimeZone(ctx context.Context, eid, zone string) error
 }
 
 // Admins holds administrator accounts (*accounts.Admins).

@@ -327,6 +327,13 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		t.Errorf("resolve after the rule's revocation = %+v", e)
 	}
 
+	// --- the resident's time zone ---
+	alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": "Asia/Tokyo"}, http.StatusOK)
+	if e := alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": "Mars/Olympus"}, http.StatusBadRequest).apiError(); e.Code != "invalid_time_zone" || e.Field != "time_zone" {
+		t.Errorf("unknown zone = %+v", e)
+	}
+	alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": ""}, http.StatusOK)
+
 	// --- the same, signed with the resident's passkey ---
 	ruleDraft["purpose_code"] = purpose
 	var ruleCh struct {

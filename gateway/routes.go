@@ -60,6 +60,7 @@ func (s *Server) routes() {
 	me.POST("/logout", a.logout)
 	me.GET("", a.me)
 	me.PUT("/lang", a.setLang)
+	me.PUT("/time-zone", a.setTimeZone)
 	me.GET("/routes", a.myRoutes)
 	me.GET("/consents", a.myConsents)
 	me.POST("/consents/:id/grant/options", a.signOptions("grant"))
@@ -188,6 +189,7 @@ func (s *Server) routes() {
 	portal.POST("/verify", p.portalVerify)
 	portal.GET("/security", resident, p.portalSecurity)
 	portal.POST("/passkeys/remove", resident, p.removePasskey)
+	portal.POST("/time-zone", resident, p.portalTimeZone)
 
 	staffPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryRead})
 	registryPage := p.pageSession(pageAuth{kind: accounts.SessionAdmin, permission: accounts.PermRegistryWrite})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -228,6 +229,21 @@ func asTime(v any) (time.Time, bool) {
 // TimeZone is the IANA name of the page's zone, for scripts that show
 // times.
 func (p *Page) TimeZone() string { return p.loc().String() }
+
+// ZoneName is an IANA zone name with its present offset from UTC, for a
+// choice of zones.
+func (p *Page) ZoneName(name string) string {
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return name
+	}
+	_, off := time.Now().In(z).Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	return fmt.Sprintf("%s (UTC%s%02d:%02d)", strings.ReplaceAll(name, "_", " "), sign, off/3600, off%3600/60)
+}
 
 // Date is a calendar date in the page's language.
 func (p *Page) Date(v any) string {
