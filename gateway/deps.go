@@ -60,6 +60,8 @@ type Consents interface {
 // Rules keeps residents' standing rules (*routing.RuleService).
 type Rules interface {
 	Create(ctx context.Context, eid string, d routing.RuleDraft) (*model.StandingRule, error)
+	// Prepare checks a draft and returns the terms it would record.
+	Prepare(ctx context.Context, eid string, d routing.RuleDraft) (model.RuleDraft, error)
 	Revoke(ctx context.Context, eid, id string) (*model.StandingRule, error)
 	ListForResident(ctx context.Context, eid string) ([]routing.RuleView, error)
 }

@@ -73,7 +73,10 @@ type RuleDraft struct {
 	PurposeCode string
 	Note        string
 	ValidUntil  time.Time
-	MaxUses     uint64
+	// ValidFor, when ValidUntil is zero, ends the window that long after
+	// now.
+	ValidFor time.Duration
+	MaxUses  uint64
 }
 
 const opRule = "routing.Rule"
@@ -121,8 +124,11 @@ func (s *RuleService) CreateSigned(ctx context.Context, eid string, ld model.Rul
 // data type for the purpose: a rule that could never be used is refused
 // (policy_denied) rather than kept.
 func (s *RuleService) Prepare(ctx context.Context, eid string, d RuleDraft) (model.RuleDraft, error) {
-	now, err := s.check(ctx, d)
-	if err != nil {
+	now := s.clock.Now().UTC().Truncate(time.Second)
+	if d.ValidUntil.IsZero() && d.ValidFor > 0 {
+		d.ValidUntil = now.Add(d.ValidFor)
+	}
+	if _, err := s.check(ctx, d); err != nil {
 		return model.RuleDraft{}, err
 	}
 	return model.RuleDraft{EID: eid, Departments: d.Departments, Roles: d.Roles, DataTypes: d.DataTypes,
