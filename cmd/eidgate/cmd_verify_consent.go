@@ -10,13 +10,16 @@ import (
 	"github.com/eidgate/eidgate/approval"
 )
 
-// isConsentProof reports whether raw is a consent proof file (its format
-// member names it), so `eidgate verify` checks it as one.
-func isConsentProof(raw []byte) bool {
+// proofFormat is the format member of a proof file ("" for anything
+// else), so `eidgate verify` checks a consent or rule proof as one.
+func proofFormat(raw []byte) string {
 	var head struct {
 		Format string `json:"format"`
 	}
-	return json.NewDecoder(bytes.NewReader(raw)).Decode(&head) == nil && head.Format == approval.ProofFormat
+	if json.NewDecoder(bytes.NewReader(raw)).Decode(&head) != nil {
+		return ""
+	}
+	return head.Format
 }
 
 // verifyConsentProof checks a consent proof: from the file alone with
@@ -52,6 +55,38 @@ func verifyConsentProof(cmd *cobra.Command, tf *toolFlags, name string, raw []by
 		return &exitError{code: exitFailed}
 	case !r.SignedByResident:
 		return failure("password_only", "the consent is valid but password-only: the resident signed nothing with a passkey")
+	}
+	return nil
+}
+
+// verifyRuleProof checks a standing rule proof as verifyConsentProof
+// checks a consent proof, with the same exit codes.
+func verifyRuleProof(cmd *cobra.Command, tf *toolFlags, name string, raw []byte, offline bool) error {
+	p, err := approval.ParseRuleProof(raw)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", name, err)}
+	}
+	r := approval.VerifyRule(p)
+	if !offline {
+		m, err := tf.open(cmd)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		if r.Ledger, err = approval.CompareRuleWithLedger(cmd.Context(), m.agent, p); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	switch {
+	case !r.Valid || (r.Ledger != nil && !r.Ledger.Matches):
+		return &exitError{code: exitFailed}
+	case !r.SignedByResident:
+		return failure("password_only", "the standing rule is valid but password-only: the resident signed nothing with a passkey")
 	}
 	return nil
 }
