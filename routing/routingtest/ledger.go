@@ -1056,6 +1056,13 @@ func (l *Ledger) AnchorAccessBatch(_ context.Context, a model.AccessAnchor) (*mo
 		}
 		a.TxID, a.AnchoredAt, a.Submitter = t.id, t.now, "PlatformMSP"
 		l.anchors[a.BatchID] = a
+		// Standing rules count their uses here, as the chaincode does.
+		for _, u := range a.ConsentUses {
+			if r, ok := l.rules[u.ConsentID]; ok {
+				r.Uses += u.Uses
+				l.rules[u.ConsentID] = r
+			}
+		}
 		return &a, nil
 	})
 	if err != nil {
