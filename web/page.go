@@ -333,7 +333,7 @@ var passkeyCodes = []string{
 	"passkey_ceremony_mismatch", "passkey_origin_mismatch", "passkey_rp_id_mismatch", "passkey_user_not_verified",
 	"passkey_unknown_credential", "passkey_wrong_user", "passkey_assertion_invalid", "passkey_counter_regressed",
 	"passkey_registration_invalid", "passkey_unsupported", "passkey_exists", "passkey_limit", "passkey_none",
-	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state",
+	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state", "rule_state", "policy_denied",
 	"activation_code_invalid", "activation_code_expired", "activation_used", "activation_attempts_exceeded",
 	"invalid_credentials", "account_disabled", "too_many_attempts", "sign_in_busy",
 }
