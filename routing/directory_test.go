@@ -146,6 +146,9 @@ func TestDirectorySharesConcurrentMisses(t *testing.T) {
 	if err := dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: id, EID: eidAlice}}}); err != nil {
 		t.Fatal(err)
 	}
+	// Time moves on, so the read after the invalidation is cached and
+	// callers arriving after it hit the cache.
+	e.clock.Advance(time.Second)
 	go read()
 	select {
 	case <-g.entered: // that one reads the ledger again
