@@ -2,10 +2,15 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/store/storetest"
 )
@@ -47,5 +52,47 @@ func BenchmarkAppendAccess(b *testing.B) {
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 			})
 		}
+	}
+}
+
+// BenchmarkPutDocuments stores import batches of 1000 documents with
+// random blinded values, as an import does, into a table that already
+// holds 20,000 rows.
+func BenchmarkPutDocuments(b *testing.B) {
+	backends := []struct {
+		name string
+		db   func(testing.TB) storetest.DB
+	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.db(b).Open(b)
+			ctx := context.Background()
+			n := 0
+			batch := func() []mapping.StoredDocument {
+				docs := make([]mapping.StoredDocument, 1000)
+				at := time.Now().UTC()
+				for i := range docs {
+					n++
+					sum := sha256.Sum256([]byte(strconv.Itoa(n)))
+					docs[i] = mapping.StoredDocument{
+						Ref: routing.NewTimeOrderedID("doc_", at), EID: model.DeriveEID("bench", n), Type: "cn-resident",
+						Masked: "1101**********002X", KeyVersion: "v1", BlindValue: hex.EncodeToString(sum[:]),
+						Sealed: sum[:], AddedBy: "import:bench", AddedAt: at,
+					}
+				}
+				return docs
+			}
+			for range 20 {
+				if err := db.PutDocuments(ctx, batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if err := db.PutDocuments(ctx, batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }
