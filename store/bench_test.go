@@ -15,15 +15,17 @@ import (
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
+// benchBackends are the databases the store benchmarks run on.
+var benchBackends = []struct {
+	name string
+	db   func(testing.TB) storetest.DB
+}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+
 // BenchmarkAppendAccess measures one group-commit transaction of 1, 64 and
 // 256 records, three in four of them counting a use of their own consent
 // (as resolves for different residents do).
 func BenchmarkAppendAccess(b *testing.B) {
-	backends := []struct {
-		name string
-		db   func(testing.TB) storetest.DB
-	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
-	for _, be := range backends {
+	for _, be := range benchBackends {
 		for _, n := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("%s/batch=%d", be.name, n), func(b *testing.B) {
 				db := be.db(b).Open(b)
@@ -59,11 +61,7 @@ func BenchmarkAppendAccess(b *testing.B) {
 // random blinded values, as an import does, into a table that already
 // holds 20,000 rows.
 func BenchmarkPutDocuments(b *testing.B) {
-	backends := []struct {
-		name string
-		db   func(testing.TB) storetest.DB
-	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
-	for _, be := range backends {
+	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.db(b).Open(b)
 			ctx := context.Background()
