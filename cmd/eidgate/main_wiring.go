@@ -597,7 +597,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	if m.approvals, err = approval.New(approval.Config{
-		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Clock: m.Clock,
+		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Rules: m.rules, Clock: m.Clock,
 		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
 	}); err != nil {
 		return err
@@ -784,7 +784,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
-		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), BodyTimeout: m.Config.BodyTimeout, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), BodyTimeout: m.Config.BodyTimeout, InFlightPerClient: m.Config.InFlightPerClient, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err
