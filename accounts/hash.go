@@ -72,8 +72,10 @@ type Hasher struct {
 	// runs counts the argon2 computations done.
 	runs atomic.Uint64
 
-	dummyOnce sync.Once
-	dummy     string
+	// dummy is the stored-hash stand-in Burn verifies against, made on
+	// first use under a hashing slot like any other hash.
+	dummyMu sync.Mutex
+	dummy   string
 }
 
 // NewHasher returns a hasher for p running at most maxConcurrent hashes at
@@ -168,14 +170,32 @@ func (h *Hasher) Verify(ctx context.Context, secret, encoded string) (ok, rehash
 // unknown login name takes as long to refuse as a wrong password; it fails
 // only when the hasher is busy, as Verify would.
 func (h *Hasher) Burn(ctx context.Context, secret string) error {
-	h.dummyOnce.Do(func() {
-		salt := make([]byte, h.params.SaltLen)
-		_, _ = rand.Read(salt)
-		p := h.params
-		h.dummy = encodePHC(p, salt, argon2.IDKey(salt, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen))
-	})
-	_, _, err := h.Verify(ctx, secret, h.dummy)
+	dummy, err := h.dummyHash(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = h.Verify(ctx, secret, dummy)
 	return err
+}
+
+// dummyHash makes the dummy once, holding a hashing slot, so even the
+// first unknown name's refusal stays within the bound on concurrent
+// hashing (a busy hasher answers busy and the next call tries again).
+func (h *Hasher) dummyHash(ctx context.Context) (string, error) {
+	h.dummyMu.Lock()
+	defer h.dummyMu.Unlock()
+	if h.dummy != "" {
+		return h.dummy, nil
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	salt := make([]byte, h.params.SaltLen)
+	_, _ = rand.Read(salt)
+	p := h.params
+	h.dummy = encodePHC(p, salt, argon2.IDKey(salt, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen))
+	return h.dummy, nil
 }
 
 var b64 = base64.RawStdEncoding

@@ -42,3 +42,25 @@ func TestHasherBusyWhenSlotsAndQueueAreFull(t *testing.T) {
 		t.Fatalf("queued check after a slot freed: %v", err)
 	}
 }
+
+// The dummy an unknown name is checked against is made under a hashing
+// slot too: with every slot taken, the first unknown name is refused as
+// busy and no hash runs beside the bound; once a slot is free the dummy is
+// made and kept.
+func TestDummyHashStaysWithinTheBound(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(TestParams(), 1)
+	h.maxWait = 20 * time.Millisecond
+	h.slots <- struct{}{} // a check in progress
+	if err := h.Burn(ctx, "secret"); routing.CodeOf(err) != CodeSignInBusy || h.dummy != "" {
+		t.Fatalf("first unknown name with the slot taken: %v, dummy %q; want sign_in_busy and no dummy", err, h.dummy)
+	}
+	<-h.slots
+	if err := h.Burn(ctx, "secret"); err != nil || h.dummy == "" {
+		t.Fatalf("with a free slot: %v, dummy %q", err, h.dummy)
+	}
+	first := h.dummy
+	if err := h.Burn(ctx, "other"); err != nil || h.dummy != first {
+		t.Fatalf("the dummy was made again: %v", err)
+	}
+}
