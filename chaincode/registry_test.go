@@ -60,6 +60,8 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnRegisterPasskey, model.FnRetirePasskeys, model.FnListPasskeys,
 		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
 		model.FnCreateStandingRule, model.FnRevokeStandingRule, model.FnListStandingRulesByEID,
+		model.FnRaiseDispute, model.FnAnswerDispute, model.FnCloseDispute,
+		model.FnGetDispute, model.FnListDisputesByEID, model.FnListDisputesByDepartment,
 	}
 	sort.Strings(want)
 	sort.Strings(got)
