@@ -79,7 +79,12 @@ func TestDisputes(t *testing.T) {
 		model.DisputeClosing{ID: dp.ID, Outcome: model.DisputeUpheld, Official: "o", OutcomeDigest: root("x")})
 	e.fail(e.agent, model.CodeNotFound, []string{"does not exist"}, model.FnGetDispute, model.DeriveDisputeID("none"))
 
-	with := func(f func(*model.DisputeDraft)) model.DisputeDraft { d := draft; d.AccessID = "acc_" + root("other")[:32]; f(&d); return d }
+	with := func(f func(*model.DisputeDraft)) model.DisputeDraft {
+		d := draft
+		d.AccessID = "acc_" + root("other")[:32]
+		f(&d)
+		return d
+	}
 	for _, c := range []struct {
 		name  string
 		draft model.DisputeDraft
