@@ -118,6 +118,8 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Consents: consents,
 		Rules: built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
 			Policy: s.policy, Clock: clock, Logger: quiet})),
+		Disputes: audit.NewDisputes(built[*routing.DisputeService](t)(routing.NewDisputeService(routing.DisputeConfig{Ledger: s.ledger,
+			Store: s.db, Access: s.access, PseudonymKey: []byte("pseudonym key for tests")})), s.trail),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
 		Registry: auditedRegistry,

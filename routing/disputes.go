@@ -107,12 +107,9 @@ func (s *DisputeService) Raise(ctx context.Context, eid, accessID, reason, text 
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.access.GetAccess(ctx, accessID)
-	if err != nil && !IsKind(err, KindNotFound) {
-		return nil, Wrap(opDispute, err)
-	}
-	if err != nil || eid == "" || rec.EID != eid {
-		return nil, (&Error{Kind: KindNotFound, Op: opDispute, Message: "no such access record", Field: "access_id"}).WithCode("not_found")
+	rec, err := residentAccess(ctx, s.access, opDispute, eid, accessID)
+	if err != nil {
+		return nil, err
 	}
 	if rec.BatchID == "" || rec.AnchorTxID == "" {
 		return nil, (&Error{Kind: KindConflict, Op: opDispute, Field: "access_id",
@@ -288,4 +285,21 @@ func disputeText(field, s string, required bool) (string, error) {
 func (d Dispute) RaisedTime() time.Time {
 	t, _ := model.ParseTime(d.RaisedAt)
 	return t
+}
+
+// ForResident returns resident eid's access record id; someone else's is
+// not found, as a missing one is.
+func (s *AccessRecords) ForResident(ctx context.Context, eid, id string) (*AccessRecord, error) {
+	return residentAccess(ctx, s.store, "routing.AccessRecords.ForResident", eid, id)
+}
+
+func residentAccess(ctx context.Context, store AccessStore, op, eid, id string) (*AccessRecord, error) {
+	rec, err := store.GetAccess(ctx, id)
+	if err != nil && !IsKind(err, KindNotFound) {
+		return nil, Wrap(op, err)
+	}
+	if err != nil || eid == "" || rec.EID != eid {
+		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "no such access record", Field: "access_id"}).WithCode("not_found")
+	}
+	return rec, nil
 }
