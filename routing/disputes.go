@@ -16,6 +16,8 @@ type DisputeLedger interface {
 	RaiseDispute(ctx context.Context, d model.DisputeDraft) (*model.Dispute, error)
 	AnswerDispute(ctx context.Context, a model.DisputeAnswer) (*model.Dispute, error)
 	CloseDispute(ctx context.Context, c model.DisputeClosing) (*model.Dispute, error)
+	GetDispute(ctx context.Context, id string) (*model.Dispute, error)
+	ListDisputesByEID(ctx context.Context, eid string) ([]model.Dispute, error)
 }
 
 // DisputeStore keeps the off-chain part of disputes: the free text whose
@@ -130,6 +132,9 @@ func (s *DisputeService) Raise(ctx context.Context, eid, accessID, reason, text 
 		draft.TextDigest = model.TextDigest(text)
 	}
 	onChain, err := s.ledger.RaiseDispute(ctx, draft)
+	if IsKind(err, KindConflict) {
+		onChain, err = s.raisedEarlier(ctx, draft, err)
+	}
 	if err != nil {
 		return nil, s.ledgerRefusal(err)
 	}
@@ -160,6 +165,11 @@ func (s *DisputeService) Answer(ctx context.Context, dept, official, id, answer 
 	}
 	onChain, err := s.ledger.AnswerDispute(ctx, model.DisputeAnswer{ID: d.ID, Department: dept,
 		Official: OfficialPseudonym(s.pseudonymKey, dept, official), AnswerDigest: model.TextDigest(answer)})
+	if IsKind(err, KindConflict) {
+		onChain, err = s.doneEarlier(ctx, d.ID, err, func(c *model.Dispute) bool {
+			return c.Status == model.DisputeAnswered && c.AnswerDigest == model.TextDigest(answer)
+		})
+	}
 	if err != nil {
 		return nil, s.ledgerRefusal(err)
 	}
@@ -190,6 +200,11 @@ func (s *DisputeService) Close(ctx context.Context, officialRef, id, outcome, no
 	}
 	onChain, err := s.ledger.CloseDispute(ctx, model.DisputeClosing{ID: d.ID, Outcome: outcome, Official: officialRef,
 		OutcomeDigest: model.TextDigest(note)})
+	if IsKind(err, KindConflict) {
+		onChain, err = s.doneEarlier(ctx, d.ID, err, func(c *model.Dispute) bool {
+			return c.Status == model.DisputeClosed && c.Outcome == outcome && c.OutcomeDigest == model.TextDigest(note)
+		})
+	}
 	if err != nil {
 		return nil, s.ledgerRefusal(err)
 	}
@@ -242,6 +257,36 @@ func (s *DisputeService) get(ctx context.Context, id string) (*Dispute, error) {
 		return nil, disputeNotFound()
 	}
 	return d, Wrap(opDispute, err)
+}
+
+// raisedEarlier finds, after the ledger refused a dispute as a conflict,
+// the same dispute raised by an earlier attempt whose database write
+// failed (same access, reason and text, not closed): the database then
+// catches up and the retry succeeds. Otherwise the refusal stands.
+func (s *DisputeService) raisedEarlier(ctx context.Context, d model.DisputeDraft, refusal error) (*model.Dispute, error) {
+	list, err := s.ledger.ListDisputesByEID(ctx, d.EID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range list {
+		if c.AccessID == d.AccessID && c.Status != model.DisputeClosed && c.Reason == d.Reason && c.TextDigest == d.TextDigest {
+			return &c, nil
+		}
+	}
+	return nil, refusal
+}
+
+// doneEarlier is raisedEarlier for an answer or an outcome: the ledger
+// already holds exactly what this call asked for.
+func (s *DisputeService) doneEarlier(ctx context.Context, id string, refusal error, same func(*model.Dispute) bool) (*model.Dispute, error) {
+	c, err := s.ledger.GetDispute(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !same(c) {
+		return nil, refusal
+	}
+	return c, nil
 }
 
 // ledgerRefusal passes the ledger's answer on: a refusal the checks above

@@ -89,3 +89,16 @@ func (l *Ledger) GetDispute(_ context.Context, id string) (*model.Dispute, error
 	}
 	return &dp, nil
 }
+
+// ListDisputesByEID returns the disputes an eID raised, in id order.
+func (l *Ledger) ListDisputesByEID(_ context.Context, eid string) ([]model.Dispute, error) {
+	l.read(model.FnListDisputesByEID)
+	defer l.mu.Unlock()
+	out := []model.Dispute{}
+	for _, d := range sortedValues(l.disputes) {
+		if d.EID == eid {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
