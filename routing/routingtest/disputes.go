@@ -92,13 +92,19 @@ func (l *Ledger) GetDispute(_ context.Context, id string) (*model.Dispute, error
 
 // ListDisputesByEID returns the disputes an eID raised, in id order.
 func (l *Ledger) ListDisputesByEID(_ context.Context, eid string) ([]model.Dispute, error) {
-	l.read(model.FnListDisputesByEID)
+	return where(l, model.FnListDisputesByEID, l.disputes, func(d model.Dispute) bool { return d.EID == eid }), nil
+}
+
+// where reads, as an evaluation of fn, the values of m that keep accepts,
+// in key order.
+func where[V any](l *Ledger, fn string, m map[string]V, keep func(V) bool) []V {
+	l.read(fn)
 	defer l.mu.Unlock()
-	out := []model.Dispute{}
-	for _, d := range sortedValues(l.disputes) {
-		if d.EID == eid {
-			out = append(out, d)
+	out := []V{}
+	for _, v := range sortedValues(m) {
+		if keep(v) {
+			out = append(out, v)
 		}
 	}
-	return out, nil
+	return out
 }
