@@ -113,8 +113,13 @@ type DIDs interface {
 // (*routing.AccessRecords).
 type AccessRecords interface {
 	List(ctx context.Context, f routing.AccessFilter) ([]routing.AccessRecord, error)
+	// ForResident lists what the resident may see now: break-glass
+	// accesses only once their seal has ended.
+	ForResident(ctx context.Context, eid string, f routing.AccessFilter) ([]routing.AccessRecord, error)
 	Proof(ctx context.Context, eid, id string) (*routing.AccessProof, error)
-	ForResident(ctx context.Context, eid, id string) (*routing.AccessRecord, error)
+	ResidentRecord(ctx context.Context, eid, id string) (*routing.AccessRecord, error)
+	// Review records the acting auditor's review of a break-glass access.
+	Review(ctx context.Context, id, note string) (*routing.AccessRecord, error)
 }
 
 // Anchoring is the state of this replica's anchoring (*routing.Anchorer).
@@ -203,6 +208,9 @@ type Policies interface {
 	AddLine(ctx context.Context, by string, l policies.Line) (int64, error)
 	RemoveLine(ctx context.Context, by string, l policies.Line) (int64, error)
 	History(ctx context.Context, limit int) ([]policies.Version, error)
+	BreakGlassGrants(ctx context.Context) ([]policies.Grant, error)
+	SetBreakGlass(ctx context.Context, by string, g policies.Grant) (int64, error)
+	RemoveBreakGlass(ctx context.Context, by string, g policies.Grant) (int64, error)
 }
 
 // AuditTrail is the officials' audit trail (*audit.Trail): browsing,

@@ -132,8 +132,15 @@ func (a *api) denyConsent(c *gin.Context) {
 // pseudonyms, repeated refusals of one kind folded into one row with a
 // count.
 func (a *api) myAccess(c *gin.Context) {
-	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject })
-	if !ok {
+	f, err := accessFilter(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	// A break-glass access is left out until its seal ends.
+	recs, err := a.deps.Access.ForResident(ctx(c), currentSession(c).Subject, f)
+	if err != nil {
+		a.fail(c, err)
 		return
 	}
 	rows := routing.FoldRefusals(recs)

@@ -473,6 +473,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	root.call(get, "/v1/admin/users", nil, http.StatusOK)
 	root.call(post, "/v1/admin/users", map[string]string{"username": "wang.fang", "password": "another long one", "role": accounts.RoleAuditor}, http.StatusCreated)
 	auditTrailFlow(t, w, auditor, root, officer, created.EID)
+	breakGlassFlow(t, w, root, auditor, hr)
 	staffFlow(t, w, root, auditor, "wang.fang")
 	fourEyesFlow(t, w, root, officer, auditor)
 	root.call(post, "/v1/admin/logout", nil, http.StatusOK)

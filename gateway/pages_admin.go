@@ -695,7 +695,12 @@ func (p *pages) showPolicies(c *gin.Context, status int, errs *web.Errors, form 
 		p.pageFail(c, err)
 		return
 	}
-	data := gin.H{"Rules": rules, "History": history}
+	grants, err := p.deps.Policies.BreakGlassGrants(ctx(c))
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
+	data := gin.H{"Rules": rules, "History": history, "Grants": grants}
 	if ex != nil {
 		data["Explanation"] = ex
 	}
@@ -851,17 +856,7 @@ func (p *pages) adminAudit(c *gin.Context) {
 	for i, r := range recs {
 		rows[i] = accessRow(r, r.Official)
 	}
-	older := ""
-	if len(recs) == auditPageSize {
-		q := url.Values{}
-		for k, v := range form {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
-		older = "/admin/audit?" + q.Encode()
-	}
+	older := olderPage("/admin/audit", form, recs)
 	lang := p.pageLang(c)
 	depts, types := p.registryOptions(c, "audit.any")
 	outcomes := []web.Option{{Value: "", Label: p.site.Message(lang, "audit.any")}}
@@ -871,6 +866,22 @@ func (p *pages) adminAudit(c *gin.Context) {
 	p.render(c, status, "admin_audit", &web.Page{Title: "title.admin.audit", Nav: "audit", Errors: errs, Form: form,
 		Data: gin.H{"Records": rows, "Older": older, "Anchoring": p.anchoring(ctx(c)),
 			"DepartmentOptions": depts, "ProviderOptions": depts, "DataTypeOptions": types, "OutcomeOptions": outcomes}})
+}
+
+// olderPage links a full page of access records to the next, older one
+// with the same filters ("" when the page is not full).
+func olderPage(path string, form map[string]string, recs []routing.AccessRecord) string {
+	if len(recs) != auditPageSize {
+		return ""
+	}
+	q := url.Values{}
+	for k, v := range form {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
+	return path + "?" + q.Encode()
 }
 
 // --- administrator accounts ---

@@ -34,7 +34,7 @@ func (p *pages) showDisputeForm(c *gin.Context, status int, errs *web.Errors) {
 // myAccessRecord is the signed-in resident's access record named in the
 // path; someone else's is not found.
 func (p *pages) myAccessRecord(c *gin.Context) (*routing.AccessRecord, error) {
-	return p.deps.Access.ForResident(ctx(c), currentSession(c).Subject, c.Param("id"))
+	return p.deps.Access.ResidentRecord(ctx(c), currentSession(c).Subject, c.Param("id"))
 }
 
 // portalRaiseDispute records the resident's dispute and shows it on the

@@ -275,14 +275,15 @@ func (p *pages) consentFailed(c *gin.Context, err error, show func(*gin.Context,
 const accessPageSize = 50
 
 func (p *pages) portalAccess(c *gin.Context) {
-	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
+	f := routing.AccessFilter{Desc: true, Limit: accessPageSize}
 	before, err := pageBefore(c)
 	if err != nil {
 		p.pageFail(c, err)
 		return
 	}
 	f.BeforeSeq = before
-	recs, err := p.deps.Access.List(ctx(c), f)
+	// A break-glass access is left out until its seal ends.
+	recs, err := p.deps.Access.ForResident(ctx(c), currentSession(c).Subject, f)
 	if err != nil {
 		p.pageFail(c, err)
 		return
@@ -334,6 +335,7 @@ func accessRow(r routing.AccessRecord, official string) web.Access {
 		ID: r.ID, Seq: r.Seq, Time: r.CreatedAt, Requester: r.Requester, Official: official, Provider: r.Provider,
 		EID: r.EID, DataType: r.DataType, Purpose: r.Purpose, ConsentID: r.ConsentID, PolicyVersion: r.PolicyVersion,
 		Outcome: r.Outcome, Reason: r.Reason, Anchored: r.AnchorTxID != "", Block: r.AnchorBlock, BatchID: r.BatchID,
-		Flagged: r.Flagged,
+		Flagged: r.Flagged, LegalBasis: r.LegalBasis, ReviewedAt: r.ReviewedAt, ReviewedBy: r.ReviewedBy,
+		ReviewNote: r.ReviewNote,
 	}
 }

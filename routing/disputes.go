@@ -64,6 +64,7 @@ type DisputeService struct {
 	store        DisputeStore
 	access       AccessStore
 	pseudonymKey []byte
+	clock        Clock
 }
 
 // DisputeConfig is what a DisputeService is built from.
@@ -72,6 +73,7 @@ type DisputeConfig struct {
 	Store        DisputeStore  // required
 	Access       AccessStore   // required: the disputed access records
 	PseudonymKey []byte        // required (16 bytes or more): answering officials appear as OfficialPseudonym
+	Clock        Clock         // default the system clock: a sealed break-glass access cannot be disputed yet
 }
 
 // NewDisputeService checks cfg and builds the service.
@@ -87,7 +89,11 @@ func NewDisputeService(cfg DisputeConfig) (*DisputeService, error) {
 	case len(cfg.PseudonymKey) < 16:
 		return nil, MissingDependency(op, "a pseudonym key of 16 bytes or more")
 	}
-	return &DisputeService{ledger: cfg.Ledger, store: cfg.Store, access: cfg.Access, pseudonymKey: cfg.PseudonymKey}, nil
+	s := &DisputeService{ledger: cfg.Ledger, store: cfg.Store, access: cfg.Access, pseudonymKey: cfg.PseudonymKey, clock: cfg.Clock}
+	if s.clock == nil {
+		s.clock = SystemClock{}
+	}
+	return s, nil
 }
 
 const opDispute = "routing.Dispute"
@@ -109,7 +115,7 @@ func (s *DisputeService) Raise(ctx context.Context, eid, accessID, reason, text 
 	if err != nil {
 		return nil, err
 	}
-	rec, err := residentAccess(ctx, s.access, opDispute, eid, accessID)
+	rec, err := residentAccess(ctx, s.access, opDispute, eid, accessID, s.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -332,18 +338,19 @@ func (d Dispute) RaisedTime() time.Time {
 	return t
 }
 
-// ForResident returns resident eid's access record id; someone else's is
-// not found, as a missing one is.
-func (s *AccessRecords) ForResident(ctx context.Context, eid, id string) (*AccessRecord, error) {
-	return residentAccess(ctx, s.store, "routing.AccessRecords.ForResident", eid, id)
+// ResidentRecord returns resident eid's access record id; someone else's,
+// or a break-glass access still sealed from the resident, is not found, as
+// a missing one is.
+func (s *AccessRecords) ResidentRecord(ctx context.Context, eid, id string) (*AccessRecord, error) {
+	return residentAccess(ctx, s.store, "routing.AccessRecords.ResidentRecord", eid, id, s.clock.Now())
 }
 
-func residentAccess(ctx context.Context, store AccessStore, op, eid, id string) (*AccessRecord, error) {
+func residentAccess(ctx context.Context, store AccessStore, op, eid, id string, now time.Time) (*AccessRecord, error) {
 	rec, err := store.GetAccess(ctx, id)
 	if err != nil && !IsKind(err, KindNotFound) {
 		return nil, Wrap(op, err)
 	}
-	if err != nil || eid == "" || rec.EID != eid {
+	if err != nil || eid == "" || rec.EID != eid || !rec.VisibleAt(now) {
 		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "no such access record", Field: "access_id"}).WithCode("not_found")
 	}
 	return rec, nil

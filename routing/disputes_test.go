@@ -55,14 +55,13 @@ func (s *disputeStore) ListDisputes(_ context.Context, f routing.DisputeFilter) 
 	return out, nil
 }
 
-// accessStore holds fixed access records.
+// accessStore holds fixed access records; the service only reads them
+// (the embedded interface's other methods are never called).
 type accessStore struct {
+	routing.AccessStore
 	recs map[string]routing.AccessRecord
 }
 
-func (a accessStore) AppendAccess(context.Context, []*routing.AccessRecord) ([]error, error) {
-	return nil, errors.New("read only")
-}
 func (a accessStore) GetAccess(_ context.Context, id string) (*routing.AccessRecord, error) {
 	r, ok := a.recs[id]
 	if !ok {
@@ -70,10 +69,6 @@ func (a accessStore) GetAccess(_ context.Context, id string) (*routing.AccessRec
 	}
 	return &r, nil
 }
-func (a accessStore) ListAccess(context.Context, routing.AccessFilter) ([]routing.AccessRecord, error) {
-	return nil, nil
-}
-func (a accessStore) FlagAccess(context.Context, string, string, string) error { return nil }
 
 // A database write that fails after the ledger write leaves the dispute
 // on the ledger only; the same request again completes it (the ledger's

@@ -49,6 +49,13 @@ type Access struct {
 	Block         uint64
 	BatchID       string
 	Flagged       bool
+	// LegalBasis is set on a break-glass access (made without consent
+	// under a statutory purpose); the review is the auditors'.
+	LegalBasis   string
+	VisibleAfter time.Time // auditors: when the resident sees it
+	ReviewedAt   time.Time
+	ReviewedBy   string
+	ReviewNote   string
 	// Count is how many refusals of one kind the row stands for on a
 	// resident's log (routing.FoldRefusals), FirstTime when the first was.
 	Count     int

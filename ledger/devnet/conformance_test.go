@@ -894,6 +894,20 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return evaluate(ctx, tg, tg.agent, model.FnGetAnchor, "ab-1-2")
 			}},
+		{name: "anchor a batch with break-glass accesses", fn: model.FnAnchorAccessBatch, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnchorAccessBatch, jsonArg(model.AccessAnchor{BatchID: "ab-3-4", MerkleRoot: strings.Repeat("d", 64),
+					Count: 2, FirstSeq: 3, LastSeq: 4, BreakGlass: []string{"acc_00000000000000000000000000000003"}}))
+			}},
+		{name: "read the break-glass list of an anchor", fn: model.FnGetAnchor, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnGetAnchor, "ab-3-4")
+			}},
+		{name: "a break-glass access listed twice is refused", want: want{code: codes.Aborted, message: endorseFailed, detail: "INVALID: break_glass[1]"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnchorAccessBatch, jsonArg(model.AccessAnchor{BatchID: "ab-5-6", MerkleRoot: strings.Repeat("e", 64),
+					Count: 2, FirstSeq: 5, LastSeq: 6, BreakGlass: []string{"acc_00000000000000000000000000000005", "acc_00000000000000000000000000000005"}}))
+			}},
 		// --- issuer keys and status lists ---
 		{name: "the issuing department anchors its status list", fn: model.FnAnchorStatusList, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
