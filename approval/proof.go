@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
@@ -151,6 +152,17 @@ func Verify(p *ConsentProof) *Report {
 }
 
 func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySignature, decidedAt string) *SignatureCheck {
+	return checkSignature(p.Passkeys, p.Consent.EID, kind, assurance, sig, decidedAt, func(signer, nonce string) model.Statement {
+		return model.ConsentStatement(kind, p.Consent, signer, nonce)
+	})
+}
+
+// checkSignature checks one signed decision about subject's record: the
+// signature record must be of statement kind, by the subject, at the
+// decision's time, with one of keys, over the statement rebuilt from the
+// record's terms.
+func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *model.PasskeySignature, decidedAt string,
+	statement func(signer, nonce string) model.Statement) *SignatureCheck {
 	sc := &SignatureCheck{Assurance: assurance}
 	if assurance != model.AssurancePasskey {
 		if sig != nil {
@@ -169,22 +181,21 @@ func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySi
 	case sig.Statement != kind:
 		sc.Reason = "the signature is for a " + sig.Statement + " statement, not " + kind
 		return sc
-	case sig.Signer != p.Consent.EID:
-		sc.Reason = "the signer is not the consent's resident"
+	case sig.Signer != subject:
+		sc.Reason = "the signer is not the " + recordOwner(kind)
 		return sc
 	case sig.SignedAt != decidedAt:
 		sc.Reason = "the signature's time is not the decision's"
 		return sc
 	}
-	i := slices.IndexFunc(p.Passkeys, func(k model.Passkey) bool { return k.ID == sig.Key })
+	i := slices.IndexFunc(keys, func(k model.Passkey) bool { return k.ID == sig.Key })
 	if i < 0 {
 		sc.Reason = "the signing key " + sig.Key + " is not among the proof's passkeys"
 		return sc
 	}
-	key := p.Passkeys[i]
+	key := keys[i]
 	sc.Algorithm = key.PublicKeyJWK.Alg
-	st := model.ConsentStatement(kind, p.Consent, sig.Signer, sig.Nonce)
-	got, err := model.CheckApproval(key, st, sig.Approval(), sig.SignedAt)
+	got, err := model.CheckApproval(key, statement(sig.Signer, sig.Nonce), sig.Approval(), sig.SignedAt)
 	if err != nil {
 		var ae *model.AssertionError
 		if errors.As(err, &ae) {
@@ -222,15 +233,23 @@ func CompareWithLedger(ctx context.Context, l Ledger, p *ConsentProof) (*LedgerC
 	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
 		return nil, err
 	}
-	for _, k := range p.Passkeys {
-		i := slices.IndexFunc(keys, func(x model.Passkey) bool { return x.ID == k.ID })
-		if i < 0 || keys[i].PublicKeyJWK != k.PublicKeyJWK || keys[i].RPID != k.RPID || keys[i].RegisteredAt != k.RegisteredAt ||
-			(k.RetiredAt != "" && keys[i].RetiredAt != k.RetiredAt) {
-			lc.Problems = append(lc.Problems, "passkey "+k.ID+" is not registered on the ledger as the proof says")
-		}
-	}
+	lc.Problems = append(lc.Problems, keyProblems(keys, p.Passkeys)...)
 	lc.Matches = len(lc.Problems) == 0
 	return lc, nil
+}
+
+// keyProblems compares a proof's keys with the ledger's: public key,
+// relying party and registration (a key may have been retired since).
+func keyProblems(onLedger, inProof []model.Passkey) []string {
+	var out []string
+	for _, k := range inProof {
+		i := slices.IndexFunc(onLedger, func(x model.Passkey) bool { return x.ID == k.ID })
+		if i < 0 || onLedger[i].PublicKeyJWK != k.PublicKeyJWK || onLedger[i].RPID != k.RPID || onLedger[i].RegisteredAt != k.RegisteredAt ||
+			(k.RetiredAt != "" && onLedger[i].RetiredAt != k.RetiredAt) {
+			out = append(out, "passkey "+k.ID+" is not registered on the ledger as the proof says")
+		}
+	}
+	return out
 }
 
 // sameDecisions compares what a proof relies on: the terms, the eID, the
@@ -265,20 +284,7 @@ func (s *Service) export(ctx context.Context, c *model.Consent) (*ConsentProof, 
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	var used []model.Passkey
-	for _, sig := range []*model.PasskeySignature{on.GrantSignature, on.RevokeSignature} {
-		if sig == nil {
-			continue
-		}
-		if i := slices.IndexFunc(all, func(k model.Passkey) bool { return k.ID == sig.Key }); i >= 0 &&
-			!slices.ContainsFunc(used, func(k model.Passkey) bool { return k.ID == sig.Key }) {
-			used = append(used, all[i])
-		}
-	}
-	if used == nil {
-		used = []model.Passkey{}
-	}
-	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: used,
+	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: signingKeys(all, on.GrantSignature, on.RevokeSignature),
 		Ledger:     LedgerRef{Channel: s.cfg.Channel, Chaincode: s.cfg.Chaincode, DID: on.EID},
 		ExportedAt: s.now()}, nil
 }
@@ -323,4 +329,27 @@ func (s *Service) VerifyProof(ctx context.Context, p *ConsentProof) (*Report, er
 	}
 	r.Ledger = lc
 	return r, nil
+}
+
+// signingKeys are the keys among all that made sigs (nil ones skipped).
+func signingKeys(all []model.Passkey, sigs ...*model.PasskeySignature) []model.Passkey {
+	used := []model.Passkey{}
+	for _, sig := range sigs {
+		if sig == nil {
+			continue
+		}
+		if i := slices.IndexFunc(all, func(k model.Passkey) bool { return k.ID == sig.Key }); i >= 0 &&
+			!slices.ContainsFunc(used, func(k model.Passkey) bool { return k.ID == sig.Key }) {
+			used = append(used, all[i])
+		}
+	}
+	return used
+}
+
+// recordOwner names whose record a statement kind concerns, for reasons.
+func recordOwner(kind string) string {
+	if strings.HasPrefix(kind, "rule.") {
+		return "standing rule's resident"
+	}
+	return "consent's resident"
 }

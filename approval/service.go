@@ -45,6 +45,7 @@ type Consents interface {
 // ledger client).
 type Ledger interface {
 	GetConsent(ctx context.Context, id string) (*model.Consent, error)
+	GetStandingRule(ctx context.Context, id string) (*model.StandingRule, error)
 	ListPasskeys(ctx context.Context, eid string) ([]model.Passkey, error)
 }
 
@@ -53,6 +54,7 @@ type Config struct {
 	Signer   Signer   // required
 	Consents Consents // required
 	Ledger   Ledger   // required
+	Rules    Rules    // required
 	Clock    routing.Clock
 	// Channel and Chaincode name where the proofs' records live.
 	Channel, Chaincode string
@@ -72,6 +74,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, routing.MissingDependency(op, "the consent service")
 	case cfg.Ledger == nil:
 		return nil, routing.MissingDependency(op, "a ledger reader")
+	case cfg.Rules == nil:
+		return nil, routing.MissingDependency(op, "the rule service")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = routing.SystemClock{}

@@ -213,10 +213,18 @@ func (t *txn) signedTransition(id, from string) (*model.Consent, error) {
 }
 
 // checkApproval checks a resident's approval of statement kind over
-// consent cs and returns the signature record. The signer is the consent's
-// resident: an act signed for someone else needs a recorded right to act
-// for them, which consents do not have yet.
+// consent cs and returns the signature record.
 func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyApproval) (*model.PasskeySignature, error) {
+	return t.checkApprovalOf(cs.EID, a, func(signer string) model.Statement {
+		return model.ConsentStatement(kind, *cs, signer, a.Nonce)
+	})
+}
+
+// checkApprovalOf checks approval a of the statement built for its signer
+// and returns the signature record. The signer is the resident eid the act
+// concerns: an act signed for someone else needs a recorded right to act
+// for them, which no act has yet.
+func (t *txn) checkApprovalOf(eid string, a model.PasskeyApproval, statement func(signer string) model.Statement) (*model.PasskeySignature, error) {
 	key, err := t.passkey(a.Key)
 	if err != nil {
 		return nil, err
@@ -224,11 +232,10 @@ func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyAppro
 	if key == nil {
 		return nil, model.NotFound("passkey %s is not registered", a.Key)
 	}
-	if key.EID != cs.EID {
-		return nil, model.Forbidden("%s: passkey %s is not a key of the consent's resident", model.AssertionKeyOfOtherSigner, a.Key)
+	if key.EID != eid {
+		return nil, model.Forbidden("%s: passkey %s is not a key of the resident", model.AssertionKeyOfOtherSigner, a.Key)
 	}
-	st := model.ConsentStatement(kind, *cs, key.EID, a.Nonce)
-	sig, err := model.CheckApproval(*key, st, a, t.stamp)
+	sig, err := model.CheckApproval(*key, statement(key.EID), a, t.stamp)
 	if err != nil {
 		var ae *model.AssertionError
 		if errors.As(err, &ae) && ae.Reason == model.AssertionKeyNotActive {

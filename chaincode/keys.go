@@ -20,6 +20,7 @@ const (
 	objPasskey         = "passkey"      // (did, key id) → Passkey
 	objRule            = "rule"         // (id) → StandingRule
 	objRuleByEID       = "rule~eid"     // (did, id) → 0x00
+	objRuleApproval    = "rule~sig"     // (statement digest) → rule id: one rule per signature
 	objDispute         = "dispute"      // (id) → Dispute
 	objDisputeByEID    = "dispute~eid"  // (did, id) → 0x00
 	objDisputeByDept   = "dispute~dept" // (department, id) → 0x00

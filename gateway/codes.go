@@ -24,6 +24,7 @@ var errorCodes = []errorCode{
 	{"reason_required", 400, "the act needs a stated reason (`field` names it)"},
 	{"legal_basis_required", 400, "a break-glass resolve must state its legal basis (`field` is `break_glass.legal_basis`)"},
 	{"invalid_lang", 400, "the language must be `zh-CN` or `en`"},
+	{"invalid_time_zone", 400, "the time zone must be an IANA name such as `Asia/Shanghai` (or empty for the default)"},
 	{"invalid_name", 400, "an API key's name has 1 to 100 printable characters"},
 	{"invalid_role", 400, "the role must be `admin`, `mapping-officer` or `auditor`"},
 	{"invalid_username", 400, "a user name has 3 to 64 characters from `a-z0-9._-`"},

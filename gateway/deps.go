@@ -72,6 +72,8 @@ type Disputes interface {
 // Rules keeps residents' standing rules (*routing.RuleService).
 type Rules interface {
 	Create(ctx context.Context, eid string, d routing.RuleDraft) (*model.StandingRule, error)
+	// Prepare checks a draft and returns the terms it would record.
+	Prepare(ctx context.Context, eid string, d routing.RuleDraft) (model.RuleDraft, error)
 	Revoke(ctx context.Context, eid, id string) (*model.StandingRule, error)
 	ListForResident(ctx context.Context, eid string) ([]routing.RuleView, error)
 }
@@ -173,6 +175,10 @@ type Residents interface {
 	Language(ctx context.Context, eid string) (string, error)
 	ChosenLanguage(ctx context.Context, eid string) (string, error)
 	SetLanguage(ctx context.Context, eid, lang string) error
+	// TimeZone is the zone the resident chose for the portal's times, nil
+	// when none; SetTimeZone stores an IANA name ("" for the default).
+	TimeZone(ctx context.Context, eid string) (*time.Location, error)
+	SetTimeZone(ctx context.Context, eid, zone string) error
 }
 
 // Admins holds administrator accounts (*accounts.Admins).

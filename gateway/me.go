@@ -113,6 +113,20 @@ func (a *api) setLang(c *gin.Context) {
 	a.answer(c, http.StatusOK, gin.H{"lang": req.Lang}, err)
 }
 
+type timeZoneRequest struct {
+	TimeZone string `json:"time_zone"`
+}
+
+// setTimeZone stores the zone the portal shows the resident's times in.
+func (a *api) setTimeZone(c *gin.Context) {
+	var req timeZoneRequest
+	if !a.bind(c, &req) {
+		return
+	}
+	err := a.deps.Residents.SetTimeZone(ctx(c), currentSession(c).Subject, req.TimeZone)
+	a.answer(c, http.StatusOK, gin.H{"time_zone": req.TimeZone}, err)
+}
+
 func (a *api) myRoutes(c *gin.Context) {
 	routes, err := a.deps.Routes.Of(ctx(c), currentSession(c).Subject)
 	answerList(a.Server, c, "routes", routes, err)

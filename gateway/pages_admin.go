@@ -84,7 +84,7 @@ func (p *pages) showDepartments(c *gin.Context, status int, errs *web.Errors, fo
 
 func deptFields() map[string]string {
 	return map[string]string{"id": "id", "name": "name", "name_en": "name_en", "msp_id": "msp_id",
-		"endpoints": "endpoints", "signing_keys": "public_key_pem", "kid": "kid", "status_reason": "reason", "reason": "reason"}
+		"endpoints": "endpoints", "roles": "roles", "signing_keys": "public_key_pem", "kid": "kid", "status_reason": "reason", "reason": "reason"}
 }
 
 func (p *pages) adminRegisterDepartment(c *gin.Context) {
@@ -132,7 +132,7 @@ func (p *pages) showDepartment(c *gin.Context, status int, errs *web.Errors, for
 	if form == nil {
 		form = map[string]string{}
 	}
-	for k, v := range map[string]string{"name": d.Name, "name_en": d.NameEN, "endpoints": strings.Join(d.Endpoints, "\n")} {
+	for k, v := range map[string]string{"name": d.Name, "name_en": d.NameEN, "endpoints": strings.Join(d.Endpoints, "\n"), "roles": strings.Join(d.Roles, "\n")} {
 		if _, ok := form[k]; !ok {
 			form[k] = v
 		}
@@ -162,10 +162,11 @@ func (p *pages) changeDepartment(c *gin.Context, form map[string]string, notice 
 }
 
 func (p *pages) adminUpdateDepartment(c *gin.Context) {
-	form := refill(c, "name", "name_en", "endpoints")
+	form := refill(c, "name", "name_en", "endpoints", "roles")
 	p.changeDepartment(c, form, "department_updated", func(d *model.Department) *web.Errors {
 		d.Name, d.NameEN = strings.TrimSpace(form["name"]), strings.TrimSpace(form["name_en"])
 		d.Endpoints = splitLines(form["endpoints"])
+		d.Roles = splitLines(form["roles"])
 		return nil
 	})
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -289,11 +290,19 @@ func (p *pages) portalAccess(c *gin.Context) {
 		return
 	}
 	rows := routing.FoldRefusals(recs)
+	rules, err := p.rulesOf(c, recs)
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
 	out := make([]web.Access, len(rows))
 	for i, r := range rows {
 		// Residents see officials only as the pseudonym the leaf commits to.
 		out[i] = accessRow(r.AccessRecord, r.OfficialRef)
 		out[i].Count, out[i].FirstTime = r.Count, r.FirstTime
+		if rule, ok := rules[r.ConsentID]; ok {
+			out[i].Rule = &rule
+		}
 	}
 	older := ""
 	if len(recs) == accessPageSize {
@@ -314,6 +323,23 @@ func (p *pages) portalAccess(c *gin.Context) {
 		return
 	}
 	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: data})
+}
+
+// rulesOf are the resident's standing rules the records were allowed by,
+// by rule id (read only when a record names one).
+func (p *pages) rulesOf(c *gin.Context, recs []routing.AccessRecord) (map[string]web.Rule, error) {
+	if !slices.ContainsFunc(recs, func(r routing.AccessRecord) bool { return model.ValidRuleID(r.ConsentID) }) {
+		return nil, nil
+	}
+	rules, err := p.deps.Rules.ListForResident(ctx(c), currentSession(c).Subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]web.Rule, len(rules))
+	for _, r := range rules {
+		out[r.ID] = ruleView(r)
+	}
+	return out, nil
 }
 
 // pageBefore reads ?before=, the sequence number a page of older access

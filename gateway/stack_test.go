@@ -110,14 +110,15 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	auditedIDs, auditedRegistry := audit.NewIdentities(s.mapping, s.trail), audit.NewRegistry(s.registry, s.trail)
 	auditedKeys, auditedPolicies := audit.NewAPIKeys(s.apiKeys, s.trail), audit.NewPolicies(s.policy, s.trail)
 	audit.RegisterCheckers(s.trail, auditedIDs, auditedRegistry, auditedKeys, auditedPolicies)
+	rules := built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
+		Policy: s.policy, Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, Rules: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
 		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Consents: consents,
-		Rules: built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
-			Policy: s.policy, Clock: clock, Logger: quiet})),
+		Rules:    rules,
 		Disputes: audit.NewDisputes(built[*routing.DisputeService](t)(routing.NewDisputeService(routing.DisputeConfig{Ledger: s.ledger,
 			Store: s.db, Access: s.access, PseudonymKey: []byte("pseudonym key for tests"), Clock: clock})), s.trail),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
@@ -141,7 +142,7 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Tickets:        introspector,
 		Passkeys:       s.passkeys,
 		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
-			Ledger: s.ledger, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
+			Ledger: s.ledger, Rules: rules, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
 	}
 	// Credentials over the same ledger and database; the world entrusts a
 	// department's key and a provider's answers (withCredentials).

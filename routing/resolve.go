@@ -240,7 +240,16 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		if err != nil {
 			return nil, Wrap(opResolve, err)
 		}
-		if rule := matchingRule(rules, req, now); rule != nil {
+		// A rule may name the requester by a role the registry gives it.
+		var roles []string
+		if len(rules) > 0 {
+			if d, err := r.dir.Department(ctx, req.Requester); err == nil {
+				roles = d.Roles
+			} else if !IsKind(err, KindNotFound) {
+				return nil, Wrap(opResolve, err)
+			}
+		}
+		if rule := matchingRule(rules, req, roles, now); rule != nil {
 			usable = []model.Consent{ruleGrant(*rule, req.Requester)}
 		}
 	}

@@ -598,7 +598,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	if m.approvals, err = approval.New(approval.Config{
-		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Clock: m.Clock,
+		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Rules: m.rules, Clock: m.Clock,
 		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
 	}); err != nil {
 		return err
