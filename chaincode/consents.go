@@ -175,6 +175,9 @@ func (c *Contract) GrantConsentSigned(ctx contractapi.TransactionContextInterfac
 	}
 	cs.Status, cs.DecidedAt, cs.DecidedBy, cs.DecisionMethod = model.ConsentActive, t.stamp, who.Name, "passkey"
 	cs.GrantAssurance, cs.GrantSignature = model.AssurancePasskey, sig
+	if sig.Representation != "" {
+		cs.DecidedByGuardian, cs.DecidedUnder = sig.Signer, sig.Representation
+	}
 	if err := t.saveConsent(cs, model.OpGranted); err != nil {
 		return nil, err
 	}
@@ -199,6 +202,9 @@ func (c *Contract) RevokeConsentSigned(ctx contractapi.TransactionContextInterfa
 	}
 	cs.Status, cs.RevokedAt, cs.RevokedBy = model.ConsentRevoked, t.stamp, who.Name
 	cs.RevokeAssurance, cs.RevokeSignature = model.AssurancePasskey, sig
+	if sig.Representation != "" {
+		cs.RevokedByGuardian, cs.RevokedUnder = sig.Signer, sig.Representation
+	}
 	if err := t.saveConsent(cs, model.OpRevoked); err != nil {
 		return nil, err
 	}
@@ -214,8 +220,8 @@ func (t *txn) signedTransition(id, from string) (*model.Consent, error) {
 
 // checkApproval checks a resident's approval of statement kind over
 // consent cs and returns the signature record. The signer is the consent's
-// resident: an act signed for someone else needs a recorded right to act
-// for them, which consents do not have yet.
+// resident, or a guardian whose approval names a relation to the resident
+// valid at the transaction time.
 func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyApproval) (*model.PasskeySignature, error) {
 	key, err := t.passkey(a.Key)
 	if err != nil {
@@ -224,10 +230,19 @@ func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyAppro
 	if key == nil {
 		return nil, model.NotFound("passkey %s is not registered", a.Key)
 	}
-	if key.EID != cs.EID {
-		return nil, model.Forbidden("%s: passkey %s is not a key of the consent's resident", model.AssertionKeyOfOtherSigner, a.Key)
-	}
 	st := model.ConsentStatement(kind, *cs, key.EID, a.Nonce)
+	switch {
+	case key.EID != cs.EID && a.Representation == "":
+		return nil, model.Forbidden("%s: passkey %s is not a key of the consent's resident", model.AssertionKeyOfOtherSigner, a.Key)
+	case key.EID != cs.EID:
+		// A guardian signs for the ward under a relation valid now.
+		if err := t.checkRepresentation(a.Representation, cs.EID, key.EID); err != nil {
+			return nil, err
+		}
+		st = model.GuardianConsentStatement(kind, *cs, key.EID, a.Nonce, a.Representation)
+	case a.Representation != "":
+		return nil, model.Invalid("approval: a resident signing for themselves names no representation")
+	}
 	sig, err := model.CheckApproval(*key, st, a, t.stamp)
 	if err != nil {
 		var ae *model.AssertionError

@@ -38,6 +38,7 @@ var writeFns = map[string]bool{
 	model.FnRegisterPasskey: true, model.FnRetirePasskeys: true,
 	model.FnGrantConsentSigned: true, model.FnRevokeConsentSigned: true,
 	model.FnCreateStandingRule: true, model.FnRevokeStandingRule: true,
+	model.FnRegisterRepresentation: true, model.FnEndRepresentation: true, model.FnDenyConsentForWard: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

@@ -60,6 +60,8 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnRegisterPasskey, model.FnRetirePasskeys, model.FnListPasskeys,
 		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
 		model.FnCreateStandingRule, model.FnRevokeStandingRule, model.FnListStandingRulesByEID,
+		model.FnRegisterRepresentation, model.FnEndRepresentation, model.FnGetRepresentation,
+		model.FnListRepresentationsByWard, model.FnListRepresentationsByGuardian, model.FnDenyConsentForWard,
 	}
 	sort.Strings(want)
 	sort.Strings(got)
