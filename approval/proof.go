@@ -27,7 +27,10 @@ type ConsentProof struct {
 	Format     string          `json:"format"`
 	Consent    model.Consent   `json:"consent"`
 	Passkeys   []model.Passkey `json:"passkeys"`
-	Ledger     LedgerRef       `json:"ledger"`
+	// Representations are the relations under which guardians signed
+	// decisions of the consent for its resident, as the ledger has them.
+	Representations []model.Representation `json:"representations,omitempty"`
+	Ledger          LedgerRef              `json:"ledger"`
 	ExportedAt string          `json:"exported_at"`
 }
 
@@ -64,6 +67,9 @@ func ParseProof(raw []byte) (*ConsentProof, error) {
 	}
 	if len(p.Passkeys) > model.MaxPasskeysPerEID*4 {
 		return nil, routing.Invalid(op, "passkeys", "too many passkeys")
+	}
+	if len(p.Representations) > 2 {
+		return nil, routing.Invalid(op, "representations", "a consent has at most two signed decisions, so at most two relations")
 	}
 	return &p, nil
 }
@@ -110,6 +116,12 @@ type Report struct {
 	// SignedByResident: the grant carries the resident's signature over
 	// exactly these terms and it verifies.
 	SignedByResident bool `json:"signed_by_resident"`
+	// SignedByGuardian: the grant carries the signature of the guardian
+	// named (their eID) over exactly these terms, under relation
+	// Representation, valid when the ledger accepted it, and it verifies.
+	SignedByGuardian bool   `json:"signed_by_guardian"`
+	Guardian         string `json:"guardian,omitempty"`
+	Representation   string `json:"representation,omitempty"`
 	// Valid: every signature in the proof verifies (a password-only
 	// consent is valid but not signed by the resident).
 	Valid bool `json:"valid"`
@@ -137,7 +149,11 @@ func Verify(p *ConsentProof) *Report {
 	r := &Report{Format: p.Format, Consent: c.ID, Resident: c.EID, Status: c.Status, Terms: model.TermsOf(c), Valid: true}
 	if g := c.GrantedWith(); g != "" {
 		r.Grant = checkDecision(p, model.StatementConsentGrant, g, c.GrantSignature, c.DecidedAt)
-		r.SignedByResident = r.Grant.Verified
+		if sig := c.GrantSignature; r.Grant.Verified && sig.Representation != "" {
+			r.SignedByGuardian, r.Guardian, r.Representation = true, sig.Signer, sig.Representation
+		} else {
+			r.SignedByResident = r.Grant.Verified
+		}
 	}
 	if v := c.RevokedWith(); v != "" {
 		r.Revoke = checkDecision(p, model.StatementConsentRevoke, v, c.RevokeSignature, c.RevokedAt)
@@ -169,8 +185,14 @@ func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySi
 	case sig.Statement != kind:
 		sc.Reason = "the signature is for a " + sig.Statement + " statement, not " + kind
 		return sc
-	case sig.Signer != p.Consent.EID:
+	case sig.Signer != p.Consent.EID && sig.Representation == "":
 		sc.Reason = "the signer is not the consent's resident"
+		return sc
+	case sig.Signer == p.Consent.EID && sig.Representation != "":
+		sc.Reason = "the resident signed naming a relation"
+		return sc
+	case sig.Signer != p.Consent.EID && !guardianMaySign(p, sig):
+		sc.Reason = "the proof holds no relation " + sig.Representation + " letting the signer act for the resident when they signed"
 		return sc
 	case sig.SignedAt != decidedAt:
 		sc.Reason = "the signature's time is not the decision's"
@@ -183,7 +205,7 @@ func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySi
 	}
 	key := p.Passkeys[i]
 	sc.Algorithm = key.PublicKeyJWK.Alg
-	st := model.ConsentStatement(kind, p.Consent, sig.Signer, sig.Nonce)
+	st := model.GuardianConsentStatement(kind, p.Consent, sig.Signer, sig.Nonce, sig.Representation)
 	got, err := model.CheckApproval(key, st, sig.Approval(), sig.SignedAt)
 	if err != nil {
 		var ae *model.AssertionError
@@ -202,6 +224,30 @@ func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySi
 	return sc
 }
 
+// guardianMaySign reports whether the proof holds the relation the
+// signature names, between the consent's resident and the signer, valid
+// at the time of signing.
+func guardianMaySign(p *ConsentProof, sig *model.PasskeySignature) bool {
+	i := slices.IndexFunc(p.Representations, func(r model.Representation) bool { return r.ID == sig.Representation })
+	if i < 0 {
+		return false
+	}
+	r := p.Representations[i]
+	at, err := model.ParseTime(sig.SignedAt)
+	if err != nil || r.Ward != p.Consent.EID || r.Guardian != sig.Signer {
+		return false
+	}
+	// The relation may have ended since; it must have been valid then.
+	if r.EndedAt != "" {
+		if ended, err := model.ParseTime(r.EndedAt); err == nil && !at.Before(ended) {
+			return false
+		}
+		r.Status = model.RepresentationActive
+	}
+	ok, _ := r.ValidAt(at)
+	return ok
+}
+
 // CompareWithLedger checks that the proof says what the ledger says: the
 // consent's terms, decisions and signatures, and each of the proof's keys
 // (its public key, relying party and registration; a key may have been
@@ -218,19 +264,40 @@ func CompareWithLedger(ctx context.Context, l Ledger, p *ConsentProof) (*LedgerC
 	if !sameDecisions(*on, p.Consent) {
 		lc.Problems = append(lc.Problems, "the consent's terms or decisions differ from the ledger's")
 	}
-	keys, err := l.ListPasskeys(ctx, p.Consent.EID)
-	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
-		return nil, err
-	}
+	registered := map[string][]model.Passkey{}
 	for _, k := range p.Passkeys {
+		keys, ok := registered[k.EID]
+		if !ok {
+			keys, err = l.ListPasskeys(ctx, k.EID)
+			if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+				return nil, err
+			}
+			registered[k.EID] = keys
+		}
 		i := slices.IndexFunc(keys, func(x model.Passkey) bool { return x.ID == k.ID })
 		if i < 0 || keys[i].PublicKeyJWK != k.PublicKeyJWK || keys[i].RPID != k.RPID || keys[i].RegisteredAt != k.RegisteredAt ||
 			(k.RetiredAt != "" && keys[i].RetiredAt != k.RetiredAt) {
 			lc.Problems = append(lc.Problems, "passkey "+k.ID+" is not registered on the ledger as the proof says")
 		}
 	}
+	for _, r := range p.Representations {
+		on, err := l.GetRepresentation(ctx, r.ID)
+		if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+			return nil, err
+		}
+		if on == nil || relationTerms(*on) != relationTerms(r) || (on.EndedAt != "" && r.EndedAt != "" && on.EndedAt != r.EndedAt) {
+			lc.Problems = append(lc.Problems, "relation "+r.ID+" is not on the ledger as the proof says")
+		}
+	}
 	lc.Matches = len(lc.Problems) == 0
 	return lc, nil
+}
+
+// relationTerms is what a proof relies on in a relation: who, what kind,
+// on what evidence, in which window (not a later end).
+func relationTerms(r model.Representation) model.Representation {
+	return model.Representation{ID: r.ID, Ward: r.Ward, Guardian: r.Guardian, Kind: r.Kind, Evidence: r.Evidence,
+		WardBirthDate: r.WardBirthDate, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, RegisteredAt: r.RegisteredAt}
 }
 
 // sameDecisions compares what a proof relies on: the terms, the eID, the
@@ -261,24 +328,33 @@ func (s *Service) export(ctx context.Context, c *model.Consent) (*ConsentProof, 
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	all, err := s.cfg.Ledger.ListPasskeys(ctx, on.EID)
-	if err != nil {
-		return nil, routing.Wrap(op, err)
-	}
 	var used []model.Passkey
+	var reps []model.Representation
 	for _, sig := range []*model.PasskeySignature{on.GrantSignature, on.RevokeSignature} {
 		if sig == nil {
 			continue
+		}
+		// The signer's keys: the resident's, or a guardian's.
+		all, err := s.cfg.Ledger.ListPasskeys(ctx, sig.Signer)
+		if err != nil {
+			return nil, routing.Wrap(op, err)
 		}
 		if i := slices.IndexFunc(all, func(k model.Passkey) bool { return k.ID == sig.Key }); i >= 0 &&
 			!slices.ContainsFunc(used, func(k model.Passkey) bool { return k.ID == sig.Key }) {
 			used = append(used, all[i])
 		}
+		if sig.Representation != "" && !slices.ContainsFunc(reps, func(r model.Representation) bool { return r.ID == sig.Representation }) {
+			r, err := s.cfg.Ledger.GetRepresentation(ctx, sig.Representation)
+			if err != nil {
+				return nil, routing.Wrap(op, err)
+			}
+			reps = append(reps, *r)
+		}
 	}
 	if used == nil {
 		used = []model.Passkey{}
 	}
-	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: used,
+	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: used, Representations: reps,
 		Ledger:     LedgerRef{Channel: s.cfg.Channel, Chaincode: s.cfg.Chaincode, DID: on.EID},
 		ExportedAt: s.now()}, nil
 }
