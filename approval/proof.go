@@ -24,14 +24,14 @@ const MaxProofBytes = 256 << 10
 // signed, as registered on the ledger, with where on the ledger to find
 // both again.
 type ConsentProof struct {
-	Format     string          `json:"format"`
-	Consent    model.Consent   `json:"consent"`
-	Passkeys   []model.Passkey `json:"passkeys"`
+	Format   string          `json:"format"`
+	Consent  model.Consent   `json:"consent"`
+	Passkeys []model.Passkey `json:"passkeys"`
 	// Representations are the relations under which guardians signed
 	// decisions of the consent for its resident, as the ledger has them.
 	Representations []model.Representation `json:"representations,omitempty"`
 	Ledger          LedgerRef              `json:"ledger"`
-	ExportedAt string          `json:"exported_at"`
+	ExportedAt      string                 `json:"exported_at"`
 }
 
 // LedgerRef says where the proof's records are: the channel and chaincode,

@@ -653,7 +653,7 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 	}
 	relation := func(tg *conformanceTarget, ward, guardian string) string {
 		return jsonArg(model.RepresentationDraft{Ward: ward, Guardian: guardian, Kind: model.RepresentationParent,
-			Evidence: model.RepresentationEvidence{Kind: "birth_certificate", HashedRef: "v1:" + strings.Repeat("d", 64), MaskedRef: "N1******89"},
+			Evidence:      model.RepresentationEvidence{Kind: "birth_certificate", HashedRef: "v1:" + strings.Repeat("d", 64), MaskedRef: "N1******89"},
 			WardBirthDate: "2015-06-01", Officer: "officer.li"})
 	}
 	ok := want{code: codes.OK}
