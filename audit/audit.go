@@ -44,6 +44,8 @@ const (
 	ActProposalCreate    = "proposal.create"
 	ActProposalApprove   = "proposal.approve"
 	ActProposalReject    = "proposal.reject"
+	ActRelationRegister  = "representation.register"
+	ActRelationEnd       = "representation.end"
 )
 
 // Acts lists every act, in the order the console offers them as a filter.
@@ -52,7 +54,8 @@ func Acts() []string {
 		ActDepartmentCreate, ActDepartmentUpdate, ActDepartmentStatus, ActSigningKeyRevoke, ActDataTypeCreate,
 		ActDataTypeUpdate, ActAPIKeyIssue, ActAPIKeyRevoke, ActPolicyAdd, ActPolicyRemove, ActBreakGlassSet,
 		ActBreakGlassRemove, ActStaffCreate, ActStaffDisable, ActStaffEnable, ActStaffReset, ActStaffRole,
-		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject}
+		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject,
+		ActRelationRegister, ActRelationEnd}
 }
 
 // ValidAct reports whether s names an act.

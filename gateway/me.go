@@ -131,8 +131,11 @@ func (a *api) denyConsent(c *gin.Context) {
 // myAccess is the resident's access log: officials only by their
 // pseudonyms, repeated refusals of one kind folded into one row with a
 // count.
-func (a *api) myAccess(c *gin.Context) {
-	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = currentSession(c).Subject })
+func (a *api) myAccess(c *gin.Context) { a.accessLogOf(c, currentSession(c).Subject) }
+
+// accessLogOf answers the access log of resident eid.
+func (a *api) accessLogOf(c *gin.Context, eid string) {
+	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = eid })
 	if !ok {
 		return
 	}

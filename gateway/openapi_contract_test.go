@@ -475,6 +475,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	auditTrailFlow(t, w, auditor, root, officer, created.EID)
 	staffFlow(t, w, root, auditor, "wang.fang")
 	fourEyesFlow(t, w, root, officer, auditor)
+	guardianFlow(t, w, officer)
 	root.call(post, "/v1/admin/logout", nil, http.StatusOK)
 
 	credentialFlow(t, w, hr, edu, anon)

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -163,13 +164,18 @@ func (r *Representations) birthDate(ctx context.Context, in RelationInput) (stri
 // codes.
 func relationRefused(err error) error {
 	msg := routing.MessageOf(err)
-	for _, code := range []string{CodeRepresentationSelf, CodeRepresentationOverlap, CodeRepresentationAdult} {
-		if strings.Contains(msg, code) {
-			return (&routing.Error{Kind: routing.KindConflict, Op: opRepresentation, Message: msg, Err: err}).WithCode(code)
-		}
+	conflict := &routing.Error{Kind: routing.KindConflict, Op: opRepresentation, Message: msg, Err: err}
+	switch {
+	case strings.Contains(msg, CodeRepresentationSelf):
+		return conflict.WithCode(CodeRepresentationSelf)
+	case strings.Contains(msg, CodeRepresentationOverlap):
+		return conflict.WithCode(CodeRepresentationOverlap)
+	case strings.Contains(msg, CodeRepresentationAdult):
+		return conflict.WithCode(CodeRepresentationAdult)
 	}
-	if model.CodeOf(err) == model.CodeInvalid {
-		return routing.Invalid(opRepresentation, "relation", "%s", strings.TrimPrefix(msg, string(model.CodeInvalid)+" "))
+	var me *model.Error
+	if errors.As(err, &me) && me.Code == model.CodeInvalid {
+		return routing.Invalid(opRepresentation, "relation", "%s", me.Message)
 	}
 	return routing.Wrap(opRepresentation, err)
 }

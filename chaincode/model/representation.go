@@ -113,7 +113,7 @@ type RepresentationDraft struct {
 var (
 	hashedRefRe = regexp.MustCompile(`^v[0-9]{1,6}:[0-9a-f]{64}$`)
 	maskedRefRe = regexp.MustCompile(`^[A-Za-z0-9*-]{1,64}$`)
-	officerRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$`)
+	officerRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$`)
 )
 
 // Validate checks the draft's syntax (not whether the eIDs exist). A
