@@ -30,7 +30,7 @@ func newAdminCmd() *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Departments' API keys"}
 	keys.AddCommand(newListKeysCmd())
 	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
-		users, keys, newAuditCmd())
+		users, keys, newAuditCmd(), newRepresentationCmds())
 	return cmd
 }
 
