@@ -65,6 +65,18 @@ func guardianFlow(t *testing.T, w *world, officer *caller) {
 		t.Errorf("relations of alice = %+v, want the one relation (refusals changed nothing)", list.Representations)
 	}
 	officer.call(get, "/v1/admin/representations/"+rep.ID, nil, http.StatusOK)
+	// The ward's date of birth from their resident ID: the document must be
+	// the ward's, and bob, born in 1950 by his ID, is no minor.
+	byDoc := map[string]any{"ward": w.bob, "guardian": w.alice, "kind": "parent", "evidence_kind": "birth_certificate",
+		"evidence_reference": "N987654321", "ward_document": w.aliceDoc}
+	if r := officer.call(post, "/v1/admin/representations", byDoc, http.StatusBadRequest); !bytes.Contains(r.body, []byte(`"field":"ward_document"`)) ||
+		bytes.Contains(r.body, []byte(w.aliceDoc.Number)) {
+		t.Errorf("another resident's ID as the ward's: %s", r.body)
+	}
+	byDoc["ward_document"] = w.bobDoc
+	if got := errorCodeOf(officer.call(post, "/v1/admin/representations", byDoc, http.StatusConflict)); got != "representation_adult_ward" {
+		t.Errorf("an adult ward by his ID: %q", got)
+	}
 
 	bob := w.residentSession(w.bob, w.bobDoc)
 	bobKey := registerPasskey(t, bob, "/v1/me", passkeytest.ES256)
