@@ -202,7 +202,9 @@ export async function signDecision(form, dialog) {
   confirm.disabled = true;
   show(message("signing"));
   try {
-    const base = "/v1/me/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
+    // A guardian signs for a ward under /v1/me/wards/{ward} (data-sign-base).
+    const api = form.dataset.signBase || "/v1/me";
+    const base = api + "/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
     const csrf = csrfOf(form);
     const challenge = await post(base + "/options", { csrf });
     const cred = await navigator.credentials.get({ publicKey: requestOptions(challenge.options) });
