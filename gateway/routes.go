@@ -242,6 +242,8 @@ func (s *Server) routes() {
 	console.POST("/residents/:eid/merge", residentsPage, p.adminMerge)
 	console.POST("/residents/:eid/deactivate", residentsPage, p.adminDeactivate)
 	console.POST("/residents/:eid/activation-code", residentsPage, p.adminActivationCode)
+	console.POST("/residents/:eid/guardians", residentsPage, p.adminRegisterRelation)
+	console.POST("/residents/:eid/guardians/end", residentsPage, p.adminEndRelation)
 	console.GET("/imports", residentsPage, p.adminImports)
 	console.POST("/imports", s.uploadDeadline, uploadPage, p.adminStartImport)
 	console.GET("/imports/:id", residentsPage, p.adminImport)
