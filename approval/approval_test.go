@@ -101,6 +101,27 @@ func (e *env) request(eid string, maxUses uint64) *model.Consent {
 	return c
 }
 
+// verifiedProof exports the proof of eid's consent id as a file would
+// carry it, reads it back and verifies it offline and on the ledger.
+func (e *env) verifiedProof(eid, id string) (*approval.ConsentProof, *approval.Report) {
+	e.t.Helper()
+	ctx := context.Background()
+	p, err := e.svc.ProofForResident(ctx, eid, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	raw, _ := json.Marshal(p)
+	parsed, err := approval.ParseProof(raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := e.svc.VerifyProof(ctx, parsed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return parsed, r
+}
+
 // sign answers ch with eid's passkey.
 func (e *env) sign(eid string, ch *approval.Challenge, o passkeytest.Options) []byte {
 	return e.keys[eid].Assert(rpID, origin, ch.Options.Response.Challenge, o).JSON()
@@ -147,19 +168,7 @@ func TestSignedGrantAndRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		p, err := e.svc.ProofForResident(ctx, alice, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := json.Marshal(p)
-		parsed, err := approval.ParseProof(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.svc.VerifyProof(ctx, parsed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, r := e.verifiedProof(alice, c.ID)
 		if !r.Valid {
 			t.Fatalf("r.Valid is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
 		}
@@ -410,19 +419,7 @@ func TestGuardianSignsForWard(t *testing.T) {
 		if got.Status != model.ConsentActive || got.DecidedByGuardian != bob || got.DecidedUnder != rep.ID {
 			t.Fatalf("granted: %+v", got)
 		}
-		p, err := e.svc.ProofForResident(ctx, alice, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := json.Marshal(p)
-		parsed, err := approval.ParseProof(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.svc.VerifyProof(ctx, parsed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		parsed, r := e.verifiedProof(alice, c.ID)
 		if !r.Valid || !r.SignedByGuardian || r.SignedByResident || r.Guardian != bob || r.Representation != rep.ID || !r.Ledger.Matches {
 			t.Fatalf("report: %+v %+v %+v", r, r.Grant, r.Ledger)
 		}

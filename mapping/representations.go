@@ -3,6 +3,7 @@ package mapping
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/eidgate/eidgate/chaincode/model"
@@ -98,9 +99,9 @@ func (r *Representations) draft(ctx context.Context, in RelationInput, officer s
 	case in.Ward == in.Guardian:
 		return model.RepresentationDraft{}, (&routing.Error{Kind: routing.KindConflict, Op: op, Field: "guardian",
 			Message: "a resident cannot be their own guardian"}).WithCode(CodeRepresentationSelf)
-	case !contains(model.RepresentationKinds(), in.Kind):
+	case !slices.Contains(model.RepresentationKinds(), in.Kind):
 		return model.RepresentationDraft{}, routing.Invalid(op, "kind", "the kind must be parent, guardian or legal_representative")
-	case !contains(model.EvidenceKinds(), in.EvidenceKind):
+	case !slices.Contains(model.EvidenceKinds(), in.EvidenceKind):
 		return model.RepresentationDraft{}, routing.Invalid(op, "evidence_kind", "the evidence kind must be one of %s", strings.Join(model.EvidenceKinds(), ", "))
 	}
 	ref := fold(strings.TrimSpace(in.EvidenceReference))
@@ -178,13 +179,4 @@ func relationRefused(err error) error {
 		return routing.Invalid(opRepresentation, "relation", "%s", me.Message)
 	}
 	return routing.Wrap(opRepresentation, err)
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

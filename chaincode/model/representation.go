@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -126,9 +127,9 @@ func (d RepresentationDraft) Validate() error {
 		return Invalid("guardian must be a did:eidgate: identifier")
 	case d.Ward == d.Guardian:
 		return Conflict("representation_self: a resident cannot be their own guardian")
-	case !contains(RepresentationKinds(), d.Kind):
+	case !slices.Contains(RepresentationKinds(), d.Kind):
 		return Invalid("kind must be one of parent, guardian, legal_representative")
-	case !contains(evidenceKinds, d.Evidence.Kind):
+	case !slices.Contains(evidenceKinds, d.Evidence.Kind):
 		return Invalid("evidence.kind is not a known kind of evidence")
 	case !hashedRefRe.MatchString(d.Evidence.HashedRef):
 		return Invalid("evidence.hashed_ref must be <key version>:<64 hex>")
@@ -168,15 +169,6 @@ func (RepresentationDraft) CheckOfficer(officer string) error {
 		return Invalid("officer must name the officer who acts")
 	}
 	return nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseBirthDate reads a YYYY-MM-DD birth date.
@@ -274,14 +266,6 @@ func DeriveRepresentationID(txID string) string {
 }
 
 // ValidRepresentationID reports whether s is "rp-" + 24 lowercase hex.
-func ValidRepresentationID(s string) bool {
-	if len(s) != len(RepresentationIDPrefix)+24 || s[:len(RepresentationIDPrefix)] != RepresentationIDPrefix {
-		return false
-	}
-	for i := len(RepresentationIDPrefix); i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidRepresentationID(s string) bool { return representationIDRe.MatchString(s) }
+
+var representationIDRe = regexp.MustCompile(`^rp-[0-9a-f]{24}$`)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/web/webtest"
 )
@@ -123,15 +122,7 @@ func guardianProofFromLedger(t *testing.T, s *stack, id string) *approval.Consen
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prof, err := s.m.peer.Profile(devnet.PlatformOrg, devnet.AdminName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
+	lc := ledgerAs(ctx, t, s, devnet.PlatformOrg, devnet.AdminName)
 	c, err := lc.GetConsent(ctx, id)
 	if err != nil {
 		t.Fatal(err)
