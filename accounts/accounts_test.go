@@ -396,6 +396,39 @@ func TestChangePasswordAndLanguage(t *testing.T) {
 	})
 }
 
+// A resident's time zone is stored (both databases); an unknown or
+// dangerous name is refused and changes nothing; "" returns to the default.
+func TestResidentTimeZone(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		ctx := ctxT(t)
+		e := newEnv(t, d)
+		activate(t, e, "Right password 1")
+		if z, err := e.residents.TimeZone(ctx, eid); err != nil || z != nil {
+			t.Fatalf("zone before any choice %v, %v; want none", z, err)
+		}
+		if err := e.residents.SetTimeZone(ctx, eid, "Europe/Berlin"); err != nil {
+			t.Fatal(err)
+		}
+		if z, err := e.residents.TimeZone(ctx, eid); err != nil || z == nil || z.String() != "Europe/Berlin" {
+			t.Fatalf("zone %v, %v", z, err)
+		}
+		for _, bad := range []string{"Mars/Olympus", "Local", "../../etc/passwd", "/usr/share/zoneinfo/UTC", "Asia/ Shanghai"} {
+			wantCode(t, e.residents.SetTimeZone(ctx, eid, bad), accounts.CodeInvalidTimeZone)
+		}
+		if z, _ := e.residents.TimeZone(ctx, eid); z == nil || z.String() != "Europe/Berlin" {
+			t.Fatalf("a refused zone changed the stored one: %v", z)
+		}
+		if err := e.residents.SetTimeZone(ctx, eid, ""); err != nil {
+			t.Fatal(err)
+		}
+		if z, _ := e.residents.TimeZone(ctx, eid); z != nil {
+			t.Fatalf("zone after reset %v", z)
+		}
+		wantCode(t, e.residents.SetTimeZone(ctx, "did:eidgate:none", "UTC"), accounts.CodeResidentNotFound)
+	})
+}
+
 func TestAdmins(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.DB) {

@@ -28,6 +28,7 @@ const (
 	CodeInvalidRole           = "invalid_role"
 	CodeInvalidUsername       = "invalid_username"
 	CodeInvalidLang           = "invalid_lang"
+	CodeInvalidTimeZone       = "invalid_time_zone"
 	CodeInvalidName           = "invalid_name"
 	CodeInvalidSessionRequest = "invalid_session"
 

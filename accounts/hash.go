@@ -28,10 +28,16 @@ type Argon2Params struct {
 	KeyLen    uint32
 }
 
-// RecommendedParams is RFC 9106's second recommended option (section 4):
-// t=3, 64 MiB, p=4, 128-bit salt, 256-bit tag.
+// RecommendedParams are RFC 9106's second recommended option (section 4:
+// t=3, 64 MiB, 128-bit salt, 256-bit tag) with one lane instead of four.
+// The work and memory of a hash are the same (t passes over 64 MiB); one
+// lane computes it on one processor, where four lanes run side by side on
+// up to four, so a hash — and a flood of sign-ins, held to one hash per
+// slot — can never take every processor from the department API. Hashes
+// stored with four lanes still verify (a PHC string carries its
+// parameters) and are replaced at the next successful sign-in.
 func RecommendedParams() Argon2Params {
-	return Argon2Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 4, SaltLen: 16, KeyLen: 32}
+	return Argon2Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
 
 // TestParams are cheap parameters for tests only: they protect nothing.

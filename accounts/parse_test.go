@@ -86,13 +86,23 @@ func TestHasherRoundTripAndRehash(t *testing.T) {
 	if ok, rehash, _ := stronger.Verify(ctx, "Correct horse", enc); !ok || !rehash {
 		t.Fatalf("old parameters: ok=%v rehash=%v", ok, rehash)
 	}
-	// RFC 9106's second recommended option is the default.
+	// A hash stored with four lanes (the earlier default) still verifies
+	// under one-lane parameters, and is due for a fresh hash.
+	fourLanes, _ := accounts.NewHasher(accounts.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 4, SaltLen: 16, KeyLen: 32}, 1).Hash(ctx, "Correct horse")
+	oneLane := accounts.NewHasher(accounts.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	if ok, rehash, _ := oneLane.Verify(ctx, "Correct horse", fourLanes); !ok || !rehash {
+		t.Fatalf("four-lane hash under one-lane parameters: ok=%v rehash=%v", ok, rehash)
+	}
+	if ok, _, _ := oneLane.Verify(ctx, "Wrong horse", fourLanes); ok {
+		t.Fatal("a wrong password matched a four-lane hash")
+	}
+	// RFC 9106's second recommended option, with one lane, is the default.
 	if p := accounts.RecommendedParams(); p.Time != 3 {
 		t.Fatalf("p.Time = %v, want 3; recommended %+v", p.Time, p)
 	} else if p.MemoryKiB != 65536 {
 		t.Fatalf("p.MemoryKiB = %v, want 65536; recommended %+v", p.MemoryKiB, p)
-	} else if p.Threads != 4 {
-		t.Fatalf("p.Threads = %v, want 4; recommended %+v", p.Threads, p)
+	} else if p.Threads != 1 {
+		t.Fatalf("p.Threads = %v, want 1 (a hash on one processor); recommended %+v", p.Threads, p)
 	} else if p.SaltLen != 16 {
 		t.Fatalf("p.SaltLen = %v, want 16; recommended %+v", p.SaltLen, p)
 	} else if p.KeyLen != 32 {

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/eidgate/eidgate/routing"
@@ -272,6 +273,50 @@ func (r *Residents) chosen(ctx context.Context, op, eid string) (string, error) 
 		return "", routing.Wrap(op, err)
 	}
 	return acc.Lang, nil
+}
+
+// TimeZone is the time zone the resident chose for the portal's times,
+// nil when they chose none (the portal's default applies).
+func (r *Residents) TimeZone(ctx context.Context, eid string) (*time.Location, error) {
+	acc, err := r.store.GetResident(ctx, eid)
+	if routing.IsKind(err, routing.KindNotFound) {
+		return nil, newErr(routing.KindNotFound, CodeResidentNotFound, "accounts.TimeZone", "no account for this resident")
+	}
+	if err != nil || acc.TimeZone == "" {
+		return nil, routing.Wrap("accounts.TimeZone", err)
+	}
+	z, err := time.LoadLocation(acc.TimeZone)
+	if err != nil {
+		// A zone this build no longer knows falls back to the default.
+		return nil, nil
+	}
+	return z, nil
+}
+
+// SetTimeZone stores the resident's time zone, an IANA name such as
+// Asia/Shanghai; "" returns to the default of their language.
+func (r *Residents) SetTimeZone(ctx context.Context, eid, zone string) error {
+	const op = "accounts.SetTimeZone"
+	if zone != "" && !ValidTimeZone(zone) {
+		e := newErr(routing.KindInvalid, CodeInvalidTimeZone, op, "the time zone must be an IANA name such as Asia/Shanghai")
+		e.Field = "time_zone"
+		return e
+	}
+	err := r.store.SetResidentTimeZone(ctx, eid, zone, r.cfg.Clock.Now().UTC())
+	if routing.IsKind(err, routing.KindNotFound) {
+		return newErr(routing.KindNotFound, CodeResidentNotFound, op, "no account for this resident")
+	}
+	return routing.Wrap(op, err)
+}
+
+// ValidTimeZone reports whether zone is an IANA zone name this build
+// knows (not "Local", not a file path).
+func ValidTimeZone(zone string) bool {
+	if zone == "" || zone == "Local" || len(zone) > 64 || strings.ContainsAny(zone, "\\ ") || strings.Contains(zone, "..") || strings.HasPrefix(zone, "/") {
+		return false
+	}
+	_, err := time.LoadLocation(zone)
+	return err == nil
 }
 
 // SetLanguage stores the resident's portal language (zh-CN or en).

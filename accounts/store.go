@@ -42,6 +42,7 @@ type ResidentAccount struct {
 	EID          string
 	PasswordHash string // empty until activated
 	Lang         string
+	TimeZone     string // IANA name; "" for the default of the language
 	ActivatedAt  time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -66,6 +67,7 @@ type ResidentStore interface {
 	GetResident(ctx context.Context, eid string) (*ResidentAccount, error)
 	SetResidentPassword(ctx context.Context, eid, passwordHash string, at time.Time) error
 	SetResidentLang(ctx context.Context, eid, lang string, at time.Time) error
+	SetResidentTimeZone(ctx context.Context, eid, zone string, at time.Time) error
 }
 
 // LoginState is the failure count and lock of one login name.

@@ -38,6 +38,7 @@ type env struct {
 	ledger   *routingtest.Ledger
 	passkeys *accounts.Passkeys
 	consents *routing.ConsentService
+	rules    *routing.RuleService
 	svc      *approval.Service
 	keys     map[string]*passkeytest.Credential
 }
@@ -64,15 +65,19 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rules, err := routing.NewRuleService(routing.RuleConfig{Ledger: l, Dir: dir, Policy: allowAll{}, Clock: clock, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
 	reps, err := routing.NewRepresentations(l, cs, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := approval.New(approval.Config{Signer: pk, Consents: cs, Ledger: l, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})
+	svc, err := approval.New(approval.Config{Signer: pk, Consents: cs, Ledger: l, Rules: rules, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clock: clock, ledger: l, passkeys: pk, consents: cs, svc: svc, keys: map[string]*passkeytest.Credential{}}
+	e := &env{t: t, clock: clock, ledger: l, passkeys: pk, consents: cs, rules: rules, svc: svc, keys: map[string]*passkeytest.Credential{}}
 	for _, who := range []string{alice, bob} {
 		e.keys[who] = e.register(who)
 	}

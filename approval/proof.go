@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
@@ -167,6 +168,20 @@ func Verify(p *ConsentProof) *Report {
 }
 
 func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySignature, decidedAt string) *SignatureCheck {
+	return checkSignature(p.Passkeys, p.Consent.EID, kind, assurance, sig, decidedAt, func(signer, nonce string) model.Statement {
+		return model.ConsentStatement(kind, p.Consent, signer, nonce)
+	}, func(sig *model.PasskeySignature) bool { return guardianMaySign(p, sig) })
+}
+
+// checkSignature checks one signed decision about subject's record: the
+// signature record must be of statement kind, by the subject, at the
+// decision's time, with one of keys, over the statement rebuilt from the
+// record's terms.
+//
+// mayAct, when not nil, says whether a signer other than the subject could
+// sign for them (a guardian under a relation the proof holds).
+func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *model.PasskeySignature, decidedAt string,
+	statement func(signer, nonce string) model.Statement, mayAct func(*model.PasskeySignature) bool) *SignatureCheck {
 	sc := &SignatureCheck{Assurance: assurance}
 	if assurance != model.AssurancePasskey {
 		if sig != nil {
@@ -185,27 +200,28 @@ func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySi
 	case sig.Statement != kind:
 		sc.Reason = "the signature is for a " + sig.Statement + " statement, not " + kind
 		return sc
-	case sig.Signer != p.Consent.EID && sig.Representation == "":
-		sc.Reason = "the signer is not the consent's resident"
+	case sig.Signer != subject && (sig.Representation == "" || mayAct == nil):
+		sc.Reason = "the signer is not the " + recordOwner(kind)
 		return sc
-	case sig.Signer == p.Consent.EID && sig.Representation != "":
+	case sig.Signer == subject && sig.Representation != "":
 		sc.Reason = "the resident signed naming a relation"
 		return sc
-	case sig.Signer != p.Consent.EID && !guardianMaySign(p, sig):
+	case sig.Signer != subject && !mayAct(sig):
 		sc.Reason = "the proof holds no relation " + sig.Representation + " letting the signer act for the resident when they signed"
 		return sc
 	case sig.SignedAt != decidedAt:
 		sc.Reason = "the signature's time is not the decision's"
 		return sc
 	}
-	i := slices.IndexFunc(p.Passkeys, func(k model.Passkey) bool { return k.ID == sig.Key })
+	i := slices.IndexFunc(keys, func(k model.Passkey) bool { return k.ID == sig.Key })
 	if i < 0 {
 		sc.Reason = "the signing key " + sig.Key + " is not among the proof's passkeys"
 		return sc
 	}
-	key := p.Passkeys[i]
+	key := keys[i]
 	sc.Algorithm = key.PublicKeyJWK.Alg
-	st := model.GuardianConsentStatement(kind, p.Consent, sig.Signer, sig.Nonce, sig.Representation)
+	st := statement(sig.Signer, sig.Nonce)
+	st.Representation = sig.Representation
 	got, err := model.CheckApproval(key, st, sig.Approval(), sig.SignedAt)
 	if err != nil {
 		var ae *model.AssertionError
@@ -264,21 +280,21 @@ func CompareWithLedger(ctx context.Context, l Ledger, p *ConsentProof) (*LedgerC
 	if !sameDecisions(*on, p.Consent) {
 		lc.Problems = append(lc.Problems, "the consent's terms or decisions differ from the ledger's")
 	}
-	registered := map[string][]model.Passkey{}
+	byOwner := map[string][]model.Passkey{}
+	var owners []string
 	for _, k := range p.Passkeys {
-		keys, ok := registered[k.EID]
-		if !ok {
-			keys, err = l.ListPasskeys(ctx, k.EID)
-			if err != nil && !routing.IsKind(err, routing.KindNotFound) {
-				return nil, err
-			}
-			registered[k.EID] = keys
+		if _, ok := byOwner[k.EID]; !ok {
+			owners = append(owners, k.EID)
 		}
-		i := slices.IndexFunc(keys, func(x model.Passkey) bool { return x.ID == k.ID })
-		if i < 0 || keys[i].PublicKeyJWK != k.PublicKeyJWK || keys[i].RPID != k.RPID || keys[i].RegisteredAt != k.RegisteredAt ||
-			(k.RetiredAt != "" && keys[i].RetiredAt != k.RetiredAt) {
-			lc.Problems = append(lc.Problems, "passkey "+k.ID+" is not registered on the ledger as the proof says")
+		byOwner[k.EID] = append(byOwner[k.EID], k)
+	}
+	// The signers' keys: the resident's, and a guardian's who signed.
+	for _, eid := range owners {
+		keys, err := l.ListPasskeys(ctx, eid)
+		if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+			return nil, err
 		}
+		lc.Problems = append(lc.Problems, keyProblems(keys, byOwner[eid])...)
 	}
 	for _, r := range p.Representations {
 		on, err := l.GetRepresentation(ctx, r.ID)
@@ -298,6 +314,20 @@ func CompareWithLedger(ctx context.Context, l Ledger, p *ConsentProof) (*LedgerC
 func relationTerms(r model.Representation) model.Representation {
 	return model.Representation{ID: r.ID, Ward: r.Ward, Guardian: r.Guardian, Kind: r.Kind, Evidence: r.Evidence,
 		WardBirthDate: r.WardBirthDate, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, RegisteredAt: r.RegisteredAt}
+}
+
+// keyProblems compares a proof's keys with the ledger's: public key,
+// relying party and registration (a key may have been retired since).
+func keyProblems(onLedger, inProof []model.Passkey) []string {
+	var out []string
+	for _, k := range inProof {
+		i := slices.IndexFunc(onLedger, func(x model.Passkey) bool { return x.ID == k.ID })
+		if i < 0 || onLedger[i].PublicKeyJWK != k.PublicKeyJWK || onLedger[i].RPID != k.RPID || onLedger[i].RegisteredAt != k.RegisteredAt ||
+			(k.RetiredAt != "" && onLedger[i].RetiredAt != k.RetiredAt) {
+			out = append(out, "passkey "+k.ID+" is not registered on the ledger as the proof says")
+		}
+	}
+	return out
 }
 
 // sameDecisions compares what a proof relies on: the terms, the eID, the
@@ -328,21 +358,18 @@ func (s *Service) export(ctx context.Context, c *model.Consent) (*ConsentProof, 
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	var used []model.Passkey
+	var all []model.Passkey
 	var reps []model.Representation
 	for _, sig := range []*model.PasskeySignature{on.GrantSignature, on.RevokeSignature} {
 		if sig == nil {
 			continue
 		}
 		// The signer's keys: the resident's, or a guardian's.
-		all, err := s.cfg.Ledger.ListPasskeys(ctx, sig.Signer)
+		keys, err := s.cfg.Ledger.ListPasskeys(ctx, sig.Signer)
 		if err != nil {
 			return nil, routing.Wrap(op, err)
 		}
-		if i := slices.IndexFunc(all, func(k model.Passkey) bool { return k.ID == sig.Key }); i >= 0 &&
-			!slices.ContainsFunc(used, func(k model.Passkey) bool { return k.ID == sig.Key }) {
-			used = append(used, all[i])
-		}
+		all = append(all, keys...)
 		if sig.Representation != "" && !slices.ContainsFunc(reps, func(r model.Representation) bool { return r.ID == sig.Representation }) {
 			r, err := s.cfg.Ledger.GetRepresentation(ctx, sig.Representation)
 			if err != nil {
@@ -351,10 +378,7 @@ func (s *Service) export(ctx context.Context, c *model.Consent) (*ConsentProof, 
 			reps = append(reps, *r)
 		}
 	}
-	if used == nil {
-		used = []model.Passkey{}
-	}
-	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: used, Representations: reps,
+	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: signingKeys(all, on.GrantSignature, on.RevokeSignature), Representations: reps,
 		Ledger:     LedgerRef{Channel: s.cfg.Channel, Chaincode: s.cfg.Chaincode, DID: on.EID},
 		ExportedAt: s.now()}, nil
 }
@@ -399,4 +423,27 @@ func (s *Service) VerifyProof(ctx context.Context, p *ConsentProof) (*Report, er
 	}
 	r.Ledger = lc
 	return r, nil
+}
+
+// signingKeys are the keys among all that made sigs (nil ones skipped).
+func signingKeys(all []model.Passkey, sigs ...*model.PasskeySignature) []model.Passkey {
+	used := []model.Passkey{}
+	for _, sig := range sigs {
+		if sig == nil {
+			continue
+		}
+		if i := slices.IndexFunc(all, func(k model.Passkey) bool { return k.ID == sig.Key }); i >= 0 &&
+			!slices.ContainsFunc(used, func(k model.Passkey) bool { return k.ID == sig.Key }) {
+			used = append(used, all[i])
+		}
+	}
+	return used
+}
+
+// recordOwner names whose record a statement kind concerns, for reasons.
+func recordOwner(kind string) string {
+	if strings.HasPrefix(kind, "rule.") {
+		return "standing rule's resident"
+	}
+	return "consent's resident"
 }

@@ -45,6 +45,7 @@ type Consents interface {
 // ledger client).
 type Ledger interface {
 	GetConsent(ctx context.Context, id string) (*model.Consent, error)
+	GetStandingRule(ctx context.Context, id string) (*model.StandingRule, error)
 	ListPasskeys(ctx context.Context, eid string) ([]model.Passkey, error)
 	GetRepresentation(ctx context.Context, id string) (*model.Representation, error)
 }
@@ -60,6 +61,7 @@ type Config struct {
 	Signer   Signer   // required
 	Consents Consents // required
 	Ledger   Ledger   // required
+	Rules    Rules    // required
 	// Representations lets guardians sign for their wards (required).
 	Representations Representations
 	Clock           routing.Clock
@@ -81,6 +83,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, routing.MissingDependency(op, "the consent service")
 	case cfg.Ledger == nil:
 		return nil, routing.MissingDependency(op, "a ledger reader")
+	case cfg.Rules == nil:
+		return nil, routing.MissingDependency(op, "the rule service")
 	case cfg.Representations == nil:
 		return nil, routing.MissingDependency(op, "the representation service")
 	}

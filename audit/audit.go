@@ -33,6 +33,7 @@ const (
 	ActPolicyRemove      = "policy.line.remove"
 	ActBreakGlassSet     = "policy.break_glass.set"
 	ActBreakGlassRemove  = "policy.break_glass.remove"
+	ActBreakGlassReview  = "access.break_glass.review"
 	ActStaffCreate       = "staff.create"
 	ActStaffDisable      = "staff.disable"
 	ActStaffEnable       = "staff.enable"
@@ -53,7 +54,7 @@ func Acts() []string {
 	return []string{ActEIDCreate, ActEIDMerge, ActEIDDeactivate, ActDocumentAdd, ActDocumentRemove, ActActivationCode,
 		ActDepartmentCreate, ActDepartmentUpdate, ActDepartmentStatus, ActSigningKeyRevoke, ActDataTypeCreate,
 		ActDataTypeUpdate, ActAPIKeyIssue, ActAPIKeyRevoke, ActPolicyAdd, ActPolicyRemove, ActBreakGlassSet,
-		ActBreakGlassRemove, ActStaffCreate, ActStaffDisable, ActStaffEnable, ActStaffReset, ActStaffRole,
+		ActBreakGlassRemove, ActBreakGlassReview, ActStaffCreate, ActStaffDisable, ActStaffEnable, ActStaffReset, ActStaffRole,
 		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject,
 		ActRelationRegister, ActRelationEnd}
 }

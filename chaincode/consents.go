@@ -219,10 +219,24 @@ func (t *txn) signedTransition(id, from string) (*model.Consent, error) {
 }
 
 // checkApproval checks a resident's approval of statement kind over
-// consent cs and returns the signature record. The signer is the consent's
-// resident, or a guardian whose approval names a relation to the resident
-// valid at the transaction time.
+// consent cs and returns the signature record.
 func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyApproval) (*model.PasskeySignature, error) {
+	return t.checkApprovalFor(cs.EID, true, a, func(signer string) model.Statement {
+		return model.ConsentStatement(kind, *cs, signer, a.Nonce)
+	})
+}
+
+// checkApprovalOf checks approval a of the statement built for its signer
+// and returns the signature record. The signer is the resident eid the act
+// concerns.
+func (t *txn) checkApprovalOf(eid string, a model.PasskeyApproval, statement func(signer string) model.Statement) (*model.PasskeySignature, error) {
+	return t.checkApprovalFor(eid, false, a, statement)
+}
+
+// checkApprovalFor is checkApprovalOf where, with forWard, the signer may
+// also be a guardian of eid whose approval names a relation to eid valid at
+// the transaction time; the statement then names the relation.
+func (t *txn) checkApprovalFor(eid string, forWard bool, a model.PasskeyApproval, statement func(signer string) model.Statement) (*model.PasskeySignature, error) {
 	key, err := t.passkey(a.Key)
 	if err != nil {
 		return nil, err
@@ -230,16 +244,16 @@ func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyAppro
 	if key == nil {
 		return nil, model.NotFound("passkey %s is not registered", a.Key)
 	}
-	st := model.ConsentStatement(kind, *cs, key.EID, a.Nonce)
+	st := statement(key.EID)
 	switch {
-	case key.EID != cs.EID && a.Representation == "":
-		return nil, model.Forbidden("%s: passkey %s is not a key of the consent's resident", model.AssertionKeyOfOtherSigner, a.Key)
-	case key.EID != cs.EID:
+	case key.EID != eid && (a.Representation == "" || !forWard):
+		return nil, model.Forbidden("%s: passkey %s is not a key of the resident", model.AssertionKeyOfOtherSigner, a.Key)
+	case key.EID != eid:
 		// A guardian signs for the ward under a relation valid now.
-		if err := t.checkRepresentation(a.Representation, cs.EID, key.EID); err != nil {
+		if err := t.checkRepresentation(a.Representation, eid, key.EID); err != nil {
 			return nil, err
 		}
-		st = model.GuardianConsentStatement(kind, *cs, key.EID, a.Nonce, a.Representation)
+		st.Representation = a.Representation
 	case a.Representation != "":
 		return nil, model.Invalid("approval: a resident signing for themselves names no representation")
 	}

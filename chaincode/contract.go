@@ -61,7 +61,7 @@ func (c *Contract) GetEvaluateTransactions() []string {
 		model.FnGetRoutes, model.FnGetRouteHistory,
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
 		model.FnGetAnchor, model.FnGetStatusListAnchor, model.FnListPasskeys,
-		model.FnListStandingRulesByEID,
+		model.FnListStandingRulesByEID, model.FnGetStandingRule,
 		model.FnGetRepresentation, model.FnListRepresentationsByWard, model.FnListRepresentationsByGuardian,
 	}
 }

@@ -47,6 +47,14 @@ func TestDeterministicState(t *testing.T) {
 		approvals[k] = approve(t, kind, cs, signer, passkey, nonce(kind), passkeytest.Options{})
 		return approvals[k]
 	}
+	ruleApproval := func(kind string, r model.StandingRule, signer string) model.PasskeyApproval {
+		k := kind + r.ID
+		if a, ok := approvals[k]; ok {
+			return a
+		}
+		approvals[k] = approveRule(t, kind, r, signer, passkey, nonce(kind), passkeytest.Options{})
+		return approvals[k]
+	}
 	guardianKey := passkeytest.New(passkeytest.ES256, []byte("g"))
 	guardianApproval := func(kind string, cs model.Consent, guardian, rep string) model.PasskeyApproval {
 		k := "guardian" + kind + cs.ID
@@ -117,6 +125,14 @@ func TestDeterministicState(t *testing.T) {
 		cs4 := decode[model.Consent](t, call(agent, model.FnRequestConsent, req))
 		cs4 = decode[model.Consent](t, call(agent, model.FnGrantConsentSigned, cs4.ID, approval(model.StatementConsentGrant, cs4, b)))
 		call(agent, model.FnRevokeConsentSigned, cs4.ID, approval(model.StatementConsentRevoke, cs4, b))
+		hrRoles := hr.record()
+		hrRoles.Roles = []string{"employer-hr"}
+		call(admin, model.FnUpdateDepartment, hrRoles)
+		draft := model.RuleDraft{EID: b, Roles: []string{"employer-hr"}, DataTypes: []string{"edu.degree"}, PurposeCode: "hiring",
+			ValidFrom: "2026-03-01T09:00:00Z", ValidUntil: "2026-05-01T00:00:00Z"}
+		signedRule := decode[model.StandingRule](t, call(agent, model.FnCreateStandingRuleSigned, draft,
+			ruleApproval(model.StatementRuleCreate, draftRule(draft), b)))
+		call(agent, model.FnRevokeStandingRuleSigned, signedRule.ID, ruleApproval(model.StatementRuleRevoke, signedRule, b))
 		call(agent, model.FnRetirePasskeys, b, []string{}, "lost")
 		g := out[2].EID
 		call(agent, model.FnRegisterPasskey, registration(g, guardianKey))

@@ -38,6 +38,7 @@ var writeFns = map[string]bool{
 	model.FnRegisterPasskey: true, model.FnRetirePasskeys: true,
 	model.FnGrantConsentSigned: true, model.FnRevokeConsentSigned: true,
 	model.FnCreateStandingRule: true, model.FnRevokeStandingRule: true,
+	model.FnCreateStandingRuleSigned: true, model.FnRevokeStandingRuleSigned: true,
 	model.FnRegisterRepresentation: true, model.FnEndRepresentation: true, model.FnDenyConsentForWard: true,
 }
 

@@ -20,6 +20,7 @@ const (
 	objPasskey         = "passkey"      // (did, key id) → Passkey
 	objRule            = "rule"         // (id) → StandingRule
 	objRuleByEID       = "rule~eid"     // (did, id) → 0x00
+	objRuleApproval    = "rule~sig"     // (statement digest) → rule id: one rule per signature
 	objRep             = "rep"          // (id) → Representation
 	objRepByWard       = "rep~ward"     // (ward did, id) → 0x00
 	objRepByGuardian   = "rep~guardian" // (guardian did, id) → 0x00

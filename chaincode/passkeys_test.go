@@ -350,3 +350,18 @@ func TestSignedConsentRefusals(t *testing.T) {
 		t.Fatal("consent lost its data types")
 	}
 }
+
+// approveRule signs statement kind over standing rule r with c.
+func approveRule(t testingT, kind string, r model.StandingRule, signer string, c *passkeytest.Credential, n string, o passkeytest.Options) model.PasskeyApproval {
+	d, err := model.RuleStatement(kind, r, signer, n).Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Assert(rpID, origin, d[:], o).Approval(model.PasskeyMethodID(signer, c.KeyID()), n)
+}
+
+// draftRule is the rule a draft describes, as far as its signed terms go.
+func draftRule(d model.RuleDraft) model.StandingRule {
+	return model.StandingRule{EID: d.EID, Departments: d.Departments, Roles: d.Roles, DataTypes: d.DataTypes,
+		PurposeCode: d.PurposeCode, Note: d.Note, ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil, MaxUses: d.MaxUses}
+}

@@ -60,6 +60,7 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnRegisterPasskey, model.FnRetirePasskeys, model.FnListPasskeys,
 		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
 		model.FnCreateStandingRule, model.FnRevokeStandingRule, model.FnListStandingRulesByEID,
+		model.FnCreateStandingRuleSigned, model.FnRevokeStandingRuleSigned, model.FnGetStandingRule,
 		model.FnRegisterRepresentation, model.FnEndRepresentation, model.FnGetRepresentation,
 		model.FnListRepresentationsByWard, model.FnListRepresentationsByGuardian, model.FnDenyConsentForWard,
 	}

@@ -16,8 +16,8 @@ import (
 
 // Consents signed by the resident, and consent proofs anyone can check.
 
-// Approvals obtains residents' signatures over consent terms and exports
-// and checks consent proofs (*approval.Service).
+// Approvals obtains residents' signatures over consent and standing rule
+// terms and exports and checks their proofs (*approval.Service).
 type Approvals interface {
 	BeginConsent(ctx context.Context, eid, id, action string) (*approval.Challenge, error)
 	FinishConsent(ctx context.Context, eid, id, action string, body []byte) (*model.Consent, error)
@@ -27,6 +27,14 @@ type Approvals interface {
 	ProofForDepartment(ctx context.Context, dept, id string) (*approval.ConsentProof, error)
 	Proof(ctx context.Context, id string) (*approval.ConsentProof, error)
 	VerifyProof(ctx context.Context, p *approval.ConsentProof) (*approval.Report, error)
+
+	BeginRuleCreate(ctx context.Context, eid string, d routing.RuleDraft) (*approval.Challenge, error)
+	FinishRuleCreate(ctx context.Context, eid string, body []byte) (*model.StandingRule, error)
+	BeginRuleRevoke(ctx context.Context, eid, id string) (*approval.Challenge, error)
+	FinishRuleRevoke(ctx context.Context, eid, id string, body []byte) (*model.StandingRule, error)
+	RuleProofForResident(ctx context.Context, eid, id string) (*approval.RuleProof, error)
+	RuleProof(ctx context.Context, id string) (*approval.RuleProof, error)
+	VerifyRuleProof(ctx context.Context, p *approval.RuleProof) (*approval.RuleReport, error)
 }
 
 // signOptions answers the statement a resident is about to sign for

@@ -60,6 +60,8 @@ type Consents interface {
 // Rules keeps residents' standing rules (*routing.RuleService).
 type Rules interface {
 	Create(ctx context.Context, eid string, d routing.RuleDraft) (*model.StandingRule, error)
+	// Prepare checks a draft and returns the terms it would record.
+	Prepare(ctx context.Context, eid string, d routing.RuleDraft) (model.RuleDraft, error)
 	Revoke(ctx context.Context, eid, id string) (*model.StandingRule, error)
 	ListForResident(ctx context.Context, eid string) ([]routing.RuleView, error)
 }
@@ -120,7 +122,12 @@ type DIDs interface {
 // (*routing.AccessRecords).
 type AccessRecords interface {
 	List(ctx context.Context, f routing.AccessFilter) ([]routing.AccessRecord, error)
+	// ForResident lists what the resident may see now: break-glass
+	// accesses only once their seal has ended.
+	ForResident(ctx context.Context, eid string, f routing.AccessFilter) ([]routing.AccessRecord, error)
 	Proof(ctx context.Context, eid, id string) (*routing.AccessProof, error)
+	// Review records the acting auditor's review of a break-glass access.
+	Review(ctx context.Context, id, note string) (*routing.AccessRecord, error)
 }
 
 // Anchoring is the state of this replica's anchoring (*routing.Anchorer).
@@ -174,6 +181,10 @@ type Residents interface {
 	Language(ctx context.Context, eid string) (string, error)
 	ChosenLanguage(ctx context.Context, eid string) (string, error)
 	SetLanguage(ctx context.Context, eid, lang string) error
+	// TimeZone is the zone the resident chose for the portal's times, nil
+	// when none; SetTimeZone stores an IANA name ("" for the default).
+	TimeZone(ctx context.Context, eid string) (*time.Location, error)
+	SetTimeZone(ctx context.Context, eid, zone string) error
 }
 
 // Admins holds administrator accounts (*accounts.Admins).
@@ -209,6 +220,9 @@ type Policies interface {
 	AddLine(ctx context.Context, by string, l policies.Line) (int64, error)
 	RemoveLine(ctx context.Context, by string, l policies.Line) (int64, error)
 	History(ctx context.Context, limit int) ([]policies.Version, error)
+	BreakGlassGrants(ctx context.Context) ([]policies.Grant, error)
+	SetBreakGlass(ctx context.Context, by string, g policies.Grant) (int64, error)
+	RemoveBreakGlass(ctx context.Context, by string, g policies.Grant) (int64, error)
 }
 
 // AuditTrail is the officials' audit trail (*audit.Trail): browsing,

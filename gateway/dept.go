@@ -60,6 +60,13 @@ type resolveRequest struct {
 	ConsentID   string      `json:"consent_id,omitempty"`
 	Provider    string      `json:"provider,omitempty"`
 	Mode        string      `json:"mode,omitempty"` // "" or "ticket" (default), "proxy"
+	// BreakGlass asks to resolve without consent under the policy's
+	// break-glass grant; the official states the legal basis.
+	BreakGlass *breakGlassBody `json:"break_glass,omitempty"`
+}
+
+type breakGlassBody struct {
+	LegalBasis string `json:"legal_basis"`
 }
 
 type resolveResponse struct {
@@ -84,6 +91,9 @@ func (a *api) resolve(c *gin.Context) {
 	}
 	if d := req.Subject.Document; d != nil {
 		rr.Document = &routing.DocumentSubject{Type: string(d.Type), Number: d.Number, Country: d.Country}
+	}
+	if req.BreakGlass != nil {
+		rr.BreakGlass, rr.LegalBasis = true, req.BreakGlass.LegalBasis
 	}
 	res, err := a.deps.Resolver.Resolve(ctx(c), rr)
 	if err != nil {
@@ -211,6 +221,14 @@ type accessView struct {
 	AnchorBlock   uint64    `json:"anchor_block,omitempty"`
 	Flagged       bool      `json:"flagged,omitempty"`
 	LeafHash      string    `json:"leaf_hash"`
+	// A break-glass access: the legal basis stated, when the resident
+	// sees it, and the auditors' review.
+	BreakGlass   bool       `json:"break_glass,omitempty"`
+	LegalBasis   string     `json:"legal_basis,omitempty"`
+	VisibleAfter *time.Time `json:"visible_after,omitempty"`
+	ReviewedAt   *time.Time `json:"reviewed_at,omitempty"`
+	ReviewedBy   string     `json:"reviewed_by,omitempty"`
+	ReviewNote   string     `json:"review_note,omitempty"`
 	// Count and FirstTime are set on a resident's log, where repeated
 	// refusals of one kind fold into the row of the newest of them.
 	Count     int        `json:"count,omitempty"`
@@ -224,7 +242,16 @@ func viewAccess(r routing.AccessRecord, official string) accessView {
 		PolicyVersion: r.PolicyVersion, Outcome: r.Outcome, Reason: r.Reason,
 		Anchored: r.AnchorTxID != "", BatchID: r.BatchID, AnchorTxID: r.AnchorTxID, AnchorBlock: r.AnchorBlock,
 		Flagged: r.Flagged, LeafHash: r.LeafHash,
+		BreakGlass: r.BreakGlass(), LegalBasis: r.LegalBasis, VisibleAfter: timeOrNil(r.VisibleAfter),
+		ReviewedAt: timeOrNil(r.ReviewedAt), ReviewedBy: r.ReviewedBy, ReviewNote: r.ReviewNote,
 	}
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // accessFilter reads the common audit filters from the query string.

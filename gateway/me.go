@@ -113,6 +113,20 @@ func (a *api) setLang(c *gin.Context) {
 	a.answer(c, http.StatusOK, gin.H{"lang": req.Lang}, err)
 }
 
+type timeZoneRequest struct {
+	TimeZone string `json:"time_zone"`
+}
+
+// setTimeZone stores the zone the portal shows the resident's times in.
+func (a *api) setTimeZone(c *gin.Context) {
+	var req timeZoneRequest
+	if !a.bind(c, &req) {
+		return
+	}
+	err := a.deps.Residents.SetTimeZone(ctx(c), currentSession(c).Subject, req.TimeZone)
+	a.answer(c, http.StatusOK, gin.H{"time_zone": req.TimeZone}, err)
+}
+
 func (a *api) myRoutes(c *gin.Context) {
 	routes, err := a.deps.Routes.Of(ctx(c), currentSession(c).Subject)
 	answerList(a.Server, c, "routes", routes, err)
@@ -133,10 +147,17 @@ func (a *api) denyConsent(c *gin.Context) {
 // count.
 func (a *api) myAccess(c *gin.Context) { a.accessLogOf(c, currentSession(c).Subject) }
 
-// accessLogOf answers the access log of resident eid.
+// accessLogOf answers the access log of resident eid as they see it.
 func (a *api) accessLogOf(c *gin.Context, eid string) {
-	recs, ok := a.selectAccess(c, func(f *routing.AccessFilter) { f.EID = eid })
-	if !ok {
+	f, err := accessFilter(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	// A break-glass access is left out until its seal ends.
+	recs, err := a.deps.Access.ForResident(ctx(c), eid, f)
+	if err != nil {
+		a.fail(c, err)
 		return
 	}
 	rows := routing.FoldRefusals(recs)

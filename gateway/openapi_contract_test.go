@@ -326,6 +326,42 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	if e := hr.call(post, "/v1/routes/resolve", resolveByEID, http.StatusForbidden).apiError(); e.Code != "consent_revoked" {
 		t.Errorf("resolve after the rule's revocation = %+v", e)
 	}
+
+	// --- the resident's time zone ---
+	alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": "Asia/Tokyo"}, http.StatusOK)
+	if e := alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": "Mars/Olympus"}, http.StatusBadRequest).apiError(); e.Code != "invalid_time_zone" || e.Field != "time_zone" {
+		t.Errorf("unknown zone = %+v", e)
+	}
+	alice.call(http.MethodPut, "/v1/me/time-zone", map[string]any{"time_zone": ""}, http.StatusOK)
+
+	// --- the same, signed with the resident's passkey ---
+	ruleDraft["purpose_code"] = purpose
+	var ruleCh struct {
+		Options   requestOptions `json:"options"`
+		Canonical string         `json:"canonical"`
+	}
+	alice.call(post, "/v1/me/rules/options", ruleDraft, http.StatusOK).decode(&ruleCh)
+	if !strings.Contains(ruleCh.Canonical, `"type":"rule.create"`) {
+		t.Errorf("rule statement = %s", ruleCh.Canonical)
+	}
+	signedRule := alice.call(post, "/v1/me/rules/signed", assertion(t, aliceKey, ruleCh.Options.PublicKey.Challenge, passkeytest.Options{}), http.StatusCreated)
+	signedID := signedRule.field("id")
+	if signedRule.field("assurance") != model.AssurancePasskey {
+		t.Errorf("signed rule = %s", signedRule.body)
+	}
+	alice.call(post, "/v1/me/rules/"+signedID+"/revoke/options", nil, http.StatusOK).decode(&ruleCh)
+	if got := alice.call(post, "/v1/me/rules/"+signedID+"/revoke", assertion(t, aliceKey, ruleCh.Options.PublicKey.Challenge, passkeytest.Options{}),
+		http.StatusOK).field("revoke_assurance"); got != model.AssurancePasskey {
+		t.Errorf("signed revocation assurance = %q", got)
+	}
+	ruleProof := alice.call(get, "/v1/me/rules/"+signedID+"/proof", nil, http.StatusOK)
+	var ruleReport approval.RuleReport
+	anon.call(post, "/v1/rule-proofs/verify", ruleProof.body, http.StatusOK).decode(&ruleReport)
+	if !ruleReport.Valid || !ruleReport.SignedByResident || ruleReport.Revoke == nil || !ruleReport.Revoke.Verified || !ruleReport.Ledger.Matches {
+		t.Errorf("rule proof report = %+v", ruleReport)
+	}
+	w.admin("root").call(get, "/v1/admin/rules/"+signedID+"/proof", nil, http.StatusOK)
+	anon.call(post, "/v1/rule-proofs/verify", []byte(`{"format":"eidgate-rule-proof/v1"}`), http.StatusBadRequest)
 	var aliceKeys struct {
 		Passkeys []accounts.PasskeyInfo `json:"passkeys"`
 	}
@@ -473,6 +509,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	root.call(get, "/v1/admin/users", nil, http.StatusOK)
 	root.call(post, "/v1/admin/users", map[string]string{"username": "wang.fang", "password": "another long one", "role": accounts.RoleAuditor}, http.StatusCreated)
 	auditTrailFlow(t, w, auditor, root, officer, created.EID)
+	breakGlassFlow(t, w, root, auditor, hr)
 	staffFlow(t, w, root, auditor, "wang.fang")
 	fourEyesFlow(t, w, root, officer, auditor)
 	guardianFlow(t, w, officer)

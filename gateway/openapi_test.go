@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/eidgate/eidgate/accounts"
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/audit"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/credential"
@@ -220,6 +221,9 @@ func TestOpenAPISchemasMirrorGoTypes(t *testing.T) {
 		{"AuditRecord", audit.Record{}},
 		{"ResidentAct", audit.ResidentView{}},
 		{"AuditProof", audit.Proof{}},
+		{"RuleTerms", model.RuleTerms{}},
+		{"RuleProof", approval.RuleProof{}},
+		{"RuleProofReport", approval.RuleReport{}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			ref := doc.Components.Schemas[tc.schema]

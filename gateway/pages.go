@@ -355,7 +355,7 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 			p.Notice = "done." + done
 		}
 	}
-	p.Loc = s.pageZone(p)
+	p.Loc = s.pageZone(c, p)
 	p.DocTypes = documentTypes()
 	p.Names = s.names(ctx(c))
 	var buf bytes.Buffer
@@ -368,10 +368,16 @@ func (s *Server) render(c *gin.Context, status int, page string, p *web.Page) {
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// pageZone is the zone a page shows times in: the operator's
-// --time-zone when set; else on the portal the zone of the page's language
-// (web.LangZone); else the process's local zone.
-func (s *Server) pageZone(p *web.Page) *time.Location {
+// pageZone is the zone a page shows times in: on the portal the zone the
+// signed-in resident chose; else the operator's --time-zone when set; else
+// on the portal the zone of the page's language (web.LangZone); else the
+// process's local zone.
+func (s *Server) pageZone(c *gin.Context, p *web.Page) *time.Location {
+	if p.Area == "portal" && p.User != "" && p.Role == "" {
+		if z, err := s.deps.Residents.TimeZone(ctx(c), p.User); err == nil && z != nil {
+			return z
+		}
+	}
 	if s.cfg.TimeZone != nil {
 		return s.cfg.TimeZone
 	}

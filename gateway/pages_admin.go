@@ -84,7 +84,7 @@ func (p *pages) showDepartments(c *gin.Context, status int, errs *web.Errors, fo
 
 func deptFields() map[string]string {
 	return map[string]string{"id": "id", "name": "name", "name_en": "name_en", "msp_id": "msp_id",
-		"endpoints": "endpoints", "signing_keys": "public_key_pem", "kid": "kid", "status_reason": "reason", "reason": "reason"}
+		"endpoints": "endpoints", "roles": "roles", "signing_keys": "public_key_pem", "kid": "kid", "status_reason": "reason", "reason": "reason"}
 }
 
 func (p *pages) adminRegisterDepartment(c *gin.Context) {
@@ -132,7 +132,7 @@ func (p *pages) showDepartment(c *gin.Context, status int, errs *web.Errors, for
 	if form == nil {
 		form = map[string]string{}
 	}
-	for k, v := range map[string]string{"name": d.Name, "name_en": d.NameEN, "endpoints": strings.Join(d.Endpoints, "\n")} {
+	for k, v := range map[string]string{"name": d.Name, "name_en": d.NameEN, "endpoints": strings.Join(d.Endpoints, "\n"), "roles": strings.Join(d.Roles, "\n")} {
 		if _, ok := form[k]; !ok {
 			form[k] = v
 		}
@@ -162,10 +162,11 @@ func (p *pages) changeDepartment(c *gin.Context, form map[string]string, notice 
 }
 
 func (p *pages) adminUpdateDepartment(c *gin.Context) {
-	form := refill(c, "name", "name_en", "endpoints")
+	form := refill(c, "name", "name_en", "endpoints", "roles")
 	p.changeDepartment(c, form, "department_updated", func(d *model.Department) *web.Errors {
 		d.Name, d.NameEN = strings.TrimSpace(form["name"]), strings.TrimSpace(form["name_en"])
 		d.Endpoints = splitLines(form["endpoints"])
+		d.Roles = splitLines(form["roles"])
 		return nil
 	})
 }
@@ -695,7 +696,12 @@ func (p *pages) showPolicies(c *gin.Context, status int, errs *web.Errors, form 
 		p.pageFail(c, err)
 		return
 	}
-	data := gin.H{"Rules": rules, "History": history}
+	grants, err := p.deps.Policies.BreakGlassGrants(ctx(c))
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
+	data := gin.H{"Rules": rules, "History": history, "Grants": grants}
 	if ex != nil {
 		data["Explanation"] = ex
 	}
@@ -851,17 +857,7 @@ func (p *pages) adminAudit(c *gin.Context) {
 	for i, r := range recs {
 		rows[i] = accessRow(r, r.Official)
 	}
-	older := ""
-	if len(recs) == auditPageSize {
-		q := url.Values{}
-		for k, v := range form {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
-		older = "/admin/audit?" + q.Encode()
-	}
+	older := olderPage("/admin/audit", form, recs)
 	lang := p.pageLang(c)
 	depts, types := p.registryOptions(c, "audit.any")
 	outcomes := []web.Option{{Value: "", Label: p.site.Message(lang, "audit.any")}}
@@ -871,6 +867,22 @@ func (p *pages) adminAudit(c *gin.Context) {
 	p.render(c, status, "admin_audit", &web.Page{Title: "title.admin.audit", Nav: "audit", Errors: errs, Form: form,
 		Data: gin.H{"Records": rows, "Older": older, "Anchoring": p.anchoring(ctx(c)),
 			"DepartmentOptions": depts, "ProviderOptions": depts, "DataTypeOptions": types, "OutcomeOptions": outcomes}})
+}
+
+// olderPage links a full page of access records to the next, older one
+// with the same filters ("" when the page is not full).
+func olderPage(path string, form map[string]string, recs []routing.AccessRecord) string {
+	if len(recs) != auditPageSize {
+		return ""
+	}
+	q := url.Values{}
+	for k, v := range form {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("before", strconv.FormatUint(recs[len(recs)-1].Seq, 10))
+	return path + "?" + q.Encode()
 }
 
 // --- administrator accounts ---

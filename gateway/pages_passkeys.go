@@ -22,6 +22,30 @@ type securityData struct {
 	API          string // where the script registers a passkey
 	Done         string // where it goes when it has
 	MustRegister bool
+	// TimeZone is the zone the resident chose ("" for the default) and
+	// TimeZones the zones the portal offers.
+	TimeZone  string
+	TimeZones []string
+}
+
+// portalTimeZones are the zones the portal offers; the API takes any IANA
+// name.
+var portalTimeZones = []string{"Asia/Shanghai", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul",
+	"Asia/Singapore", "Asia/Kolkata", "Asia/Dubai", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Moscow",
+	"America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo", "Australia/Sydney", "Pacific/Auckland", "UTC"}
+
+// portalTimeZone stores the zone the resident chose for the portal's times.
+func (p *pages) portalTimeZone(c *gin.Context) {
+	err := p.deps.Residents.SetTimeZone(ctx(c), currentSession(c).Subject, c.PostForm("time_zone"))
+	if routing.IsKind(err, routing.KindInvalid) {
+		p.showSecurity(c, http.StatusBadRequest, p.formErrors(c, err, nil))
+		return
+	}
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
+	seeOther(c, "/portal/security", "time_zone")
 }
 
 func (p *pages) portalSecurity(c *gin.Context) { p.showSecurity(c, http.StatusOK, nil) }
@@ -34,7 +58,12 @@ func (p *pages) showSecurity(c *gin.Context, status int, errs *web.Errors) {
 		p.pageFail(c, err)
 		return
 	}
-	d := securityData{Passkeys: keys, API: "/v1/me", Done: "/portal/security?done=passkey_added"}
+	d := securityData{Passkeys: keys, API: "/v1/me", Done: "/portal/security?done=passkey_added", TimeZones: portalTimeZones}
+	if sess.Kind == accounts.SessionResident {
+		if z, err := p.deps.Residents.TimeZone(ctx(c), sess.Subject); err == nil && z != nil {
+			d.TimeZone = z.String()
+		}
+	}
 	name, title := "portal_security", "title.portal.security"
 	if sess.Kind == accounts.SessionAdmin {
 		d.API, d.Done, d.MustRegister = "/v1/admin", "/admin?done=staff_passkey_added", p.mustRegisterPasskey(sess)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -286,24 +287,33 @@ func (p *pages) consentFailed(c *gin.Context, err error, show func(*gin.Context,
 const accessPageSize = 50
 
 func (p *pages) portalAccess(c *gin.Context) {
-	f := routing.AccessFilter{EID: currentSession(c).Subject, Desc: true, Limit: accessPageSize}
+	f := routing.AccessFilter{Desc: true, Limit: accessPageSize}
 	before, err := pageBefore(c)
 	if err != nil {
 		p.pageFail(c, err)
 		return
 	}
 	f.BeforeSeq = before
-	recs, err := p.deps.Access.List(ctx(c), f)
+	// A break-glass access is left out until its seal ends.
+	recs, err := p.deps.Access.ForResident(ctx(c), currentSession(c).Subject, f)
 	if err != nil {
 		p.pageFail(c, err)
 		return
 	}
 	rows := routing.FoldRefusals(recs)
+	rules, err := p.rulesOf(c, recs)
+	if err != nil {
+		p.pageFail(c, err)
+		return
+	}
 	out := make([]web.Access, len(rows))
 	for i, r := range rows {
 		// Residents see officials only as the pseudonym the leaf commits to.
 		out[i] = accessRow(r.AccessRecord, r.OfficialRef)
 		out[i].Count, out[i].FirstTime = r.Count, r.FirstTime
+		if rule, ok := rules[r.ConsentID]; ok {
+			out[i].Rule = &rule
+		}
 	}
 	older := ""
 	if len(recs) == accessPageSize {
@@ -320,6 +330,23 @@ func (p *pages) portalAccess(c *gin.Context) {
 		data["Acts"], data["ShowActs"] = acts, true
 	}
 	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: data})
+}
+
+// rulesOf are the resident's standing rules the records were allowed by,
+// by rule id (read only when a record names one).
+func (p *pages) rulesOf(c *gin.Context, recs []routing.AccessRecord) (map[string]web.Rule, error) {
+	if !slices.ContainsFunc(recs, func(r routing.AccessRecord) bool { return model.ValidRuleID(r.ConsentID) }) {
+		return nil, nil
+	}
+	rules, err := p.deps.Rules.ListForResident(ctx(c), currentSession(c).Subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]web.Rule, len(rules))
+	for _, r := range rules {
+		out[r.ID] = ruleView(r)
+	}
+	return out, nil
 }
 
 // pageBefore reads ?before=, the sequence number a page of older access
@@ -341,6 +368,7 @@ func accessRow(r routing.AccessRecord, official string) web.Access {
 		ID: r.ID, Seq: r.Seq, Time: r.CreatedAt, Requester: r.Requester, Official: official, Provider: r.Provider,
 		EID: r.EID, DataType: r.DataType, Purpose: r.Purpose, ConsentID: r.ConsentID, PolicyVersion: r.PolicyVersion,
 		Outcome: r.Outcome, Reason: r.Reason, Anchored: r.AnchorTxID != "", Block: r.AnchorBlock, BatchID: r.BatchID,
-		Flagged: r.Flagged,
+		Flagged: r.Flagged, LegalBasis: r.LegalBasis, ReviewedAt: r.ReviewedAt, ReviewedBy: r.ReviewedBy,
+		ReviewNote: r.ReviewNote,
 	}
 }

@@ -46,6 +46,7 @@ func allPages(e *pagesEnv) []pageCase {
 		{"imports", "root", "/admin/imports"},
 		{"policies", "root", "/admin/policies"},
 		{"audit", "root", "/admin/audit"},
+		{"break-glass", "root", "/admin/break-glass"},
 		{"users", "root", "/admin/users"},
 		{"admin security", "root", "/admin/security"},
 	}
@@ -71,6 +72,7 @@ func seedActivity(t *testing.T, e *pagesEnv) {
 	if st, out := e.resolve(0); st != http.StatusOK {
 		t.Fatalf("resolve: %d %v", st, out)
 	}
+	seedBreakGlass(t, e, 0)
 	e.w.anchor()
 	adm := e.adminSignIn("root")
 	token := adm.csrf("/admin/imports")

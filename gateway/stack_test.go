@@ -111,20 +111,21 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 	auditedIDs, auditedRegistry := audit.NewIdentities(s.mapping, s.trail), audit.NewRegistry(s.registry, s.trail)
 	auditedKeys, auditedPolicies := audit.NewAPIKeys(s.apiKeys, s.trail), audit.NewPolicies(s.policy, s.trail)
 	audit.RegisterCheckers(s.trail, auditedIDs, auditedRegistry, auditedKeys, auditedPolicies)
+	rules := built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
+		Policy: s.policy, Clock: clock, Logger: quiet}))
 	s.deps = gateway.Deps{
 		Resolver: built[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: dir, Mapper: s.mapping,
 			Policy: s.policy, Consents: s.ledger, Rules: s.ledger, AccessLog: accessLog, Gate: s.anchorer, Tickets: issuer.ForResolver(),
 			Clock: clock, PseudonymKey: []byte("pseudonym key for tests")})),
 		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Consents: consents,
-		Rules: built[*routing.RuleService](t)(routing.NewRuleService(routing.RuleConfig{Ledger: s.ledger, Dir: dir,
-			Policy: s.policy, Clock: clock, Logger: quiet})),
+		Rules:    rules,
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
 		Registry: auditedRegistry,
 		DIDs:     dir,
-		Access: built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
-			Anchorer: s.anchorer})),
+		Access: audit.NewAccess(built[*routing.AccessRecords](t)(routing.NewAccessRecords(routing.AccessRecordsConfig{Store: s.access,
+			Anchorer: s.anchorer, Clock: clock})), s.trail),
 		Anchoring:  s.anchorer,
 		Identities: auditedIDs,
 		Importer:   audit.NewImporter(s.importer, s.trail),
@@ -140,7 +141,7 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Tickets:        introspector,
 		Passkeys:       s.passkeys,
 		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
-			Ledger: s.ledger, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
+			Ledger: s.ledger, Rules: rules, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
 		Relations:    audit.NewRelations(built[*mapping.Representations](t)(mapping.NewRepresentations(s.mapping, s.ledger)), s.trail),
 		Guardianship: reps,
 	}

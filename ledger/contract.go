@@ -298,6 +298,34 @@ func (c *Client) RevokeStandingRule(ctx context.Context, id string) (*model.Stan
 	return v, err
 }
 
+// CreateStandingRuleSigned records a standing rule with the resident's
+// passkey signature over its terms, which the chaincode checks.
+func (c *Client) CreateStandingRuleSigned(ctx context.Context, d model.RuleDraft, a model.PasskeyApproval) (*model.StandingRule, error) {
+	arg, err := jsonArg("ledger."+model.FnCreateStandingRuleSigned, a)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := invokeJSON[*model.StandingRule](ctx, c, model.FnCreateStandingRuleSigned, d, arg)
+	return v, err
+}
+
+// RevokeStandingRuleSigned revokes an active standing rule with the
+// resident's passkey signature.
+func (c *Client) RevokeStandingRuleSigned(ctx context.Context, id string, a model.PasskeyApproval) (*model.StandingRule, error) {
+	arg, err := jsonArg("ledger."+model.FnRevokeStandingRuleSigned, a)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := invoke[*model.StandingRule](ctx, c, model.FnRevokeStandingRuleSigned, id, arg)
+	return v, err
+}
+
+// GetStandingRule reads one standing rule (a department: one that names
+// it).
+func (c *Client) GetStandingRule(ctx context.Context, id string) (*model.StandingRule, error) {
+	return query[*model.StandingRule](ctx, c, model.FnGetStandingRule, id)
+}
+
 // ListStandingRulesByEID reads every standing rule of an eID.
 func (c *Client) ListStandingRulesByEID(ctx context.Context, eid string) ([]model.StandingRule, error) {
 	return query[[]model.StandingRule](ctx, c, model.FnListStandingRulesByEID, eid)

@@ -72,7 +72,7 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 		if _, err := gormadapter.NewAdapterByDBUseTableName(tx, "", RulesTable); err != nil {
 			return err
 		}
-		return tx.AutoMigrate(&versionRow{})
+		return tx.AutoMigrate(&versionRow{}, &breakGlassRow{})
 	})
 }
 

@@ -279,12 +279,26 @@ func (e *Engine) load(ctx context.Context) (*snapshot, error) {
 		if err := e.adapter.LoadPolicyCtx(ctx, m); err != nil {
 			return nil, dbError(op, err)
 		}
+		grants, err := loadGrants(ctx, e.db)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
 		after, err := currentVersion(ctx, e.db)
 		if err != nil {
 			return nil, dbError(op, err)
 		}
 		if before == after {
-			return newSnapshot(after, m, e.cacheMax)
+			s, err := newSnapshot(after, m, e.cacheMax)
+			if err != nil {
+				return nil, err
+			}
+			s.grants = grants
+			for _, g := range grants {
+				if err := validateGrant(op, g, true); err != nil && s.invalid == nil {
+					s.invalid = invalidStored("stored break-glass grant "+g.String()+" is not a valid grant", err)
+				}
+			}
+			return s, nil
 		}
 	}
 	return nil, routing.Unavailable(op, "policy_busy", "the policy kept changing while it was loaded", nil)
@@ -295,6 +309,7 @@ func (e *Engine) load(ctx context.Context) (*snapshot, error) {
 type snapshot struct {
 	version int64
 	set     PolicySet
+	grants  []Grant // break-glass grants
 	model   casbinmodel.Model
 	enf     *casbin.SyncedEnforcer
 	// invalid is set when the stored policy holds a rule this package would
@@ -394,6 +409,7 @@ func (s *snapshot) decide(department, dataType, purpose string) (routing.Decisio
 	case allowed && matched:
 		d.Rule = r.String()
 		d.Reason = "allowed by " + d.Rule
+		d.BreakGlass = s.breakGlass(department, dataType, purpose)
 	case !allowed && matched && r.Effect == EffectDeny:
 		d.Rule = r.String()
 		d.Reason = "denied by " + d.Rule

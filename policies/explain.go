@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/eidgate/eidgate/routing"
 )
@@ -26,6 +27,9 @@ type Explanation struct {
 	// Matched are every rule that matches the request, allow and deny, in
 	// policy order.
 	Matched []MatchedRule `json:"matched"`
+	// BreakGlass is the break-glass grant that would let the department
+	// resolve without consent, stating a legal basis (only when allowed).
+	BreakGlass *Grant `json:"break_glass,omitempty"`
 }
 
 // MatchedRule is one rule that matches a request.
@@ -37,7 +41,12 @@ type MatchedRule struct {
 
 // Decision is the routing answer the explanation stands for.
 func (x *Explanation) Decision() routing.Decision {
-	return routing.Decision{Allowed: x.Allowed, Rule: x.Rule, Version: x.Version, Reason: x.Reason}
+	d := routing.Decision{Allowed: x.Allowed, Rule: x.Rule, Version: x.Version, Reason: x.Reason}
+	if x.BreakGlass != nil {
+		g := x.BreakGlass.routing()
+		d.BreakGlass = &g
+	}
+	return d
 }
 
 // Explain decides like Decide (on the freshest policy this replica can
@@ -65,6 +74,9 @@ func (e *Engine) Explain(ctx context.Context, department, dataType, purpose stri
 		Department: department, DataType: dataType, Purpose: purpose,
 		Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason, Version: d.Version,
 		Roles: []string{}, Matched: []MatchedRule{},
+	}
+	if g := d.BreakGlass; g != nil {
+		x.BreakGlass = &Grant{Subject: g.Subject, DataType: g.DataType, Purpose: g.Purpose, SealDays: int(g.Seal / (24 * time.Hour))}
 	}
 	if roles, err := s.enf.GetImplicitRolesForUser(department); err == nil {
 		x.Roles = append(x.Roles, roles...)

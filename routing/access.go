@@ -2,13 +2,16 @@ package routing
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AccessRecordsConfig is what an AccessRecords service is built from.
 type AccessRecordsConfig struct {
 	Store    AccessStore // required
 	Anchorer *Anchorer   // required: the inclusion proofs
+	Clock    Clock       // default the system clock: when seals end
 }
 
 // AccessRecords answers who asked for what: the access records a
@@ -17,6 +20,7 @@ type AccessRecordsConfig struct {
 type AccessRecords struct {
 	store    AccessStore
 	anchorer *Anchorer
+	clock    Clock
 }
 
 // NewAccessRecords checks cfg and builds the service.
@@ -28,7 +32,46 @@ func NewAccessRecords(cfg AccessRecordsConfig) (*AccessRecords, error) {
 	case cfg.Anchorer == nil:
 		return nil, MissingDependency(op, "an anchorer")
 	}
-	return &AccessRecords{store: cfg.Store, anchorer: cfg.Anchorer}, nil
+	clock := cfg.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &AccessRecords{store: cfg.Store, anchorer: cfg.Anchorer, clock: clock}, nil
+}
+
+// ForResident returns the access records of eid that f selects and the
+// resident may see now: a break-glass access appears once its seal has
+// passed, by the time alone, without anyone acting.
+func (s *AccessRecords) ForResident(ctx context.Context, eid string, f AccessFilter) ([]AccessRecord, error) {
+	f.EID, f.VisibleAt = eid, s.clock.Now()
+	return s.store.ListAccess(ctx, f)
+}
+
+// MaxReviewNoteRunes bounds an auditor's review note.
+const MaxReviewNoteRunes = 1000
+
+// Review records an auditor's review of a break-glass access: who, when
+// and a note (required). A record that is not a break-glass access is
+// not_found; one already reviewed is a conflict (break_glass_reviewed).
+func (s *AccessRecords) Review(ctx context.Context, id, by, note string) (*AccessRecord, error) {
+	const op = "routing.AccessRecords.Review"
+	switch {
+	case strings.TrimSpace(note) == "":
+		return nil, Invalid(op, "note", "say what the review found")
+	case utf8.RuneCountInString(note) > MaxReviewNoteRunes || !utf8.ValidString(note) || strings.ContainsRune(note, 0):
+		return nil, Invalid(op, "note", "the note must be text of at most %d characters", MaxReviewNoteRunes)
+	case by == "":
+		return nil, MissingDependency(op, "the reviewing official")
+	}
+	if err := s.store.ReviewAccess(ctx, id, by, note, s.clock.Now().UTC()); err != nil {
+		return nil, err
+	}
+	return s.store.GetAccess(ctx, id)
+}
+
+// Get returns one access record (auditors).
+func (s *AccessRecords) Get(ctx context.Context, id string) (*AccessRecord, error) {
+	return s.store.GetAccess(ctx, id)
 }
 
 // List returns the access records f selects. The caller narrows f to what
@@ -47,7 +90,7 @@ func (s *AccessRecords) Proof(ctx context.Context, eid, id string) (*AccessProof
 	if err != nil && !IsKind(err, KindNotFound) {
 		return nil, Wrap(op, err)
 	}
-	if err != nil || rec.EID != eid {
+	if err != nil || rec.EID != eid || !rec.VisibleAt(s.clock.Now()) {
 		return nil, (&Error{Kind: KindNotFound, Op: op, Message: "no such access record"}).WithCode("not_found")
 	}
 	return s.anchorer.Proof(ctx, rec)

@@ -14,11 +14,19 @@ import (
 type fakePolicy struct {
 	allow   map[string]bool // "dept|dt|purpose"
 	version int64
+	// breakGlass holds the break-glass grants, by "dept|dt|purpose"; the
+	// policy names one only for a request it allows, as policies does.
+	breakGlass map[string]routing.BreakGlassGrant
 }
 
 func (p *fakePolicy) Decide(_ context.Context, dept, dt, purpose string) (routing.Decision, error) {
-	if p.allow[dept+"|"+dt+"|"+purpose] {
-		return routing.Decision{Allowed: true, Rule: "p, " + dept + ", " + dt + ", " + purpose + ", allow", Version: p.version}, nil
+	k := dept + "|" + dt + "|" + purpose
+	if p.allow[k] {
+		d := routing.Decision{Allowed: true, Rule: "p, " + dept + ", " + dt + ", " + purpose + ", allow", Version: p.version}
+		if g, ok := p.breakGlass[k]; ok {
+			d.BreakGlass = &g
+		}
+		return d, nil
 	}
 	return routing.Decision{Allowed: false, Version: p.version, Reason: "no rule allows it"}, nil
 }

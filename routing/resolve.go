@@ -5,7 +5,10 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 )
@@ -45,7 +48,20 @@ type ResolveRequest struct {
 	// dt "<data type>#<predicate>"), so the provider answers it and refuses
 	// to serve the record with it.
 	Predicate string
+
+	// BreakGlass asks to resolve without the resident's consent under a
+	// break-glass grant of the policy, stating LegalBasis (required). With
+	// no matching grant the request takes the consent path as any other.
+	BreakGlass bool
+	LegalBasis string
 }
+
+// MaxLegalBasisRunes bounds the legal basis an official states.
+const MaxLegalBasisRunes = 500
+
+// BreakGlassTicketConsent is the consent a break-glass ticket names (claim
+// cid): there is none, the access rests on the stated legal basis.
+const BreakGlassTicketConsent = "break-glass"
 
 // scope is what the request needs consent for: the data type, or for a
 // yes/no question only the answer to its predicate (a consent to the
@@ -78,6 +94,10 @@ type ResolveResult struct {
 	Ticket        string      `json:"ticket"`
 	TicketID      string      `json:"ticket_id"`
 	ExpiresAt     time.Time   `json:"ticket_expires_at"`
+	// BreakGlass is set when the access was resolved under a break-glass
+	// grant; the resident sees it from VisibleAfter.
+	BreakGlass   bool      `json:"break_glass,omitempty"`
+	VisibleAfter time.Time `json:"visible_after,omitzero"`
 }
 
 // Resolver runs the resolve flow of docs/architecture.md: mapping → policy → consent →
@@ -205,7 +225,10 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		return nil, policyDenied(opResolve, req.Requester, req.DataType, req.Purpose, dec.Version)
 	}
 
-	// 3. Consent.
+	// 3. Consent, unless the policy grants break-glass for the request.
+	if req.BreakGlass && dec.BreakGlass != nil {
+		return r.breakGlass(ctx, rec, req, dec)
+	}
 	consents, err := r.dir.ConsentsOf(ctx, eid)
 	if err != nil {
 		return nil, Wrap(opResolve, err)
@@ -217,7 +240,16 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		if err != nil {
 			return nil, Wrap(opResolve, err)
 		}
-		if rule := matchingRule(rules, req, now); rule != nil {
+		// A rule may name the requester by a role the registry gives it.
+		var roles []string
+		if len(rules) > 0 {
+			if d, err := r.dir.Department(ctx, req.Requester); err == nil {
+				roles = d.Roles
+			} else if !IsKind(err, KindNotFound) {
+				return nil, Wrap(opResolve, err)
+			}
+		}
+		if rule := matchingRule(rules, req, roles, now); rule != nil {
 			usable = []model.Consent{ruleGrant(*rule, req.Requester)}
 		}
 	}
@@ -236,30 +268,61 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
 			return nil, lerr
 		}
-		return nil, (&Error{Kind: KindNotFound, Op: opResolve, Message: "no department holds " + req.DataType + " for this resident"}).WithCode("no_route")
+		return nil, noRoute(req.DataType)
 	}
 
 	// 5. Durable access record, counting the consent use in the same
 	// transaction.
-	jti := NewTicketID()
-	rec.Outcome = OutcomeIssued
-	if req.Predicate != "" {
-		rec.Outcome, rec.Reason = OutcomeQuestion, "predicate: "+req.Predicate
-	}
-	rec.Provider = provider.ID
 	rec.ConsentID = consent.ID
-	if model.ValidRuleID(consent.ID) && rec.Reason == "" {
+	if model.ValidRuleID(consent.ID) && req.Predicate == "" {
 		rec.Reason = "standing rule"
 	}
 	rec.UseConsent = true
 	rec.ConsentMaxUses = consent.MaxUses
+	return r.grant(ctx, rec, req, route, provider, consent.ID)
+}
+
+// breakGlass resolves under the policy's break-glass grant: no consent is
+// consulted, used or requested; the record names the legal basis and is
+// sealed from the resident for the grant's period.
+func (r *Resolver) breakGlass(ctx context.Context, rec *AccessRecord, req ResolveRequest, dec Decision) (*ResolveResult, error) {
+	anyProvider := []model.Consent{{Provider: model.ProviderAny}}
+	route, provider, _, err := r.pickRoute(ctx, rec.EID, req, anyProvider)
+	if err != nil {
+		return nil, err
+	}
+	rec.LegalBasis = req.LegalBasis
+	rec.VisibleAfter = rec.CreatedAt.Add(dec.BreakGlass.Seal)
+	rec.Reason = "break-glass: " + dec.BreakGlass.String()
+	if route == nil {
+		rec.Outcome = OutcomeNoRoute
+		if lerr := r.accessLog.Append(ctx, rec); lerr != nil {
+			return nil, lerr
+		}
+		return nil, noRoute(req.DataType)
+	}
+	return r.grant(ctx, rec, req, route, provider, BreakGlassTicketConsent)
+}
+
+// grant makes the granted access's record durable and only then issues
+// the ticket bound to it; ticketConsent is the consent (or standing rule)
+// the ticket names.
+func (r *Resolver) grant(ctx context.Context, rec *AccessRecord, req ResolveRequest, route *model.RouteEntry,
+	provider *model.Department, ticketConsent string) (*ResolveResult, error) {
+	jti := NewTicketID()
+	rec.Outcome = OutcomeIssued
+	if req.Predicate != "" {
+		rec.Outcome = OutcomeQuestion
+		rec.Reason = joinReason(rec.Reason, "predicate: "+req.Predicate)
+	}
+	rec.Provider = provider.ID
 	rec.TicketID = jti
 	rec.Digest = route.Digest
 	rec.RouteVersion = route.Version
 	if err := r.accessLog.Append(ctx, rec); err != nil {
 		if CodeOf(err) == "consent_uses_exhausted" {
 			return nil, (&Error{Kind: KindConsentRequired, Op: opResolve, Message: "the consent has no uses left",
-				Details: map[string]string{"consent_id": consent.ID}}).WithCode("consent_required")
+				Details: map[string]string{"consent_id": rec.ConsentID}}).WithCode("consent_required")
 		}
 		return nil, err
 	}
@@ -269,19 +332,31 @@ func (r *Resolver) Resolve(ctx context.Context, req ResolveRequest) (*ResolveRes
 		// A question's ticket names the question scope as its data type,
 		// so a provider that compares dt with the record asked for refuses
 		// it even if it does not know the prd claim.
-		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: eid, DataType: req.scope(),
-		ConsentID: consent.ID, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest, Predicate: req.Predicate,
+		ID: jti, Requester: req.Requester, Provider: provider.ID, EID: rec.EID, DataType: req.scope(),
+		ConsentID: ticketConsent, AccessID: rec.ID, Purpose: req.Purpose, Digest: route.Digest, Predicate: req.Predicate,
 	})
 	if err != nil {
 		return nil, Wrap(opResolve, err)
 	}
 	return &ResolveResult{
-		AccessID: rec.ID, EID: eid, DataType: req.DataType,
+		AccessID: rec.ID, EID: rec.EID, DataType: req.DataType,
 		Provider: ProviderRef{ID: provider.ID, Name: provider.Name, Endpoint: firstEndpoint(provider)},
 		Digest:   route.Digest, RouteVersion: route.Version, Schema: route.Schema,
-		ConsentID: consent.ID, PolicyVersion: dec.Version,
+		ConsentID: ticketConsent, PolicyVersion: rec.PolicyVersion,
 		Ticket: t.Token, TicketID: t.ID, ExpiresAt: t.ExpiresAt,
+		BreakGlass: rec.BreakGlass(), VisibleAfter: rec.VisibleAfter,
 	}, nil
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func noRoute(dataType string) error {
+	return (&Error{Kind: KindNotFound, Op: opResolve, Message: "no department holds " + dataType + " for this resident"}).WithCode("no_route")
 }
 
 func validateResolve(req ResolveRequest) error {
@@ -304,6 +379,27 @@ func validateResolve(req ResolveRequest) error {
 		return Invalid(opResolve, "provider", "provider is not a department id")
 	case req.Predicate != "" && !model.ValidPredicateID(req.Predicate):
 		return Invalid(opResolve, "predicate", "predicate is not a predicate id")
+	case req.BreakGlass:
+		return validateBreakGlass(req)
+	case req.LegalBasis != "":
+		return Invalid(opResolve, "break_glass.legal_basis", "a legal basis is stated only with break_glass")
+	}
+	return nil
+}
+
+// validateBreakGlass checks the break-glass part of a request: the legal
+// basis is required, bounded plain text, and no consent is named.
+func validateBreakGlass(req ResolveRequest) error {
+	const field = "break_glass.legal_basis"
+	switch {
+	case strings.TrimSpace(req.LegalBasis) == "":
+		return Invalid(opResolve, field, "a break-glass resolve must state its legal basis").WithCode("legal_basis_required")
+	case utf8.RuneCountInString(req.LegalBasis) > MaxLegalBasisRunes:
+		return Invalid(opResolve, field, "the legal basis is longer than %d characters", MaxLegalBasisRunes)
+	case !utf8.ValidString(req.LegalBasis) || strings.IndexFunc(req.LegalBasis, unicode.IsControl) >= 0:
+		return Invalid(opResolve, field, "the legal basis must be plain text without control characters")
+	case req.ConsentID != "":
+		return Invalid(opResolve, "consent_id", "a break-glass resolve uses no consent; leave consent_id out")
 	}
 	return nil
 }

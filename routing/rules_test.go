@@ -101,3 +101,42 @@ func TestStandingRuleRevokedAndRefused(t *testing.T) {
 		t.Fatalf("a refused rule was recorded: %+v", list)
 	}
 }
+
+// A rule may name a role the registry gives departments instead of each
+// department; the policy still decides first, so a rule never widens it.
+func TestStandingRuleByRole(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	hr, err := e.ledger.GetDepartment(ctx, "hrss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Roles = []string{"employer-hr"}
+	e.ledger.PutDepartment(*hr)
+	rules := e.rules(t)
+	draft := routing.RuleDraft{Roles: []string{"employer-hr"}, DataTypes: []string{"edu.degree"}, PurposeCode: "employment",
+		ValidUntil: e.clock.Now().Add(24 * time.Hour)}
+	if _, err := rules.Create(ctx, eidAlice, routing.RuleDraft{Roles: []string{"hospital"}, DataTypes: draft.DataTypes,
+		PurposeCode: draft.PurposeCode, ValidUntil: draft.ValidUntil}); asError(t, err).Field != "roles" {
+		t.Fatalf("a role nobody holds: %v", err)
+	}
+	r, err := rules.Create(ctx, eidAlice, draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.resolver.Resolve(ctx, req(eidAlice))
+	if err != nil || res.ConsentID != r.ID {
+		t.Fatalf("resolve by a role holder: %+v %v", res, err)
+	}
+	other := req(eidAlice)
+	other.Requester = "edu-bureau"
+	e.policy.allow["edu-bureau|edu.degree|employment"] = true
+	if _, err := e.resolver.Resolve(ctx, other); routing.CodeOf(err) != "consent_required" {
+		t.Fatalf("a department without the role: %v", err)
+	}
+	// The policy withdraws hrss's permission: the rule does not override it.
+	delete(e.policy.allow, "hrss|edu.degree|employment")
+	if _, err := e.resolver.Resolve(ctx, req(eidAlice)); routing.CodeOf(err) != "policy_denied" {
+		t.Fatalf("a rule widened the policy: %v", err)
+	}
+}

@@ -71,6 +71,13 @@ type AccessRecord struct {
 	Digest        string // digest expected from the provider
 	RouteVersion  uint64
 
+	// LegalBasis is set on a break-glass access: the statutory ground the
+	// official stated for resolving without the resident's consent. The
+	// access is sealed from the resident until VisibleAfter (zero: never
+	// sealed), then shown in their access log without anyone acting.
+	LegalBasis   string
+	VisibleAfter time.Time
+
 	// UseConsent asks the store to count one use of ConsentID in the same
 	// transaction, refusing the record when that passes ConsentMaxUses
 	// (0 = unlimited).
@@ -87,14 +94,43 @@ type AccessRecord struct {
 	Flagged       bool
 	FlagReason    string
 	DeliveredHash string // proxy mode: digest of what the provider returned
+
+	// An auditor's review of a break-glass access (zero until reviewed).
+	ReviewedAt time.Time
+	ReviewedBy string
+	ReviewNote string
 }
+
+// BreakGlass reports whether the access was resolved without consent under
+// a break-glass grant.
+func (r *AccessRecord) BreakGlass() bool { return r.LegalBasis != "" }
+
+// VisibleAt reports whether the resident may see the record at t: a
+// break-glass access only once its seal has passed.
+func (r *AccessRecord) VisibleAt(t time.Time) bool {
+	return r.VisibleAfter.IsZero() || !t.Before(r.VisibleAfter)
+}
+
+// Leaf formats: a break-glass access also commits to its legal basis and
+// the end of its seal, so neither can be changed once anchored.
+const (
+	LeafFormat           = "eidgate-access-v1"
+	LeafFormatBreakGlass = "eidgate-access-bg-v1"
+)
 
 // LeafFields are the record's audited fields in the order the Merkle leaf
 // commits to them. The official appears only as its keyed pseudonym, so a
 // resident can check the leaf without learning staff identifiers.
 func (r *AccessRecord) LeafFields() []string {
+	if r.BreakGlass() {
+		return append(r.leafFields(LeafFormatBreakGlass), r.LegalBasis, r.VisibleAfter.UTC().Format(time.RFC3339Nano))
+	}
+	return r.leafFields(LeafFormat)
+}
+
+func (r *AccessRecord) leafFields(format string) []string {
 	return []string{
-		"eidgate-access-v1", r.ID, r.CreatedAt.UTC().Format(time.RFC3339Nano), r.Requester, r.OfficialRef,
+		format, r.ID, r.CreatedAt.UTC().Format(time.RFC3339Nano), r.Requester, r.OfficialRef,
 		r.Provider, r.EID, r.DataType, r.Purpose, r.ConsentID,
 		itoa(r.PolicyVersion), r.Outcome, r.TicketID, r.Digest,
 	}
@@ -136,6 +172,13 @@ type AccessFilter struct {
 	Purpose   string
 	Outcome   string
 	From, To  time.Time
+	// VisibleAt, when set, leaves out break-glass accesses still sealed at
+	// that time (what a resident may see).
+	VisibleAt time.Time
+	// BreakGlass selects only break-glass accesses; Reviewed, when set,
+	// only those reviewed (true) or not yet reviewed (false).
+	BreakGlass bool
+	Reviewed   *bool
 	// Paging: Desc lists newest first; AfterSeq (ascending) or BeforeSeq
 	// (descending) continue from the last page's boundary; Limit bounds a
 	// page (0 = the store's default).
@@ -209,6 +252,10 @@ type AccessStore interface {
 	ListAccess(ctx context.Context, f AccessFilter) ([]AccessRecord, error)
 	// FlagAccess marks a record (proxy mode digest mismatch).
 	FlagAccess(ctx context.Context, id, reason, deliveredHash string) error
+	// ReviewAccess records an auditor's review of a break-glass access
+	// once: not_found (access_not_found) for a record that is not one,
+	// conflict (break_glass_reviewed) when it was reviewed already.
+	ReviewAccess(ctx context.Context, id, by, note string, at time.Time) error
 }
 
 // AnchorStore keeps the anchoring state of access records.
@@ -248,6 +295,30 @@ type Decision struct {
 	Rule    string
 	Version int64
 	Reason  string
+	// BreakGlass is the break-glass grant that matches the request, if
+	// any: with it and the official's legal basis the department may
+	// resolve without consent (only where Allowed).
+	BreakGlass *BreakGlassGrant
+}
+
+// BreakGlassGrant lets a department (or every department in a role)
+// resolve a data type for a statutory purpose without the resident's
+// consent, stating a legal basis each time; each such access is sealed
+// from the resident for Seal, then shown in their access log.
+type BreakGlassGrant struct {
+	Subject  string        `json:"subject"`   // department id or role name
+	DataType string        `json:"data_type"` // code or prefix pattern (edu.*)
+	Purpose  string        `json:"purpose"`   // purpose code
+	Seal     time.Duration `json:"-"`
+}
+
+// String names the grant as the policy lists it.
+func (g BreakGlassGrant) String() string {
+	seal := g.Seal.String()
+	if g.Seal%(24*time.Hour) == 0 {
+		seal = itoa(int64(g.Seal/(24*time.Hour))) + " days"
+	}
+	return "break-glass, " + g.Subject + ", " + g.DataType + ", " + g.Purpose + ", sealed " + seal
 }
 
 // Policy decides whether a department may ask for a data type for a

@@ -23,9 +23,10 @@ var (
 
 // accessColumns are the columns AppendAccess writes, in bind order.
 const accessColumns = `id, created_at, request_id, requester, official, official_ref, provider, eid, data_type, purpose,
-	consent_id, policy_version, outcome, reason, ticket_id, digest, route_version, used_consent, leaf_hash`
+	consent_id, policy_version, outcome, reason, ticket_id, digest, route_version, used_consent, leaf_hash,
+	legal_basis, visible_after`
 
-const accessColumnCount = 19
+const accessColumnCount = 21
 
 // rowsPerStatement bounds the rows of one multi-row statement with cols
 // parameters per row. PostgreSQL takes at most 65535 parameters per
@@ -200,10 +201,10 @@ func appendRecordValues(sb *strings.Builder, args []any, recs []*routing.AccessR
 		if j > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, r.ID, nanos(r.CreatedAt), r.RequestID, r.Requester, r.Official, r.OfficialRef, r.Provider,
 			r.EID, r.DataType, r.Purpose, r.ConsentID, r.PolicyVersion, r.Outcome, r.Reason,
-			r.TicketID, r.Digest, int64(r.RouteVersion), r.UseConsent, r.LeafHash)
+			r.TicketID, r.Digest, int64(r.RouteVersion), r.UseConsent, r.LeafHash, r.LegalBasis, nanos(r.VisibleAfter))
 	}
 	return args
 }
@@ -421,6 +422,9 @@ func validateRecord(r *routing.AccessRecord) error {
 	if r.UseConsent && r.ConsentID == "" {
 		return bad("consent_id", "a consent use was asked for without a consent id")
 	}
+	if r.BreakGlass() && r.VisibleAfter.IsZero() {
+		return bad("visible_after", "a break-glass access has no end of its seal")
+	}
 	if r.RouteVersion > math.MaxInt64 {
 		return bad("route_version", "route version out of range")
 	}
@@ -434,7 +438,7 @@ func validateRecord(r *routing.AccessRecord) error {
 		"id": r.ID, "request_id": r.RequestID, "requester": r.Requester, "official": r.Official, "official_ref": r.OfficialRef,
 		"provider": r.Provider, "eid": r.EID, "data_type": r.DataType, "purpose": r.Purpose,
 		"consent_id": r.ConsentID, "outcome": r.Outcome, "reason": r.Reason, "ticket_id": r.TicketID,
-		"digest": r.Digest,
+		"digest": r.Digest, "legal_basis": r.LegalBasis,
 	} {
 		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 			return bad(name, name+" is not valid UTF-8 text")
@@ -457,24 +461,28 @@ func isRetryable(err error) bool {
 const accessSelect = `SELECT r.seq, r.id, r.created_at, r.request_id, r.requester, r.official, r.official_ref, r.provider, r.eid,
 	r.data_type, r.purpose, r.consent_id, r.policy_version, r.outcome, r.reason, r.ticket_id, r.digest,
 	r.route_version, r.used_consent, r.leaf_hash, r.batch_id, r.flagged, r.flag_reason, r.delivered_hash,
+	r.legal_basis, r.visible_after, r.reviewed_at, r.reviewed_by, r.review_note,
 	b.status, b.tx_id, b.block_number, b.anchored_at
 	FROM access_records r LEFT JOIN anchor_batches b ON b.id = r.batch_id`
 
 func scanAccess(rows *sql.Rows) (routing.AccessRecord, error) {
 	var (
-		r                     routing.AccessRecord
-		seq, created, pv, rv  int64
-		batchID, status, txID sql.NullString
-		block, anchoredAt     sql.NullInt64
+		r                      routing.AccessRecord
+		seq, created, pv, rv   int64
+		visibleAfter, reviewed int64
+		batchID, status, txID  sql.NullString
+		block, anchoredAt      sql.NullInt64
 	)
 	err := rows.Scan(&seq, &r.ID, &created, &r.RequestID, &r.Requester, &r.Official, &r.OfficialRef, &r.Provider, &r.EID,
 		&r.DataType, &r.Purpose, &r.ConsentID, &pv, &r.Outcome, &r.Reason, &r.TicketID, &r.Digest,
 		&rv, &r.UseConsent, &r.LeafHash, &batchID, &r.Flagged, &r.FlagReason, &r.DeliveredHash,
+		&r.LegalBasis, &visibleAfter, &reviewed, &r.ReviewedBy, &r.ReviewNote,
 		&status, &txID, &block, &anchoredAt)
 	if err != nil {
 		return r, err
 	}
 	r.Seq, r.CreatedAt, r.PolicyVersion, r.RouteVersion = uint64(seq), fromNanos(created), pv, uint64(rv)
+	r.VisibleAfter, r.ReviewedAt = fromNanos(visibleAfter), fromNanos(reviewed)
 	r.BatchID = batchID.String
 	if status.String == routing.BatchAnchored {
 		r.AnchorTxID, r.AnchorBlock, r.AnchoredAt = txID.String, uint64(block.Int64), fromNullNanos(anchoredAt)
@@ -531,6 +539,22 @@ func (db *DB) ListAccess(ctx context.Context, f routing.AccessFilter) ([]routing
 	if !f.To.IsZero() {
 		where = append(where, "r.created_at < ?")
 		args = append(args, nanos(f.To))
+	}
+	if !f.VisibleAt.IsZero() {
+		// A time filter: a sealed break-glass access appears in the
+		// resident's log the moment its seal ends, without anyone acting.
+		where = append(where, "r.visible_after <= ?")
+		args = append(args, nanos(f.VisibleAt))
+	}
+	if f.BreakGlass {
+		where = append(where, "r.legal_basis <> ''")
+	}
+	if f.Reviewed != nil {
+		if *f.Reviewed {
+			where = append(where, "r.reviewed_at <> 0")
+		} else {
+			where = append(where, "r.reviewed_at = 0")
+		}
 	}
 	if f.Desc && f.BeforeSeq > 0 && f.AfterSeq == 0 {
 		f.AfterSeq = f.BeforeSeq

@@ -114,8 +114,8 @@ func (db *DB) GetResident(ctx context.Context, eid string) (*accounts.ResidentAc
 		activated        sql.NullInt64
 		created, updated int64
 	)
-	err := db.with(ctx).Raw(`SELECT eid, password_hash, lang, activated_at, created_at, updated_at
-		FROM residents WHERE eid = ?`, eid).Row().Scan(&a.EID, &a.PasswordHash, &a.Lang, &activated, &created, &updated)
+	err := db.with(ctx).Raw(`SELECT eid, password_hash, lang, time_zone, activated_at, created_at, updated_at
+		FROM residents WHERE eid = ?`, eid).Row().Scan(&a.EID, &a.PasswordHash, &a.Lang, &a.TimeZone, &activated, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(op, "resident account")
 	}
@@ -137,6 +137,13 @@ func (db *DB) SetResidentPassword(ctx context.Context, eid, passwordHash string,
 func (db *DB) SetResidentLang(ctx context.Context, eid, lang string, at time.Time) error {
 	return db.updateOne(ctx, "store.SetResidentLang", "resident account",
 		`UPDATE residents SET lang = ?, updated_at = ? WHERE eid = ?`, lang, nanos(at), eid)
+}
+
+// SetResidentTimeZone stores the time zone (an IANA name, "" for the
+// default) a resident's portal shows times in.
+func (db *DB) SetResidentTimeZone(ctx context.Context, eid, zone string, at time.Time) error {
+	return db.updateOne(ctx, "store.SetResidentTimeZone", "resident account",
+		`UPDATE residents SET time_zone = ?, updated_at = ? WHERE eid = ?`, zone, nanos(at), eid)
 }
 
 // updateOne runs an UPDATE that must find its row.

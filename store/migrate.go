@@ -203,6 +203,10 @@ var migrations = []migration{
 	{5, "passkeys: user handles, credentials, WebAuthn ceremonies, sessions' sign-in method", passkeySchema},
 	{6, "security: a ticket's single use kept with its access record", securitySchema},
 	{7, "officials' audit trail and its anchoring, four-eyes proposals, staff activation codes, break-glass access", auditSchema},
+	{8, "break-glass: auditors' reviews of break-glass accesses", breakGlassSchema},
+	{11, "residents: the time zone the portal shows their times in", []string{
+		`ALTER TABLE residents ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // SchemaVersion is the schema version this build brings a database to.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -229,6 +230,21 @@ func asTime(v any) (time.Time, bool) {
 // times.
 func (p *Page) TimeZone() string { return p.loc().String() }
 
+// ZoneName is an IANA zone name with its present offset from UTC, for a
+// choice of zones.
+func (p *Page) ZoneName(name string) string {
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return name
+	}
+	_, off := time.Now().In(z).Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	return fmt.Sprintf("%s (UTC%s%02d:%02d)", strings.ReplaceAll(name, "_", " "), sign, off/3600, off%3600/60)
+}
+
 // Date is a calendar date in the page's language.
 func (p *Page) Date(v any) string {
 	t, ok := asTime(v)
@@ -317,7 +333,7 @@ var passkeyCodes = []string{
 	"passkey_ceremony_mismatch", "passkey_origin_mismatch", "passkey_rp_id_mismatch", "passkey_user_not_verified",
 	"passkey_unknown_credential", "passkey_wrong_user", "passkey_assertion_invalid", "passkey_counter_regressed",
 	"passkey_registration_invalid", "passkey_unsupported", "passkey_exists", "passkey_limit", "passkey_none",
-	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state",
+	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state", "rule_state", "policy_denied",
 	"activation_code_invalid", "activation_code_expired", "activation_used", "activation_attempts_exceeded",
 	"invalid_credentials", "account_disabled", "too_many_attempts", "sign_in_busy",
 	"representation_expired",

@@ -55,10 +55,20 @@ type Access struct {
 	Block         uint64
 	BatchID       string
 	Flagged       bool
+	// LegalBasis is set on a break-glass access (made without consent
+	// under a statutory purpose); the review is the auditors'.
+	LegalBasis   string
+	VisibleAfter time.Time // auditors: when the resident sees it
+	ReviewedAt   time.Time
+	ReviewedBy   string
+	ReviewNote   string
 	// Count is how many refusals of one kind the row stands for on a
 	// resident's log (routing.FoldRefusals), FirstTime when the first was.
 	Count     int
 	FirstTime time.Time
+	// Rule is the resident's standing rule that allowed the access (nil
+	// when a consent did).
+	Rule *Rule
 }
 
 // ProviderName is who the consent lets the requester read from.
@@ -233,4 +243,83 @@ func (p *Page) ShownLabels(a Access) string {
 		sep = ", "
 	}
 	return strings.Join(out, sep)
+}
+
+// Rule is a resident's standing rule as the portal shows it.
+type Rule struct {
+	ID          string
+	Departments []string
+	Roles       []string // department roles (hospital, employer-hr …)
+	DataTypes   []string
+	PurposeCode string
+	Note        string // the resident's own words
+	ValidFrom   string // RFC 3339
+	ValidUntil  string
+	CreatedAt   string
+	RevokedAt   string
+	MaxUses     uint64 // 0 = unlimited
+	Uses        uint64
+	Status      string // the effective status: active, revoked, expired, used_up
+	// Assurance and RevokeAssurance say how the creation and the
+	// revocation can be shown to be the resident's: "passkey" (signed) or
+	// "password-only".
+	Assurance       string
+	RevokeAssurance string
+}
+
+// RoleName is a department role in plain words ("deptrole.<role>" in the
+// catalogues), the role itself when the catalogues do not know it.
+func (p *Page) RoleName(role string) string { return p.Enum("deptrole", role) }
+
+// RuleWho names who a rule lets read: its departments and the kinds of
+// department its roles stand for.
+func (p *Page) RuleWho(r Rule) string {
+	var names []string
+	for _, role := range r.Roles {
+		names = append(names, p.RoleName(role))
+	}
+	for _, d := range r.Departments {
+		names = append(names, p.Dept(d))
+	}
+	return p.join(names)
+}
+
+func (p *Page) join(names []string) string {
+	sep := "、"
+	if p.Lang == LangEN {
+		sep = ", "
+	}
+	return strings.Join(names, sep)
+}
+
+// RuleName is a rule's plain name: the resident's own words when they
+// gave some, else who may read what for which purpose.
+func (p *Page) RuleName(r Rule) string {
+	if r.Note != "" {
+		return r.Note
+	}
+	return p.T("rule.name", p.RuleWho(r), p.DataTypes(r.DataTypes), p.PurposeName(r.PurposeCode))
+}
+
+// RuleAllows states exactly what approving r allows.
+func (p *Page) RuleAllows(r Rule) string {
+	uses := p.T("consent.uses_unlimited")
+	if r.MaxUses != 0 {
+		uses = p.T("consent.uses_max", r.MaxUses)
+	}
+	return p.T("rule.allows", p.RuleWho(r), p.DataTypes(r.DataTypes), p.PurposeName(r.PurposeCode),
+		p.DateTime(r.ValidFrom), p.DateTime(r.ValidUntil), uses)
+}
+
+// RuleRevokes states what revoking r does.
+func (p *Page) RuleRevokes(r Rule) string {
+	return p.T("rule.revokes", p.RuleWho(r), p.DataTypes(r.DataTypes), p.PurposeName(r.PurposeCode))
+}
+
+// RuleUses says how often a rule was used, out of how many.
+func (p *Page) RuleUses(r Rule) string {
+	if r.MaxUses == 0 {
+		return p.T("rule.used", r.Uses)
+	}
+	return p.T("rule.used_of", r.Uses, r.MaxUses)
 }

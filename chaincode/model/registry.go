@@ -49,18 +49,26 @@ type SigningKey struct {
 	RevokedReason string `json:"revoked_reason,omitempty" metadata:",optional"`
 }
 
+// MaxDepartmentRoles bounds the roles of one department.
+const MaxDepartmentRoles = 16
+
 // Department is a member of the consortium that holds or requests data.
 type Department struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	NameEN       string       `json:"name_en,omitempty" metadata:",optional"`
-	MSPID        string       `json:"msp_id"`
-	Endpoints    []string     `json:"endpoints,omitempty" metadata:",optional"`
-	SigningKeys  []SigningKey `json:"signing_keys,omitempty" metadata:",optional"`
-	Status       string       `json:"status,omitempty" metadata:",optional"`
-	StatusReason string       `json:"status_reason,omitempty" metadata:",optional"`
-	CreatedAt    string       `json:"created_at,omitempty" metadata:",optional"`
-	UpdatedAt    string       `json:"updated_at,omitempty" metadata:",optional"`
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	NameEN      string       `json:"name_en,omitempty" metadata:",optional"`
+	MSPID       string       `json:"msp_id"`
+	Endpoints   []string     `json:"endpoints,omitempty" metadata:",optional"`
+	SigningKeys []SigningKey `json:"signing_keys,omitempty" metadata:",optional"`
+	// Roles are the kinds of institution the department is (hospital,
+	// employer-hr …): a resident's standing rule may name a role instead
+	// of each department. They never grant access by themselves; the
+	// access policy decides first.
+	Roles        []string `json:"roles,omitempty" metadata:",optional"`
+	Status       string   `json:"status,omitempty" metadata:",optional"`
+	StatusReason string   `json:"status_reason,omitempty" metadata:",optional"`
+	CreatedAt    string   `json:"created_at,omitempty" metadata:",optional"`
+	UpdatedAt    string   `json:"updated_at,omitempty" metadata:",optional"`
 }
 
 // Validate checks the fields a caller supplies when registering or updating
@@ -116,6 +124,12 @@ func (d Department) Validate() error {
 		if _, err := ParsePublicKey(k.PublicKeyPEM); err != nil {
 			return Invalid("%s.public_key_pem: %v", field, err)
 		}
+	}
+	if len(d.Roles) > MaxDepartmentRoles {
+		return Invalid("roles has more than %d entries", MaxDepartmentRoles)
+	}
+	if err := checkNames("roles", "role name", d.Roles); err != nil {
+		return err
 	}
 	switch d.Status {
 	case "", DepartmentActive, DepartmentSuspended:

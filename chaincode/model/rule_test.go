@@ -20,6 +20,8 @@ func TestRuleDraftValidate(t *testing.T) {
 	}{
 		{func(d *model.RuleDraft) { d.EID = "did:web:x" }, "eid"},
 		{func(d *model.RuleDraft) { d.Departments = nil }, "departments"},
+		{func(d *model.RuleDraft) { d.Roles = []string{"Hospital"} }, "roles[0]"},
+		{func(d *model.RuleDraft) { d.Roles = []string{"hospital", "hospital"} }, "roles[1]"},
 		{func(d *model.RuleDraft) { d.Departments = []string{"*"} }, "departments[0]"},
 		{func(d *model.RuleDraft) { d.Departments = []string{"hr", "hr"} }, "departments[1]"},
 		{func(d *model.RuleDraft) { d.DataTypes = nil }, "data_types"},
@@ -62,6 +64,8 @@ func TestStandingRuleAllows(t *testing.T) {
 		{"unlimited", with(func(r *model.StandingRule) { r.MaxUses, r.Uses = 0, 1000 }), "hr", "edu.degree", "hiring.verify", at, ""},
 		{"revoked", with(func(r *model.StandingRule) { r.Status = model.RuleRevoked }), "hr", "edu.degree", "hiring.verify", at, model.DenyNotActive},
 		{"department not named", base, "tax", "edu.degree", "hiring.verify", at, model.DenyWrongRequester},
+		{"named by its role", with(func(r *model.StandingRule) { r.Roles = []string{"hospital"} }), "city-hospital", "edu.degree", "hiring.verify", at, ""},
+		{"a role the rule does not name", with(func(r *model.StandingRule) { r.Roles = []string{"employer-hr"} }), "city-hospital", "edu.degree", "hiring.verify", at, model.DenyWrongRequester},
 		{"other data type", base, "hr", "edu.transcript", "hiring.verify", at, model.DenyDataType},
 		{"other purpose", base, "hr", "edu.degree", "marketing", at, model.DenyPurpose},
 		{"too early", base, "hr", "edu.degree", "hiring.verify", time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC), model.DenyNotYetValid},
@@ -70,7 +74,11 @@ func TestStandingRuleAllows(t *testing.T) {
 		{"unreadable window", with(func(r *model.StandingRule) { r.ValidFrom = "soon" }), "hr", "edu.degree", "hiring.verify", at, model.DenyBadWindow},
 	}
 	for _, c := range cases {
-		ok, reason := c.r.Allows(c.requester, c.dataType, c.purpose, c.at)
+		var roles []string
+		if c.requester == "city-hospital" {
+			roles = []string{"hospital", "research"}
+		}
+		ok, reason := c.r.Allows(c.requester, roles, c.dataType, c.purpose, c.at)
 		if ok != (c.reason == "") || reason != c.reason {
 			t.Errorf("%s: Allows = %v %q, want reason %q", c.name, ok, reason, c.reason)
 		}

@@ -34,6 +34,8 @@ import (
 //
 //	consent.grant   the subject allows a department to read data (ConsentTerms)
 //	consent.revoke  the subject withdraws that consent (the same ConsentTerms)
+//	rule.create     the subject approves a class of use in advance (RuleTerms)
+//	rule.revoke     the subject withdraws that standing rule (the same RuleTerms)
 //
 // New acts (a standing rule) add a type and a terms structure; the digest,
 // the signature record and its checks stay as they are. A statement whose
@@ -46,6 +48,8 @@ const StatementDomain = "eidgate.signed-statement.v1"
 const (
 	StatementConsentGrant  = "consent.grant"
 	StatementConsentRevoke = "consent.revoke"
+	StatementRuleCreate    = "rule.create"
+	StatementRuleRevoke    = "rule.revoke"
 )
 
 // Nonce sizes (bytes) of a statement; in text it is base64url without
@@ -125,6 +129,63 @@ func (t ConsentTerms) members() []member {
 // (StatementConsentGrant) or revoke (StatementConsentRevoke) consent c.
 func ConsentStatement(kind string, c Consent, signer, nonce string) Statement {
 	return Statement{Type: kind, Subject: c.EID, Signer: signer, Nonce: nonce, Terms: TermsOf(c)}
+}
+
+// RuleTerms are the terms of a standing rule as the resident approves
+// them: which departments, or departments of which roles, may read what
+// (from any provider), for which purpose, with the resident's own note, in
+// which window, how many times. Rule is the rule's id, "" when creating it
+// (the id derives from the transaction that records it). Lists are sorted:
+// their order carries no meaning.
+type RuleTerms struct {
+	Rule        string   `json:"rule"`
+	Departments []string `json:"departments"`
+	Roles       []string `json:"roles"`
+	DataTypes   []string `json:"data_types"`
+	Purpose     string   `json:"purpose"`
+	Note        string   `json:"note"`
+	ValidFrom   string   `json:"valid_from"`
+	ValidUntil  string   `json:"valid_until"`
+	MaxUses     uint64   `json:"max_uses"` // 0 = unlimited
+}
+
+// RuleTermsOf returns the terms of standing rule r.
+func RuleTermsOf(r StandingRule) RuleTerms {
+	return RuleTerms{
+		Rule: r.ID, Departments: sortedCopy(r.Departments), Roles: sortedCopy(r.Roles), DataTypes: sortedCopy(r.DataTypes),
+		Purpose: r.PurposeCode, Note: r.Note, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, MaxUses: r.MaxUses,
+	}
+}
+
+func sortedCopy(v []string) []string {
+	out := append([]string{}, v...)
+	slices.Sort(out)
+	return out
+}
+
+func (t RuleTerms) members() []member {
+	list := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	return []member{
+		{"rule", t.Rule}, {"departments", list(t.Departments)}, {"roles", list(t.Roles)},
+		{"data_types", list(t.DataTypes)}, {"purpose", t.Purpose}, {"note", t.Note},
+		{"valid_from", t.ValidFrom}, {"valid_until", t.ValidUntil}, {"max_uses", t.MaxUses},
+	}
+}
+
+// RuleStatement returns the statement a resident signs to create
+// (StatementRuleCreate, r.ID empty) or revoke (StatementRuleRevoke)
+// standing rule r.
+func RuleStatement(kind string, r StandingRule, signer, nonce string) Statement {
+	t := RuleTermsOf(r)
+	if kind == StatementRuleCreate {
+		t.Rule = ""
+	}
+	return Statement{Type: kind, Subject: r.EID, Signer: signer, Nonce: nonce, Terms: t}
 }
 
 // GuardianConsentStatement returns the statement a guardian signs to

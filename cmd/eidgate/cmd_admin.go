@@ -29,6 +29,7 @@ func newAdminCmd() *cobra.Command {
 	users.AddCommand(newStaffCmds()...)
 	keys := &cobra.Command{Use: "keys", Short: "Departments' API keys"}
 	keys.AddCommand(newListKeysCmd())
+	cmd.AddCommand(newBreakGlassCmd())
 	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
 		users, keys, newAuditCmd(), newRepresentationCmds())
 	return cmd

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eidgate/eidgate/mapping"
-	"github.com/eidgate/eidgate/routing"
 )
 
 // newRepresentationCmds are `admin representations register|list|end`:
@@ -86,10 +85,4 @@ func jsonToolCmd(use, short string, args cobra.PositionalArgs, run func(m *Main,
 	}
 	tf.bind(cmd.Flags())
 	return cmd
-}
-
-// operatorName is the command's operator as an officer's name ("cli:<user>").
-func operatorName(cmd *cobra.Command) string {
-	a, _ := routing.ActorFrom(cmd.Context())
-	return a.Official
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/credential"
 	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/routing"
@@ -49,14 +50,20 @@ WebAuthn signatures are checked against the consent's terms with the keys
 in the proof and compared with the ledger; with --offline from the file
 alone. Exits 0 when the resident's signature verifies, 1 when a signature
 or the ledger disagrees or when the consent is password-only (valid, but
-nothing the resident signed: "signed_by_resident": false).`,
+nothing the resident signed: "signed_by_resident": false). A standing rule
+proof (format eidgate-rule-proof/v1) is checked the same way: the
+resident's signature over the rule's terms when it was created (and
+revoked), with the same exit codes.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := readInputFile(cmd, args[0])
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if isConsentProof(raw) {
+			switch proofFormat(raw) {
+			case approval.ProofFormat:
 				return verifyConsentProof(cmd, &tf, args[0], raw, offline)
+			case approval.RuleProofFormat:
+				return verifyRuleProof(cmd, &tf, args[0], raw, offline)
 			}
 			if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 				return verifyRecords(cmd, &tf, args[0], raw)

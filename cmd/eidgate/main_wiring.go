@@ -553,7 +553,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
-	if m.access, err = routing.NewAccessRecords(routing.AccessRecordsConfig{Store: m.db, Anchorer: m.anchorer}); err != nil {
+	if m.access, err = routing.NewAccessRecords(routing.AccessRecordsConfig{Store: m.db, Anchorer: m.anchorer, Clock: m.Clock}); err != nil {
 		return err
 	}
 	issuer, err := ticket.NewIssuer(ticket.IssuerConfig{Keys: m.tickets, Issuer: m.issuer(), Clock: m.Clock})
@@ -601,7 +601,7 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 		return err
 	}
 	if m.approvals, err = approval.New(approval.Config{
-		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Representations: m.reps, Clock: m.Clock,
+		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Rules: m.rules, Representations: m.reps, Clock: m.Clock,
 		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
 	}); err != nil {
 		return err
@@ -786,7 +786,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Verifier: verifier,
-			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: m.access, Anchoring: m.anchorer,
+			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: audit.NewAccess(m.access, m.trail), Anchoring: m.anchorer,
 			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
 			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,
 			Tickets: introspector, Audit: m.trail, AuditAnchoring: m.auditAnchorer,

@@ -71,6 +71,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("NoPestering", func(t *testing.T) { browserNoPestering(t, s, browser, base) })
 	t.Run("Guardians", func(t *testing.T) { browserGuardians(t, s, browser, base) })
 	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
+	t.Run("StandingRuleSignedWithPasskey", func(t *testing.T) { browserStandingRule(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,
@@ -376,6 +377,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"portal-home", "resident", "/portal"},
 		{"portal-data", "resident", "/portal/data"},
 		{"portal-inbox", "resident", "/portal/inbox"},
+		{"portal-rules", "resident", "/portal/rules"},
 		{"portal-consents", "resident", "/portal/consents"},
 		{"portal-access", "resident", "/portal/access"},
 		{"portal-credentials", "resident", "/portal/credentials"},

@@ -18,6 +18,9 @@ type DepartmentPlan struct {
 	Name   string // zh-CN
 	NameEN string
 	MSPID  string // its organisation on the ledger
+	// Roles are the kinds of institution it is, which standing rules may
+	// name.
+	Roles []string
 }
 
 // DataTypePlan is a demo data type.
@@ -49,7 +52,7 @@ type ResidentPlan struct {
 var Departments = []DepartmentPlan{
 	{ID: "edu-bureau", Name: "市教育局", NameEN: "Education Bureau", MSPID: "EduBureauMSP"},
 	{ID: "civil-affairs", Name: "市民政局", NameEN: "Civil Affairs Bureau", MSPID: "CivilAffairsMSP"},
-	{ID: "hrss", Name: "市人力资源和社会保障局", NameEN: "Human Resources and Social Security Bureau", MSPID: "HRSSMSP"},
+	{ID: "hrss", Name: "市人力资源和社会保障局", NameEN: "Human Resources and Social Security Bureau", MSPID: "HRSSMSP", Roles: []string{"employer-hr"}},
 }
 
 // The schemas label each claim for the portal: "title" in Chinese,

@@ -305,6 +305,7 @@ func (l *Loader) departments(ctx context.Context) error {
 			ID: d.ID, Name: d.Name, NameEN: d.NameEN, MSPID: d.MSPID,
 			Endpoints:   []string{l.cfg.URL + ProviderPath + d.ID},
 			SigningKeys: []model.SigningKey{ours},
+			Roles:       d.Roles,
 			Status:      model.DepartmentActive,
 		}
 		existing, err := l.cfg.Ledger.GetDepartment(ctx, d.ID)
@@ -317,10 +318,10 @@ func (l *Loader) departments(ctx context.Context) error {
 			return err
 		default:
 			_, hasKey := existing.Key(ours.KID)
-			if hasKey && slices.Equal(existing.Endpoints, dept.Endpoints) {
+			if hasKey && slices.Equal(existing.Endpoints, dept.Endpoints) && slices.Equal(existing.Roles, dept.Roles) {
 				break
 			}
-			existing.Endpoints = dept.Endpoints
+			existing.Endpoints, existing.Roles = dept.Endpoints, dept.Roles
 			if !hasKey {
 				existing.SigningKeys = append(existing.SigningKeys, ours)
 			}

@@ -64,9 +64,11 @@ type conformanceTarget struct {
 	norm          *normalizer
 	// state carried between rows
 	eid, other, consent, denied string
-	rule                        string        // the standing rule created and revoked
-	rep                         string        // the relation under which tg.other acts for tg.eid
-	signed                      model.Consent // the consent granted with a passkey
+	rule                        string             // the standing rule created and revoked
+	ruleDraft                   model.RuleDraft    // the signed standing rule's draft
+	signedRule                  model.StandingRule // the standing rule created with the passkey
+	rep                         string             // the relation under which tg.other acts for tg.eid
+	signed                      model.Consent      // the consent granted with a passkey
 	routeKey                    *ecdsa.PrivateKey
 	checkpointBlock             uint64
 	checkpointTx, lastTx        string
@@ -638,6 +640,24 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		a := passkey.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{})
 		return jsonArg(a.Approval(model.PasskeyMethodID(tg.eid, passkey.KeyID()), nonce))
 	}
+	approveRule := func(tg *conformanceTarget, kind string, r model.StandingRule) string {
+		nonce := "AAECAwQFBgcICQoLDA0ODw"
+		d, err := model.RuleStatement(kind, r, tg.eid, nonce).Digest()
+		if err != nil {
+			panic(err)
+		}
+		a := passkey.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{})
+		return jsonArg(a.Approval(model.PasskeyMethodID(tg.eid, passkey.KeyID()), nonce))
+	}
+	ruleDraft := func(tg *conformanceTarget) model.RuleDraft {
+		now := time.Now().UTC().Truncate(time.Second)
+		return model.RuleDraft{EID: tg.eid, Roles: []string{"employer-hr"}, DataTypes: []string{"edu.degree"}, PurposeCode: "employment",
+			ValidFrom: now.Add(-time.Minute).Format(time.RFC3339), ValidUntil: now.Add(time.Hour).Format(time.RFC3339), MaxUses: 2}
+	}
+	draftTerms := func(d model.RuleDraft) model.StandingRule {
+		return model.StandingRule{EID: d.EID, Departments: d.Departments, Roles: d.Roles, DataTypes: d.DataTypes,
+			PurposeCode: d.PurposeCode, Note: d.Note, ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil, MaxUses: d.MaxUses}
+	}
 	// The guardian's passkey (tg.other acts for tg.eid).
 	guardianKey := passkeytest.New(passkeytest.EdDSA, []byte("bob"))
 	approveAsGuardian := func(tg *conformanceTarget, kind string, cs model.Consent) string {
@@ -881,6 +901,38 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return submit(ctx, tg, tg.agent, model.FnRevokeConsentSigned, tg.signed.ID, approve(tg, model.StatementConsentRevoke, tg.signed))
 			}},
+		{name: "create a standing rule with the resident's passkey", fn: model.FnCreateStandingRuleSigned, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				d := ruleDraft(tg)
+				tg.ruleDraft = d
+				o := submit(ctx, tg, tg.agent, model.FnCreateStandingRuleSigned, jsonArg(d), approveRule(tg, model.StatementRuleCreate, draftTerms(d)))
+				_ = json.Unmarshal(tg.lastResult, &tg.signedRule)
+				return o
+			}},
+		{name: "one signature creates one standing rule", want: want{code: codes.Aborted, message: endorseFailed, detail: "CONFLICT: this signature already created standing rule"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				d := tg.ruleDraft
+				return submit(ctx, tg, tg.agent, model.FnCreateStandingRuleSigned, jsonArg(d), approveRule(tg, model.StatementRuleCreate, draftTerms(d)))
+			}},
+		{name: "a rule signature over other terms is refused", want: want{code: codes.Aborted, message: endorseFailed, detail: "INVALID: approval: " + model.AssertionWrongChallenge},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				d := tg.ruleDraft
+				wider := d
+				wider.MaxUses = 0
+				return submit(ctx, tg, tg.agent, model.FnCreateStandingRuleSigned, jsonArg(wider), approveRule(tg, model.StatementRuleCreate, draftTerms(d)))
+			}},
+		{name: "a department a rule does not name may not read it", want: want{code: codes.Unknown, message: "FORBIDDEN:"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.dept, model.FnGetStandingRule, tg.signedRule.ID)
+			}},
+		{name: "read a standing rule", fn: model.FnGetStandingRule, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnGetStandingRule, tg.signedRule.ID)
+			}},
+		{name: "revoke a standing rule with the resident's passkey", fn: model.FnRevokeStandingRuleSigned, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRevokeStandingRuleSigned, tg.signedRule.ID, approveRule(tg, model.StatementRuleRevoke, tg.signedRule))
+			}},
 		{name: "retire the resident's passkeys", fn: model.FnRetirePasskeys, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return submit(ctx, tg, tg.agent, model.FnRetirePasskeys, tg.eid, "[]", "lost")
@@ -911,6 +963,20 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		{name: "read an anchor", fn: model.FnGetAnchor, want: ok,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return evaluate(ctx, tg, tg.agent, model.FnGetAnchor, "ab-1-2")
+			}},
+		{name: "anchor a batch with break-glass accesses", fn: model.FnAnchorAccessBatch, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnchorAccessBatch, jsonArg(model.AccessAnchor{BatchID: "ab-3-4", MerkleRoot: strings.Repeat("d", 64),
+					Count: 2, FirstSeq: 3, LastSeq: 4, BreakGlass: []string{"acc_00000000000000000000000000000003"}}))
+			}},
+		{name: "read the break-glass list of an anchor", fn: model.FnGetAnchor, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnGetAnchor, "ab-3-4")
+			}},
+		{name: "a break-glass access listed twice is refused", want: want{code: codes.Aborted, message: endorseFailed, detail: "INVALID: break_glass[1]"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnchorAccessBatch, jsonArg(model.AccessAnchor{BatchID: "ab-5-6", MerkleRoot: strings.Repeat("e", 64),
+					Count: 2, FirstSeq: 5, LastSeq: 6, BreakGlass: []string{"acc_00000000000000000000000000000005", "acc_00000000000000000000000000000005"}}))
 			}},
 		// --- issuer keys and status lists ---
 		{name: "the issuing department anchors its status list", fn: model.FnAnchorStatusList, want: valid,

@@ -239,6 +239,10 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		rs, err := agent.ListStandingRulesByEID(ctx, eid)
 		return expect(err == nil && len(rs) == 1 && rs[0].ID == ruleID, "rules %+v %v", rs, err)
 	})
+	step(model.FnGetStandingRule, func() error {
+		r, err := agent.GetStandingRule(ctx, ruleID)
+		return expect(err == nil && r.ID == ruleID, "rule %+v %v", r, err)
+	})
 	step(model.FnRevokeStandingRule, func() error {
 		r, err := agent.RevokeStandingRule(ctx, ruleID)
 		return expect(err == nil && r.Status != "active", "revoked rule %+v %v", r, err)
@@ -326,6 +330,27 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 	step(model.FnRevokeConsentSigned, func() error {
 		c, err := agent.RevokeConsentSigned(ctx, signed.ID, sign(model.StatementConsentRevoke, signed))
 		return expect(err == nil && c.RevokeAssurance == model.AssurancePasskey && c.Status == model.ConsentRevoked, "signed revocation %+v %v", c, err)
+	})
+	signRule := func(kind string, r model.StandingRule) model.PasskeyApproval {
+		nonce := "AAECAwQFBgcICQoLDA0ODw"
+		d, err := model.RuleStatement(kind, r, eid, nonce).Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{}).Approval(model.PasskeyMethodID(eid, cred.KeyID()), nonce)
+	}
+	var signedRule *model.StandingRule
+	step(model.FnCreateStandingRuleSigned, func() error {
+		d := model.RuleDraft{EID: eid, Roles: []string{"employer-hr"}, DataTypes: []string{"edu.degree"}, PurposeCode: "employment",
+			ValidFrom: now.Format(time.RFC3339), ValidUntil: now.Add(time.Hour).Format(time.RFC3339)}
+		var err error
+		signedRule, err = agent.CreateStandingRuleSigned(ctx, d, signRule(model.StatementRuleCreate, model.StandingRule{EID: eid,
+			Roles: d.Roles, DataTypes: d.DataTypes, PurposeCode: d.PurposeCode, ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil}))
+		return expect(err == nil && signedRule.Assurance == model.AssurancePasskey && signedRule.Signature != nil, "signed rule %+v %v", signedRule, err)
+	})
+	step(model.FnRevokeStandingRuleSigned, func() error {
+		r, err := agent.RevokeStandingRuleSigned(ctx, signedRule.ID, signRule(model.StatementRuleRevoke, *signedRule))
+		return expect(err == nil && r.RevokeAssurance == model.AssurancePasskey && r.Status == model.RuleRevoked, "signed rule revocation %+v %v", r, err)
 	})
 	step(model.FnRetirePasskeys, func() error {
 		ks, err := agent.RetirePasskeys(ctx, eid, nil, "lost")

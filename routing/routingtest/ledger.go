@@ -919,7 +919,17 @@ func (l *Ledger) ListConsentsByRequester(_ context.Context, requester string) ([
 // CreateStandingRule records a resident's standing rule for an existing
 // eID; the id derives from the transaction id.
 func (l *Ledger) CreateStandingRule(_ context.Context, d model.RuleDraft) (*model.StandingRule, error) {
-	return submit(l, "CreateStandingRule", func(t tx) (*model.StandingRule, error) {
+	return l.createRule("CreateStandingRule", d, nil)
+}
+
+// CreateStandingRuleSigned records a standing rule with the resident's
+// signature over its terms; one signature creates one rule.
+func (l *Ledger) CreateStandingRuleSigned(_ context.Context, d model.RuleDraft, a model.PasskeyApproval) (*model.StandingRule, error) {
+	return l.createRule("CreateStandingRuleSigned", d, &a)
+}
+
+func (l *Ledger) createRule(fn string, d model.RuleDraft, a *model.PasskeyApproval) (*model.StandingRule, error) {
+	return submit(l, fn, func(t tx) (*model.StandingRule, error) {
 		if err := d.Validate(); err != nil {
 			return nil, fromChaincode(t.op, err)
 		}
@@ -935,18 +945,56 @@ func (l *Ledger) CreateStandingRule(_ context.Context, d model.RuleDraft) (*mode
 		if from == "" {
 			from = t.now
 		}
-		r := model.StandingRule{ID: model.DeriveRuleID(t.id), EID: d.EID, Departments: slices.Clone(d.Departments),
+		r := model.StandingRule{ID: model.DeriveRuleID(t.id), EID: d.EID, Departments: slices.Clone(d.Departments), Roles: slices.Clone(d.Roles),
 			DataTypes: slices.Clone(d.DataTypes), PurposeCode: d.PurposeCode, Note: d.Note, ValidFrom: from, ValidUntil: d.ValidUntil,
 			MaxUses: d.MaxUses, Status: model.RuleActive, Assurance: model.AssurancePassword, CreatedAt: t.now, CreatedBy: "agent",
 			UpdatedAt: t.now, TxID: t.id}
+		if a != nil {
+			sig, err := l.ruleSignature(t, model.StatementRuleCreate, r, *a)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range l.rules {
+				if o.Signature != nil && o.Signature.Digest == sig.Digest {
+					return nil, conflict(t.op, "this signature already created standing rule %s", o.ID)
+				}
+			}
+			r.Assurance, r.Signature = model.AssurancePasskey, sig
+		}
 		l.rules[r.ID] = r
 		return &r, nil
 	})
 }
 
+// ruleSignature checks the resident's approval of statement kind over r.
+func (l *Ledger) ruleSignature(t tx, kind string, r model.StandingRule, a model.PasskeyApproval) (*model.PasskeySignature, error) {
+	key, ok := l.passkeys[a.Key]
+	if !ok {
+		return nil, notFound(t.op, "passkey")
+	}
+	if key.EID != r.EID {
+		return nil, fromChaincode(t.op, model.Forbidden("%s: the passkey is not the rule's resident's", model.AssertionKeyOfOtherSigner))
+	}
+	sig, err := model.CheckApproval(key, model.RuleStatement(kind, r, key.EID, a.Nonce), a, t.now)
+	if err != nil {
+		return nil, fromChaincode(t.op, model.Invalid("approval: %v", err))
+	}
+	return sig, nil
+}
+
 // RevokeStandingRule revokes an active standing rule.
 func (l *Ledger) RevokeStandingRule(_ context.Context, id string) (*model.StandingRule, error) {
-	return submit(l, "RevokeStandingRule", func(t tx) (*model.StandingRule, error) {
+	return l.revokeRule("RevokeStandingRule", id, nil)
+}
+
+// RevokeStandingRuleSigned revokes an active standing rule with the
+// resident's signature over its terms.
+func (l *Ledger) RevokeStandingRuleSigned(_ context.Context, id string, a model.PasskeyApproval) (*model.StandingRule, error) {
+	return l.revokeRule("RevokeStandingRuleSigned", id, &a)
+}
+
+func (l *Ledger) revokeRule(fn, id string, a *model.PasskeyApproval) (*model.StandingRule, error) {
+	return submit(l, fn, func(t tx) (*model.StandingRule, error) {
 		r, ok := l.rules[id]
 		if !ok {
 			return nil, notFound(t.op, "standing rule")
@@ -954,10 +1002,29 @@ func (l *Ledger) RevokeStandingRule(_ context.Context, id string) (*model.Standi
 		if r.Status != model.RuleActive {
 			return nil, conflict(t.op, "the standing rule is %s", r.Status)
 		}
+		r.RevokeAssurance = model.AssurancePassword
+		if a != nil {
+			sig, err := l.ruleSignature(t, model.StatementRuleRevoke, r, *a)
+			if err != nil {
+				return nil, err
+			}
+			r.RevokeAssurance, r.RevokeSignature = model.AssurancePasskey, sig
+		}
 		r.Status, r.RevokedAt, r.RevokedBy, r.UpdatedAt, r.TxID = model.RuleRevoked, t.now, "agent", t.now, t.id
 		l.rules[id] = r
 		return &r, nil
 	})
+}
+
+// GetStandingRule reads one standing rule.
+func (l *Ledger) GetStandingRule(_ context.Context, id string) (*model.StandingRule, error) {
+	l.read("GetStandingRule")
+	defer l.mu.Unlock()
+	r, ok := l.rules[id]
+	if !ok {
+		return nil, notFound("routingtest.GetStandingRule", "standing rule")
+	}
+	return &r, nil
 }
 
 // ListStandingRulesByEID returns the standing rules of an eID in id order.
@@ -991,6 +1058,13 @@ func (l *Ledger) AnchorAccessBatch(_ context.Context, a model.AccessAnchor) (*mo
 		}
 		a.TxID, a.AnchoredAt, a.Submitter = t.id, t.now, "PlatformMSP"
 		l.anchors[a.BatchID] = a
+		// Standing rules count their uses here, as the chaincode does.
+		for _, u := range a.ConsentUses {
+			if r, ok := l.rules[u.ConsentID]; ok {
+				r.Uses += u.Uses
+				l.rules[u.ConsentID] = r
+			}
+		}
 		return &a, nil
 	})
 	if err != nil {

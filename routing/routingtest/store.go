@@ -106,7 +106,9 @@ func (s *Store) ListAccess(_ context.Context, f routing.AccessFilter) ([]routing
 			(f.EID == "" || r.EID == f.EID) && (f.DataType == "" || r.DataType == f.DataType) &&
 			(f.Purpose == "" || r.Purpose == f.Purpose) && (f.Outcome == "" || r.Outcome == f.Outcome) &&
 			(f.From.IsZero() || !r.CreatedAt.Before(f.From)) && (f.To.IsZero() || r.CreatedAt.Before(f.To)) &&
-			(bound == 0 || (f.Desc && r.Seq < bound) || (!f.Desc && r.Seq > bound))
+			(bound == 0 || (f.Desc && r.Seq < bound) || (!f.Desc && r.Seq > bound)) &&
+			(f.VisibleAt.IsZero() || r.VisibleAt(f.VisibleAt)) && (!f.BreakGlass || r.BreakGlass()) &&
+			(f.Reviewed == nil || *f.Reviewed == !r.ReviewedAt.IsZero())
 	}
 	out := []routing.AccessRecord{}
 	for _, r := range s.recs {
@@ -128,6 +130,21 @@ func (s *Store) ConsentUses(_ context.Context, id string) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.uses[id], nil
+}
+
+// ReviewAccess records a review of a break-glass access once.
+func (s *Store) ReviewAccess(_ context.Context, id, by, note string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.find(id)
+	switch {
+	case r == nil || !r.BreakGlass():
+		return notFound("store.ReviewAccess", "break-glass access")
+	case !r.ReviewedAt.IsZero():
+		return routing.Errorf(routing.KindConflict, "store.ReviewAccess", "the access was reviewed already").WithCode("break_glass_reviewed")
+	}
+	r.ReviewedAt, r.ReviewedBy, r.ReviewNote = at, by, note
+	return nil
 }
 
 // FlagAccess marks a record.
@@ -173,7 +190,7 @@ func (s *Store) PlanBatch(_ context.Context, max int, plan func([]routing.Anchor
 	}
 	vals := make([]routing.AnchorLeaf, len(pick))
 	for i, r := range pick {
-		vals[i] = routing.AnchorLeaf{Seq: r.Seq, ID: r.ID, LeafHash: r.LeafHash, CreatedAt: r.CreatedAt}
+		vals[i] = routing.AnchorLeaf{Seq: r.Seq, ID: r.ID, LeafHash: r.LeafHash, CreatedAt: r.CreatedAt, BreakGlass: r.BreakGlass()}
 		if routing.UsesConsent(r.Outcome) && r.ConsentID != "" {
 			vals[i].ConsentUse = r.ConsentID
 		}

@@ -7,7 +7,7 @@
 //   5. passkeys (passkeys.js),
 //   6. copying a secret shown once, and printing the activation slip.
 import { verifyInclusion } from "./merkle.js";
-import { leafHashOfFields, LEAF_FORMAT } from "./leaf.js";
+import { leafHashOfFields, sameFormat } from "./leaf.js";
 import { setupPasskeys, signDecision, supported as passkeysSupported } from "./passkeys.js";
 
 function format(message, value) {
@@ -142,7 +142,7 @@ async function verifyAccess(button, messages) {
     const p = await res.json();
     const f = p.leaf_fields;
     const shown = button.dataset;
-    const sameRecord = Array.isArray(f) && f.length === 14 && f[0] === LEAF_FORMAT && f[1] === id &&
+    const sameRecord = Array.isArray(f) && sameFormat(f, shown.legalBasis) && f[1] === id &&
       f[3] === shown.requester && f[4] === shown.official && f[7] === shown.dataType &&
       f[8] === shown.purpose && f[9] === shown.consent && f[10] === shown.policy && f[11] === shown.outcome;
     const leaf = await leafHashOfFields(f);

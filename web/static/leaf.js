@@ -5,6 +5,18 @@
 import { leafHash } from "./merkle.js";
 
 export const LEAF_FORMAT = "eidgate-access-v1";
+// A break-glass access's leaf adds the legal basis and the end of its seal
+// (routing.LeafFormatBreakGlass).
+export const LEAF_FORMAT_BREAK_GLASS = "eidgate-access-bg-v1";
+
+// sameFormat reports whether fields are a leaf of the shown record's kind:
+// 14 fields, or 16 for a break-glass access naming the legal basis shown.
+export function sameFormat(fields, legalBasis) {
+  if (legalBasis) {
+    return fields.length === 16 && fields[0] === LEAF_FORMAT_BREAK_GLASS && fields[14] === legalBasis;
+  }
+  return fields.length === 14 && fields[0] === LEAF_FORMAT;
+}
 
 export function encodeLeafFields(fields) {
   if (!Array.isArray(fields) || fields.some((f) => typeof f !== "string")) {

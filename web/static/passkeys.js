@@ -194,17 +194,20 @@ function setupActivation() {
   );
 }
 
-// signDecision grants or revokes the consent of a confirmed form with the
-// resident's passkey; on failure the dialog stays open with the reason.
+// signDecision grants or revokes the consent (or, with data-sign-base,
+// revokes the standing rule) of a confirmed form with the resident's
+// passkey; on failure the dialog stays open with the reason.
 export async function signDecision(form, dialog) {
   const confirm = dialog.querySelector("button[data-dialog=confirm]");
   const show = statusIn(dialog);
   confirm.disabled = true;
   show(message("signing"));
   try {
-    // A guardian signs for a ward under /v1/me/wards/{ward} (data-sign-base).
-    const api = form.dataset.signBase || "/v1/me";
-    const base = api + "/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
+    // A guardian signs for a ward under /v1/me/wards/{ward} (data-sign-api).
+    const api = form.dataset.signApi;
+    const base = api
+      ? api + "/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign
+      : form.dataset.signBase || "/v1/me/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
     const csrf = csrfOf(form);
     const challenge = await post(base + "/options", { csrf });
     const cred = await navigator.credentials.get({ publicKey: requestOptions(challenge.options) });
@@ -213,6 +216,41 @@ export async function signDecision(form, dialog) {
   } catch (err) {
     show(explain(err), true);
     confirm.disabled = false;
+  }
+}
+
+// ruleDraft reads the confirmed terms of a standing rule from its form.
+function ruleDraft(form) {
+  const all = (name) => Array.from(form.querySelectorAll('input[name="' + name + '"]'), (el) => el.value);
+  const one = (name) => (form.elements[name] ? String(form.elements[name].value).trim() : "");
+  const draft = {
+    departments: all("departments"),
+    roles: all("roles"),
+    data_types: all("data_types"),
+    purpose_code: one("purpose_code"),
+    valid_until: one("valid_until"),
+  };
+  if (one("note")) draft.note = one("note");
+  if (one("max_uses")) draft.max_uses = Number(one("max_uses"));
+  return draft;
+}
+
+// setupRuleSigning signs a confirmed standing rule with the resident's
+// passkey: the gateway answers the statement of exactly these terms and
+// records them once the passkey has signed it.
+function setupRuleSigning() {
+  for (const form of document.querySelectorAll("form[data-sign-rule]")) {
+    const button = form.querySelector('button[type="submit"]');
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      run(button, form.closest(".card") || form, async () => {
+        const csrf = csrfOf(form);
+        const challenge = await post("/v1/me/rules/options", { body: ruleDraft(form), csrf });
+        const cred = await navigator.credentials.get({ publicKey: requestOptions(challenge.options) });
+        await post("/v1/me/rules/signed", { body: { credential: credentialJSON(cred) }, csrf });
+        location.assign(form.dataset.done);
+      });
+    });
   }
 }
 
@@ -225,4 +263,5 @@ export function setupPasskeys() {
   setupSignIn();
   setupRegister();
   setupActivation();
+  setupRuleSigning();
 }
