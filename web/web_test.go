@@ -446,3 +446,26 @@ func BenchmarkRenderInbox(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 }
+
+// The portal's proof check accepts a break-glass leaf (16 fields, format
+// eidgate-access-bg-v1) only for a row showing its legal basis, and an
+// ordinary leaf only for a row without one.
+func TestLeafFormatsInJavaScript(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	plain := []string{"eidgate-access-v1", "acc_1", "t", "hrss", "official-x", "edu-bureau", "did:eidgate:0", "edu.degree",
+		"hiring", "cs-1", "7", "issued", "jti", "sha256:00"}
+	bg := append(append([]string{"eidgate-access-bg-v1"}, plain[1:]...), "Law art. 12", "2026-04-01T09:00:00Z")
+	in, _ := json.Marshal([]any{[]any{plain, ""}, []any{plain, "Law art. 12"}, []any{bg, "Law art. 12"}, []any{bg, ""}, []any{bg, "other"}})
+	script := `import { sameFormat } from "./static/leaf.js";
+console.log(JSON.stringify(JSON.parse(process.argv[1]).map(([f, basis]) => sameFormat(f, basis))));`
+	got, err := exec.Command(node, "--input-type=module", "-e", script, string(in)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, got)
+	}
+	if want := "[true,false,true,false,false]"; strings.TrimSpace(string(got)) != want {
+		t.Fatalf("sameFormat = %s, want %s", got, want)
+	}
+}

@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/bench"
 	"github.com/eidgate/eidgate/internal/testenv"
 )
@@ -38,7 +40,11 @@ func TestBenchQuickJSON(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	if code := run(ctx, []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", "8"}, &out, &errb); code != 0 {
+	// More connections than the gateway's default per-client bound on
+	// requests in progress: the bench's one load generator stands for
+	// many clients, and must not be refused as one.
+	conns := strconv.Itoa(gateway.DefaultInFlightPerClient + 8)
+	if code := run(ctx, []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", conns}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var rep map[string]map[string]any
@@ -124,5 +130,35 @@ func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
 	}
 	if rep["resolve"]["pg_errors"] != 0 {
 		t.Errorf("resolves on PostgreSQL/Redis failed: %v (stderr: %s)", rep["resolve"]["pg_errors"], errb.String())
+	}
+}
+
+// With --db the import part also imports into PostgreSQL and reports its
+// figures beside the embedded default's.
+func TestBenchImportOnPostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("imports thousands of rows")
+	}
+	pg := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--quick", "--json", "--scale", "0.1", "--only", "import", "--db", pg}
+	if code := run(ctx, args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rep map[string]map[string]float64
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
+	}
+	imp := rep["import"]
+	if imp["rows"] != 2000 || imp["pg_rows"] != imp["rows"] {
+		t.Errorf("import rows = %v, pg_rows = %v, want 2000 each", imp["rows"], imp["pg_rows"])
+	}
+	for _, f := range []string{"rows_per_s", "cpu_us_per_row", "pg_seconds", "pg_rows_per_s", "pg_cpu_us_per_row"} {
+		if imp[f] <= 0 {
+			t.Errorf("import.%s = %v, want a measurement", f, imp[f])
+		}
 	}
 }

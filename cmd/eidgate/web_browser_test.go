@@ -72,6 +72,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Guardians", func(t *testing.T) { browserGuardians(t, s, browser, base) })
 	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
 	t.Run("StandingRuleSignedWithPasskey", func(t *testing.T) { browserStandingRule(t, s, browser, base) })
+	t.Run("BreakGlassDisclosedAndVerified", func(t *testing.T) { browserBreakGlass(t, s, browser, base) })
 }
 
 // A department requests consent through the API; the resident sees it,
