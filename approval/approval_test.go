@@ -69,7 +69,11 @@ func newEnv(t *testing.T, d storetest.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := approval.New(approval.Config{Signer: pk, Consents: cs, Ledger: l, Rules: rules, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})
+	reps, err := routing.NewRepresentations(l, cs, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := approval.New(approval.Config{Signer: pk, Consents: cs, Ledger: l, Rules: rules, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +104,27 @@ func (e *env) request(eid string, maxUses uint64) *model.Consent {
 		e.t.Fatal(err)
 	}
 	return c
+}
+
+// verifiedProof exports the proof of eid's consent id as a file would
+// carry it, reads it back and verifies it offline and on the ledger.
+func (e *env) verifiedProof(eid, id string) (*approval.ConsentProof, *approval.Report) {
+	e.t.Helper()
+	ctx := context.Background()
+	p, err := e.svc.ProofForResident(ctx, eid, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	raw, _ := json.Marshal(p)
+	parsed, err := approval.ParseProof(raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := e.svc.VerifyProof(ctx, parsed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return parsed, r
 }
 
 // sign answers ch with eid's passkey.
@@ -148,19 +173,7 @@ func TestSignedGrantAndRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		p, err := e.svc.ProofForResident(ctx, alice, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := json.Marshal(p)
-		parsed, err := approval.ParseProof(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.svc.VerifyProof(ctx, parsed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, r := e.verifiedProof(alice, c.ID)
 		if !r.Valid {
 			t.Fatalf("r.Valid is false; report: %+v %+v %+v %+v", r, r.Grant, r.Revoke, r.Ledger)
 		}
@@ -374,4 +387,61 @@ type allowAll struct{}
 
 func (allowAll) Decide(context.Context, string, string, string) (routing.Decision, error) {
 	return routing.Decision{Allowed: true, Version: 1}, nil
+}
+
+// A guardian signs the ward's consent with their own passkey under a
+// relation; the proof names them, verifies offline and matches the
+// ledger; once the relation has expired nothing changes.
+func TestGuardianSignsForWard(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.DB) {
+		e := newEnv(t, d)
+		ctx := context.Background()
+		// bob is the parent of alice, born 2010-03-01 (of age 2028-02-29T16:00Z).
+		rep, err := e.ledger.RegisterRepresentation(ctx, model.RepresentationDraft{Ward: alice, Guardian: bob, Kind: model.RepresentationParent,
+			Evidence:      model.RepresentationEvidence{Kind: "birth_certificate", HashedRef: "v1:" + strings.Repeat("a", 64), MaskedRef: "N1****9"},
+			WardBirthDate: "2010-03-01", Officer: "officer.li"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Someone who is not alice's guardian: not found, nothing signed.
+		c := e.request(alice, 0)
+		if _, err := e.svc.BeginConsentForWard(ctx, alice, bob, c.ID, "grant"); !routing.IsKind(err, routing.KindNotFound) {
+			t.Fatalf("alice acting for bob: %v", err)
+		}
+		ch, err := e.svc.BeginConsentForWard(ctx, bob, alice, c.ID, "grant")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Statement.Signer != bob || ch.Statement.Subject != alice || ch.Statement.Representation != rep.ID ||
+			!strings.Contains(ch.Canonical, `"representation":"`+rep.ID+`"`) {
+			t.Fatalf("statement: %+v %s", ch.Statement, ch.Canonical)
+		}
+		got, err := e.svc.FinishConsentForWard(ctx, bob, alice, c.ID, "grant", e.sign(bob, ch, passkeytest.Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != model.ConsentActive || got.DecidedByGuardian != bob || got.DecidedUnder != rep.ID {
+			t.Fatalf("granted: %+v", got)
+		}
+		parsed, r := e.verifiedProof(alice, c.ID)
+		if !r.Valid || !r.SignedByGuardian || r.SignedByResident || r.Guardian != bob || r.Representation != rep.ID || !r.Ledger.Matches {
+			t.Fatalf("report: %+v %+v %+v", r, r.Grant, r.Ledger)
+		}
+		// Without the relation in the proof, the guardian's signature does
+		// not show the resident's consent.
+		parsed.Representations = nil
+		if r := approval.Verify(parsed); r.Valid || r.SignedByGuardian {
+			t.Fatalf("without the relation: %+v %+v", r, r.Grant)
+		}
+
+		// alice comes of age: bob can no longer act; nothing changes.
+		e.clock.Advance(time.Date(2028, 2, 29, 16, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+		if _, err := e.svc.BeginConsentForWard(ctx, bob, alice, c.ID, "revoke"); routing.CodeOf(err) != routing.CodeRepresentationExpired {
+			t.Fatalf("after alice came of age: %v", err)
+		}
+		if after, _ := e.ledger.GetConsent(ctx, c.ID); after.Status != model.ConsentActive {
+			t.Fatalf("changed: %+v", after)
+		}
+	})
 }

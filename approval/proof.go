@@ -25,11 +25,14 @@ const MaxProofBytes = 256 << 10
 // signed, as registered on the ledger, with where on the ledger to find
 // both again.
 type ConsentProof struct {
-	Format     string          `json:"format"`
-	Consent    model.Consent   `json:"consent"`
-	Passkeys   []model.Passkey `json:"passkeys"`
-	Ledger     LedgerRef       `json:"ledger"`
-	ExportedAt string          `json:"exported_at"`
+	Format   string          `json:"format"`
+	Consent  model.Consent   `json:"consent"`
+	Passkeys []model.Passkey `json:"passkeys"`
+	// Representations are the relations under which guardians signed
+	// decisions of the consent for its resident, as the ledger has them.
+	Representations []model.Representation `json:"representations,omitempty"`
+	Ledger          LedgerRef              `json:"ledger"`
+	ExportedAt      string                 `json:"exported_at"`
 }
 
 // LedgerRef says where the proof's records are: the channel and chaincode,
@@ -65,6 +68,9 @@ func ParseProof(raw []byte) (*ConsentProof, error) {
 	}
 	if len(p.Passkeys) > model.MaxPasskeysPerEID*4 {
 		return nil, routing.Invalid(op, "passkeys", "too many passkeys")
+	}
+	if len(p.Representations) > 2 {
+		return nil, routing.Invalid(op, "representations", "a consent has at most two signed decisions, so at most two relations")
 	}
 	return &p, nil
 }
@@ -111,6 +117,12 @@ type Report struct {
 	// SignedByResident: the grant carries the resident's signature over
 	// exactly these terms and it verifies.
 	SignedByResident bool `json:"signed_by_resident"`
+	// SignedByGuardian: the grant carries the signature of the guardian
+	// named (their eID) over exactly these terms, under relation
+	// Representation, valid when the ledger accepted it, and it verifies.
+	SignedByGuardian bool   `json:"signed_by_guardian"`
+	Guardian         string `json:"guardian,omitempty"`
+	Representation   string `json:"representation,omitempty"`
 	// Valid: every signature in the proof verifies (a password-only
 	// consent is valid but not signed by the resident).
 	Valid bool `json:"valid"`
@@ -138,7 +150,11 @@ func Verify(p *ConsentProof) *Report {
 	r := &Report{Format: p.Format, Consent: c.ID, Resident: c.EID, Status: c.Status, Terms: model.TermsOf(c), Valid: true}
 	if g := c.GrantedWith(); g != "" {
 		r.Grant = checkDecision(p, model.StatementConsentGrant, g, c.GrantSignature, c.DecidedAt)
-		r.SignedByResident = r.Grant.Verified
+		if sig := c.GrantSignature; r.Grant.Verified && sig.Representation != "" {
+			r.SignedByGuardian, r.Guardian, r.Representation = true, sig.Signer, sig.Representation
+		} else {
+			r.SignedByResident = r.Grant.Verified
+		}
 	}
 	if v := c.RevokedWith(); v != "" {
 		r.Revoke = checkDecision(p, model.StatementConsentRevoke, v, c.RevokeSignature, c.RevokedAt)
@@ -154,15 +170,18 @@ func Verify(p *ConsentProof) *Report {
 func checkDecision(p *ConsentProof, kind, assurance string, sig *model.PasskeySignature, decidedAt string) *SignatureCheck {
 	return checkSignature(p.Passkeys, p.Consent.EID, kind, assurance, sig, decidedAt, func(signer, nonce string) model.Statement {
 		return model.ConsentStatement(kind, p.Consent, signer, nonce)
-	})
+	}, func(sig *model.PasskeySignature) bool { return guardianMaySign(p, sig) })
 }
 
 // checkSignature checks one signed decision about subject's record: the
 // signature record must be of statement kind, by the subject, at the
 // decision's time, with one of keys, over the statement rebuilt from the
 // record's terms.
+//
+// mayAct, when not nil, says whether a signer other than the subject could
+// sign for them (a guardian under a relation the proof holds).
 func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *model.PasskeySignature, decidedAt string,
-	statement func(signer, nonce string) model.Statement) *SignatureCheck {
+	statement func(signer, nonce string) model.Statement, mayAct func(*model.PasskeySignature) bool) *SignatureCheck {
 	sc := &SignatureCheck{Assurance: assurance}
 	if assurance != model.AssurancePasskey {
 		if sig != nil {
@@ -181,8 +200,14 @@ func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *
 	case sig.Statement != kind:
 		sc.Reason = "the signature is for a " + sig.Statement + " statement, not " + kind
 		return sc
-	case sig.Signer != subject:
+	case sig.Signer != subject && (sig.Representation == "" || mayAct == nil):
 		sc.Reason = "the signer is not the " + recordOwner(kind)
+		return sc
+	case sig.Signer == subject && sig.Representation != "":
+		sc.Reason = "the resident signed naming a relation"
+		return sc
+	case sig.Signer != subject && !mayAct(sig):
+		sc.Reason = "the proof holds no relation " + sig.Representation + " letting the signer act for the resident when they signed"
 		return sc
 	case sig.SignedAt != decidedAt:
 		sc.Reason = "the signature's time is not the decision's"
@@ -195,7 +220,9 @@ func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *
 	}
 	key := keys[i]
 	sc.Algorithm = key.PublicKeyJWK.Alg
-	got, err := model.CheckApproval(key, statement(sig.Signer, sig.Nonce), sig.Approval(), sig.SignedAt)
+	st := statement(sig.Signer, sig.Nonce)
+	st.Representation = sig.Representation
+	got, err := model.CheckApproval(key, st, sig.Approval(), sig.SignedAt)
 	if err != nil {
 		var ae *model.AssertionError
 		if errors.As(err, &ae) {
@@ -211,6 +238,30 @@ func checkSignature(keys []model.Passkey, subject, kind, assurance string, sig *
 	}
 	sc.Verified = true
 	return sc
+}
+
+// guardianMaySign reports whether the proof holds the relation the
+// signature names, between the consent's resident and the signer, valid
+// at the time of signing.
+func guardianMaySign(p *ConsentProof, sig *model.PasskeySignature) bool {
+	i := slices.IndexFunc(p.Representations, func(r model.Representation) bool { return r.ID == sig.Representation })
+	if i < 0 {
+		return false
+	}
+	r := p.Representations[i]
+	at, err := model.ParseTime(sig.SignedAt)
+	if err != nil || r.Ward != p.Consent.EID || r.Guardian != sig.Signer {
+		return false
+	}
+	// The relation may have ended since; it must have been valid then.
+	if r.EndedAt != "" {
+		if ended, err := model.ParseTime(r.EndedAt); err == nil && !at.Before(ended) {
+			return false
+		}
+		r.Status = model.RepresentationActive
+	}
+	ok, _ := r.ValidAt(at)
+	return ok
 }
 
 // CompareWithLedger checks that the proof says what the ledger says: the
@@ -229,13 +280,40 @@ func CompareWithLedger(ctx context.Context, l Ledger, p *ConsentProof) (*LedgerC
 	if !sameDecisions(*on, p.Consent) {
 		lc.Problems = append(lc.Problems, "the consent's terms or decisions differ from the ledger's")
 	}
-	keys, err := l.ListPasskeys(ctx, p.Consent.EID)
-	if err != nil && !routing.IsKind(err, routing.KindNotFound) {
-		return nil, err
+	byOwner := map[string][]model.Passkey{}
+	var owners []string
+	for _, k := range p.Passkeys {
+		if _, ok := byOwner[k.EID]; !ok {
+			owners = append(owners, k.EID)
+		}
+		byOwner[k.EID] = append(byOwner[k.EID], k)
 	}
-	lc.Problems = append(lc.Problems, keyProblems(keys, p.Passkeys)...)
+	// The signers' keys: the resident's, and a guardian's who signed.
+	for _, eid := range owners {
+		keys, err := l.ListPasskeys(ctx, eid)
+		if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+			return nil, err
+		}
+		lc.Problems = append(lc.Problems, keyProblems(keys, byOwner[eid])...)
+	}
+	for _, r := range p.Representations {
+		on, err := l.GetRepresentation(ctx, r.ID)
+		if err != nil && !routing.IsKind(err, routing.KindNotFound) {
+			return nil, err
+		}
+		if on == nil || relationTerms(*on) != relationTerms(r) || (on.EndedAt != "" && r.EndedAt != "" && on.EndedAt != r.EndedAt) {
+			lc.Problems = append(lc.Problems, "relation "+r.ID+" is not on the ledger as the proof says")
+		}
+	}
 	lc.Matches = len(lc.Problems) == 0
 	return lc, nil
+}
+
+// relationTerms is what a proof relies on in a relation: who, what kind,
+// on what evidence, in which window (not a later end).
+func relationTerms(r model.Representation) model.Representation {
+	return model.Representation{ID: r.ID, Ward: r.Ward, Guardian: r.Guardian, Kind: r.Kind, Evidence: r.Evidence,
+		WardBirthDate: r.WardBirthDate, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, RegisteredAt: r.RegisteredAt}
 }
 
 // keyProblems compares a proof's keys with the ledger's: public key,
@@ -280,11 +358,27 @@ func (s *Service) export(ctx context.Context, c *model.Consent) (*ConsentProof, 
 	if err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	all, err := s.cfg.Ledger.ListPasskeys(ctx, on.EID)
-	if err != nil {
-		return nil, routing.Wrap(op, err)
+	var all []model.Passkey
+	var reps []model.Representation
+	for _, sig := range []*model.PasskeySignature{on.GrantSignature, on.RevokeSignature} {
+		if sig == nil {
+			continue
+		}
+		// The signer's keys: the resident's, or a guardian's.
+		keys, err := s.cfg.Ledger.ListPasskeys(ctx, sig.Signer)
+		if err != nil {
+			return nil, routing.Wrap(op, err)
+		}
+		all = append(all, keys...)
+		if sig.Representation != "" && !slices.ContainsFunc(reps, func(r model.Representation) bool { return r.ID == sig.Representation }) {
+			r, err := s.cfg.Ledger.GetRepresentation(ctx, sig.Representation)
+			if err != nil {
+				return nil, routing.Wrap(op, err)
+			}
+			reps = append(reps, *r)
+		}
 	}
-	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: signingKeys(all, on.GrantSignature, on.RevokeSignature),
+	return &ConsentProof{Format: ProofFormat, Consent: on.Assured(), Passkeys: signingKeys(all, on.GrantSignature, on.RevokeSignature), Representations: reps,
 		Ledger:     LedgerRef{Channel: s.cfg.Channel, Chaincode: s.cfg.Chaincode, DID: on.EID},
 		ExportedAt: s.now()}, nil
 }

@@ -243,12 +243,12 @@ func VerifyRule(p *RuleProof) *RuleReport {
 	}
 	rep.Creation = checkSignature(p.Passkeys, r.EID, model.StatementRuleCreate, assurance, r.Signature, r.CreatedAt, func(signer, nonce string) model.Statement {
 		return model.RuleStatement(model.StatementRuleCreate, r, signer, nonce)
-	})
+	}, nil)
 	rep.SignedByResident = rep.Creation.Verified
 	if v := r.RevokedWith(); v != "" {
 		rep.Revoke = checkSignature(p.Passkeys, r.EID, model.StatementRuleRevoke, v, r.RevokeSignature, r.RevokedAt, func(signer, nonce string) model.Statement {
 			return model.RuleStatement(model.StatementRuleRevoke, r, signer, nonce)
-		})
+		}, nil)
 	}
 	for _, sc := range []*SignatureCheck{rep.Creation, rep.Revoke} {
 		if sc != nil && sc.Assurance == model.AssurancePasskey && !sc.Verified {

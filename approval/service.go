@@ -47,6 +47,13 @@ type Ledger interface {
 	GetConsent(ctx context.Context, id string) (*model.Consent, error)
 	GetStandingRule(ctx context.Context, id string) (*model.StandingRule, error)
 	ListPasskeys(ctx context.Context, eid string) ([]model.Passkey, error)
+	GetRepresentation(ctx context.Context, id string) (*model.Representation, error)
+}
+
+// Representations says under which relation a guardian may act for a
+// ward now (*routing.Representations).
+type Representations interface {
+	ActingFor(ctx context.Context, guardian, ward string) (*model.Representation, error)
 }
 
 // Config is what the service is built from.
@@ -55,7 +62,9 @@ type Config struct {
 	Consents Consents // required
 	Ledger   Ledger   // required
 	Rules    Rules    // required
-	Clock    routing.Clock
+	// Representations lets guardians sign for their wards (required).
+	Representations Representations
+	Clock           routing.Clock
 	// Channel and Chaincode name where the proofs' records live.
 	Channel, Chaincode string
 }
@@ -76,6 +85,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, routing.MissingDependency(op, "a ledger reader")
 	case cfg.Rules == nil:
 		return nil, routing.MissingDependency(op, "the rule service")
+	case cfg.Representations == nil:
+		return nil, routing.MissingDependency(op, "the representation service")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = routing.SystemClock{}
@@ -123,11 +134,38 @@ type ceremonyContext struct {
 	Digest  string `json:"digest"`
 }
 
+// signer is who signs a consent decision: the resident (rep empty) or
+// their guardian under relation rep.
+type signer struct{ eid, rep string }
+
+func (g signer) statement(kind string, c model.Consent, nonce string) model.Statement {
+	if g.rep == "" {
+		return model.ConsentStatement(kind, c, g.eid, nonce)
+	}
+	return model.GuardianConsentStatement(kind, c, g.eid, nonce, g.rep)
+}
+
 // BeginConsent starts the resident's signature of action ("grant" or
 // "revoke") on their consent id: a fresh nonce makes the statement, whose
 // digest becomes a single-use WebAuthn challenge.
 func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Challenge, error) {
-	const op = "approval.BeginConsent"
+	return s.begin(ctx, "approval.BeginConsent", eid, id, action, signer{eid: eid})
+}
+
+// BeginConsentForWard starts a guardian's signature of action on their
+// ward's consent id: the statement names the guardian as signer, the
+// ward as subject and the relation valid now; the guardian signs with
+// their own passkey.
+func (s *Service) BeginConsentForWard(ctx context.Context, guardian, ward, id, action string) (*Challenge, error) {
+	const op = "approval.BeginConsentForWard"
+	r, err := s.cfg.Representations.ActingFor(ctx, guardian, ward)
+	if err != nil {
+		return nil, err
+	}
+	return s.begin(ctx, op, ward, id, action, signer{eid: guardian, rep: r.ID})
+}
+
+func (s *Service) begin(ctx context.Context, op, eid, id, action string, g signer) (*Challenge, error) {
 	kind, c, err := s.transition(ctx, op, eid, id, action)
 	if err != nil {
 		return nil, err
@@ -136,7 +174,7 @@ func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Ch
 	if _, err := rand.Read(n); err != nil {
 		return nil, routing.Wrap(op, err)
 	}
-	st := model.ConsentStatement(kind, *c, eid, base64.RawURLEncoding.EncodeToString(n))
+	st := g.statement(kind, *c, base64.RawURLEncoding.EncodeToString(n))
 	canonical, err := st.Canonical()
 	if err != nil {
 		return nil, routing.Wrap(op, err)
@@ -146,7 +184,7 @@ func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Ch
 		return nil, routing.Wrap(op, err)
 	}
 	cc, _ := json.Marshal(ceremonyContext{Consent: id, Nonce: st.Nonce, Digest: model.FormatDigest(d)})
-	opts, err := s.cfg.Signer.BeginSigning(ctx, accounts.KindResident, eid, kind, d[:], string(cc))
+	opts, err := s.cfg.Signer.BeginSigning(ctx, accounts.KindResident, g.eid, kind, d[:], string(cc))
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +196,24 @@ func (s *Service) BeginConsent(ctx context.Context, eid, id, action string) (*Ch
 // revocation with the signature on the ledger. Nothing changes when any
 // check fails.
 func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, body []byte) (*model.Consent, error) {
-	const op = "approval.FinishConsent"
+	return s.finish(ctx, "approval.FinishConsent", eid, id, action, body, signer{eid: eid})
+}
+
+// FinishConsentForWard checks a guardian's answer to a ceremony
+// BeginConsentForWard started, and records the decision on the ledger
+// naming the guardian and the relation; the chaincode refuses it when the
+// relation is not valid at the transaction time.
+func (s *Service) FinishConsentForWard(ctx context.Context, guardian, ward, id, action string, body []byte) (*model.Consent, error) {
+	const op = "approval.FinishConsentForWard"
+	r, err := s.cfg.Representations.ActingFor(ctx, guardian, ward)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.finish(ctx, op, ward, id, action, body, signer{eid: guardian, rep: r.ID})
+	return out, routing.Refused(err)
+}
+
+func (s *Service) finish(ctx context.Context, op, eid, id, action string, body []byte, g signer) (*model.Consent, error) {
 	kind, c, err := s.transition(ctx, op, eid, id, action)
 	if err != nil {
 		return nil, err
@@ -170,7 +225,7 @@ func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, bod
 		if err := json.Unmarshal([]byte(context), &cc); err != nil || cc.Consent != id {
 			return termsMismatch(op, "this signature answers a request to sign another consent's terms")
 		}
-		d, err := model.ConsentStatement(kind, *c, eid, cc.Nonce).Digest()
+		d, err := g.statement(kind, *c, cc.Nonce).Digest()
 		if err != nil {
 			return routing.Wrap(op, err)
 		}
@@ -179,7 +234,7 @@ func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, bod
 		}
 		return nil
 	}
-	signed, err := s.cfg.Signer.FinishSigning(ctx, accounts.KindResident, eid, kind, body, accept)
+	signed, err := s.cfg.Signer.FinishSigning(ctx, accounts.KindResident, g.eid, kind, body, accept)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +242,9 @@ func (s *Service) FinishConsent(ctx context.Context, eid, id, action string, bod
 		return nil, routing.Errorf(routing.KindInternal, op, "the passkey has no key on the ledger")
 	}
 	enc := base64.RawURLEncoding.EncodeToString
-	a := model.PasskeyApproval{Key: model.PasskeyMethodID(eid, signed.Passkey.KeyID), Nonce: cc.Nonce,
-		AuthenticatorData: enc(signed.AuthenticatorData), ClientDataJSON: enc(signed.ClientDataJSON), Signature: enc(signed.Signature)}
+	a := model.PasskeyApproval{Key: model.PasskeyMethodID(g.eid, signed.Passkey.KeyID), Nonce: cc.Nonce,
+		AuthenticatorData: enc(signed.AuthenticatorData), ClientDataJSON: enc(signed.ClientDataJSON), Signature: enc(signed.Signature),
+		Representation: g.rep}
 	var out *model.Consent
 	if kind == model.StatementConsentGrant {
 		out, err = s.cfg.Consents.GrantSigned(ctx, eid, id, a)

@@ -48,6 +48,8 @@ const (
 	ActDisputeRaise      = "dispute.raise"
 	ActDisputeAnswer     = "dispute.answer"
 	ActDisputeClose      = "dispute.close"
+	ActRelationRegister  = "representation.register"
+	ActRelationEnd       = "representation.end"
 )
 
 // Acts lists every act, in the order the console offers them as a filter.
@@ -57,7 +59,8 @@ func Acts() []string {
 		ActDataTypeUpdate, ActAPIKeyIssue, ActAPIKeyRevoke, ActPolicyAdd, ActPolicyRemove, ActBreakGlassSet,
 		ActBreakGlassRemove, ActBreakGlassReview, ActStaffCreate, ActStaffDisable, ActStaffEnable, ActStaffReset, ActStaffRole,
 		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject,
-		ActDisputeRaise, ActDisputeAnswer, ActDisputeClose}
+		ActDisputeRaise, ActDisputeAnswer, ActDisputeClose,
+		ActRelationRegister, ActRelationEnd}
 }
 
 // ValidAct reports whether s names an act.

@@ -175,6 +175,9 @@ func (c *Contract) GrantConsentSigned(ctx contractapi.TransactionContextInterfac
 	}
 	cs.Status, cs.DecidedAt, cs.DecidedBy, cs.DecisionMethod = model.ConsentActive, t.stamp, who.Name, "passkey"
 	cs.GrantAssurance, cs.GrantSignature = model.AssurancePasskey, sig
+	if sig.Representation != "" {
+		cs.DecidedByGuardian, cs.DecidedUnder = sig.Signer, sig.Representation
+	}
 	if err := t.saveConsent(cs, model.OpGranted); err != nil {
 		return nil, err
 	}
@@ -199,6 +202,9 @@ func (c *Contract) RevokeConsentSigned(ctx contractapi.TransactionContextInterfa
 	}
 	cs.Status, cs.RevokedAt, cs.RevokedBy = model.ConsentRevoked, t.stamp, who.Name
 	cs.RevokeAssurance, cs.RevokeSignature = model.AssurancePasskey, sig
+	if sig.Representation != "" {
+		cs.RevokedByGuardian, cs.RevokedUnder = sig.Signer, sig.Representation
+	}
 	if err := t.saveConsent(cs, model.OpRevoked); err != nil {
 		return nil, err
 	}
@@ -215,16 +221,22 @@ func (t *txn) signedTransition(id, from string) (*model.Consent, error) {
 // checkApproval checks a resident's approval of statement kind over
 // consent cs and returns the signature record.
 func (t *txn) checkApproval(kind string, cs *model.Consent, a model.PasskeyApproval) (*model.PasskeySignature, error) {
-	return t.checkApprovalOf(cs.EID, a, func(signer string) model.Statement {
+	return t.checkApprovalFor(cs.EID, true, a, func(signer string) model.Statement {
 		return model.ConsentStatement(kind, *cs, signer, a.Nonce)
 	})
 }
 
 // checkApprovalOf checks approval a of the statement built for its signer
 // and returns the signature record. The signer is the resident eid the act
-// concerns: an act signed for someone else needs a recorded right to act
-// for them, which no act has yet.
+// concerns.
 func (t *txn) checkApprovalOf(eid string, a model.PasskeyApproval, statement func(signer string) model.Statement) (*model.PasskeySignature, error) {
+	return t.checkApprovalFor(eid, false, a, statement)
+}
+
+// checkApprovalFor is checkApprovalOf where, with forWard, the signer may
+// also be a guardian of eid whose approval names a relation to eid valid at
+// the transaction time; the statement then names the relation.
+func (t *txn) checkApprovalFor(eid string, forWard bool, a model.PasskeyApproval, statement func(signer string) model.Statement) (*model.PasskeySignature, error) {
 	key, err := t.passkey(a.Key)
 	if err != nil {
 		return nil, err
@@ -232,10 +244,20 @@ func (t *txn) checkApprovalOf(eid string, a model.PasskeyApproval, statement fun
 	if key == nil {
 		return nil, model.NotFound("passkey %s is not registered", a.Key)
 	}
-	if key.EID != eid {
+	st := statement(key.EID)
+	switch {
+	case key.EID != eid && (a.Representation == "" || !forWard):
 		return nil, model.Forbidden("%s: passkey %s is not a key of the resident", model.AssertionKeyOfOtherSigner, a.Key)
+	case key.EID != eid:
+		// A guardian signs for the ward under a relation valid now.
+		if err := t.checkRepresentation(a.Representation, eid, key.EID); err != nil {
+			return nil, err
+		}
+		st.Representation = a.Representation
+	case a.Representation != "":
+		return nil, model.Invalid("approval: a resident signing for themselves names no representation")
 	}
-	sig, err := model.CheckApproval(*key, statement(key.EID), a, t.stamp)
+	sig, err := model.CheckApproval(*key, st, a, t.stamp)
 	if err != nil {
 		var ae *model.AssertionError
 		if errors.As(err, &ae) && ae.Reason == model.AssertionKeyNotActive {

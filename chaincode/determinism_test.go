@@ -55,6 +55,15 @@ func TestDeterministicState(t *testing.T) {
 		approvals[k] = approveRule(t, kind, r, signer, passkey, nonce(kind), passkeytest.Options{})
 		return approvals[k]
 	}
+	guardianKey := passkeytest.New(passkeytest.ES256, []byte("g"))
+	guardianApproval := func(kind string, cs model.Consent, guardian, rep string) model.PasskeyApproval {
+		k := "guardian" + kind + cs.ID
+		if a, ok := approvals[k]; ok {
+			return a
+		}
+		approvals[k] = approveAs(t, kind, cs, guardian, rep, guardianKey, nonce(kind))
+		return approvals[k]
+	}
 	sign := func(e *env, d *dept, st model.RouteStatement) model.SignedRoute {
 		k := string(st.Canonical())
 		if s, ok := signed[k]; ok {
@@ -125,6 +134,15 @@ func TestDeterministicState(t *testing.T) {
 			ruleApproval(model.StatementRuleCreate, draftRule(draft), b)))
 		call(agent, model.FnRevokeStandingRuleSigned, signedRule.ID, ruleApproval(model.StatementRuleRevoke, signedRule, b))
 		call(agent, model.FnRetirePasskeys, b, []string{}, "lost")
+		g := out[2].EID
+		call(agent, model.FnRegisterPasskey, registration(g, guardianKey))
+		rep := decode[model.Representation](t, call(admin, model.FnRegisterRepresentation, model.RepresentationDraft{Ward: b, Guardian: g,
+			Kind: model.RepresentationParent, Evidence: evidence(), WardBirthDate: "2015-01-01", Officer: "officer.li"}))
+		cs5 := decode[model.Consent](t, call(agent, model.FnRequestConsent, req))
+		call(agent, model.FnGrantConsentSigned, cs5.ID, guardianApproval(model.StatementConsentGrant, cs5, g, rep.ID))
+		cs6 := decode[model.Consent](t, call(agent, model.FnRequestConsent, req))
+		call(agent, model.FnDenyConsentForWard, cs6.ID, rep.ID, g)
+		call(agent, model.FnEndRepresentation, rep.ID, "custody transferred", "officer.li")
 		rule := decode[model.StandingRule](t, call(agent, model.FnCreateStandingRule, model.RuleDraft{EID: b, Departments: []string{"hr", "edu"},
 			DataTypes: []string{"edu.degree"}, PurposeCode: "hiring", ValidUntil: "2026-05-01T00:00:00Z", MaxUses: 3}))
 		call(agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b1", MerkleRoot: root("b1"), Count: 3, FirstSeq: 1, LastSeq: 3,

@@ -40,6 +40,7 @@ var writeFns = map[string]bool{
 	model.FnCreateStandingRule: true, model.FnRevokeStandingRule: true,
 	model.FnCreateStandingRuleSigned: true, model.FnRevokeStandingRuleSigned: true,
 	model.FnRaiseDispute: true, model.FnAnswerDispute: true, model.FnCloseDispute: true,
+	model.FnRegisterRepresentation: true, model.FnEndRepresentation: true, model.FnDenyConsentForWard: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

@@ -25,6 +25,9 @@ const (
 	objDisputeByEID    = "dispute~eid"  // (did, id) → 0x00
 	objDisputeByDept   = "dispute~dept" // (department, id) → 0x00
 	objDisputeByAccess = "dispute~acc"  // (access id) → id of its latest dispute
+	objRep             = "rep"          // (id) → Representation
+	objRepByWard       = "rep~ward"     // (ward did, id) → 0x00
+	objRepByGuardian   = "rep~guardian" // (guardian did, id) → 0x00
 	indexMarker        = "\x00"
 	maxMergeChainSteps = 64
 )

@@ -63,6 +63,8 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnCreateStandingRuleSigned, model.FnRevokeStandingRuleSigned, model.FnGetStandingRule,
 		model.FnRaiseDispute, model.FnAnswerDispute, model.FnCloseDispute,
 		model.FnGetDispute, model.FnListDisputesByEID, model.FnListDisputesByDepartment,
+		model.FnRegisterRepresentation, model.FnEndRepresentation, model.FnGetRepresentation,
+		model.FnListRepresentationsByWard, model.FnListRepresentationsByGuardian, model.FnDenyConsentForWard,
 	}
 	sort.Strings(want)
 	sort.Strings(got)

@@ -21,6 +21,8 @@ import (
 type Approvals interface {
 	BeginConsent(ctx context.Context, eid, id, action string) (*approval.Challenge, error)
 	FinishConsent(ctx context.Context, eid, id, action string, body []byte) (*model.Consent, error)
+	BeginConsentForWard(ctx context.Context, guardian, ward, id, action string) (*approval.Challenge, error)
+	FinishConsentForWard(ctx context.Context, guardian, ward, id, action string, body []byte) (*model.Consent, error)
 	ProofForResident(ctx context.Context, eid, id string) (*approval.ConsentProof, error)
 	ProofForDepartment(ctx context.Context, dept, id string) (*approval.ConsentProof, error)
 	Proof(ctx context.Context, id string) (*approval.ConsentProof, error)

@@ -78,6 +78,25 @@ type Rules interface {
 	ListForResident(ctx context.Context, eid string) ([]routing.RuleView, error)
 }
 
+// Relations is the officer's side of representation: registering and
+// ending the relations under which a guardian acts for a ward
+// (*audit.Relations).
+type Relations interface {
+	Register(ctx context.Context, in mapping.RelationInput, officer string) (*model.Representation, error)
+	End(ctx context.Context, id, reason, officer string) (*model.Representation, error)
+}
+
+// Guardianship is the guardian's side: the relations of a resident and
+// acting for a ward (*routing.Representations).
+type Guardianship interface {
+	Wards(ctx context.Context, guardian string) ([]routing.RelationView, error)
+	Guardians(ctx context.Context, ward string) ([]routing.RelationView, error)
+	Get(ctx context.Context, id string) (*routing.RelationView, error)
+	ActingFor(ctx context.Context, guardian, ward string) (*model.Representation, error)
+	WardConsents(ctx context.Context, guardian, ward string) ([]routing.ConsentView, error)
+	Deny(ctx context.Context, guardian, ward, id string) (*model.Consent, error)
+}
+
 // Verifier checks a record against its on-chain digest (*routing.Verifier).
 type Verifier interface {
 	Verify(ctx context.Context, env routing.RecordEnvelope) (*routing.Verification, error)
@@ -303,7 +322,10 @@ type Deps struct {
 	Tickets    Tickets
 	Passkeys   Passkeys
 	Approvals  Approvals
-	Limiter    RateLimiter
+	// Relations and Guardianship: guardians acting for wards.
+	Relations    Relations
+	Guardianship Guardianship
+	Limiter      RateLimiter
 	// Audit is the officials' audit trail; AuditAnchoring the anchoring
 	// of its records.
 	Audit          AuditTrail
@@ -332,6 +354,7 @@ func (d Deps) check() error {
 		{"Sessions", d.Sessions == nil}, {"Policies", d.Policies == nil}, {"Tickets", d.Tickets == nil},
 		{"Credentials", d.Credentials == nil}, {"Questions", d.Questions == nil},
 		{"Passkeys", d.Passkeys == nil}, {"Approvals", d.Approvals == nil},
+		{"Relations", d.Relations == nil}, {"Guardianship", d.Guardianship == nil},
 		{"Audit", d.Audit == nil}, {"AuditAnchoring", d.AuditAnchoring == nil},
 	} {
 		if dep.missing {

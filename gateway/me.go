@@ -145,14 +145,17 @@ func (a *api) denyConsent(c *gin.Context) {
 // myAccess is the resident's access log: officials only by their
 // pseudonyms, repeated refusals of one kind folded into one row with a
 // count.
-func (a *api) myAccess(c *gin.Context) {
+func (a *api) myAccess(c *gin.Context) { a.accessLogOf(c, currentSession(c).Subject) }
+
+// accessLogOf answers the access log of resident eid as they see it.
+func (a *api) accessLogOf(c *gin.Context, eid string) {
 	f, err := accessFilter(c)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	// A break-glass access is left out until its seal ends.
-	recs, err := a.deps.Access.ForResident(ctx(c), currentSession(c).Subject, f)
+	recs, err := a.deps.Access.ForResident(ctx(c), eid, f)
 	if err != nil {
 		a.fail(c, err)
 		return

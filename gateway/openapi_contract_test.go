@@ -512,6 +512,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	breakGlassFlow(t, w, root, auditor, hr)
 	staffFlow(t, w, root, auditor, "wang.fang")
 	fourEyesFlow(t, w, root, officer, auditor)
+	guardianFlow(t, w, officer)
 	root.call(post, "/v1/admin/logout", nil, http.StatusOK)
 
 	credentialFlow(t, w, hr, edu, anon)

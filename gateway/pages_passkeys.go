@@ -142,9 +142,14 @@ type residentPage struct {
 	// MergeInto is the eID a checked merge form names, shown for
 	// confirmation before anything changes.
 	MergeInto *mapping.IdentityDetail
+	// Guardians are the relations under which others may act for the
+	// resident; Wards those under which the resident acts for others.
+	Guardians, Wards []routing.RelationView
 }
 
 func (p *pages) residentWithPasskeys(c *gin.Context, d *mapping.IdentityDetail) residentPage {
 	keys, _ := p.deps.Passkeys.List(ctx(c), accounts.KindResident, d.Identity.ID)
-	return residentPage{IdentityDetail: d, Passkeys: keys}
+	guardians, _ := p.deps.Guardianship.Guardians(ctx(c), d.Identity.ID)
+	wards, _ := p.deps.Guardianship.Wards(ctx(c), d.Identity.ID)
+	return residentPage{IdentityDetail: d, Passkeys: keys, Guardians: guardians, Wards: wards}
 }

@@ -156,7 +156,18 @@ func consentView(c model.Consent, effective string) web.Consent {
 		RequestedAt: c.RequestedAt, DecidedAt: c.DecidedAt, RevokedAt: c.RevokedAt,
 		MaxUses: c.MaxUses, Uses: c.Uses, Status: effective,
 		GrantAssurance: c.GrantedWith(), RevokeAssurance: c.RevokedWith(),
+		DecidedBy: actedBy(c.DecidedByGuardian), RevokedBy: actedBy(c.RevokedByGuardian),
+		GuardianDecided: c.DecidedByGuardian, GuardianRevoked: c.RevokedByGuardian,
 	}
+}
+
+// actedBy is who decided, as the resident reads it: their guardian, or
+// themselves (empty).
+func actedBy(guardian string) string {
+	if guardian == "" {
+		return ""
+	}
+	return "guardian"
 }
 
 // consentsWith are the consents whose effective status is status.

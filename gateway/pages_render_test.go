@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/mapping/mappingtest"
 	"github.com/eidgate/eidgate/web"
 )
@@ -33,6 +34,8 @@ func allPages(e *pagesEnv) []pageCase {
 		{"portal consents", "resident", "/portal/consents"},
 		{"portal access", "resident", "/portal/access"},
 		{"portal security", "resident", "/portal/security"},
+		{"portal wards", "resident", "/portal/wards"},
+		{"portal ward", "resident", "/portal/wards/" + eid},
 		{"admin home", "root", "/admin"},
 		{"departments", "root", "/admin/departments"},
 		{"department", "root", "/admin/departments/edu-bureau"},
@@ -55,6 +58,13 @@ func seedActivity(t *testing.T, e *pagesEnv) {
 	t.Helper()
 	e.requestConsent(0, 0)
 	id := e.requestConsent(0, 3)
+	// Resident 0 acts for resident 1, who has a request waiting.
+	if _, err := e.w.ledger.RegisterRepresentation(t.Context(), model.RepresentationDraft{Ward: e.w.residentEIDs[1], Guardian: e.w.residentEIDs[0],
+		Kind: model.RepresentationAgent, Evidence: model.RepresentationEvidence{Kind: "notarised_authorisation", HashedRef: "v1:" + strings.Repeat("b", 64), MaskedRef: "GZ******42"},
+		ValidUntil: e.w.clock.Now().AddDate(1, 0, 0).Format("2006-01-02T15:04:05Z07:00"), Officer: "officer"}); err != nil {
+		t.Fatal(err)
+	}
+	e.requestConsent(1, 0)
 	b := e.residentSignIn(0)
 	if r := b.submit("/portal/inbox", "/portal/consents/"+id+"/grant", url.Values{"confirmed": {"yes"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("grant: %d %s", r.status, r.body)

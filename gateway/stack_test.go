@@ -107,6 +107,7 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Ledger: s.ledger, Clock: clock, Holder: "test", Stream: routing.StreamAudit, Logger: quiet}))
 	s.trail = built[*audit.Trail](t)(audit.New(audit.Config{Store: s.db, Prover: s.auditAnc,
 		PseudonymKey: []byte("pseudonym key for tests"), Clock: clock, Logger: quiet}))
+	reps := built[*routing.Representations](t)(routing.NewRepresentations(s.ledger, consents, clock))
 	auditedIDs, auditedRegistry := audit.NewIdentities(s.mapping, s.trail), audit.NewRegistry(s.registry, s.trail)
 	auditedKeys, auditedPolicies := audit.NewAPIKeys(s.apiKeys, s.trail), audit.NewPolicies(s.policy, s.trail)
 	audit.RegisterCheckers(s.trail, auditedIDs, auditedRegistry, auditedKeys, auditedPolicies)
@@ -142,7 +143,9 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Tickets:        introspector,
 		Passkeys:       s.passkeys,
 		Approvals: built[*approval.Service](t)(approval.New(approval.Config{Signer: s.passkeys, Consents: consents,
-			Ledger: s.ledger, Rules: rules, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
+			Ledger: s.ledger, Rules: rules, Representations: reps, Clock: clock, Channel: "eidgate", Chaincode: "eidgate"})),
+		Relations:    audit.NewRelations(built[*mapping.Representations](t)(mapping.NewRepresentations(s.mapping, s.ledger)), s.trail),
+		Guardianship: reps,
 	}
 	// Credentials over the same ledger and database; the world entrusts a
 	// department's key and a provider's answers (withCredentials).

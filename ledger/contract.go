@@ -331,6 +331,42 @@ func (c *Client) ListStandingRulesByEID(ctx context.Context, eid string) ([]mode
 	return query[[]model.StandingRule](ctx, c, model.FnListStandingRulesByEID, eid)
 }
 
+// --- representations ---
+
+// RegisterRepresentation records that a guardian may act for a ward.
+func (c *Client) RegisterRepresentation(ctx context.Context, d model.RepresentationDraft) (*model.Representation, error) {
+	v, _, err := invokeJSON[*model.Representation](ctx, c, model.FnRegisterRepresentation, d)
+	return v, err
+}
+
+// EndRepresentation ends an active relation for the officer named.
+func (c *Client) EndRepresentation(ctx context.Context, id, reason, officer string) (*model.Representation, error) {
+	v, _, err := invoke[*model.Representation](ctx, c, model.FnEndRepresentation, id, reason, officer)
+	return v, err
+}
+
+// GetRepresentation reads a relation.
+func (c *Client) GetRepresentation(ctx context.Context, id string) (*model.Representation, error) {
+	return query[*model.Representation](ctx, c, model.FnGetRepresentation, id)
+}
+
+// ListRepresentationsByWard reads the relations of a ward.
+func (c *Client) ListRepresentationsByWard(ctx context.Context, eid string) ([]model.Representation, error) {
+	return query[[]model.Representation](ctx, c, model.FnListRepresentationsByWard, eid)
+}
+
+// ListRepresentationsByGuardian reads the relations of a guardian.
+func (c *Client) ListRepresentationsByGuardian(ctx context.Context, eid string) ([]model.Representation, error) {
+	return query[[]model.Representation](ctx, c, model.FnListRepresentationsByGuardian, eid)
+}
+
+// DenyConsentForWard denies a ward's requested consent for the guardian
+// acting under relation representation.
+func (c *Client) DenyConsentForWard(ctx context.Context, id, representation, guardian string) (*model.Consent, error) {
+	v, _, err := invoke[*model.Consent](ctx, c, model.FnDenyConsentForWard, id, representation, guardian)
+	return v, err
+}
+
 // --- anchors ---
 
 // AnchorAccessBatch anchors a batch of access records; it returns the

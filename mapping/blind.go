@@ -20,6 +20,9 @@ import (
 const (
 	blindLabel   = "eidgate/blind/v1"
 	accountLabel = "eidgate/account/v1"
+	// evidenceLabel keys the hash of a guardian relation's evidence
+	// reference.
+	evidenceLabel = "eidgate/evidence/v1"
 )
 
 // KeySize is the size of every blinding key in bytes.
@@ -248,6 +251,16 @@ func (k *Keyring) BlindVersion(doc Document, version string) (Index, error) {
 // both values (non-empty, the department's registered id).
 func (k *Keyring) AccountHash(department, localAccountID string) string {
 	return k.find(k.current).sum(accountLabel, department, localAccountID)
+}
+
+// EvidenceHash is the keyed hash of the reference of a guardian
+// relation's evidence (a birth certificate or court order number), so the
+// reference never reaches the ledger: "<key version>:<64 hex>" under the
+// current key over "eidgate/evidence/v1" 0x00 and the length-prefixed
+// kind, ward eID and folded reference.
+func (k *Keyring) EvidenceHash(kind, ward, reference string) string {
+	vk := k.find(k.current)
+	return vk.version + ":" + vk.sum(evidenceLabel, kind, ward, fold(reference))
 }
 
 // AccountHashAll returns the account hash under every version, newest first,

@@ -336,6 +336,7 @@ var passkeyCodes = []string{
 	"passkey_required", "consent_terms_mismatch", "consent_signature_refused", "consent_state", "rule_state", "policy_denied",
 	"activation_code_invalid", "activation_code_expired", "activation_used", "activation_attempts_exceeded",
 	"invalid_credentials", "account_disabled", "too_many_attempts", "sign_in_busy",
+	"representation_expired",
 }
 
 // PasskeyErrors are the translated messages of passkeyCodes.

@@ -28,6 +28,12 @@ type Consent struct {
 	// shown to be the resident's: "passkey" (signed) or "password-only".
 	GrantAssurance  string
 	RevokeAssurance string
+	// DecidedBy and RevokedBy say who acted when it was not the resident
+	// themselves: "guardian" (the resident's guardian, for them) or
+	// "you_as_guardian" (the viewer, acting for the resident as their
+	// guardian); GuardianDecided and GuardianRevoked are that guardian's eID.
+	DecidedBy, RevokedBy             string
+	GuardianDecided, GuardianRevoked string
 }
 
 // Access is one access record as the access log and the audit show it.

@@ -34,7 +34,7 @@ func TestNewParsesEveryPage(t *testing.T) {
 		"admin_import", "admin_imports", "admin_login", "admin_policies", "admin_proposals", "admin_resident", "admin_residents", "admin_secret",
 		"admin_security", "admin_users", "error", "portal_access", "portal_activate", "portal_confirm", "portal_consents", "portal_credentials", "portal_data",
 		"portal_dispute", "portal_home", "portal_inbox", "portal_login", "portal_present", "portal_presented", "portal_rule_confirm", "portal_rule_revoke", "portal_rules",
-		"portal_security", "portal_verify"}
+		"portal_security", "portal_verify", "portal_ward", "portal_wards"}
 	if got := strings.Join(s.Pages(), " "); got != strings.Join(want, " ") {
 		t.Errorf("pages:\n got %s\nwant %s", got, strings.Join(want, " "))
 	}

@@ -20,6 +20,9 @@ type PasskeyApproval struct {
 	AuthenticatorData string `json:"authenticator_data"`
 	ClientDataJSON    string `json:"client_data_json"`
 	Signature         string `json:"signature"`
+	// Representation is the relation under which a guardian signs for the
+	// ward; empty when the resident signs.
+	Representation string `json:"representation,omitempty" metadata:",optional"`
 }
 
 // PasskeySignature is a resident's signature as the ledger keeps it with
@@ -36,12 +39,15 @@ type PasskeySignature struct {
 	ClientDataJSON    string `json:"client_data_json"`
 	Signature         string `json:"signature"`
 	SignedAt          string `json:"signed_at"`
+	// Representation is the relation under which Signer, a guardian,
+	// signed for the subject; empty when the subject signed.
+	Representation string `json:"representation,omitempty" metadata:",optional"`
 }
 
 // Approval returns the approval the signature record holds.
 func (s PasskeySignature) Approval() PasskeyApproval {
 	return PasskeyApproval{Key: s.Key, Nonce: s.Nonce, AuthenticatorData: s.AuthenticatorData,
-		ClientDataJSON: s.ClientDataJSON, Signature: s.Signature}
+		ClientDataJSON: s.ClientDataJSON, Signature: s.Signature, Representation: s.Representation}
 }
 
 // Reasons an assertion is refused (the text after the INVALID: or
@@ -203,8 +209,8 @@ func CheckApproval(key Passkey, st Statement, a PasskeyApproval, at string) (*Pa
 	if !key.ActiveAt(at) {
 		return nil, refuse(AssertionKeyNotActive, "the key was not active at "+at)
 	}
-	if a.Nonce != st.Nonce {
-		return nil, refuse(AssertionWrongChallenge, "the nonce is not the statement's")
+	if a.Nonce != st.Nonce || a.Representation != st.Representation {
+		return nil, refuse(AssertionWrongChallenge, "the nonce or the relation is not the statement's")
 	}
 	d, err := st.Digest()
 	if err != nil {
@@ -216,6 +222,6 @@ func CheckApproval(key Passkey, st Statement, a PasskeyApproval, at string) (*Pa
 	return &PasskeySignature{
 		Statement: st.Type, Signer: st.Signer, Key: key.ID, Nonce: a.Nonce, Digest: FormatDigest(d),
 		AuthenticatorData: a.AuthenticatorData, ClientDataJSON: a.ClientDataJSON, Signature: a.Signature,
-		SignedAt: at,
+		SignedAt: at, Representation: st.Representation,
 	}, nil
 }

@@ -70,6 +70,15 @@ type Consent struct {
 	GrantSignature  *PasskeySignature `json:"grant_signature,omitempty" metadata:",optional"`
 	RevokeAssurance string            `json:"revoke_assurance,omitempty" metadata:",optional"`
 	RevokeSignature *PasskeySignature `json:"revoke_signature,omitempty" metadata:",optional"`
+
+	// DecidedByGuardian and DecidedUnder name the guardian who granted or
+	// denied the consent for the resident and the relation under which
+	// they acted; RevokedByGuardian and RevokedUnder the same for a
+	// revocation. Empty when the resident acted.
+	DecidedByGuardian string `json:"decided_by_guardian,omitempty" metadata:",optional"`
+	DecidedUnder      string `json:"decided_under,omitempty" metadata:",optional"`
+	RevokedByGuardian string `json:"revoked_by_guardian,omitempty" metadata:",optional"`
+	RevokedUnder      string `json:"revoked_under,omitempty" metadata:",optional"`
 }
 
 // Assurances of a consent decision.

@@ -54,6 +54,13 @@ const (
 	FnCreateStandingRuleSigned = "CreateStandingRuleSigned"
 	FnRevokeStandingRuleSigned = "RevokeStandingRuleSigned"
 	FnGetStandingRule          = "GetStandingRule"
+
+	FnRegisterRepresentation        = "RegisterRepresentation"
+	FnEndRepresentation             = "EndRepresentation"
+	FnGetRepresentation             = "GetRepresentation"
+	FnListRepresentationsByWard     = "ListRepresentationsByWard"
+	FnListRepresentationsByGuardian = "ListRepresentationsByGuardian"
+	FnDenyConsentForWard            = "DenyConsentForWard"
 )
 
 // Kinds of changed records.
@@ -69,6 +76,8 @@ const (
 	KindStatusList = "statuslist"
 	KindPasskey    = "passkey"
 	KindRule       = "rule"
+
+	KindRepresentation = "representation"
 )
 
 // Operations on records.
@@ -93,6 +102,7 @@ const (
 	OpKeyRevoked  = "key_revoked"
 	OpRegistered  = "registered"
 	OpRetired     = "retired"
+	OpEnded       = "ended"
 )
 
 // ChangeSet is the payload of a chaincode event: every record the
@@ -118,6 +128,8 @@ type ChangeSet struct {
 //     anchored digest)
 //   - passkey: ID (the verification method id), EID
 //   - rule: ID (the standing rule id), EID
+//   - representation: ID (the relation id), EID (the ward), Value (the
+//     guardian's eID)
 type Change struct {
 	Kind       string `json:"kind"`
 	Op         string `json:"op"`

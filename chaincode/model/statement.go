@@ -37,10 +37,11 @@ import (
 //	rule.create     the subject approves a class of use in advance (RuleTerms)
 //	rule.revoke     the subject withdraws that standing rule (the same RuleTerms)
 //
-// New acts (a standing rule, a guardian acting for a ward) add a type and
-// a terms structure; the digest, the signature record and its checks stay
-// as they are. A statement whose Signer is not its Subject is valid only
-// where the ledger records the signer's right to act for the subject.
+// New acts (a standing rule) add a type and a terms structure; the digest,
+// the signature record and its checks stay as they are. A statement whose
+// Signer is not its Subject names the relation (Representation) under
+// which the signer acts; it is valid only where the ledger records that
+// relation, between these two, valid at the time of signing.
 const StatementDomain = "eidgate.signed-statement.v1"
 
 // Statement types.
@@ -78,6 +79,11 @@ type Statement struct {
 	Signer  string `json:"signer"`  // the eID of the person who signs
 	Nonce   string `json:"nonce"`   // base64url, from the gateway, single use
 	Terms   Terms  `json:"terms"`
+	// Representation is the id of the relation under which Signer acts
+	// for Subject; empty when the subject signs. It is a member of the
+	// canonical form only when set, so statements a subject signed are
+	// unchanged by it.
+	Representation string `json:"representation,omitempty"`
 }
 
 // ConsentTerms are the terms of a consent as the resident approves them:
@@ -182,6 +188,14 @@ func RuleStatement(kind string, r StandingRule, signer, nonce string) Statement 
 	return Statement{Type: kind, Subject: r.EID, Signer: signer, Nonce: nonce, Terms: t}
 }
 
+// GuardianConsentStatement returns the statement a guardian signs to
+// grant or revoke consent c of their ward under relation representation.
+func GuardianConsentStatement(kind string, c Consent, guardian, nonce, representation string) Statement {
+	st := ConsentStatement(kind, c, guardian, nonce)
+	st.Representation = representation
+	return st
+}
+
 // maxSafeInteger is the largest integer every JCS implementation writes
 // exactly (2^53 - 1).
 const maxSafeInteger = 1<<53 - 1
@@ -192,10 +206,14 @@ func (s Statement) Canonical() ([]byte, error) {
 		return nil, Invalid("the statement has no terms")
 	}
 	var b strings.Builder
-	err := writeObject(&b, []member{
+	ms := []member{
 		{"type", s.Type}, {"subject", s.Subject}, {"signer", s.Signer}, {"nonce", s.Nonce},
 		{"terms", s.Terms.members()},
-	})
+	}
+	if s.Representation != "" {
+		ms = append(ms, member{"representation", s.Representation})
+	}
+	err := writeObject(&b, ms)
 	if err != nil {
 		return nil, err
 	}

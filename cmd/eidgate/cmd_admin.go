@@ -31,7 +31,7 @@ func newAdminCmd() *cobra.Command {
 	keys.AddCommand(newListKeysCmd())
 	cmd.AddCommand(newBreakGlassCmd())
 	cmd.AddCommand(newCreateUserCmd(), newIssueAPIKeyCmd(), newRotateBlindingKeyCmd(), newRotateTicketKeyCmd(), newInitKeysCmd(),
-		users, keys, newAuditCmd())
+		users, keys, newAuditCmd(), newRepresentationCmds())
 	return cmd
 }
 

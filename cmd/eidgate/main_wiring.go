@@ -90,6 +90,7 @@ type Main struct {
 	consents  *routing.ConsentService
 	rules     *routing.RuleService
 	disputes  *audit.Disputes
+	reps      *routing.Representations
 	listener  *ledger.Listener
 	provider  *demo.Provider
 
@@ -597,8 +598,11 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
+	if m.reps, err = routing.NewRepresentations(m.agent, m.consents, m.Clock); err != nil {
+		return err
+	}
 	if m.approvals, err = approval.New(approval.Config{
-		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Rules: m.rules, Clock: m.Clock,
+		Signer: m.passkeys, Consents: m.consents, Ledger: m.agent, Rules: m.rules, Representations: m.reps, Clock: m.Clock,
 		Channel: m.agent.Network().Name(), Chaincode: m.agent.ChaincodeName(),
 	}); err != nil {
 		return err
@@ -623,6 +627,7 @@ type auditedServices struct {
 	admins     *audit.Admins
 	policies   *audit.Policies
 	importer   *audit.Importer
+	relations  *audit.Relations
 }
 
 // openAudit builds the audit trail, the anchorer of its stream and the
@@ -645,6 +650,11 @@ func (m *Main) openAudit(pseudonymKey []byte) (err error) {
 		apiKeys: audit.NewAPIKeys(m.apiKeys, m.trail), admins: audit.NewAdmins(m.admins, m.trail),
 		policies: audit.NewPolicies(m.policy, m.trail), importer: audit.NewImporter(m.importer, m.trail),
 	}
+	relations, err := mapping.NewRepresentations(m.mapping, m.agent)
+	if err != nil {
+		return err
+	}
+	m.audited.relations = audit.NewRelations(relations, m.trail)
 	audit.RegisterCheckers(m.trail, m.audited.identities, m.audited.registry, m.audited.apiKeys, m.audited.policies)
 	fourEyes, err := audit.ParseFourEyes(m.Config.FourEyes)
 	if err != nil {
@@ -787,6 +797,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,
 			Tickets: introspector, Audit: m.trail, AuditAnchoring: m.auditAnchorer,
 			Passkeys: m.passkeys, Approvals: m.approvals, Limiter: rl,
+			Relations: m.audited.relations, Guardianship: m.reps,
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,

@@ -69,6 +69,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("PasskeysAndSignedConsent", func(t *testing.T) { browserPasskeys(t, s, browser, base) })
 	t.Run("PasskeyActivationAndRecovery", func(t *testing.T) { browserPasskeyActivation(t, s, browser, base) })
 	t.Run("NoPestering", func(t *testing.T) { browserNoPestering(t, s, browser, base) })
+	t.Run("Guardians", func(t *testing.T) { browserGuardians(t, s, browser, base) })
 	t.Run("Console", func(t *testing.T) { browserConsole(t, s, browser, base) })
 	t.Run("StandingRuleSignedWithPasskey", func(t *testing.T) { browserStandingRule(t, s, browser, base) })
 	t.Run("BreakGlassDisclosedAndVerified", func(t *testing.T) { browserBreakGlass(t, s, browser, base) })

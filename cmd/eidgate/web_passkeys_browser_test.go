@@ -237,15 +237,7 @@ func proofFromLedger(t *testing.T, s *stack, dept, id string) *approval.ConsentP
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prof, err := s.m.peer.Profile(dept, devnet.DepartmentSystemName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
+	lc := ledgerAs(ctx, t, s, dept, devnet.DepartmentSystemName)
 	c, err := lc.GetConsent(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +255,22 @@ func proofFromLedger(t *testing.T, s *stack, dept, id string) *approval.ConsentP
 	}
 	return &approval.ConsentProof{Format: approval.ProofFormat, Consent: *c, Passkeys: keys,
 		Ledger: approval.LedgerRef{Channel: "eidgate", Chaincode: "eidgate", DID: c.EID}, ExportedAt: model.FormatTime(time.Now())}
+}
+
+// ledgerAs is a ledger client of identity name of org on the stack's
+// ledger, dialled directly, not through the gateway; closed with the test.
+func ledgerAs(ctx context.Context, t *testing.T, s *stack, org, name string) *ledger.Client {
+	t.Helper()
+	prof, err := s.m.peer.Profile(org, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ledger.Dial(ctx, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lc.Close() })
+	return lc
 }
 
 // browserPasskeyActivation: a new resident activates with a passkey and no

@@ -67,6 +67,7 @@ type conformanceTarget struct {
 	rule                        string             // the standing rule created and revoked
 	ruleDraft                   model.RuleDraft    // the signed standing rule's draft
 	signedRule                  model.StandingRule // the standing rule created with the passkey
+	rep                         string             // the relation under which tg.other acts for tg.eid
 	signed                      model.Consent      // the consent granted with a passkey
 	routeKey                    *ecdsa.PrivateKey
 	checkpointBlock             uint64
@@ -354,6 +355,7 @@ var (
 	consentRe = regexp.MustCompile(`cs-[0-9a-f]{16,}`)
 	ruleRe    = regexp.MustCompile(`sr-[0-9a-f]{16,}`)
 	disputeRe = regexp.MustCompile(`dp-[0-9a-f]{16,}`)
+	repRe     = regexp.MustCompile(`rp-[0-9a-f]{16,}`)
 	hex64Re   = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	creatorRe = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
 	timeRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
@@ -370,7 +372,7 @@ func (n *normalizer) text(s string) string {
 	}
 	s = creatorRe.ReplaceAllString(s, "Creator [<creator>]")
 	s = timeRe.ReplaceAllString(s, "<time>")
-	for _, re := range []*regexp.Regexp{eidRe, consentRe, ruleRe, disputeRe} {
+	for _, re := range []*regexp.Regexp{eidRe, consentRe, ruleRe, disputeRe, repRe} {
 		s = re.ReplaceAllStringFunc(s, func(id string) string {
 			if p, ok := n.ids[id]; ok {
 				return p
@@ -657,6 +659,24 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 	draftTerms := func(d model.RuleDraft) model.StandingRule {
 		return model.StandingRule{EID: d.EID, Departments: d.Departments, Roles: d.Roles, DataTypes: d.DataTypes,
 			PurposeCode: d.PurposeCode, Note: d.Note, ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil, MaxUses: d.MaxUses}
+	}
+	// The guardian's passkey (tg.other acts for tg.eid).
+	guardianKey := passkeytest.New(passkeytest.EdDSA, []byte("bob"))
+	approveAsGuardian := func(tg *conformanceTarget, kind string, cs model.Consent) string {
+		nonce := "AAECAwQFBgcICQoLDA0ODw"
+		d, err := model.GuardianConsentStatement(kind, cs, tg.other, nonce, tg.rep).Digest()
+		if err != nil {
+			panic(err)
+		}
+		a := guardianKey.Assert("localhost", "http://localhost:8080", d[:], passkeytest.Options{}).
+			Approval(model.PasskeyMethodID(tg.other, guardianKey.KeyID()), nonce)
+		a.Representation = tg.rep
+		return jsonArg(a)
+	}
+	relation := func(tg *conformanceTarget, ward, guardian string) string {
+		return jsonArg(model.RepresentationDraft{Ward: ward, Guardian: guardian, Kind: model.RepresentationParent,
+			Evidence:      model.RepresentationEvidence{Kind: "birth_certificate", HashedRef: "v1:" + strings.Repeat("d", 64), MaskedRef: "N1******89"},
+			WardBirthDate: "2015-06-01", Officer: "officer.li"})
 	}
 	ok := want{code: codes.OK}
 	valid := want{code: codes.OK, commit: "VALID"}
@@ -1070,6 +1090,62 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		{name: "a department may not read another's disputes", want: want{code: codes.Unknown, message: "department edu-bureau may not call ListDisputesByDepartment for department civil-affairs"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return evaluate(ctx, tg, tg.dept, model.FnListDisputesByDepartment, "civil-affairs")
+			}},
+		// --- representations ---
+		{name: "register a parent's relation to a minor", fn: model.FnRegisterRepresentation, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				submit(ctx, tg, tg.agent, model.FnRegisterPasskey, jsonArg(model.PasskeyRegistration{
+					EID: tg.other, CredentialID: guardianKey.IDString(), PublicKeyJWK: guardianKey.JWK(), RPID: "localhost"}))
+				o := submit(ctx, tg, tg.admin, model.FnRegisterRepresentation, relation(tg, tg.eid, tg.other))
+				var r model.Representation
+				_ = json.Unmarshal(tg.lastResult, &r)
+				tg.rep = r.ID
+				return o
+			}},
+		{name: "a relation to oneself conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "CONFLICT: representation_self"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRegisterRepresentation, relation(tg, tg.eid, tg.eid))
+			}},
+		{name: "an overlapping relation conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "CONFLICT: representation_overlap"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRegisterRepresentation, relation(tg, tg.eid, tg.other))
+			}},
+		{name: "a department may not read relations", want: want{code: codes.Unknown, message: "FORBIDDEN:"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.dept, model.FnGetRepresentation, tg.rep)
+			}},
+		{name: "read a relation", fn: model.FnGetRepresentation, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnGetRepresentation, tg.rep)
+			}},
+		{name: "relations of a ward", fn: model.FnListRepresentationsByWard, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnListRepresentationsByWard, tg.eid)
+			}},
+		{name: "relations of a guardian", fn: model.FnListRepresentationsByGuardian, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.admin, model.FnListRepresentationsByGuardian, tg.other)
+			}},
+		{name: "the guardian grants the ward's consent with their passkey", want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				submit(ctx, tg, tg.agent, model.FnRequestConsent, consentRequest(tg))
+				var cs model.Consent
+				_ = json.Unmarshal(tg.lastResult, &cs)
+				return submit(ctx, tg, tg.agent, model.FnGrantConsentSigned, cs.ID, approveAsGuardian(tg, model.StatementConsentGrant, cs))
+			}},
+		{name: "the guardian denies for the ward", fn: model.FnDenyConsentForWard, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				submit(ctx, tg, tg.agent, model.FnRequestConsent, consentRequest(tg))
+				return submit(ctx, tg, tg.agent, model.FnDenyConsentForWard, consentID(tg.lastResult), tg.rep, tg.other)
+			}},
+		{name: "end a relation", fn: model.FnEndRepresentation, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnEndRepresentation, tg.rep, "custody transferred", "officer.li")
+			}},
+		{name: "a guardian under an ended relation is refused", want: want{code: codes.Aborted, message: endorseFailed, detail: "FORBIDDEN: representation_ended"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				submit(ctx, tg, tg.agent, model.FnRequestConsent, consentRequest(tg))
+				return submit(ctx, tg, tg.agent, model.FnDenyConsentForWard, consentID(tg.lastResult), tg.rep, tg.other)
 			}},
 		{name: "merge eIDs", fn: model.FnMergeEID, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {

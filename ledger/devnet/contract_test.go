@@ -356,6 +356,41 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 		ks, err := agent.RetirePasskeys(ctx, eid, nil, "lost")
 		return expect(err == nil && len(ks) == 1 && ks[0].Status == model.PasskeyRetired, "retired %+v %v", ks, err)
 	})
+	var rep *model.Representation
+	step(model.FnRegisterRepresentation, func() error {
+		var err error
+		rep, err = agent.RegisterRepresentation(ctx, model.RepresentationDraft{Ward: eid, Guardian: other, Kind: model.RepresentationGuardian,
+			Evidence:   model.RepresentationEvidence{Kind: "court_order", HashedRef: "v1:" + strings.Repeat("d", 64), MaskedRef: "C1****9"},
+			ValidUntil: now.Add(time.Hour).Format(time.RFC3339), Officer: "officer.li"})
+		return expect(err == nil && rep.Status == model.RepresentationActive, "relation %+v %v", rep, err)
+	})
+	if _, err := agent.RegisterRepresentation(ctx, model.RepresentationDraft{Ward: eid, Guardian: eid, Kind: model.RepresentationGuardian,
+		Evidence: rep.Evidence, ValidUntil: now.Add(time.Hour).Format(time.RFC3339), Officer: "officer.li"}); routing.KindOf(err) != routing.KindConflict {
+		t.Fatalf("a relation to oneself: %v", err)
+	}
+	step(model.FnGetRepresentation, func() error {
+		r, err := agent.GetRepresentation(ctx, rep.ID)
+		return expect(err == nil && r.Guardian == other, "relation %+v %v", r, err)
+	})
+	step(model.FnListRepresentationsByWard, func() error {
+		rs, err := agent.ListRepresentationsByWard(ctx, eid)
+		return expect(err == nil && len(rs) == 1, "relations %+v %v", rs, err)
+	})
+	step(model.FnListRepresentationsByGuardian, func() error {
+		rs, err := agent.ListRepresentationsByGuardian(ctx, other)
+		return expect(err == nil && len(rs) == 1, "relations %+v %v", rs, err)
+	})
+	step(model.FnDenyConsentForWard, func() error {
+		c, err := agent.DenyConsentForWard(ctx, request().ID, rep.ID, other)
+		return expect(err == nil && c.DecidedByGuardian == other && c.DecidedUnder == rep.ID, "denied %+v %v", c, err)
+	})
+	step(model.FnEndRepresentation, func() error {
+		r, err := agent.EndRepresentation(ctx, rep.ID, "custody transferred", "officer.li")
+		return expect(err == nil && r.Status == model.RepresentationEnded, "ended %+v %v", r, err)
+	})
+	if _, err := agent.DenyConsentForWard(ctx, request().ID, rep.ID, other); routing.KindOf(err) != routing.KindForbidden {
+		t.Fatalf("denied under an ended relation: %v", err)
+	}
 	step(model.FnMergeEID, func() error {
 		id, err := agent.MergeEID(ctx, other, eid, "duplicate registration")
 		if err != nil {

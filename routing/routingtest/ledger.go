@@ -46,6 +46,7 @@ type Ledger struct {
 	passkeys map[string]model.Passkey          // verification method id → passkey
 	rules    map[string]model.StandingRule
 	disputes map[string]model.Dispute // made on first use
+	reps     map[string]model.Representation
 }
 
 // NewLedger returns an empty ledger whose transactions take their time
@@ -59,6 +60,7 @@ func NewLedger(clock routing.Clock) *Ledger {
 		history: map[string][]model.RouteHistoryEntry{}, consents: map[string]model.Consent{},
 		anchors: map[string]model.AccessAnchor{}, lists: map[string]model.StatusListAnchor{},
 		passkeys: map[string]model.Passkey{}, rules: map[string]model.StandingRule{},
+		reps: map[string]model.Representation{},
 	}
 }
 
@@ -1187,10 +1189,19 @@ func (l *Ledger) signedMove(fn, kind, id, from string, a model.PasskeyApproval) 
 		if !ok {
 			return nil, notFound(t.op, "passkey")
 		}
-		if key.EID != c.EID {
+		st := model.ConsentStatement(kind, c, key.EID, a.Nonce)
+		switch {
+		case key.EID != c.EID && a.Representation == "":
 			return nil, fromChaincode(t.op, model.Forbidden("%s: the passkey is not the consent's resident's", model.AssertionKeyOfOtherSigner))
+		case key.EID != c.EID:
+			if err := l.checkRepresentation(a.Representation, c.EID, key.EID); err != nil {
+				return nil, fromChaincode(t.op, err)
+			}
+			st = model.GuardianConsentStatement(kind, c, key.EID, a.Nonce, a.Representation)
+		case a.Representation != "":
+			return nil, fromChaincode(t.op, model.Invalid("approval: a resident signing for themselves names no representation"))
 		}
-		sig, err := model.CheckApproval(key, model.ConsentStatement(kind, c, key.EID, a.Nonce), a, t.now)
+		sig, err := model.CheckApproval(key, st, a, t.now)
 		if err != nil {
 			return nil, fromChaincode(t.op, model.Invalid("approval: %v", err))
 		}
@@ -1198,9 +1209,15 @@ func (l *Ledger) signedMove(fn, kind, id, from string, a model.PasskeyApproval) 
 		if kind == model.StatementConsentGrant {
 			c.Status, c.DecidedAt, c.DecidedBy, c.DecisionMethod = model.ConsentActive, t.now, "resident", "passkey"
 			c.GrantAssurance, c.GrantSignature = model.AssurancePasskey, sig
+			if sig.Representation != "" {
+				c.DecidedByGuardian, c.DecidedUnder = sig.Signer, sig.Representation
+			}
 		} else {
 			c.Status, c.RevokedAt, c.RevokedBy = model.ConsentRevoked, t.now, "resident"
 			c.RevokeAssurance, c.RevokeSignature = model.AssurancePasskey, sig
+			if sig.Representation != "" {
+				c.RevokedByGuardian, c.RevokedUnder = sig.Signer, sig.Representation
+			}
 		}
 		l.consents[id] = c
 		return &c, nil

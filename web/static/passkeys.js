@@ -203,7 +203,11 @@ export async function signDecision(form, dialog) {
   confirm.disabled = true;
   show(message("signing"));
   try {
-    const base = form.dataset.signBase || "/v1/me/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
+    // A guardian signs for a ward under /v1/me/wards/{ward} (data-sign-api).
+    const api = form.dataset.signApi;
+    const base = api
+      ? api + "/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign
+      : form.dataset.signBase || "/v1/me/consents/" + encodeURIComponent(form.dataset.consent) + "/" + form.dataset.sign;
     const csrf = csrfOf(form);
     const challenge = await post(base + "/options", { csrf });
     const cred = await navigator.credentials.get({ publicKey: requestOptions(challenge.options) });
