@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 )
@@ -81,9 +84,11 @@ type Directory struct {
 	log      *slog.Logger
 	trust    func() bool
 
-	mu         sync.Mutex
-	tombstones map[string]time.Time
-	decoded    map[string]decodedEntry // see cached
+	mu            sync.Mutex
+	tombstones    map[string]time.Time
+	decoded       map[string]decodedEntry // see cached
+	invalidations uint64                  // Invalidate calls so far, see loadShared
+	flights       singleflight.Group
 }
 
 // decodedEntry is a cache value and what it decoded to.
@@ -146,6 +151,36 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 	} else if err != nil {
 		d.log.Debug("cache read failed; reading the ledger", "key_kind", keyKind(key), "err", err)
 	}
+	return loadShared(ctx, d, key, load)
+}
+
+// loadShared runs one load of key for the callers that miss it at the same
+// time (after an event drops an entry every request in flight misses it
+// together), and caches its value. A caller joins only a load that started
+// after the directory's last invalidation, so nobody is answered with a
+// value read before a change it may already have been told of. A joiner
+// whose shared load failed (the caller that started it went away, say)
+// loads on its own.
+func loadShared[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+	d.mu.Lock()
+	flight := key + "\x00" + strconv.FormatUint(d.invalidations, 10)
+	d.mu.Unlock()
+	ran := false
+	v, err, _ := d.flights.Do(flight, func() (any, error) {
+		ran = true
+		return loadAndCache(ctx, d, key, load)
+	})
+	if err != nil {
+		if !ran && ctx.Err() == nil {
+			return loadAndCache(ctx, d, key, load)
+		}
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+func loadAndCache[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
 	started := d.clock.Now()
 	v, err := load()
 	if err != nil {
@@ -364,6 +399,7 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 		d.tombstones[k] = now
 		delete(d.decoded, k)
 	}
+	d.invalidations++
 	d.mu.Unlock()
 	return d.cache.Delete(ctx, keys...)
 }

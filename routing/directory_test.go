@@ -3,10 +3,13 @@ package routing_test
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/routing/routingtest"
 )
 
 // A value decoded once is served again only while the cache holds the same
@@ -93,5 +96,79 @@ func TestDirectoryResolvesDIDs(t *testing.T) {
 	e.ledger.PutIdentity(model.Identity{ID: "did:eidgate:orphan", Status: model.EIDMerged, MergedInto: "did:eidgate:gone"})
 	if _, err := e.dir.DID(ctx, "did:eidgate:orphan"); !routing.IsKind(err, routing.KindConflict) {
 		t.Fatalf("eID merged into a missing one: %v", err)
+	}
+}
+
+// gatedConsents counts the ledger reads of consents and holds each until
+// released.
+type gatedConsents struct {
+	routing.ConsentLedger
+	reads   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedConsents) ListConsentsByEID(ctx context.Context, eid string) ([]model.Consent, error) {
+	g.reads.Add(1)
+	g.entered <- struct{}{}
+	<-g.release
+	return g.ConsentLedger.ListConsentsByEID(ctx, eid)
+}
+
+// Requests that miss the same entry together share one ledger read; one
+// that arrives after an invalidation does not join a read started before
+// it, and sees the change.
+func TestDirectorySharesConcurrentMisses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	g := &gatedConsents{ConsentLedger: e.ledger, entered: make(chan struct{}, 16), release: make(chan struct{})}
+	dir := must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
+		Consents: g, Cache: routingtest.NewCache(), Clock: e.clock}))
+
+	const callers = 8
+	results := make(chan []model.Consent, 2*callers)
+	read := func() {
+		cs, err := dir.ConsentsOf(ctx, eidAlice)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- cs
+	}
+	go read()
+	<-g.entered // the first read is at the ledger
+	for range callers - 1 {
+		go read()
+	}
+	// The consent is granted while the first read is under way, and the
+	// change's event arrives.
+	id := e.grant(t, eidAlice, "hrss", "edu-bureau", 0)
+	if err := dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, ID: id, EID: eidAlice}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Time moves on, so the read after the invalidation is cached and
+	// callers arriving after it hit the cache.
+	e.clock.Advance(time.Second)
+	go read()
+	select {
+	case <-g.entered: // that one reads the ledger again
+	case <-time.After(10 * time.Second):
+		close(g.release)
+		t.Fatal("a caller after the invalidation joined the ledger read started before it")
+	}
+	close(g.release)
+	withConsent := 0
+	for range callers + 1 {
+		for _, c := range <-results {
+			if c.ID == id {
+				withConsent++
+			}
+		}
+	}
+	if n := g.reads.Load(); n != 2 {
+		t.Fatalf("%d callers made %d ledger reads, want 2 (one shared before the invalidation, one after)", callers+1, n)
+	}
+	if withConsent == 0 {
+		t.Fatal("the caller that came after the invalidation was answered with the read from before it")
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/internal/bench"
 	"github.com/eidgate/eidgate/internal/testenv"
 )
@@ -38,7 +40,11 @@ func TestBenchQuickJSON(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	if code := run(ctx, []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", "8"}, &out, &errb); code != 0 {
+	// More connections than the gateway's default per-client bound on
+	// requests in progress: the bench's one load generator stands for
+	// many clients, and must not be refused as one.
+	conns := strconv.Itoa(gateway.DefaultInFlightPerClient + 8)
+	if code := run(ctx, []string{"bench", "--quick", "--json", "--scale", "0.1", "--connections", conns}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var rep map[string]map[string]any

@@ -94,10 +94,12 @@ type Config struct {
 	// X-Forwarded-Proto the gateway believes.
 	// BodyTimeout is how long a request may take to send its body (bulk
 	// import uploads have five minutes); ConnsPerClient bounds one
-	// address's open connections.
-	BodyTimeout    time.Duration `yaml:"body_timeout" env:"EIDGATE_BODY_TIMEOUT" flag:"body-timeout" usage:"how long a request may take to send its body; bulk import uploads have five minutes"`
-	ConnsPerClient int           `yaml:"conns_per_client" env:"EIDGATE_CONNS_PER_CLIENT" flag:"conns-per-client" usage:"open connections allowed from one address (trusted proxies are not bounded)"`
-	TrustedProxies string        `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
+	// address's open connections, InFlightPerClient one client's requests
+	// in progress.
+	BodyTimeout       time.Duration `yaml:"body_timeout" env:"EIDGATE_BODY_TIMEOUT" flag:"body-timeout" usage:"how long a request may take to send its body; bulk import uploads have five minutes"`
+	ConnsPerClient    int           `yaml:"conns_per_client" env:"EIDGATE_CONNS_PER_CLIENT" flag:"conns-per-client" usage:"open connections allowed from one address (trusted proxies are not bounded)"`
+	InFlightPerClient int           `yaml:"in_flight_per_client" env:"EIDGATE_IN_FLIGHT_PER_CLIENT" flag:"in-flight-per-client" usage:"requests in progress allowed from one client (429 beyond)"`
+	TrustedProxies    string        `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
 }
 
 // secret is a setting that is never printed: formatted, it shows only
@@ -117,18 +119,19 @@ func (s secret) GoString() string { return `"` + s.String() + `"` }
 // DefaultConfig is what `eidgate serve` runs with when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Listen:         "127.0.0.1:8080",
-		DataDir:        "./eidgate-data",
-		Ledger:         "devnet",
-		DevnetListen:   "127.0.0.1:0",
-		AnchorLagBound: 30 * time.Second,
-		ConsentCoolOff: routing.DefaultConsentCoolOff,
-		RateLimit:      2000,
-		RateBurst:      4000,
-		BodyTimeout:    gateway.DefaultBodyTimeout,
-		ConnsPerClient: gateway.DefaultConnsPerClient,
-		LogLevel:       "info",
-		LogFormat:      logFormatAuto,
+		Listen:            "127.0.0.1:8080",
+		DataDir:           "./eidgate-data",
+		Ledger:            "devnet",
+		DevnetListen:      "127.0.0.1:0",
+		AnchorLagBound:    30 * time.Second,
+		ConsentCoolOff:    routing.DefaultConsentCoolOff,
+		RateLimit:         2000,
+		RateBurst:         4000,
+		BodyTimeout:       gateway.DefaultBodyTimeout,
+		ConnsPerClient:    gateway.DefaultConnsPerClient,
+		InFlightPerClient: gateway.DefaultInFlightPerClient,
+		LogLevel:          "info",
+		LogFormat:         logFormatAuto,
 	}
 }
 
@@ -319,6 +322,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConnsPerClient < 0 {
 		add("--conns-per-client %d: want at least 1", c.ConnsPerClient)
+	}
+	if c.InFlightPerClient < 0 {
+		add("--in-flight-per-client %d: want at least 1", c.InFlightPerClient)
 	}
 	if c.AnchorLagBound < time.Second {
 		add("--anchor-lag-bound %s: want at least 1s", c.AnchorLagBound)

@@ -784,7 +784,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 			Ready: m.ready, Credentials: m.credentials, Questions: m.questions,
 		},
 		Logger: m.logger().With("component", "http"), DepartmentCAs: cas,
-		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), BodyTimeout: m.Config.BodyTimeout, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
+		InsecureCookies: m.Config.InsecureCookies, TrustedProxies: m.Config.trustedProxies(), BodyTimeout: m.Config.BodyTimeout, InFlightPerClient: m.Config.InFlightPerClient, Registry: reg, OpenAPI: gateway.OpenAPISpec(),
 		PageKey: pageKey, TimeZone: zone, RequireStaffPasskeys: m.Config.RequireStaffPasskeys,
 	}); err != nil {
 		return err

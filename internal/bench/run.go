@@ -305,7 +305,10 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 	}
 	dataDir := filepath.Join(r.dir, "gateway-"+variant)
 	args := append([]string{"bench", "gateway", "--demo", "--listen", addr, "--data-dir", dataDir,
-		"--log-level", "warn", "--rate-limit", "0"}, extra...)
+		"--log-level", "warn", "--rate-limit", "0",
+		// The load generator is one client standing for many departments'
+		// systems: lift the per-client bounds above its connections.
+		"--conns-per-client", strconv.Itoa(4 * r.plan.Connections), "--in-flight-per-client", strconv.Itoa(4 * r.plan.Connections)}, extra...)
 	base := "http://" + addr
 	ready := base + "/readyz"
 

@@ -10,6 +10,8 @@
 package ticket
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -65,9 +67,32 @@ type Issuer struct {
 	issuer string
 	clock  routing.Clock
 
-	mu        sync.Mutex
-	signerKid string
-	signer    jose.Signer
+	mu     sync.Mutex
+	signer *compactSigner
+}
+
+// compactSigner signs compact JWS with one key. go-jose builds the
+// protected header once (alg, kid, typ, base64url); each ticket is then
+// that header, its payload and the Ed25519 signature over both (RFC 7515
+// §7.1), which is what go-jose's Sign and CompactSerialize produce, without
+// marshalling and encoding the same header twice per ticket.
+type compactSigner struct {
+	kid     string
+	private ed25519.PrivateKey
+	header  string // base64url of the protected header
+}
+
+func (s *compactSigner) sign(payload []byte) string {
+	enc := base64.RawURLEncoding
+	n := len(s.header) + 1 + enc.EncodedLen(len(payload))
+	buf := make([]byte, n, n+1+enc.EncodedLen(ed25519.SignatureSize))
+	copy(buf, s.header)
+	buf[len(s.header)] = '.'
+	enc.Encode(buf[len(s.header)+1:], payload)
+	sig := ed25519.Sign(s.private, buf)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf)
 }
 
 // IssuerConfig is what an Issuer is built from.
@@ -144,24 +169,16 @@ func (i *Issuer) IssueTicket(c Claims) (*Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return nil, issueError(CodeKeyFileInvalid, err, "cannot sign the ticket")
-	}
-	token, err := jws.CompactSerialize()
-	if err != nil {
-		return nil, issueError(CodeKeyFileInvalid, err, "cannot serialise the ticket")
-	}
-	return &Ticket{Token: token, Claims: claims}, nil
+	return &Ticket{Token: signer.sign(payload), Claims: claims}, nil
 }
 
 // currentSigner returns a signer for the keyring's active key, building a
 // new one after a rotation.
-func (i *Issuer) currentSigner() (jose.Signer, error) {
+func (i *Issuer) currentSigner() (*compactSigner, error) {
 	key := i.keys.active()
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.signer != nil && i.signerKid == key.kid {
+	if i.signer != nil && i.signer.kid == key.kid {
 		return i.signer, nil
 	}
 	opts := (&jose.SignerOptions{}).
@@ -171,8 +188,18 @@ func (i *Issuer) currentSigner() (jose.Signer, error) {
 	if err != nil {
 		return nil, issueError(CodeKeyFileInvalid, err, "cannot use the signing key")
 	}
-	i.signer, i.signerKid = signer, key.kid
-	return signer, nil
+	// The header of any token this signer makes is the key's header.
+	jws, err := signer.Sign([]byte("{}"))
+	if err != nil {
+		return nil, issueError(CodeKeyFileInvalid, err, "cannot sign with the signing key")
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		return nil, issueError(CodeKeyFileInvalid, err, "cannot serialise a ticket")
+	}
+	header, _, _ := strings.Cut(token, ".")
+	i.signer = &compactSigner{kid: key.kid, private: key.private, header: header}
+	return i.signer, nil
 }
 
 // checkClaims validates what the caller supplied and returns the lifetime.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/eidgate/eidgate/provider"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/routingtest"
@@ -859,4 +861,44 @@ func FuzzKeyFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTicketIsGoJoseCompactJWS checks the issuer's own encoding against
+// go-jose's Sign and CompactSerialize over the same payload and key, before
+// and after a rotation: Ed25519 signatures are deterministic, so the tokens
+// must be byte for byte the same.
+func TestTicketIsGoJoseCompactJWS(t *testing.T) {
+	g := newGateway(t)
+	for round := range 2 {
+		if round == 1 {
+			if _, err := g.keys.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tk, err := g.issuer.IssueTicket(sampleClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := json.Marshal(tk.Claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := g.keys.active()
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key.private},
+			(&jose.SignerOptions{}).WithType(jose.ContentType(provider.TokenType)).WithHeader(jose.HeaderKey("kid"), key.kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Token != want {
+			t.Fatalf("round %d: token\n%s\nwant go-jose's\n%s", round, tk.Token, want)
+		}
+	}
 }
