@@ -81,8 +81,9 @@ type IndexUpdate struct {
 type DocumentStore interface {
 	// PutDocuments inserts docs in one transaction. A document whose
 	// (KeyVersion, BlindValue) is already stored is skipped, not an error
-	// (INSERT … ON CONFLICT DO NOTHING), so a resumed import may repeat a
-	// batch.
+	// (INSERT … ON CONFLICT DO NOTHING, or INSERT OR IGNORE on SQLite), so
+	// a resumed import may repeat a batch. Refs must be new (Service makes
+	// them of a time prefix and 80 random bits).
 	PutDocuments(ctx context.Context, docs []StoredDocument) error
 	// Document returns the mapped document with ref; one that is missing
 	// or removed is a *routing.Error of kind not_found (code

@@ -2,24 +2,31 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/chaincode/model"
+	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/store/storetest"
 )
+
+// benchBackends are the databases the store benchmarks run on.
+var benchBackends = []struct {
+	name string
+	db   func(testing.TB) storetest.DB
+}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
 
 // BenchmarkAppendAccess measures one group-commit transaction of 1, 64 and
 // 256 records, three in four of them counting a use of their own consent
 // (as resolves for different residents do).
 func BenchmarkAppendAccess(b *testing.B) {
-	backends := []struct {
-		name string
-		db   func(testing.TB) storetest.DB
-	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
-	for _, be := range backends {
+	for _, be := range benchBackends {
 		for _, n := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("%s/batch=%d", be.name, n), func(b *testing.B) {
 				db := be.db(b).Open(b)
@@ -53,6 +60,46 @@ func BenchmarkAppendAccess(b *testing.B) {
 				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(n*b.N), "cpu-us/record")
 			})
 		}
+	}
+}
+
+// BenchmarkPutDocuments stores import batches of 1000 documents with
+// random blinded values, as an import does, into a table that already
+// holds 20,000 rows.
+func BenchmarkPutDocuments(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.db(b).Open(b)
+			ctx := context.Background()
+			n := 0
+			batch := func() []mapping.StoredDocument {
+				docs := make([]mapping.StoredDocument, 1000)
+				at := time.Now().UTC()
+				for i := range docs {
+					n++
+					sum := sha256.Sum256([]byte(strconv.Itoa(n)))
+					docs[i] = mapping.StoredDocument{
+						Ref: routing.NewTimeOrderedID("doc_", at), EID: model.DeriveEID("bench", n), Type: "cn-resident",
+						Masked: "1101**********002X", KeyVersion: "v1", BlindValue: hex.EncodeToString(sum[:]),
+						Sealed: sum[:], AddedBy: "import:bench", AddedAt: at,
+					}
+				}
+				return docs
+			}
+			for range 20 {
+				if err := db.PutDocuments(ctx, batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu0 := processCPU()
+			for b.Loop() {
+				if err := db.PutDocuments(ctx, batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(1000*b.N), "cpu-us/row")
+		})
 	}
 }
 

@@ -81,7 +81,7 @@ shares the machine's cores with them.`,
 			}
 			plan := bench.PlanFor(o.quick, o.full, o.scale)
 			plan.Connections = o.connections
-			r, err := bench.NewRunner(bench.Config{Options: o.run, Plan: plan, Log: cmd.ErrOrStderr(), OpenInProcess: openBenchGateway})
+			r, err := bench.NewRunner(bench.Config{Options: o.run, Plan: plan, Log: cmd.ErrOrStderr(), OpenInProcess: openBenchGateway, OpenInProcessDB: openBenchGatewayOn})
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ shares the machine's cores with them.`,
 	f.BoolVar(&o.quick, "quick", false, "short run (under a minute): 4 s loads, 20,000 import rows")
 	f.BoolVar(&o.full, "full", false, "long run: 30 s loads, 1,000,000 import rows")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
-	f.StringVar(&o.run.DB, "db", "", "also measure resolves on this PostgreSQL database (in a fresh schema, dropped afterwards): resolve.pg_*")
+	f.StringVar(&o.run.DB, "db", "", "also measure resolves and the import on this PostgreSQL database (in fresh schemas, dropped afterwards): resolve.pg_*, import.pg_*")
 	f.StringVar(&o.run.Redis, "redis", "", "Redis URL for the cache of that second variant (with or without --db)")
 	f.IntVar(&o.connections, "connections", 64, "connections of the resolve and baseline load")
 	f.Float64Var(&o.scale, "scale", 1, "multiply every duration and the import size (tests)")
@@ -196,8 +196,14 @@ func newBenchGatewayCmd() *cobra.Command {
 // measure in this process: the default configuration on dataDir, without
 // the demo.
 func openBenchGateway(ctx context.Context, dataDir string) (*bench.InProcess, error) {
+	return openBenchGatewayOn(ctx, dataDir, "")
+}
+
+// openBenchGatewayOn is openBenchGateway on the PostgreSQL database at db
+// ("": the SQLite file in dataDir).
+func openBenchGatewayOn(ctx context.Context, dataDir, db string) (*bench.InProcess, error) {
 	cfg := DefaultConfig()
-	cfg.Listen, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", dataDir, "error"
+	cfg.Listen, cfg.DataDir, cfg.LogLevel, cfg.DB = "127.0.0.1:0", dataDir, "error", db
 	m := NewMain(cfg)
 	if err := m.Open(ctx); err != nil {
 		return nil, err

@@ -132,3 +132,33 @@ func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
 		t.Errorf("resolves on PostgreSQL/Redis failed: %v (stderr: %s)", rep["resolve"]["pg_errors"], errb.String())
 	}
 }
+
+// With --db the import part also imports into PostgreSQL and reports its
+// figures beside the embedded default's.
+func TestBenchImportOnPostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("imports thousands of rows")
+	}
+	pg := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--quick", "--json", "--scale", "0.1", "--only", "import", "--db", pg}
+	if code := run(ctx, args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rep map[string]map[string]float64
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
+	}
+	imp := rep["import"]
+	if imp["rows"] != 2000 || imp["pg_rows"] != imp["rows"] {
+		t.Errorf("import rows = %v, pg_rows = %v, want 2000 each", imp["rows"], imp["pg_rows"])
+	}
+	for _, f := range []string{"rows_per_s", "cpu_us_per_row", "pg_seconds", "pg_rows_per_s", "pg_cpu_us_per_row"} {
+		if imp[f] <= 0 {
+			t.Errorf("import.%s = %v, want a measurement", f, imp[f])
+		}
+	}
+}

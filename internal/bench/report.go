@@ -121,6 +121,17 @@ type Import struct {
 	FirstTenthRowsPerS float64 `json:"first_tenth_rows_per_s,omitempty"`
 	LastTenthRowsPerS  float64 `json:"last_tenth_rows_per_s,omitempty"`
 	LastVsFirstTenth   float64 `json:"last_vs_first_tenth,omitempty"`
+
+	// The same import into PostgreSQL (--db), the embedded peer as above.
+	// pg_cpu_us_per_row is this process's CPU only: the database server's
+	// is not in it.
+	PGRows               float64 `json:"pg_rows,omitempty"`
+	PGSeconds            float64 `json:"pg_seconds,omitempty"`
+	PGRowsPerS           float64 `json:"pg_rows_per_s,omitempty"`
+	PGCPUUsPerRow        float64 `json:"pg_cpu_us_per_row,omitempty"`
+	PGFirstTenthRowsPerS float64 `json:"pg_first_tenth_rows_per_s,omitempty"`
+	PGLastTenthRowsPerS  float64 `json:"pg_last_tenth_rows_per_s,omitempty"`
+	PGLastVsFirstTenth   float64 `json:"pg_last_vs_first_tenth,omitempty"`
 }
 
 // DID is DID resolution through the gateway's resolver endpoint.

@@ -107,6 +107,9 @@ type Config struct {
 	// OpenInProcess opens a gateway on dataDir in this process, without the
 	// demo (required).
 	OpenInProcess func(ctx context.Context, dataDir string) (*InProcess, error)
+	// OpenInProcessDB opens the same gateway on the PostgreSQL database at
+	// db; with --db the import part runs on it too (import.pg_*).
+	OpenInProcessDB func(ctx context.Context, dataDir, db string) (*InProcess, error)
 }
 
 // Runner is one run of the bench.
@@ -117,6 +120,8 @@ type Runner struct {
 	exe  string
 	dir  string
 	open func(ctx context.Context, dataDir string) (*InProcess, error)
+	// openDB opens the in-process gateway on a PostgreSQL database.
+	openDB func(ctx context.Context, dataDir, db string) (*InProcess, error)
 }
 
 // NewRunner checks cfg and fills its defaults.
@@ -127,7 +132,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Plan.Connections <= 0 {
 		return nil, errors.New("bench.NewRunner: Plan.Connections must be positive")
 	}
-	r := &Runner{opts: cfg.Options, plan: cfg.Plan, log: cfg.Log, exe: cfg.Exe, open: cfg.OpenInProcess}
+	r := &Runner{opts: cfg.Options, plan: cfg.Plan, log: cfg.Log, exe: cfg.Exe, open: cfg.OpenInProcess, openDB: cfg.OpenInProcessDB}
 	if r.log == nil {
 		r.log = io.Discard
 	}
@@ -716,6 +721,11 @@ func (r *Runner) inProcess(ctx context.Context, rep *Report) error {
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
+		if r.opts.DB != "" {
+			if err := r.importPostgres(ctx, rep); err != nil {
+				return fmt.Errorf("import on PostgreSQL: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -850,36 +860,11 @@ func concurrently(ctx context.Context, n int, d time.Duration, op func(context.C
 // importRows imports a generated file of valid, distinct resident numbers
 // through the gateway's importer into its embedded peer.
 func (r *Runner) importRows(ctx context.Context, m *InProcess, rep *Report) error {
-	n := r.plan.ImportRows
-	path := filepath.Join(r.dir, "residents.csv")
-	if err := WriteResidentCSV(path, n); err != nil {
-		return err
-	}
-	r.say("import: %d rows", n)
-	written, cpu := WrittenBytes(), SelfCPUTime()
-	start := time.Now()
-	var marks importMarks
-	job, err := m.Importer.Import(ctx, mapping.ImportOptions{Path: path, Officer: "bench", Progress: func(j mapping.ImportJob) {
-		marks.add(time.Since(start), j.Created)
-	}})
-	elapsed := time.Since(start)
-	written, cpu = WrittenBytes()-written, SelfCPUTime()-cpu
+	res, err := r.importFile(ctx, m, "residents.csv")
 	if err != nil {
 		return err
 	}
-	if job.Created != int64(n) {
-		return fmt.Errorf("import created %d of %d rows (rejected %d, existing %d)", job.Created, n, job.Rejected, job.Existing)
-	}
-	rep.Import = Import{
-		Rows: float64(n), Seconds: Round3(elapsed.Seconds()), RowsPerS: Round3(float64(n) / elapsed.Seconds()),
-		WrittenKBPerKRow: Round3(float64(written) / 1024 / (float64(n) / 1000)),
-		CPUUsPerRow:      cpuPerRequest(cpu, int64(n)),
-	}
-	first, last := marks.tenths(int64(n))
-	rep.Import.FirstTenthRowsPerS, rep.Import.LastTenthRowsPerS = Round3(first), Round3(last)
-	if first > 0 {
-		rep.Import.LastVsFirstTenth = Round3(last / first)
-	}
+	rep.Import = res // before the pg_* figures, which importPostgres adds
 	return nil
 }
 
