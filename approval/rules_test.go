@@ -115,3 +115,18 @@ func TestSignedStandingRule(t *testing.T) {
 		}
 	})
 }
+
+func FuzzParseRuleProof(f *testing.F) {
+	f.Add([]byte(`{"format":"eidgate-rule-proof/v1","rule":{"id":"sr-000000000000000000000000","eid":"did:eidgate:00000000000000000000000000000000","assurance":"passkey","signature":{}},"passkeys":[]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := approval.ParseRuleProof(raw)
+		if err != nil {
+			return
+		}
+		r := approval.VerifyRule(p)
+		if r.SignedByResident && !r.Valid {
+			t.Fatal("signed but not valid")
+		}
+	})
+}

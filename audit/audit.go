@@ -45,6 +45,9 @@ const (
 	ActProposalCreate    = "proposal.create"
 	ActProposalApprove   = "proposal.approve"
 	ActProposalReject    = "proposal.reject"
+	ActDisputeRaise      = "dispute.raise"
+	ActDisputeAnswer     = "dispute.answer"
+	ActDisputeClose      = "dispute.close"
 )
 
 // Acts lists every act, in the order the console offers them as a filter.
@@ -53,7 +56,8 @@ func Acts() []string {
 		ActDepartmentCreate, ActDepartmentUpdate, ActDepartmentStatus, ActSigningKeyRevoke, ActDataTypeCreate,
 		ActDataTypeUpdate, ActAPIKeyIssue, ActAPIKeyRevoke, ActPolicyAdd, ActPolicyRemove, ActBreakGlassSet,
 		ActBreakGlassRemove, ActBreakGlassReview, ActStaffCreate, ActStaffDisable, ActStaffEnable, ActStaffReset, ActStaffRole,
-		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject}
+		ActBlindingKeyRotate, ActTicketKeyRotate, ActImport, ActProposalCreate, ActProposalApprove, ActProposalReject,
+		ActDisputeRaise, ActDisputeAnswer, ActDisputeClose}
 }
 
 // ValidAct reports whether s names an act.

@@ -47,7 +47,7 @@ func (c *Contract) GetName() string { return ContractName }
 func (c *Contract) GetInfo() metadata.InfoMetadata {
 	return metadata.InfoMetadata{
 		Title:       "eidgate",
-		Description: "Resident eIDs, departments and their issuer keys, data types, signed data routes, consents, standing rules, access anchors and status list anchors",
+		Description: "Resident eIDs, departments and their issuer keys, data types, signed data routes, consents, standing rules, disputes of accesses, access anchors and status list anchors",
 		Version:     Version,
 	}
 }
@@ -62,6 +62,7 @@ func (c *Contract) GetEvaluateTransactions() []string {
 		model.FnGetConsent, model.FnListConsentsByEID, model.FnListConsentsByRequester,
 		model.FnGetAnchor, model.FnGetStatusListAnchor, model.FnListPasskeys,
 		model.FnListStandingRulesByEID, model.FnGetStandingRule,
+		model.FnGetDispute, model.FnListDisputesByEID, model.FnListDisputesByDepartment,
 	}
 }
 

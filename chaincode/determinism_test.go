@@ -130,6 +130,10 @@ func TestDeterministicState(t *testing.T) {
 		call(agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "b1", MerkleRoot: root("b1"), Count: 3, FirstSeq: 1, LastSeq: 3,
 			ConsentUses: []model.ConsentUse{{ConsentID: cs1.ID, Uses: 2}, {ConsentID: rule.ID, Uses: 1}}})
 		call(agent, model.FnRevokeStandingRule, rule.ID)
+		dp := decode[model.Dispute](t, call(agent, model.FnRaiseDispute, model.DisputeDraft{AccessID: "acc_00000000000000000000000000000001",
+			EID: b, Department: "hr", BatchID: "b1", LeafHash: root("leaf"), Reason: "unexpected", TextDigest: root("why")}))
+		call(agent, model.FnAnswerDispute, model.DisputeAnswer{ID: dp.ID, Department: "hr", Official: "o1", AnswerDigest: root("because")})
+		call(agent, model.FnCloseDispute, model.DisputeClosing{ID: dp.ID, Outcome: model.DisputeDismissed, Official: "o2", OutcomeDigest: root("fine")})
 		call(admin, model.FnSetDepartmentStatus, "hr", model.DepartmentSuspended, "audit")
 		call(admin, model.FnUpdateDepartment, edu.record())
 		call(agent, model.FnAnchorStatusList, model.StatusListAnchor{Issuer: "edu", ListID: "r1", Purpose: model.StatusRevocation,

@@ -39,6 +39,7 @@ var writeFns = map[string]bool{
 	model.FnGrantConsentSigned: true, model.FnRevokeConsentSigned: true,
 	model.FnCreateStandingRule: true, model.FnRevokeStandingRule: true,
 	model.FnCreateStandingRuleSigned: true, model.FnRevokeStandingRuleSigned: true,
+	model.FnRaiseDispute: true, model.FnAnswerDispute: true, model.FnCloseDispute: true,
 }
 
 // dept is a registered test department: its own MSP, a department identity

@@ -5,22 +5,26 @@ package chaincode
 // consent~eid / consent~req hold a single 0x00 byte (an empty value would
 // delete the key).
 const (
-	objDepartment      = "dept"        // (id) → Department
-	objDataType        = "dtype"       // (code) → DataType
-	objEID             = "eid"         // (did) → Identity
-	objIndex           = "idx"         // (key version, value) → did
-	objLink            = "link"        // (did, department) → AccountLink
-	objAccount         = "acct"        // (department, account hash) → did
-	objRoute           = "route"       // (did, data type, provider) → RouteEntry
-	objConsent         = "consent"     // (id) → Consent
-	objConsentByEID    = "consent~eid" // (did, id) → 0x00
-	objConsentByReq    = "consent~req" // (requester, id) → 0x00
-	objAnchor          = "anchor"      // (batch id) → AccessAnchor
-	objStatusList      = "statuslist"  // (issuer, list id) → StatusListAnchor
-	objPasskey         = "passkey"     // (did, key id) → Passkey
-	objRule            = "rule"        // (id) → StandingRule
-	objRuleByEID       = "rule~eid"    // (did, id) → 0x00
-	objRuleApproval    = "rule~sig"    // (statement digest) → rule id: one rule per signature
+	objDepartment      = "dept"         // (id) → Department
+	objDataType        = "dtype"        // (code) → DataType
+	objEID             = "eid"          // (did) → Identity
+	objIndex           = "idx"          // (key version, value) → did
+	objLink            = "link"         // (did, department) → AccountLink
+	objAccount         = "acct"         // (department, account hash) → did
+	objRoute           = "route"        // (did, data type, provider) → RouteEntry
+	objConsent         = "consent"      // (id) → Consent
+	objConsentByEID    = "consent~eid"  // (did, id) → 0x00
+	objConsentByReq    = "consent~req"  // (requester, id) → 0x00
+	objAnchor          = "anchor"       // (batch id) → AccessAnchor
+	objStatusList      = "statuslist"   // (issuer, list id) → StatusListAnchor
+	objPasskey         = "passkey"      // (did, key id) → Passkey
+	objRule            = "rule"         // (id) → StandingRule
+	objRuleByEID       = "rule~eid"     // (did, id) → 0x00
+	objRuleApproval    = "rule~sig"     // (statement digest) → rule id: one rule per signature
+	objDispute         = "dispute"      // (id) → Dispute
+	objDisputeByEID    = "dispute~eid"  // (did, id) → 0x00
+	objDisputeByDept   = "dispute~dept" // (department, id) → 0x00
+	objDisputeByAccess = "dispute~acc"  // (access id) → id of its latest dispute
 	indexMarker        = "\x00"
 	maxMergeChainSteps = 64
 )

@@ -61,6 +61,8 @@ func TestMetadataListsTheAPI(t *testing.T) {
 		model.FnGrantConsentSigned, model.FnRevokeConsentSigned,
 		model.FnCreateStandingRule, model.FnRevokeStandingRule, model.FnListStandingRulesByEID,
 		model.FnCreateStandingRuleSigned, model.FnRevokeStandingRuleSigned, model.FnGetStandingRule,
+		model.FnRaiseDispute, model.FnAnswerDispute, model.FnCloseDispute,
+		model.FnGetDispute, model.FnListDisputesByEID, model.FnListDisputesByDepartment,
 	}
 	sort.Strings(want)
 	sort.Strings(got)

@@ -57,6 +57,18 @@ type Consents interface {
 	Waiting(ctx context.Context, eid string) int
 }
 
+// Disputes keeps residents' disputes of accesses (*audit.Disputes: the
+// dispute service with each step audited).
+type Disputes interface {
+	Raise(ctx context.Context, eid, accessID, reason, text string) (*routing.Dispute, error)
+	Answer(ctx context.Context, dept, official, id, answer string) (*routing.Dispute, error)
+	Close(ctx context.Context, id, outcome, note string) (*routing.Dispute, error)
+	Get(ctx context.Context, id string) (*routing.Dispute, error)
+	ForResident(ctx context.Context, eid, id string) (*routing.Dispute, error)
+	ForDepartment(ctx context.Context, dept, id string) (*routing.Dispute, error)
+	List(ctx context.Context, f routing.DisputeFilter) ([]routing.Dispute, error)
+}
+
 // Rules keeps residents' standing rules (*routing.RuleService).
 type Rules interface {
 	Create(ctx context.Context, eid string, d routing.RuleDraft) (*model.StandingRule, error)
@@ -107,6 +119,7 @@ type AccessRecords interface {
 	// accesses only once their seal has ended.
 	ForResident(ctx context.Context, eid string, f routing.AccessFilter) ([]routing.AccessRecord, error)
 	Proof(ctx context.Context, eid, id string) (*routing.AccessProof, error)
+	ResidentRecord(ctx context.Context, eid, id string) (*routing.AccessRecord, error)
 	// Review records the acting auditor's review of a break-glass access.
 	Review(ctx context.Context, id, note string) (*routing.AccessRecord, error)
 }
@@ -272,6 +285,7 @@ type Deps struct {
 	Proxy      Proxy
 	Consents   Consents
 	Rules      Rules
+	Disputes   Disputes
 	Verifier   Verifier
 	Routes     Routes
 	Registry   Registry
@@ -310,6 +324,7 @@ func (d Deps) check() error {
 		missing bool
 	}{
 		{"Resolver", d.Resolver == nil}, {"Proxy", d.Proxy == nil}, {"Consents", d.Consents == nil}, {"Rules", d.Rules == nil},
+		{"Disputes", d.Disputes == nil},
 		{"Verifier", d.Verifier == nil}, {"Routes", d.Routes == nil}, {"Registry", d.Registry == nil},
 		{"DIDs", d.DIDs == nil}, {"Access", d.Access == nil}, {"Anchoring", d.Anchoring == nil},
 		{"Identities", d.Identities == nil}, {"Importer", d.Importer == nil}, {"SignIn", d.SignIn == nil},

@@ -515,6 +515,7 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 	root.call(post, "/v1/admin/logout", nil, http.StatusOK)
 
 	credentialFlow(t, w, hr, edu, anon)
+	disputeFlow(t, w, hr, edu)
 
 	w.v.Check(t)
 	w.v.CheckCoverage(t)

@@ -318,6 +318,10 @@ func (p *pages) portalAccess(c *gin.Context) {
 		}
 		data["Acts"], data["ShowActs"] = acts, true
 	}
+	if err := p.addDisputes(c, data); err != nil {
+		p.pageFail(c, err)
+		return
+	}
 	p.render(c, http.StatusOK, "portal_access", &web.Page{Title: "title.portal.access", Nav: "access", Data: data})
 }
 

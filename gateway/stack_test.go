@@ -119,6 +119,8 @@ func newStack(t testing.TB, clock *routingtest.Clock) *stack {
 		Proxy:    built[*routing.Proxy](t)(routing.NewProxy(routing.ProxyConfig{Store: s.access})),
 		Consents: consents,
 		Rules:    rules,
+		Disputes: audit.NewDisputes(built[*routing.DisputeService](t)(routing.NewDisputeService(routing.DisputeConfig{Ledger: s.ledger,
+			Store: s.db, Access: s.access, PseudonymKey: []byte("pseudonym key for tests"), Clock: clock})), s.trail),
 		Verifier: built[*routing.Verifier](t)(routing.NewVerifier(routing.VerifierConfig{Routes: s.ledger, Registry: s.ledger})),
 		Routes:   built[*routing.Routes](t)(routing.NewRoutes(routing.RoutesConfig{Ledger: s.ledger, Dir: dir, Logger: quiet})),
 		Registry: auditedRegistry,

@@ -14,6 +14,7 @@ func TestZeroConfigIsRefused(t *testing.T) {
 		"NewDirectory":      func() error { _, err := routing.NewDirectory(routing.DirectoryConfig{}); return err },
 		"NewResolver":       func() error { _, err := routing.NewResolver(routing.ResolverConfig{}); return err },
 		"NewRuleService":    func() error { _, err := routing.NewRuleService(routing.RuleConfig{}); return err },
+		"NewDisputeService": func() error { _, err := routing.NewDisputeService(routing.DisputeConfig{}); return err },
 		"NewConsentService": func() error { _, err := routing.NewConsentService(routing.ConsentConfig{}); return err },
 		"NewAnchorer":       func() error { _, err := routing.NewAnchorer(routing.AnchorerConfig{}); return err },
 		"NewAccessLog":      func() error { _, err := routing.NewAccessLog(routing.AccessLogConfig{}); return err },

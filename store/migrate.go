@@ -204,6 +204,7 @@ var migrations = []migration{
 	{6, "security: a ticket's single use kept with its access record", securitySchema},
 	{7, "officials' audit trail and its anchoring, four-eyes proposals, staff activation codes, break-glass access", auditSchema},
 	{8, "break-glass: auditors' reviews of break-glass accesses", breakGlassSchema},
+	{9, "disputes: residents' disputes of accesses, their off-chain texts and on-chain state", disputeSchema},
 	{11, "residents: the time zone the portal shows their times in", []string{
 		`ALTER TABLE residents ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`,
 	}},

@@ -30,10 +30,10 @@ func site(t *testing.T) *Site {
 
 func TestNewParsesEveryPage(t *testing.T) {
 	s := site(t)
-	want := []string{"admin_activate", "admin_acts", "admin_audit", "admin_break_glass", "admin_confirm", "admin_consent", "admin_datatype", "admin_datatypes", "admin_department", "admin_departments", "admin_home",
+	want := []string{"admin_activate", "admin_acts", "admin_audit", "admin_break_glass", "admin_confirm", "admin_consent", "admin_datatype", "admin_datatypes", "admin_department", "admin_departments", "admin_dispute", "admin_disputes", "admin_home",
 		"admin_import", "admin_imports", "admin_login", "admin_policies", "admin_proposals", "admin_resident", "admin_residents", "admin_secret",
 		"admin_security", "admin_users", "error", "portal_access", "portal_activate", "portal_confirm", "portal_consents", "portal_credentials", "portal_data",
-		"portal_home", "portal_inbox", "portal_login", "portal_present", "portal_presented", "portal_rule_confirm", "portal_rule_revoke", "portal_rules",
+		"portal_dispute", "portal_home", "portal_inbox", "portal_login", "portal_present", "portal_presented", "portal_rule_confirm", "portal_rule_revoke", "portal_rules",
 		"portal_security", "portal_verify"}
 	if got := strings.Join(s.Pages(), " "); got != strings.Join(want, " ") {
 		t.Errorf("pages:\n got %s\nwant %s", got, strings.Join(want, " "))

@@ -547,6 +547,37 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 				}
 			}},
 
+		// Disputes: the targets do not exist or the body is invalid, so an
+		// allowed caller is let through and nothing is disputed.
+		{method: "GET", route: "/v1/me/disputes", allow: residents, req: fixed("/v1/me/disputes", nil)},
+		{method: "POST", route: "/v1/me/disputes", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: func(callerKind) (string, any) {
+				return "/v1/me/disputes", map[string]any{"access_id": accessID, "reason": "matrix"}
+			}},
+		{method: "GET", route: "/v1/me/disputes/:id", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/disputes/dp-000000000000000000000000", nil)},
+		{method: "GET", route: "/v1/disputes", allow: departments, req: fixed("/v1/disputes", nil)},
+		{method: "GET", route: "/v1/disputes/:id", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/disputes/dp-000000000000000000000000", nil)},
+		{method: "POST", route: "/v1/disputes/:id/answer", allow: callersOf([]callerKind{kDept, kDeptCert, kOtherDept}, authed),
+			req: fixed("/v1/disputes/dp-000000000000000000000000/answer", map[string]any{"answer": "matrix"})},
+		{method: "GET", route: "/v1/admin/disputes", allow: auditors, req: fixed("/v1/admin/disputes", nil)},
+		{method: "GET", route: "/v1/admin/disputes/:id", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: fixed("/v1/admin/disputes/dp-000000000000000000000000", nil)},
+		{method: "POST", route: "/v1/admin/disputes/:id/close", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: fixed("/v1/admin/disputes/dp-000000000000000000000000/close", map[string]any{"outcome": "dismissed", "note": "matrix"})},
+		{method: "GET", route: "/portal/access/:id/dispute", allow: ownerOnly.with(kOtherResident, authed),
+			req: func(callerKind) (string, any) { return "/portal/access/" + accessID + "/dispute", nil }},
+		{method: "POST", route: "/portal/access/:id/dispute", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: func(k callerKind) (string, any) {
+				return page("/portal/access/"+accessID+"/dispute", "reason", "matrix")(k)
+			}},
+		{method: "GET", route: "/admin/disputes", allow: auditors, req: fixed("/admin/disputes", nil)},
+		{method: "GET", route: "/admin/disputes/:id", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: fixed("/admin/disputes/dp-000000000000000000000000", nil)},
+		{method: "POST", route: "/admin/disputes/:id/close", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: page("/admin/disputes/dp-000000000000000000000000/close", "outcome", "dismissed", "note", "matrix")},
+
 		// Admin API.
 		{method: "GET", route: "/v1/admin/me", allow: allStaff, req: fixed("/v1/admin/me", nil)},
 		{method: "GET", route: "/v1/admin/departments", allow: allStaff, req: fixed("/v1/admin/departments", nil)},

@@ -89,6 +89,7 @@ type Main struct {
 	resolver  *routing.Resolver
 	consents  *routing.ConsentService
 	rules     *routing.RuleService
+	disputes  *audit.Disputes
 	listener  *ledger.Listener
 	provider  *demo.Provider
 
@@ -650,6 +651,11 @@ func (m *Main) openAudit(pseudonymKey []byte) (err error) {
 		return err
 	}
 	m.trail.SetFourEyes(audit.FourEyes{Store: m.db, Acts: fourEyes})
+	disputes, err := routing.NewDisputeService(routing.DisputeConfig{Ledger: m.agent, Store: m.db, Access: m.db, PseudonymKey: pseudonymKey, Clock: m.Clock})
+	if err != nil {
+		return err
+	}
+	m.disputes = audit.NewDisputes(disputes, m.trail)
 	return nil
 }
 
@@ -775,7 +781,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
-			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Verifier: verifier,
+			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Disputes: m.disputes, Verifier: verifier,
 			Routes: m.routes, Registry: m.audited.registry, DIDs: m.dir, Access: audit.NewAccess(m.access, m.trail), Anchoring: m.anchorer,
 			Identities: m.audited.identities, Importer: m.audited.importer, SignIn: m.signIn, Residents: m.residents,
 			Admins: m.audited.admins, APIKeys: m.audited.apiKeys, Sessions: m.sessions, Policies: m.audited.policies,

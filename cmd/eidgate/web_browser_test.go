@@ -394,6 +394,7 @@ func browserEveryPage(t *testing.T, s *stack, browser *webtest.Browser, base str
 		{"admin-policies", "admin", "/admin/policies"},
 		{"admin-audit", "admin", "/admin/audit"},
 		{"admin-acts", "admin", "/admin/acts"},
+		{"admin-disputes", "admin", "/admin/disputes"},
 		{"admin-users", "admin", "/admin/users"},
 		{"admin-security", "admin", "/admin/security"},
 		{"auditor-home", "auditor", "/admin"},

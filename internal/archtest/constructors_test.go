@@ -58,6 +58,7 @@ var zeroConfig = map[string]func() error{
 	"routing.NewProxy":               func() error { _, err := routing.NewProxy(routing.ProxyConfig{}); return err },
 	"routing.NewRegistry":            func() error { _, err := routing.NewRegistry(routing.RegistryConfig{}); return err },
 	"routing.NewRuleService":         func() error { _, err := routing.NewRuleService(routing.RuleConfig{}); return err },
+	"routing.NewDisputeService":      func() error { _, err := routing.NewDisputeService(routing.DisputeConfig{}); return err },
 	"routing.NewResolver":            func() error { _, err := routing.NewResolver(routing.ResolverConfig{}); return err },
 	"routing.NewRoutes":              func() error { _, err := routing.NewRoutes(routing.RoutesConfig{}); return err },
 	"routing.NewVerifier":            func() error { _, err := routing.NewVerifier(routing.VerifierConfig{}); return err },

@@ -73,6 +73,7 @@ type conformanceTarget struct {
 	checkpointTx, lastTx        string
 	lastResult                  []byte // the raw result of the last successful call
 	degreeEN                    string // the data type as last written (JSON)
+	dispute                     string // the dispute raised, answered and closed
 }
 
 // outcome is what a row observed, normalised so two networks compare.
@@ -352,6 +353,7 @@ var (
 	eidRe     = regexp.MustCompile(`did:eidgate:[0-9a-f]{32}`)
 	consentRe = regexp.MustCompile(`cs-[0-9a-f]{16,}`)
 	ruleRe    = regexp.MustCompile(`sr-[0-9a-f]{16,}`)
+	disputeRe = regexp.MustCompile(`dp-[0-9a-f]{16,}`)
 	hex64Re   = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	creatorRe = regexp.MustCompile(`Creator \[[0-9a-f]+\]`)
 	timeRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
@@ -368,7 +370,7 @@ func (n *normalizer) text(s string) string {
 	}
 	s = creatorRe.ReplaceAllString(s, "Creator [<creator>]")
 	s = timeRe.ReplaceAllString(s, "<time>")
-	for _, re := range []*regexp.Regexp{eidRe, consentRe, ruleRe} {
+	for _, re := range []*regexp.Regexp{eidRe, consentRe, ruleRe, disputeRe} {
 		s = re.ReplaceAllStringFunc(s, func(id string) string {
 			if p, ok := n.ids[id]; ok {
 				return p
@@ -1011,6 +1013,63 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 		{name: "revoking a standing rule twice conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "is revoked, not active"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return submit(ctx, tg, tg.agent, model.FnRevokeStandingRule, tg.rule)
+			}},
+		// --- disputes ---
+		{name: "raise a dispute of an anchored access", fn: model.FnRaiseDispute, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				o := submit(ctx, tg, tg.agent, model.FnRaiseDispute, jsonArg(model.DisputeDraft{AccessID: "acc_" + strings.Repeat("d", 32),
+					EID: tg.eid, Department: "edu-bureau", BatchID: "ab-1-2", LeafHash: strings.Repeat("e", 64), Reason: "unexpected",
+					TextDigest: strings.Repeat("f", 64)}))
+				var d model.Dispute
+				_ = json.Unmarshal(tg.lastResult, &d)
+				tg.dispute = d.ID
+				return o
+			}},
+		{name: "a second open dispute of one access conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "already has dispute"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRaiseDispute, jsonArg(model.DisputeDraft{AccessID: "acc_" + strings.Repeat("d", 32),
+					EID: tg.eid, Department: "edu-bureau", BatchID: "ab-1-2", LeafHash: strings.Repeat("e", 64), Reason: "other"}))
+			}},
+		{name: "a dispute needs an anchored batch", want: want{code: codes.Aborted, message: endorseFailed, detail: "batch nope-1 is not anchored"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnRaiseDispute, jsonArg(model.DisputeDraft{AccessID: "acc_" + strings.Repeat("a", 32),
+					EID: tg.eid, Department: "edu-bureau", BatchID: "nope-1", LeafHash: strings.Repeat("e", 64), Reason: "other"}))
+			}},
+		{name: "another department may not answer a dispute", want: want{code: codes.Aborted, message: endorseFailed, detail: "FORBIDDEN: dispute"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnswerDispute, jsonArg(model.DisputeAnswer{ID: tg.dispute, Department: "civil-affairs",
+					Official: "official-1", AnswerDigest: strings.Repeat("1", 64)}))
+			}},
+		{name: "answer a dispute", fn: model.FnAnswerDispute, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnswerDispute, jsonArg(model.DisputeAnswer{ID: tg.dispute, Department: "edu-bureau",
+					Official: "official-1", AnswerDigest: strings.Repeat("1", 64)}))
+			}},
+		{name: "close a dispute", fn: model.FnCloseDispute, want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnCloseDispute, jsonArg(model.DisputeClosing{ID: tg.dispute, Outcome: model.DisputeDismissed,
+					Official: "official-2", OutcomeDigest: strings.Repeat("2", 64)}))
+			}},
+		{name: "answering a closed dispute conflicts", want: want{code: codes.Aborted, message: endorseFailed, detail: "is closed, not open"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return submit(ctx, tg, tg.agent, model.FnAnswerDispute, jsonArg(model.DisputeAnswer{ID: tg.dispute, Department: "edu-bureau",
+					Official: "official-1", AnswerDigest: strings.Repeat("3", 64)}))
+			}},
+		{name: "read a dispute", fn: model.FnGetDispute, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.admin, model.FnGetDispute, tg.dispute)
+			}},
+		{name: "disputes of an eID", fn: model.FnListDisputesByEID, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.agent, model.FnListDisputesByEID, tg.eid)
+			}},
+		{name: "a department reads the disputes of its accesses", fn: model.FnListDisputesByDepartment, want: ok,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.dept, model.FnListDisputesByDepartment, "edu-bureau")
+			}},
+		{name: "a department may not read another's disputes", want: want{code: codes.Unknown, message: "department edu-bureau may not call ListDisputesByDepartment for department civil-affairs"},
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				return evaluate(ctx, tg, tg.dept, model.FnListDisputesByDepartment, "civil-affairs")
 			}},
 		{name: "merge eIDs", fn: model.FnMergeEID, want: valid,
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {

@@ -45,6 +45,7 @@ type Ledger struct {
 	lists    map[string]model.StatusListAnchor // issuer|list id
 	passkeys map[string]model.Passkey          // verification method id → passkey
 	rules    map[string]model.StandingRule
+	disputes map[string]model.Dispute // made on first use
 }
 
 // NewLedger returns an empty ledger whose transactions take their time
