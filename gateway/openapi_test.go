@@ -270,3 +270,26 @@ func TestNewRefusesMissingServices(t *testing.T) {
 		t.Fatalf("New without Deps.Tickets = %v, want missing_dependency naming Tickets", err)
 	}
 }
+
+// The document's AuditAct enum is exactly the acts the audit trail records:
+// a new act without its enum value fails every response that lists it.
+func TestOpenAPIAuditActsAreTheAuditTrailsActs(t *testing.T) {
+	doc, err := openapitest.Load(gateway.OpenAPISpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := doc.Components.Schemas["AuditAct"]
+	if ref == nil || ref.Value == nil {
+		t.Fatal("schema AuditAct is missing")
+	}
+	var got []string
+	for _, v := range ref.Value.Enum {
+		got = append(got, v.(string))
+	}
+	want := audit.Acts()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("AuditAct enum:\n got %v\nwant %v", got, want)
+	}
+}

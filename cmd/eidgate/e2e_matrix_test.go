@@ -233,6 +233,13 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 	}
 
 	// page is a form post of a signed-in caller: its CSRF token and fields.
+	// Ids of the right form that name nothing.
+	const (
+		noAccess = "acc_00000000000000000000000000000000"
+		noRule   = "sr-000000000000000000000000"
+		noRep    = "rp-000000000000000000000000"
+	)
+	noWard := url.PathEscape("did:eidgate:00000000000000000000000000000000")
 	page := func(path string, fields ...string) func(callerKind) (string, any) {
 		return func(k callerKind) (string, any) {
 			return path, formBody(append([]string{"csrf", callers[k].csrf}, fields...)...)
@@ -577,6 +584,85 @@ func TestMatrixEveryRouteEveryCaller(t *testing.T) {
 			req: fixed("/admin/disputes/dp-000000000000000000000000", nil)},
 		{method: "POST", route: "/admin/disputes/:id/close", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
 			req: page("/admin/disputes/dp-000000000000000000000000/close", "outcome", "dismissed", "note", "matrix")},
+
+		// Break-glass: grants are policy (read by auditors, written by
+		// administrators); accesses are reviewed by auditors. Ids name
+		// nothing and bodies are invalid, so nothing changes.
+		{method: "GET", route: "/v1/admin/break-glass", allow: auditors, req: fixed("/v1/admin/break-glass", nil)},
+		{method: "POST", route: "/v1/admin/break-glass/:id/review", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: fixed("/v1/admin/break-glass/"+noAccess+"/review", map[string]any{"note": "matrix"})},
+		{method: "GET", route: "/v1/admin/policies/break-glass", allow: auditors, req: fixed("/v1/admin/policies/break-glass", nil)},
+		{method: "POST", route: "/v1/admin/policies/break-glass", allow: adminOnly.with(kAdmin, authed),
+			req: fixed("/v1/admin/policies/break-glass", map[string]any{"subject": "*", "data_type": "*", "purpose": "matrix"})},
+		{method: "POST", route: "/v1/admin/policies/break-glass/delete", allow: adminOnly.with(kAdmin, authed),
+			req: fixed("/v1/admin/policies/break-glass/delete", map[string]any{"subject": "*", "data_type": "*", "purpose": "matrix"})},
+		{method: "GET", route: "/admin/break-glass", allow: auditors, req: fixed("/admin/break-glass", nil)},
+		{method: "POST", route: "/admin/break-glass/:id/review", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: page("/admin/break-glass/"+noAccess+"/review", "note", "matrix")},
+		{method: "POST", route: "/admin/policies/break-glass", allow: adminOnly.with(kAdmin, authed),
+			req: page("/admin/policies/break-glass", "subject", "*", "data_type", "*", "purpose", "matrix")},
+		{method: "POST", route: "/admin/policies/break-glass/delete", allow: adminOnly.with(kAdmin, authed),
+			req: page("/admin/policies/break-glass/delete", "subject", "*", "data_type", "*", "purpose", "matrix")},
+
+		// Standing rules: a resident's own; proofs of rules that do not
+		// exist; the public rule-proof check refuses a malformed proof.
+		{method: "POST", route: "/v1/rule-proofs/verify", allow: callersOf(everyCaller, authed),
+			req: fixed("/v1/rule-proofs/verify", map[string]any{"format": "not-a-proof"})},
+		{method: "POST", route: "/v1/me/rules/options", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules/options", map[string]any{"data_types": []string{}})},
+		{method: "POST", route: "/v1/me/rules/signed", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules/signed", map[string]any{"ceremony": "none"})},
+		{method: "POST", route: "/v1/me/rules/:id/revoke/options", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules/"+noRule+"/revoke/options", nil)},
+		{method: "GET", route: "/v1/me/rules/:id/proof", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/rules/"+noRule+"/proof", nil)},
+		{method: "GET", route: "/v1/admin/rules/:id/proof", allow: callersOf([]callerKind{kAdmin, kAuditor}, authed),
+			req: fixed("/v1/admin/rules/"+noRule+"/proof", nil)},
+		{method: "GET", route: "/portal/rules", allow: residents, req: fixed("/portal/rules", nil)},
+		{method: "POST", route: "/portal/rules", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: page("/portal/rules", "data_type", "no.such")},
+		{method: "POST", route: "/portal/rules/:id/revoke", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: page("/portal/rules/" + noRule + "/revoke")},
+		{method: "PUT", route: "/v1/me/time-zone", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/time-zone", map[string]any{"time_zone": "Not/AZone"})},
+		{method: "POST", route: "/portal/time-zone", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: page("/portal/time-zone", "time_zone", "Not/AZone")},
+
+		// Representation: officers register and end relations; a resident
+		// sees their guardians and wards, and acts only for a ward of theirs
+		// (nobody here is anyone's ward: not found).
+		{method: "GET", route: "/v1/admin/representations", allow: mappers, req: fixed("/v1/admin/representations?ward="+url.QueryEscape(r0.EID), nil)},
+		{method: "GET", route: "/v1/admin/representations/:id", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed),
+			req: fixed("/v1/admin/representations/"+noRep, nil)},
+		{method: "POST", route: "/v1/admin/representations", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed),
+			req: fixed("/v1/admin/representations", map[string]any{"kind": "matrix"})},
+		{method: "POST", route: "/v1/admin/representations/:id/end", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed),
+			req: fixed("/v1/admin/representations/"+noRep+"/end", map[string]any{"reason": "matrix"})},
+		{method: "POST", route: "/admin/residents/:eid/guardians", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed),
+			req: page("/admin/residents/"+throwaway[6]+"/guardians", "kind", "matrix")},
+		{method: "POST", route: "/admin/residents/:eid/guardians/end", allow: callersOf([]callerKind{kAdmin, kOfficer}, authed),
+			req: page("/admin/residents/"+throwaway[6]+"/guardians/end", "id", noRep, "reason", "matrix")},
+		{method: "GET", route: "/v1/me/guardians", allow: residents, req: fixed("/v1/me/guardians", nil)},
+		{method: "GET", route: "/v1/me/wards", allow: residents, req: fixed("/v1/me/wards", nil)},
+		{method: "GET", route: "/v1/me/wards/:ward/consents", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents", nil)},
+		{method: "GET", route: "/v1/me/wards/:ward/access", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/access", nil)},
+		{method: "POST", route: "/v1/me/wards/:ward/consents/:id/grant/options", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents/"+c1+"/grant/options", nil)},
+		{method: "POST", route: "/v1/me/wards/:ward/consents/:id/grant", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents/"+c1+"/grant", nil)},
+		{method: "POST", route: "/v1/me/wards/:ward/consents/:id/deny", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents/"+c1+"/deny", nil)},
+		{method: "POST", route: "/v1/me/wards/:ward/consents/:id/revoke/options", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents/"+c1+"/revoke/options", nil)},
+		{method: "POST", route: "/v1/me/wards/:ward/consents/:id/revoke", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/v1/me/wards/"+noWard+"/consents/"+c1+"/revoke", nil)},
+		{method: "GET", route: "/portal/wards", allow: residents, req: fixed("/portal/wards", nil)},
+		{method: "GET", route: "/portal/wards/:ward", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: fixed("/portal/wards/"+noWard, nil)},
+		{method: "POST", route: "/portal/wards/:ward/consents/:id/deny", allow: callersOf([]callerKind{kResident, kOtherResident}, authed),
+			req: page("/portal/wards/" + noWard + "/consents/" + c1 + "/deny")},
 
 		// Admin API.
 		{method: "GET", route: "/v1/admin/me", allow: allStaff, req: fixed("/v1/admin/me", nil)},
