@@ -60,20 +60,11 @@ type Identity struct {
 }
 
 // DeriveEID returns the eID minted by item of transaction txID:
-// did:eidgate: + hex of the first 8 bytes of SHA-256("eid" 0x00 txID) +
-// hex of the first 8 bytes of SHA-256("eid" 0x00 txID 0x00 item).
+// did:eidgate: + hex of the first 16 bytes of SHA-256("eid" 0x00 txID 0x00 item).
 // It depends on the transaction only, never on document data.
-//
-// The first half is the same for every eID of one transaction, so the
-// thousand eIDs of an import batch sit side by side in every store keyed
-// by eID (world state, history, the gateway's documents index) and a
-// batch rewrites a few dozen pages there instead of one per eID. The
-// second half keeps the eIDs of a batch from being guessed from one of
-// them.
 func DeriveEID(txID string, item int) string {
-	tx := sha256.Sum256([]byte("eid\x00" + txID))
-	it := sha256.Sum256([]byte("eid\x00" + txID + "\x00" + strconv.Itoa(item)))
-	return DIDPrefix + hex.EncodeToString(tx[:8]) + hex.EncodeToString(it[:8])
+	sum := sha256.Sum256([]byte("eid\x00" + txID + "\x00" + strconv.Itoa(item)))
+	return DIDPrefix + hex.EncodeToString(sum[:16])
 }
 
 // ValidDID reports whether s is an eID: did:eidgate:<32 lowercase hex>.
