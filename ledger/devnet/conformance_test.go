@@ -445,6 +445,9 @@ func (n *normalizer) failure(err error) outcome {
 // evaluate calls a function read-only through the typed client's gateway
 // connection, as its typed methods do.
 func evaluate(ctx context.Context, tg *conformanceTarget, c *ledger.Client, fn string, args ...string) outcome {
+	if err := awaitLastCommit(ctx, tg, c); err != nil {
+		return outcome{Code: "client", Message: err.Error()}
+	}
 	p, err := c.Network().GetContract(devnet.DefaultChaincode).NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
 		return outcome{Code: "client", Message: err.Error()}
@@ -455,6 +458,37 @@ func evaluate(ctx context.Context, tg *conformanceTarget, c *ledger.Client, fn s
 	}
 	tg.lastResult = res
 	return outcome{Code: codes.OK.String(), Result: tg.norm.json(res)}
+}
+
+// awaitLastCommit waits until the peer c's gateway evaluates on has
+// committed the table's last successful transaction. A submit waits for
+// the commit at the submitter's own peer only; another organisation's peer
+// may still be a block behind when the next row reads through it.
+func awaitLastCommit(ctx context.Context, tg *conformanceTarget, c *ledger.Client) error {
+	if tg.lastTx == "" {
+		return nil
+	}
+	id := c.Gateway().Identity()
+	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: id.MspID(), IdBytes: id.Credentials()})
+	if err != nil {
+		return err
+	}
+	req, err := proto.Marshal(&gateway.CommitStatusRequest{TransactionId: tg.lastTx, ChannelId: c.Network().Name(), Identity: creator})
+	if err != nil {
+		return err
+	}
+	raw, err := proto.Marshal(&gateway.SignedCommitStatusRequest{Request: req})
+	if err != nil {
+		return err
+	}
+	commit, err := c.Gateway().NewCommit(raw)
+	if err != nil {
+		return err
+	}
+	if _, err := commit.StatusWithContext(ctx); err != nil {
+		return fmt.Errorf("wait for %s at the reader's peer: %w", tg.lastTx, err)
+	}
+	return nil
 }
 
 // submit endorses, submits and waits for the commit, and reports the

@@ -391,6 +391,37 @@ func TestEveryContractFunctionThroughTheClient(t *testing.T) {
 	if _, err := agent.DenyConsentForWard(ctx, request().ID, rep.ID, other); routing.KindOf(err) != routing.KindForbidden {
 		t.Fatalf("denied under an ended relation: %v", err)
 	}
+	var dispute *model.Dispute
+	step(model.FnRaiseDispute, func() error {
+		var err error
+		dispute, err = agent.RaiseDispute(ctx, model.DisputeDraft{AccessID: "acc_" + strings.Repeat("d", 32), EID: eid, Department: "edu",
+			BatchID: "ab-1-2", LeafHash: strings.Repeat("e", 64), Reason: "unexpected", TextDigest: strings.Repeat("f", 64)})
+		return expect(err == nil && dispute.Status == model.DisputeOpen && dispute.BatchID == "ab-1-2", "dispute %+v %v", dispute, err)
+	})
+	if _, err := agent.RaiseDispute(ctx, model.DisputeDraft{AccessID: "acc_" + strings.Repeat("d", 32), EID: eid, Department: "edu",
+		BatchID: "ab-1-2", LeafHash: strings.Repeat("e", 64), Reason: "other"}); routing.KindOf(err) != routing.KindConflict {
+		t.Fatalf("a second open dispute of one access: %v", err)
+	}
+	step(model.FnAnswerDispute, func() error {
+		d, err := agent.AnswerDispute(ctx, model.DisputeAnswer{ID: dispute.ID, Department: "edu", Official: "official-1", AnswerDigest: strings.Repeat("1", 64)})
+		return expect(err == nil && d.Status == model.DisputeAnswered, "answered %+v %v", d, err)
+	})
+	step(model.FnCloseDispute, func() error {
+		d, err := agent.CloseDispute(ctx, model.DisputeClosing{ID: dispute.ID, Outcome: model.DisputeDismissed, Official: "official-2", OutcomeDigest: strings.Repeat("2", 64)})
+		return expect(err == nil && d.Status == model.DisputeClosed && d.Outcome == model.DisputeDismissed, "closed %+v %v", d, err)
+	})
+	step(model.FnGetDispute, func() error {
+		d, err := agent.GetDispute(ctx, dispute.ID)
+		return expect(err == nil && d.AccessID == dispute.AccessID, "dispute %+v %v", d, err)
+	})
+	step(model.FnListDisputesByEID, func() error {
+		ds, err := agent.ListDisputesByEID(ctx, eid)
+		return expect(err == nil && len(ds) == 1 && ds[0].ID == dispute.ID, "disputes %+v %v", ds, err)
+	})
+	step(model.FnListDisputesByDepartment, func() error {
+		ds, err := edu.ListDisputesByDepartment(ctx, "edu")
+		return expect(err == nil && len(ds) == 1 && ds[0].ID == dispute.ID, "disputes %+v %v", ds, err)
+	})
 	step(model.FnMergeEID, func() error {
 		id, err := agent.MergeEID(ctx, other, eid, "duplicate registration")
 		if err != nil {
