@@ -27,11 +27,7 @@ var (
 // creates the resident's account row when missing.
 func (db *DB) PutActivationCode(ctx context.Context, c accounts.ActivationCode) error {
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(`INSERT INTO activation_codes (eid, code_hash, created_at, expires_at, used_at, failed_attempts)
-			VALUES (?, ?, ?, ?, NULL, 0)
-			ON CONFLICT (eid) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
-				expires_at = excluded.expires_at, used_at = NULL, failed_attempts = 0`,
-			c.EID, c.CodeHash, nanos(c.CreatedAt), nanos(c.ExpiresAt)).Error; err != nil {
+		if err := residentCodes.put(tx, c.EID, c.CodeHash, c.CreatedAt, c.ExpiresAt); err != nil {
 			return err
 		}
 		return tx.Exec(`INSERT INTO residents (eid, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (eid) DO NOTHING`,
@@ -42,41 +38,17 @@ func (db *DB) PutActivationCode(ctx context.Context, c accounts.ActivationCode) 
 
 // GetActivationCode returns the resident's current activation code.
 func (db *DB) GetActivationCode(ctx context.Context, eid string) (*accounts.ActivationCode, error) {
-	const op = "store.GetActivationCode"
-	var (
-		c                accounts.ActivationCode
-		created, expires int64
-		used             sql.NullInt64
-	)
-	err := db.with(ctx).Raw(`SELECT eid, code_hash, created_at, expires_at, used_at, failed_attempts
-		FROM activation_codes WHERE eid = ?`, eid).Row().Scan(&c.EID, &c.CodeHash, &created, &expires, &used, &c.FailedAttempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(op, "activation code")
-	}
+	r, err := db.getCode(ctx, "store.GetActivationCode", residentCodes, eid)
 	if err != nil {
-		return nil, db.classify(op, err)
+		return nil, err
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromNanos(created), fromNanos(expires), fromNullNanos(used)
-	return &c, nil
+	return &accounts.ActivationCode{EID: r.key, CodeHash: r.hash, CreatedAt: r.created, ExpiresAt: r.expires, UsedAt: r.used, FailedAttempts: r.failed}, nil
 }
 
 // RecordActivationFailure counts a wrong code against the stored code with
 // hash codeHash and returns the new count (0 when it was replaced).
 func (db *DB) RecordActivationFailure(ctx context.Context, eid, codeHash string) (int, error) {
-	var n int
-	err := db.write(ctx, func(tx *gorm.DB) error {
-		err := tx.Raw(`UPDATE activation_codes SET failed_attempts = failed_attempts + 1
-			WHERE eid = ? AND code_hash = ? RETURNING failed_attempts`, eid, codeHash).Row().Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			n = 0
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return 0, db.classify("store.RecordActivationFailure", err)
-	}
-	return n, nil
+	return db.recordCodeFailure(ctx, "store.RecordActivationFailure", residentCodes, eid, codeHash)
 }
 
 // ConsumeActivationCode marks the code used and sets the password in one
@@ -84,10 +56,8 @@ func (db *DB) RecordActivationFailure(ctx context.Context, eid, codeHash string)
 func (db *DB) ConsumeActivationCode(ctx context.Context, eid, codeHash, passwordHash string, at time.Time) (bool, error) {
 	consumed := false
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		r := tx.Exec(`UPDATE activation_codes SET used_at = ?
-			WHERE eid = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(at), eid, codeHash, nanos(at))
-		if r.Error != nil || r.RowsAffected == 0 {
-			return r.Error
+		if used, err := residentCodes.use(tx, eid, codeHash, at); !used || err != nil {
+			return err
 		}
 		if err := tx.Exec(`INSERT INTO residents (eid, password_hash, activated_at, password_changed_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -308,52 +278,24 @@ func (db *DB) ResetAdmin(ctx context.Context, c accounts.AdminActivation) error 
 		if r.RowsAffected == 0 {
 			return notFound(op, "administrator")
 		}
-		return tx.Exec(`INSERT INTO admin_activation_codes (username, code_hash, created_at, expires_at, used_at, failed_attempts)
-			VALUES (?, ?, ?, ?, NULL, 0)
-			ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
-				expires_at = excluded.expires_at, used_at = NULL, failed_attempts = 0`,
-			c.Username, c.CodeHash, nanos(c.CreatedAt), nanos(c.ExpiresAt)).Error
+		return adminCodes.put(tx, c.Username, c.CodeHash, c.CreatedAt, c.ExpiresAt)
 	})
 	return db.classify(op, err)
 }
 
 // GetAdminActivation returns an administrator's current activation code.
 func (db *DB) GetAdminActivation(ctx context.Context, username string) (*accounts.AdminActivation, error) {
-	const op = "store.GetAdminActivation"
-	var (
-		c                accounts.AdminActivation
-		created, expires int64
-		used             sql.NullInt64
-	)
-	err := db.with(ctx).Raw(`SELECT username, code_hash, created_at, expires_at, used_at, failed_attempts
-		FROM admin_activation_codes WHERE username = ?`, username).Row().Scan(&c.Username, &c.CodeHash, &created, &expires, &used, &c.FailedAttempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(op, "activation code")
-	}
+	r, err := db.getCode(ctx, "store.GetAdminActivation", adminCodes, username)
 	if err != nil {
-		return nil, db.classify(op, err)
+		return nil, err
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromNanos(created), fromNanos(expires), fromNullNanos(used)
-	return &c, nil
+	return &accounts.AdminActivation{Username: r.key, CodeHash: r.hash, CreatedAt: r.created, ExpiresAt: r.expires, UsedAt: r.used, FailedAttempts: r.failed}, nil
 }
 
 // RecordAdminActivationFailure counts a wrong code against the code with
 // hash codeHash; 0 when it was replaced.
 func (db *DB) RecordAdminActivationFailure(ctx context.Context, username, codeHash string) (int, error) {
-	var n int
-	err := db.write(ctx, func(tx *gorm.DB) error {
-		err := tx.Raw(`UPDATE admin_activation_codes SET failed_attempts = failed_attempts + 1
-			WHERE username = ? AND code_hash = ? RETURNING failed_attempts`, username, codeHash).Row().Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			n = 0
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return 0, db.classify("store.RecordAdminActivationFailure", err)
-	}
-	return n, nil
+	return db.recordCodeFailure(ctx, "store.RecordAdminActivationFailure", adminCodes, username, codeHash)
 }
 
 // ConsumeAdminActivation marks the code used and sets the password in one
@@ -361,10 +303,8 @@ func (db *DB) RecordAdminActivationFailure(ctx context.Context, username, codeHa
 func (db *DB) ConsumeAdminActivation(ctx context.Context, username, codeHash, passwordHash string, at time.Time) (bool, error) {
 	consumed := false
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		r := tx.Exec(`UPDATE admin_activation_codes SET used_at = ?
-			WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(at), username, codeHash, nanos(at))
-		if r.Error != nil || r.RowsAffected == 0 {
-			return r.Error
+		if used, err := adminCodes.use(tx, username, codeHash, at); !used || err != nil {
+			return err
 		}
 		if err := tx.Exec(`UPDATE admins SET password_hash = ?, updated_at = ? WHERE username = ?`,
 			passwordHash, nanos(at), username).Error; err != nil {
@@ -618,4 +558,75 @@ func (db *DB) RecordLoginDelay(ctx context.Context, kind, subject string, at tim
 	}
 	st.LockedUntil = fromNanos(locked)
 	return st, nil
+}
+
+// ---- activation codes: residents' and staff's live in two tables of one
+// shape, keyed by eID or by username.
+
+type codeTable struct{ table, key string }
+
+var (
+	residentCodes = codeTable{table: "activation_codes", key: "eid"}
+	adminCodes    = codeTable{table: "admin_activation_codes", key: "username"}
+)
+
+// codeRow is one activation code as stored.
+type codeRow struct {
+	key, hash              string
+	created, expires, used time.Time
+	failed                 int
+}
+
+// put stores the only code of key, replacing any earlier one.
+func (ct codeTable) put(tx *gorm.DB, key, codeHash string, created, expires time.Time) error {
+	return tx.Exec(`INSERT INTO `+ct.table+` (`+ct.key+`, code_hash, created_at, expires_at, used_at, failed_attempts)
+		VALUES (?, ?, ?, ?, NULL, 0)
+		ON CONFLICT (`+ct.key+`) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at,
+			expires_at = excluded.expires_at, used_at = NULL, failed_attempts = 0`,
+		key, codeHash, nanos(created), nanos(expires)).Error
+}
+
+// use marks the code with hash codeHash used at at; false when it is used,
+// replaced or expired.
+func (ct codeTable) use(tx *gorm.DB, key, codeHash string, at time.Time) (bool, error) {
+	r := tx.Exec(`UPDATE `+ct.table+` SET used_at = ?
+		WHERE `+ct.key+` = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(at), key, codeHash, nanos(at))
+	return r.Error == nil && r.RowsAffected > 0, r.Error
+}
+
+func (db *DB) getCode(ctx context.Context, op string, ct codeTable, key string) (*codeRow, error) {
+	var (
+		r                codeRow
+		created, expires int64
+		used             sql.NullInt64
+	)
+	err := db.with(ctx).Raw(`SELECT `+ct.key+`, code_hash, created_at, expires_at, used_at, failed_attempts
+		FROM `+ct.table+` WHERE `+ct.key+` = ?`, key).Row().Scan(&r.key, &r.hash, &created, &expires, &used, &r.failed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(op, "activation code")
+	}
+	if err != nil {
+		return nil, db.classify(op, err)
+	}
+	r.created, r.expires, r.used = fromNanos(created), fromNanos(expires), fromNullNanos(used)
+	return &r, nil
+}
+
+// recordCodeFailure counts a wrong code against the code with hash
+// codeHash and returns the new count (0 when it was replaced).
+func (db *DB) recordCodeFailure(ctx context.Context, op string, ct codeTable, key, codeHash string) (int, error) {
+	var n int
+	err := db.write(ctx, func(tx *gorm.DB) error {
+		err := tx.Raw(`UPDATE `+ct.table+` SET failed_attempts = failed_attempts + 1
+			WHERE `+ct.key+` = ? AND code_hash = ? RETURNING failed_attempts`, key, codeHash).Row().Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			n = 0
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, db.classify(op, err)
+	}
+	return n, nil
 }
