@@ -386,11 +386,7 @@ func (t *txn) consentsUnder(objectType, attr string) ([]model.Consent, error) {
 }
 
 func (t *txn) mustConsent(id string) (*model.Consent, error) {
-	cs, err := t.consent(id)
-	if err == nil && cs == nil {
-		err = model.NotFound("consent %s does not exist", id)
-	}
-	return cs, err
+	return mustLoad[model.Consent](t, "consent", objConsent, id)
 }
 
 // consentIn loads consent id, which must be in state status.

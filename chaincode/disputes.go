@@ -152,7 +152,7 @@ func (c *Contract) ListDisputesByEID(ctx contractapi.TransactionContextInterface
 	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
-	return t.listDisputes(objDisputeByEID, eid)
+	return indexed[model.Dispute](t, objDisputeByEID, eid, "dispute", objDispute)
 }
 
 // ListDisputesByDepartment returns the disputes of accesses a department
@@ -168,27 +168,7 @@ func (c *Contract) ListDisputesByDepartment(ctx contractapi.TransactionContextIn
 	if _, err := t.requireDeptOr(dept, model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
-	return t.listDisputes(objDisputeByDept, dept)
-}
-
-func (t *txn) listDisputes(index, attr string) ([]model.Dispute, error) {
-	kvs, err := t.scan(index, attr)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.Dispute, 0, len(kvs))
-	for _, kv := range kvs {
-		id, err := t.lastAttr(kv.Key)
-		if err != nil {
-			return nil, err
-		}
-		dp, err := t.mustDispute(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *dp)
-	}
-	return out, nil
+	return indexed[model.Dispute](t, objDisputeByDept, dept, "dispute", objDispute)
 }
 
 // accessBatch checks that batchID is an anchored batch of access records.
@@ -210,23 +190,11 @@ func (t *txn) accessBatch(batchID string) error {
 }
 
 func (t *txn) dispute(id string) (*model.Dispute, error) {
-	k, err := t.key(objDispute, id)
-	if err != nil {
-		return nil, err
-	}
-	var d model.Dispute
-	if ok, err := t.getJSON(k, &d); !ok || err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return load[model.Dispute](t, objDispute, id)
 }
 
 func (t *txn) mustDispute(id string) (*model.Dispute, error) {
-	d, err := t.dispute(id)
-	if err == nil && d == nil {
-		err = model.NotFound("dispute %s does not exist", id)
-	}
-	return d, err
+	return mustLoad[model.Dispute](t, "dispute", objDispute, id)
 }
 
 // saveDispute stamps d with the transaction, writes it and announces op.

@@ -6,52 +6,65 @@ import (
 
 // Loaders return nil (and no error) when the record does not exist.
 
-func (t *txn) department(id string) (*model.Department, error) {
-	k, err := t.key(objDepartment, id)
+// load reads the JSON record of type T under the composite key obj(attrs).
+func load[T any](t *txn, obj string, attrs ...string) (*T, error) {
+	k, err := t.key(obj, attrs...)
 	if err != nil {
 		return nil, err
 	}
-	var d model.Department
-	if ok, err := t.getJSON(k, &d); !ok || err != nil {
+	var v T
+	if ok, err := t.getJSON(k, &v); !ok || err != nil {
 		return nil, err
 	}
-	return &d, nil
+	return &v, nil
+}
+
+// indexed reads the records of type T an index lists under attr (composite
+// keys index(attr, id)), in id order; each must exist.
+func indexed[T any](t *txn, index, attr, what, obj string) ([]T, error) {
+	kvs, err := t.scan(index, attr)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(kvs))
+	for _, kv := range kvs {
+		id, err := t.lastAttr(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := mustLoad[T](t, what, obj, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// mustLoad reads the record id of type T, which must exist: NotFound
+// "<what> <id> does not exist" otherwise.
+func mustLoad[T any](t *txn, what, obj, id string) (*T, error) {
+	v, err := load[T](t, obj, id)
+	if err == nil && v == nil {
+		err = model.NotFound("%s %s does not exist", what, id)
+	}
+	return v, err
+}
+
+func (t *txn) department(id string) (*model.Department, error) {
+	return load[model.Department](t, objDepartment, id)
 }
 
 func (t *txn) dataType(code string) (*model.DataType, error) {
-	k, err := t.key(objDataType, code)
-	if err != nil {
-		return nil, err
-	}
-	var dt model.DataType
-	if ok, err := t.getJSON(k, &dt); !ok || err != nil {
-		return nil, err
-	}
-	return &dt, nil
+	return load[model.DataType](t, objDataType, code)
 }
 
 func (t *txn) identity(did string) (*model.Identity, error) {
-	k, err := t.key(objEID, did)
-	if err != nil {
-		return nil, err
-	}
-	var id model.Identity
-	if ok, err := t.getJSON(k, &id); !ok || err != nil {
-		return nil, err
-	}
-	return &id, nil
+	return load[model.Identity](t, objEID, did)
 }
 
 func (t *txn) consent(id string) (*model.Consent, error) {
-	k, err := t.key(objConsent, id)
-	if err != nil {
-		return nil, err
-	}
-	var c model.Consent
-	if ok, err := t.getJSON(k, &c); !ok || err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return load[model.Consent](t, objConsent, id)
 }
 
 // mustDepartment loads a department that must exist.

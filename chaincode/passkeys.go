@@ -150,15 +150,7 @@ func (t *txn) passkey(methodID string) (*model.Passkey, error) {
 	if !ok {
 		return nil, model.Invalid("key must be a passkey's verification method id (<eID>#pk-…)")
 	}
-	k, err := t.key(objPasskey, eid, keyID)
-	if err != nil {
-		return nil, err
-	}
-	var p model.Passkey
-	if ok, err := t.getJSON(k, &p); !ok || err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return load[model.Passkey](t, objPasskey, eid, keyID)
 }
 
 func (t *txn) putPasskey(p *model.Passkey) error {

@@ -179,44 +179,16 @@ func (t *txn) checkRepresentation(id, ward, guardian string) error {
 	return nil
 }
 
-func (t *txn) representationsUnder(obj, eid string) ([]model.Representation, error) {
-	kvs, err := t.scan(obj, eid)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.Representation, 0, len(kvs))
-	for _, kv := range kvs {
-		id, err := t.lastAttr(kv.Key)
-		if err != nil {
-			return nil, err
-		}
-		r, err := t.mustRepresentation(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *r)
-	}
-	return out, nil
+func (t *txn) representationsUnder(index, eid string) ([]model.Representation, error) {
+	return indexed[model.Representation](t, index, eid, "representation", objRep)
 }
 
 func (t *txn) representation(id string) (*model.Representation, error) {
-	k, err := t.key(objRep, id)
-	if err != nil {
-		return nil, err
-	}
-	var r model.Representation
-	if ok, err := t.getJSON(k, &r); !ok || err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return load[model.Representation](t, objRep, id)
 }
 
 func (t *txn) mustRepresentation(id string) (*model.Representation, error) {
-	r, err := t.representation(id)
-	if err == nil && r == nil {
-		err = model.NotFound("representation %s does not exist", id)
-	}
-	return r, err
+	return mustLoad[model.Representation](t, "representation", objRep, id)
 }
 
 // saveRepresentation stamps r with the transaction, writes it and

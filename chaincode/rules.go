@@ -226,23 +226,7 @@ func (c *Contract) ListStandingRulesByEID(ctx contractapi.TransactionContextInte
 	if _, err := t.requireRole(model.RoleAgent, model.RoleAdmin); err != nil {
 		return nil, err
 	}
-	kvs, err := t.scan(objRuleByEID, eid)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.StandingRule, 0, len(kvs))
-	for _, kv := range kvs {
-		id, err := t.lastAttr(kv.Key)
-		if err != nil {
-			return nil, err
-		}
-		r, err := t.mustRule(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *r)
-	}
-	return out, nil
+	return indexed[model.StandingRule](t, objRuleByEID, eid, "standing rule", objRule)
 }
 
 // useRule counts an anchored batch's uses of a standing rule. Like a
@@ -265,23 +249,11 @@ func (t *txn) useRule(field string, u model.ConsentUse) error {
 }
 
 func (t *txn) rule(id string) (*model.StandingRule, error) {
-	k, err := t.key(objRule, id)
-	if err != nil {
-		return nil, err
-	}
-	var r model.StandingRule
-	if ok, err := t.getJSON(k, &r); !ok || err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return load[model.StandingRule](t, objRule, id)
 }
 
 func (t *txn) mustRule(id string) (*model.StandingRule, error) {
-	r, err := t.rule(id)
-	if err == nil && r == nil {
-		err = model.NotFound("standing rule %s does not exist", id)
-	}
-	return r, err
+	return mustLoad[model.StandingRule](t, "standing rule", objRule, id)
 }
 
 // saveRule stamps r with the transaction, writes it and announces op.
