@@ -11,7 +11,6 @@ import (
 
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/web/webtest"
 )
@@ -167,15 +166,7 @@ func disputeFromLedger(t *testing.T, s *stack, dept, id string) model.Dispute {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prof, err := s.m.peer.Profile(dept, devnet.DepartmentSystemName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
+	lc := ledgerAs(ctx, t, s, dept, devnet.DepartmentSystemName)
 	list, err := lc.ListDisputesByDepartment(ctx, dept)
 	if err != nil {
 		t.Fatal(err)

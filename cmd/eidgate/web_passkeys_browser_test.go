@@ -329,15 +329,7 @@ func browserPasskeyActivation(t *testing.T, s *stack, browser *webtest.Browser, 
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prof, err := s.m.peer.Profile("civil-affairs", devnet.DepartmentSystemName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
+	lc := ledgerAs(ctx, t, s, "civil-affairs", devnet.DepartmentSystemName)
 	res, err := lc.ResolveDID(ctx, eid)
 	if err != nil {
 		t.Fatalf("err = %v, want nil; the lost passkey on the ledger: %+v %v", err, res, err)

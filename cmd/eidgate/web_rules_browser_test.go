@@ -14,7 +14,6 @@ import (
 
 	"github.com/eidgate/eidgate/approval"
 	"github.com/eidgate/eidgate/chaincode/model"
-	"github.com/eidgate/eidgate/ledger"
 	"github.com/eidgate/eidgate/ledger/devnet"
 	"github.com/eidgate/eidgate/web/webtest"
 )
@@ -140,15 +139,7 @@ func ruleProofFromLedger(t *testing.T, s *stack, dept, id string) *approval.Rule
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prof, err := s.m.peer.Profile(dept, devnet.DepartmentSystemName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := ledger.Dial(ctx, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
+	lc := ledgerAs(ctx, t, s, dept, devnet.DepartmentSystemName)
 	r, err := lc.GetStandingRule(ctx, id)
 	if err != nil {
 		t.Fatal(err)
