@@ -89,7 +89,7 @@ type NearStats struct {
 	Invalidations uint64 // invalidation messages applied (this replica's and others')
 }
 
-var _ routing.Cache = (*Near)(nil)
+var _ routing.VersionedCache = (*Near)(nil)
 
 // NewNear builds the near cache and starts its subscription; Close stops
 // it.
@@ -140,23 +140,46 @@ func (n *Near) Stats() NearStats {
 // Get answers from the in-process level when it may, else from Redis,
 // keeping what Redis returned.
 func (n *Near) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	b, ok, _, err := n.GetVersion(ctx, key)
+	return b, ok, err
+}
+
+// GetVersion is Get that also returns, on a miss, the shared level's
+// version of the key for Fill.
+func (n *Near) GetVersion(ctx context.Context, key string) ([]byte, bool, string, error) {
 	live := n.live.Load()
 	if live {
 		if b, ok, _ := n.local.Get(ctx, key); ok {
 			n.stats.localHits.Add(1)
-			return b, true, nil
+			return b, true, "", nil
 		}
 	}
 	n.mu.RLock()
 	gen := n.gen
 	n.mu.RUnlock()
 	n.stats.sharedReads.Add(1)
-	b, ok, err := n.shared.Get(ctx, key)
+	b, ok, version, err := n.shared.GetVersion(ctx, key)
 	if err != nil || !ok || !live {
-		return b, ok, err
+		return b, ok, version, err
 	}
 	n.fill(gen, key, b, n.maxAge)
-	return b, true, nil
+	return b, true, "", nil
+}
+
+// Fill stores value in Redis while the key is still at version there, and
+// then in process.
+func (n *Near) Fill(ctx context.Context, key string, value []byte, ttl time.Duration, version string) error {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	n.mu.RLock()
+	gen := n.gen
+	n.mu.RUnlock()
+	stored, err := n.shared.fill(ctx, key, value, ttl, version)
+	if stored {
+		n.fill(gen, key, value, min(ttl, n.maxAge))
+	}
+	return err
 }
 
 // fill keeps value in process unless an invalidation ran since gen was

@@ -284,3 +284,59 @@ func TestNearEmptiesItsMemoryWhenTheChannelIsLost(t *testing.T) {
 		t.Fatalf("not kept in process after resubscribing: %q %v", got, ok)
 	}
 }
+
+// A replica that read the ledger before another replica's change and
+// fills the shared cache after that replica invalidated the key loses the
+// fill: the replica that made the change, and every other, reads the key
+// as a miss and loads it again, instead of the value from before the
+// change.
+func TestFillBegunBeforeAnotherReplicasInvalidationLoses(t *testing.T) {
+	ctx := ctxT(t)
+	reps, _ := nearReplicas(t, 2)
+	a, b := reps[0], reps[1]
+	const key = "consents:did:eidgate:filler"
+
+	// B misses and starts reading the ledger.
+	if _, ok, version, err := b.GetVersion(ctx, key); ok || err != nil {
+		t.Fatalf("B read %v %v before anything was cached", ok, err)
+	} else {
+		// A commits a revocation and invalidates the key meanwhile.
+		if err := a.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		// B's load, from before the revocation, ends.
+		if err := b.Fill(ctx, key, []byte(`[{"status":"active"}]`), time.Minute, version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, r := range map[string]*cache.Near{"A": a, "B": b} {
+		if v, ok, _, err := r.GetVersion(ctx, key); ok || err != nil {
+			t.Fatalf("%s reads %q (%v, %v) filled from before the invalidation", name, v, ok, err)
+		}
+	}
+
+	// A load that began after the invalidation fills, and both read it.
+	_, _, version, err := a.GetVersion(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version == "" {
+		t.Fatal("an invalidated key has no version")
+	}
+	fresh := []byte(`[{"status":"revoked"}]`)
+	if err := a.Fill(ctx, key, fresh, time.Minute, version); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*cache.Near{"A": a, "B": b} {
+		if v, ok, err := r.Get(ctx, key); !ok || err != nil || string(v) != string(fresh) {
+			t.Fatalf("%s reads %q (%v, %v), want the fill after the invalidation", name, v, ok, err)
+		}
+	}
+	// A second fill from the same empty state does not overwrite it.
+	if err := b.Fill(ctx, key, []byte(`[{"status":"active"}]`), time.Minute, version); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := a.Get(ctx, key); string(v) != string(fresh) {
+		t.Fatalf("a second fill from the same state overwrote the value: %q", v)
+	}
+}

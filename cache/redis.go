@@ -1,7 +1,10 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -26,7 +29,25 @@ const (
 	// DefaultCooldown is how long calls fail at once after Redis failed to
 	// answer, so a dead Redis costs requests nothing but a branch.
 	DefaultCooldown = time.Second
+	// TombstoneTTL is how long an invalidated key keeps its tombstone: a
+	// fill that read the source before the invalidation and arrives
+	// within it loses (loads end within request deadlines, far shorter).
+	TombstoneTTL = time.Minute
 )
+
+// tombstonePrefix starts the value an invalidation leaves under a key;
+// cached values are JSON and never start with a NUL byte.
+const tombstonePrefix = "\x00eidgate-invalidated:"
+
+// fillScript stores ARGV[1] for ARGV[2] milliseconds only while the key is
+// in the state ARGV[3] names: "" absent, else that tombstone.
+var fillScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if (cur == false and ARGV[3] == '') or cur == ARGV[3] then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+return 0`)
 
 // ErrRedisDown is returned without asking Redis while a recent failure's
 // cooldown runs.
@@ -65,7 +86,7 @@ type Redis struct {
 	owned         bool
 }
 
-var _ routing.Cache = (*Redis)(nil)
+var _ routing.VersionedCache = (*Redis)(nil)
 
 func (o RedisConfig) withDefaults() RedisConfig {
 	if o.Prefix == "" {
@@ -185,9 +206,17 @@ func (r *Redis) call(ctx context.Context, op string, force bool, fn func(ctx con
 
 // Get returns the value under key.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	b, ok, _, err := r.GetVersion(ctx, key)
+	return b, ok, err
+}
+
+// GetVersion returns the value under key or, when there is none, the
+// version of its empty state for Fill: "" when the key is absent, else the
+// tombstone its last invalidation left.
+func (r *Redis) GetVersion(ctx context.Context, key string) ([]byte, bool, string, error) {
 	const op = "cache.Redis.Get"
 	if r.clock.Now().UnixNano() < r.distrustUntil.Load() {
-		return nil, false, routing.Unavailable(op, "cache_unavailable", "the shared cache missed an invalidation; reading the source", nil)
+		return nil, false, "", routing.Unavailable(op, "cache_unavailable", "the shared cache missed an invalidation; reading the source", nil)
 	}
 	var b []byte
 	err := r.call(ctx, op, false, func(ctx context.Context) error {
@@ -196,42 +225,77 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		return err
 	})
 	if errors.Is(err, redis.Nil) {
-		return nil, false, nil
+		return nil, false, "", nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
-	return b, true, nil
+	if bytes.HasPrefix(b, []byte(tombstonePrefix)) {
+		return nil, false, string(b), nil
+	}
+	return b, true, "", nil
 }
 
-// Set stores value under key for ttl (DefaultTTL when ttl ≤ 0).
-func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+// Fill stores value under key for ttl only while the key is still in the
+// state version names (from GetVersion): a load that read the source
+// before another replica's invalidation does not overwrite it.
+func (r *Redis) Fill(ctx context.Context, key string, value []byte, ttl time.Duration, version string) error {
+	_, err := r.fill(ctx, key, value, ttl, version)
+	return err
+}
+
+// fill is Fill reporting whether the value was stored.
+func (r *Redis) fill(ctx context.Context, key string, value []byte, ttl time.Duration, version string) (bool, error) {
+	ttl = r.noteTTL(ttl)
+	var stored bool
+	err := r.call(ctx, "cache.Redis.Fill", false, func(ctx context.Context) error {
+		n, err := fillScript.Run(ctx, r.client, []string{r.prefix + key}, value, ttl.Milliseconds(), version).Int()
+		stored = n == 1
+		return err
+	})
+	return stored, err
+}
+
+// noteTTL returns the TTL to use for ttl (DefaultTTL when ttl ≤ 0) and
+// keeps the longest one seen.
+func (r *Redis) noteTTL(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	for {
 		cur := r.maxTTL.Load()
 		if int64(ttl) <= cur || r.maxTTL.CompareAndSwap(cur, int64(ttl)) {
-			break
+			return ttl
 		}
 	}
+}
+
+// Set stores value under key for ttl (DefaultTTL when ttl ≤ 0).
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ttl = r.noteTTL(ttl)
 	return r.call(ctx, "cache.Redis.Set", false, func(ctx context.Context) error {
 		return r.client.Set(ctx, r.prefix+key, value, ttl).Err()
 	})
 }
 
-// Delete removes keys. When it fails, reads miss until whatever it should
-// have removed has expired.
+// Delete invalidates keys: each gets a fresh tombstone, read as a miss,
+// that fills begun before it cannot overwrite (see Fill). When it fails,
+// reads miss until whatever it should have removed has expired.
 func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = r.prefix + k
-	}
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	tomb := tombstonePrefix + hex.EncodeToString(nonce[:])
 	err := r.call(ctx, "cache.Redis.Delete", true, func(ctx context.Context) error {
-		return r.client.Del(ctx, full...).Err()
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Set(ctx, r.prefix+k, tomb, TombstoneTTL)
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		// Other replicas may have written with the default TTL even if

@@ -54,7 +54,7 @@ func TestDurableReplayDatabaseDecidesRedisFronts(t *testing.T) {
 		t.Error("a replay Redis knew went to the database")
 	}
 	// Redis lost its data: the database still refuses the replay.
-	if err := r.Delete(ctx, "jti:t1"); err != nil {
+	if err := r.Client().Del(ctx, r.Prefix()+"jti:t1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if seen, err := d.Seen(ctx, "t1", until); err != nil || !seen {

@@ -139,7 +139,8 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 // a tenth of a resolve). Values are therefore shared between callers, who
 // must not modify them.
 func cached[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
-	if b, ok, err := d.cache.Get(ctx, key); err == nil && ok {
+	b, ok, version, err := d.get(ctx, key)
+	if err == nil && ok {
 		if v, ok := lookupDecoded[T](d, key, b); ok {
 			return v, nil
 		}
@@ -151,7 +152,26 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 	} else if err != nil {
 		d.log.Debug("cache read failed; reading the ledger", "key_kind", keyKind(key), "err", err)
 	}
-	return loadShared(ctx, d, key, load)
+	return loadShared(ctx, d, key, version, load)
+}
+
+// get reads key, with the version of its empty state when the cache keeps
+// versions.
+func (d *Directory) get(ctx context.Context, key string) ([]byte, bool, string, error) {
+	if vc, ok := d.cache.(VersionedCache); ok {
+		return vc.GetVersion(ctx, key)
+	}
+	b, ok, err := d.cache.Get(ctx, key)
+	return b, ok, "", err
+}
+
+// fill caches a loaded value; a versioned cache keeps it only if the key
+// is still in the state version names.
+func (d *Directory) fill(ctx context.Context, key string, value []byte, version string) error {
+	if vc, ok := d.cache.(VersionedCache); ok {
+		return vc.Fill(ctx, key, value, d.ttl, version)
+	}
+	return d.cache.Set(ctx, key, value, d.ttl)
 }
 
 // loadShared runs one load of key for the callers that miss it at the same
@@ -161,18 +181,18 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 // value read before a change it may already have been told of. A joiner
 // whose shared load failed (the caller that started it went away, say)
 // loads on its own.
-func loadShared[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+func loadShared[T any](ctx context.Context, d *Directory, key, version string, load func() (T, error)) (T, error) {
 	d.mu.Lock()
 	flight := key + "\x00" + strconv.FormatUint(d.invalidations, 10)
 	d.mu.Unlock()
 	ran := false
 	v, err, _ := d.flights.Do(flight, func() (any, error) {
 		ran = true
-		return loadAndCache(ctx, d, key, load)
+		return loadAndCache(ctx, d, key, version, load)
 	})
 	if err != nil {
 		if !ran && ctx.Err() == nil {
-			return loadAndCache(ctx, d, key, load)
+			return loadAndCache(ctx, d, key, version, load)
 		}
 		var zero T
 		return zero, err
@@ -180,7 +200,7 @@ func loadShared[T any](ctx context.Context, d *Directory, key string, load func(
 	return v.(T), nil
 }
 
-func loadAndCache[T any](ctx context.Context, d *Directory, key string, load func() (T, error)) (T, error) {
+func loadAndCache[T any](ctx context.Context, d *Directory, key, version string, load func() (T, error)) (T, error) {
 	started := d.clock.Now()
 	v, err := load()
 	if err != nil {
@@ -190,7 +210,7 @@ func loadAndCache[T any](ctx context.Context, d *Directory, key string, load fun
 		return v, nil
 	}
 	if b, err := json.Marshal(v); err == nil {
-		if err := d.cache.Set(ctx, key, b, d.ttl); err != nil {
+		if err := d.fill(ctx, key, b, version); err != nil {
 			d.log.Debug("cache write failed", "key_kind", keyKind(key), "err", err)
 		}
 	}

@@ -288,6 +288,18 @@ type Cache interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
+// VersionedCache is a Cache shared by replicas whose fills lose to
+// invalidations: GetVersion names the state of a key it finds empty, and
+// Fill stores a value only while the key is still in that state. A value a
+// replica read from the ledger before a change is then never written over
+// the change's invalidation, whichever replica made it; the replica that
+// made the change reads its own write at once.
+type VersionedCache interface {
+	Cache
+	GetVersion(ctx context.Context, key string) (value []byte, ok bool, version string, err error)
+	Fill(ctx context.Context, key string, value []byte, ttl time.Duration, version string) error
+}
+
 // Decision is a policy answer.
 type Decision struct {
 	Allowed bool
