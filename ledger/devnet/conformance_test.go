@@ -108,6 +108,14 @@ type conformanceRow struct {
 }
 
 func TestConformanceDevnetAndFabric(t *testing.T) {
+	// The rows that failed, repeated after the networks' log tails (this
+	// cleanup runs last), so the end of a failed run names them.
+	var failed []string
+	t.Cleanup(func() {
+		if len(failed) > 0 {
+			t.Logf("conformance rows that failed (%d):\n  %s", len(failed), strings.Join(failed, "\n  "))
+		}
+	})
 	targets := []*conformanceTarget{devnetTarget(t)}
 	if real := fabricTarget(t); real != nil {
 		targets = append(targets, real)
@@ -128,12 +136,14 @@ func TestConformanceDevnetAndFabric(t *testing.T) {
 			cancel()
 			if err := row.want.check(got[i]); err != nil {
 				t.Errorf("%s on %s: %v\n%s", row.name, tg.name, err, got[i])
+				failed = append(failed, fmt.Sprintf("%s on %s: %v", row.name, tg.name, err))
 			}
 		}
 		for i := 1; i < len(targets); i++ {
 			if !reflect.DeepEqual(got[0], got[i]) {
 				t.Errorf("%s: %s and %s differ\n%s: %s\n%s: %s", row.name, targets[0].name, targets[i].name,
 					targets[0].name, got[0], targets[i].name, got[i])
+				failed = append(failed, fmt.Sprintf("%s: %s and %s differ", row.name, targets[0].name, targets[i].name))
 			}
 		}
 		if row.fn != "" && got[0].Code == codes.OK.String() {
