@@ -420,6 +420,11 @@ func (im *Importer) begin(ctx context.Context, src *importSource, fileName, offi
 	im.mu.Lock()
 	if im.running[src.id] {
 		im.mu.Unlock()
+		// A run that has just recorded its end lets go of the file a
+		// moment later: its finished job is the answer, not a conflict.
+		if job, err := im.jobs.Import(ctx, src.id); err == nil && job.Status == ImportDone {
+			return job, true, nil
+		}
 		return nil, false, &routing.Error{Kind: routing.KindConflict, Code: "import_running", Op: op,
 			Message: "this file is being imported right now", Details: map[string]string{"id": src.id}}
 	}

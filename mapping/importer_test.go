@@ -445,9 +445,17 @@ func TestImportStartInBackground(t *testing.T) {
 		if jobs[0].ID != job.ID {
 			t.Fatalf("jobs[0].ID = %v, want job.ID; jobs %+v %v", jobs[0].ID, jobs, err)
 		}
-		// The spooled copy is gone once the job finished.
-		if left, _ := filepath.Glob(filepath.Join(f.spoolDir, "*")); len(left) != 0 {
-			t.Fatalf("spool files left: %v", left)
+		// The spooled copy goes as the job finishes (right after its
+		// end is recorded).
+		for {
+			left, _ := filepath.Glob(filepath.Join(f.spoolDir, "*"))
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("spool files left: %v", left)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		// Uploading the same bytes again reports the finished job.
 		again, err := f.im.Start(ctxb, "again.jsonl", bytes.NewReader(body), "officer")
