@@ -144,7 +144,10 @@ func (h *Hasher) Hash(ctx context.Context, secret string) (string, error) {
 	}
 	defer h.release()
 	p := h.params
-	key := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	key, err := hashing.run(ctx, hashRequest{secret: []byte(secret), salt: salt, p: p})
+	if err != nil {
+		return "", err
+	}
 	return encodePHC(p, salt, key), nil
 }
 
@@ -161,7 +164,10 @@ func (h *Hasher) Verify(ctx context.Context, secret, encoded string) (ok, rehash
 	}
 	defer h.release()
 	h.runs.Add(1)
-	got := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	got, err := hashing.run(ctx, hashRequest{secret: []byte(secret), salt: salt, p: p})
+	if err != nil {
+		return false, false, err
+	}
 	ok = subtle.ConstantTimeCompare(got, want) == 1
 	return ok, p != h.params, nil
 }
@@ -194,7 +200,11 @@ func (h *Hasher) dummyHash(ctx context.Context) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	_, _ = rand.Read(salt)
 	p := h.params
-	h.dummy = encodePHC(p, salt, argon2.IDKey(salt, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen))
+	key, err := hashing.run(ctx, hashRequest{secret: salt, salt: salt, p: p})
+	if err != nil {
+		return "", err
+	}
+	h.dummy = encodePHC(p, salt, key)
 	return h.dummy, nil
 }
 

@@ -1,0 +1,129 @@
+package accounts
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// workerPIDs are the process ids of the pool's running workers.
+func (p *hashPool) workerPIDs() []int {
+	p.once.Do(p.init)
+	var pids []int
+	var held []*hashWorker
+	for range p.size {
+		w := <-p.idle
+		held = append(held, w)
+		if w != nil {
+			pids = append(pids, w.cmd.Process.Pid)
+		}
+	}
+	for _, w := range held {
+		p.idle <- w
+	}
+	return pids
+}
+
+// A hash computed by a worker process is argon2id's, the worker runs at
+// the lowest priority, and a worker that dies is replaced.
+func TestHashesRunInLowPriorityWorkers(t *testing.T) {
+	p := &hashPool{size: 1}
+	t.Cleanup(p.close)
+	ctx := context.Background()
+	req := hashRequest{secret: []byte("correct horse"), salt: []byte("0123456789abcdef"), p: TestParams()}
+	want := argon2.IDKey(req.secret, req.salt, req.p.Time, req.p.MemoryKiB, req.p.Threads, req.p.KeyLen)
+
+	got, err := p.run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("worker key %x, want %x", got, want)
+	}
+	if p.fallback() {
+		t.Fatal("no worker started: the hash was computed in process")
+	}
+	pids := p.workerPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("%d workers running, want 1", len(pids))
+	}
+	if runtime.GOOS == "linux" {
+		if nice := processNice(t, pids[0]); nice != 19 {
+			t.Errorf("worker runs at nice %d, want 19", nice)
+		}
+	}
+
+	// The worker dies: the next hash is still right, and a new worker
+	// serves the one after.
+	proc, _ := os.FindProcess(pids[0])
+	_ = proc.Kill()
+	for range 2 {
+		if got, err := p.run(ctx, req); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("after the worker died: %x, %v", got, err)
+		}
+	}
+	if now := p.workerPIDs(); len(now) != 1 || now[0] == pids[0] {
+		t.Fatalf("workers after the first died: %v (the first was %d)", now, pids[0])
+	}
+}
+
+// processNice reads a process's nice value from /proc (the 19th field of
+// its stat line).
+func processNice(t *testing.T, pid int) int {
+	t.Helper()
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	nice, err := strconv.Atoi(fields[16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nice
+}
+
+// A worker answers well-formed requests, ends cleanly when its input
+// ends, and refuses a request outside the bounds with an error status.
+func TestServeHashes(t *testing.T) {
+	req := hashRequest{secret: []byte("s3cret"), salt: []byte("saltsaltsalt"), p: TestParams()}
+	var in bytes.Buffer
+	for range 2 {
+		if err := writeRequest(&in, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if status := serveHashes(&in, &out); status != 0 {
+		t.Fatalf("status %d at the end of the input, want 0", status)
+	}
+	want := computeKey(req)
+	if !bytes.Equal(out.Bytes(), append(bytes.Clone(want), want...)) {
+		t.Fatalf("answers %x, want the key twice", out.Bytes())
+	}
+	for name, bad := range map[string]Argon2Params{
+		"no passes":    {Time: 0, MemoryKiB: 64, Threads: 1, KeyLen: 32},
+		"2 GiB":        {Time: 1, MemoryKiB: 2 << 20, Threads: 1, KeyLen: 32},
+		"a short key":  {Time: 1, MemoryKiB: 64, Threads: 1, KeyLen: 4},
+		"no lanes":     {Time: 1, MemoryKiB: 64, Threads: 0, KeyLen: 32},
+		"memory < 8×p": {Time: 1, MemoryKiB: 16, Threads: 4, KeyLen: 32},
+	} {
+		var in, out bytes.Buffer
+		_ = writeRequest(&in, hashRequest{secret: []byte("x"), salt: []byte("saltsaltsalt"), p: bad})
+		if status := serveHashes(&in, &out); status != 2 || out.Len() != 0 {
+			t.Errorf("%s: status %d, %d bytes out; want 2 and nothing", name, status, out.Len())
+		}
+	}
+	var short bytes.Buffer
+	_ = writeRequest(&short, hashRequest{secret: []byte("x"), salt: []byte("salt"), p: TestParams()})
+	if status := serveHashes(&short, &bytes.Buffer{}); status != 2 {
+		t.Errorf("a 4-byte salt: status %d, want 2", status)
+	}
+}
