@@ -59,17 +59,22 @@ type validationCtx struct {
 // envelope signature was already verified at ingress (by the orderer's
 // signature filter) against the same membership.
 func (vc *validationCtx) check(raw []byte, creatorVerified bool) *txCheck {
-	c := &txCheck{raw: raw, postCode: peer.TxValidationCode_VALID}
 	var env common.Envelope
 	if err := proto.Unmarshal(raw, &env); err != nil {
-		c.preCode = peer.TxValidationCode_INVALID_OTHER_REASON
-		return c
+		return &txCheck{raw: raw, preCode: peer.TxValidationCode_INVALID_OTHER_REASON, postCode: peer.TxValidationCode_VALID}
 	}
 	var payload common.Payload
 	if err := proto.Unmarshal(env.GetPayload(), &payload); err != nil {
-		c.preCode = peer.TxValidationCode_BAD_PAYLOAD
-		return c
+		return &txCheck{raw: raw, preCode: peer.TxValidationCode_BAD_PAYLOAD, postCode: peer.TxValidationCode_VALID}
 	}
+	return vc.checkParsed(raw, &env, &payload, creatorVerified)
+}
+
+// checkParsed is check for an envelope whose bytes raw the caller has
+// already parsed into env and its payload (the orderer at admission), so
+// the committer's checks do not parse them a second time.
+func (vc *validationCtx) checkParsed(raw []byte, env *common.Envelope, payload *common.Payload, creatorVerified bool) *txCheck {
+	c := &txCheck{raw: raw, postCode: peer.TxValidationCode_VALID}
 	chdr, shdr, err := validateCommonHeader(payload.GetHeader())
 	if err != nil {
 		c.preCode = peer.TxValidationCode_BAD_COMMON_HEADER
