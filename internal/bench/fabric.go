@@ -63,7 +63,7 @@ func (r *Runner) fabricLedger(ctx context.Context, rep *Report) error {
 	}
 	defer lg.Close()
 	r.say("ledger on Fabric (%s): %d submitters, %s", p.Peer.Endpoint, r.plan.Submitters, r.plan.LedgerLoad)
-	l, _, err := r.measureLedger(ctx, lg)
+	l, err := r.measureLedger(ctx, lg)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ type Ledger struct {
 	EvaluatePerS float64 `json:"evaluate_per_s"`
 	EvaluateP99  float64 `json:"evaluate_p99_ms"`
 	// CPUUsPerTx is this process's CPU time (client and peer) per
-	// committed transaction.
+	// committed transaction, during the submissions.
 	CPUUsPerTx float64 `json:"cpu_us_per_tx"`
 
 	FabricSubmitTPS    float64 `json:"fabric_submit_tps,omitempty"`

@@ -763,12 +763,10 @@ func (r *Runner) profile(name string) func() {
 // embedded peer, then evaluates one of them concurrently.
 func (r *Runner) ledger(ctx context.Context, m *InProcess, rep *Report) error {
 	r.say("ledger: %d submitters, %s", r.plan.Submitters, r.plan.LedgerLoad)
-	cpu0 := SelfCPUTime()
-	l, committed, err := r.measureLedger(ctx, m.Ledger)
+	l, err := r.measureLedger(ctx, m.Ledger)
 	if err != nil {
 		return err
 	}
-	l.CPUUsPerTx = cpuPerRequest(SelfCPUTime()-cpu0, committed)
 	rep.Ledger = l
 	return ctx.Err()
 }
@@ -784,9 +782,9 @@ type AnchorLedger interface {
 // goroutines for r.plan.LedgerLoad (each call returns after its commit
 // status), then evaluates GetAnchor for half as long. Batch ids are new to
 // the ledger (a random prefix), so runs against a long-lived network never
-// meet an earlier run's batches. It also returns the number of committed
-// transactions.
-func (r *Runner) measureLedger(ctx context.Context, lg AnchorLedger) (Ledger, int64, error) {
+// meet an earlier run's batches. The CPU per transaction is this process's
+// during the submissions only.
+func (r *Runner) measureLedger(ctx context.Context, lg AnchorLedger) (Ledger, error) {
 	var run [6]byte
 	_, _ = rand.Read(run[:])
 	prefix := "bench-" + hex.EncodeToString(run[:]) + "-"
@@ -800,9 +798,10 @@ func (r *Runner) measureLedger(ctx context.Context, lg AnchorLedger) (Ledger, in
 	}
 	// One transaction first, so that evaluations have something to read.
 	if _, _, err := lg.AnchorAccessBatch(ctx, anchor()); err != nil {
-		return Ledger{}, 0, err
+		return Ledger{}, err
 	}
 	n := r.plan.Submitters
+	cpu0 := SelfCPUTime()
 	submit, errs, elapsed := concurrently(ctx, n, r.plan.LedgerLoad, func(ctx context.Context) error {
 		_, _, err := lg.AnchorAccessBatch(ctx, anchor())
 		return err
@@ -811,6 +810,7 @@ func (r *Runner) measureLedger(ctx context.Context, lg AnchorLedger) (Ledger, in
 		SubmitTPS:   Round3(float64(submit.Count()) / elapsed.Seconds()),
 		CommitP50Ms: Round3(Millis(submit.Quantile(0.5))), CommitP99Ms: Round3(Millis(submit.Quantile(0.99))),
 		Submitters: float64(n), SubmitErrors: float64(errs),
+		CPUUsPerTx: cpuPerRequest(SelfCPUTime()-cpu0, int64(submit.Count())),
 	}
 	eval, _, elapsed := concurrently(ctx, n, r.plan.LedgerLoad/2, func(ctx context.Context) error {
 		_, err := lg.GetAnchor(ctx, prefix+"1")
@@ -818,7 +818,7 @@ func (r *Runner) measureLedger(ctx context.Context, lg AnchorLedger) (Ledger, in
 	})
 	l.EvaluatePerS = Round3(float64(eval.Count()) / elapsed.Seconds())
 	l.EvaluateP99 = Round3(Millis(eval.Quantile(0.99)))
-	return l, int64(submit.Count()), ctx.Err()
+	return l, ctx.Err()
 }
 
 // concurrently runs op from n goroutines until d has passed and returns

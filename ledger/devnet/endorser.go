@@ -26,6 +26,7 @@ type unpackedProposal struct {
 	chdr      *common.ChannelHeader
 	shdr      *common.SignatureHeader
 	cpp       *peer.ChaincodeProposalPayload
+	cis       *peer.ChaincodeInvocationSpec
 	input     *peer.ChaincodeInput
 	chaincode string
 	hash      []byte // the proposal hash a proposal response refers to
@@ -70,17 +71,17 @@ func unpackProposal(sp *peer.SignedProposal) (*unpackedProposal, error) {
 	if err := unmarshal(up.proposal.GetPayload(), up.cpp, "ChaincodeProposalPayload"); err != nil {
 		return nil, err
 	}
-	var cis peer.ChaincodeInvocationSpec
-	if err := unmarshal(up.cpp.GetInput(), &cis, "ChaincodeInvocationSpec"); err != nil {
+	up.cis = &peer.ChaincodeInvocationSpec{}
+	if err := unmarshal(up.cpp.GetInput(), up.cis, "ChaincodeInvocationSpec"); err != nil {
 		return nil, err
 	}
-	if cis.GetChaincodeSpec() == nil {
+	if up.cis.GetChaincodeSpec() == nil {
 		return nil, errors.New("chaincode invocation spec did not contain chaincode spec")
 	}
-	if cis.GetChaincodeSpec().GetInput() == nil {
+	if up.cis.GetChaincodeSpec().GetInput() == nil {
 		return nil, errors.New("chaincode input did not contain any input")
 	}
-	up.input = cis.GetChaincodeSpec().GetInput()
+	up.input = up.cis.GetChaincodeSpec().GetInput()
 	noTransient, err := proto.Marshal(&peer.ChaincodeProposalPayload{Input: up.cpp.GetInput()})
 	if err != nil {
 		return nil, fmt.Errorf("could not marshal non-transient portion of payload: %w", err)
@@ -145,11 +146,17 @@ func errorResponse(msg string) *peer.ProposalResponse {
 // signed (endorse false): the gateway discards the endorsement of an
 // evaluation anyway.
 func (p *Peer) processProposal(sp *peer.SignedProposal, endorse bool) (*peer.ProposalResponse, error) {
+	up, err := unpackProposal(sp)
+	return p.processUnpacked(up, err, endorse)
+}
+
+// processUnpacked is processProposal for a proposal the caller has
+// already unpacked (up, or the error unpacking it returned).
+func (p *Peer) processUnpacked(up *unpackedProposal, unpackErr error, endorse bool) (*peer.ProposalResponse, error) {
 	p.work <- struct{}{}
 	defer func() { <-p.work }()
-	up, err := unpackProposal(sp)
-	if err != nil {
-		return errorResponse(err.Error()), err
+	if unpackErr != nil {
+		return errorResponse(unpackErr.Error()), unpackErr
 	}
 	if up.chdr.GetChannelId() != p.cfg.Channel {
 		return errorResponse(fmt.Sprintf("channel '%s' not found", up.chdr.GetChannelId())), nil

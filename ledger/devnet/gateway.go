@@ -180,6 +180,65 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	if len(sp.GetProposalBytes()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "the proposed transaction must contain a signed proposal")
 	}
+	// The endorser unpacks the proposal once for the gateway and itself;
+	// when the endorser would refuse it, the gateway's own unpacking
+	// decides whether the request is refused first.
+	up, unpackErr := unpackProposal(sp)
+	hdr, chdr, cpp, cis, err := gatewayUnpack(sp, up)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	channel := chdr.GetChannelId()
+	chaincode := cis.GetChaincodeSpec().GetChaincodeId().GetName()
+	// The client may name the endorsing organisations (planForOrgs);
+	// otherwise the gateway's own peer endorses first and discovery
+	// completes the plan from its answer (planFromFirstEndorser).
+	var plan []*endorserPeer
+	orgs := req.GetEndorsingOrganizations()
+	if len(orgs) > 0 {
+		var missing []string
+		if plan, missing = s.p.peersForOrgs(orgs, channel, chaincode); len(missing) > 0 {
+			return nil, status.Error(codes.Unavailable, missingOrgsError(missing))
+		}
+	} else if channel != s.p.cfg.Channel || !s.p.hasChaincode(chaincode) {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode %s in channel %s", chaincode, channel)
+	}
+	pr, err := s.p.processUnpacked(up, unpackErr, true)
+	if code, msg, _ := responseStatus(pr, err); code != codes.OK {
+		return nil, newRPCError(codes.Aborted, "failed to endorse transaction, see attached details for more info", s.detail(msg))
+	}
+	if ctx.Err() != nil {
+		return nil, newRPCError(codes.DeadlineExceeded, "endorsement timeout expired while collecting first endorsement")
+	}
+	if len(orgs) == 0 {
+		var ok bool
+		if plan, ok = s.p.endorsementPlan(chaincode); !ok {
+			return nil, status.Error(codes.FailedPrecondition, errNoEndorsementPlan)
+		}
+	}
+	endorsements, err := s.p.endorsements(pr, plan)
+	if err != nil {
+		return nil, newRPCError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", s.detail(err.Error()))
+	}
+	env, err := prepareTransaction(hdr, cpp, &peer.ChaincodeEndorsedAction{
+		ProposalResponsePayload: pr.GetPayload(),
+		Endorsements:            endorsements,
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
+	}
+	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+}
+
+// gatewayUnpack is the gateway's unpacking of an endorse request's
+// proposal: the parts the endorser unpacked (up), or, when the endorser
+// could not, the gateway's own step by step, whose first failure refuses
+// the request.
+func gatewayUnpack(sp *peer.SignedProposal, up *unpackedProposal) (*common.Header, *common.ChannelHeader, *peer.ChaincodeProposalPayload, *peer.ChaincodeInvocationSpec, error) {
+	if up != nil {
+		return up.header, up.chdr, up.cpp, up.cis, nil
+	}
 	var prop peer.Proposal
 	var hdr common.Header
 	var chdr common.ChannelHeader
@@ -198,50 +257,10 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gateway.EndorseRequest
 	}
 	for _, step := range steps {
 		if err := unmarshal(step.b(), step.m, step.what); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, nil, nil, nil, err
 		}
 	}
-	channel := chdr.GetChannelId()
-	chaincode := cis.GetChaincodeSpec().GetChaincodeId().GetName()
-	// The client may name the endorsing organisations (planForOrgs);
-	// otherwise the gateway's own peer endorses first and discovery
-	// completes the plan from its answer (planFromFirstEndorser).
-	var plan []*endorserPeer
-	orgs := req.GetEndorsingOrganizations()
-	if len(orgs) > 0 {
-		var missing []string
-		if plan, missing = s.p.peersForOrgs(orgs, channel, chaincode); len(missing) > 0 {
-			return nil, status.Error(codes.Unavailable, missingOrgsError(missing))
-		}
-	} else if channel != s.p.cfg.Channel || !s.p.hasChaincode(chaincode) {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode %s in channel %s", chaincode, channel)
-	}
-	pr, err := s.p.processProposal(sp, true)
-	if code, msg, _ := responseStatus(pr, err); code != codes.OK {
-		return nil, newRPCError(codes.Aborted, "failed to endorse transaction, see attached details for more info", s.detail(msg))
-	}
-	if ctx.Err() != nil {
-		return nil, newRPCError(codes.DeadlineExceeded, "endorsement timeout expired while collecting first endorsement")
-	}
-	if len(orgs) == 0 {
-		var ok bool
-		if plan, ok = s.p.endorsementPlan(chaincode); !ok {
-			return nil, status.Error(codes.FailedPrecondition, errNoEndorsementPlan)
-		}
-	}
-	endorsements, err := s.p.endorsements(pr, plan)
-	if err != nil {
-		return nil, newRPCError(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", s.detail(err.Error()))
-	}
-	env, err := prepareTransaction(&hdr, &cpp, &peer.ChaincodeEndorsedAction{
-		ProposalResponsePayload: pr.GetPayload(),
-		Endorsements:            endorsements,
-	})
-	if err != nil {
-		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %s", err)
-	}
-	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+	return &hdr, &chdr, &cpp, &cis, nil
 }
 
 // prepareTransaction is the gateway's: the proposal header unchanged, one
@@ -336,7 +355,7 @@ func (p *Peer) broadcast(env *common.Envelope) (*txCheck, common.Status, string)
 	if err != nil {
 		return nil, common.Status_BAD_REQUEST, err.Error()
 	}
-	return vc.check(raw, true), common.Status_SUCCESS, ""
+	return vc.checkParsed(raw, env, &payload, true), common.Status_SUCCESS, ""
 }
 
 func (s *gatewayServer) CommitStatus(ctx context.Context, req *gateway.SignedCommitStatusRequest) (*gateway.CommitStatusResponse, error) {

@@ -59,17 +59,22 @@ type validationCtx struct {
 // envelope signature was already verified at ingress (by the orderer's
 // signature filter) against the same membership.
 func (vc *validationCtx) check(raw []byte, creatorVerified bool) *txCheck {
-	c := &txCheck{raw: raw, postCode: peer.TxValidationCode_VALID}
 	var env common.Envelope
 	if err := proto.Unmarshal(raw, &env); err != nil {
-		c.preCode = peer.TxValidationCode_INVALID_OTHER_REASON
-		return c
+		return &txCheck{raw: raw, preCode: peer.TxValidationCode_INVALID_OTHER_REASON, postCode: peer.TxValidationCode_VALID}
 	}
 	var payload common.Payload
 	if err := proto.Unmarshal(env.GetPayload(), &payload); err != nil {
-		c.preCode = peer.TxValidationCode_BAD_PAYLOAD
-		return c
+		return &txCheck{raw: raw, preCode: peer.TxValidationCode_BAD_PAYLOAD, postCode: peer.TxValidationCode_VALID}
 	}
+	return vc.checkParsed(raw, &env, &payload, creatorVerified)
+}
+
+// checkParsed is check for an envelope whose bytes raw the caller has
+// already parsed into env and its payload (the orderer at admission), so
+// the committer's checks do not parse them a second time.
+func (vc *validationCtx) checkParsed(raw []byte, env *common.Envelope, payload *common.Payload, creatorVerified bool) *txCheck {
+	c := &txCheck{raw: raw, postCode: peer.TxValidationCode_VALID}
 	chdr, shdr, err := validateCommonHeader(payload.GetHeader())
 	if err != nil {
 		c.preCode = peer.TxValidationCode_BAD_COMMON_HEADER
@@ -329,26 +334,38 @@ func (vc *validationCtx) checkConfig(c *txCheck, data []byte) peer.TxValidationC
 
 // endorsementMemo remembers the endorsement signatures this peer produced,
 // keyed by the digest of the signed bytes. Two generations bound its size;
-// a forgotten entry only costs a signature verification.
+// a forgotten entry only costs a signature verification. Its entries hold
+// no pointers, so the garbage collector does not scan them.
 type endorsementMemo struct {
 	mu        sync.Mutex
-	cur, prev map[[32]byte][]byte
+	cur, prev map[[32]byte]memoSig
+}
+
+// memoSig is a DER-encoded P-256 signature (at most 72 bytes) by value.
+type memoSig struct {
+	n   uint8
+	der [72]byte
 }
 
 const endorsementMemoGeneration = 50_000
 
 func newEndorsementMemo() *endorsementMemo {
-	return &endorsementMemo{cur: map[[32]byte][]byte{}}
+	return &endorsementMemo{cur: map[[32]byte]memoSig{}}
 }
 
 func (m *endorsementMemo) remember(msg, sig []byte) {
+	var s memoSig
+	if len(sig) > len(s.der) {
+		return
+	}
+	s.n = uint8(copy(s.der[:], sig))
 	d := sha256.Sum256(msg)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.cur) >= endorsementMemoGeneration {
-		m.prev, m.cur = m.cur, make(map[[32]byte][]byte, endorsementMemoGeneration)
+		m.prev, m.cur = m.cur, make(map[[32]byte]memoSig, endorsementMemoGeneration)
 	}
-	m.cur[d] = sig
+	m.cur[d] = s
 }
 
 // matches reports whether this peer signed exactly msg with exactly sig.
@@ -363,5 +380,5 @@ func (m *endorsementMemo) matches(msg, sig []byte) bool {
 	if !ok {
 		s, ok = m.prev[d]
 	}
-	return ok && bytes.Equal(s, sig)
+	return ok && bytes.Equal(s.der[:s.n], sig)
 }
