@@ -30,7 +30,10 @@ type Event struct {
 }
 
 // Handler applies one event. An error stops delivery: the checkpoint is not
-// advanced and the event is delivered again after the listener reconnects.
+// advanced past it and the event is delivered again after the listener
+// reconnects. A handler must be idempotent: the position is saved in
+// batches, so after a crash the events since the last save (at most a few
+// hundred) are delivered again.
 type Handler func(ctx context.Context, ev Event) error
 
 // ListenerStatus is the listener's position, for readiness checks.
@@ -158,30 +161,68 @@ func (l *Listener) stream(ctx context.Context, cp *checkpoint) (bool, error) {
 	}()
 	l.setConnected(true, "")
 	progressed := false
-	for ev := range events {
+	// Positions are saved when the stream has nothing more ready, or every
+	// maxUnsaved events, not after each one: a save is a durable database
+	// commit, and under load events arrive faster than those. Handlers are
+	// idempotent (see Handler), so a crash re-applies at most the events
+	// after the last save.
+	unsaved := 0
+	save := func() error {
+		if unsaved == 0 {
+			return nil
+		}
+		// Applied events are saved even if ctx ends right now, or a
+		// restart would apply them again.
+		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancelSave()
+		if err := l.store.Save(saveCtx, l.name, cp.block, cp.txID); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &storeError{err}
+		}
+		unsaved = 0
+		return nil
+	}
+	for {
+		var (
+			ev *client.ChaincodeEvent
+			ok bool
+		)
+		select {
+		case ev, ok = <-events:
+		default:
+			if err := save(); err != nil {
+				return progressed, err
+			}
+			ev, ok = <-events
+		}
+		if !ok {
+			return progressed, save()
+		}
 		e := Event{BlockNumber: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}
 		if err := l.handler(ctx, e); err != nil {
-			return progressed, fmt.Errorf("handler for event %s in block %d: %w", e.Name, e.BlockNumber, err)
-		}
-		// The event is applied: save its position even if ctx ends right now,
-		// or a restart would apply it a second time.
-		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := l.store.Save(saveCtx, l.name, ev.BlockNumber, ev.TransactionID)
-		cancelSave()
-		if err != nil {
-			if ctx.Err() != nil {
-				return progressed, ctx.Err()
+			if serr := save(); serr != nil {
+				return progressed, serr
 			}
-			return progressed, &storeError{err}
+			return progressed, fmt.Errorf("handler for event %s in block %d: %w", e.Name, e.BlockNumber, err)
 		}
 		cp.block, cp.txID = ev.BlockNumber, ev.TransactionID
 		progressed = true
+		unsaved++
 		l.mu.Lock()
 		l.st.NextBlock, l.st.LastTxID, l.st.LastEventAt = cp.block, cp.txID, time.Now()
 		l.mu.Unlock()
+		if unsaved >= maxUnsaved {
+			if err := save(); err != nil {
+				return progressed, err
+			}
+		}
 	}
-	return progressed, nil
 }
+
+// maxUnsaved bounds the events applied since the last saved position.
+const maxUnsaved = 256
 
 func (l *Listener) setPosition(cp *checkpoint, connected bool) {
 	l.mu.Lock()

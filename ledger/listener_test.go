@@ -122,6 +122,11 @@ func TestListenerDeliversEveryEventOnce(t *testing.T) {
 				if st := l.Status(); st.LastTxID != applied[len(applied)-1] {
 					t.Errorf("status %+v, want last tx %s", st, applied[len(applied)-1])
 				}
+				// Positions are saved in batches; whatever was applied is
+				// saved by the time Run returns.
+				if _, tx, _ := store.Load(context.Background(), "cache"); tx != applied[len(applied)-1] {
+					t.Errorf("saved position at tx %q after Run returned, want the last applied %s", tx, applied[len(applied)-1])
+				}
 			}
 			run(tt.stopAfter)
 			if tt.stopAfter > 0 {
