@@ -71,13 +71,19 @@ func (s *Server) fail(c *gin.Context, err error) {
 		// parser (a credential, a proof) is about the body it came in.
 		detail.Field = "body"
 	}
-	if status >= 500 {
+	if status >= 500 && !shedding[detail.Code] {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "request_id", detail.RequestID, "code", detail.Code, "err", err)
 	}
 	setRetryAfter(c, err)
 	c.Set(ctxErrorCode, detail.Code)
 	c.AbortWithStatusJSON(status, ErrorBody{Error: detail})
 }
+
+// shedding are the codes of work refused on purpose to protect the rest
+// (a sign-in flood's excess): not faults, so no error line each — the
+// request log line names the code. Under a flood an error line per
+// refusal would be hundreds a second.
+var shedding = map[string]bool{"sign_in_busy": true}
 
 // answer renders body with status, or err when it is set.
 func (s *Server) answer(c *gin.Context, status int, body any, err error) {

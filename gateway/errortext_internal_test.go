@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -50,5 +53,31 @@ func TestErrorTextSaysTheWait(t *testing.T) {
 		Details: map[string]string{"retry_after": "120"}}
 	if got, want := s.errorText(c, other), s.site.Message("en", "err.sign_in_busy"); got != want {
 		t.Errorf("sign_in_busy with a wait: %q, want %q", got, want)
+	}
+}
+
+// A refused sign-in of a flood (sign_in_busy) is answered 503 without an
+// error log line; a dependency's failure still logs one.
+func TestSheddingIsNotLoggedAsAFailure(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{site: web.MustNew(), log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	for _, tc := range []struct {
+		code   string
+		logged bool
+	}{
+		{"sign_in_busy", false},
+		{"database_unavailable", true},
+	} {
+		logs.Reset()
+		w := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(w)
+		c.Request = httptest.NewRequest("POST", "/v1/me/login", nil)
+		s.fail(c, routing.Unavailable("test", tc.code, "unavailable", nil))
+		if w.Code != 503 {
+			t.Errorf("%s answered %d, want 503", tc.code, w.Code)
+		}
+		if got := strings.Contains(logs.String(), `"request failed"`); got != tc.logged {
+			t.Errorf("%s: error line logged %v, want %v: %s", tc.code, got, tc.logged, logs.String())
+		}
 	}
 }
