@@ -24,7 +24,7 @@ import (
 // marking slowed every other request, and the hashing goroutine competed
 // with the department API for the runtime's processors. A worker is the
 // gateway's own executable started again with EnvHashWorker set: it hashes
-// what it reads from its standard input at the lowest scheduling priority,
+// what it reads from its standard input in the idle scheduling class,
 // so hashes run on the CPU the gateway leaves over, their memory is not in
 // the gateway's heap, and the gateway waits for one on a pipe without
 // holding a processor. The hasher's bound on concurrent hashes bounds the

@@ -8,19 +8,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lowerProcessPriority gives every thread of the process the lowest
-// scheduling priority (nice 19); Linux keeps a nice value per thread, and
-// threads started later take their creator's.
+// lowerProcessPriority puts every thread of the process in the idle
+// scheduling class (SCHED_IDLE: it runs only when no other task wants the
+// processor, and any other task that wakes up takes the processor from it
+// at once) and, where that is refused, at the lowest priority of the
+// normal class (nice 19). Linux keeps both per thread, and threads started
+// later take their creator's. Neither needs privileges.
 func lowerProcessPriority() {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 19)
-		return
-	}
-	for _, t := range tasks {
-		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
+	tids := []int{0}
+	if tasks, err := os.ReadDir("/proc/self/task"); err == nil {
+		tids = tids[:0]
+		for _, t := range tasks {
+			if tid, err := strconv.Atoi(t.Name()); err == nil {
+				tids = append(tids, tid)
+			}
 		}
+	}
+	for _, tid := range tids {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
+		_ = unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
 	}
 }
 

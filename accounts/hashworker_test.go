@@ -54,8 +54,12 @@ func TestHashesRunInLowPriorityWorkers(t *testing.T) {
 		t.Fatalf("%d workers running, want 1", len(pids))
 	}
 	if runtime.GOOS == "linux" {
-		if nice := processNice(t, pids[0]); nice != 19 {
+		nice, policy := processPriority(t, pids[0])
+		if nice != 19 {
 			t.Errorf("worker runs at nice %d, want 19", nice)
+		}
+		if policy != 5 { // SCHED_IDLE
+			t.Errorf("worker runs in scheduling class %d, want SCHED_IDLE (5)", policy)
 		}
 	}
 
@@ -73,21 +77,24 @@ func TestHashesRunInLowPriorityWorkers(t *testing.T) {
 	}
 }
 
-// processNice reads a process's nice value from /proc (the 19th field of
-// its stat line).
-func processNice(t *testing.T, pid int) int {
+// processPriority reads a process's nice value and scheduling policy from
+// /proc (the 19th and 41st fields of its stat line).
+func processPriority(t *testing.T, pid int) (nice, policy int) {
 	t.Helper()
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The command name (field 2) may hold spaces: count from its ')'.
+	// The command name (field 2) may hold spaces: count from its ')',
+	// after which the state is field 3.
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	nice, err := strconv.Atoi(fields[16])
+	if nice, err = strconv.Atoi(fields[19-3]); err == nil {
+		policy, err = strconv.Atoi(fields[41-3])
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nice
+	return nice, policy
 }
 
 // A worker answers well-formed requests, ends cleanly when its input
