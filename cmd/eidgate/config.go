@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,7 +100,10 @@ type Config struct {
 	BodyTimeout       time.Duration `yaml:"body_timeout" env:"EIDGATE_BODY_TIMEOUT" flag:"body-timeout" usage:"how long a request may take to send its body; bulk import uploads have five minutes"`
 	ConnsPerClient    int           `yaml:"conns_per_client" env:"EIDGATE_CONNS_PER_CLIENT" flag:"conns-per-client" usage:"open connections allowed from one address (trusted proxies are not bounded)"`
 	InFlightPerClient int           `yaml:"in_flight_per_client" env:"EIDGATE_IN_FLIGHT_PER_CLIENT" flag:"in-flight-per-client" usage:"requests in progress allowed from one client (429 beyond)"`
-	TrustedProxies    string        `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit: near it the
+	// garbage collector runs more often instead of letting the heap double.
+	MemoryLimitMiB int    `yaml:"memory_limit_mib" env:"EIDGATE_MEMORY_LIMIT_MIB" flag:"memory-limit-mib" usage:"soft limit of the gateway's Go memory in MiB, near which the garbage collector works harder instead of growing the heap (0 = none; GOMEMLIMIT in the environment takes precedence)"`
+	TrustedProxies string `yaml:"trusted_proxies" env:"EIDGATE_TRUSTED_PROXIES" flag:"trusted-proxies" usage:"comma-separated addresses or CIDR ranges of reverse proxies in front of the gateway, whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed (default: none)"`
 }
 
 // secret is a setting that is never printed: formatted, it shows only
@@ -132,7 +136,24 @@ func DefaultConfig() Config {
 		InFlightPerClient: gateway.DefaultInFlightPerClient,
 		LogLevel:          "info",
 		LogFormat:         logFormatAuto,
+		MemoryLimitMiB:    DefaultMemoryLimitMiB,
 	}
+}
+
+// DefaultMemoryLimitMiB keeps the gateway's resident memory near 150 MB
+// under load (docs/BENCHMARKS.md); raise it with larger caches or a larger
+// container.
+const DefaultMemoryLimitMiB = 100
+
+// applyMemoryLimit sets the runtime's soft memory limit to limitMiB (none
+// when 0) unless GOMEMLIMIT is in the environment, which the runtime has
+// applied already. It returns the limit in force, in bytes.
+func applyMemoryLimit(limitMiB int, lookup func(string) (string, bool)) int64 {
+	if _, set := lookup("GOMEMLIMIT"); set || limitMiB <= 0 {
+		return debug.SetMemoryLimit(-1)
+	}
+	debug.SetMemoryLimit(int64(limitMiB) << 20)
+	return debug.SetMemoryLimit(-1)
 }
 
 // LoadConfigFile merges a YAML file into c; unknown keys are refused.
@@ -319,6 +340,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyTimeout < 0 || (c.BodyTimeout > 0 && c.BodyTimeout < 100*time.Millisecond) {
 		add("--body-timeout %s: want at least 100ms", c.BodyTimeout)
+	}
+	if c.MemoryLimitMiB < 0 {
+		add("--memory-limit-mib %d: want 0 (none) or more", c.MemoryLimitMiB)
 	}
 	if c.ConnsPerClient < 0 {
 		add("--conns-per-client %d: want at least 1", c.ConnsPerClient)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,23 @@ func TestKeysFromTheEnvironment(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, "keys", file)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("keys/%s: stat = %v, want no file when the key comes from the environment", file, err)
 		}
+	}
+}
+
+// The gateway's soft memory limit is the setting's, none at 0, and left to
+// the runtime when GOMEMLIMIT is in the environment.
+func TestApplyMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	noEnv := func(string) (string, bool) { return "", false }
+	if got := applyMemoryLimit(100, noEnv); got != 100<<20 {
+		t.Errorf("limit %d after 100 MiB, want %d", got, 100<<20)
+	}
+	if got := applyMemoryLimit(0, noEnv); got != 100<<20 {
+		t.Errorf("0 (none) changed the limit to %d", got)
+	}
+	withEnv := func(k string) (string, bool) { return "1GiB", k == "GOMEMLIMIT" }
+	if got := applyMemoryLimit(200, withEnv); got != 100<<20 {
+		t.Errorf("GOMEMLIMIT in the environment, yet the limit became %d", got)
 	}
 }

@@ -23,6 +23,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("configuration:\n%w", err)}
 			}
+			applyMemoryLimit(cfg.MemoryLimitMiB, os.LookupEnv)
 			m := NewMain(cfg)
 			m.Logger = newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			if err := m.Open(cmd.Context()); err != nil {
