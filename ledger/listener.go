@@ -53,8 +53,13 @@ type Listener struct {
 
 	minBackoff, maxBackoff time.Duration
 
-	mu sync.Mutex
-	st ListenerStatus
+	mu         sync.Mutex
+	st         ListenerStatus
+	positioned bool // Run has loaded the checkpoint into st
+
+	// fresh is where a listener without a checkpoint starts (0: the
+	// genesis block); see SkipHistoryBefore.
+	fresh uint64
 
 	// What EventLag learnt of the blocks past the position.
 	lagMu   sync.Mutex
@@ -88,13 +93,21 @@ func (l *Listener) Status() ListenerStatus {
 	return l.st
 }
 
+// SkipHistoryBefore makes a listener that has no checkpoint yet start at
+// block next instead of the genesis block. It is for a handler whose state
+// began empty when the chain was next blocks high (an in-process cache):
+// the events before it concern nothing the handler holds, and replaying a
+// long chain would delay the start and fill the process's memory with
+// blocks. A listener with a checkpoint resumes from it as always.
+func (l *Listener) SkipHistoryBefore(next uint64) { l.fresh = next }
+
 // Run delivers events until ctx ends, reconnecting with backoff when the
 // stream breaks or the handler fails. It returns ctx.Err(), or the error of
 // the checkpoint store when the position cannot be loaded or saved.
 func (l *Listener) Run(ctx context.Context) error {
-	block, txID, err := l.store.Load(ctx, l.name)
+	block, txID, err := l.start(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+		return err
 	}
 	cp := &checkpoint{block: block, txID: txID}
 	l.setPosition(cp, false)
@@ -128,6 +141,19 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 		delay = min(delay*2, l.maxBackoff)
 	}
+}
+
+// start is where Run starts: the checkpoint, or without one the block
+// SkipHistoryBefore named (the genesis block by default).
+func (l *Listener) start(ctx context.Context) (uint64, string, error) {
+	block, txID, err := l.store.Load(ctx, l.name)
+	if err != nil {
+		return 0, "", fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+	}
+	if block == 0 && txID == "" {
+		block = l.fresh
+	}
+	return block, txID, nil
 }
 
 type storeError struct{ err error }
@@ -187,6 +213,7 @@ func (l *Listener) setPosition(cp *checkpoint, connected bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.st.NextBlock, l.st.LastTxID, l.st.Connected = cp.block, cp.txID, connected
+	l.positioned = true
 }
 
 func (l *Listener) setConnected(v bool, lastErr string) {
