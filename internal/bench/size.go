@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/demo"
@@ -265,12 +266,6 @@ func (r *Runner) populate(ctx context.Context, label, dataDir string, n int) ([]
 	return grantSizeConsents(ctx, m.Population, picked)
 }
 
-// routeJob is one batch of a provider's routes to sign and publish.
-type routeJob struct {
-	provider string
-	stmts    []model.RouteStatement
-}
-
 // publishRoutes gives residents 0…n-1 one route each, for their pair's
 // data type from its owner, signed with the owner's key and published in
 // batches of routing.MaxRouteBatch, four batches at a time.
@@ -295,83 +290,62 @@ func publishRoutes(ctx context.Context, pop Population, dataDir string, n int) e
 		}
 		signers[dept] = signer{key, kid}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan routeJob)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				s := signers[j.provider]
-				batch := make([]model.SignedRoute, len(j.stmts))
-				for i, st := range j.stmts {
-					signed, err := model.SignRoute(s.key, s.kid, st)
-					if err != nil {
-						fail(err)
-						return
-					}
-					batch[i] = signed
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	publish := func(provider string, stmts []model.RouteStatement) {
+		g.Go(func() error {
+			s := signers[provider]
+			batch := make([]model.SignedRoute, len(stmts))
+			for i, st := range stmts {
+				signed, err := model.SignRoute(s.key, s.kid, st)
+				if err != nil {
+					return err
 				}
-				if _, err := pop.PublishRoutes(ctx, j.provider, batch); err != nil {
-					fail(err)
-					return
-				}
+				batch[i] = signed
 			}
-		}()
+			_, err := pop.PublishRoutes(ctx, provider, batch)
+			return err
+		})
 	}
-	err := func() error {
-		defer close(jobs)
-		pending := map[string][]model.RouteStatement{}
-		send := func(provider string) bool {
-			select {
-			case jobs <- routeJob{provider, pending[provider]}:
+	pending := map[string][]model.RouteStatement{}
+	var readErr error
+read:
+	for from := 0; from < n && ctx.Err() == nil; from += routing.MaxRouteBatch {
+		docs := make([]mapping.Input, 0, routing.MaxRouteBatch)
+		for i := from; i < min(from+routing.MaxRouteBatch, n); i++ {
+			docs = append(docs, residentDoc(i))
+		}
+		eids, err := pop.EIDs(ctx, docs)
+		if err != nil {
+			readErr = err
+			break
+		}
+		for k, eid := range eids {
+			if eid == "" {
+				readErr = fmt.Errorf("resident %d has no eID after the import", from+k)
+				break read
+			}
+			dt := resolvePairs[pairOf(from+k)].dataType
+			provider := owner[dt]
+			sum := sha256.Sum256([]byte(docs[k].Number + "|" + dt))
+			pending[provider] = append(pending[provider], model.RouteStatement{
+				EID: eid, DataType: dt, Provider: provider, Version: 1, Digest: digest.Format(sum), Schema: dt + "/1",
+			})
+			if len(pending[provider]) == routing.MaxRouteBatch {
+				publish(provider, pending[provider])
 				pending[provider] = nil
-				return true
-			case <-ctx.Done():
-				return false
 			}
 		}
-		for from := 0; from < n; from += routing.MaxRouteBatch {
-			docs := make([]mapping.Input, 0, routing.MaxRouteBatch)
-			for i := from; i < min(from+routing.MaxRouteBatch, n); i++ {
-				docs = append(docs, residentDoc(i))
-			}
-			eids, err := pop.EIDs(ctx, docs)
-			if err != nil {
-				return err
-			}
-			for k, eid := range eids {
-				if eid == "" {
-					return fmt.Errorf("resident %d has no eID after the import", from+k)
-				}
-				dt := resolvePairs[pairOf(from+k)].dataType
-				provider := owner[dt]
-				sum := sha256.Sum256([]byte(docs[k].Number + "|" + dt))
-				pending[provider] = append(pending[provider], model.RouteStatement{
-					EID: eid, DataType: dt, Provider: provider, Version: 1, Digest: digest.Format(sum), Schema: dt + "/1",
-				})
-				if len(pending[provider]) == routing.MaxRouteBatch && !send(provider) {
-					return nil
-				}
-			}
+	}
+	for provider, stmts := range pending {
+		if len(stmts) > 0 && readErr == nil {
+			publish(provider, stmts)
 		}
-		for provider, stmts := range pending {
-			if len(stmts) > 0 && !send(provider) {
-				return nil
-			}
-		}
-		return nil
-	}()
-	wg.Wait()
-	if err != nil {
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	return firstErr
+	return readErr
 }
 
 // grantSizeConsents has each picked resident's pair's department request
@@ -391,33 +365,15 @@ func grantSizeConsents(ctx context.Context, pop Population, picked []int) ([]siz
 			out[k+j] = sizeResident{index: picked[k+j], eid: eid}
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan sizeResident)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for res := range next {
-				if err := grantSizeConsent(ctx, pop, res); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		}()
-	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
 	for _, res := range out {
-		select {
-		case next <- res:
-		case <-ctx.Done():
+		if ctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return grantSizeConsent(ctx, pop, res) })
 	}
-	close(next)
-	wg.Wait()
-	return out, firstErr
+	return out, g.Wait()
 }
 
 func grantSizeConsent(ctx context.Context, pop Population, res sizeResident) error {
