@@ -303,8 +303,11 @@ func publishRoutes(ctx context.Context, pop Population, dataDir string, n int) e
 				}
 				batch[i] = signed
 			}
-			_, err := pop.PublishRoutes(ctx, provider, batch)
-			return err
+			// Publishing the same signed routes again changes nothing.
+			return retryUnavailable(ctx, func() error {
+				_, err := pop.PublishRoutes(ctx, provider, batch)
+				return err
+			})
 		})
 	}
 	pending := map[string][]model.RouteStatement{}
@@ -378,17 +381,50 @@ func grantSizeConsents(ctx context.Context, pop Population, picked []int) ([]siz
 
 func grantSizeConsent(ctx context.Context, pop Population, res sizeResident) error {
 	p := resolvePairs[res.pair()]
-	c, err := pop.RequestConsent(ctx, p.dept, routing.ConsentDraft{
-		EID: res.eid, DataTypes: []string{p.dataType}, PurposeCode: p.purpose,
-		PurposeText: "bench: resident " + strconv.Itoa(res.index), ValidUntil: time.Now().Add(30 * 24 * time.Hour),
+	var c *model.Consent
+	// A request repeated after a timeout may leave a second request
+	// waiting; the one answered is granted.
+	err := retryUnavailable(ctx, func() (err error) {
+		c, err = pop.RequestConsent(ctx, p.dept, routing.ConsentDraft{
+			EID: res.eid, DataTypes: []string{p.dataType}, PurposeCode: p.purpose,
+			PurposeText: "bench: resident " + strconv.Itoa(res.index), ValidUntil: time.Now().Add(30 * 24 * time.Hour),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("request consent of resident %d: %w", res.index, err)
 	}
-	if _, err := pop.GrantConsent(ctx, res.eid, c.ID, "counter"); err != nil {
+	err = retryUnavailable(ctx, func() error {
+		_, err := pop.GrantConsent(ctx, res.eid, c.ID, "counter")
+		if routing.IsKind(err, routing.KindConflict) {
+			// Granted by an attempt whose answer timed out.
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("grant consent of resident %d: %w", res.index, err)
 	}
 	return nil
+}
+
+// retryUnavailable calls op again, a few times with backoff, while it
+// fails because the ledger is unavailable (a submit that timed out while
+// the embedded peer was busy committing the loader's large batches).
+func retryUnavailable(ctx context.Context, op func() error) error {
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || attempt == 5 || !routing.IsKind(err, routing.KindUnavailable) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait *= 2
+	}
 }
 
 // resolveRequest is a resolve by document as department dept (with its

@@ -99,6 +99,7 @@ type fakePopulation struct {
 	consents map[string]model.Consent // by id
 	granted  map[string]bool
 	failOn   string // fail publishing this department's routes
+	timeouts int    // answer this many publishes "ledger unavailable" first
 }
 
 func eidOf(number string) string {
@@ -120,6 +121,10 @@ func (f *fakePopulation) PublishRoutes(_ context.Context, dept string, batch []m
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.timeouts > 0 {
+		f.timeouts--
+		return nil, routing.Unavailable("ledger.Submit", "ledger_unavailable", "submit timeout", nil)
+	}
 	f.batches = append(f.batches, len(batch))
 	for _, s := range batch {
 		if s.Statement.Provider != dept {
@@ -212,6 +217,19 @@ func TestPublishRoutesGivesEveryResidentOneSignedRoute(t *testing.T) {
 	}
 	if len(f.batches) > n/routing.MaxRouteBatch+len(demo.Departments) {
 		t.Errorf("%d batches for %d routes: not filled", len(f.batches), n)
+	}
+}
+
+// A publish that timed out while the ledger was busy is sent again.
+func TestPublishRoutesRetriesAnUnavailableLedger(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := &fakePopulation{keys: demoKeys(t, dir), routes: map[string]model.RouteStatement{}, timeouts: 1}
+	if err := publishRoutes(context.Background(), f, dir, 1_500); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.routes) != 1_500 {
+		t.Fatalf("%d residents got a route after a timeout, want 1500", len(f.routes))
 	}
 }
 
