@@ -75,6 +75,7 @@ func TestBenchQuickJSON(t *testing.T) {
 		{"ledger", "evaluate_per_s"}, {"import", "rows_per_s"}, {"did", "p99_ms"}, {"memory", "peak_rss_mb"}, {"memory", "ready_ms"},
 		{"size", "small_resolves_per_s"}, {"size", "large_resolves_per_s"}, {"size", "large_vs_small"}, {"size", "small_p99_ms"},
 		{"size", "large_p99_ms"}, {"size", "small_peak_rss_mb"}, {"size", "large_peak_rss_mb"}, {"size", "large_cold_resolves_per_s"},
+		{"size", "large_peak_anon_rss_mb"},
 	} {
 		if v, _ := rep[f[0]][f[1]].(float64); v <= 0 {
 			t.Errorf("%s.%s = %v, want a measurement", f[0], f[1], rep[f[0]][f[1]])

@@ -104,6 +104,24 @@ func (c *Child) PeakRSS() (uint64, error) {
 	return st.VmHWM, nil
 }
 
+// AnonRSS is the child's anonymous resident memory now (RssAnon: its heap
+// and stacks, not the pages of files it maps), 0 where /proc is not
+// available.
+func (c *Child) AnonRSS() (uint64, error) {
+	p, err := procfs.NewProc(c.PID())
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, err
+	}
+	return st.RssAnon, nil
+}
+
 // ResetPeakRSS sets the child's peak resident set size back to its
 // current size (Linux: "5" into /proc/PID/clear_refs), so that PeakRSS
 // then reports the peak of what follows.

@@ -186,10 +186,16 @@ type Size struct {
 	LargeColdP99Ms   float64 `json:"large_cold_p99_ms"`
 	SmallPeakRSSMB   float64 `json:"small_peak_rss_mb"`
 	LargePeakRSSMB   float64 `json:"large_peak_rss_mb"`
-	SmallReadyRSSMB  float64 `json:"small_ready_rss_mb"`
-	LargeReadyRSSMB  float64 `json:"large_ready_rss_mb"`
-	SmallReadyMs     float64 `json:"small_ready_ms"`
-	LargeReadyMs     float64 `json:"large_ready_ms"`
+	// The largest anonymous resident memory (heap, stacks) sampled every
+	// 100 ms from ready to the end of the load: the peaks above also count
+	// the pages of the ledger file the peer maps, which the kernel maps in
+	// around every page read and may drop again at any time.
+	SmallPeakAnonMB float64 `json:"small_peak_anon_rss_mb"`
+	LargePeakAnonMB float64 `json:"large_peak_anon_rss_mb"`
+	SmallReadyRSSMB float64 `json:"small_ready_rss_mb"`
+	LargeReadyRSSMB float64 `json:"large_ready_rss_mb"`
+	SmallReadyMs    float64 `json:"small_ready_ms"`
+	LargeReadyMs    float64 `json:"large_ready_ms"`
 	// The seconds it took to load each population (import, routes,
 	// consents), not a figure of the gateway under load.
 	SmallLoadSeconds float64 `json:"small_load_s"`

@@ -78,6 +78,7 @@ type sizeFigures struct {
 	rps, p50, p99, errors, cpuPerReq float64
 	coldRPS, coldP99                 float64
 	peakRSS, readyRSS, readyMs       float64
+	peakAnon                         float64
 	loadSeconds                      float64
 }
 
@@ -109,6 +110,7 @@ func sizeReport(p Plan, small, large sizeFigures) Size {
 		SmallColdP99Ms: Round3(small.coldP99), LargeColdP99Ms: Round3(large.coldP99),
 		SmallPeakRSSMB: Round3(small.peakRSS), LargePeakRSSMB: Round3(large.peakRSS),
 		SmallReadyRSSMB: Round3(small.readyRSS), LargeReadyRSSMB: Round3(large.readyRSS),
+		SmallPeakAnonMB: Round3(small.peakAnon), LargePeakAnonMB: Round3(large.peakAnon),
 		SmallReadyMs: Round3(small.readyMs), LargeReadyMs: Round3(large.readyMs),
 		SmallLoadSeconds: Round3(small.loadSeconds), LargeLoadSeconds: Round3(large.loadSeconds),
 	}
@@ -181,6 +183,11 @@ func (r *Runner) sizeRun(ctx context.Context, label string, n int) (sizeFigures,
 		return f, err
 	}
 	reqs := sizeRequests("http://"+addr, info, resolved)
+	anon := &anonSampler{child: child}
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() { defer close(sampled); anon.run(sampleCtx) }()
+	defer func() { stopSampling(); <-sampled }()
 
 	// Each resident once, from every connection: none is in the cache yet.
 	r.say("size %s: %d residents resolved once each (cold), then %d connections, %s", label, len(reqs), r.plan.Connections, r.plan.Load)
@@ -212,7 +219,32 @@ func (r *Runner) sizeRun(ctx context.Context, label string, n int) (sizeFigures,
 	f.p50, f.p99 = Millis(res.Latency.Quantile(0.5)), Millis(res.Latency.Quantile(0.99))
 	f.cpuPerReq = cpuPerRequest(cpu1-cpu0, res.Requests)
 	f.peakRSS = float64(peak) / (1 << 20)
+	stopSampling()
+	<-sampled
+	f.peakAnon = float64(anon.max) / (1 << 20)
 	return f, nil
+}
+
+// anonSampler reads a child's anonymous resident memory every 100 ms and
+// keeps the largest: the kernel keeps no peak of it.
+type anonSampler struct {
+	child *Child
+	max   uint64
+}
+
+func (a *anonSampler) run(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if v, err := a.child.AnonRSS(); err == nil {
+			a.max = max(a.max, v)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // sizeRequests are the resolves of the loaded residents, each by its

@@ -77,11 +77,11 @@ func TestPlanForSizes(t *testing.T) {
 func TestSizeReportRatios(t *testing.T) {
 	t.Parallel()
 	p := PlanFor(true, false, 1)
-	s := sizeReport(p, sizeFigures{rps: 4000, coldRPS: 800, peakRSS: 120}, sizeFigures{rps: 3000, coldRPS: 1000, peakRSS: 180})
+	s := sizeReport(p, sizeFigures{rps: 4000, coldRPS: 800, peakRSS: 120}, sizeFigures{rps: 3000, coldRPS: 1000, peakRSS: 180, peakAnon: 90})
 	if s.LargeVsSmall != 0.75 || s.ColdLargeVsSmall != 1.25 {
 		t.Errorf("ratios %v and %v, want 0.75 and 1.25", s.LargeVsSmall, s.ColdLargeVsSmall)
 	}
-	if s.SmallPeakRSSMB != 120 || s.LargePeakRSSMB != 180 || s.Resolved != 500 || s.LargeResidents != 20_000 {
+	if s.SmallPeakRSSMB != 120 || s.LargePeakRSSMB != 180 || s.LargePeakAnonMB != 90 || s.Resolved != 500 || s.LargeResidents != 20_000 {
 		t.Errorf("report %+v does not carry the figures", s)
 	}
 	if z := sizeReport(p, sizeFigures{}, sizeFigures{rps: 10}); z.LargeVsSmall != 0 {
