@@ -56,7 +56,17 @@ func (l *Listener) EventLag(ctx context.Context, src BlockSource) (EventLag, err
 	if err != nil {
 		return EventLag{}, err
 	}
-	st := l.Status()
+	l.mu.Lock()
+	st, positioned := l.st, l.positioned
+	l.mu.Unlock()
+	if !positioned {
+		// Run has not loaded its position yet (or is not running): count
+		// from its checkpoint, not from block 0, which would read a long
+		// chain for nothing on every readiness probe of a starting gateway.
+		if st.NextBlock, st.LastTxID, err = l.start(ctx); err != nil {
+			return EventLag{}, err
+		}
+	}
 	l.lagMu.Lock()
 	defer l.lagMu.Unlock()
 	// What was found before the position is applied now.

@@ -78,7 +78,7 @@ func TestEventLagCountsBlocksWithEventsNotApplied(t *testing.T) {
 	c.add(tx{id: "x", chaincode: "eidgate", event: "Grant", code: peer.TxValidationCode_MVCC_READ_CONFLICT})                               // 3
 	c.add(tx{id: "b", chaincode: "eidgate", event: "Grant", code: valid}, tx{id: "c", chaincode: "eidgate", event: "Revoke", code: valid}) // 4
 	c.add(tx{id: "n", chaincode: "eidgate", code: valid})                                                                                  // 5: no event
-	l := &Listener{chaincode: "eidgate"}
+	l := &Listener{chaincode: "eidgate", positioned: true}
 	ctx := context.Background()
 
 	steps := []struct {
@@ -135,7 +135,7 @@ func TestEventLagReadsABoundedNumberOfBlocksPerCall(t *testing.T) {
 	for i := range lagReadsPerCall + 36 {
 		c.add(tx{id: string(rune('a' + i%26)), chaincode: "eidgate", event: "E", code: peer.TxValidationCode_VALID})
 	}
-	l := &Listener{chaincode: "eidgate"}
+	l := &Listener{chaincode: "eidgate", positioned: true}
 	lag, err := l.EventLag(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -152,5 +152,39 @@ func TestEventLagReadsABoundedNumberOfBlocksPerCall(t *testing.T) {
 	}
 	if lag.Unread != 0 {
 		t.Fatalf("lag.Unread = %v, want 0; second call: %+v", lag.Unread, lag)
+	}
+}
+
+// Before Run has loaded the listener's position, EventLag counts from
+// where Run will start (its checkpoint), not from block 0: a starting
+// gateway's readiness probes must not read the whole chain.
+func TestEventLagCountsFromWhereRunWillStart(t *testing.T) {
+	t.Parallel()
+	c := &chain{reads: map[uint64]int{}}
+	for i := range 10 {
+		c.add(tx{id: string(rune('a' + i)), chaincode: "eidgate", event: "E", code: peer.TxValidationCode_VALID})
+	}
+	for _, tc := range []struct {
+		name  string
+		saved map[string][2]any
+		from  uint64
+	}{
+		{"checkpoint", map[string][2]any{"l": {uint64(8), "i"}}, 8},
+		{"another checkpoint", map[string][2]any{"l": {uint64(5), "f"}}, 5},
+		{"none", nil, 0},
+	} {
+		c.reads = map[uint64]int{}
+		l := &Listener{chaincode: "eidgate", name: "l", store: &memCheckpoints{saved: tc.saved}}
+		lag, err := l.EventLag(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 10 - tc.from
+		if tc.saved != nil {
+			want-- // the checkpoint's own block holds only the applied event
+		}
+		if lag.Blocks != want || len(c.reads) != int(10-tc.from) || c.reads[tc.from] != 1 {
+			t.Errorf("%s: %+v, reads %v; want %d blocks, read from %d on", tc.name, lag, c.reads, want, tc.from)
+		}
 	}
 }

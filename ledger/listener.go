@@ -56,8 +56,9 @@ type Listener struct {
 
 	minBackoff, maxBackoff time.Duration
 
-	mu sync.Mutex
-	st ListenerStatus
+	mu         sync.Mutex
+	st         ListenerStatus
+	positioned bool // Run has loaded the checkpoint into st
 
 	// What EventLag learnt of the blocks past the position.
 	lagMu   sync.Mutex
@@ -95,9 +96,9 @@ func (l *Listener) Status() ListenerStatus {
 // stream breaks or the handler fails. It returns ctx.Err(), or the error of
 // the checkpoint store when the position cannot be loaded or saved.
 func (l *Listener) Run(ctx context.Context) error {
-	block, txID, err := l.store.Load(ctx, l.name)
+	block, txID, err := l.start(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+		return err
 	}
 	cp := &checkpoint{block: block, txID: txID}
 	l.setPosition(cp, false)
@@ -131,6 +132,15 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 		delay = min(delay*2, l.maxBackoff)
 	}
+}
+
+// start is where Run starts: the checkpoint (block 0 without one).
+func (l *Listener) start(ctx context.Context) (uint64, string, error) {
+	block, txID, err := l.store.Load(ctx, l.name)
+	if err != nil {
+		return 0, "", fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+	}
+	return block, txID, nil
 }
 
 type storeError struct{ err error }
@@ -228,6 +238,7 @@ func (l *Listener) setPosition(cp *checkpoint, connected bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.st.NextBlock, l.st.LastTxID, l.st.Connected = cp.block, cp.txID, connected
+	l.positioned = true
 }
 
 func (l *Listener) setConnected(v bool, lastErr string) {

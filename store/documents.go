@@ -138,13 +138,16 @@ func (db *DB) DocumentsByIndex(ctx context.Context, idx []mapping.Index) ([]mapp
 	for start := 0; start < len(idx); start += step {
 		chunk := idx[start:min(start+step, len(idx))]
 		var sb strings.Builder
-		sb.WriteString(documentSelect + ` WHERE removed_at IS NULL AND (`)
+		// Each term names the partial unique index's condition itself: with it
+		// only in front of the OR, SQLite scans the whole table once per
+		// statement instead of looking each pair up in the index.
+		sb.WriteString(documentSelect + ` WHERE (`)
 		args := make([]any, 0, 2*len(chunk))
 		for i, x := range chunk {
 			if i > 0 {
 				sb.WriteString(" OR ")
 			}
-			sb.WriteString("(key_version = ? AND blind_value = ?)")
+			sb.WriteString("(key_version = ? AND blind_value = ? AND removed_at IS NULL)")
 			args = append(args, x.KeyVersion, x.Value)
 		}
 		sb.WriteString(")")

@@ -16,7 +16,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
+	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/internal/bench"
+	"github.com/eidgate/eidgate/mapping"
+	"github.com/eidgate/eidgate/routing"
 )
 
 // benchOptions are the bench command's flags.
@@ -31,7 +34,7 @@ func newBenchCmd() *cobra.Command {
 	var o benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the gateway on this machine: resolves, ledger, anchoring, import, DID resolution, memory",
+		Short: "Measure the gateway on this machine: resolves, ledger, anchoring, import, DID resolution, memory, size",
 		Long: `Measure eidgate on this machine in one run, on loopback only; every part is
 bounded in time and requests and stops by itself:
 
@@ -47,6 +50,10 @@ bounded in time and requests and stops by itself:
   did        DID resolution latency
   memory     the gateway's peak resident memory during the resolve load and
              its start-up time to ready
+  size       the resolve load with a small and with a large population
+             loaded (residents, document mappings, routes: 2,000 and 20,000
+             with --quick, 10,000 and 100,000, 10,000 and 1,000,000 with
+             --full), and the gateway's peak resident memory at each size
 
 With --ledger fabric --fabric-profile P --fabric-admin-profile A the resolve
 and ledger parts also run on that real Fabric network (fabric_* figures),
@@ -96,8 +103,8 @@ shares the machine's cores with them.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.quick, "quick", false, "short run (under a minute): 4 s loads, 20,000 import rows")
-	f.BoolVar(&o.full, "full", false, "long run: 30 s loads, 1,000,000 import rows")
+	f.BoolVar(&o.quick, "quick", false, "short run: 4 s loads, 20,000 import rows, populations of 2,000 and 20,000")
+	f.BoolVar(&o.full, "full", false, "long run: 30 s loads, 1,000,000 import rows, populations of 10,000 and 1,000,000")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.StringVar(&o.run.DB, "db", "", "also measure resolves and the import on this PostgreSQL database (in fresh schemas, dropped afterwards): resolve.pg_*, import.pg_*")
 	f.StringVar(&o.run.Redis, "redis", "", "Redis URL for the cache of that second variant (with or without --db)")
@@ -107,7 +114,7 @@ shares the machine's cores with them.`,
 	f.BoolVar(&o.run.Keep, "keep", false, "keep the temporary data dirs and logs")
 	f.StringVar(&o.run.PprofListen, "pprof-listen", "", "serve the gateway child's net/http/pprof on this loopback address")
 	_ = f.MarkHidden("scale")
-	f.StringSliceVar(&o.run.Only, "only", nil, "run only these parts: gateway (baseline, resolve, anchoring, did, memory), ledger, import")
+	f.StringSliceVar(&o.run.Only, "only", nil, "run only these parts: gateway (baseline, resolve, anchoring, did, memory), ledger, import, size")
 	_ = f.MarkHidden("pprof-listen")
 	f.StringVar(&o.run.Fabric.Ledger, "ledger", "devnet", "devnet (the embedded peer only) or fabric (also measure the real network of --fabric-profile: fabric_* figures)")
 	f.StringVar(&o.run.Fabric.Profile, "fabric-profile", "", "connection profile of the gateway's agent identity on the real network (--ledger fabric)")
@@ -208,5 +215,51 @@ func openBenchGatewayOn(ctx context.Context, dataDir, db string) (*bench.InProce
 	if err := m.Open(ctx); err != nil {
 		return nil, err
 	}
-	return &bench.InProcess{Ledger: m.agent, Importer: m.importer, Close: m.Close}, nil
+	return &bench.InProcess{Ledger: m.agent, Importer: m.importer, Population: benchPopulation{m}, Close: m.Close}, nil
+}
+
+// benchPopulation is what the bench's size part loads a population
+// through: the gateway's own mapping, routes and consent services.
+type benchPopulation struct{ m *Main }
+
+// EIDs reads the eIDs of docs from the stored documents, a thousand to a
+// query.
+func (p benchPopulation) EIDs(ctx context.Context, docs []mapping.Input) ([]string, error) {
+	keys := p.m.mapping.Keyring()
+	now := time.Now()
+	idx := make([]mapping.Index, len(docs))
+	for i, in := range docs {
+		doc, err := mapping.Parse(in, now)
+		if err != nil {
+			return nil, err
+		}
+		if idx[i], err = keys.Blind(doc); err != nil {
+			return nil, err
+		}
+	}
+	stored, err := p.m.db.DocumentsByIndex(ctx, idx)
+	if err != nil {
+		return nil, err
+	}
+	eid := make(map[mapping.Index]string, len(stored))
+	for _, sd := range stored {
+		eid[sd.Index()] = sd.EID
+	}
+	out := make([]string, len(docs))
+	for i, x := range idx {
+		out[i] = eid[x]
+	}
+	return out, nil
+}
+
+func (p benchPopulation) PublishRoutes(ctx context.Context, department string, batch []model.SignedRoute) ([]model.RouteOutcome, error) {
+	return p.m.routes.Publish(ctx, department, batch)
+}
+
+func (p benchPopulation) RequestConsent(ctx context.Context, requester string, d routing.ConsentDraft) (*model.Consent, error) {
+	return p.m.consents.Request(ctx, requester, d)
+}
+
+func (p benchPopulation) GrantConsent(ctx context.Context, eid, id, method string) (*model.Consent, error) {
+	return p.m.consents.Grant(ctx, eid, id, method)
 }

@@ -56,7 +56,7 @@ func TestBenchQuickJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"anchoring", "baseline", "did", "import", "ledger", "memory", "resolve"}; !slices.Equal(keys, want) {
+	if want := []string{"anchoring", "baseline", "did", "import", "ledger", "memory", "resolve", "size"}; !slices.Equal(keys, want) {
 		t.Fatalf("top-level keys %v, want %v", keys, want)
 	}
 	for sec, fields := range rep {
@@ -73,13 +73,22 @@ func TestBenchQuickJSON(t *testing.T) {
 	for _, f := range [][2]string{
 		{"baseline", "rps"}, {"resolve", "rps"}, {"resolve", "resolve_vs_baseline"}, {"ledger", "submit_tps"},
 		{"ledger", "evaluate_per_s"}, {"import", "rows_per_s"}, {"did", "p99_ms"}, {"memory", "peak_rss_mb"}, {"memory", "ready_ms"},
+		{"size", "small_resolves_per_s"}, {"size", "large_resolves_per_s"}, {"size", "large_vs_small"}, {"size", "small_p99_ms"},
+		{"size", "large_p99_ms"}, {"size", "small_peak_rss_mb"}, {"size", "large_peak_rss_mb"}, {"size", "large_cold_resolves_per_s"},
+		{"size", "large_peak_anon_rss_mb"},
 	} {
 		if v, _ := rep[f[0]][f[1]].(float64); v <= 0 {
 			t.Errorf("%s.%s = %v, want a measurement", f[0], f[1], rep[f[0]][f[1]])
 		}
 	}
-	if e, _ := rep["resolve"]["errors"].(float64); e != 0 {
-		t.Errorf("resolves failed during the bench: %v (stderr: %s)", e, errb.String())
+	for _, f := range [][2]string{{"resolve", "errors"}, {"size", "small_errors"}, {"size", "large_errors"}} {
+		if e, _ := rep[f[0]][f[1]].(float64); e != 0 {
+			t.Errorf("%s.%s = %v: resolves failed during the bench (stderr: %s)", f[0], f[1], e, errb.String())
+		}
+	}
+	// The size part loaded the populations the scaled plan names.
+	if small, large := rep["size"]["small_residents"], rep["size"]["large_residents"]; small != 200.0 || large != 2_000.0 {
+		t.Errorf("size populations %v and %v, want 200 and 2,000", small, large)
 	}
 }
 

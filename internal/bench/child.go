@@ -90,18 +90,39 @@ func (c *Child) WaitReady(ctx context.Context, url string, timeout time.Duration
 // PeakRSS is the child's peak resident set size in bytes (VmHWM), 0 where
 // /proc is not available.
 func (c *Child) PeakRSS() (uint64, error) {
-	p, err := procfs.NewProc(c.PID())
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, nil
-		}
-		return 0, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
+	st, err := c.status()
+	if st == nil {
 		return 0, err
 	}
 	return st.VmHWM, nil
+}
+
+// AnonRSS is the child's anonymous resident memory now (RssAnon: its heap
+// and stacks, not the pages of files it maps), 0 where /proc is not
+// available.
+func (c *Child) AnonRSS() (uint64, error) {
+	st, err := c.status()
+	if st == nil {
+		return 0, err
+	}
+	return st.RssAnon, nil
+}
+
+// status is the child's /proc status, nil (and no error) where /proc is
+// not available.
+func (c *Child) status() (*procfs.ProcStatus, error) {
+	p, err := procfs.NewProc(c.PID())
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 // ResetPeakRSS sets the child's peak resident set size back to its

@@ -92,8 +92,14 @@ func TestChildPeakRSSResetAndStop(t *testing.T) {
 	if err := c.ResetPeakRSS(); err != nil {
 		t.Fatal(err)
 	}
-	if after, err := c.PeakRSS(); err != nil || after == 0 || after > before/2 {
+	after, err := c.PeakRSS()
+	if err != nil || after == 0 || after > before/2 {
 		t.Fatalf("peak RSS after reset %d (%v), before %d", after, err, before)
+	}
+	// The freed 64 MiB are not anonymous memory any more either, and the
+	// anonymous part is within the resident set.
+	if anon, err := c.AnonRSS(); err != nil || anon == 0 || anon > after {
+		t.Fatalf("anonymous RSS %d (%v) with the peak reset to %d", anon, err, after)
 	}
 	if err := c.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 // Report is the result of one `eidgate bench` run. Its JSON form has
 // exactly the top-level keys baseline, resolve, ledger, anchoring, import,
-// did and memory, each an object of numbers.
+// did, memory and size, each an object of numbers.
 type Report struct {
 	Baseline  Baseline  `json:"baseline"`
 	Resolve   Resolve   `json:"resolve"`
@@ -22,6 +22,7 @@ type Report struct {
 	Import    Import    `json:"import"`
 	DID       DID       `json:"did"`
 	Memory    Memory    `json:"memory"`
+	Size      Size      `json:"size"`
 }
 
 // Baseline is a bare gin handler under the same load as the resolves.
@@ -153,6 +154,52 @@ type Memory struct {
 	ReadyMs           float64 `json:"ready_ms"`
 	FirstStartMs      float64 `json:"first_start_ms"`
 	BaselinePeakRSSMB float64 `json:"baseline_peak_rss_mb"`
+}
+
+// Size is the resolve load on gateways with a small and with a large
+// population loaded (residents with their eIDs, document mappings and
+// one route each), spread over the same number of them (Resolved, each
+// with a consent). The cold figures are the first resolve of each of those
+// residents, none of them cached yet; the others are the steady load after
+// it. The peaks are the gateway child's resident set from ready to the end
+// of the load; the ready peaks are its start-up's.
+type Size struct {
+	SmallResidents   float64 `json:"small_residents"`
+	LargeResidents   float64 `json:"large_residents"`
+	Resolved         float64 `json:"resolved"`
+	Connections      float64 `json:"connections"`
+	SmallRPS         float64 `json:"small_resolves_per_s"`
+	LargeRPS         float64 `json:"large_resolves_per_s"`
+	LargeVsSmall     float64 `json:"large_vs_small"`
+	SmallP50Ms       float64 `json:"small_p50_ms"`
+	LargeP50Ms       float64 `json:"large_p50_ms"`
+	SmallP99Ms       float64 `json:"small_p99_ms"`
+	LargeP99Ms       float64 `json:"large_p99_ms"`
+	SmallErrors      float64 `json:"small_errors"`
+	LargeErrors      float64 `json:"large_errors"`
+	SmallCPUUsPerReq float64 `json:"small_cpu_us_per_req"`
+	LargeCPUUsPerReq float64 `json:"large_cpu_us_per_req"`
+	SmallColdRPS     float64 `json:"small_cold_resolves_per_s"`
+	LargeColdRPS     float64 `json:"large_cold_resolves_per_s"`
+	ColdLargeVsSmall float64 `json:"cold_large_vs_small"`
+	SmallColdP99Ms   float64 `json:"small_cold_p99_ms"`
+	LargeColdP99Ms   float64 `json:"large_cold_p99_ms"`
+	SmallPeakRSSMB   float64 `json:"small_peak_rss_mb"`
+	LargePeakRSSMB   float64 `json:"large_peak_rss_mb"`
+	// The largest anonymous resident memory (heap, stacks) sampled every
+	// 100 ms from ready to the end of the load: the peaks above also count
+	// the pages of the ledger file the peer maps, which the kernel maps in
+	// around every page read and may drop again at any time.
+	SmallPeakAnonMB float64 `json:"small_peak_anon_rss_mb"`
+	LargePeakAnonMB float64 `json:"large_peak_anon_rss_mb"`
+	SmallReadyRSSMB float64 `json:"small_ready_rss_mb"`
+	LargeReadyRSSMB float64 `json:"large_ready_rss_mb"`
+	SmallReadyMs    float64 `json:"small_ready_ms"`
+	LargeReadyMs    float64 `json:"large_ready_ms"`
+	// The seconds it took to load each population (import, routes,
+	// consents), not a figure of the gateway under load.
+	SmallLoadSeconds float64 `json:"small_load_s"`
+	LargeLoadSeconds float64 `json:"large_load_s"`
 }
 
 // Sections are the report's parts in order, by their JSON key.

@@ -29,7 +29,7 @@ func TestReportJSONHasExactlyTheSections(t *testing.T) {
 		}
 	}
 	slices.Sort(keys)
-	want := []string{"anchoring", "baseline", "did", "import", "ledger", "memory", "resolve"}
+	want := []string{"anchoring", "baseline", "did", "import", "ledger", "memory", "resolve", "size"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("top-level keys %v, want %v", keys, want)
 	}
@@ -41,12 +41,13 @@ func TestReportJSONHasExactlyTheSections(t *testing.T) {
 	if _, ok := got["resolve"]["pg_rps"]; ok {
 		t.Error("resolve.pg_rps present without a PostgreSQL run")
 	}
-	for sec, k := range map[string]string{"ledger": "submit_tps", "import": "rows_per_s", "did": "p99_ms", "memory": "peak_rss_mb"} {
+	for sec, k := range map[string]string{"ledger": "submit_tps", "import": "rows_per_s", "did": "p99_ms", "memory": "peak_rss_mb",
+		"size": "large_vs_small"} {
 		if _, ok := got[sec][k]; !ok {
 			t.Errorf("%s.%s missing", sec, k)
 		}
 	}
-	if !slices.Equal(r.Sections(), []string{"baseline", "resolve", "ledger", "anchoring", "import", "did", "memory"}) {
+	if !slices.Equal(r.Sections(), []string{"baseline", "resolve", "ledger", "anchoring", "import", "did", "memory", "size"}) {
 		t.Errorf("sections %v", r.Sections())
 	}
 }

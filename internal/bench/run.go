@@ -47,6 +47,9 @@ type Plan struct {
 	Submitters  int
 	LedgerLoad  time.Duration
 	ImportRows  int
+	// The size part: resolves with SizeSmall and with SizeLarge residents
+	// loaded, spread over SizeResolved of them.
+	SizeSmall, SizeLarge, SizeResolved int
 }
 
 // PlanFor is the plan of a default, --quick or --full run, its durations
@@ -56,24 +59,31 @@ func PlanFor(quick, full bool, scale float64) Plan {
 		Connections: 64, Load: 10 * time.Second, Warmup: 2 * time.Second,
 		DIDConns: 4, DIDLoad: 5 * time.Second,
 		Submitters: 32, LedgerLoad: 10 * time.Second, ImportRows: 200_000,
+		SizeSmall: 10_000, SizeLarge: 100_000, SizeResolved: 2_000,
 	}
 	switch {
 	case quick:
 		p.Load, p.Warmup, p.DIDLoad, p.LedgerLoad, p.ImportRows = 4*time.Second, time.Second, 2*time.Second, 4*time.Second, 20_000
+		p.SizeSmall, p.SizeLarge, p.SizeResolved = 2_000, 20_000, 500
 	case full:
 		p.Load, p.Warmup, p.DIDLoad, p.LedgerLoad, p.ImportRows = 30*time.Second, 3*time.Second, 10*time.Second, 30*time.Second, 1_000_000
+		p.SizeSmall, p.SizeLarge, p.SizeResolved = 10_000, 1_000_000, 5_000
 	}
 	if scale > 0 && scale != 1 {
 		sc := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*scale), 200*time.Millisecond) }
 		p.Load, p.Warmup, p.DIDLoad, p.LedgerLoad = sc(p.Load), sc(p.Warmup), sc(p.DIDLoad), sc(p.LedgerLoad)
 		p.ImportRows = max(int(float64(p.ImportRows)*scale), 1000)
+		p.SizeSmall = max(int(float64(p.SizeSmall)*scale), 200)
+		p.SizeLarge = max(int(float64(p.SizeLarge)*scale), 1000)
+		p.SizeResolved = min(max(int(float64(p.SizeResolved)*scale), 50), p.SizeSmall)
 	}
 	return p
 }
 
 // Parts are what --only selects: the gateway child (baseline,
-// resolve, anchoring, DID, memory), the ledger and the import.
-var Parts = []string{"gateway", "ledger", "import"}
+// resolve, anchoring, DID, memory), the ledger, the import and the size
+// part (resolves with a small and a large population).
+var Parts = []string{"gateway", "ledger", "import", "size"}
 
 // Options are the choices of a run beyond its plan.
 type Options struct {
@@ -93,7 +103,10 @@ type InProcess struct {
 	Importer interface {
 		Import(ctx context.Context, opts mapping.ImportOptions) (*mapping.ImportJob, error)
 	}
-	Close func() error
+	// Population is what the size part loads residents' routes and
+	// consents through (nil: no size part).
+	Population Population
+	Close      func() error
 }
 
 // Config is one run of the bench.
@@ -168,22 +181,38 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 	rep := &Report{}
-	if !r.runs("gateway") {
-		return rep, r.inProcess(ctx, rep)
+	if r.runs("gateway") {
+		if err := r.gatewayParts(ctx, rep); err != nil {
+			return nil, err
+		}
 	}
+	if err := r.inProcess(ctx, rep); err != nil {
+		return nil, err
+	}
+	if r.runs("size") {
+		if err := r.size(ctx, rep); err != nil {
+			return nil, fmt.Errorf("size: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// gatewayParts measures the baseline and the gateway child: resolves,
+// anchoring, DID resolution and memory, on every configuration asked for.
+func (r *Runner) gatewayParts(ctx context.Context, rep *Report) error {
 	baseline, err := r.baseline(ctx, rep)
 	if err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
+		return fmt.Errorf("baseline: %w", err)
 	}
 	if err := r.gateway(ctx, rep, "sqlite", nil, baseline); err != nil {
-		return nil, fmt.Errorf("resolve: %w", err)
+		return fmt.Errorf("resolve: %w", err)
 	}
 	if r.opts.DB != "" || r.opts.Redis != "" {
 		var extra []string
 		if r.opts.DB != "" {
 			dsn, drop, err := postgresSchema(ctx, r.opts.DB)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			defer drop()
 			extra = append(extra, "--db", dsn)
@@ -192,18 +221,15 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			extra = append(extra, "--redis", r.opts.Redis)
 		}
 		if err := r.gateway(ctx, rep, "pg", extra, baseline); err != nil {
-			return nil, fmt.Errorf("resolve on PostgreSQL/Redis: %w", err)
+			return fmt.Errorf("resolve on PostgreSQL/Redis: %w", err)
 		}
 	}
 	if r.opts.Fabric.On() {
 		if err := r.gateway(ctx, rep, "fabric", r.opts.Fabric.GatewayArgs(), baseline); err != nil {
-			return nil, fmt.Errorf("resolve on Fabric: %w", err)
+			return fmt.Errorf("resolve on Fabric: %w", err)
 		}
 	}
-	if err := r.inProcess(ctx, rep); err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return nil
 }
 
 // postgresSchema creates an empty schema for one run on the database
@@ -300,6 +326,16 @@ func (r *Runner) baseline(ctx context.Context, rep *Report) (float64, error) {
 	return res.RPS(), nil
 }
 
+// gatewayArgs start a gateway child as `eidgate serve --demo` on addr
+// and dataDir.
+func (r *Runner) gatewayArgs(addr, dataDir string) []string {
+	return []string{"bench", "gateway", "--demo", "--listen", addr, "--data-dir", dataDir,
+		"--log-level", "warn", "--rate-limit", "0",
+		// The load generator is one client standing for many departments'
+		// systems: lift the per-client bounds above its connections.
+		"--conns-per-client", strconv.Itoa(4 * r.plan.Connections), "--in-flight-per-client", strconv.Itoa(4 * r.plan.Connections)}
+}
+
 // gateway measures a gateway child: first start with the demo load, a
 // restart to ready, resolves, anchoring, DID resolution and memory.
 // variant "sqlite" fills the main figures; "pg" the resolve.pg_* ones.
@@ -309,11 +345,7 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 		return err
 	}
 	dataDir := filepath.Join(r.dir, "gateway-"+variant)
-	args := append([]string{"bench", "gateway", "--demo", "--listen", addr, "--data-dir", dataDir,
-		"--log-level", "warn", "--rate-limit", "0",
-		// The load generator is one client standing for many departments'
-		// systems: lift the per-client bounds above its connections.
-		"--conns-per-client", strconv.Itoa(4 * r.plan.Connections), "--in-flight-per-client", strconv.Itoa(4 * r.plan.Connections)}, extra...)
+	args := append(r.gatewayArgs(addr, dataDir), extra...)
 	base := "http://" + addr
 	ready := base + "/readyz"
 
@@ -573,8 +605,7 @@ func grantConsents(ctx context.Context, c *http.Client, base string, info *demo.
 	var out []Request
 	for _, p := range resolvePairs {
 		for ri, res := range info.Residents {
-			req := Request{Method: http.MethodPost, URL: base + "/v1/routes/resolve", Body: resolveBody(res, p.dataType, p.purpose),
-				Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + keys[p.dept]}, "X-Eidgate-Official": {"bench-" + p.dept}}}
+			req := resolveRequest(base, keys[p.dept], p.dept, res, p.dataType, p.purpose)
 			status, body, err := call(ctx, c, req, nil)
 			if err != nil {
 				return nil, err
@@ -696,6 +727,9 @@ func errorDetail(body []byte, key string) string {
 // process on its own data dir (no demo): its embedded peer, its real
 // ledger client and its importer.
 func (r *Runner) inProcess(ctx context.Context, rep *Report) error {
+	if !r.runs("ledger") && !r.runs("import") {
+		return nil
+	}
 	m, err := r.open(ctx, filepath.Join(r.dir, "inprocess"))
 	if err != nil {
 		return fmt.Errorf("in-process gateway: %w", err)

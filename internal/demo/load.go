@@ -241,26 +241,11 @@ func (l *Loader) Load(ctx context.Context) (*Info, error) {
 // key returns a department's route-signing key, creating it once.
 func (l *Loader) key(dept string) (*ecdsa.PrivateKey, error) {
 	path := filepath.Join(l.keyDir(), dept+".pem")
-	raw, err := safefile.ReadSecret(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	k, err := readKey(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return k, err
 	}
-	if err == nil {
-		b, _ := pem.Decode(raw)
-		if b == nil {
-			return nil, fmt.Errorf("%s: no PEM key", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		ek, ok := k.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: not an ECDSA key", path)
-		}
-		return ek, nil
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +257,38 @@ func (l *Loader) key(dept string) (*ecdsa.PrivateKey, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// SigningKey is the route-signing key a loaded demo keeps in dataDir for
+// department dept, and its key id on the ledger: with it, routes are
+// published in the department's name as its own system would.
+func SigningKey(dataDir, dept string) (*ecdsa.PrivateKey, string, error) {
+	k, err := readKey(filepath.Join(KeyDir(dataDir), dept+".pem"))
+	if err != nil {
+		return nil, "", err
+	}
+	return k, keyID(dept, k), nil
+}
+
+// readKey reads a PKCS #8 PEM ECDSA key; a missing file is os.ErrNotExist.
+func readKey(path string) (*ecdsa.PrivateKey, error) {
+	raw, err := safefile.ReadSecret(path)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(raw)
+	if b == nil {
+		return nil, fmt.Errorf("%s: no PEM key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an ECDSA key", path)
+	}
+	return ek, nil
 }
 
 // keyID names a department's demo signing key after the key itself, so

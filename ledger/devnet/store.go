@@ -41,8 +41,14 @@ const schemaVersion = 1
 
 func openBolt(path string, noSync bool) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         2 * time.Second,
-		NoFreelistSync:  true,
+		Timeout: 2 * time.Second,
+		// The freelist is written with every commit: without it, every open
+		// rebuilds it by walking the whole file, which reads every page of a
+		// large ledger into the process's memory and delays its start (a
+		// gateway with a million residents would start with gigabytes
+		// resident). A ledger written without it is walked once more on its
+		// first open and then gets one.
+		NoFreelistSync:  false,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 1 << 30,
 		NoSync:          noSync,
