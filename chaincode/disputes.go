@@ -200,13 +200,5 @@ func (t *txn) mustDispute(id string) (*model.Dispute, error) {
 // saveDispute stamps d with the transaction, writes it and announces op.
 func (t *txn) saveDispute(d *model.Dispute, op string) error {
 	d.UpdatedAt, d.TxID = t.stamp, t.txID
-	k, err := t.key(objDispute, d.ID)
-	if err != nil {
-		return err
-	}
-	if err := t.putJSON(k, d); err != nil {
-		return err
-	}
-	t.record(model.Change{Kind: model.KindDispute, Op: op, ID: d.ID, EID: d.EID, Department: d.Department})
-	return nil
+	return t.store(objDispute, d.ID, d, model.Change{Kind: model.KindDispute, Op: op, ID: d.ID, EID: d.EID, Department: d.Department})
 }

@@ -147,6 +147,19 @@ func (t *txn) putConsent(c *model.Consent) error {
 	return t.putJSON(k, c)
 }
 
+// store writes v under the key of obj and id and announces c.
+func (t *txn) store(obj, id string, v any, c model.Change) error {
+	k, err := t.key(obj, id)
+	if err != nil {
+		return err
+	}
+	if err := t.putJSON(k, v); err != nil {
+		return err
+	}
+	t.record(c)
+	return nil
+}
+
 // saveConsent stamps cs with the transaction, writes it and announces op.
 func (t *txn) saveConsent(cs *model.Consent, op string) error {
 	cs.UpdatedAt, cs.TxID = t.stamp, t.txID

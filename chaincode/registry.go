@@ -281,28 +281,12 @@ func stampKeys(d *model.Department, old *model.Department, now string) error {
 
 // saveDepartment writes d and announces op.
 func (t *txn) saveDepartment(d *model.Department, op string) error {
-	k, err := t.key(objDepartment, d.ID)
-	if err != nil {
-		return err
-	}
-	if err := t.putJSON(k, d); err != nil {
-		return err
-	}
-	t.record(model.Change{Kind: model.KindDepartment, Op: op, ID: d.ID, Department: d.ID})
-	return nil
+	return t.store(objDepartment, d.ID, d, model.Change{Kind: model.KindDepartment, Op: op, ID: d.ID, Department: d.ID})
 }
 
 // saveDataType writes dt and announces op.
 func (t *txn) saveDataType(dt *model.DataType, op string) error {
-	k, err := t.key(objDataType, dt.Code)
-	if err != nil {
-		return err
-	}
-	if err := t.putJSON(k, dt); err != nil {
-		return err
-	}
-	t.record(model.Change{Kind: model.KindDataType, Op: op, ID: dt.Code, DataType: dt.Code})
-	return nil
+	return t.store(objDataType, dt.Code, dt, model.Change{Kind: model.KindDataType, Op: op, ID: dt.Code, DataType: dt.Code})
 }
 
 // scanJSON decodes every record under a partial composite key, in key order;

@@ -195,13 +195,5 @@ func (t *txn) mustRepresentation(id string) (*model.Representation, error) {
 // announces op.
 func (t *txn) saveRepresentation(r *model.Representation, op string) error {
 	r.UpdatedAt, r.TxID = t.stamp, t.txID
-	k, err := t.key(objRep, r.ID)
-	if err != nil {
-		return err
-	}
-	if err := t.putJSON(k, r); err != nil {
-		return err
-	}
-	t.record(model.Change{Kind: model.KindRepresentation, Op: op, ID: r.ID, EID: r.Ward, Value: r.Guardian})
-	return nil
+	return t.store(objRep, r.ID, r, model.Change{Kind: model.KindRepresentation, Op: op, ID: r.ID, EID: r.Ward, Value: r.Guardian})
 }

@@ -259,13 +259,5 @@ func (t *txn) mustRule(id string) (*model.StandingRule, error) {
 // saveRule stamps r with the transaction, writes it and announces op.
 func (t *txn) saveRule(r *model.StandingRule, op string) error {
 	r.UpdatedAt, r.TxID = t.stamp, t.txID
-	k, err := t.key(objRule, r.ID)
-	if err != nil {
-		return err
-	}
-	if err := t.putJSON(k, r); err != nil {
-		return err
-	}
-	t.record(model.Change{Kind: model.KindRule, Op: op, ID: r.ID, EID: r.EID})
-	return nil
+	return t.store(objRule, r.ID, r, model.Change{Kind: model.KindRule, Op: op, ID: r.ID, EID: r.EID})
 }
