@@ -249,17 +249,29 @@ func ParsePHC(s string) (Argon2Params, []byte, []byte, error) {
 			threads = n
 		}
 	}
-	if t < 1 || t > maxTime || threads < 1 || threads > 255 || m < 8*threads || m > maxMemoryKiB {
+	if threads > 255 {
 		return p, nil, nil, errBadHash
 	}
 	salt, err := b64.Strict().DecodeString(parts[4])
-	if err != nil || len(salt) < minSaltLen || len(salt) > maxSaltLen {
+	if err != nil {
 		return p, nil, nil, errBadHash
 	}
 	key, err := b64.Strict().DecodeString(parts[5])
-	if err != nil || len(key) < minKeyLen || len(key) > maxKeyLen {
+	if err != nil {
 		return p, nil, nil, errBadHash
 	}
 	p = Argon2Params{Time: uint32(t), MemoryKiB: uint32(m), Threads: uint8(threads), SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
+	if !p.computable(len(salt)) {
+		return Argon2Params{}, nil, nil, errBadHash
+	}
 	return p, salt, key, nil
+}
+
+// computable says whether p with a salt of saltLen bytes is within the
+// bounds this build hashes with, so a corrupted or hostile parameter set
+// cannot make one hash take gigabytes or minutes.
+func (p Argon2Params) computable(saltLen int) bool {
+	return p.Time >= 1 && p.Time <= maxTime && p.Threads >= 1 &&
+		p.MemoryKiB >= 8*uint32(p.Threads) && p.MemoryKiB <= maxMemoryKiB &&
+		saltLen >= minSaltLen && saltLen <= maxSaltLen && p.KeyLen >= minKeyLen && p.KeyLen <= maxKeyLen
 }

@@ -52,8 +52,8 @@ type hashRequest struct {
 	p            Argon2Params
 }
 
-// Bounds a worker checks requests against (the hasher's own bounds on
-// parameters read back from the database are the same or tighter).
+// A worker checks requests against the hasher's bounds (computable) and
+// these.
 const (
 	maxSecretLen = 1 << 16
 	frameHeader  = 4 + 4 + 1 + 4 + 4 + 4 // time, memory, threads, key length, salt length, secret length
@@ -84,10 +84,7 @@ func readRequest(r io.Reader) (hashRequest, error) {
 		KeyLen:    binary.BigEndian.Uint32(hdr[9:]),
 	}}
 	saltLen, secretLen := binary.BigEndian.Uint32(hdr[13:]), binary.BigEndian.Uint32(hdr[17:])
-	p := req.p
-	if p.Time < 1 || p.Time > maxTime || p.MemoryKiB < 8*uint32(max(p.Threads, 1)) || p.MemoryKiB > maxMemoryKiB ||
-		p.Threads < 1 || p.KeyLen < minKeyLen || p.KeyLen > maxKeyLen ||
-		saltLen < minSaltLen || saltLen > maxSaltLen || secretLen > maxSecretLen {
+	if !req.p.computable(int(saltLen)) || secretLen > maxSecretLen {
 		return hashRequest{}, fmt.Errorf("hash worker: request out of bounds")
 	}
 	body := make([]byte, saltLen+secretLen)
