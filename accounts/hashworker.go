@@ -171,9 +171,10 @@ func (w *hashWorker) stop() {
 // hashPool hands requests to idle workers, starting them as needed, up
 // to its size.
 type hashPool struct {
-	size int
-	once sync.Once
-	idle chan *hashWorker // idle workers, and nil tokens for ones not started
+	size  int
+	start func() (*hashWorker, error) // startHashWorker
+	once  sync.Once
+	idle  chan *hashWorker // idle workers, and nil tokens for ones not started
 	// inProcess is set once a worker could not be started: hashes are then
 	// computed in the calling process.
 	mu        sync.Mutex
@@ -182,7 +183,7 @@ type hashPool struct {
 }
 
 // hashing is the process's pool.
-var hashing = &hashPool{size: max(runtime.NumCPU()/2, 1)}
+var hashing = &hashPool{size: max(runtime.NumCPU()/2, 1), start: startHashWorker}
 
 func (p *hashPool) init() {
 	p.idle = make(chan *hashWorker, p.size)
@@ -202,10 +203,10 @@ func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if w == nil && !p.fallback() {
+	if w == nil && !p.inProcessOnly() {
 		var err error
-		if w, err = startHashWorker(); err != nil {
-			p.fallBack(err)
+		if w, err = p.start(); err != nil {
+			p.giveUpWorkers(err)
 		}
 	}
 	if w == nil {
@@ -223,13 +224,13 @@ func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 	return key, nil
 }
 
-func (p *hashPool) fallback() bool {
+func (p *hashPool) inProcessOnly() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inProcess
 }
 
-func (p *hashPool) fallBack(err error) {
+func (p *hashPool) giveUpWorkers(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inProcess = true

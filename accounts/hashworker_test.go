@@ -3,6 +3,7 @@ package accounts
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"strconv"
@@ -33,7 +34,7 @@ func (p *hashPool) workerPIDs() []int {
 // A hash computed by a worker process is argon2id's, the worker runs at
 // the lowest priority, and a worker that dies is replaced.
 func TestHashesRunInLowPriorityWorkers(t *testing.T) {
-	p := &hashPool{size: 1}
+	p := &hashPool{size: 1, start: startHashWorker}
 	t.Cleanup(p.close)
 	ctx := context.Background()
 	req := hashRequest{secret: []byte("correct horse"), salt: []byte("0123456789abcdef"), p: TestParams()}
@@ -46,7 +47,7 @@ func TestHashesRunInLowPriorityWorkers(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("worker key %x, want %x", got, want)
 	}
-	if p.fallback() {
+	if p.inProcessOnly() {
 		t.Fatal("no worker started: the hash was computed in process")
 	}
 	pids := p.workerPIDs()
@@ -132,5 +133,34 @@ func TestServeHashes(t *testing.T) {
 	_ = writeRequest(&short, hashRequest{secret: []byte("x"), salt: []byte("salt"), p: TestParams()})
 	if status := serveHashes(&short, &bytes.Buffer{}); status != 2 {
 		t.Errorf("a 4-byte salt: status %d, want 2", status)
+	}
+}
+
+// Where no worker can start, hashes are computed in process, and the pool
+// stops trying.
+func TestHashesFallBackToTheProcessWhenNoWorkerStarts(t *testing.T) {
+	starts := 0
+	p := &hashPool{size: 1, start: func() (*hashWorker, error) {
+		starts++
+		return nil, errors.New("executable gone")
+	}}
+	req := hashRequest{secret: []byte("pw"), salt: []byte("0123456789abcdef"), p: TestParams()}
+	for range 2 {
+		got, err := p.run(context.Background(), req)
+		if err != nil || !bytes.Equal(got, computeKey(req)) {
+			t.Fatalf("in-process fallback: %x, %v", got, err)
+		}
+	}
+	if !p.inProcessOnly() || starts != 1 {
+		t.Errorf("in process only %v after %d start attempts; want true after 1", p.inProcessOnly(), starts)
+	}
+	// A caller that gives up while waiting for the pool gets its context's error.
+	p.once.Do(p.init)
+	held := <-p.idle
+	defer func() { p.idle <- held }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.run(ctx, req); !errors.Is(err, context.Canceled) {
+		t.Errorf("run with every worker busy and a cancelled context: %v", err)
 	}
 }
