@@ -12,8 +12,11 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/time/rate"
 )
 
 // Password hashes run in worker processes, not in the gateway's own.
@@ -24,24 +27,44 @@ import (
 // marking slowed every other request, and the hashing goroutine competed
 // with the department API for the runtime's processors. A worker is the
 // gateway's own executable started again with EnvHashWorker set: it hashes
-// what it reads from its standard input in the idle scheduling class,
-// so hashes run on the CPU the gateway leaves over, their memory is not in
-// the gateway's heap, and the gateway waits for one on a pipe without
+// what it reads from its standard input, so the hashes' memory is not in
+// the gateway's heap and the gateway waits for one on a pipe without
 // holding a processor. The hasher's bound on concurrent hashes bounds the
-// workers' work; the pool has as many workers as that default bound.
+// workers' work; each pool has as many workers as that default bound.
+//
+// A hash is first given to a worker in the idle scheduling class, which
+// runs only on CPU the gateway leaves over, so a sign-in flood does not
+// slow the department API. While the processors are saturated, though, an
+// idle-class hash may not run for minutes: one that has not finished
+// after promoteAfter is stopped and computed again by a worker at normal
+// priority, as long as the promotion budget (on average one hash a second
+// per hashing slot) allows. A sign-in on a busy machine is thus slower by
+// promoteAfter, never stalled, and a flood can take from the API no more
+// than that budget's hashes. Making a new hash (Hasher.Hash) needs an
+// authenticated caller, so it goes to a normal-priority worker at once.
 //
 // Where no worker can be started (the executable is gone after an upgrade,
 // say), hashes are computed in process, as they were before, and a
 // warning says so once.
 
-// EnvHashWorker, set to "1" in a process's environment, makes any program
-// that links this package a hashing worker: it serves hashes on its
-// standard input and output and exits when its input ends.
+// EnvHashWorker, set in a process's environment to a worker class ("idle"
+// or "normal"), makes any program that links this package a hashing
+// worker of that class: it serves hashes on its standard input and output
+// and exits when its input ends.
 const EnvHashWorker = "EIDGATE_HASH_WORKER"
 
+// Worker classes.
+const (
+	classIdle   = "idle"   // the idle scheduling class and nice 19
+	classNormal = "normal" // the gateway's own priority
+)
+
 func init() {
-	if os.Getenv(EnvHashWorker) == "1" {
+	switch os.Getenv(EnvHashWorker) {
+	case classIdle:
 		lowerProcessPriority()
+		os.Exit(serveHashes(os.Stdin, os.Stdout))
+	case classNormal:
 		os.Exit(serveHashes(os.Stdin, os.Stdout))
 	}
 }
@@ -126,7 +149,7 @@ type hashWorker struct {
 	out *bufio.Reader
 }
 
-func startHashWorker() (*hashWorker, error) {
+func startHashWorker(class string) (*hashWorker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -134,7 +157,7 @@ func startHashWorker() (*hashWorker, error) {
 	cmd := exec.Command(exe)
 	// Only what the worker needs: none of the gateway's settings or
 	// secrets. One processor is all a one-lane hash uses.
-	cmd.Env = []string{EnvHashWorker + "=1", "GOMAXPROCS=1"}
+	cmd.Env = []string{EnvHashWorker + "=" + class, "GOMAXPROCS=1"}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = workerAttr()
 	in, err := cmd.StdinPipe()
@@ -168,13 +191,13 @@ func (w *hashWorker) stop() {
 	_ = w.cmd.Wait()
 }
 
-// hashPool hands requests to idle workers, starting them as needed, up
-// to its size.
+// hashPool hands requests to free workers of one class, starting them as
+// needed, up to its size.
 type hashPool struct {
 	size  int
 	start func() (*hashWorker, error) // startHashWorker
 	once  sync.Once
-	idle  chan *hashWorker // idle workers, and nil tokens for ones not started
+	idle  chan *hashWorker // free workers, and nil tokens for ones not started
 	// inProcess is set once a worker could not be started: hashes are then
 	// computed in the calling process.
 	mu        sync.Mutex
@@ -182,8 +205,8 @@ type hashPool struct {
 	warned    bool
 }
 
-// hashing is the process's pool.
-var hashing = &hashPool{size: max(runtime.NumCPU()/2, 1), start: startHashWorker}
+// hashing is the process's hashing.
+var hashing = newTieredHashing(max(runtime.NumCPU()/2, 1))
 
 func (p *hashPool) init() {
 	p.idle = make(chan *hashWorker, p.size)
@@ -192,8 +215,9 @@ func (p *hashPool) init() {
 	}
 }
 
-// run computes a key in a worker. It waits for a worker only as long as
-// ctx allows; a worker that fails is replaced, and the request computed in
+// run computes a key in a worker. It waits for a worker and its answer
+// only as long as ctx allows (a worker whose answer is given up is
+// stopped); a worker that fails is replaced, and the request computed in
 // process.
 func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 	p.once.Do(p.init)
@@ -213,7 +237,21 @@ func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 		defer func() { p.idle <- nil }()
 		return computeKey(r), nil
 	}
-	key, err := w.hash(r)
+	answer := make(chan hashResult, 1)
+	go func() {
+		key, err := w.hash(r)
+		answer <- hashResult{key, err}
+	}()
+	var res hashResult
+	select {
+	case res = <-answer:
+	case <-ctx.Done():
+		w.stop() // its answer can only be read to the end or not at all
+		<-answer
+		p.idle <- nil
+		return nil, ctx.Err()
+	}
+	key, err := res.key, res.err
 	if err != nil {
 		w.stop()
 		p.idle <- nil // the next request starts a new worker
@@ -255,4 +293,82 @@ func (p *hashPool) close() {
 
 func computeKey(r hashRequest) []byte {
 	return argon2.IDKey(r.secret, r.salt, r.p.Time, r.p.MemoryKiB, r.p.Threads, r.p.KeyLen)
+}
+
+type hashResult struct {
+	key []byte
+	err error
+}
+
+// promoteAfter is how long an idle-class hash may take before it is
+// computed again at normal priority: four times a hash with the
+// recommended parameters on a free processor.
+const promoteAfter = time.Second
+
+// tieredHashing runs each hash in an idle-class worker and, where that is
+// starved, in a normal-priority one within a budget.
+type tieredHashing struct {
+	idle, normal *hashPool
+	promoteAfter time.Duration
+	budget       *rate.Limiter // normal-priority hashes
+	promoted     atomic.Uint64
+}
+
+// newTieredHashing returns hashing for size concurrent hashes: size
+// workers of each class, and a budget of size normal-priority hashes a
+// second, 4×size at once.
+func newTieredHashing(size int) *tieredHashing {
+	return &tieredHashing{
+		idle:         &hashPool{size: size, start: func() (*hashWorker, error) { return startHashWorker(classIdle) }},
+		normal:       &hashPool{size: size, start: func() (*hashWorker, error) { return startHashWorker(classNormal) }},
+		promoteAfter: promoteAfter,
+		budget:       rate.NewLimiter(rate.Limit(size), 4*size),
+	}
+}
+
+func (t *tieredHashing) run(ctx context.Context, r hashRequest) ([]byte, error) {
+	idleCtx, stopIdle := context.WithCancel(ctx)
+	defer stopIdle()
+	answer := make(chan hashResult, 1)
+	go func() {
+		key, err := t.idle.run(idleCtx, r)
+		answer <- hashResult{key, err}
+	}()
+	grace := time.NewTimer(t.promoteAfter)
+	defer grace.Stop()
+	select {
+	case res := <-answer:
+		return res.key, res.err
+	case <-grace.C:
+	}
+	// Starved: wait for the budget to allow a normal-priority hash, unless
+	// the idle one finishes first (or ctx ends, which ends it too).
+	turn := t.budget.Reserve()
+	wait := time.NewTimer(turn.Delay())
+	defer wait.Stop()
+	select {
+	case res := <-answer:
+		turn.Cancel()
+		return res.key, res.err
+	case <-wait.C:
+	}
+	stopIdle()
+	if res := <-answer; res.err == nil {
+		return res.key, nil // it finished as it was stopped
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t.promoted.Add(1)
+	return t.normal.run(ctx, r)
+}
+
+// HashesPromoted is how many password checks this process computed at
+// normal priority because the idle class did not get to them in time.
+func HashesPromoted() uint64 { return hashing.promoted.Load() }
+
+// close stops the workers (tests).
+func (t *tieredHashing) close() {
+	t.idle.close()
+	t.normal.close()
 }

@@ -1,16 +1,21 @@
 package accounts
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/time/rate"
 )
 
 // workerPIDs are the process ids of the pool's running workers.
@@ -34,7 +39,7 @@ func (p *hashPool) workerPIDs() []int {
 // A hash computed by a worker process is argon2id's, the worker runs at
 // the lowest priority, and a worker that dies is replaced.
 func TestHashesRunInLowPriorityWorkers(t *testing.T) {
-	p := &hashPool{size: 1, start: startHashWorker}
+	p := newTieredHashing(1).idle
 	t.Cleanup(p.close)
 	ctx := context.Background()
 	req := hashRequest{secret: []byte("correct horse"), salt: []byte("0123456789abcdef"), p: TestParams()}
@@ -163,4 +168,140 @@ func TestHashesFallBackToTheProcessWhenNoWorkerStarts(t *testing.T) {
 	if _, err := p.run(ctx, req); !errors.Is(err, context.Canceled) {
 		t.Errorf("run with every worker busy and a cancelled context: %v", err)
 	}
+}
+
+// stalledWorkers starts "workers" that read nothing and never answer, as
+// an idle-class worker on saturated processors, and keeps them to check.
+type stalledWorkers struct {
+	mu    sync.Mutex
+	procs []*exec.Cmd
+}
+
+func (s *stalledWorkers) start() (*hashWorker, error) {
+	cmd := exec.Command("sleep", "600")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.procs = append(s.procs, cmd)
+	s.mu.Unlock()
+	return &hashWorker{cmd: cmd, in: in, out: bufio.NewReader(out)}, nil
+}
+
+// allStopped says whether every stalled worker was stopped (and reaped).
+func (s *stalledWorkers) allStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.procs {
+		if c.ProcessState == nil {
+			return false
+		}
+	}
+	return len(s.procs) > 0
+}
+
+// stalledTiers is hashing whose idle class never answers.
+func stalledTiers(t *testing.T, budget *rate.Limiter) (*tieredHashing, *stalledWorkers) {
+	t.Helper()
+	if _, err := exec.LookPath("sleep"); err != nil {
+		t.Skip("no sleep program to stand for a stalled worker")
+	}
+	stalled := &stalledWorkers{}
+	h := newTieredHashing(1)
+	h.idle.start = stalled.start
+	h.promoteAfter = 20 * time.Millisecond
+	h.budget = budget
+	t.Cleanup(h.close)
+	return h, stalled
+}
+
+// A hash the idle class does not compute in time is stopped there and
+// computed at normal priority; the answer is argon2id's.
+func TestStarvedHashIsPromotedToNormalPriority(t *testing.T) {
+	h, stalled := stalledTiers(t, rate.NewLimiter(rate.Inf, 1))
+	req := hashRequest{secret: []byte("pw"), salt: []byte("0123456789abcdef"), p: TestParams()}
+	for i := range 2 {
+		got, err := h.run(context.Background(), req)
+		if err != nil || !bytes.Equal(got, computeKey(req)) {
+			t.Fatalf("hash %d: %x, %v", i, got, err)
+		}
+	}
+	if n := h.promoted.Load(); n != 2 {
+		t.Errorf("%d hashes promoted, want 2", n)
+	}
+	if !stalled.allStopped() {
+		t.Error("a stalled idle-class worker was left running")
+	}
+	if pids := h.normal.workerPIDs(); len(pids) != 1 {
+		t.Fatalf("%d normal-priority workers, want 1", len(pids))
+	} else if runtime.GOOS == "linux" {
+		if nice, policy := processPriority(t, pids[0]); policy != 0 || nice != processNice(t) {
+			t.Errorf("promoted hash ran at nice %d in class %d, want the gateway's nice %d in SCHED_OTHER (0)", nice, policy, processNice(t))
+		}
+	}
+}
+
+// Promotions are budgeted: once the budget is spent, a starved hash waits
+// for the idle class until its caller gives up, and takes no normal
+// priority — so a flood on saturated processors takes no more from the
+// department API than the budget.
+func TestPromotionsStayWithinTheBudget(t *testing.T) {
+	h, stalled := stalledTiers(t, rate.NewLimiter(rate.Every(time.Hour), 1))
+	req := hashRequest{secret: []byte("pw"), salt: []byte("0123456789abcdef"), p: TestParams()}
+	if _, err := h.run(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if key, err := h.run(ctx, req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a starved hash beyond the budget: %x, %v; want the caller's deadline", key, err)
+	}
+	if n := h.promoted.Load(); n != 1 {
+		t.Errorf("%d hashes promoted, want 1 (the budget)", n)
+	}
+	if !stalled.allStopped() {
+		t.Error("the idle-class worker of the abandoned hash was left running")
+	}
+}
+
+// On processors saturated by work at normal priority, a password hash
+// still completes: the idle class gets no CPU, the promoted hash does.
+func TestHashCompletesOnSaturatedProcessors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the idle scheduling class is Linux's")
+	}
+	h := newTieredHashing(1)
+	t.Cleanup(h.close)
+	req := hashRequest{secret: []byte("pw"), salt: []byte("0123456789abcdef"), p: RecommendedParams()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spin, stopSpin := context.WithCancel(ctx)
+	var spinners sync.WaitGroup
+	for range 2 * runtime.GOMAXPROCS(0) {
+		spinners.Go(func() {
+			for spin.Err() == nil {
+			}
+		})
+	}
+	got, err := h.run(ctx, req)
+	stopSpin()
+	spinners.Wait()
+	if err != nil || !bytes.Equal(got, computeKey(req)) {
+		t.Fatalf("hash on saturated processors: %x, %v", got, err)
+	}
+	t.Logf("promoted to normal priority: %d", h.promoted.Load())
+}
+
+// processNice is this process's nice value.
+func processNice(t *testing.T) int {
+	nice, _ := processPriority(t, os.Getpid())
+	return nice
 }

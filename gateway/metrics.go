@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/routing"
 )
 
@@ -46,7 +47,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Name: "eidgate_anchored_records", Help: "Access records this replica anchored on the ledger since it started.",
 	})
 	reg.MustRegister(m.requests, m.latency, m.resolves, m.anchorLag, m.anchorBatches, m.anchorRecords)
-	// A registry may already hold the process collectors when shared.
+	// A registry may already hold the process-wide series when shared.
+	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "eidgate_password_hashes_promoted_total",
+		Help: "Password checks computed at normal priority because the idle-priority hashing workers got no processor in time.",
+	}, func() float64 { return float64(accounts.HashesPromoted()) }))
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

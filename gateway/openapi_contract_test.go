@@ -62,6 +62,8 @@ func TestAPIConformsToOpenAPI(t *testing.T) {
 		t.Error("metrics lack eidgate_http_requests_total")
 	} else if !bytes.Contains(m.body, []byte("eidgate_anchor_batches ")) || !bytes.Contains(m.body, []byte("eidgate_anchored_records ")) {
 		t.Error("metrics lack the anchoring counts (eidgate_anchor_batches, eidgate_anchored_records)")
+	} else if !bytes.Contains(m.body, []byte("eidgate_password_hashes_promoted_total ")) {
+		t.Error("metrics lack eidgate_password_hashes_promoted_total")
 	}
 	if spec := anon.call(get, "/openapi.yaml", nil, http.StatusOK); !bytes.Equal(spec.body, gateway.OpenAPISpec()) {
 		t.Error("/openapi.yaml does not serve the embedded document")

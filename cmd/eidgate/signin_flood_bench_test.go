@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/internal/demo"
 )
 
@@ -91,6 +92,7 @@ func floodOnce(b *testing.B, base string, client *http.Client, distributed bool,
 	)
 	{
 		normal := p99()
+		promotedBefore := accounts.HashesPromoted()
 
 		stop := make(chan struct{})
 		var (
@@ -140,6 +142,7 @@ func floodOnce(b *testing.B, base string, client *http.Client, distributed bool,
 		b.ReportMetric(float64(normal.Microseconds())/1000, "p99-normal-ms")
 		b.ReportMetric(float64(flooded.Microseconds())/1000, "p99-flood-ms")
 		b.ReportMetric(float64(flooded)/float64(normal), "p99-ratio")
+		b.ReportMetric(float64(accounts.HashesPromoted()-promotedBefore), "hashes-promoted")
 		for status, n := range answered {
 			b.ReportMetric(float64(n), fmt.Sprintf("flood-%d", status))
 		}
