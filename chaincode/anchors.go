@@ -66,7 +66,7 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 			return nil, model.Conflict("%s: consent %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, cs.MaxUses)
 		}
 		cs.Uses = uses
-		if err := t.saveConsent(cs, model.OpUsed); err != nil {
+		if err := t.saveConsent(cs, usedOp(uses, cs.MaxUses)); err != nil {
 			return nil, err
 		}
 	}

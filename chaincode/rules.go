@@ -245,7 +245,17 @@ func (t *txn) useRule(field string, u model.ConsentUse) error {
 		return model.Conflict("%s: standing rule %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, r.MaxUses)
 	}
 	r.Uses = uses
-	return t.saveRule(r, model.OpUsed)
+	return t.saveRule(r, usedOp(uses, r.MaxUses))
+}
+
+// usedOp is the change a counted use announces: used_up when it was the
+// last use max_uses allows (a cached copy must no longer allow a use),
+// used otherwise (a cached copy still decides alike).
+func usedOp(uses, maxUses uint64) string {
+	if maxUses != 0 && uses >= maxUses {
+		return model.OpUsedUp
+	}
+	return model.OpUsed
 }
 
 func (t *txn) rule(id string) (*model.StandingRule, error) {

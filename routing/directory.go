@@ -397,6 +397,15 @@ func (d *Directory) Invalidate(ctx context.Context, cs model.ChangeSet) error {
 		case model.KindRoute:
 			keys = append(keys, keyRoutes(c.EID))
 		case model.KindConsent:
+			if c.Op == model.OpUsed {
+				// Anchoring counted uses of a consent that still has uses
+				// left: every decision a cached copy makes is unchanged (the
+				// uses that bound a resolve are counted in the database, in
+				// the access record's transaction). Dropping the copy would
+				// make every anchoring batch send the busiest residents'
+				// next resolves to the ledger.
+				continue
+			}
 			keys = append(keys, keyConsents(c.EID))
 		case model.KindPasskey:
 			keys = append(keys, keyPasskeys(c.EID))

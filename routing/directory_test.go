@@ -172,3 +172,55 @@ func TestDirectorySharesConcurrentMisses(t *testing.T) {
 		t.Fatal("the caller that came after the invalidation was answered with the read from before it")
 	}
 }
+
+// countingConsents counts the directory's reads of consents from the ledger.
+type countingConsents struct {
+	routing.ConsentLedger
+	reads atomic.Int32
+}
+
+func (c *countingConsents) ListConsentsByEID(ctx context.Context, eid string) ([]model.Consent, error) {
+	c.reads.Add(1)
+	return c.ConsentLedger.ListConsentsByEID(ctx, eid)
+}
+
+// Anchoring counts consent uses on the ledger. A use that leaves uses
+// changes no decision a cached copy makes (the database counts the uses
+// that bound a resolve), so it keeps the copy; the last use, and every
+// other consent change, drops it.
+func TestDirectoryKeepsConsentsThroughUsesThatLeaveSome(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	counted := &countingConsents{ConsentLedger: e.ledger}
+	dir := must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
+		Consents: counted, Cache: routingtest.NewCache(), Clock: e.clock}))
+	id := e.grant(t, eidAlice, "hrss", "edu-bureau", 3)
+	read := func(after string) {
+		t.Helper()
+		if _, err := dir.ConsentsOf(ctx, eidAlice); err != nil {
+			t.Fatalf("%s: %v", after, err)
+		}
+	}
+	change := func(op string) {
+		t.Helper()
+		e.clock.Advance(3 * time.Second) // past the window in which a fill may race an invalidation
+		if err := dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindConsent, Op: op, ID: id, EID: eidAlice, DataType: "edu.degree"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("first")
+	read("cached")
+	change(model.OpUsed)
+	read("a use that leaves some")
+	if n := counted.reads.Load(); n != 1 {
+		t.Fatalf("%d ledger reads after a use that leaves uses, want 1", n)
+	}
+	for i, op := range []string{model.OpUsedUp, model.OpRevoked, model.OpGranted} {
+		change(op)
+		read(op)
+		if n := counted.reads.Load(); n != int32(i+2) {
+			t.Fatalf("%d ledger reads after a %q change, want %d (the copy dropped)", n, op, i+2)
+		}
+	}
+}

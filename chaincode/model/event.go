@@ -98,6 +98,7 @@ const (
 	OpDenied      = "denied"
 	OpExpired     = "expired"
 	OpUsed        = "used"
+	OpUsedUp      = "used_up" // used, and no use is left
 	OpAnchored    = "anchored"
 	OpKeyRevoked  = "key_revoked"
 	OpRegistered  = "registered"
