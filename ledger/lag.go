@@ -61,7 +61,7 @@ func (l *Listener) EventLag(ctx context.Context, src BlockSource) (EventLag, err
 	l.mu.Unlock()
 	if !positioned {
 		// Run has not loaded its position yet (or is not running): count
-		// from its checkpoint, not from block 0, which would read a long
+		// from where it starts, not from block 0, which would read a long
 		// chain for nothing on every readiness probe of a starting gateway.
 		if st.NextBlock, st.LastTxID, err = l.start(ctx); err != nil {
 			return EventLag{}, err

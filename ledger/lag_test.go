@@ -156,8 +156,9 @@ func TestEventLagReadsABoundedNumberOfBlocksPerCall(t *testing.T) {
 }
 
 // Before Run has loaded the listener's position, EventLag counts from
-// where Run will start (its checkpoint), not from block 0: a starting
-// gateway's readiness probes must not read the whole chain.
+// where Run will start (its checkpoint, or the block SkipHistoryBefore
+// named), not from block 0: a starting gateway's readiness probes must not
+// read the whole chain.
 func TestEventLagCountsFromWhereRunWillStart(t *testing.T) {
 	t.Parallel()
 	c := &chain{reads: map[uint64]int{}}
@@ -167,14 +168,17 @@ func TestEventLagCountsFromWhereRunWillStart(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		saved map[string][2]any
+		fresh uint64
 		from  uint64
 	}{
-		{"checkpoint", map[string][2]any{"l": {uint64(8), "i"}}, 8},
-		{"another checkpoint", map[string][2]any{"l": {uint64(5), "f"}}, 5},
-		{"none", nil, 0},
+		{"checkpoint", map[string][2]any{"l": {uint64(8), "i"}}, 0, 8},
+		{"fresh", nil, 7, 7},
+		{"checkpoint before fresh", map[string][2]any{"l": {uint64(5), "f"}}, 9, 5},
+		{"neither", nil, 0, 0},
 	} {
 		c.reads = map[uint64]int{}
 		l := &Listener{chaincode: "eidgate", name: "l", store: &memCheckpoints{saved: tc.saved}}
+		l.SkipHistoryBefore(tc.fresh)
 		lag, err := l.EventLag(context.Background(), c)
 		if err != nil {
 			t.Fatal(err)

@@ -60,6 +60,10 @@ type Listener struct {
 	st         ListenerStatus
 	positioned bool // Run has loaded the checkpoint into st
 
+	// fresh is where a listener without a checkpoint starts (0: the
+	// genesis block); see SkipHistoryBefore.
+	fresh uint64
+
 	// What EventLag learnt of the blocks past the position.
 	lagMu   sync.Mutex
 	scanned uint64         // blocks below this one have been read
@@ -91,6 +95,14 @@ func (l *Listener) Status() ListenerStatus {
 	defer l.mu.Unlock()
 	return l.st
 }
+
+// SkipHistoryBefore makes a listener that has no checkpoint yet start at
+// block next instead of the genesis block. It is for a handler whose state
+// began empty when the chain was next blocks high (an in-process cache):
+// the events before it concern nothing the handler holds, and replaying a
+// long chain would delay the start and fill the process's memory with
+// blocks. A listener with a checkpoint resumes from it as always.
+func (l *Listener) SkipHistoryBefore(next uint64) { l.fresh = next }
 
 // Run delivers events until ctx ends, reconnecting with backoff when the
 // stream breaks or the handler fails. It returns ctx.Err(), or the error of
@@ -134,11 +146,15 @@ func (l *Listener) Run(ctx context.Context) error {
 	}
 }
 
-// start is where Run starts: the checkpoint (block 0 without one).
+// start is where Run starts: the checkpoint, or without one the block
+// SkipHistoryBefore named (the genesis block by default).
 func (l *Listener) start(ctx context.Context) (uint64, string, error) {
 	block, txID, err := l.store.Load(ctx, l.name)
 	if err != nil {
 		return 0, "", fmt.Errorf("ledger listener %s: load checkpoint: %w", l.name, err)
+	}
+	if block == 0 && txID == "" {
+		block = l.fresh
 	}
 	return block, txID, nil
 }

@@ -181,3 +181,53 @@ func TestListenerStartsFromGenesisWithoutCheckpoint(t *testing.T) {
 		t.Errorf("start position %v, want Specified block 0 (a fresh listener must not skip history)", sp.streams[0].GetStartPosition())
 	}
 }
+
+// A listener told that its handler's state began at block 4 starts there
+// when it has no checkpoint, and resumes from its checkpoint when it has.
+func TestListenerSkipsHistoryBeforeAFreshHandler(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		saved     *[2]any
+		wantFirst string
+		wantStart uint64
+	}{
+		{"no checkpoint", nil, "tx-d", 4},
+		{"checkpoint", &[2]any{uint64(2), "tx-b"}, "tx-c", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blocks, _ := testBlocks()
+			sp := &scriptedPeer{blocks: blocks}
+			c := dialScripted(t, sp, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			store := &memCheckpoints{}
+			if tc.saved != nil {
+				store.saved = map[string][2]any{"fresh": *tc.saved}
+			}
+			got := make(chan string, 1)
+			l := NewListener(c, "fresh", store, func(_ context.Context, ev Event) error {
+				select {
+				case got <- ev.TxID:
+				default:
+				}
+				return nil
+			})
+			l.SkipHistoryBefore(4)
+			go func() { _ = l.Run(ctx) }()
+			select {
+			case tx := <-got:
+				if tx != tc.wantFirst {
+					t.Errorf("first event %s, want %s", tx, tc.wantFirst)
+				}
+			case <-ctx.Done():
+				t.Fatal("no event delivered")
+			}
+			sp.mu.Lock()
+			defer sp.mu.Unlock()
+			p, ok := sp.streams[0].GetStartPosition().GetType().(*orderer.SeekPosition_Specified)
+			if !ok || p.Specified.GetNumber() != tc.wantStart {
+				t.Errorf("start position %v, want Specified block %d", sp.streams[0].GetStartPosition(), tc.wantStart)
+			}
+		})
+	}
+}

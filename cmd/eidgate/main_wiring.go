@@ -519,6 +519,17 @@ func (m *Main) openServices(ctx context.Context) (err error) {
 	// The listener keeps every replica's cache in step with the ledger; while
 	// it is disconnected the directory reads through to the ledger.
 	m.listener = ledger.NewListener(m.agent, "cache/"+m.replica(), m.db.Checkpoints(), m.applyEvent)
+	if m.redis == nil {
+		// The in-process cache is empty and nothing has filled it yet: the
+		// chain's past events concern nothing in it. Without this, a replica
+		// under a new name (the default names one per process) would replay
+		// the whole chain before it is ready.
+		height, err := m.agent.BlockHeight(ctx)
+		if err != nil {
+			return fmt.Errorf("ledger height: %w", err)
+		}
+		m.listener.SkipHistoryBefore(height)
+	}
 	if m.dir, err = routing.NewDirectory(routing.DirectoryConfig{
 		Registry: m.agent, EIDs: m.agent, Routes: m.agent, Consents: m.agent, Passkeys: m.agent, Cache: m.cache, Clock: m.Clock,
 		Logger: m.logger().With("component", "directory"), Trust: func() bool { return m.listener.Status().Connected },
