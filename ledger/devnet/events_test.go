@@ -272,3 +272,37 @@ func TestEventLagOnTheDevnet(t *testing.T) {
 		t.Fatalf("one kv event after the listener stopped: lag %+v, want 1", lag)
 	}
 }
+
+// A listener told to skip the history before the chain's height (a
+// replica whose cache starts empty) delivers the events of every block
+// written after that, and none before.
+func TestListenerStartedAtTheHeightDeliversWhatFollows(t *testing.T) {
+	p := openPeer(t, "", nil)
+	c := overTLS(t, p, devnet.PlatformOrg, devnet.AgentName)
+	put(t, c, "k1", "old")
+	put(t, c, "k2", "old")
+	height, err := c.BlockHeight(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	l := ledger.NewListener(c, "fresh", newMemCheckpoints(), col.handle)
+	l.SetBackoff(5*time.Millisecond, 20*time.Millisecond)
+	l.SkipHistoryBefore(height)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	put(t, c, "k3", "new")
+	put(t, c, "k4", "new")
+	col.waitFor(t, 2)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("listener: %v", err)
+	}
+	if got := fmt.Sprint(col.payloads()); got != "[k3=new k4=new]" {
+		t.Fatalf("events %s, want [k3=new k4=new]: the blocks from the height on, and nothing before", got)
+	}
+	if st := l.Status(); st.Reconnects != 0 {
+		t.Errorf("the stream reconnected %d times (last error %q)", st.Reconnects, st.LastError)
+	}
+}
