@@ -160,6 +160,12 @@ func startHashWorker(class string) (*hashWorker, error) {
 	cmd.Env = []string{EnvHashWorker + "=" + class, "GOMAXPROCS=1"}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = workerAttr()
+	return startWorkerCommand(cmd)
+}
+
+// startWorkerCommand starts cmd with pipes to its standard input and
+// output, over which it answers hash requests.
+func startWorkerCommand(cmd *exec.Cmd) (*hashWorker, error) {
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

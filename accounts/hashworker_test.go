@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -179,21 +178,14 @@ type stalledWorkers struct {
 
 func (s *stalledWorkers) start() (*hashWorker, error) {
 	cmd := exec.Command("sleep", "600")
-	in, err := cmd.StdinPipe()
+	w, err := startWorkerCommand(cmd)
 	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	s.procs = append(s.procs, cmd)
 	s.mu.Unlock()
-	return &hashWorker{cmd: cmd, in: in, out: bufio.NewReader(out)}, nil
+	return w, nil
 }
 
 // allStopped says whether every stalled worker was stopped (and reaped).
