@@ -243,11 +243,7 @@ func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 		defer func() { p.idle <- nil }()
 		return computeKey(r), nil
 	}
-	answer := make(chan hashResult, 1)
-	go func() {
-		key, err := w.hash(r)
-		answer <- hashResult{key, err}
-	}()
+	answer := inBackground(func() ([]byte, error) { return w.hash(r) })
 	var res hashResult
 	select {
 	case res = <-answer:
@@ -257,15 +253,14 @@ func (p *hashPool) run(ctx context.Context, r hashRequest) ([]byte, error) {
 		p.idle <- nil
 		return nil, ctx.Err()
 	}
-	key, err := res.key, res.err
-	if err != nil {
+	if res.err != nil {
 		w.stop()
 		p.idle <- nil // the next request starts a new worker
-		slog.Warn("password hashing worker failed; started again for the next hash", "err", err)
+		slog.Warn("password hashing worker failed; started again for the next hash", "err", res.err)
 		return computeKey(r), nil
 	}
 	p.idle <- w
-	return key, nil
+	return res.key, nil
 }
 
 func (p *hashPool) inProcessOnly() bool {
@@ -306,6 +301,17 @@ type hashResult struct {
 	err error
 }
 
+// inBackground runs f on its own goroutine; its result arrives on the
+// channel, which has room for it whether or not anyone still waits.
+func inBackground(f func() ([]byte, error)) <-chan hashResult {
+	answer := make(chan hashResult, 1)
+	go func() {
+		key, err := f()
+		answer <- hashResult{key, err}
+	}()
+	return answer
+}
+
 // promoteAfter is how long an idle-class hash may take before it is
 // computed again at normal priority: four times a hash with the
 // recommended parameters on a free processor.
@@ -335,11 +341,7 @@ func newTieredHashing(size int) *tieredHashing {
 func (t *tieredHashing) run(ctx context.Context, r hashRequest) ([]byte, error) {
 	idleCtx, stopIdle := context.WithCancel(ctx)
 	defer stopIdle()
-	answer := make(chan hashResult, 1)
-	go func() {
-		key, err := t.idle.run(idleCtx, r)
-		answer <- hashResult{key, err}
-	}()
+	answer := inBackground(func() ([]byte, error) { return t.idle.run(idleCtx, r) })
 	grace := time.NewTimer(t.promoteAfter)
 	defer grace.Stop()
 	select {
