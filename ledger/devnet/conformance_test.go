@@ -1205,6 +1205,40 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				return tg.eventsBetween(ctx, tg.checkpointBlock, tg.checkpointTx, tg.lastTx)
 			}},
+		{name: "events from the chain's height: the next commit's, none before", want: valid,
+			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
+				// A listener whose cache starts empty starts here (SkipHistoryBefore).
+				height, err := tg.agent.BlockHeight(ctx)
+				if err != nil {
+					return tg.norm.failure(err)
+				}
+				ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				stream, err := rawEvents(ctx, tg, tg.agent.Network().Name(), client.WithStartBlock(height))
+				if err != nil {
+					return tg.norm.failure(err)
+				}
+				tx, err := harmless(t, tg).EndorseWithContext(ctx)
+				if err != nil {
+					return tg.norm.failure(err)
+				}
+				st, err := submitAndWait(ctx, tx)
+				if err != nil {
+					return tg.norm.failure(err)
+				}
+				resp, err := stream.Recv()
+				if err != nil {
+					return tg.norm.failure(err)
+				}
+				o := outcome{Code: codes.OK.String(), Commit: st.Code.String()}
+				if resp.GetBlockNumber() != st.BlockNumber {
+					o.Code = fmt.Sprintf("first events from block %d, not the commit's %d", resp.GetBlockNumber(), st.BlockNumber)
+				}
+				for _, ev := range resp.GetEvents() {
+					o.Events = append(o.Events, ev.GetEventName()+" "+tg.norm.json(ev.GetPayload()))
+				}
+				return o
+			}},
 		{name: "events on an unknown channel", want: want{code: codes.PermissionDenied, message: "Failed to get policy manager for channel [nochannel]"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
 				ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
