@@ -1,8 +1,8 @@
 // Package web is eidgate's resident portal and admin console: html/template
 // pages, our own CSS and JavaScript, and the zh-CN and English message
-// catalogues, all embedded and parsed once by New. It knows nothing of the
-// services behind the pages: gateway's page handlers call them and hand a
-// Page to Site.Render.
+// catalogues, all embedded and checked by New (a page is parsed for keeps
+// on its first render). It knows nothing of the services behind the pages:
+// gateway's page handlers call them and hand a Page to Site.Render.
 //
 // Pages work without JavaScript. Scripts only enhance three things:
 // confirmation dialogs, live import progress and the in-page check of an
@@ -23,6 +23,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:embed templates static i18n
@@ -36,7 +37,13 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // Site holds the parsed pages, the message catalogues and the static
 // assets. It is read-only after New and safe for concurrent use.
 type Site struct {
-	pages   map[string]*template.Template
+	// pages maps each page to its parsed templates, filled on a page's
+	// first render: New parses every page once to check it and keeps none,
+	// so a gateway that serves only the department API does not hold the
+	// 43 pages' parse trees (each page parses the shared partials again,
+	// 14 MB together, all scanned by every garbage collection).
+	pages   map[string]*lazyPage
+	shared  []string
 	cat     map[string]map[string]string
 	static  fs.FS
 	version string // content hash of the static files, for cache busting
@@ -45,7 +52,7 @@ type Site struct {
 // New parses every page and catalogue. It fails only when the embedded
 // files are broken, which the package tests catch.
 func New() (*Site, error) {
-	s := &Site{pages: map[string]*template.Template{}}
+	s := &Site{pages: map[string]*lazyPage{}}
 	var err error
 	if s.cat, err = loadCatalogues(files); err != nil {
 		return nil, err
@@ -64,18 +71,45 @@ func New() (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.shared = shared
 	for _, name := range names {
 		page := strings.TrimSuffix(path.Base(name), ".html")
-		t, err := template.New(page).Funcs(funcs).ParseFS(files, append(append([]string{}, shared...), name)...)
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", page, err)
+		if _, err := s.parse(page, name); err != nil {
+			return nil, err
 		}
-		if t.Lookup("main") == nil {
-			return nil, fmt.Errorf("web: template %s defines no main block", page)
-		}
-		s.pages[page] = t
+		s.pages[page] = &lazyPage{file: name}
 	}
 	return s, nil
+}
+
+// lazyPage is a page's file and, once rendered, its parsed templates.
+type lazyPage struct {
+	file string
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// parse parses one page with the shared partials.
+func (s *Site) parse(page, file string) (*template.Template, error) {
+	t, err := template.New(page).Funcs(funcs).ParseFS(files, append(append([]string{}, s.shared...), file)...)
+	if err != nil {
+		return nil, fmt.Errorf("web: template %s: %w", page, err)
+	}
+	if t.Lookup("main") == nil {
+		return nil, fmt.Errorf("web: template %s defines no main block", page)
+	}
+	return t, nil
+}
+
+// template returns a page's templates, parsing them on first use.
+func (s *Site) template(page string) (*template.Template, error) {
+	lp, ok := s.pages[page]
+	if !ok {
+		return nil, fmt.Errorf("web: no page %q", page)
+	}
+	lp.once.Do(func() { lp.t, lp.err = s.parse(page, lp.file) })
+	return lp.t, lp.err
 }
 
 // MustNew is New for program start: the embedded files are part of the
@@ -107,9 +141,9 @@ func (s *Site) Pages() []string {
 // Render writes page with p. It renders into a buffer first so a template
 // error never leaves half a page on the wire.
 func (s *Site) Render(w io.Writer, page string, p *Page) error {
-	t, ok := s.pages[page]
-	if !ok {
-		return fmt.Errorf("web: no page %q", page)
+	t, err := s.template(page)
+	if err != nil {
+		return err
 	}
 	p.site = s
 	if !ValidLang(p.Lang) {
@@ -119,7 +153,7 @@ func (s *Site) Render(w io.Writer, page string, p *Page) error {
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", page, err)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 

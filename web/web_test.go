@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,6 +41,38 @@ func TestNewParsesEveryPage(t *testing.T) {
 	}
 	if err := s.Render(&bytes.Buffer{}, "no_such_page", &Page{}); err == nil {
 		t.Error("rendering an unknown page succeeded")
+	}
+}
+
+// A page is parsed when it is first rendered and kept from then on; the
+// others hold nothing. Renders racing on a page's first use share one parse
+// (go test -race).
+func TestPagesAreParsedOnFirstRender(t *testing.T) {
+	s := site(t)
+	for name, lp := range s.pages {
+		if lp.t != nil {
+			t.Fatalf("page %s is held before any render", name)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			p := &Page{Lang: "en", Title: "title.error", Area: "portal", Data: map[string]string{"Message": "m", "Home": "/portal"}}
+			errs <- s.Render(&bytes.Buffer{}, "error", p)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, lp := range s.pages {
+		if held := lp.t != nil; held != (name == "error") {
+			t.Errorf("page %s held = %v after rendering only the error page", name, held)
+		}
 	}
 }
 
