@@ -160,6 +160,9 @@ func (r *Runner) sizeRun(ctx context.Context, label string, n int) (sizeFigures,
 	if r.opts.ProfileDir != "" {
 		args = append(args, "--cpuprofile", filepath.Join(r.opts.ProfileDir, "size-"+label+".pprof"))
 	}
+	if r.opts.PprofListen != "" {
+		args = append(args, "--pprof-listen", r.opts.PprofListen)
+	}
 	child, err := r.startChild("size-"+label, args)
 	if err != nil {
 		return f, err
