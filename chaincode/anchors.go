@@ -61,14 +61,10 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 		if cs.Status == model.ConsentRequested || cs.Status == model.ConsentDenied {
 			return nil, model.Conflict("%s: consent %s is %s and was never granted", field, u.ConsentID, cs.Status)
 		}
-		uses := cs.Uses + u.Uses
-		if uses < cs.Uses || (cs.MaxUses != 0 && uses > cs.MaxUses) {
-			return nil, model.Conflict("%s: consent %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, cs.MaxUses)
-		}
-		cs.Uses = uses
-		if err := t.saveConsent(cs, usedOp(uses, cs.MaxUses)); err != nil {
+		if err := t.countUses(field, "consent", cs, u.Uses, cs.MaxUses); err != nil {
 			return nil, err
 		}
+		t.recordConsent(cs, usedOp(cs.Uses, cs.MaxUses))
 	}
 	return &anchor, t.emit()
 }

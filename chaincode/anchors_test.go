@@ -3,6 +3,7 @@ package chaincode_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -21,6 +22,66 @@ func root(s string) string {
 func (e *consentEnv) granted(maxUses uint64) model.Consent {
 	cs := e.request(e.hr.User, func(r *model.ConsentRequest) { r.MaxUses = maxUses })
 	return decode[model.Consent](e.t, e.ok(e.agent, model.FnGrantConsent, cs.ID, "portal"))
+}
+
+// Anchoring counts uses under each consent's count key and leaves the
+// consent itself as it was decided: the batch's write set is the anchor and
+// one small count per consent, however large the consents are. A consent
+// stored with its count inline (before counts had their own key) goes on
+// from that count.
+func TestAnchoringWritesOnlyTheCounts(t *testing.T) {
+	t.Parallel()
+	e := newConsentEnv(t)
+	cs := e.granted(5)
+	other := e.granted(0)
+	r := e.ok(e.agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "gw1-000001", MerkleRoot: root("b1"), Count: 3, FirstSeq: 1, LastSeq: 3,
+		ConsentUses: []model.ConsentUse{{ConsentID: cs.ID, Uses: 2}, {ConsentID: other.ID, Uses: 1}}})
+	want := map[string]bool{compositeKey("anchor", "gw1-000001"): true, compositeKey("uses", cs.ID): true, compositeKey("uses", other.ID): true}
+	for _, w := range r.RWSet.GetWrites() {
+		if !want[w.GetKey()] {
+			t.Errorf("anchoring wrote %q", w.GetKey())
+		}
+		if len(w.GetValue()) > 16 && w.GetKey() != compositeKey("anchor", "gw1-000001") {
+			t.Errorf("count %q is %d bytes: %s", w.GetKey(), len(w.GetValue()), w.GetValue())
+		}
+	}
+	if writes(r) != len(want) {
+		t.Errorf("anchoring wrote %d keys, want %d", writes(r), len(want))
+	}
+	got := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, cs.ID))
+	if got.Uses != 2 || got.TxID != cs.TxID || got.UpdatedAt != cs.UpdatedAt {
+		t.Fatalf("after anchoring: uses %d (want 2), tx %s updated %s (want the grant's %s %s)", got.Uses, got.TxID, got.UpdatedAt, cs.TxID, cs.UpdatedAt)
+	}
+	listed := decode[[]model.Consent](t, e.ok(e.agent, model.FnListConsentsByEID, e.a))
+	for _, c := range listed {
+		if c.ID == cs.ID && c.Uses != 2 {
+			t.Fatalf("listed with %d uses, want 2", c.Uses)
+		}
+	}
+	// A revocation rewrites the consent with its count.
+	revoked := decode[model.Consent](t, e.ok(e.agent, model.FnRevokeConsent, cs.ID))
+	if revoked.Uses != 2 {
+		t.Fatalf("revoked consent has %d uses, want 2", revoked.Uses)
+	}
+
+	// A consent of an older ledger: its count inline, no count key.
+	old := e.granted(5)
+	old.Uses = 3
+	raw, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.l.Seed(func(put func(string, []byte)) { put(compositeKey("consent", old.ID), raw) })
+	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, old.ID)); c.Uses != 3 {
+		t.Fatalf("inline count read as %d, want 3", c.Uses)
+	}
+	e.fail(e.agent, model.CodeConflict, []string{"would be used 6 times, more than its max_uses 5"}, model.FnAnchorAccessBatch,
+		model.AccessAnchor{BatchID: "gw1-000002", MerkleRoot: root("b2"), Count: 3, FirstSeq: 4, LastSeq: 6, ConsentUses: []model.ConsentUse{{ConsentID: old.ID, Uses: 3}}})
+	e.ok(e.agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "gw1-000003", MerkleRoot: root("b3"), Count: 2, FirstSeq: 4, LastSeq: 5,
+		ConsentUses: []model.ConsentUse{{ConsentID: old.ID, Uses: 2}}})
+	if c := decode[model.Consent](t, e.ok(e.agent, model.FnGetConsent, old.ID)); c.Uses != 5 || c.UsesLeft() {
+		t.Fatalf("after two more uses: %d uses, uses left %v; want 5 and none", c.Uses, c.UsesLeft())
+	}
 }
 
 func TestAnchorAccessBatch(t *testing.T) {

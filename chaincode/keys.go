@@ -21,6 +21,7 @@ const (
 	objRule            = "rule"         // (id) → StandingRule
 	objRuleByEID       = "rule~eid"     // (did, id) → 0x00
 	objRuleApproval    = "rule~sig"     // (statement digest) → rule id: one rule per signature
+	objUses            = "uses"         // (consent or rule id) → useCount: the uses anchored batches counted
 	objDispute         = "dispute"      // (id) → Dispute
 	objDisputeByEID    = "dispute~eid"  // (did, id) → 0x00
 	objDisputeByDept   = "dispute~dept" // (department, id) → 0x00

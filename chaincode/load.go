@@ -16,7 +16,77 @@ func load[T any](t *txn, obj string, attrs ...string) (*T, error) {
 	if ok, err := t.getJSON(k, &v); !ok || err != nil {
 		return nil, err
 	}
+	if err := t.withUses(&v); err != nil {
+		return nil, err
+	}
 	return &v, nil
+}
+
+// useCount is the value under objUses: how many uses of a consent or a
+// standing rule the anchored access batches have counted. Anchoring counts
+// the uses of every consent its records relied on; writing the count under
+// a key of its own keeps each anchoring's write set to a few bytes per
+// consent, where rewriting the whole consent (terms, signatures) made the
+// anchoring transaction of a batch serving many residents as large as
+// their consents together, in the block, the history and every copy of the
+// transaction. A consent's or rule's own record keeps its terms and
+// status; its "uses" is this count whenever one was written (records
+// written before counts had their own key carry theirs inline, and the
+// first count starts from it).
+type useCount struct {
+	Uses uint64 `json:"uses"`
+}
+
+// usesOf returns the field a consent's or standing rule's use count is
+// kept in, and its id; nil for other records.
+func usesOf(v any) (*uint64, string) {
+	switch r := v.(type) {
+	case *model.Consent:
+		return &r.Uses, r.ID
+	case *model.StandingRule:
+		return &r.Uses, r.ID
+	}
+	return nil, ""
+}
+
+// withUses sets the use count of a consent or standing rule just read to
+// the count under objUses, when one was written.
+func (t *txn) withUses(v any) error {
+	uses, id := usesOf(v)
+	if uses == nil {
+		return nil
+	}
+	k, err := t.key(objUses, id)
+	if err != nil {
+		return err
+	}
+	var c useCount
+	if found, err := t.getJSON(k, &c); err != nil || !found {
+		return err
+	}
+	*uses = c.Uses
+	return nil
+}
+
+// countUses records n more uses of a consent or standing rule v (read with
+// load, so its count is current), refusing a count past maxUses, and
+// announces the change as op usedOp gives. Only the count's own key is
+// written.
+func (t *txn) countUses(field, what string, v any, n, maxUses uint64) error {
+	uses, id := usesOf(v)
+	total := *uses + n
+	if total < *uses || (maxUses != 0 && total > maxUses) {
+		return model.Conflict("%s: %s %s would be used %d times, more than its max_uses %d", field, what, id, total, maxUses)
+	}
+	k, err := t.key(objUses, id)
+	if err != nil {
+		return err
+	}
+	if err := t.putJSON(k, useCount{Uses: total}); err != nil {
+		return err
+	}
+	*uses = total
+	return nil
 }
 
 // indexed reads the records of type T an index lists under attr (composite

@@ -240,12 +240,11 @@ func (t *txn) useRule(field string, u model.ConsentUse) error {
 	if r == nil {
 		return model.NotFound("%s: standing rule %s does not exist", field, u.ConsentID)
 	}
-	uses := r.Uses + u.Uses
-	if uses < r.Uses || (r.MaxUses != 0 && uses > r.MaxUses) {
-		return model.Conflict("%s: standing rule %s would be used %d times, more than its max_uses %d", field, u.ConsentID, uses, r.MaxUses)
+	if err := t.countUses(field, "standing rule", r, u.Uses, r.MaxUses); err != nil {
+		return err
 	}
-	r.Uses = uses
-	return t.saveRule(r, usedOp(uses, r.MaxUses))
+	t.record(model.Change{Kind: model.KindRule, Op: usedOp(r.Uses, r.MaxUses), ID: r.ID, EID: r.EID})
+	return nil
 }
 
 // usedOp is the change a counted use announces: used_up when it was the
