@@ -3,9 +3,11 @@ package chaincode_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/eidgate/eidgate/chaincode/model"
 )
@@ -107,4 +109,45 @@ func compositeKey(objectType string, attrs ...string) string {
 		panic(err)
 	}
 	return k
+}
+
+// BenchmarkAnchorConsentUses1000 endorses one anchoring of a batch whose
+// records relied on 1,000 residents' consents (each granted with a passkey
+// signature, as the portal records them), and reports the write set per
+// consent: what every copy of the transaction, its block and the history
+// carry for each consent the batch counts.
+func BenchmarkAnchorConsentUses1000(b *testing.B) {
+	e := newEnv(b)
+	const n = 1000
+	uses := make([]model.ConsentUse, n)
+	e.l.Seed(func(put func(string, []byte)) {
+		for i := range uses {
+			eid := model.DeriveEID("seed", i)
+			cs := model.Consent{ID: fmt.Sprintf("cs-%024x", i), EID: eid, Requester: "hr", Provider: "edu", DataTypes: []string{"edu.degree"},
+				PurposeCode: "hiring.verify", PurposeText: "Verify the degree of an applicant", ValidFrom: "2026-03-01T09:00:00Z",
+				ValidUntil: "2027-03-01T09:00:00Z", Status: model.ConsentActive, RequestedAt: "2026-03-01T09:00:00Z",
+				DecidedAt: "2026-03-01T09:05:00Z", DecidedBy: eid, DecisionMethod: "portal", UpdatedAt: "2026-03-01T09:05:00Z",
+				TxID: digest(eid), GrantAssurance: model.AssurancePasskey,
+				GrantSignature: &model.PasskeySignature{Statement: "consent.grant", Signer: eid, Key: eid + "#pk-1", Nonce: digest("n" + eid)[:32],
+					Digest: "sha256:" + digest("d"+eid), AuthenticatorData: strings.Repeat("A", 50), ClientDataJSON: strings.Repeat("e", 250),
+					Signature: strings.Repeat("M", 96), SignedAt: "2026-03-01T09:05:00Z"}}
+			v, _ := json.Marshal(cs)
+			put(compositeKey("consent", cs.ID), v)
+			uses[i] = model.ConsentUse{ConsentID: cs.ID, Uses: 1}
+		}
+	})
+	call := tx(e.agent, model.FnAnchorAccessBatch, model.AccessAnchor{BatchID: "gw1-000001", MerkleRoot: root("batch"),
+		Count: n, FirstSeq: 1, LastSeq: n, ConsentUses: uses})
+	b.ReportAllocs()
+	b.ResetTimer()
+	var bytes int
+	for i := 0; i < b.N; i++ {
+		r := e.l.Simulate(e.cc, call)
+		if r.Response.GetStatus() >= shim.ERRORTHRESHOLD {
+			b.Fatalf("AnchorAccessBatch: %s", r.Response.GetMessage())
+		}
+		bytes = proto.Size(r.RWSet) + len(r.Event.GetPayload())
+	}
+	b.ReportMetric(float64(bytes)/n, "rwset+event-B/consent")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n/1e3, "µs/consent")
 }
