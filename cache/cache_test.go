@@ -102,6 +102,48 @@ func TestCacheGetSetDelete(t *testing.T) {
 	})
 }
 
+// The caches that hand out their own bytes (routing.SharedCache) answer
+// as Get does, without a copy per read, and a later Set never changes the
+// bytes an earlier read was given.
+func TestSharedReadsAreTheStoredBytes(t *testing.T) {
+	caches(t, func(t *testing.T, c routing.Cache) {
+		sc, ok := c.(routing.SharedCache)
+		if !ok {
+			return // Redis alone: every read is a copy from the server
+		}
+		ctx := ctxT(t)
+		if _, ok, _, err := sc.GetShared(ctx, "consents:did:eidgate:s"); ok || err != nil {
+			t.Fatalf("empty cache: ok=%v err=%v", ok, err)
+		}
+		val := bytes.Repeat([]byte("v"), 4096)
+		if err := c.Set(ctx, "consents:did:eidgate:s", val, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		first, ok, _, err := sc.GetShared(ctx, "consents:did:eidgate:s") // Near: from Redis, kept in process
+		if err != nil || !ok || !bytes.Equal(first, val) {
+			t.Fatalf("shared read: %d bytes, ok=%v, err=%v", len(first), ok, err)
+		}
+		held, _, _, _ := sc.GetShared(ctx, "consents:did:eidgate:s")
+		copied, _, _ := c.Get(ctx, "consents:did:eidgate:s")
+		if !bytes.Equal(held, copied) {
+			t.Fatal("a shared read and Get disagree")
+		}
+		if &copied[0] == &held[0] {
+			t.Fatal("Get handed out the cache's own bytes")
+		}
+		reads := testing.AllocsPerRun(100, func() { _, _, _, _ = sc.GetShared(ctx, "consents:did:eidgate:s") })
+		if reads != 0 {
+			t.Fatalf("a shared read allocates %.0f times", reads)
+		}
+		if err := c.Set(ctx, "consents:did:eidgate:s", []byte("v2"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(held, val) {
+			t.Fatal("a Set changed bytes an earlier read was given")
+		}
+	})
+}
+
 func TestMemoryExpiry(t *testing.T) {
 	ctx := ctxT(t)
 	clock := newClock()

@@ -92,20 +92,39 @@ func entrySize(e *memEntry) int64 { return int64(len(e.key) + len(e.value)) }
 
 // Get returns a copy of the value under key.
 func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	b, ok := m.lookup(key)
+	if !ok {
+		return nil, false, nil
+	}
+	return append([]byte(nil), b...), true, nil
+}
+
+var _ routing.SharedCache = (*Memory)(nil)
+
+// GetShared is Get without the copy (routing.SharedCache): the bytes are
+// the cache's own, never changed after they were stored (a Set stores a
+// new copy), and the caller must not modify them. It has no versions.
+func (m *Memory) GetShared(_ context.Context, key string) ([]byte, bool, string, error) {
+	b, ok := m.lookup(key)
+	return b, ok, "", nil
+}
+
+// lookup returns the stored value under key, dropping it when expired.
+func (m *Memory) lookup(key string) ([]byte, bool) {
 	s := m.shard(key)
 	now := m.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.items[key]
 	if !ok {
-		return nil, false, nil
+		return nil, false
 	}
 	e := el.Value.(*memEntry)
 	if !now.Before(e.expires) {
 		s.remove(el)
-		return nil, false, nil
+		return nil, false
 	}
-	return append([]byte(nil), e.value...), true, nil
+	return e.value, true
 }
 
 // Set stores a copy of value under key for ttl (DefaultTTL when ttl ≤ 0).

@@ -147,10 +147,25 @@ func (n *Near) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // GetVersion is Get that also returns, on a miss, the shared level's
 // version of the key for Fill.
 func (n *Near) GetVersion(ctx context.Context, key string) ([]byte, bool, string, error) {
+	return n.getVersion(ctx, key, true)
+}
+
+var _ routing.SharedCache = (*Near)(nil)
+
+// GetShared is GetVersion whose in-process hits are not copied
+// (routing.SharedCache): the caller must not modify the bytes.
+func (n *Near) GetShared(ctx context.Context, key string) ([]byte, bool, string, error) {
+	return n.getVersion(ctx, key, false)
+}
+
+func (n *Near) getVersion(ctx context.Context, key string, copyHit bool) ([]byte, bool, string, error) {
 	live := n.live.Load()
 	if live {
-		if b, ok, _ := n.local.Get(ctx, key); ok {
+		if b, ok := n.local.lookup(key); ok {
 			n.stats.localHits.Add(1)
+			if copyHit {
+				b = append([]byte(nil), b...)
+			}
 			return b, true, "", nil
 		}
 	}

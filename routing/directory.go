@@ -156,8 +156,12 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func() (T
 }
 
 // get reads key, with the version of its empty state when the cache keeps
-// versions.
+// versions. The bytes may be the cache's own (SharedCache): they are only
+// decoded and compared, never modified.
 func (d *Directory) get(ctx context.Context, key string) ([]byte, bool, string, error) {
+	if sc, ok := d.cache.(SharedCache); ok {
+		return sc.GetShared(ctx, key)
+	}
 	if vc, ok := d.cache.(VersionedCache); ok {
 		return vc.GetVersion(ctx, key)
 	}
@@ -221,7 +225,7 @@ func lookupDecoded[T any](d *Directory, key string, raw []byte) (T, bool) {
 	d.mu.Lock()
 	e, ok := d.decoded[key]
 	d.mu.Unlock()
-	if ok && bytes.Equal(e.raw, raw) {
+	if ok && sameBytes(e.raw, raw) {
 		v, ok := e.v.(T)
 		return v, ok
 	}
@@ -235,7 +239,21 @@ func (d *Directory) keepDecoded(key string, raw []byte, v any) {
 	if d.decoded == nil || len(d.decoded) >= maxDecoded {
 		d.decoded = make(map[string]decodedEntry)
 	}
-	d.decoded[key] = decodedEntry{raw: bytes.Clone(raw), v: v}
+	// raw is either the cache's own bytes, which it never changes, or a copy
+	// made for this read: kept as it is.
+	d.decoded[key] = decodedEntry{raw: raw, v: v}
+}
+
+// sameBytes reports whether a and b hold the same bytes; the same slice
+// of a shared cache entry is recognised without comparing them.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return bytes.Equal(a, b)
 }
 
 func keyKind(key string) string {

@@ -3,10 +3,13 @@ package routing_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/eidgate/eidgate/cache"
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/routingtest"
@@ -55,6 +58,57 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 	}
 	if got := dept(); got.Name != d.Name {
 		t.Fatalf("served %q after invalidation", got.Name)
+	}
+}
+
+// Through a cache that hands out its own bytes (the in-process one), a hit
+// is served from the value decoded before without copying the cached
+// bytes: what a hit allocates does not grow with the value.
+func TestDirectoryHitsDoNotCopyTheCachedValue(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	mem, err := cache.NewMemory(cache.MemoryConfig{Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
+		Consents: e.ledger, Cache: mem, Clock: e.clock}))
+	big := func(n int) {
+		d, err := dir.Department(ctx, "edu-bureau")
+		if err != nil {
+			t.Fatal(err)
+		}
+		grown := *d
+		grown.Endpoints = nil
+		for i := range n {
+			grown.Endpoints = append(grown.Endpoints, fmt.Sprintf("https://edu.example.gov.cn/api/v1/records/%06d", i))
+		}
+		e.ledger.PutDepartment(grown)
+		if err := dir.Invalidate(ctx, model.ChangeSet{Changes: []model.Change{{Kind: model.KindDepartment, ID: "edu-bureau"}}}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Minute) // past the invalidation's tombstone
+		if d, err := dir.Department(ctx, "edu-bureau"); err != nil || len(d.Endpoints) != n {
+			t.Fatalf("department with %d endpoints: %v", n, err)
+		}
+	}
+	perHit := func() uint64 {
+		const hits = 200
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range hits {
+			if _, err := dir.Department(ctx, "edu-bureau"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / hits
+	}
+	big(1)
+	small := perHit()
+	big(2000) // about 100 KB of JSON
+	if large := perHit(); large > small+1024 {
+		t.Fatalf("a hit allocates %d bytes with a 100 KB value, %d with a small one: the value is copied", large, small)
 	}
 }
 
