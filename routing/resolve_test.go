@@ -48,7 +48,7 @@ func (openGate) Check(context.Context) error { return nil }
 
 // must returns a function that returns its value, failing t on its
 // error: must[*routing.X](t)(routing.NewX(cfg)).
-func must[T any](t *testing.T) func(T, error) T {
+func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -60,7 +60,7 @@ func must[T any](t *testing.T) func(T, error) T {
 
 // newAnchorer is an anchorer of replica holder over the env's store and
 // ledger; edit changes its configuration.
-func (e *env) newAnchorer(t *testing.T, holder string, edit func(*routing.AnchorerConfig)) *routing.Anchorer {
+func (e *env) newAnchorer(t testing.TB, holder string, edit func(*routing.AnchorerConfig)) *routing.Anchorer {
 	t.Helper()
 	cfg := routing.AnchorerConfig{Store: e.store, Ledger: e.ledger, Clock: e.clock, Holder: holder, Logger: quiet}
 	if edit != nil {
@@ -70,7 +70,7 @@ func (e *env) newAnchorer(t *testing.T, holder string, edit func(*routing.Anchor
 }
 
 // newResolver is the env's resolver behind gate.
-func (e *env) newResolver(t *testing.T, gate routing.Gate) *routing.Resolver {
+func (e *env) newResolver(t testing.TB, gate routing.Gate) *routing.Resolver {
 	t.Helper()
 	return must[*routing.Resolver](t)(routing.NewResolver(routing.ResolverConfig{Dir: e.dir,
 		Mapper: &fakeMapper{docs: map[string]string{"cn-resident:11010519491231002X": eidAlice}},
@@ -78,7 +78,7 @@ func (e *env) newResolver(t *testing.T, gate routing.Gate) *routing.Resolver {
 		PseudonymKey: []byte("pseudonym key for the tests")}))
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	clock := routingtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	e := &env{clock: clock, ledger: routingtest.NewLedger(clock), cache: routingtest.NewCache(), store: routingtest.NewStore(), tickets: &fakeTickets{}}
