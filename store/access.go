@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -431,20 +430,37 @@ func validateRecord(r *routing.AccessRecord) error {
 	if r.LeafHash == "" {
 		r.ComputeLeafHash()
 	}
-	if b, err := hex.DecodeString(r.LeafHash); err != nil || len(b) != 32 {
+	if !isHex(r.LeafHash, 64) {
 		return bad("leaf_hash", "leaf hash is not 64 hex digits")
 	}
-	for name, s := range map[string]string{
-		"id": r.ID, "request_id": r.RequestID, "requester": r.Requester, "official": r.Official, "official_ref": r.OfficialRef,
-		"provider": r.Provider, "eid": r.EID, "data_type": r.DataType, "purpose": r.Purpose,
-		"consent_id": r.ConsentID, "outcome": r.Outcome, "reason": r.Reason, "ticket_id": r.TicketID,
-		"digest": r.Digest, "legal_basis": r.LegalBasis,
+	// In a fixed order, so a record with two bad fields always names the
+	// same one; an array, so checking costs no allocation per record.
+	for _, f := range [...]struct{ name, s string }{
+		{"id", r.ID}, {"request_id", r.RequestID}, {"requester", r.Requester}, {"official", r.Official}, {"official_ref", r.OfficialRef},
+		{"provider", r.Provider}, {"eid", r.EID}, {"data_type", r.DataType}, {"purpose", r.Purpose},
+		{"consent_id", r.ConsentID}, {"outcome", r.Outcome}, {"reason", r.Reason}, {"ticket_id", r.TicketID},
+		{"digest", r.Digest}, {"legal_basis", r.LegalBasis},
 	} {
-		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-			return bad(name, name+" is not valid UTF-8 text")
+		if !utf8.ValidString(f.s) || strings.IndexByte(f.s, 0) >= 0 {
+			return bad(f.name, f.name+" is not valid UTF-8 text")
 		}
 	}
 	return nil
+}
+
+// isHex reports whether s is n hexadecimal digits (either case).
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isRetryable reports a PostgreSQL deadlock or serialisation failure: the

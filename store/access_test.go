@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,6 +190,23 @@ func TestAppendAccessRefusesBadRecordsAlone(t *testing.T) {
 		}
 		if per[0] != nil || routing.CodeOf(per[1]) != "access_record_invalid" || routing.CodeOf(per[2]) != "access_id_exists" {
 			t.Fatalf("got %v", per)
+		}
+		// A record with several bad fields always names the same one (the
+		// first in the record's field order), and a leaf hash that is not 64
+		// hex digits is refused.
+		for range 20 {
+			two := newRecord(at, "", 0)
+			two.RequestID, two.Reason = "bad\x00request", "bad\xffreason"
+			leaf := newRecord(at, "", 0)
+			leaf.LeafHash = strings.Repeat("g", 64)
+			per, err := db.AppendAccess(ctx, []*routing.AccessRecord{two, leaf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e0, e1 *routing.Error
+			if !errors.As(per[0], &e0) || e0.Field != "request_id" || !errors.As(per[1], &e1) || e1.Field != "leaf_hash" {
+				t.Fatalf("got %v", per)
+			}
 		}
 		if good.Seq == 0 {
 			t.Fatal("the good record has no seq")
