@@ -61,10 +61,11 @@ func (c *Contract) AnchorAccessBatch(ctx contractapi.TransactionContextInterface
 		if cs.Status == model.ConsentRequested || cs.Status == model.ConsentDenied {
 			return nil, model.Conflict("%s: consent %s is %s and was never granted", field, u.ConsentID, cs.Status)
 		}
-		if err := t.countUses(field, "consent", cs, u.Uses, cs.MaxUses); err != nil {
+		op, err := t.countUses(field, cs, u.Uses)
+		if err != nil {
 			return nil, err
 		}
-		t.recordConsent(cs, usedOp(cs.Uses, cs.MaxUses))
+		t.recordConsent(cs, op)
 	}
 	return &anchor, t.emit()
 }

@@ -37,56 +37,65 @@ type useCount struct {
 	Uses uint64 `json:"uses"`
 }
 
-// usesOf returns the field a consent's or standing rule's use count is
-// kept in, and its id; nil for other records.
-func usesOf(v any) (*uint64, string) {
+// counted is what a consent or standing rule shows of its use count: the
+// field the count is kept in, the record's id and kind, and its max_uses.
+type counted struct {
+	uses    *uint64
+	id      string
+	what    string
+	maxUses uint64
+}
+
+// usesOf returns the use count of a consent or standing rule; a nil uses
+// for other records.
+func usesOf(v any) counted {
 	switch r := v.(type) {
 	case *model.Consent:
-		return &r.Uses, r.ID
+		return counted{&r.Uses, r.ID, "consent", r.MaxUses}
 	case *model.StandingRule:
-		return &r.Uses, r.ID
+		return counted{&r.Uses, r.ID, "standing rule", r.MaxUses}
 	}
-	return nil, ""
+	return counted{}
 }
 
 // withUses sets the use count of a consent or standing rule just read to
 // the count under objUses, when one was written.
 func (t *txn) withUses(v any) error {
-	uses, id := usesOf(v)
-	if uses == nil {
+	c := usesOf(v)
+	if c.uses == nil {
 		return nil
 	}
-	k, err := t.key(objUses, id)
+	k, err := t.key(objUses, c.id)
 	if err != nil {
 		return err
 	}
-	var c useCount
-	if found, err := t.getJSON(k, &c); err != nil || !found {
+	var stored useCount
+	if found, err := t.getJSON(k, &stored); err != nil || !found {
 		return err
 	}
-	*uses = c.Uses
+	*c.uses = stored.Uses
 	return nil
 }
 
 // countUses records n more uses of a consent or standing rule v (read with
-// load, so its count is current), refusing a count past maxUses, and
-// announces the change as op usedOp gives. Only the count's own key is
+// load, so its count is current), refusing a count past its max_uses, and
+// returns the change to announce (usedOp). Only the count's own key is
 // written.
-func (t *txn) countUses(field, what string, v any, n, maxUses uint64) error {
-	uses, id := usesOf(v)
-	total := *uses + n
-	if total < *uses || (maxUses != 0 && total > maxUses) {
-		return model.Conflict("%s: %s %s would be used %d times, more than its max_uses %d", field, what, id, total, maxUses)
+func (t *txn) countUses(field string, v any, n uint64) (string, error) {
+	c := usesOf(v)
+	total := *c.uses + n
+	if total < *c.uses || (c.maxUses != 0 && total > c.maxUses) {
+		return "", model.Conflict("%s: %s %s would be used %d times, more than its max_uses %d", field, c.what, c.id, total, c.maxUses)
 	}
-	k, err := t.key(objUses, id)
+	k, err := t.key(objUses, c.id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := t.putJSON(k, useCount{Uses: total}); err != nil {
-		return err
+		return "", err
 	}
-	*uses = total
-	return nil
+	*c.uses = total
+	return usedOp(total, c.maxUses), nil
 }
 
 // indexed reads the records of type T an index lists under attr (composite

@@ -240,10 +240,11 @@ func (t *txn) useRule(field string, u model.ConsentUse) error {
 	if r == nil {
 		return model.NotFound("%s: standing rule %s does not exist", field, u.ConsentID)
 	}
-	if err := t.countUses(field, "standing rule", r, u.Uses, r.MaxUses); err != nil {
+	op, err := t.countUses(field, r, u.Uses)
+	if err != nil {
 		return err
 	}
-	t.record(model.Change{Kind: model.KindRule, Op: usedOp(r.Uses, r.MaxUses), ID: r.ID, EID: r.EID})
+	t.record(model.Change{Kind: model.KindRule, Op: op, ID: r.ID, EID: r.EID})
 	return nil
 }
 
