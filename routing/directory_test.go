@@ -61,18 +61,22 @@ func TestDirectoryServesWhatTheCacheHolds(t *testing.T) {
 	}
 }
 
+// memoryDirectory is a directory over the env's ledger with the gateway's
+// in-process cache, which hands out its own bytes (routing.SharedCache).
+func memoryDirectory(t testing.TB, e *env) *routing.Directory {
+	t.Helper()
+	mem := must[*cache.Memory](t)(cache.NewMemory(cache.MemoryConfig{Clock: e.clock}))
+	return must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
+		Consents: e.ledger, Cache: mem, Clock: e.clock}))
+}
+
 // Through a cache that hands out its own bytes (the in-process one), a hit
 // is served from the value decoded before without copying the cached
 // bytes: what a hit allocates does not grow with the value.
 func TestDirectoryHitsDoNotCopyTheCachedValue(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	mem, err := cache.NewMemory(cache.MemoryConfig{Clock: e.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := must[*routing.Directory](t)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
-		Consents: e.ledger, Cache: mem, Clock: e.clock}))
+	dir := memoryDirectory(t, e)
 	big := func(n int) {
 		d, err := dir.Department(ctx, "edu-bureau")
 		if err != nil {
@@ -285,12 +289,7 @@ func TestDirectoryKeepsConsentsThroughUsesThatLeaveSome(t *testing.T) {
 func BenchmarkDirectoryConsentsHit(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
-	mem, err := cache.NewMemory(cache.MemoryConfig{Clock: e.clock})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := must[*routing.Directory](b)(routing.NewDirectory(routing.DirectoryConfig{Registry: e.ledger, EIDs: e.ledger, Routes: e.ledger,
-		Consents: e.ledger, Cache: mem, Clock: e.clock}))
+	dir := memoryDirectory(b, e)
 	for i := range 8 {
 		e.ledger.PutConsent(model.Consent{ID: fmt.Sprintf("cs-%024x", i), EID: eidAlice, Requester: "hr-bureau", Provider: "edu-bureau",
 			DataTypes: []string{"edu.degree"}, PurposeCode: "hiring.verify", PurposeText: "Verify the degree of an applicant",
