@@ -1218,11 +1218,7 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 				if err != nil {
 					return tg.norm.failure(err)
 				}
-				tx, err := harmless(t, tg).EndorseWithContext(ctx)
-				if err != nil {
-					return tg.norm.failure(err)
-				}
-				st, err := submitAndWait(ctx, tx)
+				_, st, err := commitHarmless(ctx, t, tg)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
@@ -1303,11 +1299,7 @@ func conformanceRows(key *ecdsa.PrivateKey) []conformanceRow {
 			}},
 		{name: "duplicate transaction: the same transaction submitted again", want: want{code: codes.OK, commit: "VALID"},
 			run: func(ctx context.Context, t *testing.T, tg *conformanceTarget) outcome {
-				tx, err := harmless(t, tg).EndorseWithContext(ctx)
-				if err != nil {
-					return tg.norm.failure(err)
-				}
-				st1, err := submitAndWait(ctx, tx)
+				tx, st1, err := commitHarmless(ctx, t, tg)
 				if err != nil {
 					return tg.norm.failure(err)
 				}
@@ -1367,6 +1359,17 @@ func submitAndWait(ctx context.Context, tx *client.Transaction) (*client.Status,
 		return nil, err
 	}
 	return commit.StatusWithContext(ctx)
+}
+
+// commitHarmless endorses the harmless write, submits it and waits for its
+// commit; the transaction is returned for rows that submit it again.
+func commitHarmless(ctx context.Context, t *testing.T, tg *conformanceTarget) (*client.Transaction, *client.Status, error) {
+	tx, err := harmless(t, tg).EndorseWithContext(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := submitAndWait(ctx, tx)
+	return tx, st, err
 }
 
 // harmless is a proposal of a valid write that changes nothing: the data
