@@ -16,7 +16,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -24,11 +23,11 @@ import (
 // errClosed is returned to callers waiting on a peer that shuts down.
 var errClosed = errors.New("devnet peer is shutting down")
 
-// chain is the channel's ledger: the bbolt file, the in-memory tip, the
+// chain is the channel's ledger: the ledger database, the in-memory tip, the
 // channel configuration and chaincode definitions in force, and the
 // parties waiting for commits.
 type chain struct {
-	db          *bolt.DB
+	db          *kvStore
 	channel     string
 	platformMSP string
 	orderer     *signer // signs blocks and configuration transactions
@@ -94,11 +93,11 @@ type appliedBlock struct {
 // and everything derived from it: world state, history, transaction and
 // event indexes, and the chain tip. It sets the block's
 // TRANSACTIONS_FILTER and COMMIT_HASH metadata.
-func applyBlock(tx *bolt.Tx, block *common.Block, checks []*txCheck, prevCommitHash []byte, commitTime time.Time) (*appliedBlock, error) {
+func applyBlock(tx *kvTx, block *common.Block, checks []*txCheck, prevCommitHash []byte, commitTime time.Time) (*appliedBlock, error) {
 	num := block.GetHeader().GetNumber()
 	txids := tx.Bucket(bucketTxIDs)
 	stateB := tx.Bucket(bucketState)
-	v := fabsim.NewBlockValidator(boltState{stateB}, num)
+	v := fabsim.NewBlockValidator(kvState{stateB}, num)
 	res := &appliedBlock{filter: make([]byte, len(checks)), indexed: map[string]txStatus{}}
 	inBlock := map[string]bool{}
 	for i, c := range checks {
@@ -325,7 +324,7 @@ func (ch *chain) commit(checks []*txCheck, now time.Time) (*common.Block, error)
 		return nil, err
 	}
 	var res *appliedBlock
-	err := ch.db.Update(func(tx *bolt.Tx) error {
+	err := ch.db.Update(func(tx *kvTx) error {
 		var err error
 		res, err = applyBlock(tx, block, checks, tip.commitHash, now)
 		return err
@@ -340,9 +339,9 @@ func (ch *chain) commit(checks []*txCheck, now time.Time) (*common.Block, error)
 	}
 	var defs map[string]*definition
 	if res.lifecycle {
-		if err := ch.db.View(func(tx *bolt.Tx) error {
+		if err := ch.db.View(func(tx *kvTx) error {
 			var err error
-			defs, err = readDefinitions(boltState{tx.Bucket(bucketState)})
+			defs, err = readDefinitions(kvState{tx.Bucket(bucketState)})
 			return err
 		}); err != nil {
 			return nil, err
@@ -392,7 +391,7 @@ func (ch *chain) waitTx(ctx context.Context, txID string) (txStatus, error) {
 
 	var st txStatus
 	var found bool
-	if err := ch.db.View(func(tx *bolt.Tx) error {
+	if err := ch.db.View(func(tx *kvTx) error {
 		var err error
 		st, found, err = lookupTx(tx, txID)
 		return err
@@ -434,7 +433,7 @@ func (ch *chain) unwait(txID string, w chan txStatus) {
 // hash of the last block's header, the last block's data hash must match
 // its data and its previous hash must name the block before it.
 func loadChain(ch *chain) error {
-	return ch.db.View(func(tx *bolt.Tx) error {
+	return ch.db.View(func(tx *kvTx) error {
 		t, err := readTip(tx)
 		if err != nil {
 			return err
@@ -477,7 +476,7 @@ func loadChain(ch *chain) error {
 			return fmt.Errorf("configuration block %d: %w", t.lastConfig, err)
 		}
 		ch.configSeq = cfg.GetSequence()
-		ch.defs, err = readDefinitions(boltState{tx.Bucket(bucketState)})
+		ch.defs, err = readDefinitions(kvState{tx.Bucket(bucketState)})
 		return err
 	})
 }

@@ -27,8 +27,8 @@
 // [Peer.StopPeer] and [Peer.StartPeer] take department peers down and up,
 // so an endorsement policy no live peers satisfy can be reproduced.
 //
-// Blocks, world state, history and indexes live in one bbolt file; each
-// block commits in one fsync'd transaction, [Peer.Verify] replays the whole
+// Blocks, world state, history and indexes live in one pebble database;
+// each block commits in one atomic batch with its log synced, [Peer.Verify] replays the whole
 // ledger, and the dev crypto material (CAs and identities with Fabric CA
 // attributes, in cryptogen's folder layout) is created once under the data
 // directory. docs/devnet.md describes what it reproduces and what not.

@@ -13,7 +13,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -162,13 +161,9 @@ func (p *Peer) processUnpacked(up *unpackedProposal, unpackErr error, endorse bo
 		return errorResponse(fmt.Sprintf("channel '%s' not found", up.chdr.GetChannelId())), nil
 	}
 	// One read transaction serves the duplicate check and the simulation:
-	// a consistent snapshot, and one pass through bbolt's transaction
-	// bookkeeping per proposal.
-	snap, err := p.chain.db.Begin(false)
-	if err != nil {
-		return errorResponse(err.Error()), nil
-	}
-	defer func() { _ = snap.Rollback() }()
+	// a consistent snapshot of the ledger.
+	snap := p.chain.db.Begin()
+	defer snap.Rollback()
 	if err := p.preProcess(up, snap); err != nil {
 		return errorResponse(err.Error()), err
 	}
@@ -181,7 +176,7 @@ func (p *Peer) processUnpacked(up *unpackedProposal, unpackErr error, endorse bo
 
 // preProcess checks the proposal, that its transaction id is new and,
 // for application chaincodes, the channel's Writers policy.
-func (p *Peer) preProcess(up *unpackedProposal, snap *bolt.Tx) error {
+func (p *Peer) preProcess(up *unpackedProposal, snap *kvTx) error {
 	_, members, _, _ := p.chain.snapshot()
 	if err := validateProposal(up, members, time.Now()); err != nil {
 		return fmt.Errorf("error validating proposal: %w", err)
@@ -200,7 +195,7 @@ func (p *Peer) preProcess(up *unpackedProposal, snap *bolt.Tx) error {
 
 // endorseProposal simulates the proposal and, when the chaincode
 // succeeded, endorses the result (ProcessProposalSuccessfullyOrError).
-func (p *Peer) endorseProposal(up *unpackedProposal, snap *bolt.Tx, endorse bool) (*peer.ProposalResponse, error) {
+func (p *Peer) endorseProposal(up *unpackedProposal, snap *kvTx, endorse bool) (*peer.ProposalResponse, error) {
 	var res *peer.Response
 	var results []byte
 	var event *peer.ChaincodeEvent
@@ -266,8 +261,8 @@ func (p *Peer) endorseProposal(up *unpackedProposal, snap *bolt.Tx, endorse bool
 // state and returns its response, the transaction's read/write set
 // (including the _lifecycle read of the definition's sequence, as a peer
 // records it) and its event (none when the chaincode failed).
-func simulate(up *unpackedProposal, cc shim.Chaincode, tx *bolt.Tx) (*peer.Response, []byte, *peer.ChaincodeEvent, error) {
-	state := boltState{tx.Bucket(bucketState)}
+func simulate(up *unpackedProposal, cc shim.Chaincode, tx *kvTx) (*peer.Response, []byte, *peer.ChaincodeEvent, error) {
+	state := kvState{tx.Bucket(bucketState)}
 	seq, err := state.Get(lifecycleNamespace, sequenceKey(up.chaincode))
 	if err != nil {
 		return nil, nil, nil, err
@@ -280,7 +275,7 @@ func simulate(up *unpackedProposal, cc shim.Chaincode, tx *bolt.Tx) (*peer.Respo
 		Channel: up.chdr.GetChannelId(), Namespace: up.chaincode, TxID: up.chdr.GetTxId(),
 		Timestamp: up.chdr.GetTimestamp(), Creator: up.shdr.GetCreator(), Args: up.input.GetArgs(),
 		Transient: up.cpp.GetTransientMap(), SignedProposal: up.signed,
-	}, state, boltHistory{tx.Bucket(bucketHistory)})
+	}, state, kvHistory{tx.Bucket(bucketHistory)})
 	res, err := invoke(cc, stub)
 	if err != nil {
 		return nil, nil, nil, err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -82,8 +81,9 @@ func (p *Peer) streamEvents(ctx context.Context, start uint64, r *gateway.Chainc
 func (p *Peer) readEvents(from, height uint64) ([]*gateway.ChaincodeEventsResponse, uint64, error) {
 	var out []*gateway.ChaincodeEventsResponse
 	upTo := height
-	err := p.chain.db.View(func(tx *bolt.Tx) error {
+	err := p.chain.db.View(func(tx *kvTx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
+		defer c.Close()
 		for k, v := c.Seek(be64(from)); k != nil; k, v = c.Next() {
 			n := binary.BigEndian.Uint64(k)
 			if n >= height {

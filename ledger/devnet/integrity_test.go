@@ -9,7 +9,6 @@ import (
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 )
 
 // putChaincode writes its two arguments as a key and a value.
@@ -41,9 +40,9 @@ func ledgerWithData(t *testing.T) string {
 	return dir
 }
 
-func tamper(t *testing.T, dir string, edit func(tx *bolt.Tx) error) {
+func tamper(t *testing.T, dir string, edit func(tx *kvTx) error) {
 	t.Helper()
-	db, err := openBolt(filepath.Join(dir, ledgerFile), false)
+	db, err := openLedger(filepath.Join(dir, ledgerDir), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +57,16 @@ func tamper(t *testing.T, dir string, edit func(tx *bolt.Tx) error) {
 func TestOpenRefusesABrokenTip(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		edit func(tx *bolt.Tx) error
+		edit func(tx *kvTx) error
 		want string
 	}{
-		{"tip hash", func(tx *bolt.Tx) error {
+		{"tip hash", func(tx *kvTx) error {
 			return tx.Bucket(bucketMeta).Put(metaTip, make([]byte, 32))
 		}, "ledger tip hash does not match block 1"},
-		{"block beyond the height", func(tx *bolt.Tx) error {
+		{"block beyond the height", func(tx *kvTx) error {
 			return tx.Bucket(bucketBlocks).Put(be64(2), []byte{})
 		}, "beyond its recorded height"},
-		{"last block data", func(tx *bolt.Tx) error {
+		{"last block data", func(tx *kvTx) error {
 			b, err := readBlock(tx, 1)
 			if err != nil {
 				return err
@@ -90,10 +89,10 @@ func TestOpenRefusesABrokenTip(t *testing.T) {
 func TestVerifyFindsTampering(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		edit func(tx *bolt.Tx) error
+		edit func(tx *kvTx) error
 		want string
 	}{
-		{"state version", func(tx *bolt.Tx) error {
+		{"state version", func(tx *kvTx) error {
 			k := stateKey(lifecycleNamespace, sequenceKey("put"))
 			vv, err := decodeStateValue(tx.Bucket(bucketState).Get(k))
 			if err != nil {
@@ -102,10 +101,10 @@ func TestVerifyFindsTampering(t *testing.T) {
 			vv.Version.Tx++
 			return tx.Bucket(bucketState).Put(k, encodeStateValue(vv.Version, vv.Value))
 		}, "state: key"},
-		{"extra state key", func(tx *bolt.Tx) error {
+		{"extra state key", func(tx *kvTx) error {
 			return tx.Bucket(bucketState).Put(stateKey("put", "planted"), encodeStateValue(struct{ Block, Tx uint64 }{1, 0}, []byte("x")))
 		}, "state: stored key"},
-		{"validation code", func(tx *bolt.Tx) error {
+		{"validation code", func(tx *kvTx) error {
 			b, err := readBlock(tx, 1)
 			if err != nil {
 				return err
@@ -113,7 +112,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 			b.Metadata.Metadata[2] = []byte{byte(peer.TxValidationCode_MVCC_READ_CONFLICT)}
 			return tx.Bucket(bucketBlocks).Put(be64(1), mustMarshal(b))
 		}, "block 1: stored validation codes"},
-		{"transaction index", func(tx *bolt.Tx) error {
+		{"transaction index", func(tx *kvTx) error {
 			return tx.Bucket(bucketTxIDs).Put([]byte("forged"), encodeTxStatus(txStatus{block: 1}))
 		}, "txids: stored key"},
 	} {

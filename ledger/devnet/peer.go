@@ -24,15 +24,18 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer/lifecycle"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// ledgerFile is the bbolt file in the data directory.
-const ledgerFile = "ledger.db"
+// ledgerDir is the ledger database in the data directory; ledgerFileV1
+// the single-file ledger of earlier versions, converted on first open.
+const (
+	ledgerDir    = "ledger"
+	ledgerFileV1 = "ledger.db"
+)
 
 // Peer is a running devnet: one peer with the Fabric Gateway service, its
 // endorser and committer, and a single ordering node, over one channel.
@@ -69,7 +72,10 @@ type Peer struct {
 // Exists reports whether dataDir holds a devnet ledger (one Open made
 // before), so tools can refuse to create one implicitly.
 func Exists(dataDir string) bool {
-	st, err := os.Stat(filepath.Join(dataDir, ledgerFile))
+	if st, err := os.Stat(filepath.Join(dataDir, ledgerDir)); err == nil && st.IsDir() {
+		return true
+	}
+	st, err := os.Stat(filepath.Join(dataDir, ledgerFileV1))
 	return err == nil && st.Mode().IsRegular()
 }
 
@@ -196,7 +202,10 @@ func (p *Peer) endpointGuess() string {
 // brings the channel configuration and chaincode definitions up to date
 // with cfg, and starts ordering.
 func (p *Peer) openChain(ctx context.Context) error {
-	db, err := openBolt(filepath.Join(p.cfg.DataDir, ledgerFile), false)
+	if err := convertV1Ledger(p.cfg.DataDir, p.cfg.Logger); err != nil {
+		return err
+	}
+	db, err := openLedger(filepath.Join(p.cfg.DataDir, ledgerDir), false, p.cfg.Logger)
 	if err != nil {
 		return err
 	}
@@ -337,8 +346,8 @@ func (p *Peer) definitionTx(name string, prev *definition) ([]byte, error) {
 	var prevSeq int64
 	if prev != nil {
 		prevSeq = prev.sequence
-		if err := p.chain.db.View(func(tx *bolt.Tx) error {
-			vv, err := boltState{tx.Bucket(bucketState)}.Get(lifecycleNamespace, sequenceKey(name))
+		if err := p.chain.db.View(func(tx *kvTx) error {
+			vv, err := kvState{tx.Bucket(bucketState)}.Get(lifecycleNamespace, sequenceKey(name))
 			if err == nil && vv != nil {
 				seqRead.Version = &kvrwset.Version{BlockNum: vv.Version.Block, TxNum: vv.Version.Tx}
 			}

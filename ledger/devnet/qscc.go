@@ -7,7 +7,6 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -88,7 +87,7 @@ func (ch *chain) tipNow() chainTip {
 
 func (p *Peer) rawBlock(n uint64) ([]byte, error) {
 	var raw []byte
-	err := p.chain.db.View(func(tx *bolt.Tx) error {
+	err := p.chain.db.View(func(tx *kvTx) error {
 		v := tx.Bucket(bucketBlocks).Get(be64(n))
 		if v == nil {
 			return fmt.Errorf("entry not found in index")
@@ -102,7 +101,7 @@ func (p *Peer) rawBlock(n uint64) ([]byte, error) {
 func (p *Peer) txBlock(txID string) (txStatus, []byte, error) {
 	var st txStatus
 	var raw []byte
-	err := p.chain.db.View(func(tx *bolt.Tx) error {
+	err := p.chain.db.View(func(tx *kvTx) error {
 		s, ok, err := lookupTx(tx, txID)
 		if err != nil {
 			return err

@@ -5,31 +5,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
+	"log/slog"
 
 	"github.com/eidgate/eidgate/chaincode/fabsim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 )
 
-// The ledger is one bbolt file. Every block is committed in one bbolt
-// transaction together with everything derived from it, so the block
-// store, world state and indexes can never disagree after a crash.
 var (
-	bucketMeta       = []byte("meta")       // chain tip and savepoint
-	bucketBlocks     = []byte("blocks")     // be64(number) → common.Block
-	bucketBlockTimes = []byte("blocktimes") // be64(number) → be64(commit unix nanos)
-	bucketState      = []byte("state")      // ns 0x00 key → uvarint block, uvarint tx, value
-	bucketHistory    = []byte("history")    // ns 0x00 uvarint(len key) key be64 block be64 tx → KeyModification
-	bucketTxIDs      = []byte("txids")      // txID → be64 block, uvarint tx, code
-	bucketEvents     = []byte("events")     // be64(number) → gateway.ChaincodeEventsResponse of valid txs
-
-	allBuckets = [][]byte{bucketMeta, bucketBlocks, bucketBlockTimes, bucketState, bucketHistory, bucketTxIDs, bucketEvents}
-
 	metaHeight     = []byte("height")
 	metaTip        = []byte("tip")        // header hash of the last block
 	metaCommitHash = []byte("commitHash") // COMMIT_HASH of the last block
@@ -37,35 +22,18 @@ var (
 	metaSchema     = []byte("schema")
 )
 
-const schemaVersion = 1
+// schemaVersion 2 is the pebble store; 1 was the single bbolt file,
+// which openLedger converts.
+const schemaVersion = 2
 
-func openBolt(path string, noSync bool) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second,
-		// The freelist is written with every commit: without it, every open
-		// rebuilds it by walking the whole file, which reads every page of a
-		// large ledger into the process's memory and delays its start (a
-		// gateway with a million residents would start with gigabytes
-		// resident). A ledger written without it is walked once more on its
-		// first open and then gets one.
-		NoFreelistSync:  false,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 1 << 30,
-		NoSync:          noSync,
-		NoStatistics:    true,
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("open ledger %s: the file is in use by another process", path)
-	}
+// openLedger opens the ledger database in dir and checks (or, on a new
+// ledger, writes) its schema version.
+func openLedger(dir string, noSync bool, log *slog.Logger) (*kvStore, error) {
+	s, err := openKV(dir, noSync, log)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
+	if err := s.Update(func(tx *kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(metaSchema); v == nil {
 			return meta.Put(metaSchema, be64(schemaVersion))
@@ -74,10 +42,10 @@ func openBolt(path string, noSync bool) (*bolt.DB, error) {
 		}
 		return nil
 	}); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		_ = s.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
 	}
-	return db, nil
+	return s, nil
 }
 
 func be64(n uint64) []byte {
@@ -109,16 +77,16 @@ func decodeStateValue(raw []byte) (*fabsim.VersionedValue, error) {
 	if m <= 0 {
 		return nil, errors.New("corrupt state value")
 	}
-	// bbolt memory is only valid during the transaction: copy.
+	// Cursor values are only valid until the cursor moves: copy.
 	return &fabsim.VersionedValue{Value: bytes.Clone(raw[n+m:]), Version: fabsim.Version{Block: block, Tx: tx}}, nil
 }
 
-// boltState is committed world state as seen by one bbolt transaction: a
+// kvState is committed world state as seen by one ledger transaction: a
 // consistent snapshot for simulations, and the pre-block state for
 // validation inside the commit transaction.
-type boltState struct{ b *bolt.Bucket }
+type kvState struct{ b *kvBucket }
 
-func (s boltState) Get(ns, key string) (*fabsim.VersionedValue, error) {
+func (s kvState) Get(ns, key string) (*fabsim.VersionedValue, error) {
 	raw := s.b.Get(stateKey(ns, key))
 	if raw == nil {
 		return nil, nil
@@ -126,21 +94,21 @@ func (s boltState) Get(ns, key string) (*fabsim.VersionedValue, error) {
 	return decodeStateValue(raw)
 }
 
-func (s boltState) Range(ns, start, end string) (fabsim.StateIterator, error) {
+func (s kvState) Range(ns, start, end string) (fabsim.StateIterator, error) {
 	c := s.b.Cursor()
 	prefix := stateKey(ns, "")
-	return &boltIterator{c: c, prefix: prefix, seek: stateKey(ns, start), end: end}, nil
+	return &kvIterator{c: c, prefix: prefix, seek: stateKey(ns, start), end: end}, nil
 }
 
-type boltIterator struct {
-	c      *bolt.Cursor
+type kvIterator struct {
+	c      *kvCursor
 	prefix []byte
 	seek   []byte
 	end    string
 	done   bool
 }
 
-func (it *boltIterator) Next() (string, *fabsim.VersionedValue, bool, error) {
+func (it *kvIterator) Next() (string, *fabsim.VersionedValue, bool, error) {
 	if it.done {
 		return "", nil, false, nil
 	}
@@ -167,7 +135,10 @@ func (it *boltIterator) Next() (string, *fabsim.VersionedValue, bool, error) {
 	return key, vv, true, nil
 }
 
-func (it *boltIterator) Close() { it.done = true }
+func (it *kvIterator) Close() {
+	it.done = true
+	it.c.Close()
+}
 
 // historyPrefix is the history index prefix of one key; the key length is
 // part of it so that no key's entries fall into another key's range.
@@ -185,14 +156,15 @@ func historyKey(ns, key string, block, tx uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, tx)
 }
 
-// boltHistory serves GetHistoryForKey from the history index: valid
+// kvHistory serves GetHistoryForKey from the history index: valid
 // transactions only, newest first.
-type boltHistory struct{ b *bolt.Bucket }
+type kvHistory struct{ b *kvBucket }
 
-func (h boltHistory) History(ns, key string) ([]*queryresult.KeyModification, error) {
+func (h kvHistory) History(ns, key string) ([]*queryresult.KeyModification, error) {
 	prefix := historyPrefix(ns, key)
 	var out []*queryresult.KeyModification
 	c := h.b.Cursor()
+	defer c.Close()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) != len(prefix)+16 {
 			continue
@@ -236,7 +208,7 @@ func decodeTxStatus(raw []byte) (txStatus, error) {
 	return s, nil
 }
 
-func lookupTx(tx *bolt.Tx, txID string) (txStatus, bool, error) {
+func lookupTx(tx *kvTx, txID string) (txStatus, bool, error) {
 	raw := tx.Bucket(bucketTxIDs).Get([]byte(txID))
 	if raw == nil {
 		return txStatus{}, false, nil
@@ -245,7 +217,7 @@ func lookupTx(tx *bolt.Tx, txID string) (txStatus, bool, error) {
 	return s, err == nil, err
 }
 
-func readBlock(tx *bolt.Tx, number uint64) (*common.Block, error) {
+func readBlock(tx *kvTx, number uint64) (*common.Block, error) {
 	raw := tx.Bucket(bucketBlocks).Get(be64(number))
 	if raw == nil {
 		return nil, fmt.Errorf("block %d not found", number)
@@ -266,7 +238,7 @@ type chainTip struct {
 	lastConfig uint64
 }
 
-func readTip(tx *bolt.Tx) (chainTip, error) {
+func readTip(tx *kvTx) (chainTip, error) {
 	meta := tx.Bucket(bucketMeta)
 	var t chainTip
 	if v := meta.Get(metaHeight); v != nil {

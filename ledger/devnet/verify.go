@@ -14,7 +14,6 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -39,20 +38,20 @@ func (p *Peer) Verify(ctx context.Context) (*VerifyReport, error) {
 	return verifyLedger(ctx, p.chain.db, p.cfg.Channel, p.cfg.PlatformMSPID)
 }
 
-func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string) (*VerifyReport, error) {
+func verifyLedger(ctx context.Context, src *kvStore, channel, platformMSP string) (*VerifyReport, error) {
 	tmp, err := os.MkdirTemp("", "devnet-verify-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	dst, err := openBolt(filepath.Join(tmp, ledgerFile), true)
+	dst, err := openLedger(filepath.Join(tmp, ledgerDir), true, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer dst.Close()
 
 	rep := &VerifyReport{Codes: map[string]int{}}
-	err = src.View(func(stx *bolt.Tx) error {
+	err = src.View(func(stx *kvTx) error {
 		tip, err := readTip(stx)
 		if err != nil {
 			return err
@@ -96,7 +95,7 @@ func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string
 			}
 			replayed := proto.Clone(block).(*common.Block)
 			var res *appliedBlock
-			if err := dst.Update(func(dtx *bolt.Tx) error {
+			if err := dst.Update(func(dtx *kvTx) error {
 				res, err = applyBlock(dtx, replayed, checks, commitHash, commitTime)
 				return err
 			}); err != nil {
@@ -117,8 +116,8 @@ func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string
 				configSeq = res.config.GetSequence()
 			}
 			if res.lifecycle {
-				if err := dst.View(func(dtx *bolt.Tx) error {
-					defs, err = readDefinitions(boltState{dtx.Bucket(bucketState)})
+				if err := dst.View(func(dtx *kvTx) error {
+					defs, err = readDefinitions(kvState{dtx.Bucket(bucketState)})
 					return err
 				}); err != nil {
 					return err
@@ -136,13 +135,13 @@ func verifyLedger(ctx context.Context, src *bolt.DB, channel, platformMSP string
 		if !bytes.Equal(prevHash, tip.tip) && tip.height > 0 {
 			return errors.New("stored chain tip does not match the last block")
 		}
-		return dst.View(func(dtx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketState, bucketHistory, bucketTxIDs, bucketEvents, bucketBlocks, bucketMeta} {
+		return dst.View(func(dtx *kvTx) error {
+			for _, b := range []bucketID{bucketState, bucketHistory, bucketTxIDs, bucketEvents, bucketBlocks, bucketMeta} {
 				n, err := sameBucket(stx.Bucket(b), dtx.Bucket(b))
 				if err != nil {
 					return fmt.Errorf("%s: %w", b, err)
 				}
-				if bytes.Equal(b, bucketState) {
+				if b == bucketState {
 					rep.StateKeys = n
 				}
 			}
@@ -241,8 +240,10 @@ func checkAll(vc *validationCtx, envs [][]byte) []*txCheck {
 }
 
 // sameBucket compares two buckets key by key and returns the key count.
-func sameBucket(a, b *bolt.Bucket) (int, error) {
+func sameBucket(a, b *kvBucket) (int, error) {
 	ca, cb := a.Cursor(), b.Cursor()
+	defer ca.Close()
+	defer cb.Close()
 	ka, va := ca.First()
 	kb, vb := cb.First()
 	n := 0
