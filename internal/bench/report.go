@@ -149,7 +149,12 @@ type DID struct {
 // existing data dir, and its first start on a fresh one (with the demo
 // load).
 type Memory struct {
-	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// PeakAnonRSSMB is the largest anonymous resident memory (heap,
+	// stacks, the ledger store's cache and memtables) sampled during the
+	// load: the process's own memory, without the clean file pages of its
+	// program and files that peak_rss_mb also counts.
+	PeakAnonRSSMB     float64 `json:"peak_anon_rss_mb"`
 	SetupPeakRSSMB    float64 `json:"setup_peak_rss_mb"`
 	ReadyMs           float64 `json:"ready_ms"`
 	FirstStartMs      float64 `json:"first_start_ms"`

@@ -402,10 +402,12 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 		return err
 	}
 	lag := &lagSampler{}
+	anon := &anonSampler{child: child}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); lag.run(sampleCtx, client, base+"/metrics") }()
+	go func() { defer wg.Done(); anon.run(sampleCtx) }()
 	redis0 := r.redisCommands(ctx, variant)
 	cpu0, _ := child.CPUTime()
 	res, err := r.loadRun(ctx, r.plan.Connections, r.plan.Load, reqs)
@@ -464,6 +466,7 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 		rep.Anchoring.RecordsPerTx = Round3(records / batches)
 	}
 	rep.Memory.PeakRSSMB = Round3(float64(rss) / (1 << 20))
+	rep.Memory.PeakAnonRSSMB = Round3(float64(anon.max) / (1 << 20))
 	rep.Memory.SetupPeakRSSMB = Round3(float64(setupRSS) / (1 << 20))
 	rep.Memory.ReadyMs = Round3(Millis(readyIn))
 	rep.Memory.FirstStartMs = Round3(Millis(firstStart))
