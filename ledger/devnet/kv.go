@@ -58,7 +58,6 @@ const (
 // kvStore is the ledger database.
 type kvStore struct {
 	db    *pebble.DB
-	cache interface{ Unref() }
 	write *pebble.WriteOptions
 }
 
