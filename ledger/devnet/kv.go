@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -207,18 +208,24 @@ func (b *kvBucket) key(k []byte) []byte {
 
 // Get returns a copy of the value of k, nil when there is none.
 func (b *kvBucket) Get(k []byte) []byte {
+	var out []byte
+	b.read(k, func(v []byte) { out = bytes.Clone(v) })
+	return out
+}
+
+// read calls fn with the value of k, valid only during the call; fn is
+// not called when there is none.
+func (b *kvBucket) read(k []byte, fn func(v []byte)) {
 	v, closer, err := b.tx.r.Get(b.key(k))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
+		return
 	}
 	if err != nil {
 		b.tx.fail(fmt.Errorf("read %s: %w", b.id, err))
-		return nil
+		return
 	}
-	out := make([]byte, len(v))
-	copy(out, v)
+	fn(v)
 	_ = closer.Close()
-	return out
 }
 
 func (b *kvBucket) Put(k, v []byte) error {

@@ -77,7 +77,7 @@ func decodeStateValue(raw []byte) (*fabsim.VersionedValue, error) {
 	if m <= 0 {
 		return nil, errors.New("corrupt state value")
 	}
-	// Cursor values are only valid until the cursor moves: copy.
+	// The store's values are only valid until the read ends: copy.
 	return &fabsim.VersionedValue{Value: bytes.Clone(raw[n+m:]), Version: fabsim.Version{Block: block, Tx: tx}}, nil
 }
 
@@ -86,12 +86,10 @@ func decodeStateValue(raw []byte) (*fabsim.VersionedValue, error) {
 // validation inside the commit transaction.
 type kvState struct{ b *kvBucket }
 
-func (s kvState) Get(ns, key string) (*fabsim.VersionedValue, error) {
-	raw := s.b.Get(stateKey(ns, key))
-	if raw == nil {
-		return nil, nil
-	}
-	return decodeStateValue(raw)
+func (s kvState) Get(ns, key string) (vv *fabsim.VersionedValue, err error) {
+	// decodeStateValue copies the value out of the store's buffer.
+	s.b.read(stateKey(ns, key), func(raw []byte) { vv, err = decodeStateValue(raw) })
+	return vv, err
 }
 
 func (s kvState) Range(ns, start, end string) (fabsim.StateIterator, error) {
