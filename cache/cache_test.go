@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/eidgate/eidgate/cache"
+	"github.com/eidgate/eidgate/internal/e2etest"
 	"github.com/eidgate/eidgate/internal/testenv"
 	"github.com/eidgate/eidgate/routing"
 	"github.com/eidgate/eidgate/routing/routingtest"
@@ -280,7 +282,7 @@ func blackhole(t *testing.T) string {
 
 func TestOpenRedisDownIsAnError(t *testing.T) {
 	ctx := ctxT(t)
-	_, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: "redis://:hunter22@" + deadAddr(t) + "/0", Timeout: 100 * time.Millisecond})
+	_, err := cache.OpenRedis(ctx, cache.RedisConfig{URL: "redis://:hunter22@" + deadAddr(t) + "/0", Timeout: 100 * time.Millisecond, ConnectWait: 300 * time.Millisecond})
 	if routing.CodeOf(err) != "cache_unavailable" {
 		t.Fatalf("dead Redis: %v", err)
 	}
@@ -291,6 +293,25 @@ func TestOpenRedisDownIsAnError(t *testing.T) {
 	if routing.CodeOf(err) != "invalid_redis_url" {
 		t.Fatalf("bad URL: %v", err)
 	}
+}
+
+// A Redis that comes up after the gateway is waited for, within the
+// connect wait, instead of failing the start on the first refused dial.
+func TestOpenRedisWaitsForALateRedis(t *testing.T) {
+	u, err := url.Parse(testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := e2etest.StartProxy(t, u.Host)
+	proxy.Cut()
+	u.Host = proxy.Addr()
+	late := time.AfterFunc(2*time.Second, proxy.Restore)
+	defer late.Stop()
+	r, err := cache.OpenRedis(ctxT(t), cache.RedisConfig{URL: u.String(), Timeout: 100 * time.Millisecond, ConnectWait: time.Minute})
+	if err != nil {
+		t.Fatalf("a Redis that answers after two seconds: %v", err)
+	}
+	_ = r.Close()
 }
 
 // A Redis that stops answering makes every call return an error (so the

@@ -29,6 +29,10 @@ const (
 	// DefaultCooldown is how long calls fail at once after Redis failed to
 	// answer, so a dead Redis costs requests nothing but a branch.
 	DefaultCooldown = time.Second
+	// DefaultRedisConnectWait is how long OpenRedis keeps trying to reach
+	// Redis at start-up: services start in any order, and a busy host may
+	// take longer than one call's deadline to answer the first time.
+	DefaultRedisConnectWait = 5 * time.Second
 	// TombstoneTTL is how long an invalidated key keeps its tombstone: a
 	// fill that read the source before the invalidation and arrives
 	// within it loses (loads end within request deadlines, far shorter).
@@ -61,7 +65,10 @@ type RedisConfig struct {
 	Prefix   string
 	Timeout  time.Duration // per call
 	Cooldown time.Duration // negative: never skip calls
-	Clock    routing.Clock
+	// ConnectWait bounds how long OpenRedis keeps trying to reach Redis
+	// before it gives up (default DefaultRedisConnectWait).
+	ConnectWait time.Duration
+	Clock       routing.Clock
 }
 
 // Redis is a shared routing.Cache over Redis. Every call has a short
@@ -98,6 +105,9 @@ func (o RedisConfig) withDefaults() RedisConfig {
 	if o.Cooldown == 0 {
 		o.Cooldown = DefaultCooldown
 	}
+	if o.ConnectWait <= 0 {
+		o.ConnectWait = DefaultRedisConnectWait
+	}
 	if o.Clock == nil {
 		o.Clock = routing.SystemClock{}
 	}
@@ -129,13 +139,31 @@ func OpenRedis(ctx context.Context, o RedisConfig) (*Redis, error) {
 	client := redis.NewClient(opt)
 	r := newRedis(client, o)
 	r.owned = true
-	pctx, cancel := context.WithTimeout(ctx, opt.DialTimeout+o.Timeout)
-	defer cancel()
-	if err := client.Ping(pctx).Err(); err != nil {
+	if err := pingUntil(ctx, client, opt.DialTimeout+o.Timeout, o.ConnectWait); err != nil {
 		_ = client.Close()
 		return nil, routing.Unavailable(op, "cache_unavailable", "Redis at "+where+" does not answer", err)
 	}
 	return r, nil
+}
+
+// pingUntil pings Redis, each try bounded by try, until it answers or wait
+// has passed (at least one try is made).
+func pingUntil(ctx context.Context, client redis.UniversalClient, try, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, max(wait, try))
+	defer cancel()
+	for {
+		tctx, tcancel := context.WithTimeout(ctx, try)
+		err := client.Ping(tctx).Err()
+		tcancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // NewRedis wraps the existing client cfg.Client (not closed by Close).
