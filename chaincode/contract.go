@@ -36,6 +36,9 @@ func NewChaincode(platformMSPID string) (*contractapi.ContractChaincode, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := slimSchemas(cc); err != nil {
+		return nil, err
+	}
 	cc.TransactionSerializer = &argSerializer{}
 	return cc, nil
 }
