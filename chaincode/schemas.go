@@ -56,8 +56,11 @@ func slimSchemas(cc *contractapi.ContractChaincode) error {
 // compiledMetadata is the metadata cc invokes its functions with.
 func compiledMetadata(cc *contractapi.ContractChaincode) (*metadata.ContractChaincodeMetadata, error) {
 	f := reflect.ValueOf(cc).Elem().FieldByName("metadata")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[metadata.ContractChaincodeMetadata]() {
-		return nil, fmt.Errorf("chaincode: contractapi keeps its metadata differently (%v); the argument schemas cannot be reduced", f.Type())
+	if !f.IsValid() {
+		return nil, fmt.Errorf("chaincode: contractapi keeps no metadata field; the argument schemas cannot be reduced")
+	}
+	if f.Type() != reflect.TypeFor[metadata.ContractChaincodeMetadata]() {
+		return nil, fmt.Errorf("chaincode: contractapi keeps its metadata as %s; the argument schemas cannot be reduced", f.Type())
 	}
 	return (*metadata.ContractChaincodeMetadata)(unsafe.Pointer(f.UnsafeAddr())), nil
 }
