@@ -104,7 +104,7 @@ func applyBlock(tx *kvTx, block *common.Block, checks []*txCheck, prevCommitHash
 		code := c.preCode
 		if code == peer.TxValidationCode_VALID && c.typ == common.HeaderType_ENDORSER_TRANSACTION {
 			switch {
-			case txids.Get([]byte(c.txID)) != nil:
+			case txids.Has([]byte(c.txID)):
 				code = peer.TxValidationCode_DUPLICATE_TXID
 			case c.postCode != peer.TxValidationCode_VALID:
 				code = c.postCode
@@ -152,7 +152,7 @@ func applyBlock(tx *kvTx, block *common.Block, checks []*txCheck, prevCommitHash
 
 	var events []*peer.ChaincodeEvent
 	for i, c := range checks {
-		if c.txID != "" && txids.Get([]byte(c.txID)) == nil {
+		if c.txID != "" && !txids.Has([]byte(c.txID)) {
 			st := txStatus{block: num, index: uint64(i), code: peer.TxValidationCode(res.filter[i])}
 			if err := txids.Put([]byte(c.txID), encodeTxStatus(st)); err != nil {
 				return nil, err
@@ -461,7 +461,7 @@ func loadChain(ch *chain) error {
 				return fmt.Errorf("block %d does not chain to block %d", t.height-1, t.height-2)
 			}
 		}
-		if tx.Bucket(bucketBlocks).Get(be64(t.height)) != nil {
+		if tx.Bucket(bucketBlocks).Has(be64(t.height)) {
 			return fmt.Errorf("ledger holds a block beyond its recorded height %d", t.height)
 		}
 		cfgBlock, err := readBlock(tx, t.lastConfig)

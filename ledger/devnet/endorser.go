@@ -181,7 +181,7 @@ func (p *Peer) preProcess(up *unpackedProposal, snap *kvTx) error {
 	if err := validateProposal(up, members, time.Now()); err != nil {
 		return fmt.Errorf("error validating proposal: %w", err)
 	}
-	if snap.Bucket(bucketTxIDs).Get([]byte(up.chdr.GetTxId())) != nil {
+	if snap.Bucket(bucketTxIDs).Has([]byte(up.chdr.GetTxId())) {
 		return fmt.Errorf("duplicate transaction found [%s]. Creator [%x]", up.chdr.GetTxId(), up.shdr.GetCreator())
 	}
 	if !systemChaincodes[up.chaincode] {

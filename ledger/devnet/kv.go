@@ -213,6 +213,13 @@ func (b *kvBucket) Get(k []byte) []byte {
 	return out
 }
 
+// Has reports whether k has a value, without copying it.
+func (b *kvBucket) Has(k []byte) bool {
+	found := false
+	b.read(k, func([]byte) { found = true })
+	return found
+}
+
 // read calls fn with the value of k, valid only during the call; fn is
 // not called when there is none.
 func (b *kvBucket) read(k []byte, fn func(v []byte)) {
@@ -259,12 +266,12 @@ type kvCursor struct {
 	it *pebble.Iterator
 }
 
+// at returns the entry the cursor's iterator is on after a move that
+// reported ok (c.it is set: the moves check it).
 func (c *kvCursor) at(ok bool) ([]byte, []byte) {
-	if c.it == nil || !ok {
-		if c.it != nil {
-			if err := c.it.Error(); err != nil {
-				c.b.tx.fail(fmt.Errorf("read %s: %w", c.b.id, err))
-			}
+	if !ok {
+		if err := c.it.Error(); err != nil {
+			c.b.tx.fail(fmt.Errorf("read %s: %w", c.b.id, err))
 		}
 		return nil, nil
 	}

@@ -206,25 +206,30 @@ func decodeTxStatus(raw []byte) (txStatus, error) {
 	return s, nil
 }
 
-func lookupTx(tx *kvTx, txID string) (txStatus, bool, error) {
-	raw := tx.Bucket(bucketTxIDs).Get([]byte(txID))
-	if raw == nil {
-		return txStatus{}, false, nil
-	}
-	s, err := decodeTxStatus(raw)
-	return s, err == nil, err
+// lookupTx and readBlock decode the stored value in place: decoding
+// copies what it keeps.
+func lookupTx(tx *kvTx, txID string) (s txStatus, found bool, err error) {
+	tx.Bucket(bucketTxIDs).read([]byte(txID), func(raw []byte) {
+		s, err = decodeTxStatus(raw)
+		found = err == nil
+	})
+	return s, found, err
 }
 
 func readBlock(tx *kvTx, number uint64) (*common.Block, error) {
-	raw := tx.Bucket(bucketBlocks).Get(be64(number))
-	if raw == nil {
+	var b *common.Block
+	var err error
+	tx.Bucket(bucketBlocks).read(be64(number), func(raw []byte) {
+		b = &common.Block{}
+		err = proto.Unmarshal(raw, b)
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("block %d: %w", number, err)
+	case b == nil:
 		return nil, fmt.Errorf("block %d not found", number)
 	}
-	var b common.Block
-	if err := proto.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("block %d: %w", number, err)
-	}
-	return &b, nil
+	return b, nil
 }
 
 // chainTip is the in-memory copy of the chain position.
@@ -242,8 +247,8 @@ func readTip(tx *kvTx) (chainTip, error) {
 	if v := meta.Get(metaHeight); v != nil {
 		t.height = binary.BigEndian.Uint64(v)
 	}
-	t.tip = bytes.Clone(meta.Get(metaTip))
-	t.commitHash = bytes.Clone(meta.Get(metaCommitHash))
+	t.tip = meta.Get(metaTip)
+	t.commitHash = meta.Get(metaCommitHash)
 	if v := meta.Get(metaLastConfig); v != nil {
 		t.lastConfig = binary.BigEndian.Uint64(v)
 	}
