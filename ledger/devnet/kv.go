@@ -170,7 +170,20 @@ type kvTx struct {
 	err   error
 	iters []*pebble.Iterator
 	once  sync.Once
+
+	// point serves the transaction's point reads (see kvBucket.read);
+	// stale is set by a write it has not seen yet.
+	point *pebble.Iterator
+	stale bool
 }
+
+// pointOptions are those of the point-read iterator: every level's bloom
+// filter is consulted, the last level's too. A read through DB.Get skips
+// the last level's filter, and most lookups of the contract and the
+// validator are of absent keys (a new document's blinded index, a new
+// eID, a new transaction id), each of which then cost a data block of the
+// last level, read from the disk once the level outgrows the cache.
+var pointOptions = pebble.IterOptions{UseL6Filters: true}
 
 // Rollback ends the transaction without writing.
 func (tx *kvTx) Rollback() {
@@ -185,6 +198,30 @@ func (tx *kvTx) closeIters() {
 		_ = it.Close()
 	}
 	tx.iters = nil
+	if tx.point != nil {
+		_ = tx.point.Close()
+		tx.point = nil
+	}
+}
+
+// seek positions the point iterator on key and reports whether key has a
+// value; the iterator sees the transaction's own writes.
+func (tx *kvTx) seek(key []byte) (*pebble.Iterator, bool, error) {
+	if tx.point == nil {
+		it, err := tx.r.NewIter(&pointOptions)
+		if err != nil {
+			return nil, false, err
+		}
+		tx.point, tx.stale = it, false
+	} else if tx.stale {
+		tx.point.SetOptions(&pointOptions) // takes in the batch's new writes
+		tx.stale = false
+	}
+	it := tx.point
+	if !it.SeekPrefixGE(key) {
+		return it, false, it.Error()
+	}
+	return it, bytes.Equal(it.Key(), key), nil
 }
 
 func (tx *kvTx) fail(err error) {
@@ -223,22 +260,23 @@ func (b *kvBucket) Has(k []byte) bool {
 // read calls fn with the value of k, valid only during the call; fn is
 // not called when there is none.
 func (b *kvBucket) read(k []byte, fn func(v []byte)) {
-	v, closer, err := b.tx.r.Get(b.key(k))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return
+	it, found, err := b.tx.seek(b.key(k))
+	if err == nil && found {
+		var v []byte
+		if v, err = it.ValueAndErr(); err == nil {
+			fn(v)
+		}
 	}
 	if err != nil {
 		b.tx.fail(fmt.Errorf("read %s: %w", b.id, err))
-		return
 	}
-	fn(v)
-	_ = closer.Close()
 }
 
 func (b *kvBucket) Put(k, v []byte) error {
 	if b.tx.w == nil {
 		return errors.New("write in a read transaction")
 	}
+	b.tx.stale = true
 	return b.tx.w.Set(b.key(k), v, nil)
 }
 
@@ -246,6 +284,7 @@ func (b *kvBucket) Delete(k []byte) error {
 	if b.tx.w == nil {
 		return errors.New("write in a read transaction")
 	}
+	b.tx.stale = true
 	return b.tx.w.Delete(b.key(k), nil)
 }
 
