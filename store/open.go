@@ -53,6 +53,9 @@ type DB struct {
 	// where there is one writer at a time anyway: waiting here is cheaper
 	// and fairer than SQLite's busy-sleep loop. nil on PostgreSQL.
 	writeSlot chan struct{}
+	// checkpoints is the SQLite checkpointer's, nil on PostgreSQL and
+	// in memory (see runCheckpoints).
+	checkpoints *checkpointer
 
 	apiKeys apiKeyCache // see GetAPIKey
 }
@@ -242,6 +245,12 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 	// out was a third of the time of an access-record or document batch.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
+	if path != ":memory:" {
+		// The checkpointer copies committed pages into the database
+		// beside the writer; a commit checkpoints itself only once the
+		// WAL has outgrown this many pages (runCheckpoints).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
+	}
 	// Transactions take the write lock when they begin: a deferred
 	// transaction that reads and then writes fails with SQLITE_BUSY when
 	// another connection committed in between, instead of waiting.
@@ -272,6 +281,9 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, routing.Unavailable(op, "database_unavailable", "cannot open "+where, err)
 	}
+	if path != ":memory:" {
+		db.checkpoints = startCheckpoints(sqlDB)
+	}
 	return db, nil
 }
 
@@ -293,8 +305,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close stops the checkpointer and closes the connection pool.
+func (db *DB) Close() error {
+	db.checkpoints.stop()
+	return db.sql.Close()
+}
 
 func (db *DB) now() time.Time { return db.clock.Now().UTC() }
 
@@ -312,6 +327,7 @@ func (db *DB) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return ctx.Err()
 		}
 	}
+	defer db.checkpoints.kick()
 	return db.with(ctx).Transaction(fn)
 }
 
@@ -326,6 +342,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 			return 0, ctx.Err()
 		}
 	}
+	defer db.checkpoints.kick()
 	r := db.with(ctx).Exec(query, args...)
 	return r.RowsAffected, r.Error
 }
