@@ -838,15 +838,38 @@ func (r *importRun) heldByOne(ctx context.Context, indexes []Index) (string, Ind
 }
 
 // commit records the finished batches in file order: the committed offset
-// only ever covers a contiguous prefix of the file.
+// only ever covers a contiguous prefix of the file. Batches that finished
+// while it was saving are recorded together, in one save: a save waits
+// for the database's writer behind other batches' documents, and with one
+// save per batch the workers stood waiting for it to take their results.
 func (r *importRun) commit(ctx context.Context, results <-chan batchResult) error {
 	pending := map[int]batchResult{}
 	next := 0
 	for res := range results {
-		if res.err != nil {
-			return res.err
+		var failed error
+	take:
+		for {
+			if res.err != nil {
+				failed = res.err
+				break
+			}
+			pending[res.seq] = res
+			var ok bool
+			select {
+			case res, ok = <-results:
+				if !ok {
+					break take
+				}
+			default:
+				break take
+			}
 		}
-		pending[res.seq] = res
+		// The job moves on only once the store has the batches: a job
+		// saved later (as failed) must not count rows whose rejects were
+		// never written.
+		job := *r.job
+		var rejects []ImportReject
+		moved := false
 		for {
 			b, ok := pending[next]
 			if !ok {
@@ -854,32 +877,35 @@ func (r *importRun) commit(ctx context.Context, results <-chan batchResult) erro
 			}
 			delete(pending, next)
 			next++
-			// The job moves on only once the store has the batch: a job
-			// saved later (as failed) must not count rows whose rejects
-			// were never written.
-			job := *r.job
+			moved = true
 			job.Done = max(job.Done, b.end)
 			job.Created += b.created
 			job.Existing += b.existing
 			job.Rejected += int64(len(b.rejects))
+			rejects = append(rejects, b.rejects...)
+		}
+		if moved {
 			job.Total = max(job.Total, job.Done)
 			if secs := time.Since(r.started).Seconds(); secs > 0 {
 				job.RowsPerSec = float64(job.Done-r.startDone) / secs
 			}
 			if !r.dry {
-				if err := r.im.jobs.SaveImport(ctx, job, b.rejects); err != nil {
+				if err := r.im.jobs.SaveImport(ctx, job, rejects); err != nil {
 					return routing.Unavailable("mapping.Import", "database_unavailable", "recording import progress failed", err)
 				}
 			}
 			*r.job = job
 			if r.onReject != nil {
-				for _, rj := range b.rejects {
+				for _, rj := range rejects {
 					r.onReject(rj)
 				}
 			}
 			if r.progress != nil {
 				r.progress(job)
 			}
+		}
+		if failed != nil {
+			return failed
 		}
 	}
 	return nil
