@@ -4,12 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // walBackstopPages is the size (in pages of 4 KiB) past which a commit
 // checkpoints the WAL itself, as SQLite does after every 1,000 pages by
 // default: only when the checkpointer has fallen that far behind.
 const walBackstopPages = 16_384
+
+// checkpointEvery spaces the checkpoints: under a load of small commits
+// (access records in group commits) one checkpoint takes in many of them,
+// instead of one checkpoint, with its fsyncs, per commit.
+const checkpointEvery = 100 * time.Millisecond
 
 // checkpointer copies a SQLite database's committed WAL pages into the
 // database file on its own connection, beside the writer.
@@ -60,6 +66,11 @@ func (c *checkpointer) run() {
 		// A failed checkpoint loses nothing (the pages stay in the WAL)
 		// and the next kick, or the backstop, tries again.
 		_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		select {
+		case <-c.done:
+			return
+		case <-time.After(checkpointEvery):
+		}
 	}
 }
 
