@@ -54,7 +54,7 @@ type DB struct {
 	// and fairer than SQLite's busy-sleep loop. nil on PostgreSQL.
 	writeSlot chan struct{}
 	// checkpoints is the SQLite checkpointer's, nil on PostgreSQL and
-	// in memory (see runCheckpoints).
+	// in memory (see checkpointer).
 	checkpoints *checkpointer
 
 	apiKeys apiKeyCache // see GetAPIKey
@@ -248,7 +248,7 @@ func openSQLite(ctx context.Context, dsn string, o options) (*DB, error) {
 	if path != ":memory:" {
 		// The checkpointer copies committed pages into the database
 		// beside the writer; a commit checkpoints itself only once the
-		// WAL has outgrown this many pages (runCheckpoints).
+		// WAL has outgrown this many pages (see checkpointer).
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 	}
 	// Transactions take the write lock when they begin: a deferred
