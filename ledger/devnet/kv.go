@@ -250,10 +250,13 @@ func (b *kvBucket) Get(k []byte) []byte {
 	return out
 }
 
-// Has reports whether k has a value, without copying it.
+// Has reports whether k has a value, without reading it (a value kept in
+// a blob file, a block's, is not fetched).
 func (b *kvBucket) Has(k []byte) bool {
-	found := false
-	b.read(k, func([]byte) { found = true })
+	_, found, err := b.tx.seek(b.key(k))
+	if err != nil {
+		b.tx.fail(fmt.Errorf("read %s: %w", b.id, err))
+	}
 	return found
 }
 
