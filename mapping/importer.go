@@ -846,24 +846,7 @@ func (r *importRun) commit(ctx context.Context, results <-chan batchResult) erro
 	pending := map[int]batchResult{}
 	next := 0
 	for res := range results {
-		var failed error
-	take:
-		for {
-			if res.err != nil {
-				failed = res.err
-				break
-			}
-			pending[res.seq] = res
-			var ok bool
-			select {
-			case res, ok = <-results:
-				if !ok {
-					break take
-				}
-			default:
-				break take
-			}
-		}
+		failed := takeWaiting(res, results, pending)
 		// The job moves on only once the store has the batches: a job
 		// saved later (as failed) must not count rows whose rejects were
 		// never written.
@@ -909,6 +892,27 @@ func (r *importRun) commit(ctx context.Context, results <-chan batchResult) erro
 		}
 	}
 	return nil
+}
+
+// takeWaiting adds res and every result already waiting in results to
+// pending, and returns the first error among them (what follows it is
+// left unread).
+func takeWaiting(res batchResult, results <-chan batchResult, pending map[int]batchResult) error {
+	for {
+		if res.err != nil {
+			return res.err
+		}
+		pending[res.seq] = res
+		var ok bool
+		select {
+		case res, ok = <-results:
+			if !ok {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
 }
 
 // withLedgerRetry retries a call that failed because the ledger was
