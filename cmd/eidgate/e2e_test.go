@@ -16,6 +16,7 @@ import (
 	"github.com/eidgate/eidgate/accounts"
 	"github.com/eidgate/eidgate/gateway"
 	"github.com/eidgate/eidgate/gateway/openapitest"
+	"github.com/eidgate/eidgate/internal/bench"
 	"github.com/eidgate/eidgate/internal/demo"
 	"github.com/eidgate/eidgate/routing"
 )
@@ -357,6 +358,36 @@ func mustJSON(v any) string {
 
 // TestDemoRestartKeepsState restarts on the same data dir: the demo is not
 // loaded twice and the credentials still work.
+// TestAccessLogMetrics: /metrics counts the access log's group commits and
+// the records they carried, so an operator can read records per commit.
+func TestAccessLogMetrics(t *testing.T) {
+	t.Parallel()
+	s := startDemo(t, nil)
+	scrape := func() map[string]float64 {
+		t.Helper()
+		got, err := bench.ScrapeMetrics(context.Background(), s.http, s.base+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	before := scrape()
+	const n = 3
+	req := resolveBody(s.demo.Residents[0], "edu.degree", "employment")
+	for range n {
+		// Refused for want of consent, and recorded as such.
+		if r := s.do(s.dept("hrss"), http.MethodPost, "/v1/routes/resolve", req); r.status != http.StatusForbidden {
+			t.Fatalf("resolve: %d %v", r.status, r.body)
+		}
+	}
+	after := scrape()
+	records := after["eidgate_access_log_records_total"] - before["eidgate_access_log_records_total"]
+	commits := after["eidgate_access_log_commits_total"] - before["eidgate_access_log_commits_total"]
+	if records != n || commits < 1 || commits > n || after["eidgate_access_log_failed_commits_total"] != 0 {
+		t.Fatalf("after %d recorded resolves: %v records in %v commits, %v failed", n, records, commits, after["eidgate_access_log_failed_commits_total"])
+	}
+}
+
 func TestDemoRestartKeepsState(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -800,6 +800,7 @@ func (m *Main) openHTTP(ctx context.Context) error {
 		}
 	}
 	reg := prometheus.NewRegistry()
+	registerAccessLogMetrics(reg, m.accessLog)
 	if m.gateway, err = gateway.New(gateway.Config{
 		Deps: gateway.Deps{
 			Resolver: m.resolver, Proxy: proxy, Consents: m.consents, Rules: m.rules, Disputes: m.disputes, Verifier: verifier,
@@ -1054,4 +1055,25 @@ func (m *Main) Close() error {
 	}
 	m.closers = nil
 	return errors.Join(errs...)
+}
+
+// registerAccessLogMetrics exposes the access log's group commits: records
+// per commit is the ratio of the two counters' rates. Each commit has a
+// fixed cost (its transaction, its WAL or redo-log write and flush), so few
+// records per commit under load means that cost dominates a resolve's.
+func registerAccessLogMetrics(reg prometheus.Registerer, l *routing.AccessLog) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "eidgate_access_log_commits_total",
+			Help: "Database transactions the access log ran to record accesses (group commits), failed ones included.",
+		}, func() float64 { return float64(l.Stats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "eidgate_access_log_failed_commits_total",
+			Help: "Access log transactions that failed; their callers got 503 and no ticket.",
+		}, func() float64 { return float64(l.Stats().Failures) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "eidgate_access_log_records_total",
+			Help: "Access records carried by the access log's successful transactions.",
+		}, func() float64 { return float64(l.Stats().Records) }),
+	)
 }
