@@ -71,7 +71,7 @@ func TestBenchQuickJSON(t *testing.T) {
 	}
 	// Figures that are zero only when the part did not run at all.
 	for _, f := range [][2]string{
-		{"baseline", "rps"}, {"resolve", "rps"}, {"resolve", "resolve_vs_baseline"}, {"ledger", "submit_tps"},
+		{"baseline", "rps"}, {"resolve", "rps"}, {"resolve", "resolve_vs_baseline"}, {"resolve", "records_per_commit"}, {"ledger", "submit_tps"},
 		{"ledger", "evaluate_per_s"}, {"import", "rows_per_s"}, {"did", "p99_ms"}, {"memory", "peak_rss_mb"}, {"memory", "ready_ms"},
 		{"size", "small_resolves_per_s"}, {"size", "large_resolves_per_s"}, {"size", "large_vs_small"}, {"size", "small_p99_ms"},
 		{"size", "large_p99_ms"}, {"size", "small_peak_rss_mb"}, {"size", "large_peak_rss_mb"}, {"size", "large_cold_resolves_per_s"},
@@ -132,7 +132,7 @@ func TestBenchQuickOnPostgresAndRedis(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
 	}
-	for _, f := range []string{"rps", "pg_rps", "pg_vs_embedded", "pg_cpu_us_per_req", "pg_peak_rss_mb", "pg_redis_cmds_per_req"} {
+	for _, f := range []string{"rps", "pg_rps", "pg_vs_embedded", "pg_cpu_us_per_req", "pg_peak_rss_mb", "pg_redis_cmds_per_req", "pg_records_per_commit"} {
 		if rep["resolve"][f] <= 0 {
 			t.Errorf("resolve.%s = %v, want a measurement", f, rep["resolve"][f])
 		}

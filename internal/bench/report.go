@@ -49,6 +49,9 @@ type Resolve struct {
 	Pairs             float64 `json:"pairs"`
 	ResolveVsBaseline float64 `json:"resolve_vs_baseline"`
 	CPUUsPerReq       float64 `json:"cpu_us_per_req"` // the gateway's
+	// RecordsPerCommit is the access records per access-log transaction
+	// during the load (the gateway's /metrics): its group commits' size.
+	RecordsPerCommit float64 `json:"records_per_commit"`
 
 	PGRPS               float64 `json:"pg_rps,omitempty"`
 	PGP50Ms             float64 `json:"pg_p50_ms,omitempty"`
@@ -56,9 +59,10 @@ type Resolve struct {
 	PGErrors            float64 `json:"pg_errors,omitempty"`
 	PGResolveVsBaseline float64 `json:"pg_resolve_vs_baseline,omitempty"`
 	// PGVsEmbedded is pg_rps ÷ rps of the same run.
-	PGVsEmbedded  float64 `json:"pg_vs_embedded,omitempty"`
-	PGCPUUsPerReq float64 `json:"pg_cpu_us_per_req,omitempty"`
-	PGPeakRSSMB   float64 `json:"pg_peak_rss_mb,omitempty"`
+	PGVsEmbedded       float64 `json:"pg_vs_embedded,omitempty"`
+	PGCPUUsPerReq      float64 `json:"pg_cpu_us_per_req,omitempty"`
+	PGPeakRSSMB        float64 `json:"pg_peak_rss_mb,omitempty"`
+	PGRecordsPerCommit float64 `json:"pg_records_per_commit,omitempty"`
 	// PGRedisCmdsPerReq is the commands the Redis server ran during the
 	// load per resolve (the server's count, so other clients' too).
 	PGRedisCmdsPerReq float64 `json:"pg_redis_cmds_per_req,omitempty"`

@@ -433,6 +433,10 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 	if len(res.Errors) > 0 {
 		r.say("%s resolves: errors by status %v", variant, res.Errors)
 	}
+	perCommit := 0.0
+	if commits := anchorsAfter["eidgate_access_log_commits_total"] - anchorsBefore["eidgate_access_log_commits_total"]; commits > 0 {
+		perCommit = Round3((anchorsAfter["eidgate_access_log_records_total"] - anchorsBefore["eidgate_access_log_records_total"]) / commits)
+	}
 	batches := anchorsAfter["eidgate_anchor_batches"] - anchorsBefore["eidgate_anchor_batches"]
 	records := anchorsAfter["eidgate_anchored_records"] - anchorsBefore["eidgate_anchored_records"]
 	switch variant {
@@ -441,6 +445,7 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 		rep.Resolve.PGErrors, rep.Resolve.PGResolveVsBaseline = float64(res.ErrorCount()), Round3(vs)
 		rep.Resolve.PGCPUUsPerReq = cpuPerRequest(cpu1-cpu0, res.Requests)
 		rep.Resolve.PGPeakRSSMB = Round3(float64(rss) / (1 << 20))
+		rep.Resolve.PGRecordsPerCommit = perCommit
 		if rep.Resolve.RPS > 0 {
 			rep.Resolve.PGVsEmbedded = Round3(res.RPS() / rep.Resolve.RPS)
 		}
@@ -460,6 +465,7 @@ func (r *Runner) gateway(ctx context.Context, rep *Report, variant string, extra
 		RPS: Round3(res.RPS()), P50Ms: Round3(p50), P99Ms: Round3(p99),
 		Errors: float64(res.ErrorCount()), Connections: float64(r.plan.Connections), Pairs: float64(len(reqs)),
 		ResolveVsBaseline: Round3(vs), CPUUsPerReq: cpuPerRequest(cpu1-cpu0, res.Requests),
+		RecordsPerCommit: perCommit,
 	}
 	rep.Anchoring = Anchoring{Batches: batches, Records: records, LagMeanMs: Round3(lag.mean() * 1000), LagMaxMs: Round3(lag.max * 1000)}
 	if batches > 0 {
