@@ -102,13 +102,17 @@ func NewTimeOrderedID(prefix string, t time.Time) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// NewTicketID returns a fresh ticket id (jti): 128 random bits, base64url.
-// The resolver chooses it before the access record is written, so the
-// record names the ticket it stands behind.
+// NewTicketID returns a fresh ticket id (jti): the time in nanoseconds as
+// 16 hex digits, then 128 random bits in base64url (38 characters, all of
+// the base64url alphabet). The resolver chooses it before the access record
+// is written, so the record names the ticket it stands behind. Ids made
+// later sort later, so the database's index of tickets grows at its end
+// instead of taking a page of its own for every access record.
 func NewTicketID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var b [8 + 16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	_, _ = rand.Read(b[8:])
+	return hex.EncodeToString(b[:8]) + base64.RawURLEncoding.EncodeToString(b[8:])
 }
 
 var errLogClosed = errors.New("access log closed")

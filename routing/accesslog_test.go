@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"encoding/base64"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,36 @@ func TestNewAccessIDFormAndOrder(t *testing.T) {
 			t.Fatalf("id %q repeated", id)
 		}
 		seen[id] = true
+		if i%100 == 0 && id <= prev {
+			t.Fatalf("id %q made after %q sorts before it", id, prev)
+		}
+		prev = id
+	}
+}
+
+// Ticket ids keep their documented form (16 hex digits of time, then 128
+// random bits in base64url) and come out in creation order, so the
+// database appends them to its index of tickets.
+func TestNewTicketIDFormAndOrder(t *testing.T) {
+	t.Parallel()
+	form := regexp.MustCompile(`^[0-9a-f]{16}[A-Za-z0-9_-]{22}$`)
+	seen := map[string]bool{}
+	prev := NewTicketID()
+	for i := range 1000 {
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		id := NewTicketID()
+		if !form.MatchString(id) {
+			t.Fatalf("id %q is not 16 hex digits and 22 base64url characters", id)
+		}
+		if raw, err := base64.RawURLEncoding.DecodeString(id[16:]); err != nil || len(raw) != 16 {
+			t.Fatalf("id %q does not end in 128 bits of base64url", id)
+		}
+		if seen[id] || seen[id[16:]] {
+			t.Fatalf("id %q repeated", id)
+		}
+		seen[id], seen[id[16:]] = true, true
 		if i%100 == 0 && id <= prev {
 			t.Fatalf("id %q made after %q sorts before it", id, prev)
 		}

@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"syscall"
 	"testing"
@@ -61,6 +64,73 @@ func BenchmarkAppendAccess(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAppendAccessToALargeLog appends group commits of 16 records (the
+// size of the resolve bench's group commits on SQLite) to a log that
+// already holds 200,000 records, each record for a random one of 50,000
+// residents and with a ticket id of its own: "ticket=random" ids are 128
+// random bits, "ticket=NewTicketID" the resolver's ids, which begin with
+// their time. A random id puts each record's entry in the ticket index on
+// a page of its own.
+func BenchmarkAppendAccessToALargeLog(b *testing.B) {
+	const (
+		existing  = 200_000
+		residents = 50_000
+		batch     = 16
+	)
+	ids := []struct {
+		name string
+		new  func() string
+	}{
+		{"random", func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(16)) }},
+		{"NewTicketID", routing.NewTicketID},
+	}
+	for _, be := range benchBackends {
+		for _, id := range ids {
+			b.Run(fmt.Sprintf("%s/ticket=%s", be.name, id.name), func(b *testing.B) {
+				db := be.db(b).Open(b)
+				ctx := context.Background()
+				rnd := rand.New(rand.NewPCG(1, 2))
+				records := func(n int) []*routing.AccessRecord {
+					recs := make([]*routing.AccessRecord, n)
+					for j := range recs {
+						r := newRecord(time.Now().UTC(), "", 0)
+						r.EID = fmt.Sprintf("did:eidgate:r%06d", rnd.IntN(residents))
+						r.TicketID = id.new()
+						r.ComputeLeafHash()
+						recs[j] = r
+					}
+					return recs
+				}
+				for range existing / 1000 {
+					if _, err := db.AppendAccess(ctx, records(1000)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu0 := processCPU()
+				for b.Loop() {
+					per, err := db.AppendAccess(ctx, records(batch))
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, e := range per {
+						if e != nil {
+							b.Fatal(e)
+						}
+					}
+				}
+				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "records/s")
+				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(batch*b.N), "cpu-us/record")
+			})
+		}
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = cryptorand.Read(b)
+	return b
 }
 
 // BenchmarkPutDocuments stores import batches of 1000 documents with

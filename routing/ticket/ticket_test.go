@@ -116,8 +116,10 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 		}
 	}
 	jti, _ := payload["jti"].(string)
-	if raw, err := base64.RawURLEncoding.DecodeString(jti); err != nil || len(raw) != 16 {
-		t.Errorf("jti %q is not 128 bits in base64url", jti)
+	if len(jti) != 38 || strings.Trim(jti[:min(len(jti), 16)], "0123456789abcdef") != "" {
+		t.Errorf("jti %q does not begin with 16 hex digits of time", jti)
+	} else if raw, err := base64.RawURLEncoding.DecodeString(jti[16:]); err != nil || len(raw) != 16 {
+		t.Errorf("jti %q does not end in 128 bits of base64url", jti)
 	}
 
 	got, err := g.providerFor(t, "edu").Verify(context.Background(), tk.Token)
