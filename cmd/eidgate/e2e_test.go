@@ -356,8 +356,6 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// TestDemoRestartKeepsState restarts on the same data dir: the demo is not
-// loaded twice and the credentials still work.
 // TestAccessLogMetrics: /metrics counts the access log's group commits and
 // the records they carried, so an operator can read records per commit.
 func TestAccessLogMetrics(t *testing.T) {
@@ -388,6 +386,8 @@ func TestAccessLogMetrics(t *testing.T) {
 	}
 }
 
+// TestDemoRestartKeepsState restarts on the same data dir: the demo is not
+// loaded twice and the credentials still work.
 func TestDemoRestartKeepsState(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
