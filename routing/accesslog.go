@@ -95,11 +95,21 @@ func NewAccessID() string { return NewTimeOrderedID("acc_", time.Now()) }
 // nanoseconds, the rest random. Ids made later sort later, so a table keyed
 // by them grows at its end.
 func NewTimeOrderedID(prefix string, t time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
+	return prefix + nanosHex(t) + hex.EncodeToString(randomBytes(8))
+}
+
+// nanosHex is t in nanoseconds as 16 hex digits, which sort as t does.
+func nanosHex(t time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
+	return hex.EncodeToString(b[:])
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
 	// crypto/rand.Read never fails (see its documentation).
-	_, _ = rand.Read(b[8:])
-	return prefix + hex.EncodeToString(b[:])
+	_, _ = rand.Read(b)
+	return b
 }
 
 // NewTicketID returns a fresh ticket id (jti): the time in nanoseconds as
@@ -109,10 +119,7 @@ func NewTimeOrderedID(prefix string, t time.Time) string {
 // later sort later, so the database's index of tickets grows at its end
 // instead of taking a page of its own for every access record.
 func NewTicketID() string {
-	var b [8 + 16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return hex.EncodeToString(b[:8]) + base64.RawURLEncoding.EncodeToString(b[8:])
+	return nanosHex(time.Now()) + base64.RawURLEncoding.EncodeToString(randomBytes(16))
 }
 
 var errLogClosed = errors.New("access log closed")

@@ -14,26 +14,7 @@ import (
 // the database appends them to its unique index.
 func TestNewAccessIDFormAndOrder(t *testing.T) {
 	t.Parallel()
-	form := regexp.MustCompile(`^acc_[0-9a-f]{32}$`)
-	seen := map[string]bool{}
-	prev := NewAccessID()
-	for i := range 1000 {
-		if i%100 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		id := NewAccessID()
-		if !form.MatchString(id) {
-			t.Fatalf("id %q is not acc_ and 32 hex digits", id)
-		}
-		if seen[id] {
-			t.Fatalf("id %q repeated", id)
-		}
-		seen[id] = true
-		if i%100 == 0 && id <= prev {
-			t.Fatalf("id %q made after %q sorts before it", id, prev)
-		}
-		prev = id
-	}
+	checkFormAndOrder(t, NewAccessID, regexp.MustCompile(`^acc_[0-9a-f]{32}$`), func(string) bool { return true })
 }
 
 // Ticket ids keep their documented form (16 hex digits of time, then 128
@@ -41,24 +22,34 @@ func TestNewAccessIDFormAndOrder(t *testing.T) {
 // database appends them to its index of tickets.
 func TestNewTicketIDFormAndOrder(t *testing.T) {
 	t.Parallel()
-	form := regexp.MustCompile(`^[0-9a-f]{16}[A-Za-z0-9_-]{22}$`)
+	randomParts := map[string]bool{}
+	checkFormAndOrder(t, NewTicketID, regexp.MustCompile(`^[0-9a-f]{16}[A-Za-z0-9_-]{22}$`), func(id string) bool {
+		raw, err := base64.RawURLEncoding.DecodeString(id[16:])
+		fresh := !randomParts[id[16:]]
+		randomParts[id[16:]] = true
+		return err == nil && len(raw) == 16 && fresh
+	})
+}
+
+// checkFormAndOrder makes a thousand ids with newID: each matches form and
+// ok, none repeats, and one made a millisecond after another sorts after
+// it.
+func checkFormAndOrder(t *testing.T, newID func() string, form *regexp.Regexp, ok func(string) bool) {
+	t.Helper()
 	seen := map[string]bool{}
-	prev := NewTicketID()
+	prev := newID()
 	for i := range 1000 {
 		if i%100 == 0 {
 			time.Sleep(time.Millisecond)
 		}
-		id := NewTicketID()
-		if !form.MatchString(id) {
-			t.Fatalf("id %q is not 16 hex digits and 22 base64url characters", id)
+		id := newID()
+		if !form.MatchString(id) || !ok(id) {
+			t.Fatalf("id %q does not have the form %s", id, form)
 		}
-		if raw, err := base64.RawURLEncoding.DecodeString(id[16:]); err != nil || len(raw) != 16 {
-			t.Fatalf("id %q does not end in 128 bits of base64url", id)
-		}
-		if seen[id] || seen[id[16:]] {
+		if seen[id] {
 			t.Fatalf("id %q repeated", id)
 		}
-		seen[id], seen[id[16:]] = true, true
+		seen[id] = true
 		if i%100 == 0 && id <= prev {
 			t.Fatalf("id %q made after %q sorts before it", id, prev)
 		}
