@@ -16,6 +16,7 @@ import (
 	"github.com/eidgate/eidgate/chaincode/model"
 	"github.com/eidgate/eidgate/mapping"
 	"github.com/eidgate/eidgate/routing"
+	"github.com/eidgate/eidgate/store"
 	"github.com/eidgate/eidgate/store/storetest"
 )
 
@@ -46,21 +47,9 @@ func BenchmarkAppendAccess(b *testing.B) {
 						i++
 						recs[j] = newRecord(time.Now().UTC(), consent, 1000)
 					}
-					per, err := db.AppendAccess(ctx, recs)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for _, e := range per {
-						if e != nil {
-							b.Fatal(e)
-						}
-					}
+					mustAppend(ctx, b, db, recs)
 				}
-				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
-				// This process's CPU per record (the database server's, on
-				// PostgreSQL, is not in it): the figure least moved by other
-				// load on a shared machine.
-				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(n*b.N), "cpu-us/record")
+				reportPerRecord(b, cpu0, n*b.N)
 			})
 		}
 	}
@@ -104,27 +93,37 @@ func BenchmarkAppendAccessToALargeLog(b *testing.B) {
 					return recs
 				}
 				for range existing / 1000 {
-					if _, err := db.AppendAccess(ctx, records(1000)); err != nil {
-						b.Fatal(err)
-					}
+					mustAppend(ctx, b, db, records(1000))
 				}
 				cpu0 := processCPU()
 				for b.Loop() {
-					per, err := db.AppendAccess(ctx, records(batch))
-					if err != nil {
-						b.Fatal(err)
-					}
-					for _, e := range per {
-						if e != nil {
-							b.Fatal(e)
-						}
-					}
+					mustAppend(ctx, b, db, records(batch))
 				}
-				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "records/s")
-				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(batch*b.N), "cpu-us/record")
+				reportPerRecord(b, cpu0, batch*b.N)
 			})
 		}
 	}
+}
+
+// mustAppend appends recs and fails b unless every one was written.
+func mustAppend(ctx context.Context, b *testing.B, db *store.DB, recs []*routing.AccessRecord) {
+	per, err := db.AppendAccess(ctx, recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range per {
+		if e != nil {
+			b.Fatal(e)
+		}
+	}
+}
+
+// reportPerRecord reports records/s and this process's CPU per record
+// since cpu0 (the database server's, on PostgreSQL, is not in it): the
+// figure least moved by other load on a shared machine.
+func reportPerRecord(b *testing.B, cpu0 time.Duration, records int) {
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(records), "cpu-us/record")
 }
 
 func randomBytes(n int) []byte {
